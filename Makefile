@@ -1,0 +1,33 @@
+# The two commands: `make run` and `make test`. Both create .venv from the locked
+# constraints when it is missing or older than pyproject.toml / constraints.txt.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench lock clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python main.py $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
+
+# Re-resolve the whole dependency set together and rewrite the lock.
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/pip install --quiet -e '.[test]'
+	.lockenv/bin/pip freeze --exclude-editable | grep -v '^workstation' > constraints.txt
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,132 @@
+"""The protocol every broker adapter implements, and the reports a broker sends back.
+
+An adapter translates between its SDK and ``workstation.model``. The engine talks to it
+only through ``Broker``; the adapter talks back only through the three sinks given to
+``attach``: execution reports (``BrokerReport`` subclasses), quotes, and connection state.
+Sinks are plain callables that must be invoked on the engine's event loop thread (an
+adapter whose SDK calls back on another thread hops with ``loop.call_soon_threadsafe``).
+
+Reports are keyed by our ``client_id``; a broker that sends the same execution twice
+sends the same ``exec_id``, and the order manager drops the duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
+
+import msgspec
+
+from workstation.model import Account, Bar, ConnectionState, Instrument, Order, Position, Quote
+
+
+class BrokerError(Exception):
+    """A broker could not do what was asked; the message is one line for a person."""
+
+
+class BrokerUnavailable(BrokerError):
+    """The broker cannot be reached or refuses our credentials."""
+
+
+# --------------------------------------------------------------------------- reports
+
+
+class BrokerReport(msgspec.Struct, frozen=True, kw_only=True):
+    client_id: str
+    ts: float = 0.0
+
+
+class BrokerAccepted(BrokerReport, frozen=True, kw_only=True, tag="accepted"):
+    broker_id: str | None = None
+
+
+class BrokerFill(BrokerReport, frozen=True, kw_only=True, tag="fill"):
+    exec_id: str
+    qty: Decimal
+    price: Decimal
+    commission: Decimal = Decimal(0)
+    symbol: str | None = None  # for fills of orders we do not know (placed elsewhere)
+    side: str | None = None
+
+
+class BrokerCanceled(BrokerReport, frozen=True, kw_only=True, tag="canceled"):
+    reason: str | None = None
+
+
+class BrokerRejected(BrokerReport, frozen=True, kw_only=True, tag="rejected"):
+    reason: str
+
+
+class BrokerExpired(BrokerReport, frozen=True, kw_only=True, tag="expired"):
+    pass
+
+
+class BrokerReplaced(BrokerReport, frozen=True, kw_only=True, tag="replaced"):
+    qty: Decimal
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+
+
+class BrokerOrderState(msgspec.Struct, frozen=True, kw_only=True):
+    """An order as the broker sees it, for resynchronisation after a reconnect."""
+
+    client_id: str
+    broker_id: str | None
+    symbol: str
+    side: str
+    qty: Decimal
+    filled_qty: Decimal
+    status: str
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+
+
+ReportSink = Callable[[BrokerReport], None]
+QuoteSink = Callable[[Quote], None]
+StateSink = Callable[[ConnectionState], None]
+
+
+@runtime_checkable
+class Broker(Protocol):
+    name: str
+    """Short name shown to the user: "paper", "alpaca-paper", "ib-paper", ..."""
+
+    keeps_account: bool
+    """True when the broker's account (cash, positions) is the truth; False for the paper
+    broker, whose account lives in our journal."""
+
+    def attach(self, on_report: ReportSink, on_quote: QuoteSink, on_state: StateSink) -> None: ...
+
+    async def connect(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def instrument(self, symbol: str) -> Instrument:
+        """The venue's metadata for a symbol; raises BrokerError for an unknown one."""
+
+    async def subscribe(self, symbols: list[str]) -> None: ...
+
+    async def unsubscribe(self, symbols: list[str]) -> None: ...
+
+    async def submit(self, order: Order) -> None:
+        """Send an order. Reports arrive through the sink (possibly before this returns)."""
+
+    async def cancel(self, order: Order) -> None: ...
+
+    async def replace(
+        self, order: Order, qty: Decimal, limit_price: Decimal | None, stop_price: Decimal | None
+    ) -> None: ...
+
+    async def open_orders(self) -> list[BrokerOrderState]: ...
+
+    async def fills_since(self, ts: float) -> list[BrokerFill]: ...
+
+    async def positions(self) -> list[Position]: ...
+
+    async def account(self) -> Account | None: ...
+
+    async def history(self, symbol: str, seconds: int, start: float, end: float) -> list[Bar]: ...
+
+    def snapshot(self, symbol: str) -> Quote | None:
+        """The latest quote the broker has for a symbol, without waiting."""

@@ -1,0 +1,21 @@
+"""Build the broker a profile names. SDK adapters are imported only when chosen."""
+
+from __future__ import annotations
+
+from brokers.base import Broker
+from workstation.clock import Clock
+from workstation.config import ConfigError, Profile
+
+
+def create_broker(profile: Profile, clock: Clock) -> Broker:
+    if profile.broker == "sim":
+        from brokers.sim import SimBroker, SimConfig
+
+        s = profile.sim
+        config = SimConfig(
+            seed=s.seed, tick_hz=s.tick_hz, calendar=s.calendar, slippage_bps=s.slippage_bps,
+            commission_per_share=s.commission_per_share, commission_min=s.commission_min,
+            commission_pct=s.commission_pct, partial_fills=s.partial_fills,
+        )
+        return SimBroker(clock, config)
+    raise ConfigError(f"profile {profile.name!r} names broker {profile.broker!r}, which this version does not have (available: sim)")

@@ -1,0 +1,844 @@
+"""The command line (Typer): ``main.py stream``, ``prices``, ``status``, order commands and more.
+
+Every command takes ``--profile``, ``--config`` and ``--data-dir``. Errors are one line on
+stderr: bad input exits with status 2 (nothing sent, nothing written), a refused order or
+an unreachable broker with status 1. No traceback reaches the screen; unexpected errors
+are written to ``<data>/errors.log`` with their traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import logging
+import re
+import signal
+import sys
+import traceback
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import click
+import msgspec
+import typer
+
+from workstation.config import ConfigError, Settings, data_dir, load_settings
+from workstation.model import (
+    Fill,
+    ModelError,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Quote,
+    Side,
+    TimeInForce,
+    iso,
+    plain,
+    to_decimal,
+)
+
+T = TypeVar("T")
+
+
+class CliError(Exception):
+    """A failure to report on one line, with the exit status to use."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+app = typer.Typer(
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="A trading workstation for the terminal. Without a command, opens the workstation.",
+)
+paper_app = typer.Typer(help="The built-in paper account.", rich_markup_mode=None)
+app.add_typer(paper_app, name="paper")
+
+ProfileOpt = Annotated[str | None, typer.Option("--profile", "-p", help="Profile to use (default: paper).")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Settings file (default: the user config dir).")]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (journals); or set WORKSTATION_HOME.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+SymbolsOpt = Annotated[
+    list[str] | None, typer.Option("--symbols", "-s", help="Symbols: -s AAPL TSLA, -s AAPL,TSLA or repeated -s.")
+]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        raise CliError(str(exc), 2) from None
+
+
+def _symbols(values: list[str] | None, settings: Settings) -> list[str]:
+    from workstation.symbols import split_symbols
+
+    try:
+        syms = split_symbols(values)
+        return syms or split_symbols(settings.watchlist)
+    except ModelError as exc:
+        raise CliError(str(exc), 2) from None
+
+
+def parse_duration(text: str | None) -> float | None:
+    """``5`` is minutes (as in the tool this replaces); ``30s``, ``2m``, ``1h`` also work."""
+    if text is None or text == "":
+        return None
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
+    if not m:
+        raise CliError(f"malformed duration {text!r}: use minutes (5) or 30s, 2m, 1h", 2)
+    value = float(m.group(1))
+    unit = m.group(2) or "m"
+    seconds = value * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    if seconds <= 0:
+        raise CliError(f"duration must be positive, got {text!r}", 2)
+    return seconds
+
+
+def _run(coro: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(coro())  # type: ignore[arg-type]
+
+
+def _open_session(profile: str | None, config: Path | None, data: Path | None):  # -> Session
+    from workstation.journal import JournalError
+    from workstation.session import Session
+
+    settings = _settings(config)
+    try:
+        return Session.build(settings, profile, data_root=data)
+    except ConfigError as exc:
+        raise CliError(str(exc), 2) from None
+    except JournalError as exc:
+        raise CliError(str(exc), 1) from None
+
+
+def _emit_json(doc: Any) -> None:
+    sys.stdout.write(msgspec.json.encode(doc, enc_hook=_enc_hook).decode() + "\n")
+    sys.stdout.flush()
+
+
+def _enc_hook(obj: Any) -> Any:
+    if isinstance(obj, Decimal):
+        return plain(obj)
+    raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+_NUM = msgspec.json.Encoder(decimal_format="number")
+
+
+def _num(x: float, digits: int) -> Decimal:
+    """A float as a plain decimal with at most ``digits`` places (never an exponent)."""
+    return Decimal(plain(Decimal(repr(round(x, digits)))) or "0")
+
+
+def _digits(symbol: str) -> int:
+    from workstation.symbols import parse_symbol
+
+    exp = parse_symbol(symbol).tick_size.normalize().as_tuple().exponent
+    return max(0, -int(exp)) if isinstance(exp, int) else 2
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _fmt(d: Decimal | None, places: int | None = None) -> str:
+    if d is None:
+        return ""
+    if places is not None:
+        return f"{d:,.{places}f}"
+    return plain(d) or "0"
+
+
+def _money(d: Decimal) -> str:
+    return f"{d:,.2f}"
+
+
+# --------------------------------------------------------------------------- stream
+
+
+def quote_json(q: Quote, digits: int) -> dict[str, Any]:
+    return {
+        "ts": iso(q.ts),
+        "symbol": q.symbol,
+        "bid": _num(q.bid, digits),
+        "ask": _num(q.ask, digits),
+        "last": _num(q.last, digits),
+        "bid_size": _num(q.bid_size, 8),
+        "ask_size": _num(q.ask_size, 8),
+        "change": _num(q.change, digits),
+        "change_pct": _num(q.change_pct, 4),
+    }
+
+
+@app.command()
+def stream(
+    symbols: SymbolsOpt = None,
+    duration: Annotated[str | None, typer.Option("--duration", "-d", help="Minutes (5) or 30s, 2m, 1h; default: until Ctrl+C.")] = None,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    config: ConfigOpt = None,
+    data_dir_: DataDirOpt = None,
+) -> None:
+    """Print live quotes until the duration ends or Ctrl+C."""
+    settings = _settings(config)
+    syms = _symbols(symbols, settings)
+    seconds = parse_duration(duration)
+    session = _open_session(profile, config, data_dir_)
+    digits = {s: _digits(s) for s in syms}
+    out = _console()
+    err = _console(stderr=True)
+    wanted = set(syms)
+    count = 0
+
+    def on_quote(q: Quote) -> None:
+        nonlocal count
+        if q.symbol not in wanted:
+            return
+        count += 1
+        d = digits[q.symbol]
+        if json_out:
+            sys.stdout.write(_NUM.encode(quote_json(q, d)).decode() + "\n")
+            sys.stdout.flush()
+            return
+        colour = "green" if q.change > 0 else "red" if q.change < 0 else "white"
+        t = datetime.fromtimestamp(q.ts, tz=timezone.utc).astimezone().strftime("%H:%M:%S")
+        out.print(
+            f"{t}  {q.symbol:<12} {q.bid:>14,.{d}f} {q.ask:>14,.{d}f} {q.last:>14,.{d}f} "
+            f"[{colour}]{q.change:>+12,.{d}f} {q.change_pct:>+8.2f}%[/]"
+        )
+
+    async def body() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        session.bus.subscribe(Quote, on_quote)
+        started = session.clock.monotonic()
+        if not json_out:
+            out.print(f"[bold]{'time':<9} {'symbol':<12} {'bid':>14} {'ask':>14} {'last':>14} {'change':>12} {'chg %':>9}[/]")
+        try:
+            await session.start(syms)
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=seconds)
+            except TimeoutError:
+                pass
+        finally:
+            await session.stop()
+        elapsed = session.clock.monotonic() - started
+        err.print(f"streamed {count} quotes for {len(syms)} symbols in {elapsed:.1f}s from {session.broker.name}")
+
+    _run(body)
+
+
+# --------------------------------------------------------------------------- prices
+
+
+@app.command()
+def prices(
+    symbols: SymbolsOpt = None,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    config: ConfigOpt = None,
+    data_dir_: DataDirOpt = None,
+) -> None:
+    """A table of the latest quotes."""
+    settings = _settings(config)
+    syms = _symbols(symbols, settings)
+    session = _open_session(profile, config, data_dir_)
+
+    async def body() -> list[Quote]:
+        try:
+            await session.start(syms, feed=False)
+            return [q for s in syms if (q := session.quotes.get(s)) is not None]
+        finally:
+            await session.stop()
+
+    quotes = _run(body)
+    if json_out:
+        sys.stdout.write(_NUM.encode([quote_json(q, _digits(q.symbol)) | {"volume": _num(q.volume, 4)} for q in quotes]).decode() + "\n")
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Prices ({session.broker.name})")
+    for col in ("Symbol", "Bid", "Ask", "Last", "Change", "Chg %", "Volume", "Time"):
+        table.add_column(col, justify="left" if col == "Symbol" else "right")
+    for q in quotes:
+        d = _digits(q.symbol)
+        colour = "green" if q.change > 0 else "red" if q.change < 0 else ""
+        table.add_row(
+            q.symbol, f"{q.bid:,.{d}f}", f"{q.ask:,.{d}f}", f"{q.last:,.{d}f}",
+            f"[{colour}]{q.change:+,.{d}f}[/]" if colour else f"{q.change:+,.{d}f}",
+            f"[{colour}]{q.change_pct:+.2f}%[/]" if colour else f"{q.change_pct:+.2f}%",
+            f"{q.volume:,.0f}", datetime.fromtimestamp(q.ts, tz=timezone.utc).astimezone().strftime("%H:%M:%S"),
+        )
+    _console().print(table)
+
+
+# --------------------------------------------------------------------------- listings
+
+
+def position_rows(session) -> list[dict[str, Any]]:
+    pf = session.portfolio
+    equity = pf.equity()
+    rows = []
+    for p in pf.positions():
+        last = pf.last(p.symbol)
+        mv = pf.market_value(p.symbol)
+        rows.append(
+            {
+                "symbol": p.symbol,
+                "qty": p.qty,
+                "avg_price": p.avg_price,
+                "last": last,
+                "market_value": mv,
+                "unrealized_pnl": pf.unrealized(p.symbol),
+                "realized_pnl": p.realized_pnl,
+                "currency": p.currency,
+                "pct_of_equity": (pf.exposure(p.symbol) / equity * 100).quantize(Decimal("0.01")) if equity else Decimal(0),
+            }
+        )
+    return rows
+
+
+def order_row(o: Order) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "client_id": o.client_id,
+        "symbol": o.symbol,
+        "side": o.side.value,
+        "qty": o.qty,
+        "type": o.type.value,
+        "limit_price": o.limit_price,
+        "stop_price": o.stop_price,
+        "trail": (f"{plain(o.trail_percent)}%" if o.trail_percent is not None else o.trail_amount),
+        "tif": o.tif.value,
+        "status": o.status.value,
+        "filled_qty": o.filled_qty,
+        "avg_fill_price": o.avg_fill_price,
+        "reason": o.reason,
+        "strategy": o.strategy,
+        "parent_id": o.parent_id,
+        "role": o.role,
+        "created": iso(o.created),
+    }
+
+
+def fill_row(f: Fill) -> dict[str, Any]:
+    return {
+        "ts": iso(f.ts), "exec_id": f.exec_id, "order_id": f.order_id, "symbol": f.symbol, "side": f.side.value,
+        "qty": f.qty, "price": f.price, "commission": f.commission, "strategy": f.strategy,
+    }
+
+
+def _orders_table(rows: list[dict[str, Any]], title: str):
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("ID", "Time", "Symbol", "Side", "Qty", "Type", "Price", "TIF", "Status", "Filled", "Avg", "Reason"):
+        table.add_column(col, justify="right" if col in ("ID", "Qty", "Price", "Filled", "Avg") else "left")
+    for r in rows:
+        price = " / ".join(x for x in (_fmt(r["stop_price"]), _fmt(r["limit_price"])) if x) or (str(r["trail"] or "") if r["trail"] else "mkt")
+        side_col = "green" if r["side"] == "buy" else "red"
+        table.add_row(
+            r["id"], r["created"][11:19], r["symbol"], f"[{side_col}]{r['side']}[/]", _fmt(r["qty"]),
+            r["type"], price, r["tif"], r["status"], _fmt(r["filled_qty"]), _fmt(r["avg_fill_price"]), r["reason"] or "",
+        )
+    return table
+
+
+def _positions_table(rows: list[dict[str, Any]]):
+    from rich.table import Table
+
+    table = Table(title="Positions")
+    for col in ("Symbol", "Qty", "Avg cost", "Last", "Market value", "Unrealized", "Realized", "% equity"):
+        table.add_column(col, justify="left" if col == "Symbol" else "right")
+    for r in rows:
+        def pnl(d: Decimal) -> str:
+            colour = "green" if d > 0 else "red" if d < 0 else ""
+            text = _money(d)
+            return f"[{colour}]{text}[/]" if colour else text
+
+        table.add_row(
+            r["symbol"], _fmt(r["qty"]), _fmt(r["avg_price"].quantize(Decimal("0.0001")) if r["avg_price"] else r["avg_price"]),
+            _fmt(r["last"]), _money(r["market_value"]), pnl(r["unrealized_pnl"]), pnl(r["realized_pnl"]), f"{r['pct_of_equity']}%",
+        )
+    return table
+
+
+def _with_session(profile: str | None, config: Path | None, data: Path | None, fn: Callable[[Any], Awaitable[T]]) -> T:
+    session = _open_session(profile, config, data)
+
+    async def body() -> T:
+        try:
+            await session.start(feed=False)
+            return await fn(session)
+        finally:
+            await session.stop()
+
+    return _run(body)
+
+
+@app.command()
+def status(
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    config: ConfigOpt = None,
+    data_dir_: DataDirOpt = None,
+) -> None:
+    """Profile, broker connection, account, positions, open orders and data directory."""
+
+    async def body(session) -> dict[str, Any]:
+        acct = session.portfolio.account()
+        conn = session.connection
+        return {
+            "profile": session.profile.name,
+            "live": session.profile.live,
+            "broker": session.broker.name,
+            "connection": conn.state if conn else "offline (in-process simulated market)" if session.profile.broker == "sim" else "disconnected",
+            "account": {
+                "currency": acct.currency, "cash": acct.cash, "equity": acct.equity, "buying_power": acct.buying_power,
+                "market_value": acct.market_value, "unrealized_pnl": acct.unrealized_pnl, "realized_pnl": acct.realized_pnl,
+                "commissions": acct.commissions,
+            },
+            "positions": position_rows(session),
+            "open_orders": [order_row(o) for o in session.oms.working()],
+            "data_dir": str(session.data_dir),
+            "journal": str(session.journal.path),
+        }
+
+    doc = _with_session(profile, config, data_dir_, body)
+    if json_out:
+        _emit_json(doc)
+        return
+    con = _console()
+    a = doc["account"]
+    mode = "[bold white on red] LIVE [/]" if doc["live"] else "[bold black on green] PAPER [/]"
+    con.print(f"{mode} profile [bold]{doc['profile']}[/]  broker {doc['broker']} ({doc['connection']})")
+    con.print(
+        f"cash {_money(a['cash'])} {a['currency']}   equity {_money(a['equity'])}   buying power {_money(a['buying_power'])}   "
+        f"unrealized {_money(a['unrealized_pnl'])}   realized {_money(a['realized_pnl'])}"
+    )
+    if doc["positions"]:
+        con.print(_positions_table(doc["positions"]))
+    else:
+        con.print("no positions")
+    if doc["open_orders"]:
+        con.print(_orders_table(doc["open_orders"], "Open orders"))
+    else:
+        con.print("no open orders")
+    con.print(f"data directory {doc['data_dir']}")
+
+
+@app.command()
+def positions(
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    config: ConfigOpt = None,
+    data_dir_: DataDirOpt = None,
+) -> None:
+    """Open positions with average cost, last price and P&L."""
+
+    async def body(session) -> list[dict[str, Any]]:
+        return position_rows(session)
+
+    rows = _with_session(profile, config, data_dir_, body)
+    if json_out:
+        _emit_json(rows)
+    elif rows:
+        _console().print(_positions_table(rows))
+    else:
+        _console().print("no positions")
+
+
+@app.command()
+def orders(
+    all_: Annotated[bool, typer.Option("--all", help="Every order in the journal, not only working and today's.")] = False,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    config: ConfigOpt = None,
+    data_dir_: DataDirOpt = None,
+) -> None:
+    """Working orders and today's filled, canceled and rejected ones."""
+
+    async def body(session) -> list[dict[str, Any]]:
+        source = session.journal.orders() if all_ else sorted(session.oms.orders.values(), key=lambda o: int(o.id))
+        return [order_row(o) for o in source]
+
+    rows = _with_session(profile, config, data_dir_, body)
+    if json_out:
+        _emit_json(rows)
+    elif rows:
+        _console().print(_orders_table(rows, "Orders"))
+    else:
+        _console().print("no orders")
+
+
+@app.command()
+def fills(
+    since: Annotated[str | None, typer.Option("--since", help="Only fills on or after this date (YYYY-MM-DD) or time (ISO).")] = None,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write the fills to this CSV file.")] = None,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    config: ConfigOpt = None,
+    data_dir_: DataDirOpt = None,
+) -> None:
+    """Executions from the journal."""
+    start = None
+    if since:
+        try:
+            dt = datetime.fromisoformat(since)
+        except ValueError:
+            raise CliError(f"malformed --since {since!r}: use YYYY-MM-DD or an ISO date-time", 2) from None
+        if dt.tzinfo is None:
+            dt = dt.astimezone()  # a bare date or time is local
+        start = dt.timestamp()
+    session = _open_session(profile, config, data_dir_)
+    try:
+        rows = [fill_row(f) for f in session.journal.fills(since=start)]
+    finally:
+        session.journal.close()
+    if csv_file is not None:
+        try:
+            with open(csv_file, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=["ts", "exec_id", "order_id", "symbol", "side", "qty", "price", "commission", "strategy"])
+                writer.writeheader()
+                for r in rows:
+                    writer.writerow({k: (plain(v) if isinstance(v, Decimal) else v) for k, v in r.items()})
+        except OSError as exc:
+            raise CliError(f"cannot write {csv_file}: {exc.strerror}", 1) from None
+    if json_out:
+        _emit_json(rows)
+        return
+    if not rows:
+        _console().print("no fills")
+        return
+    from rich.table import Table
+
+    table = Table(title="Fills")
+    for col in ("Time", "Order", "Symbol", "Side", "Qty", "Price", "Commission", "Strategy"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["ts"], r["order_id"], r["symbol"], r["side"], _fmt(r["qty"]), _fmt(r["price"]), _fmt(r["commission"]), r["strategy"] or "")
+    _console().print(table)
+    if csv_file is not None:
+        _console(stderr=True).print(f"wrote {len(rows)} fills to {csv_file}")
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def build_request(
+    side: Side,
+    qty: str,
+    symbol: str,
+    *,
+    limit: str | None = None,
+    stop: str | None = None,
+    trail: str | None = None,
+    take_profit: str | None = None,
+    stop_loss: str | None = None,
+    tif: str = "day",
+    source: str = "cli",
+) -> OrderRequest:
+    """Turn command-line words into an OrderRequest; ModelError for malformed ones."""
+    from workstation.symbols import parse_symbol
+
+    inst = parse_symbol(symbol)
+    quantity = to_decimal(qty, "quantity")
+    if quantity <= 0:
+        raise ModelError(f"quantity must be positive, got {qty}")
+    try:
+        time_in_force = TimeInForce(tif.lower())
+    except ValueError:
+        raise ModelError(f"unknown time in force {tif!r}: use day, gtc, ioc or fok") from None
+    trail_amount = trail_percent = None
+    if trail is not None:
+        text = trail.strip()
+        if text.endswith("%"):
+            trail_percent = to_decimal(text[:-1], "trail percent")
+        else:
+            trail_amount = to_decimal(text, "trail amount")
+        if limit is not None or stop is not None:
+            raise ModelError("a trailing stop takes no --limit or --stop")
+        otype = OrderType.TRAILING_STOP
+    elif limit is not None and stop is not None:
+        otype = OrderType.STOP_LIMIT
+    elif limit is not None:
+        otype = OrderType.LIMIT
+    elif stop is not None:
+        otype = OrderType.STOP
+    else:
+        otype = OrderType.MARKET
+    return OrderRequest(
+        symbol=inst.symbol, side=side, qty=quantity, type=otype,
+        limit_price=to_decimal(limit, "limit price") if limit is not None else None,
+        stop_price=to_decimal(stop, "stop price") if stop is not None else None,
+        trail_amount=trail_amount, trail_percent=trail_percent, tif=time_in_force,
+        take_profit=to_decimal(take_profit, "take-profit price") if take_profit is not None else None,
+        stop_loss=to_decimal(stop_loss, "stop-loss price") if stop_loss is not None else None,
+        source=source,
+    )
+
+
+def describe(order: Order) -> str:
+    price = ""
+    if order.type is OrderType.LIMIT:
+        price = f" @ {plain(order.limit_price)}"
+    elif order.type is OrderType.STOP:
+        price = f" stop {plain(order.stop_price)}"
+    elif order.type is OrderType.STOP_LIMIT:
+        price = f" stop {plain(order.stop_price)} limit {plain(order.limit_price)}"
+    elif order.type is OrderType.TRAILING_STOP:
+        price = f" trail {plain(order.trail_percent)}%" if order.trail_percent is not None else f" trail {plain(order.trail_amount)}"
+    text = f"order {order.id} {order.side.value} {plain(order.qty)} {order.symbol} {order.type.value.replace('_', '-')}{price} {order.tif.value}: {order.status.value.replace('_', ' ')}"
+    if order.filled_qty:
+        text += f" {plain(order.filled_qty)} @ {plain(order.avg_fill_price.quantize(Decimal('0.0001')) if order.avg_fill_price else None)}"
+    if order.reason:
+        text += f" ({order.reason})"
+    return text
+
+
+def _place(
+    side: Side, qty: str, symbol: str, limit: str | None, stop: str | None, trail: str | None,
+    take_profit: str | None, stop_loss: str | None, tif: str, dry_run: bool, json_out: bool,
+    profile: str | None, config: Path | None, data: Path | None,
+) -> None:
+    from workstation.oms import OrderError
+
+    try:
+        req = build_request(side, qty, symbol, limit=limit, stop=stop, trail=trail, take_profit=take_profit, stop_loss=stop_loss, tif=tif)
+    except ModelError as exc:
+        raise CliError(str(exc), 2) from None
+    session = _open_session(profile, config, data)
+
+    async def body() -> Any:
+        try:
+            await session.start([req.symbol], feed=False)
+            if dry_run:
+                return await session.oms.review(req)
+            order = await session.oms.submit(req)
+            await session.oms.drain()
+            return session.oms.orders[order.id]
+        except OrderError as exc:
+            raise CliError(str(exc), 2) from None
+        finally:
+            await session.stop()
+
+    result = _run(body)
+    if dry_run:
+        review = result
+        if json_out:
+            _emit_json(msgspec.structs.asdict(review))
+        else:
+            verdict = "[green]would be accepted[/]" if review.ok else f"[red]would be rejected: {review.reason}[/]"
+            colour = "green" if review.side is Side.BUY else "red"
+            _console().print(
+                f"[{colour}]{review.side.value.upper()}[/] {plain(review.qty)} {review.symbol} {review.type.value.replace('_', '-')} {review.tif.value}"
+                f" at ~{plain(review.price)}: notional {_money(review.notional)}, commission {_money(review.commission)}, "
+                f"buying power after {_money(review.buying_power_after)}; {verdict} (dry run: nothing sent)"
+            )
+        return
+    order: Order = result
+    if json_out:
+        _emit_json(order_row(order))
+    if order.status is OrderStatus.REJECTED:
+        raise CliError(f"rejected: {order.reason}", 1)
+    if not json_out:
+        _console().print(describe(order))
+
+
+def _order_command(side: Side):
+    def command(
+        qty: Annotated[str, typer.Argument(help="Quantity (positive, whole lots).")],
+        symbol: Annotated[str, typer.Argument(help="Symbol: AAPL, BTC/USD, EUR/USD, ES-2026-12, AAPL-2026-12-18-200-C.")],
+        limit: Annotated[str | None, typer.Option("--limit", help="Limit price.")] = None,
+        stop: Annotated[str | None, typer.Option("--stop", help="Stop (trigger) price.")] = None,
+        trail: Annotated[str | None, typer.Option("--trail", help="Trailing stop: an amount (1.50) or a percent (2%).")] = None,
+        take_profit: Annotated[str | None, typer.Option("--take-profit", help="Bracket: take-profit limit price.")] = None,
+        stop_loss: Annotated[str | None, typer.Option("--stop-loss", help="Bracket: stop-loss price.")] = None,
+        tif: Annotated[str, typer.Option("--tif", help="Time in force: day, gtc, ioc, fok.")] = "day",
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the review and the risk verdict; send nothing.")] = False,
+        json_out: JsonOpt = False,
+        profile: ProfileOpt = None,
+        config: ConfigOpt = None,
+        data_dir_: DataDirOpt = None,
+    ) -> None:
+        _place(side, qty, symbol, limit, stop, trail, take_profit, stop_loss, tif, dry_run, json_out, profile, config, data_dir_)
+
+    command.__doc__ = f"{side.value.capitalize()} through the order manager and the risk checks."
+    return command
+
+
+app.command("buy")(_order_command(Side.BUY))
+app.command("sell")(_order_command(Side.SELL))
+
+
+@app.command()
+def cancel(
+    order_id: Annotated[str, typer.Argument(metavar="ID|all", help="An order id, or 'all'.")],
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    config: ConfigOpt = None,
+    data_dir_: DataDirOpt = None,
+) -> None:
+    """Cancel one working order, or all of them."""
+    from workstation.oms import OrderError
+
+    if order_id.lower() != "all" and not order_id.isdigit():
+        raise CliError(f"malformed order id {order_id!r}: expected a number or 'all'", 2)
+
+    async def body(session) -> list[Order]:
+        try:
+            if order_id.lower() == "all":
+                done = await session.oms.cancel_all()
+            else:
+                done = [await session.oms.cancel(order_id)]
+            await session.oms.drain()
+            return [session.oms.orders.get(o.id, o) for o in done]
+        except OrderError as exc:
+            raise CliError(str(exc), 2) from None
+
+    done = _with_session(profile, config, data_dir_, body)
+    if json_out:
+        _emit_json([order_row(o) for o in done])
+        return
+    if not done:
+        _console().print("no working orders")
+    for o in done:
+        _console().print(describe(o))
+
+
+@paper_app.command("reset")
+def paper_reset(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    cash: Annotated[str | None, typer.Option("--cash", help="Starting cash (default: the profile's).")] = None,
+    profile: ProfileOpt = None,
+    config: ConfigOpt = None,
+    data_dir_: DataDirOpt = None,
+) -> None:
+    """Start the paper account afresh (the old journal is kept as a backup)."""
+    settings = _settings(config)
+    try:
+        prof = settings.profile(profile)
+    except ConfigError as exc:
+        raise CliError(str(exc), 2) from None
+    if prof.broker != "sim":
+        raise CliError(f"profile {prof.name!r} is not a paper profile", 2)
+    start_cash = prof.initial_cash
+    if cash is not None:
+        try:
+            start_cash = to_decimal(cash, "cash")
+        except ModelError as exc:
+            raise CliError(str(exc), 2) from None
+        if start_cash <= 0:
+            raise CliError("cash must be positive", 2)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise CliError("paper reset needs confirmation: run it in a terminal or pass --yes", 2)
+        if not typer.confirm(f"Erase the {prof.name} account (positions, orders, fills) and start with {_money(start_cash)}?"):
+            raise CliError("paper reset canceled", 1)
+    root = data_dir(data_dir_) / prof.name
+    journal = root / "journal.sqlite"
+    from workstation.clock import LiveClock
+
+    stamp = datetime.fromtimestamp(LiveClock().time()).strftime("%Y%m%d-%H%M%S")
+    moved = False
+    for suffix in ("", "-wal", "-shm"):
+        f = Path(str(journal) + suffix)
+        if f.exists():
+            f.rename(root / f"journal-{stamp}.sqlite{suffix}.bak")
+            moved = True
+    if cash is not None:
+        from workstation.journal import Journal
+
+        j = Journal(journal)
+        j.set_meta("initial_cash", str(start_cash))
+        j.close()
+    _console().print(f"paper account {prof.name!r} reset to {_money(start_cash)} cash" + (f"; old journal kept in {root}" if moved else ""))
+
+
+# --------------------------------------------------------------------------- default
+
+
+@app.callback(invoke_without_command=True)
+def root(ctx: typer.Context) -> None:
+    """Without a command: stream the default watchlist (the workstation arrives in a later version)."""
+    if ctx.invoked_subcommand is None:
+        stream(symbols=None, duration=None, json_out=False, profile=None, config=None, data_dir_=None)
+
+
+# --------------------------------------------------------------------------- entry
+
+
+_NEGATIVE = re.compile(r"^-\d+(\.\d*)?$|^-\.\d+$")
+
+
+def _check_negative_numbers(argv: list[str]) -> None:
+    """``buy -5 AAPL``: a parser would take -5 for an option; name the real problem instead."""
+    for i, token in enumerate(argv):
+        if _NEGATIVE.match(token):
+            prev = argv[i - 1] if i else ""
+            if prev.startswith("--") and "=" not in prev:
+                what = prev[2:].replace("-", " ")
+                raise CliError(f"{what} must be positive, got {token}", 2)
+            raise CliError(f"quantity must be positive, got {token}", 2)
+
+
+def _log_crash(exc: BaseException) -> Path | None:
+    try:
+        path = data_dir() / "errors.log"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write("".join(traceback.format_exception(exc)))
+        return path
+    except OSError:
+        return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    code = 0
+    try:
+        _check_negative_numbers(args)
+        result = app(args=args, standalone_mode=False, prog_name="main.py")
+        if isinstance(result, int):
+            code = result
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = exc.code
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        print("aborted", file=sys.stderr)
+        code = 130
+    except click.exceptions.UsageError as exc:
+        print(f"error: {exc.format_message()}", file=sys.stderr)
+        code = 2
+    except click.exceptions.ClickException as exc:
+        print(f"error: {exc.format_message()}", file=sys.stderr)
+        code = exc.exit_code
+    except (ModelError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:  # never a traceback on screen
+        where = _log_crash(exc)
+        print(f"error: {type(exc).__name__}: {exc}" + (f" (details in {where})" if where else ""), file=sys.stderr)
+        code = 1
+    sys.exit(code)

@@ -1,0 +1,147 @@
+"""Settings: one TOML file plus the environment, validated into frozen structs.
+
+Where things live
+-----------------
+* Settings file: ``$WORKSTATION_HOME/settings.toml`` when ``WORKSTATION_HOME`` is set,
+  else the platform's user config directory (``~/.config/workstation/settings.toml`` on
+  Linux); ``--config FILE`` overrides both.
+* Data (journals, watchlists): ``$WORKSTATION_HOME/data``, else the user data directory
+  (``~/.local/share/workstation``); ``--data-dir DIR`` overrides both. Each profile keeps
+  its own journal under ``<data>/<profile>/``.
+
+Profiles
+--------
+``paper`` (the default, fully offline: the built-in simulated market and paper broker)
+always exists. A ``[profiles.NAME]`` table adds or overrides one. Secrets never live in
+this file: brokers read them from the environment (or the OS keyring).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+DEFAULT_WATCHLIST = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "SPY", "QQQ", "BTC/USD", "ETH/USD", "EUR/USD")
+
+
+class ConfigError(ValueError):
+    """The settings file is malformed; the message names the file and the problem."""
+
+
+class SimSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    seed: int = 0
+    tick_hz: float = 2.0
+    calendar: str = "always"  # "always" or "nyse"
+    slippage_bps: Decimal = Decimal(0)
+    commission_per_share: Decimal = Decimal(0)
+    commission_min: Decimal = Decimal(0)
+    commission_pct: Decimal = Decimal(0)
+    partial_fills: bool = True
+
+
+class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    name: str = "paper"
+    broker: str = "sim"  # sim, alpaca, ccxt, ib
+    base_currency: str = "USD"
+    initial_cash: Decimal = Decimal(100_000)
+    account_type: str = "margin"  # margin or cash
+    leverage: Decimal = Decimal(2)
+    live: bool = False
+    journal_sync: str = "NORMAL"  # NORMAL survives a killed process; FULL also a power cut
+    sim: SimSettings = SimSettings()
+    options: dict[str, Any] = {}  # broker-specific settings (hosts, ports, exchange id...)
+
+
+class UISettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    theme: str = "dark"
+    confirm_orders: bool = True
+    bindings: dict[str, str] = {}
+    repaint_hz: float = 10.0
+
+
+class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    default_profile: str = "paper"
+    watchlist: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_WATCHLIST))
+    profiles: dict[str, Profile] = {}
+    ui: UISettings = UISettings()
+
+    def profile(self, name: str | None) -> Profile:
+        """The named profile (``paper`` is built in); ConfigError for an unknown name."""
+        name = name or self.default_profile
+        if name in self.profiles:
+            return msgspec.structs.replace(self.profiles[name], name=name)
+        if name == "paper":
+            return Profile(name="paper")
+        known = ", ".join(sorted({"paper", *self.profiles}))
+        raise ConfigError(f"unknown profile {name!r} (known: {known})")
+
+
+def home() -> Path | None:
+    value = os.environ.get("WORKSTATION_HOME")
+    return Path(value).expanduser() if value else None
+
+
+def config_path(override: str | Path | None = None) -> Path:
+    if override:
+        return Path(override).expanduser()
+    root = home()
+    if root is not None:
+        return root / "settings.toml"
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("workstation")) / "settings.toml"
+
+
+def data_dir(override: str | Path | None = None) -> Path:
+    if override:
+        return Path(override).expanduser()
+    root = home()
+    if root is not None:
+        return root / "data"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("workstation"))
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read and validate the settings file; a missing file gives the defaults."""
+    file = config_path(path)
+    if not file.exists():
+        if path:
+            raise ConfigError(f"settings file {file} does not exist")
+        return Settings()
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"settings file {file} cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"settings file {file} is not valid TOML: {exc}") from None
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"settings file {file}: {exc}") from None
+
+
+def save_setting(path: str | Path | None, dotted: str, value: Any) -> None:
+    """Set one key (``ui.theme``) in the settings file, keeping the rest."""
+    import tomli_w
+
+    file = config_path(path)
+    raw: dict[str, Any] = {}
+    if file.exists():
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    node = raw
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    msgspec.convert(raw, Settings, strict=False)  # refuse to write something unreadable
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(".toml.tmp")
+    tmp.write_text(tomli_w.dumps(raw), encoding="utf-8")
+    tmp.replace(file)

@@ -1,0 +1,248 @@
+"""The crash-safe journal: SQLite in WAL mode, written before anything is shown.
+
+Tables
+------
+``meta``      key/value facts: schema version, creation time, initial cash, order id counter.
+``orders``    the latest state of every order (one row per order, JSON of ``model.Order``).
+``events``    an append-only log of everything that happened: order events, cash movements,
+              risk changes, alerts, sessions (``kind`` + JSON payload).
+``fills``     every execution, unique by ``exec_id``: a duplicated broker report is dropped
+              here, so a fill is counted once however often it arrives.
+
+Each write is one transaction, committed before the caller publishes the change. With
+``synchronous=NORMAL`` (the default) a committed transaction survives a killed process;
+``synchronous=FULL`` (a setting) also survives a power cut.
+
+Recovery: orders come back from ``orders``, positions and cash are recomputed from
+``fills`` and the cash entries in ``events`` by the portfolio (see ``Session``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from workstation.model import Fill, Order
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+    id INTEGER PRIMARY KEY,
+    client_id TEXT NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS orders_status ON orders(status);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    kind TEXT NOT NULL,
+    ref TEXT,
+    data BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_kind ON events(kind);
+CREATE TABLE IF NOT EXISTS fills (
+    exec_id TEXT PRIMARY KEY,
+    order_id TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    qty TEXT NOT NULL,
+    price TEXT NOT NULL,
+    commission TEXT NOT NULL,
+    ts REAL NOT NULL,
+    strategy TEXT,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fills_ts ON fills(ts);
+"""
+
+_encode = msgspec.json.Encoder().encode
+_decode_order = msgspec.json.Decoder(Order).decode
+
+
+class JournalError(Exception):
+    """The journal file is unreadable or from an unknown future version."""
+
+
+class Journal:
+    def __init__(self, path: Path | str, *, synchronous: str = "NORMAL") -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        sync = synchronous.upper()
+        if sync not in ("NORMAL", "FULL", "OFF"):
+            raise ValueError(f"journal synchronous must be NORMAL or FULL, got {synchronous!r}")
+        try:
+            self._db = sqlite3.connect(str(path), isolation_level=None, timeout=10.0, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={sync}")
+            self._db.executescript(_SCHEMA)
+            version = self.meta("schema_version")
+        except sqlite3.DatabaseError as exc:
+            raise JournalError(f"journal {path} is unreadable: {exc}") from None
+        if version is None:
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+        elif int(version) > SCHEMA_VERSION:
+            raise JournalError(f"journal {path} is from a newer version ({version}) of the workstation")
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- meta
+    def meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value", (key, value))
+
+    def ensure_meta(self, key: str, value: str) -> str:
+        """Set ``key`` only if missing; return the stored value."""
+        self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES(?, ?)", (key, value))
+        stored = self.meta(key)
+        assert stored is not None
+        return stored
+
+    def next_order_number(self) -> int:
+        """Allocate the next order number atomically (safe across processes)."""
+        with self._tx():
+            self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('order_seq', '0')")
+            row = self._db.execute(
+                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='order_seq' RETURNING value"
+            ).fetchone()
+        return int(row[0])
+
+    # -- writes
+    class _Tx:
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.db = db
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.db.execute("BEGIN IMMEDIATE")
+            return self.db
+
+        def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+            if exc_type is None:
+                self.db.execute("COMMIT")
+            else:
+                self.db.execute("ROLLBACK")
+
+    def _tx(self) -> Journal._Tx:
+        return Journal._Tx(self._db)
+
+    def _upsert_order(self, db: sqlite3.Connection, order: Order) -> None:
+        db.execute(
+            "INSERT INTO orders(id, client_id, status, symbol, created, updated, data) VALUES(?,?,?,?,?,?,?) "
+            "ON CONFLICT(id) DO UPDATE SET status=excluded.status, updated=excluded.updated, data=excluded.data",
+            (int(order.id), order.client_id, order.status.value, order.symbol, order.created, order.updated, _encode(order)),
+        )
+
+    def record_order(self, kind: str, order: Order, ts: float, extra: dict[str, Any] | None = None) -> None:
+        """Write an order event and the order's new state in one transaction."""
+        payload = {"status": order.status.value}
+        if order.reason:
+            payload["reason"] = order.reason
+        if extra:
+            payload.update(extra)
+        with self._tx() as db:
+            self._upsert_order(db, order)
+            db.execute(
+                "INSERT INTO events(ts, kind, ref, data) VALUES(?,?,?,?)",
+                (ts, f"order.{kind}", order.id, json.dumps(payload, default=str)),
+            )
+
+    def record_fill(self, fill: Fill, order: Order | None) -> bool:
+        """Write a fill (and its order's new state) in one transaction.
+
+        Returns False, writing nothing, when a fill with this ``exec_id`` is already there.
+        """
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO events(ts, kind, ref, data) "
+                "SELECT ?, 'fill', ?, ? WHERE NOT EXISTS (SELECT 1 FROM fills WHERE exec_id=?)",
+                (fill.ts, fill.order_id, _encode(fill), fill.exec_id),
+            )
+            if cur.rowcount == 0:
+                return False
+            seq = cur.lastrowid
+            db.execute(
+                "INSERT INTO fills(exec_id, order_id, symbol, side, qty, price, commission, ts, strategy, seq) "
+                "VALUES(?,?,?,?,?,?,?,?,?,?)",
+                (
+                    fill.exec_id, fill.order_id, fill.symbol, fill.side.value, str(fill.qty), str(fill.price),
+                    str(fill.commission), fill.ts, fill.strategy, seq,
+                ),
+            )
+            if order is not None:
+                self._upsert_order(db, order)
+        return True
+
+    def has_fill(self, exec_id: str) -> bool:
+        return self._db.execute("SELECT 1 FROM fills WHERE exec_id=?", (exec_id,)).fetchone() is not None
+
+    def append(self, kind: str, data: Any, ts: float, ref: str | None = None) -> int:
+        """Append a free-form event (cash movement, risk change, alert, session mark)."""
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO events(ts, kind, ref, data) VALUES(?,?,?,?)",
+                (ts, kind, ref, _encode(data)),
+            )
+        return int(cur.lastrowid or 0)
+
+    def record_cash(self, amount: Decimal, currency: str, reason: str, ts: float) -> None:
+        self.append("cash", {"amount": str(amount), "currency": currency, "reason": reason}, ts)
+
+    # -- reads
+    def orders(self, statuses: tuple[str, ...] | None = None) -> list[Order]:
+        if statuses:
+            marks = ",".join("?" * len(statuses))
+            rows = self._db.execute(f"SELECT data FROM orders WHERE status IN ({marks}) ORDER BY id", statuses)
+        else:
+            rows = self._db.execute("SELECT data FROM orders ORDER BY id")
+        return [_decode_order(r[0]) for r in rows]
+
+    def order(self, order_id: str) -> Order | None:
+        try:
+            key = int(order_id)
+        except ValueError:
+            return None
+        row = self._db.execute("SELECT data FROM orders WHERE id=?", (key,)).fetchone()
+        return _decode_order(row[0]) if row else None
+
+    def fills(self, since: float | None = None) -> list[Fill]:
+        q = "SELECT data FROM events WHERE kind='fill'"
+        args: tuple[Any, ...] = ()
+        if since is not None:
+            q += " AND ts >= ?"
+            args = (since,)
+        return [msgspec.json.decode(r[0], type=Fill) for r in self._db.execute(q + " ORDER BY seq", args)]
+
+    def cash_entries(self) -> list[tuple[Decimal, str, str]]:
+        out = []
+        for (data,) in self._db.execute("SELECT data FROM events WHERE kind='cash' ORDER BY seq"):
+            d = json.loads(data)
+            out.append((Decimal(d["amount"]), d["currency"], d["reason"]))
+        return out
+
+    def events(self, kind_prefix: str | None = None, limit: int | None = None) -> Iterator[tuple[int, float, str, str | None, Any]]:
+        q = "SELECT seq, ts, kind, ref, data FROM events"
+        args: list[Any] = []
+        if kind_prefix:
+            q += " WHERE kind LIKE ?"
+            args.append(kind_prefix + "%")
+        q += " ORDER BY seq"
+        if limit:
+            q = f"SELECT * FROM ({q[:-len(' ORDER BY seq')]} ORDER BY seq DESC LIMIT {int(limit)}) ORDER BY seq"
+        for seq, ts, kind, ref, data in self._db.execute(q, args):
+            yield seq, ts, kind, ref, json.loads(data)
