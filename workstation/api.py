@@ -70,7 +70,7 @@ class RiskRow(msgspec.Struct, frozen=True, kw_only=True):
     """One line of risk state: what is used against which limit (``limit`` None: no limit)."""
 
     name: str
-    used: Decimal
+    used: Decimal | None  # None: a limit with nothing to measure against it (a per-order cap)
     limit: Decimal | None = None
     money: bool = True
     breached: bool = False
@@ -282,12 +282,12 @@ class LocalEngine:
         capacity = account.equity * pf.leverage if pf.margin else account.equity
         out = [
             RiskRow(name="buying power", used=account.buying_power, limit=None),
-            RiskRow(name="gross exposure", used=gross, limit=capacity, breached=gross > capacity),
-            RiskRow(name="net exposure", used=pf.net_exposure(), limit=None),
-            RiskRow(name="working orders", used=Decimal(len(self._s.oms.working())), limit=None, money=False),
+            RiskRow(name="gross exp.", used=gross, limit=capacity, breached=gross > capacity),
+            RiskRow(name="net exp.", used=pf.net_exposure(), limit=None),
+            RiskRow(name="working", used=Decimal(len(self._s.oms.working())), limit=None, money=False),
         ]
         if limits.max_order_notional is not None:
-            out.append(RiskRow(name="max order notional", used=ZERO, limit=limits.max_order_notional, detail="per order"))
+            out.append(RiskRow(name="max order", used=None, limit=limits.max_order_notional, detail="per order"))
         if limits.trading_halted:
             out.append(RiskRow(name="trading halted", used=Decimal(1), limit=Decimal(0), money=False, breached=True))
         return tuple(out)

@@ -45,10 +45,11 @@ class InstantBroker:
     async def unsubscribe(self, symbols) -> None: ...
 
     def _make(self, symbol: str, last: float) -> Quote:
-        spread = max(last * 0.0001, 0.01)
+        digits = 5 if last < 10 else 2
+        spread = max(last * 0.0001, 10**-digits)
         base = self.prices.get(symbol, last)
         return Quote(
-            symbol=symbol, ts=self.ts, bid=round(last - spread, 2), ask=round(last + spread, 2), last=last,
+            symbol=symbol, ts=self.ts, bid=round(last - spread, digits), ask=round(last + spread, digits), last=last,
             bid_size=100, ask_size=100, volume=1_000_000, prev_close=base,
         )
 
