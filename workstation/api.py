@@ -141,6 +141,16 @@ class EngineAPI(Protocol):
     async def watch(self, symbols: list[str]) -> None:
         """Receive quotes for these symbols too."""
 
+    # -- alerts kept by the engine (raised while nobody watched, too)
+    def alerts(self) -> list[AlertRaised]:
+        """Recent alerts, oldest first."""
+
+    def unread_alerts(self) -> int:
+        """Alerts raised since somebody last read them."""
+
+    async def ack_alerts(self) -> None:
+        """The person has seen the alerts: unread goes to zero (for every attached face)."""
+
 
 # --------------------------------------------------------------------------- local engine
 
@@ -160,8 +170,11 @@ class LocalEngine:
     """``EngineAPI`` over an in-process ``Session`` running on the caller's event loop."""
 
     def __init__(self, session: Session, *, source: str = "ui") -> None:
+        from workstation.alertbook import AlertBook
+
         self._s = session
         self._source = source
+        self.alert_book = AlertBook()
         self._handlers: list[Handler] = []
         self._unsubscribe: list[Callable[[], None]] = []
         self._day_key = ""
@@ -171,6 +184,7 @@ class LocalEngine:
             currency=session.profile.base_currency,
         )
         bus = session.bus
+        self._unsubscribe.append(bus.subscribe(AlertRaised, self.alert_book.add))
         for kind in (Quote, OrderEvent, AlertRaised, ConnectionState):
             self._unsubscribe.append(bus.subscribe(kind, self._deliver))
         self._unsubscribe.append(bus.subscribe(OrderEvent, self._after_order_event))
@@ -190,6 +204,15 @@ class LocalEngine:
                 self._handlers.remove(handler)
 
         return unsubscribe
+
+    def alerts(self) -> list[AlertRaised]:
+        return list(self.alert_book.recent)
+
+    def unread_alerts(self) -> int:
+        return self.alert_book.unread
+
+    async def ack_alerts(self) -> None:
+        self.alert_book.ack()
 
     def _deliver(self, event: object) -> None:
         for handler in list(self._handlers):
@@ -341,7 +364,7 @@ class LocalEngine:
         except OrderError as exc:
             raise IntentError(str(exc)) from None
 
-    async def flatten(self, symbol: str | None) -> list[Order]:
+    async def flatten(self, symbol: str | None, *, source: str | None = None) -> list[Order]:
         pf = self._s.portfolio
         if symbol is None:
             await self.cancel_all()
@@ -356,7 +379,7 @@ class LocalEngine:
             if qty == 0:
                 continue
             side = Side.SELL if qty > 0 else Side.BUY
-            out.append(await self.submit(OrderRequest(symbol=sym, side=side, qty=abs(qty), type=OrderType.MARKET, source=self._source)))
+            out.append(await self.submit(OrderRequest(symbol=sym, side=side, qty=abs(qty), type=OrderType.MARKET, source=source or self._source)))
         return out
 
     async def watch(self, symbols: list[str]) -> None:

@@ -392,6 +392,27 @@ def _with_session(profile: str | None, config: Path | None, data: Path | None, f
     return _run(body)
 
 
+def status_document(session) -> dict[str, Any]:
+    """What ``status --json`` prints; the serving engine answers the same document."""
+    acct = session.portfolio.account()
+    conn = session.connection
+    return {
+        "profile": session.profile.name,
+        "live": session.profile.live,
+        "broker": session.broker.name,
+        "connection": conn.state if conn else "offline (in-process simulated market)" if session.profile.broker == "sim" else "disconnected",
+        "account": {
+            "currency": acct.currency, "cash": acct.cash, "equity": acct.equity, "buying_power": acct.buying_power,
+            "market_value": acct.market_value, "unrealized_pnl": acct.unrealized_pnl, "realized_pnl": acct.realized_pnl,
+            "commissions": acct.commissions,
+        },
+        "positions": position_rows(session),
+        "open_orders": [order_row(o) for o in session.oms.working()],
+        "data_dir": str(session.data_dir),
+        "journal": str(session.journal.path),
+    }
+
+
 @app.command()
 def status(
     json_out: JsonOpt = False,
@@ -400,27 +421,19 @@ def status(
     data_dir_: DataDirOpt = None,
 ) -> None:
     """Profile, broker connection, account, positions, open orders and data directory."""
+    from workstation.cli_serve import revive_status, via_engine
 
     async def body(session) -> dict[str, Any]:
-        acct = session.portfolio.account()
-        conn = session.connection
-        return {
-            "profile": session.profile.name,
-            "live": session.profile.live,
-            "broker": session.broker.name,
-            "connection": conn.state if conn else "offline (in-process simulated market)" if session.profile.broker == "sim" else "disconnected",
-            "account": {
-                "currency": acct.currency, "cash": acct.cash, "equity": acct.equity, "buying_power": acct.buying_power,
-                "market_value": acct.market_value, "unrealized_pnl": acct.unrealized_pnl, "realized_pnl": acct.realized_pnl,
-                "commissions": acct.commissions,
-            },
-            "positions": position_rows(session),
-            "open_orders": [order_row(o) for o in session.oms.working()],
-            "data_dir": str(session.data_dir),
-            "journal": str(session.journal.path),
-        }
+        return status_document(session)
 
-    doc = _with_session(profile, config, data_dir_, body)
+    async def remote(engine) -> dict[str, Any]:
+        return await engine.status()
+
+    doc = via_engine(profile, config, remote)
+    if doc is None:
+        doc = _with_session(profile, config, data_dir_, body)
+    else:
+        doc = revive_status(doc)
     if json_out:
         _emit_json(doc)
         return
@@ -452,10 +465,17 @@ def positions(
 ) -> None:
     """Open positions with average cost, last price and P&L."""
 
+    from workstation.cli_serve import revive_status, via_engine
+
     async def body(session) -> list[dict[str, Any]]:
         return position_rows(session)
 
-    rows = _with_session(profile, config, data_dir_, body)
+    async def remote(engine) -> list[dict[str, Any]]:
+        return revive_status(await engine.status())["positions"]
+
+    rows = via_engine(profile, config, remote)
+    if rows is None:
+        rows = _with_session(profile, config, data_dir_, body)
     if json_out:
         _emit_json(rows)
     elif rows:
@@ -474,11 +494,18 @@ def orders(
 ) -> None:
     """Working orders and today's filled, canceled and rejected ones."""
 
+    from workstation.cli_serve import via_engine
+
     async def body(session) -> list[dict[str, Any]]:
         source = session.journal.orders() if all_ else sorted(session.oms.orders.values(), key=lambda o: int(o.id))
         return [order_row(o) for o in source]
 
-    rows = _with_session(profile, config, data_dir_, body)
+    async def remote(engine) -> list[dict[str, Any]]:
+        return [order_row(o) for o in await engine.order_list(all_)]
+
+    rows = via_engine(profile, config, remote)
+    if rows is None:
+        rows = _with_session(profile, config, data_dir_, body)
     if json_out:
         _emit_json(rows)
     elif rows:
@@ -617,12 +644,26 @@ def _place(
     take_profit: str | None, stop_loss: str | None, tif: str, dry_run: bool, json_out: bool,
     profile: str | None, config: Path | None, data: Path | None,
 ) -> None:
-    from workstation.oms import OrderError
-
     try:
         req = build_request(side, qty, symbol, limit=limit, stop=stop, trail=trail, take_profit=take_profit, stop_loss=stop_loss, tif=tif)
     except ModelError as exc:
         raise CliError(str(exc), 2) from None
+    from workstation.cli_serve import via_engine
+
+    async def remote(engine) -> Any:
+        if dry_run:
+            return await engine.review(req)
+        return await engine.submit(req, wait=True)
+
+    result = via_engine(profile, config, remote, refused_code=2)
+    if result is None:
+        result = _place_embedded(req, dry_run, profile, config, data)
+    _show_placed(result, dry_run, json_out)
+
+
+def _place_embedded(req: OrderRequest, dry_run: bool, profile: str | None, config: Path | None, data: Path | None) -> Any:
+    from workstation.oms import OrderError
+
     session = _open_session(profile, config, data)
 
     async def body() -> Any:
@@ -648,7 +689,10 @@ def _place(
         finally:
             await session.stop()
 
-    result = _run(body)
+    return _run(body)
+
+
+def _show_placed(result: Any, dry_run: bool, json_out: bool) -> None:
     if dry_run:
         review = result
         if json_out:
@@ -722,7 +766,16 @@ def cancel(
         except OrderError as exc:
             raise CliError(str(exc), 2) from None
 
-    done = _with_session(profile, config, data_dir_, body)
+    async def remote(engine) -> list[Order]:
+        if order_id.lower() == "all":
+            return await engine.cancel_all(wait=True)
+        return [await engine.cancel(order_id)]
+
+    from workstation.cli_serve import via_engine
+
+    done = via_engine(profile, config, remote, refused_code=2)
+    if done is None:
+        done = _with_session(profile, config, data_dir_, body)
     if json_out:
         _emit_json([order_row(o) for o in done])
         return
@@ -748,6 +801,10 @@ def paper_reset(
         raise CliError(str(exc), 2) from None
     if prof.broker != "sim":
         raise CliError(f"profile {prof.name!r} is not a paper profile", 2)
+    from workstation.cli_serve import serving_pid
+
+    if (pid := serving_pid(prof.name, data_dir_)) is not None:
+        raise CliError(f"an engine is serving profile {prof.name!r} (pid {pid}): stop it first (main.py serve --stop)", 1)
     start_cash = prof.initial_cash
     if cash is not None:
         try:
@@ -794,9 +851,10 @@ def root(ctx: typer.Context) -> None:
 
 
 def _register_faces() -> None:
-    from workstation import cli_tui
+    from workstation import cli_serve, cli_tui
 
     cli_tui.register(app)
+    cli_serve.register(app)
 
 
 # --------------------------------------------------------------------------- entry

@@ -13,7 +13,11 @@ from workstation.config import ConfigError, data_dir
 LiveOpt = Annotated[bool, typer.Option("--live", help="Allow a live profile (it must also say live = true).")]
 
 
-def run_tui(profile: str | None = None, config: Path | None = None, data: Path | None = None, live: bool = False) -> None:
+def run_tui(
+    profile: str | None = None, config: Path | None = None, data: Path | None = None, live: bool = False, *,
+    attach: str = "auto", low_bandwidth: bool = False, kind: str = "tui",
+) -> None:
+    """``attach``: "auto" joins an engine serving the profile if one runs, "force" insists, "never" embeds."""
     settings = _settings(config)
     try:
         prof = settings.profile(profile)
@@ -27,9 +31,15 @@ def run_tui(profile: str | None = None, config: Path | None = None, data: Path |
     from workstation.ui.app import WorkstationApp
     from workstation.ui.watchlists import Watchlists
 
-    session = _open_session(profile, config, data)
+    from workstation.cli_serve import remote_engine
+
+    engine = remote_engine(prof.name, kind=kind) if attach != "never" else None
+    if engine is None and attach == "force":
+        raise CliError(f"no engine is serving profile {prof.name!r}: start one with `main.py serve --detach`", 1)
+    if engine is None:
+        engine = LocalEngine(_open_session(profile, config, data))
     watchlists = Watchlists.load(data_dir(data) / "watchlists.json", list(settings.watchlist))
-    app = WorkstationApp(LocalEngine(session), settings, watchlists=watchlists, config_path=config)
+    app = WorkstationApp(engine, settings, watchlists=watchlists, config_path=config, low_bandwidth=low_bandwidth)
     app.run()
     if app.return_code:
         raise CliError("the workstation stopped on an error (see the log above)", 1)
@@ -45,6 +55,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
         data_dir_: DataDirOpt = None,
         live: LiveOpt = False,
+        low_bandwidth: Annotated[bool, typer.Option("--low-bandwidth", help="Slow link: fewer repaints, no flashing, no sparklines.")] = False,
     ) -> None:
-        """Open the workstation (the default when no command is given)."""
-        run_tui(profile, config, data_dir_, live)
+        """Open the workstation (the default when no command is given); it attaches to a serving engine."""
+        run_tui(profile, config, data_dir_, live, low_bandwidth=low_bandwidth)

@@ -64,11 +64,20 @@ class UISettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     repaint_hz: float = 10.0
 
 
+class ServeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[serve]``: the background engine's optional TCP listener (the Unix socket is always on)."""
+
+    tcp_port: int = 0  # 0: no TCP listener
+    tcp_host: str = "127.0.0.1"  # reach it from another machine through SSH port forwarding
+    token: str = ""  # a TCP client must present it; required when tcp_port is set
+
+
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     default_profile: str = "paper"
     watchlist: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_WATCHLIST))
     profiles: dict[str, Profile] = {}
     ui: UISettings = UISettings()
+    serve: ServeSettings = ServeSettings()
 
     def profile(self, name: str | None) -> Profile:
         """The named profile (``paper`` is built in); ConfigError for an unknown name."""

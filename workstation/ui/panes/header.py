@@ -17,7 +17,10 @@ class HeaderBar(Static):
     HeaderBar { height: 1; background: $panel; }
     """
 
-    def show(self, info: EngineInfo, snap: AccountSnapshot | None, conn: ConnectionState | None, now: float, styles: dict[str, Style], width: int) -> None:
+    def show(
+        self, info: EngineInfo, snap: AccountSnapshot | None, conn: ConnectionState | None, now: float, styles: dict[str, Style],
+        width: int, *, unread: int = 0,
+    ) -> None:
         t = Text(no_wrap=True, overflow="crop")
         mode = " LIVE " if info.live else " PAPER "
         t.append(mode, styles["live_badge" if info.live else "paper_badge"])
@@ -38,6 +41,8 @@ class HeaderBar(Static):
             if width >= 120:
                 t.append("  BP ", styles["muted"])
                 t.append(f"{snap.account.buying_power:,.2f}")
+        if unread:
+            t.append(f"  ⚑ {unread} unread", styles["stale"])
         clock = datetime.fromtimestamp(now, tz=timezone.utc).strftime("%H:%M:%S UTC")
         pad = max(1, width - t.cell_len - len(clock) - 1)
         if t.cell_len + len(clock) + 2 <= width:

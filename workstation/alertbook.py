@@ -1,0 +1,27 @@
+"""Recent alerts and the count nobody has read yet, kept by the engine for every face.
+
+The engine keeps the book, not the screen: alerts raised while no workstation was
+attached are there (with their unread count) when one attaches. Reading them (the Alerts
+pane getting focus, ``ack``) sets the count to zero for every client.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from workstation.model import AlertRaised
+
+ALERTS_KEPT = 200
+
+
+class AlertBook:
+    def __init__(self, recent: list[AlertRaised] | None = None, unread: int = 0, keep: int = ALERTS_KEPT) -> None:
+        self.recent: deque[AlertRaised] = deque(recent or (), maxlen=keep)
+        self.unread = unread
+
+    def add(self, alert: AlertRaised) -> None:
+        self.recent.append(alert)
+        self.unread += 1
+
+    def ack(self) -> None:
+        self.unread = 0
