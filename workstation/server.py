@@ -140,7 +140,7 @@ class EngineServer:
         self._enc = P.encoder()
         self._servers: list[asyncio.AbstractServer] = []
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._serial = 0
+        self._serial = int(session.journal.meta("client_seq") or 0)  # ids stay unique across restarts
         self._unsubscribe = engine.subscribe(self._on_event)
         self._ticker: asyncio.Task[None] | None = None
         self.socket_path: Path | None = None
@@ -285,6 +285,8 @@ class EngineServer:
             await self._refuse(writer, "refused: wrong or missing token")
             return
         self._serial += 1
+        session_journal = self.session.journal
+        session_journal.set_meta("client_seq", str(self._serial))
         kind = "".join(c for c in hello.kind if c.isalnum() or c in "-_")[:16] or "client"
         client_id = f"{kind}#{self._serial}"
         link = ClientLink(writer, client_id, quotes=hello.quotes, must_limit=self.must_limit)
