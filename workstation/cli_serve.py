@@ -129,7 +129,7 @@ def revive_status(doc: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- engines for faces
 
 
-def remote_engine(profile_name: str, *, kind: str = "tui"):
+def remote_engine(profile_name: str, *, kind: str = "tui", expect=None):
     """A RemoteEngine for the profile's serving engine, or None when nothing listens there."""
     from workstation.remote import RemoteEngine
 
@@ -144,7 +144,7 @@ def remote_engine(profile_name: str, *, kind: str = "tui"):
             probe.close()
     except OSError:
         return None  # a stale socket: nobody serves
-    return RemoteEngine(path, kind=kind, name=client_name())
+    return RemoteEngine(path, kind=kind, name=client_name(), expect=expect)
 
 
 # --------------------------------------------------------------------------- serve

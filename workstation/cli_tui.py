@@ -33,7 +33,10 @@ def run_tui(
 
     from workstation.cli_serve import remote_engine
 
-    engine = remote_engine(prof.name, kind=kind) if attach != "never" else None
+    from workstation.api import EngineInfo
+
+    expect = EngineInfo(profile=prof.name, live=prof.live, broker="engine", currency=prof.base_currency)
+    engine = remote_engine(prof.name, kind=kind, expect=expect) if attach != "never" else None
     if engine is None and attach == "force":
         raise CliError(f"no engine is serving profile {prof.name!r}: start one with `main.py serve --detach`", 1)
     if engine is None:

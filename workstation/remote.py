@@ -75,7 +75,9 @@ class RemoteEngine:
         reconnect: bool = True,
         clock: Clock | None = None,
         timeout: float = 30.0,
+        expect: EngineInfo | None = None,
     ) -> None:
+        """``expect``: what to show before the engine's welcome arrives (from the local profile)."""
         self.address = address
         self.kind = kind
         self.name = name
@@ -96,6 +98,7 @@ class RemoteEngine:
         self._enc = P.encoder()
         # the mirror
         self._info: EngineInfo | None = None
+        self._expect = expect or EngineInfo(profile="", live=False, broker="engine", currency="USD")
         self.client_id = ""
         self.server_pid = 0
         self.clients: list[str] = []
@@ -278,9 +281,7 @@ class RemoteEngine:
     # ------------------------------------------------------------------ EngineAPI
     @property
     def info(self) -> EngineInfo:
-        if self._info is None:
-            raise IntentError("not attached to an engine")
-        return self._info
+        return self._info or self._expect
 
     def time(self) -> float:
         if not self._ts:

@@ -1,0 +1,241 @@
+"""``main.py serve`` as a user runs it: a real process, clients that come, go and get killed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def short_home(monkeypatch):
+    """WORKSTATION_HOME short enough for a Unix socket path, removed afterwards."""
+    home = Path(tempfile.mkdtemp(prefix="ws", dir="/tmp"))
+    monkeypatch.setenv("WORKSTATION_HOME", str(home))
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = dict(os.environ, WORKSTATION_HOME=str(home), PYTHONPATH=str(ROOT))
+    return env
+
+
+def start_serve(home: Path, *extra: str) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "serve", "-s", "AAPL", "-s", "MSFT", *extra],
+        env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT),
+    )
+    line = proc.stderr.readline()
+    assert "serving profile paper on" in line, line + (proc.stderr.read() if proc.poll() is not None else "")
+    return proc
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_for(predicate, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def status(home: Path) -> dict:
+    r = run_cli("status", "--json", home=home)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def journal_orders(home: Path) -> list[dict]:
+    import sqlite3
+
+    db = sqlite3.connect(str(home / "data" / "paper" / "journal.sqlite"))
+    try:
+        return [json.loads(row[0]) for row in db.execute("SELECT data FROM orders ORDER BY id")]
+    finally:
+        db.close()
+
+
+async def attach_pilot(home: Path):
+    from workstation.remote import RemoteEngine
+
+    return RemoteEngine(home / "run" / "paper.sock", kind="tui")
+
+
+def test_engine_outlives_a_killed_workstation_and_shows_it_all_on_reattach(short_home):
+    engine = start_serve(short_home)
+    client = None
+    try:
+        report = short_home / "client.json"
+        client = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "serve_tui_client.py"), str(short_home / "run" / "paper.sock"), str(report), "buy 5 AAPL", "buy 2 MSFT limit 1"],
+            env=_env(short_home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        wait_for(report.exists, timeout=60)
+        sent = json.loads(report.read_text())
+        assert len(sent["orders"]) == 2 and sent["client"].startswith("tui#")
+        assert set(sent["orders"]) <= set(sent["shown"])  # the Orders pane showed them
+        client.send_signal(signal.SIGKILL)
+        client.wait(timeout=10)
+
+        # the engine kept running, its working order untouched, and it keeps trading
+        assert engine.poll() is None
+        doc = status(short_home)
+        assert [o["id"] for o in doc["open_orders"]] == [sent["orders"][1]]
+        assert {p["symbol"]: p["qty"] for p in doc["positions"]} == {"AAPL": "5"}
+        r = run_cli("buy", "3", "AAPL", home=short_home)  # activity while no workstation is attached
+        assert r.returncode == 0 and "filled 3" in r.stdout, r.stderr
+
+        # attach again: the same state at once, the kill recorded as a lost connection
+        import asyncio
+
+        async def reattach():
+            from workstation.ui.app import WorkstationApp
+            from workstation.config import Settings, UISettings
+            from workstation.ui.panes.orders import OrdersPane
+            from workstation.ui.panes.positions import PositionsPane
+            from workstation.ui.watchlists import Watchlists
+
+            remote = await attach_pilot(short_home)
+            settings = Settings(watchlist=["AAPL", "MSFT"], ui=UISettings(confirm_orders=False))
+            app = WorkstationApp(remote, settings, watchlists=Watchlists.load(short_home / "wl.json", ["AAPL", "MSFT"]), save_settings=False)
+            async with app.run_test(size=(160, 50)) as pilot:
+                while not app._started:
+                    await pilot.pause(0.02)
+                app.repaint()
+                await pilot.pause()
+                shown = app.query_one(OrdersPane).keys
+                positions = app.query_one(PositionsPane).keys
+                await pilot.press("ctrl+d")  # detach
+            return shown, positions, remote.client_id
+
+        shown, positions, again = asyncio.run(reattach())
+        assert set(sent["orders"]) <= set(shown) and len(shown) == 3
+        assert positions == ["AAPL"]
+        assert again != sent["client"]
+        assert engine.poll() is None  # detaching left it running
+        sources = {o["id"]: o["source"] for o in journal_orders(short_home)}
+        assert sources[sent["orders"][0]] == sent["client"] and sources[sent["orders"][1]] == sent["client"]
+        assert next(s for i, s in sources.items() if i not in sent["orders"]).startswith("cli#")
+    finally:
+        if client is not None and client.poll() is None:
+            client.kill()
+        stop(engine)
+    assert engine.returncode == 0
+    assert not (short_home / "run" / "paper.sock").exists()
+
+
+def test_a_killed_engine_restarts_from_its_journal_and_the_client_reattaches(short_home):
+    import asyncio
+
+    engine = start_serve(short_home)
+    try:
+        assert run_cli("buy", "7", "AAPL", home=short_home).returncode == 0
+        r = run_cli("buy", "1", "MSFT", "--limit", "1", "--tif", "gtc", home=short_home)
+        assert r.returncode == 0, r.stderr
+
+        async def scenario():
+            from workstation.remote import RemoteEngine
+
+            remote = RemoteEngine(short_home / "run" / "paper.sock", kind="tui")
+            await remote.start(["AAPL"])
+            before = {o.id: o.status for o in remote.orders()}
+            nonlocal engine
+            engine.send_signal(signal.SIGKILL)
+            engine.wait(timeout=10)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 10
+            while remote.attached and loop.time() < deadline:
+                await asyncio.sleep(0.02)
+            assert not remote.attached  # it noticed
+            engine = await loop.run_in_executor(None, start_serve, short_home)
+            deadline = loop.time() + 30
+            while not remote.attached and loop.time() < deadline:
+                await asyncio.sleep(0.05)
+            after = {o.id: o.status for o in remote.orders()}
+            held = {p.symbol: p.qty for p in remote.snapshot().positions}
+            await remote.stop()
+            return before, after, held, remote.snapshots
+
+        before, after, held, snapshots = asyncio.run(scenario())
+        assert snapshots == 2
+        assert after == before and len(after) == 2
+        assert str(held["AAPL"]) == "7"
+    finally:
+        stop(engine)
+
+
+def test_detach_writes_pid_and_log_and_stop_ends_it(short_home):
+    r = run_cli("serve", "--detach", "-s", "AAPL", home=short_home)
+    try:
+        assert r.returncode == 0, r.stderr
+        assert "serving in the background" in r.stdout
+        pid = int((short_home / "data" / "paper" / "serve.pid").read_text())
+        os.kill(pid, 0)
+        assert (short_home / "data" / "paper" / "serve.log").exists()
+        again = run_cli("serve", "-s", "AAPL", home=short_home)
+        assert again.returncode == 1 and "already serving" in again.stderr
+        assert "Traceback" not in again.stderr
+        assert status(short_home)["clients"]  # answered by the engine, not a second one
+    finally:
+        s = run_cli("serve", "--stop", home=short_home)
+    assert s.returncode == 0, s.stderr
+    assert not (short_home / "data" / "paper" / "serve.pid").exists()
+    assert run_cli("serve", "--stop", home=short_home).returncode == 1
+
+
+def test_attach_without_an_engine_says_how_to_start_one(short_home):
+    r = run_cli("attach", home=short_home)
+    assert r.returncode == 1
+    assert r.stderr.strip() == "error: no engine is serving profile 'paper': start one with `main.py serve --detach`"
+
+
+def test_web_serves_the_workstation_on_localhost(short_home):
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    engine = start_serve(short_home)
+    web = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "web", "--port", str(port)],
+        env=_env(short_home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT),
+    )
+    try:
+        def page():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
+                    return resp.read().decode()
+            except OSError:
+                return None
+
+        html = wait_for(page, timeout=30)
+        assert "attach" in html and "--as web" in html or "textual" in html.lower()
+    finally:
+        stop(web, signal.SIGINT)
+        stop(engine)
