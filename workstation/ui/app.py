@@ -18,6 +18,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
+from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
@@ -142,14 +143,14 @@ class WorkstationApp(IntentsMixin, App[None]):
         if self.settings.ui.bindings:
             self.set_keymap(dict(self.settings.ui.bindings))
         for key, pane, title in PANES:
-            self.query_one(f"#{pane}").border_title = f"{key} {title}"
+            self.main.query_one(f"#{pane}").border_title = f"{key} {title}"
         self._set_watchlist_title()
         self._layout_for(self.size.width, self.size.height)
-        wl = self.query_one(WatchlistPane)
+        wl = self.main.query_one(WatchlistPane)
         wl.plain = self.low_bandwidth
         wl.set_symbols(self.watchlists.symbols, self._digits(self.watchlists.symbols))
         wl.focus()
-        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        self.theme_changed_signal.subscribe(self, self._apply_theme)
         self.set_interval(1.0 / self.repaint_hz, self.repaint, name="repaint")
         self.repaint()
         self.run_worker(self._start_engine(), group="engine", exit_on_error=False, name="start")
@@ -164,7 +165,7 @@ class WorkstationApp(IntentsMixin, App[None]):
                 self._dirty.add(sym)
         self._connection = self.engine.connection()
         self._orders_dirty = self._account_dirty = True
-        alerts = self.query_one("#alerts", FeedPane)
+        alerts = self.main.query_one("#alerts", FeedPane)
         for a in self.engine.alerts():  # raised before this face opened, while nobody watched too
             if a not in self._alerts_shown:
                 alerts.add(a.ts or self.engine.time(), a.priority, f"{a.title}: {a.message}")
@@ -188,23 +189,28 @@ class WorkstationApp(IntentsMixin, App[None]):
 
     def _layout_for(self, width: int, height: int) -> None:
         wide = width >= WIDE[0] and height >= WIDE[1]
-        self.screen.set_class(wide, "-wide")
-        self.screen.set_class(not wide, "-compact")
+        self.main.set_class(wide, "-wide")
+        self.main.set_class(not wide, "-compact")
         self._show_compact(self.compact_pane)
 
     @property
+    def main(self):
+        """The workstation's own screen (dialogs stack above it; ``self.screen`` is the top one)."""
+        return self.screen_stack[0] if self.screen_stack else self.screen
+
+    @property
     def is_compact(self) -> bool:
-        return self.screen.has_class("-compact") or not self.screen.has_class("-wide") and self.size.width < WIDE[0]
+        return self.main.has_class("-compact")
 
     def _show_compact(self, pane: str) -> None:
         if pane == "watchlist":
             return
         self.compact_pane = pane
         for _, pid, _ in PANES:
-            self.query_one(f"#{pid}").set_class(pid == pane, "-active")
+            self.main.query_one(f"#{pid}").set_class(pid == pane, "-active")
 
     def _set_watchlist_title(self) -> None:
-        wl = self.query_one(WatchlistPane)
+        wl = self.main.query_one(WatchlistPane)
         wl.border_subtitle = f"{self.watchlists.active} ({len(self.watchlists.names)} lists: [ ])"
 
     # ------------------------------------------------------------------ themes
@@ -220,12 +226,12 @@ class WorkstationApp(IntentsMixin, App[None]):
             "live_badge": Style(color="#ffffff", bgcolor=p.live, bold=True, blink=False),
         }
 
-    def _on_theme_changed(self, theme) -> None:
+    def _apply_theme(self, theme) -> None:
         self._build_styles()
-        for table in self.query(LiveTable):
+        for table in self.main.query(LiveTable):
             table.generation += 1
             table.refresh()
-        chart = self.query_one(ChartPane)
+        chart = self.main.query_one(ChartPane)
         self._chart_colours(chart)
         self._chart_dirty = True
         self._account_dirty = True
@@ -262,10 +268,10 @@ class WorkstationApp(IntentsMixin, App[None]):
                 self.log_line("order", describe_order(event.order))
             if isinstance(event, OrderRejected):
                 self.notify(f"order {event.order.id} rejected: {event.order.reason}", severity="error", title="Rejected")
-        elif isinstance(event, AlertRaised):
+        elif isinstance(event, AlertRaised) and not self._stopped:
             if len(self._alerts_shown) < 1000:
                 self._alerts_shown.append(event)
-            self.query_one("#alerts", FeedPane).add(event.ts or self.engine.time(), event.priority, f"{event.title}: {event.message}")
+            self.main.query_one("#alerts", FeedPane).add(event.ts or self.engine.time(), event.priority, f"{event.title}: {event.message}")
             if event.priority in ("high", "critical"):
                 self.notify(event.message, title=event.title, severity="error" if event.priority == "critical" else "warning")
         elif isinstance(event, ConnectionState):
@@ -279,7 +285,7 @@ class WorkstationApp(IntentsMixin, App[None]):
     def log_line(self, level: str, text: str) -> None:
         if self.is_mounted(self):
             try:
-                self.query_one("#log", FeedPane).add(self.engine.time(), level, text)
+                self.main.query_one("#log", FeedPane).add(self.engine.time(), level, text)
             except Exception:  # before compose: the line is dropped, not the app
                 pass
 
@@ -289,9 +295,17 @@ class WorkstationApp(IntentsMixin, App[None]):
     # ------------------------------------------------------------------ repaint
     def repaint(self) -> None:
         """The capped-rate repaint: only what changed since the last one."""
+        if self._stopped or not self.main.is_attached:
+            return
+        try:
+            self._repaint()
+        except NoMatches:  # shutting down: the panes are already gone
+            pass
+
+    def _repaint(self) -> None:
         self._ticks += 1
         now = self.engine.time()
-        wl = self.query_one(WatchlistPane)
+        wl = self.main.query_one(WatchlistPane)
         dirty, self._dirty = self._dirty, set()
         for sym in dirty:
             q = self._latest[sym]
@@ -304,15 +318,15 @@ class WorkstationApp(IntentsMixin, App[None]):
             wl.repaint(now)
         if self._orders_dirty:
             self._orders_dirty = False
-            self.query_one(OrdersPane).show(self.engine.orders())
+            self.main.query_one(OrdersPane).show(self.engine.orders())
         if self._started and (self._account_dirty or self._ticks % max(1, int(self.repaint_hz // 2)) == 0):
             self._account_dirty = False
             self._snapshot = self.engine.snapshot()
-            self.query_one(PositionsPane).show(self._snapshot.positions)
-            self.query_one(RiskPane).show(self._snapshot.risk)
+            self.main.query_one(PositionsPane).show(self._snapshot.positions)
+            self.main.query_one(RiskPane).show(self._snapshot.risk)
         unread = self.engine.unread_alerts() if self._started else 0
-        self.query_one(HeaderBar).show(self.engine.info, self._snapshot, self._connection, now, self.palette_styles, self.size.width, unread=unread)
-        chart = self.query_one(ChartPane)
+        self.main.query_one(HeaderBar).show(self.engine.info, self._snapshot, self._connection, now, self.palette_styles, self.size.width, unread=unread)
+        chart = self.main.query_one(ChartPane)
         symbol = wl.selected_key
         if chart.display and (self._chart_dirty or (symbol in dirty and self._ticks % max(1, int(self.repaint_hz // 2)) == 0) or symbol != chart.symbol):
             self._chart_dirty = False
@@ -344,7 +358,7 @@ class WorkstationApp(IntentsMixin, App[None]):
     # ------------------------------------------------------------------ focus and keys
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.PASSIVE:
-            if len(self.screen_stack) > 1 and action != "quit":
+            if len(self.screen_stack) > 1:
                 return False  # a dialog is open: its own keys apply
             if isinstance(self.focused, Input):
                 return False  # typing: the key is a character
@@ -356,13 +370,13 @@ class WorkstationApp(IntentsMixin, App[None]):
         if pane == "alerts" and self._started and self.engine.unread_alerts():
             self.run_worker(self.engine.ack_alerts(), group="alerts", exit_on_error=False, name="read alerts")
         if pane == "ticket":
-            self.focus_now(self.query_one(TicketPane).first_field())
+            self.focus_now(self.main.query_one(TicketPane).first_field())
             return
-        self.focus_now(self.query_one(f"#{pane}"))
+        self.focus_now(self.main.query_one(f"#{pane}"))
 
     def focus_now(self, widget: Widget) -> None:
         """Focus at once (``Widget.focus`` defers, and keys typed ahead would go astray)."""
-        self.screen.set_focus(widget)
+        self.main.set_focus(widget)
 
     def action_ticket(self) -> None:
         self.action_focus_pane("ticket")
@@ -372,11 +386,11 @@ class WorkstationApp(IntentsMixin, App[None]):
 
     def action_filter(self) -> None:
         focused = self.focused
-        self._filter_target = focused if isinstance(focused, LiveTable) else self.query_one(WatchlistPane)
+        self._filter_target = focused if isinstance(focused, LiveTable) else self.main.query_one(WatchlistPane)
         self._open_line("filter", self._filter_target.filter)
 
     def _open_line(self, mode: str, text: str) -> None:
-        line = self.query_one(CommandLine)
+        line = self.main.query_one(CommandLine)
         if not line.has_class("-open"):
             self._return_focus = self.focused
         line.open(mode, text)
@@ -385,7 +399,7 @@ class WorkstationApp(IntentsMixin, App[None]):
         self.focus_now(line)
 
     def close_line(self) -> None:
-        line = self.query_one(CommandLine)
+        line = self.main.query_one(CommandLine)
         line.remove_class("-open")
         self.command_error("")
         target = self._return_focus
@@ -393,10 +407,10 @@ class WorkstationApp(IntentsMixin, App[None]):
         if target is not None and target.is_attached and target.focusable:
             self.focus_now(target)
         else:
-            self.focus_now(self.query_one(WatchlistPane))
+            self.focus_now(self.main.query_one(WatchlistPane))
 
     def command_error(self, text: str) -> None:
-        err = self.query_one("#cmd-error", Static)
+        err = self.main.query_one("#cmd-error", Static)
         err.update(text)
         err.set_class(bool(text), "-open")
 
@@ -406,16 +420,16 @@ class WorkstationApp(IntentsMixin, App[None]):
 
     @on(CommandLine.Changed, "#cmdline")
     def _line_changed(self, event: CommandLine.Changed) -> None:
-        line = self.query_one(CommandLine)
+        line = self.main.query_one(CommandLine)
         if line.mode == "filter" and self._filter_target is not None:
             self._filter_target.set_filter(event.value)
-        elif self.query_one("#cmd-error", Static).has_class("-open"):
+        elif self.main.query_one("#cmd-error", Static).has_class("-open"):
             self.command_error("")
 
     @on(CommandLine.Submitted, "#cmdline")
     def _line_submitted(self, event: CommandLine.Submitted) -> None:
         event.stop()
-        line = self.query_one(CommandLine)
+        line = self.main.query_one(CommandLine)
         if line.mode == "filter":
             self.close_line()
             return
