@@ -225,7 +225,12 @@ class IBBroker:
             def on_error(req_id: int, code: int, text: str, contract: Any, codes=codes) -> None:
                 codes.append(code)
 
+            def on_socket_closed(msg: str = "", failed=failed) -> None:
+                if not failed.done():
+                    failed.set_result(str(msg) or "TWS closed the connection during the handshake")
+
             self._ib.client.apiError += on_api_error
+            self._ib.client.conn.disconnected += on_socket_closed
             self._ib.errorEvent += on_error
             task = loop.create_task(
                 self._ib.connectAsync(self.config.host, self.config.port, clientId=self.client_id,
@@ -242,6 +247,7 @@ class IBBroker:
                     await asyncio.gather(task, return_exceptions=True)
             finally:
                 self._ib.client.apiError -= on_api_error
+                self._ib.client.conn.disconnected -= on_socket_closed
                 self._ib.errorEvent -= on_error
             if 326 in codes and attempts < 4:  # client id in use (another session): take the next one
                 attempts += 1

@@ -138,7 +138,7 @@ class FakeTWS:
     def __init__(self, contracts: list[FakeContract] | None = None, *, cash: float = 100_000.0) -> None:
         self.contracts = contracts if contracts is not None else default_contracts()
         self.cash = cash
-        self.accepting = True
+        self._accepting = True
         self.auto_fill_market = True  # market orders fill at the quote (ask/bid) when one exists
         self.commission_per_unit = 0.005
         self.commission_min = 1.0
@@ -207,6 +207,26 @@ class FakeTWS:
         return fut.result(5)
 
     # ------------------------------------------------------------------ test controls
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
+
+    @accepting.setter
+    def accepting(self, value: bool) -> None:
+        """False: stop listening (connections are refused, as while TWS restarts); True: listen again."""
+        if value == self._accepting:
+            return
+        self._accepting = value
+        if not value and self._server is not None:
+            self._server.close()
+            self._server = None
+        elif value:
+            assert self.loop is not None
+            self._restart = self.loop.create_task(self._listen_again())
+
+    async def _listen_again(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+
     @property
     def connected(self) -> bool:
         return bool(self._clients)
@@ -324,7 +344,7 @@ class FakeTWS:
             if await reader.readexactly(4) != b"API\0":
                 return
             hello = (await reader.readexactly(struct.unpack(">I", await reader.readexactly(4))[0])).decode()
-            if not self.accepting:
+            if not self._accepting:
                 return
             lo, hi = hello.split()[0].lstrip("v").split("..")
             version = min(int(hi), MAX_SERVER_VERSION)
