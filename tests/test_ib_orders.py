@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from tests.fakes.ib_harness import ib_session, until
-from tests.fakes.tws_fake import FakeTWS
+from tests.fakes.tws_fake import FakeContract, FakeTWS
 from workstation.model import AlertRaised, OrderRequest, OrderStatus, OrderType, Side
 
 AAPL = 265598
@@ -92,3 +92,19 @@ async def test_option_and_future_carry_their_multipliers_into_positions_and_pnl(
         assert (by_symbol["ES-2026-12"].qty, by_symbol["ES-2026-12"].avg_price) == (Decimal(1), Decimal("4000.25"))
         assert (by_symbol["AAPL-2026-12-18-200-C"].qty, by_symbol["AAPL-2026-12-18-200-C"].avg_price) == (Decimal(2), Decimal("5.2"))
         assert session.portfolio.unrealized("ES-2026-12") == Decimal(500)
+
+
+async def test_a_held_future_unknown_to_the_symbol_table_takes_ibs_multiplier(home):
+    fake = FakeTWS()
+    mym = FakeContract(
+        510000001, "MYM", "FUT", "CBOT", expiry="20261218", multiplier="0.5", local_symbol="MYMZ6", trading_class="MYM",
+        min_tick=1.0, contract_month="202612",
+    )
+    fake.contracts.append(mym)
+    fake.set_position(mym.con_id, 4, 40000.0)  # held before this session started
+    fake.quotes[mym.con_id] = {"bid": 40099.0, "ask": 40101.0, "last": 40100.0}
+    async with ib_session(home, fake=fake) as (session, fake):
+        await until(lambda: session.portfolio.marks.get("MYM-2026-12") == 40100.0, what="MYM mark")
+        pos = session.portfolio.position("MYM-2026-12")
+        assert (pos.qty, pos.avg_price, pos.multiplier) == (Decimal(4), Decimal(40000), Decimal("0.5"))
+        assert session.portfolio.unrealized("MYM-2026-12") == Decimal(200)  # 100 points x 4 x 0.5
