@@ -106,9 +106,12 @@ class IBConfig:
     commission_wait: float = 2.0  # a fill whose commission report does not come is booked without it
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
+    heartbeat: float = 30.0  # ask TWS the time when this many seconds pass; 0 turns the check off
+    heartbeat_timeout: float = 10.0  # no answer by then: the socket is stale, drop it and reconnect
 
-    OPTIONS = ("host", "port", "client_id", "account", "gateway", "market_data", "connect_timeout",
-               "request_timeout", "submit_timeout", "commission_wait", "backoff_initial", "backoff_max")
+    TIMINGS = ("connect_timeout", "request_timeout", "submit_timeout", "commission_wait", "backoff_initial",
+               "backoff_max", "heartbeat", "heartbeat_timeout")
+    OPTIONS = ("host", "port", "client_id", "account", "gateway", "market_data", *TIMINGS)
 
     @classmethod
     def from_profile(cls, profile: Profile) -> IBConfig:
@@ -128,8 +131,7 @@ class IBConfig:
                 client_id=int(opts.get("client_id", 1)),
                 account=str(opts.get("account", "")),
                 market_data=market_data,
-                **{k: float(opts[k]) for k in ("connect_timeout", "request_timeout", "submit_timeout", "commission_wait",
-                                               "backoff_initial", "backoff_max") if k in opts},
+                **{k: float(opts[k]) for k in cls.TIMINGS if k in opts},
             )
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"profile {profile.name!r}: bad IB option: {exc}") from None
@@ -157,8 +159,10 @@ class IBBroker:
         self.account_id = config.account
         self.delayed = False
         self._up = False
+        self._stale = False
         self._closing = False
         self._reconnect_task: asyncio.Task[None] | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
         self._ready: asyncio.Event | None = None
         self._instruments: dict[str, Instrument] = {}
         self._contracts: dict[str, Contract] = {}
@@ -272,6 +276,22 @@ class IBBroker:
             self._request_market_data(symbol)
         if self._ready is not None:
             self._ready.set()
+        if self.config.heartbeat > 0:
+            self._heartbeat_task = asyncio.get_running_loop().create_task(self._heartbeat())
+
+    async def _heartbeat(self) -> None:
+        """A socket can stay open while TWS hangs: ask it the time now and then, and reconnect if it is mute."""
+        while self._up and not self._closing:
+            await asyncio.sleep(self.config.heartbeat)
+            if not self._up or self._closing:
+                return
+            try:
+                await asyncio.wait_for(self._ib.reqCurrentTimeAsync(), self.config.heartbeat_timeout)
+            except (TimeoutError, ConnectionError):
+                if self._up and not self._closing:
+                    self._stale = True
+                    self._ib.disconnect()  # -> _on_disconnected -> reconnect
+                return
 
     def _on_disconnected(self) -> None:
         if self._closing or not self._up:
@@ -282,7 +302,12 @@ class IBBroker:
         for cid, waiter in list(self._waiters.items()):
             if not waiter.done():
                 waiter.set_exception(BrokerTimeout(f"connection to TWS at {self.where} lost before order {cid} was acknowledged"))
-        self._emit_state("reconnecting", f"lost the connection to TWS/Gateway at {self.where}; reconnecting")
+        if self._stale:
+            why = f"TWS/Gateway at {self.where} stopped answering (no reply within {self.config.heartbeat_timeout:g}s)"
+        else:
+            why = f"lost the connection to TWS/Gateway at {self.where}"
+        self._stale = False
+        self._emit_state("reconnecting", f"{why}; reconnecting")
         self._reconnect_task = asyncio.get_event_loop().create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
@@ -304,9 +329,10 @@ class IBBroker:
 
     async def close(self) -> None:
         self._closing = True
-        if self._reconnect_task is not None:
-            self._reconnect_task.cancel()
-            await asyncio.gather(self._reconnect_task, return_exceptions=True)
+        for task in (self._reconnect_task, self._heartbeat_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         for _, handle in self._pending_fills.values():
             handle.cancel()
         self._pending_fills.clear()
@@ -489,8 +515,9 @@ class IBBroker:
                 o.auxPrice = float(order.trail_amount)
         return o
 
-    def _trade(self, client_id: str) -> Trade | None:
-        found = [t for t in self._ib.trades() if t.order.orderRef == client_id]
+    def _trade(self, client_id: str, confirmed: bool = False) -> Trade | None:
+        """Our order's trade by orderRef; ``confirmed``: only if TWS has reported it (it has a permId)."""
+        found = [t for t in self._ib.trades() if t.order.orderRef == client_id and (t.order.permId or not confirmed)]
         live = [t for t in found if t.orderStatus.status not in ("Cancelled", "ApiCancelled", "Inactive", "Filled")]
         return (live or found or [None])[-1]
 
@@ -644,7 +671,7 @@ class IBBroker:
     async def lookup(self, client_id: str) -> BrokerOrderState | None:
         await self._online(wait=self.config.request_timeout)
         await self._request(self._ib.reqOpenOrdersAsync(), "open orders")
-        trade = self._trade(client_id)
+        trade = self._trade(client_id, confirmed=True)
         if trade is not None:
             return self._state_of(trade)
         fills = await self._request(self._ib.reqExecutionsAsync(ExecutionFilter()), "executions")

@@ -52,3 +52,14 @@ async def test_market_data_comes_back_after_a_reconnect(home):
         await until(lambda: session.connection.state == "connected", what="connected again")
         fake.push_quote(AAPL, 190.0, 190.2, 190.1)
         await until(lambda: (q := session.quotes.get("AAPL")) is not None and q.last == 190.1, what="quote after reconnect")
+
+
+async def test_a_connection_that_goes_silent_is_detected_and_replaced(home):
+    async with ib_session(home, ["AAPL"], heartbeat=0.1, heartbeat_timeout=0.2) as (session, fake):
+        fake.mute()  # the socket stays open, TWS answers nothing
+        await until(lambda: session.connection.state == "reconnecting", what="stale connection noticed")
+        assert "stopped answering" in session.connection.detail
+        await until(lambda: session.connection.state == "connected", what="new connection")
+        assert len(fake.versions) == 2
+        fake.push_quote(AAPL, 190.0, 190.2, 190.1)
+        await until(lambda: (q := session.quotes.get("AAPL")) is not None and q.last == 190.1, what="quotes on the new connection")

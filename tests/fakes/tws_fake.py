@@ -9,7 +9,9 @@ cancels, executions, positions and account values.
 
 State is inspectable (``orders``, ``executions``, ``positions``, ``requests``) and tests
 steer it: ``fill``, ``reject_next``, ``push_quote``, ``push_error``, ``drop``,
-``accepting`` (refuse connections while "TWS restarts"). Executions that happen while no
+``accepting`` (refuse connections while "TWS restarts"), ``swallow_answers`` (an order
+placed whose acknowledgement is lost), ``lose_orders`` (an order lost on the way in),
+``mute`` (connections that stay open but answer nothing). Executions that happen while no
 client is connected are kept and answered to ``reqExecutions`` after the reconnect, as
 TWS does.
 
@@ -122,6 +124,7 @@ class _Client:
     market_data_type: int = 1
     tickers: dict[int, int] = field(default_factory=dict)  # reqId -> conId
     account_updates: bool = False
+    muted: bool = False
 
 
 def _num(x: float | None) -> str:
@@ -144,6 +147,8 @@ class FakeTWS:
         self.commission_min = 1.0
         self.market_data_type = 1  # what the "account" is entitled to: 1 live, 3 delayed
         self.send_farm_messages = True
+        self.swallow_answers = 0  # the next N new orders are placed but not acknowledged (the answer is lost)
+        self.lose_orders = 0  # the next N placeOrder messages are lost before reaching "TWS"
         self.orders: dict[tuple[int, int], FakeOrder] = {}
         self.executions: list[FakeExecution] = []
         self.positions: dict[int, tuple[float, float]] = {}  # conId -> (qty, avg price per unit)
@@ -258,6 +263,11 @@ class FakeTWS:
     def push_error(self, code: int, message: str, req_id: int = -1) -> None:
         for client in self._clients:
             self._error(client, req_id, code, message)
+
+    def mute(self) -> None:
+        """Current connections stay open but answer nothing (a hung TWS); new ones are served."""
+        for client in self._clients:
+            client.muted = True
 
     def drop(self) -> None:
         """Close every client connection, as TWS does when it restarts."""
@@ -377,6 +387,8 @@ class FakeTWS:
         self._send(client, fields)
 
     def _handle(self, client: _Client, f: list[str]) -> None:
+        if client.muted:
+            return
         msg = int(f[0])
         handler = getattr(self, f"_on_{msg}", None)
         if handler is not None:
@@ -575,6 +587,9 @@ class FakeTWS:
         order_id = int(f[1])
         key = (client.client_id, order_id)
         existing = self.orders.get(key)
+        if existing is None and self.lose_orders:
+            self.lose_orders -= 1
+            return
         lmt = float(f[19]) if f[19] else None
         aux = float(f[20]) if f[20] else None
         if existing is not None:  # a modification: same order id, new terms
@@ -600,6 +615,9 @@ class FakeTWS:
         if self._reject:
             order.status = "Cancelled"
             self._error(client, order_id, 201, f"Order rejected - reason:{self._reject.pop(0)}")
+            return
+        if self.swallow_answers:
+            self.swallow_answers -= 1
             return
         self._send(client, self._open_order(client, order))
         self._send(client, self._order_status(order))
