@@ -538,11 +538,20 @@ class IBBroker:
         self._ib.placeOrder(contract, self._ib_order(order))
         await self._await_answer(order.client_id, "the submit")
 
-    async def cancel(self, order: Order) -> None:
-        await self._online()
+    def _own_trade(self, order: Order) -> Trade:
         trade = self._trade(order.client_id)
         if trade is None or trade.isDone():
             raise BrokerError(f"order {order.id} is not open at IB")
+        if trade.order.clientId not in (self.client_id, 0) and self.client_id != 0:
+            raise BrokerError(
+                f"order {order.id} was placed by API client id {trade.order.clientId}; this session is client id "
+                f"{self.client_id}, and IB lets only the placing client (or client id 0) change it"
+            )
+        return trade
+
+    async def cancel(self, order: Order) -> None:
+        await self._online()
+        trade = self._own_trade(order)
         self._waiters[order.client_id] = asyncio.get_running_loop().create_future()
         self._ib.cancelOrder(trade.order)
         try:
@@ -552,9 +561,7 @@ class IBBroker:
 
     async def replace(self, order: Order, qty: Decimal, limit_price: Decimal | None, stop_price: Decimal | None) -> None:
         await self._online()
-        trade = self._trade(order.client_id)
-        if trade is None or trade.isDone():
-            raise BrokerError(f"order {order.id} is not open at IB")
+        trade = self._own_trade(order)
         modified = trade.order
         modified.totalQuantity = float(qty)
         if limit_price is not None:
@@ -642,7 +649,8 @@ class IBBroker:
     # ------------------------------------------------------------------ resync
     async def open_orders(self) -> list[BrokerOrderState]:
         await self._online()
-        await self._request(self._ib.reqOpenOrdersAsync(), "open orders")
+        # all clients' orders: ours placed under another client id (another session) are still ours
+        await self._request(self._ib.reqAllOpenOrdersAsync(), "open orders")
         return [self._state_of(t) for t in self._ib.openTrades()]
 
     def _state_of(self, t: Trade) -> BrokerOrderState:
@@ -670,7 +678,7 @@ class IBBroker:
 
     async def lookup(self, client_id: str) -> BrokerOrderState | None:
         await self._online(wait=self.config.request_timeout)
-        await self._request(self._ib.reqOpenOrdersAsync(), "open orders")
+        await self._request(self._ib.reqAllOpenOrdersAsync(), "open orders")
         trade = self._trade(client_id, confirmed=True)
         if trade is not None:
             return self._state_of(trade)

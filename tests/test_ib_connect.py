@@ -95,3 +95,26 @@ async def test_a_second_session_takes_the_next_client_id(home):
             assert "client id 2" in other.detail
         finally:
             await other.close()
+
+
+async def test_orders_of_another_session_are_seen_but_not_changed(home):
+    from decimal import Decimal
+
+    from brokers.base import BrokerError
+    from workstation.model import Order, OrderType, Side, TimeInForce
+
+    async with ib_session(home, ["AAPL"]) as (session, fake):
+        other = ib_broker(fake.port)  # a second workstation session: client id 2
+        other.attach(lambda r: None, lambda q: None, lambda s: None)
+        await other.connect()
+        try:
+            order = Order(id="1", client_id="other-1", symbol="AAPL", side=Side.BUY, qty=Decimal(1), type=OrderType.LIMIT,
+                          tif=TimeInForce.DAY, limit_price=Decimal("150"))
+            await other.submit(order)
+            mine = {o.client_id: o for o in await session.broker.open_orders()}
+            assert mine["other-1"].status == "submitted" and mine["other-1"].qty == 1
+            with pytest.raises(BrokerError, match="placed by API client id 2"):
+                await session.broker.cancel(order)
+            assert fake.order_by_ref("other-1").status == "Submitted"
+        finally:
+            await other.close()

@@ -62,3 +62,14 @@ async def test_stop_and_stop_limit_orders_reach_tws_with_their_prices_and_tif(ho
         assert (b.action, b.order_type, b.aux_price, b.lmt_price, b.tif) == ("BUY", "STP LMT", 190.0, 190.5, "DAY")
         states = {o.client_id: o for o in await session.broker.open_orders()}
         assert states[stop.client_id].stop_price == Decimal(170) and states[stop_limit.client_id].limit_price == Decimal("190.5")
+
+
+async def test_trailing_stop_goes_out_as_an_ib_trail_order(home):
+    async with ib_session(home, ["AAPL"]) as (session, fake):
+        fake.push_quote(265598, 184.9, 185.1, 185.0)
+        await until(lambda: session.quotes.get("AAPL"), what="quote")
+        order = await session.oms.submit(OrderRequest(symbol="AAPL", side=Side.SELL, qty=Decimal(5),
+                                                      type=OrderType.TRAILING_STOP, trail_amount=Decimal("1.50")))
+        await until(lambda: session.oms.orders[order.id].status is OrderStatus.ACCEPTED, what="ack")
+        at_ib = fake.order_by_ref(order.client_id)
+        assert (at_ib.order_type, at_ib.aux_price) == ("TRAIL", 1.5)
