@@ -106,11 +106,12 @@ class IBConfig:
     commission_wait: float = 2.0  # a fill whose commission report does not come is booked without it
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
+    first_quote_wait: float = 1.5  # subscribe waits this long at most for the first quotes
     heartbeat: float = 30.0  # ask TWS the time when this many seconds pass; 0 turns the check off
     heartbeat_timeout: float = 10.0  # no answer by then: the socket is stale, drop it and reconnect
 
     TIMINGS = ("connect_timeout", "request_timeout", "submit_timeout", "commission_wait", "backoff_initial",
-               "backoff_max", "heartbeat", "heartbeat_timeout")
+               "backoff_max", "first_quote_wait", "heartbeat", "heartbeat_timeout")
     OPTIONS = ("host", "port", "client_id", "account", "gateway", "market_data", *TIMINGS)
 
     @classmethod
@@ -426,6 +427,9 @@ class IBBroker:
 
     # ------------------------------------------------------------------ market data
     async def subscribe(self, symbols: list[str]) -> None:
+        """Request streaming data; wait (up to ``first_quote_wait``) for the first quotes, so that
+        a one-shot command can price a market order or print a table straight away."""
+        new = []
         for symbol in symbols:
             if symbol in self._wanted:
                 continue
@@ -437,6 +441,12 @@ class IBBroker:
             self._wanted.append(symbol)
             if self._up:
                 self._request_market_data(symbol)
+                new.append(symbol)
+        if new and self.config.first_quote_wait > 0:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.config.first_quote_wait
+            while any(s not in self._quotes for s in new) and loop.time() < deadline and self._up:
+                await asyncio.sleep(0.01)
 
     def _request_market_data(self, symbol: str) -> None:
         ticker = self._ib.reqMktData(self._contracts[symbol], "", False, False)
@@ -602,8 +612,8 @@ class IBBroker:
                 why = text.split("reason:", 1)[-1].strip() or text or status
                 self._emit(BrokerRejected(client_id=cid, reason=f"{why} (IB error {code})" if code else why, ts=now))
             else:
-                why = text.split("reason:", 1)[-1].strip() if code not in (0, 202) else ""
-                self._emit(BrokerCanceled(client_id=cid, reason=why or ("canceled at IB" if code == 202 or not code else text), ts=now))
+                why = text.split("reason:", 1)[-1].strip() if code else ""
+                self._emit(BrokerCanceled(client_id=cid, reason=(f"{why} (IB error {code})" if code != 202 else why) if why else None, ts=now))
             self._modifying.pop(cid, None)
             self._answer(cid, status)
         elif status == "ValidationError" and cid in self._modifying:

@@ -52,3 +52,18 @@ def test_unreachable_tws_prints_one_line_naming_host_and_port_and_exits_1(home):
     assert len(lines) == 1, result.stderr
     assert f"127.0.0.1:{port}" in lines[0] and "Traceback" not in result.stderr
     assert elapsed < 15
+
+
+def test_buy_on_ib_paper_fills_and_is_journaled_once(home):
+    def setup(fake: FakeTWS) -> None:
+        fake.quotes[AAPL] = {"bid": 184.9, "ask": 185.1, "last": 185.0}
+
+    with FakeTWS.in_thread(setup) as fake:
+        _point_ib_paper_at(home, fake.port)
+        result = run_cli("buy", "10", "AAPL", "--profile", "ib-paper", home=home, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert "filled 10 @ 185.1" in result.stdout
+        fills = run_cli("fills", "--profile", "ib-paper", "--json", home=home, timeout=60)
+        rows = json.loads(fills.stdout)
+        assert [(r["exec_id"], r["qty"], r["price"], r["commission"]) for r in rows] == [(fake.executions[0].exec_id, "10", "185.1", "1")]
+        assert len(fake.orders) == 1

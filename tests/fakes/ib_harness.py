@@ -14,7 +14,7 @@ from workstation.clock import LiveClock
 from workstation.config import Settings
 from workstation.session import Session
 
-FAST = dict(backoff_initial=0.05, backoff_max=0.2, submit_timeout=2.0, commission_wait=0.5, connect_timeout=3.0)
+FAST = dict(backoff_initial=0.05, backoff_max=0.2, submit_timeout=2.0, commission_wait=0.5, connect_timeout=3.0, first_quote_wait=0.0)
 
 
 def ib_broker(port: int, **config) -> IBBroker:

@@ -556,11 +556,11 @@ class FakeTWS:
 
     def _send_ticks(self, client: _Client, req_id: int, q: dict[str, float]) -> None:
         if "bid" in q:
-            self._send(client, [1, 6, req_id, 1, _num(q["bid"]), _num(q.get("bid_size", 0)), 0])
+            self._send(client, [1, 6, req_id, 1, _num(q["bid"]), _num(q.get("bid_size", 100)), 0])
         if "ask" in q:
-            self._send(client, [1, 6, req_id, 2, _num(q["ask"]), _num(q.get("ask_size", 0)), 0])
+            self._send(client, [1, 6, req_id, 2, _num(q["ask"]), _num(q.get("ask_size", 100)), 0])
         if "last" in q:
-            self._send(client, [1, 6, req_id, 4, _num(q["last"]), _num(q.get("last_size", 0)), 0])
+            self._send(client, [1, 6, req_id, 4, _num(q["last"]), _num(q.get("last_size", 1)), 0])
         if "volume" in q:
             self._send(client, [2, 6, req_id, 8, _num(q["volume"])])
 
