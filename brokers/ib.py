@@ -606,12 +606,21 @@ class IBBroker:
             self._answer(cid, status)
         elif status == "Filled":
             self._answer(cid, status)
+        elif status in DONE_STATES and cid in self._modifying and _last_error(trade)[0] not in (0, 202):
+            # IB refused a modification; the order itself still works at IB (ib_async marks it
+            # cancelled on any order error, so put its status back)
+            self._modifying.pop(cid, None)
+            code, text = _last_error(trade)
+            trade.orderStatus.status = "Submitted"
+            self._answer(cid, f"refused: {text.split('reason:', 1)[-1].strip() or text} (IB error {code})")
         elif status in DONE_STATES:
             code, text = _last_error(trade)
-            if code == 201 or status == "Inactive" or (code and cid not in self._accepted):
+            accepted = cid in self._accepted
+            if not accepted and (status == "Inactive" or code):
                 why = text.split("reason:", 1)[-1].strip() or text or status
                 self._emit(BrokerRejected(client_id=cid, reason=f"{why} (IB error {code})" if code else why, ts=now))
             else:
+                # a working order IB cancels (202, or a 201 after acceptance: margin, a halted contract...)
                 why = text.split("reason:", 1)[-1].strip() if code else ""
                 self._emit(BrokerCanceled(client_id=cid, reason=(f"{why} (IB error {code})" if code != 202 else why) if why else None, ts=now))
             self._modifying.pop(cid, None)

@@ -108,3 +108,36 @@ async def test_a_held_future_unknown_to_the_symbol_table_takes_ibs_multiplier(ho
         pos = session.portfolio.position("MYM-2026-12")
         assert (pos.qty, pos.avg_price, pos.multiplier) == (Decimal(4), Decimal(40000), Decimal("0.5"))
         assert session.portfolio.unrealized("MYM-2026-12") == Decimal(200)  # 100 points x 4 x 0.5
+
+
+async def test_a_refused_modification_leaves_the_order_working(home):
+    import pytest
+
+    from workstation.oms import OrderError
+
+    async with ib_session(home, ["AAPL"]) as (session, fake):
+        order = await session.oms.submit(
+            OrderRequest(symbol="AAPL", side=Side.BUY, qty=Decimal(10), type=OrderType.LIMIT, limit_price=Decimal("180"))
+        )
+        fake.refuse_next_modify("the order is being filled")
+        with pytest.raises(OrderError, match="refused to modify.*being filled.*10148"):
+            await session.oms.replace_order(order.id, limit_price="181")
+        current = session.oms.orders[order.id]
+        assert (current.status, current.limit_price) == (OrderStatus.ACCEPTED, Decimal(180))
+        await session.oms.cancel(order.id)  # still ours to cancel
+        await until(lambda: session.oms.orders[order.id].status is OrderStatus.CANCELED, what="cancel")
+
+
+async def test_partial_fills_each_book_their_commission(home):
+    async with ib_session(home, ["AAPL"]) as (session, fake):
+        order = await session.oms.submit(
+            OrderRequest(symbol="AAPL", side=Side.BUY, qty=Decimal(500), type=OrderType.LIMIT, limit_price=Decimal("180"))
+        )
+        at_ib = fake.order_by_ref(order.client_id)
+        fake.fill(at_ib, qty=200, price=179.9)
+        await until(lambda: session.oms.orders[order.id].status is OrderStatus.PARTIALLY_FILLED, what="partial fill")
+        fake.fill(at_ib, qty=300, price=180.0)
+        await until(lambda: session.oms.orders[order.id].status is OrderStatus.FILLED, what="complete fill")
+        fills = session.journal.fills()
+        assert [(f.qty, f.price, f.commission) for f in fills] == [(Decimal(200), Decimal("179.9"), Decimal(1)), (Decimal(300), Decimal(180), Decimal("1.5"))]
+        assert session.oms.orders[order.id].avg_fill_price == Decimal("179.96")

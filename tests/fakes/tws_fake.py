@@ -158,6 +158,7 @@ class FakeTWS:
         self.connections = 0
         self._clients: list[_Client] = []
         self._reject: list[str] = []
+        self._refuse_modify: list[str] = []
         self._next_order_id = 1
         self._perm = 900_000
         self._exec = 0
@@ -248,6 +249,10 @@ class FakeTWS:
     def reject_next(self, reason: str = "Insufficient buying power") -> None:
         """The next new order is rejected with error 201 and this reason."""
         self._reject.append(reason)
+
+    def refuse_next_modify(self, reason: str = "the order is being filled") -> None:
+        """The next modification is refused (error 10148); the order keeps working."""
+        self._refuse_modify.append(reason)
 
     def push_quote(self, con_id: int, bid: float, ask: float, last: float, *, bid_size: float = 100,
                    ask_size: float = 100, last_size: float = 10, volume: float | None = None) -> None:
@@ -593,6 +598,9 @@ class FakeTWS:
         lmt = float(f[19]) if f[19] else None
         aux = float(f[20]) if f[20] else None
         if existing is not None:  # a modification: same order id, new terms
+            if self._refuse_modify:
+                self._error(client, order_id, 10148, f"OrderId {order_id} that needs to be modified cannot be modified: {self._refuse_modify.pop(0)}")
+                return
             if existing.status not in ("Submitted", "PreSubmitted"):
                 self._error(client, order_id, 10148, f"OrderId {order_id} that needs to be modified cannot be modified (it is {existing.status}).")
                 return
