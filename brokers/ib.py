@@ -212,7 +212,11 @@ class IBBroker:
         """Connect once; BrokerUnavailable (naming host:port) if TWS cannot be reached."""
         self._closing = False
         self._ready = asyncio.Event()
-        await self._connect_once()
+        try:
+            await self._connect_once()
+        except BrokerUnavailable as exc:
+            self._emit_state("disconnected", str(exc))
+            raise
         await self._after_connect()
         self._emit_state("connected", self._connected_detail())
 
@@ -309,7 +313,7 @@ class IBBroker:
             why = f"lost the connection to TWS/Gateway at {self.where}"
         self._stale = False
         self._emit_state("reconnecting", f"{why}; reconnecting")
-        self._reconnect_task = asyncio.get_event_loop().create_task(self._reconnect())
+        self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
         attempt = 0
@@ -634,7 +638,7 @@ class IBBroker:
         exec_id = fill.execution.execId
         if exec_id in self._reported_fills or exec_id in self._pending_fills:
             return
-        loop = asyncio.get_event_loop()
+        loop = asyncio.get_running_loop()
         handle = loop.call_later(self.config.commission_wait, self._commission_late, exec_id)
         self._pending_fills[exec_id] = (fill, handle)
 

@@ -73,3 +73,13 @@ async def test_trailing_stop_goes_out_as_an_ib_trail_order(home):
         await until(lambda: session.oms.orders[order.id].status is OrderStatus.ACCEPTED, what="ack")
         at_ib = fake.order_by_ref(order.client_id)
         assert (at_ib.order_type, at_ib.aux_price) == ("TRAIL", 1.5)
+
+
+async def test_tick_and_lot_come_from_ibs_contract_details(home):
+    async with ib_session(home) as (session, fake):
+        btc = await session.broker.instrument("BTC/USD")
+        assert (btc.tick_size, btc.lot_size, btc.exchange) == (Decimal("0.25"), Decimal("0.00000001"), "PAXOS")
+        aapl = await session.broker.instrument("AAPL")
+        assert (aapl.tick_size, aapl.lot_size, aapl.exchange, aapl.multiplier) == (Decimal("0.01"), Decimal(1), "NASDAQ", Decimal(1))
+        with pytest.raises(Exception, match="IB has no contract for ZZZZ"):
+            await session.broker.instrument("ZZZZ")

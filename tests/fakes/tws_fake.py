@@ -73,6 +73,8 @@ def default_contracts() -> list[FakeContract]:
         FakeContract(756733, "SPY", "STK", "SMART", primary="ARCA", local_symbol="SPY", trading_class="SPY", long_name="SPDR S&P 500 ETF TRUST"),
         FakeContract(12087792, "EUR", "CASH", "IDEALPRO", currency="USD", local_symbol="EUR.USD", trading_class="EUR.USD",
                      min_tick=0.00005, long_name="European Monetary Union Euro", size_increment="1"),
+        FakeContract(479624278, "BTC", "CRYPTO", "PAXOS", local_symbol="BTC.USD", trading_class="BTC", min_tick=0.25,
+                     long_name="Bitcoin", size_increment="0.00000001"),
         FakeContract(495512563, "ES", "FUT", "CME", expiry="20261218", multiplier="50", local_symbol="ESZ6", trading_class="ES",
                      min_tick=0.25, long_name="E-mini S&P 500", contract_month="202612"),
         FakeContract(700000001, "AAPL", "OPT", "SMART", expiry="20261218", strike=200.0, right="C", multiplier="100",
