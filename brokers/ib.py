@@ -73,7 +73,6 @@ log = logging.getLogger(__name__)
 FARM_OK = frozenset({2104, 2106, 2107, 2108, 2119, 2158})  # "data farm connection is OK" and kin
 FARM_BROKEN = frozenset({2103, 2105, 2157})
 DELAYED = frozenset({10167, 10089, 10090, 354})  # not subscribed: delayed data instead
-CONNECTIVITY = frozenset({1100, 1101, 1102, 1300})
 LIVE_STATES = frozenset({"PreSubmitted", "Submitted", "ApiPending"})
 DONE_STATES = frozenset({"Cancelled", "ApiCancelled", "Inactive"})
 _ERROR_TEXT = re.compile(r"^(?:Error|Warning) (\d+), reqId -?\d+: (.*?)(?:, contract: .*)?$", re.S)
@@ -220,7 +219,9 @@ class IBBroker:
         await self._after_connect()
         self._emit_state("connected", self._connected_detail())
 
-    async def _connect_once(self) -> None:
+    async def _connect_once(self, *, next_id_if_taken: bool = True) -> None:
+        """One connection attempt. At start-up a client id in use (another session) moves us to the
+        next one; a reconnect keeps ours (the orders we placed are only ours to change under it)."""
         loop = asyncio.get_running_loop()
         attempts = 0
         while True:
@@ -258,13 +259,14 @@ class IBBroker:
                 self._ib.client.apiError -= on_api_error
                 self._ib.client.conn.disconnected -= on_socket_closed
                 self._ib.errorEvent -= on_error
-            if 326 in codes and attempts < 4:  # client id in use (another session): take the next one
+            if 326 in codes and next_id_if_taken and attempts < 4:
                 attempts += 1
                 self.client_id += 1
                 continue
             text = _reason(reason)
             if 326 in codes:
-                text = f"client ids {self.config.client_id}..{self.client_id} are all in use"
+                text = (f"client ids {self.config.client_id}..{self.client_id} are all in use" if next_id_if_taken
+                        else f"client id {self.client_id} is still in use")
             raise BrokerUnavailable(f"cannot reach TWS/IB Gateway at {self.where}: {text}")
         accounts = self._ib.managedAccounts()
         if self.config.account and self.config.account not in accounts:
@@ -323,7 +325,7 @@ class IBBroker:
             if self._closing:
                 return
             try:
-                await self._connect_once()
+                await self._connect_once(next_id_if_taken=False)
             except BrokerUnavailable as exc:
                 attempt += 1
                 self._emit_state("reconnecting", f"{exc}; attempt {attempt + 1} in up to {min(self.config.backoff_max, self.config.backoff_initial * 2 ** attempt):.0f}s")
@@ -380,8 +382,8 @@ class IBBroker:
                 if self._up:
                     self._emit_state("connected", self._connected_detail())
             return
-        if code == 1100:
-            self._emit_state("reconnecting", f"TWS at {self.where} lost its connection to IB (1100); waiting for it to return")
+        if code in (1100, 2110):
+            self._emit_state("reconnecting", f"TWS at {self.where} lost its connection to IB ({code}); waiting for it to return")
         elif code in (1101, 1102):
             lost = code == 1101
             if lost:

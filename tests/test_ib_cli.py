@@ -1,11 +1,9 @@
 """``main.py`` one-shot commands on the ib-paper profile, in a subprocess, against a fake TWS."""
 
 import json
-from decimal import Decimal
 import socket
 import time
-
-import pytest
+from decimal import Decimal
 
 from tests.conftest import run_cli
 from tests.fakes.tws_fake import FakeTWS
