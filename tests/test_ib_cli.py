@@ -5,6 +5,8 @@ import socket
 import time
 from decimal import Decimal
 
+import pytest
+
 from tests.conftest import run_cli
 from tests.fakes.tws_fake import FakeTWS
 
@@ -65,3 +67,19 @@ def test_buy_on_ib_paper_fills_and_is_journaled_once(home):
         rows = json.loads(fills.stdout)
         assert [(r["exec_id"], r["qty"], r["price"], r["commission"]) for r in rows] == [(fake.executions[0].exec_id, "10", "185.1", "1")]
         assert len(fake.orders) == 1
+
+
+@pytest.mark.slow
+def test_a_port_that_never_answers_the_handshake_gives_up_within_15_seconds(home):
+    with socket.socket() as listener:  # accepts TCP connections (kernel backlog) and never speaks
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        _point_ib_paper_at(home, port)
+        started = time.monotonic()
+        result = run_cli("status", "--profile", "ib-paper", home=home, timeout=30)
+        elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"127.0.0.1:{port}" in lines[0] and "handshake" in lines[0], result.stderr
+    assert elapsed < 15

@@ -26,15 +26,29 @@ async def test_connect_negotiates_the_version_and_reports_account_and_state(home
         assert acct.equity == acct.cash == session.portfolio.cash["USD"]
 
 
-async def test_fake_negotiates_down_for_an_older_client(home, monkeypatch):
+@pytest.mark.parametrize("client_max", [176, 163, 160])  # 176: what ib_insync 0.9.86 offers
+async def test_fake_negotiates_down_for_an_older_client(home, monkeypatch, client_max):
+    from decimal import Decimal
+
     from ib_async.client import Client
 
-    monkeypatch.setattr(Client, "MaxClientVersion", 176)  # what ib_insync 0.9.86 offers
+    from workstation.model import OrderRequest, OrderStatus, OrderType, Side
+
+    monkeypatch.setattr(Client, "MaxClientVersion", client_max)
     async with ib_session(home, ["AAPL"]) as (session, fake):
-        assert fake.versions == [176]
-        assert "server version 176" in session.connection.detail
+        assert fake.versions == [client_max]
+        assert f"server version {client_max}" in session.connection.detail
         fake.push_quote(AAPL, 184.9, 185.1, 185.0)
-        await until(lambda: session.quotes.get("AAPL"), what="quote at v176")
+        await until(lambda: session.quotes.get("AAPL"), what=f"quote at v{client_max}")
+        # contract details, openOrder, orderStatus, errors and executions decode at this version
+        assert (await session.oms.instrument("ES-2026-12")).multiplier == 50
+        order = await session.oms.submit(OrderRequest(symbol="AAPL", side=Side.BUY, qty=Decimal(3)))
+        await until(lambda: session.oms.orders[order.id].status is OrderStatus.FILLED, what="fill")
+        assert session.journal.fills()[0].commission == Decimal(1)
+        limit = await session.oms.submit(OrderRequest(symbol="AAPL", side=Side.BUY, qty=Decimal(3), type=OrderType.LIMIT,
+                                                      limit_price=Decimal(150)))
+        await session.oms.cancel(limit.id)
+        await until(lambda: session.oms.orders[limit.id].status is OrderStatus.CANCELED, what="cancel")
 
 
 async def test_farm_messages_raise_no_alert_and_change_no_state(home):
