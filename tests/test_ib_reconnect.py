@@ -63,3 +63,24 @@ async def test_a_connection_that_goes_silent_is_detected_and_replaced(home):
         assert len(fake.versions) == 2
         fake.push_quote(AAPL, 190.0, 190.2, 190.1)
         await until(lambda: (q := session.quotes.get("AAPL")) is not None and q.last == 190.1, what="quotes on the new connection")
+
+
+async def test_partial_fill_during_the_gap_then_the_rest_live(home):
+    async with ib_session(home, ["AAPL"]) as (session, fake):
+        order = await session.oms.submit(
+            OrderRequest(symbol="AAPL", side=Side.BUY, qty=Decimal(10), type=OrderType.LIMIT, limit_price=Decimal("180"))
+        )
+        at_ib = fake.order_by_ref(order.client_id)
+        fake.accepting = False
+        fake.drop()
+        await until(lambda: session.connection.state == "reconnecting", what="reconnecting")
+        fake.fill(at_ib, qty=4, price=179.9)  # the order stays open at IB with 6 to go
+        fake.accepting = True
+        await until(lambda: session.oms.orders[order.id].status is OrderStatus.PARTIALLY_FILLED, what="gap fill recovered")
+        await asyncio.sleep(0.3)
+        assert len(session.journal.fills()) == 1
+
+        fake.fill(at_ib, qty=6, price=180.0)  # live again
+        await until(lambda: session.oms.orders[order.id].status is OrderStatus.FILLED, what="live fill")
+        assert [(f.qty, f.price) for f in session.journal.fills()] == [(Decimal(4), Decimal("179.9")), (Decimal(6), Decimal(180))]
+        assert session.portfolio.position("AAPL").qty == Decimal(10)
