@@ -130,9 +130,11 @@ class _Client:
 
 
 def _num(x: float | None) -> str:
+    """A number as TWS prints it: ``185.1``, ``10``; None is an empty field."""
     if x is None:
         return ""
-    return repr(float(x)) if x != int(x) else str(int(x)) if abs(x) < 1e15 else repr(x)
+    x = float(x)
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
 
 
 def _utc(ts: float) -> str:
@@ -207,12 +209,6 @@ class FakeTWS:
             asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(5)
             loop.call_soon_threadsafe(loop.stop)
             thread.join(5)
-
-    def call(self, fn, *args):
-        """Run a control from another thread on the fake's loop; returns its result."""
-        assert self.loop is not None
-        fut = asyncio.run_coroutine_threadsafe(_as_coro(fn, *args), self.loop)
-        return fut.result(5)
 
     # ------------------------------------------------------------------ test controls
     @property
@@ -694,10 +690,6 @@ class FakeTWS:
         if v >= 170:
             fields += ["", "", "", "", ""]
         return fields
-
-
-async def _as_coro(fn, *args):
-    return fn(*args)
 
 
 def _frame(fields: list) -> bytes:
