@@ -22,6 +22,7 @@ def test_status_on_ib_paper_shows_the_connection_account_and_positions(home):
     def setup(fake: FakeTWS) -> None:
         fake.set_position(AAPL, 10, 180.0)
         fake.quotes[AAPL] = {"bid": 184.9, "ask": 185.1, "last": 185.0}
+        fake.market_data_type = 3  # no live subscription: TWS sends delayed data
 
     with FakeTWS.in_thread(setup) as fake:
         _point_ib_paper_at(home, fake.port)
@@ -37,6 +38,7 @@ def test_status_on_ib_paper_shows_the_connection_account_and_positions(home):
         text = run_cli("status", "--profile", "ib-paper", home=home, timeout=60)
         assert text.returncode == 0, text.stderr
         assert "ib-paper" in text.stdout and "connected" in text.stdout and "AAPL" in text.stdout
+        assert "delayed market data" in text.stdout and "DU123456" in text.stdout
 
 
 def test_unreachable_tws_prints_one_line_naming_host_and_port_and_exits_1(home):
