@@ -635,6 +635,12 @@ class IBBroker:
             self._modifying.pop(cid, None)
             code, text = _last_error(trade)
             self._answer(cid, f"refused: {text} (IB error {code})")
+        elif status == "ValidationError" and cid not in self._accepted and _last_error(trade)[0] == 321:
+            # "Error validating request" (e.g. the API is in read-only mode): the order was not placed
+            code, text = _last_error(trade)
+            why = text.split("cause - ", 1)[-1].strip() or text
+            self._emit(BrokerRejected(client_id=cid, reason=f"{why} (IB error {code})", ts=now))
+            self._answer(cid, status)
 
     def _on_exec(self, trade: Trade, fill) -> None:
         exec_id = fill.execution.execId

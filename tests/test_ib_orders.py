@@ -141,3 +141,15 @@ async def test_partial_fills_each_book_their_commission(home):
         fills = session.journal.fills()
         assert [(f.qty, f.price, f.commission) for f in fills] == [(Decimal(200), Decimal("179.9"), Decimal(1)), (Decimal(300), Decimal(180), Decimal("1.5"))]
         assert session.oms.orders[order.id].avg_fill_price == Decimal("179.96")
+
+
+async def test_read_only_api_refuses_orders_with_a_readable_reason(home):
+    async with ib_session(home, ["AAPL"]) as (session, fake):
+        fake.read_only = True
+        order = await session.oms.submit(
+            OrderRequest(symbol="AAPL", side=Side.BUY, qty=Decimal(10), type=OrderType.LIMIT, limit_price=Decimal("180"))
+        )
+        current = session.oms.orders[order.id]
+        assert current.status is OrderStatus.REJECTED
+        assert "Read-Only mode" in current.reason and "321" in current.reason
+        assert fake.orders == {}

@@ -151,6 +151,7 @@ class FakeTWS:
         self.commission_min = 1.0
         self.market_data_type = 1  # what the "account" is entitled to: 1 live, 3 delayed
         self.send_farm_messages = True
+        self.read_only = False  # the API is in read-only mode: orders are refused with error 321
         self.swallow_answers = 0  # the next N new orders are placed but not acknowledged (the answer is lost)
         self.lose_orders = 0  # the next N placeOrder messages are lost before reaching "TWS"
         self.orders: dict[tuple[int, int], FakeOrder] = {}
@@ -588,6 +589,9 @@ class FakeTWS:
     # placeOrder: [3, orderId, contract(12), secIdType, secId, action, qty, type, lmt, aux, tif, oca, acct, openClose, origin, orderRef, ...]
     def _on_3(self, client: _Client, f: list[str]) -> None:
         order_id = int(f[1])
+        if self.read_only:
+            self._error(client, order_id, 321, "Error validating request.-'bN' : cause - The API interface is currently in Read-Only mode.")
+            return
         key = (client.client_id, order_id)
         existing = self.orders.get(key)
         if existing is None and self.lose_orders:
