@@ -271,7 +271,9 @@ class IBBroker:
         accounts = self._ib.managedAccounts()
         if self.config.account and self.config.account not in accounts:
             self._ib.disconnect()
-            raise BrokerUnavailable(f"account {self.config.account} is not managed by the TWS at {self.where} (it has {', '.join(accounts)})")
+            raise BrokerUnavailable(
+                f"account {self.config.account} is not managed by the TWS at {self.where} (it has {', '.join(accounts)})"
+            )
         self.account_id = self.config.account or (accounts[0] if accounts else "")
         self._up = True
 
@@ -317,10 +319,14 @@ class IBBroker:
         self._emit_state("reconnecting", f"{why}; reconnecting")
         self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect())
 
+    def _backoff(self, attempt: int) -> float:
+        """Exponential backoff, capped: the longest wait before attempt ``attempt + 1``."""
+        return min(self.config.backoff_max, self.config.backoff_initial * 2 ** attempt)
+
     async def _reconnect(self) -> None:
         attempt = 0
         while not self._closing:
-            delay = min(self.config.backoff_max, self.config.backoff_initial * 2 ** attempt) * self._rng.uniform(0.5, 1.0)
+            delay = self._backoff(attempt) * self._rng.uniform(0.5, 1.0)  # jitter: restarts do not stampede
             await asyncio.sleep(delay)
             if self._closing:
                 return
@@ -328,7 +334,7 @@ class IBBroker:
                 await self._connect_once(next_id_if_taken=False)
             except BrokerUnavailable as exc:
                 attempt += 1
-                self._emit_state("reconnecting", f"{exc}; attempt {attempt + 1} in up to {min(self.config.backoff_max, self.config.backoff_initial * 2 ** attempt):.0f}s")
+                self._emit_state("reconnecting", f"{exc}; attempt {attempt + 1} in up to {self._backoff(attempt):.0f}s")
                 continue
             await self._after_connect()
             self._emit_state("connected", self._connected_detail())
@@ -497,7 +503,12 @@ class IBBroker:
         if size is None:
             raise BrokerError(f"IB has no {seconds}-second bars (sizes: {', '.join(str(s) for s in BAR_SIZES)})")
         span = max(seconds, int(math.ceil(end - start)))
-        duration = f"{span} S" if span <= 86_400 else f"{math.ceil(span / 86_400)} D" if span <= 365 * 86_400 else f"{math.ceil(span / (365 * 86_400))} Y"
+        if span <= 86_400:
+            duration = f"{span} S"
+        elif span <= 365 * 86_400:
+            duration = f"{math.ceil(span / 86_400)} D"
+        else:
+            duration = f"{math.ceil(span / (365 * 86_400))} Y"
         what = "MIDPOINT" if contract.secType == "CASH" else "AGGTRADES" if contract.secType == "CRYPTO" else "TRADES"
         bars = await self._request(
             self._ib.reqHistoricalDataAsync(contract, datetime.fromtimestamp(end, tz=timezone.utc), duration, size, what, False, 2),
@@ -505,9 +516,11 @@ class IBBroker:
         )
         out = []
         for b in bars or []:
-            ts = b.date.timestamp() if isinstance(b.date, datetime) else datetime(b.date.year, b.date.month, b.date.day, tzinfo=timezone.utc).timestamp()
+            when = b.date if isinstance(b.date, datetime) else datetime(b.date.year, b.date.month, b.date.day, tzinfo=timezone.utc)
+            ts = when.timestamp()
             if start <= ts <= end:
-                out.append(Bar(symbol=symbol, ts=ts, open=b.open, high=b.high, low=b.low, close=b.close, volume=max(0.0, b.volume), seconds=seconds))
+                out.append(Bar(symbol=symbol, ts=ts, open=b.open, high=b.high, low=b.low, close=b.close,
+                               volume=max(0.0, b.volume), seconds=seconds))
         return out
 
     # ------------------------------------------------------------------ orders
@@ -543,7 +556,9 @@ class IBBroker:
         try:
             return await asyncio.wait_for(asyncio.shield(waiter), self.config.submit_timeout)
         except TimeoutError:
-            raise BrokerTimeout(f"TWS at {self.where} did not acknowledge {what} of order {client_id} within {self.config.submit_timeout:g}s") from None
+            raise BrokerTimeout(
+                f"TWS at {self.where} did not acknowledge {what} of order {client_id} within {self.config.submit_timeout:g}s"
+            ) from None
         finally:
             self._waiters.pop(client_id, None)
 
@@ -628,7 +643,8 @@ class IBBroker:
             else:
                 # a working order IB cancels (202, or a 201 after acceptance: margin, a halted contract...)
                 why = text.split("reason:", 1)[-1].strip() if code else ""
-                self._emit(BrokerCanceled(client_id=cid, reason=(f"{why} (IB error {code})" if code != 202 else why) if why else None, ts=now))
+                reason = (why if code == 202 else f"{why} (IB error {code})") if why else None
+                self._emit(BrokerCanceled(client_id=cid, reason=reason, ts=now))
             self._modifying.pop(cid, None)
             self._answer(cid, status)
         elif status == "ValidationError" and cid in self._modifying:
@@ -659,7 +675,8 @@ class IBBroker:
     def _commission_late(self, exec_id: str) -> None:
         pending = self._pending_fills.pop(exec_id, None)
         if pending is not None:
-            log.warning("no commission report for execution %s within %.1fs; booked without commission", exec_id, self.config.commission_wait)
+            log.warning("no commission report for execution %s within %.1fs; booked without commission",
+                        exec_id, self.config.commission_wait)
             self._fill(pending[0], Decimal(0))
 
     def _broker_fill(self, fill, commission: Decimal) -> BrokerFill:
