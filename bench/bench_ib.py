@@ -2,10 +2,11 @@
 
 The fake TWS (tests/fakes/tws_fake.py) runs in a child process, so the figures are the
 cost of ib_async's socket reader and decoder plus the adapter and the quote cache, on
-loopback. Two figures for quotes: ticks decoded per second (bid, ask and last arrive as
-separate tick messages) and quotes delivered into the cache per second (ib_async
-coalesces the ticks of one TCP read into one ticker update, so a flood yields fewer,
-fresher quotes). Orders: submit to acknowledgement (openOrder + orderStatus) for limit
+loopback. Quotes: 100 symbols (TWS's default allowance of market data lines) flooded
+with bid, ask and last ticks as fast as the fake can write; two figures, ticks decoded per
+second (each arrives as its own tick message) and quotes delivered into the cache per
+second (ib_async folds the ticks of one socket read into one update per symbol, so under
+a flood a quote carries several ticks). Orders: submit to acknowledgement (openOrder + orderStatus) for limit
 orders, and submit to the fill report (execDetails + commissionReport) for market orders.
 Prints one JSON object.
 """
@@ -19,41 +20,43 @@ import threading
 import time
 from decimal import Decimal
 
-from _common import pct
+from _common import pct, symbols
 
-TICKS_PER_SYMBOL = 20_000
-SYMBOLS = {"AAPL": 265598, "MSFT": 272093, "SPY": 756733}
+N_SYMBOLS = 100  # TWS's default allowance of market data lines
+ROUNDS = 600  # updates per symbol (bid, ask and last each)
 SENTINEL = 9999.0
 ORDERS = 200
+ORDER_SYMBOL = "MSFT"
 
 
 def _child(conn) -> None:
-    from tests.fakes.tws_fake import FakeTWS
+    from _common import symbols
+    from tests.fakes.tws_fake import FakeContract, FakeTWS
 
     class FloodFake(FakeTWS):
         def _on_1(self, client, f):
             super()._on_1(client, f)
-            con_id = client.tickers.get(int(f[2]))
-            if con_id == SYMBOLS["SPY"]:  # the last subscription: flood all three
+            if len(client.tickers) == N_SYMBOLS:  # the last subscription: flood them all
                 asyncio.get_running_loop().create_task(self._flood(client))
 
         async def _flood(self, client):
-            reqs = dict(client.tickers)
-            for i in range(TICKS_PER_SYMBOL):
+            reqs = list(client.tickers)
+            for i in range(ROUNDS):
+                px = 100.0 + (i % 500) / 100
                 for req_id in reqs:
-                    px = 100.0 + (i % 500) / 100
-                    self._send_ticks(client, req_id, {"bid": px, "ask": px + 0.01, "last": px, "bid_size": 100, "ask_size": 100})
-                if i % 200 == 0:
-                    await client.writer.drain()
+                    self._send_ticks(client, req_id, {"bid": px, "ask": px + 0.01, "last": px})
+                await client.writer.drain()
             for req_id in reqs:
                 self._send_ticks(client, req_id, {"bid": SENTINEL - 0.01, "ask": SENTINEL + 0.01, "last": SENTINEL})
 
-    fake = FloodFake(cash=100_000_000.0)
-    fake.commission_min = 0.0
+    contracts = [FakeContract(1000 + i, sym, "STK", "SMART", primary="NYSE", local_symbol=sym, trading_class=sym)
+                 for i, sym in enumerate(symbols(N_SYMBOLS))]
+    contracts.append(FakeContract(272093, ORDER_SYMBOL, "STK", "SMART", primary="NASDAQ", local_symbol=ORDER_SYMBOL))
+    fake = FloodFake(contracts, cash=100_000_000.0)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     port = loop.run_until_complete(fake.start())
-    fake.quotes[SYMBOLS["MSFT"]] = {"bid": 400.0, "ask": 400.02, "last": 400.01}
+    fake.quotes[272093] = {"bid": 400.0, "ask": 400.02, "last": 400.01}
     conn.send(port)
     threading.Thread(target=lambda: (conn.recv(), loop.call_soon_threadsafe(loop.stop)), daemon=True).start()
     loop.run_forever()
@@ -77,21 +80,28 @@ async def _measure(port: int) -> dict:
         if r.client_id in waiting:
             waiting[r.client_id].set()
 
-    broker = IBBroker(IBConfig(name="bench", port=port, heartbeat=0), clock)
-    broker.attach(on_report, cache.on_quote, lambda s: None)
-    await broker.connect()
-    for sym in SYMBOLS:
-        await broker.instrument(sym)
+    first: list[float] = []
 
-    t0 = time.perf_counter()
-    await broker.subscribe(list(SYMBOLS))
-    while not all((q := cache.get(s)) is not None and q.last == SENTINEL for s in SYMBOLS):
+    def on_quote(q) -> None:
+        if not first:
+            first.append(time.perf_counter())
+        cache.on_quote(q)
+
+    broker = IBBroker(IBConfig(name="bench", port=port, heartbeat=0, first_quote_wait=0), clock)
+    broker.attach(on_report, on_quote, lambda s: None)
+    await broker.connect()
+    syms = symbols(N_SYMBOLS)
+    for sym in [*syms, ORDER_SYMBOL]:
+        await broker.instrument(sym)  # contract details (ib_async paces requests at 45/s)
+
+    await broker.subscribe(syms)
+    while not all((q := cache.get(s)) is not None and q.last == SENTINEL for s in syms):
         await asyncio.sleep(0.001)
-    quote_s = time.perf_counter() - t0
-    ticks = 3 * len(SYMBOLS) * (TICKS_PER_SYMBOL + 1)
+    quote_s = time.perf_counter() - first[0]
+    ticks = 3 * N_SYMBOLS * (ROUNDS + 1)
 
     def order(n: int, otype: OrderType) -> Order:
-        return Order(id=str(n), client_id=f"bench-{n}", symbol="MSFT", side=Side.BUY, qty=Decimal(1), type=otype,
+        return Order(id=str(n), client_id=f"bench-{n}", symbol=ORDER_SYMBOL, side=Side.BUY, qty=Decimal(1), type=otype,
                      tif=TimeInForce.DAY, limit_price=Decimal("300") if otype is OrderType.LIMIT else None)
 
     ack, fill = [], []
@@ -113,7 +123,7 @@ async def _measure(port: int) -> dict:
     return {
         "benchmark": "ib_adapter",
         "sdk": "ib_async 2.1.0 against tests/fakes/tws_fake.py in another process, loopback",
-        "symbols": len(SYMBOLS),
+        "symbols": N_SYMBOLS,
         "ticks": ticks,
         "seconds": round(quote_s, 3),
         "ticks_decoded_per_s": round(ticks / quote_s),
