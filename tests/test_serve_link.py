@@ -192,3 +192,39 @@ def test_messages_round_trip_with_exact_money():
     assert b'"limit_price":"185.10"' in data and data.endswith(b"\n") and data.count(b"\n") == 1
     back = P.client_decoder(data)
     assert back == P.Submit(id=7, request=req)
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to act as a second user")
+async def test_a_second_user_is_refused_by_the_kernel_checked_uid(tmp_path):
+    """Even with the file permissions opened up, the peer-credential check turns a stranger away."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    root = Path(tempfile.mkdtemp(prefix="ws", dir="/tmp"))  # pytest's own folders are 0700
+    try:
+        await _stranger(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def _stranger(root):
+    import subprocess
+    import sys
+
+    async with engine_server(root) as (server, _session, _broker, path):
+        os.chmod(root, 0o755)
+        os.chmod(path, 0o666)  # only the uid check is left standing
+        probe = (
+            "import os, socket, sys; os.setgid(65534); os.setuid(65534); "
+            "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
+            "s.sendall(b'{\"t\":\"hello\",\"v\":1}\\n'); print(s.makefile().readline().strip())"
+        )
+        proc = await asyncio.create_subprocess_exec(sys.executable, "-c", probe, str(path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = await asyncio.wait_for(proc.communicate(), 20)
+        assert proc.returncode == 0, err
+        bye = json.loads(out)
+        assert bye["t"] == "bye" and "uid 65534 is not the owner" in bye["reason"]
+        assert not server.links

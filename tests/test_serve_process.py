@@ -235,7 +235,30 @@ def test_web_serves_the_workstation_on_localhost(short_home):
                 return None
 
         html = wait_for(page, timeout=30)
-        assert "attach" in html and "--as web" in html or "textual" in html.lower()
+        assert "workstation (paper)" in html and f"ws://127.0.0.1:{port}/ws" in html
+
+        # a browser tab: the websocket starts an attached workstation, which the engine sees
+        import asyncio
+
+        import aiohttp
+
+        async def tab() -> list[str]:
+            async with aiohttp.ClientSession() as http:
+                async with http.ws_connect(f"http://127.0.0.1:{port}/ws?width=160&height=50") as ws:
+                    loop = asyncio.get_running_loop()
+                    deadline = loop.time() + 30
+                    while loop.time() < deadline:
+                        try:
+                            await asyncio.wait_for(ws.receive(), 0.5)
+                        except TimeoutError:
+                            pass
+                        clients = await loop.run_in_executor(None, lambda: status(short_home)["clients"])
+                        if any(c.startswith("web#") for c in clients):
+                            return clients
+            return []
+
+        clients = asyncio.run(tab())
+        assert any(c.startswith("web#") for c in clients), clients
     finally:
         stop(web, signal.SIGINT)
         stop(engine)
