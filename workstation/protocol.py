@@ -118,9 +118,17 @@ class Ping(Request, tag="ping"):
     pass
 
 
+class StrategyOp(Request, tag="strategy"):
+    """Start, stop, pause (toggles pause/resume) or re-parameterise one strategy instance."""
+
+    op: str  # start, stop, pause, set_params
+    name: str
+    params: dict[str, str] = {}
+
+
 ClientMsg = (
     Hello | Submit | Review | Cancel | CancelAll | Replace | Flatten | Watch | History | GetInstrument | GetStatus
-    | GetOrders | AckAlerts | Kill | Ping
+    | GetOrders | AckAlerts | Kill | Ping | StrategyOp
 )
 
 # --------------------------------------------------------------------------- server -> client
@@ -145,6 +153,14 @@ class Snapshot(Msg, tag="snapshot"):
     unread: int
     instruments: list[Instrument]
     clients: list[str]
+    strategies: StrategiesUpdate | None = None  # None: this engine runs no strategy desk
+
+
+class StrategiesUpdate(Msg, tag="strategies"):
+    """The strategy instances (rows as the Strategies pane shows them) and their parameters."""
+
+    rows: list[dict[str, Any]]
+    params: dict[str, list[dict[str, Any]]]
 
 
 class Quotes(Msg, tag="quotes"):
@@ -194,7 +210,9 @@ class Bye(Msg, tag="bye"):
     reason: str
 
 
-ServerMsg = Welcome | Snapshot | Quotes | OrderUpdate | AlertUpdate | Unread | ConnUpdate | AccountUpdate | Reply | Bye
+ServerMsg = (
+    Welcome | Snapshot | Quotes | OrderUpdate | AlertUpdate | Unread | ConnUpdate | AccountUpdate | StrategiesUpdate | Reply | Bye
+)
 
 
 class ProtocolError(Exception):

@@ -61,6 +61,63 @@ def _where(address: Address) -> str:
     return str(address) if isinstance(address, Path) else f"{address[0]}:{address[1]}"
 
 
+class RemoteStrategyDesk:
+    """The serving engine's strategy desk, as the Strategies pane uses it (mirrored rows)."""
+
+    def __init__(self, engine: RemoteEngine) -> None:
+        self._engine = engine
+        self._rows: list[Any] = []
+        self._params: dict[str, list[Any]] = {}
+
+    def apply(self, update: P.StrategiesUpdate) -> None:
+        from workstation.strategy_desk import ParamRow, StrategyRow  # present wherever an engine runs strategies
+
+        self._rows = [msgspec.convert(r, StrategyRow, strict=False) for r in update.rows]
+        self._params = {name: [msgspec.convert(p, ParamRow, strict=False) for p in rows] for name, rows in update.params.items()}
+
+    def rows(self) -> list[Any]:
+        return list(self._rows)
+
+    def params(self, name: str) -> list[Any]:
+        if name not in self._params:
+            raise IntentError(f"no strategy named {name!r}")
+        return list(self._params[name])
+
+    def check_params(self, name: str, raw: dict[str, str]) -> str | None:
+        """Checked by the engine when applied (``set_params`` raises IntentError with its reason)."""
+        self.params(name)
+        return None
+
+    def pnl(self) -> Decimal:
+        return sum((r.pnl for r in self._rows), Decimal(0))
+
+    async def start(self, name: str) -> None:
+        await self._engine._request(P.StrategyOp(id=self._engine._next(), op="start", name=name))
+
+    async def stop(self, name: str) -> None:
+        await self._engine._request(P.StrategyOp(id=self._engine._next(), op="stop", name=name))
+
+    def pause(self, name: str) -> str:
+        """Pause or resume; the engine answers on its own time (a refusal arrives as an alert)."""
+        row = next((r for r in self._rows if r.name == name), None)
+        if row is None:
+            raise IntentError(f"no strategy named {name!r}")
+        if row.state not in ("running", "paused"):
+            raise IntentError(f"strategy {name} is {row.state}: start it first")
+        task = asyncio.get_running_loop().create_task(
+            self._engine._request(P.StrategyOp(id=self._engine._next(), op="pause", name=name), str)
+        )
+        task.add_done_callback(self._done)
+        return "paused" if row.state == "running" else "running"
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._engine._deliver(AlertRaised(title="Strategy", message=str(task.exception()), priority="high", source="strategies", ts=self._engine.time()))
+
+    async def set_params(self, name: str, raw: dict[str, str]) -> None:
+        await self._engine._request(P.StrategyOp(id=self._engine._next(), op="set_params", name=name, params=dict(raw)))
+
+
 class RemoteEngine:
     """An attached face's engine. ``kind`` names the client in the journal (tui, web, cli)."""
 
@@ -113,6 +170,8 @@ class RemoteEngine:
         self._ts_mono = 0.0
         self.detached_reason: str | None = None
         self.snapshots = 0  # how many snapshots this face has received (1 + reconnects)
+        self.strategies = RemoteStrategyDesk(self)
+        """The engine's strategy instances: rows, params; start, stop, pause, set_params over the socket."""
 
     # ------------------------------------------------------------------ connection
     async def connect(self) -> None:
@@ -159,6 +218,8 @@ class RemoteEngine:
         self._alerts = list(snap.alerts)
         self._unread = snap.unread
         self.clients = list(snap.clients)
+        if snap.strategies is not None:
+            self.strategies.apply(snap.strategies)
         self._set_time(snap.ts)
 
     def _set_time(self, ts: float) -> None:
@@ -243,6 +304,8 @@ class RemoteEngine:
         elif isinstance(msg, P.ConnUpdate):
             self._connection = msg.state
             self._deliver(msg.state)
+        elif isinstance(msg, P.StrategiesUpdate):
+            self.strategies.apply(msg)
         elif isinstance(msg, P.Snapshot):
             self._apply_snapshot(msg)
 

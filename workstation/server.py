@@ -54,6 +54,7 @@ class ClientLink:
         self.must: deque[bytes] = deque()
         self.quotes: dict[str, Quote] = {}
         self.account: AccountSnapshot | None = None
+        self.strategies: bytes | None = None
         self.closed = False
         self.cut = False
         self.sent_events = 0
@@ -78,6 +79,11 @@ class ClientLink:
     def set_account(self, snap: AccountSnapshot) -> None:
         if not self.closed:
             self.account = snap
+            self._wake.set()
+
+    def set_strategies(self, data: bytes) -> None:
+        if not self.closed:
+            self.strategies = data
             self._wake.set()
 
     def drop(self, reason: str) -> None:
@@ -107,6 +113,9 @@ class ClientLink:
             if self.account is not None:
                 chunks.append(P.line(enc, P.AccountUpdate(snapshot=self.account)))
                 self.account = None
+            if self.strategies is not None:
+                chunks.append(self.strategies)
+                self.strategies = None
             if not chunks:
                 continue
             self.sent_events += len(chunks)
@@ -223,6 +232,31 @@ class EngineServer:
                 snap = self.engine.snapshot()
                 for link in self.links.values():
                     link.set_account(snap)
+                self._push_strategies()
+
+    def _desk(self) -> Any:
+        return getattr(self.engine, "strategies", None)
+
+    def strategies_update(self) -> P.StrategiesUpdate | None:
+        desk = self._desk()
+        if desk is None:
+            return None
+        rows = desk.rows()
+        params = {}
+        for row in rows:
+            try:
+                params[row.name] = [msgspec.to_builtins(p) for p in desk.params(row.name)]
+            except IntentError:
+                continue
+        return P.StrategiesUpdate(rows=[msgspec.to_builtins(r) for r in rows], params=params)
+
+    def _push_strategies(self) -> None:
+        update = self.strategies_update()
+        if update is None:
+            return
+        data = P.line(self._enc, update)
+        for link in self.links.values():
+            link.set_strategies(data)
 
     def snapshot(self) -> P.Snapshot:
         e = self.engine
@@ -236,7 +270,7 @@ class EngineServer:
         return P.Snapshot(
             ts=e.time(), orders=e.orders(), account=e.snapshot(), quotes=quotes, connection=e.connection(),
             alerts=list(self.alerts.recent), unread=self.alerts.unread, instruments=instruments,
-            clients=sorted(self.links),
+            clients=sorted(self.links), strategies=self.strategies_update(),
         )
 
     # ------------------------------------------------------------------ connections
@@ -338,6 +372,25 @@ class EngineServer:
         except Exception:  # a closed journal at shutdown: the detach is not worth a crash
             log.debug("journal %s not written", kind)
 
+    async def _strategy_op(self, msg: P.StrategyOp) -> str | None:
+        desk = self._desk()
+        if desk is None:
+            raise IntentError("this engine runs no strategies")
+        try:
+            if msg.op == "start":
+                await desk.start(msg.name)
+            elif msg.op == "stop":
+                await desk.stop(msg.name)
+            elif msg.op == "pause":
+                return desk.pause(msg.name)
+            elif msg.op == "set_params":
+                await desk.set_params(msg.name, dict(msg.params))
+            else:
+                raise IntentError(f"unknown strategy operation {msg.op!r}")
+            return None
+        finally:
+            self._push_strategies()
+
     # ------------------------------------------------------------------ requests
     def _reply(self, link: ClientLink, req_id: int, result: Any = None, error: str | None = None) -> None:
         if error is not None:
@@ -431,4 +484,6 @@ class EngineServer:
             return msgspec.to_builtins(report) if report is not None else None
         if isinstance(msg, P.Ping):
             return e.time()
+        if isinstance(msg, P.StrategyOp):
+            return await self._strategy_op(msg)
         raise IntentError(f"unknown request {type(msg).__name__}")
