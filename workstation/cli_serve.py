@@ -178,7 +178,7 @@ def run_serve(
     async def body() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a closed terminal stops it cleanly too
             loop.add_signal_handler(sig, stop.set)
 
         def ready(where: dict[str, Any]) -> None:
@@ -188,14 +188,15 @@ def run_serve(
         await serve_engine(settings, prof.name, data=data, stop=stop, ready=ready, symbols=syms)
         print(f"engine for profile {prof.name} stopped", file=sys.stderr, flush=True)
 
+    from workstation.journal import JournalError
     from workstation.rundir import RunDirError
 
     try:
         asyncio.run(body())
-    except AlreadyServing as exc:
+    except (AlreadyServing, RunDirError, JournalError) as exc:
         raise CliError(str(exc), 1) from None
-    except RunDirError as exc:
-        raise CliError(str(exc), 1) from None
+    except ConfigError as exc:
+        raise CliError(str(exc), 2) from None
 
 
 def _forward(profile: str, config: Path | None, data: Path | None, symbols: list[str] | None, live: bool) -> list[str]:
