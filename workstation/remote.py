@@ -30,7 +30,6 @@ from workstation.model import (
     Instrument,
     ModelError,
     Order,
-    OrderEvent,
     OrderRequest,
     Quote,
 )
