@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
+import tempfile
 from contextlib import asynccontextmanager
 from pathlib import Path
+
+import pytest
 
 from tests.fakes.market import InstantBroker
 from workstation.api import LocalEngine
@@ -17,6 +21,15 @@ from workstation.session import Session
 
 START = 1_790_000_000.0
 SYMBOLS = ["AAPL", "MSFT", "BTC/USD"]
+
+
+@pytest.fixture
+def short_home(monkeypatch):
+    """WORKSTATION_HOME short enough for a Unix socket path (pytest's are long), removed afterwards."""
+    home = Path(tempfile.mkdtemp(prefix="ws", dir="/tmp"))
+    monkeypatch.setenv("WORKSTATION_HOME", str(home))
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def short_socket(tmp: Path) -> Path:

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.serve_support import SYMBOLS, attached, engine_server, stalled_client, until
+from tests.serve_support import SYMBOLS, attached, engine_server, short_home, stalled_client, until  # noqa: F401 (fixture)
 from workstation import protocol as P
 from workstation.api import IntentError
 from workstation.model import AlertRaised, OrderFilled, OrderRequest, OrderType, Quote, Side
@@ -228,3 +228,29 @@ async def _stranger(root):
         bye = json.loads(out)
         assert bye["t"] == "bye" and "uid 65534 is not the owner" in bye["reason"]
         assert not server.links
+
+
+async def test_faces_attach_only_where_an_engine_listens(short_home):
+    """The workstation picks a serving engine when one answers, and embeds one otherwise:
+    a socket file left behind by a killed engine is not an engine."""
+    from workstation.cli_serve import remote_engine, via_engine
+
+    home = short_home
+    (home / "run").mkdir(mode=0o700)
+    assert remote_engine("paper") is None  # nothing there
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(str(home / "run" / "paper.sock"))
+    stale.close()  # the file stays, nobody listens
+    assert remote_engine("paper") is None
+
+    async def never(engine):
+        raise AssertionError("no engine to talk to")
+
+    assert await asyncio.to_thread(via_engine, None, None, never) is None  # the one-shot command embeds
+    async with engine_server(home / "run", token=None) as (_server, _session, _broker, path):
+        path.rename(home / "run" / "paper.sock")
+        found = remote_engine("paper", kind="tui")
+        assert isinstance(found, RemoteEngine)
+        await found.start([])
+        assert found.info.profile == "paper"
+        await found.stop()

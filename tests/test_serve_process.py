@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT, run_cli
+from tests.serve_support import short_home  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def short_home(monkeypatch):
-    """WORKSTATION_HOME short enough for a Unix socket path, removed afterwards."""
-    home = Path(tempfile.mkdtemp(prefix="ws", dir="/tmp"))
-    monkeypatch.setenv("WORKSTATION_HOME", str(home))
-    yield home
-    shutil.rmtree(home, ignore_errors=True)
 
 
 def _env(home: Path) -> dict[str, str]:
