@@ -11,8 +11,8 @@ Where things live
 
 Profiles
 --------
-``paper`` (the default, fully offline: the built-in simulated market and paper broker)
-always exists. A ``[profiles.NAME]`` table adds or overrides one. Secrets never live in
+``paper`` (the default, fully offline: the built-in simulated market and paper broker),
+``alpaca-paper`` and ``alpaca-live`` always exist. A ``[profiles.NAME]`` table adds or overrides one. Secrets never live in
 this file: brokers read them from the environment (or the OS keyring).
 """
 
@@ -64,6 +64,15 @@ class UISettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     repaint_hz: float = 10.0
 
 
+BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "alpaca-paper": {"broker": "alpaca"},
+    "alpaca-live": {"broker": "alpaca", "live": True},
+}
+"""Profiles that exist without a settings file. A ``[profiles.NAME]`` table with one of
+these names is laid over the built-in one (so ``options`` alone can be overridden)."""
+
+
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     default_profile: str = "paper"
     watchlist: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_WATCHLIST))
@@ -75,9 +84,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         name = name or self.default_profile
         if name in self.profiles:
             return msgspec.structs.replace(self.profiles[name], name=name)
-        if name == "paper":
-            return Profile(name="paper")
-        known = ", ".join(sorted({"paper", *self.profiles}))
+        if name in BUILTIN_PROFILES:
+            return msgspec.convert({**BUILTIN_PROFILES[name], "name": name}, Profile)
+        known = ", ".join(sorted({*BUILTIN_PROFILES, *self.profiles}))
         raise ConfigError(f"unknown profile {name!r} (known: {known})")
 
 
@@ -121,6 +130,11 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise ConfigError(f"settings file {file} cannot be read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"settings file {file} is not valid TOML: {exc}") from None
+    profiles = raw.get("profiles")
+    if isinstance(profiles, dict):
+        for name, table in profiles.items():
+            if name in BUILTIN_PROFILES and isinstance(table, dict):
+                profiles[name] = {**BUILTIN_PROFILES[name], **table}
     try:
         return msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:

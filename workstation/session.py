@@ -110,7 +110,7 @@ class Session:
         previous = self.connection
         self.connection = state
         self.bus.publish(state)
-        if state.state == "connected" and previous is not None and previous.state != "connected":
+        if state.state == "connected" and previous is not None and previous.state in ("reconnecting", "disconnected"):
             import asyncio
 
             task = asyncio.get_running_loop().create_task(self.resync())

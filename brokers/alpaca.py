@@ -1,0 +1,879 @@
+"""Alpaca (alpaca-py): US equities and crypto, paper and live, behind ``brokers.base.Broker``.
+
+How it works
+------------
+* REST (account, positions, orders, assets, bars) goes through alpaca-py's synchronous
+  clients, always off the event loop (``asyncio.to_thread``), through a per-minute rate
+  limiter, with exponential backoff and jitter on HTTP 429.
+* The ``trade_updates`` stream and the market-data streams are alpaca-py's own stream
+  objects, driven by this adapter in the engine's event loop (their ``run()`` would start a
+  private loop and reconnect behind our back). Each stream has a supervisor that connects,
+  waits for the server's "listening"/"subscription" answer, consumes, and on any drop
+  reconnects with exponential backoff and jitter, resubscribes, and reports the
+  connection state; the session resynchronises when the state goes back to "connected".
+  The trading socket is pinged every 10 s (a silent-but-dead socket closes after 20 s);
+  a market-data stream that stays silent for ``stale_after`` seconds is restarted.
+* Money is exact: every price and quantity from Alpaca is read from its JSON text into a
+  ``Decimal`` (the clients run with ``raw_data=True``, so nothing passes through float).
+  The SDK's request models carry floats; a Decimal goes out only if its float's shortest
+  text is the same number (else a BrokerError names the value).
+* Our client order id is Alpaca's ``client_order_id``. A replacement needs a fresh one,
+  so it gets ``<ours>.r<hex>``; everything before ``.r`` maps events back to our order.
+* A fill's ``exec_id`` is ``<alpaca order id>@<cumulative filled qty>``: the same text
+  whether the fill arrives on the stream or is found later in the FILL activities after
+  a reconnect, so a fill seen both ways is booked exactly once.
+
+Settings (``Profile.options``; users need none of them): ``feed`` ("iex" or "sip"),
+``stale_after`` (s), ``request_timeout`` (s), ``connect_timeout`` (s), ``rate_limit``
+(requests per minute), ``backoff_min``/``backoff_max`` (s), and base-URL overrides
+``trading_url``, ``data_url``, ``trading_stream_url``, ``stock_stream_url``,
+``crypto_stream_url`` (how the tests point the real SDK at a loopback fake).
+Keys come from ``APCA_API_KEY_ID`` / ``APCA_API_SECRET_KEY`` or the OS keyring
+(service ``workstation-alpaca``), never from settings; they are never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import websockets
+from alpaca.common.exceptions import APIError
+from alpaca.data.enums import DataFeed
+from alpaca.data.historical.crypto import CryptoHistoricalDataClient
+from alpaca.data.historical.stock import StockHistoricalDataClient
+from alpaca.data.live.crypto import CryptoDataStream
+from alpaca.data.live.stock import StockDataStream
+from alpaca.data.requests import CryptoBarsRequest, StockBarsRequest
+from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import OrderSide
+from alpaca.trading.enums import TimeInForce as AlpacaTIF
+from alpaca.trading.requests import (
+    LimitOrderRequest,
+    MarketOrderRequest,
+    ReplaceOrderRequest,
+    StopLimitOrderRequest,
+    StopOrderRequest,
+    TrailingStopOrderRequest,
+)
+from alpaca.trading.stream import TradingStream
+
+from brokers.base import (
+    BrokerAccepted,
+    BrokerCanceled,
+    BrokerError,
+    BrokerExpired,
+    BrokerFill,
+    BrokerOrderState,
+    BrokerRejected,
+    BrokerReplaced,
+    BrokerReport,
+    BrokerTimeout,
+    BrokerUnavailable,
+    QuoteSink,
+    ReportSink,
+    StateSink,
+)
+from workstation.clock import Clock
+from workstation.config import Profile
+from workstation.model import (
+    AssetClass,
+    Bar,
+    ConnectionState,
+    Instrument,
+    Order,
+    OrderType,
+    Position,
+    Quote,
+    TimeInForce,
+    plain,
+)
+from workstation.model import Account as ModelAccount
+from workstation.symbols import parse_symbol
+
+log = logging.getLogger(__name__)
+
+KEY_VAR = "APCA_API_KEY_ID"
+SECRET_VAR = "APCA_API_SECRET_KEY"
+KEYRING_SERVICE = "workstation-alpaca"
+REPLACE_MARK = ".r"
+FRACTIONAL_LOT = Decimal("0.000000001")
+CRYPTO_QUOTES = ("USDT", "USDC", "USD", "BTC")
+OPEN_STATUSES = {"new", "accepted", "pending_new", "partially_filled", "pending_replace", "pending_cancel", "accepted_for_bidding", "held", "calculated"}
+
+
+# --------------------------------------------------------------------------- pure translation
+
+
+def dec(value: object) -> Decimal:
+    """A number from Alpaca's JSON (a string, or a number json gave us as float) as Decimal."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(str(value))
+
+
+def opt_dec(value: object) -> Decimal | None:
+    return None if value is None or value == "" else dec(value)
+
+
+def to_float(d: Decimal, what: str) -> float:
+    """The SDK's request models hold floats: refuse a value a float cannot carry exactly."""
+    f = float(d)
+    if Decimal(repr(f)) != d:
+        raise BrokerError(f"{what} {plain(d)} has more digits than Alpaca's SDK can send exactly")
+    return f
+
+
+def our_client_id(client_order_id: str) -> str:
+    return client_order_id.split(REPLACE_MARK, 1)[0]
+
+
+def our_symbol(symbol: str, asset_class: str | None) -> str:
+    """Alpaca names crypto BTC/USD in orders and streams but BTCUSD in positions."""
+    if asset_class == "crypto" and "/" not in symbol:
+        for quote in CRYPTO_QUOTES:
+            if symbol.endswith(quote) and len(symbol) > len(quote):
+                return f"{symbol[: -len(quote)]}/{quote}"
+    return symbol
+
+
+def exec_id(order: Mapping[str, Any], cum_qty: object) -> str:
+    return f"{order['id'] if 'id' in order else order['order_id']}@{plain(dec(cum_qty))}"
+
+
+def parse_time(value: object) -> float:
+    if value is None:
+        return 0.0
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if hasattr(value, "to_unix"):  # a msgpack Timestamp from the data stream
+        return float(value.to_unix())
+    text = str(value).replace("Z", "+00:00")
+    if "." in text:  # Alpaca sends nanoseconds; datetime takes at most microseconds
+        head, _, tail = text.partition(".")
+        digits = "".join(c for c in tail if c.isdigit())
+        zone = tail[len(digits):]
+        text = f"{head}.{digits[:6]}{zone}"
+    return datetime.fromisoformat(text).timestamp()
+
+
+def instrument_from_asset(symbol: str, asset: Mapping[str, Any]) -> Instrument:
+    """Our Instrument from an Alpaca asset: tick and lot from the venue."""
+    if asset.get("status") != "active" or not asset.get("tradable"):
+        raise BrokerError(f"{symbol} is not tradable at Alpaca (status {asset.get('status')})")
+    parsed = parse_symbol(symbol)
+    if asset.get("class") == "crypto":
+        tick = opt_dec(asset.get("price_increment")) or Decimal("0.01")
+        lot = opt_dec(asset.get("min_trade_increment")) or FRACTIONAL_LOT
+        return Instrument(
+            symbol=parsed.symbol, asset_class=AssetClass.CRYPTO, currency=parsed.currency, base=parsed.base,
+            tick_size=tick, lot_size=lot, exchange="ALPACA",
+        )
+    lot = FRACTIONAL_LOT if asset.get("fractionable") else Decimal(1)
+    return Instrument(
+        symbol=parsed.symbol, asset_class=AssetClass.EQUITY, currency="USD", tick_size=Decimal("0.01"),
+        lot_size=lot, exchange=asset.get("exchange"),
+    )
+
+
+_TIF = {TimeInForce.DAY: AlpacaTIF.DAY, TimeInForce.GTC: AlpacaTIF.GTC, TimeInForce.IOC: AlpacaTIF.IOC, TimeInForce.FOK: AlpacaTIF.FOK}
+
+
+def order_request(order: Order, crypto: bool) -> Any:
+    """An alpaca-py order request for one of our orders (our client id goes along)."""
+    if crypto and order.tif not in (TimeInForce.GTC, TimeInForce.IOC):
+        raise BrokerError(f"Alpaca takes crypto orders as gtc or ioc, not {order.tif.value}")
+    common: dict[str, Any] = {
+        "symbol": order.symbol, "qty": to_float(order.qty, "quantity"), "side": OrderSide(order.side.value),
+        "time_in_force": _TIF[order.tif], "client_order_id": order.client_id,
+    }
+    t = order.type
+    if t is OrderType.MARKET:
+        return MarketOrderRequest(**common)
+    if t is OrderType.LIMIT:
+        return LimitOrderRequest(**common, limit_price=to_float(order.limit_price, "limit price"))
+    if t is OrderType.STOP:
+        return StopOrderRequest(**common, stop_price=to_float(order.stop_price, "stop price"))
+    if t is OrderType.STOP_LIMIT:
+        return StopLimitOrderRequest(
+            **common, limit_price=to_float(order.limit_price, "limit price"), stop_price=to_float(order.stop_price, "stop price")
+        )
+    if t is OrderType.TRAILING_STOP:
+        if crypto:
+            raise BrokerError("Alpaca has no trailing stops for crypto")
+        if order.trail_percent is not None:
+            return TrailingStopOrderRequest(**common, trail_percent=to_float(order.trail_percent, "trail percent"))
+        return TrailingStopOrderRequest(**common, trail_price=to_float(order.trail_amount, "trail amount"))
+    raise BrokerError(f"Alpaca cannot take a {t.value} order")
+
+
+def order_state(o: Mapping[str, Any]) -> BrokerOrderState:
+    return BrokerOrderState(
+        client_id=our_client_id(o["client_order_id"]), broker_id=str(o["id"]),
+        symbol=our_symbol(o.get("symbol") or "", o.get("asset_class")), side=str(o.get("side")),
+        qty=dec(o.get("qty") or 0), filled_qty=dec(o.get("filled_qty") or 0), status=str(o.get("status")),
+        limit_price=opt_dec(o.get("limit_price")), stop_price=opt_dec(o.get("stop_price")),
+    )
+
+
+def report_from_update(data: Mapping[str, Any], clock_ts: float) -> BrokerReport | None:
+    """A BrokerReport for one ``trade_updates`` event (None for events we need not act on)."""
+    event = data.get("event")
+    o = data["order"]
+    cid = our_client_id(o["client_order_id"])
+    ts = parse_time(data.get("timestamp")) or clock_ts
+    if event in ("new", "accepted", "pending_new"):
+        return BrokerAccepted(client_id=cid, broker_id=str(o["id"]), ts=ts)
+    if event in ("fill", "partial_fill"):
+        return BrokerFill(
+            client_id=cid, exec_id=exec_id(o, o["filled_qty"]), qty=dec(data["qty"]), price=dec(data["price"]),
+            symbol=our_symbol(o.get("symbol") or "", o.get("asset_class")), side=o.get("side"), ts=ts,
+        )
+    if event == "canceled":
+        return BrokerCanceled(client_id=cid, reason=data.get("reason"), ts=ts)
+    if event == "expired":
+        return BrokerExpired(client_id=cid, ts=ts)
+    if event == "rejected":
+        reason = data.get("reason") or o.get("reject_reason") or "rejected by Alpaca"
+        return BrokerRejected(client_id=cid, reason=f"Alpaca: {reason}", ts=ts)
+    if event == "replaced" and not o.get("replaced_by"):
+        return BrokerReplaced(client_id=cid, qty=dec(o["qty"]), limit_price=opt_dec(o.get("limit_price")), stop_price=opt_dec(o.get("stop_price")), ts=ts)
+    return None
+
+
+def timeframe(seconds: int) -> TimeFrame:
+    for unit, size in ((TimeFrameUnit.Day, 86_400), (TimeFrameUnit.Hour, 3_600), (TimeFrameUnit.Minute, 60)):
+        if seconds % size == 0:
+            return TimeFrame(seconds // size, unit)
+    raise BrokerError(f"Alpaca has no {seconds}-second bars (use whole minutes, hours or days)")
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def find_keys(env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """API key and secret from the environment, else the OS keyring; BrokerUnavailable names what is missing."""
+    env = os.environ if env is None else env
+    found = {name: env.get(name) or _keyring(name) for name in (KEY_VAR, SECRET_VAR)}
+    missing = [name for name, value in found.items() if not value]
+    if missing:
+        raise BrokerUnavailable(
+            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: export "
+            f"{KEY_VAR} and {SECRET_VAR}, or store them in the OS keyring (service {KEYRING_SERVICE!r})"
+        )
+    return found[KEY_VAR] or "", found[SECRET_VAR] or ""
+
+
+def _keyring(name: str) -> str | None:
+    try:
+        import keyring
+
+        return keyring.get_password(KEYRING_SERVICE, name)
+    except Exception:  # no backend, a locked store, no D-Bus: the keyring is optional
+        return None
+
+
+# --------------------------------------------------------------------------- pacing
+
+
+class RateLimiter:
+    """A token bucket: at most ``per_minute`` requests in any minute, bursts allowed up to it."""
+
+    def __init__(self, per_minute: int, clock: Clock) -> None:
+        self.capacity = float(per_minute)
+        self.tokens = float(per_minute)
+        self.rate = per_minute / 60.0
+        self.clock = clock
+        self.stamp = clock.monotonic()
+        self.lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        async with self.lock:
+            while True:
+                now = self.clock.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+                self.stamp = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                await asyncio.sleep((1 - self.tokens) / self.rate)
+
+
+class Backoff:
+    """Exponential backoff with equal jitter: attempt n waits in [d/2, d], d = min(max, base * 2**(n-1))."""
+
+    def __init__(self, base: float, cap: float, rng: random.Random | None = None) -> None:
+        self.base, self.cap = base, cap
+        self.rng = rng or random.Random()
+
+    def delay(self, attempt: int) -> float:
+        d = min(self.cap, self.base * 2 ** max(0, attempt - 1))
+        return d / 2 + self.rng.random() * d / 2
+
+
+# --------------------------------------------------------------------------- streams
+
+
+class _TradingStream(TradingStream):
+    """alpaca-py's trading stream, telling us when the server says "listening"."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.listening = asyncio.Event()
+
+    async def _dispatch(self, msg: dict) -> None:
+        if msg.get("stream") == "listening":
+            self.listening.set()
+            return
+        await super()._dispatch(msg)
+
+
+class _Link:
+    """One supervised websocket: connect, consume, and on any drop back off and reconnect."""
+
+    def __init__(self, name: str, owner: AlpacaBroker, open_: Callable[[], Awaitable[Any]]) -> None:
+        self.name = name
+        self.owner = owner
+        self.open = open_
+        self.state = "connecting"  # connecting (first attempt), up, down
+        self.stream: Any = None
+        self.up = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.restarts = 0
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self.run(), name=f"alpaca-{self.name}")
+
+    async def run(self) -> None:
+        attempt = 0
+        while True:
+            reason = ""
+            try:
+                self.stream = await self.open()
+                self.state = "up"
+                self.up.set()
+                attempt = 0
+                self.owner._link_changed(self, "")
+                stale = await self.stream._consume()
+                if not stale:
+                    return  # stopped on purpose
+                reason = f"no market data for {self.owner.stale_after:g}s"
+                self.restarts += 1
+                log.warning("alpaca %s stream silent; restarting it", self.name)
+            except asyncio.CancelledError:
+                raise
+            except (websockets.WebSocketException, OSError, ValueError, TimeoutError, AttributeError) as exc:
+                reason = _ws_reason(exc)
+                log.warning("alpaca %s stream dropped: %s", self.name, reason)
+            finally:
+                await self.close_stream()
+            attempt += 1
+            if self.state == "up" or attempt > 1:
+                self.state = "down"
+                self.up.clear()
+                self.owner._link_changed(self, reason)
+            await asyncio.sleep(self.owner.backoff.delay(attempt))
+
+    async def close_stream(self) -> None:
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            try:
+                await stream.close()
+            except Exception as exc:  # closing a broken socket may fail; it is gone either way
+                log.debug("closing alpaca %s stream: %s", self.name, exc)
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            try:
+                await self.task
+            except (asyncio.CancelledError, Exception):
+                pass
+        await self.close_stream()
+
+
+def _ws_reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+# --------------------------------------------------------------------------- the adapter
+
+
+class AlpacaBroker:
+    keeps_account = True
+
+    def __init__(self, profile: Profile, clock: Clock, *, env: Mapping[str, str] | None = None) -> None:
+        opts = dict(profile.options)
+        for secret_like in ("key", "api_key", "key_id", "secret", "secret_key", "api_secret"):
+            if secret_like in opts:
+                raise BrokerError(f"profile {profile.name!r}: keys do not belong in the settings file; use {KEY_VAR} and {SECRET_VAR}")
+        self.name = profile.name
+        self.live = profile.live
+        self.clock = clock
+        self.env = env
+        self.paper = not profile.live
+        self.trading_url: str | None = opts.get("trading_url")
+        self.data_url: str | None = opts.get("data_url")
+        self.trading_stream_url: str | None = opts.get("trading_stream_url")
+        self.stock_stream_url: str | None = opts.get("stock_stream_url")
+        self.crypto_stream_url: str | None = opts.get("crypto_stream_url")
+        self.feed = DataFeed(str(opts.get("feed", "iex")).lower())
+        self.stale_after = float(opts.get("stale_after", 120.0))
+        self.request_timeout = float(opts.get("request_timeout", 10.0))
+        self.connect_timeout = float(opts.get("connect_timeout", 8.0))
+        self.backoff = Backoff(float(opts.get("backoff_min", 1.0)), float(opts.get("backoff_max", 30.0)))
+        self.limiter = RateLimiter(int(opts.get("rate_limit", 190)), clock)
+        self._on_report: ReportSink = lambda r: None
+        self._on_quote: QuoteSink = lambda q: None
+        self._on_state: StateSink = lambda s: None
+        self._keys: tuple[str, str] | None = None
+        self._trading: TradingClient | None = None
+        self._stock_data: StockHistoricalDataClient | None = None
+        self._crypto_data: CryptoHistoricalDataClient | None = None
+        self._links: dict[str, _Link] = {}
+        self._subs: dict[str, set[str]] = {"stocks": set(), "crypto": set()}
+        self._quotes: dict[str, Quote] = {}
+        self._instruments: dict[str, Instrument] = {}
+        self._client_of: dict[str, str] = {}  # alpaca order id -> our client id
+        self._state = ""
+        self._closing = False
+
+    # ------------------------------------------------------------------ wiring
+    def attach(self, on_report: ReportSink, on_quote: QuoteSink, on_state: StateSink) -> None:
+        self._on_report, self._on_quote, self._on_state = on_report, on_quote, on_state
+
+    def _emit_state(self, state: str, detail: str = "") -> None:
+        if (state, detail) == (self._state, getattr(self, "_detail", None)):
+            return
+        self._state, self._detail = state, detail
+        self._on_state(ConnectionState(broker=self.name, state=state, detail=detail, ts=self.clock.time()))
+
+    def _link_changed(self, link: _Link, reason: str) -> None:
+        if self._closing or "trading" not in self._links:
+            return
+        down = [f"{lk.name} stream: {reason or 'down'}" for lk in self._links.values() if lk.state == "down"]
+        if down:
+            self._emit_state("reconnecting", "; ".join(down))
+        elif self._links["trading"].state == "up":
+            detail = f"{link.name} stream restarted ({reason})" if reason else ""
+            self._emit_state("connected", detail)
+
+    def _endpoint(self, url: str | None, default: str) -> str:
+        parts = urlsplit(url or default)
+        port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+        return f"{parts.hostname}:{port}"
+
+    @property
+    def rest_host(self) -> str:
+        default = "https://paper-api.alpaca.markets" if self.paper else "https://api.alpaca.markets"
+        return self._endpoint(self.trading_url, default)
+
+    # ------------------------------------------------------------------ connect / close
+    async def connect(self) -> None:
+        self._closing = False
+        self._emit_state("connecting", f"Alpaca {'paper' if self.paper else 'LIVE'} at {self.rest_host}")
+        self._keys = find_keys(self.env)
+        key, secret = self._keys
+        self._trading = TradingClient(key, secret, paper=self.paper, raw_data=True, url_override=self.trading_url)
+        self._stock_data = StockHistoricalDataClient(key, secret, raw_data=True, url_override=self.data_url)
+        self._crypto_data = CryptoHistoricalDataClient(key, secret, raw_data=True, url_override=self.data_url)
+        for client in (self._trading, self._stock_data, self._crypto_data):
+            client._retry = 0  # 429 is ours to back off from, with jitter, off the event loop
+            client._session.request = functools.partial(client._session.request, timeout=self.request_timeout)
+        try:
+            await self._rest("account", self._trading.get_account, timeout=self.connect_timeout)
+        except BrokerTimeout as exc:
+            raise BrokerUnavailable(f"no answer from Alpaca at {self.rest_host} within {self.connect_timeout:g}s") from exc
+        except BrokerUnavailable:
+            self._emit_state("disconnected")
+            raise
+        link = self._links["trading"] = _Link("trading", self, self._open_trading)
+        link.start()
+        try:
+            await asyncio.wait_for(link.up.wait(), self.connect_timeout)
+        except TimeoutError:
+            await self.close()
+            where = self._endpoint(self.trading_stream_url, "wss://paper-api.alpaca.markets/stream")
+            raise BrokerUnavailable(f"Alpaca's trade_updates stream at {where} did not answer within {self.connect_timeout:g}s") from None
+        self._emit_state("connected")
+
+    async def close(self) -> None:
+        self._closing = True
+        links, self._links = list(self._links.values()), {}
+        for link in links:
+            await link.stop()
+        if self._state and self._state != "disconnected":
+            self._emit_state("disconnected")
+
+    # ------------------------------------------------------------------ REST plumbing
+    async def _rest(self, what: str, fn: Callable[..., Any], *args: Any, timeout: float | None = None, submit: bool = False) -> Any:
+        """Call a blocking SDK method off the loop, paced; map failures to Broker errors."""
+        attempt = 0
+        limit = timeout or self.request_timeout
+        while True:
+            await self.limiter.acquire()
+            try:
+                return await asyncio.wait_for(asyncio.to_thread(fn, *args), limit + 1)
+            except TimeoutError:
+                raise BrokerTimeout(f"no answer from Alpaca ({self.rest_host}) to {what} within {limit:g}s") from None
+            except APIError as exc:
+                status = exc.status_code
+                if status == 429 and attempt < 5:
+                    attempt += 1
+                    delay = self.backoff.delay(attempt)
+                    log.warning("Alpaca rate limit on %s; retrying in %.1fs", what, delay)
+                    await asyncio.sleep(delay)
+                    continue
+                raise _api_error(exc, what) from None
+            except requests.Timeout:
+                raise BrokerTimeout(f"no answer from Alpaca ({self.rest_host}) to {what} within {limit:g}s") from None
+            except requests.ConnectionError as exc:
+                if submit and not _never_sent(exc):
+                    raise BrokerTimeout(f"the answer to {what} was lost ({self.rest_host} closed the connection)") from None
+                raise BrokerUnavailable(f"cannot reach Alpaca at {self.rest_host}: {_connection_reason(exc)}") from None
+            except requests.RequestException as exc:
+                raise BrokerError(f"Alpaca {what} failed: {type(exc).__name__}") from None
+
+    def _client(self) -> TradingClient:
+        if self._trading is None:
+            raise BrokerUnavailable("not connected to Alpaca")
+        return self._trading
+
+    # ------------------------------------------------------------------ streams
+    async def _open_trading(self) -> _TradingStream:
+        key, secret = self._keys or ("", "")
+        stream = _TradingStream(
+            key, secret, paper=self.paper, raw_data=True, url_override=self.trading_stream_url,
+            websocket_params={"ping_interval": 10, "ping_timeout": 20, "max_queue": 1024, "open_timeout": self.connect_timeout},
+        )
+        stream.subscribe_trade_updates(self._on_trade_update)
+        try:
+            await asyncio.wait_for(stream._start_ws(), self.connect_timeout)
+            consume = asyncio.ensure_future(self._pump_until(stream, stream.listening))
+            await consume
+        except BaseException:
+            await stream.close()
+            raise
+        return stream
+
+    async def _pump_until(self, stream: Any, event: asyncio.Event) -> None:
+        """Read frames (dispatching them) until ``event`` is set: the server's answer to a subscribe."""
+        import json
+
+        async def loop() -> None:
+            while not event.is_set():
+                raw = await stream._ws.recv()
+                await stream._dispatch(json.loads(raw))
+
+        await asyncio.wait_for(loop(), self.connect_timeout)
+
+    async def _open_data(self, kind: str) -> Any:
+        key, secret = self._keys or ("", "")
+        params = {"ping_interval": 10, "ping_timeout": 20, "max_queue": 4096, "open_timeout": self.connect_timeout}
+        if kind == "stocks":
+            stream = StockDataStream(key, secret, raw_data=True, feed=self.feed, url_override=self.stock_stream_url, websocket_params=params, data_timeout=self.stale_after)
+        else:
+            stream = CryptoDataStream(key, secret, raw_data=True, url_override=self.crypto_stream_url, websocket_params=params, data_timeout=self.stale_after)
+        symbols = sorted(self._subs[kind])
+        stream.subscribe_quotes(self._on_data, *symbols)
+        stream.subscribe_trades(self._on_data, *symbols)
+        try:
+            await asyncio.wait_for(stream._start_ws(), self.connect_timeout)
+            await stream._send_subscribe_msg()
+        except BaseException:
+            await stream.close()
+            raise
+        return stream
+
+    async def _on_trade_update(self, msg: dict) -> None:
+        data = msg.get("data") or {}
+        try:
+            o = data["order"]
+            self._client_of[str(o["id"])] = our_client_id(o["client_order_id"])
+            report = report_from_update(data, self.clock.time())
+        except (KeyError, ValueError, ArithmeticError) as exc:
+            log.warning("unreadable trade update from Alpaca (%s): %s", type(exc).__name__, str(data)[:300])
+            return
+        if report is not None:
+            self._on_report(report)
+
+    async def _on_data(self, msg: dict) -> None:
+        symbol = msg.get("S")
+        if not symbol:
+            return
+        prev = self._quotes.get(symbol)
+        ts = parse_time(msg.get("t")) or self.clock.time()
+        if msg.get("T") == "q":
+            bid, ask = float(msg.get("bp") or 0.0), float(msg.get("ap") or 0.0)
+            last = prev.last if prev is not None and prev.last else (bid + ask) / 2 if bid and ask else bid or ask
+            quote = Quote(symbol, ts, bid, ask, last, float(msg.get("bs") or 0.0), float(msg.get("as") or 0.0),
+                          prev.volume if prev else 0.0, prev.prev_close if prev else 0.0)
+        elif msg.get("T") == "t":
+            price = float(msg.get("p") or 0.0)
+            bid, ask = (prev.bid, prev.ask) if prev is not None else (price, price)
+            quote = Quote(symbol, ts, bid, ask, price, prev.bid_size if prev else 0.0, prev.ask_size if prev else 0.0,
+                          (prev.volume if prev else 0.0) + float(msg.get("s") or 0.0), prev.prev_close if prev else 0.0)
+        else:
+            return
+        self._quotes[symbol] = quote
+        self._on_quote(quote)
+
+    # ------------------------------------------------------------------ market data
+    async def subscribe(self, symbols: list[str]) -> None:
+        for kind, syms in self._split(symbols).items():
+            new = syms - self._subs[kind]
+            if not new:
+                continue
+            self._subs[kind] |= new
+            link = self._links.get(kind)
+            if link is None:
+                link = self._links[kind] = _Link(kind, self, functools.partial(self._open_data, kind))
+                link.start()
+                try:
+                    await asyncio.wait_for(link.up.wait(), self.connect_timeout)
+                except TimeoutError:
+                    log.warning("alpaca %s stream not up yet; it keeps trying", kind)
+            elif link.stream is not None and link.state == "up":
+                link.stream.subscribe_quotes(self._on_data, *new)
+                link.stream.subscribe_trades(self._on_data, *new)
+                await link.stream._send_subscribe_msg()
+
+    async def unsubscribe(self, symbols: list[str]) -> None:
+        for kind, syms in self._split(symbols).items():
+            gone = syms & self._subs[kind]
+            self._subs[kind] -= gone
+            link = self._links.get(kind)
+            if link is not None and link.stream is not None and gone and link.state == "up":
+                for channel in ("quotes", "trades"):
+                    for s in gone:
+                        link.stream._handlers[channel].pop(s, None)
+                    await link.stream._send_unsubscribe_msg(channel, sorted(gone))
+
+    @staticmethod
+    def _split(symbols: list[str]) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {"stocks": set(), "crypto": set()}
+        for s in symbols:
+            inst = parse_symbol(s)
+            if inst.asset_class is AssetClass.CRYPTO:
+                out["crypto"].add(inst.symbol)
+            elif inst.asset_class is AssetClass.EQUITY:
+                out["stocks"].add(inst.symbol)
+        return {k: v for k, v in out.items() if v}
+
+    def snapshot(self, symbol: str) -> Quote | None:
+        return self._quotes.get(symbol)
+
+    async def history(self, symbol: str, seconds: int, start: float, end: float) -> list[Bar]:
+        inst = parse_symbol(symbol)
+        tf = timeframe(seconds)
+        start_dt, end_dt = datetime.fromtimestamp(start, timezone.utc), datetime.fromtimestamp(end, timezone.utc)
+        if inst.asset_class is AssetClass.CRYPTO:
+            req = CryptoBarsRequest(symbol_or_symbols=inst.symbol, timeframe=tf, start=start_dt, end=end_dt)
+            client = self._crypto_data
+            fn = client.get_crypto_bars if client else None
+        else:
+            req = StockBarsRequest(symbol_or_symbols=inst.symbol, timeframe=tf, start=start_dt, end=end_dt, feed=self.feed)
+            client = self._stock_data
+            fn = client.get_stock_bars if client else None
+        if fn is None:
+            raise BrokerUnavailable("not connected to Alpaca")
+        raw = await self._rest(f"bars for {symbol}", fn, req)
+        return [
+            Bar(inst.symbol, parse_time(b["t"]), float(b["o"]), float(b["h"]), float(b["l"]), float(b["c"]), float(b.get("v") or 0.0), seconds)
+            for b in (raw or {}).get(inst.symbol, [])
+        ]
+
+    # ------------------------------------------------------------------ metadata
+    async def instrument(self, symbol: str) -> Instrument:
+        inst = parse_symbol(symbol)
+        if inst.asset_class not in (AssetClass.EQUITY, AssetClass.CRYPTO):
+            raise BrokerError(f"Alpaca does not trade {inst.asset_class.value} ({inst.symbol}) through this workstation")
+        cached = self._instruments.get(inst.symbol)
+        if cached is not None:
+            return cached
+        try:
+            asset = await self._rest(f"asset {inst.symbol}", self._client().get_asset, inst.symbol)
+        except BrokerError as exc:
+            if "404" in str(exc) or "not found" in str(exc).lower():
+                raise BrokerError(f"Alpaca does not know the symbol {inst.symbol!r}") from None
+            raise
+        result = instrument_from_asset(inst.symbol, asset)
+        self._instruments[inst.symbol] = result
+        return result
+
+    # ------------------------------------------------------------------ orders
+    async def submit(self, order: Order) -> None:
+        inst = await self.instrument(order.symbol)
+        req = order_request(order, inst.asset_class is AssetClass.CRYPTO)
+        try:
+            o = await self._rest(f"order {order.client_id}", self._client().submit_order, req, submit=True)
+        except BrokerTimeout:
+            raise
+        except (BrokerUnavailable,):
+            raise
+        except BrokerError as exc:
+            self._on_report(BrokerRejected(client_id=order.client_id, reason=str(exc), ts=self.clock.time()))
+            return
+        self._client_of[str(o["id"])] = order.client_id
+        if o.get("status") == "rejected":
+            self._on_report(BrokerRejected(client_id=order.client_id, reason="Alpaca: rejected", ts=self.clock.time()))
+        else:
+            self._on_report(BrokerAccepted(client_id=order.client_id, broker_id=str(o["id"]), ts=self.clock.time()))
+
+    async def _broker_id(self, order: Order) -> str:
+        """The Alpaca id of the order's live incarnation (after replacements, the newest)."""
+        state = await self.lookup(order.client_id)
+        if state is None or state.broker_id is None:
+            raise BrokerError(f"Alpaca has no order with client id {order.client_id}")
+        return state.broker_id
+
+    async def cancel(self, order: Order) -> None:
+        broker_id = await self._broker_id(order)
+        await self._rest(f"cancel of {order.client_id}", self._client().cancel_order_by_id, broker_id)
+
+    async def replace(self, order: Order, qty: Decimal, limit_price: Decimal | None, stop_price: Decimal | None) -> None:
+        if qty != qty.to_integral_value():
+            raise BrokerError("Alpaca replaces whole-share quantities only; cancel and send a new order instead")
+        broker_id = await self._broker_id(order)
+        req = ReplaceOrderRequest(
+            qty=int(qty),
+            limit_price=to_float(limit_price, "limit price") if limit_price is not None else None,
+            stop_price=to_float(stop_price, "stop price") if stop_price is not None else None,
+            client_order_id=f"{order.client_id}{REPLACE_MARK}{int(self.clock.time() * 1000):x}",
+        )
+        o = await self._rest(f"replace of {order.client_id}", self._client().replace_order_by_id, broker_id, req)
+        self._client_of[str(o["id"])] = order.client_id
+        self._on_report(BrokerReplaced(
+            client_id=order.client_id, qty=dec(o["qty"]), limit_price=opt_dec(o.get("limit_price")),
+            stop_price=opt_dec(o.get("stop_price")), ts=self.clock.time(),
+        ))
+
+    async def lookup(self, client_id: str) -> BrokerOrderState | None:
+        client = self._client()
+        try:
+            o = await self._rest(f"lookup of {client_id}", client.get_order_by_client_id, client_id)
+        except BrokerError as exc:
+            if "404" in str(exc) or "not found" in str(exc).lower():
+                return None
+            raise
+        for _ in range(20):  # follow replacements to the live order
+            if o.get("status") != "replaced" or not o.get("replaced_by"):
+                break
+            o = await self._rest(f"lookup of {client_id}", client.get_order_by_id, str(o["replaced_by"]))
+        self._client_of[str(o["id"])] = client_id
+        return order_state(o)
+
+    async def open_orders(self) -> list[BrokerOrderState]:
+        from alpaca.trading.enums import QueryOrderStatus
+        from alpaca.trading.requests import GetOrdersRequest
+
+        rows = await self._rest("open orders", self._client().get_orders, GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500))
+        out = []
+        for o in rows or []:
+            self._client_of[str(o["id"])] = our_client_id(o["client_order_id"])
+            out.append(order_state(o))
+        return out
+
+    async def fills_since(self, ts: float) -> list[BrokerFill]:
+        """Executions since ``ts`` from Alpaca's FILL activities, with the stream's exec ids."""
+        client = self._client()
+        after = datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+        params: dict[str, Any] = {"after": after, "direction": "asc", "page_size": 100}
+        out: list[BrokerFill] = []
+        for _ in range(50):
+            rows = await self._rest("fill activities", functools.partial(client.get, "/account/activities/FILL", params))
+            if not rows:
+                break
+            for a in rows:
+                order_id = str(a["order_id"])
+                cid = self._client_of.get(order_id)
+                if cid is None:
+                    try:
+                        o = await self._rest(f"order {order_id}", client.get_order_by_id, order_id)
+                        cid = self._client_of[order_id] = our_client_id(o["client_order_id"])
+                    except BrokerError:
+                        cid = f"alpaca-{order_id}"
+                out.append(BrokerFill(
+                    client_id=cid, exec_id=exec_id(a, a["cum_qty"]), qty=dec(a["qty"]), price=dec(a["price"]),
+                    symbol=our_symbol(a["symbol"], "crypto" if "/" in a["symbol"] else None), side=a["side"],
+                    ts=parse_time(a.get("transaction_time")),
+                ))
+            if len(rows) < params["page_size"]:
+                break
+            params = {**params, "page_token": rows[-1]["id"]}
+        return out
+
+    # ------------------------------------------------------------------ account
+    async def positions(self) -> list[Position]:
+        rows = await self._rest("positions", self._client().get_all_positions)
+        out = []
+        for p in rows or []:
+            qty = dec(p["qty"])
+            if p.get("side") == "short" and qty > 0:
+                qty = -qty
+            out.append(Position(symbol=our_symbol(p["symbol"], p.get("asset_class")), qty=qty, avg_price=dec(p["avg_entry_price"])))
+        return out
+
+    async def account(self) -> ModelAccount | None:
+        a = await self._rest("account", self._client().get_account)
+        market_value = (opt_dec(a.get("long_market_value")) or Decimal(0)) + (opt_dec(a.get("short_market_value")) or Decimal(0))
+        return ModelAccount(
+            currency=a.get("currency") or "USD", cash=dec(a.get("cash") or 0), equity=dec(a.get("equity") or 0),
+            buying_power=dec(a.get("buying_power") or 0), market_value=market_value,
+        )
+
+
+# --------------------------------------------------------------------------- error mapping
+
+
+def _api_error(exc: APIError, what: str) -> BrokerError:
+    status = exc.status_code
+    try:
+        message = exc.message
+    except (ValueError, KeyError, TypeError):
+        message = (str(exc) or "").splitlines()[0][:200] if str(exc) else f"HTTP {status}"
+    if status in (401,):
+        return BrokerUnavailable(f"Alpaca refused the API keys ({status}: {message})")
+    if status == 404:
+        return BrokerError(f"Alpaca: {message} (404)")
+    return BrokerError(f"Alpaca: {message}")
+
+
+def _never_sent(exc: requests.ConnectionError) -> bool:
+    """True when the request cannot have reached the server (refused, DNS, connect timeout)."""
+    import urllib3.exceptions as u3
+
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            break
+        if isinstance(seen, (u3.NewConnectionError, u3.ConnectTimeoutError, ConnectionRefusedError)):
+            return True
+        if isinstance(seen, u3.MaxRetryError):
+            seen = seen.reason
+            continue
+        seen = seen.args[0] if seen.args and isinstance(seen.args[0], BaseException) else seen.__cause__ or seen.__context__
+    return False
+
+
+def _connection_reason(exc: requests.ConnectionError) -> str:
+    text = str(exc)
+    for needle, reason in (("Connection refused", "connection refused"), ("Name or service not known", "host not found"),
+                           ("Temporary failure in name resolution", "host not found"), ("timed out", "timed out"),
+                           ("Network is unreachable", "network unreachable")):
+        if needle in text:
+            return reason
+    return "connection failed"
