@@ -53,7 +53,7 @@ from alpaca.data.historical.crypto import CryptoHistoricalDataClient
 from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.live.crypto import CryptoDataStream
 from alpaca.data.live.stock import StockDataStream
-from alpaca.data.requests import CryptoBarsRequest, StockBarsRequest
+from alpaca.data.requests import CryptoBarsRequest, CryptoSnapshotRequest, StockBarsRequest, StockSnapshotRequest
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide
@@ -358,32 +358,34 @@ class _Link:
 
     async def run(self) -> None:
         attempt = 0
+        restarted = ""  # why a healthy connection was restarted (silence), for the state's detail
         while True:
-            reason = ""
             try:
                 self.stream = await self.open()
                 self.state = "up"
                 self.up.set()
                 attempt = 0
-                self.owner._link_changed(self, "")
+                self.owner._link_changed(self, restarted)
+                restarted = ""
                 stale = await self.stream._consume()
                 if not stale:
                     return  # stopped on purpose
-                reason = f"no market data for {self.owner.stale_after:g}s"
+                # connected but silent: restart quietly; only a failed reconnect counts as down
+                restarted = f"no market data for {self.owner.stale_after:g}s"
                 self.restarts += 1
-                log.warning("alpaca %s stream silent; restarting it", self.name)
+                log.warning("alpaca %s stream silent for %gs; restarting it", self.name, self.owner.stale_after)
             except asyncio.CancelledError:
                 raise
             except (websockets.WebSocketException, OSError, ValueError, TimeoutError, AttributeError) as exc:
                 reason = _ws_reason(exc)
                 log.warning("alpaca %s stream dropped: %s", self.name, reason)
+                if self.state == "up" or attempt > 0:
+                    self.state = "down"
+                    self.up.clear()
+                    self.owner._link_changed(self, reason)
             finally:
                 await self.close_stream()
             attempt += 1
-            if self.state == "up" or attempt > 1:
-                self.state = "down"
-                self.up.clear()
-                self.owner._link_changed(self, reason)
             await asyncio.sleep(self.owner.backoff.delay(attempt))
 
     async def close_stream(self) -> None:
@@ -449,14 +451,19 @@ class AlpacaBroker:
         self._instruments: dict[str, Instrument] = {}
         self._client_of: dict[str, str] = {}  # alpaca order id -> our client id
         self._state = ""
+        self._detail = ""
         self._closing = False
+        # websockets logs whole frames at DEBUG, the auth frame with the keys among them:
+        # our sockets log to a logger that never goes below INFO.
+        self._wire_log = logging.getLogger("brokers.alpaca.wire")
+        self._wire_log.setLevel(logging.INFO)
 
     # ------------------------------------------------------------------ wiring
     def attach(self, on_report: ReportSink, on_quote: QuoteSink, on_state: StateSink) -> None:
         self._on_report, self._on_quote, self._on_state = on_report, on_quote, on_state
 
     def _emit_state(self, state: str, detail: str = "") -> None:
-        if (state, detail) == (self._state, getattr(self, "_detail", None)):
+        if (state, detail) == (self._state, self._detail):
             return
         self._state, self._detail = state, detail
         self._on_state(ConnectionState(broker=self.name, state=state, detail=detail, ts=self.clock.time()))
@@ -557,13 +564,12 @@ class AlpacaBroker:
         key, secret = self._keys or ("", "")
         stream = _TradingStream(
             key, secret, paper=self.paper, raw_data=True, url_override=self.trading_stream_url,
-            websocket_params={"ping_interval": 10, "ping_timeout": 20, "max_queue": 1024, "open_timeout": self.connect_timeout},
+            websocket_params={"ping_interval": 10, "ping_timeout": 20, "max_queue": 1024, "open_timeout": self.connect_timeout, "logger": self._wire_log},
         )
         stream.subscribe_trade_updates(self._on_trade_update)
         try:
             await asyncio.wait_for(stream._start_ws(), self.connect_timeout)
-            consume = asyncio.ensure_future(self._pump_until(stream, stream.listening))
-            await consume
+            await self._pump_until(stream, stream.listening)
         except BaseException:
             await stream.close()
             raise
@@ -582,7 +588,7 @@ class AlpacaBroker:
 
     async def _open_data(self, kind: str) -> Any:
         key, secret = self._keys or ("", "")
-        params = {"ping_interval": 10, "ping_timeout": 20, "max_queue": 4096, "open_timeout": self.connect_timeout}
+        params = {"ping_interval": 10, "ping_timeout": 20, "max_queue": 4096, "open_timeout": self.connect_timeout, "logger": self._wire_log}
         if kind == "stocks":
             stream = StockDataStream(key, secret, raw_data=True, feed=self.feed, url_override=self.stock_stream_url, websocket_params=params, data_timeout=self.stale_after)
         else:
@@ -638,6 +644,7 @@ class AlpacaBroker:
             if not new:
                 continue
             self._subs[kind] |= new
+            await self._prime(kind, sorted(new))
             link = self._links.get(kind)
             if link is None:
                 link = self._links[kind] = _Link(kind, self, functools.partial(self._open_data, kind))
@@ -661,6 +668,34 @@ class AlpacaBroker:
                     for s in gone:
                         link.stream._handlers[channel].pop(s, None)
                     await link.stream._send_unsubscribe_msg(channel, sorted(gone))
+
+    async def _prime(self, kind: str, symbols: list[str]) -> None:
+        """Latest quote, last trade and previous close from a REST snapshot, before the stream speaks."""
+        if kind == "stocks" and self._stock_data is not None:
+            fn, req = self._stock_data.get_stock_snapshot, StockSnapshotRequest(symbol_or_symbols=symbols, feed=self.feed)
+        elif kind == "crypto" and self._crypto_data is not None:
+            fn, req = self._crypto_data.get_crypto_snapshot, CryptoSnapshotRequest(symbol_or_symbols=symbols)
+        else:
+            return
+        try:
+            raw = await self._rest(f"{kind} snapshots", fn, req)
+        except BrokerError as exc:
+            log.warning("no Alpaca snapshot for %s: %s", ", ".join(symbols), exc)
+            return
+        for symbol in symbols:
+            snap = (raw or {}).get(symbol)
+            if not isinstance(snap, dict):
+                continue
+            q, t = snap.get("latestQuote") or {}, snap.get("latestTrade") or {}
+            prev, day = snap.get("prevDailyBar") or {}, snap.get("dailyBar") or {}
+            bid, ask = float(q.get("bp") or 0.0), float(q.get("ap") or 0.0)
+            last = float(t.get("p") or 0.0) or (bid + ask) / 2
+            if not (bid or ask or last):
+                continue
+            quote = Quote(symbol, parse_time(q.get("t") or t.get("t")) or self.clock.time(), bid, ask, last,
+                          float(q.get("bs") or 0.0), float(q.get("as") or 0.0), float(day.get("v") or 0.0), float(prev.get("c") or 0.0))
+            self._quotes[symbol] = quote
+            self._on_quote(quote)
 
     @staticmethod
     def _split(symbols: list[str]) -> dict[str, set[str]]:

@@ -140,6 +140,8 @@ class AlpacaFake:
         r.add_get("/v2/account/activities/{kind}", self._activities)
         r.add_get("/v2/stocks/bars", self._bars)
         r.add_get("/v1beta3/crypto/us/bars", self._bars)
+        r.add_get("/v2/stocks/snapshots", self._snapshots)
+        r.add_get("/v1beta3/crypto/us/snapshots", self._snapshots)
         r.add_get("/stream", self._trading_ws)
         r.add_get("/v2/iex", self._data_ws)
         r.add_get("/v2/sip", self._data_ws)
@@ -430,6 +432,22 @@ class AlpacaFake:
                 for i in range(5)
             ]
         return web.json_response({"bars": out, "next_page_token": None})
+
+    async def _snapshots(self, request: web.Request) -> web.Response:
+        if (err := await self._guard(request)) is not None:
+            return err
+        out = {}
+        for sym in request.query.get("symbols", "").split(","):
+            if sym not in self.prices:
+                continue
+            p = float(self.prices[sym])
+            out[sym] = {
+                "latestTrade": {"t": _iso(), "x": "V", "p": p, "s": 100, "c": ["@"], "i": 1, "z": "C"},
+                "latestQuote": {"t": _iso(), "ax": "V", "ap": p + 0.01, "as": 2, "bx": "V", "bp": p - 0.01, "bs": 3, "c": ["R"], "z": "C"},
+                "minuteBar": None, "dailyBar": {"t": _iso(), "o": p, "h": p, "l": p, "c": p, "v": 12345, "n": 10, "vw": p},
+                "prevDailyBar": {"t": _iso(), "o": p, "h": p, "l": p, "c": p - 1, "v": 20000, "n": 10, "vw": p},
+            }
+        return web.json_response({"snapshots": out} if "crypto" in request.path else out)
 
     # ------------------------------------------------------------------ order life
     async def _fill(self, o: dict, qty: Decimal | None, price: Decimal | None) -> dict:
