@@ -352,6 +352,7 @@ class _Link:
         self.up = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self.restarts = 0
+        self.stopping = False
 
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self.run(), name=f"alpaca-{self.name}")
@@ -359,7 +360,7 @@ class _Link:
     async def run(self) -> None:
         attempt = 0
         restarted = ""  # why a healthy connection was restarted (silence), for the state's detail
-        while True:
+        while not self.stopping:
             try:
                 self.stream = await self.open()
                 self.state = "up"
@@ -377,6 +378,8 @@ class _Link:
             except asyncio.CancelledError:
                 raise
             except (websockets.WebSocketException, OSError, ValueError, TimeoutError, AttributeError) as exc:
+                if self.stopping:
+                    return
                 reason = _ws_reason(exc)
                 log.warning("alpaca %s stream dropped: %s", self.name, reason)
                 if self.state == "up" or attempt > 0:
@@ -397,13 +400,17 @@ class _Link:
                 log.debug("closing alpaca %s stream: %s", self.name, exc)
 
     async def stop(self) -> None:
+        """Stop for good. Python 3.11's wait_for can swallow a cancel (the SDK's consume loop
+        uses it), so the loop is also told through the SDK's stop queue and its socket is
+        closed, and the wait is bounded."""
+        self.stopping = True
+        if self.stream is not None:
+            self.stream._stop_stream_queue.put_nowait({"should_stop": True})
         if self.task is not None:
             self.task.cancel()
-            try:
-                await self.task
-            except (asyncio.CancelledError, Exception):
-                pass
         await self.close_stream()
+        if self.task is not None:
+            await asyncio.wait({self.task}, timeout=2.0)
 
 
 def _ws_reason(exc: BaseException) -> str:

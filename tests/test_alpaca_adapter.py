@@ -170,7 +170,7 @@ async def test_fill_while_the_stream_is_down_is_journaled_once(session, fake):
     assert [s.state for s in session.states][-2:] == ["reconnecting", "connected"]
     assert [(f.qty, f.price) for f in fills_of(session, order.id)] == [(Decimal(5), Decimal("189.5"))]
     assert session.portfolio.qty("AAPL") == Decimal(5)
-    assert any("happened while disconnected" in a.message for a in alerts)
+    await until(lambda: any("happened while disconnected" in a.message for a in alerts), what="resync alert")
     # a second resync (another reconnect) finds the fill again and books nothing
     await session.resync()
     assert len(fills_of(session, order.id)) == 1 and session.portfolio.qty("AAPL") == Decimal(5)

@@ -662,6 +662,8 @@ def _place(
                 return await session.oms.review(req)
             order = await session.oms.submit(req)
             await session.oms.drain()
+            if session.broker.keeps_account and order.type is OrderType.MARKET:
+                await _await_fill(session, order.id, seconds=3.0)
             return session.oms.orders[order.id]
         except OrderError as exc:
             raise CliError(str(exc), 2) from None
@@ -688,7 +690,16 @@ def _place(
     if order.status is OrderStatus.REJECTED:
         raise CliError(f"rejected: {order.reason}", 1)
     if not json_out:
-        _console().print(describe(order))
+        _console().print(("[bold white on red] LIVE [/] " if session.profile.live else "") + describe(order))
+
+
+async def _await_fill(session, order_id: str, seconds: float) -> None:
+    """A real broker reports a market order's fill a moment after accepting it: wait briefly."""
+    deadline = session.clock.monotonic() + seconds
+    while session.oms.orders[order_id].status in (OrderStatus.SUBMITTED, OrderStatus.ACCEPTED):
+        if session.clock.monotonic() > deadline:
+            return
+        await asyncio.sleep(0.02)
 
 
 def _order_command(side: Side):

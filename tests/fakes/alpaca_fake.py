@@ -87,6 +87,7 @@ class AlpacaFake:
         self.mute_data = False
         self.reject_streams = False
         self._swallow = 0
+        self._reject_message: str | None = None
         self._rate_limited = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -203,6 +204,10 @@ class AlpacaFake:
     def swallow_next_submit(self) -> None:
         """The next POST /v2/orders creates the order but its answer (and its stream event) never arrives."""
         self._swallow += 1
+
+    def reject_next_submit(self, message: str = "insufficient buying power") -> None:
+        """The next POST /v2/orders is refused with 403 and this message, as Alpaca refuses an unaffordable order."""
+        self._reject_message = message
 
     def rate_limit_next(self, n: int = 1) -> None:
         """The next ``n`` REST requests answer 429."""
@@ -358,6 +363,9 @@ class AlpacaFake:
             return self._error(422, 40010001, "client_order_id must be unique")
         qty = Decimal(str(body["qty"]))
         price = Decimal(str(body.get("limit_price") or self.prices.get(symbol, 0)))
+        if self._reject_message is not None:
+            message, self._reject_message = self._reject_message, None
+            return self._error(403, 40310000, message)
         if body["side"] == "buy" and qty * price > self.cash * 2:
             return self._error(403, 40310000, "insufficient buying power")
         o = self._new_order(body)
