@@ -45,6 +45,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
 import requests
 import websockets
 from alpaca.common.exceptions import APIError
@@ -56,14 +57,16 @@ from alpaca.data.live.stock import StockDataStream
 from alpaca.data.requests import CryptoBarsRequest, CryptoSnapshotRequest, StockBarsRequest, StockSnapshotRequest
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderSide
+from alpaca.trading.enums import OrderClass, OrderSide
 from alpaca.trading.enums import TimeInForce as AlpacaTIF
 from alpaca.trading.requests import (
     LimitOrderRequest,
     MarketOrderRequest,
     ReplaceOrderRequest,
     StopLimitOrderRequest,
+    StopLossRequest,
     StopOrderRequest,
+    TakeProfitRequest,
     TrailingStopOrderRequest,
 )
 from alpaca.trading.stream import TradingStream
@@ -107,6 +110,8 @@ KEY_VAR = "APCA_API_KEY_ID"
 SECRET_VAR = "APCA_API_SECRET_KEY"
 KEYRING_SERVICE = "workstation-alpaca"
 REPLACE_MARK = ".r"
+OCO_MARK = "+"
+OCO_PAIR_WAIT_S = 2.0
 FRACTIONAL_LOT = Decimal("0.000000001")
 CRYPTO_QUOTES = ("USDT", "USDC", "USD", "BTC")
 OPEN_STATUSES = {"new", "accepted", "pending_new", "partially_filled", "pending_replace", "pending_cancel", "accepted_for_bidding", "held", "calculated"}
@@ -137,7 +142,8 @@ def to_float(d: Decimal, what: str) -> float:
 
 
 def our_client_id(client_order_id: str) -> str:
-    return client_order_id.split(REPLACE_MARK, 1)[0]
+    """Ours from Alpaca's: ``<ours>.r<hex>`` after a replace, ``<take-profit>+<stop-loss>`` for an OCO."""
+    return client_order_id.split(REPLACE_MARK, 1)[0].split(OCO_MARK, 1)[0]
 
 
 def our_symbol(symbol: str, asset_class: str | None) -> str:
@@ -219,6 +225,17 @@ def order_request(order: Order, crypto: bool) -> Any:
     raise BrokerError(f"Alpaca cannot take a {t.value} order")
 
 
+def oco_request(tp: Order, sl: Order) -> LimitOrderRequest:
+    """A bracket's exits as Alpaca's native OCO: the take-profit limit with the stop-loss as its leg."""
+    tif = tp.tif if tp.tif in (TimeInForce.DAY, TimeInForce.GTC) else TimeInForce.GTC
+    return LimitOrderRequest(
+        symbol=tp.symbol, qty=to_float(tp.qty, "quantity"), side=OrderSide(tp.side.value), time_in_force=_TIF[tif],
+        order_class=OrderClass.OCO, client_order_id=f"{tp.client_id}{OCO_MARK}{sl.client_id}",
+        take_profit=TakeProfitRequest(limit_price=to_float(tp.limit_price, "take-profit price")),
+        stop_loss=StopLossRequest(stop_price=to_float(sl.stop_price, "stop-loss price")),
+    )
+
+
 def order_state(o: Mapping[str, Any]) -> BrokerOrderState:
     return BrokerOrderState(
         client_id=our_client_id(o["client_order_id"]), broker_id=str(o["id"]),
@@ -228,11 +245,11 @@ def order_state(o: Mapping[str, Any]) -> BrokerOrderState:
     )
 
 
-def report_from_update(data: Mapping[str, Any], clock_ts: float) -> BrokerReport | None:
+def report_from_update(data: Mapping[str, Any], clock_ts: float, client_id: str | None = None) -> BrokerReport | None:
     """A BrokerReport for one ``trade_updates`` event (None for events we need not act on)."""
     event = data.get("event")
     o = data["order"]
-    cid = our_client_id(o["client_order_id"])
+    cid = client_id or our_client_id(o["client_order_id"])
     ts = parse_time(data.get("timestamp")) or clock_ts
     if event in ("new", "accepted", "pending_new"):
         return BrokerAccepted(client_id=cid, broker_id=str(o["id"]), ts=ts)
@@ -457,6 +474,8 @@ class AlpacaBroker:
         self._quotes: dict[str, Quote] = {}
         self._instruments: dict[str, Instrument] = {}
         self._client_of: dict[str, str] = {}  # alpaca order id -> our client id
+        self._broker_of: dict[str, str] = {}  # our client id -> alpaca id of its live order
+        self._oco_waiting: dict[str, tuple[Order, asyncio.Future[None]]] = {}
         self._state = ""
         self._detail = ""
         self._closing = False
@@ -614,9 +633,8 @@ class AlpacaBroker:
     async def _on_trade_update(self, msg: dict) -> None:
         data = msg.get("data") or {}
         try:
-            o = data["order"]
-            self._client_of[str(o["id"])] = our_client_id(o["client_order_id"])
-            report = report_from_update(data, self.clock.time())
+            cid = self._learn(data["order"])
+            report = report_from_update(data, self.clock.time(), cid)
         except (KeyError, ValueError, ArithmeticError) as exc:
             log.warning("unreadable trade update from Alpaca (%s): %s", type(exc).__name__, str(data)[:300])
             return
@@ -757,23 +775,72 @@ class AlpacaBroker:
         return result
 
     # ------------------------------------------------------------------ orders
+    def _learn(self, o: Mapping[str, Any]) -> str:
+        """Remember which of our orders an Alpaca order (and its OCO leg) is; returns our client id."""
+        coid = str(o.get("client_order_id") or "")
+        cid = self._client_of.get(str(o["id"])) or our_client_id(coid)
+        self._client_of[str(o["id"])] = cid
+        self._broker_of[cid] = str(o["id"])
+        if OCO_MARK in coid.split(REPLACE_MARK, 1)[0]:
+            partner = coid.split(REPLACE_MARK, 1)[0].split(OCO_MARK, 1)[1]
+            for leg in o.get("legs") or []:
+                self._client_of[str(leg["id"])] = partner
+                self._broker_of[partner] = str(leg["id"])
+        return cid
+
     async def submit(self, order: Order) -> None:
         inst = await self.instrument(order.symbol)
-        req = order_request(order, inst.asset_class is AssetClass.CRYPTO)
+        if order.oco_group and order.role in ("take_profit", "stop_loss") and inst.asset_class is AssetClass.EQUITY:
+            await self._submit_bracket_exit(order)
+            return
+        await self._send(order, order_request(order, inst.asset_class is AssetClass.CRYPTO), [order])
+
+    async def _send(self, order: Order, req: Any, covers: list[Order]) -> None:
+        """Send one request standing for ``covers`` (one order, or the two sides of an OCO)."""
         try:
             o = await self._rest(f"order {order.client_id}", self._client().submit_order, req, submit=True)
-        except BrokerTimeout:
-            raise
-        except (BrokerUnavailable,):
+        except (BrokerTimeout, BrokerUnavailable):
             raise
         except BrokerError as exc:
-            self._on_report(BrokerRejected(client_id=order.client_id, reason=str(exc), ts=self.clock.time()))
+            for each in covers:
+                self._on_report(BrokerRejected(client_id=each.client_id, reason=str(exc), ts=self.clock.time()))
             return
-        self._client_of[str(o["id"])] = order.client_id
-        if o.get("status") == "rejected":
-            self._on_report(BrokerRejected(client_id=order.client_id, reason="Alpaca: rejected", ts=self.clock.time()))
+        self._learn(o)
+        for each in covers:
+            if o.get("status") == "rejected":
+                self._on_report(BrokerRejected(client_id=each.client_id, reason="Alpaca: rejected", ts=self.clock.time()))
+            else:
+                self._on_report(BrokerAccepted(client_id=each.client_id, broker_id=self._broker_of.get(each.client_id), ts=self.clock.time()))
+
+    async def _submit_bracket_exit(self, order: Order) -> None:
+        """A bracket's two exits go out as one native OCO order, so Alpaca holds the shares once
+        (two separate sells would exceed the position) and cancels one side when the other fills.
+        The order manager sends the two sides one after the other: the first waits for the second."""
+        group = order.oco_group or ""
+        waiting = self._oco_waiting.pop(group, None)
+        if waiting is None:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._oco_waiting[group] = (order, future)
+            try:
+                await asyncio.wait_for(asyncio.shield(future), OCO_PAIR_WAIT_S)
+            except TimeoutError:
+                if self._oco_waiting.get(group, (None,))[0] is order:
+                    del self._oco_waiting[group]
+                    await self._send(order, order_request(order, False), [order])  # its sibling never came
+            return
+        first, future = waiting
+        try:
+            tp, sl = (first, order) if first.role == "take_profit" else (order, first)
+            if tp.qty != sl.qty or tp.limit_price is None or sl.stop_price is None:
+                for each in (first, order):
+                    await self._send(each, order_request(each, False), [each])
+            else:
+                await self._send(tp, oco_request(tp, sl), [tp, sl])
+        except BaseException as exc:
+            future.set_exception(exc)
+            raise
         else:
-            self._on_report(BrokerAccepted(client_id=order.client_id, broker_id=str(o["id"]), ts=self.clock.time()))
+            future.set_result(None)
 
     async def _broker_id(self, order: Order) -> str:
         """The Alpaca id of the order's live incarnation (after replacements, the newest)."""
@@ -783,12 +850,18 @@ class AlpacaBroker:
         return state.broker_id
 
     async def cancel(self, order: Order) -> None:
+        if order.broker_id and order.client_id not in self._broker_of:
+            self._client_of.setdefault(order.broker_id, order.client_id)
+            self._broker_of[order.client_id] = order.broker_id
         broker_id = await self._broker_id(order)
         await self._rest(f"cancel of {order.client_id}", self._client().cancel_order_by_id, broker_id)
 
     async def replace(self, order: Order, qty: Decimal, limit_price: Decimal | None, stop_price: Decimal | None) -> None:
         if qty != qty.to_integral_value():
             raise BrokerError("Alpaca replaces whole-share quantities only; cancel and send a new order instead")
+        if order.broker_id and order.client_id not in self._broker_of:
+            self._client_of.setdefault(order.broker_id, order.client_id)
+            self._broker_of[order.client_id] = order.broker_id
         broker_id = await self._broker_id(order)
         req = ReplaceOrderRequest(
             qty=int(qty),
@@ -798,6 +871,7 @@ class AlpacaBroker:
         )
         o = await self._rest(f"replace of {order.client_id}", self._client().replace_order_by_id, broker_id, req)
         self._client_of[str(o["id"])] = order.client_id
+        self._broker_of[order.client_id] = str(o["id"])
         self._on_report(BrokerReplaced(
             client_id=order.client_id, qty=dec(o["qty"]), limit_price=opt_dec(o.get("limit_price")),
             stop_price=opt_dec(o.get("stop_price")), ts=self.clock.time(),
@@ -805,28 +879,51 @@ class AlpacaBroker:
 
     async def lookup(self, client_id: str) -> BrokerOrderState | None:
         client = self._client()
+        o: Mapping[str, Any] | None = None
+        known = self._broker_of.get(client_id)
         try:
-            o = await self._rest(f"lookup of {client_id}", client.get_order_by_client_id, client_id)
+            if known is not None:
+                o = await self._rest(f"lookup of {client_id}", client.get_order_by_id, known)
+            else:
+                o = await self._rest(f"lookup of {client_id}", client.get_order_by_client_id, client_id)
         except BrokerError as exc:
-            if "404" in str(exc) or "not found" in str(exc).lower():
+            if "404" not in str(exc) and "not found" not in str(exc).lower():
+                raise
+        if o is None:  # an OCO's stop side has an id Alpaca chose: find it under its parent
+            await self._learn_recent()
+            known = self._broker_of.get(client_id)
+            if known is None:
                 return None
-            raise
+            o = await self._rest(f"lookup of {client_id}", client.get_order_by_id, known)
         for _ in range(20):  # follow replacements to the live order
             if o.get("status") != "replaced" or not o.get("replaced_by"):
                 break
             o = await self._rest(f"lookup of {client_id}", client.get_order_by_id, str(o["replaced_by"]))
         self._client_of[str(o["id"])] = client_id
-        return order_state(o)
+        self._broker_of[client_id] = str(o["id"])
+        return msgspec.structs.replace(order_state(o), client_id=client_id)
+
+    async def _learn_recent(self, after: float | None = None) -> None:
+        """Map recent orders, their OCO legs included, to our client ids (one request)."""
+        from alpaca.trading.enums import QueryOrderStatus
+        from alpaca.trading.requests import GetOrdersRequest
+
+        since = datetime.fromtimestamp(after, timezone.utc) if after is not None else None
+        req = GetOrdersRequest(status=QueryOrderStatus.ALL, nested=True, limit=500, after=since)
+        for o in await self._rest("recent orders", self._client().get_orders, req) or []:
+            self._learn(o)
 
     async def open_orders(self) -> list[BrokerOrderState]:
         from alpaca.trading.enums import QueryOrderStatus
         from alpaca.trading.requests import GetOrdersRequest
 
-        rows = await self._rest("open orders", self._client().get_orders, GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500))
+        rows = await self._rest("open orders", self._client().get_orders, GetOrdersRequest(status=QueryOrderStatus.OPEN, nested=True, limit=500))
         out = []
         for o in rows or []:
-            self._client_of[str(o["id"])] = our_client_id(o["client_order_id"])
-            out.append(order_state(o))
+            for each in [o, *(o.get("legs") or [])]:
+                if each.get("status") in OPEN_STATUSES:
+                    self._learn(o)
+                    out.append(msgspec.structs.replace(order_state(each), client_id=self._client_of.get(str(each["id"]), our_client_id(each["client_order_id"]))))
         return out
 
     async def fills_since(self, ts: float) -> list[BrokerFill]:
@@ -835,17 +932,20 @@ class AlpacaBroker:
         after = datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
         params: dict[str, Any] = {"after": after, "direction": "asc", "page_size": 100}
         out: list[BrokerFill] = []
+        learned = False
         for _ in range(50):
             rows = await self._rest("fill activities", functools.partial(client.get, "/account/activities/FILL", params))
             if not rows:
                 break
             for a in rows:
                 order_id = str(a["order_id"])
+                if order_id not in self._client_of and not learned:
+                    learned = True
+                    await self._learn_recent(ts - 86_400)
                 cid = self._client_of.get(order_id)
                 if cid is None:
                     try:
-                        o = await self._rest(f"order {order_id}", client.get_order_by_id, order_id)
-                        cid = self._client_of[order_id] = our_client_id(o["client_order_id"])
+                        cid = self._learn(await self._rest(f"order {order_id}", client.get_order_by_id, order_id))
                     except BrokerError:
                         cid = f"alpaca-{order_id}"
                 out.append(BrokerFill(

@@ -265,3 +265,54 @@ async def test_keys_never_reach_the_logs(fake, keys, home, caplog):  # noqa: F81
         await s.stop()
     text = caplog.text + "".join(str(r.args) for r in caplog.records)
     assert caplog.records and KEY not in text and SECRET not in text
+
+
+async def test_bracket_exits_go_out_as_one_native_oco(session, fake):
+    entry = await session.oms.submit(buy("AAPL", "10", type=OrderType.LIMIT, limit_price=Decimal("190"), take_profit=Decimal("200"), stop_loss=Decimal("180")))
+    await until(lambda: session.oms.orders[entry.id].status is OrderStatus.ACCEPTED)
+    fake.fill(entry.client_id)
+    children = [o for o in session.oms.orders.values() if o.parent_id == entry.id]
+    await until(lambda: all(session.oms.orders[c.id].status is OrderStatus.ACCEPTED for c in children), what="exits accepted")
+    posts = [b for m, p, b in fake.requests if m == "POST" and p == "/v2/orders"]
+    assert len(posts) == 2 and posts[1]["order_class"] == "oco"  # entry, then ONE order for both exits
+    assert posts[1]["take_profit"] == {"limit_price": 200.0} and posts[1]["stop_loss"] == {"stop_price": 180.0}
+    tp = next(session.oms.orders[c.id] for c in children if c.role == "take_profit")
+    sl = next(session.oms.orders[c.id] for c in children if c.role == "stop_loss")
+    parent = fake.orders[tp.broker_id]
+    assert parent["legs"] == [sl.broker_id] and fake.orders[sl.broker_id]["stop_price"] == Decimal(180)
+    fake.fill(sl.broker_id, price="179.95")  # the stop is hit: Alpaca cancels the take-profit itself
+    await until(lambda: session.oms.orders[sl.id].status is OrderStatus.FILLED, what="stop filled")
+    await until(lambda: session.oms.orders[tp.id].status is OrderStatus.CANCELED, what="take-profit canceled")
+    assert session.portfolio.qty("AAPL") == 0
+    assert parent["status"] == "canceled"
+
+
+async def test_separate_exits_would_be_refused_by_alpaca(session, fake):
+    """Why the exits go out as one OCO: Alpaca holds shares for the first sell order."""
+    first = await session.oms.submit(buy("AAPL", "5"))
+    await until(lambda: session.oms.orders[first.id].status is OrderStatus.FILLED)
+    await session.oms.submit(OrderRequest(symbol="AAPL", side=Side.SELL, qty=Decimal(5), type=OrderType.LIMIT, limit_price=Decimal("200")))
+    second = await session.oms.submit(OrderRequest(symbol="AAPL", side=Side.SELL, qty=Decimal(5), type=OrderType.STOP, stop_price=Decimal("180")))
+    assert session.oms.orders[second.id].reason == "Alpaca: insufficient qty available for order (requested: 5, available: 0)"
+
+
+async def test_oco_stop_fill_while_away_maps_to_our_order_after_restart(fake, keys, home):  # noqa: F811
+    from brokers.alpaca import AlpacaBroker
+    from workstation.clock import LiveClock
+
+    s = Session.build(settings_for(fake), "alpaca-paper")
+    await s.start(["AAPL"])
+    entry = await s.oms.submit(buy("AAPL", "3", type=OrderType.LIMIT, limit_price=Decimal("190"), take_profit=Decimal("200"), stop_loss=Decimal("180")))
+    await until(lambda: s.oms.orders[entry.id].status is OrderStatus.ACCEPTED)
+    fake.fill(entry.client_id)
+    sl = next(o for o in s.oms.orders.values() if o.role == "stop_loss")
+    await until(lambda: s.oms.orders[sl.id].status is OrderStatus.ACCEPTED)
+    await s.stop()
+    fake.fill(s.oms.orders[sl.id].broker_id)  # while the workstation is closed
+    fresh = AlpacaBroker(settings_for(fake).profile("alpaca-paper"), LiveClock())
+    await fresh.connect()
+    try:
+        fills = await fresh.fills_since(0)
+        assert [(f.client_id, f.qty) for f in fills] == [(entry.client_id, Decimal(3)), (sl.client_id, Decimal(3))]
+    finally:
+        await fresh.close()

@@ -24,6 +24,7 @@ from typing import Any
 import msgpack
 from aiohttp import WSMsgType, web
 
+OPEN = ("new", "accepted", "partially_filled", "pending_new")
 KEY = "PKFAKEKEY0123456789"
 SECRET = "fake-secret-abcdefghijklmnopqrstuvwxyz"
 
@@ -78,6 +79,7 @@ class AlpacaFake:
     def __post_init__(self) -> None:
         self.assets: dict[str, dict] = dict(DEFAULT_ASSETS)
         self.orders: dict[str, dict] = {}
+        self.oco_legs: dict[str, str] = {}  # leg id -> parent id (the parent is the take-profit side)
         self.positions: dict[str, FakePosition] = {}
         self.activities: list[dict] = []
         self.requests: list[tuple[str, str, dict]] = []
@@ -249,7 +251,18 @@ class AlpacaFake:
         return self.cash + sum((p.qty * self.prices.get(p.symbol, p.avg) for p in self.positions.values()), Decimal(0))
 
     def _order_json(self, o: dict) -> dict:
-        return {k: (_s(v) if isinstance(v, Decimal) else v) for k, v in o.items()}
+        out = {k: (_s(v) if isinstance(v, Decimal) else v) for k, v in o.items()}
+        if o.get("legs"):
+            out["legs"] = [self._order_json(self.orders[leg_id]) for leg_id in o["legs"]]
+        return out
+
+    def _held_for_sells(self, symbol: str) -> Decimal:
+        """Shares already promised to open sell orders (an OCO's two sides count once)."""
+        return sum(
+            (o["qty"] - o["filled_qty"] for o in self.orders.values()
+             if o["symbol"] == symbol and o["side"] == "sell" and o["status"] in OPEN and o["id"] not in self.oco_legs),
+            Decimal(0),
+        )
 
     async def _event(self, event: str, o: dict, **extra: Any) -> None:
         msg = json.dumps({"stream": "trade_updates", "data": {"event": event, "timestamp": _iso(), "order": self._order_json(o), **extra}})
@@ -305,6 +318,8 @@ class AlpacaFake:
         status = request.query.get("status", "open")
         after = request.query.get("after")
         rows = list(self.orders.values())
+        if request.query.get("nested") == "true":
+            rows = [o for o in rows if o["id"] not in self.oco_legs]
         if status == "open":
             rows = [o for o in rows if o["status"] in ("new", "accepted", "partially_filled", "pending_new")]
         elif status == "closed":
@@ -368,13 +383,26 @@ class AlpacaFake:
             return self._error(403, 40310000, message)
         if body["side"] == "buy" and qty * price > self.cash * 2:
             return self._error(403, 40310000, "insufficient buying power")
+        held = self.positions[symbol].qty if symbol in self.positions else Decimal(0)
+        if body["side"] == "sell" and held > 0 and qty > held - self._held_for_sells(symbol):
+            available = held - self._held_for_sells(symbol)
+            return self._error(403, 40310000, f"insufficient qty available for order (requested: {_s(qty)}, available: {_s(available)})")
+        if body.get("order_class") == "oco":
+            body = {**body, "limit_price": body["take_profit"]["limit_price"]}
         o = self._new_order(body)
         self.orders[o["id"]] = o
+        if body.get("order_class") == "oco":
+            leg = self._new_order({**body, "type": "stop", "limit_price": None, "stop_price": body["stop_loss"]["stop_price"], "client_order_id": None})
+            self.orders[leg["id"]] = leg
+            self.oco_legs[leg["id"]] = o["id"]
+            o["legs"] = [leg["id"]]
         if self._swallow:
             self._swallow -= 1
             request.transport.close()  # the order exists, but the client never hears about it
             raise asyncio.CancelledError
         await self._event("new", o)
+        for leg_id in o.get("legs") or []:
+            await self._event("new", self.orders[leg_id])
         if body["type"] == "market" and self.fill_market_orders:
             asyncio.get_running_loop().call_later(0.01, lambda: asyncio.ensure_future(self._fill(o, None, None)))
         return web.json_response(self._order_json(o))
@@ -408,6 +436,9 @@ class AlpacaFake:
         if o["status"] not in ("new", "accepted", "partially_filled"):
             return self._error(422, 42210000, f"order is {o['status']}")
         await self._finish(o, "canceled")
+        for other in self._oco_siblings(o):  # canceling either side cancels the OCO
+            if other["status"] in OPEN:
+                await self._finish(other, "canceled")
         return web.Response(status=204)
 
     async def _cancel_all(self, request: web.Request) -> web.Response:
@@ -485,7 +516,15 @@ class AlpacaFake:
         })
         event = "fill" if o["status"] == "filled" else "partial_fill"
         await self._event(event, o, price=_s(price), qty=_s(qty), position_qty=_s(new_qty), execution_id=exec_id)
+        for other in self._oco_siblings(o):
+            if other["status"] in OPEN:
+                await self._finish(other, "canceled")  # one side of an OCO filled: the other goes
         return self._order_json(o)
+
+    def _oco_siblings(self, o: dict) -> list[dict]:
+        if o["id"] in self.oco_legs:
+            return [self.orders[self.oco_legs[o["id"]]]]
+        return [self.orders[leg_id] for leg_id in o.get("legs") or []]
 
     async def _finish(self, o: dict, status: str) -> None:
         now = _iso()
