@@ -155,8 +155,9 @@ def our_symbol(symbol: str, asset_class: str | None) -> str:
     return symbol
 
 
-def exec_id(order: Mapping[str, Any], cum_qty: object) -> str:
-    return f"{order['id'] if 'id' in order else order['order_id']}@{plain(dec(cum_qty))}"
+def exec_id(order_id: object, cum_qty: object) -> str:
+    """The same text for a fill seen on the stream and in the FILL activities."""
+    return f"{order_id}@{plain(dec(cum_qty))}"
 
 
 def parse_time(value: object) -> float:
@@ -255,7 +256,7 @@ def report_from_update(data: Mapping[str, Any], clock_ts: float, client_id: str 
         return BrokerAccepted(client_id=cid, broker_id=str(o["id"]), ts=ts)
     if event in ("fill", "partial_fill"):
         return BrokerFill(
-            client_id=cid, exec_id=exec_id(o, o["filled_qty"]), qty=dec(data["qty"]), price=dec(data["price"]),
+            client_id=cid, exec_id=exec_id(o["id"], o["filled_qty"]), qty=dec(data["qty"]), price=dec(data["price"]),
             symbol=our_symbol(o.get("symbol") or "", o.get("asset_class")), side=o.get("side"), ts=ts,
         )
     if event == "canceled":
@@ -949,7 +950,7 @@ class AlpacaBroker:
                     except BrokerError:
                         cid = f"alpaca-{order_id}"
                 out.append(BrokerFill(
-                    client_id=cid, exec_id=exec_id(a, a["cum_qty"]), qty=dec(a["qty"]), price=dec(a["price"]),
+                    client_id=cid, exec_id=exec_id(a["order_id"], a["cum_qty"]), qty=dec(a["qty"]), price=dec(a["price"]),
                     symbol=our_symbol(a["symbol"], "crypto" if "/" in a["symbol"] else None), side=a["side"],
                     ts=parse_time(a.get("transaction_time")),
                 ))

@@ -102,6 +102,10 @@ async def test_market_order_filled_with_its_fill_event(session, fake):
     assert events[0].fill.exec_id == f"{at_fake[0]['id']}@5"
     assert [(f.qty, f.price) for f in fills_of(session, order.id)] == [(Decimal(5), Decimal("190.00"))]
     assert session.portfolio.qty("AAPL") == Decimal(5)
+    # a reconnect's resync finds the same execution in Alpaca's FILL activities: not booked again
+    assert [f.exec_id for f in await session.broker.fills_since(0)] == [events[0].fill.exec_id]
+    await session.resync()
+    assert len(fills_of(session, order.id)) == 1 and session.oms.orders[order.id].filled_qty == Decimal(5)
 
 
 async def test_limit_order_rests_is_replaced_then_canceled(session, fake):
