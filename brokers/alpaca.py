@@ -476,6 +476,7 @@ class AlpacaBroker:
         self._instruments: dict[str, Instrument] = {}
         self._client_of: dict[str, str] = {}  # alpaca order id -> our client id
         self._broker_of: dict[str, str] = {}  # our client id -> alpaca id of its live order
+        self._symbol_of: dict[str, str] = {}  # alpaca order id -> our symbol (activities say BTCUSD)
         self._oco_waiting: dict[str, tuple[Order, asyncio.Future[None]]] = {}
         self._state = ""
         self._detail = ""
@@ -782,6 +783,8 @@ class AlpacaBroker:
         cid = self._client_of.get(str(o["id"])) or our_client_id(coid)
         self._client_of[str(o["id"])] = cid
         self._broker_of[cid] = str(o["id"])
+        if o.get("symbol"):
+            self._symbol_of[str(o["id"])] = our_symbol(str(o["symbol"]), o.get("asset_class"))
         if OCO_MARK in coid.split(REPLACE_MARK, 1)[0]:
             partner = coid.split(REPLACE_MARK, 1)[0].split(OCO_MARK, 1)[1]
             for leg in o.get("legs") or []:
@@ -951,7 +954,7 @@ class AlpacaBroker:
                         cid = f"alpaca-{order_id}"
                 out.append(BrokerFill(
                     client_id=cid, exec_id=exec_id(a["order_id"], a["cum_qty"]), qty=dec(a["qty"]), price=dec(a["price"]),
-                    symbol=our_symbol(a["symbol"], "crypto" if "/" in a["symbol"] else None), side=a["side"],
+                    symbol=self._symbol_of.get(order_id) or our_symbol(a["symbol"], None), side=a["side"],
                     ts=parse_time(a.get("transaction_time")),
                 ))
             if len(rows) < params["page_size"]:

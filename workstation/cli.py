@@ -59,7 +59,8 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
-    help="A trading workstation for the terminal. Without a command, opens the workstation.",
+    help="A trading workstation for the terminal. Without a command, opens the workstation. "
+    "A live profile needs --live anywhere on the command line.",
 )
 paper_app = typer.Typer(help="The built-in paper account.", rich_markup_mode=None)
 app.add_typer(paper_app, name="paper")
