@@ -518,8 +518,18 @@ class AlpacaBroker:
 
     # ------------------------------------------------------------------ connect / close
     async def connect(self) -> None:
+        """Keys, the account over REST, then the trade_updates stream; BrokerUnavailable (one
+        line naming the missing variable or the host and port) when any of them fails."""
         self._closing = False
         self._emit_state("connecting", f"Alpaca {'paper' if self.paper else 'LIVE'} at {self.rest_host}")
+        try:
+            await self._connect()
+        except BrokerError as exc:
+            await self.close()
+            self._emit_state("disconnected", str(exc))
+            raise
+
+    async def _connect(self) -> None:
         self._keys = find_keys(self.env)
         key, secret = self._keys
         self._trading = TradingClient(key, secret, paper=self.paper, raw_data=True, url_override=self.trading_url)
@@ -532,16 +542,13 @@ class AlpacaBroker:
             await self._rest("account", self._trading.get_account, timeout=self.connect_timeout)
         except BrokerTimeout as exc:
             raise BrokerUnavailable(f"no answer from Alpaca at {self.rest_host} within {self.connect_timeout:g}s") from exc
-        except BrokerUnavailable:
-            self._emit_state("disconnected")
-            raise
         link = self._links["trading"] = _Link("trading", self, self._open_trading)
         link.start()
         try:
             await asyncio.wait_for(link.up.wait(), self.connect_timeout)
         except TimeoutError:
-            await self.close()
-            where = self._endpoint(self.trading_stream_url, "wss://paper-api.alpaca.markets/stream")
+            default = "wss://paper-api.alpaca.markets/stream" if self.paper else "wss://api.alpaca.markets/stream"
+            where = self._endpoint(self.trading_stream_url, default)
             raise BrokerUnavailable(f"Alpaca's trade_updates stream at {where} did not answer within {self.connect_timeout:g}s") from None
         self._emit_state("connected")
 
@@ -550,7 +557,7 @@ class AlpacaBroker:
         links, self._links = list(self._links.values()), {}
         for link in links:
             await link.stop()
-        if self._state and self._state != "disconnected":
+        if self._state not in ("", "disconnected", "connecting"):
             self._emit_state("disconnected")
 
     # ------------------------------------------------------------------ REST plumbing

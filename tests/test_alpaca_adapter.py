@@ -170,6 +170,7 @@ async def test_fill_while_the_stream_is_down_is_journaled_once(session, fake):
     assert session.oms.orders[order.id].status is OrderStatus.ACCEPTED
     fake.reject_streams = False
     await until(lambda: session.oms.orders[order.id].status is OrderStatus.FILLED, what="resync", timeout=8)
+    await until(lambda: fake.subscribed() == {"AAPL"}, what="market data resubscribed")
     assert session.connection.state == "connected"
     assert [s.state for s in session.states][-2:] == ["reconnecting", "connected"]
     assert [(f.qty, f.price) for f in fills_of(session, order.id)] == [(Decimal(5), Decimal("189.5"))]
@@ -189,6 +190,26 @@ async def test_lost_submit_answer_is_resolved_without_a_duplicate(session, fake)
     assert len(at_fake) == 1 and done.broker_id == at_fake[0]["id"]
     assert [m for m, p, _ in fake.requests if p == "/v2/orders"].count("POST") == 1
     assert any(p == "/v2/orders:by_client_order_id" for _, p, _ in fake.requests)
+
+
+async def test_submit_without_an_answer_times_out_and_is_looked_up(fake, keys, home):  # noqa: F811
+    s = Session.build(settings_for(fake, request_timeout=0.5), "alpaca-paper")
+    await s.start(["AAPL"])
+    try:
+        fake.swallow_next_submit(hang=True)
+        order = await s.oms.submit(buy("AAPL", "2", type=OrderType.LIMIT, limit_price=Decimal("180")))
+        done = s.oms.orders[order.id]
+        assert done.status is OrderStatus.ACCEPTED and len(fake.orders_for(order.client_id)) == 1
+        assert [m for m, p, _ in fake.requests if p == "/v2/orders"].count("POST") == 1
+    finally:
+        await s.stop()
+
+
+async def test_expired_order(session, fake):
+    order = await session.oms.submit(buy("AAPL", "1", type=OrderType.LIMIT, limit_price=Decimal("150")))
+    await until(lambda: session.oms.orders[order.id].status is OrderStatus.ACCEPTED)
+    fake.expire(order.client_id)
+    await until(lambda: session.oms.orders[order.id].status is OrderStatus.EXPIRED, what="expired")
 
 
 async def test_silent_data_stream_is_restarted(fake, keys, home):  # noqa: F811

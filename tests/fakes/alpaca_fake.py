@@ -89,6 +89,8 @@ class AlpacaFake:
         self.mute_data = False
         self.reject_streams = False
         self._swallow = 0
+        self._hang = False
+        self._release: asyncio.Event | None = None
         self._reject_message: str | None = None
         self._rate_limited = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -160,6 +162,8 @@ class AlpacaFake:
             return
 
         async def shutdown() -> None:
+            if self._release is not None:
+                self._release.set()
             for ws in [*self.trade_sockets, *self.data_sockets]:
                 await ws.close()
             if self._runner is not None:
@@ -203,9 +207,11 @@ class AlpacaFake:
         """Close every websocket (trading and data), as a network blip would."""
         self._call(self._drop())
 
-    def swallow_next_submit(self) -> None:
-        """The next POST /v2/orders creates the order but its answer (and its stream event) never arrives."""
+    def swallow_next_submit(self, hang: bool = False) -> None:
+        """The next POST /v2/orders creates the order but its answer (and its stream event) never
+        arrives: the connection is closed, or with ``hang`` held open with no answer."""
         self._swallow += 1
+        self._hang = hang
 
     def reject_next_submit(self, message: str = "insufficient buying power") -> None:
         """The next POST /v2/orders is refused with 403 and this message, as Alpaca refuses an unaffordable order."""
@@ -398,7 +404,11 @@ class AlpacaFake:
             o["legs"] = [leg["id"]]
         if self._swallow:
             self._swallow -= 1
-            request.transport.close()  # the order exists, but the client never hears about it
+            if self._hang:  # no answer until the fake stops
+                self._release = self._release or asyncio.Event()
+                await self._release.wait()
+            if request.transport is not None:
+                request.transport.close()  # the order exists, but the client never hears about it
             raise asyncio.CancelledError
         await self._event("new", o)
         for leg_id in o.get("legs") or []:
