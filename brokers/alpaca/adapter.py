@@ -1,45 +1,12 @@
-"""Alpaca (alpaca-py): US equities and crypto, paper and live, behind ``brokers.base.Broker``.
-
-How it works
-------------
-* REST (account, positions, orders, assets, bars) goes through alpaca-py's synchronous
-  clients, always off the event loop (``asyncio.to_thread``), through a per-minute rate
-  limiter, with exponential backoff and jitter on HTTP 429.
-* The ``trade_updates`` stream and the market-data streams are alpaca-py's own stream
-  objects, driven by this adapter in the engine's event loop (their ``run()`` would start a
-  private loop and reconnect behind our back). Each stream has a supervisor that connects,
-  waits for the server's "listening"/"subscription" answer, consumes, and on any drop
-  reconnects with exponential backoff and jitter, resubscribes, and reports the
-  connection state; the session resynchronises when the state goes back to "connected".
-  The trading socket is pinged every 10 s (a silent-but-dead socket closes after 20 s);
-  a market-data stream that stays silent for ``stale_after`` seconds is restarted.
-* Money is exact: every price and quantity from Alpaca is read from its JSON text into a
-  ``Decimal`` (the clients run with ``raw_data=True``, so nothing passes through float).
-  The SDK's request models carry floats; a Decimal goes out only if its float's shortest
-  text is the same number (else a BrokerError names the value).
-* Our client order id is Alpaca's ``client_order_id``. A replacement needs a fresh one,
-  so it gets ``<ours>.r<hex>``; everything before ``.r`` maps events back to our order.
-* A fill's ``exec_id`` is ``<alpaca order id>@<cumulative filled qty>``: the same text
-  whether the fill arrives on the stream or is found later in the FILL activities after
-  a reconnect, so a fill seen both ways is booked exactly once.
-
-Settings (``Profile.options``; users need none of them): ``feed`` ("iex" or "sip"),
-``stale_after`` (s), ``request_timeout`` (s), ``connect_timeout`` (s), ``rate_limit``
-(requests per minute), ``backoff_min``/``backoff_max`` (s), and base-URL overrides
-``trading_url``, ``data_url``, ``trading_stream_url``, ``stock_stream_url``,
-``crypto_stream_url`` (how the tests point the real SDK at a loopback fake).
-Keys come from ``APCA_API_KEY_ID`` / ``APCA_API_SECRET_KEY`` or the OS keyring
-(service ``workstation-alpaca``), never from settings; they are never logged.
-"""
+"""``AlpacaBroker``: the Broker protocol over alpaca-py (see the package's docstring)."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
-import os
-import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -47,7 +14,6 @@ from urllib.parse import urlsplit
 
 import msgspec
 import requests
-import websockets
 from alpaca.common.exceptions import APIError
 from alpaca.data.enums import DataFeed
 from alpaca.data.historical.crypto import CryptoHistoricalDataClient
@@ -55,32 +21,37 @@ from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.live.crypto import CryptoDataStream
 from alpaca.data.live.stock import StockDataStream
 from alpaca.data.requests import CryptoBarsRequest, CryptoSnapshotRequest, StockBarsRequest, StockSnapshotRequest
-from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderClass, OrderSide
-from alpaca.trading.enums import TimeInForce as AlpacaTIF
-from alpaca.trading.requests import (
-    LimitOrderRequest,
-    MarketOrderRequest,
-    ReplaceOrderRequest,
-    StopLimitOrderRequest,
-    StopLossRequest,
-    StopOrderRequest,
-    TakeProfitRequest,
-    TrailingStopOrderRequest,
-)
-from alpaca.trading.stream import TradingStream
+from alpaca.trading.requests import ReplaceOrderRequest
 
+from brokers.alpaca.keys import KEY_VAR, SECRET_VAR, find_keys
+from brokers.alpaca.streams import Backoff, Link, ListeningTradingStream, RateLimiter
+from brokers.alpaca.translate import (
+    OCO_MARK,
+    OCO_PAIR_WAIT_S,
+    OPEN_STATUSES,
+    REPLACE_MARK,
+    dec,
+    exec_id,
+    instrument_from_asset,
+    oco_request,
+    opt_dec,
+    order_request,
+    order_state,
+    our_client_id,
+    our_symbol,
+    parse_time,
+    report_from_update,
+    timeframe,
+    to_float,
+)
 from brokers.base import (
     BrokerAccepted,
-    BrokerCanceled,
     BrokerError,
-    BrokerExpired,
     BrokerFill,
     BrokerOrderState,
     BrokerRejected,
     BrokerReplaced,
-    BrokerReport,
     BrokerTimeout,
     BrokerUnavailable,
     QuoteSink,
@@ -89,354 +60,11 @@ from brokers.base import (
 )
 from workstation.clock import Clock
 from workstation.config import Profile
-from workstation.model import (
-    AssetClass,
-    Bar,
-    ConnectionState,
-    Instrument,
-    Order,
-    OrderType,
-    Position,
-    Quote,
-    TimeInForce,
-    plain,
-)
+from workstation.model import AssetClass, Bar, ConnectionState, Instrument, Order, Position, Quote
 from workstation.model import Account as ModelAccount
 from workstation.symbols import parse_symbol
 
-log = logging.getLogger(__name__)
-
-KEY_VAR = "APCA_API_KEY_ID"
-SECRET_VAR = "APCA_API_SECRET_KEY"
-KEYRING_SERVICE = "workstation-alpaca"
-REPLACE_MARK = ".r"
-OCO_MARK = "+"
-OCO_PAIR_WAIT_S = 2.0
-FRACTIONAL_LOT = Decimal("0.000000001")
-CRYPTO_QUOTES = ("USDT", "USDC", "USD", "BTC")
-OPEN_STATUSES = {"new", "accepted", "pending_new", "partially_filled", "pending_replace", "pending_cancel", "accepted_for_bidding", "held", "calculated"}
-
-
-# --------------------------------------------------------------------------- pure translation
-
-
-def dec(value: object) -> Decimal:
-    """A number from Alpaca's JSON (a string, or a number json gave us as float) as Decimal."""
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    return Decimal(str(value))
-
-
-def opt_dec(value: object) -> Decimal | None:
-    return None if value is None or value == "" else dec(value)
-
-
-def to_float(d: Decimal, what: str) -> float:
-    """The SDK's request models hold floats: refuse a value a float cannot carry exactly."""
-    f = float(d)
-    if Decimal(repr(f)) != d:
-        raise BrokerError(f"{what} {plain(d)} has more digits than Alpaca's SDK can send exactly")
-    return f
-
-
-def our_client_id(client_order_id: str) -> str:
-    """Ours from Alpaca's: ``<ours>.r<hex>`` after a replace, ``<take-profit>+<stop-loss>`` for an OCO."""
-    return client_order_id.split(REPLACE_MARK, 1)[0].split(OCO_MARK, 1)[0]
-
-
-def our_symbol(symbol: str, asset_class: str | None) -> str:
-    """Alpaca names crypto BTC/USD in orders and streams but BTCUSD in positions."""
-    if asset_class == "crypto" and "/" not in symbol:
-        for quote in CRYPTO_QUOTES:
-            if symbol.endswith(quote) and len(symbol) > len(quote):
-                return f"{symbol[: -len(quote)]}/{quote}"
-    return symbol
-
-
-def exec_id(order_id: object, cum_qty: object) -> str:
-    """The same text for a fill seen on the stream and in the FILL activities."""
-    return f"{order_id}@{plain(dec(cum_qty))}"
-
-
-def parse_time(value: object) -> float:
-    if value is None:
-        return 0.0
-    if isinstance(value, datetime):
-        return value.timestamp()
-    if hasattr(value, "to_unix"):  # a msgpack Timestamp from the data stream
-        return float(value.to_unix())
-    text = str(value).replace("Z", "+00:00")
-    if "." in text:  # Alpaca sends nanoseconds; datetime takes at most microseconds
-        head, _, tail = text.partition(".")
-        digits = "".join(c for c in tail if c.isdigit())
-        zone = tail[len(digits):]
-        text = f"{head}.{digits[:6]}{zone}"
-    return datetime.fromisoformat(text).timestamp()
-
-
-def instrument_from_asset(symbol: str, asset: Mapping[str, Any]) -> Instrument:
-    """Our Instrument from an Alpaca asset: tick and lot from the venue."""
-    if asset.get("status") != "active" or not asset.get("tradable"):
-        raise BrokerError(f"{symbol} is not tradable at Alpaca (status {asset.get('status')})")
-    parsed = parse_symbol(symbol)
-    if asset.get("class") == "crypto":
-        tick = opt_dec(asset.get("price_increment")) or Decimal("0.01")
-        lot = opt_dec(asset.get("min_trade_increment")) or FRACTIONAL_LOT
-        return Instrument(
-            symbol=parsed.symbol, asset_class=AssetClass.CRYPTO, currency=parsed.currency, base=parsed.base,
-            tick_size=tick, lot_size=lot, exchange="ALPACA",
-        )
-    lot = FRACTIONAL_LOT if asset.get("fractionable") else Decimal(1)
-    return Instrument(
-        symbol=parsed.symbol, asset_class=AssetClass.EQUITY, currency="USD", tick_size=Decimal("0.01"),
-        lot_size=lot, exchange=asset.get("exchange"),
-    )
-
-
-_TIF = {TimeInForce.DAY: AlpacaTIF.DAY, TimeInForce.GTC: AlpacaTIF.GTC, TimeInForce.IOC: AlpacaTIF.IOC, TimeInForce.FOK: AlpacaTIF.FOK}
-
-
-def order_request(order: Order, crypto: bool) -> Any:
-    """An alpaca-py order request for one of our orders (our client id goes along)."""
-    if crypto and order.tif not in (TimeInForce.GTC, TimeInForce.IOC):
-        raise BrokerError(f"Alpaca takes crypto orders as gtc or ioc, not {order.tif.value}")
-    common: dict[str, Any] = {
-        "symbol": order.symbol, "qty": to_float(order.qty, "quantity"), "side": OrderSide(order.side.value),
-        "time_in_force": _TIF[order.tif], "client_order_id": order.client_id,
-    }
-    t = order.type
-    if t is OrderType.MARKET:
-        return MarketOrderRequest(**common)
-    if t is OrderType.LIMIT:
-        return LimitOrderRequest(**common, limit_price=to_float(order.limit_price, "limit price"))
-    if t is OrderType.STOP:
-        return StopOrderRequest(**common, stop_price=to_float(order.stop_price, "stop price"))
-    if t is OrderType.STOP_LIMIT:
-        return StopLimitOrderRequest(
-            **common, limit_price=to_float(order.limit_price, "limit price"), stop_price=to_float(order.stop_price, "stop price")
-        )
-    if t is OrderType.TRAILING_STOP:
-        if crypto:
-            raise BrokerError("Alpaca has no trailing stops for crypto")
-        if order.trail_percent is not None:
-            return TrailingStopOrderRequest(**common, trail_percent=to_float(order.trail_percent, "trail percent"))
-        return TrailingStopOrderRequest(**common, trail_price=to_float(order.trail_amount, "trail amount"))
-    raise BrokerError(f"Alpaca cannot take a {t.value} order")
-
-
-def oco_request(tp: Order, sl: Order) -> LimitOrderRequest:
-    """A bracket's exits as Alpaca's native OCO: the take-profit limit with the stop-loss as its leg."""
-    tif = tp.tif if tp.tif in (TimeInForce.DAY, TimeInForce.GTC) else TimeInForce.GTC
-    return LimitOrderRequest(
-        symbol=tp.symbol, qty=to_float(tp.qty, "quantity"), side=OrderSide(tp.side.value), time_in_force=_TIF[tif],
-        order_class=OrderClass.OCO, client_order_id=f"{tp.client_id}{OCO_MARK}{sl.client_id}",
-        take_profit=TakeProfitRequest(limit_price=to_float(tp.limit_price, "take-profit price")),
-        stop_loss=StopLossRequest(stop_price=to_float(sl.stop_price, "stop-loss price")),
-    )
-
-
-def order_state(o: Mapping[str, Any]) -> BrokerOrderState:
-    return BrokerOrderState(
-        client_id=our_client_id(o["client_order_id"]), broker_id=str(o["id"]),
-        symbol=our_symbol(o.get("symbol") or "", o.get("asset_class")), side=str(o.get("side")),
-        qty=dec(o.get("qty") or 0), filled_qty=dec(o.get("filled_qty") or 0), status=str(o.get("status")),
-        limit_price=opt_dec(o.get("limit_price")), stop_price=opt_dec(o.get("stop_price")),
-    )
-
-
-def report_from_update(data: Mapping[str, Any], clock_ts: float, client_id: str | None = None) -> BrokerReport | None:
-    """A BrokerReport for one ``trade_updates`` event (None for events we need not act on)."""
-    event = data.get("event")
-    o = data["order"]
-    cid = client_id or our_client_id(o["client_order_id"])
-    ts = parse_time(data.get("timestamp")) or clock_ts
-    if event in ("new", "accepted", "pending_new"):
-        return BrokerAccepted(client_id=cid, broker_id=str(o["id"]), ts=ts)
-    if event in ("fill", "partial_fill"):
-        return BrokerFill(
-            client_id=cid, exec_id=exec_id(o["id"], o["filled_qty"]), qty=dec(data["qty"]), price=dec(data["price"]),
-            symbol=our_symbol(o.get("symbol") or "", o.get("asset_class")), side=o.get("side"), ts=ts,
-        )
-    if event == "canceled":
-        return BrokerCanceled(client_id=cid, reason=data.get("reason"), ts=ts)
-    if event == "expired":
-        return BrokerExpired(client_id=cid, ts=ts)
-    if event == "rejected":
-        reason = data.get("reason") or o.get("reject_reason") or "rejected by Alpaca"
-        return BrokerRejected(client_id=cid, reason=f"Alpaca: {reason}", ts=ts)
-    if event == "replaced" and not o.get("replaced_by"):
-        return BrokerReplaced(client_id=cid, qty=dec(o["qty"]), limit_price=opt_dec(o.get("limit_price")), stop_price=opt_dec(o.get("stop_price")), ts=ts)
-    return None
-
-
-def timeframe(seconds: int) -> TimeFrame:
-    for unit, size in ((TimeFrameUnit.Day, 86_400), (TimeFrameUnit.Hour, 3_600), (TimeFrameUnit.Minute, 60)):
-        if seconds % size == 0:
-            return TimeFrame(seconds // size, unit)
-    raise BrokerError(f"Alpaca has no {seconds}-second bars (use whole minutes, hours or days)")
-
-
-# --------------------------------------------------------------------------- keys
-
-
-def find_keys(env: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """API key and secret from the environment, else the OS keyring; BrokerUnavailable names what is missing."""
-    env = os.environ if env is None else env
-    found = {name: env.get(name) or _keyring(name) for name in (KEY_VAR, SECRET_VAR)}
-    missing = [name for name, value in found.items() if not value]
-    if missing:
-        raise BrokerUnavailable(
-            f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: export "
-            f"{KEY_VAR} and {SECRET_VAR}, or store them in the OS keyring (service {KEYRING_SERVICE!r})"
-        )
-    return found[KEY_VAR] or "", found[SECRET_VAR] or ""
-
-
-def _keyring(name: str) -> str | None:
-    try:
-        import keyring
-
-        return keyring.get_password(KEYRING_SERVICE, name)
-    except Exception:  # no backend, a locked store, no D-Bus: the keyring is optional
-        return None
-
-
-# --------------------------------------------------------------------------- pacing
-
-
-class RateLimiter:
-    """A token bucket: at most ``per_minute`` requests in any minute, bursts allowed up to it."""
-
-    def __init__(self, per_minute: int, clock: Clock) -> None:
-        self.capacity = float(per_minute)
-        self.tokens = float(per_minute)
-        self.rate = per_minute / 60.0
-        self.clock = clock
-        self.stamp = clock.monotonic()
-        self.lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        async with self.lock:
-            while True:
-                now = self.clock.monotonic()
-                self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
-                self.stamp = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
-                    return
-                await asyncio.sleep((1 - self.tokens) / self.rate)
-
-
-class Backoff:
-    """Exponential backoff with equal jitter: attempt n waits in [d/2, d], d = min(max, base * 2**(n-1))."""
-
-    def __init__(self, base: float, cap: float, rng: random.Random | None = None) -> None:
-        self.base, self.cap = base, cap
-        self.rng = rng or random.Random()
-
-    def delay(self, attempt: int) -> float:
-        d = min(self.cap, self.base * 2 ** max(0, attempt - 1))
-        return d / 2 + self.rng.random() * d / 2
-
-
-# --------------------------------------------------------------------------- streams
-
-
-class _TradingStream(TradingStream):
-    """alpaca-py's trading stream, telling us when the server says "listening"."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.listening = asyncio.Event()
-
-    async def _dispatch(self, msg: dict) -> None:
-        if msg.get("stream") == "listening":
-            self.listening.set()
-            return
-        await super()._dispatch(msg)
-
-
-class _Link:
-    """One supervised websocket: connect, consume, and on any drop back off and reconnect."""
-
-    def __init__(self, name: str, owner: AlpacaBroker, open_: Callable[[], Awaitable[Any]]) -> None:
-        self.name = name
-        self.owner = owner
-        self.open = open_
-        self.state = "connecting"  # connecting (first attempt), up, down
-        self.stream: Any = None
-        self.up = asyncio.Event()
-        self.task: asyncio.Task[None] | None = None
-        self.restarts = 0
-        self.stopping = False
-
-    def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self.run(), name=f"alpaca-{self.name}")
-
-    async def run(self) -> None:
-        attempt = 0
-        restarted = ""  # why a healthy connection was restarted (silence), for the state's detail
-        while not self.stopping:
-            try:
-                self.stream = await self.open()
-                self.state = "up"
-                self.up.set()
-                attempt = 0
-                self.owner._link_changed(self, restarted)
-                restarted = ""
-                stale = await self.stream._consume()
-                if not stale:
-                    return  # stopped on purpose
-                # connected but silent: restart quietly; only a failed reconnect counts as down
-                restarted = f"no market data for {self.owner.stale_after:g}s"
-                self.restarts += 1
-                log.warning("alpaca %s stream silent for %gs; restarting it", self.name, self.owner.stale_after)
-            except asyncio.CancelledError:
-                raise
-            except (websockets.WebSocketException, OSError, ValueError, TimeoutError, AttributeError) as exc:
-                if self.stopping:
-                    return
-                reason = _ws_reason(exc)
-                log.warning("alpaca %s stream dropped: %s", self.name, reason)
-                if self.state == "up" or attempt > 0:
-                    self.state = "down"
-                    self.up.clear()
-                    self.owner._link_changed(self, reason)
-            finally:
-                await self.close_stream()
-            attempt += 1
-            await asyncio.sleep(self.owner.backoff.delay(attempt))
-
-    async def close_stream(self) -> None:
-        stream, self.stream = self.stream, None
-        if stream is not None:
-            try:
-                await stream.close()
-            except Exception as exc:  # closing a broken socket may fail; it is gone either way
-                log.debug("closing alpaca %s stream: %s", self.name, exc)
-
-    async def stop(self) -> None:
-        """Stop for good. Python 3.11's wait_for can swallow a cancel (the SDK's consume loop
-        uses it), so the loop is also told through the SDK's stop queue and its socket is
-        closed, and the wait is bounded."""
-        self.stopping = True
-        if self.stream is not None:
-            self.stream._stop_stream_queue.put_nowait({"should_stop": True})
-        if self.task is not None:
-            self.task.cancel()
-        await self.close_stream()
-        if self.task is not None:
-            await asyncio.wait({self.task}, timeout=2.0)
-
-
-def _ws_reason(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]
-
-
-# --------------------------------------------------------------------------- the adapter
+log = logging.getLogger("brokers.alpaca")
 
 
 class AlpacaBroker:
@@ -470,7 +98,7 @@ class AlpacaBroker:
         self._trading: TradingClient | None = None
         self._stock_data: StockHistoricalDataClient | None = None
         self._crypto_data: CryptoHistoricalDataClient | None = None
-        self._links: dict[str, _Link] = {}
+        self._links: dict[str, Link] = {}
         self._subs: dict[str, set[str]] = {"stocks": set(), "crypto": set()}
         self._quotes: dict[str, Quote] = {}
         self._instruments: dict[str, Instrument] = {}
@@ -496,7 +124,7 @@ class AlpacaBroker:
         self._state, self._detail = state, detail
         self._on_state(ConnectionState(broker=self.name, state=state, detail=detail, ts=self.clock.time()))
 
-    def _link_changed(self, link: _Link, reason: str) -> None:
+    def link_changed(self, link: Link, reason: str) -> None:
         if self._closing or "trading" not in self._links:
             return
         down = [f"{lk.name} stream: {reason or 'down'}" for lk in self._links.values() if lk.state == "down"]
@@ -542,7 +170,7 @@ class AlpacaBroker:
             await self._rest("account", self._trading.get_account, timeout=self.connect_timeout)
         except BrokerTimeout as exc:
             raise BrokerUnavailable(f"no answer from Alpaca at {self.rest_host} within {self.connect_timeout:g}s") from exc
-        link = self._links["trading"] = _Link("trading", self, self._open_trading)
+        link = self._links["trading"] = Link("trading", self, self._open_trading)
         link.start()
         try:
             await asyncio.wait_for(link.up.wait(), self.connect_timeout)
@@ -595,9 +223,9 @@ class AlpacaBroker:
         return self._trading
 
     # ------------------------------------------------------------------ streams
-    async def _open_trading(self) -> _TradingStream:
+    async def _open_trading(self) -> ListeningTradingStream:
         key, secret = self._keys or ("", "")
-        stream = _TradingStream(
+        stream = ListeningTradingStream(
             key, secret, paper=self.paper, raw_data=True, url_override=self.trading_stream_url,
             websocket_params={"ping_interval": 10, "ping_timeout": 20, "max_queue": 1024, "open_timeout": self.connect_timeout, "logger": self._wire_log},
         )
@@ -612,8 +240,6 @@ class AlpacaBroker:
 
     async def _pump_until(self, stream: Any, event: asyncio.Event) -> None:
         """Read frames (dispatching them) until ``event`` is set: the server's answer to a subscribe."""
-        import json
-
         async def loop() -> None:
             while not event.is_set():
                 raw = await stream._ws.recv()
@@ -681,7 +307,7 @@ class AlpacaBroker:
             await self._prime(kind, sorted(new))
             link = self._links.get(kind)
             if link is None:
-                link = self._links[kind] = _Link(kind, self, functools.partial(self._open_data, kind))
+                link = self._links[kind] = Link(kind, self, functools.partial(self._open_data, kind))
                 link.start()
                 try:
                     await asyncio.wait_for(link.up.wait(), self.connect_timeout)
@@ -1030,3 +656,4 @@ def _connection_reason(exc: requests.ConnectionError) -> str:
         if needle in text:
             return reason
     return "connection failed"
+
