@@ -18,6 +18,7 @@ async def test_ticket_order_on_alpaca_paper(fake, keys, home):  # noqa: F811
     from workstation.session import Session
     from workstation.ui.app import WorkstationApp
     from workstation.ui.panes.ticket import TicketPane
+    from workstation.ui.panes.watchlist import WatchlistPane
     from workstation.ui.watchlists import Watchlists
 
     settings = msgspec.structs.replace(settings_for(fake), watchlist=["AAPL", "BTC/USD"])
@@ -28,6 +29,13 @@ async def test_ticket_order_on_alpaca_paper(fake, keys, home):  # noqa: F811
         await until(lambda: session.connection is not None and session.connection.state == "connected", what="connected")
         await until(lambda: fake.subscribed() == {"AAPL", "BTC/USD"}, what="subscribed")
         fake.push_quote("AAPL", 189.98, 190.02)
+
+        def watchlist_bid() -> str | None:
+            app.repaint()
+            row = app.query_one(WatchlistPane).row("AAPL")
+            return row.cells[4][0] if row is not None else None
+
+        await until(lambda: watchlist_bid() == "189.98", what="the stream's quote in the watchlist")
         await pilot.press("t")
         ticket = app.query_one(TicketPane)
         for key, value in (("side", "buy"), ("symbol", "AAPL"), ("type", "limit"), ("qty", "4"), ("limit", "189.5")):
