@@ -227,6 +227,47 @@ async def test_silent_data_stream_is_restarted(fake, keys, home):  # noqa: F811
         await s.stop()
 
 
+async def test_dead_trading_socket_is_detected_by_ping_and_reconnected(fake, keys, home):  # noqa: F811
+    s = Session.build(settings_for(fake, ping_interval=0.2, ping_timeout=0.5), "alpaca-paper")
+    states: list[str] = []
+    s.bus.subscribe(ConnectionState, lambda c: states.append(c.state))
+    await s.start()
+    try:
+        fake.mute_trading = True
+        await until(lambda: "reconnecting" in states, what="dead socket detected")
+        fake.mute_trading = False
+        await until(lambda: states[-1] == "connected" and fake.connections["trading"] >= 2, what="reconnected")
+        order = await s.oms.submit(buy("AAPL", "1", type=OrderType.LIMIT, limit_price=Decimal("150")))
+        fake.fill(order.client_id)
+        await until(lambda: s.oms.orders[order.id].status is OrderStatus.FILLED, what=f"fill over the new socket ({states})")
+    finally:
+        await s.stop()
+
+
+async def test_fill_while_the_workstation_was_closed_is_booked_once_on_restart(fake, keys, home):  # noqa: F811
+    first = Session.build(settings_for(fake), "alpaca-paper")
+    await first.start()
+    order = await first.oms.submit(buy("AAPL", "4", type=OrderType.LIMIT, limit_price=Decimal("188")))
+    await until(lambda: first.oms.orders[order.id].status is OrderStatus.ACCEPTED)
+    await first.stop()
+    fake.fill(order.client_id, qty="1", price="187.5")
+    fake.fill(order.client_id, price="188")
+    again = Session.build(settings_for(fake), "alpaca-paper")
+    alerts: list[AlertRaised] = []
+    again.bus.subscribe(AlertRaised, alerts.append)
+    await again.start()
+    try:
+        done = again.oms.orders[order.id]
+        assert (done.status, done.filled_qty) == (OrderStatus.FILLED, Decimal(4))
+        assert [(f.qty, f.price) for f in fills_of(again, order.id)] == [(Decimal(1), Decimal("187.5")), (Decimal(3), Decimal("188"))]
+        assert again.portfolio.qty("AAPL") == Decimal(4)
+        assert sum("happened while disconnected" in a.message for a in alerts) == 1
+        await again.resync()  # and once more: nothing new
+        assert len(fills_of(again, order.id)) == 2 and again.portfolio.qty("AAPL") == Decimal(4)
+    finally:
+        await again.stop()
+
+
 async def test_instrument_metadata_and_unknown_symbol(session):
     aapl = await session.broker.instrument("AAPL")
     assert (aapl.tick_size, aapl.lot_size) == (Decimal("0.01"), Decimal("0.000000001"))  # fractionable

@@ -113,6 +113,11 @@ class AlpacaBroker:
         # our sockets log to a logger that never goes below INFO.
         self._wire_log = logging.getLogger("brokers.alpaca.wire")
         self._wire_log.setLevel(logging.INFO)
+        # a socket that stops answering pings (silent but "connected") is closed and reconnected
+        self._ws_params = {
+            "ping_interval": float(opts.get("ping_interval", 10.0)), "ping_timeout": float(opts.get("ping_timeout", 20.0)),
+            "open_timeout": self.connect_timeout, "logger": self._wire_log,
+        }
 
     # ------------------------------------------------------------------ wiring
     def attach(self, on_report: ReportSink, on_quote: QuoteSink, on_state: StateSink) -> None:
@@ -227,7 +232,7 @@ class AlpacaBroker:
         key, secret = self._keys or ("", "")
         stream = ListeningTradingStream(
             key, secret, paper=self.paper, raw_data=True, url_override=self.trading_stream_url,
-            websocket_params={"ping_interval": 10, "ping_timeout": 20, "max_queue": 1024, "open_timeout": self.connect_timeout, "logger": self._wire_log},
+            websocket_params={**self._ws_params, "max_queue": 1024},
         )
         stream.subscribe_trade_updates(self._on_trade_update)
         try:
@@ -249,7 +254,7 @@ class AlpacaBroker:
 
     async def _open_data(self, kind: str) -> Any:
         key, secret = self._keys or ("", "")
-        params = {"ping_interval": 10, "ping_timeout": 20, "max_queue": 4096, "open_timeout": self.connect_timeout, "logger": self._wire_log}
+        params = {**self._ws_params, "max_queue": 4096}
         if kind == "stocks":
             stream = StockDataStream(key, secret, raw_data=True, feed=self.feed, url_override=self.stock_stream_url, websocket_params=params, data_timeout=self.stale_after)
         else:

@@ -87,6 +87,7 @@ class AlpacaFake:
         self.data_sockets: dict[web.WebSocketResponse, set[str]] = {}
         self.connections = {"trading": 0, "data": 0}
         self.mute_data = False
+        self.mute_trading = False  # the trading socket stays open but answers nothing, not even pings
         self.reject_streams = False
         self._swallow = 0
         self._hang = False
@@ -543,7 +544,7 @@ class AlpacaFake:
 
     # ------------------------------------------------------------------ streams
     async def _trading_ws(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(autoping=True)
+        ws = web.WebSocketResponse(autoping=False)  # pings answered below, unless the socket plays dead
         await ws.prepare(request)
         if self.reject_streams:
             await ws.close()
@@ -551,6 +552,10 @@ class AlpacaFake:
         self.connections["trading"] += 1
         try:
             async for msg in ws:
+                if msg.type == WSMsgType.PING:
+                    if not self.mute_trading:
+                        await ws.pong(msg.data)
+                    continue
                 if msg.type != WSMsgType.TEXT and msg.type != WSMsgType.BINARY:
                     break
                 data = json.loads(msg.data)
