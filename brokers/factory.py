@@ -22,4 +22,8 @@ def create_broker(profile: Profile, clock: Clock) -> Broker:
         from brokers.alpaca import AlpacaBroker
 
         return AlpacaBroker(profile, clock)
-    raise ConfigError(f"profile {profile.name!r} names broker {profile.broker!r}, which this version does not have (available: sim, alpaca)")
+    if profile.broker == "ib":
+        from brokers.ib import IBBroker, IBConfig
+
+        return IBBroker(IBConfig.from_profile(profile), clock)
+    raise ConfigError(f"profile {profile.name!r} names broker {profile.broker!r}, which this version does not have (available: sim, alpaca, ib)")

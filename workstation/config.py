@@ -12,7 +12,8 @@ Where things live
 Profiles
 --------
 ``paper`` (the default, fully offline: the built-in simulated market and paper broker),
-``alpaca-paper`` and ``alpaca-live`` always exist. A ``[profiles.NAME]`` table adds or overrides one. Secrets never live in
+``alpaca-paper``/``alpaca-live`` and ``ib-paper``/``ib-live`` always exist. A
+``[profiles.NAME]`` table adds or overrides one. Secrets never live in
 this file: brokers read them from the environment (or the OS keyring).
 """
 
@@ -57,20 +58,35 @@ class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     options: dict[str, Any] = {}  # broker-specific settings (hosts, ports, exchange id...)
 
 
+# Profiles that exist without a settings file. A ``[profiles.NAME]`` table of the same
+# name is merged over the built-in one (its ``options`` key by key), so
+# ``[profiles.ib-paper] options = { gateway = true }`` is enough to use IB Gateway.
+BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
+    "alpaca-paper": {"broker": "alpaca"},
+    "alpaca-live": {"broker": "alpaca", "live": True},
+    "ib-paper": {"broker": "ib"},
+    "ib-live": {"broker": "ib", "live": True},
+}
+
+
+def _with_builtins(raw: dict[str, Any]) -> dict[str, Any]:
+    profiles = raw.get("profiles")
+    if not isinstance(profiles, dict):
+        return raw
+    merged = dict(profiles)
+    for name, table in profiles.items():
+        base = BUILTIN_PROFILES.get(name)
+        if base is not None and isinstance(table, dict):
+            options = {**base.get("options", {}), **table.get("options", {})}
+            merged[name] = {**base, **table, "options": options}
+    return {**raw, "profiles": merged}
+
+
 class UISettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     theme: str = "dark"
     confirm_orders: bool = True
     bindings: dict[str, str] = {}
     repaint_hz: float = 10.0
-
-
-BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
-    "paper": {},
-    "alpaca-paper": {"broker": "alpaca"},
-    "alpaca-live": {"broker": "alpaca", "live": True},
-}
-"""Profiles that exist without a settings file. A ``[profiles.NAME]`` table with one of
-these names is laid over the built-in one (so ``options`` alone can be overridden)."""
 
 
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -84,9 +100,11 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         name = name or self.default_profile
         if name in self.profiles:
             return msgspec.structs.replace(self.profiles[name], name=name)
+        if name == "paper":
+            return Profile(name="paper")
         if name in BUILTIN_PROFILES:
             return msgspec.convert({**BUILTIN_PROFILES[name], "name": name}, Profile)
-        known = ", ".join(sorted({*BUILTIN_PROFILES, *self.profiles}))
+        known = ", ".join(sorted({"paper", *BUILTIN_PROFILES, *self.profiles}))
         raise ConfigError(f"unknown profile {name!r} (known: {known})")
 
 
@@ -130,13 +148,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
         raise ConfigError(f"settings file {file} cannot be read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"settings file {file} is not valid TOML: {exc}") from None
-    profiles = raw.get("profiles")
-    if isinstance(profiles, dict):
-        for name, table in profiles.items():
-            if name in BUILTIN_PROFILES and isinstance(table, dict):
-                profiles[name] = {**BUILTIN_PROFILES[name], **table}
     try:
-        return msgspec.convert(raw, Settings, strict=False)
+        return msgspec.convert(_with_builtins(raw), Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"settings file {file}: {exc}") from None
 
