@@ -163,3 +163,11 @@ def test_nothing_outside_brokers_imports_alpaca():
             if text.startswith(("import alpaca", "from alpaca")):
                 offenders.append(f"{path.relative_to(root)}: {text}")
     assert offenders == []
+
+
+def test_keys_in_the_settings_file_are_refused():
+    from brokers.alpaca import AlpacaBroker
+    from workstation.config import ConfigError, Profile
+
+    with pytest.raises(ConfigError, match="keys do not belong in the settings file"):
+        AlpacaBroker(Profile(name="alpaca-paper", broker="alpaca", options={"secret_key": "x"}), SimClock(0))

@@ -59,7 +59,7 @@ from brokers.base import (
     StateSink,
 )
 from workstation.clock import Clock
-from workstation.config import Profile
+from workstation.config import ConfigError, Profile
 from workstation.model import AssetClass, Bar, ConnectionState, Instrument, Order, Position, Quote
 from workstation.model import Account as ModelAccount
 from workstation.symbols import parse_symbol
@@ -74,7 +74,7 @@ class AlpacaBroker:
         opts = dict(profile.options)
         for secret_like in ("key", "api_key", "key_id", "secret", "secret_key", "api_secret"):
             if secret_like in opts:
-                raise BrokerError(f"profile {profile.name!r}: keys do not belong in the settings file; use {KEY_VAR} and {SECRET_VAR}")
+                raise ConfigError(f"profile {profile.name!r}: keys do not belong in the settings file; use {KEY_VAR} and {SECRET_VAR}")
         self.name = profile.name
         self.live = profile.live
         self.clock = clock
@@ -212,6 +212,8 @@ class AlpacaBroker:
                     log.warning("Alpaca rate limit on %s; retrying in %.1fs", what, delay)
                     await asyncio.sleep(delay)
                     continue
+                if submit and status is not None and status >= 500:  # the order may exist or not
+                    raise BrokerTimeout(f"Alpaca answered {what} with HTTP {status}: its outcome is unknown") from None
                 raise _api_error(exc, what) from None
             except requests.Timeout:
                 raise BrokerTimeout(f"no answer from Alpaca ({self.rest_host}) to {what} within {limit:g}s") from None
