@@ -281,7 +281,10 @@ class AlpacaBroker:
             log.warning("unreadable trade update from Alpaca (%s): %s", type(exc).__name__, str(data)[:300])
             return
         if report is not None:
-            self._on_report(report)
+            try:
+                self._on_report(report)
+            except Exception:  # the engine's failure must not tear down the socket
+                log.exception("handling %s from Alpaca failed", type(report).__name__)
 
     async def _on_data(self, msg: dict) -> None:
         symbol = msg.get("S")
@@ -302,7 +305,10 @@ class AlpacaBroker:
         else:
             return
         self._quotes[symbol] = quote
-        self._on_quote(quote)
+        try:
+            self._on_quote(quote)
+        except Exception:  # the engine's failure must not tear down the socket
+            log.exception("handling a quote for %s failed", symbol)
 
     # ------------------------------------------------------------------ market data
     async def subscribe(self, symbols: list[str]) -> None:

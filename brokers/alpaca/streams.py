@@ -111,7 +111,7 @@ class Link:
                 log.warning("alpaca %s stream silent for %gs; restarting it", self.name, self.owner.stale_after)
             except asyncio.CancelledError:
                 raise
-            except (websockets.WebSocketException, OSError, ValueError, TimeoutError, AttributeError) as exc:
+            except Exception as exc:  # a closed socket, a refused one, a malformed frame: reconnect
                 if self.stopping:
                     return
                 reason = _ws_reason(exc)
@@ -148,6 +148,8 @@ class Link:
 
 
 def _ws_reason(exc: BaseException) -> str:
+    if not isinstance(exc, (websockets.WebSocketException, OSError, TimeoutError)):
+        log.warning("alpaca stream error", exc_info=exc)
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:200]
 
