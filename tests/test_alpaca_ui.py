@@ -53,5 +53,13 @@ async def test_ticket_order_on_alpaca_paper(fake, keys, home):  # noqa: F811
         await until(lambda: session.oms.orders[order.id].status is OrderStatus.FILLED, what="filled")
         await until(lambda: session.portfolio.qty("AAPL") == Decimal(4))
         await pilot.pause()
-        header = str(app.query_one("#header").render())
-        assert "PAPER" in header and "alpaca-paper" in header and "connected" in header
+        def header() -> str:
+            app.repaint()
+            return str(app.query_one("#header").render())
+
+        assert "PAPER" in header() and "alpaca-paper connected" in header()
+        fake.reject_streams = True  # a network blip: the header says so, then recovers
+        fake.drop_streams()
+        await until(lambda: "alpaca-paper reconnecting" in header(), what="reconnecting in the header")
+        fake.reject_streams = False
+        await until(lambda: "alpaca-paper connected" in header(), what="connected again in the header")
