@@ -413,7 +413,8 @@ class AlpacaBroker:
         if cached is not None:
             return cached
         try:
-            asset = await self._rest(f"asset {inst.symbol}", self._client().get_asset, inst.symbol)
+            # the asset path takes crypto without its slash (BTCUSD): a slash would split the path
+            asset = await self._rest(f"asset {inst.symbol}", self._client().get_asset, inst.symbol.replace("/", ""))
         except BrokerError as exc:
             if "404" in str(exc) or "not found" in str(exc).lower():
                 raise BrokerError(f"Alpaca does not know the symbol {inst.symbol!r}") from None

@@ -135,7 +135,7 @@ class AlpacaFake:
         r = app.router
         r.add_get("/v2/account", self._account)
         r.add_get("/v2/positions", self._positions)
-        r.add_get("/v2/assets/{symbol:.+}", self._asset)
+        r.add_get("/v2/assets/{symbol}", self._asset)  # crypto as BTCUSD: a slash splits the path
         r.add_get("/v2/orders:by_client_order_id", self._order_by_client)
         r.add_get("/v2/orders", self._list_orders)
         r.add_post("/v2/orders", self._submit)
