@@ -7,14 +7,14 @@ How it works
   limiter, with exponential backoff and jitter on HTTP 429.
 * The ``trade_updates`` stream and the market-data streams are alpaca-py's own stream
   objects, driven by this adapter in the engine's event loop (their ``run()`` would start a
-  private loop and reconnect behind our back). Each stream has a supervisor that connects,
-  waits for the server's "listening"/"subscription" answer, consumes, and on any drop
+  private loop and reconnect behind our back). Each stream has a supervisor that connects
+  (the trading stream: until the server says "listening"), consumes, and on any drop
   reconnects with exponential backoff and jitter, resubscribes, and reports the
   connection state; the session resynchronises when the state goes back to "connected".
   The trading socket is pinged every 10 s (a silent-but-dead socket closes after 20 s);
   a market-data stream that stays silent for ``stale_after`` seconds is restarted.
-* Money is exact: every price and quantity from Alpaca is read from its JSON text into a
-  ``Decimal`` (the clients run with ``raw_data=True``, so nothing passes through float).
+* Money is exact: the clients run with ``raw_data=True``, so every price and quantity from
+  Alpaca goes from its JSON (strings; a JSON number by its shortest text) into a ``Decimal``.
   The SDK's request models carry floats; a Decimal goes out only if its float's shortest
   text is the same number (else a BrokerError names the value).
 * Our client order id is Alpaca's ``client_order_id``. A replacement needs a fresh one,
@@ -22,9 +22,13 @@ How it works
 * A fill's ``exec_id`` is ``<alpaca order id>@<cumulative filled qty>``: the same text
   whether the fill arrives on the stream or is found later in the FILL activities after
   a reconnect, so a fill seen both ways is booked exactly once.
+* A bracket's two exits (sent by the order manager once the entry fills) go out as one
+  native OCO order, ``client_order_id`` ``<take-profit>+<stop-loss>``; its stop leg, whose
+  id Alpaca chooses, is mapped back through the parent (``nested=true`` order listings).
 
 Settings (``Profile.options``; users need none of them): ``feed`` ("iex" or "sip"),
-``stale_after`` (s), ``request_timeout`` (s), ``connect_timeout`` (s), ``rate_limit``
+``stale_after`` (s), ``request_timeout`` (s), ``connect_timeout`` (s), ``ping_interval`` and
+``ping_timeout`` (s), ``rate_limit``
 (requests per minute), ``backoff_min``/``backoff_max`` (s), and base-URL overrides
 ``trading_url``, ``data_url``, ``trading_stream_url``, ``stock_stream_url``,
 ``crypto_stream_url`` (how the tests point the real SDK at a loopback fake).
