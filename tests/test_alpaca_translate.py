@@ -177,7 +177,7 @@ def test_prices_and_quantities_round_trip_exactly_through_the_sdk():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    @settings(max_examples=150, deadline=None)
+    @settings(max_examples=60, deadline=None)
     @given(st.integers(min_value=1, max_value=10**12), st.integers(min_value=0, max_value=9))
     def check(units: int, places: int) -> None:
         d = Decimal(units).scaleb(-places)
