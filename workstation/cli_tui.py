@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from workstation.cli import CliError, ConfigOpt, DataDirOpt, ProfileOpt, _open_session, _settings
+from workstation.cli import LIVE_FLAG, CliError, ConfigOpt, DataDirOpt, ProfileOpt, _open_session, _settings
 from workstation.config import ConfigError, data_dir
 
 LiveOpt = Annotated[bool, typer.Option("--live", help="Allow a live profile (it must also say live = true).")]
@@ -18,6 +18,8 @@ def run_tui(
     attach: str = "auto", low_bandwidth: bool = False, kind: str = "tui",
 ) -> None:
     """``attach``: "auto" joins an engine serving the profile if one runs, "force" insists, "never" embeds."""
+    live = live or LIVE_FLAG.get()  # main() takes --live off the line for every command
+    LIVE_FLAG.set(live)
     settings = _settings(config)
     try:
         prof = settings.profile(profile)
