@@ -220,7 +220,7 @@ async def _stranger(root):
         probe = (
             "import os, socket, sys; os.setgid(65534); os.setuid(65534); "
             "s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
-            "s.sendall(b'{\"t\":\"hello\",\"v\":1}\\n'); print(s.makefile().readline().strip())"
+            "print(s.makefile().readline().strip())"  # refused before any hello is read
         )
         proc = await asyncio.create_subprocess_exec(sys.executable, "-c", probe, str(path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         out, err = await asyncio.wait_for(proc.communicate(), 20)

@@ -689,6 +689,13 @@ def _place(
         req = build_request(side, qty, symbol, limit=limit, stop=stop, trail=trail, take_profit=take_profit, stop_loss=stop_loss, tif=tif)
     except ModelError as exc:
         raise CliError(str(exc), 2) from None
+    try:
+        prof = _settings(config).profile(profile)
+    except ConfigError as exc:
+        raise CliError(str(exc), 2) from None
+    _check_live(prof)
+    if not dry_run:
+        _confirm_live(prof, yes, f"{side.value} {plain(req.qty)} {req.symbol}")
     from workstation.cli_serve import via_engine
 
     async def remote(engine) -> Any:
@@ -699,19 +706,13 @@ def _place(
     result = via_engine(profile, config, remote, refused_code=2)
     if result is None:
         result = _place_embedded(req, dry_run, profile, config, data)
-    _show_placed(result, dry_run, json_out)
+    _show_placed(result, dry_run, json_out, prof.live)
 
 
 def _place_embedded(req: OrderRequest, dry_run: bool, profile: str | None, config: Path | None, data: Path | None) -> Any:
     from workstation.oms import OrderError
 
     session = _open_session(profile, config, data)
-    if not dry_run:
-        try:
-            _confirm_live(session.profile, yes, f"{side.value} {plain(req.qty)} {req.symbol}")
-        except CliError:
-            session.journal.close()
-            raise
 
     async def body() -> Any:
         try:
@@ -739,7 +740,7 @@ def _place_embedded(req: OrderRequest, dry_run: bool, profile: str | None, confi
     return _run(body)
 
 
-def _show_placed(result: Any, dry_run: bool, json_out: bool) -> None:
+def _show_placed(result: Any, dry_run: bool, json_out: bool, live: bool = False) -> None:
     if dry_run:
         review = result
         if json_out:
@@ -759,7 +760,7 @@ def _show_placed(result: Any, dry_run: bool, json_out: bool) -> None:
     if order.status is OrderStatus.REJECTED:
         raise CliError(f"rejected: {order.reason}", 1)
     if not json_out:
-        _console().print(("[bold white on red] LIVE [/] " if session.profile.live else "") + describe(order))
+        _console().print(("[bold white on red] LIVE [/] " if live else "") + describe(order))
 
 
 def _order_command(side: Side):

@@ -28,7 +28,6 @@ from workstation.config import ConfigError, Settings
 T = TypeVar("T")
 
 LowBandwidthOpt = Annotated[bool, typer.Option("--low-bandwidth", help="Slow link: fewer repaints, no flashing, no sparklines.")]
-LiveOpt = Annotated[bool, typer.Option("--live", help="Allow a live profile (it must also say live = true).")]
 MAIN = Path(__file__).resolve().parent.parent / "main.py"
 START_TIMEOUT = 30.0
 
@@ -83,10 +82,14 @@ def via_engine(
     from workstation.api import IntentError
     from workstation.remote import EngineUnavailable, RemoteEngine
 
+    from workstation.cli import _check_live as check_live
+
     settings = _settings(config)
-    path = serving_socket(_profile_name(settings, profile))
+    name = _profile_name(settings, profile)
+    path = serving_socket(name)
     if path is None:
         return None
+    check_live(settings.profile(name))  # a live engine answers only a command that says --live
     missing = object()
 
     async def body() -> Any:
@@ -148,6 +151,12 @@ def remote_engine(profile_name: str, *, kind: str = "tui", expect=None):
 
 
 # --------------------------------------------------------------------------- serve
+
+
+def _live() -> bool:
+    from workstation.cli import LIVE_FLAG
+
+    return LIVE_FLAG.get()
 
 
 def _check_live(prof, live: bool) -> None:
@@ -278,9 +287,9 @@ def register(app: typer.Typer) -> None:
         profile: ProfileOpt = None,
         config: ConfigOpt = None,
         data_dir_: DataDirOpt = None,
-        live: LiveOpt = False,
     ) -> None:
-        """Run the engine headless until stopped; workstations and commands attach to it."""
+        """Run the engine headless until stopped; workstations and commands attach to it. A live profile needs --live."""
+        live = _live()
         if stop:
             pid = stop_serving(profile, config, data_dir_)
             print(f"engine pid {pid} stopped", file=sys.stderr)
@@ -297,13 +306,12 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
         data_dir_: DataDirOpt = None,
         low_bandwidth: LowBandwidthOpt = False,
-        live: LiveOpt = False,
         kind: Annotated[str, typer.Option("--as", hidden=True, help="Client kind recorded in the journal.")] = "tui",
     ) -> None:
         """Open the workstation on the engine serving this profile (never an embedded one)."""
         from workstation.cli_tui import run_tui
 
-        run_tui(profile, config, data_dir_, live, attach="force", low_bandwidth=low_bandwidth, kind=kind)
+        run_tui(profile, config, data_dir_, _live(), attach="force", low_bandwidth=low_bandwidth, kind=kind)
 
     @app.command()
     def web(
@@ -318,9 +326,9 @@ def register(app: typer.Typer) -> None:
         settings = _settings(config)
         name = _profile_name(settings, profile)
         if remote_engine(name) is None:
-            pid, sock, log = start_detached(name, config, data_dir_, None, False)
+            pid, sock, log = start_detached(name, config, data_dir_, None, _live())
             print(f"no engine was serving profile {name}: started one in the background (pid {pid}, log {log})", file=sys.stderr)
-        command = [sys.executable, str(MAIN), "attach", "--as", "web", *_forward(name, config, data_dir_, None, False)]
+        command = [sys.executable, str(MAIN), "attach", "--as", "web", *_forward(name, config, data_dir_, None, _live())]
         if low_bandwidth:
             command.append("--low-bandwidth")
         import shlex
