@@ -252,3 +252,37 @@ def test_web_serves_the_workstation_on_localhost(short_home):
     finally:
         stop(web, signal.SIGINT)
         stop(engine)
+
+
+def test_tcp_listener_from_the_settings_file_wants_its_token(short_home):
+    import asyncio
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (short_home / "settings.toml").write_text(f'[serve]\ntcp_port = {port}\ntoken = "letmein"\n')
+    engine = start_serve(short_home)
+    try:
+        async def attach(token):
+            from workstation.remote import EngineUnavailable, RemoteEngine
+
+            remote = RemoteEngine(("127.0.0.1", port), kind="tui", token=token)
+            try:
+                await remote.start(["AAPL"])
+            except EngineUnavailable as exc:
+                return str(exc)
+            client = remote.client_id
+            await remote.stop()
+            return client
+
+        assert "wrong or missing token" in asyncio.run(attach("guess"))
+        assert asyncio.run(attach("letmein")).startswith("tui#")
+    finally:
+        stop(engine)
+
+
+def test_a_tcp_listener_without_a_token_is_refused_at_start(short_home):
+    (short_home / "settings.toml").write_text("[serve]\ntcp_port = 7011\n")
+    r = run_cli("serve", home=short_home)
+    assert r.returncode == 2 and r.stderr.strip() == "error: [serve] tcp_port is set but token is empty: a TCP listener needs a token"

@@ -306,12 +306,19 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
         data_dir_: DataDirOpt = None,
         low_bandwidth: LowBandwidthOpt = False,
+        tcp: Annotated[str | None, typer.Option("--tcp", metavar="HOST:PORT", help="Attach over TCP ([serve] token from the settings file).")] = None,
         kind: Annotated[str, typer.Option("--as", hidden=True, help="Client kind recorded in the journal.")] = "tui",
     ) -> None:
         """Open the workstation on the engine serving this profile (never an embedded one)."""
         from workstation.cli_tui import run_tui
 
-        run_tui(profile, config, data_dir_, _live(), attach="force", low_bandwidth=low_bandwidth, kind=kind)
+        address = None
+        if tcp is not None:
+            host, _, port = tcp.rpartition(":")
+            if not host or not port.isdigit():
+                raise CliError(f"malformed --tcp {tcp!r}: use HOST:PORT, e.g. 127.0.0.1:7011", 2)
+            address = (host, int(port))
+        run_tui(profile, config, data_dir_, _live(), attach="force", low_bandwidth=low_bandwidth, kind=kind, address=address)
 
     @app.command()
     def web(
