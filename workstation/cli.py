@@ -418,11 +418,16 @@ def status(
             "open_orders": [order_row(o) for o in session.oms.working()],
             "data_dir": str(session.data_dir),
             "journal": str(session.journal.path),
+            "risk": session.monitor.status(),
+            "rejections": recent_rejections(session.journal),
         }
 
+    from workstation.cli_risk import print_status, recent_rejections, status_doc
+
     doc = _with_session(profile, config, data_dir_, body)
+    risk_status = doc.pop("risk")
     if json_out:
-        _emit_json(doc)
+        _emit_json({**doc, "risk": status_doc(risk_status)})
         return
     con = _console()
     a = doc["account"]
@@ -440,6 +445,7 @@ def status(
         con.print(_orders_table(doc["open_orders"], "Open orders"))
     else:
         con.print("no open orders")
+    print_status(risk_status, doc["rejections"])
     con.print(f"data directory {doc['data_dir']}")
 
 
@@ -769,6 +775,11 @@ def paper_reset(
         j.set_meta("initial_cash", str(start_cash))
         j.close()
     _console().print(f"paper account {prof.name!r} reset to {_money(start_cash)} cash" + (f"; old journal kept in {root}" if moved else ""))
+
+
+from workstation.cli_risk import register as _register_risk  # noqa: E402  (it imports this module's helpers)
+
+_register_risk(app)
 
 
 # --------------------------------------------------------------------------- default
