@@ -205,8 +205,22 @@ class Session:
             self.quality.sweep()
 
     def _on_state(self, state: ConnectionState) -> None:
+        previous = self.connection
         self.connection = state
         self.bus.publish(state)
+        if state.state == "connected" and previous is not None and previous.state != "connected":
+            task = asyncio.get_running_loop().create_task(self.resync())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def resync(self) -> list[str]:
+        """Reconcile orders, fills and positions with the broker (see workstation.reconcile)."""
+        from workstation.reconcile import resync
+
+        return await resync(
+            broker=self.broker, oms=self.oms, portfolio=self.portfolio, journal=self.journal,
+            clock=self.clock, bus=self.bus,
+        )
 
     def held_symbols(self) -> list[str]:
         return [p.symbol for p in self.portfolio.positions()]
@@ -216,9 +230,12 @@ class Session:
         self._loop = asyncio.get_running_loop()
         self.dispatcher.report = self._on_delivery_problem
         self.dispatcher.start()
-        if feed:
+        if feed or self.broker.keeps_account:
             await self.broker.connect()
+        if feed:
             self._sweeper = asyncio.get_running_loop().create_task(self._sweep_quality())
+        if self.broker.keeps_account:
+            await self.resync()
         working = [o for o in self.oms.working() if o.status is not OrderStatus.NEW]
         restore = getattr(self.broker, "restore", None)
         if restore is not None and working:
