@@ -48,6 +48,8 @@ class Channel:
         if self._notifier is None:
             import apprise
 
+            # a failing channel is reported once by the dispatcher, not per attempt by the library
+            logging.getLogger("apprise").setLevel(logging.CRITICAL)
             ap = apprise.Apprise()
             if not ap.add(self.url):
                 raise ValueError(f"apprise cannot use the URL of {self.label}")
@@ -66,10 +68,16 @@ class Channel:
 
 
 def channel_label(url: str, n: int) -> str:
-    """A name for a channel that never shows its secrets: ``channel 2 (mailto://smtp.example.com)``."""
-    scheme, _, rest = url.partition("://")
-    host = rest.split("/", 1)[0].split("?", 1)[0].rsplit("@", 1)[-1]
-    return f"channel {n} ({scheme}://{host})"
+    """A name for a channel that never shows its secrets: ``channel 2 (mailto://user:****@smtp.example.com:587/)``."""
+    import apprise
+
+    try:
+        service = apprise.Apprise.instantiate(url)
+    except Exception:
+        service = None
+    if not service:
+        return f"channel {n} ({url.partition('://')[0]}://, not a URL apprise can use)"
+    return f"channel {n} ({service.url(privacy=True).split('?', 1)[0]})"
 
 
 class Dispatcher:
