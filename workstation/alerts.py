@@ -259,11 +259,19 @@ class AlertEngine:
         self._load()
 
     def attach(self) -> None:
-        self.bus.subscribe(AlertRaised, self.on_raised)
-        self.bus.subscribe(OrderRejected, self.on_rejected)
-        self.bus.subscribe(OrderFilled, self.on_fill)
-        self.bus.subscribe(ConnectionState, self.on_connection)
-        self.bus.subscribe(Quote, self.on_quote)
+        self._unsubscribe = [
+            self.bus.subscribe(AlertRaised, self.on_raised),
+            self.bus.subscribe(OrderRejected, self.on_rejected),
+            self.bus.subscribe(OrderFilled, self.on_fill),
+            self.bus.subscribe(ConnectionState, self.on_connection),
+            self.bus.subscribe(Quote, self.on_quote),
+        ]
+
+    def detach(self) -> None:
+        """Stop listening (a session closing down: its own disconnect is not news)."""
+        for unsubscribe in getattr(self, "_unsubscribe", ()):
+            unsubscribe()
+        self._unsubscribe = []
 
     def _load(self) -> None:
         for seq, _ts, kind, _ref, data in self.journal.events("alert.rule"):
@@ -372,7 +380,7 @@ class AlertEngine:
     def on_connection(self, event: ConnectionState) -> None:
         before = self._connection.get(event.broker)
         self._connection[event.broker] = event.state
-        if event.state in ("disconnected", "reconnecting") and before not in ("disconnected", "reconnecting"):
+        if event.state in ("disconnected", "reconnecting") and before == "connected":
             detail = f": {event.detail}" if event.detail else ""
             self.raise_alert("Broker disconnected", f"{event.broker} {event.state}{detail}", priority="high",
                              source="broker", key=f"conn-down-{event.broker}", cooldown=0)

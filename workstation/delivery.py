@@ -27,9 +27,9 @@ Report = Callable[[str, str, bool], None]  # (channel label, problem, recovered)
 
 
 def ring_terminal() -> None:
-    """The terminal bell (BEL on stderr, which stays the terminal under the workstation)."""
+    """The terminal bell (BEL on stderr, which stays the terminal under the workstation); never into a pipe."""
     stream = sys.__stderr__
-    if stream is not None:
+    if stream is not None and stream.isatty():
         stream.write("\a")
         stream.flush()
 

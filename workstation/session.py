@@ -43,6 +43,9 @@ def _day(ts: float, limits: LimitStore) -> float:
     return day_start(ts, limits.limits)
 
 
+CHECKPOINT_S = 10.0
+
+
 def _base36(n: int) -> str:
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     out = ""
@@ -76,7 +79,7 @@ class Session:
     connection: ConnectionState | None = None
     _tasks: set[asyncio.Task[object]] = field(default_factory=set)
     _loop: asyncio.AbstractEventLoop | None = None
-    _sweeper: asyncio.Task[None] | None = None
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
 
     @classmethod
     def build(
@@ -167,7 +170,7 @@ class Session:
         bus.subscribe(OrderSubmitted, lambda e: risk.record_sent(e.order))
         alerts.attach()
         breaker.on_trip.append(
-            lambda reason: spawn_tracked(session._tasks, cancel_opening_orders(oms.working, portfolio, oms.cancel))
+            lambda reason: session._spawn(cancel_opening_orders(oms.working, portfolio, oms.cancel))
         )
         broker.attach(oms.on_report, quality.on_quote, session._on_state)
         return session
@@ -209,9 +212,7 @@ class Session:
         self.connection = state
         self.bus.publish(state)
         if state.state == "connected" and previous is not None and previous.state != "connected":
-            task = asyncio.get_running_loop().create_task(self.resync())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self.resync())
 
     async def resync(self) -> list[str]:
         """Reconcile orders, fills and positions with the broker (see workstation.reconcile)."""
@@ -233,7 +234,7 @@ class Session:
         if feed or self.broker.keeps_account:
             await self.broker.connect()
         if feed:
-            self._sweeper = asyncio.get_running_loop().create_task(self._sweep_quality())
+            self._spawn_background(self._sweep_quality())
         if self.broker.keeps_account:
             await self.resync()
         working = [o for o in self.oms.working() if o.status is not OrderStatus.NEW]
@@ -251,6 +252,7 @@ class Session:
             await self.broker.subscribe(wanted)
         self.monitor.evaluate()
         await self.drain()
+        self._spawn_background(self._checkpoints())
 
     async def drain(self) -> None:
         """Wait for follow-up work: bracket children, OCO cancels, breaker cancels."""
@@ -259,12 +261,32 @@ class Session:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
             await self.oms.drain()
 
+    def _spawn(self, coro) -> None:
+        """Follow-up work that ``drain`` waits for (resync, breaker cancels)."""
+        spawn_tracked(self._tasks, coro)
+
+    def _spawn_background(self, coro) -> None:
+        """A loop that runs until ``stop`` (journal checkpoints, the stale-data sweep)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _checkpoints(self, every: float = CHECKPOINT_S) -> None:
+        """Fold the journal's write-ahead log into the database, off the trading path."""
+        while True:
+            await asyncio.sleep(every)
+            await asyncio.to_thread(self.journal.checkpoint)
+
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
-        await self.drain()
+        for task in list(self._background):
+            task.cancel()
+        try:
+            await asyncio.wait_for(self.drain(), timeout=10.0)
+        except TimeoutError:
+            for task in list(self._tasks):
+                task.cancel()
         self.monitor.flush()
+        self.alerts.detach()
         await self.broker.close()
         await asyncio.to_thread(self.dispatcher.stop)
         self.journal.close()
