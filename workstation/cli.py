@@ -630,6 +630,10 @@ def _place(
     except ModelError as exc:
         raise CliError(str(exc), 2) from None
     session = _open_session(profile, config, data)
+    from workstation.model import AlertRaised
+
+    warned: list[str] = []  # risk warnings (a possible wash sale) never block, but are shown
+    session.bus.subscribe(AlertRaised, lambda a: warned.append(a.message) if a.title == "Risk warning" else None)
 
     async def body() -> Any:
         try:
@@ -655,6 +659,8 @@ def _place(
             await session.stop()
 
     result = _run(body)
+    for warning in dict.fromkeys([*warned, *(result.warnings if dry_run else ())]):
+        _console(stderr=True).print(f"[yellow]warning: {warning}[/]")
     if dry_run:
         review = result
         if json_out:
@@ -816,6 +822,8 @@ def _check_negative_numbers(argv: list[str]) -> None:
             if prev.startswith("--") and "=" not in prev:
                 what = prev[2:].replace("-", " ")
                 raise CliError(f"{what} must be positive, got {token}", 2)
+            if argv[:2] == ["risk", "set"]:
+                raise CliError(f"a risk limit cannot be negative, got {token}", 2)
             raise CliError(f"quantity must be positive, got {token}", 2)
 
 
