@@ -20,7 +20,8 @@ A rule fires when its condition becomes true, then re-arms only once it has been
 again (a flapping price does not spam), and never within its cooldown. Built-in alerts
 with the same key inside the cooldown are folded into the first one (``count``).
 
-Every alert is journaled (``alert`` events; the id is the journal sequence number), then
+Every alert is journaled (``alert`` events; the id is the journal sequence number; fill
+notices are not written twice, the fill is in the journal already), then
 published as ``AlertNotice`` for the workstation's toast and Alerts pane, then handed to
 the ``Dispatcher`` (``workstation.delivery``), which delivers off the trading path.
 Acknowledging an alert is journaled too (``alert.ack``).
@@ -248,6 +249,7 @@ class AlertEngine:
         self.pnl = pnl
         self.recent: deque[Alert] = deque(maxlen=keep)
         self.suppressed = 0
+        self._unjournaled = 0
         self._seen: dict[str, float] = {}
         self._armed: dict[str, bool] = {}
         self._history: dict[str, deque[tuple[float, Decimal]]] = {}
@@ -317,9 +319,13 @@ class AlertEngine:
     # -- raising
     def raise_alert(
         self, title: str, message: str, *, priority: str = "normal", source: str = "engine",
-        key: str | None = None, cooldown: float | None = None,
+        key: str | None = None, cooldown: float | None = None, journal: bool = True,
     ) -> Alert | None:
-        """Journal, publish and deliver an alert, unless the same key fired within the cooldown."""
+        """Journal, publish and deliver an alert, unless the same key fired within the cooldown.
+
+        ``journal=False`` is for notices whose event is journaled already (a fill): they get a
+        negative id, are shown and delivered, and are not written twice.
+        """
         priority_rank(priority)
         now = self.clock.time()
         dedup = key or f"{source}|{title}|{message}"
@@ -331,8 +337,12 @@ class AlertEngine:
         self._seen[dedup] = now
         if len(self._seen) > 10_000:
             self._seen = {k: t for k, t in self._seen.items() if now - t < wait}
-        data = {"title": title, "message": message, "priority": priority, "source": source, "key": key}
-        seq = self.journal.append("alert", data, now, ref=key)
+        if journal:
+            data = {"title": title, "message": message, "priority": priority, "source": source, "key": key}
+            seq = self.journal.append("alert", data, now, ref=key)
+        else:
+            self._unjournaled -= 1
+            seq = self._unjournaled
         alert = Alert(id=seq, ts=now, title=title, message=message, priority=priority, source=source, key=key)
         self.recent.append(alert)
         self.bus.publish(AlertNotice(alert=alert))
@@ -374,7 +384,7 @@ class AlertEngine:
         f = event.fill
         self.raise_alert(
             "Fill", f"order {f.order_id} {f.side.value} {plain(f.qty)} {f.symbol} @ {plain(f.price)}",
-            priority="low", source="oms", key=f"fill-{f.exec_id}",
+            priority="low", source="oms", key=f"fill-{f.exec_id}", cooldown=0, journal=False,
         )
 
     def on_connection(self, event: ConnectionState) -> None:

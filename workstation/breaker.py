@@ -25,7 +25,7 @@ import msgspec
 from workstation.bus import Bus
 from workstation.clock import Clock
 from workstation.journal import Journal
-from workstation.limits import LimitStore, day_start
+from workstation.limits import LimitStore
 from workstation.model import ZERO, AlertRaised, ModelError, Order, OrderFilled, Quote, iso, plain
 from workstation.portfolio import Portfolio
 from workstation.risk import HUNDRED, BreakerInfo, PreTradeRisk, RiskStatus, fmt_money, fmt_pct, row
@@ -154,7 +154,7 @@ class RiskMonitor:
     # -- the day
     def _roll(self, equity: Decimal) -> _DayState:
         now = self.clock.time()
-        began = day_start(now, self.store.limits)
+        began = self.risk.days.start(now, self.store.limits)
         st = self.state
         if st is None:
             st = _DayState(day=began, start=equity, high=equity, peak=equity, last=equity)
@@ -245,7 +245,8 @@ class RiskMonitor:
                 ))
         if breached:
             self._save(force=True)
-            self.breaker.trip(breached[0])
+            if self.breaker.trip(breached[0]):
+                self.publish_status()
         return breached
 
     # -- reset
@@ -259,6 +260,7 @@ class RiskMonitor:
             raise RiskError(f"cannot reset the circuit breaker while the breach persists: {still[0]} (raise the limit first)")
         self._warned.clear()
         self.breaker._reset(who)
+        self.publish_status()
 
     # -- status for the UI and `status`
     def status(self) -> RiskStatus:

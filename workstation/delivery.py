@@ -125,9 +125,15 @@ class Dispatcher:
         self._stop.set()
         self._thread = None
 
+    def wants(self, priority: str) -> bool:
+        rank = priority_rank(priority)
+        if self.bell and rank >= priority_rank("high"):
+            return True
+        return any(rank >= priority_rank(c.min_priority) for c in self.channels)
+
     def deliver(self, alert: Alert) -> None:
         """Queue an alert for the bell and the channels; never blocks."""
-        if not self.active:
+        if not self.wants(alert.priority):
             return
         try:
             self._queue.put_nowait(alert)

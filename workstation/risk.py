@@ -83,29 +83,48 @@ def reducing(position: Decimal, side: Side, qty: Decimal) -> bool:
 
 
 class OrderRate:
-    """Orders sent in the last second, the last minute and the current trading day."""
+    """Orders sent in the last second, the last minute and the current trading day (O(1) per order)."""
 
     def __init__(self) -> None:
-        self._recent: deque[float] = deque()
+        self._second: deque[float] = deque()
+        self._minute: deque[float] = deque()
         self._day_start = float("-inf")
         self.today = 0
 
     def record(self, ts: float, day_began: float) -> None:
         if day_began != self._day_start:
             self._day_start, self.today = day_began, 0
-        self._recent.append(ts)
+        self._second.append(ts)
+        self._minute.append(ts)
         self.today += 1
         self._trim(ts)
 
     def _trim(self, now: float) -> None:
-        while self._recent and self._recent[0] <= now - 60.0:
-            self._recent.popleft()
+        while self._second and self._second[0] <= now - 1.0:
+            self._second.popleft()
+        while self._minute and self._minute[0] <= now - 60.0:
+            self._minute.popleft()
 
     def counts(self, now: float, day_began: float) -> tuple[int, int, int]:
         self._trim(now)
-        per_second = sum(1 for t in self._recent if t > now - 1.0)
         today = self.today if day_began == self._day_start else 0
-        return per_second, len(self._recent), today
+        return len(self._second), len(self._minute), today
+
+
+class TradingDays:
+    """When the current trading day began, recomputed only when a roll has passed."""
+
+    def __init__(self) -> None:
+        self._key: tuple[str, str] | None = None
+        self._start = self._end = 0.0
+
+    def start(self, now: float, limits: RiskLimits) -> float:
+        key = (limits.day_roll, limits.day_timezone)
+        if key != self._key or not self._start <= now < self._end:
+            self._key = key
+            self._start = day_start(now, limits)
+            self._end = day_start(self._start + 26 * 3600, limits)  # the next roll (days last 23 to 25 hours)
+        return self._start
 
 
 # --------------------------------------------------------------------------- status for the UI
@@ -181,6 +200,7 @@ class PreTradeRisk:
     sectors: SectorMap = field(default_factory=SectorMap)
     lots: TaxLots = field(default_factory=TaxLots)
     rate: OrderRate = field(default_factory=OrderRate)
+    days: TradingDays = field(default_factory=TradingDays)
     breaker_reason: Callable[[], str | None] = _never_tripped
 
     # -- the account-wide limits (a setter keeps old callers working)
@@ -197,11 +217,11 @@ class PreTradeRisk:
     def record_sent(self, order: Order) -> None:
         """Count an order that went out (for the rate limits)."""
         t = self.now()
-        self.rate.record(t, day_start(t, self.limits))
+        self.rate.record(t, self.days.start(t, self.limits))
 
     def rate_counts(self) -> tuple[int, int, int]:
         t = self.now()
-        return self.rate.counts(t, day_start(t, self.limits))
+        return self.rate.counts(t, self.days.start(t, self.limits))
 
     # -- worst-case positions
     def pending(self, symbol: str, side: Side, exclude: str | None = None) -> Decimal:

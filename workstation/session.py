@@ -187,6 +187,7 @@ class Session:
         self.limits.set(name, value, strategy)
         self.journal.append("risk.set", {"name": name, "value": str(value), "strategy": strategy}, self.clock.time())
         self.monitor.evaluate()
+        self.monitor.publish_status()
 
     def reset_breaker(self, *, confirmed: bool, who: str = "user") -> None:
         """Reset a tripped circuit breaker (refused while the breach persists); journaled."""
@@ -206,6 +207,12 @@ class Session:
         while True:
             await asyncio.sleep(period)
             self.quality.sweep()
+
+    async def _publish_risk(self, every: float = 1.0) -> None:
+        """A ``RiskStatus`` on the bus every second, for the Risk pane (also after fills and changes)."""
+        while True:
+            await asyncio.sleep(every)
+            self.monitor.publish_status()
 
     def _on_state(self, state: ConnectionState) -> None:
         previous = self.connection
@@ -235,6 +242,7 @@ class Session:
             await self.broker.connect()
         if feed:
             self._spawn_background(self._sweep_quality())
+            self._spawn_background(self._publish_risk())
         if self.broker.keeps_account:
             await self.resync()
         working = [o for o in self.oms.working() if o.status is not OrderStatus.NEW]

@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from workstation.model import ZERO, Fill, Side, iso, money
+from workstation.model import ZERO, Fill, Side, iso
 
 WASH_WINDOW = 30 * 86_400.0
 
@@ -36,7 +36,7 @@ class LossSale:
 class TaxLots:
     multiplier: dict[str, Decimal] = field(default_factory=dict)
     lots: dict[str, deque[Lot]] = field(default_factory=dict)
-    loss_sales: dict[str, list[LossSale]] = field(default_factory=dict)
+    loss_sales: dict[str, LossSale] = field(default_factory=dict)  # the latest per symbol: the only one that matters
 
     def apply(self, fill: Fill, multiplier: Decimal = Decimal(1)) -> Decimal:
         """Book a fill FIFO; returns the P&L realized on the lots it closed."""
@@ -60,7 +60,7 @@ class TaxLots:
         if remaining > 0:
             lots.append(Lot(qty=remaining * sign, price=fill.price, ts=fill.ts))
         if fill.side is Side.SELL and closed_long > 0 and realized < 0:
-            self.loss_sales.setdefault(fill.symbol, []).append(LossSale(fill.symbol, fill.ts, closed_long, -realized))
+            self.loss_sales[fill.symbol] = LossSale(fill.symbol, fill.ts, closed_long, -realized)
         return realized
 
     def open_lots(self, symbol: str) -> list[Lot]:
@@ -68,12 +68,8 @@ class TaxLots:
 
     def wash_sale(self, symbol: str, now: float) -> str | None:
         """A warning sentence when buying ``symbol`` at ``now`` could be a wash sale, else None."""
-        recent = [s for s in self.loss_sales.get(symbol, ()) if 0 <= now - s.ts <= WASH_WINDOW]
-        if not recent:
+        last = self.loss_sales.get(symbol)
+        if last is None or not 0 <= now - last.ts <= WASH_WINDOW:
             return None
-        last = recent[-1]
-        days = (now - last.ts) / 86_400
-        return (
-            f"wash sale: buying {symbol} {days:.0f} days after selling it at a ${money(last.loss):,.2f} loss "
-            f"({iso(last.ts)[:10]}); the loss may be disallowed"
-        )
+        # one sentence per symbol and sale day, so repeated buys fold into one alert
+        return f"wash sale: buying {symbol} within 30 days of a sale at a loss on {iso(last.ts)[:10]}; the loss may be disallowed"
