@@ -61,6 +61,8 @@ class _Symbol:
     flags: dict[str, float] = field(default_factory=dict)  # badge -> since
     last_bar: float | None = None
     filtered: int = 0
+    total: float = 0.0  # running sum of the kept returns ...
+    squares: float = 0.0  # ... and of their squares: the deviation in O(1) per quote
 
 
 class DataQualityMonitor:
@@ -145,7 +147,14 @@ class DataQualityMonitor:
 
     def _accept(self, st: _Symbol, price: float) -> None:
         if st.price > 0:
-            st.returns.append(math.log(price / st.price))
+            r = math.log(price / st.price)
+            if len(st.returns) == st.returns.maxlen:
+                old = st.returns[0]
+                st.total -= old
+                st.squares -= old * old
+            st.returns.append(r)
+            st.total += r
+            st.squares += r * r
         st.price = price
 
     def _suspect(self, st: _Symbol, price: float) -> bool:
@@ -154,8 +163,8 @@ class DataQualityMonitor:
             return False
         r = abs(math.log(price / st.price))
         n = len(st.returns)
-        mean = sum(st.returns) / n
-        std = math.sqrt(sum((x - mean) ** 2 for x in st.returns) / n)
+        mean = st.total / n
+        std = math.sqrt(max(st.squares / n - mean * mean, 0.0))
         return r > max(s.spike_sigma * std, math.log1p(s.spike_min_pct / 100))
 
     def _book(self, quote: Quote, st: _Symbol) -> None:

@@ -319,14 +319,15 @@ class PreTradeRisk:
                 f"position in {order.symbol} would be worth {fmt_money(abs(after_notional))}, "
                 f"exceeding max_position_notional {fmt_money(lim.max_position_notional)}"
             )
-        current = pf.exposure(order.symbol)
-        signed_current = current if ctx.position >= 0 else -current
+        needs_book = lim.max_gross_exposure is not None or lim.max_net_exposure is not None or lim.max_sector_pct is not None
+        book = self.exposures() if needs_book else {}
+        others = {sym: e for sym, e in book.items() if sym != order.symbol}
         if lim.max_gross_exposure is not None:
-            gross = pf.gross_exposure() - current + abs(after_notional)
+            gross = sum((abs(e) for e in others.values()), ZERO) + abs(after_notional)
             if gross > lim.max_gross_exposure:
                 return "max_gross_exposure", f"gross exposure would be {fmt_money(gross)}, exceeding max_gross_exposure {fmt_money(lim.max_gross_exposure)}"
         if lim.max_net_exposure is not None:
-            net = pf.net_exposure() - signed_current + after_notional
+            net = sum(others.values(), ZERO) + after_notional
             if abs(net) > lim.max_net_exposure:
                 return "max_net_exposure", f"net exposure would be {fmt_money(net)}, exceeding max_net_exposure {fmt_money(lim.max_net_exposure)}"
         if lim.max_symbol_pct is not None or lim.max_sector_pct is not None:
@@ -340,8 +341,7 @@ class PreTradeRisk:
             if lim.max_sector_pct is not None:
                 sector = self.sectors.sector(order.symbol)
                 total = abs(after_notional) + sum(
-                    (pf.exposure(p.symbol) for p in pf.positions() if p.symbol != order.symbol and self.sectors.sector(p.symbol) == sector),
-                    ZERO,
+                    (abs(e) for sym, e in others.items() if self.sectors.sector(sym) == sector), ZERO
                 )
                 pct = total / equity * HUNDRED
                 if pct > lim.max_sector_pct:
@@ -351,6 +351,16 @@ class PreTradeRisk:
             cost = self._cost(ctx)
             return "buying_power", f"insufficient buying power: order needs {fmt_money(cost)}, {fmt_money(max(bp + cost, ZERO))} available"
         return None
+
+    def exposures(self) -> dict[str, Decimal]:
+        """Signed exposure of every open position in the base currency, in one pass."""
+        pf = self.portfolio
+        out: dict[str, Decimal] = {}
+        for sym, pos in pf.book.positions.items():
+            if pos.qty:
+                e = pf.exposure(sym)
+                out[sym] = e if pos.qty > 0 else -e
+        return out
 
     def _cost(self, ctx: OrderContext) -> Decimal:
         """Buying power an order uses: its notional (cash accounts: buys only)."""
@@ -378,23 +388,24 @@ class PreTradeRisk:
         lim = self.limits
         pf = self.portfolio
         near = lim.near_pct
-        positions = [p for p in pf.positions()]
+        book = self.exposures()
+        gross = sum((abs(e) for e in book.values()), ZERO)
         equity = pf.equity()
         rows = [
-            row("gross exposure", pf.gross_exposure(), lim.max_gross_exposure, "$", near),
-            row("net exposure", abs(pf.net_exposure()), lim.max_net_exposure, "$", near),
+            row("gross exposure", gross, lim.max_gross_exposure, "$", near),
+            row("net exposure", abs(sum(book.values(), ZERO)), lim.max_net_exposure, "$", near),
         ]
-        if positions:
-            biggest_qty = max(positions, key=lambda p: abs(p.qty))
-            biggest = max(positions, key=lambda p: pf.exposure(p.symbol))
-            rows.append(row("largest position (qty)", abs(biggest_qty.qty), lim.max_position_qty, "qty", near, biggest_qty.symbol))
-            rows.append(row("largest position ($)", pf.exposure(biggest.symbol), lim.max_position_notional, "$", near, biggest.symbol))
+        if book:
+            biggest_qty = max(book, key=lambda sym: abs(pf.qty(sym)))
+            biggest = max(book, key=lambda sym: abs(book[sym]))
+            rows.append(row("largest position (qty)", abs(pf.qty(biggest_qty)), lim.max_position_qty, "qty", near, biggest_qty))
+            rows.append(row("largest position ($)", abs(book[biggest]), lim.max_position_notional, "$", near, biggest))
             if equity > 0:
-                rows.append(row("symbol concentration", pf.exposure(biggest.symbol) / equity * HUNDRED, lim.max_symbol_pct, "%", near, biggest.symbol))
+                rows.append(row("symbol concentration", abs(book[biggest]) / equity * HUNDRED, lim.max_symbol_pct, "%", near, biggest))
                 by_sector: dict[str, Decimal] = {}
-                for p in positions:
-                    s = self.sectors.sector(p.symbol)
-                    by_sector[s] = by_sector.get(s, ZERO) + pf.exposure(p.symbol)
+                for sym, e in book.items():
+                    sector = self.sectors.sector(sym)
+                    by_sector[sector] = by_sector.get(sector, ZERO) + abs(e)
                 top = max(by_sector, key=lambda k: by_sector[k])
                 rows.append(row("sector concentration", by_sector[top] / equity * HUNDRED, lim.max_sector_pct, "%", near, top))
         working = sum(1 for o in self.working_orders() if o.status.is_working)
@@ -406,6 +417,5 @@ class PreTradeRisk:
             row("orders today", Decimal(today), lim.max_orders_per_day, "orders", near),
         ]
         if pf.margin and equity > 0:
-            capacity = equity * pf.leverage
-            rows.append(row("buying power used", pf.gross_exposure(), capacity, "$", near))
+            rows.append(row("buying power used", gross, equity * pf.leverage, "$", near))
         return rows
