@@ -7,6 +7,7 @@ Hooked into the main app by ``register(app)`` (see ``workstation.cli``).
 from __future__ import annotations
 
 import sys
+from decimal import Decimal
 from typing import Annotated, Any
 
 import msgspec
@@ -25,6 +26,8 @@ from workstation.cli import (
     _with_session,
 )
 from workstation.model import ModelError, iso, plain
+
+CENT = Decimal("0.01")
 from workstation.risk import RiskRow, RiskStatus, fmt_money
 
 risk_app = typer.Typer(help="Risk limits and the circuit breaker.", rich_markup_mode=None)
@@ -65,20 +68,14 @@ def status_doc(status: RiskStatus) -> dict[str, Any]:
         "start_of_day_equity": status.start_of_day_equity,
         "day_pnl": status.day_pnl,
         "daily_loss_limit": status.daily_loss_limit,
-        "drawdown_pct": status.drawdown_pct.quantize(plain_q()),
+        "drawdown_pct": status.drawdown_pct.quantize(CENT),
         "orders_per_minute": status.orders_per_minute,
         "filtered_quotes": status.filtered_quotes,
         "limits": [
-            {"name": r.name, "used": r.used.quantize(plain_q()), "limit": r.limit, "unit": r.unit, "state": r.state, "detail": r.detail}
+            {"name": r.name, "used": r.used.quantize(CENT), "limit": r.limit, "unit": r.unit, "state": r.state, "detail": r.detail}
             for r in status.rows
         ],
     }
-
-
-def plain_q():
-    from decimal import Decimal
-
-    return Decimal("0.01")
 
 
 def print_status(status: RiskStatus, rejections: list[str] | None = None) -> None:

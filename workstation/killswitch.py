@@ -74,18 +74,14 @@ class KillSwitch:
             except Exception as exc:
                 errors.append(f"stopping strategies failed: {exc}")
         canceled: list[str] = []
-        for order in list(self.oms.working()):
-            try:
-                done = await self.oms.cancel(order.id)
-                canceled.append(done.id)
-            except ModelError as exc:
-                errors.append(str(exc))
-        # a strategy that slipped orders in while we canceled: one more sweep
-        for order in list(self.oms.working()):
-            try:
-                canceled.append((await self.oms.cancel(order.id)).id)
-            except ModelError as exc:
-                errors.append(str(exc))
+        for _sweep in range(2):  # the second sweep catches orders slipped in while the first ran
+            for order in list(self.oms.working()):
+                if order.id in canceled:
+                    continue
+                try:
+                    canceled.append((await self.oms.cancel(order.id)).id)
+                except ModelError as exc:
+                    errors.append(str(exc))
         flatten: list[str] = []
         for pos in self.portfolio.positions():
             if pos.qty == 0:

@@ -208,6 +208,12 @@ class LimitStore:
             raise
         return self.limits_for(strategy)
 
+    def replace_base(self, base: RiskLimits) -> None:
+        """New account-wide limits (dropping the account's run-time changes; strategies keep theirs)."""
+        self.base = base
+        self.runtime.pop(None, None)
+        self._rebuild()
+
     def source(self, name: str, strategy: str | None = None) -> str:
         """Where a limit's value comes from: ``run time``, ``strategy``, ``settings`` or ``default``."""
         if name in self.runtime.get(strategy, {}):

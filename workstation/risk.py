@@ -210,9 +210,7 @@ class PreTradeRisk:
 
     @limits.setter
     def limits(self, value: RiskLimits) -> None:
-        self.store.base = value
-        self.store.runtime = {k: v for k, v in self.store.runtime.items() if k is not None}
-        self.store._rebuild()
+        self.store.replace_base(value)
 
     def record_sent(self, order: Order) -> None:
         """Count an order that went out (for the rate limits)."""
