@@ -141,6 +141,10 @@ class RiskRow(msgspec.Struct, frozen=True, kw_only=True):
     detail: str = ""
 
     @property
+    def breached(self) -> bool:
+        return self.state == "breach"
+
+    @property
     def fraction(self) -> float | None:
         if self.limit is None or self.limit == 0:
             return None
@@ -202,6 +206,11 @@ class PreTradeRisk:
     rate: OrderRate = field(default_factory=OrderRate)
     days: TradingDays = field(default_factory=TradingDays)
     breaker_reason: Callable[[], str | None] = _never_tripped
+    rows_source: Callable[[], tuple[RiskRow, ...]] | None = None  # the monitor's full rows (set by the session)
+
+    def status(self) -> tuple[RiskRow, ...]:
+        """Rows for the Risk pane: every limit with its use (the monitor's rows when wired)."""
+        return self.rows_source() if self.rows_source is not None else tuple(self.usage())
 
     # -- the account-wide limits (a setter keeps old callers working)
     @property

@@ -149,6 +149,7 @@ class Session:
             portfolio=portfolio, store=limits, breaker=breaker, risk=risk, journal=journal, bus=bus, clock=clock,
             filtered=quality.filtered,
         )
+        risk.rows_source = lambda: monitor.status().rows
         killswitch = KillSwitch(
             oms=oms, portfolio=portfolio, breaker=breaker, journal=journal, bus=bus, clock=clock,
             stop_strategies=stop_strategies,
