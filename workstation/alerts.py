@@ -29,6 +29,7 @@ Acknowledging an alert is journaled too (``alert.ack``).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import deque
 from collections.abc import Callable
@@ -53,6 +54,8 @@ from workstation.model import (
 
 if TYPE_CHECKING:
     from workstation.config import AlertSettings
+
+log = logging.getLogger(__name__)
 
 PRIORITIES = ("low", "normal", "high", "critical")
 
@@ -276,9 +279,12 @@ class AlertEngine:
         self._unsubscribe = []
 
     def _load(self) -> None:
-        for seq, _ts, kind, _ref, data in self.journal.events("alert.rule"):
+        for _seq, _ts, _kind, _ref, data in self.journal.events("alert.rule"):
             if data.get("op") == "add":
-                self.rules[data["id"]] = parse_rule(data["text"], data["id"])
+                try:
+                    self.rules[data["id"]] = parse_rule(data["text"], data["id"])
+                except AlertRuleError as exc:  # written by another version: skip it, say so
+                    log.warning("journaled alert rule %s not loaded: %s", data.get("id"), exc)
             elif data.get("op") == "rm":
                 self.rules.pop(data["id"], None)
         acked: set[int] = set()

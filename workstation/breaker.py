@@ -136,8 +136,13 @@ class RiskMonitor:
         self._last_eval = float("-inf")
         self._last_save = float("-inf")
         self._warned: set[str] = set()
+        self.state: _DayState | None = None
         stored = journal.meta(_META)
-        self.state = msgspec.json.decode(stored, type=_DayState) if stored else None
+        if stored:
+            try:
+                self.state = msgspec.json.decode(stored, type=_DayState)
+            except msgspec.DecodeError:
+                log.warning("risk monitor state in the journal is unreadable; starting the day afresh")
 
     # -- events in
     def on_quote(self, quote: Quote) -> None:

@@ -10,6 +10,7 @@ into the simulated market, which matches them against the current quotes.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -27,7 +28,7 @@ from workstation.breaker import CircuitBreaker, RiskMonitor, cancel_opening_orde
 from workstation.dataquality import DataQualityMonitor
 from workstation.delivery import Channel, Dispatcher, channel_label
 from workstation.killswitch import KillSwitch
-from workstation.limits import LimitStore
+from workstation.limits import LimitError, LimitStore
 from workstation.model import Bar, ConnectionState, Instrument, OrderFilled, OrderStatus, OrderSubmitted, Quote
 from workstation.oms import OrderManager
 from workstation.portfolio import Portfolio
@@ -35,6 +36,9 @@ from workstation.risk import PreTradeRisk
 from workstation.sectors import SectorMap
 from workstation.symbols import parse_symbol
 from workstation.taxlots import TaxLots
+
+
+log = logging.getLogger(__name__)
 
 
 def _day(ts: float, limits: LimitStore) -> float:
@@ -118,7 +122,10 @@ class Session:
             portfolio.adjust_cash(amount, currency)
         limits = LimitStore(profile.risk, profile.strategy_risk)
         for _seq, _ts, _kind, _ref, data in journal.events("risk.set"):
-            limits.set(data["name"], data["value"], data.get("strategy"))
+            try:
+                limits.set(data["name"], data["value"], data.get("strategy"))
+            except (LimitError, KeyError) as exc:  # written by another version: skip it, say so
+                log.warning("journaled risk change %s not applied: %s", data, exc)
         breaker = CircuitBreaker(journal, bus, clock)
         lots = TaxLots()
 
