@@ -309,3 +309,19 @@ async def test_fifo_lots(tmp_path):
     lots.apply(Fill(exec_id="4", order_id="4", symbol="X", side=Side.SELL, qty=Decimal(5), price=Decimal(18), ts=5))
     assert lots.wash_sale("X", 6) is not None
 
+
+
+async def test_a_bracket_pair_counts_once_towards_the_worst_case(env):
+    s, broker, _ = env(allow_short=False, max_position_qty=150)
+    entry = await s.oms.submit(order(qty=100, limit_price=100, take_profit=Decimal(105), stop_loss=Decimal(95)))
+    broker.fill(entry, 100, 100)
+    await s.drain()
+    # take-profit and stop-loss (100 each) are one OCO pair: at worst they sell 100, not 200
+    assert s.risk.pending("AAPL", Side.SELL) == 100
+    assert (await submit(s, order(qty=50, limit_price=100)))[0]  # 100 + 50 = 150: at the limit
+    # selling by hand as well could leave a short (the pair may still fill): refused until it goes
+    passed, reason = await submit(s, order(side=Side.SELL, qty=100, limit_price=100))
+    assert not passed and "short position of 100" in reason
+    await s.oms.cancel_all()
+    await s.drain()
+    assert (await submit(s, order(side=Side.SELL, qty=100, limit_price=100)))[0]

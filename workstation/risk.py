@@ -232,11 +232,18 @@ class PreTradeRisk:
 
     # -- worst-case positions
     def pending(self, symbol: str, side: Side, exclude: str | None = None) -> Decimal:
-        """Quantity still to fill on working orders of ``symbol`` on ``side``."""
-        return sum(
-            (o.remaining for o in self.working_orders() if o.symbol == symbol and o.side is side and o.id != exclude),
-            ZERO,
-        )
+        """Quantity still to fill on working orders of ``symbol`` on ``side`` (an OCO group counts
+        once, at its largest order: only one of them can fill)."""
+        total = ZERO
+        groups: dict[str, Decimal] = {}
+        for o in self.working_orders():
+            if o.symbol != symbol or o.side is not side or o.id == exclude:
+                continue
+            if o.oco_group:
+                groups[o.oco_group] = max(groups.get(o.oco_group, ZERO), o.remaining)
+            else:
+                total += o.remaining
+        return total + sum(groups.values(), ZERO)
 
     def is_reducing(self, order: Order, position: Decimal) -> bool:
         worst = position + order.side.sign * self.pending(order.symbol, order.side, exclude=order.id)
