@@ -157,3 +157,38 @@ async def test_risk_status_rows(long_aapl):
     move(broker, 94.0)
     rows = {r.name: r for r in s.monitor.status().rows}
     assert rows["day loss"].state == "breach" and s.monitor.status().breaker.tripped
+
+
+async def test_a_running_session_follows_what_another_process_journals(tmp_path):
+    """`main.py risk set`, `kill` (the breaker) and `alert add` from another terminal reach the workstation."""
+    s, broker, clock = build(tmp_path)
+    await hold(s, broker, "AAPL", 10, 100.0)
+    working = await s.oms.submit(order(qty=5, limit_price=99))
+    other, _, _ = build(tmp_path, clock=clock)  # a second process on the same journal
+    other.set_limit("max_order_qty", "3")
+    other.breaker.trip("kill switch: from another terminal", source="kill-switch")
+    rule = other.alerts.add_rule("AAPL > 500")
+    assert s.follow_journal() >= 3
+    await s.drain()
+    assert s.limits.limits.max_order_qty == 3
+    assert s.breaker.tripped and s.breaker.info.reason == "kill switch: from another terminal"
+    assert s.oms.orders[working.id].status is OrderStatus.CANCELED  # its own opening orders, canceled here
+    assert rule.id in s.alerts.rules
+    other.reset_breaker(confirmed=True)
+    s.follow_journal()
+    assert not s.breaker.tripped
+    assert s.follow_journal() == 0
+    other.journal.close()
+
+
+async def test_following_its_own_journal_changes_nothing(long_aapl):
+    s, broker, _ = await long_aapl(max_daily_loss=5000)
+    changes = []
+    s.bus.subscribe(BreakerChanged, changes.append)
+    move(broker, 94.0)
+    s.set_limit("max_daily_loss", "7000")
+    s.reset_breaker(confirmed=True)
+    s.set_limit("max_daily_loss", "500")  # trips again
+    assert s.breaker.tripped and len(changes) == 3
+    s.follow_journal()
+    assert s.breaker.tripped and len(changes) == 3 and s.limits.limits.max_daily_loss == 500

@@ -322,6 +322,24 @@ class AlertEngine:
         self._armed.pop(rule_id, None)
         return rule
 
+    def follow(self, kind: str, data: dict[str, object]) -> None:
+        """Apply a rule change or an acknowledgement another process journaled."""
+        if kind == "alert.rule" and data.get("op") == "add" and data.get("id") not in self.rules:
+            try:
+                rule_id = str(data["id"])
+                self.rules[rule_id] = parse_rule(str(data["text"]), rule_id)
+            except (AlertRuleError, KeyError) as exc:
+                log.warning("alert rule from the journal not loaded: %s", exc)
+        elif kind == "alert.rule" and data.get("op") == "rm":
+            self.rules.pop(str(data.get("id")), None)
+        elif kind == "alert.ack":
+            ids = {int(i) for i in data.get("ids", ())}  # type: ignore[union-attr]
+            if any(a.id in ids and not a.acked for a in self.recent):
+                self.recent = deque(
+                    (msgspec.structs.replace(a, acked=True) if a.id in ids else a for a in self.recent), maxlen=self.recent.maxlen
+                )
+                self.bus.publish(AlertAcked(ids=tuple(sorted(ids))))
+
     # -- raising
     def raise_alert(
         self, title: str, message: str, *, priority: str = "normal", source: str = "engine",

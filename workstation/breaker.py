@@ -83,6 +83,21 @@ class CircuitBreaker:
                 log.exception("breaker trip callback failed")
         return True
 
+    def follow(self, data: dict[str, object], ts: float) -> None:
+        """Apply a breaker change another process journaled (nothing is written again)."""
+        state, reason = data.get("state"), str(data.get("reason", ""))
+        if state == "tripped" and not self.info.tripped:
+            self.info = BreakerInfo(tripped=True, reason=reason, since=ts)
+            self.bus.publish(BreakerChanged(tripped=True, reason=reason, source=str(data.get("source", "")), ts=ts))
+            for callback in self.on_trip:
+                try:
+                    callback(reason)
+                except Exception:
+                    log.exception("breaker trip callback failed")
+        elif state == "reset" and self.info.tripped:
+            self.info = BreakerInfo()
+            self.bus.publish(BreakerChanged(tripped=False, reason=reason, source=str(data.get("source", "")), ts=ts))
+
     def _reset(self, who: str) -> None:
         now = self.clock.time()
         self.journal.append("risk.breaker", {"state": "reset", "reason": self.info.reason, "source": who}, now)

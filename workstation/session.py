@@ -84,6 +84,7 @@ class Session:
     _tasks: set[asyncio.Task[object]] = field(default_factory=set)
     _loop: asyncio.AbstractEventLoop | None = None
     _background: set[asyncio.Task[None]] = field(default_factory=set)
+    _followed: int = 0  # the newest journal event this session has followed
 
     @classmethod
     def build(
@@ -170,6 +171,7 @@ class Session:
             monitor=monitor, killswitch=killswitch, alerts=alerts, dispatcher=dispatcher, quality=quality,
         )
         alerts.pnl = session._pnl
+        session._followed = journal.last_seq()
         bus.subscribe(Quote, portfolio.on_quote)
         bus.subscribe(Quote, monitor.on_quote)
         bus.subscribe(Bar, quality.on_bar)
@@ -216,6 +218,34 @@ class Session:
             await asyncio.sleep(period)
             self.quality.sweep()
 
+    _FOLLOWED = ("risk.set", "risk.breaker", "alert.rule", "alert.ack")
+
+    def follow_journal(self) -> int:
+        """Apply risk changes, breaker trips and resets, alert rules and acknowledgements that
+        another process (``main.py risk set``, ``kill``, ``alert add``...) wrote to this journal.
+        Each is idempotent, so this session's own events do no harm. Returns how many were read."""
+        events = self.journal.events_after(self._followed, self._FOLLOWED)
+        breaker = None
+        for seq, ts, kind, _ref, data in events:
+            self._followed = seq
+            if kind == "risk.set":
+                try:
+                    self.limits.set(data["name"], data["value"], data.get("strategy"))
+                except (LimitError, KeyError) as exc:
+                    log.warning("journaled risk change %s not applied: %s", data, exc)
+            elif kind == "risk.breaker":
+                breaker = (data, ts)  # only the newest state matters
+            else:
+                self.alerts.follow(kind, data)
+        if breaker is not None:
+            self.breaker.follow(*breaker)
+        return len(events)
+
+    async def _follow(self, every: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(every)
+            self.follow_journal()
+
     async def _publish_risk(self, every: float = 1.0) -> None:
         """A ``RiskStatus`` on the bus every second, for the Risk pane (also after fills and changes)."""
         while True:
@@ -251,6 +281,7 @@ class Session:
         if feed:
             self._spawn_background(self._sweep_quality())
             self._spawn_background(self._publish_risk())
+            self._spawn_background(self._follow())
         if self.broker.keeps_account:
             await self.resync()
         working = [o for o in self.oms.working() if o.status is not OrderStatus.NEW]
