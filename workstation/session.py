@@ -18,17 +18,17 @@ from pathlib import Path
 
 from brokers.base import Broker
 from brokers.factory import create_broker
+from workstation.alerts import AlertEngine
+from workstation.breaker import CircuitBreaker, RiskMonitor, cancel_opening_orders, spawn_tracked
 from workstation.bus import Bus
 from workstation.clock import Clock, LiveClock
 from workstation.config import Profile, Settings, data_dir
-from workstation.journal import Journal
-from workstation.marketdata import QuoteCache
-from workstation.alerts import AlertEngine
-from workstation.breaker import CircuitBreaker, RiskMonitor, cancel_opening_orders, spawn_tracked
 from workstation.dataquality import DataQualityMonitor
 from workstation.delivery import Channel, Dispatcher, channel_label
+from workstation.journal import Journal
 from workstation.killswitch import KillSwitch
-from workstation.limits import LimitError, LimitStore
+from workstation.limits import LimitError, LimitStore, day_start
+from workstation.marketdata import QuoteCache
 from workstation.model import Bar, ConnectionState, Instrument, OrderFilled, OrderStatus, OrderSubmitted, Quote
 from workstation.oms import OrderManager
 from workstation.portfolio import Portfolio
@@ -37,14 +37,7 @@ from workstation.sectors import SectorMap
 from workstation.symbols import parse_symbol
 from workstation.taxlots import TaxLots
 
-
 log = logging.getLogger(__name__)
-
-
-def _day(ts: float, limits: LimitStore) -> float:
-    from workstation.limits import day_start
-
-    return day_start(ts, limits.limits)
 
 
 CHECKPOINT_S = 10.0
@@ -151,7 +144,7 @@ class Session:
         oms.restore(restored)
         for order in sorted(restored, key=lambda o: o.created):
             if order.status is not OrderStatus.NEW and order.status is not OrderStatus.REJECTED:
-                risk.rate.record(order.created, _day(order.created, limits))
+                risk.rate.record(order.created, day_start(order.created, limits.limits))
         quality = DataQualityMonitor(quotes.on_quote, bus, clock, settings.data_quality)
         monitor = RiskMonitor(
             portfolio=portfolio, store=limits, breaker=breaker, risk=risk, journal=journal, bus=bus, clock=clock,
