@@ -171,3 +171,18 @@ async def test_alerts_are_journaled_and_acknowledged(tmp_path):
     assert recent[a.id].acked and not recent[b.id].acked
     assert [x.id for x in s2.alerts.unacked()] == [b.id]
     assert s2.alerts.ack() == [b.id] and s2.alerts.unacked() == []
+
+
+async def test_a_flood_of_rejections_raises_one_alert(env):
+    s, broker, clock, notices = env
+    quote(broker, "AAPL", 100.0)
+    s.set_limit("max_order_qty", "5")
+    for qty in range(6, 36):  # a runaway strategy, 30 refused orders
+        await s.oms.submit(order(qty=qty, limit_price=100, strategy="runaway"))
+    rejected = [a for a in notices if a.title == "Order rejected"]
+    assert len(rejected) == 1 and s.alerts.suppressed >= 29
+    await s.oms.submit(order(qty=1, limit_price=200, strategy="runaway"))  # another rule: its own alert
+    assert len([a for a in notices if a.title == "Order rejected"]) == 2
+    clock.advance(61)
+    await s.oms.submit(order(qty=40, limit_price=100, strategy="runaway"))
+    assert len([a for a in notices if a.title == "Order rejected"]) == 3

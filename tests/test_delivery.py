@@ -115,11 +115,13 @@ async def test_a_failing_channel_is_reported_once_and_never_delays_an_order(tmp_
     s, broker, _ = build(tmp_path, st)
     await s.start(feed=False)
     try:
-        broker.set_quote("AAPL", 99.99, 100.01, 100.0)
+        names = ["AAPL", "MSFT", "NVDA", "AMZN", "GOOGL"]
+        for sym in names:
+            broker.set_quote(sym, 99.99, 100.01, 100.0)
         s.set_limit("max_order_qty", "1")
         started = time.perf_counter()
-        for _ in range(5):
-            await s.oms.submit(order(qty=2, limit_price=100))  # each one rejected, each one alerted
+        for sym in names:
+            await s.oms.submit(order(sym, qty=2, limit_price=100))  # each one rejected, each one alerted
         elapsed = time.perf_counter() - started
         assert elapsed < 0.5  # five alerts with a dead channel (each tried 3 times with backoff) did not slow the orders
         assert s.dispatcher.wait_idle(30)

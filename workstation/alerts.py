@@ -18,7 +18,9 @@ Sources
 
 A rule fires when its condition becomes true, then re-arms only once it has been false
 again (a flapping price does not spam), and never within its cooldown. Built-in alerts
-with the same key inside the cooldown are folded into the first one (``count``).
+with the same key inside the cooldown are dropped (counted in ``suppressed``); order
+rejections share a key per source, strategy, symbol and rule, so a strategy hammering a
+limit raises one alert per cooldown (every rejection is still an event and journaled).
 
 Every alert is journaled (``alert`` events; the id is the journal sequence number; fill
 notices are not written twice, the fill is in the journal already), then
@@ -100,6 +102,7 @@ class AlertRule(msgspec.Struct, frozen=True, kw_only=True):
         return f"spread {self.symbol} {self.op} {plain(self.value)}{tail}"
 
 
+_NUMBERS = re.compile(r"[-+$]?[\d][\d,.]*%?")
 _OPS = {">": ">", "<": "<", ">=": ">=", "<=": "<=", "above": ">", "below": "<"}
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|sec|m|min|h|d)?$")
 _UNITS = {None: 60.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
@@ -395,13 +398,18 @@ class AlertEngine:
 
     # -- built-in sources
     def on_raised(self, event: AlertRaised) -> None:
+        if event.key and event.key.startswith("reject-"):
+            return  # the order manager's twin of an OrderRejected event, which on_rejected handles
         self.raise_alert(event.title, event.message, priority=event.priority, source=event.source, key=event.key)
 
     def on_rejected(self, event: OrderRejected) -> None:
+        """One alert per kind of refusal (same source, strategy, symbol and rule) per cooldown:
+        a strategy hammering a limit raises one alert, not one per order."""
         o = event.order
+        rule = _NUMBERS.sub("#", o.reason or "")
         self.raise_alert(
             "Order rejected", f"order {o.id} {o.side.value} {plain(o.qty)} {o.symbol}: {o.reason}",
-            priority="high", source="oms", key=f"reject-{o.id}",
+            priority="high", source="oms", key=f"reject|{o.source}|{o.strategy or ''}|{o.symbol}|{rule}",
         )
 
     def on_fill(self, event: OrderFilled) -> None:
