@@ -92,3 +92,18 @@ async def test_flatten_problems_are_reported(tmp_path):
     s.portfolio.marks.clear()  # no price at all: a market order cannot be valued
     report = await s.kill("no prices")
     assert report.errors and "flatten AAPL" in report.errors[0]
+
+
+async def test_the_kill_switch_flattens_a_position_bigger_than_the_order_caps(tmp_path):
+    broker = FillingBroker()
+    s, _, _ = build(tmp_path, broker=broker, max_order_notional=None)
+    await hold(s, broker, "AAPL", 1500, 100.0)  # $150,000
+    s.set_limit("max_order_notional", "50000")
+    s.set_limit("max_order_qty", "100")
+    report = await s.kill("too big")
+    assert report.errors == [] and s.portfolio.qty("AAPL") == 0
+    # a kill-switch order that would open a position gets no such pass
+    from workstation.risk import KILL_SOURCE
+
+    o = await s.oms.submit(order("AAPL", Side.SELL, 200, source=KILL_SOURCE))
+    assert o.status is OrderStatus.REJECTED and "circuit breaker tripped" in o.reason

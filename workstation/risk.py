@@ -13,8 +13,9 @@ Positions are judged at their worst case: the current position plus every workin
 on the same side, plus this one. An order that only shrinks that worst case (a *reducing*
 order) passes the exposure limits, buying power, the breaker and a trading halt; so no
 sequence of orders can push a position past ``max_position_qty``, whatever fills.
-Orders from the kill switch (``source == KILL_SOURCE``) skip the flow limits (rate, open
-orders, price collar) so flattening cannot be throttled by a flood.
+Reducing orders from the kill switch (``source == KILL_SOURCE``) skip the per-order caps and
+the flow limits (rate, open orders, price collar): flattening cannot be throttled by a flood
+or refused for its size.
 """
 
 from __future__ import annotations
@@ -271,16 +272,17 @@ class PreTradeRisk:
         tripped = self.breaker_reason()
         if tripped and not ctx.reducing:
             return "circuit_breaker", f"circuit breaker tripped ({tripped}): only orders that reduce a position are accepted"
+        if kill and ctx.reducing:
+            return None  # flattening must not be stopped by a per-order cap or the flow limits
         if lim.max_order_qty is not None and order.qty > lim.max_order_qty:
             return "max_order_qty", f"order quantity {fmt_qty(order.qty)} exceeds max_order_qty {fmt_qty(lim.max_order_qty)}"
         if lim.max_order_notional is not None and ctx.notional > lim.max_order_notional:
             return "max_order_notional", (
                 f"order notional {fmt_money(ctx.notional)} exceeds max_order_notional {fmt_money(lim.max_order_notional)}"
             )
-        if not kill:
-            found = self._flow(ctx, lim)
-            if found is not None:
-                return found
+        found = self._flow(ctx, lim)
+        if found is not None:
+            return found
         if ctx.reducing:
             return None
         return self._exposure(ctx, lim)
