@@ -432,6 +432,8 @@ def _with_session(profile: str | None, config: Path | None, data: Path | None, f
 
 def status_document(session) -> dict[str, Any]:
     """What ``status --json`` prints; the serving engine answers the same document."""
+    from workstation.cli_risk import recent_rejections
+
     acct = session.portfolio.account()
     conn = session.connection
     return {
@@ -449,6 +451,8 @@ def status_document(session) -> dict[str, Any]:
         "open_orders": [order_row(o) for o in session.oms.working()],
         "data_dir": str(session.data_dir),
         "journal": str(session.journal.path),
+        "risk": session.monitor.status(),
+        "rejections": recent_rejections(session.journal),
     }
 
 
@@ -468,13 +472,16 @@ def status(
     async def remote(engine) -> dict[str, Any]:
         return await engine.status()
 
+    from workstation.cli_risk import print_status, status_doc
+
     doc = via_engine(profile, config, remote)
     if doc is None:
         doc = _with_session(profile, config, data_dir_, body)
     else:
         doc = revive_status(doc)
+    risk_status = doc.pop("risk")
     if json_out:
-        _emit_json(doc)
+        _emit_json({**doc, "risk": status_doc(risk_status)})
         return
     con = _console()
     a = doc["account"]
@@ -494,6 +501,7 @@ def status(
         con.print(_orders_table(doc["open_orders"], "Open orders"))
     else:
         con.print("no open orders")
+    print_status(risk_status, doc["rejections"])
     con.print(f"data directory {doc['data_dir']}")
 
 
@@ -705,14 +713,19 @@ def _place(
 
     result = via_engine(profile, config, remote, refused_code=2)
     if result is None:
-        result = _place_embedded(req, dry_run, profile, config, data)
-    _show_placed(result, dry_run, json_out, prof.live)
+        result, warned = _place_embedded(req, dry_run, profile, config, data)
+    else:
+        warned = list(getattr(result, "warnings", ()) or ())
+    _show_placed(result, dry_run, json_out, prof.live, warned)
 
 
-def _place_embedded(req: OrderRequest, dry_run: bool, profile: str | None, config: Path | None, data: Path | None) -> Any:
+def _place_embedded(req: OrderRequest, dry_run: bool, profile: str | None, config: Path | None, data: Path | None) -> tuple[Any, list[str]]:
+    from workstation.model import AlertRaised
     from workstation.oms import OrderError
 
     session = _open_session(profile, config, data)
+    warned: list[str] = []  # risk warnings (a possible wash sale) never block, but are shown
+    session.bus.subscribe(AlertRaised, lambda a: warned.append(a.message) if a.title == "Risk warning" else None)
 
     async def body() -> Any:
         try:
@@ -737,10 +750,12 @@ def _place_embedded(req: OrderRequest, dry_run: bool, profile: str | None, confi
         finally:
             await session.stop()
 
-    return _run(body)
+    return _run(body), warned
 
 
-def _show_placed(result: Any, dry_run: bool, json_out: bool, live: bool = False) -> None:
+def _show_placed(result: Any, dry_run: bool, json_out: bool, live: bool = False, warned: list[str] | None = None) -> None:
+    for warning in dict.fromkeys([*(warned or ()), *(result.warnings if dry_run else ())]):
+        _console(stderr=True).print(f"[yellow]warning: {warning}[/]")
     if dry_run:
         review = result
         if json_out:
@@ -887,6 +902,11 @@ def paper_reset(
     _console().print(f"paper account {prof.name!r} reset to {_money(start_cash)} cash" + (f"; old journal kept in {root}" if moved else ""))
 
 
+from workstation.cli_risk import register as _register_risk  # noqa: E402  (it imports this module's helpers)
+
+_register_risk(app)
+
+
 # --------------------------------------------------------------------------- default
 
 
@@ -920,6 +940,8 @@ def _check_negative_numbers(argv: list[str]) -> None:
             if prev.startswith("--") and "=" not in prev:
                 what = prev[2:].replace("-", " ")
                 raise CliError(f"{what} must be positive, got {token}", 2)
+            if argv[:2] == ["risk", "set"]:
+                raise CliError(f"a risk limit cannot be negative, got {token}", 2)
             raise CliError(f"quantity must be positive, got {token}", 2)
 
 

@@ -126,6 +126,12 @@ def revive_status(doc: dict[str, Any]) -> dict[str, Any]:
     doc["account"] = {k: (v if k in _ACCOUNT_TEXT else _dec(v)) for k, v in doc.get("account", {}).items()}
     doc["positions"] = [{k: (_dec(v) if k in _POSITION_NUMBERS else v) for k, v in r.items()} for r in doc.get("positions", [])]
     doc["open_orders"] = [{k: (_dec(v) if k in _ORDER_NUMBERS else v) for k, v in r.items()} for r in doc.get("open_orders", [])]
+    if isinstance(doc.get("risk"), dict):
+        import msgspec
+
+        from workstation.risk import RiskStatus
+
+        doc["risk"] = msgspec.convert(doc["risk"], RiskStatus, strict=False)
     return doc
 
 
