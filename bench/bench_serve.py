@@ -104,7 +104,7 @@ async def _engine(conn, root: Path, sock: Path) -> None:
                     sym = SYMBOLS[j % len(SYMBOLS)]
                     session.quotes.on_quote(Quote(symbol=sym, ts=clock.time(), bid=round(price - 0.01, 2), ask=round(price + 0.01, 2), last=round(price, 2), prev_close=200.0))
                 await session.oms.submit(OrderRequest(symbol="AAPL", side=Side.BUY if i % 2 == 0 else Side.SELL, qty=Decimal(1), source="bench"))
-                clock.advance(0.001)
+                clock.advance(0.06)  # simulated time: within the default order-rate limit (20 a second)
                 if i % 20 == 19:
                     await asyncio.sleep(0)
             await session.oms.drain()

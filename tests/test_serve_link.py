@@ -13,7 +13,7 @@ import pytest
 from tests.serve_support import SYMBOLS, attached, engine_server, short_home, stalled_client, until  # noqa: F401 (fixture)
 from workstation import protocol as P
 from workstation.api import IntentError
-from workstation.model import AlertRaised, OrderFilled, OrderRequest, OrderType, Quote, Side
+from workstation.model import AlertRaised, OrderEvent, OrderFilled, OrderRequest, OrderType, Quote, Side
 from workstation.remote import EngineUnavailable, RemoteEngine
 from workstation.rundir import peer_credentials, peer_refusal
 
@@ -86,19 +86,27 @@ async def test_a_stalled_client_never_holds_up_the_engine_or_the_others(tmp_path
         stuck = stalled_client(path)
         reader = await attached(path, "tui")
         await until(lambda: len(server.links) == 2)
-        fills = []
-        reader.subscribe(lambda e: fills.append(e) if isinstance(e, OrderFilled) else None)
+        events = []
+        reader.subscribe(lambda e: events.append(e) if isinstance(e, OrderEvent) else None)
         price = 185.0
         for i in range(400):
             for _ in range(25):
                 price += 0.01
                 broker.move("AAPL", round(price, 2))  # 10,000 quotes in all: each conflates per client
             await session.oms.submit(OrderRequest(symbol="AAPL", side=Side.BUY if i % 2 == 0 else Side.SELL, qty=Decimal(1)))
+            session.clock.advance(0.06)  # within the engine's order-rate limit (20 a second)
             if i % 50 == 0:
                 await asyncio.sleep(0)  # the engine's loop turns as it would, no more
         assert len(session.oms.orders) == 400  # the engine did all its work
-        await until(lambda: len(fills) == 400, timeout=10)
-        assert [f.order.id for f in fills] == sorted((f.order.id for f in fills), key=int)  # in order, none lost
+        final = {o.id: o.status for o in session.oms.orders.values()}
+        assert all(s.is_terminal for s in final.values())
+
+        def seen_final() -> dict:
+            return {e.order.id: e.order.status for e in events if e.order.status.is_terminal}
+
+        await until(lambda: seen_final() == final, timeout=10)  # every order's outcome, none lost
+        firsts = list(dict.fromkeys(e.order.id for e in events))
+        assert firsts == sorted(firsts, key=int)  # in the order the engine made them
         stalled = [link for link in server.links.values() if link.client_id.startswith("stalled")]
         assert not stalled  # cut when its undeliverable order events passed the bound
         kinds = {(kind, data["reason"]) for _s, _t, kind, _r, data in session.journal.events("client.detach")}
