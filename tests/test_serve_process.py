@@ -54,6 +54,13 @@ def wait_for(predicate, timeout: float = 30.0):
         time.sleep(0.05)
 
 
+def resting_limit(home: Path, symbol: str) -> str:
+    """A buy limit 5% under the market: inside the price collar, far from filling."""
+    r = run_cli("prices", "-s", symbol, "--json", home=home)
+    assert r.returncode == 0, r.stderr
+    return f"{float(json.loads(r.stdout)[0]['last']) * 0.95:.2f}"
+
+
 def status(home: Path) -> dict:
     r = run_cli("status", "--json", home=home)
     assert r.returncode == 0, r.stderr
@@ -81,8 +88,9 @@ def test_engine_outlives_a_killed_workstation_and_shows_it_all_on_reattach(short
     client = None
     try:
         report = short_home / "client.json"
+        limit = resting_limit(short_home, "MSFT")
         client = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests" / "serve_tui_client.py"), str(short_home / "run" / "paper.sock"), str(report), "buy 5 AAPL", "buy 2 MSFT limit 1"],
+            [sys.executable, str(ROOT / "tests" / "serve_tui_client.py"), str(short_home / "run" / "paper.sock"), str(report), "buy 5 AAPL", f"buy 2 MSFT limit {limit}"],
             env=_env(short_home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         wait_for(report.exists, timeout=60)
@@ -145,7 +153,7 @@ def test_a_killed_engine_restarts_from_its_journal_and_the_client_reattaches(sho
     engine = start_serve(short_home)
     try:
         assert run_cli("buy", "7", "AAPL", home=short_home).returncode == 0
-        r = run_cli("buy", "1", "MSFT", "--limit", "1", "--tif", "gtc", home=short_home)
+        r = run_cli("buy", "1", "MSFT", "--limit", resting_limit(short_home, "MSFT"), "--tif", "gtc", home=short_home)
         assert r.returncode == 0, r.stderr
 
         async def scenario():
@@ -286,3 +294,40 @@ def test_a_tcp_listener_without_a_token_is_refused_at_start(short_home):
     (short_home / "settings.toml").write_text("[serve]\ntcp_port = 7011\n")
     r = run_cli("serve", home=short_home)
     assert r.returncode == 2 and r.stderr.strip() == "error: [serve] tcp_port is set but token is empty: a TCP listener needs a token"
+
+
+def test_kill_risk_and_alert_commands_run_in_the_serving_engine(short_home):
+    engine = start_serve(short_home)
+    try:
+        assert run_cli("buy", "5", "AAPL", home=short_home).returncode == 0
+        assert run_cli("buy", "1", "MSFT", "--limit", resting_limit(short_home, "MSFT"), home=short_home).returncode == 0
+        r = run_cli("alert", "add", "AAPL > 100000", home=short_home)
+        assert r.returncode == 0 and r.stdout.startswith("alert u1: "), r.stderr
+        r = run_cli("risk", "set", "max_order_qty", "500", home=short_home)
+        assert r.returncode == 0 and "max_order_qty = 500" in r.stdout, r.stderr
+        r = run_cli("buy", "600", "AAPL", home=short_home)  # the engine applies the new limit at once
+        assert r.returncode in (1, 2) and "500" in r.stderr, r.stderr
+        r = run_cli("kill", "--yes", "--reason", "test", home=short_home)
+        assert r.returncode == 0 and "KILLED" in r.stdout, r.stderr
+        doc = status(short_home)
+        assert doc["positions"] == [] and doc["open_orders"] == []
+        assert doc["risk"]["breaker"]["tripped"] is True
+        assert engine.poll() is None
+        r = run_cli("risk", "reset-breaker", "--yes", home=short_home)
+        assert r.returncode == 0 and "circuit breaker reset" in r.stdout, r.stderr
+    finally:
+        stop(engine)
+    # everything above was written by the one serving process, each tagged with its client
+    import sqlite3
+
+    db = sqlite3.connect(str(short_home / "data" / "paper" / "journal.sqlite"))
+    try:
+        kinds = [k for (k,) in db.execute("SELECT kind FROM events ORDER BY seq")]
+        sources = {json.loads(d)["source"] for (d,) in db.execute("SELECT data FROM orders")}
+        killers = {json.loads(d).get("by") for (d,) in db.execute("SELECT data FROM events WHERE kind = 'risk.kill'")}
+    finally:
+        db.close()
+    assert "alert.rule" in kinds and "risk.set" in kinds
+    assert all(s.startswith("cli#") or s == "kill-switch" for s in sources), sources
+    assert "kill-switch" in sources  # the flatten orders, through the same order manager
+    assert {k for k in killers if k} and all(k.startswith("cli#") for k in killers if k), killers

@@ -1,6 +1,7 @@
 """Recent alerts and the count nobody has read yet, kept by the engine for every face.
 
-The engine keeps the book, not the screen: alerts raised while no workstation was
+Low-priority alerts (a fill's note) are kept but not counted as unread. The engine keeps
+the book, not the screen: alerts raised while no workstation was
 attached are there (with their unread count) when one attaches. Reading them (the Alerts
 pane getting focus, ``ack``) sets the count to zero for every client.
 """
@@ -21,7 +22,11 @@ class AlertBook:
 
     def add(self, alert: AlertRaised) -> None:
         self.recent.append(alert)
-        self.unread += 1
+        if alert.priority != "low":  # a fill's note is not news to count
+            self.unread += 1
+
+    def set_unread(self, n: int) -> None:
+        self.unread = n
 
     def ack(self) -> None:
         self.unread = 0

@@ -184,8 +184,20 @@ class LocalEngine:
             currency=session.profile.base_currency,
         )
         bus = session.bus
-        self._unsubscribe.append(bus.subscribe(AlertRaised, self.alert_book.add))
-        for kind in (Quote, OrderEvent, AlertRaised, ConnectionState):
+        kinds: tuple[type, ...] = (Quote, OrderEvent, AlertRaised, ConnectionState)
+        journaled = getattr(session, "alerts", None)
+        if journaled is not None:
+            # the alert engine de-duplicates and journals every alert (rules' too) before it is
+            # shown: faces see its notices, and the book starts from its journal
+            from workstation.alerts import AlertAcked, AlertNotice
+
+            self.alert_book = AlertBook([_raised(a) for a in journaled.recent], unread=_unread(journaled.unacked()))
+            self._unsubscribe.append(bus.subscribe(AlertNotice, self._on_notice))
+            self._unsubscribe.append(bus.subscribe(AlertAcked, lambda _e: self.alert_book.set_unread(_unread(journaled.unacked()))))
+            kinds = (Quote, OrderEvent, ConnectionState)
+        else:
+            self._unsubscribe.append(bus.subscribe(AlertRaised, self.alert_book.add))
+        for kind in kinds:
             self._unsubscribe.append(bus.subscribe(kind, self._deliver))
         self._unsubscribe.append(bus.subscribe(OrderEvent, self._after_order_event))
 
@@ -212,7 +224,15 @@ class LocalEngine:
         return self.alert_book.unread
 
     async def ack_alerts(self) -> None:
+        journaled = getattr(self._s, "alerts", None)
+        if journaled is not None and journaled.unacked():
+            journaled.ack()  # journaled: read for every face, and after a restart
         self.alert_book.ack()
+
+    def _on_notice(self, notice) -> None:
+        raised = _raised(notice.alert)
+        self.alert_book.add(raised)
+        self._deliver(raised)
 
     def _deliver(self, event: object) -> None:
         for handler in list(self._handlers):
@@ -390,6 +410,15 @@ class LocalEngine:
                 self._s.quotes.on_quote(snap)
         if symbols:
             await self._s.broker.subscribe(list(symbols))
+
+
+def _raised(alert) -> AlertRaised:
+    """The alert engine's journaled ``Alert`` as the event faces know."""
+    return AlertRaised(title=alert.title, message=alert.message, priority=alert.priority, source=alert.source, ts=alert.ts, key=alert.key)
+
+
+def _unread(alerts) -> int:
+    return sum(1 for a in alerts if a.priority != "low")
 
 
 def working(orders: list[Order]) -> list[Order]:

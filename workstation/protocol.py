@@ -118,6 +118,27 @@ class Ping(Request, tag="ping"):
     pass
 
 
+class RiskSet(Request, tag="risk_set"):
+    """Change one risk limit now (``off``, ``default`` or a value); journaled by the engine."""
+
+    name: str
+    value: str
+    strategy: str | None = None
+
+
+class ResetBreaker(Request, tag="reset_breaker"):
+    """Reset a tripped circuit breaker (refused while the breach persists)."""
+
+
+class AlertRule(Request, tag="alert_rule"):
+    op: str  # "add" (text: the rule) or "rm" (text: the rule id)
+    text: str
+
+
+class AlertAck(Request, tag="alert_ack"):
+    ids: list[int] | None = None  # None: every unacknowledged alert
+
+
 class StrategyOp(Request, tag="strategy"):
     """Start, stop, pause (toggles pause/resume) or re-parameterise one strategy instance."""
 
@@ -128,7 +149,7 @@ class StrategyOp(Request, tag="strategy"):
 
 ClientMsg = (
     Hello | Submit | Review | Cancel | CancelAll | Replace | Flatten | Watch | History | GetInstrument | GetStatus
-    | GetOrders | AckAlerts | Kill | Ping | StrategyOp
+    | GetOrders | AckAlerts | Kill | Ping | StrategyOp | RiskSet | ResetBreaker | AlertRule | AlertAck
 )
 
 # --------------------------------------------------------------------------- server -> client

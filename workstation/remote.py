@@ -470,6 +470,18 @@ class RemoteEngine:
     async def kill(self, reason: str = "kill switch") -> dict[str, Any] | None:
         return await self._request(P.Kill(id=self._next(), reason=reason), dict[str, Any] | None)
 
+    async def risk_set(self, name: str, value: str, strategy: str | None = None) -> str:
+        return await self._request(P.RiskSet(id=self._next(), name=name, value=value, strategy=strategy), str)
+
+    async def reset_breaker(self) -> str:
+        return await self._request(P.ResetBreaker(id=self._next()), str)
+
+    async def alert_rule(self, op: str, text: str) -> dict[str, str]:
+        return await self._request(P.AlertRule(id=self._next(), op=op, text=text), dict[str, str])
+
+    async def alert_ack(self, ids: list[int] | None) -> list[int]:
+        return await self._request(P.AlertAck(id=self._next(), ids=ids), list[int])
+
     async def instrument_lookup(self, symbol: str) -> Instrument:
         return await self._request(P.GetInstrument(id=self._next(), symbol=symbol), Instrument)
 

@@ -32,7 +32,7 @@ import msgspec
 from workstation import protocol as P
 from workstation.alertbook import AlertBook
 from workstation.api import AccountSnapshot, IntentError, LocalEngine
-from workstation.model import AlertRaised, ConnectionState, OrderEvent, OrderType, Quote
+from workstation.model import AlertRaised, ConnectionState, ModelError, OrderEvent, OrderType, Quote
 from workstation.rundir import peer_credentials, peer_refusal
 
 log = logging.getLogger(__name__)
@@ -152,6 +152,7 @@ class EngineServer:
         self._serial = int(session.journal.meta("client_seq") or 0)  # ids stay unique across restarts
         self._unsubscribe = engine.subscribe(self._on_event)
         self._ticker: asyncio.Task[None] | None = None
+        self._unread_sent = self.alerts.unread
         self.socket_path: Path | None = None
 
     # ------------------------------------------------------------------ listening
@@ -216,6 +217,7 @@ class EngineServer:
             for link in links:
                 link.set_account(event)
         elif isinstance(event, AlertRaised):
+            self._unread_sent = self.alerts.unread
             data = P.line(self._enc, P.AlertUpdate(alert=event, unread=self.alerts.unread))
             for link in list(links):
                 link.send(data)
@@ -233,6 +235,14 @@ class EngineServer:
                 for link in self.links.values():
                     link.set_account(snap)
                 self._push_strategies()
+                if self.alerts.unread != self._unread_sent:  # read elsewhere (main.py alert ack)
+                    self._broadcast_unread()
+
+    def _broadcast_unread(self) -> None:
+        self._unread_sent = self.alerts.unread
+        data = P.line(self._enc, P.Unread(unread=self.alerts.unread))
+        for link in list(self.links.values()):
+            link.send(data)
 
     def _desk(self) -> Any:
         return getattr(self.engine, "strategies", None)
@@ -372,6 +382,37 @@ class EngineServer:
         except Exception:  # a closed journal at shutdown: the detach is not worth a crash
             log.debug("journal %s not written", kind)
 
+    def _admin(self, msg: P.Request, who: str) -> Any:
+        """Risk limits, the breaker and alert rules, changed in the serving engine (which journals them)."""
+        s = self.session
+        if not hasattr(s, "set_limit"):
+            raise IntentError("this engine has no risk limits or alert rules to change")
+        if isinstance(msg, P.RiskSet):
+            from workstation.limits import show
+
+            s.set_limit(msg.name, msg.value, msg.strategy)
+            return show(getattr(s.limits.limits_for(msg.strategy), msg.name))
+        if isinstance(msg, P.ResetBreaker):
+            if not s.breaker.tripped:
+                raise IntentError("the circuit breaker is not tripped")
+            reason = s.breaker.info.reason
+            breaches = s.monitor.breaches()
+            if breaches:
+                raise IntentError(f"cannot reset the circuit breaker while the breach persists: {breaches[0]} (raise the limit first)")
+            s.reset_breaker(confirmed=True, who=who)
+            return reason
+        if isinstance(msg, P.AlertRule):
+            if msg.op == "add":
+                rule = s.alerts.add_rule(msg.text)
+            elif msg.op == "rm":
+                rule = s.alerts.remove_rule(msg.text.strip())
+            else:
+                raise IntentError(f"unknown alert rule operation {msg.op!r}")
+            return {"id": rule.id, "text": rule.text}
+        if isinstance(msg, P.AlertAck):
+            return s.alerts.ack(msg.ids)
+        raise IntentError(f"unknown request {type(msg).__name__}")
+
     async def _strategy_op(self, msg: P.StrategyOp) -> str | None:
         desk = self._desk()
         if desk is None:
@@ -473,9 +514,7 @@ class EngineServer:
             return list(source)
         if isinstance(msg, P.AckAlerts):
             await self.engine.ack_alerts()
-            data = P.line(self._enc, P.Unread(unread=0))
-            for other in list(self.links.values()):
-                other.send(data)
+            self._broadcast_unread()
             return 0
         if isinstance(msg, P.Kill):
             if self.kill is None:
@@ -486,4 +525,9 @@ class EngineServer:
             return e.time()
         if isinstance(msg, P.StrategyOp):
             return await self._strategy_op(msg)
+        if isinstance(msg, (P.RiskSet, P.ResetBreaker, P.AlertRule, P.AlertAck)):
+            try:
+                return self._admin(msg, link.client_id)
+            except ModelError as exc:  # RiskError, AlertRuleError and bad values: one line back
+                raise IntentError(str(exc)) from None
         raise IntentError(f"unknown request {type(msg).__name__}")
