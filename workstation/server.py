@@ -119,8 +119,13 @@ class ClientLink:
             if not chunks:
                 continue
             self.sent_events += len(chunks)
-            self.writer.write(b"".join(chunks))
-            await self.writer.drain()  # only this link waits for its reader
+            try:
+                self.writer.write(b"".join(chunks))
+                await self.writer.drain()  # only this link waits for its reader
+            except (ConnectionError, OSError):  # the client went away: its reader loop ends the session
+                self.closed = True
+                self.must.clear()
+                return
 
 
 class EngineServer:
