@@ -503,6 +503,8 @@ def status(
         con.print("no open orders")
     print_status(risk_status, doc["rejections"])
     con.print(f"data directory {doc['data_dir']}")
+    if "served_by" in doc:
+        con.print(f"answered by the engine serving this profile (pid {doc['served_by']}); attached: {', '.join(doc['clients'])}")
 
 
 @app.command()

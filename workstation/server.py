@@ -513,6 +513,7 @@ class EngineServer:
                 raise IntentError("this engine does not report status")
             doc = self.status()
             doc["clients"] = sorted(self.links)
+            doc["served_by"] = self.pid
             return doc
         if isinstance(msg, P.GetOrders):
             source = self.session.journal.orders() if msg.all else sorted(oms.orders.values(), key=lambda o: int(o.id))
