@@ -29,6 +29,10 @@ class BrokerUnavailable(BrokerError):
     """The broker cannot be reached or refuses our credentials."""
 
 
+class BrokerTimeout(BrokerError):
+    """A request went out but its answer did not come back: its outcome is unknown."""
+
+
 # --------------------------------------------------------------------------- reports
 
 
@@ -121,6 +125,11 @@ class Broker(Protocol):
     async def open_orders(self) -> list[BrokerOrderState]: ...
 
     async def fills_since(self, ts: float) -> list[BrokerFill]: ...
+
+    async def lookup(self, client_id: str) -> BrokerOrderState | None:
+        """The broker's view of one of our orders by client order id (None if it has none).
+
+        Used to resolve a submit whose answer was lost, instead of sending it again."""
 
     async def positions(self) -> list[Position]: ...
 

@@ -36,6 +36,7 @@ from brokers.base import (
     BrokerRejected,
     BrokerReplaced,
     BrokerReport,
+    BrokerTimeout,
 )
 from workstation.bus import Bus
 from workstation.clock import Clock
@@ -358,11 +359,28 @@ class OrderManager:
         self._set(order, "submitted", OrderSubmitted)
         try:
             await self.broker.submit(order)
+        except BrokerTimeout as exc:
+            await self._resolve_lost_submit(order, exc)
         except BrokerError as exc:
             current = self.orders[order.id]
             if current.status is OrderStatus.SUBMITTED:
                 self._transition(current, OrderStatus.REJECTED, "rejected", OrderRejected, reason=str(exc))
         return self.orders[order.id]
+
+    async def _resolve_lost_submit(self, order: Order, exc: BrokerTimeout) -> None:
+        """The submit's answer was lost: look the order up by client id, never resend it."""
+        try:
+            state = await self.broker.lookup(order.client_id)
+        except BrokerError as lookup_exc:
+            log.warning("order %s: submit timed out and lookup failed: %s", order.id, lookup_exc)
+            state = None
+        current = self.orders[order.id]
+        if current.status is not OrderStatus.SUBMITTED:
+            return  # the stream told us meanwhile
+        if state is None:
+            self._transition(current, OrderStatus.REJECTED, "rejected", OrderRejected, reason=f"no answer from {self.broker.name} ({exc}) and the order is not there; it was not resent")
+            return
+        self.on_report(BrokerAccepted(client_id=order.client_id, broker_id=state.broker_id, ts=self.clock.time()))
 
     def _reject(self, order: Order, reason: str) -> Order:
         order = replace(order, status=OrderStatus.REJECTED, reason=reason, updated=self.clock.time())

@@ -133,6 +133,25 @@ class Portfolio:
         self.fills += 1
         return realized
 
+    def adopt(self, positions: list[Position], cash: dict[str, Decimal] | None = None) -> None:
+        """Take the broker's positions (and cash) as the truth, keeping realized P&L history.
+
+        For brokers that keep the account (``Broker.keeps_account``): after a resync the
+        account shown is the broker's, whatever our journal says.
+        """
+        seen = set()
+        for p in positions:
+            pos = self.book.positions.get(p.symbol)
+            if pos is None:
+                pos = self.book.positions[p.symbol] = _Pos()
+            pos.qty, pos.avg = p.qty, p.avg_price
+            seen.add(p.symbol)
+        for sym, pos in self.book.positions.items():
+            if sym not in seen:
+                pos.qty, pos.avg = ZERO, ZERO
+        if cash is not None:
+            self.cash = dict(cash)
+
     def adjust_cash(self, amount: Decimal, currency: str | None = None) -> None:
         ccy = currency or self.base
         self.cash[ccy] = self.cash.get(ccy, ZERO) + amount

@@ -9,7 +9,7 @@ into the simulated market, which matches them against the current quotes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -51,6 +51,7 @@ class Session:
     broker: Broker
     data_dir: Path
     connection: ConnectionState | None = None
+    _tasks: set = field(default_factory=set)
 
     @classmethod
     def build(
@@ -106,16 +107,34 @@ class Session:
         return session
 
     def _on_state(self, state: ConnectionState) -> None:
+        previous = self.connection
         self.connection = state
         self.bus.publish(state)
+        if state.state == "connected" and previous is not None and previous.state != "connected":
+            import asyncio
+
+            task = asyncio.get_running_loop().create_task(self.resync())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def resync(self) -> list[str]:
+        """Reconcile orders, fills and positions with the broker (see workstation.reconcile)."""
+        from workstation.reconcile import resync
+
+        return await resync(
+            broker=self.broker, oms=self.oms, portfolio=self.portfolio, journal=self.journal,
+            clock=self.clock, bus=self.bus,
+        )
 
     def held_symbols(self) -> list[str]:
         return [p.symbol for p in self.portfolio.positions()]
 
     async def start(self, symbols: list[str] | tuple[str, ...] = (), *, feed: bool = True) -> None:
         """Connect the broker, put working orders back in the market, mark positions."""
-        if feed:
+        if feed or self.broker.keeps_account:
             await self.broker.connect()
+        if self.broker.keeps_account:
+            await self.resync()
         working = [o for o in self.oms.working() if o.status is not OrderStatus.NEW]
         restore = getattr(self.broker, "restore", None)
         if restore is not None and working:

@@ -54,6 +54,9 @@ class ScriptedBroker:
     async def fills_since(self, ts):
         return []
 
+    async def lookup(self, client_id):
+        return None
+
     async def positions(self):
         return []
 
