@@ -398,8 +398,13 @@ def status(
     profile: ProfileOpt = None,
     config: ConfigOpt = None,
     data_dir_: DataDirOpt = None,
+    session_: Annotated[str | None, typer.Option("--session", help="A realtime session's summary: 'last' or its name.")] = None,
 ) -> None:
     """Profile, broker connection, account, positions, open orders and data directory."""
+    if session_ is not None:
+        from workstation.cli_strategies import session_status
+
+        return session_status(session_, json_out, data_dir_)
 
     async def body(session) -> dict[str, Any]:
         acct = session.portfolio.account()
@@ -769,6 +774,13 @@ def paper_reset(
         j.set_meta("initial_cash", str(start_cash))
         j.close()
     _console().print(f"paper account {prof.name!r} reset to {_money(start_cash)} cash" + (f"; old journal kept in {root}" if moved else ""))
+
+
+# --------------------------------------------------------------------------- strategies
+
+from workstation.cli_strategies import register as _register_strategies  # noqa: E402
+
+_register_strategies(app)
 
 
 # --------------------------------------------------------------------------- default

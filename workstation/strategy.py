@@ -249,7 +249,7 @@ class Strategy:
         if unknown:
             known = ", ".join(spec) or "none"
             raise ParamError(f"{cls.plugin_name()} has no parameter {unknown[0]!r} (parameters: {known})")
-        values = {name: (p.parse(raw[name]) if name in raw else p.default) for name, p in spec.items()}
+        values = {name: p.parse(raw[name] if name in raw else p.default) for name, p in spec.items()}
         problem = cls.check(values)
         if problem:
             raise ParamError(problem)

@@ -42,7 +42,7 @@ class PluginSpec:
     @property
     def description(self) -> str:
         doc = self.cls.description or (inspect.getdoc(self.cls) or "").split("\n\n")[0]
-        return " ".join(doc.split())
+        return " ".join(doc.replace("``", "").split())
 
 
 @dataclass(frozen=True, slots=True)
