@@ -21,7 +21,9 @@ class DonchianBreakout(Strategy):
 
     def on_start(self) -> None:
         size = max(self.entry, self.exit)
-        self.bars: dict[str, deque[Bar]] = {s: deque(maxlen=size) for s in self.ctx.symbols}
+        self.bars: dict[str, deque[Bar]] = {
+            s: deque(self.ctx.history(s, self.bar_seconds, size), maxlen=size) for s in self.ctx.symbols
+        }
         self.ctx.subscribe(self.ctx.symbols, bars=self.bar_seconds, quotes=False)
 
     def on_bar(self, bar: Bar) -> None:

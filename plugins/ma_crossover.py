@@ -28,18 +28,27 @@ class MaCrossover(Strategy):
     def on_start(self) -> None:
         self.averages = {s: (SMA(self.fast), SMA(self.slow)) for s in self.ctx.symbols}
         self.above: dict[str, bool | None] = {s: None for s in self.ctx.symbols}
+        for symbol in self.ctx.symbols:  # warm up on history, so the first live bar can signal
+            for bar in self.ctx.history(symbol, self.bar_seconds, self.slow + 1):
+                self._cross(bar)
         self.ctx.subscribe(self.ctx.symbols, bars=self.bar_seconds, quotes=False)
 
-    def on_bar(self, bar: Bar) -> None:
+    def _cross(self, bar: Bar) -> tuple[bool, float, float] | None:
+        """Update the averages; ``(above, fast, slow)`` when the fast one crossed the slow one."""
         fast, slow = self.averages[bar.symbol]
         f, s = fast.update(bar.close), slow.update(bar.close)
         if not slow.ready:
-            return
+            return None
         above = f > s
         was = self.above[bar.symbol]
         self.above[bar.symbol] = above
-        if was is None or above == was:
+        return (above, f, s) if was is not None and above != was else None
+
+    def on_bar(self, bar: Bar) -> None:
+        crossed = self._cross(bar)
+        if crossed is None:
             return
+        above, f, s = crossed
         heading = self.ctx.qty(bar.symbol) + self.ctx.pending(bar.symbol)
         if above and heading <= 0:
             qty = self.ctx.sizing.fixed(bar.symbol, self.qty)

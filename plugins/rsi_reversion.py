@@ -28,6 +28,9 @@ class RsiReversion(Strategy):
 
     def on_start(self) -> None:
         self.rsi = {s: RSI(self.period) for s in self.ctx.symbols}
+        for symbol in self.ctx.symbols:  # warm up on history
+            for bar in self.ctx.history(symbol, self.bar_seconds, self.period + 1):
+                self.rsi[symbol].update(bar.close)
         self.ctx.subscribe(self.ctx.symbols, bars=self.bar_seconds, quotes=False)
 
     def on_bar(self, bar: Bar) -> None:

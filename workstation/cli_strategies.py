@@ -173,7 +173,7 @@ def session_status(which: str, json_out: bool, data: Path | None) -> None:
     finally:
         journal.close()
     if json_out:
-        _cli()._emit_json(summary)
+        sys.stdout.write(_cli()._NUM.encode(summary).decode() + "\n")
         return
     from workstation.realtime_view import summary_view
 

@@ -286,8 +286,20 @@ def load_summary(root: Path) -> tuple[dict[str, Any] | None, Journal]:
     journal = Journal(journals[0])
     summary = None
     for _, _, _, _, data in journal.events(SUMMARY_KIND):
-        summary = data
+        summary = _revive(data)
     return summary, journal
+
+
+_AMOUNTS = ("initial_cash", "equity", "pnl", "cash", "realized_pnl", "unrealized_pnl", "qty", "avg_price")
+
+
+def _revive(doc: Any) -> Any:
+    """Amounts come back from the journal as text; make them numbers again."""
+    if isinstance(doc, dict):
+        return {k: Decimal(v) if k in _AMOUNTS and isinstance(v, str) else _revive(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [_revive(v) for v in doc]
+    return doc
 
 
 def discovery_errors(found: Discovery) -> list[PluginError]:

@@ -72,9 +72,12 @@ def dashboard(live: Any) -> Group:
         ("Risk  ", "bold"),
         ("HALTED" if halted else "trading allowed", "bold red" if halted else "green"),
         f"   buying power {_m(acct.buying_power)}   rejections {live.rejections}",
-        f"   last alert: {live.alerts[-1].title}: {live.alerts[-1].message}"[:120] if live.alerts else "",
     )
-    return Group(head, positions, trades, strategies, risk)
+    parts: list[Any] = [head, positions, trades, strategies, risk]
+    if live.alerts:
+        a = live.alerts[-1]
+        parts.append(Text(f"last alert: {a.title}: {a.message}", style="yellow", overflow="ellipsis", no_wrap=True))
+    return Group(*parts)
 
 
 def summary_view(s: dict[str, Any]) -> Group:

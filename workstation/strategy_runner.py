@@ -598,7 +598,7 @@ def loop_history(broker: Any, loop: asyncio.AbstractEventLoop, clock: Any, timeo
                 return []
         except RuntimeError:
             pass
-        end = clock.time()
+        end = (clock.time() // seconds) * seconds  # completed bars only
         start = end - seconds * count
         try:
             fut = asyncio.run_coroutine_threadsafe(broker.history(symbol, seconds, start, end), loop)
