@@ -296,3 +296,29 @@ async def test_timers_and_bars_follow_the_injected_clock(env):
         (10, 104, 104, 104, 104, 10.0),  # closed by the clock, no later quote needed
     ]
     assert st.ctx.history("AAPL", 5)[-1].close == 104
+
+
+@pytest.mark.slow
+async def test_process_worker_runs_the_strategy_in_another_process(env):
+    import os
+
+    from tests.process_strategies import HeavyBuyer
+
+    s, broker, clock, alerts = env
+    r = make_runner(s)
+    inst = r.add(HeavyBuyer, symbols=["AAPL"])
+    await r.start(inst.name)
+    assert inst.worker.kind == "process"
+    await wait_for(lambda: any(m.startswith("pid") for m in inst.logs), timeout=30)
+    assert int(inst.logs[0].split()[1]) != os.getpid()
+    quote(broker, "AAPL", 100)
+    await wait_for(lambda: len(broker.sent) == 1, timeout=10)
+    order = broker.sent[0]
+    assert order.strategy == "heavy" and order.qty == 5
+    broker.fill(s.oms.orders[order.id], 5, "100.01")
+    await wait_for(lambda: any(m.startswith("filled") for m in inst.logs), timeout=10)
+    assert "position 5" in inst.logs[-1]
+    quote(broker, "AAPL", 250)  # the strategy raises in its process: only it stops
+    await wait_for(lambda: inst.state is StrategyState.ERROR, timeout=10)
+    assert "RuntimeError: price too high for this test" in inst.error
+    await r.stop_all()
