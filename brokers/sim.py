@@ -225,6 +225,7 @@ class SimBroker:
         self._done: dict[str, BrokerOrderState] = {}  # final states, for lookup()
         self._fills: list[BrokerFill] = []
         self._last: dict[str, Quote] = {}
+        self._tick_s = 1.0 / self.config.tick_hz if self.config.tick_hz > 0 else 0.0
         self._task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ wiring
@@ -316,9 +317,11 @@ class SimBroker:
         if self.feed is not None and symbol == self.feed.symbol:
             return self.feed.current(t)
         q = self._last.get(symbol)
-        if q is not None and q.ts == t:
-            return q
-        return self.market.quote(symbol, t)
+        if q is not None and 0.0 <= t - q.ts < self._tick_s:
+            return q  # the book does not change between ticks
+        q = self.market.quote(symbol, t)
+        self._last[symbol] = q
+        return q
 
     # ------------------------------------------------------------------ orders
 
