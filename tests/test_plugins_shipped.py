@@ -186,3 +186,25 @@ async def test_vwap_follows_the_historical_volume_profile(tmp_path):
     expected[-1] += 1200 - expected.sum()
     assert qtys == [Decimal(int(x)) for x in expected]
     assert sum(qtys) == 1200
+
+
+async def test_the_readme_example_strategy_works_as_written(tmp_path, home):
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("### Writing one"):]
+    code = section[section.index("```python") + len("```python\n"):]
+    code = code[: code.index("```")]
+    assert len(code.strip().splitlines()) < 30
+    folder = home / "strategies"
+    folder.mkdir(parents=True)
+    (folder / "band_bounce.py").write_text(code)
+    r = Replay(tmp_path)
+    r.plugins = discover(entry_points=False).plugins
+    assert "band_bounce" in r.plugins
+    await r.start("band_bounce", period=10, width=1.5, bar_seconds=1)
+    for px in CLOSES:
+        await r.step(px)
+    orders = r.orders()
+    assert len(orders) >= 4 and orders[0].side is Side.BUY and orders[0].strategy == "band_bounce"
+    assert all(o.status is OrderStatus.FILLED for o in orders)
+    # sized to risk 1% of equity down to a stop one band-width below the band: never all-in
+    assert all(o.qty * o.avg_fill_price < 100_000 for o in orders)
