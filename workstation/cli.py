@@ -798,9 +798,17 @@ _register_strategies(app)
 
 @app.callback(invoke_without_command=True)
 def root(ctx: typer.Context) -> None:
-    """Without a command: stream the default watchlist (the workstation arrives in a later version)."""
+    """Without a command: open the workstation (``main.py tui``)."""
     if ctx.invoked_subcommand is None:
-        stream(symbols=None, duration=None, json_out=False, profile=None, config=None, data_dir_=None)
+        from workstation.cli_tui import run_tui
+
+        run_tui()
+
+
+def _register_faces() -> None:
+    from workstation import cli_tui
+
+    cli_tui.register(app)
 
 
 # --------------------------------------------------------------------------- entry
@@ -852,6 +860,7 @@ def _log_crash(exc: BaseException) -> Path | None:
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
+    _register_faces()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     code = 0
     try:
