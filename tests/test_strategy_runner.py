@@ -322,3 +322,23 @@ async def test_process_worker_runs_the_strategy_in_another_process(env):
     await wait_for(lambda: inst.state is StrategyState.ERROR, timeout=10)
     assert "RuntimeError: price too high for this test" in inst.error
     await r.stop_all()
+
+
+async def test_a_restarted_strategy_carries_on_with_its_own_position(env):
+    s, broker, clock, _ = env
+    r = make_runner(s)
+    inst = r.add(BuyOnce, {"qty": 10}, symbols=["AAPL"])
+    await r.start(inst.name)
+    await r.drain()
+    quote(broker, "AAPL", 100.5)
+    await r.drain()
+    broker.fill(s.oms.orders[broker.sent[0].id], 10, "100.5")
+    await r.drain()
+    await r.stop(inst.name)
+    await r.start(inst.name)  # a fresh object, but its book comes from its tagged fills
+    await r.drain()
+    assert inst.strategy.ctx.qty("AAPL") == 10 and inst.strategy.ctx.position("AAPL").avg_price == Decimal("100.5")
+    quote(broker, "AAPL", 101)
+    await r.drain()
+    assert len(broker.sent) == 1  # it knows it is already long: no second buy
+    await r.stop_all()

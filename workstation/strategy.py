@@ -392,6 +392,8 @@ class Context:
         capital: Callable[[], Decimal | None] = lambda: None,
         history: Callable[[str, int, int], list[Bar]] | None = None,
         history_limit: int = 5_000,
+        book: Book | None = None,
+        orders: Iterable[Order] = (),
     ) -> None:
         self.name = name
         self.symbols: tuple[str, ...] = tuple(symbols)
@@ -405,9 +407,9 @@ class Context:
         self._bars: dict[tuple[str, int], deque[Bar]] = {}
         self._loaded: set[tuple[str, int]] = set()
         self._quotes: dict[str, Quote] = {}
-        self._orders: dict[str, Order] = {}
+        self._orders: dict[str, Order] = {o.id: o for o in orders}
         self._inflight: dict[str, OrderRequest] = {}
-        self._book = Book()
+        self._book = book if book is not None else Book()  # a restart carries on with its positions
         self._refs = itertools.count(1)
         self._trigger_ts = 0.0
         self.last_error: str | None = None

@@ -20,6 +20,7 @@ traceback summary, and (by default) its working orders canceled.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import sys
 from collections import deque
@@ -32,6 +33,7 @@ from workstation.allocation import AllocationGuard
 from workstation.bars import BarBuilder
 from workstation.bus import Bus
 from workstation.model import ZERO, Account, AlertRaised, Bar, Instrument, ModelError, OrderEvent, Quote
+from workstation.portfolio import Book
 from workstation.strategy import (
     Alert,
     Allocation,
@@ -258,12 +260,14 @@ class StrategyRunner:
             return ProcessWorker(
                 inst.name, relay=post, fail=lambda summary: post(_Failed(summary)),
                 envelope=lambda: (self.clock.time(), self._account, self._capital(inst)),
-                child=(_child_main, (inst.origin, inst.params, inst.name, inst.symbols)),
+                child=(_child_main, (inst.origin, inst.params, inst.name, inst.symbols, *self._carried_over(inst))),
                 capacity=self.inbox_capacity,
             )
+        book, orders = self._carried_over(inst)
         ctx = Context(
             name=inst.name, symbols=inst.symbols, clock=self.clock, send=post, instrument=self._instrument,
             account=lambda: self._account, capital=lambda: self._capital(inst), history=self.history,
+            book=book, orders=orders,
         )
         strategy.bind(ctx)
 
@@ -279,6 +283,13 @@ class StrategyRunner:
         if self.delivery == "inline":
             return InlineWorker(inst.name, handle)
         return ThreadWorker(inst.name, handle, self.inbox_capacity)
+
+    def _carried_over(self, inst: StrategyInstance) -> tuple[Book, list[Any]]:
+        """What a (re)started instance already has: its book (from fills tagged with its name,
+        journaled across restarts) and its working orders."""
+        book = self.portfolio.books.get(inst.name)
+        orders = [o for o in self.oms.working() if o.strategy == inst.name]
+        return (copy.deepcopy(book) if book is not None else Book()), orders
 
     def _instrument(self, symbol: str) -> Instrument:
         return self.oms.instrument_cached(symbol)
@@ -624,7 +635,10 @@ class _EnvelopeClock:
         return self.t
 
 
-def _child_main(conn: Any, origin: tuple[str, str | None, str], params: dict[str, Any], name: str, symbols: tuple[str, ...]) -> None:
+def _child_main(
+    conn: Any, origin: tuple[str, str | None, str], params: dict[str, Any], name: str, symbols: tuple[str, ...],
+    book: Book, orders: list[Any],
+) -> None:
     """Run one strategy in a child process: events in, commands out, one at a time."""
     from workstation.strategy_plugins import load_class
     from workstation.symbols import parse_symbol
@@ -635,7 +649,7 @@ def _child_main(conn: Any, origin: tuple[str, str | None, str], params: dict[str
     state: dict[str, Any] = {"account": None, "capital": None}
     ctx = Context(
         name=name, symbols=symbols, clock=clock, send=lambda cmd: conn.send(("cmd", cmd)), instrument=parse_symbol,
-        account=lambda: state["account"], capital=lambda: state["capital"],
+        account=lambda: state["account"], capital=lambda: state["capital"], book=book, orders=orders,
     )
     strategy.bind(ctx)
     while True:
