@@ -28,7 +28,7 @@ from workstation.config import Settings, data_dir
 from workstation.journal import Journal
 from workstation.model import ModelError, OrderFilled, OrderRejected, iso, money, plain
 from workstation.strategy import Allocation, ParamError, Strategy, parse_assignments
-from workstation.strategy_plugins import Discovery, PluginError, discover
+from workstation.strategy_plugins import Discovery
 from workstation.strategy_runner import StrategyRunner, loop_history
 
 SUMMARY_KIND = "session.summary"
@@ -113,8 +113,8 @@ def find_session(data: Path | None, which: str) -> Path:
 
 
 @dataclass
-class Live:
-    """What the dashboard shows, refreshed by the session as it runs."""
+class RunningSession:
+    """A session as it runs: what the dashboard shows and the summary is made of."""
 
     session: Any
     runner: StrategyRunner
@@ -133,7 +133,7 @@ async def run_realtime(
     data: Path | None = None,
     clock: Clock | None = None,
     broker: Any = None,
-    on_refresh: Callable[[Live], None] | None = None,
+    on_refresh: Callable[[RunningSession], None] | None = None,
     refresh_hz: float = 4.0,
 ) -> dict[str, Any]:
     """Run a session to its end and return the summary (also journaled)."""
@@ -160,7 +160,7 @@ async def run_realtime(
         bus=session.bus, oms=session.oms, portfolio=session.portfolio, clock=clock, delivery="thread",
         history=loop_history(session.broker, loop, clock), feed=session.broker.subscribe,
     )
-    live = Live(session=session, runner=runner, options=options, started=clock.time())
+    live = RunningSession(session=session, runner=runner, options=options, started=clock.time())
     session.bus.subscribe(OrderFilled, lambda e: live.trades.append(e.fill))
     session.bus.subscribe(OrderRejected, lambda e: setattr(live, "rejections", live.rejections + 1))
     session.bus.subscribe(AlertRaised, live.alerts.append)
@@ -223,7 +223,7 @@ async def run_realtime(
     return summary
 
 
-def summarize(live: Live, root: Path, interval: float) -> dict[str, Any]:
+def summarize(live: RunningSession, root: Path, interval: float) -> dict[str, Any]:
     session, runner, opts = live.session, live.runner, live.options
     pf = session.portfolio
     acct = pf.account()
@@ -302,8 +302,4 @@ def _revive(doc: Any) -> Any:
     return doc
 
 
-def discovery_errors(found: Discovery) -> list[PluginError]:
-    return list(found.errors)
-
-
-__all__ = ["RealtimeOptions", "StrategyChoice", "choose_strategies", "discover", "find_session", "load_summary", "run_realtime"]
+__all__ = ["RealtimeOptions", "RunningSession", "StrategyChoice", "choose_strategies", "find_session", "load_summary", "run_realtime"]

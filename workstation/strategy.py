@@ -44,6 +44,7 @@ from decimal import Decimal
 from types import ModuleType
 from typing import Any, ClassVar
 
+import msgspec
 import numpy as np
 
 from workstation import indicators as _indicators
@@ -155,11 +156,11 @@ class Param:
         v = self._coerce(value, "")
         label = self.name
         if self.min is not None and v < self.min:
-            raise ParamError(f"{label} must be at least {_show(self.min)}, got {_show(v)}")
+            raise ParamError(f"{label} must be at least {show_value(self.min)}, got {show_value(v)}")
         if self.max is not None and v > self.max:
-            raise ParamError(f"{label} must be at most {_show(self.max)}, got {_show(v)}")
+            raise ParamError(f"{label} must be at most {show_value(self.max)}, got {show_value(v)}")
         if self.choices is not None and v not in self.choices:
-            raise ParamError(f"{label} must be one of {', '.join(_show(c) for c in self.choices)}, got {_show(v)}")
+            raise ParamError(f"{label} must be one of {', '.join(show_value(c) for c in self.choices)}, got {show_value(v)}")
         return v
 
     def describe(self) -> dict[str, Any]:
@@ -187,7 +188,7 @@ def type_name(t: type) -> str:
     )
 
 
-def _show(v: Any) -> str:
+def show_value(v: Any) -> str:
     if isinstance(v, Decimal):
         return plain(v) or "0"
     if isinstance(v, bool):
@@ -560,8 +561,6 @@ class Context:
     def submit(self, request: OrderRequest) -> str:
         """Send an order request through the order manager and risk, tagged with this strategy.
         Returns a reference; ``Placed``/order events carry the outcome."""
-        import msgspec
-
         req = msgspec.structs.replace(request, strategy=self.name, source="strategy")
         ref = f"{self.name}-{next(self._refs)}"
         self._inflight[ref] = req

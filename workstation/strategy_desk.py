@@ -16,7 +16,7 @@ import msgspec
 from workstation.api import IntentError
 from workstation.config import StrategySettings
 from workstation.model import ZERO, AlertRaised, ModelError
-from workstation.strategy import Param, StrategyState, _show
+from workstation.strategy import Param, StrategyState, show_value
 from workstation.strategy_plugins import Discovery, discover
 from workstation.strategy_runner import StrategyRunner, loop_history
 
@@ -42,13 +42,13 @@ class ParamRow(msgspec.Struct, frozen=True, kw_only=True):
 
 def param_range(p: Param) -> str:
     if p.choices:
-        return " | ".join(_show(c) for c in p.choices)
+        return " | ".join(show_value(c) for c in p.choices)
     if p.min is not None and p.max is not None:
-        return f"{_show(p.min)} .. {_show(p.max)}"
+        return f"{show_value(p.min)} .. {show_value(p.max)}"
     if p.min is not None:
-        return f">= {_show(p.min)}"
+        return f">= {show_value(p.min)}"
     if p.max is not None:
-        return f"<= {_show(p.max)}"
+        return f"<= {show_value(p.max)}"
     return ""
 
 
@@ -123,7 +123,7 @@ class StrategyDesk:
     def params(self, name: str) -> list[ParamRow]:
         inst = self._inst(name)
         return [
-            ParamRow(name=p.name, value=_show(inst.params[p.name]), kind=_kind(p), range=param_range(p), description=p.description)
+            ParamRow(name=p.name, value=show_value(inst.params[p.name]), kind=_kind(p), range=param_range(p), description=p.description)
             for p in inst.cls.parameters().values()
         ]
 
