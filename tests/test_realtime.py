@@ -77,6 +77,7 @@ def test_realtime_stops_cleanly_on_ctrl_c(home):
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line(home):
     for args, message in (
         (["--strategy", "nope"], "unknown strategy 'nope'"),

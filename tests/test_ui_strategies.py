@@ -2,6 +2,8 @@
 
 from decimal import Decimal
 
+import pytest
+
 from textual.widgets import Input, Static
 
 from tests.fakes.market import InstantBroker
@@ -40,6 +42,7 @@ async def wait(pilot, cond, n=200):
     raise AssertionError("not reached")
 
 
+@pytest.mark.slow
 async def test_strategies_pane_start_pause_edit_stop(tmp_path):
     from workstation.ui.panes.strategies import StrategiesPane
     from workstation.ui.screens.strategy_params import StrategyParamsScreen
