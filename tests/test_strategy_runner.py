@@ -342,3 +342,33 @@ async def test_a_restarted_strategy_carries_on_with_its_own_position(env):
     await r.drain()
     assert len(broker.sent) == 1  # it knows it is already long: no second buy
     await r.stop_all()
+
+
+class Stuck(Strategy):
+    name = "stuck"
+
+    def on_start(self):
+        self.release = threading.Event()
+        self.entered = threading.Event()
+        self.ctx.subscribe(self.ctx.symbols)
+
+    def on_quote(self, q):
+        self.entered.set()
+        self.release.wait(10)
+        self.ctx.buy(q.symbol, 1)  # too late: the strategy was stopped meanwhile
+
+
+async def test_a_strategy_that_does_not_stop_in_time_cannot_trade_afterwards(env):
+    s, broker, clock, _ = env
+    r = make_runner(s)
+    inst = r.add(Stuck, symbols=["AAPL"])
+    await r.start(inst.name)
+    await r.drain()
+    quote(broker, "AAPL", 100)
+    await asyncio.to_thread(inst.strategy.entered.wait, 5)
+    await r.stop(inst.name, timeout=0.2)
+    assert inst.state is StrategyState.STOPPED
+    inst.strategy.release.set()
+    await asyncio.to_thread(inst.worker.join, 5)
+    await r.drain()
+    assert broker.sent == []

@@ -87,6 +87,7 @@ class StrategyInstance:
     commands: deque[Command] = field(default_factory=deque)
     consumer: asyncio.Task[None] | None = None
     submitting: str | None = None
+    run: int = 0  # bumped at each start and stop: commands from another run are dropped
     refs: dict[str, str] = field(default_factory=dict)
     logs: deque[str] = field(default_factory=lambda: deque(maxlen=200))
     received: int = 0
@@ -247,6 +248,7 @@ class StrategyRunner:
         inst.warned_backlog = False
         strategy = inst.cls(inst.params)
         inst.strategy = strategy
+        inst.run += 1
         inst.worker = self._make_worker(inst, strategy)
         inst.state = StrategyState.RUNNING
         self._journal("strategy.start", inst)
@@ -301,15 +303,18 @@ class StrategyRunner:
         return inst.allocation.capital(equity)
 
     def _poster(self, inst: StrategyInstance) -> Callable[[object], None]:
-        """How a context's commands reach the loop: at once (inline) or by a thread hop."""
+        """How a context's commands reach the loop: at once (inline) or by a thread hop.
+        Commands carry the run they came from: a worker of an earlier run (one that did not
+        stop in time) can no longer send anything."""
+        run = inst.run
         if self.delivery == "inline":
-            return lambda cmd: self._command(inst, cmd)
+            return lambda cmd: self._command(inst, cmd, run)
         loop = self._loop
         assert loop is not None
 
         def post(cmd: object) -> None:
             try:
-                loop.call_soon_threadsafe(self._command, inst, cmd)
+                loop.call_soon_threadsafe(self._command, inst, cmd, run)
             except RuntimeError:  # the loop has closed: the session is over
                 pass
 
@@ -327,6 +332,7 @@ class StrategyRunner:
         if self.delivery == "thread":
             await asyncio.to_thread(worker.join, timeout)
         await self._settle(inst)
+        inst.run += 1  # whatever the old worker still sends (if it did not stop in time) is dropped
         if cancel_orders:
             await self.oms.cancel_all(strategy=inst.name)
         self._journal("strategy.stop", inst)
@@ -436,7 +442,10 @@ class StrategyRunner:
         self._account = self.portfolio.account()
 
     # ------------------------------------------------------------------ commands out (loop thread)
-    def _command(self, inst: StrategyInstance, cmd: object) -> None:
+    def _command(self, inst: StrategyInstance, cmd: object, run: int | None = None) -> None:
+        if run is not None and run != inst.run:
+            log.warning("dropped %s from an earlier run of %s", type(cmd).__name__, inst.name)
+            return
         if isinstance(cmd, (Submit, Cancel, CancelAll)):
             if inst.state is StrategyState.ERROR and isinstance(cmd, Submit):
                 return
