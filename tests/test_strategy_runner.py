@@ -305,12 +305,18 @@ async def test_process_worker_runs_the_strategy_in_another_process(env):
     from tests.process_strategies import HeavyBuyer
 
     s, broker, clock, alerts = env
-    r = make_runner(s)
+    from workstation.model import Bar
+
+    def history(symbol, seconds, count):
+        return [Bar(symbol=symbol, ts=T0 - 60 * (3 - i), open=1, high=1, low=1, close=float(i), seconds=60) for i in range(count)]
+
+    r = make_runner(s, history=history)
     inst = r.add(HeavyBuyer, symbols=["AAPL"])
     await r.start(inst.name)
     assert inst.worker.kind == "process"
-    await wait_for(lambda: any(m.startswith("pid") for m in inst.logs), timeout=30)
+    await wait_for(lambda: any(m.startswith("history") for m in inst.logs), timeout=30)
     assert int(inst.logs[0].split()[1]) != os.getpid()
+    assert inst.logs[1] == "history [0.0, 1.0, 2.0]"  # asked for from the child, answered here
     quote(broker, "AAPL", 100)
     await wait_for(lambda: len(broker.sent) == 1, timeout=10)
     order = broker.sent[0]

@@ -263,7 +263,7 @@ class StrategyRunner:
                 inst.name, relay=post, fail=lambda summary: post(_Failed(summary)),
                 envelope=lambda: (self.clock.time(), self._account, self._capital(inst)),
                 child=(_child_main, (inst.origin, inst.params, inst.name, inst.symbols, *self._carried_over(inst))),
-                capacity=self.inbox_capacity,
+                capacity=self.inbox_capacity, history=self.history,
             )
         book, orders = self._carried_over(inst)
         ctx = Context(
@@ -656,9 +656,14 @@ def _child_main(
     strategy = cls(params)
     clock = _EnvelopeClock()
     state: dict[str, Any] = {"account": None, "capital": None}
+    def history(symbol: str, seconds: int, count: int) -> list[Bar]:
+        conn.send(("history", (symbol, seconds, count)))
+        kind, bars = conn.recv()
+        return bars
+
     ctx = Context(
         name=name, symbols=symbols, clock=clock, send=lambda cmd: conn.send(("cmd", cmd)), instrument=parse_symbol,
-        account=lambda: state["account"], capital=lambda: state["capital"], book=book, orders=orders,
+        account=lambda: state["account"], capital=lambda: state["capital"], book=book, orders=orders, history=history,
     )
     strategy.bind(ctx)
     while True:

@@ -182,7 +182,8 @@ class ProcessWorker(ThreadWorker):
     ``child`` is ``(target, args)``: the function that runs in the child with the pipe's other
     end first. ``envelope()`` gives what travels with each event (the clock's time, the
     account snapshot...). Messages from the child: ``("cmd", command)`` to relay with
-    ``relay``, then ``("done", error_or_None)`` once the event is handled.
+    ``relay``, ``("history", (symbol, seconds, count))`` answered with the bars, then
+    ``("done", error_or_None)`` once the event is handled.
     """
 
     kind = "process"
@@ -195,8 +196,10 @@ class ProcessWorker(ThreadWorker):
         envelope: Callable[[], tuple[Any, ...]],
         child: tuple[Callable[..., None], tuple[Any, ...]],
         capacity: int = 10_000,
+        history: Callable[[str, int, int], list[Any]] | None = None,
     ) -> None:
         super().__init__(name, self._forward, capacity)
+        self._history = history
         self._relay = relay
         self._fail = fail
         self._envelope = envelope
@@ -220,6 +223,8 @@ class ProcessWorker(ThreadWorker):
                 kind, payload = self._conn.recv()
                 if kind == "cmd":
                     self._relay(payload)
+                elif kind == "history":  # the strategy asked for bars: answer from here
+                    self._conn.send(("history", self._history(*payload) if self._history is not None else []))
                 elif kind == "done":
                     if payload is not None:
                         self._fail(payload)
