@@ -443,8 +443,8 @@ class Context:
         """Completed bars of ``seconds`` for ``symbol``, oldest first (history, then live)."""
         key = (symbol, int(seconds))
         store = self._bars.get(key)
-        if store is None:
-            store = self._bars[key] = deque(maxlen=self._history_limit)
+        if store is None or (count or 0) > (store.maxlen or 0):
+            store = self._bars[key] = deque(store or (), maxlen=max(self._history_limit, count or 0))
         if key not in self._loaded:
             self._loaded.add(key)
             if self._history_source is not None:
