@@ -317,6 +317,7 @@ async def test_process_worker_runs_the_strategy_in_another_process(env):
     await wait_for(lambda: any(m.startswith("history") for m in inst.logs), timeout=30)
     assert int(inst.logs[0].split()[1]) != os.getpid()
     assert inst.logs[1] == "history [0.0, 1.0, 2.0]"  # asked for from the child, answered here
+    await wait_for(lambda: "AAPL" in inst.quote_symbols, timeout=10)  # its subscription has arrived
     quote(broker, "AAPL", 100)
     await wait_for(lambda: len(broker.sent) == 1, timeout=10)
     order = broker.sent[0]

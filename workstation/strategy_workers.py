@@ -65,15 +65,17 @@ class Inbox:
     def get(self, timeout: float | None = None) -> object | None:
         """The next event (None on timeout); marks the inbox busy until ``done``."""
         with self._cond:
-            while not self._items:
-                if not self._cond.wait(timeout):
-                    return None
-            entry = self._items.popleft()
-            self._busy = True
-        if isinstance(entry, _Item):
-            return entry.item
-        with self._cond:
-            return self._latest.pop(entry)
+            while True:
+                while not self._items:
+                    if not self._cond.wait(timeout):
+                        return None
+                entry = self._items.popleft()
+                if isinstance(entry, _Item):
+                    self._busy = True
+                    return entry.item
+                if entry in self._latest:
+                    self._busy = True
+                    return self._latest.pop(entry)
 
     def done(self) -> None:
         with self._cond:
