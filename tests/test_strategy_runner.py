@@ -131,7 +131,7 @@ async def test_a_blocked_strategy_holds_up_neither_the_others_nor_the_loop(env):
     fast = r.add(Recorder, symbols=["AAPL"])
     await r.start(slow.name)
     await r.start(fast.name)
-    await asyncio.sleep(0.05)
+    await r.drain()  # both have subscribed
     quote(broker, "AAPL", 101)
     await asyncio.to_thread(slow.strategy.entered.wait, 5)  # the blocker is now stuck in on_quote
     for px in (102, 103, 104, 105):
