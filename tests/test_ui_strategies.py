@@ -34,7 +34,7 @@ def cells(pane, key):
     return {c.key: text for c, (text, _) in zip(pane.columns, pane.row(key).cells)}
 
 
-async def wait(pilot, cond, n=200):
+async def wait(pilot, cond, n=1500):
     for _ in range(n):
         if cond():
             return
