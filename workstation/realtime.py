@@ -178,16 +178,20 @@ async def run_realtime(
         session.journal.append("equity", {"equity": plain(money(eq)), "cash": plain(money(session.portfolio.cash_base()))}, clock.time())
 
     async def sampler() -> None:
-        next_refresh = 0.0
+        """Equity every ``interval`` (the Sharpe ratio's period), the dashboard at ``refresh_hz``."""
+        next_sample = next_refresh = clock.monotonic()
         while True:
-            sample()
             now = clock.monotonic()
+            if now >= next_sample:
+                sample()
+                next_sample += interval
             if on_refresh is not None and now >= next_refresh:
                 on_refresh(live)
                 next_refresh = now + 1.0 / refresh_hz
-            await asyncio.sleep(min(interval, 1.0 / refresh_hz))
+            await asyncio.sleep(max(0.0, min(next_sample, next_refresh if on_refresh else next_sample) - clock.monotonic()))
 
     task = None
+    finished = False
     try:
         await session.start(options.symbols)
         runner.attach()
@@ -205,6 +209,7 @@ async def run_realtime(
             await session.oms.cancel_all()
         await session.oms.drain()
         runner.refresh_account()
+        finished = True
     finally:
         if task is not None:
             task.cancel()
@@ -214,6 +219,9 @@ async def run_realtime(
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):
                 pass
+        if not finished:
+            await runner.stop_all(cancel_orders=not options.keep_orders)
+            await session.stop()
     sample()
     if on_refresh is not None:
         on_refresh(live)
