@@ -379,3 +379,52 @@ async def test_a_strategy_that_does_not_stop_in_time_cannot_trade_afterwards(env
     await asyncio.to_thread(inst.worker.join, 5)
     await r.drain()
     assert broker.sent == []
+
+
+class SizedThenFlat(Strategy):
+    """Buys a quarter of its capital's worth with a resting limit below, then flattens on a timer."""
+
+    name = "sized"
+
+    def on_start(self):
+        self.ctx.subscribe(self.ctx.symbols)
+        self.sized = None
+
+    def on_quote(self, q):
+        if self.sized is None:
+            self.sized = self.ctx.sizing.fraction_of_capital(q.symbol, "0.25", q.ask)
+            self.ctx.buy(q.symbol, self.sized)
+            self.ctx.buy(q.symbol, 1, limit="50.00")
+            self.ctx.set_timer("exit", 5)
+
+    def on_timer(self, name):
+        self.ctx.flatten()
+
+
+async def test_sizing_uses_the_allocation_and_flatten_closes_only_its_own(env):
+    s, broker, clock, _ = env
+    r = make_runner(s, "inline")
+    inst = r.add(SizedThenFlat, symbols=["AAPL"], allocation="20000")
+    await r.start(inst.name)
+    await r.drain()
+    manual = await s.oms.submit(req_manual())
+    broker.fill(manual, 7, "100.00")
+    quote(broker, "AAPL", 100)
+    await r.drain()
+    assert inst.strategy.sized == 49  # 25% of 20,000 at the 100.01 ask, rounded down to whole shares
+    market = next(o for o in broker.sent if o.strategy == "sized" and o.type is OrderType.MARKET)
+    broker.fill(s.oms.orders[market.id], 49, "100.01")
+    await r.drain()
+    clock.advance(6)
+    r.tick()
+    await r.drain()
+    sells = [o for o in broker.sent if o.strategy == "sized" and o.side.value == "sell"]
+    assert [o.qty for o in sells] == [49]  # its own 49, not the 7 bought by hand
+    assert not [o for o in s.oms.working() if o.strategy == "sized" and o.type is OrderType.LIMIT]  # resting buy canceled
+    await r.stop_all()
+
+
+def req_manual():
+    from workstation.model import OrderRequest, Side
+
+    return OrderRequest(symbol="AAPL", side=Side.BUY, qty=Decimal(7))
