@@ -159,7 +159,7 @@ class Crashes(Strategy):
         if q.last > 101:
             raise ZeroDivisionError("division by zero")
         if not self.ctx.open_orders() and self.ctx.pending(q.symbol) == 0:
-            self.ctx.buy(q.symbol, 1, limit="90.00")
+            self.ctx.buy(q.symbol, 1, limit="99.00")
 
 
 async def test_an_exception_stops_only_that_strategy(env):
@@ -395,7 +395,7 @@ class SizedThenFlat(Strategy):
         if self.sized is None:
             self.sized = self.ctx.sizing.fraction_of_capital(q.symbol, "0.25", q.ask)
             self.ctx.buy(q.symbol, self.sized)
-            self.ctx.buy(q.symbol, 1, limit="50.00")
+            self.ctx.buy(q.symbol, 1, limit="95.00")
             self.ctx.set_timer("exit", 5)
 
     def on_timer(self, name):
@@ -416,6 +416,7 @@ async def test_sizing_uses_the_allocation_and_flatten_closes_only_its_own(env):
     market = next(o for o in broker.sent if o.strategy == "sized" and o.type is OrderType.MARKET)
     broker.fill(s.oms.orders[market.id], 49, "100.01")
     await r.drain()
+    assert [o.limit_price for o in s.oms.working() if o.strategy == "sized"] == [Decimal("95.00")]
     clock.advance(6)
     r.tick()
     await r.drain()
