@@ -141,6 +141,7 @@ def realtime(
             summary = asyncio.run(run_realtime(options, settings, data=data_dir_, on_refresh=refresh))
         except ModelError as exc:
             raise CliError(str(exc), 2) from None
+    con.line()
     con.print(summary_view(summary))
     con.print(f"see it again with: main.py status --session {summary['session']}")
 

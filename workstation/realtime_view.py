@@ -66,12 +66,14 @@ def dashboard(live: Any) -> Group:
         strategies.add_row(st.name, Text(st.state, style=state_style), " ".join(st.symbols), st.allocation or "-",
                            _pnl(money(st.pnl)), str(st.trades), last[:60])
 
-    limits = getattr(session.risk, "limits", None)
-    halted = bool(getattr(limits, "trading_halted", False))
+    tripped = session.risk.breaker_reason()
+    halted = tripped is not None or session.risk.limits.trading_halted
+    watch = [r for r in session.risk.status() if r.state in ("near", "breach")]
     risk = Text.assemble(
         ("Risk  ", "bold"),
-        ("HALTED" if halted else "trading allowed", "bold red" if halted else "green"),
-        f"   buying power {_m(acct.buying_power)}   rejections {live.rejections}",
+        (f"HALTED: {tripped}" if tripped else "HALTED" if halted else "trading allowed", "bold red" if halted else "green"),
+        f"   buying power {_m(acct.buying_power)}   rejections {live.rejections}   ",
+        *((f"{r.name} {r.state}  ", "red" if r.state == "breach" else "yellow") for r in watch[:4]),
     )
     parts: list[Any] = [head, positions, trades, strategies, risk]
     if live.alerts:
