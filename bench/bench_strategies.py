@@ -26,7 +26,8 @@ from _common import pct, symbols
 
 from brokers.sim import SimBroker, SimConfig
 from workstation.clock import LiveClock
-from workstation.config import Settings
+from workstation.config import Profile, Settings
+from workstation.limits import RiskLimits
 from workstation.indicators import EMA
 from workstation.session import Session
 from workstation.strategy import Param, Strategy
@@ -73,7 +74,11 @@ async def main() -> dict:
     broker.submit = timed_submit  # type: ignore[method-assign]
     latencies: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
-        s = Session.build(Settings(), "paper", data_root=tmp, clock=clock, broker=broker)
+        # the order-rate limits (20/s, 300/min by default) would refuse most of the ~200 orders/s
+        # this load makes; they are lifted so that every order takes the whole path to the broker
+        risk = RiskLimits(max_orders_per_second=None, max_orders_per_minute=None, max_orders_per_day=None)
+        settings = Settings(profiles={"paper": Profile(name="paper", risk=risk)})
+        s = Session.build(settings, "paper", data_root=tmp, clock=clock, broker=broker)
         await s.start(syms, feed=False)  # we publish the quotes ourselves, at a set rate
         runner = StrategyRunner(bus=s.bus, oms=s.oms, portfolio=s.portfolio, clock=clock)
         runner.attach()
@@ -115,6 +120,7 @@ async def main() -> dict:
         await runner.stop_all(cancel_orders=True)
         runner.detach()
         orders = len(s.oms.orders)
+        rejected = sum(1 for o in s.oms.orders.values() if o.status.value == "rejected")
         fills = len(s.journal.fills())
         await s.stop()
     ms = [x * 1000 for x in latencies]
@@ -129,7 +135,9 @@ async def main() -> dict:
         "quotes_handled_by_strategies": handled_quotes,
         "conflated_share": round(conflated / published, 4) if published else 0.0,
         "orders": orders,
+        "orders_rejected": rejected,
         "fills": fills,
+        "orders_timed": len(ms),
         "quote_to_broker_p50_ms": round(pct(ms, 50), 3),
         "quote_to_broker_p99_ms": round(pct(ms, 99), 3),
         "quote_to_broker_max_ms": round(max(ms), 3) if ms else None,
