@@ -430,3 +430,20 @@ def req_manual():
     from workstation.model import OrderRequest, Side
 
     return OrderRequest(symbol="AAPL", side=Side.BUY, qty=Decimal(7))
+
+
+async def test_the_kill_switch_stops_every_strategy(env):
+    s, broker, clock, _ = env
+    r = make_runner(s)
+    s.killswitch.stop_strategies = r.stop_all
+    a = r.add(Crashes, symbols=["AAPL"])
+    b = r.add(Recorder, symbols=["MSFT"])
+    await r.start_all()
+    await r.drain()
+    quote(broker, "AAPL", 100.5)
+    await r.drain()
+    assert [o.strategy for o in s.oms.working()] == ["crashes"]
+    report = await s.killswitch.engage("test")
+    assert report.strategies_stopped
+    assert a.state is StrategyState.STOPPED and b.state is StrategyState.STOPPED
+    assert s.oms.working() == []

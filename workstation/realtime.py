@@ -160,6 +160,7 @@ async def run_realtime(
         bus=session.bus, oms=session.oms, portfolio=session.portfolio, clock=clock, delivery="thread",
         history=loop_history(session.broker, loop, clock), feed=session.broker.subscribe,
     )
+    session.killswitch.stop_strategies = runner.stop_all  # the kill switch stops every strategy first
     live = RunningSession(session=session, runner=runner, options=options, started=clock.time())
     session.bus.subscribe(OrderFilled, lambda e: live.trades.append(e.fill))
     session.bus.subscribe(OrderRejected, lambda e: setattr(live, "rejections", live.rejections + 1))

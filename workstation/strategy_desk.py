@@ -81,6 +81,8 @@ class StrategyDesk:
         )
         self.runner.attach()
         self.runner.start_ticker(0.2)
+        if s.killswitch.stop_strategies is None:  # the kill switch stops every strategy first
+            s.killswitch.stop_strategies = self.runner.stop_all
         for cfg in self._configs:
             spec = found.plugins.get(cfg.plugin)
             if spec is None:
