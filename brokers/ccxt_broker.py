@@ -154,6 +154,8 @@ def rewrite_urls(node: Any, base: str) -> Any:
 def _dec(value: Any) -> Decimal | None:
     if value is None or value == "":
         return None
+    if isinstance(value, float) and value.is_integer():
+        return Decimal(int(value))  # ccxt hands amounts over as floats; 100000.0 is 100000
     try:
         return to_decimal(value if not isinstance(value, float) else repr(value))
     except ModelError:
@@ -345,8 +347,9 @@ class CcxtBroker:
             await asyncio.wait_for(self._ex.load_markets(), self.config.connect_timeout_seconds)
             await asyncio.wait_for(self._ex.fetch_balance(), self.config.connect_timeout_seconds)
         except (TimeoutError, ccxt.NetworkError) as exc:
+            where = self._where()
             await self._drop_exchange()
-            raise BrokerUnavailable(f"cannot reach {self.venue} at {self._where_from_config()}: {self._short(exc)}") from None
+            raise BrokerUnavailable(f"cannot reach {self.venue} at {where}: {self._short(exc)}") from None
         except ccxt.AuthenticationError as exc:
             await self._drop_exchange()
             raise BrokerUnavailable(f"{self.venue} refused the API key from {key_var}: {self._reason(exc)}") from None
@@ -359,15 +362,17 @@ class CcxtBroker:
             self._tasks["orders"] = asyncio.get_running_loop().create_task(self._stream("orders", self._poll_orders_once))
         self._set_state("connected")
 
-    def _where_from_config(self) -> str:
-        return self._where()
-
     def _short(self, exc: BaseException) -> str:
         if isinstance(exc, TimeoutError):
             return f"no answer in {self.config.connect_timeout_seconds:g}s"
+        cause: BaseException | None = exc
+        while cause is not None:
+            if isinstance(cause, ConnectionRefusedError) or "Connect call failed" in str(cause) or "Cannot connect" in str(cause):
+                return "connection refused"
+            if "Name or service not known" in str(cause) or "getaddrinfo" in str(cause):
+                return "host name not found"
+            cause = cause.__cause__ or cause.__context__
         text = self._clean(str(exc))
-        if "Cannot connect" in text or "Connect call failed" in text or "refused" in text.lower():
-            return "connection refused"
         return type(exc).__name__ + (f" ({text[:160]})" if text else "")
 
     async def _drop_exchange(self) -> None:
@@ -580,15 +585,17 @@ class CcxtBroker:
 
     async def subscribe(self, symbols: list[str]) -> None:
         ex = self._require()
-        added = []
+        added, unknown = [], []
         for s in symbols:
             try:
                 m = self._market(s)
-            except BrokerError as exc:
-                log.warning("%s; not subscribed", exc)
+            except BrokerError:
+                unknown.append(s)
                 continue
             if m["symbol"] not in self._subscribed:
                 added.append(m["symbol"])
+        if unknown:
+            log.warning("%s lists no market for %s; not subscribed", self.venue, ", ".join(unknown))
         if not added:
             if symbols and not self._subscribed:
                 raise BrokerError(f"{self.venue} lists none of {', '.join(symbols)}")

@@ -25,6 +25,7 @@ import click
 import msgspec
 import typer
 
+from brokers.base import BrokerError
 from workstation.config import ConfigError, Settings, data_dir, load_settings
 from workstation.model import (
     Fill,
@@ -835,6 +836,9 @@ def main(argv: list[str] | None = None) -> None:
     except (ModelError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = 2
+    except BrokerError as exc:  # unreachable broker, missing keys: one line, exit 1
+        print(f"error: {exc}", file=sys.stderr)
+        code = 1
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:  # never a traceback on screen

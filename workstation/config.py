@@ -77,8 +77,21 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             return msgspec.structs.replace(self.profiles[name], name=name)
         if name == "paper":
             return Profile(name="paper")
-        known = ", ".join(sorted({"paper", *self.profiles}))
+        if name in CCXT_PROFILES:
+            return CCXT_PROFILES[name]
+        known = ", ".join(sorted({"paper", *CCXT_PROFILES, *self.profiles}))
         raise ConfigError(f"unknown profile {name!r} (known: {known})")
+
+
+# Built-in crypto exchange profiles (ccxt). Keys: WORKSTATION_BINANCE_API_KEY and
+# WORKSTATION_BINANCE_SECRET. Any other ccxt exchange: a [profiles.NAME] table with
+# broker = "ccxt" and options.exchange = "<ccxt id>" (sandbox = true for its testnet).
+CCXT_PROFILES: dict[str, Profile] = {
+    "binance-testnet": Profile(
+        name="binance-testnet", broker="ccxt", account_type="cash", leverage=Decimal(1),
+        options={"exchange": "binance", "sandbox": True},
+    ),
+}
 
 
 def home() -> Path | None:

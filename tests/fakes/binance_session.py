@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from collections.abc import Callable
 from typing import Any
 
@@ -27,12 +28,12 @@ def profile_options(fake: BinanceFake, **extra: Any) -> dict[str, Any]:
 
 
 def settings_for(fake: BinanceFake, **extra: Any) -> Settings:
-    profile = Profile(name=PROFILE, broker="ccxt", options=profile_options(fake, **extra))
+    profile = Profile(name=PROFILE, broker="ccxt", account_type="cash", leverage=Decimal(1), options=profile_options(fake, **extra))
     return Settings(profiles={PROFILE: profile})
 
 
 def toml_for(fake: BinanceFake, **extra: Any) -> str:
-    lines = [f"[profiles.{PROFILE}]", 'broker = "ccxt"', f"[profiles.{PROFILE}.options]"]
+    lines = [f"[profiles.{PROFILE}]", 'broker = "ccxt"', 'account_type = "cash"', "leverage = 1", f"[profiles.{PROFILE}.options]"]
     for k, v in profile_options(fake, **extra).items():
         lines.append(f"{k} = " + ("true" if v is True else "false" if v is False else repr(v) if not isinstance(v, str) else f'"{v}"'))
     return "\n".join(lines) + "\n"
