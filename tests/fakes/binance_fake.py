@@ -494,18 +494,25 @@ class BinanceFake:
         m.last = Decimal(last) if last is not None else (m.bid + m.ask) / 2
         return self.call(self._push_quote, symbol)
 
-    def push_quotes(self, symbol: str, n: int) -> int:
-        """Push ``n`` quote messages as fast as the socket takes them (for benchmarks)."""
+    def push_quotes(self, symbol: str, n: int, per_second: float | None = None) -> int:
+        """Push ``n`` quote messages, as fast as the socket takes them or paced (for benchmarks)."""
         async def burst() -> int:
             m = self.markets[symbol]
             sent = 0
+            loop = asyncio.get_running_loop()
+            start = loop.time()
             for i in range(n):
                 m.bid = Decimal("60000.00") + Decimal(i % 100) / 100
                 m.ask = m.bid + Decimal("1.00")
                 sent += await self._push_quote(symbol)
+                if per_second:
+                    delay = start + (i + 1) / per_second - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
             return sent
 
-        return self.call(burst)
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(burst(), self.loop).result(600)
 
     def start_ticking(self, hz: float = 20.0) -> None:
         async def tick() -> None:
