@@ -21,7 +21,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import click
 import msgspec
 import typer
 
@@ -43,6 +42,7 @@ from workstation.model import (
 )
 
 T = TypeVar("T")
+MARKET_WAIT_S = 5.0
 
 
 class CliError(Exception):
@@ -628,10 +628,20 @@ def _place(
 
     async def body() -> Any:
         try:
-            await session.start([req.symbol], feed=False)
+            await session.start([req.symbol], feed=not dry_run)
             if dry_run:
                 return await session.oms.review(req)
             order = await session.oms.submit(req)
+            await session.oms.drain()
+            # a marketable order that filled in part (more than the displayed size) completes
+            # on the next quotes: give it a few seconds, as a trader at a screen would
+            deadline = session.clock.monotonic() + MARKET_WAIT_S
+            while (
+                session.oms.orders[order.id].status.is_working
+                and order.type is OrderType.MARKET
+                and session.clock.monotonic() < deadline
+            ):
+                await asyncio.sleep(0.05)
             await session.oms.drain()
             return session.oms.orders[order.id]
         except OrderError as exc:
@@ -777,9 +787,17 @@ def paper_reset(
 
 @app.callback(invoke_without_command=True)
 def root(ctx: typer.Context) -> None:
-    """Without a command: stream the default watchlist (the workstation arrives in a later version)."""
+    """Without a command: open the workstation (``main.py tui``)."""
     if ctx.invoked_subcommand is None:
-        stream(symbols=None, duration=None, json_out=False, profile=None, config=None, data_dir_=None)
+        from workstation.cli_tui import run_tui
+
+        run_tui()
+
+
+def _register_faces() -> None:
+    from workstation import cli_tui
+
+    cli_tui.register(app)
 
 
 # --------------------------------------------------------------------------- entry
@@ -799,6 +817,25 @@ def _check_negative_numbers(argv: list[str]) -> None:
             raise CliError(f"quantity must be positive, got {token}", 2)
 
 
+def _gather_symbols(argv: list[str]) -> list[str]:
+    """Let ``-s AAPL TSLA`` mean ``-s AAPL,TSLA``: a parser option takes one value, users type several."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        out.append(token)
+        if token in ("-s", "--symbols") and i + 1 < len(argv):
+            values = [argv[i + 1]]
+            i += 2
+            while i < len(argv) and not argv[i].startswith("-"):
+                values.append(argv[i])
+                i += 1
+            out.append(",".join(values))
+            continue
+        i += 1
+    return out
+
+
 def _log_crash(exc: BaseException) -> Path | None:
     try:
         path = data_dir() / "errors.log"
@@ -812,27 +849,23 @@ def _log_crash(exc: BaseException) -> Path | None:
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
+    _register_faces()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     code = 0
     try:
         _check_negative_numbers(args)
+        args = _gather_symbols(args)
         result = app(args=args, standalone_mode=False, prog_name="main.py")
         if isinstance(result, int):
             code = result
     except CliError as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = exc.code
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("aborted", file=sys.stderr)
         code = 130
-    except click.exceptions.UsageError as exc:
-        print(f"error: {exc.format_message()}", file=sys.stderr)
-        code = 2
-    except click.exceptions.ClickException as exc:
-        print(f"error: {exc.format_message()}", file=sys.stderr)
-        code = exc.exit_code
     except (ModelError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = 2
@@ -842,6 +875,11 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:  # never a traceback on screen
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # the parser's usage errors
+            print(f"error: {exc.format_message()}", file=sys.stderr)
+            sys.exit(exc.exit_code)
+        if type(exc).__name__ in ("Exit", "Abort"):
+            sys.exit(getattr(exc, "exit_code", 130))
         where = _log_crash(exc)
         print(f"error: {type(exc).__name__}: {exc}" + (f" (details in {where})" if where else ""), file=sys.stderr)
         code = 1

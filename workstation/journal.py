@@ -87,6 +87,8 @@ class Journal:
             self._db = sqlite3.connect(str(path), isolation_level=None, timeout=10.0, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={sync}")
+            # checkpoints run off the trading path (``checkpoint``), not inside a commit
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
             self._db.executescript(_SCHEMA)
             version = self.meta("schema_version")
         except sqlite3.DatabaseError as exc:
@@ -97,7 +99,25 @@ class Journal:
             raise JournalError(f"journal {path} is from a newer version ({version}) of the workstation")
 
     def close(self) -> None:
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError:
+            pass  # another process is reading: it will checkpoint later
         self._db.close()
+
+    def checkpoint(self) -> None:
+        """Copy the write-ahead log into the database without blocking writers.
+
+        Runs on its own connection, so a session can call it from a worker thread."""
+        if str(self.path) == ":memory:":
+            return
+        db = sqlite3.connect(str(self.path), timeout=1.0)
+        try:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.OperationalError:
+            pass
+        finally:
+            db.close()
 
     # -- meta
     def meta(self, key: str) -> str | None:
@@ -114,12 +134,12 @@ class Journal:
         assert stored is not None
         return stored
 
-    def next_order_number(self) -> int:
-        """Allocate the next order number atomically (safe across processes)."""
+    def next_order_number(self, count: int = 1) -> int:
+        """Reserve ``count`` order numbers atomically (safe across processes); return the last."""
         with self._tx():
             self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES('order_seq', '0')")
             row = self._db.execute(
-                "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='order_seq' RETURNING value"
+                "UPDATE meta SET value = CAST(value AS INTEGER) + ? WHERE key='order_seq' RETURNING value", (count,)
             ).fetchone()
         return int(row[0])
 

@@ -198,7 +198,7 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
     def round_price(self, price: Decimal, rounding: str = ROUND_HALF_EVEN) -> Decimal:
         """Nearest multiple of the tick (direction by ``rounding``)."""
         ticks = (price / self.tick_size).quantize(ONE, rounding=rounding)
-        return (ticks * self.tick_size).normalize() if ticks else ZERO
+        return ticks * self.tick_size if ticks else ZERO
 
     def round_qty(self, qty: Decimal) -> Decimal:
         """Round a quantity down to whole lots."""

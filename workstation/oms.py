@@ -73,6 +73,7 @@ from workstation.risk import OrderContext, PreTradeRisk, Verdict, reducing
 log = logging.getLogger(__name__)
 
 replace = msgspec.structs.replace
+ID_BLOCK = 20  # order numbers reserved per journal transaction
 
 
 class OrderError(ModelError):
@@ -126,7 +127,9 @@ class OrderManager:
         self._by_client: dict[str, str] = {}
         self._instruments: dict[str, Instrument] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.source = "cli"
+        self._working: dict[str, Order] = {}
+        self._ids: list[int] = []
+        self._reserved = 0
 
     # ------------------------------------------------------------------ lookups
     async def instrument(self, symbol: str) -> Instrument:
@@ -161,11 +164,18 @@ class OrderManager:
         return order
 
     def working(self, symbol: str | None = None) -> list[Order]:
-        return [
-            o for o in self.orders.values()
-            if (o.status.is_working or (o.status is OrderStatus.NEW and o.parent_id))
-            and (symbol is None or o.symbol == symbol)
-        ]
+        """Working orders, and bracket children waiting for their entry."""
+        if symbol is None:
+            return list(self._working.values())
+        return [o for o in self._working.values() if o.symbol == symbol]
+
+    def _index(self, order: Order) -> None:
+        self.orders[order.id] = order
+        self._by_client[order.client_id] = order.id
+        if order.status.is_working or (order.status is OrderStatus.NEW and order.parent_id):
+            self._working[order.id] = order
+        else:
+            self._working.pop(order.id, None)
 
     # ------------------------------------------------------------------ validation
     async def _validate(self, req: OrderRequest) -> tuple[Instrument, dict[str, Decimal | None]]:
@@ -292,7 +302,14 @@ class OrderManager:
         return parse_symbol(symbol).symbol
 
     def _new_ids(self) -> tuple[str, str]:
-        n = self.journal.next_order_number()
+        if not self._ids:
+            # reserve numbers in one transaction, unique across processes sharing the journal:
+            # one at first (a one-shot command's ids stay consecutive), then blocks
+            count = ID_BLOCK if self._reserved else 1
+            self._reserved += count
+            last = self.journal.next_order_number(count)
+            self._ids = list(range(last, last - count, -1))
+        n = self._ids.pop()
         return str(n), f"{self.prefix}-{n}"
 
     async def submit(self, req: OrderRequest) -> Order:
@@ -429,8 +446,7 @@ class OrderManager:
         """Journal first, then hold, then publish."""
         now = self.clock.time()
         self.journal.record_order(kind, order, now)
-        self.orders[order.id] = order
-        self._by_client[order.client_id] = order.id
+        self._index(order)
         if event is not None:
             self.bus.publish(event(order=order, ts=now))
         return order
@@ -447,8 +463,7 @@ class OrderManager:
     def restore(self, orders: list[Order]) -> None:
         """Take back orders from the journal after a restart (no events, no writes)."""
         for order in orders:
-            self.orders[order.id] = order
-            self._by_client[order.client_id] = order.id
+            self._index(order)
 
     # ------------------------------------------------------------------ broker reports
     def on_report(self, report: BrokerReport) -> None:
@@ -501,7 +516,7 @@ class OrderManager:
         updated = replace(order, filled_qty=filled, avg_fill_price=avg, status=status, updated=self.clock.time())
         if not self.journal.record_fill(fill, updated):
             return  # a duplicate: already booked
-        self.orders[order.id] = updated
+        self._index(updated)
         self.portfolio.apply_fill(fill)
         self.bus.publish(OrderFilled(order=updated, fill=fill, ts=fill.ts))
         if filled > order.qty:

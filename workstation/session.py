@@ -27,6 +27,9 @@ from workstation.risk import PreTradeRisk, RiskLimits
 from workstation.symbols import parse_symbol
 
 
+CHECKPOINT_S = 10.0
+
+
 def _base36(n: int) -> str:
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     out = ""
@@ -111,11 +114,7 @@ class Session:
         self.connection = state
         self.bus.publish(state)
         if state.state == "connected" and previous is not None and previous.state != "connected":
-            import asyncio
-
-            task = asyncio.get_running_loop().create_task(self.resync())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self.resync())
 
     async def resync(self) -> list[str]:
         """Reconcile orders, fills and positions with the broker (see workstation.reconcile)."""
@@ -149,8 +148,26 @@ class Session:
         if wanted:
             await self.broker.subscribe(wanted)
         await self.oms.drain()
+        self._spawn(self._checkpoints())
+
+    def _spawn(self, coro) -> None:
+        import asyncio
+
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _checkpoints(self, every: float = CHECKPOINT_S) -> None:
+        """Fold the journal's write-ahead log into the database, off the trading path."""
+        import asyncio
+
+        while True:
+            await asyncio.sleep(every)
+            await asyncio.to_thread(self.journal.checkpoint)
 
     async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
         await self.oms.drain()
         await self.broker.close()
         self.journal.close()

@@ -1,0 +1,56 @@
+"""Order round trip in process: submit, risk, paper fill, journal commit, portfolio update.
+
+Alternating market buys and sells of 1 share against the simulated market with the journal
+on (WAL, synchronous=NORMAL). Prints one JSON object with p50/p99 in microseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+from decimal import Decimal
+
+from _common import pct
+
+from brokers.sim import SimBroker, SimConfig
+from workstation.clock import SimClock
+from workstation.config import Settings
+from workstation.model import OrderRequest, OrderStatus, Side
+from workstation.session import Session
+
+
+async def main(n: int = 3000) -> dict:
+    clock = SimClock(1_767_225_600.0)
+    broker = SimBroker(clock, SimConfig())
+    with tempfile.TemporaryDirectory() as tmp:
+        s = Session.build(Settings(), "paper", data_root=tmp, clock=clock, broker=broker)
+        await s.start(["AAPL"], feed=False)
+        lat = []
+        for i in range(n + 200):
+            req = OrderRequest(symbol="AAPL", side=Side.BUY if i % 2 == 0 else Side.SELL, qty=Decimal(1))
+            t0 = time.perf_counter_ns()
+            order = await s.oms.submit(req)
+            dt = (time.perf_counter_ns() - t0) / 1000
+            assert order.status is OrderStatus.FILLED, order
+            if i >= 200:
+                lat.append(dt)
+            clock.advance(0.01)
+        fills = len(s.journal.fills())
+        await s.stop()
+    return {
+        "benchmark": "order_round_trip",
+        "orders": n,
+        "journal": "sqlite WAL synchronous=NORMAL",
+        "p50_us": round(pct(lat, 50), 1),
+        "p99_us": round(pct(lat, 99), 1),
+        "max_us": round(max(lat), 1),
+        "fills_journaled": fills,
+        "target_p50_us": 200,
+        "target_p99_us": 2000,
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(main())))

@@ -1,0 +1,619 @@
+"""The paper broker: a matching engine over the simulated market or a replayed file.
+
+``SimBroker`` implements ``brokers.base.Broker`` with ``name = "paper"``. Its quotes come
+from ``SimMarket`` (``brokers.simmarket``: a deterministic price process for any symbol)
+or, for one symbol, from a ``ReplayFeed`` (``brokers.replay``: bars from a file). Every
+``1 / tick_hz`` seconds ``step()`` computes the quote of every subscribed symbol and of
+every symbol with a working order, hands each to ``on_quote`` and matches the working
+orders against it. Tests call ``step(t)`` themselves with a ``SimClock``. The paper
+account (cash, positions) is the engine's journal, so ``positions()`` is empty and
+``account()`` is ``None``.
+
+Matching rules
+--------------
+* **Reports.** Every accepted order gets ``BrokerAccepted(client_id, broker_id)`` before
+  any fill; reports are emitted synchronously from ``submit``, ``replace``, ``restore``
+  and ``step`` (so they may arrive before ``submit`` returns), always after the book has
+  been updated. ``broker_id`` is ``paper-<client_id>``; a fill's ``exec_id`` is
+  ``sim-<client_id>-<cumulative filled qty>``, unique per order even across a restart.
+* **Rejection.** ``BrokerRejected`` with a readable reason for a malformed symbol, a
+  quantity that is not a positive whole number of lots, a missing or off-tick price, a
+  trailing stop without exactly one positive trail, and, under the ``"nyse"`` calendar,
+  a DAY, IOC or FOK order for an instrument whose market is closed (a GTC order is
+  accepted and rests until the market opens). Submitting a client id that is already
+  working raises ``BrokerError``.
+* **Prices.** Fill prices are ``Decimal`` on the instrument's tick. Quantities come from
+  the quote's displayed size rounded down to whole lots (at least one lot).
+* **Market.** A buy fills at the ask, a sell at the bid, moved against the trader by the
+  slippage (``slippage_bps`` of the price plus ``slippage_ticks`` ticks), rounded to the
+  tick against the trader (a buy up, a sell down; never below one tick).
+* **Limit.** On arrival (submit, replace, or a stop-limit's trigger), a marketable limit
+  (a buy with ask <= limit, a sell with bid >= limit) fills at the touch plus slippage,
+  never worse than the limit. Otherwise it rests, and fills at the limit price on a
+  later quote that reaches it (ask <= limit for a buy, bid >= limit for a sell).
+* **Stop.** Triggers when the market trades through the stop (a buy when ask >= stop, a
+  sell when bid <= stop), on arrival or on a later quote, then fills as a market order.
+  A **stop-limit** triggers the same way, then behaves as a limit at its limit price
+  arriving at that moment (it may rest).
+* **Trailing stop** (``trail_amount`` or ``trail_percent``). Tracks the best price since
+  acceptance (a sell: the highest bid; a buy: the lowest ask); the stop is the best
+  less the amount (or times ``1 - pct/100``) for a sell, rounded down to the tick, and
+  the best plus the amount (or times ``1 + pct/100``) for a buy, rounded up. It then
+  triggers as a stop. ``open_orders`` reports the current stop.
+* **Partial fills.** With ``partial_fills`` on, an order fills at most the displayed
+  size (``ask_size`` for a buy, ``bid_size`` for a sell) per quote, the rest on later
+  quotes; each order sees the whole displayed size (orders do not queue behind each
+  other). With it off, an order fills completely at once.
+* **Time in force.** IOC fills what it can on arrival and cancels the rest
+  (``BrokerCanceled`` with the reason); FOK fills completely on arrival or is canceled
+  whole; DAY expires (``BrokerExpired``) at the end of the trading day (``day_end``:
+  16:00 New York for NYSE-session instruments under ``"nyse"``, otherwise the 17:00 New
+  York day roll); GTC rests until canceled. Expiry is checked before matching.
+* **Closed markets.** Under ``"nyse"``, quotes keep flowing outside trading hours (the
+  process never stops) but nothing matches until the market opens. A replayed symbol
+  is always open: its file plays whenever the clock runs.
+* **Replay.** With ``feed=ReplayFeed(...)``, that symbol's quotes come from the file
+  (four per bar: open, the two extremes, close; ``speed`` bars per clock second) and
+  orders on it match against them; other symbols still come from ``SimMarket``.
+* **Commission** per fill: ``max(commission_min, commission_per_share * qty)`` when the
+  per-share rate is positive, plus ``commission_pct`` percent of the notional
+  (``price * qty * multiplier``), rounded to the cent.
+* **Cancel** emits ``BrokerCanceled``; an order that is not working raises
+  ``BrokerError("order X is not working")``. **Replace** updates the resting order in
+  place (a new quantity must exceed what is already filled; prices must be on tick,
+  else ``BrokerError`` and the order is unchanged), emits ``BrokerReplaced``, then
+  matches it as an arrival (it loses its place, as on an exchange).
+* **Restore.** ``restore(orders)`` puts working orders from the journal back in the book
+  without ``BrokerAccepted`` and matches them at once as resting orders: DAY orders
+  whose day has ended expire, an IOC or FOK order is canceled, a partly filled stop is
+  taken as triggered, and a trailing stop starts tracking from the current quote.
+* **Lookup.** ``lookup(client_id)`` answers from the book, or from the final state of
+  an order that ended in this session (filled, canceled, expired, rejected).
+* **Estimates.** ``estimate_commission(inst, qty, price)`` applies the commission model
+  to a prospective fill, for the order manager's pre-trade checks.
+* Brackets and OCO groups are the order manager's business: the sim matches plain orders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+
+import msgspec
+
+from brokers.base import (
+    BrokerAccepted,
+    BrokerCanceled,
+    BrokerError,
+    BrokerExpired,
+    BrokerFill,
+    BrokerOrderState,
+    BrokerRejected,
+    BrokerReplaced,
+    BrokerReport,
+    QuoteSink,
+    ReportSink,
+    StateSink,
+)
+from brokers.replay import ReplayError, ReplayFeed
+from brokers.simmarket import CALENDARS, SimMarket, day_end, is_open
+from workstation.clock import Clock
+from workstation.model import (
+    ONE,
+    ZERO,
+    Account,
+    Bar,
+    ConnectionState,
+    Instrument,
+    ModelError,
+    Order,
+    OrderStatus,
+    OrderType,
+    Position,
+    Quote,
+    Side,
+    TimeInForce,
+    money,
+    plain,
+    to_decimal,
+)
+from workstation.symbols import parse_symbol
+
+__all__ = ["ReplayError", "ReplayFeed", "SimBroker", "SimConfig", "SimMarket"]
+
+log = logging.getLogger(__name__)
+
+_HUNDRED = Decimal(100)
+_BPS = Decimal(10_000)
+_STOPS = (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
+
+
+class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Settings of the simulated market and paper broker."""
+
+    seed: int = 0
+    tick_hz: float = 2.0  # quote updates per second per symbol
+    calendar: str = "always"  # "always" or "nyse"
+    slippage_bps: Decimal = Decimal(0)
+    slippage_ticks: int = 0
+    commission_per_share: Decimal = Decimal(0)
+    commission_min: Decimal = Decimal(0)
+    commission_pct: Decimal = Decimal(0)
+    partial_fills: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.tick_hz > 0:
+            raise ValueError(f"tick_hz must be positive, got {self.tick_hz}")
+        if self.calendar not in CALENDARS:
+            raise ValueError(f"calendar must be one of {', '.join(CALENDARS)}, got {self.calendar!r}")
+        for name in ("slippage_bps", "commission_per_share", "commission_min", "commission_pct"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {plain(getattr(self, name))}")
+        if self.slippage_ticks < 0:
+            raise ValueError(f"slippage_ticks must not be negative, got {self.slippage_ticks}")
+
+
+@dataclass(slots=True)
+class _Working:
+    """An order in the book, with the matching engine's state."""
+
+    order: Order
+    inst: Instrument
+    broker_id: str
+    qty: Decimal
+    filled: Decimal
+    limit: Decimal | None
+    stop: Decimal | None
+    expires: float | None  # DAY orders: when they expire
+    triggered: bool = False  # stop types: the stop has been touched
+    best: Decimal | None = None  # trailing stops: the best price since acceptance
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.qty - self.filled
+
+    @property
+    def buy(self) -> bool:
+        return self.order.side is Side.BUY
+
+    def state(self, status: OrderStatus | None = None) -> BrokerOrderState:
+        if status is None:
+            status = OrderStatus.PARTIALLY_FILLED if self.filled else OrderStatus.ACCEPTED
+        return BrokerOrderState(
+            client_id=self.order.client_id, broker_id=self.broker_id, symbol=self.inst.symbol,
+            side=self.order.side.value, qty=self.qty, filled_qty=self.filled, status=status.value,
+            limit_price=self.limit, stop_price=self.stop,
+        )
+
+
+def _ignore(_: object) -> None:
+    return None
+
+
+def _on_tick(inst: Instrument, price: Decimal, rounding: str = ROUND_HALF_EVEN) -> Decimal:
+    """``Instrument.round_price`` in plain notation (``10``, not ``1E+1``), for reports and journals."""
+    d = inst.round_price(price, rounding)
+    exponent = d.as_tuple().exponent
+    return d.quantize(ONE) if isinstance(exponent, int) and exponent > 0 else d
+
+
+class SimBroker:
+    """The paper broker (see the module docstring for the matching rules)."""
+
+    name = "paper"
+    keeps_account = False
+
+    def __init__(
+        self,
+        clock: Clock,
+        config: SimConfig | None = None,
+        market: SimMarket | None = None,
+        feed: ReplayFeed | None = None,
+    ) -> None:
+        self.clock = clock
+        self.config = config or SimConfig()
+        self.market = market if market is not None else SimMarket(self.config.seed)
+        self.feed = feed
+        self._on_report: ReportSink = _ignore
+        self._on_quote: QuoteSink = _ignore
+        self._on_state: StateSink = _ignore
+        self._subscribed: dict[str, None] = {}
+        self._book: dict[str, _Working] = {}
+        self._done: dict[str, BrokerOrderState] = {}  # final states, for lookup()
+        self._fills: list[BrokerFill] = []
+        self._last: dict[str, Quote] = {}
+        self._tick_s = 1.0 / self.config.tick_hz if self.config.tick_hz > 0 else 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ wiring
+
+    def attach(self, on_report: ReportSink, on_quote: QuoteSink, on_state: StateSink) -> None:
+        self._on_report, self._on_quote, self._on_state = on_report, on_quote, on_state
+
+    async def connect(self) -> None:
+        """Announce the connection and start stepping the market every ``1 / tick_hz`` s."""
+        if self._task is not None and not self._task.done():
+            return
+        if self.feed is not None:
+            detail = f"replaying {self.feed.source or self.feed.symbol}"
+        else:
+            detail = f"simulated market, seed {self.config.seed}"
+        self._on_state(ConnectionState(broker=self.name, state="connected", detail=detail, ts=self.clock.time()))
+        self._task = asyncio.create_task(self._run(), name="sim-market")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self._on_state(ConnectionState(broker=self.name, state="disconnected", ts=self.clock.time()))
+
+    async def _run(self) -> None:
+        period = 1.0 / self.config.tick_hz
+        while True:
+            began = self.clock.monotonic()
+            try:
+                self.step()
+            except Exception:
+                log.exception("simulated market step failed")
+            elapsed = self.clock.monotonic() - began
+            await asyncio.sleep(min(max(period - elapsed, 0.0), period))
+
+    # ------------------------------------------------------------------ market data
+
+    async def instrument(self, symbol: str) -> Instrument:
+        return self._instrument(symbol)
+
+    async def subscribe(self, symbols: list[str]) -> None:
+        for s in symbols:
+            self._subscribed[self._instrument(s).symbol] = None
+
+    async def unsubscribe(self, symbols: list[str]) -> None:
+        for s in symbols:
+            self._subscribed.pop(self._instrument(s).symbol, None)
+
+    @property
+    def subscribed(self) -> list[str]:
+        return list(self._subscribed)
+
+    def snapshot(self, symbol: str) -> Quote | None:
+        try:
+            inst = parse_symbol(symbol)
+        except ModelError:
+            return None
+        return self._quote_now(inst.symbol, self.clock.time())
+
+    async def history(self, symbol: str, seconds: int, start: float, end: float) -> list[Bar]:
+        sym = self._instrument(symbol).symbol
+        if self.feed is not None and sym == self.feed.symbol:
+            return self.feed.history(seconds, start, end)
+        try:
+            return self.market.bars(sym, seconds, start, end, self.config.calendar)
+        except ValueError as e:
+            raise BrokerError(str(e)) from None
+
+    def step(self, t: float | None = None) -> list[Quote]:
+        """Quote every subscribed symbol and every symbol with a working order at ``t``
+        (default: now), hand each quote to ``on_quote`` and match the book against it."""
+        t = self.clock.time() if t is None else float(t)
+        self._expire(t)
+        feed_sym = self.feed.symbol if self.feed is not None else None
+        wanted = dict.fromkeys([*self._subscribed, *(w.inst.symbol for w in self._book.values())])
+        wanted.pop(feed_sym or "", None)
+        quotes = self.feed.advance(t) if self.feed is not None else []
+        quotes += self.market.quotes(list(wanted), t)
+        for q in quotes:
+            self._last[q.symbol] = q
+            self._on_quote(q)
+            self._match_symbol(q, t)
+        return quotes
+
+    def _quote_now(self, symbol: str, t: float) -> Quote:
+        if self.feed is not None and symbol == self.feed.symbol:
+            return self.feed.current(t)
+        q = self._last.get(symbol)
+        if q is not None and 0.0 <= t - q.ts < self._tick_s:
+            return q  # the book does not change between ticks
+        q = self.market.quote(symbol, t)
+        self._last[symbol] = q
+        return q
+
+    # ------------------------------------------------------------------ orders
+
+    async def submit(self, order: Order) -> None:
+        cid = order.client_id
+        if cid in self._book:
+            raise BrokerError(f"order {cid} is already working")
+        t = self.clock.time()
+        try:
+            w = self._admit(order, t)
+        except ModelError as e:
+            self._done[cid] = BrokerOrderState(
+                client_id=cid, broker_id=None, symbol=order.symbol, side=order.side.value, qty=order.qty,
+                filled_qty=order.filled_qty, status=OrderStatus.REJECTED.value,
+                limit_price=order.limit_price, stop_price=order.stop_price,
+            )
+            self._emit(BrokerRejected(client_id=cid, ts=t, reason=str(e)))
+            return
+        self._book[cid] = w
+        self._emit(BrokerAccepted(client_id=cid, ts=t, broker_id=w.broker_id))
+        if self._open(w, t):
+            self._arrive(w, t)
+
+    async def cancel(self, order: Order) -> None:
+        w = self._book.get(order.client_id)
+        if w is None:
+            raise BrokerError(f"order {order.client_id} is not working")
+        self._cancel(w, self.clock.time(), "canceled by request")
+
+    async def replace(
+        self, order: Order, qty: Decimal, limit_price: Decimal | None, stop_price: Decimal | None
+    ) -> None:
+        cid = order.client_id
+        t = self.clock.time()
+        self._expire(t)
+        w = self._book.get(cid)
+        if w is None:
+            raise BrokerError(f"order {cid} is not working")
+        kind = w.order.type
+        try:
+            new_qty = w.inst.check_qty(qty)
+            if new_qty <= w.filled:
+                raise ModelError(f"new quantity {plain(new_qty)} must exceed the {plain(w.filled)} already filled")
+            new_limit = w.limit
+            if kind in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+                if limit_price is None:
+                    raise ModelError(f"a {kind.value.replace('_', '-')} order needs a limit price")
+                new_limit = w.inst.check_price(limit_price, "limit price")
+            new_stop = w.stop
+            if kind in (OrderType.STOP, OrderType.STOP_LIMIT):
+                if stop_price is None:
+                    raise ModelError(f"a {kind.value.replace('_', '-')} order needs a stop price")
+                new_stop = w.inst.check_price(stop_price, "stop price")
+        except ModelError as e:
+            raise BrokerError(f"cannot replace order {cid}: {e}") from None
+        w.qty, w.limit, w.stop = new_qty, new_limit, new_stop
+        self._emit(BrokerReplaced(client_id=cid, ts=t, qty=w.qty, limit_price=w.limit, stop_price=w.stop))
+        if self._open(w, t):
+            self._arrive(w, t)
+
+    def restore(self, orders: list[Order]) -> None:
+        """Put working orders from the journal back in the book (no ``BrokerAccepted``),
+        then match them against the current market. Orders that are not working, or
+        whose client id is already in the book, are ignored."""
+        t = self.clock.time()
+        restored: list[_Working] = []
+        for order in orders:
+            if not order.status.is_working or order.client_id in self._book:
+                continue
+            try:
+                inst = parse_symbol(order.symbol)
+            except ModelError as e:
+                self._emit(BrokerCanceled(client_id=order.client_id, ts=t, reason=f"cannot restore: {e}"))
+                continue
+            w = self._working(order, inst, order.created or t)
+            w.filled = order.filled_qty
+            w.triggered = order.type in _STOPS and order.filled_qty > 0
+            self._book[order.client_id] = w
+            restored.append(w)
+        self._expire(t)
+        for w in restored:
+            if w.order.client_id not in self._book:
+                continue
+            if w.order.tif in (TimeInForce.IOC, TimeInForce.FOK):
+                self._cancel(w, t, f"{w.order.tif.value.upper()} order restored after a restart")
+            elif self._open(w, t):
+                self._match(w, self._quote_now(w.inst.symbol, t), t, arriving=False)
+
+    async def open_orders(self) -> list[BrokerOrderState]:
+        return [w.state() for w in self._book.values()]
+
+    async def fills_since(self, ts: float) -> list[BrokerFill]:
+        return [f for f in self._fills if f.ts >= ts]
+
+    async def lookup(self, client_id: str) -> BrokerOrderState | None:
+        """The state of an order this broker has seen in this session (working or final)."""
+        w = self._book.get(client_id)
+        return w.state() if w is not None else self._done.get(client_id)
+
+    async def positions(self) -> list[Position]:
+        return []
+
+    async def account(self) -> Account | None:
+        return None
+
+    def estimate_commission(self, inst: Instrument, qty: Decimal, price: Decimal) -> Decimal:
+        """The commission of one fill of ``qty`` at ``price`` (see the module docstring)."""
+        c = self.config
+        fee = ZERO
+        if c.commission_per_share > 0:
+            fee = max(c.commission_min, c.commission_per_share * qty)
+        if c.commission_pct > 0:
+            fee += price * qty * inst.multiplier * c.commission_pct / _HUNDRED
+        return money(fee)
+
+    # ------------------------------------------------------------------ admission
+
+    def _instrument(self, symbol: str) -> Instrument:
+        try:
+            return parse_symbol(symbol)
+        except ModelError as e:
+            raise BrokerError(str(e)) from None
+
+    def _working(self, order: Order, inst: Instrument, accepted: float) -> _Working:
+        expires = day_end(inst, accepted, self.config.calendar) if order.tif is TimeInForce.DAY else None
+        return _Working(
+            order=order, inst=inst, broker_id=order.broker_id or f"paper-{order.client_id}", qty=order.qty,
+            filled=ZERO, limit=order.limit_price, stop=order.stop_price, expires=expires,
+        )
+
+    def _admit(self, order: Order, t: float) -> _Working:
+        """Validate a new order into a book entry; a ModelError says why it is rejected."""
+        inst = parse_symbol(order.symbol)
+        inst.check_qty(order.qty)
+        kind = order.type
+        label = kind.value.replace("_", "-")
+        if kind in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+            if order.limit_price is None:
+                raise ModelError(f"a {label} order needs a limit price")
+            inst.check_price(order.limit_price, "limit price")
+        if kind in (OrderType.STOP, OrderType.STOP_LIMIT):
+            if order.stop_price is None:
+                raise ModelError(f"a {label} order needs a stop price")
+            inst.check_price(order.stop_price, "stop price")
+        if kind is OrderType.TRAILING_STOP:
+            amount, pct = order.trail_amount, order.trail_percent
+            if (amount is None) == (pct is None):
+                raise ModelError("a trailing stop needs exactly one of a trail amount and a trail percent")
+            if amount is not None and amount <= 0:
+                raise ModelError(f"trail amount must be positive, got {plain(amount)}")
+            if pct is not None and not 0 < pct < 100:
+                raise ModelError(f"trail percent must be between 0 and 100, got {plain(pct)}")
+        if order.tif is not TimeInForce.GTC and not self._is_open(inst, t):
+            raise ModelError(f"the market for {inst.symbol} is closed; only a GTC order can wait for the open")
+        w = self._working(order, inst, t)
+        w.filled = order.filled_qty
+        return w
+
+    # ------------------------------------------------------------------ matching
+
+    def _open(self, w: _Working, t: float) -> bool:
+        return self._is_open(w.inst, t)
+
+    def _is_open(self, inst: Instrument, t: float) -> bool:
+        if self.feed is not None and inst.symbol == self.feed.symbol:
+            return True  # a replayed file trades whenever it plays
+        return is_open(inst, t, self.config.calendar)
+
+    def _expire(self, t: float) -> None:
+        for cid, w in list(self._book.items()):
+            if w.expires is not None and t >= w.expires and self._book.get(cid) is w:
+                self._finish(w, OrderStatus.EXPIRED)
+                self._emit(BrokerExpired(client_id=cid, ts=t))
+
+    def _match_symbol(self, q: Quote, t: float) -> None:
+        working = [w for w in self._book.values() if w.inst.symbol == q.symbol]
+        if working and self._open(working[0], t):
+            for w in working:
+                if self._book.get(w.order.client_id) is w:
+                    self._match(w, q, t, arriving=False)
+
+    def _arrive(self, w: _Working, t: float) -> None:
+        """Match a new (or replaced) order, applying IOC and FOK."""
+        q = self._quote_now(w.inst.symbol, t)
+        tif = w.order.tif
+        if tif is TimeInForce.FOK:
+            shortfall = self._fok_shortfall(w, q)
+            if shortfall:
+                self._cancel(w, t, f"FOK: {shortfall}")
+                return
+        self._match(w, q, t, arriving=True)
+        if tif in (TimeInForce.IOC, TimeInForce.FOK) and self._book.get(w.order.client_id) is w:
+            self._cancel(w, t, f"IOC: {plain(w.remaining)} of {plain(w.qty)} unfilled")
+
+    def _fok_shortfall(self, w: _Working, q: Quote) -> str:
+        """Why a fill-or-kill order cannot fill completely now ("" when it can)."""
+        bid, ask = self._touch(w.inst, q)
+        touch = ask if w.buy else bid
+        if w.order.type in _STOPS:
+            self._trail(w, bid, ask)
+            assert w.stop is not None
+            if not (ask >= w.stop if w.buy else bid <= w.stop):
+                return f"the stop at {plain(w.stop)} is not triggered"
+        if w.order.type in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+            assert w.limit is not None
+            if not (touch <= w.limit if w.buy else touch >= w.limit):
+                return f"the {'ask' if w.buy else 'bid'} {plain(touch)} does not reach the limit {plain(w.limit)}"
+        available = self._displayed(w, q)
+        if self.config.partial_fills and available < w.remaining:
+            return f"only {plain(available)} of {plain(w.remaining)} available at {plain(touch)}"
+        return ""
+
+    def _touch(self, inst: Instrument, q: Quote) -> tuple[Decimal, Decimal]:
+        return _on_tick(inst, to_decimal(q.bid, "bid")), _on_tick(inst, to_decimal(q.ask, "ask"))
+
+    def _displayed(self, w: _Working, q: Quote) -> Decimal:
+        shown = w.inst.round_qty(to_decimal(q.ask_size if w.buy else q.bid_size, "size"))
+        return max(shown, w.inst.lot_size)
+
+    def _trail(self, w: _Working, bid: Decimal, ask: Decimal) -> None:
+        """Move a trailing stop with the best price since acceptance."""
+        o = w.order
+        if o.type is not OrderType.TRAILING_STOP or w.triggered:
+            return
+        price = ask if w.buy else bid
+        if w.best is not None and (price >= w.best if w.buy else price <= w.best):
+            return
+        w.best = price
+        sign = 1 if w.buy else -1
+        if o.trail_amount is not None:
+            raw = price + sign * o.trail_amount
+        else:
+            assert o.trail_percent is not None
+            raw = price * (ONE + sign * o.trail_percent / _HUNDRED)
+        stop = _on_tick(w.inst, raw, ROUND_CEILING if w.buy else ROUND_FLOOR)
+        w.stop = max(stop, w.inst.tick_size)
+
+    def _slipped(self, w: _Working, touch: Decimal) -> Decimal:
+        c = self.config
+        if not c.slippage_bps and not c.slippage_ticks:
+            return touch
+        move = touch * c.slippage_bps / _BPS + c.slippage_ticks * w.inst.tick_size
+        if w.buy:
+            return _on_tick(w.inst, touch + move, ROUND_CEILING)
+        return max(_on_tick(w.inst, touch - move, ROUND_FLOOR), w.inst.tick_size)
+
+    def _match(self, w: _Working, q: Quote, t: float, arriving: bool) -> None:
+        """Match one order against one quote (the rules are in the module docstring)."""
+        bid, ask = self._touch(w.inst, q)
+        kind = w.order.type
+        if kind in _STOPS and not w.triggered:
+            self._trail(w, bid, ask)
+            assert w.stop is not None
+            if not (ask >= w.stop if w.buy else bid <= w.stop):
+                return
+            w.triggered = arriving = True
+        touch = ask if w.buy else bid
+        if kind in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+            limit = w.limit
+            assert limit is not None
+            if not (touch <= limit if w.buy else touch >= limit):
+                return
+            if arriving:
+                slipped = self._slipped(w, touch)
+                price = min(slipped, limit) if w.buy else max(slipped, limit)
+            else:
+                price = limit
+        else:
+            price = self._slipped(w, touch)
+        qty = min(w.remaining, self._displayed(w, q)) if self.config.partial_fills else w.remaining
+        if qty > 0:
+            self._fill(w, qty, price, t)
+
+    def _fill(self, w: _Working, qty: Decimal, price: Decimal, t: float) -> None:
+        cid = w.order.client_id
+        w.filled += qty
+        fill = BrokerFill(
+            client_id=cid, ts=t, exec_id=f"sim-{cid}-{plain(w.filled)}", qty=qty, price=price,
+            commission=self.estimate_commission(w.inst, qty, price), symbol=w.inst.symbol, side=w.order.side.value,
+        )
+        if w.remaining <= 0:
+            self._finish(w, OrderStatus.FILLED)
+        self._fills.append(fill)
+        self._emit(fill)
+
+    def _finish(self, w: _Working, status: OrderStatus) -> None:
+        del self._book[w.order.client_id]
+        self._done[w.order.client_id] = w.state(status)
+
+    def _cancel(self, w: _Working, t: float, reason: str) -> None:
+        self._finish(w, OrderStatus.CANCELED)
+        self._emit(BrokerCanceled(client_id=w.order.client_id, ts=t, reason=reason))
+
+    def _emit(self, report: BrokerReport) -> None:
+        self._on_report(report)

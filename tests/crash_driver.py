@@ -1,0 +1,50 @@
+"""Run by test_crash_recovery.py in a subprocess: trade until killed, reporting each fill.
+
+A fill is printed only after the order manager has journaled it (it publishes after the
+journal commit), exactly as the workstation shows it.
+"""
+
+import asyncio
+import random
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from workstation.config import load_settings  # noqa: E402
+from workstation.model import OrderFilled, OrderRequest, OrderType, Side, TimeInForce  # noqa: E402
+from workstation.session import Session  # noqa: E402
+
+SYMBOLS = ["AAPL", "MSFT", "ES-2026-12", "BTC/USD"]
+
+
+async def main(seed: int) -> None:
+    rng = random.Random(seed)
+    session = Session.build(load_settings(), "paper")
+    session.risk.limits = session.risk.limits.__class__(max_order_notional=None)
+
+    def report(ev: OrderFilled) -> None:
+        f = ev.fill
+        print(f"FILL {f.exec_id} {f.symbol} {f.side.value} {f.qty} {f.price} {f.commission}", flush=True)
+
+    session.bus.subscribe(OrderFilled, report)
+    await session.start(SYMBOLS, feed=False)
+    print("READY", flush=True)
+    while True:
+        sym = rng.choice(SYMBOLS)
+        qty = Decimal(rng.randint(1, 5)) if sym != "BTC/USD" else Decimal(rng.randint(1, 50)) / 10000
+        side = rng.choice([Side.BUY, Side.SELL])
+        if rng.random() < 0.2:
+            q = session.broker.snapshot(sym)
+            inst = session.oms.instrument_cached(sym)
+            px = inst.round_price(Decimal(str(q.bid if side is Side.BUY else q.ask)) * Decimal("0.999"))
+            await session.oms.submit(OrderRequest(symbol=sym, side=side, qty=qty, type=OrderType.LIMIT, limit_price=px, tif=TimeInForce.GTC))
+        else:
+            await session.oms.submit(OrderRequest(symbol=sym, side=side, qty=qty))
+        session.broker.step()
+        await asyncio.sleep(0)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1])))
