@@ -55,9 +55,13 @@ async def run(n_quotes: int, n_orders: int) -> dict:
     final_bid = 60000 + ((n_quotes - 1) % 100) / 100
     t0 = time.perf_counter()
     push = asyncio.create_task(asyncio.to_thread(fake.push_quotes, "BTCUSDT", n_quotes))
-    while not (push.done() and cache.get("BTC/USD").bid == final_bid):
+    while not push.done():
         await asyncio.sleep(0.001)
-    elapsed = time.perf_counter() - t0
+    pushed = time.perf_counter()
+    while cache.get("BTC/USD").bid != final_bid and time.perf_counter() - pushed < 5:
+        await asyncio.sleep(0.001)
+    final_seen = cache.get("BTC/USD").bid == final_bid
+    elapsed = time.perf_counter() - t0 if final_seen else pushed - t0
     sent = push.result()
     received = cache.count - start_count
 
@@ -104,6 +108,7 @@ async def run(n_quotes: int, n_orders: int) -> dict:
         "quotes": {
             "messages": sent, "seconds": round(elapsed, 3), "messages_per_second": round(sent / elapsed, 1),
             "quotes_into_cache": received, "quotes_into_cache_per_second": round(received / elapsed, 1),
+            "last_quote_arrived": final_seen, "stream_reconnects": broker.reconnects,
         },
         "paced_quotes_per_second_sent": paced,
         "limit_submit_to_accepted": ms([a for a, _ in limit]),

@@ -487,8 +487,11 @@ class CcxtBroker:
             tickers = await asyncio.wait_for(ex.watch_tickers(symbols), self.config.stale_seconds)
         else:
             tickers = await asyncio.wait_for(self._watch_each(symbols), self.config.stale_seconds)
-        for t in tickers.values():
-            self._quote(t)
+        # ccxt resolves a watch with the first message after the call; messages parsed before
+        # this task ran again are only in ex.tickers, so the latest state is read from there
+        latest = getattr(ex, "tickers", None) or {}
+        for symbol, t in tickers.items():
+            self._quote(latest.get(symbol) or t)
 
     async def _watch_each(self, symbols: list[str]) -> dict[str, Any]:
         tasks = [asyncio.ensure_future(self._require().watch_ticker(s)) for s in symbols]
@@ -584,7 +587,7 @@ class CcxtBroker:
         return Decimal(1).scaleb(-int(precision))  # decimal places
 
     async def subscribe(self, symbols: list[str]) -> None:
-        ex = self._require()
+        self._require()
         added, unknown = [], []
         for s in symbols:
             try:
@@ -614,7 +617,6 @@ class CcxtBroker:
         live = self._has("watchTickers") or self._has("watchTicker")
         once = self._watch_quotes_once if live else self._poll_quotes_once
         self._tasks["quotes"] = asyncio.get_running_loop().create_task(self._stream("quotes", once))
-        del ex
 
     async def unsubscribe(self, symbols: list[str]) -> None:
         drop = {self._ours.get(parse_symbol(s).symbol) for s in symbols}
@@ -624,9 +626,10 @@ class CcxtBroker:
         return self._quotes.get(symbol)
 
     # ------------------------------------------------------------------ orders out
-    def _order_args(self, order: Order, market: dict[str, Any], qty: Decimal) -> tuple[str, Decimal | None, dict[str, Any]]:
+    def _order_args(self, order: Order, market: dict[str, Any]) -> tuple[str, Decimal | None, dict[str, Any]]:
+        """ccxt's (type, price, params) for an order; BrokerError naming the venue if it has no such order."""
         params: dict[str, Any] = {}
-        types = (market.get("info") or {}).get("orderTypes")
+        types = (market.get("info") or {}).get("orderTypes") if self.venue.startswith("binance") else None
         where = f"{self.venue} ({market['symbol']})"
         if order.type is OrderType.MARKET:
             kind, price = "market", None
@@ -649,9 +652,6 @@ class CcxtBroker:
             if tif is TimeInForce.DAY:
                 tif = TimeInForce.GTC  # a market that never closes: day means good till canceled
             params["timeInForce"] = tif.value.upper()
-        elif order.tif in (TimeInForce.IOC, TimeInForce.FOK):
-            params["timeInForce"] = order.tif.value.upper()
-        del qty
         return kind, price, params
 
     async def submit(self, order: Order) -> None:
@@ -670,7 +670,7 @@ class CcxtBroker:
     ) -> None:
         ex = self._require()
         leg_order = msgspec.structs.replace(order, qty=qty, limit_price=limit, stop_price=stop)
-        kind, price, params = self._order_args(leg_order, market, qty)
+        kind, price, params = self._order_args(leg_order, market)
         params["clientOrderId"] = exchange_cid
         leg = _Leg(exchange_cid=exchange_cid, client_id=order.client_id, symbol=market["symbol"], side=order.side.value, qty=qty)
         self._legs[exchange_cid] = leg

@@ -245,3 +245,32 @@ async def test_keys_never_reach_the_log(fake, keys, tmp_path, caplog):
     journal = (session.journal.path).read_bytes()
     assert KEY not in caplog.text and SECRET not in caplog.text
     assert KEY.encode() not in journal and SECRET.encode() not in journal
+
+
+async def test_without_websockets_quotes_and_fills_are_polled(fake, keys, tmp_path):
+    session = await open_session(fake, tmp_path, websockets=False, poll_seconds=0.1)
+    try:
+        order = await session.oms.submit(buy("0.01", type=OrderType.LIMIT, limit_price=D("59990"), tif=TimeInForce.GTC))
+        fake.set_quote("BTCUSDT", "60200.00", "60201.00")
+        await until(lambda: session.quotes.get("BTC/USD").bid == 60200.0, what="polled quote")
+        fake.fill(order.client_id)
+        await until(lambda: session.oms.orders[order.id].status is OrderStatus.FILLED, what="polled fill")
+        assert fake.ws_connections == 0
+        assert len(session.journal.fills()) == 1
+    finally:
+        await session.stop()
+
+
+async def test_history_comes_from_the_exchanges_klines(fake, keys):
+    broker = CcxtBroker(CcxtConfig(**profile_options(fake)), LiveClock())
+    await broker.connect()
+    try:
+        end = fake._now / 1000
+        bars = await broker.history("BTC/USD", 60, end - 3600, end)
+        assert 59 <= len(bars) <= 61 and {b.symbol for b in bars} == {"BTC/USD"}
+        assert all(b.seconds == 60 and b.high >= b.low for b in bars)
+        assert bars[1].ts - bars[0].ts == 60
+        with pytest.raises(BrokerError, match="binance has no 7s bars"):
+            await broker.history("BTC/USD", 7, end - 60, end)
+    finally:
+        await broker.close()

@@ -63,7 +63,7 @@ async def settle(session: Session) -> None:
     """Let follow-up work (resync, spawned report handling) finish."""
     for _ in range(3):
         await asyncio.sleep(0.05)
-        tasks = [t for t in session._tasks if not t.done()]
+        tasks = [t for t in session._tasks if not t.done() and "resync" in t.get_coro().__qualname__]
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         await session.oms.drain()
