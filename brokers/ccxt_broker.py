@@ -938,7 +938,7 @@ class CcxtBroker:
         out: list[BrokerFill] = []
         for symbol in dict.fromkeys(symbols):
             try:
-                trades = await ex.fetch_my_trades(symbol, since)
+                trades = await self._my_trades(symbol, since)
             except ccxt.BaseError as exc:
                 raise BrokerError(self._reason(exc)) from None
             by_order = {leg.order_id: leg for leg in self._legs.values() if leg.order_id}
@@ -956,6 +956,26 @@ class CcxtBroker:
                 leg = by_order.get(str(t.get("order")))
                 out.append(self._fill(t, leg.client_id if leg else "", t.get("side")))
         return sorted(out, key=lambda f: f.ts)
+
+    async def _my_trades(self, symbol: str, since: int) -> list[dict[str, Any]]:
+        """Our trades in a market since ``since`` (ms). Binance answers at most 24 hours per
+        request, so the span is walked a day at a time."""
+        ex = self._require()
+        if not self.venue.startswith("binance"):
+            return await ex.fetch_my_trades(symbol, since)
+        day, now = 86_400_000, int(self.clock.time() * 1000)
+        out: list[dict[str, Any]] = []
+        start = since
+        while start <= now:
+            end = min(start + day, now + 60_000)
+            page = await ex.fetch_my_trades(symbol, start, 1000, {"endTime": end})
+            out.extend(page)
+            if len(page) >= 1000:  # a full page: continue after its last trade
+                start = int(page[-1]["timestamp"]) + 1
+            else:
+                start = end + 1
+        seen: set[str] = set()
+        return [t for t in out if not (t["id"] in seen or seen.add(t["id"]))]
 
     def _cash_assets(self) -> set[str]:
         mapped = self.config.quote_map.get(self.base_currency)

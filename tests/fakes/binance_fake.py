@@ -384,8 +384,14 @@ class BinanceFake:
         return [o.rest() for o in self.orders.values() if o.symbol == p["symbol"] and o.update >= since]
 
     async def _my_trades(self, p: dict[str, str]) -> Any:
-        since = int(p.get("startTime", 0))
-        rows = [t for t in self.trades if t["symbol"] == p["symbol"] and t["time"] >= since]
+        day = 86_400_000
+        start, end = p.get("startTime"), p.get("endTime")
+        if start is not None and end is not None and int(end) - int(start) > day:
+            return self._error({"code": -1127, "msg": "More than 24 hours between startTime and endTime."})
+        # as binance: startTime alone gives the next 24 hours; neither gives the latest trades
+        lo = int(start) if start is not None else (int(end) - day if end is not None else 0)
+        hi = int(end) if end is not None else (int(start) + day if start is not None else 1 << 62)
+        rows = [t for t in self.trades if t["symbol"] == p["symbol"] and lo <= t["time"] <= hi]
         if "orderId" in p:
             rows = [t for t in rows if t["orderId"] == int(p["orderId"])]
         return rows
