@@ -274,3 +274,81 @@ async def test_history_comes_from_the_exchanges_klines(fake, keys):
             await broker.history("BTC/USD", 7, end - 60, end)
     finally:
         await broker.close()
+
+
+async def test_fill_while_the_workstation_was_closed_is_journaled_once_on_restart(fake, keys, tmp_path):
+    session = await open_session(fake, tmp_path)
+    order = await session.oms.submit(buy("0.01", type=OrderType.LIMIT, limit_price=D("59950"), tif=TimeInForce.GTC))
+    await session.stop()
+    fake.fill(order.client_id, "0.004")
+    fake.fill(order.client_id)
+    for _ in range(2):  # the first restart books the fills; the second finds nothing new
+        session = await open_session(fake, tmp_path)
+        try:
+            assert session.oms.orders[order.id].status is OrderStatus.FILLED
+            assert [f.qty for f in session.journal.fills()] == [D("0.004"), D("0.006")]
+            assert session.portfolio.qty("BTC/USD") == D("0.01")
+        finally:
+            await session.stop()
+
+
+def test_keys_from_the_os_keyring(monkeypatch):
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    from brokers.ccxt_broker import load_keys
+
+    class Memory(KeyringBackend):
+        priority = 1
+
+        def get_password(self, service, username):
+            return {"binance-api-key": "kr-key", "binance-secret": "kr-secret"}.get(username) if service == "workstation" else None
+
+        def set_password(self, service, username, password):
+            raise NotImplementedError
+
+        def delete_password(self, service, username):
+            raise NotImplementedError
+
+    monkeypatch.delenv("WORKSTATION_BINANCE_API_KEY", raising=False)
+    monkeypatch.delenv("WORKSTATION_BINANCE_SECRET", raising=False)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(Memory())
+    try:
+        assert load_keys("binance") == ("kr-key", "kr-secret")
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_only_brokers_import_ccxt():
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    offenders = [
+        str(p.relative_to(root)) for p in root.rglob("*.py")
+        if p.parts[len(root.parts)] not in ("brokers", "tests", "bench", ".venv")
+        and re.search(r"^\s*(import|from)\s+ccxt\b", p.read_text(encoding="utf-8"), re.M)
+    ]
+    assert offenders == []
+    probe = "import sys, workstation.cli, workstation.session, brokers.factory; print('ccxt' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=root, check=True)
+    assert out.stdout.strip() == "False"
+
+
+async def test_replace_racing_a_complete_fill_books_the_fill_and_sends_nothing_new(fake, keys, tmp_path):
+    session = await open_session(fake, tmp_path)
+    try:
+        order = await session.oms.submit(buy("0.01", type=OrderType.LIMIT, limit_price=D("59900"), tif=TimeInForce.GTC))
+        fake.drop_streams(refuse=True)  # the fill's report will not come on the stream
+        fake.fill(order.client_id)
+        with pytest.raises(OrderError, match="filled on binance before it could be replaced"):
+            await session.oms.replace_order(order.id, qty=D("0.02"), limit_price=D("59950"))
+        assert session.oms.orders[order.id].status is OrderStatus.FILLED
+        assert len(fake.orders) == 1 and fake.count("POST", "order") == 1
+        assert len(session.journal.fills()) == 1 and session.portfolio.qty("BTC/USD") == D("0.01")
+    finally:
+        fake.allow_streams()
+        await session.stop()
