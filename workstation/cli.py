@@ -410,6 +410,7 @@ def status(
             "live": session.profile.live,
             "broker": session.broker.name,
             "connection": conn.state if conn else "offline (in-process simulated market)" if session.profile.broker == "sim" else "disconnected",
+            "connection_detail": conn.detail if conn else "",
             "account": {
                 "currency": acct.currency, "cash": acct.cash, "equity": acct.equity, "buying_power": acct.buying_power,
                 "market_value": acct.market_value, "unrealized_pnl": acct.unrealized_pnl, "realized_pnl": acct.realized_pnl,
@@ -429,6 +430,8 @@ def status(
     a = doc["account"]
     mode = "[bold white on red] LIVE [/]" if doc["live"] else "[bold black on green] PAPER [/]"
     con.print(f"{mode} profile [bold]{doc['profile']}[/]  broker {doc['broker']} ({doc['connection']})")
+    if doc["connection_detail"]:
+        con.print(doc["connection_detail"], markup=False)
     con.print(
         f"cash {_money(a['cash'])} {a['currency']}   equity {_money(a['equity'])}   buying power {_money(a['buying_power'])}   "
         f"unrealized {_money(a['unrealized_pnl'])}   realized {_money(a['realized_pnl'])}"

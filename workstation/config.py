@@ -57,6 +57,34 @@ class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     options: dict[str, Any] = {}  # broker-specific settings (hosts, ports, exchange id...)
 
 
+# Profiles that exist without a settings file. A ``[profiles.NAME]`` table of the same
+# name is merged over the built-in one (its ``options`` key by key), so
+# ``[profiles.ib-paper] options = { gateway = true }`` is enough to use IB Gateway.
+BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
+    "ib-paper": {"broker": "ib"},
+    "ib-live": {"broker": "ib", "live": True},
+    # ccxt: keys in WORKSTATION_BINANCE_API_KEY / _SECRET; any other exchange is a
+    # [profiles.NAME] table with broker = "ccxt" and options.exchange = "<ccxt id>"
+    "binance-testnet": {
+        "broker": "ccxt", "account_type": "cash", "leverage": Decimal(1),
+        "options": {"exchange": "binance", "sandbox": True},
+    },
+}
+
+
+def _with_builtins(raw: dict[str, Any]) -> dict[str, Any]:
+    profiles = raw.get("profiles")
+    if not isinstance(profiles, dict):
+        return raw
+    merged = dict(profiles)
+    for name, table in profiles.items():
+        base = BUILTIN_PROFILES.get(name)
+        if base is not None and isinstance(table, dict):
+            options = {**base.get("options", {}), **table.get("options", {})}
+            merged[name] = {**base, **table, "options": options}
+    return {**raw, "profiles": merged}
+
+
 class UISettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     theme: str = "dark"
     confirm_orders: bool = True
@@ -77,21 +105,10 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             return msgspec.structs.replace(self.profiles[name], name=name)
         if name == "paper":
             return Profile(name="paper")
-        if name in CCXT_PROFILES:
-            return CCXT_PROFILES[name]
-        known = ", ".join(sorted({"paper", *CCXT_PROFILES, *self.profiles}))
+        if name in BUILTIN_PROFILES:
+            return msgspec.convert({**BUILTIN_PROFILES[name], "name": name}, Profile)
+        known = ", ".join(sorted({"paper", *BUILTIN_PROFILES, *self.profiles}))
         raise ConfigError(f"unknown profile {name!r} (known: {known})")
-
-
-# Built-in crypto exchange profiles (ccxt). Keys: WORKSTATION_BINANCE_API_KEY and
-# WORKSTATION_BINANCE_SECRET. Any other ccxt exchange: a [profiles.NAME] table with
-# broker = "ccxt" and options.exchange = "<ccxt id>" (sandbox = true for its testnet).
-CCXT_PROFILES: dict[str, Profile] = {
-    "binance-testnet": Profile(
-        name="binance-testnet", broker="ccxt", account_type="cash", leverage=Decimal(1),
-        options={"exchange": "binance", "sandbox": True},
-    ),
-}
 
 
 def home() -> Path | None:
@@ -135,7 +152,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"settings file {file} is not valid TOML: {exc}") from None
     try:
-        return msgspec.convert(raw, Settings, strict=False)
+        return msgspec.convert(_with_builtins(raw), Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"settings file {file}: {exc}") from None
 
