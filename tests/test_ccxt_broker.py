@@ -137,6 +137,9 @@ async def test_stop_limit_goes_native_and_unsupported_types_are_refused_by_name(
         sl = await session.oms.submit(buy("0.01", type=OrderType.STOP_LIMIT, stop_price=D("61000"), limit_price=D("61100"), tif=TimeInForce.GTC))
         placed = fake.order_by_cid(sl.client_id)
         assert (placed.type, placed.stop, placed.price) == ("STOP_LOSS_LIMIT", D("61000"), D("61100"))
+        stop = await session.oms.submit(buy("0.01", type=OrderType.STOP, stop_price=D("61500"), tif=TimeInForce.GTC))
+        assert (fake.order_by_cid(stop.client_id).type, fake.order_by_cid(stop.client_id).stop) == ("STOP_LOSS", D("61500"))
+        assert stop.status is OrderStatus.ACCEPTED
         eur = await session.oms.submit(buy("100", symbol="EUR/USD", type=OrderType.STOP_LIMIT, stop_price=D("1.09"), limit_price=D("1.091"), tif=TimeInForce.GTC))
         assert eur.status is OrderStatus.REJECTED and eur.reason == "binance (EUR/USDT) does not support stop-limit orders"
         trail = await session.oms.submit(OrderRequest(symbol="BTC/USD", side=Side.SELL, qty=D("0.01"), type=OrderType.TRAILING_STOP, trail_percent=D("2")))
