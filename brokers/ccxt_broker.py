@@ -645,6 +645,17 @@ class CcxtBroker:
                 raise BrokerError(f"{where} does not support stop orders")
             kind, price = "market", None
             params["triggerPrice"] = plain(order.stop_price)
+        elif order.type is OrderType.TRAILING_STOP:
+            # binance's native trailing stop: STOP_LOSS with a trailingDelta in basis points
+            if types is None or "STOP_LOSS" not in types or not (market.get("info") or {}).get("allowTrailingStop"):
+                raise BrokerError(f"{where} does not support trailing-stop orders")
+            if order.trail_percent is None:
+                raise BrokerError(f"{self.venue} trails by a percentage only (e.g. --trail 2%)")
+            bips = order.trail_percent * 100
+            if bips != bips.to_integral_value() or not 10 <= bips <= 2000:
+                raise BrokerError(f"{self.venue} trails by 0.1% to 20% in steps of 0.01%, not {plain(order.trail_percent)}%")
+            kind, price = "market", None
+            params.update({"trailingPercent": plain(order.trail_percent), "stopLossOrTakeProfit": "stopLoss"})
         else:
             raise BrokerError(f"{where}: {order.type.value.replace('_', '-')} orders are not supported through ccxt")
         if kind == "limit":

@@ -131,7 +131,7 @@ async def test_insufficient_funds_rejection_shows_the_venues_reason(fake, keys, 
         await session.stop()
 
 
-async def test_stop_limit_goes_native_and_unsupported_types_are_refused_by_name(fake, keys, tmp_path):
+async def test_stop_stop_limit_and_trailing_go_native_and_unsupported_ones_are_refused_by_name(fake, keys, tmp_path):
     session = await open_session(fake, tmp_path, symbols=("BTC/USD", "EUR/USD"))
     try:
         sl = await session.oms.submit(buy("0.01", type=OrderType.STOP_LIMIT, stop_price=D("61000"), limit_price=D("61100"), tif=TimeInForce.GTC))
@@ -142,8 +142,13 @@ async def test_stop_limit_goes_native_and_unsupported_types_are_refused_by_name(
         assert stop.status is OrderStatus.ACCEPTED
         eur = await session.oms.submit(buy("100", symbol="EUR/USD", type=OrderType.STOP_LIMIT, stop_price=D("1.09"), limit_price=D("1.091"), tif=TimeInForce.GTC))
         assert eur.status is OrderStatus.REJECTED and eur.reason == "binance (EUR/USDT) does not support stop-limit orders"
-        trail = await session.oms.submit(OrderRequest(symbol="BTC/USD", side=Side.SELL, qty=D("0.01"), type=OrderType.TRAILING_STOP, trail_percent=D("2")))
-        assert trail.status is OrderStatus.REJECTED and "trailing-stop orders are not supported" in trail.reason
+        trail = await session.oms.submit(OrderRequest(symbol="BTC/USD", side=Side.BUY, qty=D("0.01"), type=OrderType.TRAILING_STOP, trail_percent=D("2"), tif=TimeInForce.GTC))
+        placed = fake.order_by_cid(trail.client_id)
+        assert (trail.status, placed.type, placed.trailing_delta) == (OrderStatus.ACCEPTED, "STOP_LOSS", 200)
+        by_amount = await session.oms.submit(OrderRequest(symbol="BTC/USD", side=Side.BUY, qty=D("0.01"), type=OrderType.TRAILING_STOP, trail_amount=D("500"), tif=TimeInForce.GTC))
+        assert by_amount.status is OrderStatus.REJECTED and by_amount.reason == "binance trails by a percentage only (e.g. --trail 2%)"
+        eur_trail = await session.oms.submit(OrderRequest(symbol="EUR/USD", side=Side.BUY, qty=D("100"), type=OrderType.TRAILING_STOP, trail_percent=D("1"), tif=TimeInForce.GTC))
+        assert eur_trail.reason == "binance (EUR/USDT) does not support trailing-stop orders"
     finally:
         await session.stop()
 

@@ -67,6 +67,7 @@ class FakeOrder:
     quote_qty: Decimal = ZERO
     update: int = 0
     locked: Decimal = ZERO  # funds held for it (quote for buys, base for sells)
+    trailing_delta: int | None = None  # basis points, for trailing STOP_LOSS orders
 
     def rest(self) -> dict[str, Any]:
         return {
@@ -76,6 +77,7 @@ class FakeOrder:
             "type": self.type, "side": self.side, "stopPrice": s(self.stop), "icebergQty": "0.00000000",
             "time": self.time, "updateTime": self.update or self.time, "isWorking": self.status in ("NEW", "PARTIALLY_FILLED"),
             "workingTime": self.time, "origQuoteOrderQty": "0.00000000", "selfTradePreventionMode": "EXPIRE_MAKER",
+            **({"trailingDelta": self.trailing_delta} if self.trailing_delta is not None else {}),
         }
 
 
@@ -310,7 +312,11 @@ class BinanceFake:
         if self.balances.setdefault(asset, [ZERO, ZERO])[0] < need:
             return self._error(INSUFFICIENT)
         now = self._tick()
+        if kind in ("STOP_LOSS", "STOP_LOSS_LIMIT") and not stop and "trailingDelta" not in p:
+            return self._error({"code": -1102, "msg": "Mandatory parameter 'stopPrice' was not sent, was empty/null, or malformed."})
         o = FakeOrder(next(self._ids), m.symbol, cid, side, kind, p.get("timeInForce", "GTC"), qty, price, stop, now, update=now)
+        if "trailingDelta" in p:
+            o.trailing_delta = int(p["trailingDelta"])
         self.orders[o.order_id] = o
         self.balances[asset][0] -= need
         self.balances[asset][1] += need
