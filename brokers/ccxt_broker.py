@@ -36,7 +36,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import random
 import re
 from collections.abc import Awaitable, Callable
@@ -62,8 +61,8 @@ from brokers.base import (
     BrokerTimeout,
     BrokerUnavailable,
 )
+from brokers.ccxt_config import CcxtConfig, RedactingLogger, key_variables, load_keys, rewrite_urls
 from workstation.clock import Clock
-from workstation.config import ConfigError
 from workstation.model import (
     ZERO,
     Account,
@@ -76,79 +75,16 @@ from workstation.model import (
     OrderType,
     Position,
     Quote,
-    Side,
     TimeInForce,
     plain,
     to_decimal,
 )
-from workstation.symbols import FIAT, STABLECOINS, parse_symbol
+from workstation.symbols import parse_symbol
 
 log = logging.getLogger(__name__)
 
 TIMEFRAMES = {60: "1m", 180: "3m", 300: "5m", 900: "15m", 1800: "30m", 3600: "1h", 7200: "2h", 14400: "4h", 86400: "1d", 604800: "1w"}
 _LEG = re.compile(r"^(.*)\.r(\d+)$")
-
-
-class CcxtConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The ``[profiles.NAME.options]`` of a ``broker = "ccxt"`` profile."""
-
-    exchange: str
-    sandbox: bool = False
-    quote_map: dict[str, str] = msgspec.field(default_factory=lambda: {"USD": "USDT"})
-    symbol_map: dict[str, str] = {}
-    websockets: bool = True
-    poll_seconds: float = 2.0
-    stale_seconds: float = 30.0
-    timeout_seconds: float = 10.0
-    connect_timeout_seconds: float = 12.0
-    submit_timeout_seconds: float = 10.0
-    reconnect_base_seconds: float = 0.5
-    reconnect_max_seconds: float = 30.0
-    rate_limit_ms: int | None = None  # ccxt's spacing between requests (default: the exchange's own)
-    ccxt_options: dict[str, Any] = {}
-    url_override: str | None = None  # tests only: send every request to this host
-
-    @classmethod
-    def from_options(cls, options: dict[str, Any]) -> CcxtConfig:
-        try:
-            return msgspec.convert(options, cls, strict=False)
-        except msgspec.ValidationError as exc:
-            raise ConfigError(f"ccxt profile options: {exc}") from None
-
-
-def key_variables(exchange: str) -> tuple[str, str]:
-    stem = re.sub(r"[^A-Z0-9]", "_", exchange.upper())
-    return f"WORKSTATION_{stem}_API_KEY", f"WORKSTATION_{stem}_SECRET"
-
-
-def load_keys(exchange: str) -> tuple[str | None, str | None]:
-    """API key and secret from the environment, else the OS keyring (absent backend tolerated)."""
-    key_var, secret_var = key_variables(exchange)
-    key, secret = os.environ.get(key_var), os.environ.get(secret_var)
-    if key and secret:
-        return key, secret
-    try:
-        import keyring
-
-        key = key or keyring.get_password("workstation", f"{exchange}-api-key")
-        secret = secret or keyring.get_password("workstation", f"{exchange}-secret")
-    except Exception:  # no backend, locked keychain, missing package: fall back to nothing
-        log.debug("no usable OS keyring")
-    return key or None, secret or None
-
-
-def rewrite_urls(node: Any, base: str) -> Any:
-    """Every http(s)/ws(s) URL under ``node`` with its scheme and host replaced by ``base``."""
-    if isinstance(node, dict):
-        return {k: rewrite_urls(v, base) for k, v in node.items()}
-    if isinstance(node, list):
-        return [rewrite_urls(v, base) for v in node]
-    if isinstance(node, str) and "://" in node:
-        parts = urlsplit(node)
-        target = urlsplit(base)
-        scheme = ("wss" if target.scheme == "https" else "ws") if parts.scheme.startswith("ws") else target.scheme
-        return f"{scheme}://{target.netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
-    return node
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -160,41 +96,6 @@ def _dec(value: Any) -> Decimal | None:
         return to_decimal(value if not isinstance(value, float) else repr(value))
     except ModelError:
         return None
-
-
-class _RedactingLogger:
-    """What ccxt logs (requests with their headers) without our key or secret in it."""
-
-    def __init__(self, secrets: tuple[str, ...]) -> None:
-        self._log = logging.getLogger(f"{__name__}.sdk")
-        self._secrets = secrets
-
-    def _emit(self, level: int, msg: object, *args: object, **kw: object) -> None:
-        if not self._log.isEnabledFor(level):
-            return
-        text = str(msg) % args if args else str(msg)
-        for s in self._secrets:
-            text = text.replace(s, "***")
-        self._log.log(level, "%s", text)
-
-    def debug(self, msg: object, *args: object, **kw: object) -> None:
-        self._emit(logging.DEBUG, msg, *args)
-
-    def info(self, msg: object, *args: object, **kw: object) -> None:
-        self._emit(logging.INFO, msg, *args)
-
-    def warning(self, msg: object, *args: object, **kw: object) -> None:
-        self._emit(logging.WARNING, msg, *args)
-
-    warn = warning
-
-    def error(self, msg: object, *args: object, **kw: object) -> None:
-        self._emit(logging.ERROR, msg, *args)
-
-    exception = error
-
-    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 (the logging API's name)
-        return self._log.isEnabledFor(level)
 
 
 @dataclass
@@ -317,7 +218,7 @@ class CcxtBroker:
         settings: dict[str, Any] = {
             "apiKey": key, "secret": secret, "enableRateLimit": True,
             "timeout": int(self.config.timeout_seconds * 1000), "options": options,
-            "logger": _RedactingLogger((key, secret)),
+            "logger": RedactingLogger((key, secret)),
         }
         if self.config.rate_limit_ms is not None:
             settings["rateLimit"] = self.config.rate_limit_ms
@@ -1096,4 +997,4 @@ class CcxtBroker:
         return (qty * price * rate).quantize(Decimal("0.00000001"))
 
 
-__all__ = ["CcxtBroker", "CcxtConfig", "key_variables", "load_keys", "rewrite_urls", "Side"]
+__all__ = ["CcxtBroker", "CcxtConfig", "key_variables", "load_keys", "rewrite_urls"]
