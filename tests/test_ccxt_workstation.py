@@ -28,6 +28,11 @@ async def test_ticket_order_is_filled_on_the_exchange(fake, keys, tmp_path):
     async with app.run_test(size=(160, 48)) as pilot:
         await until(lambda: session.connection is not None and session.connection.state == "connected", what="connected")
         await until(lambda: session.quotes.get("BTC/USD") is not None, what="quotes")
+        from workstation.ui.panes.header import HeaderBar
+
+        app.repaint()
+        await pilot.pause()
+        assert f"{PROFILE} connected" in str(app.query_one(HeaderBar).render())
         await pilot.press("b")  # the watchlist's first row, BTC/USD: a buy limit at the last price
         ticket = app.query_one(TicketPane)
         assert (ticket.value("symbol"), ticket.value("type"), ticket.value("limit")) == ("BTC/USD", "limit", "60000.5")
