@@ -223,6 +223,8 @@ class CcxtBroker:
         if self.config.rate_limit_ms is not None:
             settings["rateLimit"] = self.config.rate_limit_ms
         ex = cls(settings)
+        if hasattr(ex, "streaming"):  # ccxt.pro: ping every ping_seconds, two misses = dead socket
+            ex.streaming = {**ex.streaming, "keepAlive": int(self.config.ping_seconds * 1000)}
         if self.config.sandbox:
             try:
                 ex.set_sandbox_mode(True)

@@ -30,7 +30,8 @@ class CcxtConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     symbol_map: dict[str, str] = {}
     websockets: bool = True
     poll_seconds: float = 2.0
-    stale_seconds: float = 30.0
+    stale_seconds: float = 30.0  # a quote stream silent this long is restarted
+    ping_seconds: float = 20.0  # websocket keepalive: two missed pongs restart the stream
     timeout_seconds: float = 10.0
     connect_timeout_seconds: float = 12.0
     submit_timeout_seconds: float = 10.0

@@ -195,6 +195,22 @@ async def test_silent_quote_stream_is_detected_and_restarted(fake, keys, tmp_pat
         await session.stop()
 
 
+async def test_dead_but_open_order_stream_is_detected_by_keepalive_and_restarted(fake, keys, tmp_path):
+    session = await open_session(fake, tmp_path, ping_seconds=0.2, stale_seconds=60)
+    details: list[str] = []
+    session.bus.subscribe(ConnectionState, lambda s: details.append(f"{s.state}: {s.detail}"))
+    try:
+        order = await session.oms.submit(buy("0.01", type=OrderType.LIMIT, limit_price=D("59950"), tif=TimeInForce.GTC))
+        fake.hung = True  # sockets stay open; nothing comes back, not even a pong
+        await until(lambda: any(d.startswith("reconnecting: orders stream") for d in details), timeout=5, what="dead stream detected")
+        fake.hung = False
+        await until(lambda: details[-1:] == ["connected: "], timeout=5, what="restarted")
+        fake.fill(order.client_id)
+        await until(lambda: session.oms.orders[order.id].status is OrderStatus.FILLED, what="fill on the new stream")
+    finally:
+        await session.stop()
+
+
 async def test_lost_submit_answer_is_looked_up_not_resent(fake, keys, tmp_path):
     session = await open_session(fake, tmp_path, submit_timeout_seconds=0.5)
     try:

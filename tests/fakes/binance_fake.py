@@ -109,6 +109,7 @@ class BinanceFake:
         self._private: set[web.WebSocketResponse] = set()
         self.streams_refused = False
         self.muted = False
+        self.hung = False  # connected but dead: no events, no pongs
         self.swallow_submits = 0
         self._swallowed: list[asyncio.Event] = []
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -406,13 +407,13 @@ class BinanceFake:
     async def _public_ws(self, request: web.Request) -> web.StreamResponse:
         if self.streams_refused:
             return web.Response(status=503, text="down for maintenance")
-        ws = web.WebSocketResponse()
+        ws = web.WebSocketResponse(autoping=False)
         await ws.prepare(request)
         self.ws_connections += 1
         self._public[ws] = set()
         try:
             async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
+                if await self._control_frame(ws, msg):
                     continue
                 req = json.loads(msg.data)
                 if req.get("method") == "SUBSCRIBE":
@@ -427,12 +428,12 @@ class BinanceFake:
     async def _user_ws(self, request: web.Request) -> web.StreamResponse:
         if self.streams_refused:
             return web.Response(status=503, text="down for maintenance")
-        ws = web.WebSocketResponse()
+        ws = web.WebSocketResponse(autoping=False)
         await ws.prepare(request)
         self.ws_connections += 1
         try:
             async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
+                if await self._control_frame(ws, msg):
                     continue
                 req = json.loads(msg.data)
                 if req.get("method") == "userDataStream.subscribe.signature":
@@ -447,6 +448,17 @@ class BinanceFake:
             self._private.discard(ws)
         return ws
 
+    async def _control_frame(self, ws: web.WebSocketResponse, msg: Any) -> bool:
+        """Answer pings (unless hung); True when the frame is not a text request."""
+        if msg.type == WSMsgType.PING:
+            if not self.hung:
+                await ws.pong(msg.data)
+            return True
+        if msg.type == WSMsgType.CLOSE:
+            await ws.close()
+            return True
+        return msg.type != WSMsgType.TEXT or self.hung
+
     async def _push_exec(self, o: FakeOrder, kind: str, trade: dict[str, Any] | None = None) -> None:
         event = {
             "e": "executionReport", "E": self._now, "s": o.symbol, "c": o.cid if kind != "CANCELED" else f"cancel{o.order_id}",
@@ -458,7 +470,7 @@ class BinanceFake:
             "m": bool(trade and trade["isMaker"]), "M": False, "O": o.time, "Z": s(o.quote_qty),
             "Y": trade["quoteQty"] if trade else "0.00000000", "Q": "0.00000000", "W": o.time, "V": "EXPIRE_MAKER",
         }
-        for ws in list(self._private):
+        for ws in list(self._private) if not self.hung else []:
             try:
                 await ws.send_json({"subscriptionId": 0, "event": event})
             except ConnectionError:
@@ -467,7 +479,7 @@ class BinanceFake:
     async def _push_quote(self, symbol: str) -> int:
         m = self.markets[symbol]
         sent = 0
-        if self.muted:
+        if self.muted or self.hung:
             return 0
         key = symbol.lower()
         for ws, streams in list(self._public.items()):
