@@ -22,8 +22,12 @@ def create_broker(profile: Profile, clock: Clock) -> Broker:
         from brokers.ccxt_broker import CcxtBroker, CcxtConfig
 
         return CcxtBroker(CcxtConfig.from_options(profile.options), clock, name=profile.name, base_currency=profile.base_currency)
+    if profile.broker == "alpaca":
+        from brokers.alpaca import AlpacaBroker
+
+        return AlpacaBroker(profile, clock)
     if profile.broker == "ib":
         from brokers.ib import IBBroker, IBConfig
 
         return IBBroker(IBConfig.from_profile(profile), clock)
-    raise ConfigError(f"profile {profile.name!r} names broker {profile.broker!r}, which this version does not have (available: sim)")
+    raise ConfigError(f"profile {profile.name!r} names broker {profile.broker!r}, which this version does not have (available: sim, alpaca, ib, ccxt)")

@@ -18,6 +18,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
+from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
@@ -277,7 +278,10 @@ class WorkstationApp(IntentsMixin, App[None]):
         """The capped-rate repaint: only what changed since the last one."""
         self._ticks += 1
         now = self.engine.time()
-        wl = self.query_one(WatchlistPane)
+        try:
+            wl = self.query_one(WatchlistPane)
+        except NoMatches:  # the timer ticked while the app was closing: the panes are gone
+            return
         dirty, self._dirty = self._dirty, set()
         for sym in dirty:
             q = self._latest[sym]
