@@ -89,3 +89,9 @@ def test_refused_key_is_never_shown(fake, home):
     assert result.returncode == 1
     assert "refused the API key from WORKSTATION_BINANCE_API_KEY" in result.stderr
     assert KEY not in everything_written(home, result) and SECRET not in everything_written(home, result)
+
+
+def test_the_live_binance_profile_needs_live_on_the_command_line(home):
+    result = run_cli("status", "--profile", "binance", home=home, env=ENV, timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: profile 'binance' trades real money: add --live to the command line"

@@ -83,6 +83,10 @@ BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
         "broker": "ccxt", "account_type": "cash", "leverage": Decimal(1),
         "options": {"exchange": "binance", "sandbox": True},
     },
+    "binance": {
+        "broker": "ccxt", "live": True, "account_type": "cash", "leverage": Decimal(1),
+        "options": {"exchange": "binance"},
+    },
 }
 
 
