@@ -138,6 +138,7 @@ class CcxtBroker:
         self._done_filled: dict[str, Decimal] = {}  # our client id -> qty filled by finished legs
         self._replacing: set[str] = set()
         self._seen_exec: set[str] = set()
+        self._order_markets: dict[str, str] = {}  # our client id -> market, for journaled orders
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._helpers: set[asyncio.Task[Any]] = set()
         self._unhealthy: dict[str, str] = {}
@@ -820,11 +821,26 @@ class CcxtBroker:
             limit_price=_dec(o.get("price")) if o.get("type") == "limit" else None, stop_price=_dec(o.get("triggerPrice")),
         )
 
+    def restore(self, orders: list[Order]) -> None:
+        """Working orders from the journal after a restart: where to look for their fills."""
+        if self._ex is None:
+            return
+        for order in orders:
+            try:
+                self._order_markets[order.client_id] = self._market(order.symbol)["symbol"]
+            except BrokerError:
+                log.info("%s lists no market for journaled order %s (%s)", self.venue, order.id, order.symbol)
+
     async def lookup(self, client_id: str) -> BrokerOrderState | None:
         ex = self._require()
         ecid = self._current.get(client_id, client_id)
         leg = self._legs.get(ecid)
-        candidates = [leg.symbol] if leg is not None else list(dict.fromkeys(self._ours.values()))
+        if leg is not None:
+            candidates = [leg.symbol]
+        elif client_id in self._order_markets:
+            candidates = [self._order_markets[client_id]]
+        else:
+            candidates = list(dict.fromkeys(self._ours.values()))
         for symbol in candidates:
             try:
                 o = await ex.fetch_order(None, symbol, {"clientOrderId": ecid})
@@ -839,7 +855,7 @@ class CcxtBroker:
     async def fills_since(self, ts: float) -> list[BrokerFill]:
         ex = self._require()
         since = int(ts * 1000)
-        symbols = list(dict.fromkeys([*self._ours.values(), *(leg.symbol for leg in self._legs.values())]))
+        symbols = list(dict.fromkeys([*self._ours.values(), *self._order_markets.values(), *(leg.symbol for leg in self._legs.values())]))
         try:
             balance = await ex.fetch_balance()
         except ccxt.BaseError as exc:

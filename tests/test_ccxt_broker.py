@@ -376,3 +376,17 @@ async def test_replace_racing_a_complete_fill_books_the_fill_and_sends_nothing_n
     finally:
         fake.allow_streams()
         await session.stop()
+
+
+async def test_restart_finds_fills_of_journaled_orders_in_markets_it_does_not_stream(fake, keys, tmp_path):
+    session = await open_session(fake, tmp_path)  # streams BTC/USD only
+    order = await session.oms.submit(buy("0.5", symbol="ETH/USD", type=OrderType.LIMIT, limit_price=D("2990"), tif=TimeInForce.GTC))
+    await session.stop()
+    fake.fill(order.client_id)
+    fake.balances["ETH"] = [D(0), D(0)]  # and moved off the exchange: no balance points at ETH
+    session = await open_session(fake, tmp_path)
+    try:
+        assert session.oms.orders[order.id].status is OrderStatus.FILLED
+        assert [(f.symbol, f.qty) for f in session.journal.fills()] == [("ETH/USD", D("0.5"))]
+    finally:
+        await session.stop()
