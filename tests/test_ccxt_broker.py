@@ -390,3 +390,17 @@ async def test_restart_finds_fills_of_journaled_orders_in_markets_it_does_not_st
         assert [(f.symbol, f.qty) for f in session.journal.fills()] == [("ETH/USD", D("0.5"))]
     finally:
         await session.stop()
+
+
+async def test_a_fiat_pair_trades_where_the_exchange_lists_it(fake, keys, tmp_path):
+    session = await open_session(fake, tmp_path, symbols=("EUR/USD",))
+    try:
+        inst = await session.oms.instrument("EUR/USD")
+        assert (inst.asset_class.value, inst.tick_size, inst.lot_size) == ("forex", D("0.0001"), D("0.1"))
+        order = await session.oms.submit(buy("1000", symbol="EUR/USD", type=OrderType.LIMIT, limit_price=D("1.0849"), tif=TimeInForce.GTC))
+        placed = fake.order_by_cid(order.client_id)
+        assert (placed.symbol, placed.qty, placed.price) == ("EURUSDT", D("1000"), D("1.0849"))
+        fake.fill(order.client_id)
+        await until(lambda: session.portfolio.qty("EUR/USD") == D("1000"), what="EUR position")
+    finally:
+        await session.stop()
