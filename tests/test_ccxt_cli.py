@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from decimal import Decimal
 
 import pytest
 
@@ -36,9 +37,10 @@ def test_stream_prints_live_quotes_from_the_exchange(fake, home):
     assert f"from {PROFILE}" in result.stderr
 
 
+@pytest.mark.slow
 def test_status_shows_the_connection_and_the_exchanges_account(fake, home):
     write_settings(home, fake)
-    fake.balances["BTC"] = [__import__("decimal").Decimal("0.25"), __import__("decimal").Decimal(0)]
+    fake.balances["BTC"] = [Decimal("0.25"), Decimal(0)]
     result = run_cli("status", "--profile", PROFILE, "--json", home=home, env=ENV, timeout=30)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
