@@ -37,6 +37,7 @@ from workstation.ui.panes.header import HeaderBar
 from workstation.ui.panes.orders import OrdersPane
 from workstation.ui.panes.positions import PositionsPane
 from workstation.ui.panes.risk import RiskPane
+from workstation.ui.panes.strategies import StrategiesPane
 from workstation.ui.panes.table import LiveTable
 from workstation.ui.panes.ticket import TicketPane
 from workstation.ui.panes.watchlist import WatchlistPane
@@ -52,6 +53,7 @@ PANES = (
     ("6", "alerts", "Alerts"),
     ("7", "chart", "Chart"),
     ("8", "log", "Log"),
+    ("9", "strategies", "Strategies"),
 )
 WIDE = (140, 40)  # at least this many columns and rows: every pane at once
 HISTORY = 600  # price points kept per symbol for the chart
@@ -131,6 +133,7 @@ class WorkstationApp(IntentsMixin, App[None]):
             yield OrdersPane(id="orders", classes="pane")
             yield FeedPane(id="alerts", classes="pane")
             yield FeedPane(id="log", classes="pane")
+            yield StrategiesPane(id="strategies", classes="pane")
         yield Static("", id="cmd-error")
         yield CommandLine(id="cmdline")
         yield Footer()
@@ -300,6 +303,7 @@ class WorkstationApp(IntentsMixin, App[None]):
             self._snapshot = self.engine.snapshot()
             self.query_one(PositionsPane).show(self._snapshot.positions)
             self.query_one(RiskPane).show(self._snapshot.risk)
+            self.query_one(StrategiesPane).show(self.engine.strategies.rows())
         self.query_one(HeaderBar).show(self.engine.info, self._snapshot, self._connection, now, self.palette_styles, self.size.width)
         chart = self.query_one(ChartPane)
         symbol = wl.selected_key
