@@ -39,8 +39,8 @@ class MaCrossover(Strategy):
         f, s = fast.update(bar.close), slow.update(bar.close)
         if not slow.ready:
             return None
-        above = f > s
         was = self.above[bar.symbol]
+        above = was if f == s and was is not None else f > s  # a tie keeps the previous side
         self.above[bar.symbol] = above
         return (above, f, s) if was is not None and above != was else None
 

@@ -377,6 +377,10 @@ class StrategyRunner:
                 if bar is not None:
                     self._route_bar(bar)
 
+    def on_bar(self, bar: Bar) -> None:
+        """A completed bar from outside the quote stream (a backtest's data): route it."""
+        self._route_bar(bar)
+
     def _route_bar(self, bar: Bar) -> None:
         for inst in self._bar_routes.get((bar.symbol, bar.seconds), ()):
             if inst.state is StrategyState.RUNNING:
