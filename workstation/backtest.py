@@ -55,6 +55,7 @@ from workstation.strategy_runner import StrategyRunner
 from workstation.symbols import parse_symbol
 
 CHUNK = 65_536  # rows converted from numpy to Python floats at a time
+SESSION = 23_400  # a daily bar closes 6.5 hours after it opens (09:30 -> 16:00 New York)
 
 
 class BacktestError(ModelError):
@@ -509,7 +510,7 @@ class Backtest:
                     broker.match_bar(name, row[1], row[2], row[3], row[4])
         for row in group:
             k = row[0]
-            close_t = row[1] + secs[k]
+            close_t = row[1] + (secs[k] if secs[k] < 86_400 else SESSION)
             if close_t > clock._t:
                 clock._t = close_t
             last[k] = row[5]
@@ -544,5 +545,110 @@ def backtest_journal_path(root: Path, started: float) -> Path:
 
 __all__ = [
     "Backtest", "BacktestConfig", "BacktestError", "BacktestResult", "BarSeries", "BatchJournal", "ReplayError",
-    "StrategySpec", "backtest_journal_path", "load_series", "run_backtest", "synthetic_series",
+    "StrategySpec", "attribution", "backtest_journal_path", "execution", "load_series", "metrics", "run_backtest",
+    "synthetic_series",
 ]
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _benchmark_daily(result: BacktestResult, days: list) -> np.ndarray:
+    """Daily returns of buy-and-hold of the traded symbols (equal weight), on ``days``."""
+    from workstation import analytics
+
+    rets = []
+    for s in result.series:
+        d, closes = analytics.daily(s.ts + s.seconds, s.close)
+        by_day = dict(zip(d, closes.tolist(), strict=True))
+        aligned, prev = [], float(s.open[0])
+        for day in days:
+            prev = by_day.get(day, prev)
+            aligned.append(prev)
+        values = np.asarray([float(s.open[0]), *aligned])
+        rets.append(values[1:] / values[:-1] - 1.0)
+    return np.mean(rets, axis=0) if rets else np.zeros(len(days))
+
+
+def metrics(result: BacktestResult) -> dict[str, Any]:
+    """Every figure of a run: returns, risk, trades, exposure, turnover, alpha/beta.
+
+    Returns and risk are computed on daily equity (the last value of each New York day),
+    annualized with 252 periods for exchange data and 365 for data that trades every day.
+    Money is Decimal; ratios are floats."""
+    from workstation import analytics as a
+
+    start = float(result.initial_cash)
+    days, eq_daily = a.daily(result.equity_ts, result.equity)
+    values = np.concatenate([[start], eq_daily])
+    rets = values[1:] / values[:-1] - 1.0
+    ppy = a.periods_per_year_of(days)
+    bench = _benchmark_daily(result, days)
+    alpha, beta = a.alpha_beta(rets, bench, ppy)
+    mult = {s: i.multiplier for s, i in result.instruments.items()}
+    trips = a.round_trips(result.fills, lambda s: mult.get(s, Decimal(1)))
+    stats = a.trade_stats(trips)
+    traded = sum((f.price * f.qty * mult.get(f.symbol, Decimal(1)) for f in result.fills), Decimal(0))
+    mean_equity = float(np.mean(result.equity)) if len(result.equity) else start
+    eq_with_start = np.concatenate([[start], result.equity])
+    first = result.equity_ts[0] if len(result.equity_ts) else 0.0
+    ts_with_start = np.concatenate([[first - min(result.series[0].seconds, SESSION)], result.equity_ts])
+    return {
+        "start_equity": result.initial_cash,
+        "final_equity": result.final_equity,
+        "pnl": result.final_equity - result.initial_cash,
+        "total_return": float(result.final_equity / result.initial_cash - 1),
+        "annual_return": a.annual_return(rets, ppy),
+        "annual_volatility": a.annual_volatility(rets, ppy),
+        "sharpe": a.sharpe(rets, ppy),
+        "sortino": a.sortino(rets, ppy),
+        "calmar": a.calmar(rets, ppy),
+        "max_drawdown": a.max_drawdown(eq_with_start),
+        "max_drawdown_days": a.drawdown_duration(ts_with_start, eq_with_start) / 86_400,
+        "var_95": a.value_at_risk(rets, 0.05),
+        "cvar_95": a.conditional_value_at_risk(rets, 0.05),
+        "alpha": alpha,
+        "beta": beta,
+        "benchmark_return": float(np.prod(1.0 + bench) - 1.0) if len(bench) else 0.0,
+        "trades": stats["trades"],
+        "win_rate": stats["win_rate"],
+        "profit_factor": stats["profit_factor"],
+        "avg_win": stats["avg_win"],
+        "avg_loss": stats["avg_loss"],
+        "fills": len(result.fills),
+        "commissions": sum((f.commission for f in result.fills), Decimal(0)),
+        "exposure": float(np.mean(result.gross > 0)) if len(result.gross) else 0.0,
+        "turnover": float(traded) / mean_equity if mean_equity else 0.0,
+        "days": len(days),
+        "periods_per_year": ppy,
+        "bars": result.bars,
+        "bars_per_second": round(result.bars_per_second),
+    }
+
+
+def attribution(result: BacktestResult) -> dict[str, dict[str, Any]]:
+    """P&L by symbol, by strategy, and by day, week and month."""
+    from workstation import analytics as a
+
+    last = {s.symbol: Decimal(repr(float(s.close[-1]))) for s in result.series}
+    mult = {s: i.multiplier for s, i in result.instruments.items()}
+    m = lambda s: mult.get(s, Decimal(1))  # noqa: E731
+    days, eq_daily = a.daily(result.equity_ts, result.equity)
+    start = float(result.initial_cash)
+    return {
+        "symbol": a.pnl_by(result.fills, lambda f: f.symbol, last, m),
+        "strategy": a.pnl_by(result.fills, lambda f: f.strategy or "manual", last, m),
+        "day": a.pnl_by_period(days, eq_daily, start, "day"),
+        "week": a.pnl_by_period(days, eq_daily, start, "week"),
+        "month": a.pnl_by_period(days, eq_daily, start, "month"),
+    }
+
+
+def execution(result: BacktestResult) -> dict[str, Any]:
+    """Execution quality: per fill and aggregated by symbol and strategy."""
+    from workstation import analytics as a
+
+    orders = {o.id: o for o in result.orders}
+    mult = {s: i.multiplier for s, i in result.instruments.items()}
+    rows = a.execution_quality(result.fills, orders, result.arrivals, lambda s: mult.get(s, Decimal(1)))
+    return {"by_symbol": a.execution_summary(rows, "symbol"), "by_strategy": a.execution_summary(rows, "strategy"), "fills": rows}
