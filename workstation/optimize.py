@@ -177,8 +177,13 @@ def run_ray(job: Sweep, combos: list[dict[str, str]], address: str | None) -> li
         import ray
     except ImportError:
         raise SweepError("the ray executor needs Ray: pip install '.[ray]'") from None
+    from pathlib import Path
+
+    _check_reachable(address)
+    root = Path(__file__).resolve().parent.parent  # the code the workers need: workstation, brokers, plugins
+    env = {"working_dir": str(root), "excludes": ["tests/", "bench/", ".git/", "*.sqlite", "*.html", "__pycache__/"]}
     try:
-        ray.init(address=address or "auto", ignore_reinit_error=True, log_to_driver=False)
+        ray.init(address=address or "auto", ignore_reinit_error=True, log_to_driver=False, runtime_env=env)
     except Exception as exc:  # noqa: BLE001 - any connection failure is one line for the user
         raise SweepError(f"cannot reach the Ray cluster at {address or 'auto'}: {exc}") from None
     try:
@@ -187,6 +192,20 @@ def run_ray(job: Sweep, combos: list[dict[str, str]], address: str | None) -> li
         return list(ray.get([remote.remote(shared, c) for c in combos]))
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str | None) -> None:
+    """Fail fast (Ray itself retries for minutes) when ``host:port`` does not answer."""
+    import socket
+
+    if not address or address == "auto" or "://" in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=3):
+            return
+    except (OSError, ValueError):
+        raise SweepError(f"cannot reach the Ray cluster at {address}") from None
 
 
 def rank(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
