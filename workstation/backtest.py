@@ -212,39 +212,100 @@ class BacktestResult:
 # --------------------------------------------------------------------------- the journal
 
 
-class _Joined:
-    """A write inside the journal's open batch transaction."""
-
-    def __init__(self, db: Any) -> None:
-        self.db = db
-
-    def __enter__(self) -> Any:
-        return self.db
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 class BatchJournal(Journal):
-    """The backtest's journal: the same records as live, committed in batches (``flush``)."""
+    """The backtest's journal: the same tables and records as live, written in batches.
+
+    Order events, fills and free-form events are kept in memory and written by ``flush``
+    (the engine flushes every ``journal_batch`` records and at the end) in one transaction;
+    an order's row is written once per flush with its latest state. Reads flush first."""
 
     def __init__(self, path: Path | str) -> None:
         super().__init__(path, synchronous="OFF")
-        self._open = False
-        self.pending = 0
+        row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+        self._seq = int(row[0])
+        self._exec_ids = {r[0] for r in self._db.execute("SELECT exec_id FROM fills")}
+        self._events: list[tuple[int, float, str, str | None, Any]] = []
+        self._fills: list[tuple[Any, ...]] = []
+        self._orders: dict[str, Order] = {}
 
-    def _tx(self) -> Any:
-        if not self._open:
-            self._db.execute("BEGIN")
-            self._open = True
-        self.pending += 1
-        return _Joined(self._db)
+    @property
+    def pending(self) -> int:
+        return len(self._events)
+
+    def record_order(self, kind: str, order: Order, ts: float, extra: dict[str, Any] | None = None) -> None:
+        payload: dict[str, Any] = {"status": order.status.value}
+        if order.reason:
+            payload["reason"] = order.reason
+        if extra:
+            payload.update(extra)
+        self._seq += 1
+        self._events.append((self._seq, ts, f"order.{kind}", order.id, payload))
+        self._orders[order.id] = order
+
+    def record_fill(self, fill: Fill, order: Order | None) -> bool:
+        if fill.exec_id in self._exec_ids:
+            return False
+        self._exec_ids.add(fill.exec_id)
+        self._seq += 1
+        self._events.append((self._seq, fill.ts, "fill", fill.order_id, fill))
+        self._fills.append((
+            fill.exec_id, fill.order_id, fill.symbol, fill.side.value, str(fill.qty), str(fill.price),
+            str(fill.commission), fill.ts, fill.strategy, self._seq,
+        ))
+        if order is not None:
+            self._orders[order.id] = order
+        return True
+
+    def has_fill(self, exec_id: str) -> bool:
+        return exec_id in self._exec_ids
+
+    def append(self, kind: str, data: Any, ts: float, ref: str | None = None) -> int:
+        self._seq += 1
+        self._events.append((self._seq, ts, kind, ref, data))
+        return self._seq
 
     def flush(self) -> None:
-        if self._open:
-            self._db.execute("COMMIT")
-            self._open = False
-        self.pending = 0
+        """Write what is buffered in one transaction."""
+        if not (self._events or self._orders):
+            return
+        enc = msgspec.json.Encoder().encode
+        db = self._db
+        db.execute("BEGIN")
+        try:
+            db.executemany(
+                "INSERT INTO events(seq, ts, kind, ref, data) VALUES(?,?,?,?,?)",
+                [(seq, ts, kind, ref, enc(data)) for seq, ts, kind, ref, data in self._events],
+            )
+            db.executemany(
+                "INSERT INTO fills(exec_id, order_id, symbol, side, qty, price, commission, ts, strategy, seq) "
+                "VALUES(?,?,?,?,?,?,?,?,?,?)", self._fills,
+            )
+            for order in self._orders.values():
+                self._upsert_order(db, order)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        self._events.clear()
+        self._fills.clear()
+        self._orders.clear()
+
+    # reads see everything written so far
+    def orders(self, statuses: tuple[str, ...] | None = None) -> list[Order]:
+        self.flush()
+        return super().orders(statuses)
+
+    def order(self, order_id: str) -> Order | None:
+        self.flush()
+        return super().order(order_id)
+
+    def fills(self, since: float | None = None) -> list[Fill]:
+        self.flush()
+        return super().fills(since)
+
+    def events(self, kind_prefix: str | None = None, limit: int | None = None):  # type: ignore[override]
+        self.flush()
+        return super().events(kind_prefix, limit)
 
     def close(self) -> None:
         self.flush()
