@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import tempfile
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -80,11 +82,13 @@ def main() -> None:
     ap.add_argument("--bars", type=int, default=1_000_000)
     args = ap.parse_args()
     series = make_bars(args.bars)
+    cpu0 = time.process_time()
     with tempfile.TemporaryDirectory() as tmp:
         result = run_backtest(
             [series], [StrategySpec(MaCrossover, {"fast": 10, "slow": 30, "qty": 100})],
             journal_path=Path(tmp) / "bench.sqlite",
         )
+    cpu = time.process_time() - cpu0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ours = [
         (int(round((f.ts - series.ts[0]) / 60)), f.side.value, int(f.price * 100)) for f in result.fills
@@ -96,6 +100,9 @@ def main() -> None:
         "bars": result.bars,
         "seconds": round(result.elapsed, 3),
         "bars_per_second": round(result.bars_per_second),
+        "cpu_seconds": round(cpu, 3),
+        "bars_per_cpu_second": round(result.bars / cpu),
+        "load_average": round(os.getloadavg()[0], 2),
         "peak_memory_mb": round(peak_mb, 1),
         "fills": len(result.fills),
         "reference_fills": len(ref),

@@ -452,11 +452,13 @@ class Backtest:
         route = runner.on_bar
         mark_next = 0.0
 
-        async def settle() -> None:
+        async def settle(refresh: bool = False) -> None:
+            """Carry out what the strategies sent (marks first: risk checks value at the last close)."""
             for k in range(n_sym):
                 if last[k] is not None:
                     portfolio.mark(names[k], last[k])
-            runner.refresh_account()
+            if refresh:
+                runner.refresh_account()
             for inst in instances:
                 while inst.consumer is not None:
                     await inst.consumer
@@ -465,16 +467,62 @@ class Backtest:
             if journal.pending >= cfg.journal_batch:
                 journal.flush()
 
-        group: list[tuple[int, float, float, float, float, float, float]] = []
-        for lo in range(0, total, CHUNK):
-            hi = min(lo + CHUNK, total)
-            if order is None:
-                s0 = series[0]
-                cols = zip(
-                    [0] * (hi - lo), s0.ts[lo:hi].tolist(), s0.open[lo:hi].tolist(), s0.high[lo:hi].tolist(),
-                    s0.low[lo:hi].tolist(), s0.close[lo:hi].tolist(), s0.volume[lo:hi].tolist(), strict=True,
-                )
-            else:
+        step = [sec if sec < 86_400 else SESSION for sec in secs]  # bar open -> bar close
+        inst0 = instances[0] if len(instances) == 1 else None
+        match = broker.match_bar
+
+        def busy() -> bool:
+            if state["active"]:
+                return True
+            if inst0 is not None:
+                return inst0.consumer is not None
+            return any(i.consumer is not None for i in instances)
+
+        def sample(g: int, t: float) -> None:
+            value = state["cash"]
+            exposure = 0.0
+            for k in held:
+                px = last[k] or 0.0
+                mv = qty_f[k] * px * mult[k]
+                exposure += abs(mv)
+                value += mv if notional[k] else qty_f[k] * (px - avg_f[k]) * mult[k]
+            eq_ts[g] = t
+            eq[g] = value
+            gross[g] = exposure
+
+        if n_sym == 1:  # the lean path: one symbol, one bar per timestamp
+            s0 = series[0]
+            name, sec, dt = names[0], secs[0], step[0]
+            for lo in range(0, total, CHUNK):
+                hi = min(lo + CHUNK, total)
+                for t, o, h, lo_, c, v in zip(
+                    s0.ts[lo:hi].tolist(), s0.open[lo:hi].tolist(), s0.high[lo:hi].tolist(), s0.low[lo:hi].tolist(),
+                    s0.close[lo:hi].tolist(), s0.volume[lo:hi].tolist(), strict=True,
+                ):
+                    if by_symbol:
+                        clock.set(t)
+                        match(name, t, o, h, lo_)
+                    close_t = t + dt
+                    clock.set(close_t)
+                    last[0] = c
+                    route(Bar(name, t, o, h, lo_, c, v, sec))
+                    if state["active"] or (inst0.consumer is not None if inst0 is not None else busy()):
+                        await settle()
+                    if close_t >= mark_next:
+                        mark_next = (math.floor(close_t / 86_400) + 1) * 86_400
+                        await settle(refresh=True)
+                    g += 1
+                    if held:
+                        sample(g, close_t)
+                    else:
+                        eq_ts[g] = close_t
+                        eq[g] = state["cash"]
+                        gross[g] = 0.0
+                if progress is not None:
+                    progress(hi, total)
+        else:
+            for lo in range(0, total, CHUNK):
+                hi = min(lo + CHUNK, total)
                 syms = sym_all[lo:hi]
                 rows = row_all[lo:hi]
                 pick = [np.empty(hi - lo) for _ in range(5)]
@@ -484,48 +532,36 @@ class Backtest:
                     for col, src in zip(pick, (s.open, s.high, s.low, s.close, s.volume), strict=True):
                         col[mask] = src[r]
                 cols = zip(syms.tolist(), ts_all[lo:hi].tolist(), *(c.tolist() for c in pick), strict=True)
-            for row in cols:
-                t = row[1]
-                if group and t != group[0][1]:
-                    g += 1
-                    self._deliver(group, clock, names, secs, last, route, by_symbol, broker)
-                    if state["active"] or any(i.consumer is not None for i in instances):
-                        await settle()
-                    if t >= mark_next:
-                        mark_next = (math.floor(t / 86_400) + 1) * 86_400
-                        await settle()
-                    cash = state["cash"]
-                    value = cash
-                    exposure = 0.0
-                    for k in held:
-                        px = last[k] or 0.0
-                        mv = qty_f[k] * px * mult[k]
-                        exposure += abs(mv)
-                        value += mv if notional[k] else qty_f[k] * (px - avg_f[k]) * mult[k]
-                    eq_ts[g] = clock._t
-                    eq[g] = value
-                    gross[g] = exposure
-                    group = []
-                group.append(row)
-            if progress is not None:
-                progress(hi, total)
-        if group:
-            g += 1
-            self._deliver(group, clock, names, secs, last, route, by_symbol, broker)
-            await settle()
-            value = state["cash"]
-            exposure = 0.0
-            for k in held:
-                px = last[k] or 0.0
-                mv = qty_f[k] * px * mult[k]
-                exposure += abs(mv)
-                value += mv if notional[k] else qty_f[k] * (px - avg_f[k]) * mult[k]
-            eq_ts[g] = clock._t
-            eq[g] = value
-            gross[g] = exposure
+                group: list[tuple[int, float, float, float, float, float, float]] = []
+                for row in [*cols, None]:
+                    if group and (row is None or row[1] != group[0][1]):
+                        # one timestamp: match at the bars' open first, then hand the bars out
+                        if by_symbol:
+                            clock.set(group[0][1])
+                            for k, t, o, h, lo_, _c, _v in group:
+                                if names[k] in by_symbol:
+                                    match(names[k], t, o, h, lo_)
+                        close_t = group[0][1]
+                        for k, t, o, h, lo_, c, v in group:
+                            close_t = max(close_t, t + step[k])
+                            clock.set(close_t)
+                            last[k] = c
+                            route(Bar(names[k], t, o, h, lo_, c, v, secs[k]))
+                        if busy():
+                            await settle()
+                        if close_t >= mark_next:
+                            mark_next = (math.floor(close_t / 86_400) + 1) * 86_400
+                            await settle(refresh=True)
+                        g += 1
+                        sample(g, close_t)
+                        group = []
+                    if row is not None:
+                        group.append(row)
+                if progress is not None:
+                    progress(hi, total)
 
         await runner.stop_all(cancel_orders=True)
-        await settle()
+        await settle(refresh=True)
         for k in range(n_sym):
             if last[k] is not None:
                 portfolio.mark(names[k], last[k])
@@ -558,24 +594,6 @@ class Backtest:
         )
         journal.close()
         return result
-
-    @staticmethod
-    def _deliver(group, clock, names, secs, last, route, by_symbol, broker) -> None:
-        """One timestamp: match working orders at the bars' open, then hand the bars out."""
-        if by_symbol:
-            for row in group:
-                name = names[row[0]]
-                if name in by_symbol:
-                    if row[1] > clock._t:
-                        clock.set(row[1])
-                    broker.match_bar(name, row[1], row[2], row[3], row[4])
-        for row in group:
-            k = row[0]
-            close_t = row[1] + (secs[k] if secs[k] < 86_400 else SESSION)
-            if close_t > clock._t:
-                clock._t = close_t
-            last[k] = row[5]
-            route(Bar(names[k], row[1], row[2], row[3], row[4], row[5], row[6], secs[k]))
 
 
 def run_backtest(
