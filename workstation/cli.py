@@ -414,6 +414,7 @@ def status(
             "live": session.profile.live,
             "broker": session.broker.name,
             "connection": conn.state if conn else "offline (in-process simulated market)" if session.profile.broker == "sim" else "disconnected",
+            "connection_detail": conn.detail if conn else "",
             "account": {
                 "currency": acct.currency, "cash": acct.cash, "equity": acct.equity, "buying_power": acct.buying_power,
                 "market_value": acct.market_value, "unrealized_pnl": acct.unrealized_pnl, "realized_pnl": acct.realized_pnl,
@@ -433,6 +434,8 @@ def status(
     a = doc["account"]
     mode = "[bold white on red] LIVE [/]" if doc["live"] else "[bold black on green] PAPER [/]"
     con.print(f"{mode} profile [bold]{doc['profile']}[/]  broker {doc['broker']} ({doc['connection']})")
+    if doc["connection_detail"]:
+        con.print(doc["connection_detail"], markup=False)
     con.print(
         f"cash {_money(a['cash'])} {a['currency']}   equity {_money(a['equity'])}   buying power {_money(a['buying_power'])}   "
         f"unrealized {_money(a['unrealized_pnl'])}   realized {_money(a['realized_pnl'])}"
@@ -802,9 +805,17 @@ _register_backtest(app)
 
 @app.callback(invoke_without_command=True)
 def root(ctx: typer.Context) -> None:
-    """Without a command: stream the default watchlist (the workstation arrives in a later version)."""
+    """Without a command: open the workstation (``main.py tui``)."""
     if ctx.invoked_subcommand is None:
-        stream(symbols=None, duration=None, json_out=False, profile=None, config=None, data_dir_=None)
+        from workstation.cli_tui import run_tui
+
+        run_tui()
+
+
+def _register_faces() -> None:
+    from workstation import cli_tui
+
+    cli_tui.register(app)
 
 
 # --------------------------------------------------------------------------- entry
@@ -856,6 +867,7 @@ def _log_crash(exc: BaseException) -> Path | None:
 
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
+    _register_faces()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     code = 0
     try:

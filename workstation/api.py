@@ -1,0 +1,379 @@
+"""The engine as a face sees it: intents in, events out (headless, no Textual).
+
+``EngineAPI`` is everything the workstation may ask of the engine and everything it may
+hear back. The workstation talks to nothing else: not to a broker, not to the parts of a
+``Session``. ``LocalEngine`` implements it over an in-process ``Session`` on the same
+event loop; a later version puts a socket between the two without the UI noticing.
+
+Events delivered to ``subscribe`` handlers are the engine's own types: ``Quote``, the
+order events (``OrderSubmitted`` ... ``OrderFilled``, whose ``fill`` is the execution),
+``AlertRaised``, ``ConnectionState``, plus ``AccountSnapshot`` after every fill. They are
+delivered synchronously on the engine's loop, so a handler must only store them.
+Intents that cannot be carried out raise ``IntentError`` with one readable line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Protocol
+
+import msgspec
+
+from workstation.model import (
+    ZERO,
+    Account,
+    AlertRaised,
+    Bar,
+    ConnectionState,
+    Instrument,
+    ModelError,
+    Order,
+    OrderEvent,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Quote,
+    Side,
+)
+
+if TYPE_CHECKING:
+    from workstation.oms import Review
+    from workstation.session import Session
+
+
+class IntentError(ModelError):
+    """An intent the engine refused before doing anything; one line for a person."""
+
+
+class EngineInfo(msgspec.Struct, frozen=True, kw_only=True):
+    profile: str
+    live: bool
+    broker: str
+    currency: str
+
+
+class PositionRow(msgspec.Struct, frozen=True, kw_only=True):
+    symbol: str
+    qty: Decimal
+    avg_price: Decimal
+    last: Decimal | None
+    market_value: Decimal
+    unrealized_pnl: Decimal
+    realized_pnl: Decimal
+    pct_of_equity: Decimal
+    currency: str
+
+
+class RiskRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of risk state: what is used against which limit (``limit`` None: no limit)."""
+
+    name: str
+    used: Decimal | None  # None: a limit with nothing to measure against it (a per-order cap)
+    limit: Decimal | None = None
+    money: bool = True
+    breached: bool = False
+    detail: str = ""
+
+
+class AccountSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    ts: float
+    account: Account
+    positions: tuple[PositionRow, ...]
+    risk: tuple[RiskRow, ...]
+    day_pnl: Decimal
+    market_open: bool | None  # None: the broker does not say
+
+
+EngineEvent = Quote | OrderEvent | AlertRaised | ConnectionState | AccountSnapshot
+Handler = Callable[[object], None]
+
+
+class EngineAPI(Protocol):
+    """What a face may ask of the engine. Reads are cheap; intents are coroutines."""
+
+    @property
+    def info(self) -> EngineInfo: ...
+
+    def time(self) -> float:
+        """The engine's clock (epoch seconds): live, or simulated in tests and replays."""
+
+    def subscribe(self, handler: Handler) -> Callable[[], None]:
+        """Deliver every engine event to ``handler``; returns the unsubscribe function."""
+
+    async def start(self, symbols: list[str]) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    # -- reads
+    def orders(self) -> list[Order]:
+        """Working orders and today's finished ones, newest first."""
+
+    def quote(self, symbol: str) -> Quote | None: ...
+
+    def snapshot(self) -> AccountSnapshot: ...
+
+    def connection(self) -> ConnectionState | None: ...
+
+    def instrument(self, symbol: str) -> Instrument:
+        """Tick, lot and multiplier for a symbol (IntentError for a malformed one)."""
+
+    async def history(self, symbol: str, seconds: int, count: int) -> list[Bar]: ...
+
+    # -- intents
+    async def review(self, request: OrderRequest) -> Review: ...
+
+    async def submit(self, request: OrderRequest) -> Order: ...
+
+    async def cancel(self, order_id: str) -> Order: ...
+
+    async def cancel_all(self) -> list[Order]: ...
+
+    async def replace(
+        self, order_id: str, *, qty: Decimal | None = None, limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> Order: ...
+
+    async def flatten(self, symbol: str | None) -> list[Order]:
+        """Close one position (or all, canceling every working order first) at market."""
+
+    async def watch(self, symbols: list[str]) -> None:
+        """Receive quotes for these symbols too."""
+
+
+# --------------------------------------------------------------------------- local engine
+
+
+def nyse_open(now: datetime) -> bool:
+    """Regular NYSE hours (09:30-16:00 New York, Monday to Friday; holidays not known)."""
+    from zoneinfo import ZoneInfo
+
+    local = now.astimezone(ZoneInfo("America/New_York"))
+    if local.weekday() >= 5:
+        return False
+    minutes = local.hour * 60 + local.minute
+    return 9 * 60 + 30 <= minutes < 16 * 60
+
+
+class LocalEngine:
+    """``EngineAPI`` over an in-process ``Session`` running on the caller's event loop."""
+
+    def __init__(self, session: Session, *, source: str = "ui") -> None:
+        self._s = session
+        self._source = source
+        self._handlers: list[Handler] = []
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._day_key = ""
+        self._day_equity: Decimal | None = None
+        self._info = EngineInfo(
+            profile=session.profile.name, live=session.profile.live, broker=session.broker.name,
+            currency=session.profile.base_currency,
+        )
+        bus = session.bus
+        for kind in (Quote, OrderEvent, AlertRaised, ConnectionState):
+            self._unsubscribe.append(bus.subscribe(kind, self._deliver))
+        self._unsubscribe.append(bus.subscribe(OrderEvent, self._after_order_event))
+
+    @property
+    def info(self) -> EngineInfo:
+        return self._info
+
+    def time(self) -> float:
+        return self._s.clock.time()
+
+    def subscribe(self, handler: Handler) -> Callable[[], None]:
+        self._handlers.append(handler)
+
+        def unsubscribe() -> None:
+            if handler in self._handlers:
+                self._handlers.remove(handler)
+
+        return unsubscribe
+
+    def _deliver(self, event: object) -> None:
+        for handler in list(self._handlers):
+            handler(event)
+
+    def _after_order_event(self, event: OrderEvent) -> None:
+        if getattr(event, "fill", None) is not None:
+            self._deliver(self.snapshot())
+
+    async def start(self, symbols: list[str]) -> None:
+        await self._s.start(symbols)
+        self._day_baseline()
+
+    async def stop(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        await self._s.stop()
+
+    # -- reads
+    def orders(self) -> list[Order]:
+        since = self.time() - 86_400
+        rows = [o for o in self._s.oms.orders.values() if not o.status.is_terminal or o.updated >= since]
+        return sorted(rows, key=lambda o: (int(o.id) if o.id.isdigit() else 0), reverse=True)
+
+    def quote(self, symbol: str) -> Quote | None:
+        return self._s.quotes.get(symbol)
+
+    def connection(self) -> ConnectionState | None:
+        return self._s.connection
+
+    def instrument(self, symbol: str) -> Instrument:
+        try:
+            return self._s.oms.instrument_cached(symbol)
+        except ModelError as exc:
+            raise IntentError(str(exc)) from None
+
+    def _day_baseline(self) -> Decimal:
+        """Equity at the first look of the (UTC) day, kept in the journal across restarts."""
+        day = self._s.clock.now().date().isoformat()
+        if day != self._day_key:
+            equity = self._s.portfolio.equity()
+            self._day_equity = Decimal(self._s.journal.ensure_meta(f"day_equity:{day}", str(equity)))
+            self._day_key = day
+        assert self._day_equity is not None
+        return self._day_equity
+
+    def market_open(self) -> bool | None:
+        probe = getattr(self._s.broker, "market_open", None)
+        if callable(probe):
+            return bool(probe())
+        if self._s.profile.broker == "sim":
+            if self._s.profile.sim.calendar == "nyse":
+                return nyse_open(self._s.clock.now())
+            return True
+        return None
+
+    def snapshot(self) -> AccountSnapshot:
+        s = self._s
+        pf = s.portfolio
+        account = pf.account()
+        equity = account.equity
+        rows = []
+        for p in pf.positions():
+            rows.append(
+                PositionRow(
+                    symbol=p.symbol, qty=p.qty, avg_price=p.avg_price, last=pf.last(p.symbol),
+                    market_value=pf.market_value(p.symbol), unrealized_pnl=pf.unrealized(p.symbol),
+                    realized_pnl=p.realized_pnl, currency=p.currency,
+                    pct_of_equity=(pf.exposure(p.symbol) / equity * 100).quantize(Decimal("0.01")) if equity > 0 else ZERO,
+                )
+            )
+        return AccountSnapshot(
+            ts=self.time(), account=account, positions=tuple(rows), risk=self._risk_rows(account),
+            day_pnl=equity - self._day_baseline(), market_open=self.market_open(),
+        )
+
+    def _risk_rows(self, account: Account) -> tuple[RiskRow, ...]:
+        status = getattr(self._s.risk, "status", None)
+        if callable(status):  # a risk engine that publishes its own state
+            rows = status()
+            if rows:
+                return tuple(
+                    r if isinstance(r, RiskRow) else RiskRow(name=r.name, used=r.used, limit=r.limit, breached=getattr(r, "breached", False))
+                    for r in rows
+                )
+        pf = self._s.portfolio
+        limits = self._s.risk.limits
+        gross = pf.gross_exposure()
+        capacity = account.equity * pf.leverage if pf.margin else account.equity
+        out = [
+            RiskRow(name="buying power", used=account.buying_power, limit=None),
+            RiskRow(name="gross exp.", used=gross, limit=capacity, breached=gross > capacity),
+            RiskRow(name="net exp.", used=pf.net_exposure(), limit=None),
+            RiskRow(name="working", used=Decimal(len(self._s.oms.working())), limit=None, money=False),
+        ]
+        if limits.max_order_notional is not None:
+            out.append(RiskRow(name="max order", used=None, limit=limits.max_order_notional, detail="per order"))
+        if limits.trading_halted:
+            out.append(RiskRow(name="trading halted", used=Decimal(1), limit=Decimal(0), money=False, breached=True))
+        return tuple(out)
+
+    async def history(self, symbol: str, seconds: int, count: int) -> list[Bar]:
+        end = self.time()
+        try:
+            return await self._s.broker.history(symbol, seconds, end - seconds * count, end)
+        except Exception:  # history is a nicety for the chart: never an error on screen
+            return []
+
+    # -- intents
+    def _tagged(self, request: OrderRequest) -> OrderRequest:
+        return msgspec.structs.replace(request, source=self._source) if request.source == "cli" else request
+
+    async def review(self, request: OrderRequest) -> Review:
+        from workstation.oms import OrderError
+
+        try:
+            return await self._s.oms.review(self._tagged(request))
+        except OrderError as exc:
+            raise IntentError(str(exc)) from None
+
+    async def submit(self, request: OrderRequest) -> Order:
+        from workstation.oms import OrderError
+
+        try:
+            return await self._s.oms.submit(self._tagged(request))
+        except OrderError as exc:
+            raise IntentError(str(exc)) from None
+
+    async def cancel(self, order_id: str) -> Order:
+        from workstation.oms import OrderError
+
+        try:
+            return await self._s.oms.cancel(order_id)
+        except OrderError as exc:
+            raise IntentError(str(exc)) from None
+
+    async def cancel_all(self) -> list[Order]:
+        return await self._s.oms.cancel_all()
+
+    async def replace(
+        self, order_id: str, *, qty: Decimal | None = None, limit_price: Decimal | None = None,
+        stop_price: Decimal | None = None,
+    ) -> Order:
+        from workstation.oms import OrderError
+
+        try:
+            return await self._s.oms.replace_order(order_id, qty=qty, limit_price=limit_price, stop_price=stop_price)
+        except OrderError as exc:
+            raise IntentError(str(exc)) from None
+
+    async def flatten(self, symbol: str | None) -> list[Order]:
+        pf = self._s.portfolio
+        if symbol is None:
+            await self.cancel_all()
+            targets = [p.symbol for p in pf.positions()]
+        else:
+            if pf.qty(symbol) == 0:
+                raise IntentError(f"no position in {symbol}")
+            targets = [symbol]
+        out = []
+        for sym in targets:
+            qty = pf.qty(sym)
+            if qty == 0:
+                continue
+            side = Side.SELL if qty > 0 else Side.BUY
+            out.append(await self.submit(OrderRequest(symbol=sym, side=side, qty=abs(qty), type=OrderType.MARKET, source=self._source)))
+        return out
+
+    async def watch(self, symbols: list[str]) -> None:
+        new = [s for s in symbols if self._s.quotes.get(s) is None]
+        for sym in new:
+            snap = self._s.broker.snapshot(sym)
+            if snap is not None:
+                self._s.quotes.on_quote(snap)
+        if symbols:
+            await self._s.broker.subscribe(list(symbols))
+
+
+def working(orders: list[Order]) -> list[Order]:
+    return [o for o in orders if o.status.is_working or (o.status is OrderStatus.NEW and o.parent_id)]
+
+
+__all__ = [
+    "AccountSnapshot", "EngineAPI", "EngineEvent", "EngineInfo", "IntentError", "LocalEngine", "PositionRow",
+    "RiskRow", "nyse_open", "working",
+]

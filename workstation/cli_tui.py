@@ -1,0 +1,50 @@
+"""``main.py`` (no command) and ``main.py tui``: open the Textual workstation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from workstation.cli import CliError, ConfigOpt, DataDirOpt, ProfileOpt, _open_session, _settings
+from workstation.config import ConfigError, data_dir
+
+LiveOpt = Annotated[bool, typer.Option("--live", help="Allow a live profile (it must also say live = true).")]
+
+
+def run_tui(profile: str | None = None, config: Path | None = None, data: Path | None = None, live: bool = False) -> None:
+    settings = _settings(config)
+    try:
+        prof = settings.profile(profile)
+    except ConfigError as exc:
+        raise CliError(str(exc), 2) from None
+    if prof.live and not live:
+        raise CliError(f"profile {prof.name!r} trades live money: pass --live to open it", 2)
+    if live and not prof.live:
+        raise CliError(f"--live given but profile {prof.name!r} is not live (set live = true in it)", 2)
+    from workstation.api import LocalEngine
+    from workstation.ui.app import WorkstationApp
+    from workstation.ui.watchlists import Watchlists
+
+    session = _open_session(profile, config, data)
+    watchlists = Watchlists.load(data_dir(data) / "watchlists.json", list(settings.watchlist))
+    app = WorkstationApp(LocalEngine(session), settings, watchlists=watchlists, config_path=config)
+    app.run()
+    if app.return_code:
+        raise CliError("the workstation stopped on an error (see the log above)", 1)
+
+
+def register(app: typer.Typer) -> None:
+    if any(c.name == "tui" for c in app.registered_commands):
+        return
+
+    @app.command()
+    def tui(
+        profile: ProfileOpt = None,
+        config: ConfigOpt = None,
+        data_dir_: DataDirOpt = None,
+        live: LiveOpt = False,
+    ) -> None:
+        """Open the workstation (the default when no command is given)."""
+        run_tui(profile, config, data_dir_, live)

@@ -1,0 +1,444 @@
+"""The Textual workstation: layout, key bindings, and the wiring to the engine.
+
+The app talks only to an ``EngineAPI``. Engine events arrive synchronously on the app's
+event loop: quotes are only stored (the latest per symbol wins) and a timer repaints at
+``ui.repaint_hz``; order events, alerts and connection changes mark what needs a repaint
+and go to the Log and Alerts panes. Intents (orders, cancels, flattens) run as workers
+whose failures become a notification and a Log line, never a traceback on screen. What
+to do with each intent lives in ``workstation.ui.intents``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+
+from rich.style import Style
+from textual import on
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Container
+from textual.widget import Widget
+from textual.widgets import Footer, Input, Static
+from textual.worker import Worker, WorkerState
+
+from themes import DEFAULT, ThemeSpec, load_themes
+from workstation.api import AccountSnapshot, EngineAPI, working
+from workstation.config import Settings, save_setting
+from workstation.model import AlertRaised, ConnectionState, Instrument, ModelError, OrderEvent, OrderFilled, OrderRejected, Quote
+from workstation.ui.intents import IntentsMixin, describe_order
+from workstation.ui.messages import IntentFailed, ThemeChanged
+from workstation.ui.palette import WorkstationCommands
+from workstation.ui.panes.chart import ChartPane
+from workstation.ui.panes.cmdline import CommandLine
+from workstation.ui.panes.feed import FeedPane
+from workstation.ui.panes.header import HeaderBar
+from workstation.ui.panes.orders import OrdersPane
+from workstation.ui.panes.positions import PositionsPane
+from workstation.ui.panes.risk import RiskPane
+from workstation.ui.panes.table import LiveTable
+from workstation.ui.panes.ticket import TicketPane
+from workstation.ui.panes.watchlist import WatchlistPane
+from workstation.ui.watchlists import Watchlists
+
+# (number key, DOM id, title) in the order the number keys reach them
+PANES = (
+    ("1", "watchlist", "Watchlist"),
+    ("2", "positions", "Positions"),
+    ("3", "orders", "Orders"),
+    ("4", "ticket", "Ticket"),
+    ("5", "risk", "Risk"),
+    ("6", "alerts", "Alerts"),
+    ("7", "chart", "Chart"),
+    ("8", "log", "Log"),
+)
+WIDE = (140, 40)  # at least this many columns and rows: every pane at once
+HISTORY = 600  # price points kept per symbol for the chart
+
+
+class WorkstationApp(IntentsMixin, App[None]):
+    CSS_PATH = "workstation.tcss"
+    TITLE = "workstation"
+    COMMANDS = App.COMMANDS | {WorkstationCommands}
+    ENABLE_COMMAND_PALETTE = True
+
+    # Priority bindings: handled before the key reaches the focused widget, so keys typed
+    # ahead (":buy 100 AAPL" arriving in one burst over SSH) land where the first one sent
+    # them. ``check_action`` hands them back to text fields and dialogs.
+    BINDINGS = [
+        *[Binding(key, f"focus_pane('{pane}')", title, show=False, priority=True, id=f"focus.{pane}", tooltip=f"Focus the {title} pane") for key, pane, title in PANES],
+        Binding("colon", "command_line", "Command", priority=True, id="app.command", tooltip="Open the command line"),
+        Binding("slash", "filter", "Filter", priority=True, id="app.filter", tooltip="Filter the rows of the focused table"),
+        Binding("question_mark,f1", "help", "Help", priority=True, id="app.help", tooltip="Every key binding"),
+        Binding("t", "ticket", "Ticket", show=False, priority=True, id="app.ticket", tooltip="Go to the order ticket"),
+        Binding("q", "quit", "Quit", priority=True, id="app.quit", tooltip="Quit (asks while orders are working)"),
+        Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True, id="app.quit_anywhere", tooltip="Quit, even from a text field"),
+    ]
+    PASSIVE = {"focus_pane", "command_line", "filter", "help", "ticket", "quit"}
+
+    def __init__(
+        self,
+        engine: EngineAPI,
+        settings: Settings | None = None,
+        *,
+        watchlists: Watchlists,
+        config_path: Path | None = None,
+        themes: dict[str, ThemeSpec] | None = None,
+        save_settings: bool = True,
+    ) -> None:
+        super().__init__()
+        self.engine = engine
+        self.settings = settings or Settings()
+        self.watchlists = watchlists
+        self.config_path = config_path
+        self.save_settings = save_settings
+        self.themes = themes or load_themes()
+        self.palette_styles: dict[str, Style] = {}
+        self.repaint_hz = max(1.0, min(60.0, float(self.settings.ui.repaint_hz)))
+        self.confirm_orders = self.settings.ui.confirm_orders
+        self._latest: dict[str, Quote] = {}
+        self._dirty: set[str] = set()
+        self._history: dict[str, deque[float]] = {}
+        self._snapshot: AccountSnapshot | None = None
+        self._connection: ConnectionState | None = None
+        self._orders_dirty = True
+        self._account_dirty = True
+        self._chart_dirty = True
+        self._ticks = 0
+        self._started = False
+        self._stopped = False
+        self._return_focus: Widget | None = None
+        self._filter_target: LiveTable | None = None
+        self._instruments: dict[str, Instrument] = {}
+        self.compact_pane = "positions"
+        for spec in self.themes.values():
+            self.register_theme(spec.textual())
+        wanted = self.settings.ui.theme
+        self.theme = wanted if wanted in self.themes else DEFAULT
+        self._build_styles()
+        self._unsubscribe = engine.subscribe(self._on_engine_event)
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield HeaderBar(id="header")
+        with Container(id="desk"):
+            yield WatchlistPane(id="watchlist", classes="pane")
+            yield ChartPane(id="chart", classes="pane")
+            yield PositionsPane(id="positions", classes="pane")
+            yield TicketPane(self.instrument, self.last_price, id="ticket", classes="pane")
+            yield RiskPane(id="risk", classes="pane")
+            yield OrdersPane(id="orders", classes="pane")
+            yield FeedPane(id="alerts", classes="pane")
+            yield FeedPane(id="log", classes="pane")
+        yield Static("", id="cmd-error")
+        yield CommandLine(id="cmdline")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.settings.ui.bindings:
+            self.set_keymap(dict(self.settings.ui.bindings))
+        for key, pane, title in PANES:
+            self.query_one(f"#{pane}").border_title = f"{key} {title}"
+        self._set_watchlist_title()
+        self._layout_for(self.size.width, self.size.height)
+        wl = self.query_one(WatchlistPane)
+        wl.set_symbols(self.watchlists.symbols, self._digits(self.watchlists.symbols))
+        wl.focus()
+        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        self.set_interval(1.0 / self.repaint_hz, self.repaint, name="repaint")
+        self.repaint()
+        self.run_worker(self._start_engine(), group="engine", exit_on_error=False, name="start")
+
+    async def _start_engine(self) -> None:
+        await self.engine.start(list(self.watchlists.symbols))
+        self._started = True
+        for sym in self.watchlists.symbols:
+            q = self.engine.quote(sym)
+            if q is not None:
+                self._latest[sym] = q
+                self._dirty.add(sym)
+        self._connection = self.engine.connection()
+        self._orders_dirty = self._account_dirty = True
+        self.log_line("info", f"connected to {self.engine.info.broker} as profile {self.engine.info.profile}")
+        self.repaint()
+
+    async def on_unmount(self) -> None:
+        await self.stop_engine()
+
+    async def stop_engine(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self._unsubscribe()
+        await self.engine.stop()
+
+    def on_resize(self, event) -> None:
+        self._layout_for(event.size.width, event.size.height)
+
+    def _layout_for(self, width: int, height: int) -> None:
+        wide = width >= WIDE[0] and height >= WIDE[1]
+        self.screen.set_class(wide, "-wide")
+        self.screen.set_class(not wide, "-compact")
+        self._show_compact(self.compact_pane)
+
+    @property
+    def is_compact(self) -> bool:
+        return self.screen.has_class("-compact") or not self.screen.has_class("-wide") and self.size.width < WIDE[0]
+
+    def _show_compact(self, pane: str) -> None:
+        if pane == "watchlist":
+            return
+        self.compact_pane = pane
+        for _, pid, _ in PANES:
+            self.query_one(f"#{pid}").set_class(pid == pane, "-active")
+
+    def _set_watchlist_title(self) -> None:
+        wl = self.query_one(WatchlistPane)
+        wl.border_subtitle = f"{self.watchlists.active} ({len(self.watchlists.names)} lists: [ ])"
+
+    # ------------------------------------------------------------------ themes
+    def _build_styles(self) -> None:
+        spec = self.themes.get(self.theme) or self.themes[DEFAULT]
+        p = spec.palette
+        self.palette_styles = {
+            "up": Style(color=p.up), "down": Style(color=p.down), "buy": Style(color=p.buy, bold=True),
+            "sell": Style(color=p.sell, bold=True), "muted": Style(color=p.muted), "stale": Style(color=p.stale, bold=True),
+            "flash_up": Style(bgcolor=p.flash_up), "flash_down": Style(bgcolor=p.flash_down),
+            "cursor": Style(bgcolor=p.cursor, bold=True), "header": Style(color=p.muted, bold=True),
+            "paper_badge": Style(color="#ffffff", bgcolor=p.paper, bold=True),
+            "live_badge": Style(color="#ffffff", bgcolor=p.live, bold=True, blink=False),
+        }
+
+    def _on_theme_changed(self, theme) -> None:
+        self._build_styles()
+        for table in self.query(LiveTable):
+            table.generation += 1
+            table.refresh()
+        chart = self.query_one(ChartPane)
+        self._chart_colours(chart)
+        self._chart_dirty = True
+        self._account_dirty = True
+        if theme.name in self.themes and self.save_settings:
+            try:
+                save_setting(self.config_path, "ui.theme", theme.name)
+            except (OSError, ValueError) as exc:
+                self.log_line("error", f"cannot save the theme: {exc}")
+        self.post_message(ThemeChanged(theme.name))
+
+    def _chart_colours(self, chart: ChartPane) -> None:
+        spec = self.themes.get(self.theme) or self.themes[DEFAULT]
+        chart.colours = {"up": spec.palette.up, "down": spec.palette.down, "muted": spec.palette.muted,
+                         "accent": spec.colours.get("accent", "#d7af5f"), "line": spec.colours.get("primary", "#3d8fd6")}
+
+    def set_theme(self, name: str) -> None:
+        if name not in self.themes:
+            raise ModelError(f"unknown theme {name!r} (themes: {', '.join(sorted(self.themes))})")
+        self.theme = name
+
+    # ------------------------------------------------------------------ engine events
+    def _on_engine_event(self, event: object) -> None:
+        """Called synchronously by the engine: store, mark dirty, never draw here."""
+        if type(event) is Quote:
+            self._latest[event.symbol] = event
+            self._dirty.add(event.symbol)
+        elif isinstance(event, OrderEvent):
+            self._orders_dirty = True
+            self._account_dirty = True
+            if isinstance(event, OrderFilled):
+                f = event.fill
+                self.log_line("fill", f"filled {f.side.value} {f.qty} {f.symbol} @ {f.price} (order {f.order_id})")
+            else:
+                self.log_line("order", describe_order(event.order))
+            if isinstance(event, OrderRejected):
+                self.notify(f"order {event.order.id} rejected: {event.order.reason}", severity="error", title="Rejected")
+        elif isinstance(event, AlertRaised):
+            self.query_one("#alerts", FeedPane).add(event.ts or self.engine.time(), event.priority, f"{event.title}: {event.message}")
+            if event.priority in ("high", "critical"):
+                self.notify(event.message, title=event.title, severity="error" if event.priority == "critical" else "warning")
+        elif isinstance(event, ConnectionState):
+            self._connection = event
+            self.log_line("info", f"{event.broker} {event.state}" + (f": {event.detail}" if event.detail else ""))
+        elif isinstance(event, AccountSnapshot):
+            self._snapshot = event
+            self._account_dirty = True
+
+    def log_line(self, level: str, text: str) -> None:
+        if self.is_mounted(self):
+            try:
+                self.query_one("#log", FeedPane).add(self.engine.time(), level, text)
+            except Exception:  # before compose: the line is dropped, not the app
+                pass
+
+    def is_mounted(self, widget: Widget) -> bool:
+        return widget.is_running and bool(self.screen_stack)
+
+    # ------------------------------------------------------------------ repaint
+    def repaint(self) -> None:
+        """The capped-rate repaint: only what changed since the last one."""
+        self._ticks += 1
+        now = self.engine.time()
+        wl = self.query_one(WatchlistPane)
+        dirty, self._dirty = self._dirty, set()
+        for sym in dirty:
+            q = self._latest[sym]
+            wl.on_quote(q)
+            hist = self._history.get(sym)
+            if hist is None:
+                hist = self._history[sym] = deque(maxlen=HISTORY)
+            hist.append(q.last)
+        if dirty or self._ticks % max(1, int(self.repaint_hz)) == 0 or any(s.flash for s in wl.state.values()):
+            wl.repaint(now)
+        if self._orders_dirty:
+            self._orders_dirty = False
+            self.query_one(OrdersPane).show(self.engine.orders())
+        if self._started and (self._account_dirty or self._ticks % max(1, int(self.repaint_hz // 2)) == 0):
+            self._account_dirty = False
+            self._snapshot = self.engine.snapshot()
+            self.query_one(PositionsPane).show(self._snapshot.positions)
+            self.query_one(RiskPane).show(self._snapshot.risk)
+        self.query_one(HeaderBar).show(self.engine.info, self._snapshot, self._connection, now, self.palette_styles, self.size.width)
+        chart = self.query_one(ChartPane)
+        symbol = wl.selected_key
+        if chart.display and (self._chart_dirty or (symbol in dirty and self._ticks % max(1, int(self.repaint_hz // 2)) == 0) or symbol != chart.symbol):
+            self._chart_dirty = False
+            if not chart.colours:
+                self._chart_colours(chart)
+            chart.show(symbol, list(self._history.get(symbol, ())) if symbol else [])
+
+    # ------------------------------------------------------------------ reads for panes
+    def instrument(self, symbol: str) -> Instrument:
+        inst = self._instruments.get(symbol)
+        if inst is None:
+            inst = self._instruments[symbol] = self.engine.instrument(symbol)
+        return inst
+
+    def last_price(self, symbol: str) -> float | None:
+        q = self._latest.get(symbol) or self.engine.quote(symbol)
+        return q.last if q else None
+
+    def _digits(self, symbols: list[str]) -> dict[str, int]:
+        out = {}
+        for s in symbols:
+            try:
+                exp = self.instrument(s).tick_size.normalize().as_tuple().exponent
+                out[s] = max(0, -int(exp)) if isinstance(exp, int) else 2
+            except ModelError:
+                out[s] = 2
+        return out
+
+    # ------------------------------------------------------------------ focus and keys
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in self.PASSIVE:
+            if len(self.screen_stack) > 1 and action != "quit":
+                return False  # a dialog is open: its own keys apply
+            if isinstance(self.focused, Input):
+                return False  # typing: the key is a character
+        return True
+
+    def action_focus_pane(self, pane: str) -> None:
+        if self.is_compact:
+            self._show_compact(pane)
+        if pane == "ticket":
+            self.focus_now(self.query_one(TicketPane).first_field())
+            return
+        self.focus_now(self.query_one(f"#{pane}"))
+
+    def focus_now(self, widget: Widget) -> None:
+        """Focus at once (``Widget.focus`` defers, and keys typed ahead would go astray)."""
+        self.screen.set_focus(widget)
+
+    def action_ticket(self) -> None:
+        self.action_focus_pane("ticket")
+
+    def action_command_line(self, text: str = "") -> None:
+        self._open_line("command", text)
+
+    def action_filter(self) -> None:
+        focused = self.focused
+        self._filter_target = focused if isinstance(focused, LiveTable) else self.query_one(WatchlistPane)
+        self._open_line("filter", self._filter_target.filter)
+
+    def _open_line(self, mode: str, text: str) -> None:
+        line = self.query_one(CommandLine)
+        if not line.has_class("-open"):
+            self._return_focus = self.focused
+        line.open(mode, text)
+        line.add_class("-open")
+        self.command_error("")
+        self.focus_now(line)
+
+    def close_line(self) -> None:
+        line = self.query_one(CommandLine)
+        line.remove_class("-open")
+        self.command_error("")
+        target = self._return_focus
+        self._return_focus = None
+        if target is not None and target.is_attached and target.focusable:
+            self.focus_now(target)
+        else:
+            self.focus_now(self.query_one(WatchlistPane))
+
+    def command_error(self, text: str) -> None:
+        err = self.query_one("#cmd-error", Static)
+        err.update(text)
+        err.set_class(bool(text), "-open")
+
+    @on(CommandLine.Closed)
+    def _line_closed(self) -> None:
+        self.close_line()
+
+    @on(CommandLine.Changed, "#cmdline")
+    def _line_changed(self, event: CommandLine.Changed) -> None:
+        line = self.query_one(CommandLine)
+        if line.mode == "filter" and self._filter_target is not None:
+            self._filter_target.set_filter(event.value)
+        elif self.query_one("#cmd-error", Static).has_class("-open"):
+            self.command_error("")
+
+    @on(CommandLine.Submitted, "#cmdline")
+    def _line_submitted(self, event: CommandLine.Submitted) -> None:
+        event.stop()
+        line = self.query_one(CommandLine)
+        if line.mode == "filter":
+            self.close_line()
+            return
+        text = event.value.strip()
+        if not text:
+            self.close_line()
+            return
+        line.remember(text)
+        self.run_command(text)
+
+    @on(LiveTable.Highlighted, "#watchlist")
+    def _symbol_highlighted(self) -> None:
+        self._chart_dirty = True
+
+    def action_help(self) -> None:
+        from workstation.ui.help import help_screen
+
+        self.push_screen(help_screen(self))
+
+    def action_request_quit(self) -> None:
+        self.action_quit()
+
+    def action_quit(self) -> None:
+        n = len(working(self.engine.orders())) if self._started else 0
+        if n == 0:
+            self.exit()
+            return
+        from workstation.ui.screens.confirm import ConfirmScreen
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmScreen(f"{n} order{'s are' if n != 1 else ' is'} working. Quit anyway? (they stay at the broker)", "Quit"), answer)
+
+    # ------------------------------------------------------------------ worker errors
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            exc = event.worker.error
+            text = str(exc) if isinstance(exc, ModelError) else f"{type(exc).__name__}: {exc}"
+            self.log_line("error", f"{event.worker.name or 'task'}: {text}")
+            self.notify(text, title="Error", severity="error")
+            self.post_message(IntentFailed(event.worker.name or "task", text))

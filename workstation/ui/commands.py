@@ -1,0 +1,326 @@
+"""The workstation's command line (``:``): a small grammar, pure (no Textual, no engine).
+
+``parse(text)`` turns one line into a command value or raises ``ParseError`` with a
+one-line message naming the problem. Nothing else is ever raised.
+
+Orders::
+
+    buy 100 AAPL                       market
+    b 100 aapl @ 185.50                @ means limit
+    sell 50 MSFT lmt 410.50 gtc        limit, good till canceled
+    buy 100 AAPL stp 180               stop
+    buy 100 AAPL stp 180 lmt 179.50    stop-limit
+    buy $10000 AAPL                    notional: rounded down to whole lots at the current price
+    short 100 TSLA                     a sell that may open a short
+    buy 100 AAPL @ 185 tp 195 sl 180   bracket: take-profit and stop-loss
+    sell 100 AAPL trail 2%             trailing stop (percent, or an amount: trail 1.50)
+
+Other commands: ``cancel ID``, ``cancel all``, ``flatten AAPL``, ``flatten all``,
+``watch add TSLA``, ``watch rm TSLA``, ``watch list NAME``, ``theme NAME``, ``help``.
+
+Every verb and keyword may be shortened to any unambiguous prefix (``can all``,
+``fl all``, ``buy 100 AAPL lim 185 g``); ``b`` is buy and ``s`` is sell. Symbols are
+case-insensitive and use the engine's one symbol syntax (``workstation.symbols``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+
+from workstation.model import ModelError, OrderType, Side, TimeInForce, plain
+from workstation.symbols import parse_symbol
+
+
+class ParseError(ValueError):
+    """A command line that cannot be understood; the message is one line for a person."""
+
+
+# --------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCommand:
+    side: Side
+    symbol: str
+    qty: Decimal | None = None  # None when the order is given as a notional
+    notional: Decimal | None = None
+    type: OrderType = OrderType.MARKET
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    trail_amount: Decimal | None = None
+    trail_percent: Decimal | None = None
+    tif: TimeInForce = TimeInForce.DAY
+    take_profit: Decimal | None = None
+    stop_loss: Decimal | None = None
+    short: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CancelCommand:
+    order_id: str | None  # None: all working orders
+
+
+@dataclass(frozen=True, slots=True)
+class FlattenCommand:
+    symbol: str | None  # None: every position (and every working order is canceled)
+
+
+@dataclass(frozen=True, slots=True)
+class WatchCommand:
+    action: str  # "add", "rm" or "list"
+    name: str  # a symbol (add, rm) or a list name (list)
+
+
+@dataclass(frozen=True, slots=True)
+class ThemeCommand:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class HelpCommand:
+    pass
+
+
+Command = OrderCommand | CancelCommand | FlattenCommand | WatchCommand | ThemeCommand | HelpCommand
+
+# --------------------------------------------------------------------------- vocabulary
+
+VERBS: dict[str, str] = {
+    "buy": "buy",
+    "b": "buy",
+    "sell": "sell",
+    "s": "sell",
+    "short": "short",
+    "cancel": "cancel",
+    "flatten": "flatten",
+    "watch": "watch",
+    "theme": "theme",
+    "help": "help",
+}
+
+KEYWORDS: dict[str, str] = {
+    "@": "limit",
+    "lmt": "limit",
+    "limit": "limit",
+    "stp": "stop",
+    "stop": "stop",
+    "mkt": "market",
+    "market": "market",
+    "tp": "tp",
+    "sl": "sl",
+    "trail": "trail",
+    "day": "day",
+    "gtc": "gtc",
+    "ioc": "ioc",
+    "fok": "fok",
+}
+
+WATCH_ACTIONS = {"add": "add", "rm": "rm", "remove": "rm", "del": "rm", "delete": "rm", "list": "list"}
+
+GRAMMAR_HELP = (
+    "buy|sell|short QTY|$AMOUNT SYMBOL [@|lmt PRICE] [stp PRICE] [trail N|N%] [tp PRICE sl PRICE] [day|gtc|ioc|fok]",
+    "cancel ID|all",
+    "flatten SYMBOL|all",
+    "watch add|rm SYMBOL  ·  watch list NAME",
+    "theme NAME",
+    "help",
+)
+
+_NUMBER = re.compile(r"^[+-]?([0-9][0-9,_]*(\.[0-9]*)?|\.[0-9]+)$")
+
+
+def resolve(word: str, table: dict[str, str], what: str) -> str:
+    """The meaning of ``word`` in ``table``: an exact entry, else an unambiguous prefix."""
+    key = word.lower()
+    if key in table:
+        return table[key]
+    meanings = {meaning for name, meaning in table.items() if name.startswith(key) and name.isalpha()}
+    if len(meanings) == 1:
+        return meanings.pop()
+    if meanings:
+        options = sorted(name for name in table if name.startswith(key) and name.isalpha())
+        raise ParseError(f"{what} {word!r} is ambiguous: {', '.join(options)}")
+    raise ParseError(f"unknown {what} {word!r}")
+
+
+def _tokens(text: str) -> list[str]:
+    # "@185.50" and "@ 185.50" mean the same; so do "2 %" and "2%"
+    spaced = text.replace("@", " @ ")
+    return spaced.split()
+
+
+def _number(word: str, what: str) -> Decimal:
+    if not _NUMBER.match(word):
+        raise ParseError(f"{what} must be a number, got {word!r}")
+    try:
+        d = Decimal(word.replace(",", "").replace("_", ""))
+    except (InvalidOperation, ValueError):
+        raise ParseError(f"{what} must be a number, got {word!r}") from None
+    if not d.is_finite():
+        raise ParseError(f"{what} must be a finite number, got {word!r}")
+    return d
+
+
+def _positive(word: str, what: str) -> Decimal:
+    d = _number(word, what)
+    if d <= 0:
+        raise ParseError(f"{what} must be positive, got {word}")
+    return d
+
+
+def _symbol(word: str) -> str:
+    try:
+        return parse_symbol(word).symbol
+    except ModelError as exc:
+        raise ParseError(str(exc)) from None
+    except (ValueError, ArithmeticError):
+        raise ParseError(f"malformed symbol {word!r}") from None
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def parse(text: object) -> Command:
+    """Parse one command line; ParseError (with a readable message) for anything malformed."""
+    if not isinstance(text, str):
+        raise ParseError("a command must be text")
+    words = _tokens(text.strip().lstrip(":"))
+    if not words:
+        raise ParseError("empty command: try 'help'")
+    verb = resolve(words[0], VERBS, "command")
+    rest = words[1:]
+    if verb in ("buy", "sell", "short"):
+        return _order(verb, rest)
+    if verb == "cancel":
+        if len(rest) != 1:
+            raise ParseError("usage: cancel ID|all")
+        if rest[0].lower() == "all":
+            return CancelCommand(None)
+        if not rest[0].isdigit() or not rest[0].isascii():
+            raise ParseError(f"malformed order id {rest[0]!r}: expected a number or 'all'")
+        return CancelCommand(rest[0])
+    if verb == "flatten":
+        if len(rest) != 1:
+            raise ParseError("usage: flatten SYMBOL|all")
+        return FlattenCommand(None if rest[0].lower() == "all" else _symbol(rest[0]))
+    if verb == "watch":
+        if len(rest) != 2:
+            raise ParseError("usage: watch add|rm SYMBOL, or watch list NAME")
+        action = resolve(rest[0], WATCH_ACTIONS, "watch action")
+        if action == "list":
+            name = rest[1].strip()
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,24}", name):
+                raise ParseError(f"list name {name!r} must be 1 to 24 letters, digits, - or _")
+            return WatchCommand("list", name.lower())
+        return WatchCommand(action, _symbol(rest[1]))
+    if verb == "theme":
+        if len(rest) != 1:
+            raise ParseError("usage: theme NAME")
+        return ThemeCommand(rest[0].lower())
+    if rest:
+        raise ParseError("help takes no arguments")
+    return HelpCommand()
+
+
+def _order(verb: str, words: list[str]) -> OrderCommand:
+    if len(words) < 2:
+        raise ParseError(f"usage: {verb} QTY SYMBOL [@ PRICE] ... (for example: {verb} 100 AAPL)")
+    amount, sym = words[0], words[1]
+    qty = notional = None
+    if amount.startswith("$"):
+        notional = _positive(amount[1:], "notional amount")
+    else:
+        qty = _positive(amount, "quantity")
+    symbol = _symbol(sym)
+    fields: dict[str, Decimal] = {}
+    trail_amount = trail_percent = None
+    tif: TimeInForce | None = None
+    market = False
+    i = 2
+    while i < len(words):
+        word = words[i]
+        key = resolve(word, KEYWORDS, "keyword")
+        if key in ("day", "gtc", "ioc", "fok"):
+            if tif is not None:
+                raise ParseError("time in force given twice")
+            tif = TimeInForce(key)
+            i += 1
+            continue
+        if key == "market":
+            market = True
+            i += 1
+            continue
+        if i + 1 >= len(words):
+            raise ParseError(f"{word!r} needs a value")
+        value = words[i + 1]
+        if key == "trail":
+            if trail_amount is not None or trail_percent is not None:
+                raise ParseError("trail given twice")
+            if value.endswith("%"):
+                trail_percent = _positive(value[:-1], "trail percent")
+            elif i + 2 < len(words) and words[i + 2] == "%":
+                trail_percent = _positive(value, "trail percent")
+                i += 1
+            else:
+                trail_amount = _positive(value, "trail amount")
+        else:
+            what = {"limit": "limit price", "stop": "stop price", "tp": "take-profit price", "sl": "stop-loss price"}[key]
+            if key in fields:
+                raise ParseError(f"{what} given twice")
+            fields[key] = _positive(value, what)
+        i += 2
+    limit, stop = fields.get("limit"), fields.get("stop")
+    trailing = trail_amount is not None or trail_percent is not None
+    if trailing and (limit is not None or stop is not None):
+        raise ParseError("a trailing stop takes no limit or stop price")
+    if market and (limit is not None or stop is not None or trailing):
+        raise ParseError("a market order takes no limit, stop or trail")
+    if ("tp" in fields) != ("sl" in fields):
+        raise ParseError("a bracket needs both tp and sl")
+    if trailing:
+        otype = OrderType.TRAILING_STOP
+    elif limit is not None and stop is not None:
+        otype = OrderType.STOP_LIMIT
+    elif limit is not None:
+        otype = OrderType.LIMIT
+    elif stop is not None:
+        otype = OrderType.STOP
+    else:
+        otype = OrderType.MARKET
+    return OrderCommand(
+        side=Side.BUY if verb == "buy" else Side.SELL, symbol=symbol, qty=qty, notional=notional, type=otype,
+        limit_price=limit, stop_price=stop, trail_amount=trail_amount, trail_percent=trail_percent,
+        tif=tif or TimeInForce.DAY, take_profit=fields.get("tp"), stop_loss=fields.get("sl"), short=verb == "short",
+    )
+
+
+def notional_qty(amount: Decimal, price: Decimal, lot: Decimal) -> Decimal:
+    """Whole lots that ``amount`` buys at ``price`` (rounded down); ParseError if none."""
+    if price <= 0:
+        raise ParseError("no price yet to turn a notional into a quantity")
+    lots = (amount / price / lot).quantize(Decimal(1), rounding=ROUND_DOWN)
+    if lots <= 0:
+        raise ParseError(f"${plain(amount)} buys less than one lot at {plain(price)}")
+    return lots * lot
+
+
+def describe(cmd: OrderCommand) -> str:
+    """The command written back in its canonical form (the ticket, the log)."""
+    parts = ["short" if cmd.short else cmd.side.value]
+    parts.append(f"${plain(cmd.notional)}" if cmd.notional is not None else plain(cmd.qty) or "0")
+    parts.append(cmd.symbol)
+    if cmd.stop_price is not None:
+        parts += ["stp", plain(cmd.stop_price) or ""]
+    if cmd.limit_price is not None:
+        parts += ["lmt", plain(cmd.limit_price) or ""]
+    if cmd.trail_percent is not None:
+        parts += ["trail", f"{plain(cmd.trail_percent)}%"]
+    if cmd.trail_amount is not None:
+        parts += ["trail", plain(cmd.trail_amount) or ""]
+    if cmd.take_profit is not None:
+        parts += ["tp", plain(cmd.take_profit) or "", "sl", plain(cmd.stop_loss) or ""]
+    if cmd.tif is not TimeInForce.DAY:
+        parts.append(cmd.tif.value)
+    return " ".join(parts)

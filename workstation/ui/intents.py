@@ -1,0 +1,335 @@
+"""What the workstation does with an intent: commands, the ticket, cancels, closes.
+
+Every order goes the same way: the engine reviews it (validation and the pre-trade
+checks, nothing sent), the review screen shows the verdict, and only a ``y``/Enter sends
+it. Cancels, replaces and closes ask for confirmation first. Errors are one line: inline
+where the input was typed, in a notification, and in the Log.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from workstation.api import IntentError, working
+from workstation.model import ModelError, Order, OrderRequest, OrderType, Side, plain, to_decimal
+from workstation.ui.commands import (
+    GRAMMAR_HELP,
+    CancelCommand,
+    FlattenCommand,
+    HelpCommand,
+    OrderCommand,
+    ParseError,
+    ThemeCommand,
+    WatchCommand,
+    notional_qty,
+    parse,
+)
+from workstation.ui.messages import IntentDone, IntentFailed, OrderSent
+from workstation.ui.panes.orders import OrdersPane, order_price
+from workstation.ui.panes.positions import PositionsPane
+from workstation.ui.panes.ticket import TicketPane
+from workstation.ui.panes.watchlist import WatchlistPane
+from workstation.ui.screens.confirm import ConfirmScreen
+
+if TYPE_CHECKING:
+    from workstation.ui.app import WorkstationApp
+
+
+def describe_order(o: Order) -> str:
+    text = f"order {o.id} {o.side.value} {plain(o.qty)} {o.symbol} {o.type.value.replace('_', '-')}"
+    price = order_price(o)
+    if price and price != "mkt":
+        text += f" {price}"
+    text += f": {o.status.value.replace('_', ' ')}"
+    if o.filled_qty:
+        text += f" {plain(o.filled_qty)}"
+        if o.avg_fill_price is not None:
+            text += f" @ {plain(o.avg_fill_price.quantize(Decimal('0.0001')))}"
+    if o.reason:
+        text += f" ({o.reason})"
+    return text
+
+
+class IntentsMixin:
+    """Intent handling for ``WorkstationApp`` (kept apart so the app stays about layout).
+
+    Handlers use Textual's naming convention (``on_<pane>_<message>``) because ``@on``
+    only registers handlers declared on a message pump class itself.
+    """
+
+    # ------------------------------------------------------------------ the command line
+    def run_command(self: WorkstationApp, text: str) -> None:
+        try:
+            cmd = parse(text)
+        except ParseError as exc:
+            self.command_error(str(exc))
+            self.post_message(IntentFailed("command", str(exc)))
+            return
+        if isinstance(cmd, OrderCommand):
+            try:
+                request, note = self.order_request(cmd)
+            except ModelError as exc:
+                self.command_error(str(exc))
+                self.post_message(IntentFailed("command", str(exc)))
+                return
+            self.close_line()
+            self.review_and_send(request, note=note, origin="command")
+            return
+        self.close_line()
+        if isinstance(cmd, CancelCommand):
+            self.ask_cancel(cmd.order_id)
+        elif isinstance(cmd, FlattenCommand):
+            self.ask_flatten(cmd.symbol)
+        elif isinstance(cmd, WatchCommand):
+            self.watch_command(cmd)
+        elif isinstance(cmd, ThemeCommand):
+            try:
+                self.set_theme(cmd.name)
+            except ModelError as exc:
+                self.failed("theme", str(exc))
+        elif isinstance(cmd, HelpCommand):
+            self.action_help()
+
+    def order_request(self: WorkstationApp, cmd: OrderCommand) -> tuple[OrderRequest, str]:
+        """The OrderRequest a parsed command stands for (a notional becomes whole lots)."""
+        inst = self.instrument(cmd.symbol)
+        note = ""
+        qty = cmd.qty
+        if cmd.notional is not None:
+            q = self._latest.get(inst.symbol) or self.engine.quote(inst.symbol)
+            px = None
+            if cmd.limit_price is not None:
+                px = cmd.limit_price
+            elif q is not None:
+                raw = q.ask if cmd.side is Side.BUY else q.bid
+                px = to_decimal(raw if raw > 0 else q.last)
+            if px is None:
+                raise ParseError(f"no price for {inst.symbol} yet to turn ${plain(cmd.notional)} into a quantity")
+            qty = notional_qty(cmd.notional, px, inst.lot_size)
+            note = f"${plain(cmd.notional)} at {plain(px)} → {plain(qty)} (whole lots, rounded down)"
+        if cmd.short:
+            held = self._snapshot and next((p.qty for p in self._snapshot.positions if p.symbol == inst.symbol), None)
+            note = (note + "; " if note else "") + ("opens a short position" if not held or held <= 0 else f"sells {plain(qty)} against {plain(held)} held")
+        assert qty is not None
+        request = OrderRequest(
+            symbol=inst.symbol, side=cmd.side, qty=qty, type=cmd.type, limit_price=cmd.limit_price,
+            stop_price=cmd.stop_price, trail_amount=cmd.trail_amount, trail_percent=cmd.trail_percent, tif=cmd.tif,
+            take_profit=cmd.take_profit, stop_loss=cmd.stop_loss, source="ui",
+        )
+        return request, note
+
+    # ------------------------------------------------------------------ review and send
+    def review_and_send(self: WorkstationApp, request: OrderRequest, *, note: str = "", origin: str = "ticket") -> None:
+        self.run_worker(self._review_and_send(request, note, origin), group="intents", exit_on_error=False, name="order")
+
+    async def _review_and_send(self: WorkstationApp, request: OrderRequest, note: str, origin: str) -> None:
+        from workstation.ui.screens.review import ReviewScreen
+
+        try:
+            review = await self.engine.review(request)
+        except IntentError as exc:
+            self.failed("order", str(exc), origin=origin)
+            return
+        if not self.confirm_orders and review.ok:
+            await self._send(request)
+            return
+        p = self.palette_styles
+        screen = ReviewScreen(request, review, buy_style=str(p["buy"].color.name if p["buy"].color else "green"),
+                              sell_style=str(p["sell"].color.name if p["sell"].color else "red"), note=note)
+
+        async def decided(send: bool | None) -> None:
+            if send:
+                await self._send(request)
+            else:
+                self.log_line("info", f"not sent: {request.side.value} {plain(request.qty)} {request.symbol}")
+
+        self.push_screen(screen, decided)
+
+    async def _send(self: WorkstationApp, request: OrderRequest) -> None:
+        try:
+            order = await self.engine.submit(request)
+        except IntentError as exc:
+            self.failed("order", str(exc))
+            return
+        self._orders_dirty = self._account_dirty = True
+        self.post_message(OrderSent(order))
+
+    def failed(self: WorkstationApp, action: str, message: str, *, origin: str = "") -> None:
+        """One line: inline where it was typed, a notification, and the Log."""
+        if origin == "ticket":
+            self.query_one(TicketPane).error(message)
+        elif origin == "command":
+            self.command_error(message)
+        self.notify(message, title=f"{action} refused", severity="error")
+        self.log_line("error", f"{action}: {message}")
+        self.post_message(IntentFailed(action, message))
+
+    # ------------------------------------------------------------------ ticket
+    def on_ticket_pane_review(self: WorkstationApp, event: TicketPane.Review) -> None:
+        self.review_and_send(event.request, origin="ticket")
+
+    def on_ticket_pane_replace(self: WorkstationApp, event: TicketPane.Replace) -> None:
+        o = event.order
+        changes = [f"qty {plain(o.qty)} → {plain(event.qty)}"]
+        if event.limit_price != o.limit_price:
+            changes.append(f"limit {plain(o.limit_price)} → {plain(event.limit_price)}")
+        if event.stop_price != o.stop_price:
+            changes.append(f"stop {plain(o.stop_price)} → {plain(event.stop_price)}")
+
+        async def go() -> None:
+            try:
+                await self.engine.replace(
+                    o.id, qty=event.qty if event.qty != o.qty else None,
+                    limit_price=event.limit_price if event.limit_price != o.limit_price else None,
+                    stop_price=event.stop_price if event.stop_price != o.stop_price else None,
+                )
+            except IntentError as exc:
+                self.failed("modify", str(exc), origin="ticket")
+                return
+            self.query_one(TicketPane).finish_modify()
+            self._orders_dirty = True
+            self.post_message(IntentDone("modify", f"order {o.id}: {', '.join(changes)}"))
+
+        self.confirm(f"Replace order {o.id} ({o.side.value} {o.symbol}): {', '.join(changes)}?", "Modify order", go)
+
+    def on_watchlist_pane_trade(self: WorkstationApp, event: WatchlistPane.Trade) -> None:
+        ticket = self.query_one(TicketPane)
+        ticket.prefill(event.side, event.symbol, event.price)
+        self.action_focus_pane("ticket")
+
+    # ------------------------------------------------------------------ confirmations
+    def confirm(self: WorkstationApp, question: str, title: str, then) -> None:
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(then(), group="intents", exit_on_error=False, name=title.lower())
+
+        self.push_screen(ConfirmScreen(question, title), answer)
+
+    def on_orders_pane_cancel(self: WorkstationApp, event: OrdersPane.Cancel) -> None:
+        self.ask_cancel(event.order_id)
+
+    def on_orders_pane_modify(self: WorkstationApp, event: OrdersPane.Modify) -> None:
+        o = event.order
+        if not (o.status.is_working and o.type in (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT)):
+            self.failed("modify", f"order {o.id} is {o.status.value.replace('_', ' ')}: only working market, limit and stop orders can be modified")
+            return
+        self.query_one(TicketPane).load_order(o)
+        self.action_focus_pane("ticket")
+
+    def on_positions_pane_close(self: WorkstationApp, event: PositionsPane.Close) -> None:
+        self.ask_flatten(event.symbol)
+
+    def ask_cancel(self: WorkstationApp, order_id: str | None) -> None:
+        if order_id is None:
+            n = len(working(self.engine.orders()))
+            if n == 0:
+                self.failed("cancel", "no working orders")
+                return
+
+            async def all_() -> None:
+                done = await self.engine.cancel_all()
+                self._orders_dirty = True
+                self.post_message(IntentDone("cancel", f"{len(done)} orders"))
+
+            self.confirm(f"Cancel all {n} working order{'s' if n != 1 else ''}?", "Cancel all", all_)
+            return
+        order = next((o for o in self.engine.orders() if o.id == order_id), None)
+        if order is None or not order.status.is_working and not (order.parent_id and order.status.value == "new"):
+            state = order.status.value.replace("_", " ") if order else "unknown"
+            self.failed("cancel", f"order {order_id} is not working ({state})")
+            return
+
+        async def one() -> None:
+            try:
+                await self.engine.cancel(order_id)
+            except IntentError as exc:
+                self.failed("cancel", str(exc))
+                return
+            self._orders_dirty = True
+            self.post_message(IntentDone("cancel", f"order {order_id}"))
+
+        self.confirm(f"Cancel order {order_id}: {order.side.value} {plain(order.qty)} {order.symbol} {order_price(order)}?", "Cancel order", one)
+
+    def ask_flatten(self: WorkstationApp, symbol: str | None) -> None:
+        snap = self._snapshot or self.engine.snapshot()
+        if symbol is None:
+            n = len(snap.positions)
+            w = len(working(self.engine.orders()))
+            if n == 0 and w == 0:
+                self.failed("flatten", "no positions and no working orders")
+                return
+            question = f"Cancel {w} working order{'s' if w != 1 else ''} and close {n} position{'s' if n != 1 else ''} at market?"
+        else:
+            pos = next((p for p in snap.positions if p.symbol == symbol), None)
+            if pos is None:
+                self.failed("flatten", f"no position in {symbol}")
+                return
+            side = "sell" if pos.qty > 0 else "buy"
+            question = f"Close {plain(pos.qty)} {symbol}: {side} {plain(abs(pos.qty))} at market?"
+
+        async def go() -> None:
+            try:
+                done = await self.engine.flatten(symbol)
+            except IntentError as exc:
+                self.failed("flatten", str(exc))
+                return
+            self._orders_dirty = self._account_dirty = True
+            for order in done:
+                self.post_message(OrderSent(order))
+            self.post_message(IntentDone("flatten", symbol or "all"))
+
+        self.confirm(question, "Close position" if symbol else "Flatten all", go)
+
+    # ------------------------------------------------------------------ watchlists
+    def watch_command(self: WorkstationApp, cmd: WatchCommand) -> None:
+        wl = self.query_one(WatchlistPane)
+        if cmd.action == "add":
+            if not self.watchlists.add(cmd.name):
+                self.failed("watch", f"{cmd.name} is already on {self.watchlists.active}")
+                return
+        elif cmd.action == "rm":
+            if not self.watchlists.remove(cmd.name):
+                self.failed("watch", f"{cmd.name} is not on {self.watchlists.active}")
+                return
+        else:
+            self.watchlists.switch(cmd.name)
+        self._refresh_watchlist()
+        if cmd.action == "add":
+            wl.select_key(cmd.name)
+        self.post_message(IntentDone("watch", f"{cmd.action} {cmd.name}"))
+
+    def _refresh_watchlist(self: WorkstationApp) -> None:
+        wl = self.query_one(WatchlistPane)
+        symbols = list(self.watchlists.symbols)
+        wl.set_symbols(symbols, self._digits(symbols))
+        self._set_watchlist_title()
+        for s in symbols:
+            q = self.engine.quote(s)
+            if q is not None:
+                self._latest[s] = q
+                self._dirty.add(s)
+        if self._started:
+            self.run_worker(self._watch(symbols), group="watch", exit_on_error=False, name="watch")
+        wl.repaint(self.engine.time())
+
+    async def _watch(self: WorkstationApp, symbols: list[str]) -> None:
+        await self.engine.watch(symbols)
+        for s in symbols:
+            q = self.engine.quote(s)
+            if q is not None and s not in self._latest:
+                self._latest[s] = q
+                self._dirty.add(s)
+
+    def on_watchlist_pane_add_symbol(self: WorkstationApp) -> None:
+        self.action_command_line("watch add ")
+
+    def on_watchlist_pane_remove_symbol(self: WorkstationApp, event: WatchlistPane.RemoveSymbol) -> None:
+        self.watch_command(WatchCommand("rm", event.symbol))
+
+    def on_watchlist_pane_cycle_list(self: WorkstationApp, event: WatchlistPane.CycleList) -> None:
+        self.watchlists.cycle(event.step)
+        self._refresh_watchlist()
+
+
+__all__ = ["GRAMMAR_HELP", "IntentsMixin", "describe_order"]

@@ -1,0 +1,46 @@
+"""The header line: profile and mode (PAPER/LIVE), connection, market, equity, day P&L, clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from rich.style import Style
+from rich.text import Text
+from textual.widgets import Static
+
+from workstation.api import AccountSnapshot, EngineInfo
+from workstation.model import ConnectionState
+
+
+class HeaderBar(Static):
+    DEFAULT_CSS = """
+    HeaderBar { height: 1; background: $panel; }
+    """
+
+    def show(self, info: EngineInfo, snap: AccountSnapshot | None, conn: ConnectionState | None, now: float, styles: dict[str, Style], width: int) -> None:
+        t = Text(no_wrap=True, overflow="crop")
+        mode = " LIVE " if info.live else " PAPER "
+        t.append(mode, styles["live_badge" if info.live else "paper_badge"])
+        t.append(f" {info.profile}", Style(bold=True))
+        state = conn.state if conn else "connecting"
+        ok = state == "connected"
+        t.append("  ● " if ok else "  ○ ", styles["up" if ok else "down"])
+        t.append(f"{info.broker} {state}" if width >= 100 else state)
+        if snap is not None:
+            if snap.market_open is not None:
+                t.append("  market ", styles["muted"])
+                t.append("open" if snap.market_open else "closed", styles["up" if snap.market_open else "stale"])
+            t.append("  Eq ", styles["muted"])
+            t.append(f"{snap.account.equity:,.2f}")
+            pnl = snap.day_pnl
+            t.append("  Day ", styles["muted"])
+            t.append(f"{pnl:+,.2f}", styles["up" if pnl > 0 else "down" if pnl < 0 else "muted"])
+            if width >= 120:
+                t.append("  BP ", styles["muted"])
+                t.append(f"{snap.account.buying_power:,.2f}")
+        clock = datetime.fromtimestamp(now, tz=timezone.utc).strftime("%H:%M:%S UTC")
+        pad = max(1, width - t.cell_len - len(clock) - 1)
+        if t.cell_len + len(clock) + 2 <= width:
+            t.append(" " * pad)
+            t.append(clock, styles["muted"])
+        self.update(t)

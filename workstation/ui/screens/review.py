@@ -1,0 +1,85 @@
+"""The order review: everything about an order and the engine's verdict, before it is sent.
+
+Enter or ``y`` sends (when the pre-trade checks pass); ``n``, Ctrl+G or Escape cancel.
+The screen dismisses with True (send) or False.
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from workstation.model import OrderRequest, OrderType, Side, plain
+from workstation.oms import Review
+
+
+class ReviewScreen(ModalScreen[bool]):
+    DEFAULT_CSS = """
+    ReviewScreen { align: center middle; }
+    ReviewScreen > Vertical { width: 64; max-width: 100%; height: auto; max-height: 100%; border: thick $primary; background: $surface; padding: 0 1; }
+    ReviewScreen #review-body { height: auto; }
+    ReviewScreen #review-keys { color: $text-muted; height: auto; }
+    """
+
+    BINDINGS = [
+        Binding("enter,y", "send", "Send", id="review.send"),
+        Binding("n,ctrl+g,escape", "back", "Cancel", id="review.cancel"),
+    ]
+
+    def __init__(self, request: OrderRequest, review: Review, *, buy_style: str, sell_style: str, note: str = "") -> None:
+        super().__init__()
+        self.request = request
+        self.review = review
+        self.buy_style, self.sell_style = buy_style, sell_style
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        r = self.review
+        req = self.request
+        side_style = self.buy_style if r.side is Side.BUY else self.sell_style
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="dim")
+        table.add_column()
+        title = Text()
+        title.append(f" {r.side.value.upper()} ", side_style + " reverse bold")
+        title.append(f" {plain(r.qty)} {r.symbol}", "bold")
+        table.add_row("Order", title)
+        kind = r.type.value.replace("_", "-")
+        if r.type is OrderType.TRAILING_STOP:
+            kind += f" {plain(req.trail_percent)}%" if req.trail_percent is not None else f" {plain(req.trail_amount)}"
+        table.add_row("Type", f"{kind} · {r.tif.value}")
+        if r.limit_price is not None:
+            table.add_row("Limit", plain(r.limit_price))
+        if r.stop_price is not None:
+            table.add_row("Stop", plain(r.stop_price))
+        if req.take_profit is not None:
+            table.add_row("Bracket", f"take-profit {plain(req.take_profit)} · stop-loss {plain(req.stop_loss)}")
+        table.add_row("Est. price", plain(r.price))
+        table.add_row("Notional", f"{r.notional:,.2f}")
+        table.add_row("Commission", f"{r.commission:,.2f}")
+        table.add_row("Buying power after", Text(f"{r.buying_power_after:,.2f}", "red" if r.buying_power_after < 0 else ""))
+        if r.ok:
+            verdict = Text("passes the pre-trade checks", "bold green")
+        else:
+            verdict = Text(f"blocked by {r.rule}: {r.reason}", "bold red")
+        table.add_row("Risk", verdict)
+        for w in r.warnings:
+            table.add_row("Warning", Text(w, "yellow"))
+        if self.note:
+            table.add_row("Note", self.note)
+        keys = "Enter/y send · n/Ctrl+G cancel" if r.ok else "n/Ctrl+G/Enter close (nothing sent)"
+        with Vertical(id="review-box") as box:
+            box.border_title = "Review order"
+            yield Static(table, id="review-body")
+            yield Static(keys, id="review-keys")
+
+    def action_send(self) -> None:
+        self.dismiss(self.review.ok)
+
+    def action_back(self) -> None:
+        self.dismiss(False)
