@@ -32,12 +32,17 @@ from workstation.backtest import BarSeries, StrategySpec, run_backtest  # noqa: 
 def make_bars(n: int, seed: int = 7) -> BarSeries:
     """A random walk in cents: open = previous close, high/low around open and close."""
     rng = np.random.default_rng(seed)
-    steps = rng.integers(-5, 6, size=n)
-    close = 10_000 + np.cumsum(steps)
-    close = np.maximum(close, 100)
-    open_ = np.concatenate([[10_000], close[:-1]])
-    high = np.maximum(open_, close) + rng.integers(0, 4, size=n)
-    low = np.maximum(np.minimum(open_, close) - rng.integers(0, 4, size=n), 1)
+    close = np.cumsum(rng.integers(-5, 6, size=n, dtype=np.int32), dtype=np.int64)
+    close += 10_000
+    np.maximum(close, 100, out=close)
+    open_ = np.empty_like(close)
+    open_[0] = 10_000
+    open_[1:] = close[:-1]
+    high = np.maximum(open_, close)
+    high += rng.integers(0, 4, size=n, dtype=np.int8)
+    low = np.minimum(open_, close)
+    low -= rng.integers(0, 4, size=n, dtype=np.int8)
+    np.maximum(low, 1, out=low)
     ts = 1_600_000_000 + 60.0 * np.arange(n)
     return BarSeries.from_arrays(
         "BENCH", ts, open_ / 100, high / 100, low / 100, close / 100, np.full(n, 1_000.0),

@@ -34,6 +34,7 @@ open of the bar it arrived before): the arrival price for execution-quality figu
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 
@@ -45,6 +46,7 @@ from workstation.model import ModelError, Order, OrderStatus, OrderType, Quote, 
 from workstation.symbols import parse_symbol
 
 _STOPS = (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
+FILLS_KEPT = 10_000  # a long backtest need not keep every broker fill report (the journal has them)
 
 
 class BarSimBroker(SimBroker):
@@ -62,6 +64,7 @@ class BarSimBroker(SimBroker):
         super().__init__(clock, cfg, market=SimMarket(cfg.seed))
         self._instruments = dict(instruments or {})
         self._last_price = last_price
+        self._fills = deque(maxlen=FILLS_KEPT)  # type: ignore[assignment]  # fills_since: the recent ones
         self._fresh: set[str] = set()  # client ids that have not met a bar yet
         self.arrivals: dict[str, Decimal] = {}
         self.by_symbol: dict[str, int] = {}

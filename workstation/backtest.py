@@ -54,7 +54,7 @@ from workstation.strategy import Strategy
 from workstation.strategy_runner import StrategyRunner
 from workstation.symbols import parse_symbol
 
-CHUNK = 65_536  # rows converted from numpy to Python floats at a time
+CHUNK = 16_384  # rows converted from numpy to Python floats at a time
 SESSION = 23_400  # a daily bar closes 6.5 hours after it opens (09:30 -> 16:00 New York)
 
 
