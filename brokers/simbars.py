@@ -72,11 +72,16 @@ class BarSimBroker(SimBroker):
     # ------------------------------------------------------------------ instruments and quotes
 
     def _instrument(self, symbol: str):  # type: ignore[override]
+        inst = self._instruments.get(symbol)
+        if inst is not None:
+            return inst
         try:
-            canonical = parse_symbol(symbol).symbol
+            canonical = parse_symbol(symbol)
         except ModelError as e:
             raise BrokerError(str(e)) from None
-        return self._instruments.get(canonical) or parse_symbol(canonical)
+        inst = self._instruments.get(canonical.symbol) or canonical
+        self._instruments[symbol] = inst
+        return inst
 
     async def instrument(self, symbol: str):  # type: ignore[override]
         return self._instrument(symbol)
@@ -150,21 +155,23 @@ class BarSimBroker(SimBroker):
         if not working:
             return
         inst = working[0].inst
-        bar = (
-            _on_tick(inst, to_decimal(o, "open")), _on_tick(inst, to_decimal(h, "high")),
-            _on_tick(inst, to_decimal(lo, "low")),
-        )
+        opened = _on_tick(inst, to_decimal(o, "open"))
+        bar: tuple[Decimal, Decimal, Decimal] | None = None
         for w in working:
             cid = w.order.client_id
             if self._book.get(cid) is not w:
                 continue
-            first = cid in self._fresh
-            if first:
+            if cid in self._fresh:
                 self._fresh.discard(cid)
-                self.arrivals[cid] = bar[0]
+                self.arrivals[cid] = opened
                 if w.order.tif in (TimeInForce.IOC, TimeInForce.FOK):
-                    self._match_open_only(w, bar[0], ts)
+                    self._match_open_only(w, opened, ts)
                     continue
+            if w.order.type is OrderType.MARKET:  # the common case: no need for the range
+                self._fill(w, w.remaining, self._slipped(w, opened), ts)
+                continue
+            if bar is None:
+                bar = (opened, _on_tick(inst, to_decimal(h, "high")), _on_tick(inst, to_decimal(lo, "low")))
             self._match_bar(w, bar, ts)
 
     def _match_open_only(self, w: _Working, o: Decimal, ts: float) -> None:

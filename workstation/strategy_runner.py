@@ -31,7 +31,7 @@ from typing import Any
 from workstation.allocation import AllocationGuard
 from workstation.bars import BarBuilder
 from workstation.bus import Bus
-from workstation.model import ZERO, Account, AlertRaised, Bar, Instrument, ModelError, OrderEvent, Quote
+from workstation.model import ZERO, Account, AlertRaised, Bar, Instrument, ModelError, OrderEvent, OrderFilled, Quote
 from workstation.strategy import (
     Alert,
     Allocation,
@@ -399,7 +399,8 @@ class StrategyRunner:
             ref = inst.refs[oid] = inst.submitting
         if event.order.status.is_terminal:
             inst.refs.pop(oid, None)
-        self.refresh_account()
+        if isinstance(event, OrderFilled):  # only a fill changes cash and positions
+            self.refresh_account()
         inst.worker.put(Routed(event, ref))
 
     def tick(self) -> None:
