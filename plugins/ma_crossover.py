@@ -17,8 +17,8 @@ class MaCrossover(Strategy):
     fast = Param(10, min=1, max=10_000, description="fast SMA length, in bars")
     slow = Param(30, min=2, max=10_000, description="slow SMA length, in bars")
     qty = Param(Decimal(100), min=Decimal("0.00000001"), description="units bought on a cross up")
-    fraction = Param(Decimal(0), min=Decimal(0), max=Decimal(1), description="fraction of capital per entry (0: use qty)")
     bar_seconds = Param(60, min=1, max=86_400, description="bar size in seconds")
+    fraction = Param(Decimal(0), min=Decimal(0), max=Decimal(1), description="fraction of capital per entry (0: use qty)")
 
     @classmethod
     def check(cls, p):

@@ -9,14 +9,14 @@ from tests.ui_support import make_app, settle
 ORCL = str(Path(__file__).parent / "data" / "orcl-1995-2014.txt")
 
 
-async def _wait(pilot, screen, attr: str, tries: int = 400) -> None:
+async def _wait(pilot, screen, attr: str, tries: int = 1200) -> None:
     for _ in range(tries):
         await pilot.pause(0.05)
         if getattr(screen, attr):
             return
 
 
-async def test_b_opens_the_backtest_screen_which_runs_and_shows_the_results(tmp_path: Path) -> None:
+async def test_shift_b_opens_the_backtest_screen_which_runs_and_shows_the_results(tmp_path: Path) -> None:
     from textual.widgets import Input, ProgressBar, Select
 
     from workstation.ui.screens.backtest import BacktestScreen
@@ -24,7 +24,7 @@ async def test_b_opens_the_backtest_screen_which_runs_and_shows_the_results(tmp_
     app, session, _ = make_app(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
-        await pilot.press("b")
+        await pilot.press("B")
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, BacktestScreen)
@@ -50,13 +50,13 @@ async def test_bad_input_shows_on_the_status_line(tmp_path: Path) -> None:
     app, _, _ = make_app(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
         await settle(pilot)
-        await pilot.press("b")
+        await pilot.press("B")
         await settle(pilot)
         screen = app.screen
         screen.query_one("#bt-data", Input).value = "/no/such/file.csv"
         await pilot.press("ctrl+r")
         status = screen.query_one("#bt-status", Static)
-        for _ in range(200):
+        for _ in range(1200):
             await pilot.pause(0.05)
             if "error" in screen.status_text:
                 break

@@ -71,7 +71,7 @@ class WorkstationApp(IntentsMixin, App[None]):
         Binding("slash", "filter", "Filter", priority=True, id="app.filter", tooltip="Filter the rows of the focused table"),
         Binding("question_mark,f1", "help", "Help", priority=True, id="app.help", tooltip="Every key binding"),
         Binding("t", "ticket", "Ticket", show=False, priority=True, id="app.ticket", tooltip="Go to the order ticket"),
-        Binding("b", "backtest", "Backtest", show=False, priority=True, id="app.backtest", tooltip="Open the Backtest screen"),
+        Binding("B", "backtest", "Backtest", show=False, priority=True, id="app.backtest", tooltip="Open the Backtest screen"),
         Binding("q", "quit", "Quit", priority=True, id="app.quit", tooltip="Quit (asks while orders are working)"),
         Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True, id="app.quit_anywhere", tooltip="Quit, even from a text field"),
     ]
