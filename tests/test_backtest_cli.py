@@ -127,3 +127,21 @@ def test_optimize_runs_the_grid_on_processes_and_reports_in_and_out_of_sample(ca
     assert sharpes == sorted(sharpes, reverse=True)
     assert all("out_of_sample" in r and r["out_of_sample"]["trades"] >= 1 for r in rows)
     assert doc["split"].startswith("2010-01-01")
+
+
+def test_execution_quality_reads_any_sessions_journal_paper_or_backtest(capsys) -> None:
+    code, _, err = cli(capsys, "buy", "10", "AAPL")
+    assert code == 0, err
+    code, out, err = cli(capsys, "execution", "--json")  # the paper account
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["fills"] == 1 and doc["by_symbol"]["AAPL"]["vs_decision"] is not None
+    code, _, err = cli(capsys, "backtest", "--data", ORCL, "--strategy", "ma_crossover", "--slippage", "100bps", "--json")
+    assert code == 0, err
+    code, out, err = cli(capsys, "execution", "--backtest", "last", "--json")
+    assert code == 0, err
+    orcl = json.loads(out)["by_strategy"]["ma_crossover"]
+    assert orcl["fills"] == 195
+    assert orcl["vs_arrival_bps"] == pytest.approx(100, abs=1)  # 100 bps against us at every next-bar open
+    code, out, err = cli(capsys, "execution", "--session", "last")
+    assert code == 2 and "no realtime sessions" in err

@@ -568,7 +568,6 @@ class Backtest:
         final = portfolio.equity()
         if len(eq):
             eq[-1] = float(final)
-        journal.flush()
         journal.set_meta("final_equity", str(final))
         strategies = {
             inst.name: {
@@ -583,6 +582,8 @@ class Backtest:
             a = broker.arrivals.get(o.client_id)
             if a is not None:
                 arrivals[o.id] = a
+        # the first price each order met at the broker, for execution-quality reports read from the journal
+        journal.append("arrivals", {k: str(v) for k, v in arrivals.items()}, clock.time())
         result = BacktestResult(
             fills=fills,
             orders=sorted(oms.orders.values(), key=lambda o: int(o.id)),

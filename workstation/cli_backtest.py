@@ -20,6 +20,7 @@ from workstation.model import ModelError, to_decimal
 def register(app: typer.Typer) -> None:
     app.command("backtest")(backtest)
     app.command("optimize")(optimize)
+    app.command("execution")(execution_report)
 
 
 def _cli():
@@ -319,3 +320,86 @@ def optimize(
         _cli()._emit_json({"metric": metric, "split": opt.describe_split(cut), "results": rows})
         return
     _cli()._console().print(opt.table(rows[:top], metric, cut))
+
+
+def _journal_for(journal: Path | None, session: str | None, backtest_run: str | None, profile: str | None,
+                 data: Path | None, config: Path | None) -> Path:
+    from workstation.config import data_dir
+
+    if journal is not None:
+        if not journal.is_file():
+            raise ModelError(f"{journal}: no such journal")
+        return journal
+    if session is not None:
+        from workstation.realtime import find_session
+
+        found = sorted(find_session(data, session).glob("*/journal.sqlite"))
+        if not found:
+            raise ModelError(f"session {session} has no journal")
+        return found[0]
+    if backtest_run is not None:
+        base = data_dir(data) / "backtests"
+        runs = sorted(base.glob("*.sqlite")) if base.is_dir() else []
+        if not runs:
+            raise ModelError(f"no backtests yet in {base}")
+        if backtest_run == "last":
+            return runs[-1]
+        named = [r for r in runs if r.stem == backtest_run]
+        if not named:
+            raise ModelError(f"no backtest {backtest_run!r} in {base}")
+        return named[0]
+    settings = _cli()._settings(config)
+    path = data_dir(data) / settings.profile(profile).name / "journal.sqlite"
+    if not path.is_file():
+        raise ModelError(f"no journal for profile {settings.profile(profile).name!r} yet ({path})")
+    return path
+
+
+def execution_report(
+    session: Annotated[str | None, typer.Option("--session", help="A realtime session (a name, or last).")] = None,
+    backtest_run: Annotated[str | None, typer.Option("--backtest", help="A backtest run (a name, or last).")] = None,
+    journal: Annotated[Path | None, typer.Option("--journal", help="Any journal file.")] = None,
+    profile: Annotated[str | None, typer.Option("--profile", "-p", help="An account's journal (default: paper).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    config: Annotated[Path | None, typer.Option("--config", help="Settings file.")] = None,
+    data_dir_: Annotated[Path | None, typer.Option("--data-dir", help="Data directory.")] = None,
+) -> None:
+    """Execution quality of a session's fills: slippage against decision and arrival prices."""
+    from workstation import analytics
+    from workstation.cli import CliError
+    from workstation.journal import Journal, JournalError
+
+    try:
+        path = _journal_for(journal, session, backtest_run, profile, data_dir_, config)
+        j = Journal(path)
+    except (ModelError, JournalError) as exc:
+        raise CliError(str(exc), 2) from None
+    try:
+        orders = {o.id: o for o in j.orders()}
+        fills = j.fills()
+        arrivals: dict[str, Decimal] = {}
+        for _seq, _ts, _kind, _ref, data in j.events("arrivals"):
+            arrivals.update({k: Decimal(v) for k, v in data.items()})
+    finally:
+        j.close()
+    rows = analytics.execution_quality(fills, orders, arrivals)
+    by_symbol = analytics.execution_summary(rows, "symbol")
+    by_strategy = analytics.execution_summary(rows, "strategy")
+    if json_out:
+        from workstation.backtest_report import _jsonable
+
+        _cli()._emit_json(_jsonable({"journal": str(path), "fills": len(rows), "by_symbol": by_symbol,
+                                     "by_strategy": by_strategy}))
+        return
+    from rich.table import Table
+
+    con = _cli()._console()
+    for title, groups in (("symbol", by_symbol), ("strategy", by_strategy)):
+        t = Table(title=f"Execution quality by {title} (cost > 0 is worse than the decision price)", title_justify="left")
+        for col in (title, "fills", "vs decision $", "bps", "vs arrival $", "bps"):
+            t.add_column(col, justify="left" if col == title else "right")
+        for k, v in groups.items():
+            t.add_row(k, str(v["fills"]), *(("-" if v[c] is None else f"{v[c]:,.2f}") for c in
+                                            ("vs_decision", "vs_decision_bps", "vs_arrival", "vs_arrival_bps")))
+        con.print(t)
+    con.print(f"journal: {path} ({len(rows)} fills)")
