@@ -145,3 +145,30 @@ def test_execution_quality_reads_any_sessions_journal_paper_or_backtest(capsys) 
     assert orcl["vs_arrival_bps"] == pytest.approx(100, abs=1)  # 100 bps against us at every next-bar open
     code, out, err = cli(capsys, "execution", "--session", "last")
     assert code == 2 and "no realtime sessions" in err
+
+
+def test_several_data_files_run_on_one_clock_and_parquet_is_read(capsys, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from brokers.replay import ReplayFeed
+
+    bars = ReplayFeed.from_file(DATA / "nvda-1999-2014.txt").bars
+    table = pa.table({"timestamp": [b.ts for b in bars], "open": [b.open for b in bars], "high": [b.high for b in bars],
+                      "low": [b.low for b in bars], "close": [b.close for b in bars], "volume": [b.volume for b in bars]})
+    pq.write_table(table, tmp_path / "nvda.parquet")
+    code, out, err = cli(capsys, "backtest", "--data", ORCL, "--data", str(tmp_path / "nvda.parquet"),
+                         "--strategy", "ma_crossover", "--qty", "10", "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert {f["symbol"] for f in doc["fills"]} == {"ORCL", "NVDA"}
+    assert [f["ts"] for f in doc["fills"]] == sorted(f["ts"] for f in doc["fills"])
+    assert set(doc["attribution"]["symbol"]) == {"ORCL", "NVDA"}
+
+
+def test_size_buys_a_fraction_of_equity(capsys) -> None:
+    code, out, err = cli(capsys, "backtest", "--data", ORCL, "--strategy", "ma_crossover", "--size", "10%", "--json")
+    assert code == 0, err
+    first = json.loads(out)["fills"][0]
+    notional = Decimal(first["qty"]) * Decimal(first["price"])
+    assert Decimal(9_000) < notional < Decimal(11_000)  # about 10% of 100,000, sized at the signal bar's close
