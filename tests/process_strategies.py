@@ -12,6 +12,8 @@ class HeavyBuyer(Strategy):
 
     def on_start(self):
         self.ctx.log(f"pid {os.getpid()}")
+        bars = self.ctx.history(self.ctx.symbols[0], 60, 3)
+        self.ctx.log(f"history {[b.close for b in bars]}")
         self.ctx.subscribe(self.ctx.symbols)
 
     def on_quote(self, q):

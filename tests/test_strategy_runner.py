@@ -131,7 +131,7 @@ async def test_a_blocked_strategy_holds_up_neither_the_others_nor_the_loop(env):
     fast = r.add(Recorder, symbols=["AAPL"])
     await r.start(slow.name)
     await r.start(fast.name)
-    await asyncio.sleep(0.05)
+    await r.drain()  # both have subscribed
     quote(broker, "AAPL", 101)
     await asyncio.to_thread(slow.strategy.entered.wait, 5)  # the blocker is now stuck in on_quote
     for px in (102, 103, 104, 105):
@@ -305,12 +305,19 @@ async def test_process_worker_runs_the_strategy_in_another_process(env):
     from tests.process_strategies import HeavyBuyer
 
     s, broker, clock, alerts = env
-    r = make_runner(s)
+    from workstation.model import Bar
+
+    def history(symbol, seconds, count):
+        return [Bar(symbol=symbol, ts=T0 - 60 * (3 - i), open=1, high=1, low=1, close=float(i), seconds=60) for i in range(count)]
+
+    r = make_runner(s, history=history)
     inst = r.add(HeavyBuyer, symbols=["AAPL"])
     await r.start(inst.name)
     assert inst.worker.kind == "process"
-    await wait_for(lambda: any(m.startswith("pid") for m in inst.logs), timeout=30)
+    await wait_for(lambda: any(m.startswith("history") for m in inst.logs), timeout=30)
     assert int(inst.logs[0].split()[1]) != os.getpid()
+    assert inst.logs[1] == "history [0.0, 1.0, 2.0]"  # asked for from the child, answered here
+    await wait_for(lambda: "AAPL" in inst.quote_symbols, timeout=10)  # its subscription has arrived
     quote(broker, "AAPL", 100)
     await wait_for(lambda: len(broker.sent) == 1, timeout=10)
     order = broker.sent[0]
@@ -322,3 +329,102 @@ async def test_process_worker_runs_the_strategy_in_another_process(env):
     await wait_for(lambda: inst.state is StrategyState.ERROR, timeout=10)
     assert "RuntimeError: price too high for this test" in inst.error
     await r.stop_all()
+
+
+async def test_a_restarted_strategy_carries_on_with_its_own_position(env):
+    s, broker, clock, _ = env
+    r = make_runner(s)
+    inst = r.add(BuyOnce, {"qty": 10}, symbols=["AAPL"])
+    await r.start(inst.name)
+    await r.drain()
+    quote(broker, "AAPL", 100.5)
+    await r.drain()
+    broker.fill(s.oms.orders[broker.sent[0].id], 10, "100.5")
+    await r.drain()
+    await r.stop(inst.name)
+    await r.start(inst.name)  # a fresh object, but its book comes from its tagged fills
+    await r.drain()
+    assert inst.strategy.ctx.qty("AAPL") == 10 and inst.strategy.ctx.position("AAPL").avg_price == Decimal("100.5")
+    quote(broker, "AAPL", 101)
+    await r.drain()
+    assert len(broker.sent) == 1  # it knows it is already long: no second buy
+    await r.stop_all()
+
+
+class Stuck(Strategy):
+    name = "stuck"
+
+    def on_start(self):
+        self.release = threading.Event()
+        self.entered = threading.Event()
+        self.ctx.subscribe(self.ctx.symbols)
+
+    def on_quote(self, q):
+        self.entered.set()
+        self.release.wait(10)
+        self.ctx.buy(q.symbol, 1)  # too late: the strategy was stopped meanwhile
+
+
+async def test_a_strategy_that_does_not_stop_in_time_cannot_trade_afterwards(env):
+    s, broker, clock, _ = env
+    r = make_runner(s)
+    inst = r.add(Stuck, symbols=["AAPL"])
+    await r.start(inst.name)
+    await r.drain()
+    quote(broker, "AAPL", 100)
+    await asyncio.to_thread(inst.strategy.entered.wait, 5)
+    await r.stop(inst.name, timeout=0.2)
+    assert inst.state is StrategyState.STOPPED
+    inst.strategy.release.set()
+    await asyncio.to_thread(inst.worker.join, 5)
+    await r.drain()
+    assert broker.sent == []
+
+
+class SizedThenFlat(Strategy):
+    """Buys a quarter of its capital's worth with a resting limit below, then flattens on a timer."""
+
+    name = "sized"
+
+    def on_start(self):
+        self.ctx.subscribe(self.ctx.symbols)
+        self.sized = None
+
+    def on_quote(self, q):
+        if self.sized is None:
+            self.sized = self.ctx.sizing.fraction_of_capital(q.symbol, "0.25", q.ask)
+            self.ctx.buy(q.symbol, self.sized)
+            self.ctx.buy(q.symbol, 1, limit="50.00")
+            self.ctx.set_timer("exit", 5)
+
+    def on_timer(self, name):
+        self.ctx.flatten()
+
+
+async def test_sizing_uses_the_allocation_and_flatten_closes_only_its_own(env):
+    s, broker, clock, _ = env
+    r = make_runner(s, "inline")
+    inst = r.add(SizedThenFlat, symbols=["AAPL"], allocation="20000")
+    await r.start(inst.name)
+    await r.drain()
+    manual = await s.oms.submit(req_manual())
+    broker.fill(manual, 7, "100.00")
+    quote(broker, "AAPL", 100)
+    await r.drain()
+    assert inst.strategy.sized == 49  # 25% of 20,000 at the 100.01 ask, rounded down to whole shares
+    market = next(o for o in broker.sent if o.strategy == "sized" and o.type is OrderType.MARKET)
+    broker.fill(s.oms.orders[market.id], 49, "100.01")
+    await r.drain()
+    clock.advance(6)
+    r.tick()
+    await r.drain()
+    sells = [o for o in broker.sent if o.strategy == "sized" and o.side.value == "sell"]
+    assert [o.qty for o in sells] == [49]  # its own 49, not the 7 bought by hand
+    assert not [o for o in s.oms.working() if o.strategy == "sized" and o.type is OrderType.LIMIT]  # resting buy canceled
+    await r.stop_all()
+
+
+def req_manual():
+    from workstation.model import OrderRequest, Side
+
+    return OrderRequest(symbol="AAPL", side=Side.BUY, qty=Decimal(7))

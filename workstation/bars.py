@@ -23,6 +23,7 @@ class BarBuilder:
         self._o = self._h = self._l = self._c = 0.0
         self._v = 0.0
         self._cum: float | None = None
+        self._closed_until = -math.inf  # a late quote for a bar already closed is not reopened
 
     def _bucket(self, ts: float) -> float:
         return math.floor(ts / self.seconds) * self.seconds
@@ -32,6 +33,8 @@ class BarBuilder:
         if price <= 0:
             return None
         start = self._bucket(q.ts)
+        if start < self._closed_until:
+            return None
         done = None
         if self._start is not None and start > self._start:
             done = self._close()
@@ -62,4 +65,5 @@ class BarBuilder:
             volume=self._v, seconds=self.seconds,
         )
         self._start = None
+        self._closed_until = bar.ts + self.seconds
         return bar

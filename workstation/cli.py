@@ -123,8 +123,21 @@ def _open_session(profile: str | None, config: Path | None, data: Path | None): 
         raise CliError(str(exc), 1) from None
 
 
+def plain_json(doc: Any) -> Any:
+    """Decimals as plain-notation strings (``"185.5"``, never ``"1.855E+2"``), recursively."""
+    if isinstance(doc, Decimal):
+        return plain(doc)
+    if isinstance(doc, dict):
+        return {k: plain_json(v) for k, v in doc.items()}
+    if isinstance(doc, (list, tuple)):
+        return [plain_json(v) for v in doc]
+    if isinstance(doc, msgspec.Struct):
+        return plain_json(msgspec.structs.asdict(doc))
+    return doc
+
+
 def _emit_json(doc: Any) -> None:
-    sys.stdout.write(msgspec.json.encode(doc, enc_hook=_enc_hook).decode() + "\n")
+    sys.stdout.write(msgspec.json.encode(plain_json(doc), enc_hook=_enc_hook).decode() + "\n")
     sys.stdout.flush()
 
 

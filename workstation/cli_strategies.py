@@ -35,6 +35,7 @@ def strategies(
     config: Annotated[Path | None, typer.Option("--config", help="Settings file (its folder holds strategies/).")] = None,
 ) -> None:
     """List strategy plugins (shipped, user folder, entry points) with their parameters."""
+    from workstation.strategy import show_value
     from workstation.strategy_plugins import describe, discover, user_dir
 
     found = discover(config=config)
@@ -52,28 +53,24 @@ def strategies(
         for col in ("Parameter", "Type", "Default", "Range", "Description"):
             table.add_column(col)
         for p in r["parameters"]:
-            table.add_row(p["name"], p["type"], _show(p["default"]), _range(p), p["description"])
+            table.add_row(p["name"], p["type"], show_value(p["default"]), _range(p), p["description"])
         con.print(table)
     con.print(f"user strategies folder: {user_dir(config)}")
 
 
 def _range(p: dict[str, Any]) -> str:
+    from workstation.strategy import show_value
+
     if p["choices"]:
-        return ", ".join(map(_show, p["choices"]))
+        return ", ".join(map(show_value, p["choices"]))
     lo, hi = p["min"], p["max"]
     if lo is not None and hi is not None:
-        return f"{_show(lo)} .. {_show(hi)}"
+        return f"{show_value(lo)} .. {show_value(hi)}"
     if lo is not None:
-        return f">= {_show(lo)}"
+        return f">= {show_value(lo)}"
     if hi is not None:
-        return f"<= {_show(hi)}"
+        return f"<= {show_value(hi)}"
     return ""
-
-
-def _show(v: Any) -> str:
-    from workstation.strategy import _show as show
-
-    return show(v)
 
 
 def realtime(

@@ -29,7 +29,8 @@ def run_tui(profile: str | None = None, config: Path | None = None, data: Path |
 
     session = _open_session(profile, config, data)
     watchlists = Watchlists.load(data_dir(data) / "watchlists.json", list(settings.watchlist))
-    app = WorkstationApp(LocalEngine(session), settings, watchlists=watchlists, config_path=config)
+    engine = LocalEngine(session, strategies=settings.strategies, config_path=config)
+    app = WorkstationApp(engine, settings, watchlists=watchlists, config_path=config)
     app.run()
     if app.return_code:
         raise CliError("the workstation stopped on an error (see the log above)", 1)

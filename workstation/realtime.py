@@ -28,7 +28,7 @@ from workstation.config import Settings, data_dir
 from workstation.journal import Journal
 from workstation.model import ModelError, OrderFilled, OrderRejected, iso, money, plain
 from workstation.strategy import Allocation, ParamError, Strategy, parse_assignments
-from workstation.strategy_plugins import Discovery, PluginError, discover
+from workstation.strategy_plugins import Discovery
 from workstation.strategy_runner import StrategyRunner, loop_history
 
 SUMMARY_KIND = "session.summary"
@@ -113,8 +113,8 @@ def find_session(data: Path | None, which: str) -> Path:
 
 
 @dataclass
-class Live:
-    """What the dashboard shows, refreshed by the session as it runs."""
+class RunningSession:
+    """A session as it runs: what the dashboard shows and the summary is made of."""
 
     session: Any
     runner: StrategyRunner
@@ -133,7 +133,7 @@ async def run_realtime(
     data: Path | None = None,
     clock: Clock | None = None,
     broker: Any = None,
-    on_refresh: Callable[[Live], None] | None = None,
+    on_refresh: Callable[[RunningSession], None] | None = None,
     refresh_hz: float = 4.0,
 ) -> dict[str, Any]:
     """Run a session to its end and return the summary (also journaled)."""
@@ -160,7 +160,7 @@ async def run_realtime(
         bus=session.bus, oms=session.oms, portfolio=session.portfolio, clock=clock, delivery="thread",
         history=loop_history(session.broker, loop, clock), feed=session.broker.subscribe,
     )
-    live = Live(session=session, runner=runner, options=options, started=clock.time())
+    live = RunningSession(session=session, runner=runner, options=options, started=clock.time())
     session.bus.subscribe(OrderFilled, lambda e: live.trades.append(e.fill))
     session.bus.subscribe(OrderRejected, lambda e: setattr(live, "rejections", live.rejections + 1))
     session.bus.subscribe(AlertRaised, live.alerts.append)
@@ -178,16 +178,20 @@ async def run_realtime(
         session.journal.append("equity", {"equity": plain(money(eq)), "cash": plain(money(session.portfolio.cash_base()))}, clock.time())
 
     async def sampler() -> None:
-        next_refresh = 0.0
+        """Equity every ``interval`` (the Sharpe ratio's period), the dashboard at ``refresh_hz``."""
+        next_sample = next_refresh = clock.monotonic()
         while True:
-            sample()
             now = clock.monotonic()
+            if now >= next_sample:
+                sample()
+                next_sample += interval
             if on_refresh is not None and now >= next_refresh:
                 on_refresh(live)
                 next_refresh = now + 1.0 / refresh_hz
-            await asyncio.sleep(min(interval, 1.0 / refresh_hz))
+            await asyncio.sleep(max(0.0, min(next_sample, next_refresh if on_refresh else next_sample) - clock.monotonic()))
 
     task = None
+    finished = False
     try:
         await session.start(options.symbols)
         runner.attach()
@@ -205,6 +209,7 @@ async def run_realtime(
             await session.oms.cancel_all()
         await session.oms.drain()
         runner.refresh_account()
+        finished = True
     finally:
         if task is not None:
             task.cancel()
@@ -214,6 +219,9 @@ async def run_realtime(
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):
                 pass
+        if not finished:
+            await runner.stop_all(cancel_orders=not options.keep_orders)
+            await session.stop()
     sample()
     if on_refresh is not None:
         on_refresh(live)
@@ -223,7 +231,7 @@ async def run_realtime(
     return summary
 
 
-def summarize(live: Live, root: Path, interval: float) -> dict[str, Any]:
+def summarize(live: RunningSession, root: Path, interval: float) -> dict[str, Any]:
     session, runner, opts = live.session, live.runner, live.options
     pf = session.portfolio
     acct = pf.account()
@@ -302,8 +310,4 @@ def _revive(doc: Any) -> Any:
     return doc
 
 
-def discovery_errors(found: Discovery) -> list[PluginError]:
-    return list(found.errors)
-
-
-__all__ = ["RealtimeOptions", "StrategyChoice", "choose_strategies", "discover", "find_session", "load_summary", "run_realtime"]
+__all__ = ["RealtimeOptions", "RunningSession", "StrategyChoice", "choose_strategies", "find_session", "load_summary", "run_realtime"]

@@ -44,6 +44,7 @@ from decimal import Decimal
 from types import ModuleType
 from typing import Any, ClassVar
 
+import msgspec
 import numpy as np
 
 from workstation import indicators as _indicators
@@ -155,11 +156,11 @@ class Param:
         v = self._coerce(value, "")
         label = self.name
         if self.min is not None and v < self.min:
-            raise ParamError(f"{label} must be at least {_show(self.min)}, got {_show(v)}")
+            raise ParamError(f"{label} must be at least {show_value(self.min)}, got {show_value(v)}")
         if self.max is not None and v > self.max:
-            raise ParamError(f"{label} must be at most {_show(self.max)}, got {_show(v)}")
+            raise ParamError(f"{label} must be at most {show_value(self.max)}, got {show_value(v)}")
         if self.choices is not None and v not in self.choices:
-            raise ParamError(f"{label} must be one of {', '.join(_show(c) for c in self.choices)}, got {_show(v)}")
+            raise ParamError(f"{label} must be one of {', '.join(show_value(c) for c in self.choices)}, got {show_value(v)}")
         return v
 
     def describe(self) -> dict[str, Any]:
@@ -187,7 +188,7 @@ def type_name(t: type) -> str:
     )
 
 
-def _show(v: Any) -> str:
+def show_value(v: Any) -> str:
     if isinstance(v, Decimal):
         return plain(v) or "0"
     if isinstance(v, bool):
@@ -392,6 +393,8 @@ class Context:
         capital: Callable[[], Decimal | None] = lambda: None,
         history: Callable[[str, int, int], list[Bar]] | None = None,
         history_limit: int = 5_000,
+        book: Book | None = None,
+        orders: Iterable[Order] = (),
     ) -> None:
         self.name = name
         self.symbols: tuple[str, ...] = tuple(symbols)
@@ -405,9 +408,9 @@ class Context:
         self._bars: dict[tuple[str, int], deque[Bar]] = {}
         self._loaded: set[tuple[str, int]] = set()
         self._quotes: dict[str, Quote] = {}
-        self._orders: dict[str, Order] = {}
+        self._orders: dict[str, Order] = {o.id: o for o in orders}
         self._inflight: dict[str, OrderRequest] = {}
-        self._book = Book()
+        self._book = book if book is not None else Book()  # a restart carries on with its positions
         self._refs = itertools.count(1)
         self._trigger_ts = 0.0
         self.last_error: str | None = None
@@ -440,8 +443,8 @@ class Context:
         """Completed bars of ``seconds`` for ``symbol``, oldest first (history, then live)."""
         key = (symbol, int(seconds))
         store = self._bars.get(key)
-        if store is None:
-            store = self._bars[key] = deque(maxlen=self._history_limit)
+        if store is None or (count or 0) > (store.maxlen or 0):
+            store = self._bars[key] = deque(store or (), maxlen=max(self._history_limit, count or 0))
         if key not in self._loaded:
             self._loaded.add(key)
             if self._history_source is not None:
@@ -558,8 +561,6 @@ class Context:
     def submit(self, request: OrderRequest) -> str:
         """Send an order request through the order manager and risk, tagged with this strategy.
         Returns a reference; ``Placed``/order events carry the outcome."""
-        import msgspec
-
         req = msgspec.structs.replace(request, strategy=self.name, source="strategy")
         ref = f"{self.name}-{next(self._refs)}"
         self._inflight[ref] = req

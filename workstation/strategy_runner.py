@@ -20,6 +20,7 @@ traceback summary, and (by default) its working orders canceled.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import sys
 from collections import deque
@@ -32,6 +33,7 @@ from workstation.allocation import AllocationGuard
 from workstation.bars import BarBuilder
 from workstation.bus import Bus
 from workstation.model import ZERO, Account, AlertRaised, Bar, Instrument, ModelError, OrderEvent, OrderFilled, Quote
+from workstation.portfolio import Book
 from workstation.strategy import (
     Alert,
     Allocation,
@@ -85,6 +87,7 @@ class StrategyInstance:
     commands: deque[Command] = field(default_factory=deque)
     consumer: asyncio.Task[None] | None = None
     submitting: str | None = None
+    run: int = 0  # bumped at each start and stop: commands from another run are dropped
     refs: dict[str, str] = field(default_factory=dict)
     logs: deque[str] = field(default_factory=lambda: deque(maxlen=200))
     received: int = 0
@@ -245,6 +248,7 @@ class StrategyRunner:
         inst.warned_backlog = False
         strategy = inst.cls(inst.params)
         inst.strategy = strategy
+        inst.run += 1
         inst.worker = self._make_worker(inst, strategy)
         inst.state = StrategyState.RUNNING
         self._journal("strategy.start", inst)
@@ -258,12 +262,14 @@ class StrategyRunner:
             return ProcessWorker(
                 inst.name, relay=post, fail=lambda summary: post(_Failed(summary)),
                 envelope=lambda: (self.clock.time(), self._account, self._capital(inst)),
-                child=(_child_main, (inst.origin, inst.params, inst.name, inst.symbols)),
-                capacity=self.inbox_capacity,
+                child=(_child_main, (inst.origin, inst.params, inst.name, inst.symbols, *self._carried_over(inst))),
+                capacity=self.inbox_capacity, history=self.history,
             )
+        book, orders = self._carried_over(inst)
         ctx = Context(
             name=inst.name, symbols=inst.symbols, clock=self.clock, send=post, instrument=self._instrument,
             account=lambda: self._account, capital=lambda: self._capital(inst), history=self.history,
+            book=book, orders=orders,
         )
         strategy.bind(ctx)
 
@@ -280,6 +286,13 @@ class StrategyRunner:
             return InlineWorker(inst.name, handle)
         return ThreadWorker(inst.name, handle, self.inbox_capacity)
 
+    def _carried_over(self, inst: StrategyInstance) -> tuple[Book, list[Any]]:
+        """What a (re)started instance already has: its book (from fills tagged with its name,
+        journaled across restarts) and its working orders."""
+        book = self.portfolio.books.get(inst.name)
+        orders = [o for o in self.oms.working() if o.strategy == inst.name]
+        return (copy.deepcopy(book) if book is not None else Book()), orders
+
     def _instrument(self, symbol: str) -> Instrument:
         return self.oms.instrument_cached(symbol)
 
@@ -290,15 +303,18 @@ class StrategyRunner:
         return inst.allocation.capital(equity)
 
     def _poster(self, inst: StrategyInstance) -> Callable[[object], None]:
-        """How a context's commands reach the loop: at once (inline) or by a thread hop."""
+        """How a context's commands reach the loop: at once (inline) or by a thread hop.
+        Commands carry the run they came from: a worker of an earlier run (one that did not
+        stop in time) can no longer send anything."""
+        run = inst.run
         if self.delivery == "inline":
-            return lambda cmd: self._command(inst, cmd)
+            return lambda cmd: self._command(inst, cmd, run)
         loop = self._loop
         assert loop is not None
 
         def post(cmd: object) -> None:
             try:
-                loop.call_soon_threadsafe(self._command, inst, cmd)
+                loop.call_soon_threadsafe(self._command, inst, cmd, run)
             except RuntimeError:  # the loop has closed: the session is over
                 pass
 
@@ -316,6 +332,7 @@ class StrategyRunner:
         if self.delivery == "thread":
             await asyncio.to_thread(worker.join, timeout)
         await self._settle(inst)
+        inst.run += 1  # whatever the old worker still sends (if it did not stop in time) is dropped
         if cancel_orders:
             await self.oms.cancel_all(strategy=inst.name)
         self._journal("strategy.stop", inst)
@@ -430,7 +447,10 @@ class StrategyRunner:
         self._account = self.portfolio.account()
 
     # ------------------------------------------------------------------ commands out (loop thread)
-    def _command(self, inst: StrategyInstance, cmd: object) -> None:
+    def _command(self, inst: StrategyInstance, cmd: object, run: int | None = None) -> None:
+        if run is not None and run != inst.run:
+            log.warning("dropped %s from an earlier run of %s", type(cmd).__name__, inst.name)
+            return
         if isinstance(cmd, (Submit, Cancel, CancelAll)):
             if inst.state is StrategyState.ERROR and isinstance(cmd, Submit):
                 return
@@ -629,7 +649,10 @@ class _EnvelopeClock:
         return self.t
 
 
-def _child_main(conn: Any, origin: tuple[str, str | None, str], params: dict[str, Any], name: str, symbols: tuple[str, ...]) -> None:
+def _child_main(
+    conn: Any, origin: tuple[str, str | None, str], params: dict[str, Any], name: str, symbols: tuple[str, ...],
+    book: Book, orders: list[Any],
+) -> None:
     """Run one strategy in a child process: events in, commands out, one at a time."""
     from workstation.strategy_plugins import load_class
     from workstation.symbols import parse_symbol
@@ -638,9 +661,14 @@ def _child_main(conn: Any, origin: tuple[str, str | None, str], params: dict[str
     strategy = cls(params)
     clock = _EnvelopeClock()
     state: dict[str, Any] = {"account": None, "capital": None}
+    def history(symbol: str, seconds: int, count: int) -> list[Bar]:
+        conn.send(("history", (symbol, seconds, count)))
+        kind, bars = conn.recv()
+        return bars
+
     ctx = Context(
         name=name, symbols=symbols, clock=clock, send=lambda cmd: conn.send(("cmd", cmd)), instrument=parse_symbol,
-        account=lambda: state["account"], capital=lambda: state["capital"],
+        account=lambda: state["account"], capital=lambda: state["capital"], book=book, orders=orders, history=history,
     )
     strategy.bind(ctx)
     while True:

@@ -65,15 +65,17 @@ class Inbox:
     def get(self, timeout: float | None = None) -> object | None:
         """The next event (None on timeout); marks the inbox busy until ``done``."""
         with self._cond:
-            while not self._items:
-                if not self._cond.wait(timeout):
-                    return None
-            entry = self._items.popleft()
-            self._busy = True
-        if isinstance(entry, _Item):
-            return entry.item
-        with self._cond:
-            return self._latest.pop(entry)
+            while True:
+                while not self._items:
+                    if not self._cond.wait(timeout):
+                        return None
+                entry = self._items.popleft()
+                if isinstance(entry, _Item):
+                    self._busy = True
+                    return entry.item
+                if entry in self._latest:
+                    self._busy = True
+                    return self._latest.pop(entry)
 
     def done(self) -> None:
         with self._cond:
@@ -182,7 +184,8 @@ class ProcessWorker(ThreadWorker):
     ``child`` is ``(target, args)``: the function that runs in the child with the pipe's other
     end first. ``envelope()`` gives what travels with each event (the clock's time, the
     account snapshot...). Messages from the child: ``("cmd", command)`` to relay with
-    ``relay``, then ``("done", error_or_None)`` once the event is handled.
+    ``relay``, ``("history", (symbol, seconds, count))`` answered with the bars, then
+    ``("done", error_or_None)`` once the event is handled.
     """
 
     kind = "process"
@@ -195,8 +198,10 @@ class ProcessWorker(ThreadWorker):
         envelope: Callable[[], tuple[Any, ...]],
         child: tuple[Callable[..., None], tuple[Any, ...]],
         capacity: int = 10_000,
+        history: Callable[[str, int, int], list[Any]] | None = None,
     ) -> None:
         super().__init__(name, self._forward, capacity)
+        self._history = history
         self._relay = relay
         self._fail = fail
         self._envelope = envelope
@@ -220,6 +225,8 @@ class ProcessWorker(ThreadWorker):
                 kind, payload = self._conn.recv()
                 if kind == "cmd":
                     self._relay(payload)
+                elif kind == "history":  # the strategy asked for bars: answer from here
+                    self._conn.send(("history", self._history(*payload) if self._history is not None else []))
                 elif kind == "done":
                     if payload is not None:
                         self._fail(payload)

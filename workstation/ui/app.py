@@ -18,6 +18,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
+from textual.css.query import NoMatches
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
@@ -36,6 +37,7 @@ from workstation.ui.panes.header import HeaderBar
 from workstation.ui.panes.orders import OrdersPane
 from workstation.ui.panes.positions import PositionsPane
 from workstation.ui.panes.risk import RiskPane
+from workstation.ui.panes.strategies import StrategiesPane
 from workstation.ui.panes.table import LiveTable
 from workstation.ui.panes.ticket import TicketPane
 from workstation.ui.panes.watchlist import WatchlistPane
@@ -51,6 +53,7 @@ PANES = (
     ("6", "alerts", "Alerts"),
     ("7", "chart", "Chart"),
     ("8", "log", "Log"),
+    ("9", "strategies", "Strategies"),
 )
 WIDE = (140, 40)  # at least this many columns and rows: every pane at once
 HISTORY = 600  # price points kept per symbol for the chart
@@ -131,6 +134,7 @@ class WorkstationApp(IntentsMixin, App[None]):
             yield OrdersPane(id="orders", classes="pane")
             yield FeedPane(id="alerts", classes="pane")
             yield FeedPane(id="log", classes="pane")
+            yield StrategiesPane(id="strategies", classes="pane")
         yield Static("", id="cmd-error")
         yield CommandLine(id="cmdline")
         yield Footer()
@@ -278,7 +282,10 @@ class WorkstationApp(IntentsMixin, App[None]):
         """The capped-rate repaint: only what changed since the last one."""
         self._ticks += 1
         now = self.engine.time()
-        wl = self.query_one(WatchlistPane)
+        try:
+            wl = self.query_one(WatchlistPane)
+        except NoMatches:  # shutting down (a tick can fire while the panes are being removed)
+            return
         dirty, self._dirty = self._dirty, set()
         for sym in dirty:
             q = self._latest[sym]
@@ -297,6 +304,7 @@ class WorkstationApp(IntentsMixin, App[None]):
             self._snapshot = self.engine.snapshot()
             self.query_one(PositionsPane).show(self._snapshot.positions)
             self.query_one(RiskPane).show(self._snapshot.risk)
+            self.query_one(StrategiesPane).show(self.engine.strategies.rows())
         self.query_one(HeaderBar).show(self.engine.info, self._snapshot, self._connection, now, self.palette_styles, self.size.width)
         chart = self.query_one(ChartPane)
         symbol = wl.selected_key
