@@ -7,13 +7,15 @@ from typing import Annotated
 
 import typer
 
-from workstation.cli import CliError, ConfigOpt, DataDirOpt, ProfileOpt, _open_session, _settings
+from workstation.cli import LIVE_FLAG, CliError, ConfigOpt, DataDirOpt, ProfileOpt, _open_session, _settings
 from workstation.config import ConfigError, data_dir
 
 LiveOpt = Annotated[bool, typer.Option("--live", help="Allow a live profile (it must also say live = true).")]
 
 
 def run_tui(profile: str | None = None, config: Path | None = None, data: Path | None = None, live: bool = False) -> None:
+    live = live or LIVE_FLAG.get()  # main() takes --live off the line for every command
+    LIVE_FLAG.set(live)
     settings = _settings(config)
     try:
         prof = settings.profile(profile)

@@ -11,8 +11,9 @@ Where things live
 
 Profiles
 --------
-``paper`` (the default, fully offline: the built-in simulated market and paper broker)
-always exists. A ``[profiles.NAME]`` table adds or overrides one. Secrets never live in
+``paper`` (the default, fully offline: the built-in simulated market and paper broker),
+``alpaca-paper``/``alpaca-live`` and ``ib-paper``/``ib-live`` always exist. A
+``[profiles.NAME]`` table adds or overrides one. Secrets never live in
 this file: brokers read them from the environment (or the OS keyring).
 """
 
@@ -61,6 +62,8 @@ class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 # name is merged over the built-in one (its ``options`` key by key), so
 # ``[profiles.ib-paper] options = { gateway = true }`` is enough to use IB Gateway.
 BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
+    "alpaca-paper": {"broker": "alpaca"},
+    "alpaca-live": {"broker": "alpaca", "live": True},
     "ib-paper": {"broker": "ib"},
     "ib-live": {"broker": "ib", "live": True},
 }

@@ -113,7 +113,8 @@ class Session:
         previous = self.connection
         self.connection = state
         self.bus.publish(state)
-        if state.state == "connected" and previous is not None and previous.state != "connected":
+        # back from a drop (not the first connect: start() resyncs that one itself)
+        if state.state == "connected" and previous is not None and previous.state in ("reconnecting", "disconnected"):
             self._spawn(self.resync())
 
     async def resync(self) -> list[str]:

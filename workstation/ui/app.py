@@ -284,7 +284,7 @@ class WorkstationApp(IntentsMixin, App[None]):
         now = self.engine.time()
         try:
             wl = self.query_one(WatchlistPane)
-        except NoMatches:  # shutting down (a tick can fire while the panes are being removed)
+        except NoMatches:  # the timer ticked while the app was closing: the panes are gone
             return
         dirty, self._dirty = self._dirty, set()
         for sym in dirty:
