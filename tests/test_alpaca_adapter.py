@@ -206,7 +206,7 @@ async def test_submit_without_an_answer_times_out_and_is_looked_up(fake, keys, h
 
 
 async def test_expired_order(session, fake):
-    order = await session.oms.submit(buy("AAPL", "1", type=OrderType.LIMIT, limit_price=Decimal("150")))
+    order = await session.oms.submit(buy("AAPL", "1", type=OrderType.LIMIT, limit_price=Decimal("175")))
     await until(lambda: session.oms.orders[order.id].status is OrderStatus.ACCEPTED)
     fake.expire(order.client_id)
     await until(lambda: session.oms.orders[order.id].status is OrderStatus.EXPIRED, what="expired")
@@ -237,7 +237,7 @@ async def test_dead_trading_socket_is_detected_by_ping_and_reconnected(fake, key
         await until(lambda: "reconnecting" in states, what="dead socket detected")
         fake.mute_trading = False
         await until(lambda: states[-1] == "connected" and fake.connections["trading"] >= 2, what="reconnected")
-        order = await s.oms.submit(buy("AAPL", "1", type=OrderType.LIMIT, limit_price=Decimal("150")))
+        order = await s.oms.submit(buy("AAPL", "1", type=OrderType.LIMIT, limit_price=Decimal("175")))
         fake.fill(order.client_id)
         await until(lambda: s.oms.orders[order.id].status is OrderStatus.FILLED, what=f"fill over the new socket ({states})")
     finally:

@@ -462,11 +462,16 @@ def status(
             "open_orders": [order_row(o) for o in session.oms.working()],
             "data_dir": str(session.data_dir),
             "journal": str(session.journal.path),
+            "risk": session.monitor.status(),
+            "rejections": recent_rejections(session.journal),
         }
 
+    from workstation.cli_risk import print_status, recent_rejections, status_doc
+
     doc = _with_session(profile, config, data_dir_, body)
+    risk_status = doc.pop("risk")
     if json_out:
-        _emit_json(doc)
+        _emit_json({**doc, "risk": status_doc(risk_status)})
         return
     con = _console()
     a = doc["account"]
@@ -486,6 +491,7 @@ def status(
         con.print(_orders_table(doc["open_orders"], "Open orders"))
     else:
         con.print("no open orders")
+    print_status(risk_status, doc["rejections"])
     con.print(f"data directory {doc['data_dir']}")
 
 
@@ -676,6 +682,10 @@ def _place(
         except CliError:
             session.journal.close()
             raise
+    from workstation.model import AlertRaised
+
+    warned: list[str] = []  # risk warnings (a possible wash sale) never block, but are shown
+    session.bus.subscribe(AlertRaised, lambda a: warned.append(a.message) if a.title == "Risk warning" else None)
 
     async def body() -> Any:
         try:
@@ -701,6 +711,8 @@ def _place(
             await session.stop()
 
     result = _run(body)
+    for warning in dict.fromkeys([*warned, *(result.warnings if dry_run else ())]):
+        _console(stderr=True).print(f"[yellow]warning: {warning}[/]")
     if dry_run:
         review = result
         if json_out:
@@ -843,6 +855,9 @@ _register_strategies(app)
 from workstation.cli_backtest import register as _register_backtest  # noqa: E402
 
 _register_backtest(app)
+from workstation.cli_risk import register as _register_risk  # noqa: E402  (it imports this module's helpers)
+
+_register_risk(app)
 
 
 # --------------------------------------------------------------------------- default
@@ -877,6 +892,8 @@ def _check_negative_numbers(argv: list[str]) -> None:
             if prev.startswith("--") and "=" not in prev:
                 what = prev[2:].replace("-", " ")
                 raise CliError(f"{what} must be positive, got {token}", 2)
+            if argv[:2] == ["risk", "set"]:
+                raise CliError(f"a risk limit cannot be negative, got {token}", 2)
             raise CliError(f"quantity must be positive, got {token}", 2)
 
 

@@ -27,6 +27,9 @@ from typing import Any
 
 import msgspec
 
+from workstation.dataquality import QualitySettings
+from workstation.limits import RiskLimits, check_overrides
+
 DEFAULT_WATCHLIST = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "SPY", "QQQ", "BTC/USD", "ETH/USD", "EUR/USD")
 
 
@@ -56,6 +59,14 @@ class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     journal_sync: str = "NORMAL"  # NORMAL survives a killed process; FULL also a power cut
     sim: SimSettings = SimSettings()
     options: dict[str, Any] = {}  # broker-specific settings (hosts, ports, exchange id...)
+    risk: RiskLimits = RiskLimits()  # [profiles.NAME.risk]
+    strategy_risk: dict[str, dict[str, Any]] = {}  # [profiles.NAME.strategy_risk.STRATEGY]: keys that differ
+
+    def __post_init__(self) -> None:
+        try:
+            check_overrides(self.risk, self.strategy_risk)
+        except ValueError as exc:
+            raise ValueError(f"strategy_risk: {exc}") from None
 
 
 # Profiles that exist without a settings file. A ``[profiles.NAME]`` table of the same
@@ -98,6 +109,30 @@ class StrategySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     params: dict[str, Any] = {}
     allocation: str | None = None  # an amount (25000) or a share of equity (25%)
     autostart: bool = False
+class AlertChannel(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An external channel: an apprise URL and the lowest priority it receives."""
+
+    url: str
+    min_priority: str = "high"
+
+    def __post_init__(self) -> None:
+        if self.min_priority not in ("low", "normal", "high", "critical"):
+            raise ValueError(f"alert channel min_priority must be low, normal, high or critical, got {self.min_priority!r}")
+
+
+class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    bell: bool = True  # ring the terminal bell for high and critical alerts
+    cooldown: float = 60.0  # seconds before the same alert (or rule) fires again
+    rules: list[str] = []  # e.g. "AAPL > 200", "pnl < -1000 priority high"
+    channels: list[AlertChannel] = []
+    retries: int = 2  # delivery attempts after the first, with backoff
+    retry_delay: float = 1.0  # seconds before the first retry (doubling)
+
+    def __post_init__(self) -> None:
+        from workstation.alerts import parse_rule
+
+        for text in self.rules:
+            parse_rule(text)  # AlertRuleError is a ValueError: the settings file names it
 
 
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -106,6 +141,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     profiles: dict[str, Profile] = {}
     ui: UISettings = UISettings()
     strategies: list[StrategySettings] = []
+    alerts: AlertSettings = AlertSettings()
+    sectors: dict[str, str] = {}  # symbol -> sector, added to the shipped table
+    data_quality: QualitySettings = QualitySettings()
 
     def profile(self, name: str | None) -> Profile:
         """The named profile (``paper`` is built in); ConfigError for an unknown name."""
