@@ -8,9 +8,16 @@ from pathlib import Path
 import pytest
 
 from plugins.ma_crossover import MaCrossover
-from workstation.backtest import BacktestConfig, BacktestError, BarSeries, StrategySpec, load_series, run_backtest
+from workstation.backtest import (
+    BacktestConfig,
+    BacktestError,
+    BarSeries,
+    StrategySpec,
+    load_series,
+    open_limits,
+    run_backtest,
+)
 from workstation.model import Bar
-from workstation.risk import RiskLimits
 from workstation.strategy import Strategy
 
 DATA = Path(__file__).parent / "data"
@@ -102,7 +109,7 @@ def test_buying_power_always_applies_and_other_limits_only_when_configured() -> 
     assert r.orders[0].status.value == "rejected" and "buying power" in (r.orders[0].reason or "")
     r = run(rows, {0: {"side": "buy", "qty": 9_000}})  # $90,000: no notional cap unless asked
     assert len(r.fills) == 1
-    r = run(rows, {0: {"side": "buy", "qty": 100}}, limits=RiskLimits(max_order_qty=Decimal(50), max_order_notional=None))
+    r = run(rows, {0: {"side": "buy", "qty": 100}}, limits=open_limits(max_order_qty=Decimal(50)))
     assert r.fills == [] and "max_order_qty" in (r.orders[0].reason or "")
 
 
@@ -170,3 +177,25 @@ def test_bad_input_is_refused_before_anything_runs() -> None:
     s = series(FLAT)
     with pytest.raises(BacktestError, match="given twice"):
         run_backtest([s, s], [StrategySpec(MaCrossover)])
+
+
+def test_only_configured_limits_apply_the_live_defaults_do_not() -> None:
+    from workstation.limits import RiskLimits
+
+    live = RiskLimits()
+    assert live.max_orders_per_second is not None and live.price_collar_pct is not None  # live has them on
+    # 300 round trips, one order per one-minute bar, limit orders far from the price: none refused
+    rows = [(10.0, 10.5, 9.5, 10.0)] * 602
+    orders = {k: {"side": "buy" if k % 2 == 0 else "sell", "qty": 1} for k in range(600)}
+    orders[600] = {"side": "buy", "qty": 1, "limit": "5.00"}  # 50% below: a live price collar refuses it
+    r = run(rows, orders)
+    assert not [o for o in r.orders if o.status.value == "rejected"]
+    assert len(r.fills) == 600
+    r = run(rows, {0: {"side": "buy", "qty": 1, "limit": "5.00"}}, limits=open_limits(price_collar_pct=Decimal(10)))
+    assert r.orders[0].status.value == "rejected" and "price_collar_pct" in (r.orders[0].reason or "")
+
+
+def test_the_spike_filter_is_off_a_bar_far_from_the_others_trades() -> None:
+    rows = [(10.0, 10.5, 9.5, 10.0)] * 40 + [(10.0, 30.0, 9.5, 10.0), (30.0, 30.5, 29.5, 30.0), (10.0, 10.5, 9.5, 10.0)]
+    r = run(rows, {40: {"side": "buy", "qty": 1}})
+    assert [f.price for f in r.fills] == [Decimal("30.00")]  # the outlier bar's open is traded as published

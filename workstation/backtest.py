@@ -46,10 +46,11 @@ from workstation.bus import Bus
 from workstation.clock import SimClock, perf_ns
 from workstation.journal import Journal
 from workstation.marketdata import QuoteCache
-from workstation.model import Bar, Fill, Instrument, ModelError, Order, OrderEvent, OrderFilled
+from workstation.model import Bar, Fill, Instrument, ModelError, Order, OrderEvent, OrderFilled, OrderSubmitted
 from workstation.oms import OrderManager
 from workstation.portfolio import Portfolio
-from workstation.risk import PreTradeRisk, RiskLimits
+from workstation.limits import LimitStore, RiskLimits
+from workstation.risk import PreTradeRisk
 from workstation.strategy import Strategy
 from workstation.strategy_runner import StrategyRunner
 from workstation.symbols import parse_symbol
@@ -140,6 +141,19 @@ def synthetic_series(symbol: str, days: float, *, end: float, seed: int = 0, sec
 # --------------------------------------------------------------------------- configuration
 
 
+def open_limits(**given: Any) -> RiskLimits:
+    """Risk limits with every limit off except the ones ``given`` (buying power always applies)."""
+    off: dict[str, Any] = {}
+    for name, default in zip(RiskLimits.__struct_fields__, RiskLimits.__struct_defaults__, strict=True):
+        if isinstance(default, bool) or name in ("near_pct", "day_roll", "day_timezone"):
+            continue
+        off[name] = None
+    return RiskLimits(**{**off, **given})
+
+
+OPEN_LIMITS = open_limits()
+
+
 class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Money, costs and limits of one backtest."""
 
@@ -149,7 +163,7 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     commission_min: Decimal = Decimal(0)
     slippage_bps: Decimal = Decimal(0)
     slippage_ticks: int = 0
-    limits: RiskLimits = RiskLimits(max_order_notional=None)
+    limits: RiskLimits = OPEN_LIMITS
     account: str = "cash"  # "cash" or "margin"
     leverage: Decimal = Decimal(2)
     seed: int = 0
@@ -379,14 +393,18 @@ class Backtest:
             initial_cash=cfg.cash, instrument=lambda s: oms_ref[0].instrument_cached(s),
             margin=cfg.account == "margin", leverage=cfg.leverage,
         )
-        risk = PreTradeRisk(portfolio, cfg.limits, working_orders=lambda: oms_ref[0].working())
+        risk = PreTradeRisk(
+            portfolio, LimitStore(cfg.limits), working_orders=lambda: oms_ref[0].working(), last_price=portfolio.last,
+            now=clock.time,
+        )
         broker = BarSimBroker(clock, cfg.sim(), instruments=self.instruments, last_price=self._last_price)
         oms = OrderManager(
             bus=bus, journal=journal, portfolio=portfolio, broker=broker, clock=clock, risk=risk, quotes=quotes,
             client_prefix="bt", commission=broker.estimate_commission,
         )
         oms_ref.append(oms)
-        broker.attach(oms.on_report, quotes.on_quote, lambda state: None)
+        broker.attach(oms.on_report, quotes.on_quote, lambda state: None)  # bars never pass a quote filter
+        bus.subscribe(OrderSubmitted, lambda e: risk.record_sent(e.order))  # order-rate limits, when given
         for sym in self.instruments:
             await oms.instrument(sym)
         runner = StrategyRunner(

@@ -150,20 +150,19 @@ def strategy_specs(names: list[str], params: list[str], qty: str | None, size: s
 
 
 def _config(cash: str, commission: str | None, slippage: str | None, seed: int, limits: dict[str, Any]):
-    from workstation.backtest import BacktestConfig
-    from workstation.risk import RiskLimits
+    from workstation.backtest import BacktestConfig, open_limits
 
     start_cash = to_decimal(cash, "cash")
     per_share, pct = parse_commission(commission)
     bps, ticks = parse_slippage(slippage)
     return BacktestConfig(
         cash=start_cash, commission_per_share=per_share, commission_pct=pct, slippage_bps=bps, slippage_ticks=ticks,
-        seed=seed, limits=RiskLimits(**limits),
+        seed=seed, limits=open_limits(**limits),
     )
 
 
 def _limits(max_qty: str | None, max_notional: str | None, no_short: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"max_order_notional": None, "allow_short": not no_short}
+    out: dict[str, Any] = {"allow_short": not no_short}
     if max_qty is not None:
         out["max_order_qty"] = to_decimal(max_qty, "max order quantity")
     if max_notional is not None:
