@@ -6,7 +6,7 @@ Hooked into the Typer app by ``register(app)`` from ``workstation.cli``.
 from __future__ import annotations
 
 import sys
-from datetime import datetime, time, timezone
+from datetime import datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
