@@ -172,3 +172,43 @@ def test_size_buys_a_fraction_of_equity(capsys) -> None:
     first = json.loads(out)["fills"][0]
     notional = Decimal(first["qty"]) * Decimal(first["price"])
     assert Decimal(9_000) < notional < Decimal(11_000)  # about 10% of 100,000, sized at the signal bar's close
+
+
+_DOM = """
+const elements = {};
+function mk(tag) { return {tag, style: {}, children: [], attrs: {}, innerHTML: "", textContent: "", clientWidth: 900,
+  value: "ORCL", listeners: {}, setAttribute(k, v) { this.attrs[k] = v; }, appendChild(c) { this.children.push(c); return c; },
+  addEventListener(k, f) { this.listeners[k] = f; }, getBoundingClientRect() { return {left: 0, top: 0}; }}; }
+global.document = {getElementById(id) { return elements[id] || (elements[id] = mk(id)); },
+  createElementNS(ns, t) { return mk(t); }, createElement(t) { return mk(t); }};
+global.window = {addEventListener() {}};
+"""
+_CHECK = """
+const svg = elements["equity"].children[0];
+const path = svg.children.find(c => c.tag === "path");
+const price = elements["price"].children[0];
+const markers = price.children.filter(c => c.tag === "path" && c.listeners.mousemove);
+svg.listeners.mousemove({clientX: 300, clientY: 50, target: svg});
+console.log(JSON.stringify({equity_path: path.attrs.d.length, markers: markers.length,
+  tip: elements["tip"].textContent, months: elements["monthly"].children[0].children.filter(c => c.tag === "rect").length}));
+"""
+
+
+def test_the_report_script_draws_every_chart_and_answers_the_mouse(capsys, tmp_path: Path) -> None:
+    import re
+    import shutil
+    import subprocess
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the report's script is not executed")
+    report = tmp_path / "out.html"
+    code, _, err = cli(capsys, "backtest", "--data", ORCL, "--strategy", "ma_crossover", "--report", str(report), "--json")
+    assert code == 0, err
+    script = re.search(r"<script>(.*)</script>", report.read_text(), re.S).group(1)
+    (tmp_path / "page.js").write_text(_DOM + script + _CHECK)
+    run = subprocess.run([node, str(tmp_path / "page.js")], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    drawn = json.loads(run.stdout)
+    assert drawn["equity_path"] > 1000 and drawn["markers"] == 195 and drawn["months"] > 200
+    assert "equity" in drawn["tip"]
