@@ -199,3 +199,31 @@ def test_the_spike_filter_is_off_a_bar_far_from_the_others_trades() -> None:
     rows = [(10.0, 10.5, 9.5, 10.0)] * 40 + [(10.0, 30.0, 9.5, 10.0), (30.0, 30.5, 29.5, 30.0), (10.0, 10.5, 9.5, 10.0)]
     r = run(rows, {40: {"side": "buy", "qty": 1}})
     assert [f.price for f in r.fills] == [Decimal("30.00")]  # the outlier bar's open is traded as published
+
+
+def test_the_spike_filter_when_asked_drops_the_bars_the_live_monitor_calls_spikes() -> None:
+    from workstation.backtest import spikes
+
+    calm = [(10.0 + 0.01 * (i % 3), 10.05 + 0.01 * (i % 3), 9.95, 10.0 + 0.01 * (i % 3)) for i in range(40)]
+    rows = calm + [(10.0, 30.0, 9.95, 30.0), (10.0, 10.05, 9.95, 10.01), (10.0, 10.05, 9.95, 10.02)]
+    s = series(rows)
+    assert spikes(s).nonzero()[0].tolist() == [40]  # the close at 30 that came straight back
+    moved = series(calm + [(10.0, 30.0, 9.95, 30.0), (30.0, 30.05, 29.95, 30.01)])
+    assert not spikes(moved).any()  # a level the next bar confirms is real
+    seen: list[float] = []
+
+    class Closes(Strategy):
+        name = "closes"
+
+        def on_start(self) -> None:
+            self.ctx.subscribe(self.ctx.symbols, bars=60, quotes=False)
+
+        def on_bar(self, bar: Bar) -> None:
+            seen.append(bar.close)
+
+    run_backtest([s], [StrategySpec(Closes)])
+    assert 30.0 in seen  # off by default
+    seen.clear()
+    r = run_backtest([s], [StrategySpec(Closes)], BacktestConfig(spike_filter=True))
+    assert 30.0 not in seen and len(seen) == len(rows) - 1
+    assert r.spikes == {"AAA": 1}

@@ -46,7 +46,7 @@ from workstation.bus import Bus
 from workstation.clock import SimClock, perf_ns
 from workstation.journal import Journal
 from workstation.marketdata import QuoteCache
-from workstation.model import Bar, Fill, Instrument, ModelError, Order, OrderEvent, OrderFilled, OrderSubmitted
+from workstation.model import Bar, Fill, Instrument, ModelError, Order, OrderEvent, OrderFilled, OrderSubmitted, Quote
 from workstation.oms import OrderManager
 from workstation.portfolio import Portfolio
 from workstation.limits import LimitStore, RiskLimits
@@ -111,6 +111,13 @@ class BarSeries:
             self.volume[lo:hi], self.seconds, self.tick, self.source,
         )
 
+    def select(self, keep: np.ndarray) -> BarSeries:
+        """The bars where ``keep`` is true."""
+        return BarSeries(
+            self.symbol, self.ts[keep], self.open[keep], self.high[keep], self.low[keep], self.close[keep],
+            self.volume[keep], self.seconds, self.tick, self.source,
+        )
+
     def bar(self, i: int) -> Bar:
         return Bar(self.symbol, float(self.ts[i]), float(self.open[i]), float(self.high[i]), float(self.low[i]),
                    float(self.close[i]), float(self.volume[i]), self.seconds)
@@ -136,6 +143,27 @@ def synthetic_series(symbol: str, days: float, *, end: float, seed: int = 0, sec
     if not bars:
         raise BacktestError(f"no simulated bars for {inst.symbol} in those {days:g} days")
     return BarSeries.from_bars(bars, source=f"simulated {inst.symbol} (seed {seed})", tick=inst.tick_size)
+
+
+def spikes(series: BarSeries, settings: Any = None) -> np.ndarray:
+    """Which bars the live data-quality monitor would drop as spikes: each close goes through
+    ``DataQualityMonitor`` as a quote; a close it holds back and then calls a spike (the next
+    close came back) is marked True. A held close that the next one confirms is kept."""
+    from workstation.dataquality import DataQualityMonitor
+
+    passed: list[float] = []
+    monitor = DataQualityMonitor(lambda q: passed.append(q.ts), Bus(), SimClock(float(series.ts[0])), settings)
+    out = np.zeros(len(series), dtype=bool)
+    held: int | None = None
+    sym = series.symbol
+    for i, (t, c) in enumerate(zip(series.ts.tolist(), series.close.tolist(), strict=True)):
+        before = monitor.filtered(sym)
+        n = len(passed)
+        monitor.on_quote(Quote(sym, t, c, c, c))
+        if held is not None and monitor.filtered(sym) > before:
+            out[held] = True
+        held = i if len(passed) == n and monitor.filtered(sym) == before else None
+    return out
 
 
 # --------------------------------------------------------------------------- configuration
@@ -168,6 +196,7 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     leverage: Decimal = Decimal(2)
     seed: int = 0
     journal_batch: int = 5_000  # journal rows per transaction
+    spike_filter: bool = False  # drop the bars the live data-quality monitor calls spikes
 
     def __post_init__(self) -> None:
         if self.cash <= 0:
@@ -214,6 +243,7 @@ class BacktestResult:
     instruments: dict[str, Instrument]
     arrivals: dict[str, Decimal]  # order id -> arrival price
     strategies: dict[str, dict[str, Any]]  # name -> plugin, params, state, error
+    spikes: dict[str, int]  # bars dropped by the spike filter, per symbol (empty when it is off)
     bars: int
     elapsed: float  # seconds of wall time
     journal_path: str
@@ -351,9 +381,17 @@ class Backtest:
         empty = [s for s in series if not len(s)]
         if empty:
             raise BacktestError(f"{empty[0].source or empty[0].symbol}: no bars in the chosen period")
+        self.config = config or BacktestConfig()
+        self.spikes: dict[str, int] = {}
+        if self.config.spike_filter:
+            kept = []
+            for s in series:
+                drop = spikes(s)
+                self.spikes[s.symbol] = int(drop.sum())
+                kept.append(s.select(~drop))
+            series = kept
         self.series = list(series)
         self.specs = list(strategies)
-        self.config = config or BacktestConfig()
         self.journal_path = str(journal_path) if journal_path is not None else ":memory:"
         self.warmup = {w.symbol: w for w in warmup}
         self.instruments = {s.symbol: self._instrument(s) for s in self.series}
@@ -608,7 +646,7 @@ class Backtest:
             equity_ts=eq_ts[: g + 1], equity=eq[: g + 1], gross=gross[: g + 1],
             initial_cash=cfg.cash, final_equity=final, cash=portfolio.cash_base(),
             positions={p.symbol: p.qty for p in portfolio.positions()},
-            series=series, instruments=self.instruments, arrivals=arrivals, strategies=strategies,
+            series=series, instruments=self.instruments, arrivals=arrivals, strategies=strategies, spikes=self.spikes,
             bars=total, elapsed=(perf_ns() - began) / 1e9, journal_path=self.journal_path,
         )
         journal.close()

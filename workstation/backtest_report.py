@@ -58,6 +58,7 @@ def document(result: BacktestResult) -> dict[str, Any]:
         "attribution": {k: attr[k] for k in ("symbol", "strategy", "month")},
         "execution": {"by_symbol": ex["by_symbol"], "by_strategy": ex["by_strategy"]},
         "strategies": result.strategies,
+        "spikes_filtered": result.spikes,
         "journal": result.journal_path,
     })
 

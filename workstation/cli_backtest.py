@@ -149,7 +149,8 @@ def strategy_specs(names: list[str], params: list[str], qty: str | None, size: s
     return specs
 
 
-def _config(cash: str, commission: str | None, slippage: str | None, seed: int, limits: dict[str, Any]):
+def _config(cash: str, commission: str | None, slippage: str | None, seed: int, limits: dict[str, Any],
+            spike_filter: bool = False):
     from workstation.backtest import BacktestConfig, open_limits
 
     start_cash = to_decimal(cash, "cash")
@@ -157,7 +158,7 @@ def _config(cash: str, commission: str | None, slippage: str | None, seed: int, 
     bps, ticks = parse_slippage(slippage)
     return BacktestConfig(
         cash=start_cash, commission_per_share=per_share, commission_pct=pct, slippage_bps=bps, slippage_ticks=ticks,
-        seed=seed, limits=open_limits(**limits),
+        seed=seed, limits=open_limits(**limits), spike_filter=spike_filter,
     )
 
 
@@ -196,6 +197,7 @@ def backtest(
     max_qty: Annotated[str | None, typer.Option("--max-order-qty", help="Risk limit: largest order quantity.")] = None,
     max_notional: Annotated[str | None, typer.Option("--max-order-notional", help="Risk limit: largest order notional.")] = None,
     no_short: Annotated[bool, typer.Option("--no-short", help="Risk limit: refuse orders that open a short.")] = False,
+    spike_filter: Annotated[bool, typer.Option("--spike-filter", help="Drop bars the data-quality monitor calls spikes.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document (fills, final equity, metrics).")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write a self-contained HTML report here.")] = None,
     csv_dir: Annotated[Path | None, typer.Option("--csv", help="Export fills.csv, orders.csv and equity.csv into this folder.")] = None,
@@ -211,7 +213,7 @@ def backtest(
     now = LiveClock().time()
     try:
         specs = strategy_specs(strategy or [], param or [], qty, size, config)
-        cfg = _config(cash, commission, slippage, seed, _limits(max_qty, max_notional, no_short))
+        cfg = _config(cash, commission, slippage, seed, _limits(max_qty, max_notional, no_short), spike_filter)
         t0, t1 = parse_when(start, "--from"), parse_when(end, "--to")
         if t0 is not None and t1 is not None and t1 <= t0:
             raise ModelError("--to must be after --from")
