@@ -292,7 +292,7 @@ async def test_crypto_order_and_exact_decimals(session, fake):
     await until(lambda: session.oms.orders[order.id].status is OrderStatus.FILLED)
     assert session.portfolio.qty("BTC/USD") == Decimal("0.0123")
     assert fills_of(session, order.id)[0].price == Decimal("60000.01")
-    day = await session.oms.submit(buy("BTC/USD", "0.01", type=OrderType.LIMIT, limit_price=Decimal("1000")))
+    day = await session.oms.submit(buy("BTC/USD", "0.01", type=OrderType.LIMIT, limit_price=Decimal("59000")))
     assert session.oms.orders[day.id].status is OrderStatus.REJECTED
     assert "gtc or ioc" in session.oms.orders[day.id].reason
 

@@ -41,9 +41,11 @@ def test_realtime_json_session_with_its_own_book(home):
     doc = json.loads(lines[0])
     for key in ("equity", "pnl", "cash", "trades", "win_rate", "max_drawdown", "sharpe", "strategies"):
         assert key in doc
-    assert doc["initial_cash"] == 50000 and doc["trades"] >= 3  # three children (a partial fill adds one)
-    assert doc["positions"][0]["symbol"] == "AAPL" and doc["positions"][0]["qty"] == 300
-    assert Decimal(str(doc["pnl"])) == Decimal(str(doc["equity"])) - 50000
+    # amounts are exact decimals in plain notation, as in every JSON output of the CLI
+    assert Decimal(doc["initial_cash"]) == 50000 and doc["trades"] >= 3  # three children (a partial fill adds one)
+    assert doc["positions"][0]["symbol"] == "AAPL" and doc["positions"][0]["qty"] == "300"
+    assert Decimal(doc["pnl"]) == Decimal(doc["equity"]) - 50000
+    assert isinstance(doc["sharpe"], float) and isinstance(doc["max_drawdown"], float)
     st = doc["strategies"][0]
     assert st["name"] == "twap" and st["state"] == "stopped" and st["trades"] == doc["trades"]
     # the paper account the workstation uses is untouched
@@ -68,13 +70,31 @@ def test_realtime_stops_cleanly_on_ctrl_c(home):
          "--param", "bar_seconds=1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=str(ROOT),
     )
-    time.sleep(3)
+    deadline = time.monotonic() + 60
+    while not _equity_sampled(home) and time.monotonic() < deadline:
+        time.sleep(0.2)  # wait until the session runs (it samples equity) before pressing Ctrl+C
+    time.sleep(1)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=30)
     assert p.returncode == 0, err
     doc = json.loads(out)
     assert doc["seconds"] < 30 and doc["strategies"][0]["state"] == "stopped" and doc["open_orders"] == 0
     assert "Traceback" not in err
+
+
+def _equity_sampled(home) -> bool:
+    import sqlite3
+
+    for path in home.glob("data/sessions/*/paper/journal.sqlite"):
+        try:
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                return db.execute("SELECT 1 FROM events WHERE kind='equity' LIMIT 1").fetchone() is not None
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return False
+    return False
 
 
 @pytest.mark.slow

@@ -134,6 +134,7 @@ async def test_a_blocked_strategy_holds_up_neither_the_others_nor_the_loop(env):
     await r.drain()  # both have subscribed
     quote(broker, "AAPL", 101)
     await asyncio.to_thread(slow.strategy.entered.wait, 5)  # the blocker is now stuck in on_quote
+    await wait_for(lambda: 101 in fast.strategy.handled)
     for px in (102, 103, 104, 105):
         quote(broker, "AAPL", px)  # the loop publishes while the blocker is stuck
         await wait_for(lambda px=px: px in fast.strategy.handled)

@@ -846,6 +846,11 @@ def paper_reset(
     _console().print(f"paper account {prof.name!r} reset to {_money(start_cash)} cash" + (f"; old journal kept in {root}" if moved else ""))
 
 
+from workstation.cli_risk import register as _register_risk  # noqa: E402  (it imports this module's helpers)
+
+_register_risk(app)
+
+
 # --------------------------------------------------------------------------- strategies
 
 from workstation.cli_strategies import register as _register_strategies  # noqa: E402
@@ -855,9 +860,6 @@ _register_strategies(app)
 from workstation.cli_backtest import register as _register_backtest  # noqa: E402
 
 _register_backtest(app)
-from workstation.cli_risk import register as _register_risk  # noqa: E402  (it imports this module's helpers)
-
-_register_risk(app)
 
 
 # --------------------------------------------------------------------------- default

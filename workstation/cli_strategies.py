@@ -124,8 +124,7 @@ def realtime(
             summary = asyncio.run(run_realtime(options, settings, data=data_dir_))
         except ModelError as exc:
             raise CliError(str(exc), 2) from None
-        out = {k: v for k, v in summary.items()}
-        sys.stdout.write(cli._NUM.encode(out).decode() + "\n")
+        cli._emit_json(summary)
         return
 
     from rich.live import Live
@@ -170,7 +169,7 @@ def session_status(which: str, json_out: bool, data: Path | None) -> None:
     finally:
         journal.close()
     if json_out:
-        sys.stdout.write(_cli()._NUM.encode(summary).decode() + "\n")
+        _cli()._emit_json(summary)
         return
     from workstation.realtime_view import summary_view
 
