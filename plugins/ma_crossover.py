@@ -18,6 +18,7 @@ class MaCrossover(Strategy):
     slow = Param(30, min=2, max=10_000, description="slow SMA length, in bars")
     qty = Param(Decimal(100), min=Decimal("0.00000001"), description="units bought on a cross up")
     bar_seconds = Param(60, min=1, max=86_400, description="bar size in seconds")
+    fraction = Param(Decimal(0), min=Decimal(0), max=Decimal(1), description="fraction of capital per entry (0: use qty)")
 
     @classmethod
     def check(cls, p):
@@ -39,8 +40,9 @@ class MaCrossover(Strategy):
         f, s = fast.update(bar.close), slow.update(bar.close)
         if not slow.ready:
             return None
-        above = f > s
         was = self.above[bar.symbol]
+        # equal averages (up to float noise in their sums) keep the previous side
+        above = was if was is not None and abs(f - s) <= 1e-12 * abs(s) else f > s
         self.above[bar.symbol] = above
         return (above, f, s) if was is not None and above != was else None
 
@@ -51,7 +53,10 @@ class MaCrossover(Strategy):
         above, f, s = crossed
         heading = self.ctx.qty(bar.symbol) + self.ctx.pending(bar.symbol)
         if above and heading <= 0:
-            qty = self.ctx.sizing.fixed(bar.symbol, self.qty)
+            if self.fraction > 0:
+                qty = self.ctx.sizing.fraction_of_capital(bar.symbol, self.fraction, bar.close)
+            else:
+                qty = self.ctx.sizing.fixed(bar.symbol, self.qty)
             if qty > 0:
                 self.ctx.log(f"{bar.symbol} fast SMA {f:.4f} crossed above slow {s:.4f}: buy {qty}")
                 self.ctx.buy(bar.symbol, qty)

@@ -32,7 +32,7 @@ def test_shipped_plugins_are_found():
     assert found.errors == []
     spec = found.plugins["ma_crossover"]
     assert spec.source == "shipped" and spec.path.endswith("plugins/ma_crossover.py")
-    assert list(spec.cls.parameters()) == ["fast", "slow", "qty", "bar_seconds"]
+    assert list(spec.cls.parameters()) == ["fast", "slow", "qty", "bar_seconds", "fraction"]
 
 
 def test_broken_plugins_give_file_and_line_and_do_not_stop_the_others(tmp_path):

@@ -159,7 +159,7 @@ class Crashes(Strategy):
         if q.last > 101:
             raise ZeroDivisionError("division by zero")
         if not self.ctx.open_orders() and self.ctx.pending(q.symbol) == 0:
-            self.ctx.buy(q.symbol, 1, limit="99.00")
+            self.ctx.buy(q.symbol, 1, limit="95.00")  # resting, inside the 10% price collar
 
 
 async def test_an_exception_stops_only_that_strategy(env):

@@ -857,6 +857,10 @@ from workstation.cli_strategies import register as _register_strategies  # noqa:
 
 _register_strategies(app)
 
+from workstation.cli_backtest import register as _register_backtest  # noqa: E402
+
+_register_backtest(app)
+
 
 # --------------------------------------------------------------------------- default
 

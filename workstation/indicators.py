@@ -27,7 +27,6 @@ from collections import deque
 from typing import NamedTuple
 
 import numpy as np
-import pandas as pd
 
 NAN = float("nan")
 
@@ -64,6 +63,8 @@ def _seeded_ewm(x: np.ndarray, alpha: float, n: int, start: int = 0) -> np.ndarr
     seeded = x.copy()
     seeded[:first] = NAN
     seeded[first] = x[start : first + 1].mean()
+    import pandas as pd  # imported on first use: a live strategy or a backtest need not pay for it
+
     out[first:] = pd.Series(seeded[first:]).ewm(alpha=alpha, adjust=False).mean().to_numpy()
     return out
 

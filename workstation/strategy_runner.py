@@ -32,7 +32,7 @@ from typing import Any
 from workstation.allocation import AllocationGuard
 from workstation.bars import BarBuilder
 from workstation.bus import Bus
-from workstation.model import ZERO, Account, AlertRaised, Bar, Instrument, ModelError, OrderEvent, Quote
+from workstation.model import ZERO, Account, AlertRaised, Bar, Instrument, ModelError, OrderEvent, OrderFilled, Quote
 from workstation.portfolio import Book
 from workstation.strategy import (
     Alert,
@@ -394,6 +394,10 @@ class StrategyRunner:
                 if bar is not None:
                     self._route_bar(bar)
 
+    def on_bar(self, bar: Bar) -> None:
+        """A completed bar from outside the quote stream (a backtest's data): route it."""
+        self._route_bar(bar)
+
     def _route_bar(self, bar: Bar) -> None:
         for inst in self._bar_routes.get((bar.symbol, bar.seconds), ()):
             if inst.state is StrategyState.RUNNING:
@@ -412,7 +416,8 @@ class StrategyRunner:
             ref = inst.refs[oid] = inst.submitting
         if event.order.status.is_terminal:
             inst.refs.pop(oid, None)
-        self.refresh_account()
+        if isinstance(event, OrderFilled):  # only a fill changes cash and positions
+            self.refresh_account()
         inst.worker.put(Routed(event, ref))
 
     def tick(self) -> None:

@@ -74,10 +74,11 @@ class WorkstationApp(IntentsMixin, App[None]):
         Binding("slash", "filter", "Filter", priority=True, id="app.filter", tooltip="Filter the rows of the focused table"),
         Binding("question_mark,f1", "help", "Help", priority=True, id="app.help", tooltip="Every key binding"),
         Binding("t", "ticket", "Ticket", show=False, priority=True, id="app.ticket", tooltip="Go to the order ticket"),
+        Binding("B", "backtest", "Backtest", show=False, priority=True, id="app.backtest", tooltip="Open the Backtest screen"),
         Binding("q", "quit", "Quit", priority=True, id="app.quit", tooltip="Quit (asks while orders are working)"),
         Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True, id="app.quit_anywhere", tooltip="Quit, even from a text field"),
     ]
-    PASSIVE = {"focus_pane", "command_line", "filter", "help", "ticket", "quit"}
+    PASSIVE = {"focus_pane", "command_line", "filter", "help", "ticket", "quit", "backtest"}
 
     def __init__(
         self,
@@ -425,6 +426,11 @@ class WorkstationApp(IntentsMixin, App[None]):
         from workstation.ui.help import help_screen
 
         self.push_screen(help_screen(self))
+
+    def action_backtest(self) -> None:
+        from workstation.ui.screens.backtest import BacktestScreen
+
+        self.push_screen(BacktestScreen(self.config_path))
 
     def action_request_quit(self) -> None:
         self.action_quit()
