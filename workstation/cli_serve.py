@@ -200,7 +200,7 @@ def run_serve(
             tcp = f", tcp {where['tcp']}" if "tcp" in where else ""
             print(f"serving profile {where['profile']} on {where['socket']}{tcp} (pid {where['pid']}); Ctrl+C or SIGTERM stops", file=sys.stderr, flush=True)
 
-        await serve_engine(settings, prof.name, data=data, stop=stop, ready=ready, symbols=syms)
+        await serve_engine(settings, prof.name, data=data, stop=stop, ready=ready, symbols=syms, config_path=config)
         print(f"engine for profile {prof.name} stopped", file=sys.stderr, flush=True)
 
     from workstation.journal import JournalError

@@ -29,13 +29,10 @@ def run_tui(
         raise CliError(f"profile {prof.name!r} trades live money: pass --live to open it", 2)
     if live and not prof.live:
         raise CliError(f"--live given but profile {prof.name!r} is not live (set live = true in it)", 2)
-    from workstation.api import LocalEngine
+    from workstation.api import EngineInfo, LocalEngine
+    from workstation.cli_serve import remote_engine
     from workstation.ui.app import WorkstationApp
     from workstation.ui.watchlists import Watchlists
-
-    from workstation.cli_serve import remote_engine
-
-    from workstation.api import EngineInfo
 
     expect = EngineInfo(profile=prof.name, live=prof.live, broker="engine", currency=prof.base_currency)
     engine = remote_engine(prof.name, kind=kind, expect=expect) if attach != "never" else None
@@ -47,7 +44,7 @@ def run_tui(
     if engine is None and attach == "force":
         raise CliError(f"no engine is serving profile {prof.name!r}: start one with `main.py serve --detach`", 1)
     if engine is None:
-        engine = LocalEngine(_open_session(profile, config, data))
+        engine = LocalEngine(_open_session(profile, config, data), strategies=settings.strategies, config_path=config)
     watchlists = Watchlists.load(data_dir(data) / "watchlists.json", list(settings.watchlist))
     app = WorkstationApp(engine, settings, watchlists=watchlists, config_path=config, low_bandwidth=low_bandwidth)
     app.run()

@@ -77,6 +77,16 @@ BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
     "alpaca-live": {"broker": "alpaca", "live": True},
     "ib-paper": {"broker": "ib"},
     "ib-live": {"broker": "ib", "live": True},
+    # ccxt: keys in WORKSTATION_BINANCE_API_KEY / _SECRET; any other exchange is a
+    # [profiles.NAME] table with broker = "ccxt" and options.exchange = "<ccxt id>"
+    "binance-testnet": {
+        "broker": "ccxt", "account_type": "cash", "leverage": Decimal(1),
+        "options": {"exchange": "binance", "sandbox": True},
+    },
+    "binance": {
+        "broker": "ccxt", "live": True, "account_type": "cash", "leverage": Decimal(1),
+        "options": {"exchange": "binance"},
+    },
 }
 
 
@@ -134,6 +144,17 @@ class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             parse_rule(text)  # AlertRuleError is a ValueError: the settings file names it
 
 
+class StrategySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One strategy instance the workstation offers (``[[strategies]]`` in settings.toml)."""
+
+    plugin: str
+    symbols: list[str] = []
+    name: str | None = None  # default: the plugin's name (numbered when taken)
+    params: dict[str, Any] = {}
+    allocation: str | None = None  # an amount (25000) or a share of equity (25%)
+    autostart: bool = False
+
+
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     default_profile: str = "paper"
     watchlist: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_WATCHLIST))
@@ -142,6 +163,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     alerts: AlertSettings = AlertSettings()
     sectors: dict[str, str] = {}  # symbol -> sector, added to the shipped table
     data_quality: QualitySettings = QualitySettings()
+    strategies: list[StrategySettings] = []
     serve: ServeSettings = ServeSettings()
 
     def profile(self, name: str | None) -> Profile:

@@ -73,6 +73,7 @@ async def serve_engine(
     clock: Clock | None = None,
     broker: Any = None,
     symbols: list[str] | None = None,
+    config_path: Path | None = None,
 ) -> None:
     from workstation.cli import status_document
     from workstation.session import Session
@@ -81,7 +82,8 @@ async def serve_engine(
     sock = socket_path(prof.name)
     with pid_lock(pid_path(prof.name, data)):
         session = Session.build(settings, prof.name, data_root=data, clock=clock, broker=broker)
-        engine = LocalEngine(session, source="engine")
+        # the strategies of [[strategies]] run here, as in the workstation (autostart ones start)
+        engine = LocalEngine(session, source="engine", strategies=settings.strategies, config_path=config_path)
         kill = getattr(session, "kill", None)
         server = EngineServer(
             engine, session, status=lambda: status_document(session), token=settings.serve.token or None,
