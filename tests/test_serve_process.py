@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -28,8 +29,14 @@ def start_serve(home: Path, *extra: str) -> subprocess.Popen:
         [sys.executable, str(ROOT / "main.py"), "serve", "-s", "AAPL", "-s", "MSFT", *extra],
         env=_env(home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT),
     )
-    line = proc.stderr.readline()
-    assert "serving profile paper on" in line, line + (proc.stderr.read() if proc.poll() is not None else "")
+    seen = []
+    for _ in range(50):  # the engine logs (strategies starting...) before its banner
+        line = proc.stderr.readline()
+        seen.append(line)
+        if "serving profile paper on" in line or not line:
+            break
+    assert "serving profile paper on" in seen[-1], "".join(seen) + (proc.stderr.read() if proc.poll() is not None else "")
+    threading.Thread(target=proc.stderr.read, daemon=True).start()  # keep draining: a full pipe would block the engine
     return proc
 
 
@@ -331,3 +338,57 @@ def test_kill_risk_and_alert_commands_run_in_the_serving_engine(short_home):
     assert all(s.startswith("cli#") or s == "kill-switch" for s in sources), sources
     assert "kill-switch" in sources  # the flatten orders, through the same order manager
     assert {k for k in killers if k} and all(k.startswith("cli#") for k in killers if k), killers
+
+
+def test_a_strategy_keeps_trading_while_no_workstation_is_attached(short_home):
+    import asyncio
+
+    (short_home / "settings.toml").write_text(
+        'watchlist = ["AAPL", "MSFT"]\n\n[[strategies]]\nplugin = "twap"\nsymbols = ["AAPL"]\nautostart = true\n'
+        'params = { side = "buy", qty = "100", duration = 100.0, slices = 100 }\n'
+    )
+    engine = start_serve(short_home)
+    client = None
+    try:
+        report = short_home / "client.json"
+        client = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "serve_tui_client.py"), str(short_home / "run" / "paper.sock"), str(report), "buy 1 MSFT"],
+            env=_env(short_home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        wait_for(report.exists, timeout=60)
+        client.send_signal(signal.SIGKILL)
+        client.wait(timeout=10)
+
+        def twap_orders() -> int:
+            r = run_cli("orders", "--json", home=short_home)
+            assert r.returncode == 0, r.stderr
+            return sum(1 for o in json.loads(r.stdout) if o["strategy"] == "twap")
+
+        before = twap_orders()
+        assert wait_for(lambda: twap_orders() >= before + 2, timeout=20)  # slices keep going, nobody watching
+
+        async def look():
+            from workstation.remote import RemoteEngine
+
+            remote = RemoteEngine(short_home / "run" / "paper.sock", kind="tui")
+            await remote.start(["AAPL"])
+            rows = {r.name: r for r in remote.strategies.rows()}
+            params = {p.name: p.value for p in remote.strategies.params("twap")}
+            state = remote.strategies.pause("twap")
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 10
+            while loop.time() < deadline and remote.strategies.rows()[0].state != "paused":
+                await asyncio.sleep(0.05)
+            after = remote.strategies.rows()[0].state
+            await remote.stop()
+            return rows, params, state, after
+
+        rows, params, state, after = asyncio.run(look())
+        assert rows["twap"].state == "running" and rows["twap"].trades >= 2
+        assert params["slices"] == "100"
+        assert state == "paused" and after == "paused"  # a face's intent, carried out by the engine
+        assert engine.poll() is None
+    finally:
+        if client is not None and client.poll() is None:
+            client.kill()
+        stop(engine)
