@@ -76,6 +76,9 @@ async def _engine(conn, root: Path, sock: Path) -> None:
             break
         if op == "links":
             conn.send(sorted(server.links))
+        elif op == "advance":
+            clock.advance(cmd[1])
+            conn.send(None)
         elif op == "alerts":
             n = cmd[1]
             t0 = time.perf_counter()
@@ -108,7 +111,8 @@ async def _engine(conn, root: Path, sock: Path) -> None:
                 if i % 20 == 19:
                     await asyncio.sleep(0)
             await session.oms.drain()
-            conn.send((time.perf_counter() - t0, time.process_time() - c0))
+            rejected = sum(1 for o in session.oms.orders.values() if o.status.value == "rejected")
+            conn.send((time.perf_counter() - t0, time.process_time() - c0, rejected))
     await server.close()
     await engine.stop()
 
@@ -210,8 +214,9 @@ async def stall_cost(conn, sock: Path, rounds: int = 6, orders: int = 600, per: 
             s.close()
             await asyncio.sleep(0.1)
     await reader.stop()
-    a, b = statistics.median(w for w, _ in alone), statistics.median(w for w, _ in with_stalled)
-    ca, cb = statistics.median(c for _, c in alone), statistics.median(c for _, c in with_stalled)
+    a, b = statistics.median(w for w, _, _ in alone), statistics.median(w for w, _, _ in with_stalled)
+    ca, cb = statistics.median(c for _, c, _ in alone), statistics.median(c for _, c, _ in with_stalled)
+    rejected = max(r for _, _, r in alone + with_stalled)
     return {
         "orders_per_s_one_reader": round(orders / a),
         "orders_per_s_with_stalled_client": round(orders / b),
@@ -219,42 +224,60 @@ async def stall_cost(conn, sock: Path, rounds: int = 6, orders: int = 600, per: 
         "cost_pct_wall": round(100 * (b - a) / a, 1),
         "cost_pct_engine_cpu": round(100 * (cb - ca) / ca, 1),
         "stalled_client_cut_in_rounds": cut,
+        "orders_rejected_by_risk": rejected,
         "rounds": rounds,
     }
 
 
-async def keystrokes(sock: Path | None, root: Path, n: int = 30) -> dict:
+async def keystrokes(sock: Path | None, root: Path, n: int = 30, conn=None) -> dict:
     from workstation.api import LocalEngine
     from workstation.config import Settings, UISettings
-    from workstation.model import OrderFilled
+    from workstation.model import OrderEvent
     from workstation.remote import RemoteEngine
     from workstation.ui.app import WorkstationApp
     from workstation.ui.watchlists import Watchlists
 
     settings = Settings(watchlist=SYMBOLS, ui=UISettings(confirm_orders=False))
     if sock is None:
-        session, _clock = _session(root / "embedded")
+        session, clock = _session(root / "embedded")
         engine = LocalEngine(session)
+
+        async def advance() -> None:
+            clock.advance(0.1)
     else:
         engine = RemoteEngine(sock, kind="bench-tui")
+
+        async def advance() -> None:
+            await ask(conn, "advance", 0.1)  # simulated time: the engine's order-rate limit stays happy
     app = WorkstationApp(engine, settings, watchlists=Watchlists.load(root / "wl.json", SYMBOLS), save_settings=False)
     fills: list[float] = []
-    engine.subscribe(lambda e: fills.append(time.perf_counter()) if isinstance(e, OrderFilled) else None)
+    outcomes: list[str] = []
+
+    def on_event(e: object) -> None:
+        if isinstance(e, OrderEvent) and e.order.status.is_terminal:
+            fills.append(time.perf_counter())
+            outcomes.append(e.order.status.value)
+
+    engine.subscribe(on_event)
     lat = []
     async with app.run_test(size=(160, 50)) as pilot:
         while not app._started:
             await pilot.pause(0.01)
         for i in range(n + 5):
+            await advance()
             app.action_command_line("buy 1 AAPL" if i % 2 == 0 else "sell 1 AAPL")  # typed; Enter is the keystroke
             await pilot.pause()
             seen = len(fills)
             t0 = time.perf_counter()
             await pilot.press("enter")
-            while len(fills) == seen:
+            deadline = time.perf_counter() + 10
+            while len(fills) == seen and time.perf_counter() < deadline:
                 await asyncio.sleep(0.0005)
+            if len(fills) == seen:
+                raise RuntimeError("no answer to the order within 10 s")
             if i >= 5:
                 lat.append((fills[seen] - t0) * 1000)
-    return {"p50": round(pct(lat, 50), 2), "p99": round(pct(lat, 99), 2), "n": len(lat)}
+    return {"p50": round(pct(lat, 50), 2), "p99": round(pct(lat, 99), 2), "n": len(lat), "filled": outcomes.count("filled")}
 
 
 async def client_side(conn, sock: Path, root: Path) -> dict:
@@ -262,7 +285,7 @@ async def client_side(conn, sock: Path, root: Path) -> dict:
     out["stalled_client"] = await stall_cost(conn, sock)
     out["keystroke_to_order_ms"] = {
         "embedded": await keystrokes(None, root),
-        "attached": await keystrokes(sock, root),
+        "attached": await keystrokes(sock, root, conn=conn),
     }
     return out
 
