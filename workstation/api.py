@@ -15,7 +15,6 @@ Intents that cannot be carried out raise ``IntentError`` with one readable line.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
@@ -145,17 +144,6 @@ class EngineAPI(Protocol):
 # --------------------------------------------------------------------------- local engine
 
 
-def nyse_open(now: datetime) -> bool:
-    """Regular NYSE hours (09:30-16:00 New York, Monday to Friday; holidays not known)."""
-    from zoneinfo import ZoneInfo
-
-    local = now.astimezone(ZoneInfo("America/New_York"))
-    if local.weekday() >= 5:
-        return False
-    minutes = local.hour * 60 + local.minute
-    return 9 * 60 + 30 <= minutes < 16 * 60
-
-
 class LocalEngine:
     """``EngineAPI`` over an in-process ``Session`` running on the caller's event loop."""
 
@@ -241,10 +229,10 @@ class LocalEngine:
         probe = getattr(self._s.broker, "market_open", None)
         if callable(probe):
             return bool(probe())
-        if self._s.profile.broker == "sim":
-            if self._s.profile.sim.calendar == "nyse":
-                return nyse_open(self._s.clock.now())
-            return True
+        if self._s.profile.broker == "sim":  # the paper market: US equity hours under its calendar
+            from brokers.simmarket import is_open
+
+            return is_open("SPY", self.time(), self._s.profile.sim.calendar)
         return None
 
     def snapshot(self) -> AccountSnapshot:
@@ -375,5 +363,5 @@ def working(orders: list[Order]) -> list[Order]:
 
 __all__ = [
     "AccountSnapshot", "EngineAPI", "EngineEvent", "EngineInfo", "IntentError", "LocalEngine", "PositionRow",
-    "RiskRow", "nyse_open", "working",
+    "RiskRow", "working",
 ]

@@ -55,6 +55,8 @@ PANES = (
 )
 WIDE = (140, 40)  # at least this many columns and rows: every pane at once
 HISTORY = 600  # price points kept per symbol for the chart
+CHART_HZ = 2.0
+HISTORY_BARS = 120  # minute bars fetched to seed the chart of a symbol
 
 
 class WorkstationApp(IntentsMixin, App[None]):
@@ -111,6 +113,8 @@ class WorkstationApp(IntentsMixin, App[None]):
         self._return_focus: Widget | None = None
         self._filter_target: LiveTable | None = None
         self._instruments: dict[str, Instrument] = {}
+        self._seeded: set[str] = set()
+        self._chart_drawn = 0
         self.compact_pane = "positions"
         for spec in self.themes.values():
             self.register_theme(spec.textual())
@@ -162,6 +166,9 @@ class WorkstationApp(IntentsMixin, App[None]):
         self._orders_dirty = self._account_dirty = True
         self.log_line("info", f"connected to {self.engine.info.broker} as profile {self.engine.info.profile}")
         self.repaint()
+        first = self.main.query_one(WatchlistPane).selected_key
+        if first is not None:
+            self._symbol_highlighted(LiveTable.Highlighted(self.main.query_one(WatchlistPane), first))
 
     async def on_unmount(self) -> None:
         await self.stop_engine()
@@ -313,8 +320,13 @@ class WorkstationApp(IntentsMixin, App[None]):
         self.main.query_one(HeaderBar).show(self.engine.info, self._snapshot, self._connection, now, self.palette_styles, self.size.width)
         chart = self.main.query_one(ChartPane)
         symbol = wl.selected_key
-        if chart.display and (self._chart_dirty or (symbol in dirty and self._ticks % max(1, int(self.repaint_hz // 2)) == 0) or symbol != chart.symbol):
+        if symbol in dirty or symbol != chart.symbol:
+            self._chart_dirty = True
+        # plotext redraws the whole plot: at most CHART_HZ times a second
+        due = self._ticks - self._chart_drawn >= max(1, round(self.repaint_hz / CHART_HZ))
+        if chart.display and self._chart_dirty and (due or symbol != chart.symbol):
             self._chart_dirty = False
+            self._chart_drawn = self._ticks
             if not chart.colours:
                 self._chart_colours(chart)
             chart.show(symbol, list(self._history.get(symbol, ())) if symbol else [])
@@ -424,7 +436,25 @@ class WorkstationApp(IntentsMixin, App[None]):
         self.run_command(text)
 
     @on(LiveTable.Highlighted, "#watchlist")
-    def _symbol_highlighted(self) -> None:
+    def _symbol_highlighted(self, event: LiveTable.Highlighted) -> None:
+        self._chart_dirty = True
+        symbol = event.key
+        if symbol is None:
+            return
+        ticket = self.main.query_one(TicketPane)
+        if ticket.modifying is None and not ticket.has_focus_within:
+            ticket.set_value("symbol", symbol)
+        if self._started and symbol not in self._seeded:
+            self._seeded.add(symbol)
+            self.run_worker(self._seed_history(symbol), group="history", exit_on_error=False, name="history")
+
+    async def _seed_history(self, symbol: str) -> None:
+        """Minute closes before the live points, so the chart has a past to draw."""
+        bars = await self.engine.history(symbol, 60, HISTORY_BARS)
+        if not bars:
+            return
+        live = list(self._history.get(symbol, ()))
+        self._history[symbol] = deque([b.close for b in bars] + live, maxlen=HISTORY)
         self._chart_dirty = True
 
     def action_help(self) -> None:
