@@ -14,7 +14,7 @@ from collections import deque
 from pathlib import Path
 
 from rich.style import Style
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 
 from themes import DEFAULT, ThemeSpec, load_themes
 from workstation.api import AccountSnapshot, EngineAPI, working
+from workstation.clock import perf_ns
 from workstation.config import Settings, save_setting
 from workstation.model import AlertRaised, ConnectionState, Instrument, ModelError, OrderEvent, OrderFilled, OrderRejected, Quote
 from workstation.ui.intents import IntentsMixin, describe_order
@@ -56,6 +57,7 @@ PANES = (
 WIDE = (140, 40)  # at least this many columns and rows: every pane at once
 HISTORY = 600  # price points kept per symbol for the chart
 CHART_HZ = 2.0
+INPUT_QUIET_NS = 300_000_000  # after a key, expensive redraws (the chart) wait this long
 HISTORY_BARS = 120  # minute bars fetched to seed the chart of a symbol
 
 
@@ -115,6 +117,7 @@ class WorkstationApp(IntentsMixin, App[None]):
         self._instruments: dict[str, Instrument] = {}
         self._seeded: set[str] = set()
         self._chart_drawn = 0
+        self._last_input_ns = 0
         self.compact_pane = "positions"
         for spec in self.themes.values():
             self.register_theme(spec.textual())
@@ -276,14 +279,11 @@ class WorkstationApp(IntentsMixin, App[None]):
             self._account_dirty = True
 
     def log_line(self, level: str, text: str) -> None:
-        if self.is_mounted(self):
+        if self.is_running and self.screen_stack and not self._stopped:
             try:
                 self.main.query_one("#log", FeedPane).add(self.engine.time(), level, text)
-            except Exception:  # before compose: the line is dropped, not the app
+            except NoMatches:  # before compose or after unmount: the line is dropped, not the app
                 pass
-
-    def is_mounted(self, widget: Widget) -> bool:
-        return widget.is_running and bool(self.screen_stack)
 
     # ------------------------------------------------------------------ repaint
     def repaint(self) -> None:
@@ -322,9 +322,10 @@ class WorkstationApp(IntentsMixin, App[None]):
         symbol = wl.selected_key
         if symbol in dirty or symbol != chart.symbol:
             self._chart_dirty = True
-        # plotext redraws the whole plot: at most CHART_HZ times a second
+        # plotext redraws the whole plot: at most CHART_HZ times a second, never while typing
         due = self._ticks - self._chart_drawn >= max(1, round(self.repaint_hz / CHART_HZ))
-        if chart.display and self._chart_dirty and (due or symbol != chart.symbol):
+        due = due and perf_ns() - self._last_input_ns > INPUT_QUIET_NS
+        if chart.display and self._chart_dirty and due:
             self._chart_dirty = False
             self._chart_drawn = self._ticks
             if not chart.colours:
@@ -353,6 +354,11 @@ class WorkstationApp(IntentsMixin, App[None]):
         return out
 
     # ------------------------------------------------------------------ focus and keys
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self._last_input_ns = perf_ns()
+        await super().on_event(event)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in self.PASSIVE:
             if len(self.screen_stack) > 1:
