@@ -173,7 +173,12 @@ async def test_watchlist_b_prefills_ticket_steps_and_sends(tmp_path):
         await settle(pilot)
         [order] = orders(session)
         assert (order.symbol, order.qty, order.limit_price, order.source) == ("MSFT", D(101), D("410.01"), "ticket")
-        assert app.focused.id == "ticket-qty"
+        assert isinstance(app.focused, WatchlistPane)  # back where the ticket was opened from
+        await pilot.press("s")
+        await settle(pilot)
+        assert app.query_one(TicketPane).value("side") == "sell"
+        await pilot.press("ctrl+g")
+        assert isinstance(app.focused, WatchlistPane)
 
 
 async def test_ticket_errors_are_inline(tmp_path):
@@ -258,7 +263,7 @@ async def test_modify_sends_a_replace(tmp_path):
         await settle(pilot)
         updated = session.oms.orders[order.id]
         assert updated.qty == 150 and updated.status is OrderStatus.ACCEPTED
-        assert ticket.modifying is None
+        assert ticket.modifying is None and isinstance(app.focused, OrdersPane)
 
 
 async def test_positions_x_closes_after_confirmation(tmp_path):

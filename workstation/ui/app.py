@@ -114,6 +114,7 @@ class WorkstationApp(IntentsMixin, App[None]):
         self._stopped = False
         self._return_focus: Widget | None = None
         self._filter_target: LiveTable | None = None
+        self._ticket_origin: Widget | None = None
         self._instruments: dict[str, Instrument] = {}
         self._seeded: set[str] = set()
         self._chart_drawn = 0
