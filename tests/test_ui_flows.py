@@ -502,3 +502,58 @@ async def test_review_can_be_switched_off(tmp_path):
         await command(pilot, "buy 100 AAPL")
         await settle(pilot)
         assert orders(session)[0].status is OrderStatus.FILLED
+
+
+async def test_quotes_coalesce_and_only_changed_rows_repaint(tmp_path):
+    app, session, broker = make_app(tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        wl = app.query_one(WatchlistPane)
+        app.repaint()
+        for price in (186.0, 187.0, 188.5):  # a burst between two repaints
+            broker.move("AAPL", price)
+        assert app._latest["AAPL"].last == 188.5
+        app.repaint()
+        assert wl.repainted == 1  # one row of seven
+        row = wl.row("AAPL")
+        assert row.cells[1][0] == "188.50" and row.background == "flash_up"
+        wl.repainted = 0
+        app.repaint()
+        assert wl.repainted == 0  # the flash runs on, unchanged: nothing to draw
+        repainted = []
+        for _ in range(4):
+            wl.repainted = 0
+            app.repaint()
+            repainted.append(wl.repainted)
+        assert wl.row("AAPL").background == "" and sum(repainted) == 1  # the flash ended once
+
+
+async def test_stale_badge_after_quiet_symbol(tmp_path):
+    app, session, broker = make_app(tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        wl = app.query_one(WatchlistPane)
+        assert wl.row("MSFT").cells[-1][0] == ""
+        session.clock.advance(60)
+        broker.ts += 60
+        broker.move("AAPL", 190.0)
+        app.repaint()
+        assert wl.row("MSFT").cells[-1][0] == "STALE" and wl.row("AAPL").cells[-1][0] == ""
+
+
+async def test_chart_follows_the_selection_and_switches_to_candles(tmp_path):
+    app, session, broker = make_app(tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        for i in range(40):
+            broker.move("MSFT", 410 + (i % 7))
+            app.repaint()
+        await pilot.press("j")  # MSFT
+        app._last_input_ns = 0
+        app.repaint()
+        await settle(pilot)
+        chart = app.query_one("#chart")
+        assert chart.symbol == "MSFT" and len(chart.points) >= 20
+        assert "MSFT" in chart._text.plain
+        await pilot.press("7", "v")
+        assert chart.mode == "candles" and "candles" in chart._text.plain

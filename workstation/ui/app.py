@@ -308,7 +308,7 @@ class WorkstationApp(IntentsMixin, App[None]):
             if hist is None:
                 hist = self._history[sym] = deque(maxlen=HISTORY)
             hist.append(q.last)
-        if dirty or self._ticks % max(1, int(self.repaint_hz)) == 0 or any(s.flash for s in wl.state.values()):
+        if dirty or wl.pending or self._ticks % max(1, int(self.repaint_hz)) == 0:  # once a second: stale badges
             wl.repaint(now)
         if self._orders_dirty:
             self._orders_dirty = False

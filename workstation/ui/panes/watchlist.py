@@ -123,6 +123,11 @@ class WatchlistPane(LiveTable):
         st.quote = q
         st.row = None
 
+    @property
+    def pending(self) -> bool:
+        """A row waits to be rebuilt (a new quote, a flash running or just ended)."""
+        return any(st.row is None or st.flash for st in self.state.values())
+
     def repaint(self, now: float) -> None:
         rows = []
         for sym in self.symbols:
