@@ -18,4 +18,8 @@ def create_broker(profile: Profile, clock: Clock) -> Broker:
             commission_pct=s.commission_pct, partial_fills=s.partial_fills,
         )
         return SimBroker(clock, config)
+    if profile.broker == "ib":
+        from brokers.ib import IBBroker, IBConfig
+
+        return IBBroker(IBConfig.from_profile(profile), clock)
     raise ConfigError(f"profile {profile.name!r} names broker {profile.broker!r}, which this version does not have (available: sim)")

@@ -123,8 +123,21 @@ def _open_session(profile: str | None, config: Path | None, data: Path | None): 
         raise CliError(str(exc), 1) from None
 
 
+def plain_json(doc: Any) -> Any:
+    """Decimals as plain-notation strings (``"185.5"``, never ``"1.855E+2"``), recursively."""
+    if isinstance(doc, Decimal):
+        return plain(doc)
+    if isinstance(doc, dict):
+        return {k: plain_json(v) for k, v in doc.items()}
+    if isinstance(doc, (list, tuple)):
+        return [plain_json(v) for v in doc]
+    if isinstance(doc, msgspec.Struct):
+        return plain_json(msgspec.structs.asdict(doc))
+    return doc
+
+
 def _emit_json(doc: Any) -> None:
-    sys.stdout.write(msgspec.json.encode(doc, enc_hook=_enc_hook).decode() + "\n")
+    sys.stdout.write(msgspec.json.encode(plain_json(doc), enc_hook=_enc_hook).decode() + "\n")
     sys.stdout.flush()
 
 
@@ -409,6 +422,7 @@ def status(
             "live": session.profile.live,
             "broker": session.broker.name,
             "connection": conn.state if conn else "offline (in-process simulated market)" if session.profile.broker == "sim" else "disconnected",
+            "connection_detail": conn.detail if conn else "",
             "account": {
                 "currency": acct.currency, "cash": acct.cash, "equity": acct.equity, "buying_power": acct.buying_power,
                 "market_value": acct.market_value, "unrealized_pnl": acct.unrealized_pnl, "realized_pnl": acct.realized_pnl,
@@ -428,6 +442,8 @@ def status(
     a = doc["account"]
     mode = "[bold white on red] LIVE [/]" if doc["live"] else "[bold black on green] PAPER [/]"
     con.print(f"{mode} profile [bold]{doc['profile']}[/]  broker {doc['broker']} ({doc['connection']})")
+    if doc["connection_detail"]:
+        con.print(doc["connection_detail"], markup=False)
     con.print(
         f"cash {_money(a['cash'])} {a['currency']}   equity {_money(a['equity'])}   buying power {_money(a['buying_power'])}   "
         f"unrealized {_money(a['unrealized_pnl'])}   realized {_money(a['realized_pnl'])}"

@@ -57,6 +57,28 @@ class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     options: dict[str, Any] = {}  # broker-specific settings (hosts, ports, exchange id...)
 
 
+# Profiles that exist without a settings file. A ``[profiles.NAME]`` table of the same
+# name is merged over the built-in one (its ``options`` key by key), so
+# ``[profiles.ib-paper] options = { gateway = true }`` is enough to use IB Gateway.
+BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
+    "ib-paper": {"broker": "ib"},
+    "ib-live": {"broker": "ib", "live": True},
+}
+
+
+def _with_builtins(raw: dict[str, Any]) -> dict[str, Any]:
+    profiles = raw.get("profiles")
+    if not isinstance(profiles, dict):
+        return raw
+    merged = dict(profiles)
+    for name, table in profiles.items():
+        base = BUILTIN_PROFILES.get(name)
+        if base is not None and isinstance(table, dict):
+            options = {**base.get("options", {}), **table.get("options", {})}
+            merged[name] = {**base, **table, "options": options}
+    return {**raw, "profiles": merged}
+
+
 class UISettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     theme: str = "dark"
     confirm_orders: bool = True
@@ -77,7 +99,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             return msgspec.structs.replace(self.profiles[name], name=name)
         if name == "paper":
             return Profile(name="paper")
-        known = ", ".join(sorted({"paper", *self.profiles}))
+        if name in BUILTIN_PROFILES:
+            return msgspec.convert({**BUILTIN_PROFILES[name], "name": name}, Profile)
+        known = ", ".join(sorted({"paper", *BUILTIN_PROFILES, *self.profiles}))
         raise ConfigError(f"unknown profile {name!r} (known: {known})")
 
 
@@ -122,7 +146,7 @@ def load_settings(path: str | Path | None = None) -> Settings:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"settings file {file} is not valid TOML: {exc}") from None
     try:
-        return msgspec.convert(raw, Settings, strict=False)
+        return msgspec.convert(_with_builtins(raw), Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"settings file {file}: {exc}") from None
 

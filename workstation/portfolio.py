@@ -26,6 +26,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import msgspec
+
 from workstation.model import ZERO, Account, Fill, Instrument, Position, Quote, to_decimal
 
 MANUAL = "manual"
@@ -146,6 +148,9 @@ class Portfolio:
                 pos = self.book.positions[p.symbol] = _Pos()
             pos.qty, pos.avg = p.qty, p.avg_price
             seen.add(p.symbol)
+            inst = self._inst(p.symbol)
+            if p.multiplier != 1 and inst.multiplier != p.multiplier:  # the broker knows the contract better
+                self._multipliers[p.symbol] = msgspec.structs.replace(inst, multiplier=p.multiplier)
         for sym, pos in self.book.positions.items():
             if sym not in seen:
                 pos.qty, pos.avg = ZERO, ZERO
