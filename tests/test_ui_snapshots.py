@@ -39,3 +39,31 @@ def test_main_screen(snap_compare, tmp_path, theme, size):
 
 def test_there_are_at_least_four_themes():
     assert {"dark", "light", "high-contrast", "amber"} <= set(THEMES)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_every_theme_stays_readable_in_16_colours(theme):
+    """TEXTUAL_COLOR_SYSTEM=standard: text, up/down, buy/sell and PAPER/LIVE stay distinct."""
+    from rich.color import Color, ColorSystem
+
+    spec = load_themes()[theme]
+    p = spec.palette
+
+    def ansi(colour: str) -> int:
+        return Color.parse(colour).downgrade(ColorSystem.STANDARD).number
+
+    background = ansi(spec.colours["background"])
+    assert ansi(spec.colours["foreground"]) != background
+    assert ansi(p.up) != ansi(p.down) and ansi(p.buy) != ansi(p.sell)
+    assert ansi(p.paper) != ansi(p.live)
+    for colour in (p.up, p.down, p.stale):
+        assert ansi(colour) != background, colour
+
+
+async def test_app_runs_in_16_colours(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEXTUAL_COLOR_SYSTEM", "standard")
+    app, session, broker = make_app(tmp_path, theme="amber")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.console.color_system == "standard"
+        assert "AAPL" in app.export_screenshot()

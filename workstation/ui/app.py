@@ -188,6 +188,8 @@ class WorkstationApp(IntentsMixin, App[None]):
         self._layout_for(event.size.width, event.size.height)
 
     def _layout_for(self, width: int, height: int) -> None:
+        if not self.screen_stack:
+            return
         wide = width >= WIDE[0] and height >= WIDE[1]
         self.main.set_class(wide, "-wide")
         self.main.set_class(not wide, "-compact")
@@ -196,7 +198,9 @@ class WorkstationApp(IntentsMixin, App[None]):
     @property
     def main(self):
         """The workstation's own screen (dialogs stack above it; ``self.screen`` is the top one)."""
-        return self.screen_stack[0] if self.screen_stack else self.screen
+        if not self.screen_stack:
+            raise NoMatches("the workstation has no screen (starting or closed)")
+        return self.screen_stack[0]
 
     @property
     def is_compact(self) -> bool:
@@ -268,7 +272,7 @@ class WorkstationApp(IntentsMixin, App[None]):
                 self.log_line("order", describe_order(event.order))
             if isinstance(event, OrderRejected):
                 self.notify(f"order {event.order.id} rejected: {event.order.reason}", severity="error", title="Rejected")
-        elif isinstance(event, AlertRaised) and not self._stopped:
+        elif isinstance(event, AlertRaised) and not self._stopped and self.screen_stack:
             self.main.query_one("#alerts", FeedPane).add(event.ts or self.engine.time(), event.priority, f"{event.title}: {event.message}")
             if event.priority in ("high", "critical"):
                 self.notify(event.message, title=event.title, severity="error" if event.priority == "critical" else "warning")
@@ -289,7 +293,7 @@ class WorkstationApp(IntentsMixin, App[None]):
     # ------------------------------------------------------------------ repaint
     def repaint(self) -> None:
         """The capped-rate repaint: only what changed since the last one."""
-        if self._stopped or not self.main.is_attached:
+        if self._stopped or not self.screen_stack or not self.main.is_attached:
             return
         try:
             self._repaint()
