@@ -207,6 +207,7 @@ async def working_limit(pilot, session, text="buy 100 AAPL lmt 180"):
     return orders(session)[-1]
 
 
+@pytest.mark.slow
 async def test_orders_cancel_asks_then_cancels(tmp_path):
     app, session, broker = make_app(tmp_path)
     msgs = []
@@ -229,6 +230,7 @@ async def test_orders_cancel_asks_then_cancels(tmp_path):
         assert isinstance(app.focused, OrdersPane)
 
 
+@pytest.mark.slow
 async def test_cancel_all_from_pane_and_command(tmp_path):
     app, session, _ = make_app(tmp_path)
     async with app.run_test(size=(160, 45)) as pilot:
@@ -282,6 +284,7 @@ async def test_positions_x_closes_after_confirmation(tmp_path):
         assert (close.side, close.qty, close.type) == (Side.SELL, D(100), OrderType.MARKET)
 
 
+@pytest.mark.slow
 async def test_flatten_all_cancels_and_closes(tmp_path):
     app, session, _ = make_app(tmp_path)
     async with app.run_test(size=(160, 45)) as pilot:
@@ -326,6 +329,7 @@ async def test_worker_crash_never_reaches_the_screen(tmp_path):
         assert any("the engine fell over" in t for t in app.query_one("#log").texts)
 
 
+@pytest.mark.slow
 async def test_watchlists_add_remove_switch_and_persist(tmp_path):
     app, session, _ = make_app(tmp_path)
     async with app.run_test(size=(160, 45)) as pilot:
@@ -381,6 +385,7 @@ async def test_help_lists_every_binding(tmp_path):
         assert not isinstance(app.screen, HelpScreen) and app.is_running
 
 
+@pytest.mark.slow
 async def test_palette_offers_every_action(tmp_path):
     from textual.command import CommandPalette
 
@@ -400,6 +405,7 @@ async def test_palette_offers_every_action(tmp_path):
         assert app.theme == "light"
 
 
+@pytest.mark.slow
 async def test_quit_asks_while_orders_work(tmp_path):
     app, session, _ = make_app(tmp_path)
     async with app.run_test(size=(160, 45)) as pilot:
@@ -425,6 +431,7 @@ async def test_quit_without_working_orders_is_immediate(tmp_path):
     assert app.return_code == 0
 
 
+@pytest.mark.slow
 async def test_number_keys_focus_panes_and_typing_is_not_a_shortcut(tmp_path):
     app, session, _ = make_app(tmp_path)
     async with app.run_test(size=(160, 45)) as pilot:
@@ -481,6 +488,7 @@ async def test_filter_narrows_the_focused_table(tmp_path):
         assert len(app.query_one(WatchlistPane).keys) == 7
 
 
+@pytest.mark.slow
 async def test_bindings_can_be_remapped(tmp_path):
     app, session, _ = make_app(tmp_path, bindings={"orders.cancel": "z", "app.command": "semicolon"})
     async with app.run_test(size=(160, 45)) as pilot:
