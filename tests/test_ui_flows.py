@@ -565,3 +565,35 @@ async def test_chart_follows_the_selection_and_switches_to_candles(tmp_path):
         assert "MSFT" in chart._text.plain
         await pilot.press("7", "v")
         assert chart.mode == "candles" and "candles" in chart._text.plain
+
+
+async def test_a_crash_is_one_line_and_a_log_file(tmp_path, monkeypatch, capfd):
+    from workstation.ui.app import WorkstationApp
+
+    app, session, _ = make_app(tmp_path)
+    app.crash_log = tmp_path / "errors.log"
+
+    def broken(self, event=None):
+        raise ZeroDivisionError("division by zero in a handler")
+
+    monkeypatch.setattr(WorkstationApp, "on_ticket_pane_leave", broken)
+    with pytest.raises(ZeroDivisionError):
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("4", "ctrl+g")
+            await settle(pilot)
+    assert app.return_code == 1
+    err = capfd.readouterr().err
+    assert "error: ZeroDivisionError: division by zero in a handler" in err and "Traceback" not in err
+    assert "Traceback" in app.crash_log.read_text()
+
+
+async def test_a_failing_repaint_keeps_the_workstation_running(tmp_path):
+    app, session, broker = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.engine.snapshot = lambda: 1 / 0
+        app._account_dirty = True
+        app.repaint()
+        await settle(pilot)
+        assert app.is_running and any("repaint failed" in t for t in app.query_one("#log").texts)

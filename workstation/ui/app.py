@@ -10,6 +10,7 @@ to do with each intent lives in ``workstation.ui.intents``.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from pathlib import Path
 
@@ -55,6 +56,8 @@ PANES = (
     ("8", "log", "Log"),
 )
 WIDE = (140, 40)  # at least this many columns and rows: every pane at once
+log = logging.getLogger(__name__)
+
 HISTORY = 600  # price points kept per symbol for the chart
 CHART_HZ = 2.0
 INPUT_QUIET_NS = 300_000_000  # after a key, expensive redraws (the chart) wait this long
@@ -90,6 +93,7 @@ class WorkstationApp(IntentsMixin, App[None]):
         config_path: Path | None = None,
         themes: dict[str, ThemeSpec] | None = None,
         save_settings: bool = True,
+        crash_log: Path | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -97,6 +101,7 @@ class WorkstationApp(IntentsMixin, App[None]):
         self.watchlists = watchlists
         self.config_path = config_path
         self.save_settings = save_settings
+        self.crash_log = crash_log
         self.themes = themes or load_themes()
         self.palette_styles: dict[str, Style] = {}
         self.repaint_hz = max(1.0, min(60.0, float(self.settings.ui.repaint_hz)))
@@ -119,6 +124,7 @@ class WorkstationApp(IntentsMixin, App[None]):
         self._seeded: set[str] = set()
         self._chart_drawn = 0
         self._last_input_ns = 0
+        self._repaint_failed = False
         self.compact_pane = "positions"
         for spec in self.themes.values():
             self.register_theme(spec.textual())
@@ -299,6 +305,12 @@ class WorkstationApp(IntentsMixin, App[None]):
             self._repaint()
         except NoMatches:  # shutting down: the panes are already gone
             pass
+        except Exception as exc:  # a bug in one repaint must not take the screen down
+            if not self._repaint_failed:
+                self._repaint_failed = True
+                log.exception("repaint failed")
+                self.log_line("error", f"repaint failed: {type(exc).__name__}: {exc}")
+                self.notify(f"{type(exc).__name__}: {exc}", title="Display error", severity="error")
 
     def _repaint(self) -> None:
         self._ticks += 1
@@ -489,7 +501,27 @@ class WorkstationApp(IntentsMixin, App[None]):
 
         self.push_screen(ConfirmScreen(f"{n} order{'s are' if n != 1 else ' is'} working. Quit anyway? (they stay at the broker)", "Quit"), answer)
 
-    # ------------------------------------------------------------------ worker errors
+    # ------------------------------------------------------------------ errors
+    def _fatal_error(self) -> None:
+        """An unhandled error: its traceback goes to the crash log, one line to the screen."""
+        import traceback
+
+        from rich.text import Text
+
+        self.bell()
+        error = self._exception
+        where = ""
+        if self.crash_log is not None:
+            try:
+                self.crash_log.parent.mkdir(parents=True, exist_ok=True)
+                with open(self.crash_log, "a", encoding="utf-8") as fh:
+                    fh.write(traceback.format_exc())
+                where = f" (details in {self.crash_log})"
+            except OSError:
+                pass
+        self._exit_renderables.append(Text(f"error: {type(error).__name__}: {error}{where}"))
+        self._close_messages_no_wait()
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             exc = event.worker.error
