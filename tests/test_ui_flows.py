@@ -597,3 +597,20 @@ async def test_a_failing_repaint_keeps_the_workstation_running(tmp_path):
         app.repaint()
         await settle(pilot)
         assert app.is_running and any("repaint failed" in t for t in app.query_one("#log").texts)
+
+
+@pytest.mark.parametrize("live", [False, True])
+async def test_header_says_paper_or_live(tmp_path, live):
+    from workstation.ui.panes.header import HeaderBar
+
+    app, session, _ = make_app(tmp_path, live=live)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        header = app.query_one(HeaderBar)
+        text = header.render().plain
+        assert ("LIVE" in text) is live and ("PAPER" in text) is not live
+        assert header.has_class("-live") is live
+        assert "connected" in text and "market open" in text and "Eq 100,000.00" in text and "Day +0.00" in text
+        assert "14:13:20 UTC" in text  # the engine's (simulated) clock
+        badge = [s for s in header.render().spans if s.start == 0][0].style
+        assert badge.bgcolor.name == (app.themes["dark"].palette.live if live else app.themes["dark"].palette.paper)

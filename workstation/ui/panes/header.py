@@ -17,6 +17,7 @@ class HeaderBar(Widget):
 
     DEFAULT_CSS = """
     HeaderBar { height: 1; background: $panel; }
+    HeaderBar.-live { background: #5f0000; color: #ffffff; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -27,6 +28,7 @@ class HeaderBar(Widget):
         return self._text
 
     def show(self, info: EngineInfo, snap: AccountSnapshot | None, conn: ConnectionState | None, now: float, styles: dict[str, Style], width: int) -> None:
+        self.set_class(info.live, "-live")  # live money: the whole bar turns red
         t = Text(no_wrap=True, overflow="crop")
         mode = " LIVE " if info.live else " PAPER "
         t.append(mode, styles["live_badge" if info.live else "paper_badge"])
