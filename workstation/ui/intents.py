@@ -236,7 +236,8 @@ class IntentsMixin:
     def on_orders_pane_modify(self: WorkstationApp, event: OrdersPane.Modify) -> None:
         o = event.order
         if not (o.status.is_working and o.type in (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT)):
-            self.failed("modify", f"order {o.id} is {o.status.value.replace('_', ' ')}: only working market, limit and stop orders can be modified")
+            state = "held until its entry fills" if o.parent_id and o.status.value == "new" else o.status.value.replace("_", " ")
+            self.failed("modify", f"order {o.id} is {state}: only working market, limit and stop orders can be modified")
             return
         self.main.query_one(TicketPane).load_order(o)
         self._ticket_origin = self.focused
