@@ -16,7 +16,8 @@ from _common import pct
 
 from brokers.sim import SimBroker, SimConfig
 from workstation.clock import SimClock
-from workstation.config import Settings
+from workstation.config import Profile, Settings
+from workstation.limits import RiskLimits
 from workstation.model import OrderRequest, OrderStatus, Side
 from workstation.session import Session
 
@@ -25,7 +26,10 @@ async def main(n: int = 3000) -> dict:
     clock = SimClock(1_767_225_600.0)
     broker = SimBroker(clock, SimConfig())
     with tempfile.TemporaryDirectory() as tmp:
-        s = Session.build(Settings(), "paper", data_root=tmp, clock=clock, broker=broker)
+        # 100 orders per simulated second: the order-rate limits (a protection, not a cost) are off
+        unlimited = RiskLimits(max_orders_per_second=None, max_orders_per_minute=None, max_orders_per_day=None)
+        settings = Settings(profiles={"paper": Profile(risk=unlimited)})
+        s = Session.build(settings, "paper", data_root=tmp, clock=clock, broker=broker)
         await s.start(["AAPL"], feed=False)
         lat = []
         for i in range(n + 200):

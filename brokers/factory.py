@@ -18,8 +18,12 @@ def create_broker(profile: Profile, clock: Clock) -> Broker:
             commission_pct=s.commission_pct, partial_fills=s.partial_fills,
         )
         return SimBroker(clock, config)
+    if profile.broker == "alpaca":
+        from brokers.alpaca import AlpacaBroker
+
+        return AlpacaBroker(profile, clock)
     if profile.broker == "ib":
         from brokers.ib import IBBroker, IBConfig
 
         return IBBroker(IBConfig.from_profile(profile), clock)
-    raise ConfigError(f"profile {profile.name!r} names broker {profile.broker!r}, which this version does not have (available: sim)")
+    raise ConfigError(f"profile {profile.name!r} names broker {profile.broker!r}, which this version does not have (available: sim, alpaca, ib)")

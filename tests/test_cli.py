@@ -71,7 +71,7 @@ def test_buy_then_status_shows_the_position(home):
 
 def test_limit_order_rests_then_cancel(home):
     quote = json.loads(run_cli("prices", "-s", "MSFT", "--json", home=home).stdout)[0]
-    low = f"{round(quote['bid'] * 0.8, 2):.2f}"
+    low = f"{round(quote['bid'] * 0.95, 2):.2f}"
     r = run_cli("buy", "10", "MSFT", "--limit", low, "--tif", "gtc", home=home)
     assert r.returncode == 0, r.stderr
     oid = re.search(r"order (\d+)", r.stdout).group(1)

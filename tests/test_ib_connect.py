@@ -46,7 +46,7 @@ async def test_fake_negotiates_down_for_an_older_client(home, monkeypatch, clien
         await until(lambda: session.oms.orders[order.id].status is OrderStatus.FILLED, what="fill")
         assert session.journal.fills()[0].commission == Decimal(1)
         limit = await session.oms.submit(OrderRequest(symbol="AAPL", side=Side.BUY, qty=Decimal(3), type=OrderType.LIMIT,
-                                                      limit_price=Decimal(150)))
+                                                      limit_price=Decimal(170)))  # rests, inside the 10% price collar
         await session.oms.cancel(limit.id)
         await until(lambda: session.oms.orders[limit.id].status is OrderStatus.CANCELED, what="cancel")
 

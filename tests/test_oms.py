@@ -153,7 +153,7 @@ async def test_bracket_children_cancel_with_unfilled_entry(env):
 
 async def test_oco_pair(env):
     s, broker, _ = env
-    a = await s.oms.submit(req(side=Side.SELL, type=OrderType.LIMIT, limit_price=Decimal(120)))
+    a = await s.oms.submit(req(side=Side.SELL, type=OrderType.LIMIT, limit_price=Decimal(110)))
     b = await s.oms.submit(req(side=Side.SELL, type=OrderType.STOP, stop_price=Decimal(90), oco_with=a.id))
     assert s.oms.orders[a.id].oco_group == s.oms.orders[b.id].oco_group
     broker.fill(s.oms.orders[b.id], 100, "90")

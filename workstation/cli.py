@@ -16,6 +16,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -24,7 +25,8 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 import typer
 
-from workstation.config import ConfigError, Settings, data_dir, load_settings
+from brokers.base import BrokerError
+from workstation.config import ConfigError, Profile, Settings, data_dir, load_settings
 from workstation.model import (
     Fill,
     ModelError,
@@ -57,7 +59,8 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
-    help="A trading workstation for the terminal. Without a command, opens the workstation.",
+    help="A trading workstation for the terminal. Without a command, opens the workstation. "
+    "A live profile needs --live anywhere on the command line.",
 )
 paper_app = typer.Typer(help="The built-in paper account.", rich_markup_mode=None)
 app.add_typer(paper_app, name="paper")
@@ -116,11 +119,31 @@ def _open_session(profile: str | None, config: Path | None, data: Path | None): 
 
     settings = _settings(config)
     try:
+        _check_live(settings.profile(profile))
         return Session.build(settings, profile, data_root=data)
     except ConfigError as exc:
         raise CliError(str(exc), 2) from None
     except JournalError as exc:
         raise CliError(str(exc), 1) from None
+
+
+LIVE_FLAG: ContextVar[bool] = ContextVar("live_flag", default=False)
+"""Whether ``--live`` was on this invocation's command line (``main`` takes it out of argv)."""
+
+
+def _check_live(prof: Profile) -> None:
+    if prof.live and not LIVE_FLAG.get():
+        raise CliError(f"profile {prof.name!r} trades real money: add --live to the command line", 2)
+
+
+def _confirm_live(prof: Profile, yes: bool, what: str) -> None:
+    """Order commands on a live profile ask first (``--yes`` for scripts)."""
+    if not prof.live or yes:
+        return
+    if not sys.stdin.isatty():
+        raise CliError(f"LIVE profile {prof.name!r}: {what} needs confirmation: run it in a terminal or pass --yes", 2)
+    if not typer.confirm(f"LIVE ({prof.name}): {what} with real money?"):
+        raise CliError("canceled", 1)
 
 
 def plain_json(doc: Any) -> Any:
@@ -241,6 +264,8 @@ def stream(
             loop.add_signal_handler(sig, stop.set)
         session.bus.subscribe(Quote, on_quote)
         started = session.clock.monotonic()
+        if session.profile.live:
+            err.print(f"[bold white on red] LIVE [/] profile {session.profile.name}: real money")
         if not json_out:
             out.print(f"[bold]{'time':<9} {'symbol':<12} {'bid':>14} {'ask':>14} {'last':>14} {'change':>12} {'chg %':>9}[/]")
         try:
@@ -432,11 +457,16 @@ def status(
             "open_orders": [order_row(o) for o in session.oms.working()],
             "data_dir": str(session.data_dir),
             "journal": str(session.journal.path),
+            "risk": session.monitor.status(),
+            "rejections": recent_rejections(session.journal),
         }
 
+    from workstation.cli_risk import print_status, recent_rejections, status_doc
+
     doc = _with_session(profile, config, data_dir_, body)
+    risk_status = doc.pop("risk")
     if json_out:
-        _emit_json(doc)
+        _emit_json({**doc, "risk": status_doc(risk_status)})
         return
     con = _console()
     a = doc["account"]
@@ -456,6 +486,7 @@ def status(
         con.print(_orders_table(doc["open_orders"], "Open orders"))
     else:
         con.print("no open orders")
+    print_status(risk_status, doc["rejections"])
     con.print(f"data directory {doc['data_dir']}")
 
 
@@ -631,7 +662,7 @@ def describe(order: Order) -> str:
 def _place(
     side: Side, qty: str, symbol: str, limit: str | None, stop: str | None, trail: str | None,
     take_profit: str | None, stop_loss: str | None, tif: str, dry_run: bool, json_out: bool,
-    profile: str | None, config: Path | None, data: Path | None,
+    profile: str | None, config: Path | None, data: Path | None, yes: bool = False,
 ) -> None:
     from workstation.oms import OrderError
 
@@ -640,6 +671,16 @@ def _place(
     except ModelError as exc:
         raise CliError(str(exc), 2) from None
     session = _open_session(profile, config, data)
+    if not dry_run:
+        try:
+            _confirm_live(session.profile, yes, f"{side.value} {plain(req.qty)} {req.symbol}")
+        except CliError:
+            session.journal.close()
+            raise
+    from workstation.model import AlertRaised
+
+    warned: list[str] = []  # risk warnings (a possible wash sale) never block, but are shown
+    session.bus.subscribe(AlertRaised, lambda a: warned.append(a.message) if a.title == "Risk warning" else None)
 
     async def body() -> Any:
         try:
@@ -665,6 +706,8 @@ def _place(
             await session.stop()
 
     result = _run(body)
+    for warning in dict.fromkeys([*warned, *(result.warnings if dry_run else ())]):
+        _console(stderr=True).print(f"[yellow]warning: {warning}[/]")
     if dry_run:
         review = result
         if json_out:
@@ -684,7 +727,7 @@ def _place(
     if order.status is OrderStatus.REJECTED:
         raise CliError(f"rejected: {order.reason}", 1)
     if not json_out:
-        _console().print(describe(order))
+        _console().print(("[bold white on red] LIVE [/] " if session.profile.live else "") + describe(order))
 
 
 def _order_command(side: Side):
@@ -698,12 +741,13 @@ def _order_command(side: Side):
         stop_loss: Annotated[str | None, typer.Option("--stop-loss", help="Bracket: stop-loss price.")] = None,
         tif: Annotated[str, typer.Option("--tif", help="Time in force: day, gtc, ioc, fok.")] = "day",
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the review and the risk verdict; send nothing.")] = False,
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="On a live profile, do not ask for confirmation.")] = False,
         json_out: JsonOpt = False,
         profile: ProfileOpt = None,
         config: ConfigOpt = None,
         data_dir_: DataDirOpt = None,
     ) -> None:
-        _place(side, qty, symbol, limit, stop, trail, take_profit, stop_loss, tif, dry_run, json_out, profile, config, data_dir_)
+        _place(side, qty, symbol, limit, stop, trail, take_profit, stop_loss, tif, dry_run, json_out, profile, config, data_dir_, yes)
 
     command.__doc__ = f"{side.value.capitalize()} through the order manager and the risk checks."
     return command
@@ -797,6 +841,11 @@ def paper_reset(
     _console().print(f"paper account {prof.name!r} reset to {_money(start_cash)} cash" + (f"; old journal kept in {root}" if moved else ""))
 
 
+from workstation.cli_risk import register as _register_risk  # noqa: E402  (it imports this module's helpers)
+
+_register_risk(app)
+
+
 # --------------------------------------------------------------------------- default
 
 
@@ -829,6 +878,8 @@ def _check_negative_numbers(argv: list[str]) -> None:
             if prev.startswith("--") and "=" not in prev:
                 what = prev[2:].replace("-", " ")
                 raise CliError(f"{what} must be positive, got {token}", 2)
+            if argv[:2] == ["risk", "set"]:
+                raise CliError(f"a risk limit cannot be negative, got {token}", 2)
             raise CliError(f"quantity must be positive, got {token}", 2)
 
 
@@ -867,6 +918,8 @@ def main(argv: list[str] | None = None) -> None:
     _register_faces()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     code = 0
+    live = LIVE_FLAG.set("--live" in args)  # a global flag: anywhere on the line, for every command
+    args = [a for a in args if a != "--live"]
     try:
         _check_negative_numbers(args)
         args = _gather_symbols(args)
@@ -884,6 +937,9 @@ def main(argv: list[str] | None = None) -> None:
     except (ModelError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = 2
+    except BrokerError as exc:  # unreachable broker, missing keys, refused credentials
+        print(f"error: {exc}", file=sys.stderr)
+        code = 1
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:  # never a traceback on screen
@@ -895,4 +951,6 @@ def main(argv: list[str] | None = None) -> None:
         where = _log_crash(exc)
         print(f"error: {type(exc).__name__}: {exc}" + (f" (details in {where})" if where else ""), file=sys.stderr)
         code = 1
+    finally:
+        LIVE_FLAG.reset(live)
     sys.exit(code)

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
-
 import typer
 
-from workstation.cli import CliError, ConfigOpt, DataDirOpt, ProfileOpt, _open_session, _settings
+from workstation.cli import LIVE_FLAG, CliError, ConfigOpt, DataDirOpt, ProfileOpt, _open_session, _settings
 from workstation.config import ConfigError, data_dir
 
 LiveOpt = Annotated[bool, typer.Option("--live", help="Allow a live profile (it must also say live = true).")]
 
 
 def run_tui(profile: str | None = None, config: Path | None = None, data: Path | None = None, live: bool = False) -> None:
+    live = live or LIVE_FLAG.get()  # main() takes --live off the line for every command
+    LIVE_FLAG.set(live)
     settings = _settings(config)
     try:
         prof = settings.profile(profile)
@@ -45,7 +45,6 @@ def register(app: typer.Typer) -> None:
         profile: ProfileOpt = None,
         config: ConfigOpt = None,
         data_dir_: DataDirOpt = None,
-        live: LiveOpt = False,
     ) -> None:
-        """Open the workstation (the default when no command is given)."""
-        run_tui(profile, config, data_dir_, live)
+        """Open the workstation (the default when no command is given; a live profile needs --live)."""
+        run_tui(profile, config, data_dir_)

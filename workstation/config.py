@@ -11,8 +11,9 @@ Where things live
 
 Profiles
 --------
-``paper`` (the default, fully offline: the built-in simulated market and paper broker)
-always exists. A ``[profiles.NAME]`` table adds or overrides one. Secrets never live in
+``paper`` (the default, fully offline: the built-in simulated market and paper broker),
+``alpaca-paper``/``alpaca-live`` and ``ib-paper``/``ib-live`` always exist. A
+``[profiles.NAME]`` table adds or overrides one. Secrets never live in
 this file: brokers read them from the environment (or the OS keyring).
 """
 
@@ -25,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+
+from workstation.dataquality import QualitySettings
+from workstation.limits import RiskLimits, check_overrides
 
 DEFAULT_WATCHLIST = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "SPY", "QQQ", "BTC/USD", "ETH/USD", "EUR/USD")
 
@@ -55,12 +59,22 @@ class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     journal_sync: str = "NORMAL"  # NORMAL survives a killed process; FULL also a power cut
     sim: SimSettings = SimSettings()
     options: dict[str, Any] = {}  # broker-specific settings (hosts, ports, exchange id...)
+    risk: RiskLimits = RiskLimits()  # [profiles.NAME.risk]
+    strategy_risk: dict[str, dict[str, Any]] = {}  # [profiles.NAME.strategy_risk.STRATEGY]: keys that differ
+
+    def __post_init__(self) -> None:
+        try:
+            check_overrides(self.risk, self.strategy_risk)
+        except ValueError as exc:
+            raise ValueError(f"strategy_risk: {exc}") from None
 
 
 # Profiles that exist without a settings file. A ``[profiles.NAME]`` table of the same
 # name is merged over the built-in one (its ``options`` key by key), so
 # ``[profiles.ib-paper] options = { gateway = true }`` is enough to use IB Gateway.
 BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
+    "alpaca-paper": {"broker": "alpaca"},
+    "alpaca-live": {"broker": "alpaca", "live": True},
     "ib-paper": {"broker": "ib"},
     "ib-live": {"broker": "ib", "live": True},
 }
@@ -86,11 +100,40 @@ class UISettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     repaint_hz: float = 10.0
 
 
+class AlertChannel(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An external channel: an apprise URL and the lowest priority it receives."""
+
+    url: str
+    min_priority: str = "high"
+
+    def __post_init__(self) -> None:
+        if self.min_priority not in ("low", "normal", "high", "critical"):
+            raise ValueError(f"alert channel min_priority must be low, normal, high or critical, got {self.min_priority!r}")
+
+
+class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    bell: bool = True  # ring the terminal bell for high and critical alerts
+    cooldown: float = 60.0  # seconds before the same alert (or rule) fires again
+    rules: list[str] = []  # e.g. "AAPL > 200", "pnl < -1000 priority high"
+    channels: list[AlertChannel] = []
+    retries: int = 2  # delivery attempts after the first, with backoff
+    retry_delay: float = 1.0  # seconds before the first retry (doubling)
+
+    def __post_init__(self) -> None:
+        from workstation.alerts import parse_rule
+
+        for text in self.rules:
+            parse_rule(text)  # AlertRuleError is a ValueError: the settings file names it
+
+
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     default_profile: str = "paper"
     watchlist: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_WATCHLIST))
     profiles: dict[str, Profile] = {}
     ui: UISettings = UISettings()
+    alerts: AlertSettings = AlertSettings()
+    sectors: dict[str, str] = {}  # symbol -> sector, added to the shipped table
+    data_quality: QualitySettings = QualitySettings()
 
     def profile(self, name: str | None) -> Profile:
         """The named profile (``paper`` is built in); ConfigError for an unknown name."""

@@ -266,3 +266,17 @@ class Journal:
             q = f"SELECT * FROM ({q[:-len(' ORDER BY seq')]} ORDER BY seq DESC LIMIT {int(limit)}) ORDER BY seq"
         for seq, ts, kind, ref, data in self._db.execute(q, args):
             yield seq, ts, kind, ref, json.loads(data)
+
+    def last_seq(self) -> int:
+        """The sequence number of the newest event (0 for an empty journal)."""
+        row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+        return int(row[0])
+
+    def events_after(self, seq: int, kinds: tuple[str, ...]) -> list[tuple[int, float, str, str | None, Any]]:
+        """Events newer than ``seq`` whose kind is one of ``kinds`` (exactly), oldest first:
+        how a running session follows what another process wrote to the same journal."""
+        marks = ",".join("?" * len(kinds))
+        rows = self._db.execute(
+            f"SELECT seq, ts, kind, ref, data FROM events WHERE seq > ? AND kind IN ({marks}) ORDER BY seq", (seq, *kinds)
+        )
+        return [(q, ts, kind, ref, json.loads(data)) for q, ts, kind, ref, data in rows]

@@ -1,28 +1,41 @@
 """Pre-trade checks: every order from every source passes ``PreTradeRisk.check``.
 
-Each check returns ``None`` (pass) or a sentence naming the rule and the numbers, so a
-refusal reads like "order notional $250,000.00 exceeds max_order_notional $100,000.00".
-An order that shrinks a position (a *reducing* order) passes the checks about exposure
-and buying power.
+A refusal is a ``Verdict`` with the rule's name and a sentence naming the numbers, so it
+reads like "order notional $250,000.00 exceeds max_order_notional $100,000.00"; the order
+manager turns it into a journaled ``OrderRejected`` event. Warnings (a possible wash sale)
+ride along in ``Verdict.warnings`` and never block.
+
+Checks, in order: trading halted, circuit breaker, order quantity, order notional, price
+collar, order rate (second, minute, day), open orders, shorting, position quantity and
+notional, gross and net exposure, symbol and sector concentration, buying power.
+
+Positions are judged at their worst case: the current position plus every working order
+on the same side, plus this one. An order that only shrinks that worst case (a *reducing*
+order) passes the exposure limits, buying power, the breaker and a trading halt; so no
+sequence of orders can push a position past ``max_position_qty``, whatever fills.
+Reducing orders from the kill switch (``source == KILL_SOURCE``) skip the per-order caps and
+the flow limits (rate, open orders, price collar): flattening cannot be throttled by a flood
+or refused for its size.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 import msgspec
 
-from workstation.model import ZERO, Instrument, Order, OrderType, Side, money
+from workstation.limits import LimitStore, RiskLimits, day_start
+from workstation.model import ZERO, Instrument, Order, OrderType, Side, money, plain
 from workstation.portfolio import Portfolio
+from workstation.sectors import SectorMap
+from workstation.taxlots import TaxLots
 
-
-class RiskLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    max_order_qty: Decimal | None = None
-    max_order_notional: Decimal | None = Decimal(250_000)
-    allow_short: bool = True
-    trading_halted: bool = False
+KILL_SOURCE = "kill-switch"
+HUNDRED = Decimal(100)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +59,16 @@ class OrderContext:
 
 
 def fmt_money(d: Decimal) -> str:
-    return f"${money(d):,.2f}"
+    sign = "-" if d < 0 else ""
+    return f"{sign}${abs(money(d)):,.2f}"
+
+
+def fmt_qty(d: Decimal | int) -> str:
+    return f"{Decimal(d).normalize():,f}"
+
+
+def fmt_pct(d: Decimal) -> str:
+    return f"{d.quantize(Decimal('0.01'))}%"
 
 
 def reducing(position: Decimal, side: Side, qty: Decimal) -> bool:
@@ -58,43 +80,306 @@ def reducing(position: Decimal, side: Side, qty: Decimal) -> bool:
     return False
 
 
+# --------------------------------------------------------------------------- order rate
+
+
+class OrderRate:
+    """Orders sent in the last second, the last minute and the current trading day (O(1) per order)."""
+
+    def __init__(self) -> None:
+        self._second: deque[float] = deque()
+        self._minute: deque[float] = deque()
+        self._day_start = float("-inf")
+        self.today = 0
+
+    def record(self, ts: float, day_began: float) -> None:
+        if day_began != self._day_start:
+            self._day_start, self.today = day_began, 0
+        self._second.append(ts)
+        self._minute.append(ts)
+        self.today += 1
+        self._trim(ts)
+
+    def _trim(self, now: float) -> None:
+        while self._second and self._second[0] <= now - 1.0:
+            self._second.popleft()
+        while self._minute and self._minute[0] <= now - 60.0:
+            self._minute.popleft()
+
+    def counts(self, now: float, day_began: float) -> tuple[int, int, int]:
+        self._trim(now)
+        today = self.today if day_began == self._day_start else 0
+        return len(self._second), len(self._minute), today
+
+
+class TradingDays:
+    """When the current trading day began, recomputed only when a roll has passed."""
+
+    def __init__(self) -> None:
+        self._key: tuple[str, str] | None = None
+        self._start = self._end = 0.0
+
+    def start(self, now: float, limits: RiskLimits) -> float:
+        key = (limits.day_roll, limits.day_timezone)
+        if key != self._key or not self._start <= now < self._end:
+            self._key = key
+            self._start = day_start(now, limits)
+            self._end = day_start(self._start + 26 * 3600, limits)  # the next roll (days last 23 to 25 hours)
+        return self._start
+
+
+# --------------------------------------------------------------------------- status for the UI
+
+
+class RiskRow(msgspec.Struct, frozen=True, kw_only=True):
+    """One line of the Risk pane: a limit, how much of it is used, and whether that is ok."""
+
+    name: str
+    used: Decimal
+    limit: Decimal | None
+    unit: str  # "$", "%", "qty", "orders"
+    state: str  # "ok", "near", "breach", "off"
+    detail: str = ""
+
+    @property
+    def breached(self) -> bool:
+        return self.state == "breach"
+
+    @property
+    def fraction(self) -> float | None:
+        if self.limit is None or self.limit == 0:
+            return None
+        return float(self.used / self.limit)
+
+
+def row(name: str, used: Decimal, limit: Decimal | int | None, unit: str, near_pct: Decimal, detail: str = "") -> RiskRow:
+    if limit is None:
+        return RiskRow(name=name, used=used, limit=None, unit=unit, state="off", detail=detail)
+    lim = Decimal(limit)
+    if used > lim:
+        state = "breach"
+    elif lim > 0 and used * HUNDRED >= lim * near_pct:
+        state = "near"
+    else:
+        state = "ok"
+    return RiskRow(name=name, used=used, limit=lim, unit=unit, state=state, detail=detail)
+
+
+class BreakerInfo(msgspec.Struct, frozen=True, kw_only=True):
+    tripped: bool = False
+    reason: str = ""
+    since: float = 0.0
+
+
+class RiskStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """A snapshot of every limit, published on the bus for the Risk pane and shown by ``status``."""
+
+    ts: float
+    rows: tuple[RiskRow, ...]
+    breaker: BreakerInfo
+    day_pnl: Decimal
+    daily_loss_limit: Decimal | None  # absolute amount in force (the tighter of the two limits)
+    drawdown_pct: Decimal  # from the peak
+    intraday_drawdown_pct: Decimal
+    orders_per_minute: int
+    trading_halted: bool
+    equity: Decimal
+    start_of_day_equity: Decimal
+    filtered_quotes: int = 0
+
+
+# --------------------------------------------------------------------------- the checks
+
+
+def _never_tripped() -> str | None:
+    return None
+
+
 @dataclass
 class PreTradeRisk:
     portfolio: Portfolio
-    limits: RiskLimits = field(default_factory=RiskLimits)
+    store: LimitStore = field(default_factory=lambda: LimitStore(RiskLimits()))
     working_orders: Callable[[], list[Order]] = field(default=lambda: [])
+    last_price: Callable[[str], Decimal | None] = field(default=lambda symbol: None)
+    now: Callable[[], float] = field(default=lambda: 0.0)
+    sectors: SectorMap = field(default_factory=SectorMap)
+    lots: TaxLots = field(default_factory=TaxLots)
+    rate: OrderRate = field(default_factory=OrderRate)
+    days: TradingDays = field(default_factory=TradingDays)
+    breaker_reason: Callable[[], str | None] = _never_tripped
+    rows_source: Callable[[], tuple[RiskRow, ...]] | None = None  # the monitor's full rows (set by the session)
+
+    def status(self) -> tuple[RiskRow, ...]:
+        """Rows for the Risk pane: every limit with its use (the monitor's rows when wired)."""
+        return self.rows_source() if self.rows_source is not None else tuple(self.usage())
+
+    # -- the account-wide limits (a setter keeps old callers working)
+    @property
+    def limits(self) -> RiskLimits:
+        return self.store.limits
+
+    @limits.setter
+    def limits(self, value: RiskLimits) -> None:
+        self.store.replace_base(value)
+
+    def record_sent(self, order: Order) -> None:
+        """Count an order that went out (for the rate limits)."""
+        t = self.now()
+        self.rate.record(t, self.days.start(t, self.limits))
+
+    def rate_counts(self) -> tuple[int, int, int]:
+        t = self.now()
+        return self.rate.counts(t, self.days.start(t, self.limits))
+
+    # -- worst-case positions
+    def pending(self, symbol: str, side: Side, exclude: str | None = None) -> Decimal:
+        """Quantity still to fill on working orders of ``symbol`` on ``side`` (an OCO group counts
+        once, at its largest order: only one of them can fill)."""
+        total = ZERO
+        groups: dict[str, Decimal] = {}
+        for o in self.working_orders():
+            if o.symbol != symbol or o.side is not side or o.id == exclude:
+                continue
+            if o.oco_group:
+                groups[o.oco_group] = max(groups.get(o.oco_group, ZERO), o.remaining)
+            else:
+                total += o.remaining
+        return total + sum(groups.values(), ZERO)
+
+    def is_reducing(self, order: Order, position: Decimal) -> bool:
+        worst = position + order.side.sign * self.pending(order.symbol, order.side, exclude=order.id)
+        return reducing(worst, order.side, order.qty)
 
     def check(self, ctx: OrderContext) -> Verdict:
-        lim = self.limits
         order = ctx.order
+        lim = self.store.limits_for(order.strategy)
+        ctx = dataclasses.replace(ctx, reducing=self.is_reducing(order, ctx.position))
+        refusal = self._refusal(ctx, lim)
+        if refusal is not None:
+            return Verdict(False, refusal[1], refusal[0])
+        warnings: list[str] = []
+        if order.side is Side.BUY:
+            wash = self.lots.wash_sale(order.symbol, self.now())
+            if wash:
+                warnings.append(wash)
+        return Verdict(True, warnings=tuple(warnings))
+
+    def _refusal(self, ctx: OrderContext, lim: RiskLimits) -> tuple[str, str] | None:
+        order = ctx.order
+        kill = order.source == KILL_SOURCE
         if lim.trading_halted and not ctx.reducing:
-            return Verdict(False, "trading is halted: only orders that reduce a position are accepted", "trading_halted")
+            return "trading_halted", "trading is halted: only orders that reduce a position are accepted"
+        tripped = self.breaker_reason()
+        if tripped and not ctx.reducing:
+            return "circuit_breaker", f"circuit breaker tripped ({tripped}): only orders that reduce a position are accepted"
+        if kill and ctx.reducing:
+            return None  # flattening must not be stopped by a per-order cap or the flow limits
         if lim.max_order_qty is not None and order.qty > lim.max_order_qty:
-            return Verdict(
-                False, f"order quantity {order.qty:,} exceeds max_order_qty {lim.max_order_qty:,}", "max_order_qty"
-            )
+            return "max_order_qty", f"order quantity {fmt_qty(order.qty)} exceeds max_order_qty {fmt_qty(lim.max_order_qty)}"
         if lim.max_order_notional is not None and ctx.notional > lim.max_order_notional:
-            return Verdict(
-                False,
-                f"order notional {fmt_money(ctx.notional)} exceeds max_order_notional {fmt_money(lim.max_order_notional)}",
-                "max_order_notional",
+            return "max_order_notional", (
+                f"order notional {fmt_money(ctx.notional)} exceeds max_order_notional {fmt_money(lim.max_order_notional)}"
             )
+        found = self._flow(ctx, lim)
+        if found is not None:
+            return found
         if ctx.reducing:
-            return Verdict(True)
-        if order.side is Side.SELL and ctx.position - order.qty < 0 and not lim.allow_short:
-            return Verdict(False, f"shorting is not allowed: selling {order.qty:,} {order.symbol} would leave a short position", "allow_short")
+            return None
+        return self._exposure(ctx, lim)
+
+    def _flow(self, ctx: OrderContext, lim: RiskLimits) -> tuple[str, str] | None:
+        order = ctx.order
+        if lim.price_collar_pct is not None:
+            last = self.last_price(order.symbol)
+            if last is not None and last > 0:
+                for what, price in (("limit", order.limit_price), ("stop", order.stop_price)):
+                    if price is None:
+                        continue
+                    off = abs(price / last - 1) * HUNDRED
+                    if off > lim.price_collar_pct:
+                        return "price_collar_pct", (
+                            f"{what} price {plain(price)} is {fmt_pct(off)} from the last price {plain(last)}, "
+                            f"beyond price_collar_pct {plain(lim.price_collar_pct)}%"
+                        )
+        per_second, per_minute, today = self.rate_counts()
+        for name, count, window in (
+            ("max_orders_per_second", per_second, "the last second"),
+            ("max_orders_per_minute", per_minute, "the last minute"),
+            ("max_orders_per_day", today, "this trading day"),
+        ):
+            cap = getattr(lim, name)
+            if cap is not None and count + 1 > cap:
+                return name, f"order rate: {count} orders sent in {window}, {name} is {cap}"
+        if lim.max_open_orders is not None:
+            working = sum(1 for o in self.working_orders() if o.id != order.id and o.status.is_working)
+            if working + 1 > lim.max_open_orders:
+                return "max_open_orders", f"{working} orders are working, max_open_orders is {lim.max_open_orders}"
+        return None
+
+    def _exposure(self, ctx: OrderContext, lim: RiskLimits) -> tuple[str, str] | None:
+        order = ctx.order
+        pf = self.portfolio
+        worst = ctx.position + order.side.sign * self.pending(order.symbol, order.side, exclude=order.id)
+        after = worst + order.side.sign * order.qty
+        if not lim.allow_short and after < 0:
+            return "allow_short", f"shorting is not allowed: selling {fmt_qty(order.qty)} {order.symbol} would leave a short position of {fmt_qty(-after)}"
+        if lim.max_position_qty is not None and abs(after) > lim.max_position_qty:
+            return "max_position_qty", (
+                f"position in {order.symbol} would reach {fmt_qty(abs(after))}, exceeding max_position_qty {fmt_qty(lim.max_position_qty)}"
+            )
+        inst = ctx.instrument
+        unit_value = pf.to_base(ctx.price * inst.multiplier, inst.currency)
+        after_notional = after * unit_value  # signed, base currency
+        if lim.max_position_notional is not None and abs(after_notional) > lim.max_position_notional:
+            return "max_position_notional", (
+                f"position in {order.symbol} would be worth {fmt_money(abs(after_notional))}, "
+                f"exceeding max_position_notional {fmt_money(lim.max_position_notional)}"
+            )
+        needs_book = lim.max_gross_exposure is not None or lim.max_net_exposure is not None or lim.max_sector_pct is not None
+        book = self.exposures() if needs_book else {}
+        others = {sym: e for sym, e in book.items() if sym != order.symbol}
+        if lim.max_gross_exposure is not None:
+            gross = sum((abs(e) for e in others.values()), ZERO) + abs(after_notional)
+            if gross > lim.max_gross_exposure:
+                return "max_gross_exposure", f"gross exposure would be {fmt_money(gross)}, exceeding max_gross_exposure {fmt_money(lim.max_gross_exposure)}"
+        if lim.max_net_exposure is not None:
+            net = sum(others.values(), ZERO) + after_notional
+            if abs(net) > lim.max_net_exposure:
+                return "max_net_exposure", f"net exposure would be {fmt_money(net)}, exceeding max_net_exposure {fmt_money(lim.max_net_exposure)}"
+        if lim.max_symbol_pct is not None or lim.max_sector_pct is not None:
+            equity = pf.equity()
+            if equity <= 0:
+                return "max_symbol_pct", f"equity is {fmt_money(equity)}: no new exposure can be taken"
+            if lim.max_symbol_pct is not None:
+                pct = abs(after_notional) / equity * HUNDRED
+                if pct > lim.max_symbol_pct:
+                    return "max_symbol_pct", f"{order.symbol} would be {fmt_pct(pct)} of equity, exceeding max_symbol_pct {plain(lim.max_symbol_pct)}%"
+            if lim.max_sector_pct is not None:
+                sector = self.sectors.sector(order.symbol)
+                total = abs(after_notional) + sum(
+                    (abs(e) for sym, e in others.items() if self.sectors.sector(sym) == sector), ZERO
+                )
+                pct = total / equity * HUNDRED
+                if pct > lim.max_sector_pct:
+                    return "max_sector_pct", f"sector {sector} would be {fmt_pct(pct)} of equity, exceeding max_sector_pct {plain(lim.max_sector_pct)}%"
         bp = self.buying_power_after(ctx)
         if bp < 0:
-            available = bp + self._cost(ctx)
-            return Verdict(
-                False,
-                f"insufficient buying power: order needs {fmt_money(self._cost(ctx))}, {fmt_money(max(available, ZERO))} available",
-                "buying_power",
-            )
-        return Verdict(True)
+            cost = self._cost(ctx)
+            return "buying_power", f"insufficient buying power: order needs {fmt_money(cost)}, {fmt_money(max(bp + cost, ZERO))} available"
+        return None
+
+    def exposures(self) -> dict[str, Decimal]:
+        """Signed exposure of every open position in the base currency, in one pass."""
+        pf = self.portfolio
+        out: dict[str, Decimal] = {}
+        for sym, pos in pf.book.positions.items():
+            if pos.qty:
+                e = pf.exposure(sym)
+                out[sym] = e if pos.qty > 0 else -e
+        return out
 
     def _cost(self, ctx: OrderContext) -> Decimal:
-        """Buying power an order uses: its notional (margin accounts: divided by leverage)."""
+        """Buying power an order uses: its notional (cash accounts: buys only)."""
         if self.portfolio.margin:
             return ctx.notional
         return ctx.notional if ctx.order.side is Side.BUY else ZERO
@@ -113,3 +398,40 @@ class PreTradeRisk:
         if ctx.reducing:
             return account.buying_power - reserved
         return account.buying_power - reserved - self._cost(ctx)
+
+    # -- usage of each limit now, for the Risk pane
+    def usage(self) -> list[RiskRow]:
+        lim = self.limits
+        pf = self.portfolio
+        near = lim.near_pct
+        book = self.exposures()
+        gross = sum((abs(e) for e in book.values()), ZERO)
+        equity = pf.equity()
+        rows = [
+            row("gross exposure", gross, lim.max_gross_exposure, "$", near),
+            row("net exposure", abs(sum(book.values(), ZERO)), lim.max_net_exposure, "$", near),
+        ]
+        if book:
+            biggest_qty = max(book, key=lambda sym: abs(pf.qty(sym)))
+            biggest = max(book, key=lambda sym: abs(book[sym]))
+            rows.append(row("largest position (qty)", abs(pf.qty(biggest_qty)), lim.max_position_qty, "qty", near, biggest_qty))
+            rows.append(row("largest position ($)", abs(book[biggest]), lim.max_position_notional, "$", near, biggest))
+            if equity > 0:
+                rows.append(row("symbol concentration", abs(book[biggest]) / equity * HUNDRED, lim.max_symbol_pct, "%", near, biggest))
+                by_sector: dict[str, Decimal] = {}
+                for sym, e in book.items():
+                    sector = self.sectors.sector(sym)
+                    by_sector[sector] = by_sector.get(sector, ZERO) + abs(e)
+                top = max(by_sector, key=lambda k: by_sector[k])
+                rows.append(row("sector concentration", by_sector[top] / equity * HUNDRED, lim.max_sector_pct, "%", near, top))
+        working = sum(1 for o in self.working_orders() if o.status.is_working)
+        per_second, per_minute, today = self.rate_counts()
+        rows += [
+            row("open orders", Decimal(working), lim.max_open_orders, "orders", near),
+            row("orders per second", Decimal(per_second), lim.max_orders_per_second, "orders", near),
+            row("orders per minute", Decimal(per_minute), lim.max_orders_per_minute, "orders", near),
+            row("orders today", Decimal(today), lim.max_orders_per_day, "orders", near),
+        ]
+        if pf.margin and equity > 0:
+            rows.append(row("buying power used", gross, equity * pf.leverage, "$", near))
+        return rows
