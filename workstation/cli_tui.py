@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from workstation.cli import LIVE_FLAG, CliError, ConfigOpt, DataDirOpt, ProfileOpt, _open_session, _settings
@@ -45,6 +47,7 @@ def register(app: typer.Typer) -> None:
         profile: ProfileOpt = None,
         config: ConfigOpt = None,
         data_dir_: DataDirOpt = None,
+        live: LiveOpt = False,
     ) -> None:
         """Open the workstation (the default when no command is given; a live profile needs --live)."""
-        run_tui(profile, config, data_dir_)
+        run_tui(profile, config, data_dir_, live)
