@@ -614,3 +614,19 @@ async def test_header_says_paper_or_live(tmp_path, live):
         assert "14:13:20 UTC" in text  # the engine's (simulated) clock
         badge = [s for s in header.render().spans if s.start == 0][0].style
         assert badge.bgcolor.name == (app.themes["dark"].palette.live if live else app.themes["dark"].palette.paper)
+
+
+async def test_risk_pane_shows_buying_power_and_the_engines_rows(tmp_path):
+    from workstation.ui.panes.risk import RiskPane
+
+    app, session, _ = make_app(tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await command(pilot, "buy 100 AAPL")
+        await pilot.press("y")
+        await settle(pilot)
+        risk = app.query_one(RiskPane)
+        assert risk.keys[0] == "buying power"
+        assert risk.row("buying power").cells[1][0] == f"{session.portfolio.account().buying_power:,.2f}"
+        assert "gross exposure" in risk.keys and risk.row("gross exposure").cells[1][0] == "18,502.00"
+        assert len(risk.keys) == 1 + len(session.risk.status())
