@@ -2,8 +2,9 @@
 
 200 watchlist symbols on the paper market, 10,000 quotes/s in all: a feeder takes quotes
 from the simulated market (``SimMarket.quotes``, round-robin over the symbols) and hands
-them to the engine's quote sink, the one the paper broker uses, so each goes through the
-quote cache, the bus, the portfolio marks and the app's coalescing store. Meanwhile the
+them to the quote sink the session attached to the paper broker, so each goes through the
+data-quality filter, the quote cache, the bus (portfolio marks, risk monitor) and the app's
+coalescing store. Meanwhile the
 watchlist cursor is moved with j/k. Reported:
 
 * ``keystroke_ms_p50`` / ``p99``: from a key event posted to the app to the first composed
@@ -42,10 +43,9 @@ def percentile(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
-async def feed(session, market, symbols: list[str], rate: float, stop: asyncio.Event) -> None:
+async def feed(session, sink, market, symbols: list[str], rate: float, stop: asyncio.Event) -> None:
     """Deliver ``rate`` quotes a second, every 5 ms, in fixed groups of symbols (as the paper
     broker steps its subscriptions), whatever the loop's jitter."""
-    sink = session.quotes.on_quote
     group = max(1, int(rate * 0.005))
     groups = [tuple(symbols[i : i + group]) for i in range(0, len(symbols), group)]
     start = time.perf_counter()
@@ -103,7 +103,8 @@ async def run(seconds: float, n_symbols: int, rate: float) -> dict:
         if os.environ.get("BENCH_NO_CHART"):
             app.main.query_one("#chart").display = False
         stop = asyncio.Event()
-        feeder = asyncio.create_task(feed(session, broker.market, symbols, rate, stop))
+        # the sink the session attached to the paper broker (data-quality filter, then the quote cache)
+        feeder = asyncio.create_task(feed(session, broker._on_quote, broker.market, symbols, rate, stop))
         await asyncio.sleep(1.0)  # let the flood settle in
         quotes_before = session.quotes.count
         cpu_before = proc.cpu_times()
