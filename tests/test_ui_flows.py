@@ -630,3 +630,18 @@ async def test_risk_pane_shows_buying_power_and_the_engines_rows(tmp_path):
         assert risk.row("buying power").cells[1][0] == f"{session.portfolio.account().buying_power:,.2f}"
         assert "gross exposure" in risk.keys and risk.row("gross exposure").cells[1][0] == "18,502.00"
         assert len(risk.keys) == 1 + len(session.risk.status())
+
+
+async def test_rejections_reach_alerts_once_and_as_a_notification(tmp_path):
+    app, session, broker = make_app(tmp_path, confirm=False)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        broker.reject_next = "insufficient shares to locate"
+        await command(pilot, "short 100 TSLA")
+        await settle(pilot)
+        [order] = orders(session)
+        assert order.status is OrderStatus.REJECTED
+        alerts = app.query_one("#alerts").texts
+        assert len([t for t in alerts if f"order {order.id}" in t]) == 1
+        assert any("rejected" in str(n.message) for n in app._notifications)
+        assert app.query_one("#orders").row(order.id).cells[-1][0] == "insufficient shares to locate"

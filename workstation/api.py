@@ -163,8 +163,15 @@ class LocalEngine:
             currency=session.profile.base_currency,
         )
         bus = session.bus
-        for kind in (Quote, OrderEvent, AlertRaised, ConnectionState):
+        for kind in (Quote, OrderEvent, ConnectionState):
             self._unsubscribe.append(bus.subscribe(kind, self._deliver))
+        if getattr(session, "alerts", None) is not None:
+            # the alert engine de-duplicates and journals what is raised: show its notices
+            from workstation.alerts import AlertNotice
+
+            self._unsubscribe.append(bus.subscribe(AlertNotice, self._on_notice))
+        else:
+            self._unsubscribe.append(bus.subscribe(AlertRaised, self._deliver))
         self._unsubscribe.append(bus.subscribe(OrderEvent, self._after_order_event))
 
     @property
@@ -187,13 +194,18 @@ class LocalEngine:
         for handler in list(self._handlers):
             handler(event)
 
+    def _on_notice(self, notice) -> None:
+        a = notice.alert
+        self._deliver(AlertRaised(title=a.title, message=a.message, priority=a.priority, source=a.source, ts=a.ts, key=a.key))
+
     def _after_order_event(self, event: OrderEvent) -> None:
         if getattr(event, "fill", None) is not None:
             self._deliver(self.snapshot())
 
     async def start(self, symbols: list[str]) -> None:
         await self._s.start(symbols)
-        self._day_baseline()
+        if getattr(self._s, "monitor", None) is None:
+            self._day_baseline()
 
     async def stop(self) -> None:
         for unsubscribe in self._unsubscribe:
