@@ -354,7 +354,10 @@ class IntentsMixin:
         self.watch_command(WatchCommand("rm", event.symbol))
 
     def on_watchlist_pane_cycle_list(self: WorkstationApp, event: WatchlistPane.CycleList) -> None:
-        self.watchlists.cycle(event.step)
+        self.cycle_watchlist(event.step)
+
+    def cycle_watchlist(self: WorkstationApp, step: int) -> None:
+        self.watchlists.cycle(step)
         self._refresh_watchlist()
 
 
