@@ -18,6 +18,10 @@ def create_broker(profile: Profile, clock: Clock) -> Broker:
             commission_pct=s.commission_pct, partial_fills=s.partial_fills,
         )
         return SimBroker(clock, config)
+    if profile.broker == "ccxt":
+        from brokers.ccxt_broker import CcxtBroker, CcxtConfig
+
+        return CcxtBroker(CcxtConfig.from_options(profile.options), clock, name=profile.name, base_currency=profile.base_currency)
     if profile.broker == "alpaca":
         from brokers.alpaca import AlpacaBroker
 
@@ -26,4 +30,4 @@ def create_broker(profile: Profile, clock: Clock) -> Broker:
         from brokers.ib import IBBroker, IBConfig
 
         return IBBroker(IBConfig.from_profile(profile), clock)
-    raise ConfigError(f"profile {profile.name!r} names broker {profile.broker!r}, which this version does not have (available: sim, alpaca, ib)")
+    raise ConfigError(f"profile {profile.name!r} names broker {profile.broker!r}, which this version does not have (available: sim, alpaca, ib, ccxt)")

@@ -77,6 +77,16 @@ BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
     "alpaca-live": {"broker": "alpaca", "live": True},
     "ib-paper": {"broker": "ib"},
     "ib-live": {"broker": "ib", "live": True},
+    # ccxt: keys in WORKSTATION_BINANCE_API_KEY / _SECRET; any other exchange is a
+    # [profiles.NAME] table with broker = "ccxt" and options.exchange = "<ccxt id>"
+    "binance-testnet": {
+        "broker": "ccxt", "account_type": "cash", "leverage": Decimal(1),
+        "options": {"exchange": "binance", "sandbox": True},
+    },
+    "binance": {
+        "broker": "ccxt", "live": True, "account_type": "cash", "leverage": Decimal(1),
+        "options": {"exchange": "binance"},
+    },
 }
 
 

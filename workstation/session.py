@@ -276,12 +276,12 @@ class Session:
             self._spawn_background(self._sweep_quality())
             self._spawn_background(self._publish_risk())
             self._spawn_background(self._follow())
-        if self.broker.keeps_account:
-            await self.resync()
         working = [o for o in self.oms.working() if o.status is not OrderStatus.NEW]
         restore = getattr(self.broker, "restore", None)
         if restore is not None and working:
-            restore(working)
+            restore(working)  # before the resync: a broker learns where to look for their fills
+        if self.broker.keeps_account:
+            await self.resync()
         wanted = list(dict.fromkeys([*symbols, *self.held_symbols()]))
         currencies = {self.oms.instrument_cached(s).currency for s in wanted}
         wanted += [s for s in self.quotes.fx_symbols(currencies) if s not in wanted]
