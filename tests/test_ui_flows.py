@@ -400,6 +400,11 @@ async def test_palette_offers_every_action(tmp_path):
         await pilot.press("ctrl+p")
         await settle(pilot)
         assert isinstance(app.screen, CommandPalette)
+        await pilot.press("ctrl+g")  # closes it without Escape
+        await settle(pilot)
+        assert not isinstance(app.screen, CommandPalette) and isinstance(app.focused, WatchlistPane)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
         await pilot.press(*"Theme: light", "enter")
         await settle(pilot)
         assert app.theme == "light"

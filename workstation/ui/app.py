@@ -81,6 +81,7 @@ class WorkstationApp(IntentsMixin, App[None]):
         Binding("t", "ticket", "Ticket", show=False, priority=True, id="app.ticket", tooltip="Go to the order ticket"),
         Binding("q", "quit", "Quit", priority=True, id="app.quit", tooltip="Quit (asks while orders are working)"),
         Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True, id="app.quit_anywhere", tooltip="Quit, even from a text field"),
+        Binding("ctrl+g", "close_palette", "Close", show=False, priority=True, id="app.close_palette", tooltip="Close the command palette (as Escape does)"),
     ]
     PASSIVE = {"focus_pane", "command_line", "filter", "help", "ticket", "quit"}
 
@@ -377,6 +378,10 @@ class WorkstationApp(IntentsMixin, App[None]):
         await super().on_event(event)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "close_palette":
+            from textual.command import CommandPalette
+
+            return isinstance(self.screen, CommandPalette)
         if action in self.PASSIVE:
             if len(self.screen_stack) > 1:
                 return False  # a dialog is open: its own keys apply
@@ -484,6 +489,9 @@ class WorkstationApp(IntentsMixin, App[None]):
         from workstation.ui.help import help_screen
 
         self.push_screen(help_screen(self))
+
+    def action_close_palette(self) -> None:
+        self.screen._action_escape()  # Escape's own action: Ctrl+G is the key that works everywhere
 
     def action_request_quit(self) -> None:
         self.action_quit()
