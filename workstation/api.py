@@ -40,6 +40,7 @@ from workstation.model import (
 if TYPE_CHECKING:
     from workstation.oms import Review
     from workstation.session import Session
+    from workstation.strategy_desk import StrategyDesk
 
 
 class IntentError(ModelError):
@@ -96,6 +97,9 @@ Handler = Callable[[object], None]
 class EngineAPI(Protocol):
     """What a face may ask of the engine. Reads are cheap; intents are coroutines."""
 
+    strategies: StrategyDesk
+    """Strategy instances: ``rows()``, ``params(name)``, ``check_params``; start/stop/pause/set_params."""
+
     @property
     def info(self) -> EngineInfo: ...
 
@@ -151,9 +155,13 @@ class EngineAPI(Protocol):
 class LocalEngine:
     """``EngineAPI`` over an in-process ``Session`` running on the caller's event loop."""
 
-    def __init__(self, session: Session, *, source: str = "ui") -> None:
+    def __init__(self, session: Session, *, source: str = "ui", strategies: list | tuple = (), config_path: object = None) -> None:
+        from workstation.strategy_desk import StrategyDesk
+
         self._s = session
         self._source = source
+        self.strategies = StrategyDesk(session, list(strategies), config_path=config_path)
+        """The strategy instances (``[[strategies]]`` in the settings): rows and start/stop/pause/edit."""
         self._handlers: list[Handler] = []
         self._unsubscribe: list[Callable[[], None]] = []
         self._day_key = ""
@@ -206,8 +214,10 @@ class LocalEngine:
         await self._s.start(symbols)
         if getattr(self._s, "monitor", None) is None:
             self._day_baseline()
+        await self.strategies.open()
 
     async def stop(self) -> None:
+        await self.strategies.close()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()

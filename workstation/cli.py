@@ -436,8 +436,13 @@ def status(
     profile: ProfileOpt = None,
     config: ConfigOpt = None,
     data_dir_: DataDirOpt = None,
+    session_: Annotated[str | None, typer.Option("--session", help="A realtime session's summary: 'last' or its name.")] = None,
 ) -> None:
     """Profile, broker connection, account, positions, open orders and data directory."""
+    if session_ is not None:
+        from workstation.cli_strategies import session_status
+
+        return session_status(session_, json_out, data_dir_)
 
     async def body(session) -> dict[str, Any]:
         acct = session.portfolio.account()
@@ -844,6 +849,17 @@ def paper_reset(
 from workstation.cli_risk import register as _register_risk  # noqa: E402  (it imports this module's helpers)
 
 _register_risk(app)
+
+
+# --------------------------------------------------------------------------- strategies
+
+from workstation.cli_strategies import register as _register_strategies  # noqa: E402
+
+_register_strategies(app)
+
+from workstation.cli_backtest import register as _register_backtest  # noqa: E402
+
+_register_backtest(app)
 
 
 # --------------------------------------------------------------------------- default

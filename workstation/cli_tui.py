@@ -32,7 +32,8 @@ def run_tui(profile: str | None = None, config: Path | None = None, data: Path |
     session = _open_session(profile, config, data)
     watchlists = Watchlists.load(data_dir(data) / "watchlists.json", list(settings.watchlist))
     crash_log = data_dir(data) / "errors.log"
-    app = WorkstationApp(LocalEngine(session), settings, watchlists=watchlists, config_path=config, crash_log=crash_log)
+    engine = LocalEngine(session, strategies=settings.strategies, config_path=config)
+    app = WorkstationApp(engine, settings, watchlists=watchlists, config_path=config, crash_log=crash_log)
     app.run()
     if app.return_code:
         raise CliError(f"the workstation stopped on an error (details in {crash_log})", 1)

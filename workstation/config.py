@@ -136,6 +136,17 @@ class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             parse_rule(text)  # AlertRuleError is a ValueError: the settings file names it
 
 
+class StrategySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One strategy instance the workstation offers (``[[strategies]]`` in settings.toml)."""
+
+    plugin: str
+    symbols: list[str] = []
+    name: str | None = None  # default: the plugin's name (numbered when taken)
+    params: dict[str, Any] = {}
+    allocation: str | None = None  # an amount (25000) or a share of equity (25%)
+    autostart: bool = False
+
+
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     default_profile: str = "paper"
     watchlist: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_WATCHLIST))
@@ -144,6 +155,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     alerts: AlertSettings = AlertSettings()
     sectors: dict[str, str] = {}  # symbol -> sector, added to the shipped table
     data_quality: QualitySettings = QualitySettings()
+    strategies: list[StrategySettings] = []
 
     def profile(self, name: str | None) -> Profile:
         """The named profile (``paper`` is built in); ConfigError for an unknown name."""

@@ -130,6 +130,23 @@ class OrderManager:
         self._working: dict[str, Order] = {}
         self._ids: list[int] = []
         self._reserved = 0
+        self._checks: list[Callable[[OrderContext], Verdict]] = []
+
+    def add_check(self, check: Callable[[OrderContext], Verdict]) -> Callable[[], None]:
+        """Add a pre-trade check run after the risk checks (e.g. strategy capital allocation).
+        Returns a function that removes it."""
+        self._checks.append(check)
+        return lambda: self._checks.remove(check) if check in self._checks else None
+
+    def _check(self, ctx: OrderContext) -> Verdict:
+        verdict = self.risk.check(ctx)
+        for check in self._checks:
+            if not verdict.ok:
+                break
+            extra = check(ctx)
+            if not extra.ok or extra.warnings:
+                verdict = Verdict(extra.ok, extra.reason, extra.rule, verdict.warnings + extra.warnings)
+        return verdict
 
     # ------------------------------------------------------------------ lookups
     async def instrument(self, symbol: str) -> Instrument:
@@ -274,7 +291,7 @@ class OrderManager:
         inst, v = await self._validate(req)
         draft = self._draft(req, v, order_id="0", client_id="review")
         ctx = self._context(draft, inst)
-        verdict = self.risk.check(ctx)
+        verdict = self._check(ctx)
         commission = self._commission(inst, draft.qty, ctx.price)
         return Review(
             symbol=draft.symbol, side=draft.side, qty=draft.qty, type=draft.type, tif=draft.tif,
@@ -326,7 +343,7 @@ class OrderManager:
         order_id, client_id = self._new_ids()
         order = self._draft(req, v, order_id=order_id, client_id=client_id)
         ctx = self._context(order, inst)
-        verdict = self.risk.check(ctx)
+        verdict = self._check(ctx)
         if not verdict.ok:
             return self._reject(order, verdict.reason or "refused by risk checks")
         for warning in verdict.warnings:
@@ -432,7 +449,7 @@ class OrderManager:
         if new_qty <= order.filled_qty:
             raise OrderError(f"new quantity {plain(new_qty)} must exceed the {plain(order.filled_qty)} already filled")
         draft = replace(order, qty=new_qty, limit_price=new_limit, stop_price=new_stop)
-        verdict: Verdict = self.risk.check(self._context(draft, inst))
+        verdict: Verdict = self._check(self._context(draft, inst))
         if not verdict.ok:
             raise OrderError(f"replace refused: {verdict.reason}")
         try:

@@ -39,6 +39,7 @@ from workstation.ui.panes.header import HeaderBar
 from workstation.ui.panes.orders import OrdersPane
 from workstation.ui.panes.positions import PositionsPane
 from workstation.ui.panes.risk import RiskPane
+from workstation.ui.panes.strategies import StrategiesPane
 from workstation.ui.panes.table import LiveTable
 from workstation.ui.panes.ticket import TicketPane
 from workstation.ui.panes.watchlist import WatchlistPane
@@ -54,6 +55,7 @@ PANES = (
     ("6", "alerts", "Alerts"),
     ("7", "chart", "Chart"),
     ("8", "log", "Log"),
+    ("9", "strategies", "Strategies"),
 )
 WIDE = (140, 40)  # at least this many columns and rows: every pane at once
 log = logging.getLogger(__name__)
@@ -79,11 +81,12 @@ class WorkstationApp(IntentsMixin, App[None]):
         Binding("slash", "filter", "Filter", priority=True, id="app.filter", tooltip="Filter the rows of the focused table"),
         Binding("question_mark,f1", "help", "Help", priority=True, id="app.help", tooltip="Every key binding"),
         Binding("t", "ticket", "Ticket", show=False, priority=True, id="app.ticket", tooltip="Go to the order ticket"),
+        Binding("B", "backtest", "Backtest", show=False, priority=True, id="app.backtest", tooltip="Open the Backtest screen"),
         Binding("q", "quit", "Quit", priority=True, id="app.quit", tooltip="Quit (asks while orders are working)"),
         Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True, id="app.quit_anywhere", tooltip="Quit, even from a text field"),
         Binding("ctrl+g", "close_palette", "Close", show=False, priority=True, id="app.close_palette", tooltip="Close the command palette (as Escape does)"),
     ]
-    PASSIVE = {"focus_pane", "command_line", "filter", "help", "ticket", "quit"}
+    PASSIVE = {"focus_pane", "command_line", "filter", "help", "ticket", "quit", "backtest"}
 
     def __init__(
         self,
@@ -146,6 +149,7 @@ class WorkstationApp(IntentsMixin, App[None]):
             yield OrdersPane(id="orders", classes="pane")
             yield FeedPane(id="alerts", classes="pane")
             yield FeedPane(id="log", classes="pane")
+            yield StrategiesPane(id="strategies", classes="pane")
         yield Static("", id="cmd-error")
         yield CommandLine(id="cmdline")
         yield Footer()
@@ -335,6 +339,7 @@ class WorkstationApp(IntentsMixin, App[None]):
             self._snapshot = self.engine.snapshot()
             self.main.query_one(PositionsPane).show(self._snapshot.positions)
             self.main.query_one(RiskPane).show(self._snapshot.risk)
+            self.main.query_one(StrategiesPane).show(self.engine.strategies.rows())
         self.main.query_one(HeaderBar).show(self.engine.info, self._snapshot, self._connection, now, self.palette_styles, self.size.width)
         chart = self.main.query_one(ChartPane)
         symbol = wl.selected_key
@@ -492,6 +497,11 @@ class WorkstationApp(IntentsMixin, App[None]):
 
     def action_close_palette(self) -> None:
         self.screen._action_escape()  # Escape's own action: Ctrl+G is the key that works everywhere
+
+    def action_backtest(self) -> None:
+        from workstation.ui.screens.backtest import BacktestScreen
+
+        self.push_screen(BacktestScreen(self.config_path))
 
     def action_request_quit(self) -> None:
         self.action_quit()

@@ -31,6 +31,8 @@ def sections(app: WorkstationApp) -> list[tuple[str, list[tuple[str, str, str]]]
     from workstation.ui.panes.cmdline import CommandLine
     from workstation.ui.panes.orders import OrdersPane
     from workstation.ui.panes.positions import PositionsPane
+    from workstation.ui.panes.strategies import StrategiesPane
+    from workstation.ui.screens.strategy_params import StrategyParamsScreen
     from workstation.ui.panes.table import LiveTable
     from workstation.ui.panes.ticket import TicketField, TicketPane
     from workstation.ui.panes.watchlist import WatchlistPane
@@ -56,6 +58,8 @@ def sections(app: WorkstationApp) -> list[tuple[str, list[tuple[str, str, str]]]
         ("Positions", rows(PositionsPane.BINDINGS)),
         ("Ticket", rows(TicketField.BINDINGS) + [("Enter", "Review the order (then Enter sends)", "")] + [("", f"fields: {', '.join(f for _, f in TicketPane.FIELDS)}", "")]),
         ("Chart", rows(ChartPane.BINDINGS)),
+        ("Strategies", rows(StrategiesPane.BINDINGS)),
+        ("Strategy parameters", rows(StrategyParamsScreen.BINDINGS) + [("Enter", "Apply (checked first; the error is shown)", "")]),
         ("Command line", rows(CommandLine.BINDINGS) + [("Enter", "Run the command", "")]),
         ("Order review", rows(ReviewScreen.BINDINGS)),
         ("Confirmations", rows(ConfirmScreen.BINDINGS)),

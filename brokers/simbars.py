@@ -1,0 +1,245 @@
+"""The simulated broker for backtests: ``SimBroker``'s models, matching on whole bars.
+
+``BarSimBroker`` keeps the paper broker's admission checks, commission model
+(``estimate_commission``), slippage model (``slippage_bps`` plus ``slippage_ticks``,
+against the trader, on the tick) and reports, and replaces quote-by-quote matching with
+bar matching, driven by the backtest engine (``match_bar``) in timestamp order.
+
+Fill rules
+----------
+* An order arrives at the broker while bar *t* is being processed (or while the engine
+  answers a fill); it is never matched against bar *t*. It meets the market on the next
+  bar of its symbol, *t+1*.
+* **Market**: fills at bar *t+1*'s open, plus slippage.
+* **Limit**: a buy fills at the open (plus slippage, never above the limit) when the bar
+  opens at or below the limit -- it gapped through it -- else at the limit when the bar's
+  low reaches it; a sell mirrors this with the open and the high. Otherwise it rests and
+  is matched the same way on later bars (where the open is the first price it meets).
+* **Stop**: a buy stop triggers at the open when the bar opens at or above the stop
+  (filled at the open plus slippage), else at the stop when the bar's high reaches it
+  (filled at the stop plus slippage); a sell stop mirrors this with the low.
+  A **stop-limit** triggers the same way and then acts as a limit arriving at the trigger
+  price: it fills there when that price is within the limit, else at the limit when the
+  bar's range reaches it, else it rests as a limit. A **trailing stop** moves with the
+  open, is checked against the bar, then moves with the bar's favourable extreme.
+* Quantities fill whole (no partial fills on bars). IOC and FOK orders meet the next
+  bar's open only: filled there if marketable, else canceled.
+* DAY orders expire at the paper broker's day end, but every order meets at least the
+  next bar (so a DAY order on daily bars lives for exactly one bar).
+* The market is always open: a file trades whenever it has a bar.
+
+``arrivals`` holds, per client id, the first price an order met at the broker (the
+open of the bar it arrived before): the arrival price for execution-quality figures.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+
+from brokers.base import BrokerError, BrokerExpired
+from brokers.sim import SimBroker, SimConfig, _on_tick, _Working
+from brokers.simmarket import SimMarket
+from workstation.clock import Clock
+from workstation.model import ModelError, Order, OrderStatus, OrderType, Quote, TimeInForce, to_decimal
+from workstation.symbols import parse_symbol
+
+_STOPS = (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
+FILLS_KEPT = 10_000  # a long backtest need not keep every broker fill report (the journal has them)
+
+
+class BarSimBroker(SimBroker):
+    """A ``SimBroker`` whose book is matched bar by bar (see the module docstring)."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        config: SimConfig | None = None,
+        *,
+        instruments: Mapping[str, object] | None = None,
+        last_price: Callable[[str], float | None] = lambda symbol: None,
+    ) -> None:
+        cfg = config or SimConfig(partial_fills=False)
+        super().__init__(clock, cfg, market=SimMarket(cfg.seed))
+        self._instruments = dict(instruments or {})
+        self._last_price = last_price
+        self._fills = deque(maxlen=FILLS_KEPT)  # type: ignore[assignment]  # fills_since: the recent ones
+        self._fresh: set[str] = set()  # client ids that have not met a bar yet
+        self.arrivals: dict[str, Decimal] = {}
+        self.by_symbol: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ instruments and quotes
+
+    def _instrument(self, symbol: str):  # type: ignore[override]
+        inst = self._instruments.get(symbol)
+        if inst is not None:
+            return inst
+        try:
+            canonical = parse_symbol(symbol)
+        except ModelError as e:
+            raise BrokerError(str(e)) from None
+        inst = self._instruments.get(canonical.symbol) or canonical
+        self._instruments[symbol] = inst
+        return inst
+
+    async def instrument(self, symbol: str):  # type: ignore[override]
+        return self._instrument(symbol)
+
+    def snapshot(self, symbol: str) -> Quote | None:
+        """The last bar's close as a quote (the decision price of an order sent now)."""
+        price = self._last_price(symbol)
+        if price is None:
+            return None
+        return Quote(symbol, self.clock.time(), price, price, price)
+
+    async def connect(self) -> None:  # no market task: the engine drives the clock
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    def _is_open(self, inst, t: float) -> bool:  # type: ignore[override]
+        return True
+
+    # ------------------------------------------------------------------ admission
+
+    def _admit(self, order: Order, t: float) -> _Working:
+        inst = self._instrument(order.symbol)
+        inst.check_qty(order.qty)
+        kind = order.type
+        label = kind.value.replace("_", "-")
+        if kind in (OrderType.LIMIT, OrderType.STOP_LIMIT):
+            if order.limit_price is None:
+                raise ModelError(f"a {label} order needs a limit price")
+            inst.check_price(order.limit_price, "limit price")
+        if kind in (OrderType.STOP, OrderType.STOP_LIMIT):
+            if order.stop_price is None:
+                raise ModelError(f"a {label} order needs a stop price")
+            inst.check_price(order.stop_price, "stop price")
+        if kind is OrderType.TRAILING_STOP and (order.trail_amount is None) == (order.trail_percent is None):
+            raise ModelError("a trailing stop needs exactly one of a trail amount and a trail percent")
+        w = self._working(order, inst, t)
+        w.filled = order.filled_qty
+        return w
+
+    def _arrive(self, w: _Working, t: float) -> None:
+        """Arrival waits for the next bar (never the bar being processed)."""
+        self._fresh.add(w.order.client_id)
+        sym = w.inst.symbol
+        self.by_symbol[sym] = self.by_symbol.get(sym, 0) + 1
+
+    def _finish(self, w: _Working, status) -> None:  # type: ignore[override]
+        super()._finish(w, status)
+        self._fresh.discard(w.order.client_id)
+        sym = w.inst.symbol
+        left = self.by_symbol.get(sym, 0) - 1
+        if left > 0:
+            self.by_symbol[sym] = left
+        else:
+            self.by_symbol.pop(sym, None)
+
+    def _expire(self, t: float) -> None:
+        fresh = self._fresh
+        for cid, w in list(self._book.items()):
+            if cid not in fresh and w.expires is not None and t >= w.expires and self._book.get(cid) is w:
+                self._finish(w, OrderStatus.EXPIRED)
+                self._emit(BrokerExpired(client_id=cid, ts=t))
+
+    # ------------------------------------------------------------------ matching
+
+    def match_bar(self, symbol: str, ts: float, o: float, h: float, lo: float) -> None:
+        """Match the working orders of ``symbol`` against one bar (its open, high and low)."""
+        self._expire(ts)
+        working = [w for w in self._book.values() if w.inst.symbol == symbol]
+        if not working:
+            return
+        inst = working[0].inst
+        opened = _on_tick(inst, to_decimal(o, "open"))
+        bar: tuple[Decimal, Decimal, Decimal] | None = None
+        for w in working:
+            cid = w.order.client_id
+            if self._book.get(cid) is not w:
+                continue
+            if cid in self._fresh:
+                self._fresh.discard(cid)
+                self.arrivals[cid] = opened
+                if w.order.tif in (TimeInForce.IOC, TimeInForce.FOK):
+                    self._match_open_only(w, opened, ts)
+                    continue
+            if w.order.type is OrderType.MARKET:  # the common case: no need for the range
+                self._fill(w, w.remaining, self._slipped(w, opened), ts)
+                continue
+            if bar is None:
+                bar = (opened, _on_tick(inst, to_decimal(h, "high")), _on_tick(inst, to_decimal(lo, "low")))
+            self._match_bar(w, bar, ts)
+
+    def _match_open_only(self, w: _Working, o: Decimal, ts: float) -> None:
+        kind = w.order.type
+        if kind is OrderType.MARKET:
+            self._fill(w, w.remaining, self._slipped(w, o), ts)
+            return
+        assert w.limit is not None
+        if o <= w.limit if w.buy else o >= w.limit:
+            price = self._slipped(w, o)
+            self._fill(w, w.remaining, min(price, w.limit) if w.buy else max(price, w.limit), ts)
+        else:
+            self._cancel(w, ts, f"{w.order.tif.value.upper()}: the open {o} does not reach the limit {w.limit}")
+
+    def _match_bar(self, w: _Working, bar: tuple[Decimal, Decimal, Decimal], ts: float) -> None:
+        o, h, lo = bar
+        buy = w.buy
+        kind = w.order.type
+        if kind in _STOPS and not w.triggered:
+            self._trail(w, o, o)
+            stop = w.stop
+            assert stop is not None
+            if o >= stop if buy else o <= stop:
+                trigger = o
+            elif h >= stop if buy else lo <= stop:
+                trigger = stop
+            else:
+                self._trail(w, h, h) if not buy else self._trail(w, lo, lo)
+                return
+            w.triggered = True
+            if kind is not OrderType.STOP_LIMIT:
+                self._fill(w, w.remaining, self._slipped(w, trigger), ts)
+                return
+            self._limit(w, trigger, h, lo, ts)
+            return
+        if kind is OrderType.MARKET or (kind is not OrderType.LIMIT and kind is not OrderType.STOP_LIMIT):
+            self._fill(w, w.remaining, self._slipped(w, o), ts)
+            return
+        self._limit(w, o, h, lo, ts)
+
+    def _limit(self, w: _Working, first: Decimal, h: Decimal, lo: Decimal, ts: float) -> None:
+        """A limit meeting ``first`` (the open, or a stop-limit's trigger), then the bar's range."""
+        limit = w.limit
+        assert limit is not None
+        if w.buy:
+            if first <= limit:
+                self._fill(w, w.remaining, min(self._slipped(w, first), limit), ts)
+            elif lo <= limit:
+                self._fill(w, w.remaining, limit, ts)
+        else:
+            if first >= limit:
+                self._fill(w, w.remaining, max(self._slipped(w, first), limit), ts)
+            elif h >= limit:
+                self._fill(w, w.remaining, limit, ts)
+
+
+def tick_from_prices(*columns: object, max_decimals: int = 8) -> Decimal:
+    """The coarsest tick (``10**-d``) on which every price of ``columns`` lies: a file's
+    precision (``2.179012`` -> ``0.000001``, ``3578.73`` -> ``0.01``)."""
+    import numpy as np
+
+    values = np.concatenate([np.asarray(c, dtype=np.float64).ravel() for c in columns])
+    for d in range(max_decimals + 1):
+        scaled = values * 10.0**d
+        err = np.abs(scaled - np.round(scaled))
+        if np.all(err <= np.maximum(1e-6, np.abs(scaled) * 1e-12)):
+            return Decimal(1).scaleb(-d)
+    return Decimal(1).scaleb(-max_decimals)
+
+
+__all__ = ["BarSimBroker", "SimConfig", "tick_from_prices"]

@@ -1,0 +1,65 @@
+"""Moving-average crossover, long only: buy on a cross up, sell to flat on a cross down."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from workstation.indicators import SMA
+from workstation.model import Bar
+from workstation.strategy import Param, Strategy
+
+
+class MaCrossover(Strategy):
+    """Buy ``qty`` when the fast SMA of closes crosses above the slow one; sell to flat when it
+    crosses back below. One position per symbol, long only."""
+
+    name = "ma_crossover"
+    fast = Param(10, min=1, max=10_000, description="fast SMA length, in bars")
+    slow = Param(30, min=2, max=10_000, description="slow SMA length, in bars")
+    qty = Param(Decimal(100), min=Decimal("0.00000001"), description="units bought on a cross up")
+    bar_seconds = Param(60, min=1, max=86_400, description="bar size in seconds")
+    fraction = Param(Decimal(0), min=Decimal(0), max=Decimal(1), description="fraction of capital per entry (0: use qty)")
+
+    @classmethod
+    def check(cls, p):
+        if p["fast"] >= p["slow"]:
+            return f"fast ({p['fast']}) must be shorter than slow ({p['slow']})"
+        return None
+
+    def on_start(self) -> None:
+        self.averages = {s: (SMA(self.fast), SMA(self.slow)) for s in self.ctx.symbols}
+        self.above: dict[str, bool | None] = {s: None for s in self.ctx.symbols}
+        for symbol in self.ctx.symbols:  # warm up on history, so the first live bar can signal
+            for bar in self.ctx.history(symbol, self.bar_seconds, self.slow + 1):
+                self._cross(bar)
+        self.ctx.subscribe(self.ctx.symbols, bars=self.bar_seconds, quotes=False)
+
+    def _cross(self, bar: Bar) -> tuple[bool, float, float] | None:
+        """Update the averages; ``(above, fast, slow)`` when the fast one crossed the slow one."""
+        fast, slow = self.averages[bar.symbol]
+        f, s = fast.update(bar.close), slow.update(bar.close)
+        if not slow.ready:
+            return None
+        was = self.above[bar.symbol]
+        # equal averages (up to float noise in their sums) keep the previous side
+        above = was if was is not None and abs(f - s) <= 1e-12 * abs(s) else f > s
+        self.above[bar.symbol] = above
+        return (above, f, s) if was is not None and above != was else None
+
+    def on_bar(self, bar: Bar) -> None:
+        crossed = self._cross(bar)
+        if crossed is None:
+            return
+        above, f, s = crossed
+        heading = self.ctx.qty(bar.symbol) + self.ctx.pending(bar.symbol)
+        if above and heading <= 0:
+            if self.fraction > 0:
+                qty = self.ctx.sizing.fraction_of_capital(bar.symbol, self.fraction, bar.close)
+            else:
+                qty = self.ctx.sizing.fixed(bar.symbol, self.qty)
+            if qty > 0:
+                self.ctx.log(f"{bar.symbol} fast SMA {f:.4f} crossed above slow {s:.4f}: buy {qty}")
+                self.ctx.buy(bar.symbol, qty)
+        elif not above and heading > 0:
+            self.ctx.log(f"{bar.symbol} fast SMA {f:.4f} crossed below slow {s:.4f}: sell {heading}")
+            self.ctx.sell(bar.symbol, heading)

@@ -1,0 +1,229 @@
+"""Backtest engine: fill rules on bars, costs, risk, journal, multi-symbol order, determinism."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from plugins.ma_crossover import MaCrossover
+from workstation.backtest import (
+    BacktestConfig,
+    BacktestError,
+    BarSeries,
+    StrategySpec,
+    load_series,
+    open_limits,
+    run_backtest,
+)
+from workstation.model import Bar
+from workstation.strategy import Strategy
+
+DATA = Path(__file__).parent / "data"
+DAY = 86_400.0
+T0 = 1_700_000_000.0
+
+
+def series(rows: list[tuple[float, float, float, float]], symbol: str = "AAA", seconds: int = 60) -> BarSeries:
+    """Bars from (open, high, low, close) rows, one per ``seconds``."""
+    ts = [T0 + i * seconds for i in range(len(rows))]
+    o, h, lo, c = zip(*rows, strict=True)
+    return BarSeries.from_arrays(symbol, ts, o, h, lo, c, [1000.0] * len(rows), seconds=seconds, tick=Decimal("0.01"))
+
+
+def scripted(orders: dict[int, dict]) -> type[Strategy]:
+    """A strategy that sends ``orders[k]`` (keyword arguments of ctx.buy/sell) on its k-th bar."""
+
+    class Scripted(Strategy):
+        name = "scripted"
+
+        def on_start(self) -> None:
+            self.n = 0
+            self.seen: list[Bar] = []
+            self.ctx.subscribe(self.ctx.symbols, bars=60, quotes=False)
+
+        def on_bar(self, bar: Bar) -> None:
+            order = orders.get(self.n)
+            self.n += 1
+            if order is not None:
+                kw = dict(order)
+                side = kw.pop("side")
+                getattr(self.ctx, side)(kw.pop("symbol", bar.symbol), kw.pop("qty", 10), **kw)
+
+    return Scripted
+
+
+FLAT = [(10.0, 10.5, 9.5, 10.0)] * 2
+
+
+def run(rows, orders, **cfg) -> object:
+    return run_backtest([series(rows)], [StrategySpec(scripted(orders))], BacktestConfig(**cfg))
+
+
+def test_a_market_order_sent_on_bar_t_fills_at_the_open_of_bar_t_plus_1() -> None:
+    rows = [(10.0, 10.5, 9.5, 10.2), (11.0, 11.5, 10.5, 11.2), (12.0, 12.5, 11.5, 12.2)]
+    r = run(rows, {0: {"side": "buy"}})
+    assert [(f.side.value, f.qty, f.price, f.ts) for f in r.fills] == [("buy", Decimal(10), Decimal("11.00"), T0 + 60)]
+    assert r.final_equity == Decimal(100_000) - Decimal("110.00") + Decimal("122.00")  # marked at the last close
+    assert r.positions == {"AAA": Decimal(10)}
+
+
+def test_a_limit_buy_fills_at_its_price_inside_the_bar_or_at_the_open_when_the_bar_gaps_through_it() -> None:
+    inside = [(10.0, 10.5, 9.5, 10.0), (10.0, 10.2, 9.0, 9.8)]
+    r = run(inside, {0: {"side": "buy", "limit": "9.50"}})
+    assert [f.price for f in r.fills] == [Decimal("9.50")]
+    gap = [(10.0, 10.5, 9.5, 10.0), (9.0, 9.2, 8.8, 9.1)]
+    r = run(gap, {0: {"side": "buy", "limit": "9.50"}})
+    assert [f.price for f in r.fills] == [Decimal("9.00")]
+    never = [(10.0, 10.5, 9.5, 10.0), (10.0, 10.2, 9.6, 9.8), (10.0, 10.2, 9.6, 9.8)]
+    r = run(never, {0: {"side": "buy", "limit": "9.50", "tif": "gtc"}})
+    assert r.fills == []
+    assert [o.status.value for o in r.orders] == ["canceled"]  # canceled when the run ends
+
+
+def test_a_stop_sell_fills_at_the_stop_inside_the_bar_or_at_the_open_on_a_gap() -> None:
+    opened = {0: {"side": "buy"}}
+    inside = [(10.0, 10.5, 9.5, 10.0), (10.0, 10.2, 9.7, 10.0), (10.0, 10.1, 9.0, 9.2)]
+    r = run(inside, {**opened, 1: {"side": "sell", "stop": "9.50"}})
+    assert [(f.side.value, f.price) for f in r.fills] == [("buy", Decimal("10.00")), ("sell", Decimal("9.50"))]
+    gap = [(10.0, 10.5, 9.5, 10.0), (10.0, 10.2, 9.7, 10.0), (9.0, 9.1, 8.5, 8.8)]
+    r = run(gap, {**opened, 1: {"side": "sell", "stop": "9.50"}})
+    assert [f.price for f in r.fills][-1] == Decimal("9.00")
+
+
+def test_commission_per_share_percent_and_slippage_come_from_the_sim_broker_models() -> None:
+    rows = [(10.0, 10.5, 9.5, 10.0), (20.0, 20.5, 19.5, 20.0)]
+    r = run(rows, {0: {"side": "buy", "qty": 100}}, commission_per_share=Decimal("0.01"))
+    assert r.fills[0].commission == Decimal("1.00")
+    r = run(rows, {0: {"side": "buy", "qty": 100}}, commission_pct=Decimal("0.1"))
+    assert r.fills[0].commission == Decimal("2.00")  # 0.1% of 2,000
+    r = run(rows, {0: {"side": "buy", "qty": 100}}, slippage_bps=Decimal(10))
+    assert r.fills[0].price == Decimal("20.02")  # 10 bps against the buyer, on the tick
+
+
+def test_buying_power_always_applies_and_other_limits_only_when_configured() -> None:
+    rows = [(10.0, 10.5, 9.5, 10.0)] * 3
+    r = run(rows, {0: {"side": "buy", "qty": 20_000}})  # $200,000 of stock with $100,000 cash
+    assert r.fills == []
+    assert r.orders[0].status.value == "rejected" and "buying power" in (r.orders[0].reason or "")
+    r = run(rows, {0: {"side": "buy", "qty": 9_000}})  # $90,000: no notional cap unless asked
+    assert len(r.fills) == 1
+    r = run(rows, {0: {"side": "buy", "qty": 100}}, limits=open_limits(max_order_qty=Decimal(50)))
+    assert r.fills == [] and "max_order_qty" in (r.orders[0].reason or "")
+
+
+def test_several_symbols_share_one_clock_in_timestamp_order() -> None:
+    a = series([(10.0, 10.5, 9.5, 10.0)] * 4, "AAA")
+    b = BarSeries.from_arrays("BBB", [T0 + 30 + 60 * i for i in range(4)], [50.0] * 4, [51.0] * 4, [49.0] * 4,
+                              [50.0] * 4, seconds=60, tick=Decimal("0.01"))
+    seen: list[tuple[str, float]] = []
+
+    class Recorder(Strategy):
+        name = "recorder"
+
+        def on_start(self) -> None:
+            self.ctx.subscribe(self.ctx.symbols, bars=60, quotes=False)
+
+        def on_bar(self, bar: Bar) -> None:
+            seen.append((bar.symbol, bar.ts))
+
+    r = run_backtest([a, b], [StrategySpec(Recorder)])
+    assert [s for s, _ in seen] == ["AAA", "BBB"] * 4
+    assert [t for _, t in seen] == sorted(t for _, t in seen)
+    assert r.bars == 8
+
+
+def test_two_runs_with_the_same_inputs_give_identical_output(tmp_path: Path) -> None:
+    data = load_series(DATA / "nvda-1999-2014.txt")
+    spec = [StrategySpec(MaCrossover, {"fast": 5, "slow": 20, "qty": 10})]
+    one = run_backtest([data], spec, BacktestConfig(commission_pct=Decimal("0.1")), journal_path=tmp_path / "a.sqlite")
+    two = run_backtest([data], spec, BacktestConfig(commission_pct=Decimal("0.1")), journal_path=tmp_path / "b.sqlite")
+    assert one.fills == two.fills and len(one.fills) > 20
+    assert one.final_equity == two.final_equity
+    assert (one.equity == two.equity).all()
+
+
+def test_a_backtest_keeps_its_own_journal_with_every_order_and_fill(tmp_path: Path) -> None:
+    from workstation.journal import Journal
+
+    path = tmp_path / "bt.sqlite"
+    r = run_backtest([load_series(DATA / "orcl-1995-2014.txt")], [StrategySpec(MaCrossover, {"qty": 100})], journal_path=path)
+    j = Journal(path)
+    try:
+        assert len(j.fills()) == len(r.fills)
+        assert len(j.orders()) == len(r.orders)
+        assert j.meta("kind") == "backtest"
+    finally:
+        j.close()
+
+
+def test_an_instrument_from_a_file_takes_its_tick_from_the_prices_precision() -> None:
+    assert load_series(DATA / "orcl-1995-2014.txt").tick == Decimal("0.000001")
+    assert load_series(DATA / "2006-min-005.txt", "ES").tick == Decimal("0.01")
+    r = run_backtest([load_series(DATA / "orcl-1995-2014.txt")], [StrategySpec(MaCrossover, {"qty": 100})])
+    assert r.fills[0].price == Decimal("2.370370")  # the file's open, not rounded to cents
+
+
+def test_intraday_files_run_with_the_strategy_on_the_files_bar_size() -> None:
+    r = run_backtest([load_series(DATA / "2006-min-005.txt", "ES")], [StrategySpec(MaCrossover, {"qty": 1})])
+    assert r.strategies["ma_crossover"]["params"]["bar_seconds"] == "300"
+    assert len(r.fills) > 10
+
+
+def test_bad_input_is_refused_before_anything_runs() -> None:
+    with pytest.raises(BacktestError, match="no data"):
+        run_backtest([], [StrategySpec(MaCrossover)])
+    s = series(FLAT)
+    with pytest.raises(BacktestError, match="given twice"):
+        run_backtest([s, s], [StrategySpec(MaCrossover)])
+
+
+def test_only_configured_limits_apply_the_live_defaults_do_not() -> None:
+    from workstation.limits import RiskLimits
+
+    live = RiskLimits()
+    assert live.max_orders_per_second is not None and live.price_collar_pct is not None  # live has them on
+    # 300 round trips, one order per one-minute bar, limit orders far from the price: none refused
+    rows = [(10.0, 10.5, 9.5, 10.0)] * 602
+    orders = {k: {"side": "buy" if k % 2 == 0 else "sell", "qty": 1} for k in range(600)}
+    orders[600] = {"side": "buy", "qty": 1, "limit": "5.00"}  # 50% below: a live price collar refuses it
+    r = run(rows, orders)
+    assert not [o for o in r.orders if o.status.value == "rejected"]
+    assert len(r.fills) == 600
+    r = run(rows, {0: {"side": "buy", "qty": 1, "limit": "5.00"}}, limits=open_limits(price_collar_pct=Decimal(10)))
+    assert r.orders[0].status.value == "rejected" and "price_collar_pct" in (r.orders[0].reason or "")
+
+
+def test_the_spike_filter_is_off_a_bar_far_from_the_others_trades() -> None:
+    rows = [(10.0, 10.5, 9.5, 10.0)] * 40 + [(10.0, 30.0, 9.5, 10.0), (30.0, 30.5, 29.5, 30.0), (10.0, 10.5, 9.5, 10.0)]
+    r = run(rows, {40: {"side": "buy", "qty": 1}})
+    assert [f.price for f in r.fills] == [Decimal("30.00")]  # the outlier bar's open is traded as published
+
+
+def test_the_spike_filter_when_asked_drops_the_bars_the_live_monitor_calls_spikes() -> None:
+    from workstation.backtest import spikes
+
+    calm = [(10.0 + 0.01 * (i % 3), 10.05 + 0.01 * (i % 3), 9.95, 10.0 + 0.01 * (i % 3)) for i in range(40)]
+    rows = calm + [(10.0, 30.0, 9.95, 30.0), (10.0, 10.05, 9.95, 10.01), (10.0, 10.05, 9.95, 10.02)]
+    s = series(rows)
+    assert spikes(s).nonzero()[0].tolist() == [40]  # the close at 30 that came straight back
+    moved = series(calm + [(10.0, 30.0, 9.95, 30.0), (30.0, 30.05, 29.95, 30.01)])
+    assert not spikes(moved).any()  # a level the next bar confirms is real
+    seen: list[float] = []
+
+    class Closes(Strategy):
+        name = "closes"
+
+        def on_start(self) -> None:
+            self.ctx.subscribe(self.ctx.symbols, bars=60, quotes=False)
+
+        def on_bar(self, bar: Bar) -> None:
+            seen.append(bar.close)
+
+    run_backtest([s], [StrategySpec(Closes)])
+    assert 30.0 in seen  # off by default
+    seen.clear()
+    r = run_backtest([s], [StrategySpec(Closes)], BacktestConfig(spike_filter=True))
+    assert 30.0 not in seen and len(seen) == len(rows) - 1
+    assert r.spikes == {"AAA": 1}

@@ -1,0 +1,69 @@
+"""``optimize --executor ray`` on a real single-node Ray cluster started on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, run_cli
+
+pytestmark = pytest.mark.slow
+
+ORCL = str(Path(__file__).parent / "data" / "orcl-1995-2014.txt")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        pytest.skip("ray is not installed (optional extra: pip install '.[ray]')")
+    ray_bin = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
+    port = _free_port()
+    temp = tmp_path_factory.mktemp("ray")
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": str(ROOT)}
+    start = subprocess.run(
+        [ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+         "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
+        capture_output=True, text=True, timeout=180, env=env,
+    )
+    if start.returncode != 0:
+        pytest.fail(f"ray start failed: {start.stderr[-2000:]}")
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([ray_bin, "stop", "--force"], capture_output=True, timeout=120, env=env)
+
+
+def test_the_sweep_runs_on_a_ray_cluster_and_matches_the_local_one(cluster: str, tmp_path: Path) -> None:
+    args = ["optimize", "--strategy", "ma_crossover", "--data", ORCL, "--param", "fast=5:10:5", "--param", "slow=20:30:10",
+            "--split", "0.7", "--json"]
+    env = {"RAY_USAGE_STATS_ENABLED": "0"}
+    remote = run_cli(*args, "--executor", "ray", "--address", cluster, home=tmp_path, timeout=240, env=env)
+    assert remote.returncode == 0, remote.stderr[-2000:]
+    local = run_cli(*args, "--workers", "2", home=tmp_path, timeout=120)
+    assert local.returncode == 0, local.stderr
+    a, b = json.loads(remote.stdout), json.loads(local.stdout)
+    assert len(a["results"]) == 4
+    assert a == b
+
+
+def test_an_unreachable_cluster_is_a_one_line_error(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    r = run_cli("optimize", "--strategy", "ma_crossover", "--data", ORCL, "--param", "fast=5,10", "--executor", "ray",
+                "--address", f"127.0.0.1:{_free_port()}", home=tmp_path, timeout=120, env={"RAY_USAGE_STATS_ENABLED": "0"})
+    assert r.returncode == 1
+    assert len(r.stderr.strip().splitlines()) == 1 and "Ray cluster" in r.stderr

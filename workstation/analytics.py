@@ -1,0 +1,384 @@
+"""Performance metrics on an equity curve or a returns series (floats: analytics, not money).
+
+Conventions (those of empyrical, so figures compare with the wider Python ecosystem):
+simple returns; ``max_drawdown`` is the worst peak-to-trough fall as a non-positive
+fraction (``-0.12`` is a 12% drawdown); ``sharpe`` is the mean excess return over its sample
+standard deviation (ddof 1), annualized by ``sqrt(periods_per_year)``, and 0 when the
+returns do not vary.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+SECONDS_PER_YEAR = 365.25 * 86_400
+TRADING_DAYS = 252
+
+
+def returns(equity: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Simple returns between consecutive equity values."""
+    e = np.asarray(equity, dtype=np.float64)
+    if len(e) < 2:
+        return np.zeros(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = e[1:] / e[:-1] - 1.0
+    return np.where(np.isfinite(r), r, 0.0)
+
+
+def max_drawdown(equity: Sequence[float] | np.ndarray) -> float:
+    """Worst fall from a running peak, as a non-positive fraction of that peak."""
+    e = np.asarray(equity, dtype=np.float64)
+    if len(e) == 0:
+        return 0.0
+    peaks = np.maximum.accumulate(e)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dd = np.where(peaks > 0, e / peaks - 1.0, 0.0)
+    return float(min(0.0, dd.min()))
+
+
+def sharpe(rets: Sequence[float] | np.ndarray, periods_per_year: float = TRADING_DAYS, risk_free: float = 0.0) -> float:
+    """Annualized Sharpe ratio of per-period returns (0 when there is no variation)."""
+    r = np.asarray(rets, dtype=np.float64) - risk_free
+    if len(r) < 2:
+        return 0.0
+    sd = r.std(ddof=1)
+    if not sd > 0 or not math.isfinite(sd):
+        return 0.0
+    return float(r.mean() / sd * math.sqrt(periods_per_year))
+
+
+def periods_per_year(interval_seconds: float) -> float:
+    """How many samples of ``interval_seconds`` make a (calendar) year."""
+    return SECONDS_PER_YEAR / interval_seconds
+
+
+def win_rate(wins: int, losses: int) -> float | None:
+    """Share of closed round trips that made money (None before the first one closes)."""
+    total = wins + losses
+    return wins / total if total else None
+
+
+# --------------------------------------------------------------------------- more return metrics
+
+
+def total_return(equity: Sequence[float] | np.ndarray) -> float:
+    """Last over first value, minus one."""
+    e = np.asarray(equity, dtype=np.float64)
+    return float(e[-1] / e[0] - 1.0) if len(e) >= 2 and e[0] > 0 else 0.0
+
+
+def annual_return(rets: Sequence[float] | np.ndarray, periods_per_year: float = TRADING_DAYS) -> float:
+    """Compound annual growth rate of per-period returns."""
+    r = np.asarray(rets, dtype=np.float64)
+    if len(r) < 1:
+        return 0.0
+    growth = float(np.prod(1.0 + r))
+    if growth <= 0:
+        return -1.0
+    return growth ** (periods_per_year / len(r)) - 1.0
+
+
+def annual_volatility(rets: Sequence[float] | np.ndarray, periods_per_year: float = TRADING_DAYS) -> float:
+    r = np.asarray(rets, dtype=np.float64)
+    if len(r) < 2:
+        return 0.0
+    return float(r.std(ddof=1) * math.sqrt(periods_per_year))
+
+
+def downside_risk(rets: Sequence[float] | np.ndarray, periods_per_year: float = TRADING_DAYS) -> float:
+    """Root mean square of the negative returns, annualized."""
+    r = np.asarray(rets, dtype=np.float64)
+    if len(r) < 1:
+        return 0.0
+    return float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2)) * math.sqrt(periods_per_year))
+
+
+def sortino(rets: Sequence[float] | np.ndarray, periods_per_year: float = TRADING_DAYS) -> float:
+    """Annualized mean return over annualized downside risk (0 without a losing period)."""
+    r = np.asarray(rets, dtype=np.float64)
+    if len(r) < 2:
+        return 0.0
+    dr = downside_risk(r, periods_per_year)
+    return float(r.mean() * periods_per_year / dr) if dr > 0 else 0.0
+
+
+def calmar(rets: Sequence[float] | np.ndarray, periods_per_year: float = TRADING_DAYS) -> float:
+    """Annual return over the worst drawdown of the compounded returns (0 without one)."""
+    r = np.asarray(rets, dtype=np.float64)
+    dd = max_drawdown(np.cumprod(1.0 + r)) if len(r) else 0.0
+    return annual_return(r, periods_per_year) / abs(dd) if dd < 0 else 0.0
+
+
+def drawdown(equity: Sequence[float] | np.ndarray) -> np.ndarray:
+    """The fall from the running peak at each point, as a non-positive fraction."""
+    e = np.asarray(equity, dtype=np.float64)
+    peaks = np.maximum.accumulate(e) if len(e) else e
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(peaks > 0, e / peaks - 1.0, 0.0)
+
+
+def drawdown_duration(ts: Sequence[float] | np.ndarray, equity: Sequence[float] | np.ndarray) -> float:
+    """The longest time (seconds) spent below a previous peak, up to recovery or the end."""
+    t = np.asarray(ts, dtype=np.float64)
+    e = np.asarray(equity, dtype=np.float64)
+    if len(e) < 2:
+        return 0.0
+    at_peak = e >= np.maximum.accumulate(e)
+    peak_times = np.where(at_peak, t, -np.inf)
+    last_peak = np.maximum.accumulate(peak_times)
+    return float(np.max(t - last_peak))
+
+
+def value_at_risk(rets: Sequence[float] | np.ndarray, cutoff: float = 0.05) -> float:
+    """Historical VaR: the ``cutoff`` quantile of returns (a loss is negative)."""
+    r = np.asarray(rets, dtype=np.float64)
+    return float(np.percentile(r, 100 * cutoff)) if len(r) else 0.0
+
+
+def conditional_value_at_risk(rets: Sequence[float] | np.ndarray, cutoff: float = 0.05) -> float:
+    """Historical CVaR (expected shortfall): the mean of the returns at or below the VaR cut."""
+    r = np.asarray(rets, dtype=np.float64)
+    if not len(r):
+        return 0.0
+    k = int((len(r) - 1) * cutoff)
+    return float(np.mean(np.partition(r, k)[: k + 1]))
+
+
+def alpha_beta(
+    rets: Sequence[float] | np.ndarray, benchmark: Sequence[float] | np.ndarray, periods_per_year: float = TRADING_DAYS
+) -> tuple[float, float]:
+    """Annualized alpha and beta of returns against a benchmark's returns (same periods)."""
+    r = np.asarray(rets, dtype=np.float64)
+    b = np.asarray(benchmark, dtype=np.float64)
+    if len(r) < 2 or len(b) != len(r):
+        return 0.0, 0.0
+    resid = b - b.mean()
+    var = float(np.mean(resid**2))
+    if not var > 0:
+        return 0.0, 0.0
+    beta = float(np.mean(resid * r) / var)
+    alpha = float((np.mean(r - beta * b) + 1.0) ** periods_per_year - 1.0)
+    return alpha, beta
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def daily(ts: Sequence[float] | np.ndarray, values: Sequence[float] | np.ndarray, tz: str = "America/New_York") -> tuple[list[date], np.ndarray]:
+    """The last value of each calendar day (in ``tz``): a daily series from any sampling."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+    t = np.asarray(ts, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    if not len(t):
+        return [], np.zeros(0)
+    utc_day = np.floor(t / 86_400).astype(np.int64)
+    uniq, inv = np.unique(utc_day, return_inverse=True)
+    offsets = np.array([
+        datetime.fromtimestamp(float(d) * 86_400 + 43_200, zone).utcoffset().total_seconds()  # type: ignore[union-attr]
+        for d in uniq.tolist()
+    ])
+    local = np.floor((t + offsets[inv]) / 86_400).astype(np.int64)
+    last = np.flatnonzero(np.append(local[1:] != local[:-1], True))
+    return [date.fromordinal(int(d) + 719_163) for d in local[last].tolist()], v[last]
+
+
+def periods_per_year_of(days: Sequence[date]) -> float:
+    """252 for data that skips weekends (exchange trading days), 365 for every-day data."""
+    return 365.0 if any(d.weekday() >= 5 for d in days) else float(TRADING_DAYS)
+
+
+# --------------------------------------------------------------------------- trades
+
+
+@dataclass(frozen=True, slots=True)
+class RoundTrip:
+    """A position from flat back to flat in one symbol (commissions included in ``pnl``)."""
+
+    symbol: str
+    strategy: str | None
+    opened: float
+    closed: float
+    side: str  # "long" or "short"
+    qty: Decimal  # the largest size held
+    pnl: Decimal
+
+
+def round_trips(fills: Iterable[Any], multiplier: Callable[[str], Decimal] = lambda s: Decimal(1)) -> list[RoundTrip]:
+    """Closed round trips from fills (average cost), per symbol and strategy."""
+    books: dict[tuple[str, str | None], dict[str, Any]] = {}
+    out: list[RoundTrip] = []
+    for f in fills:
+        key = (f.symbol, f.strategy)
+        b = books.get(key)
+        if b is None:
+            b = books[key] = {"qty": Decimal(0), "avg": Decimal(0), "pnl": Decimal(0), "opened": f.ts, "max": Decimal(0)}
+        q = b["qty"]
+        signed = f.qty if f.side.value == "buy" else -f.qty
+        if q == 0:
+            b.update(opened=f.ts, pnl=Decimal(0), max=Decimal(0), side="long" if signed > 0 else "short")
+        b["pnl"] -= f.commission
+        mult = multiplier(f.symbol)
+        if q == 0 or (q > 0) == (signed > 0):
+            new = q + signed
+            b["avg"] = (b["avg"] * abs(q) + f.price * abs(signed)) / abs(new)
+            b["qty"] = new
+        else:
+            closing = min(abs(signed), abs(q))
+            b["pnl"] += closing * (f.price - b["avg"]) * mult * (1 if q > 0 else -1)
+            new = q + signed
+            b["qty"] = new
+            if new == 0 or (new > 0) != (q > 0):
+                out.append(RoundTrip(f.symbol, f.strategy, b["opened"], f.ts, b["side"], max(b["max"], abs(q)), b["pnl"]))
+                if new != 0:  # flipped: the remainder opens a new trip at this price
+                    b.update(avg=f.price, opened=f.ts, pnl=Decimal(0), max=Decimal(0), side="long" if new > 0 else "short")
+                else:
+                    b["avg"] = Decimal(0)
+        b["max"] = max(b["max"], abs(b["qty"]))
+    return out
+
+
+def trade_stats(trips: Sequence[RoundTrip]) -> dict[str, Any]:
+    """Count, win rate, profit factor, average win and loss of closed round trips."""
+    wins = [t.pnl for t in trips if t.pnl > 0]
+    losses = [t.pnl for t in trips if t.pnl <= 0]
+    gross_win = sum(wins, Decimal(0))
+    gross_loss = -sum(losses, Decimal(0))
+    return {
+        "trades": len(trips),
+        "win_rate": win_rate(len(wins), len(losses)),
+        "profit_factor": float(gross_win / gross_loss) if gross_loss > 0 else None,
+        "avg_win": (gross_win / len(wins)) if wins else None,
+        "avg_loss": (-gross_loss / len(losses)) if losses else None,
+    }
+
+
+# --------------------------------------------------------------------------- attribution
+
+
+def pnl_by(fills: Iterable[Any], key: Callable[[Any], str], last: Mapping[str, Decimal],
+           multiplier: Callable[[str], Decimal] = lambda s: Decimal(1)) -> dict[str, Decimal]:
+    """Net P&L (realized + unrealized at ``last`` - commissions) grouped by ``key(fill)``."""
+    flows: dict[str, Decimal] = {}
+    held: dict[tuple[str, str], Decimal] = {}
+    for f in fills:
+        k = key(f)
+        signed = f.qty if f.side.value == "buy" else -f.qty
+        mult = multiplier(f.symbol)
+        flows[k] = flows.get(k, Decimal(0)) - signed * f.price * mult - f.commission
+        held[(k, f.symbol)] = held.get((k, f.symbol), Decimal(0)) + signed
+    for (k, sym), q in held.items():
+        if q:
+            flows[k] += q * last.get(sym, Decimal(0)) * multiplier(sym)
+    return flows
+
+
+def pnl_by_period(days: Sequence[date], equity: Sequence[float] | np.ndarray, start_value: float, period: str) -> dict[str, float]:
+    """Equity change per ``day`` (2024-03-05), ISO ``week`` (2024-W10) or ``month`` (2024-03)."""
+    out: dict[str, float] = {}
+    prev = start_value
+    for d, v in zip(days, np.asarray(equity, dtype=np.float64).tolist(), strict=True):
+        if period == "day":
+            label = d.isoformat()
+        elif period == "week":
+            y, w, _ = d.isocalendar()
+            label = f"{y}-W{w:02d}"
+        elif period == "month":
+            label = f"{d.year}-{d.month:02d}"
+        else:
+            raise ValueError(f"period must be day, week or month, got {period!r}")
+        out[label] = out.get(label, 0.0) + (v - prev)
+        prev = v
+    return out
+
+
+def monthly_returns(days: Sequence[date], equity: Sequence[float] | np.ndarray, start_value: float) -> dict[str, float]:
+    """Compounded return per month (``2024-03``), for the heatmap."""
+    out: dict[str, float] = {}
+    prev = start_value
+    month_start: dict[str, float] = {}
+    for d, v in zip(days, np.asarray(equity, dtype=np.float64).tolist(), strict=True):
+        label = f"{d.year}-{d.month:02d}"
+        month_start.setdefault(label, prev)
+        out[label] = v / month_start[label] - 1.0 if month_start[label] else 0.0
+        prev = v
+    return out
+
+
+# --------------------------------------------------------------------------- execution quality
+
+
+@dataclass(frozen=True, slots=True)
+class FillQuality:
+    """One fill against its order's decision price and arrival price (cost > 0 is worse)."""
+
+    order_id: str
+    symbol: str
+    strategy: str | None
+    side: str
+    qty: Decimal
+    price: Decimal
+    decision: Decimal | None
+    arrival: Decimal | None
+    vs_decision: Decimal | None  # money: (price - decision) * qty, signed against the trader
+    vs_decision_bps: float | None
+    vs_arrival: Decimal | None
+    vs_arrival_bps: float | None
+
+
+def _cost(side: str, price: Decimal, ref: Decimal | None, qty: Decimal, mult: Decimal) -> tuple[Decimal | None, float | None]:
+    if ref is None or ref <= 0:
+        return None, None
+    sign = 1 if side == "buy" else -1
+    return (price - ref) * qty * mult * sign, float((price - ref) / ref * sign * 10_000)
+
+
+def execution_quality(
+    fills: Iterable[Any], orders: Mapping[str, Any], arrivals: Mapping[str, Decimal] | None = None,
+    multiplier: Callable[[str], Decimal] = lambda s: Decimal(1),
+) -> list[FillQuality]:
+    """Slippage of each fill against its order's decision price (``Order.decision_price``, the
+    quote when it was created) and its arrival price (the first market price it met at the
+    broker, where known). Works on any session's fills and orders (backtest, paper, live)."""
+    arrivals = arrivals or {}
+    out = []
+    for f in fills:
+        order = orders.get(f.order_id)
+        decision = getattr(order, "decision_price", None)
+        arrival = arrivals.get(f.order_id)
+        mult = multiplier(f.symbol)
+        side = f.side.value
+        d_cost, d_bps = _cost(side, f.price, decision, f.qty, mult)
+        a_cost, a_bps = _cost(side, f.price, arrival, f.qty, mult)
+        out.append(FillQuality(f.order_id, f.symbol, f.strategy, side, f.qty, f.price, decision, arrival,
+                               d_cost, d_bps, a_cost, a_bps))
+    return out
+
+
+def execution_summary(rows: Sequence[FillQuality], by: str) -> dict[str, dict[str, Any]]:
+    """Slippage totals (money) and notional-weighted averages (bps), by ``symbol`` or ``strategy``."""
+    groups: dict[str, list[FillQuality]] = {}
+    for r in rows:
+        groups.setdefault(str(getattr(r, by) or "manual"), []).append(r)
+    out: dict[str, dict[str, Any]] = {}
+    for k, items in sorted(groups.items()):
+        entry: dict[str, Any] = {"fills": len(items)}
+        for ref in ("decision", "arrival"):
+            known = [r for r in items if getattr(r, f"vs_{ref}") is not None]
+            money_total = sum((getattr(r, f"vs_{ref}") for r in known), Decimal(0))
+            notional = sum((r.price * r.qty for r in known), Decimal(0))
+            entry[f"vs_{ref}"] = money_total if known else None
+            entry[f"vs_{ref}_bps"] = (
+                sum(getattr(r, f"vs_{ref}_bps") * float(r.price * r.qty) for r in known) / float(notional)
+                if known and notional else None
+            )
+        out[k] = entry
+    return out

@@ -1,0 +1,204 @@
+"""The Backtest screen: pick a strategy, data and parameters, run, see the equity and the figures.
+
+The run happens on a thread worker (the same engine as ``main.py backtest``); progress comes
+back with ``call_from_thread`` and fills the progress bar; the result draws the equity
+curve and the metrics table. Bad input (an unknown file, a malformed parameter) shows on
+the status line. Ctrl+R runs, Escape goes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
+from textual.worker import Worker, WorkerState
+from textual_plotext import PlotextPlot
+
+from workstation.model import ModelError
+
+_SHOWN = ("final_equity", "total_return", "annual_return", "sharpe", "sortino", "calmar", "max_drawdown",
+          "max_drawdown_days", "win_rate", "profit_factor", "trades", "exposure", "alpha", "beta")
+_PCT = {"total_return", "annual_return", "max_drawdown", "win_rate", "exposure"}
+
+
+@dataclass
+class BacktestRequest:
+    strategy: str
+    data: str
+    params: list[str]
+    cash: str
+    days: str
+
+
+class BacktestScreen(Screen[None]):
+    DEFAULT_CSS = """
+    BacktestScreen { layout: vertical; }
+    BacktestScreen #bt-form { height: auto; padding: 0 1; }
+    BacktestScreen #bt-form Horizontal { height: auto; }
+    BacktestScreen #bt-form Label { padding: 1 1 0 0; width: auto; }
+    BacktestScreen #bt-strategy { width: 28; }
+    BacktestScreen #bt-data { width: 1fr; }
+    BacktestScreen #bt-params { width: 1fr; }
+    BacktestScreen #bt-cash, BacktestScreen #bt-days { width: 14; }
+    BacktestScreen #bt-status { height: auto; padding: 0 1; color: $text-muted; }
+    BacktestScreen #bt-status.error { color: $error; }
+    BacktestScreen #bt-progress { padding: 0 1; height: 1; }
+    BacktestScreen #bt-results { height: 1fr; }
+    BacktestScreen #bt-chart { width: 2fr; }
+    BacktestScreen #bt-metrics { width: 1fr; min-width: 36; padding: 0 1; }
+    """
+
+    BINDINGS = [
+        Binding("ctrl+r", "run", "Run", id="backtest.run", tooltip="Run the backtest"),
+        Binding("escape", "back", "Back", id="backtest.back", tooltip="Back to the workstation"),
+    ]
+
+    class Progress(Message):
+        def __init__(self, done: int, total: int) -> None:
+            super().__init__()
+            self.done, self.total = done, total
+
+    class Finished(Message):
+        def __init__(self, result: Any, figures: dict[str, Any]) -> None:
+            super().__init__()
+            self.result, self.figures = result, figures
+
+    def __init__(self, config_path: Path | None = None) -> None:
+        super().__init__()
+        self.config_path = config_path
+        self.result: Any = None
+        self.figures: dict[str, Any] = {}
+        self.metrics_text = ""
+        self.status_text = ""
+
+    def compose(self) -> ComposeResult:
+        from workstation.strategy_plugins import discover
+
+        names = sorted(discover(config=self.config_path).plugins)
+        with Vertical(id="bt-form"):
+            with Horizontal():
+                yield Label("Strategy")
+                yield Select([(n, n) for n in names], value=names[0] if names else Select.BLANK, id="bt-strategy",
+                             allow_blank=False)
+                yield Label("Data")
+                yield Input(placeholder="a CSV/Parquet file, or symbols to simulate (AAPL MSFT)", id="bt-data")
+            with Horizontal():
+                yield Label("Params")
+                yield Input(placeholder="fast=10 slow=30 qty=100", id="bt-params")
+                yield Label("Cash")
+                yield Input("100000", id="bt-cash")
+                yield Label("Days")
+                yield Input("90", id="bt-days")
+                yield Button("Run", id="bt-run", variant="primary")
+        yield ProgressBar(id="bt-progress", show_eta=False)
+        yield Static("Ctrl+R runs · Escape goes back", id="bt-status")
+        with Horizontal(id="bt-results"):
+            yield PlotextPlot(id="bt-chart")
+            yield Static(id="bt-metrics")
+
+    def request(self) -> BacktestRequest:
+        return BacktestRequest(
+            strategy=str(self.query_one("#bt-strategy", Select).value),
+            data=self.query_one("#bt-data", Input).value.strip(),
+            params=self.query_one("#bt-params", Input).value.split(),
+            cash=self.query_one("#bt-cash", Input).value.strip() or "100000",
+            days=self.query_one("#bt-days", Input).value.strip() or "90",
+        )
+
+    @on(Button.Pressed, "#bt-run")
+    def action_run(self) -> None:
+        req = self.request()
+        self._status("running...")
+        self.query_one("#bt-progress", ProgressBar).update(total=None, progress=0)
+        self._run(req)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="backtest")
+    def _run(self, req: BacktestRequest) -> None:
+        from workstation import backtest as bt
+        from workstation.cli_backtest import _config, _limits, load_inputs, strategy_specs
+        from workstation.clock import LiveClock
+        from workstation.config import data_dir
+        from workstation.model import to_decimal
+
+        now = LiveClock().time()
+        path = Path(req.data).expanduser()
+        is_file = bool(req.data) and (path.exists() or "/" in req.data or "." in Path(req.data).name)
+        files = [path] if is_file else None
+        symbols = None if is_file else (req.data.replace(",", " ").split() or None)
+        days = float(to_decimal(req.days, "days"))
+        specs = strategy_specs([req.strategy], req.params, None, None, self.config_path)
+        cfg = _config(req.cash, None, None, 0, _limits(None, None, False))
+        series, _ = load_inputs(files, symbols, days, 0, None, None, now)
+        run = bt.Backtest(series, specs, cfg, journal_path=bt.backtest_journal_path(data_dir(), now))
+        result = asyncio.run(run.run(lambda done, total: self.post_message(self.Progress(done, total))))
+        self.post_message(self.Finished(result, bt.metrics(result)))
+
+    def on_backtest_screen_progress(self, msg: Progress) -> None:
+        self.query_one("#bt-progress", ProgressBar).update(total=msg.total, progress=msg.done)
+
+    def on_backtest_screen_finished(self, msg: Finished) -> None:
+        self.result, self.figures = msg.result, msg.figures
+        r = msg.result
+        self._status(f"{r.bars:,} bars, {len(r.fills)} fills in {r.elapsed:.2f} s · journal {r.journal_path}")
+        self._draw(r)
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="dim")
+        table.add_column(justify="right")
+        lines = []
+        for key in _SHOWN:
+            v = msg.figures.get(key)
+            if v is None:
+                text = "-"
+            elif key in _PCT:
+                text = f"{float(v) * 100:.2f}%"
+            elif isinstance(v, float):
+                text = f"{v:,.3f}"
+            else:
+                text = f"{v:,}" if isinstance(v, int) else f"{v:,.2f}"
+            table.add_row(key.replace("_", " "), text)
+            lines.append(f"{key.replace('_', ' ')}: {text}")
+        self.metrics_text = "\n".join(lines)
+        self.query_one("#bt-metrics", Static).update(table)
+
+    def _draw(self, result: Any) -> None:
+        from workstation import analytics
+
+        chart = self.query_one("#bt-chart", PlotextPlot)
+        plt = chart.plt
+        plt.clear_data()
+        plt.clear_figure()
+        days, eq = analytics.daily(result.equity_ts, result.equity)
+        if len(eq):
+            plt.plot(list(range(len(eq))), eq.tolist(), label="equity")
+            step = max(1, len(days) // 5)
+            plt.xticks(list(range(0, len(days), step)), [d.isoformat() for d in days[::step]])
+        plt.title("Equity")
+        chart.refresh()
+
+    def _status(self, text: str, error: bool = False) -> None:
+        status = self.query_one("#bt-status", Static)
+        self.status_text = text
+        status.update(text)
+        status.set_class(error, "error")
+
+    @on(Worker.StateChanged)
+    def _worker_state(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "backtest" or event.state is not WorkerState.ERROR:
+            return
+        exc = event.worker.error
+        message = str(exc) if isinstance(exc, (ModelError, ValueError, OSError)) else f"{type(exc).__name__}: {exc}"
+        self._status(f"error: {message}", error=True)
+        self.query_one("#bt-progress", ProgressBar).update(total=100, progress=0)
