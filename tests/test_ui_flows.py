@@ -472,7 +472,10 @@ async def test_wide_layout_shows_every_pane_without_overlap(tmp_path):
     async with app.run_test(size=(160, 45)) as pilot:
         await settle(pilot)
         panes = list(app.query(".pane"))
-        assert len(panes) == 8 and all(p.region.area > 0 for p in panes)
+        assert len(panes) == 9 and all(p.region.area > 0 for p in panes)
+        ticket = app.query_one(TicketPane)
+        for part in ("#ticket-tif", "#ticket-error", "#ticket-hint"):  # the whole ticket is inside its pane
+            assert ticket.region.contains_region(app.query_one(part).region), part
         for i, a in enumerate(panes):
             for b in panes[i + 1 :]:
                 assert not a.region.overlaps(b.region), (a.id, b.id)
