@@ -31,11 +31,12 @@ def run_tui(profile: str | None = None, config: Path | None = None, data: Path |
 
     session = _open_session(profile, config, data)
     watchlists = Watchlists.load(data_dir(data) / "watchlists.json", list(settings.watchlist))
+    crash_log = data_dir(data) / "errors.log"
     engine = LocalEngine(session, strategies=settings.strategies, config_path=config)
-    app = WorkstationApp(engine, settings, watchlists=watchlists, config_path=config)
+    app = WorkstationApp(engine, settings, watchlists=watchlists, config_path=config, crash_log=crash_log)
     app.run()
     if app.return_code:
-        raise CliError("the workstation stopped on an error (see the log above)", 1)
+        raise CliError(f"the workstation stopped on an error (details in {crash_log})", 1)
 
 
 def register(app: typer.Typer) -> None:
@@ -49,5 +50,5 @@ def register(app: typer.Typer) -> None:
         data_dir_: DataDirOpt = None,
         live: LiveOpt = False,
     ) -> None:
-        """Open the workstation (the default when no command is given)."""
+        """Open the workstation (the default when no command is given; a live profile needs --live)."""
         run_tui(profile, config, data_dir_, live)

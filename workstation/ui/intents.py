@@ -74,7 +74,7 @@ class IntentsMixin:
                 self.post_message(IntentFailed("command", str(exc)))
                 return
             self.close_line()
-            self.review_and_send(request, note=note, origin="command")
+            self.review_and_send(request, note=note, origin="command", text=text)
             return
         self.close_line()
         if isinstance(cmd, CancelCommand):
@@ -112,6 +112,10 @@ class IntentsMixin:
             held = self._snapshot and next((p.qty for p in self._snapshot.positions if p.symbol == inst.symbol), None)
             note = (note + "; " if note else "") + ("opens a short position" if not held or held <= 0 else f"sells {plain(qty)} against {plain(held)} held")
         assert qty is not None
+        inst.check_qty(qty)  # tick and lot problems are named while the line is still open
+        for price, what in ((cmd.limit_price, "limit price"), (cmd.stop_price, "stop price"), (cmd.take_profit, "take-profit price"), (cmd.stop_loss, "stop-loss price")):
+            if price is not None:
+                inst.check_price(price, what)
         request = OrderRequest(
             symbol=inst.symbol, side=cmd.side, qty=qty, type=cmd.type, limit_price=cmd.limit_price,
             stop_price=cmd.stop_price, trail_amount=cmd.trail_amount, trail_percent=cmd.trail_percent, tif=cmd.tif,
@@ -120,19 +124,21 @@ class IntentsMixin:
         return request, note
 
     # ------------------------------------------------------------------ review and send
-    def review_and_send(self: WorkstationApp, request: OrderRequest, *, note: str = "", origin: str = "ticket") -> None:
-        self.run_worker(self._review_and_send(request, note, origin), group="intents", exit_on_error=False, name="order")
+    def review_and_send(self: WorkstationApp, request: OrderRequest, *, note: str = "", origin: str = "ticket", text: str = "") -> None:
+        self.run_worker(self._review_and_send(request, note, origin, text), group="intents", exit_on_error=False, name="order")
 
-    async def _review_and_send(self: WorkstationApp, request: OrderRequest, note: str, origin: str) -> None:
+    async def _review_and_send(self: WorkstationApp, request: OrderRequest, note: str, origin: str, text: str) -> None:
         from workstation.ui.screens.review import ReviewScreen
 
         try:
             review = await self.engine.review(request)
         except IntentError as exc:
+            if origin == "command":  # back to the line, as typed, with the reason under it
+                self.action_command_line(text)
             self.failed("order", str(exc), origin=origin)
             return
         if not self.confirm_orders and review.ok:
-            await self._send(request)
+            await self._send(request, origin)
             return
         p = self.palette_styles
         screen = ReviewScreen(request, review, buy_style=str(p["buy"].color.name if p["buy"].color else "green"),
@@ -140,13 +146,13 @@ class IntentsMixin:
 
         async def decided(send: bool | None) -> None:
             if send:
-                await self._send(request)
+                await self._send(request, origin)
             else:
                 self.log_line("info", f"not sent: {request.side.value} {plain(request.qty)} {request.symbol}")
 
         self.push_screen(screen, decided)
 
-    async def _send(self: WorkstationApp, request: OrderRequest) -> None:
+    async def _send(self: WorkstationApp, request: OrderRequest, origin: str = "") -> None:
         try:
             order = await self.engine.submit(request)
         except IntentError as exc:
@@ -154,11 +160,27 @@ class IntentsMixin:
             return
         self._orders_dirty = self._account_dirty = True
         self.post_message(OrderSent(order))
+        if origin == "ticket":
+            self.leave_ticket()
+
+    def leave_ticket(self: WorkstationApp) -> None:
+        """Back to the pane that opened the ticket (``b``/``s``, ``m``), if there is one."""
+        origin, self._ticket_origin = self._ticket_origin, None
+        if origin is not None and origin.is_attached:
+            if self.is_compact and origin.id != "watchlist":
+                self._show_compact(origin.id or "positions")
+            self.focus_now(origin)
+
+    def on_ticket_pane_leave(self: WorkstationApp) -> None:
+        origin = self._ticket_origin
+        self.leave_ticket()
+        if origin is None:
+            self.focus_now(self.main.query_one(WatchlistPane))
 
     def failed(self: WorkstationApp, action: str, message: str, *, origin: str = "") -> None:
         """One line: inline where it was typed, a notification, and the Log."""
         if origin == "ticket":
-            self.query_one(TicketPane).error(message)
+            self.main.query_one(TicketPane).error(message)
         elif origin == "command":
             self.command_error(message)
         self.notify(message, title=f"{action} refused", severity="error")
@@ -187,15 +209,17 @@ class IntentsMixin:
             except IntentError as exc:
                 self.failed("modify", str(exc), origin="ticket")
                 return
-            self.query_one(TicketPane).finish_modify()
+            self.main.query_one(TicketPane).finish_modify()
             self._orders_dirty = True
             self.post_message(IntentDone("modify", f"order {o.id}: {', '.join(changes)}"))
+            self.leave_ticket()
 
         self.confirm(f"Replace order {o.id} ({o.side.value} {o.symbol}): {', '.join(changes)}?", "Modify order", go)
 
     def on_watchlist_pane_trade(self: WorkstationApp, event: WatchlistPane.Trade) -> None:
-        ticket = self.query_one(TicketPane)
+        ticket = self.main.query_one(TicketPane)
         ticket.prefill(event.side, event.symbol, event.price)
+        self._ticket_origin = self.focused
         self.action_focus_pane("ticket")
 
     # ------------------------------------------------------------------ confirmations
@@ -212,9 +236,11 @@ class IntentsMixin:
     def on_orders_pane_modify(self: WorkstationApp, event: OrdersPane.Modify) -> None:
         o = event.order
         if not (o.status.is_working and o.type in (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT)):
-            self.failed("modify", f"order {o.id} is {o.status.value.replace('_', ' ')}: only working market, limit and stop orders can be modified")
+            state = "held until its entry fills" if o.parent_id and o.status.value == "new" else o.status.value.replace("_", " ")
+            self.failed("modify", f"order {o.id} is {state}: only working market, limit and stop orders can be modified")
             return
-        self.query_one(TicketPane).load_order(o)
+        self.main.query_one(TicketPane).load_order(o)
+        self._ticket_origin = self.focused
         self.action_focus_pane("ticket")
 
     def on_positions_pane_close(self: WorkstationApp, event: PositionsPane.Close) -> None:
@@ -283,7 +309,7 @@ class IntentsMixin:
 
     # ------------------------------------------------------------------ watchlists
     def watch_command(self: WorkstationApp, cmd: WatchCommand) -> None:
-        wl = self.query_one(WatchlistPane)
+        wl = self.main.query_one(WatchlistPane)
         if cmd.action == "add":
             if not self.watchlists.add(cmd.name):
                 self.failed("watch", f"{cmd.name} is already on {self.watchlists.active}")
@@ -300,7 +326,7 @@ class IntentsMixin:
         self.post_message(IntentDone("watch", f"{cmd.action} {cmd.name}"))
 
     def _refresh_watchlist(self: WorkstationApp) -> None:
-        wl = self.query_one(WatchlistPane)
+        wl = self.main.query_one(WatchlistPane)
         symbols = list(self.watchlists.symbols)
         wl.set_symbols(symbols, self._digits(symbols))
         self._set_watchlist_title()
@@ -328,7 +354,10 @@ class IntentsMixin:
         self.watch_command(WatchCommand("rm", event.symbol))
 
     def on_watchlist_pane_cycle_list(self: WorkstationApp, event: WatchlistPane.CycleList) -> None:
-        self.watchlists.cycle(event.step)
+        self.cycle_watchlist(event.step)
+
+    def cycle_watchlist(self: WorkstationApp, step: int) -> None:
+        self.watchlists.cycle(step)
         self._refresh_watchlist()
 
 
