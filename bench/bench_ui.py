@@ -62,8 +62,6 @@ async def feed(session, sink, market, symbols: list[str], rate: float, stop: asy
 
 async def run(seconds: float, n_symbols: int, rate: float) -> dict:
     import psutil
-    from textual import events
-
     from brokers.sim import SimBroker, SimConfig
     from workstation.api import LocalEngine
     from workstation.clock import LiveClock
@@ -71,6 +69,7 @@ async def run(seconds: float, n_symbols: int, rate: float) -> dict:
     from workstation.session import Session
     from workstation.ui.app import WorkstationApp
     from workstation.ui.panes.watchlist import WatchlistPane
+    from workstation.ui.synthetic import post_key
     from workstation.ui.watchlists import Watchlists
 
     symbols = [f"S{i:03d}" for i in range(n_symbols)]
@@ -118,7 +117,7 @@ async def run(seconds: float, n_symbols: int, rate: float) -> dict:
             key = "k" if cursor >= 5 else "j" if cursor == 0 else key
             writes.clear()
             sent = time.perf_counter()
-            app.post_message(events.Key(key, None))
+            post_key(app, key)
             moved_at = None
             while time.perf_counter() - sent < 1.0:
                 await asyncio.sleep(0.001)
