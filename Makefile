@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,ray]'
 	@touch $(STAMP)
 
 run: $(STAMP)
@@ -25,7 +25,7 @@ bench: $(STAMP)
 # Re-resolve the whole dependency set together and rewrite the lock.
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
-	.lockenv/bin/pip install --quiet -e '.[test]'
+	.lockenv/bin/pip install --quiet -e '.[test,ray]'
 	.lockenv/bin/pip freeze --exclude-editable | grep -v '^workstation' > constraints.txt
 	rm -rf .lockenv
 

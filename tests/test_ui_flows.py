@@ -173,7 +173,12 @@ async def test_watchlist_b_prefills_ticket_steps_and_sends(tmp_path):
         await settle(pilot)
         [order] = orders(session)
         assert (order.symbol, order.qty, order.limit_price, order.source) == ("MSFT", D(101), D("410.01"), "ticket")
-        assert app.focused.id == "ticket-qty"
+        assert isinstance(app.focused, WatchlistPane)  # back where the ticket was opened from
+        await pilot.press("s")
+        await settle(pilot)
+        assert app.query_one(TicketPane).value("side") == "sell"
+        await pilot.press("ctrl+g")
+        assert isinstance(app.focused, WatchlistPane)
 
 
 async def test_ticket_errors_are_inline(tmp_path):
@@ -202,6 +207,7 @@ async def working_limit(pilot, session, text="buy 100 AAPL lmt 180"):
     return orders(session)[-1]
 
 
+@pytest.mark.slow
 async def test_orders_cancel_asks_then_cancels(tmp_path):
     app, session, broker = make_app(tmp_path)
     msgs = []
@@ -224,6 +230,7 @@ async def test_orders_cancel_asks_then_cancels(tmp_path):
         assert isinstance(app.focused, OrdersPane)
 
 
+@pytest.mark.slow
 async def test_cancel_all_from_pane_and_command(tmp_path):
     app, session, _ = make_app(tmp_path)
     async with app.run_test(size=(160, 45)) as pilot:
@@ -258,7 +265,7 @@ async def test_modify_sends_a_replace(tmp_path):
         await settle(pilot)
         updated = session.oms.orders[order.id]
         assert updated.qty == 150 and updated.status is OrderStatus.ACCEPTED
-        assert ticket.modifying is None
+        assert ticket.modifying is None and isinstance(app.focused, OrdersPane)
 
 
 async def test_positions_x_closes_after_confirmation(tmp_path):
@@ -277,6 +284,7 @@ async def test_positions_x_closes_after_confirmation(tmp_path):
         assert (close.side, close.qty, close.type) == (Side.SELL, D(100), OrderType.MARKET)
 
 
+@pytest.mark.slow
 async def test_flatten_all_cancels_and_closes(tmp_path):
     app, session, _ = make_app(tmp_path)
     async with app.run_test(size=(160, 45)) as pilot:
@@ -321,6 +329,7 @@ async def test_worker_crash_never_reaches_the_screen(tmp_path):
         assert any("the engine fell over" in t for t in app.query_one("#log").texts)
 
 
+@pytest.mark.slow
 async def test_watchlists_add_remove_switch_and_persist(tmp_path):
     app, session, _ = make_app(tmp_path)
     async with app.run_test(size=(160, 45)) as pilot:
@@ -376,6 +385,7 @@ async def test_help_lists_every_binding(tmp_path):
         assert not isinstance(app.screen, HelpScreen) and app.is_running
 
 
+@pytest.mark.slow
 async def test_palette_offers_every_action(tmp_path):
     from textual.command import CommandPalette
 
@@ -390,11 +400,17 @@ async def test_palette_offers_every_action(tmp_path):
         await pilot.press("ctrl+p")
         await settle(pilot)
         assert isinstance(app.screen, CommandPalette)
+        await pilot.press("ctrl+g")  # closes it without Escape
+        await settle(pilot)
+        assert not isinstance(app.screen, CommandPalette) and isinstance(app.focused, WatchlistPane)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
         await pilot.press(*"Theme: light", "enter")
         await settle(pilot)
         assert app.theme == "light"
 
 
+@pytest.mark.slow
 async def test_quit_asks_while_orders_work(tmp_path):
     app, session, _ = make_app(tmp_path)
     async with app.run_test(size=(160, 45)) as pilot:
@@ -420,6 +436,7 @@ async def test_quit_without_working_orders_is_immediate(tmp_path):
     assert app.return_code == 0
 
 
+@pytest.mark.slow
 async def test_number_keys_focus_panes_and_typing_is_not_a_shortcut(tmp_path):
     app, session, _ = make_app(tmp_path)
     async with app.run_test(size=(160, 45)) as pilot:
@@ -455,7 +472,10 @@ async def test_wide_layout_shows_every_pane_without_overlap(tmp_path):
     async with app.run_test(size=(160, 45)) as pilot:
         await settle(pilot)
         panes = list(app.query(".pane"))
-        assert len(panes) == 8 and all(p.region.area > 0 for p in panes)
+        assert len(panes) == 9 and all(p.region.area > 0 for p in panes)
+        ticket = app.query_one(TicketPane)
+        for part in ("#ticket-tif", "#ticket-error", "#ticket-hint"):  # the whole ticket is inside its pane
+            assert ticket.region.contains_region(app.query_one(part).region), part
         for i, a in enumerate(panes):
             for b in panes[i + 1 :]:
                 assert not a.region.overlaps(b.region), (a.id, b.id)
@@ -476,6 +496,7 @@ async def test_filter_narrows_the_focused_table(tmp_path):
         assert len(app.query_one(WatchlistPane).keys) == 7
 
 
+@pytest.mark.slow
 async def test_bindings_can_be_remapped(tmp_path):
     app, session, _ = make_app(tmp_path, bindings={"orders.cancel": "z", "app.command": "semicolon"})
     async with app.run_test(size=(160, 45)) as pilot:
@@ -497,3 +518,138 @@ async def test_review_can_be_switched_off(tmp_path):
         await command(pilot, "buy 100 AAPL")
         await settle(pilot)
         assert orders(session)[0].status is OrderStatus.FILLED
+
+
+async def test_quotes_coalesce_and_only_changed_rows_repaint(tmp_path):
+    app, session, broker = make_app(tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        wl = app.query_one(WatchlistPane)
+        app.repaint()
+        for price in (186.0, 187.0, 188.5):  # a burst between two repaints
+            broker.move("AAPL", price)
+        assert app._latest["AAPL"].last == 188.5
+        app.repaint()
+        assert wl.repainted == 1  # one row of seven
+        row = wl.row("AAPL")
+        assert row.cells[1][0] == "188.50" and row.background == "flash_up"
+        wl.repainted = 0
+        app.repaint()
+        assert wl.repainted == 0  # the flash runs on, unchanged: nothing to draw
+        repainted = []
+        for _ in range(4):
+            wl.repainted = 0
+            app.repaint()
+            repainted.append(wl.repainted)
+        assert wl.row("AAPL").background == "" and sum(repainted) == 1  # the flash ended once
+
+
+async def test_stale_badge_after_quiet_symbol(tmp_path):
+    app, session, broker = make_app(tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        wl = app.query_one(WatchlistPane)
+        assert wl.row("MSFT").cells[-1][0] == ""
+        session.clock.advance(60)
+        broker.ts += 60
+        broker.move("AAPL", 190.0)
+        app.repaint()
+        assert wl.row("MSFT").cells[-1][0] == "STALE" and wl.row("AAPL").cells[-1][0] == ""
+
+
+async def test_chart_follows_the_selection_and_switches_to_candles(tmp_path):
+    app, session, broker = make_app(tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        for i in range(40):
+            broker.move("MSFT", 410 + (i % 7))
+            app.repaint()
+        await pilot.press("j")  # MSFT
+        app._last_input_ns = 0
+        app.repaint()
+        await settle(pilot)
+        chart = app.query_one("#chart")
+        assert chart.symbol == "MSFT" and len(chart.points) >= 20
+        assert "MSFT" in chart._text.plain
+        await pilot.press("7", "v")
+        assert chart.mode == "candles" and "candles" in chart._text.plain
+
+
+async def test_a_crash_is_one_line_and_a_log_file(tmp_path, monkeypatch, capfd):
+    from workstation.ui.app import WorkstationApp
+
+    app, session, _ = make_app(tmp_path)
+    app.crash_log = tmp_path / "errors.log"
+
+    def broken(self, event=None):
+        raise ZeroDivisionError("division by zero in a handler")
+
+    monkeypatch.setattr(WorkstationApp, "on_ticket_pane_leave", broken)
+    with pytest.raises(ZeroDivisionError):
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("4", "ctrl+g")
+            await settle(pilot)
+    assert app.return_code == 1
+    err = capfd.readouterr().err
+    assert "error: ZeroDivisionError: division by zero in a handler" in err and "Traceback" not in err
+    assert "Traceback" in app.crash_log.read_text()
+
+
+async def test_a_failing_repaint_keeps_the_workstation_running(tmp_path):
+    app, session, broker = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.engine.snapshot = lambda: 1 / 0
+        app._account_dirty = True
+        app.repaint()
+        await settle(pilot)
+        assert app.is_running and any("repaint failed" in t for t in app.query_one("#log").texts)
+
+
+@pytest.mark.parametrize("live", [False, True])
+async def test_header_says_paper_or_live(tmp_path, live):
+    from workstation.ui.panes.header import HeaderBar
+
+    app, session, _ = make_app(tmp_path, live=live)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        header = app.query_one(HeaderBar)
+        text = header.render().plain
+        assert ("LIVE" in text) is live and ("PAPER" in text) is not live
+        assert header.has_class("-live") is live
+        assert "connected" in text and "market open" in text and "Eq 100,000.00" in text and "Day +0.00" in text
+        assert "14:13:20 UTC" in text  # the engine's (simulated) clock
+        badge = [s for s in header.render().spans if s.start == 0][0].style
+        assert badge.bgcolor.name == (app.themes["dark"].palette.live if live else app.themes["dark"].palette.paper)
+
+
+async def test_risk_pane_shows_buying_power_and_the_engines_rows(tmp_path):
+    from workstation.ui.panes.risk import RiskPane
+
+    app, session, _ = make_app(tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await command(pilot, "buy 100 AAPL")
+        await pilot.press("y")
+        await settle(pilot)
+        risk = app.query_one(RiskPane)
+        assert risk.keys[0] == "buying power"
+        assert risk.row("buying power").cells[1][0] == f"{session.portfolio.account().buying_power:,.2f}"
+        assert "gross exposure" in risk.keys and risk.row("gross exposure").cells[1][0] == "18,502.00"
+        assert len(risk.keys) == 1 + len(session.risk.status())
+
+
+async def test_rejections_reach_alerts_once_and_as_a_notification(tmp_path):
+    app, session, broker = make_app(tmp_path, confirm=False)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        broker.reject_next = "insufficient shares to locate"
+        await command(pilot, "short 100 TSLA")
+        await settle(pilot)
+        [order] = orders(session)
+        assert order.status is OrderStatus.REJECTED
+        alerts = app.query_one("#alerts").texts
+        assert len([t for t in alerts if f"order {order.id}" in t]) == 1
+        assert any("rejected" in str(n.message) for n in app._notifications)
+        assert app.query_one("#orders").row(order.id).cells[-1][0] == "insufficient shares to locate"

@@ -15,7 +15,6 @@ Intents that cannot be carried out raise ``IntentError`` with one readable line.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
@@ -73,9 +72,13 @@ class RiskRow(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     used: Decimal | None  # None: a limit with nothing to measure against it (a per-order cap)
     limit: Decimal | None = None
-    money: bool = True
-    breached: bool = False
+    unit: str = "$"  # "$", "%", "qty", "orders"
+    state: str = "off"  # "ok", "near", "breach", "off" (no limit set)
     detail: str = ""
+
+    @property
+    def breached(self) -> bool:
+        return self.state == "breach"
 
 
 class AccountSnapshot(msgspec.Struct, frozen=True, kw_only=True):
@@ -159,17 +162,6 @@ class EngineAPI(Protocol):
 # --------------------------------------------------------------------------- local engine
 
 
-def nyse_open(now: datetime) -> bool:
-    """Regular NYSE hours (09:30-16:00 New York, Monday to Friday; holidays not known)."""
-    from zoneinfo import ZoneInfo
-
-    local = now.astimezone(ZoneInfo("America/New_York"))
-    if local.weekday() >= 5:
-        return False
-    minutes = local.hour * 60 + local.minute
-    return 9 * 60 + 30 <= minutes < 16 * 60
-
-
 class LocalEngine:
     """``EngineAPI`` over an in-process ``Session`` running on the caller's event loop."""
 
@@ -251,7 +243,8 @@ class LocalEngine:
 
     async def start(self, symbols: list[str]) -> None:
         await self._s.start(symbols)
-        self._day_baseline()
+        if getattr(self._s, "monitor", None) is None:
+            self._day_baseline()
         await self.strategies.open()
 
     async def stop(self) -> None:
@@ -293,10 +286,10 @@ class LocalEngine:
         probe = getattr(self._s.broker, "market_open", None)
         if callable(probe):
             return bool(probe())
-        if self._s.profile.broker == "sim":
-            if self._s.profile.sim.calendar == "nyse":
-                return nyse_open(self._s.clock.now())
-            return True
+        if self._s.profile.broker == "sim":  # the paper market: US equity hours under its calendar
+            from brokers.simmarket import is_open
+
+            return is_open("SPY", self.time(), self._s.profile.sim.calendar)
         return None
 
     def snapshot(self) -> AccountSnapshot:
@@ -316,32 +309,39 @@ class LocalEngine:
             )
         return AccountSnapshot(
             ts=self.time(), account=account, positions=tuple(rows), risk=self._risk_rows(account),
-            day_pnl=equity - self._day_baseline(), market_open=self.market_open(),
+            day_pnl=self._day_pnl(equity), market_open=self.market_open(),
         )
 
+    def _day_pnl(self, equity: Decimal) -> Decimal:
+        """The risk monitor's day P&L when there is one (the same figure its limits use)."""
+        monitor = getattr(self._s, "monitor", None)
+        if monitor is not None:
+            try:
+                return Decimal(monitor.measures()["day_pnl"])
+            except (AttributeError, KeyError, TypeError):
+                pass
+        return equity - self._day_baseline()
+
     def _risk_rows(self, account: Account) -> tuple[RiskRow, ...]:
+        """Buying power, then every row the risk engine publishes (its ``status()``)."""
+        out = [RiskRow(name="buying power", used=account.buying_power, limit=None, unit="$", state="off")]
         status = getattr(self._s.risk, "status", None)
-        if callable(status):  # a risk engine that publishes its own state
-            rows = status()
-            if rows:
-                return tuple(
-                    r if isinstance(r, RiskRow) else RiskRow(name=r.name, used=r.used, limit=r.limit, breached=getattr(r, "breached", False))
-                    for r in rows
-                )
+        rows = status() if callable(status) else ()
+        if rows:
+            for r in rows:
+                out.append(RiskRow(
+                    name=r.name, used=r.used, limit=r.limit, unit=getattr(r, "unit", "$"),
+                    state=getattr(r, "state", "breach" if getattr(r, "breached", False) else "ok"), detail=getattr(r, "detail", ""),
+                ))
+            return tuple(out)
         pf = self._s.portfolio
-        limits = self._s.risk.limits
         gross = pf.gross_exposure()
         capacity = account.equity * pf.leverage if pf.margin else account.equity
-        out = [
-            RiskRow(name="buying power", used=account.buying_power, limit=None),
-            RiskRow(name="gross exp.", used=gross, limit=capacity, breached=gross > capacity),
-            RiskRow(name="net exp.", used=pf.net_exposure(), limit=None),
-            RiskRow(name="working", used=Decimal(len(self._s.oms.working())), limit=None, money=False),
+        out += [
+            RiskRow(name="gross exposure", used=gross, limit=capacity, state="breach" if gross > capacity else "ok"),
+            RiskRow(name="net exposure", used=pf.net_exposure()),
+            RiskRow(name="open orders", used=Decimal(len(self._s.oms.working())), unit="orders"),
         ]
-        if limits.max_order_notional is not None:
-            out.append(RiskRow(name="max order", used=None, limit=limits.max_order_notional, detail="per order"))
-        if limits.trading_halted:
-            out.append(RiskRow(name="trading halted", used=Decimal(1), limit=Decimal(0), money=False, breached=True))
         return tuple(out)
 
     async def history(self, symbol: str, seconds: int, count: int) -> list[Bar]:
@@ -436,5 +436,5 @@ def working(orders: list[Order]) -> list[Order]:
 
 __all__ = [
     "AccountSnapshot", "EngineAPI", "EngineEvent", "EngineInfo", "IntentError", "LocalEngine", "PositionRow",
-    "RiskRow", "nyse_open", "working",
+    "RiskRow", "working",
 ]

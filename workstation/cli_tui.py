@@ -46,10 +46,11 @@ def run_tui(
     if engine is None:
         engine = LocalEngine(_open_session(profile, config, data), strategies=settings.strategies, config_path=config)
     watchlists = Watchlists.load(data_dir(data) / "watchlists.json", list(settings.watchlist))
-    app = WorkstationApp(engine, settings, watchlists=watchlists, config_path=config, low_bandwidth=low_bandwidth)
+    crash_log = data_dir(data) / "errors.log"
+    app = WorkstationApp(engine, settings, watchlists=watchlists, config_path=config, low_bandwidth=low_bandwidth, crash_log=crash_log)
     app.run()
     if app.return_code:
-        raise CliError("the workstation stopped on an error (see the log above)", 1)
+        raise CliError(f"the workstation stopped on an error (details in {crash_log})", 1)
 
 
 def register(app: typer.Typer) -> None:
@@ -64,5 +65,5 @@ def register(app: typer.Typer) -> None:
         live: LiveOpt = False,
         low_bandwidth: Annotated[bool, typer.Option("--low-bandwidth", help="Slow link: fewer repaints, no flashing, no sparklines.")] = False,
     ) -> None:
-        """Open the workstation (the default when no command is given); it attaches to a serving engine."""
+        """Open the workstation (the default when no command is given; a live profile needs --live); it attaches to a serving engine."""
         run_tui(profile, config, data_dir_, live, low_bandwidth=low_bandwidth)

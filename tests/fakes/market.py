@@ -7,7 +7,7 @@ from __future__ import annotations
 import itertools
 from decimal import Decimal
 
-from brokers.base import BrokerAccepted, BrokerCanceled, BrokerFill, BrokerReplaced
+from brokers.base import BrokerAccepted, BrokerCanceled, BrokerFill, BrokerRejected, BrokerReplaced
 from workstation.model import ConnectionState, Instrument, Order, OrderType, Quote, Side
 from workstation.symbols import parse_symbol
 
@@ -25,6 +25,7 @@ class InstantBroker:
         self.resting: dict[str, Order] = {}
         self.subscribed: list[str] = []
         self._exec = itertools.count(1)
+        self.reject_next: str | None = None  # the next order is rejected with this reason
 
     def attach(self, on_report, on_quote, on_state) -> None:
         self.report, self.quote_sink, self.state = on_report, on_quote, on_state
@@ -69,6 +70,10 @@ class InstantBroker:
         return q
 
     async def submit(self, order: Order) -> None:
+        if self.reject_next:
+            reason, self.reject_next = self.reject_next, None
+            self.report(BrokerRejected(client_id=order.client_id, reason=reason, ts=self.ts))
+            return
         self.report(BrokerAccepted(client_id=order.client_id, broker_id=f"p-{order.id}", ts=self.ts))
         self.resting[order.client_id] = order
         self._match(order)

@@ -10,11 +10,12 @@ to do with each intent lives in ``workstation.ui.intents``.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from pathlib import Path
 
 from rich.style import Style
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
@@ -25,6 +26,7 @@ from textual.worker import Worker, WorkerState
 
 from themes import DEFAULT, ThemeSpec, load_themes
 from workstation.api import AccountSnapshot, EngineAPI, working
+from workstation.clock import perf_ns
 from workstation.config import Settings, save_setting
 from workstation.model import AlertRaised, ConnectionState, Instrument, ModelError, OrderEvent, OrderFilled, OrderRejected, Quote
 from workstation.ui.intents import IntentsMixin, describe_order
@@ -56,7 +58,12 @@ PANES = (
     ("9", "strategies", "Strategies"),
 )
 WIDE = (140, 40)  # at least this many columns and rows: every pane at once
+log = logging.getLogger(__name__)
+
 HISTORY = 600  # price points kept per symbol for the chart
+CHART_HZ = 2.0
+INPUT_QUIET_NS = 300_000_000  # after a key, expensive redraws (the chart) wait this long
+HISTORY_BARS = 120  # minute bars fetched to seed the chart of a symbol
 
 
 class WorkstationApp(IntentsMixin, App[None]):
@@ -78,6 +85,7 @@ class WorkstationApp(IntentsMixin, App[None]):
         Binding("q", "quit", "Quit", priority=True, id="app.quit", tooltip="Quit (asks while orders are working)"),
         Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True, id="app.quit_anywhere", tooltip="Quit, even from a text field"),
         Binding("ctrl+d", "detach", "Detach", show=False, id="app.detach", tooltip="Leave a serving engine running and close this face"),
+        Binding("ctrl+g", "close_palette", "Close", show=False, priority=True, id="app.close_palette", tooltip="Close the command palette (as Escape does)"),
     ]
     PASSIVE = {"focus_pane", "command_line", "filter", "help", "ticket", "quit", "backtest"}
 
@@ -91,6 +99,7 @@ class WorkstationApp(IntentsMixin, App[None]):
         themes: dict[str, ThemeSpec] | None = None,
         save_settings: bool = True,
         low_bandwidth: bool = False,
+        crash_log: Path | None = None,
     ) -> None:
         super().__init__()
         self.low_bandwidth = low_bandwidth
@@ -99,6 +108,7 @@ class WorkstationApp(IntentsMixin, App[None]):
         self.watchlists = watchlists
         self.config_path = config_path
         self.save_settings = save_settings
+        self.crash_log = crash_log
         self.themes = themes or load_themes()
         self.palette_styles: dict[str, Style] = {}
         self.repaint_hz = max(1.0, min(2.0 if low_bandwidth else 60.0, float(self.settings.ui.repaint_hz)))
@@ -116,8 +126,13 @@ class WorkstationApp(IntentsMixin, App[None]):
         self._stopped = False
         self._return_focus: Widget | None = None
         self._filter_target: LiveTable | None = None
+        self._ticket_origin: Widget | None = None
         self._instruments: dict[str, Instrument] = {}
         self._alerts_shown: list[AlertRaised] = []
+        self._seeded: set[str] = set()
+        self._chart_drawn = 0
+        self._last_input_ns = 0
+        self._repaint_failed = False
         self.compact_pane = "positions"
         for spec in self.themes.values():
             self.register_theme(spec.textual())
@@ -177,6 +192,9 @@ class WorkstationApp(IntentsMixin, App[None]):
         where = f" (attached as {attached}; ctrl+d detaches, the engine keeps running)" if attached else ""
         self.log_line("info", f"connected to {self.engine.info.broker} as profile {self.engine.info.profile}{where}")
         self.repaint()
+        first = self.main.query_one(WatchlistPane).selected_key
+        if first is not None:
+            self._symbol_highlighted(LiveTable.Highlighted(self.main.query_one(WatchlistPane), first))
 
     async def on_unmount(self) -> None:
         await self.stop_engine()
@@ -192,6 +210,8 @@ class WorkstationApp(IntentsMixin, App[None]):
         self._layout_for(event.size.width, event.size.height)
 
     def _layout_for(self, width: int, height: int) -> None:
+        if not self.screen_stack:
+            return
         wide = width >= WIDE[0] and height >= WIDE[1]
         self.main.set_class(wide, "-wide")
         self.main.set_class(not wide, "-compact")
@@ -200,7 +220,9 @@ class WorkstationApp(IntentsMixin, App[None]):
     @property
     def main(self):
         """The workstation's own screen (dialogs stack above it; ``self.screen`` is the top one)."""
-        return self.screen_stack[0] if self.screen_stack else self.screen
+        if not self.screen_stack:
+            raise NoMatches("the workstation has no screen (starting or closed)")
+        return self.screen_stack[0]
 
     @property
     def is_compact(self) -> bool:
@@ -272,7 +294,7 @@ class WorkstationApp(IntentsMixin, App[None]):
                 self.log_line("order", describe_order(event.order))
             if isinstance(event, OrderRejected):
                 self.notify(f"order {event.order.id} rejected: {event.order.reason}", severity="error", title="Rejected")
-        elif isinstance(event, AlertRaised) and not self._stopped:
+        elif isinstance(event, AlertRaised) and not self._stopped and self.screen_stack:
             if len(self._alerts_shown) < 1000:
                 self._alerts_shown.append(event)
             self.main.query_one("#alerts", FeedPane).add(event.ts or self.engine.time(), event.priority, f"{event.title}: {event.message}")
@@ -287,24 +309,27 @@ class WorkstationApp(IntentsMixin, App[None]):
             self._account_dirty = True
 
     def log_line(self, level: str, text: str) -> None:
-        if self.is_mounted(self):
+        if self.is_running and self.screen_stack and not self._stopped:
             try:
                 self.main.query_one("#log", FeedPane).add(self.engine.time(), level, text)
-            except Exception:  # before compose: the line is dropped, not the app
+            except NoMatches:  # before compose or after unmount: the line is dropped, not the app
                 pass
-
-    def is_mounted(self, widget: Widget) -> bool:
-        return widget.is_running and bool(self.screen_stack)
 
     # ------------------------------------------------------------------ repaint
     def repaint(self) -> None:
         """The capped-rate repaint: only what changed since the last one."""
-        if self._stopped or not self.main.is_attached:
+        if self._stopped or not self.screen_stack or not self.main.is_attached:
             return
         try:
             self._repaint()
         except NoMatches:  # shutting down: the panes are already gone
             pass
+        except Exception as exc:  # a bug in one repaint must not take the screen down
+            if not self._repaint_failed:
+                self._repaint_failed = True
+                log.exception("repaint failed")
+                self.log_line("error", f"repaint failed: {type(exc).__name__}: {exc}")
+                self.notify(f"{type(exc).__name__}: {exc}", title="Display error", severity="error")
 
     def _repaint(self) -> None:
         self._ticks += 1
@@ -318,7 +343,7 @@ class WorkstationApp(IntentsMixin, App[None]):
             if hist is None:
                 hist = self._history[sym] = deque(maxlen=HISTORY)
             hist.append(q.last)
-        if dirty or self._ticks % max(1, int(self.repaint_hz)) == 0 or any(s.flash for s in wl.state.values()):
+        if dirty or wl.pending or self._ticks % max(1, int(self.repaint_hz)) == 0:  # once a second: stale badges
             wl.repaint(now)
         if self._orders_dirty:
             self._orders_dirty = False
@@ -333,8 +358,14 @@ class WorkstationApp(IntentsMixin, App[None]):
         self.main.query_one(HeaderBar).show(self.engine.info, self._snapshot, self._connection, now, self.palette_styles, self.size.width, unread=unread)
         chart = self.main.query_one(ChartPane)
         symbol = wl.selected_key
-        if chart.display and (self._chart_dirty or (symbol in dirty and self._ticks % max(1, int(self.repaint_hz // 2)) == 0) or symbol != chart.symbol):
+        if symbol in dirty or symbol != chart.symbol:
+            self._chart_dirty = True
+        # plotext redraws the whole plot: at most CHART_HZ times a second, never while typing
+        due = self._ticks - self._chart_drawn >= max(1, round(self.repaint_hz / CHART_HZ))
+        due = due and perf_ns() - self._last_input_ns > INPUT_QUIET_NS
+        if chart.display and self._chart_dirty and due:
             self._chart_dirty = False
+            self._chart_drawn = self._ticks
             if not chart.colours:
                 self._chart_colours(chart)
             chart.show(symbol, list(self._history.get(symbol, ())) if symbol else [])
@@ -361,7 +392,16 @@ class WorkstationApp(IntentsMixin, App[None]):
         return out
 
     # ------------------------------------------------------------------ focus and keys
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self._last_input_ns = perf_ns()
+        await super().on_event(event)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "close_palette":
+            from textual.command import CommandPalette
+
+            return isinstance(self.screen, CommandPalette)
         if action in self.PASSIVE:
             if len(self.screen_stack) > 1:
                 return False  # a dialog is open: its own keys apply
@@ -446,7 +486,25 @@ class WorkstationApp(IntentsMixin, App[None]):
         self.run_command(text)
 
     @on(LiveTable.Highlighted, "#watchlist")
-    def _symbol_highlighted(self) -> None:
+    def _symbol_highlighted(self, event: LiveTable.Highlighted) -> None:
+        self._chart_dirty = True
+        symbol = event.key
+        if symbol is None:
+            return
+        ticket = self.main.query_one(TicketPane)
+        if ticket.modifying is None and not ticket.has_focus_within:
+            ticket.set_value("symbol", symbol)
+        if self._started and symbol not in self._seeded:
+            self._seeded.add(symbol)
+            self.run_worker(self._seed_history(symbol), group="history", exit_on_error=False, name="history")
+
+    async def _seed_history(self, symbol: str) -> None:
+        """Minute closes before the live points, so the chart has a past to draw."""
+        bars = await self.engine.history(symbol, 60, HISTORY_BARS)
+        if not bars:
+            return
+        live = list(self._history.get(symbol, ()))
+        self._history[symbol] = deque([b.close for b in bars] + live, maxlen=HISTORY)
         self._chart_dirty = True
 
     def action_help(self) -> None:
@@ -460,6 +518,9 @@ class WorkstationApp(IntentsMixin, App[None]):
             self.notify("this workstation runs its own engine: start one with `main.py serve --detach` to detach from it", title="Not attached")
             return
         self.exit()
+
+    def action_close_palette(self) -> None:
+        self.screen._action_escape()  # Escape's own action: Ctrl+G is the key that works everywhere
 
     def action_backtest(self) -> None:
         from workstation.ui.screens.backtest import BacktestScreen
@@ -485,7 +546,27 @@ class WorkstationApp(IntentsMixin, App[None]):
 
         self.push_screen(ConfirmScreen(f"{n} order{'s are' if n != 1 else ' is'} working. Quit anyway? (they stay at the broker)", "Quit"), answer)
 
-    # ------------------------------------------------------------------ worker errors
+    # ------------------------------------------------------------------ errors
+    def _fatal_error(self) -> None:
+        """An unhandled error: its traceback goes to the crash log, one line to the screen."""
+        import traceback
+
+        from rich.text import Text
+
+        self.bell()
+        error = self._exception
+        where = ""
+        if self.crash_log is not None:
+            try:
+                self.crash_log.parent.mkdir(parents=True, exist_ok=True)
+                with open(self.crash_log, "a", encoding="utf-8") as fh:
+                    fh.write(traceback.format_exc())
+                where = f" (details in {self.crash_log})"
+            except OSError:
+                pass
+        self._exit_renderables.append(Text(f"error: {type(error).__name__}: {error}{where}"))
+        self._close_messages_no_wait()
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             exc = event.worker.error

@@ -138,7 +138,7 @@ class IntentsMixin:
             self.failed("order", str(exc), origin=origin)
             return
         if not self.confirm_orders and review.ok:
-            await self._send(request)
+            await self._send(request, origin)
             return
         p = self.palette_styles
         screen = ReviewScreen(request, review, buy_style=str(p["buy"].color.name if p["buy"].color else "green"),
@@ -146,13 +146,13 @@ class IntentsMixin:
 
         async def decided(send: bool | None) -> None:
             if send:
-                await self._send(request)
+                await self._send(request, origin)
             else:
                 self.log_line("info", f"not sent: {request.side.value} {plain(request.qty)} {request.symbol}")
 
         self.push_screen(screen, decided)
 
-    async def _send(self: WorkstationApp, request: OrderRequest) -> None:
+    async def _send(self: WorkstationApp, request: OrderRequest, origin: str = "") -> None:
         try:
             order = await self.engine.submit(request)
         except IntentError as exc:
@@ -160,6 +160,22 @@ class IntentsMixin:
             return
         self._orders_dirty = self._account_dirty = True
         self.post_message(OrderSent(order))
+        if origin == "ticket":
+            self.leave_ticket()
+
+    def leave_ticket(self: WorkstationApp) -> None:
+        """Back to the pane that opened the ticket (``b``/``s``, ``m``), if there is one."""
+        origin, self._ticket_origin = self._ticket_origin, None
+        if origin is not None and origin.is_attached:
+            if self.is_compact and origin.id != "watchlist":
+                self._show_compact(origin.id or "positions")
+            self.focus_now(origin)
+
+    def on_ticket_pane_leave(self: WorkstationApp) -> None:
+        origin = self._ticket_origin
+        self.leave_ticket()
+        if origin is None:
+            self.focus_now(self.main.query_one(WatchlistPane))
 
     def failed(self: WorkstationApp, action: str, message: str, *, origin: str = "") -> None:
         """One line: inline where it was typed, a notification, and the Log."""
@@ -196,12 +212,14 @@ class IntentsMixin:
             self.main.query_one(TicketPane).finish_modify()
             self._orders_dirty = True
             self.post_message(IntentDone("modify", f"order {o.id}: {', '.join(changes)}"))
+            self.leave_ticket()
 
         self.confirm(f"Replace order {o.id} ({o.side.value} {o.symbol}): {', '.join(changes)}?", "Modify order", go)
 
     def on_watchlist_pane_trade(self: WorkstationApp, event: WatchlistPane.Trade) -> None:
         ticket = self.main.query_one(TicketPane)
         ticket.prefill(event.side, event.symbol, event.price)
+        self._ticket_origin = self.focused
         self.action_focus_pane("ticket")
 
     # ------------------------------------------------------------------ confirmations
@@ -218,9 +236,11 @@ class IntentsMixin:
     def on_orders_pane_modify(self: WorkstationApp, event: OrdersPane.Modify) -> None:
         o = event.order
         if not (o.status.is_working and o.type in (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT)):
-            self.failed("modify", f"order {o.id} is {o.status.value.replace('_', ' ')}: only working market, limit and stop orders can be modified")
+            state = "held until its entry fills" if o.parent_id and o.status.value == "new" else o.status.value.replace("_", " ")
+            self.failed("modify", f"order {o.id} is {state}: only working market, limit and stop orders can be modified")
             return
         self.main.query_one(TicketPane).load_order(o)
+        self._ticket_origin = self.focused
         self.action_focus_pane("ticket")
 
     def on_positions_pane_close(self: WorkstationApp, event: PositionsPane.Close) -> None:
@@ -334,7 +354,10 @@ class IntentsMixin:
         self.watch_command(WatchCommand("rm", event.symbol))
 
     def on_watchlist_pane_cycle_list(self: WorkstationApp, event: WatchlistPane.CycleList) -> None:
-        self.watchlists.cycle(event.step)
+        self.cycle_watchlist(event.step)
+
+    def cycle_watchlist(self: WorkstationApp, step: int) -> None:
+        self.watchlists.cycle(step)
         self._refresh_watchlist()
 
 

@@ -28,18 +28,13 @@ def actions(app: WorkstationApp) -> list[tuple[str, Callable[[], object], str]]:
         ("Cancel all orders", partial(app.ask_cancel, None), "asks first"),
         ("Flatten all positions", partial(app.ask_flatten, None), "cancels working orders, closes at market; asks first"),
         ("Chart: line or candles", lambda: app.query_one(ChartPane).action_toggle_mode(), "key v in the chart"),
-        ("Watchlist: next list", lambda: app.on_watchlist_pane_cycle_list(_Step(1)), "key ]"),
-        ("Watchlist: previous list", lambda: app.on_watchlist_pane_cycle_list(_Step(-1)), "key ["),
+        ("Watchlist: next list", partial(app.cycle_watchlist, 1), "key ]"),
+        ("Watchlist: previous list", partial(app.cycle_watchlist, -1), "key ["),
         ("Quit", app.action_quit, "key q"),
     ]
     for name in sorted(app.themes):
         out.append((f"Theme: {name}", partial(app.set_theme, name), "saved in the settings file"))
     return out
-
-
-class _Step:
-    def __init__(self, step: int) -> None:
-        self.step = step
 
 
 class WorkstationCommands(Provider):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.binding import Binding
 from textual.color import Color
 from textual_plotext import PlotextPlot
@@ -32,6 +33,10 @@ def candles(values: list[float], per: int = CANDLE_TICKS) -> dict[str, list[floa
 
 
 class ChartPane(PlotextPlot, can_focus=True):
+    """plotext builds the whole plot in Python (tens of ms), so the plot is built only when
+    the data, the size or the theme change (the app asks at most ``CHART_HZ`` times a
+    second, and not while keys are arriving); a repaint shows the last plot built."""
+
     BINDINGS = [Binding("v", "toggle_mode", "Line/candles", id="chart.mode", tooltip="Switch between a line and candles")]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -40,16 +45,44 @@ class ChartPane(PlotextPlot, can_focus=True):
         self.mode = "line"
         self.points: list[float] = []
         self.colours: dict[str, str] = {}
+        self._text = Text()
+        self.built = 0  # plots built (tests wait on it)
+
+    def render(self) -> Text:
+        return self._text
+
+    def on_resize(self) -> None:
+        self._draw()
 
     def show(self, symbol: str | None, points: list[float]) -> None:
         self.symbol = symbol
-        self.points = list(points)
+        # plotext's cost grows with the points drawn: no more than two per column
+        width = max(20, self.size.width * 2)
+        step = max(1, len(points) // width)
+        self.points = list(points)[-width * step :: step] if step > 1 else list(points)
         self._draw()
 
     def _rgb(self, role: str, fallback: str) -> tuple[int, int, int]:
         return Color.parse(self.colours.get(role, fallback)).rgb
 
     def _draw(self) -> None:
+        width, height = self.size.width, self.size.height
+        if not self.is_mounted or width <= 0 or height <= 0:
+            return
+        self._text = self._plot_text(width, height, self._get_plotext_theme_name(self.app.theme))
+        self.built += 1
+        self.refresh()
+
+    def _plot_text(self, width: int, height: int, theme: str) -> Text:
+        """Build the plot as text."""
+        self._set_data()
+        plt = self.plt
+        plt.plotsize(width, height)
+        plt._set_size(width, height)
+        plt.theme(theme)
+        return Text.from_ansi(plt.build())
+
+    def _set_data(self) -> None:
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
@@ -77,7 +110,6 @@ class ChartPane(PlotextPlot, can_focus=True):
                 title += f" · last {pts[-1]:,.2f}"
             plt.xticks([])
         plt.title(title)
-        self.refresh()
 
     def action_toggle_mode(self) -> None:
         self.mode = "candles" if self.mode == "line" else "line"

@@ -6,21 +6,32 @@ from datetime import datetime, timezone
 
 from rich.style import Style
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from workstation.api import AccountSnapshot, EngineInfo
 from workstation.model import ConnectionState
 
 
-class HeaderBar(Static):
+class HeaderBar(Widget):
+    """One line, repainted only when its text changes (never a layout pass: it ticks)."""
+
     DEFAULT_CSS = """
     HeaderBar { height: 1; background: $panel; }
+    HeaderBar.-live { background: #5f0000; color: #ffffff; }
     """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._text = Text()
+
+    def render(self) -> Text:
+        return self._text
 
     def show(
         self, info: EngineInfo, snap: AccountSnapshot | None, conn: ConnectionState | None, now: float, styles: dict[str, Style],
         width: int, *, unread: int = 0,
     ) -> None:
+        self.set_class(info.live, "-live")  # live money: the whole bar turns red
         t = Text(no_wrap=True, overflow="crop")
         mode = " LIVE " if info.live else " PAPER "
         t.append(mode, styles["live_badge" if info.live else "paper_badge"])
@@ -48,4 +59,6 @@ class HeaderBar(Static):
         if t.cell_len + len(clock) + 2 <= width:
             t.append(" " * pad)
             t.append(clock, styles["muted"])
-        self.update(t)
+        if t.plain != self._text.plain or t.spans != self._text.spans:
+            self._text = t
+            self.refresh()

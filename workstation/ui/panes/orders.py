@@ -39,17 +39,17 @@ class OrdersPane(LiveTable):
 
     COLUMNS = [
         Column("id", "ID", 3, right=True, priority=9),
-        Column("time", "Time", 8, priority=2),
+        Column("time", "Time", 8, priority=1),
         Column("symbol", "Symbol", 7, priority=9),
         Column("side", "Side", 4, priority=9),
         Column("qty", "Qty", 5, right=True, priority=9),
-        Column("type", "Type", 6, priority=5),
+        Column("type", "Type", 6, priority=4),
         Column("price", "Price", 8, right=True, priority=8),
-        Column("tif", "TIF", 3, priority=3),
+        Column("tif", "TIF", 3, priority=2),
         Column("status", "Status", 8, priority=9),
         Column("filled", "Filled", 6, right=True, priority=6),
-        Column("avg", "Avg", 8, right=True, priority=5),
-        Column("reason", "Reason", 8, priority=1, flexible=True),
+        Column("avg", "Avg", 8, right=True, priority=3),
+        Column("reason", "Reason", 8, priority=5, flexible=True),
     ]
 
     class Cancel(Message):

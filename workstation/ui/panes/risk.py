@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from workstation.api import RiskRow
 from workstation.ui.panes.format import money, num
 from workstation.ui.panes.table import Column, LiveTable, Row
@@ -17,7 +19,27 @@ def usage_bar(used, limit) -> str:
     return "█" * full + "░" * (BAR - full) + f" {frac * 100:3.0f}%"
 
 
+SHORT = {
+    "intraday drawdown": "intraday DD", "drawdown from peak": "drawdown", "orders per second": "orders/s",
+    "orders per minute": "orders/min", "buying power used": "BP used", "gross exposure": "gross exp.",
+    "net exposure": "net exp.", "buying power": "buying power",
+}
+ROLE = {"breach": "down", "near": "stale", "ok": "", "off": "muted"}
+
+
+def fmt(value: Decimal | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit == "$":
+        return money(value)
+    if unit == "%":
+        return f"{value:.2f}%"
+    return num(value)
+
+
 class RiskPane(LiveTable):
+    """Whatever rows the engine publishes; near a limit in the warning colour, over it in red."""
+
     COLUMNS = [
         Column("name", "Check", 12, priority=9),
         Column("used", "Value", 10, right=True, priority=9),
@@ -29,14 +51,13 @@ class RiskPane(LiveTable):
         super().__init__(list(self.COLUMNS), id=id, classes=classes)
 
     def show(self, rows: tuple[RiskRow, ...]) -> None:
-        fmt = money
         out = []
         for r in rows:
-            f = fmt if r.money else num
-            role = "down" if r.breached else ""
+            role = ROLE.get(r.state, "")
+            name = SHORT.get(r.name, r.name)
             out.append(Row(r.name, (
-                (r.name, role), (f(r.used) if r.used is not None else "—", role),
-                (f(r.limit) if r.limit is not None else "—", "muted"),
-                (usage_bar(r.used, r.limit) if r.used else "", "down" if r.breached else "muted"),
+                (name, role if r.state in ("near", "breach") else ""), (fmt(r.used, r.unit), role if r.state != "off" else ""),
+                (fmt(r.limit, r.unit), "muted"),
+                (usage_bar(r.used, r.limit) if r.used else "", role or "muted"),
             )))
         self.set_rows(out)

@@ -32,9 +32,15 @@ class TicketField(Input):
     """One ticket value; up/down step it."""
 
     BINDINGS = [
-        Binding("up", "step(1)", "Step up", show=False, id="ticket.step_up"),
-        Binding("down", "step(-1)", "Step down", show=False, id="ticket.step_down"),
+        Binding("up", "step(1)", "Step", id="ticket.step_up", tooltip="Step the field up (a lot, a tick, the next choice)"),
+        Binding("down", "step(-1)", "Step", id="ticket.step_down", tooltip="Step the field down"),
+        Binding("ctrl+g", "leave", "Leave", id="ticket.leave", tooltip="Back to the pane the ticket was opened from"),
     ]
+
+    def action_leave(self) -> None:
+        ticket = next((a for a in self.ancestors if isinstance(a, TicketPane)), None)
+        if ticket is not None:
+            ticket.post_message(TicketPane.Leave())
 
     def __init__(self, field: str, value: str = "") -> None:
         super().__init__(value=value, id=f"ticket-{field}", compact=True, select_on_focus=True)
@@ -65,6 +71,9 @@ class TicketPane(Vertical, can_focus=False):
             super().__init__()
             self.request = request
 
+    class Leave(Message):
+        """Ctrl+G in a field: go back to where the ticket was opened from."""
+
     class Replace(Message):
         """Modify a working order: new quantity and prices."""
 
@@ -87,7 +96,7 @@ class TicketPane(Vertical, can_focus=False):
                 yield Label(label)
                 yield TicketField(key, defaults[key])
         yield Static("", id="ticket-error")
-        yield Static("↑↓ step · Enter review", id="ticket-hint")
+        yield Static("↑↓ step · Enter review · Ctrl+G back", id="ticket-hint")
 
     def on_mount(self) -> None:
         self.set_class(True, "-buy")

@@ -44,6 +44,8 @@ class SymbolState:
     direction: int = 0
     spark: deque[float] = field(default_factory=lambda: deque(maxlen=24))
     bucket: float = -1.0
+    row: Row | None = None  # the last row built: rebuilt only when something changed
+    stale: bool = False
 
 
 class WatchlistPane(LiveTable):
@@ -120,14 +122,26 @@ class WatchlistPane(LiveTable):
         else:
             st.spark[-1] = q.last
         st.quote = q
+        st.row = None
+
+    @property
+    def pending(self) -> bool:
+        """A row waits to be rebuilt (a new quote, a flash running or just ended)."""
+        return any(st.row is None or st.flash for st in self.state.values())
 
     def repaint(self, now: float) -> None:
         rows = []
         for sym in self.symbols:
             st = self.state[sym]
-            rows.append(self._row(sym, st, now))
+            stale = st.quote is not None and now - st.quote.ts > self.stale_after
+            if st.row is None or st.flash or stale != st.stale:
+                st.stale = stale
+                st.row = self._row(sym, st, now)
+            rows.append(st.row)
             if st.flash:
                 st.flash -= 1
+                if not st.flash:
+                    st.row = None  # the flash is over: redraw without it
         self.set_rows(rows)
 
     def _row(self, sym: str, st: SymbolState, now: float) -> Row:

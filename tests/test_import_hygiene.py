@@ -1,0 +1,38 @@
+"""The engine is headless: importing any module outside workstation/ui and themes/ never
+loads Textual (a later version runs the engine in its own process, behind a socket)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SCRIPT = r"""
+import importlib, pkgutil, sys
+names = []
+for package in ("workstation", "brokers", "plugins"):
+    pkg = importlib.import_module(package)
+    for info in pkgutil.walk_packages(pkg.__path__, package + "."):
+        if info.name.startswith("workstation.ui"):
+            continue
+        names.append(info.name)
+for name in names:
+    importlib.import_module(name)
+    if "textual" in sys.modules:
+        print("LOADED-BY", name)
+        sys.exit(1)
+print("OK", len(names))
+"""
+
+
+def test_headless_modules_never_import_textual():
+    r = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, cwd=ROOT, timeout=120, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.startswith("OK")
+    assert int(r.stdout.split()[1]) >= 10
+
+
+def test_the_grammar_and_the_engine_api_are_pure():
+    code = "import sys, workstation.ui.commands, workstation.ui.watchlists, workstation.api; print('textual' in sys.modules)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": ""})
+    assert r.stdout.strip() == "False", r.stderr
