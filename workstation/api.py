@@ -148,6 +148,16 @@ class EngineAPI(Protocol):
     async def watch(self, symbols: list[str]) -> None:
         """Receive quotes for these symbols too."""
 
+    # -- alerts kept by the engine (raised while nobody watched, too)
+    def alerts(self) -> list[AlertRaised]:
+        """Recent alerts, oldest first."""
+
+    def unread_alerts(self) -> int:
+        """Alerts raised since somebody last read them."""
+
+    async def ack_alerts(self) -> None:
+        """The person has seen the alerts: unread goes to zero (for every attached face)."""
+
 
 # --------------------------------------------------------------------------- local engine
 
@@ -156,10 +166,12 @@ class LocalEngine:
     """``EngineAPI`` over an in-process ``Session`` running on the caller's event loop."""
 
     def __init__(self, session: Session, *, source: str = "ui", strategies: list | tuple = (), config_path: object = None) -> None:
+        from workstation.alertbook import AlertBook
         from workstation.strategy_desk import StrategyDesk
 
         self._s = session
         self._source = source
+        self.alert_book = AlertBook()
         self.strategies = StrategyDesk(session, list(strategies), config_path=config_path)
         """The strategy instances (``[[strategies]]`` in the settings): rows and start/stop/pause/edit."""
         self._handlers: list[Handler] = []
@@ -171,15 +183,21 @@ class LocalEngine:
             currency=session.profile.base_currency,
         )
         bus = session.bus
-        for kind in (Quote, OrderEvent, ConnectionState):
-            self._unsubscribe.append(bus.subscribe(kind, self._deliver))
-        if getattr(session, "alerts", None) is not None:
-            # the alert engine de-duplicates and journals what is raised: show its notices
-            from workstation.alerts import AlertNotice
+        kinds: tuple[type, ...] = (Quote, OrderEvent, AlertRaised, ConnectionState)
+        journaled = getattr(session, "alerts", None)
+        if journaled is not None:
+            # the alert engine de-duplicates and journals every alert (rules' too) before it is
+            # shown: faces see its notices, and the book starts from its journal
+            from workstation.alerts import AlertAcked, AlertNotice
 
+            self.alert_book = AlertBook([_raised(a) for a in journaled.recent], unread=_unread(journaled.unacked()))
             self._unsubscribe.append(bus.subscribe(AlertNotice, self._on_notice))
+            self._unsubscribe.append(bus.subscribe(AlertAcked, lambda _e: self.alert_book.set_unread(_unread(journaled.unacked()))))
+            kinds = (Quote, OrderEvent, ConnectionState)
         else:
-            self._unsubscribe.append(bus.subscribe(AlertRaised, self._deliver))
+            self._unsubscribe.append(bus.subscribe(AlertRaised, self.alert_book.add))
+        for kind in kinds:
+            self._unsubscribe.append(bus.subscribe(kind, self._deliver))
         self._unsubscribe.append(bus.subscribe(OrderEvent, self._after_order_event))
 
     @property
@@ -198,13 +216,26 @@ class LocalEngine:
 
         return unsubscribe
 
+    def alerts(self) -> list[AlertRaised]:
+        return list(self.alert_book.recent)
+
+    def unread_alerts(self) -> int:
+        return self.alert_book.unread
+
+    async def ack_alerts(self) -> None:
+        journaled = getattr(self._s, "alerts", None)
+        if journaled is not None and journaled.unacked():
+            journaled.ack()  # journaled: read for every face, and after a restart
+        self.alert_book.ack()
+
+    def _on_notice(self, notice) -> None:
+        raised = _raised(notice.alert)
+        self.alert_book.add(raised)
+        self._deliver(raised)
+
     def _deliver(self, event: object) -> None:
         for handler in list(self._handlers):
             handler(event)
-
-    def _on_notice(self, notice) -> None:
-        a = notice.alert
-        self._deliver(AlertRaised(title=a.title, message=a.message, priority=a.priority, source=a.source, ts=a.ts, key=a.key))
 
     def _after_order_event(self, event: OrderEvent) -> None:
         if getattr(event, "fill", None) is not None:
@@ -362,7 +393,7 @@ class LocalEngine:
         except OrderError as exc:
             raise IntentError(str(exc)) from None
 
-    async def flatten(self, symbol: str | None) -> list[Order]:
+    async def flatten(self, symbol: str | None, *, source: str | None = None) -> list[Order]:
         pf = self._s.portfolio
         if symbol is None:
             await self.cancel_all()
@@ -377,7 +408,7 @@ class LocalEngine:
             if qty == 0:
                 continue
             side = Side.SELL if qty > 0 else Side.BUY
-            out.append(await self.submit(OrderRequest(symbol=sym, side=side, qty=abs(qty), type=OrderType.MARKET, source=self._source)))
+            out.append(await self.submit(OrderRequest(symbol=sym, side=side, qty=abs(qty), type=OrderType.MARKET, source=source or self._source)))
         return out
 
     async def watch(self, symbols: list[str]) -> None:
@@ -388,6 +419,15 @@ class LocalEngine:
                 self._s.quotes.on_quote(snap)
         if symbols:
             await self._s.broker.subscribe(list(symbols))
+
+
+def _raised(alert) -> AlertRaised:
+    """The alert engine's journaled ``Alert`` as the event faces know."""
+    return AlertRaised(title=alert.title, message=alert.message, priority=alert.priority, source=alert.source, ts=alert.ts, key=alert.key)
+
+
+def _unread(alerts) -> int:
+    return sum(1 for a in alerts if a.priority != "low")
 
 
 def working(orders: list[Order]) -> list[Order]:

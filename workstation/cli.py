@@ -430,6 +430,32 @@ def _with_session(profile: str | None, config: Path | None, data: Path | None, f
     return _run(body)
 
 
+def status_document(session) -> dict[str, Any]:
+    """What ``status --json`` prints; the serving engine answers the same document."""
+    from workstation.cli_risk import recent_rejections
+
+    acct = session.portfolio.account()
+    conn = session.connection
+    return {
+        "profile": session.profile.name,
+        "live": session.profile.live,
+        "broker": session.broker.name,
+        "connection": conn.state if conn else "offline (in-process simulated market)" if session.profile.broker == "sim" else "disconnected",
+        "connection_detail": conn.detail if conn else "",
+        "account": {
+            "currency": acct.currency, "cash": acct.cash, "equity": acct.equity, "buying_power": acct.buying_power,
+            "market_value": acct.market_value, "unrealized_pnl": acct.unrealized_pnl, "realized_pnl": acct.realized_pnl,
+            "commissions": acct.commissions,
+        },
+        "positions": position_rows(session),
+        "open_orders": [order_row(o) for o in session.oms.working()],
+        "data_dir": str(session.data_dir),
+        "journal": str(session.journal.path),
+        "risk": session.monitor.status(),
+        "rejections": recent_rejections(session.journal),
+    }
+
+
 @app.command()
 def status(
     json_out: JsonOpt = False,
@@ -443,32 +469,21 @@ def status(
         from workstation.cli_strategies import session_status
 
         return session_status(session_, json_out, data_dir_)
+    from workstation.cli_serve import revive_status, via_engine
 
     async def body(session) -> dict[str, Any]:
-        acct = session.portfolio.account()
-        conn = session.connection
-        return {
-            "profile": session.profile.name,
-            "live": session.profile.live,
-            "broker": session.broker.name,
-            "connection": conn.state if conn else "offline (in-process simulated market)" if session.profile.broker == "sim" else "disconnected",
-            "connection_detail": conn.detail if conn else "",
-            "account": {
-                "currency": acct.currency, "cash": acct.cash, "equity": acct.equity, "buying_power": acct.buying_power,
-                "market_value": acct.market_value, "unrealized_pnl": acct.unrealized_pnl, "realized_pnl": acct.realized_pnl,
-                "commissions": acct.commissions,
-            },
-            "positions": position_rows(session),
-            "open_orders": [order_row(o) for o in session.oms.working()],
-            "data_dir": str(session.data_dir),
-            "journal": str(session.journal.path),
-            "risk": session.monitor.status(),
-            "rejections": recent_rejections(session.journal),
-        }
+        return status_document(session)
 
-    from workstation.cli_risk import print_status, recent_rejections, status_doc
+    async def remote(engine) -> dict[str, Any]:
+        return await engine.status()
 
-    doc = _with_session(profile, config, data_dir_, body)
+    from workstation.cli_risk import print_status, status_doc
+
+    doc = via_engine(profile, config, remote)
+    if doc is None:
+        doc = _with_session(profile, config, data_dir_, body)
+    else:
+        doc = revive_status(doc)
     risk_status = doc.pop("risk")
     if json_out:
         _emit_json({**doc, "risk": status_doc(risk_status)})
@@ -493,6 +508,8 @@ def status(
         con.print("no open orders")
     print_status(risk_status, doc["rejections"])
     con.print(f"data directory {doc['data_dir']}")
+    if "served_by" in doc:
+        con.print(f"answered by the engine serving this profile (pid {doc['served_by']}); attached: {', '.join(doc['clients'])}")
 
 
 @app.command()
@@ -504,10 +521,17 @@ def positions(
 ) -> None:
     """Open positions with average cost, last price and P&L."""
 
+    from workstation.cli_serve import revive_status, via_engine
+
     async def body(session) -> list[dict[str, Any]]:
         return position_rows(session)
 
-    rows = _with_session(profile, config, data_dir_, body)
+    async def remote(engine) -> list[dict[str, Any]]:
+        return revive_status(await engine.status())["positions"]
+
+    rows = via_engine(profile, config, remote)
+    if rows is None:
+        rows = _with_session(profile, config, data_dir_, body)
     if json_out:
         _emit_json(rows)
     elif rows:
@@ -526,11 +550,18 @@ def orders(
 ) -> None:
     """Working orders and today's filled, canceled and rejected ones."""
 
+    from workstation.cli_serve import via_engine
+
     async def body(session) -> list[dict[str, Any]]:
         source = session.journal.orders() if all_ else sorted(session.oms.orders.values(), key=lambda o: int(o.id))
         return [order_row(o) for o in source]
 
-    rows = _with_session(profile, config, data_dir_, body)
+    async def remote(engine) -> list[dict[str, Any]]:
+        return [order_row(o) for o in await engine.order_list(all_)]
+
+    rows = via_engine(profile, config, remote)
+    if rows is None:
+        rows = _with_session(profile, config, data_dir_, body)
     if json_out:
         _emit_json(rows)
     elif rows:
@@ -669,21 +700,37 @@ def _place(
     take_profit: str | None, stop_loss: str | None, tif: str, dry_run: bool, json_out: bool,
     profile: str | None, config: Path | None, data: Path | None, yes: bool = False,
 ) -> None:
-    from workstation.oms import OrderError
-
     try:
         req = build_request(side, qty, symbol, limit=limit, stop=stop, trail=trail, take_profit=take_profit, stop_loss=stop_loss, tif=tif)
     except ModelError as exc:
         raise CliError(str(exc), 2) from None
-    session = _open_session(profile, config, data)
+    try:
+        prof = _settings(config).profile(profile)
+    except ConfigError as exc:
+        raise CliError(str(exc), 2) from None
+    _check_live(prof)
     if not dry_run:
-        try:
-            _confirm_live(session.profile, yes, f"{side.value} {plain(req.qty)} {req.symbol}")
-        except CliError:
-            session.journal.close()
-            raise
-    from workstation.model import AlertRaised
+        _confirm_live(prof, yes, f"{side.value} {plain(req.qty)} {req.symbol}")
+    from workstation.cli_serve import via_engine
 
+    async def remote(engine) -> Any:
+        if dry_run:
+            return await engine.review(req)
+        return await engine.submit(req, wait=True)
+
+    result = via_engine(profile, config, remote, refused_code=2)
+    if result is None:
+        result, warned = _place_embedded(req, dry_run, profile, config, data)
+    else:
+        warned = list(getattr(result, "warnings", ()) or ())
+    _show_placed(result, dry_run, json_out, prof.live, warned)
+
+
+def _place_embedded(req: OrderRequest, dry_run: bool, profile: str | None, config: Path | None, data: Path | None) -> tuple[Any, list[str]]:
+    from workstation.model import AlertRaised
+    from workstation.oms import OrderError
+
+    session = _open_session(profile, config, data)
     warned: list[str] = []  # risk warnings (a possible wash sale) never block, but are shown
     session.bus.subscribe(AlertRaised, lambda a: warned.append(a.message) if a.title == "Risk warning" else None)
 
@@ -710,8 +757,11 @@ def _place(
         finally:
             await session.stop()
 
-    result = _run(body)
-    for warning in dict.fromkeys([*warned, *(result.warnings if dry_run else ())]):
+    return _run(body), warned
+
+
+def _show_placed(result: Any, dry_run: bool, json_out: bool, live: bool = False, warned: list[str] | None = None) -> None:
+    for warning in dict.fromkeys([*(warned or ()), *(result.warnings if dry_run else ())]):
         _console(stderr=True).print(f"[yellow]warning: {warning}[/]")
     if dry_run:
         review = result
@@ -732,7 +782,7 @@ def _place(
     if order.status is OrderStatus.REJECTED:
         raise CliError(f"rejected: {order.reason}", 1)
     if not json_out:
-        _console().print(("[bold white on red] LIVE [/] " if session.profile.live else "") + describe(order))
+        _console().print(("[bold white on red] LIVE [/] " if live else "") + describe(order))
 
 
 def _order_command(side: Side):
@@ -787,7 +837,16 @@ def cancel(
         except OrderError as exc:
             raise CliError(str(exc), 2) from None
 
-    done = _with_session(profile, config, data_dir_, body)
+    async def remote(engine) -> list[Order]:
+        if order_id.lower() == "all":
+            return await engine.cancel_all(wait=True)
+        return [await engine.cancel(order_id)]
+
+    from workstation.cli_serve import via_engine
+
+    done = via_engine(profile, config, remote, refused_code=2)
+    if done is None:
+        done = _with_session(profile, config, data_dir_, body)
     if json_out:
         _emit_json([order_row(o) for o in done])
         return
@@ -813,6 +872,10 @@ def paper_reset(
         raise CliError(str(exc), 2) from None
     if prof.broker != "sim":
         raise CliError(f"profile {prof.name!r} is not a paper profile", 2)
+    from workstation.cli_serve import serving_pid
+
+    if (pid := serving_pid(prof.name, data_dir_)) is not None:
+        raise CliError(f"an engine is serving profile {prof.name!r} (pid {pid}): stop it first (main.py serve --stop)", 1)
     start_cash = prof.initial_cash
     if cash is not None:
         try:
@@ -875,9 +938,10 @@ def root(ctx: typer.Context) -> None:
 
 
 def _register_faces() -> None:
-    from workstation import cli_tui
+    from workstation import cli_serve, cli_tui
 
     cli_tui.register(app)
+    cli_serve.register(app)
 
 
 # --------------------------------------------------------------------------- entry

@@ -180,7 +180,14 @@ def risk_set(
 
         return show(getattr(limits, name))
 
-    shown = _with_session(profile, config, data_dir_, body)
+    async def remote(engine) -> str:
+        return await engine.risk_set(name, value, strategy)
+
+    from workstation.cli_serve import via_engine
+
+    shown = via_engine(profile, config, remote, refused_code=2)
+    if shown is None:
+        shown = _with_session(profile, config, data_dir_, body)
     _console().print(f"{name} = {shown}" + (f" for strategy {strategy}" if strategy else "") + " (journaled)")
 
 
@@ -193,7 +200,20 @@ def risk_reset_breaker(
 ) -> None:
     """Reset a tripped circuit breaker (refused while the breach persists)."""
     from workstation.breaker import RiskError
+    from workstation.cli_serve import via_engine
 
+    async def remote(engine) -> str:
+        doc = await engine.status()
+        risk = doc.get("risk", {})
+        if not risk.get("breaker", {}).get("tripped"):
+            raise CliError("the circuit breaker is not tripped", 1)
+        _confirm(f"The breaker tripped on: {risk['breaker'].get('reason', '')}. Reset it and accept opening orders again?", "reset-breaker", yes)
+        return await engine.reset_breaker()
+
+    reason = via_engine(profile, config, remote)
+    if reason is not None:
+        _console().print(f"circuit breaker reset (it had tripped on: {reason})")
+        return
     session = _open_session(profile, config, data_dir_)
 
     async def body() -> str:
@@ -234,7 +254,16 @@ def kill(
     async def body(session):
         return await session.kill(reason, who="cli")
 
-    report = _with_session(profile, config, data_dir_, body)
+    async def remote(engine):  # a serving engine: the kill switch runs there
+        from workstation.killswitch import KillReport
+
+        return msgspec.convert(await engine.kill(reason), KillReport, strict=False)
+
+    from workstation.cli_serve import via_engine
+
+    report = via_engine(profile, config, remote)
+    if report is None:
+        report = _with_session(profile, config, data_dir_, body)
     if json_out:
         _emit_json(msgspec.structs.asdict(report))
     else:
@@ -277,6 +306,15 @@ def alert_add(
         parse_rule(rule)
     except AlertRuleError as exc:
         raise CliError(str(exc), 2) from None
+    from workstation.cli_serve import via_engine
+
+    async def remote(engine):
+        return await engine.alert_rule("add", rule)
+
+    served = via_engine(profile, config, remote, refused_code=2)
+    if served is not None:
+        _console().print(f"alert {served['id']}: {served['text']}")
+        return
     added = _closing(_alerts_session(profile, config, data_dir_), lambda s: s.alerts.add_rule(rule))
     _console().print(f"alert {added.id}: {added.text}")
 
@@ -316,6 +354,15 @@ def alert_rm(
         except AlertRuleError as exc:
             raise CliError(str(exc), 2) from None
 
+    from workstation.cli_serve import via_engine
+
+    async def remote(engine):
+        return await engine.alert_rule("rm", rule_id)
+
+    served = via_engine(profile, config, remote, refused_code=2)
+    if served is not None:
+        _console().print(f"removed alert {served['id']}: {served['text']}")
+        return
     removed = _closing(_alerts_session(profile, config, data_dir_), remove)
     _console().print(f"removed alert {removed.id}: {removed.text}")
 
@@ -365,7 +412,14 @@ def alert_ack(
         except AlertRuleError as exc:
             raise CliError(str(exc), 2) from None
 
-    done = _closing(_alerts_session(profile, config, data_dir_), ack)
+    from workstation.cli_serve import via_engine
+
+    async def remote(engine):
+        return await engine.alert_ack(None if alert_id.lower() == "all" else [int(alert_id)])
+
+    done = via_engine(profile, config, remote, refused_code=2)
+    if done is None:
+        done = _closing(_alerts_session(profile, config, data_dir_), ack)
     _console().print(f"acknowledged {len(done)} alert(s)")
 
 

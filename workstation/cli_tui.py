@@ -13,7 +13,11 @@ from workstation.config import ConfigError, data_dir
 LiveOpt = Annotated[bool, typer.Option("--live", help="Allow a live profile (it must also say live = true).")]
 
 
-def run_tui(profile: str | None = None, config: Path | None = None, data: Path | None = None, live: bool = False) -> None:
+def run_tui(
+    profile: str | None = None, config: Path | None = None, data: Path | None = None, live: bool = False, *,
+    attach: str = "auto", low_bandwidth: bool = False, kind: str = "tui", address: tuple[str, int] | None = None,
+) -> None:
+    """``attach``: "auto" joins an engine serving the profile if one runs, "force" insists, "never" embeds."""
     live = live or LIVE_FLAG.get()  # main() takes --live off the line for every command
     LIVE_FLAG.set(live)
     settings = _settings(config)
@@ -25,15 +29,25 @@ def run_tui(profile: str | None = None, config: Path | None = None, data: Path |
         raise CliError(f"profile {prof.name!r} trades live money: pass --live to open it", 2)
     if live and not prof.live:
         raise CliError(f"--live given but profile {prof.name!r} is not live (set live = true in it)", 2)
-    from workstation.api import LocalEngine
+    from workstation.api import EngineInfo, LocalEngine
+    from workstation.cli_serve import remote_engine
     from workstation.ui.app import WorkstationApp
     from workstation.ui.watchlists import Watchlists
 
-    session = _open_session(profile, config, data)
+    expect = EngineInfo(profile=prof.name, live=prof.live, broker="engine", currency=prof.base_currency)
+    engine = remote_engine(prof.name, kind=kind, expect=expect) if attach != "never" else None
+    if address is not None:  # a TCP listener (through an SSH tunnel, preferably): the token goes in the hello
+        from workstation.cli_serve import client_name
+        from workstation.remote import RemoteEngine
+
+        engine = RemoteEngine(address, kind=kind, name=client_name(), token=settings.serve.token or None, expect=expect)
+    if engine is None and attach == "force":
+        raise CliError(f"no engine is serving profile {prof.name!r}: start one with `main.py serve --detach`", 1)
+    if engine is None:
+        engine = LocalEngine(_open_session(profile, config, data), strategies=settings.strategies, config_path=config)
     watchlists = Watchlists.load(data_dir(data) / "watchlists.json", list(settings.watchlist))
     crash_log = data_dir(data) / "errors.log"
-    engine = LocalEngine(session, strategies=settings.strategies, config_path=config)
-    app = WorkstationApp(engine, settings, watchlists=watchlists, config_path=config, crash_log=crash_log)
+    app = WorkstationApp(engine, settings, watchlists=watchlists, config_path=config, low_bandwidth=low_bandwidth, crash_log=crash_log)
     app.run()
     if app.return_code:
         raise CliError(f"the workstation stopped on an error (details in {crash_log})", 1)
@@ -49,6 +63,7 @@ def register(app: typer.Typer) -> None:
         config: ConfigOpt = None,
         data_dir_: DataDirOpt = None,
         live: LiveOpt = False,
+        low_bandwidth: Annotated[bool, typer.Option("--low-bandwidth", help="Slow link: fewer repaints, no flashing, no sparklines.")] = False,
     ) -> None:
-        """Open the workstation (the default when no command is given; a live profile needs --live)."""
-        run_tui(profile, config, data_dir_, live)
+        """Open the workstation (the default when no command is given; a live profile needs --live); it attaches to a serving engine."""
+        run_tui(profile, config, data_dir_, live, low_bandwidth=low_bandwidth)

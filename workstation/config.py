@@ -110,6 +110,14 @@ class UISettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     repaint_hz: float = 10.0
 
 
+class ServeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[serve]``: the background engine's optional TCP listener (the Unix socket is always on)."""
+
+    tcp_port: int = 0  # 0: no TCP listener
+    tcp_host: str = "127.0.0.1"  # reach it from another machine through SSH port forwarding
+    token: str = ""  # a TCP client must present it; required when tcp_port is set
+
+
 class AlertChannel(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """An external channel: an apprise URL and the lowest priority it receives."""
 
@@ -156,6 +164,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     sectors: dict[str, str] = {}  # symbol -> sector, added to the shipped table
     data_quality: QualitySettings = QualitySettings()
     strategies: list[StrategySettings] = []
+    serve: ServeSettings = ServeSettings()
 
     def profile(self, name: str | None) -> Profile:
         """The named profile (``paper`` is built in); ConfigError for an unknown name."""

@@ -84,6 +84,7 @@ class WorkstationApp(IntentsMixin, App[None]):
         Binding("B", "backtest", "Backtest", show=False, priority=True, id="app.backtest", tooltip="Open the Backtest screen"),
         Binding("q", "quit", "Quit", priority=True, id="app.quit", tooltip="Quit (asks while orders are working)"),
         Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True, id="app.quit_anywhere", tooltip="Quit, even from a text field"),
+        Binding("ctrl+d", "detach", "Detach", show=False, id="app.detach", tooltip="Leave a serving engine running and close this face"),
         Binding("ctrl+g", "close_palette", "Close", show=False, priority=True, id="app.close_palette", tooltip="Close the command palette (as Escape does)"),
     ]
     PASSIVE = {"focus_pane", "command_line", "filter", "help", "ticket", "quit", "backtest"}
@@ -97,9 +98,11 @@ class WorkstationApp(IntentsMixin, App[None]):
         config_path: Path | None = None,
         themes: dict[str, ThemeSpec] | None = None,
         save_settings: bool = True,
+        low_bandwidth: bool = False,
         crash_log: Path | None = None,
     ) -> None:
         super().__init__()
+        self.low_bandwidth = low_bandwidth
         self.engine = engine
         self.settings = settings or Settings()
         self.watchlists = watchlists
@@ -108,7 +111,7 @@ class WorkstationApp(IntentsMixin, App[None]):
         self.crash_log = crash_log
         self.themes = themes or load_themes()
         self.palette_styles: dict[str, Style] = {}
-        self.repaint_hz = max(1.0, min(60.0, float(self.settings.ui.repaint_hz)))
+        self.repaint_hz = max(1.0, min(2.0 if low_bandwidth else 60.0, float(self.settings.ui.repaint_hz)))
         self.confirm_orders = self.settings.ui.confirm_orders
         self._latest: dict[str, Quote] = {}
         self._dirty: set[str] = set()
@@ -125,6 +128,7 @@ class WorkstationApp(IntentsMixin, App[None]):
         self._filter_target: LiveTable | None = None
         self._ticket_origin: Widget | None = None
         self._instruments: dict[str, Instrument] = {}
+        self._alerts_shown: list[AlertRaised] = []
         self._seeded: set[str] = set()
         self._chart_drawn = 0
         self._last_input_ns = 0
@@ -162,6 +166,7 @@ class WorkstationApp(IntentsMixin, App[None]):
         self._set_watchlist_title()
         self._layout_for(self.size.width, self.size.height)
         wl = self.main.query_one(WatchlistPane)
+        wl.plain = self.low_bandwidth
         wl.set_symbols(self.watchlists.symbols, self._digits(self.watchlists.symbols))
         wl.focus()
         self.theme_changed_signal.subscribe(self, self._apply_theme)
@@ -179,7 +184,13 @@ class WorkstationApp(IntentsMixin, App[None]):
                 self._dirty.add(sym)
         self._connection = self.engine.connection()
         self._orders_dirty = self._account_dirty = True
-        self.log_line("info", f"connected to {self.engine.info.broker} as profile {self.engine.info.profile}")
+        alerts = self.main.query_one("#alerts", FeedPane)
+        for a in self.engine.alerts():  # raised before this face opened, while nobody watched too
+            if a not in self._alerts_shown:
+                alerts.add(a.ts or self.engine.time(), a.priority, f"{a.title}: {a.message}")
+        attached = getattr(self.engine, "client_id", "")
+        where = f" (attached as {attached}; ctrl+d detaches, the engine keeps running)" if attached else ""
+        self.log_line("info", f"connected to {self.engine.info.broker} as profile {self.engine.info.profile}{where}")
         self.repaint()
         first = self.main.query_one(WatchlistPane).selected_key
         if first is not None:
@@ -284,11 +295,14 @@ class WorkstationApp(IntentsMixin, App[None]):
             if isinstance(event, OrderRejected):
                 self.notify(f"order {event.order.id} rejected: {event.order.reason}", severity="error", title="Rejected")
         elif isinstance(event, AlertRaised) and not self._stopped and self.screen_stack:
+            if len(self._alerts_shown) < 1000:
+                self._alerts_shown.append(event)
             self.main.query_one("#alerts", FeedPane).add(event.ts or self.engine.time(), event.priority, f"{event.title}: {event.message}")
             if event.priority in ("high", "critical"):
                 self.notify(event.message, title=event.title, severity="error" if event.priority == "critical" else "warning")
         elif isinstance(event, ConnectionState):
             self._connection = event
+            self._orders_dirty = self._account_dirty = True  # after a reconnect the state is a fresh snapshot
             self.log_line("info", f"{event.broker} {event.state}" + (f": {event.detail}" if event.detail else ""))
         elif isinstance(event, AccountSnapshot):
             self._snapshot = event
@@ -340,7 +354,8 @@ class WorkstationApp(IntentsMixin, App[None]):
             self.main.query_one(PositionsPane).show(self._snapshot.positions)
             self.main.query_one(RiskPane).show(self._snapshot.risk)
             self.main.query_one(StrategiesPane).show(self.engine.strategies.rows())
-        self.main.query_one(HeaderBar).show(self.engine.info, self._snapshot, self._connection, now, self.palette_styles, self.size.width)
+        unread = self.engine.unread_alerts() if self._started else 0
+        self.main.query_one(HeaderBar).show(self.engine.info, self._snapshot, self._connection, now, self.palette_styles, self.size.width, unread=unread)
         chart = self.main.query_one(ChartPane)
         symbol = wl.selected_key
         if symbol in dirty or symbol != chart.symbol:
@@ -397,6 +412,8 @@ class WorkstationApp(IntentsMixin, App[None]):
     def action_focus_pane(self, pane: str) -> None:
         if self.is_compact:
             self._show_compact(pane)
+        if pane == "alerts" and self._started and self.engine.unread_alerts():
+            self.run_worker(self.engine.ack_alerts(), group="alerts", exit_on_error=False, name="read alerts")
         if pane == "ticket":
             self.focus_now(self.main.query_one(TicketPane).first_field())
             return
@@ -495,6 +512,13 @@ class WorkstationApp(IntentsMixin, App[None]):
 
         self.push_screen(help_screen(self))
 
+    def action_detach(self) -> None:
+        """Close this face; an engine serving in the background keeps running, orders and all."""
+        if not getattr(self.engine, "client_id", ""):
+            self.notify("this workstation runs its own engine: start one with `main.py serve --detach` to detach from it", title="Not attached")
+            return
+        self.exit()
+
     def action_close_palette(self) -> None:
         self.screen._action_escape()  # Escape's own action: Ctrl+G is the key that works everywhere
 
@@ -507,6 +531,9 @@ class WorkstationApp(IntentsMixin, App[None]):
         self.action_quit()
 
     def action_quit(self) -> None:
+        if getattr(self.engine, "client_id", ""):
+            self.exit()  # attached: quitting only detaches; the engine keeps the orders working
+            return
         n = len(working(self.engine.orders())) if self._started else 0
         if n == 0:
             self.exit()

@@ -27,7 +27,10 @@ class HeaderBar(Widget):
     def render(self) -> Text:
         return self._text
 
-    def show(self, info: EngineInfo, snap: AccountSnapshot | None, conn: ConnectionState | None, now: float, styles: dict[str, Style], width: int) -> None:
+    def show(
+        self, info: EngineInfo, snap: AccountSnapshot | None, conn: ConnectionState | None, now: float, styles: dict[str, Style],
+        width: int, *, unread: int = 0,
+    ) -> None:
         self.set_class(info.live, "-live")  # live money: the whole bar turns red
         t = Text(no_wrap=True, overflow="crop")
         mode = " LIVE " if info.live else " PAPER "
@@ -49,6 +52,8 @@ class HeaderBar(Widget):
             if width >= 120:
                 t.append("  BP ", styles["muted"])
                 t.append(f"{snap.account.buying_power:,.2f}")
+        if unread:
+            t.append(f"  ⚑ {unread} unread", styles["stale"])
         clock = datetime.fromtimestamp(now, tz=timezone.utc).strftime("%H:%M:%S UTC")
         pad = max(1, width - t.cell_len - len(clock) - 1)
         if t.cell_len + len(clock) + 2 <= width:

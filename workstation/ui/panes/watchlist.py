@@ -99,6 +99,7 @@ class WatchlistPane(LiveTable):
         self.digits: dict[str, int] = {}
         self.stale_after = 15.0
         self.spark_seconds = 5.0
+        self.plain = False  # low bandwidth: no flashing, no sparklines
 
     def set_symbols(self, symbols: list[str], digits: dict[str, int]) -> None:
         self.symbols = list(symbols)
@@ -113,7 +114,7 @@ class WatchlistPane(LiveTable):
             return
         if st.quote is not None and q.last != st.quote.last:
             st.direction = 1 if q.last > st.quote.last else -1
-            st.flash = FLASH_FRAMES
+            st.flash = 0 if self.plain else FLASH_FRAMES
         bucket = q.ts // self.spark_seconds
         if bucket != st.bucket or not st.spark:
             st.spark.append(q.last)
@@ -158,7 +159,7 @@ class WatchlistPane(LiveTable):
             (f"{q.bid:,.{d}f}", "muted"),
             (f"{q.ask:,.{d}f}", "muted"),
             (fmt_volume(q.volume), "muted"),
-            (sparkline(list(st.spark)), move or "muted"),
+            ("" if self.plain else sparkline(list(st.spark)), move or "muted"),
             ("STALE" if stale else "", "stale"),
         )
         background = ("flash_up" if st.direction > 0 else "flash_down") if st.flash else ""

@@ -1,0 +1,352 @@
+"""``main.py serve``, ``attach`` and ``web``: the engine in the background, faces that come and go.
+
+Also the one door the one-shot commands use to reach a serving engine (``via_engine``):
+while an engine serves a profile, ``status``, ``buy``, ``cancel``... ask it over the socket,
+so the serving process stays the only writer of the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from workstation.cli import CliError, ConfigOpt, DataDirOpt, ProfileOpt, SymbolsOpt, _settings, _symbols
+from workstation.config import ConfigError, Settings
+
+T = TypeVar("T")
+
+LowBandwidthOpt = Annotated[bool, typer.Option("--low-bandwidth", help="Slow link: fewer repaints, no flashing, no sparklines.")]
+MAIN = Path(__file__).resolve().parent.parent / "main.py"
+START_TIMEOUT = 30.0
+
+
+def client_name() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()} pid {os.getpid()}"
+
+
+def _profile_name(settings: Settings, profile: str | None) -> str:
+    try:
+        return settings.profile(profile).name
+    except ConfigError as exc:
+        raise CliError(str(exc), 2) from None
+
+
+def serving_socket(profile_name: str) -> Path | None:
+    """The profile's socket if one exists (it may be stale: connecting tells)."""
+    from workstation.rundir import RunDirError, socket_path
+
+    try:
+        path = socket_path(profile_name)
+    except RunDirError:
+        return None
+    return path if path.exists() else None
+
+
+def serving_pid(profile_name: str, data: Path | None = None) -> int | None:
+    """The pid of the engine serving this profile, if one is alive."""
+    from workstation.rundir import pid_path
+    from workstation.serving import read_pid
+
+    pid = read_pid(pid_path(profile_name, data))
+    if pid is None:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def via_engine(
+    profile: str | None, config: Path | None, fn: Callable[[Any], Awaitable[T]], *, refused_code: int = 1,
+) -> T | None:
+    """Run ``fn(remote_engine)`` against the engine serving the profile; None when none serves."""
+    from workstation.api import IntentError
+    from workstation.remote import EngineUnavailable, RemoteEngine
+
+    from workstation.cli import _check_live as check_live
+
+    settings = _settings(config)
+    name = _profile_name(settings, profile)
+    path = serving_socket(name)
+    if path is None:
+        return None
+    check_live(settings.profile(name))  # a live engine answers only a command that says --live
+    missing = object()
+
+    async def body() -> Any:
+        engine = RemoteEngine(path, kind="cli", name=client_name(), quotes=False, reconnect=False)
+        try:
+            await engine.connect()
+        except EngineUnavailable as exc:
+            if isinstance(exc.__cause__, (ConnectionRefusedError, FileNotFoundError)):
+                return missing  # a socket left by an engine that was killed: nobody serves
+            raise CliError(str(exc), 1) from None
+        try:
+            return await fn(engine)
+        except IntentError as exc:
+            raise CliError(str(exc), refused_code) from None
+        finally:
+            await engine.stop()
+
+    result = asyncio.run(body())
+    return None if result is missing else result
+
+
+_ACCOUNT_TEXT = {"currency"}
+_POSITION_NUMBERS = ("qty", "avg_price", "last", "market_value", "unrealized_pnl", "realized_pnl", "pct_of_equity")
+_ORDER_NUMBERS = ("qty", "limit_price", "stop_price", "filled_qty", "avg_fill_price")
+
+
+def _dec(v: Any) -> Any:
+    return Decimal(v) if isinstance(v, str) else Decimal(str(v)) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
+
+
+def revive_status(doc: dict[str, Any]) -> dict[str, Any]:
+    """The status document from the wire, with its amounts as Decimals again."""
+    doc = dict(doc)
+    doc["account"] = {k: (v if k in _ACCOUNT_TEXT else _dec(v)) for k, v in doc.get("account", {}).items()}
+    doc["positions"] = [{k: (_dec(v) if k in _POSITION_NUMBERS else v) for k, v in r.items()} for r in doc.get("positions", [])]
+    doc["open_orders"] = [{k: (_dec(v) if k in _ORDER_NUMBERS else v) for k, v in r.items()} for r in doc.get("open_orders", [])]
+    if isinstance(doc.get("risk"), dict):
+        import msgspec
+
+        from workstation.risk import RiskStatus
+
+        doc["risk"] = msgspec.convert(doc["risk"], RiskStatus, strict=False)
+    return doc
+
+
+# --------------------------------------------------------------------------- engines for faces
+
+
+def remote_engine(profile_name: str, *, kind: str = "tui", expect=None):
+    """A RemoteEngine for the profile's serving engine, or None when nothing listens there."""
+    from workstation.remote import RemoteEngine
+
+    path = serving_socket(profile_name)
+    if path is None:
+        return None
+    try:
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(str(path))
+        finally:
+            probe.close()
+    except OSError:
+        return None  # a stale socket: nobody serves
+    return RemoteEngine(path, kind=kind, name=client_name(), expect=expect)
+
+
+# --------------------------------------------------------------------------- serve
+
+
+def _live() -> bool:
+    from workstation.cli import LIVE_FLAG
+
+    return LIVE_FLAG.get()
+
+
+def _check_live(prof, live: bool) -> None:
+    if prof.live and not live:
+        raise CliError(f"profile {prof.name!r} trades live money: pass --live to serve it", 2)
+    if live and not prof.live:
+        raise CliError(f"--live given but profile {prof.name!r} is not live (set live = true in it)", 2)
+
+
+def run_serve(
+    profile: str | None, config: Path | None, data: Path | None, symbols: list[str] | None, live: bool,
+) -> None:
+    import logging
+
+    from workstation.serving import AlreadyServing, serve_engine
+
+    settings = _settings(config)
+    try:
+        prof = settings.profile(profile)
+    except ConfigError as exc:
+        raise CliError(str(exc), 2) from None
+    _check_live(prof, live)
+    if settings.serve.tcp_port and not settings.serve.token:
+        raise CliError("[serve] tcp_port is set but token is empty: a TCP listener needs a token", 2)
+    syms = _symbols(symbols, settings)
+    logging.getLogger("workstation").setLevel(logging.INFO)
+
+    async def body() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # a closed terminal stops it cleanly too
+            loop.add_signal_handler(sig, stop.set)
+
+        def ready(where: dict[str, Any]) -> None:
+            tcp = f", tcp {where['tcp']}" if "tcp" in where else ""
+            print(f"serving profile {where['profile']} on {where['socket']}{tcp} (pid {where['pid']}); Ctrl+C or SIGTERM stops", file=sys.stderr, flush=True)
+
+        await serve_engine(settings, prof.name, data=data, stop=stop, ready=ready, symbols=syms, config_path=config)
+        print(f"engine for profile {prof.name} stopped", file=sys.stderr, flush=True)
+
+    from workstation.journal import JournalError
+    from workstation.rundir import RunDirError
+
+    try:
+        asyncio.run(body())
+    except (AlreadyServing, RunDirError, JournalError) as exc:
+        raise CliError(str(exc), 1) from None
+    except ConfigError as exc:
+        raise CliError(str(exc), 2) from None
+
+
+def _forward(profile: str, config: Path | None, data: Path | None, symbols: list[str] | None, live: bool) -> list[str]:
+    args = ["--profile", profile]
+    if config is not None:
+        args += ["--config", str(config)]
+    if data is not None:
+        args += ["--data-dir", str(data)]
+    for s in symbols or ():
+        args += ["--symbols", s]
+    if live:
+        args.append("--live")
+    return args
+
+
+def start_detached(profile: str | None, config: Path | None, data: Path | None, symbols: list[str] | None, live: bool) -> tuple[int, Path, Path]:
+    """Start ``serve`` in its own session, stdio to the log; wait for its socket. (pid, socket, log)."""
+    from workstation.clock import LiveClock
+    from workstation.rundir import log_path, socket_path
+
+    settings = _settings(config)
+    try:
+        prof = settings.profile(profile)
+    except ConfigError as exc:
+        raise CliError(str(exc), 2) from None
+    _check_live(prof, live)
+    if (pid := serving_pid(prof.name, data)) is not None:
+        raise CliError(f"an engine is already serving profile {prof.name!r} (pid {pid})", 1)
+    log = log_path(prof.name, data)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sock = socket_path(prof.name)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(MAIN), "serve", *_forward(prof.name, config, data, symbols, live)],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd="/",
+        )
+    clock = LiveClock()
+    deadline = clock.monotonic() + START_TIMEOUT
+    while clock.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
+            raise CliError(f"the engine did not start: {tail[0] if tail else 'see ' + str(log)}", 1)
+        if sock.exists() and remote_engine(prof.name) is not None:
+            return proc.pid, sock, log
+        time.sleep(0.1)
+    raise CliError(f"the engine did not open its socket within {START_TIMEOUT:.0f}s (see {log})", 1)
+
+
+def stop_serving(profile: str | None, config: Path | None, data: Path | None) -> int:
+    from workstation.clock import LiveClock
+
+    settings = _settings(config)
+    name = _profile_name(settings, profile)
+    pid = serving_pid(name, data)
+    if pid is None:
+        raise CliError(f"no engine is serving profile {name!r}", 1)
+    os.kill(pid, signal.SIGTERM)
+    clock = LiveClock()
+    deadline = clock.monotonic() + 30.0
+    while clock.monotonic() < deadline:
+        if serving_pid(name, data) is None:
+            return pid
+        time.sleep(0.1)
+    raise CliError(f"engine pid {pid} did not stop within 30s", 1)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def register(app: typer.Typer) -> None:
+    if any(c.name == "serve" for c in app.registered_commands):
+        return
+
+    @app.command()
+    def serve(
+        detach: Annotated[bool, typer.Option("--detach", help="Run in the background (pid and log files in the data directory).")] = False,
+        stop: Annotated[bool, typer.Option("--stop", help="Stop the engine serving this profile.")] = False,
+        symbols: SymbolsOpt = None,
+        profile: ProfileOpt = None,
+        config: ConfigOpt = None,
+        data_dir_: DataDirOpt = None,
+    ) -> None:
+        """Run the engine headless until stopped; workstations and commands attach to it. A live profile needs --live."""
+        live = _live()
+        if stop:
+            pid = stop_serving(profile, config, data_dir_)
+            print(f"engine pid {pid} stopped", file=sys.stderr)
+            return
+        if detach:
+            pid, sock, log = start_detached(profile, config, data_dir_, symbols, live)
+            print(f"engine serving in the background: pid {pid}, socket {sock}, log {log}")
+            return
+        run_serve(profile, config, data_dir_, symbols, live)
+
+    @app.command()
+    def attach(
+        profile: ProfileOpt = None,
+        config: ConfigOpt = None,
+        data_dir_: DataDirOpt = None,
+        low_bandwidth: LowBandwidthOpt = False,
+        tcp: Annotated[str | None, typer.Option("--tcp", metavar="HOST:PORT", help="Attach over TCP ([serve] token from the settings file).")] = None,
+        kind: Annotated[str, typer.Option("--as", hidden=True, help="Client kind recorded in the journal.")] = "tui",
+    ) -> None:
+        """Open the workstation on the engine serving this profile (never an embedded one)."""
+        from workstation.cli_tui import run_tui
+
+        address = None
+        if tcp is not None:
+            host, _, port = tcp.rpartition(":")
+            if not host or not port.isdigit():
+                raise CliError(f"malformed --tcp {tcp!r}: use HOST:PORT, e.g. 127.0.0.1:7011", 2)
+            address = (host, int(port))
+        run_tui(profile, config, data_dir_, _live(), attach="force", low_bandwidth=low_bandwidth, kind=kind, address=address)
+
+    @app.command()
+    def web(
+        host: Annotated[str, typer.Option("--host", help="Address to listen on (default: this machine only).")] = "127.0.0.1",
+        port: Annotated[int, typer.Option("--port", help="Port for the browser.")] = 8000,
+        profile: ProfileOpt = None,
+        config: ConfigOpt = None,
+        data_dir_: DataDirOpt = None,
+        low_bandwidth: LowBandwidthOpt = False,
+    ) -> None:
+        """Serve the workstation in a browser (textual-serve), attached to the serving engine."""
+        settings = _settings(config)
+        name = _profile_name(settings, profile)
+        if remote_engine(name) is None:
+            pid, sock, log = start_detached(name, config, data_dir_, None, _live())
+            print(f"no engine was serving profile {name}: started one in the background (pid {pid}, log {log})", file=sys.stderr)
+        command = [sys.executable, str(MAIN), "attach", "--as", "web", *_forward(name, config, data_dir_, None, _live())]
+        if low_bandwidth:
+            command.append("--low-bandwidth")
+        import shlex
+
+        from textual_serve.server import Server
+
+        print(f"workstation for profile {name} at http://{host}:{port} (Ctrl+C stops the web server, not the engine)", file=sys.stderr, flush=True)
+        Server(" ".join(shlex.quote(c) for c in command), host=host, port=port, title=f"workstation ({name})").serve()

@@ -1,0 +1,539 @@
+"""The engine's socket server: many clients on one engine, none of them able to slow it down.
+
+``EngineServer`` listens on a Unix socket (and, when the settings ask for it, on TCP with a
+token) and speaks ``workstation.protocol``. Each connection gets a ``ClientLink`` with its
+own bounded outbox and its own writer task:
+
+* Engine events reach a link synchronously and only ever append to its outbox: the engine
+  never waits for a client.
+* Quotes conflate per symbol (the latest wins), and so does the account snapshot: a client
+  that falls behind receives the current state, never a backlog.
+* Order events, alerts and replies are never dropped. When a link's queue of them exceeds
+  its bound the link is cut; the client reconnects and receives a fresh snapshot.
+
+Every order a client sends goes through the engine's one order manager and its risk
+checks, tagged with the client's id (``tui#3``); attaches and detaches are journaled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import socket
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from workstation import protocol as P
+from workstation.alertbook import AlertBook
+from workstation.api import AccountSnapshot, IntentError, LocalEngine
+from workstation.model import AlertRaised, ConnectionState, ModelError, OrderEvent, OrderType, Quote
+from workstation.rundir import peer_credentials, peer_refusal
+
+log = logging.getLogger(__name__)
+
+MUST_LIMIT = 10_000  # undelivered order events/replies a link may hold before it is cut
+HELLO_TIMEOUT = 10.0
+MARKET_WAIT_S = 5.0
+
+
+class ClientLink:
+    """One connected client: its outbox, its conflated quotes, and the task that writes them."""
+
+    def __init__(self, writer: asyncio.StreamWriter, client_id: str, *, quotes: bool, must_limit: int) -> None:
+        self.writer = writer
+        self.client_id = client_id
+        self.wants_quotes = quotes
+        self.must_limit = must_limit
+        self.watched: set[str] = set()
+        self.must: deque[bytes] = deque()
+        self.quotes: dict[str, Quote] = {}
+        self.account: AccountSnapshot | None = None
+        self.strategies: bytes | None = None
+        self.closed = False
+        self.cut = False
+        self.sent_events = 0
+        self._wake = asyncio.Event()
+        self._enc = P.encoder()
+
+    # -- called by the engine (synchronously): append and return
+    def send(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if len(self.must) >= self.must_limit:
+            self.drop("too slow: outbox of order events full")
+            return
+        self.must.append(data)
+        self._wake.set()
+
+    def quote(self, q: Quote) -> None:
+        if self.wants_quotes and q.symbol in self.watched and not self.closed:
+            self.quotes[q.symbol] = q
+            self._wake.set()
+
+    def set_account(self, snap: AccountSnapshot) -> None:
+        if not self.closed:
+            self.account = snap
+            self._wake.set()
+
+    def set_strategies(self, data: bytes) -> None:
+        if not self.closed:
+            self.strategies = data
+            self._wake.set()
+
+    def drop(self, reason: str) -> None:
+        """Cut a client that cannot keep up: it will reconnect and resnapshot."""
+        if self.closed:
+            return
+        log.warning("client %s cut: %s", self.client_id, reason)
+        self.closed = self.cut = True
+        self.must.clear()
+        self.quotes.clear()
+        self._wake.set()
+        self.writer.transport.abort()
+
+    # -- the link's own task
+    async def pump(self) -> None:
+        enc = self._enc
+        while not self.closed:
+            await self._wake.wait()
+            self._wake.clear()
+            if self.closed:
+                break
+            chunks = list(self.must)
+            self.must.clear()
+            if self.quotes:
+                chunks.append(P.line(enc, P.Quotes(quotes=list(self.quotes.values()))))
+                self.quotes.clear()
+            if self.account is not None:
+                chunks.append(P.line(enc, P.AccountUpdate(snapshot=self.account)))
+                self.account = None
+            if self.strategies is not None:
+                chunks.append(self.strategies)
+                self.strategies = None
+            if not chunks:
+                continue
+            self.sent_events += len(chunks)
+            try:
+                self.writer.write(b"".join(chunks))
+                await self.writer.drain()  # only this link waits for its reader
+            except (ConnectionError, OSError):  # the client went away: its reader loop ends the session
+                self.closed = True
+                self.must.clear()
+                return
+
+
+class EngineServer:
+    def __init__(
+        self,
+        engine: LocalEngine,
+        session: Any,
+        *,
+        status: Callable[[], dict[str, Any]] | None = None,
+        kill: Callable[[str, str], Any] | None = None,
+        token: str | None = None,
+        must_limit: int = MUST_LIMIT,
+        account_hz: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.session = session
+        self.alerts: AlertBook = engine.alert_book
+        self.status = status
+        self.kill = kill
+        self.token = token
+        self.must_limit = must_limit
+        self.account_hz = account_hz
+        self.links: dict[str, ClientLink] = {}
+        self.pid = os.getpid()
+        self.owner_uid = os.getuid()
+        self._enc = P.encoder()
+        self._servers: list[asyncio.AbstractServer] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._serial = int(session.journal.meta("client_seq") or 0)  # ids stay unique across restarts
+        self._unsubscribe = engine.subscribe(self._on_event)
+        self._ticker: asyncio.Task[None] | None = None
+        self._unread_sent = self.alerts.unread
+        self.socket_path: Path | None = None
+
+    # ------------------------------------------------------------------ listening
+    async def listen_unix(self, path: Path) -> None:
+        if path.exists() or path.is_symlink():
+            path.unlink()
+        old = os.umask(0o177)  # the socket is born 0600; the directory is 0700 besides
+        try:
+            server = await asyncio.start_unix_server(self._accept_unix, path=str(path), limit=P.MAX_LINE)
+        finally:
+            os.umask(old)
+        os.chmod(path, 0o600)
+        self.socket_path = path
+        self._servers.append(server)
+        self._start_ticker()
+
+    async def listen_tcp(self, host: str, port: int) -> int:
+        """Listen on TCP (token required); returns the bound port."""
+        if not self.token:
+            raise ValueError("a TCP listener needs serve.token in the settings file")
+        server = await asyncio.start_server(self._accept_tcp, host=host, port=port, limit=P.MAX_LINE)
+        self._servers.append(server)
+        self._start_ticker()
+        return server.sockets[0].getsockname()[1]
+
+    def _start_ticker(self) -> None:
+        if self._ticker is None and self.account_hz > 0:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick_accounts())
+
+    async def close(self) -> None:
+        self._unsubscribe()
+        if self._ticker is not None:
+            self._ticker.cancel()
+        for server in self._servers:
+            server.close()
+        for link in list(self.links.values()):
+            self._bye(link, "the engine is shutting down")
+        await asyncio.sleep(0.05)  # let the goodbyes out
+        for link in list(self.links.values()):
+            link.closed = True
+            link.writer.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.socket_path is not None:
+            try:
+                self.socket_path.unlink()
+            except FileNotFoundError:
+                pass
+
+    # ------------------------------------------------------------------ engine events
+    def _on_event(self, event: object) -> None:
+        links = self.links.values()
+        if type(event) is Quote:
+            for link in links:
+                link.quote(event)
+        elif isinstance(event, OrderEvent):
+            data = P.line(self._enc, P.OrderUpdate(event=event))  # type: ignore[arg-type]
+            for link in list(links):
+                link.send(data)
+        elif isinstance(event, AccountSnapshot):
+            for link in links:
+                link.set_account(event)
+        elif isinstance(event, AlertRaised):
+            self._unread_sent = self.alerts.unread
+            data = P.line(self._enc, P.AlertUpdate(alert=event, unread=self.alerts.unread))
+            for link in list(links):
+                link.send(data)
+        elif isinstance(event, ConnectionState):
+            data = P.line(self._enc, P.ConnUpdate(state=event))
+            for link in list(links):
+                link.send(data)
+
+    async def _tick_accounts(self) -> None:
+        period = 1.0 / self.account_hz
+        while True:
+            await asyncio.sleep(period)
+            if self.links:
+                snap = self.engine.snapshot()
+                for link in self.links.values():
+                    link.set_account(snap)
+                self._push_strategies()
+                if self.alerts.unread != self._unread_sent:  # read elsewhere (main.py alert ack)
+                    self._broadcast_unread()
+
+    def _broadcast_unread(self) -> None:
+        self._unread_sent = self.alerts.unread
+        data = P.line(self._enc, P.Unread(unread=self.alerts.unread))
+        for link in list(self.links.values()):
+            link.send(data)
+
+    def _desk(self) -> Any:
+        return getattr(self.engine, "strategies", None)
+
+    def strategies_update(self) -> P.StrategiesUpdate | None:
+        desk = self._desk()
+        if desk is None:
+            return None
+        rows = desk.rows()
+        params = {}
+        for row in rows:
+            try:
+                params[row.name] = [msgspec.to_builtins(p) for p in desk.params(row.name)]
+            except IntentError:
+                continue
+        return P.StrategiesUpdate(rows=[msgspec.to_builtins(r) for r in rows], params=params)
+
+    def _push_strategies(self) -> None:
+        update = self.strategies_update()
+        if update is None:
+            return
+        data = P.line(self._enc, update)
+        for link in self.links.values():
+            link.set_strategies(data)
+
+    def snapshot(self) -> P.Snapshot:
+        e = self.engine
+        quotes = list(self.session.quotes.quotes.values())
+        instruments = []
+        for q in quotes:
+            try:
+                instruments.append(e.instrument(q.symbol))
+            except IntentError:
+                pass
+        return P.Snapshot(
+            ts=e.time(), orders=e.orders(), account=e.snapshot(), quotes=quotes, connection=e.connection(),
+            alerts=list(self.alerts.recent), unread=self.alerts.unread, instruments=instruments,
+            clients=sorted(self.links), strategies=self.strategies_update(),
+        )
+
+    # ------------------------------------------------------------------ connections
+    async def _accept_unix(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock: socket.socket = writer.get_extra_info("socket")
+        try:
+            _pid, uid, _gid = peer_credentials(sock)
+        except OSError:
+            uid = -1
+        refusal = peer_refusal(uid, self.owner_uid)
+        if refusal is not None:
+            log.warning("unix client %s", refusal)
+            await self._refuse(writer, refusal)
+            return
+        await self._session(reader, writer, tcp=False)
+
+    async def _accept_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._session(reader, writer, tcp=True)
+
+    async def _refuse(self, writer: asyncio.StreamWriter, reason: str) -> None:
+        try:
+            writer.write(P.line(self._enc, P.Bye(reason=reason)))
+            await writer.drain()
+        except OSError:
+            pass
+        writer.close()
+
+    def _bye(self, link: ClientLink, reason: str) -> None:
+        if not link.closed:
+            link.send(P.line(self._enc, P.Bye(reason=reason)))
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tcp: bool) -> None:
+        try:
+            first = await asyncio.wait_for(reader.readline(), HELLO_TIMEOUT)
+            hello = P.client_decoder(first)
+        except (TimeoutError, msgspec.DecodeError, msgspec.ValidationError, ValueError, OSError, asyncio.IncompleteReadError):
+            await self._refuse(writer, "refused: expected a hello message")
+            return
+        if not isinstance(hello, P.Hello):
+            await self._refuse(writer, "refused: expected a hello message")
+            return
+        if hello.v != P.VERSION:
+            await self._refuse(writer, f"refused: protocol version {hello.v} (this engine speaks {P.VERSION})")
+            return
+        if tcp and not (hello.token and self.token and hmac.compare_digest(hello.token.encode(), self.token.encode())):
+            await self._refuse(writer, "refused: wrong or missing token")
+            return
+        self._serial += 1
+        session_journal = self.session.journal
+        session_journal.set_meta("client_seq", str(self._serial))
+        kind = "".join(c for c in hello.kind if c.isalnum() or c in "-_")[:16] or "client"
+        client_id = f"{kind}#{self._serial}"
+        link = ClientLink(writer, client_id, quotes=hello.quotes, must_limit=self.must_limit)
+        self._journal("client.attach", client_id, {"client": client_id, "name": hello.name[:200], "tcp": tcp})
+        # Welcome and snapshot first; from here on every event lands behind them in the outbox.
+        link.send(P.line(self._enc, P.Welcome(v=P.VERSION, client_id=client_id, pid=self.pid, info=self.engine.info)))
+        link.send(P.line(self._enc, self.snapshot()))
+        self.links[client_id] = link
+        pump = asyncio.get_running_loop().create_task(link.pump())
+        self._tasks.add(pump)
+        pump.add_done_callback(self._tasks.discard)
+        reason = "detached"
+        try:
+            while not link.closed:
+                data = await reader.readline()
+                if not data:
+                    break
+                try:
+                    msg = P.client_decoder(data)
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    reason = f"protocol error: {exc}"
+                    self._bye(link, f"protocol error: {exc}")
+                    break
+                if isinstance(msg, P.Hello):
+                    continue
+                await self._handle(link, msg)
+        except (ConnectionError, OSError, asyncio.IncompleteReadError, ValueError):
+            reason = "connection lost"
+        except asyncio.CancelledError:
+            reason = "engine stopping"
+            raise
+        finally:
+            if link.cut:
+                reason = "cut: too slow"
+            self.links.pop(client_id, None)
+            self._journal("client.detach", client_id, {"client": client_id, "reason": reason})
+            await asyncio.sleep(0)  # a Bye queued just now gets its chance
+            link.closed = True
+            link._wake.set()
+            pump.cancel()
+            try:
+                writer.close()
+            except Exception:
+                pass
+
+    def _journal(self, kind: str, ref: str, data: dict[str, Any]) -> None:
+        try:
+            self.session.journal.append(kind, data, self.engine.time(), ref=ref)
+        except Exception:  # a closed journal at shutdown: the detach is not worth a crash
+            log.debug("journal %s not written", kind)
+
+    def _admin(self, msg: P.Request, who: str) -> Any:
+        """Risk limits, the breaker and alert rules, changed in the serving engine (which journals them)."""
+        s = self.session
+        if not hasattr(s, "set_limit"):
+            raise IntentError("this engine has no risk limits or alert rules to change")
+        if isinstance(msg, P.RiskSet):
+            from workstation.limits import show
+
+            s.set_limit(msg.name, msg.value, msg.strategy)
+            return show(getattr(s.limits.limits_for(msg.strategy), msg.name))
+        if isinstance(msg, P.ResetBreaker):
+            if not s.breaker.tripped:
+                raise IntentError("the circuit breaker is not tripped")
+            reason = s.breaker.info.reason
+            breaches = s.monitor.breaches()
+            if breaches:
+                raise IntentError(f"cannot reset the circuit breaker while the breach persists: {breaches[0]} (raise the limit first)")
+            s.reset_breaker(confirmed=True, who=who)
+            return reason
+        if isinstance(msg, P.AlertRule):
+            if msg.op == "add":
+                rule = s.alerts.add_rule(msg.text)
+            elif msg.op == "rm":
+                rule = s.alerts.remove_rule(msg.text.strip())
+            else:
+                raise IntentError(f"unknown alert rule operation {msg.op!r}")
+            return {"id": rule.id, "text": rule.text}
+        if isinstance(msg, P.AlertAck):
+            return s.alerts.ack(msg.ids)
+        raise IntentError(f"unknown request {type(msg).__name__}")
+
+    async def _strategy_op(self, msg: P.StrategyOp) -> str | None:
+        desk = self._desk()
+        if desk is None:
+            raise IntentError("this engine runs no strategies")
+        try:
+            if msg.op == "start":
+                await desk.start(msg.name)
+            elif msg.op == "stop":
+                await desk.stop(msg.name)
+            elif msg.op == "pause":
+                return desk.pause(msg.name)
+            elif msg.op == "set_params":
+                await desk.set_params(msg.name, dict(msg.params))
+            else:
+                raise IntentError(f"unknown strategy operation {msg.op!r}")
+            return None
+        finally:
+            self._push_strategies()
+
+    # ------------------------------------------------------------------ requests
+    def _reply(self, link: ClientLink, req_id: int, result: Any = None, error: str | None = None) -> None:
+        if error is not None:
+            msg = P.Reply(id=req_id, ok=False, error=error)
+        else:
+            msg = P.Reply(id=req_id, result=P.raw(self._enc, result))
+        link.send(P.line(self._enc, msg))
+
+    async def _handle(self, link: ClientLink, msg: P.Request) -> None:
+        try:
+            result = await self._dispatch(link, msg)
+        except IntentError as exc:
+            self._reply(link, msg.id, error=str(exc))
+            return
+        except Exception as exc:  # the client gets one line; the log gets the traceback
+            log.exception("request %s from %s failed", type(msg).__name__, link.client_id)
+            self._reply(link, msg.id, error=f"{type(exc).__name__}: {exc}")
+            return
+        self._reply(link, msg.id, result)
+
+    async def _dispatch(self, link: ClientLink, msg: P.Request) -> Any:
+        e = self.engine
+        oms = self.session.oms
+        if isinstance(msg, P.Submit):
+            req = msgspec.structs.replace(msg.request, source=link.client_id)
+            order = await e.submit(req)
+            if msg.wait:
+                await oms.drain()
+                # a market order that filled in part completes on the next quotes (as in the CLI)
+                deadline = self.session.clock.monotonic() + MARKET_WAIT_S
+                while order.type is OrderType.MARKET and oms.orders[order.id].status.is_working and self.session.clock.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                order = oms.orders.get(order.id, order)
+            return order
+        if isinstance(msg, P.Review):
+            return await e.review(msgspec.structs.replace(msg.request, source=link.client_id))
+        if isinstance(msg, P.Cancel):
+            order = await e.cancel(msg.order_id)
+            await oms.drain()
+            return oms.orders.get(order.id, order)
+        if isinstance(msg, P.CancelAll):
+            done = await e.cancel_all()
+            if msg.wait:
+                await oms.drain()
+            return [oms.orders.get(o.id, o) for o in done]
+        if isinstance(msg, P.Replace):
+            return await e.replace(msg.order_id, qty=msg.qty, limit_price=msg.limit_price, stop_price=msg.stop_price)
+        if isinstance(msg, P.Flatten):
+            return await e.flatten(msg.symbol, source=link.client_id)
+        if isinstance(msg, P.Watch):
+            link.watched.update(msg.symbols)
+            await e.watch(msg.symbols)
+            instruments, quotes = [], []
+            for sym in msg.symbols:
+                try:
+                    instruments.append(e.instrument(sym))
+                except IntentError:
+                    continue
+                q = e.quote(sym)
+                if q is not None:
+                    quotes.append(q)
+            return P.Watched(instruments=instruments, quotes=quotes)
+        if isinstance(msg, P.History):
+            return await e.history(msg.symbol, msg.seconds, msg.count)
+        if isinstance(msg, P.GetInstrument):
+            from workstation.oms import OrderError
+
+            try:
+                return await oms.instrument(msg.symbol)
+            except OrderError as exc:
+                raise IntentError(str(exc)) from None
+        if isinstance(msg, P.GetStatus):
+            if self.status is None:
+                raise IntentError("this engine does not report status")
+            doc = self.status()
+            doc["clients"] = sorted(self.links)
+            doc["served_by"] = self.pid
+            return doc
+        if isinstance(msg, P.GetOrders):
+            source = self.session.journal.orders() if msg.all else sorted(oms.orders.values(), key=lambda o: int(o.id))
+            return list(source)
+        if isinstance(msg, P.AckAlerts):
+            await self.engine.ack_alerts()
+            self._broadcast_unread()
+            return 0
+        if isinstance(msg, P.Kill):
+            if self.kill is None:
+                raise IntentError("the kill switch is not part of this build")
+            report = await self.kill(msg.reason, link.client_id)
+            return msgspec.to_builtins(report) if report is not None else None
+        if isinstance(msg, P.Ping):
+            return e.time()
+        if isinstance(msg, P.StrategyOp):
+            return await self._strategy_op(msg)
+        if isinstance(msg, (P.RiskSet, P.ResetBreaker, P.AlertRule, P.AlertAck)):
+            try:
+                return self._admin(msg, link.client_id)
+            except ModelError as exc:  # RiskError, AlertRuleError and bad values: one line back
+                raise IntentError(str(exc)) from None
+        raise IntentError(f"unknown request {type(msg).__name__}")
