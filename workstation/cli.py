@@ -34,6 +34,7 @@ from workstation.model import (
     OrderRequest,
     OrderStatus,
     OrderType,
+    infer_order_type,
     Quote,
     Side,
     TimeInForce,
@@ -657,15 +658,7 @@ def build_request(
             trail_amount = to_decimal(text, "trail amount")
         if limit is not None or stop is not None:
             raise ModelError("a trailing stop takes no --limit or --stop")
-        otype = OrderType.TRAILING_STOP
-    elif limit is not None and stop is not None:
-        otype = OrderType.STOP_LIMIT
-    elif limit is not None:
-        otype = OrderType.LIMIT
-    elif stop is not None:
-        otype = OrderType.STOP
-    else:
-        otype = OrderType.MARKET
+    otype = infer_order_type(limit, stop, trail is not None)
     return OrderRequest(
         symbol=inst.symbol, side=side, qty=quantity, type=otype,
         limit_price=to_decimal(limit, "limit price") if limit is not None else None,

@@ -278,6 +278,19 @@ class Bar(msgspec.Struct, frozen=True, gc=False):
 # --------------------------------------------------------------------------- orders
 
 
+def infer_order_type(limit: object, stop: object, trailing: bool = False) -> OrderType:
+    """The order type the given prices imply: both is a stop-limit, neither a market order."""
+    if trailing:
+        return OrderType.TRAILING_STOP
+    if limit is not None and stop is not None:
+        return OrderType.STOP_LIMIT
+    if limit is not None:
+        return OrderType.LIMIT
+    if stop is not None:
+        return OrderType.STOP
+    return OrderType.MARKET
+
+
 class OrderRequest(msgspec.Struct, frozen=True, kw_only=True):
     """An intent to trade, from any source. The order manager turns it into an Order."""
 

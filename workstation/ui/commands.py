@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
-from workstation.model import ModelError, OrderType, Side, TimeInForce, plain
+from workstation.model import ModelError, OrderType, Side, TimeInForce, infer_order_type, plain
 from workstation.symbols import parse_symbol
 
 
@@ -279,16 +279,7 @@ def _order(verb: str, words: list[str]) -> OrderCommand:
         raise ParseError("a market order takes no limit, stop or trail")
     if ("tp" in fields) != ("sl" in fields):
         raise ParseError("a bracket needs both tp and sl")
-    if trailing:
-        otype = OrderType.TRAILING_STOP
-    elif limit is not None and stop is not None:
-        otype = OrderType.STOP_LIMIT
-    elif limit is not None:
-        otype = OrderType.LIMIT
-    elif stop is not None:
-        otype = OrderType.STOP
-    else:
-        otype = OrderType.MARKET
+    otype = infer_order_type(limit, stop, trailing)
     return OrderCommand(
         side=Side.BUY if verb == "buy" else Side.SELL, symbol=symbol, qty=qty, notional=notional, type=otype,
         limit_price=limit, stop_price=stop, trail_amount=trail_amount, trail_percent=trail_percent,
