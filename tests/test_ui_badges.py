@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from tests.serve_support import engine_server, until
+from tests.serve_support import SYMBOLS, engine_server, until
 from tests.ui_support import START, make_app, settle
 from workstation.model import Quote
 
@@ -87,8 +87,6 @@ async def test_attached_the_banner_and_badges_follow_the_serving_engine(tmp_path
     from workstation.remote import RemoteEngine
     from workstation.ui.app import WorkstationApp
     from workstation.ui.watchlists import Watchlists
-
-    from tests.serve_support import SYMBOLS
 
     async with engine_server(tmp_path) as (_server, session, broker, path):
         broker.quote_sink(crossed("MSFT", 101.0, 100.0))  # before the face attaches: in the snapshot
