@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
+from workstation.breaker import BreakerChanged
+from workstation.dataquality import QualityChanged
 from workstation.model import (
     ZERO,
     Account,
@@ -88,9 +90,11 @@ class AccountSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     risk: tuple[RiskRow, ...]
     day_pnl: Decimal
     market_open: bool | None  # None: the broker does not say
+    breaker: str | None = None  # why the circuit breaker is tripped; None: it is not
+    trading_halted: bool = False  # the trading_halted risk limit is on
 
 
-EngineEvent = Quote | OrderEvent | AlertRaised | ConnectionState | AccountSnapshot
+EngineEvent = Quote | OrderEvent | AlertRaised | ConnectionState | AccountSnapshot | QualityChanged
 Handler = Callable[[object], None]
 
 
@@ -149,6 +153,10 @@ class EngineAPI(Protocol):
         """Receive quotes for these symbols too."""
 
     # -- alerts kept by the engine (raised while nobody watched, too)
+    def badges(self, symbol: str) -> tuple[str, ...]:
+        """The data-quality badges of a symbol (crossed, locked, spike, gap, stale)."""
+        return ()
+
     def alerts(self) -> list[AlertRaised]:
         """Recent alerts, oldest first."""
 
@@ -198,6 +206,9 @@ class LocalEngine:
             self._unsubscribe.append(bus.subscribe(AlertRaised, self.alert_book.add))
         for kind in kinds:
             self._unsubscribe.append(bus.subscribe(kind, self._deliver))
+        self._unsubscribe.append(bus.subscribe(QualityChanged, self._deliver))
+        # a trip or reset goes out at once as a fresh snapshot (which carries the breaker)
+        self._unsubscribe.append(bus.subscribe(BreakerChanged, lambda _e: self._deliver(self.snapshot())))
         self._unsubscribe.append(bus.subscribe(OrderEvent, self._after_order_event))
 
     @property
@@ -218,6 +229,17 @@ class LocalEngine:
 
     def alerts(self) -> list[AlertRaised]:
         return list(self.alert_book.recent)
+
+    def badges(self, symbol: str) -> tuple[str, ...]:
+        quality = getattr(self._s, "quality", None)
+        return quality.badges(symbol) if quality is not None else ()
+
+    def all_badges(self) -> dict[str, list[str]]:
+        """Every symbol that has a data-quality badge now (the attach snapshot carries them)."""
+        quality = getattr(self._s, "quality", None)
+        if quality is None:
+            return {}
+        return {sym: list(b) for sym in quality.symbols() if (b := quality.badges(sym))}
 
     def unread_alerts(self) -> int:
         return self.alert_book.unread
@@ -310,7 +332,13 @@ class LocalEngine:
         return AccountSnapshot(
             ts=self.time(), account=account, positions=tuple(rows), risk=self._risk_rows(account),
             day_pnl=self._day_pnl(equity), market_open=self.market_open(),
+            breaker=breaker.reason() if (breaker := getattr(s, "breaker", None)) is not None else None,
+            trading_halted=self._halted(),
         )
+
+    def _halted(self) -> bool:
+        store = getattr(self._s, "limits", None)
+        return bool(getattr(getattr(store, "limits", None), "trading_halted", False))
 
     def _day_pnl(self, equity: Decimal) -> Decimal:
         """The risk monitor's day P&L when there is one (the same figure its limits use)."""

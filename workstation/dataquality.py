@@ -107,6 +107,10 @@ class DataQualityMonitor:
                 self._clear(symbol, st, badge)
         return tuple(sorted(st.flags))
 
+    def symbols(self) -> list[str]:
+        """Every symbol the monitor has seen."""
+        return list(self._symbols)
+
     def filtered(self, symbol: str | None = None) -> int:
         if symbol is None:
             return self.filtered_total

@@ -2,7 +2,7 @@
 
 Every message is one JSON object on one line, tagged by its ``t`` field. A client sends
 ``Hello`` first; the server answers ``Welcome`` and a ``Snapshot`` of the whole state, then
-incremental events: ``OrderUpdate``, ``AlertUpdate``, ``ConnUpdate``, ``AccountUpdate`` and
+incremental events: ``OrderUpdate``, ``AlertUpdate``, ``ConnUpdate``, ``AccountUpdate``, ``QualityUpdate`` and
 conflated ``Quotes``. Requests carry an ``id`` the ``Reply`` repeats. docs/PROTOCOL.md is
 the reference for people writing other clients; this module is the reference for the code.
 
@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from workstation.api import AccountSnapshot, EngineInfo
+from workstation.dataquality import QualityChanged
 from workstation.model import (
     AlertRaised,
     ConnectionState,
@@ -175,6 +176,7 @@ class Snapshot(Msg, tag="snapshot"):
     instruments: list[Instrument]
     clients: list[str]
     strategies: StrategiesUpdate | None = None  # None: this engine runs no strategy desk
+    quality: dict[str, list[str]] = {}  # data-quality badges per symbol (only symbols that have one)
 
 
 class StrategiesUpdate(Msg, tag="strategies"):
@@ -207,6 +209,12 @@ class ConnUpdate(Msg, tag="conn"):
     state: ConnectionState
 
 
+class QualityUpdate(Msg, tag="quality"):
+    """A symbol's data-quality badges changed (crossed, locked, spike, gap, stale)."""
+
+    event: QualityChanged
+
+
 class AccountUpdate(Msg, tag="account"):
     snapshot: AccountSnapshot
 
@@ -232,7 +240,8 @@ class Bye(Msg, tag="bye"):
 
 
 ServerMsg = (
-    Welcome | Snapshot | Quotes | OrderUpdate | AlertUpdate | Unread | ConnUpdate | AccountUpdate | StrategiesUpdate | Reply | Bye
+    Welcome | Snapshot | Quotes | OrderUpdate | AlertUpdate | Unread | ConnUpdate | AccountUpdate | StrategiesUpdate | QualityUpdate
+    | Reply | Bye
 )
 
 

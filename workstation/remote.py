@@ -160,6 +160,7 @@ class RemoteEngine:
         self.clients: list[str] = []
         self._orders: dict[str, Order] = {}
         self._quotes: dict[str, Quote] = {}
+        self._badges: dict[str, tuple[str, ...]] = {}
         self._instruments: dict[str, Instrument] = {}
         self._account: AccountSnapshot | None = None
         self._connection: ConnectionState | None = None
@@ -217,6 +218,7 @@ class RemoteEngine:
         self._alerts = list(snap.alerts)
         self._unread = snap.unread
         self.clients = list(snap.clients)
+        self._badges = {sym: tuple(b) for sym, b in snap.quality.items()}
         if snap.strategies is not None:
             self.strategies.apply(snap.strategies)
         self._set_time(snap.ts)
@@ -289,6 +291,9 @@ class RemoteEngine:
             fut = self._pending.pop(msg.id, None)
             if fut is not None and not fut.done():
                 fut.set_result(msg)
+        elif isinstance(msg, P.QualityUpdate):
+            self._badges[msg.event.symbol] = msg.event.badges
+            self._deliver(msg.event)
         elif isinstance(msg, P.AccountUpdate):
             self._account = msg.snapshot
             self._set_time(msg.snapshot.ts)
@@ -387,6 +392,9 @@ class RemoteEngine:
 
     def quote(self, symbol: str) -> Quote | None:
         return self._quotes.get(symbol)
+
+    def badges(self, symbol: str) -> tuple[str, ...]:
+        return self._badges.get(symbol, ())
 
     def snapshot(self) -> AccountSnapshot:
         if self._account is None:

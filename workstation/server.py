@@ -32,6 +32,7 @@ import msgspec
 from workstation import protocol as P
 from workstation.alertbook import AlertBook
 from workstation.api import AccountSnapshot, IntentError, LocalEngine
+from workstation.dataquality import QualityChanged
 from workstation.model import AlertRaised, ConnectionState, ModelError, OrderEvent, OrderType, Quote
 from workstation.rundir import peer_credentials, peer_refusal
 
@@ -230,6 +231,10 @@ class EngineServer:
             data = P.line(self._enc, P.ConnUpdate(state=event))
             for link in list(links):
                 link.send(data)
+        elif isinstance(event, QualityChanged):
+            data = P.line(self._enc, P.QualityUpdate(event=event))
+            for link in list(links):
+                link.send(data)
 
     async def _tick_accounts(self) -> None:
         period = 1.0 / self.account_hz
@@ -285,7 +290,7 @@ class EngineServer:
         return P.Snapshot(
             ts=e.time(), orders=e.orders(), account=e.snapshot(), quotes=quotes, connection=e.connection(),
             alerts=list(self.alerts.recent), unread=self.alerts.unread, instruments=instruments,
-            clients=sorted(self.links), strategies=self.strategies_update(),
+            clients=sorted(self.links), strategies=self.strategies_update(), quality=e.all_badges(),
         )
 
     # ------------------------------------------------------------------ connections

@@ -28,6 +28,7 @@ from themes import DEFAULT, ThemeSpec, load_themes
 from workstation.api import AccountSnapshot, EngineAPI, working
 from workstation.clock import perf_ns
 from workstation.config import Settings, save_setting
+from workstation.dataquality import QualityChanged
 from workstation.model import AlertRaised, ConnectionState, Instrument, ModelError, OrderEvent, OrderFilled, OrderRejected, Quote
 from workstation.ui.intents import IntentsMixin, describe_order
 from workstation.ui.messages import IntentFailed, ThemeChanged
@@ -35,7 +36,7 @@ from workstation.ui.palette import WorkstationCommands
 from workstation.ui.panes.chart import ChartPane
 from workstation.ui.panes.cmdline import CommandLine
 from workstation.ui.panes.feed import FeedPane
-from workstation.ui.panes.header import HeaderBar
+from workstation.ui.panes.header import HaltBanner, HeaderBar
 from workstation.ui.panes.orders import OrdersPane
 from workstation.ui.panes.positions import PositionsPane
 from workstation.ui.panes.risk import RiskPane
@@ -115,6 +116,7 @@ class WorkstationApp(IntentsMixin, App[None]):
         self.confirm_orders = self.settings.ui.confirm_orders
         self._latest: dict[str, Quote] = {}
         self._dirty: set[str] = set()
+        self._badges: dict[str, tuple[str, ...]] = {}  # data-quality badges not yet on the watchlist
         self._history: dict[str, deque[float]] = {}
         self._snapshot: AccountSnapshot | None = None
         self._connection: ConnectionState | None = None
@@ -144,6 +146,7 @@ class WorkstationApp(IntentsMixin, App[None]):
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield HeaderBar(id="header")
+        yield HaltBanner(id="halt-banner")
         with Container(id="desk"):
             yield WatchlistPane(id="watchlist", classes="pane")
             yield ChartPane(id="chart", classes="pane")
@@ -182,6 +185,9 @@ class WorkstationApp(IntentsMixin, App[None]):
             if q is not None:
                 self._latest[sym] = q
                 self._dirty.add(sym)
+            marks = self.engine.badges(sym) if hasattr(self.engine, "badges") else ()
+            if marks:
+                self._badges[sym] = marks
         self._connection = self.engine.connection()
         self._orders_dirty = self._account_dirty = True
         alerts = self.main.query_one("#alerts", FeedPane)
@@ -307,6 +313,8 @@ class WorkstationApp(IntentsMixin, App[None]):
         elif isinstance(event, AccountSnapshot):
             self._snapshot = event
             self._account_dirty = True
+        elif isinstance(event, QualityChanged):
+            self._badges[event.symbol] = event.badges
 
     def log_line(self, level: str, text: str) -> None:
         if self.is_running and self.screen_stack and not self._stopped:
@@ -336,6 +344,9 @@ class WorkstationApp(IntentsMixin, App[None]):
         now = self.engine.time()
         wl = self.main.query_one(WatchlistPane)
         dirty, self._dirty = self._dirty, set()
+        badges, self._badges = self._badges, {}
+        for sym, marks in badges.items():
+            wl.set_badges(sym, marks)
         for sym in dirty:
             q = self._latest[sym]
             wl.on_quote(q)
@@ -356,6 +367,7 @@ class WorkstationApp(IntentsMixin, App[None]):
             self.main.query_one(StrategiesPane).show(self.engine.strategies.rows())
         unread = self.engine.unread_alerts() if self._started else 0
         self.main.query_one(HeaderBar).show(self.engine.info, self._snapshot, self._connection, now, self.palette_styles, self.size.width, unread=unread)
+        self.main.query_one(HaltBanner).show(self._snapshot)
         chart = self.main.query_one(ChartPane)
         symbol = wl.selected_key
         if symbol in dirty or symbol != chart.symbol:

@@ -62,3 +62,31 @@ class HeaderBar(Widget):
         if t.plain != self._text.plain or t.spans != self._text.spans:
             self._text = t
             self.refresh()
+
+
+class HaltBanner(Widget):
+    """A red line under the header while the circuit breaker is tripped or trading is halted."""
+
+    DEFAULT_CSS = """
+    HaltBanner { height: 1; display: none; background: #af0000; color: #ffffff; text-style: bold; }
+    HaltBanner.-on { display: block; }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.text = ""
+
+    def render(self) -> Text:
+        return Text(self.text, no_wrap=True, overflow="ellipsis")
+
+    def show(self, snap: AccountSnapshot | None) -> None:
+        parts = []
+        if snap is not None and snap.breaker is not None:
+            parts.append(f"BREAKER TRIPPED: {snap.breaker} — reset with: main.py risk reset-breaker")
+        if snap is not None and snap.trading_halted:
+            parts.append("TRADING HALTED: only orders that reduce a position are accepted")
+        text = " " + "   ".join(parts) if parts else ""
+        if text != self.text:
+            self.text = text
+            self.set_class(bool(text), "-on")
+            self.refresh()

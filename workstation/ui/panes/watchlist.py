@@ -17,6 +17,8 @@ from workstation.model import Quote
 from workstation.ui.panes.table import Column, LiveTable, Row
 
 SPARK = "▁▂▃▄▅▆▇█"
+# data-quality badges as the flag column shows them, most urgent first
+BADGES = (("crossed", "X"), ("locked", "LCK"), ("spike", "SPK"), ("gap", "GAP"))
 FLASH_FRAMES = 3  # repaints a flash lasts
 
 
@@ -46,6 +48,7 @@ class SymbolState:
     bucket: float = -1.0
     row: Row | None = None  # the last row built: rebuilt only when something changed
     stale: bool = False
+    badges: tuple[str, ...] = ()  # from the data-quality monitor: crossed, locked, spike, gap, stale
 
 
 class WatchlistPane(LiveTable):
@@ -124,6 +127,13 @@ class WatchlistPane(LiveTable):
         st.quote = q
         st.row = None
 
+    def set_badges(self, symbol: str, badges: tuple[str, ...]) -> None:
+        """The data-quality badges of a symbol changed: its row is rebuilt at the next repaint."""
+        st = self.state.get(symbol)
+        if st is not None and tuple(badges) != st.badges:
+            st.badges = tuple(badges)
+            st.row = None
+
     @property
     def pending(self) -> bool:
         """A row waits to be rebuilt (a new quote, a flash running or just ended)."""
@@ -133,7 +143,7 @@ class WatchlistPane(LiveTable):
         rows = []
         for sym in self.symbols:
             st = self.state[sym]
-            stale = st.quote is not None and now - st.quote.ts > self.stale_after
+            stale = st.quote is not None and (now - st.quote.ts > self.stale_after or "stale" in st.badges)
             if st.row is None or st.flash or stale != st.stale:
                 st.stale = stale
                 st.row = self._row(sym, st, now)
@@ -146,11 +156,14 @@ class WatchlistPane(LiveTable):
 
     def _row(self, sym: str, st: SymbolState, now: float) -> Row:
         q = st.quote
+        flag = " ".join(short for badge, short in BADGES if badge in st.badges)
         if q is None:
-            return Row(sym, ((sym, ""), ("—", "muted"), ("", ""), ("", ""), ("", ""), ("", ""), ("", ""), ("", ""), ("", "")))
+            return Row(sym, ((sym, ""), ("—", "muted"), ("", ""), ("", ""), ("", ""), ("", ""), ("", ""), ("", ""), (flag, "stale")))
         d = self.digits.get(sym, 2)
         move = "up" if q.change > 0 else "down" if q.change < 0 else ""
-        stale = now - q.ts > self.stale_after
+        stale = now - q.ts > self.stale_after or "stale" in st.badges
+        if stale:
+            flag = f"{flag} STALE" if flag else "STALE"
         cells = (
             (sym, ""),
             (f"{q.last:,.{d}f}", ""),
@@ -160,7 +173,7 @@ class WatchlistPane(LiveTable):
             (f"{q.ask:,.{d}f}", "muted"),
             (fmt_volume(q.volume), "muted"),
             ("" if self.plain else sparkline(list(st.spark)), move or "muted"),
-            ("STALE" if stale else "", "stale"),
+            (flag, "stale"),
         )
         background = ("flash_up" if st.direction > 0 else "flash_down") if st.flash else ""
         return Row(sym, cells, background)
