@@ -143,6 +143,7 @@ class CcxtBroker:
         self._helpers: set[asyncio.Task[Any]] = set()
         self._unhealthy: dict[str, str] = {}
         self._state = "disconnected"
+        self._state_detail = ""
         self._closed = False
         self._random = random.Random()
         self._last_quote_at = 0.0
@@ -153,10 +154,13 @@ class CcxtBroker:
         self._on_report, self._on_quote, self._on_state = on_report, on_quote, on_state
 
     def _set_state(self, state: str, detail: str = "") -> None:
-        if state == self._state:
+        """Report a change of state, or of what is wrong while reconnecting (each sick stream)."""
+        detail = self._clean(detail)
+        if state == self._state and (state != "reconnecting" or detail == self._state_detail):
             return
         self._state = state
-        self._on_state(ConnectionState(broker=self.name, state=state, detail=self._clean(detail), ts=self.clock.time()))
+        self._state_detail = detail
+        self._on_state(ConnectionState(broker=self.name, state=state, detail=detail, ts=self.clock.time()))
 
     def _clean(self, text: str) -> str:
         """A message safe to show: one line, no key or secret in it."""
