@@ -33,6 +33,7 @@ from workstation.model import AlertRaised, ConnectionState, Instrument, ModelErr
 from workstation.ui.intents import IntentsMixin, describe_order
 from workstation.ui.messages import IntentFailed, ThemeChanged
 from workstation.ui.palette import WorkstationCommands
+from workstation.ui.risk_intents import RiskIntentsMixin
 from workstation.ui.panes.chart import ChartPane
 from workstation.ui.panes.cmdline import CommandLine
 from workstation.ui.panes.feed import FeedPane
@@ -67,7 +68,7 @@ INPUT_QUIET_NS = 300_000_000  # after a key, expensive redraws (the chart) wait 
 HISTORY_BARS = 120  # minute bars fetched to seed the chart of a symbol
 
 
-class WorkstationApp(IntentsMixin, App[None]):
+class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
     CSS_PATH = "workstation.tcss"
     TITLE = "workstation"
     COMMANDS = App.COMMANDS | {WorkstationCommands}
@@ -82,13 +83,14 @@ class WorkstationApp(IntentsMixin, App[None]):
         Binding("slash", "filter", "Filter", priority=True, id="app.filter", tooltip="Filter the rows of the focused table"),
         Binding("question_mark,f1", "help", "Help", priority=True, id="app.help", tooltip="Every key binding"),
         Binding("t", "ticket", "Ticket", show=False, priority=True, id="app.ticket", tooltip="Go to the order ticket"),
+        Binding("K", "kill", "Kill", show=False, priority=True, id="app.kill", tooltip="Kill switch: cancel every order, flatten every position, stop every strategy, trip the breaker (asks first)"),
         Binding("B", "backtest", "Backtest", show=False, priority=True, id="app.backtest", tooltip="Open the Backtest screen"),
         Binding("q", "quit", "Quit", priority=True, id="app.quit", tooltip="Quit (asks while orders are working)"),
         Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True, id="app.quit_anywhere", tooltip="Quit, even from a text field"),
         Binding("ctrl+d", "detach", "Detach", show=False, id="app.detach", tooltip="Leave a serving engine running and close this face"),
         Binding("ctrl+g", "close_palette", "Close", show=False, priority=True, id="app.close_palette", tooltip="Close the command palette (as Escape does)"),
     ]
-    PASSIVE = {"focus_pane", "command_line", "filter", "help", "ticket", "quit", "backtest"}
+    PASSIVE = {"focus_pane", "command_line", "filter", "help", "ticket", "quit", "backtest", "kill"}
 
     def __init__(
         self,
