@@ -146,3 +146,48 @@ async def test_alert_rules_from_the_command_line(tmp_path):
         await command(pilot, "alert AAPL sideways")
         assert "alert rule" in str(app.main.query_one("#cmd-error").render())
         assert len([r for r in session.alerts.rules.values() if r.origin != "settings"]) == 4
+
+
+async def test_attached_kill_limit_and_alert_go_to_the_serving_engine(tmp_path):
+    from tests.fakes.market import InstantBroker
+    from tests.serve_support import SYMBOLS, short_socket, until
+    from tests.ui_support import START
+    from workstation.api import LocalEngine
+    from workstation.clock import SimClock
+    from workstation.config import Settings, UISettings
+    from workstation.model import OrderRequest, OrderType, Side
+    from workstation.remote import RemoteEngine
+    from workstation.server import EngineServer
+    from workstation.session import Session
+    from workstation.ui.app import WorkstationApp
+    from workstation.ui.watchlists import Watchlists
+
+    session = Session.build(Settings(watchlist=list(SYMBOLS)), data_root=tmp_path / "data", clock=SimClock(START), broker=InstantBroker(ts=START))
+    served = LocalEngine(session, source="engine")
+    server = EngineServer(served, session, account_hz=0, kill=lambda reason, who: session.kill(reason, who=who))
+    await served.start(SYMBOLS)
+    path = short_socket(tmp_path)
+    await server.listen_unix(path)
+    try:
+        limit = await session.oms.submit(OrderRequest(symbol="MSFT", side=Side.BUY, qty=D(10), type=OrderType.LIMIT, limit_price=D(400)))
+        remote = RemoteEngine(path, kind="tui")
+        app = WorkstationApp(remote, Settings(watchlist=list(SYMBOLS), ui=UISettings(confirm_orders=False)),
+                             watchlists=Watchlists.load(tmp_path / "wl.json", list(SYMBOLS)), save_settings=False)
+        async with app.run_test(size=(160, 50)) as pilot:
+            await until(lambda: app._started)
+            await settle(pilot)
+            await command(pilot, "risk set max_order_qty 250")
+            await until(lambda: session.limits.limits_for(None).max_order_qty == 250)
+            assert risk_sets(session)[-1]["name"] == "max_order_qty"
+            await command(pilot, "alert AAPL > 200")
+            await until(lambda: any(r.text == "AAPL > 200" for r in session.alerts.rules.values()))
+            await pilot.press("K")
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("y")
+            await until(lambda: session.breaker.tripped)
+            assert session.oms.orders[limit.id].status is OrderStatus.CANCELED
+            await pilot.press("ctrl+d")
+    finally:
+        await server.close()
+        await served.stop()
