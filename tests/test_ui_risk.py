@@ -191,3 +191,26 @@ async def test_attached_kill_limit_and_alert_go_to_the_serving_engine(tmp_path):
     finally:
         await server.close()
         await served.stop()
+
+
+async def test_alerts_pane_acknowledges_the_selected_alert_then_all(tmp_path):
+    from workstation.model import AlertRaised
+    from workstation.ui.panes.feed import AlertsPane
+
+    app, session, _ = make_app(tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        session.bus.publish(AlertRaised(title="Stop hit", message="AAPL stop filled", priority="high", ts=1_790_000_000.0))
+        session.bus.publish(AlertRaised(title="Breaker", message="daily loss", priority="high", ts=1_790_000_001.0))
+        await settle(pilot)
+        pane = app.main.query_one("#alerts", AlertsPane)
+        app.focus_now(pane)  # reached with Tab (the number key 6 marks everything read at once)
+        await pilot.press("g", "a")  # the newest: Breaker
+        await settle(pilot)
+        acked = {a.title: a.acked for a in session.alerts.recent}
+        assert acked["Breaker"] and not acked["Stop hit"]
+        assert [data["ids"] for *_x, data in session.journal.events("alert.ack")] == [[session.alerts.recent[-1].id]]
+        assert pane.entries[0].cells[1][0] == "acked"
+        await pilot.press("A")
+        await settle(pilot)
+        assert all(a.acked for a in session.alerts.recent)

@@ -179,6 +179,9 @@ class EngineAPI(Protocol):
     async def alert_rule(self, op: str, text: str) -> dict[str, str]:
         """``op`` "add" (``text`` a rule) or "rm" (``text`` a rule id); returns ``{"id", "text"}``."""
 
+    async def alert_ack(self, ids: list[int] | None) -> list[int]:
+        """Acknowledge these alerts (every unacknowledged one when None), journaled as ``main.py alert ack``."""
+
 
 # --------------------------------------------------------------------------- local engine
 
@@ -312,6 +315,13 @@ class LocalEngine:
         except ModelError as exc:
             raise IntentError(str(exc)) from None
         return {"id": rule.id, "text": rule.text}
+
+    async def alert_ack(self, ids: list[int] | None) -> list[int]:
+        s = self._admin()
+        try:
+            return s.alerts.ack(ids)
+        except ModelError as exc:
+            raise IntentError(str(exc)) from None
 
     def _on_notice(self, notice) -> None:
         raised = _raised(notice.alert)
@@ -514,7 +524,10 @@ class LocalEngine:
 
 def _raised(alert) -> AlertRaised:
     """The alert engine's journaled ``Alert`` as the event faces know."""
-    return AlertRaised(title=alert.title, message=alert.message, priority=alert.priority, source=alert.source, ts=alert.ts, key=alert.key)
+    return AlertRaised(
+        title=alert.title, message=alert.message, priority=alert.priority, source=alert.source, ts=alert.ts, key=alert.key,
+        alert_id=alert.id,
+    )
 
 
 def _unread(alerts) -> int:

@@ -36,7 +36,7 @@ from workstation.ui.palette import WorkstationCommands
 from workstation.ui.risk_intents import RiskIntentsMixin
 from workstation.ui.panes.chart import ChartPane
 from workstation.ui.panes.cmdline import CommandLine
-from workstation.ui.panes.feed import FeedPane
+from workstation.ui.panes.feed import AlertsPane, FeedPane
 from workstation.ui.panes.header import HaltBanner, HeaderBar
 from workstation.ui.panes.orders import OrdersPane
 from workstation.ui.panes.positions import PositionsPane
@@ -156,7 +156,7 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
             yield TicketPane(self.instrument, self.last_price, id="ticket", classes="pane")
             yield RiskPane(id="risk", classes="pane")
             yield OrdersPane(id="orders", classes="pane")
-            yield FeedPane(id="alerts", classes="pane")
+            yield AlertsPane(id="alerts", classes="pane")
             yield FeedPane(id="log", classes="pane")
             yield StrategiesPane(id="strategies", classes="pane")
         yield Static("", id="cmd-error")
@@ -192,10 +192,10 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
                 self._badges[sym] = marks
         self._connection = self.engine.connection()
         self._orders_dirty = self._account_dirty = True
-        alerts = self.main.query_one("#alerts", FeedPane)
+        alerts = self.main.query_one("#alerts", AlertsPane)
         for a in self.engine.alerts():  # raised before this face opened, while nobody watched too
             if a not in self._alerts_shown:
-                alerts.add(a.ts or self.engine.time(), a.priority, f"{a.title}: {a.message}")
+                alerts.add(a.ts or self.engine.time(), a.priority, f"{a.title}: {a.message}", a.alert_id)
         attached = getattr(self.engine, "client_id", "")
         where = f" (attached as {attached}; ctrl+d detaches, the engine keeps running)" if attached else ""
         self.log_line("info", f"connected to {self.engine.info.broker} as profile {self.engine.info.profile}{where}")
@@ -305,7 +305,7 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
         elif isinstance(event, AlertRaised) and not self._stopped and self.screen_stack:
             if len(self._alerts_shown) < 1000:
                 self._alerts_shown.append(event)
-            self.main.query_one("#alerts", FeedPane).add(event.ts or self.engine.time(), event.priority, f"{event.title}: {event.message}")
+            self.main.query_one("#alerts", AlertsPane).add(event.ts or self.engine.time(), event.priority, f"{event.title}: {event.message}", event.alert_id)
             if event.priority in ("high", "critical"):
                 self.notify(event.message, title=event.title, severity="error" if event.priority == "critical" else "warning")
         elif isinstance(event, ConnectionState):

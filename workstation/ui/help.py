@@ -30,6 +30,7 @@ def sections(app: WorkstationApp) -> list[tuple[str, list[tuple[str, str, str]]]
     from workstation.ui.panes.chart import ChartPane
     from workstation.ui.panes.cmdline import CommandLine
     from workstation.ui.panes.orders import OrdersPane
+    from workstation.ui.panes.feed import AlertsPane
     from workstation.ui.panes.positions import PositionsPane
     from workstation.ui.panes.risk import RiskPane
     from workstation.ui.panes.strategies import StrategiesPane
@@ -59,6 +60,7 @@ def sections(app: WorkstationApp) -> list[tuple[str, list[tuple[str, str, str]]]
         ("Orders", rows(OrdersPane.BINDINGS)),
         ("Positions", rows(PositionsPane.BINDINGS)),
         ("Risk", rows(RiskPane.BINDINGS)),
+        ("Alerts", rows(AlertsPane.BINDINGS)),
         ("Risk limit editor", rows(LimitEditScreen.BINDINGS) + [("Enter", "Apply NAME VALUE (checked; the error is shown)", "")]),
         ("Ticket", rows(TicketField.BINDINGS) + [("Enter", "Review the order (then Enter sends)", "")] + [("", f"fields: {', '.join(f for _, f in TicketPane.FIELDS)}", "")]),
         ("Chart", rows(ChartPane.BINDINGS)),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from workstation.api import IntentError, working
 from workstation.ui.messages import IntentDone
+from workstation.ui.panes.feed import AlertsPane
 from workstation.ui.panes.risk import RiskPane
 
 if TYPE_CHECKING:
@@ -96,6 +97,19 @@ class RiskIntentsMixin:
             self.post_message(IntentDone("alert", text))
 
         self.run_worker(go(), group="intents", exit_on_error=False, name="alert")
+
+    def on_alerts_pane_ack(self: WorkstationApp, event: AlertsPane.Ack) -> None:
+        async def go() -> None:
+            try:
+                done = await self.engine.alert_ack(event.ids)
+            except IntentError as exc:
+                self.failed("alert ack", str(exc))
+                return
+            self.main.query_one("#alerts", AlertsPane).mark_acked(done)
+            self.log_line("info", f"acknowledged {len(done)} alert(s)")
+            self.post_message(IntentDone("alert ack", ", ".join(str(i) for i in done)))
+
+        self.run_worker(go(), group="alerts", exit_on_error=False, name="alert ack")
 
     def on_risk_pane_reset_breaker(self: WorkstationApp, event: RiskPane.ResetBreaker) -> None:
         self.ask_reset_breaker()
