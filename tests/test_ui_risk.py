@@ -214,3 +214,19 @@ async def test_alerts_pane_acknowledges_the_selected_alert_then_all(tmp_path):
         await pilot.press("A")
         await settle(pilot)
         assert all(a.acked for a in session.alerts.recent)
+
+
+async def test_kill_stops_a_running_strategy(tmp_path):
+    from tests.test_ui_strategies import cells, make_app as strategies_app, wait
+    from workstation.ui.panes.strategies import StrategiesPane
+
+    app, engine = strategies_app(tmp_path)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await wait(pilot, lambda: app._started)
+        await settle(pilot)
+        pane = app.query_one(StrategiesPane)
+        await pilot.press("9", "s")
+        await wait(pilot, lambda: cells(pane, "ma_crossover")["state"] == "running")
+        await pilot.press("K", "y")
+        await wait(pilot, lambda: cells(pane, "ma_crossover")["state"] == "stopped")
+        assert engine.snapshot().breaker  # the reason it tripped on
