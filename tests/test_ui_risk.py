@@ -4,6 +4,8 @@ and alert rules (:alert). Each asserts on the engine's state and its journal."""
 
 from decimal import Decimal
 
+import pytest
+
 from tests.test_ui_flows import command, of, orders, working_limit
 from tests.ui_support import make_app, settle
 from workstation.model import OrderStatus
@@ -19,6 +21,7 @@ def risk_sets(session):
     return [data for _seq, _ts, _kind, _ref, data in session.journal.events("risk.set")]
 
 
+@pytest.mark.slow
 async def test_kill_key_asks_then_cancels_flattens_and_trips(tmp_path):
     app, session, _ = make_app(tmp_path)
     msgs = []
@@ -59,6 +62,7 @@ async def test_kill_is_typed_in_full_on_the_command_line(tmp_path):
         assert session.breaker.tripped
 
 
+@pytest.mark.slow
 async def test_reset_breaker_from_risk_pane_refused_then_done(tmp_path, monkeypatch):
     app, session, _ = make_app(tmp_path)
     msgs = []
@@ -132,6 +136,7 @@ async def test_risk_set_command_line_errors_inline_and_journals(tmp_path):
         assert risk_sets(session)[-1]["name"] == "max_order_qty"
 
 
+@pytest.mark.slow
 async def test_alert_rules_from_the_command_line(tmp_path):
     app, session, _ = make_app(tmp_path)
     async with app.run_test(size=(160, 45)) as pilot:
