@@ -377,9 +377,10 @@ async def test_help_lists_every_binding(tmp_path):
         ids = {row[2] for _, rows in sections(app) for row in rows}
         for binding in WorkstationApp.BINDINGS:
             assert binding.id in ids
+        from workstation.ui.panes.feed import AlertsPane
         from workstation.ui.panes.risk import RiskPane
 
-        for pane in (WatchlistPane, OrdersPane, PositionsPane, RiskPane):
+        for pane in (WatchlistPane, OrdersPane, PositionsPane, RiskPane, AlertsPane):
             for binding in pane.BINDINGS:
                 assert binding.id in ids
         await pilot.press("q")
