@@ -192,6 +192,20 @@ async def test_attached_kill_limit_and_alert_go_to_the_serving_engine(tmp_path):
             await pilot.press("y")
             await until(lambda: session.breaker.tripped)
             assert session.oms.orders[limit.id].status is OrderStatus.CANCELED
+            await until(lambda: bool(remote.snapshot().breaker))
+            await pilot.press("5", "R")  # the reset, asked and done in the serving engine
+            await settle(pilot)
+            assert isinstance(app.screen, ConfirmScreen)
+            await pilot.press("y")
+            await until(lambda: not session.breaker.tripped)
+            from workstation.model import AlertRaised
+            from workstation.ui.panes.feed import AlertsPane
+
+            session.bus.publish(AlertRaised(title="Stop hit", message="AAPL stop filled", priority="high", ts=START))
+            await until(lambda: app.main.query_one("#alerts", AlertsPane).alert_ids)
+            app.focus_now(app.main.query_one("#alerts", AlertsPane))
+            await pilot.press("A")
+            await until(lambda: all(a.acked for a in session.alerts.recent))
             await pilot.press("ctrl+d")
     finally:
         await server.close()
