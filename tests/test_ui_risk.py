@@ -52,6 +52,10 @@ async def test_kill_is_typed_in_full_on_the_command_line(tmp_path):
     app, session, _ = make_app(tmp_path)
     async with app.run_test(size=(160, 45)) as pilot:
         await settle(pilot)
+        await pilot.press("t", "K")  # in a text field K is a character, not the kill switch
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen) and not session.breaker.tripped
+        await pilot.press("ctrl+g")
         await command(pilot, "k")
         assert not isinstance(app.screen, ConfirmScreen) and not session.breaker.tripped
         await pilot.press("escape")
@@ -153,6 +157,7 @@ async def test_alert_rules_from_the_command_line(tmp_path):
         assert len([r for r in session.alerts.rules.values() if r.origin != "settings"]) == 4
 
 
+@pytest.mark.slow
 async def test_attached_kill_limit_and_alert_go_to_the_serving_engine(tmp_path):
     from tests.fakes.market import InstantBroker
     from tests.serve_support import SYMBOLS, short_socket, until
