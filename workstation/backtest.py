@@ -261,7 +261,8 @@ class BatchJournal(Journal):
 
     Order events, fills and free-form events are kept in memory and written by ``flush``
     (the engine flushes every ``journal_batch`` records and at the end) in one transaction;
-    an order's row is written once per flush with its latest state. Reads flush first."""
+    an order's row is written once per flush with its latest state (the journal's triggers
+    index the fills). Reads flush first."""
 
     def __init__(self, path: Path | str) -> None:
         super().__init__(path, synchronous="OFF")
@@ -269,7 +270,6 @@ class BatchJournal(Journal):
         self._seq = int(row[0])
         self._exec_ids = {r[0] for r in self._db.execute("SELECT exec_id FROM fills")}
         self._events: list[tuple[int, float, str, str | None, Any]] = []
-        self._fills: list[tuple[Any, ...]] = []
         self._orders: dict[str, Order] = {}
 
     @property
@@ -292,10 +292,6 @@ class BatchJournal(Journal):
         self._exec_ids.add(fill.exec_id)
         self._seq += 1
         self._events.append((self._seq, fill.ts, "fill", fill.order_id, fill))
-        self._fills.append((
-            fill.exec_id, fill.order_id, fill.symbol, fill.side.value, str(fill.qty), str(fill.price),
-            str(fill.commission), fill.ts, fill.strategy, self._seq,
-        ))
         if order is not None:
             self._orders[order.id] = order
         return True
@@ -320,10 +316,6 @@ class BatchJournal(Journal):
                 "INSERT INTO events(seq, ts, kind, ref, data) VALUES(?,?,?,?,?)",
                 [(seq, ts, kind, ref, enc(data)) for seq, ts, kind, ref, data in self._events],
             )
-            db.executemany(
-                "INSERT INTO fills(exec_id, order_id, symbol, side, qty, price, commission, ts, strategy, seq) "
-                "VALUES(?,?,?,?,?,?,?,?,?,?)", self._fills,
-            )
             for order in self._orders.values():
                 self._upsert_order(db, order)
         except BaseException:
@@ -331,7 +323,6 @@ class BatchJournal(Journal):
             raise
         db.execute("COMMIT")
         self._events.clear()
-        self._fills.clear()
         self._orders.clear()
 
     # reads see everything written so far

@@ -9,7 +9,8 @@ Tables
 ``fills``     every execution, unique by ``exec_id``: a duplicated broker report is dropped
               here, so a fill is counted once however often it arrives.
 
-Each write is one transaction, committed before the caller publishes the change. With
+Each write is one statement and so one transaction (triggers keep ``orders`` and ``fills``
+current inside it), committed before the caller publishes the change. With
 ``synchronous=NORMAL`` (the default) a committed transaction survives a killed process;
 ``synchronous=FULL`` (a setting) also survives a power cut.
 
@@ -43,15 +44,13 @@ CREATE TABLE IF NOT EXISTS orders (
     updated REAL NOT NULL,
     data BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS orders_status ON orders(status);
 CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY,
     ts REAL NOT NULL,
     kind TEXT NOT NULL,
     ref TEXT,
     data BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS events_kind ON events(kind);
 CREATE TABLE IF NOT EXISTS fills (
     exec_id TEXT PRIMARY KEY,
     order_id TEXT NOT NULL,
@@ -65,6 +64,32 @@ CREATE TABLE IF NOT EXISTS fills (
     seq INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS fills_ts ON fills(ts);
+-- an order event carries the order's new state; this keeps ``orders`` current in the same
+-- statement, so journaling an order event is one atomic write
+CREATE TRIGGER IF NOT EXISTS order_state AFTER INSERT ON events
+WHEN (NEW.kind LIKE 'order.%' OR NEW.kind = 'fill') AND json_type(NEW.data, '$.order') = 'object'
+BEGIN
+    INSERT INTO orders(id, client_id, status, symbol, created, updated, data) VALUES (
+        CAST(NEW.ref AS INTEGER),
+        json_extract(NEW.data, '$.order.client_id'),
+        json_extract(NEW.data, '$.order.status'),
+        json_extract(NEW.data, '$.order.symbol'),
+        json_extract(NEW.data, '$.order.created'),
+        json_extract(NEW.data, '$.order.updated'),
+        json_extract(NEW.data, '$.order')
+    ) ON CONFLICT(id) DO UPDATE SET status=excluded.status, updated=excluded.updated, data=excluded.data;
+END;
+-- a fill event fills the ``fills`` index in the same statement
+CREATE TRIGGER IF NOT EXISTS fill_row AFTER INSERT ON events
+WHEN NEW.kind = 'fill'
+BEGIN
+    INSERT INTO fills(exec_id, order_id, symbol, side, qty, price, commission, ts, strategy, seq) VALUES (
+        json_extract(NEW.data, '$.exec_id'), json_extract(NEW.data, '$.order_id'),
+        json_extract(NEW.data, '$.symbol'), json_extract(NEW.data, '$.side'),
+        json_extract(NEW.data, '$.qty'), json_extract(NEW.data, '$.price'),
+        json_extract(NEW.data, '$.commission'), NEW.ts, json_extract(NEW.data, '$.strategy'), NEW.seq
+    );
+END;
 """
 
 _encode = msgspec.json.Encoder().encode
@@ -169,44 +194,34 @@ class Journal:
         )
 
     def record_order(self, kind: str, order: Order, ts: float, extra: dict[str, Any] | None = None) -> None:
-        """Write an order event and the order's new state in one transaction."""
-        payload = {"status": order.status.value}
+        """Write an order event with the order's new state: one statement, one transaction
+        (the ``order_state`` trigger updates ``orders`` inside it)."""
+        payload: dict[str, Any] = {"status": order.status.value}
         if order.reason:
             payload["reason"] = order.reason
         if extra:
-            payload.update(extra)
-        with self._tx() as db:
-            self._upsert_order(db, order)
-            db.execute(
-                "INSERT INTO events(ts, kind, ref, data) VALUES(?,?,?,?)",
-                (ts, f"order.{kind}", order.id, json.dumps(payload, default=str)),
-            )
+            payload.update({k: str(v) if isinstance(v, Decimal) else v for k, v in extra.items()})
+        payload["order"] = order
+        self._db.execute(
+            "INSERT INTO events(ts, kind, ref, data) VALUES(?,?,?,?)",
+            (ts, f"order.{kind}", order.id, _encode(payload)),
+        )
 
     def record_fill(self, fill: Fill, order: Order | None) -> bool:
-        """Write a fill (and its order's new state) in one transaction.
+        """Write a fill (and its order's new state) in one statement, one transaction.
 
         Returns False, writing nothing, when a fill with this ``exec_id`` is already there.
+        The ``fill_row`` and ``order_state`` triggers write ``fills`` and ``orders``.
         """
-        with self._tx() as db:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO events(ts, kind, ref, data) "
-                "SELECT ?, 'fill', ?, ? WHERE NOT EXISTS (SELECT 1 FROM fills WHERE exec_id=?)",
-                (fill.ts, fill.order_id, _encode(fill), fill.exec_id),
-            )
-            if cur.rowcount == 0:
-                return False
-            seq = cur.lastrowid
-            db.execute(
-                "INSERT INTO fills(exec_id, order_id, symbol, side, qty, price, commission, ts, strategy, seq) "
-                "VALUES(?,?,?,?,?,?,?,?,?,?)",
-                (
-                    fill.exec_id, fill.order_id, fill.symbol, fill.side.value, str(fill.qty), str(fill.price),
-                    str(fill.commission), fill.ts, fill.strategy, seq,
-                ),
-            )
-            if order is not None:
-                self._upsert_order(db, order)
-        return True
+        data = msgspec.structs.asdict(fill)
+        if order is not None:
+            data["order"] = order
+        cur = self._db.execute(
+            "INSERT INTO events(ts, kind, ref, data) "
+            "SELECT ?, 'fill', ?, ? WHERE NOT EXISTS (SELECT 1 FROM fills WHERE exec_id=?)",
+            (fill.ts, fill.order_id, _encode(data), fill.exec_id),
+        )
+        return cur.rowcount > 0
 
     def has_fill(self, exec_id: str) -> bool:
         return self._db.execute("SELECT 1 FROM fills WHERE exec_id=?", (exec_id,)).fetchone() is not None
@@ -241,12 +256,12 @@ class Journal:
         return _decode_order(row[0]) if row else None
 
     def fills(self, since: float | None = None) -> list[Fill]:
-        q = "SELECT data FROM events WHERE kind='fill'"
+        q = "SELECT e.data FROM fills f JOIN events e ON e.seq = f.seq"
         args: tuple[Any, ...] = ()
         if since is not None:
-            q += " AND ts >= ?"
+            q += " WHERE f.ts >= ?"
             args = (since,)
-        return [msgspec.json.decode(r[0], type=Fill) for r in self._db.execute(q + " ORDER BY seq", args)]
+        return [msgspec.json.decode(r[0], type=Fill) for r in self._db.execute(q + " ORDER BY f.seq", args)]
 
     def cash_entries(self) -> list[tuple[Decimal, str, str]]:
         out = []
