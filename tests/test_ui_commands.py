@@ -1,6 +1,7 @@
 """The command-line grammar (pure): every form the workstation accepts, and nothing raises
 but ParseError."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -9,11 +10,15 @@ from hypothesis import strategies as st
 
 from workstation.model import OrderType, Side, TimeInForce
 from workstation.ui.commands import (
+    AlertCommand,
     CancelCommand,
     FlattenCommand,
     HelpCommand,
+    KillCommand,
     OrderCommand,
     ParseError,
+    ResetBreakerCommand,
+    RiskSetCommand,
     ThemeCommand,
     WatchCommand,
     describe,
@@ -105,11 +110,48 @@ def test_describe_round_trips():
         assert parse(describe(parse(text))) == parse(text)
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("kill", KillCommand()),
+        ("reset-breaker", ResetBreakerCommand()),
+        ("risk set max_order_qty 500", RiskSetCommand("max_order_qty", "500")),
+        ("risk set MAX_DAILY_LOSS off", RiskSetCommand("max_daily_loss", "off")),
+        ("alert AAPL > 200", AlertCommand("AAPL > 200")),
+        (":alert AAPL move 3% 5m", AlertCommand("AAPL move 3% 5m")),
+        ("alert pnl < -1000", AlertCommand("pnl < -1000")),
+        ("alert spread BTC/USD > 20", AlertCommand("spread BTC/USD > 20")),
+    ],
+)
+def test_risk_and_alert_commands(text, expected):
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("k", "usage: kill"),  # never a prefix away
+        ("kill all", "usage: kill"),
+        ("risk set nope 5", "unknown risk limit 'nope'"),
+        ("risk set max_order_qty abc", "max_order_qty must be a number"),
+        ("risk show", "usage: risk set NAME VALUE"),
+        ("alert AAPL sideways", "alert rule"),
+        ("alert", "usage: alert"),
+    ],
+)
+def test_risk_and_alert_command_errors(text, message):
+    with pytest.raises(ParseError, match=re.escape(message)):
+        parse(text)
+
+
 WORDS = st.sampled_from(
     ["buy", "b", "sell", "s", "short", "cancel", "all", "flatten", "watch", "add", "rm", "list", "theme", "help",
      "@", "lmt", "stp", "tp", "sl", "trail", "gtc", "day", "ioc", "fok", "mkt", "100", "$10000", "-5", "0", "1e9",
      "185.50", "2%", "%", "AAPL", "btc/usd", "ES-2026-12", "AAPL-2026-12-18-200-C", "AAPL261218C00200000", "NaN",
-     "Infinity", "1,000", "1_0", ".5", "9" * 40, "ß", "٣", "", ":", "$", "AAPL-2026-02-30-1-C"]
+     "Infinity", "1,000", "1_0", ".5", "9" * 40, "ß", "٣", "", ":", "$", "AAPL-2026-02-30-1-C",
+     "kill", "reset-breaker", "risk", "set", "max_order_qty", "max_daily_loss_pct", "trading_halted", "day_roll",
+     "day_timezone", "off", "default", "alert", "move", "5m", "pnl", "spread", ">", "<", ">=", "priority", "high",
+     "cooldown", "true"]
 )
 
 

@@ -377,7 +377,10 @@ async def test_help_lists_every_binding(tmp_path):
         ids = {row[2] for _, rows in sections(app) for row in rows}
         for binding in WorkstationApp.BINDINGS:
             assert binding.id in ids
-        for pane in (WatchlistPane, OrdersPane, PositionsPane):
+        from workstation.ui.panes.feed import AlertsPane
+        from workstation.ui.panes.risk import RiskPane
+
+        for pane in (WatchlistPane, OrdersPane, PositionsPane, RiskPane, AlertsPane):
             for binding in pane.BINDINGS:
                 assert binding.id in ids
         await pilot.press("q")
@@ -395,7 +398,7 @@ async def test_palette_offers_every_action(tmp_path):
     async with app.run_test(size=(160, 45)) as pilot:
         await settle(pilot)
         titles = [t for t, _, _ in actions(app)]
-        for needed in ("Go to Watchlist", "Go to Log", "Command line", "Cancel all orders", "Flatten all positions", "Help: every key", "Quit", "Theme: amber", "Theme: high-contrast", "Theme: light", "Theme: dark"):
+        for needed in ("Go to Watchlist", "Go to Log", "Command line", "Cancel all orders", "Flatten all positions", "Help: every key", "Quit", "Kill switch", "Reset the circuit breaker", "Change a risk limit", "Acknowledge every alert", "Theme: amber", "Theme: high-contrast", "Theme: light", "Theme: dark"):
             assert needed in titles
         await pilot.press("ctrl+p")
         await settle(pilot)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
@@ -166,6 +166,22 @@ class EngineAPI(Protocol):
     async def ack_alerts(self) -> None:
         """The person has seen the alerts: unread goes to zero (for every attached face)."""
 
+    async def kill(self, reason: str = "kill switch") -> dict[str, Any] | None:
+        """The kill switch: cancel every working order, flatten every position, stop every
+        strategy, trip the breaker. Returns the ``KillReport`` as plain data."""
+
+    async def reset_breaker(self) -> str:
+        """Reset a tripped breaker (IntentError while the breach persists); returns why it had tripped."""
+
+    async def risk_set(self, name: str, value: str, strategy: str | None = None) -> str:
+        """Change one limit now, journaled as ``main.py risk set`` does; returns the value as shown."""
+
+    async def alert_rule(self, op: str, text: str) -> dict[str, str]:
+        """``op`` "add" (``text`` a rule) or "rm" (``text`` a rule id); returns ``{"id", "text"}``."""
+
+    async def alert_ack(self, ids: list[int] | None) -> list[int]:
+        """Acknowledge these alerts (every unacknowledged one when None), journaled as ``main.py alert ack``."""
+
 
 # --------------------------------------------------------------------------- local engine
 
@@ -249,6 +265,63 @@ class LocalEngine:
         if journaled is not None and journaled.unacked():
             journaled.ack()  # journaled: read for every face, and after a restart
         self.alert_book.ack()
+
+    async def kill(self, reason: str = "kill switch") -> dict[str, Any] | None:
+        kill = getattr(self._s, "kill", None)
+        if kill is None:
+            raise IntentError("the kill switch is not part of this build")
+        report = await kill(reason, who=self._source)
+        return msgspec.to_builtins(report) if report is not None else None
+
+    def _admin(self):
+        s = self._s
+        if not hasattr(s, "set_limit"):
+            raise IntentError("this engine has no risk limits or alert rules to change")
+        return s
+
+    async def reset_breaker(self) -> str:
+        s = self._admin()
+        if not s.breaker.tripped:
+            raise IntentError("the circuit breaker is not tripped")
+        reason = s.breaker.info.reason
+        breaches = s.monitor.breaches()
+        if breaches:
+            raise IntentError(f"cannot reset the circuit breaker while the breach persists: {breaches[0]} (raise the limit first)")
+        try:
+            s.reset_breaker(confirmed=True, who=self._source)
+        except ModelError as exc:
+            raise IntentError(str(exc)) from None
+        return reason
+
+    async def risk_set(self, name: str, value: str, strategy: str | None = None) -> str:
+        from workstation.limits import show
+
+        s = self._admin()
+        try:
+            s.set_limit(name, value, strategy)
+        except ModelError as exc:
+            raise IntentError(str(exc)) from None
+        return show(getattr(s.limits.limits_for(strategy), name))
+
+    async def alert_rule(self, op: str, text: str) -> dict[str, str]:
+        s = self._admin()
+        try:
+            if op == "add":
+                rule = s.alerts.add_rule(text)
+            elif op == "rm":
+                rule = s.alerts.remove_rule(text.strip())
+            else:
+                raise IntentError(f"unknown alert rule operation {op!r}")
+        except ModelError as exc:
+            raise IntentError(str(exc)) from None
+        return {"id": rule.id, "text": rule.text}
+
+    async def alert_ack(self, ids: list[int] | None) -> list[int]:
+        s = self._admin()
+        try:
+            return s.alerts.ack(ids)
+        except ModelError as exc:
+            raise IntentError(str(exc)) from None
 
     def _on_notice(self, notice) -> None:
         raised = _raised(notice.alert)
@@ -451,7 +524,10 @@ class LocalEngine:
 
 def _raised(alert) -> AlertRaised:
     """The alert engine's journaled ``Alert`` as the event faces know."""
-    return AlertRaised(title=alert.title, message=alert.message, priority=alert.priority, source=alert.source, ts=alert.ts, key=alert.key)
+    return AlertRaised(
+        title=alert.title, message=alert.message, priority=alert.priority, source=alert.source, ts=alert.ts, key=alert.key,
+        alert_id=alert.id,
+    )
 
 
 def _unread(alerts) -> int:

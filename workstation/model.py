@@ -439,6 +439,7 @@ class AlertRaised(msgspec.Struct, frozen=True, kw_only=True):
     source: str = "engine"
     ts: float = 0.0
     key: str | None = None
+    alert_id: int = 0  # the alert engine's journaled id (0: not journaled); ``alert ack ID`` takes it
 
 
 class ConnectionState(msgspec.Struct, frozen=True, kw_only=True):

@@ -33,9 +33,10 @@ from workstation.model import AlertRaised, ConnectionState, Instrument, ModelErr
 from workstation.ui.intents import IntentsMixin, describe_order
 from workstation.ui.messages import IntentFailed, ThemeChanged
 from workstation.ui.palette import WorkstationCommands
+from workstation.ui.risk_intents import RiskIntentsMixin
 from workstation.ui.panes.chart import ChartPane
 from workstation.ui.panes.cmdline import CommandLine
-from workstation.ui.panes.feed import FeedPane
+from workstation.ui.panes.feed import AlertsPane, FeedPane
 from workstation.ui.panes.header import HaltBanner, HeaderBar
 from workstation.ui.panes.orders import OrdersPane
 from workstation.ui.panes.positions import PositionsPane
@@ -67,7 +68,7 @@ INPUT_QUIET_NS = 300_000_000  # after a key, expensive redraws (the chart) wait 
 HISTORY_BARS = 120  # minute bars fetched to seed the chart of a symbol
 
 
-class WorkstationApp(IntentsMixin, App[None]):
+class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
     CSS_PATH = "workstation.tcss"
     TITLE = "workstation"
     COMMANDS = App.COMMANDS | {WorkstationCommands}
@@ -82,13 +83,14 @@ class WorkstationApp(IntentsMixin, App[None]):
         Binding("slash", "filter", "Filter", priority=True, id="app.filter", tooltip="Filter the rows of the focused table"),
         Binding("question_mark,f1", "help", "Help", priority=True, id="app.help", tooltip="Every key binding"),
         Binding("t", "ticket", "Ticket", show=False, priority=True, id="app.ticket", tooltip="Go to the order ticket"),
+        Binding("K", "kill", "Kill", show=False, priority=True, id="app.kill", tooltip="Kill switch: cancel every order, flatten every position, stop every strategy, trip the breaker (asks first)"),
         Binding("B", "backtest", "Backtest", show=False, priority=True, id="app.backtest", tooltip="Open the Backtest screen"),
         Binding("q", "quit", "Quit", priority=True, id="app.quit", tooltip="Quit (asks while orders are working)"),
         Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True, id="app.quit_anywhere", tooltip="Quit, even from a text field"),
         Binding("ctrl+d", "detach", "Detach", show=False, id="app.detach", tooltip="Leave a serving engine running and close this face"),
         Binding("ctrl+g", "close_palette", "Close", show=False, priority=True, id="app.close_palette", tooltip="Close the command palette (as Escape does)"),
     ]
-    PASSIVE = {"focus_pane", "command_line", "filter", "help", "ticket", "quit", "backtest"}
+    PASSIVE = {"focus_pane", "command_line", "filter", "help", "ticket", "quit", "backtest", "kill"}
 
     def __init__(
         self,
@@ -154,7 +156,7 @@ class WorkstationApp(IntentsMixin, App[None]):
             yield TicketPane(self.instrument, self.last_price, id="ticket", classes="pane")
             yield RiskPane(id="risk", classes="pane")
             yield OrdersPane(id="orders", classes="pane")
-            yield FeedPane(id="alerts", classes="pane")
+            yield AlertsPane(id="alerts", classes="pane")
             yield FeedPane(id="log", classes="pane")
             yield StrategiesPane(id="strategies", classes="pane")
         yield Static("", id="cmd-error")
@@ -190,10 +192,10 @@ class WorkstationApp(IntentsMixin, App[None]):
                 self._badges[sym] = marks
         self._connection = self.engine.connection()
         self._orders_dirty = self._account_dirty = True
-        alerts = self.main.query_one("#alerts", FeedPane)
+        alerts = self.main.query_one("#alerts", AlertsPane)
         for a in self.engine.alerts():  # raised before this face opened, while nobody watched too
             if a not in self._alerts_shown:
-                alerts.add(a.ts or self.engine.time(), a.priority, f"{a.title}: {a.message}")
+                alerts.add(a.ts or self.engine.time(), a.priority, f"{a.title}: {a.message}", a.alert_id)
         attached = getattr(self.engine, "client_id", "")
         where = f" (attached as {attached}; ctrl+d detaches, the engine keeps running)" if attached else ""
         self.log_line("info", f"connected to {self.engine.info.broker} as profile {self.engine.info.profile}{where}")
@@ -303,7 +305,7 @@ class WorkstationApp(IntentsMixin, App[None]):
         elif isinstance(event, AlertRaised) and not self._stopped and self.screen_stack:
             if len(self._alerts_shown) < 1000:
                 self._alerts_shown.append(event)
-            self.main.query_one("#alerts", FeedPane).add(event.ts or self.engine.time(), event.priority, f"{event.title}: {event.message}")
+            self.main.query_one("#alerts", AlertsPane).add(event.ts or self.engine.time(), event.priority, f"{event.title}: {event.message}", event.alert_id)
             if event.priority in ("high", "critical"):
                 self.notify(event.message, title=event.title, severity="error" if event.priority == "critical" else "warning")
         elif isinstance(event, ConnectionState):

@@ -16,7 +16,10 @@ Orders::
     sell 100 AAPL trail 2%             trailing stop (percent, or an amount: trail 1.50)
 
 Other commands: ``cancel ID``, ``cancel all``, ``flatten AAPL``, ``flatten all``,
-``watch add TSLA``, ``watch rm TSLA``, ``watch list NAME``, ``theme NAME``, ``help``.
+``watch add TSLA``, ``watch rm TSLA``, ``watch list NAME``, ``theme NAME``, ``help``;
+risk: ``kill`` (the kill switch; only the whole word), ``reset-breaker``,
+``risk set NAME VALUE``; alert rules: ``alert AAPL > 200``, ``alert AAPL move 3% 5m``,
+``alert pnl < -1000``, ``alert spread BTC/USD > 20`` (the grammar of ``workstation.alerts``).
 
 Every verb and keyword may be shortened to any unambiguous prefix (``can all``,
 ``fl all``, ``buy 100 AAPL lim 185 g``); ``b`` is buy and ``s`` is sell. Symbols are
@@ -83,7 +86,31 @@ class HelpCommand:
     pass
 
 
-Command = OrderCommand | CancelCommand | FlattenCommand | WatchCommand | ThemeCommand | HelpCommand
+@dataclass(frozen=True, slots=True)
+class KillCommand:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ResetBreakerCommand:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RiskSetCommand:
+    name: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertCommand:
+    rule: str  # the rule as typed (checked by ``workstation.alerts.parse_rule``)
+
+
+Command = (
+    OrderCommand | CancelCommand | FlattenCommand | WatchCommand | ThemeCommand | HelpCommand
+    | KillCommand | ResetBreakerCommand | RiskSetCommand | AlertCommand
+)
 
 # --------------------------------------------------------------------------- vocabulary
 
@@ -98,6 +125,10 @@ VERBS: dict[str, str] = {
     "watch": "watch",
     "theme": "theme",
     "help": "help",
+    "kill": "kill",
+    "reset-breaker": "reset-breaker",
+    "risk": "risk",
+    "alert": "alert",
 }
 
 KEYWORDS: dict[str, str] = {
@@ -125,6 +156,8 @@ GRAMMAR_HELP = (
     "flatten SYMBOL|all",
     "watch add|rm SYMBOL  ·  watch list NAME",
     "theme NAME",
+    "kill  (asks first)  ·  reset-breaker  ·  risk set NAME VALUE",
+    "alert AAPL > 200  ·  alert AAPL move 3% 5m  ·  alert pnl < -1000  ·  alert spread BTC/USD > 20",
     "help",
 )
 
@@ -215,6 +248,20 @@ def parse(text: object) -> Command:
                 raise ParseError(f"list name {name!r} must be 1 to 24 letters, digits, - or _")
             return WatchCommand("list", name.lower())
         return WatchCommand(action, _symbol(rest[1]))
+    if verb == "kill":
+        if words[0].lower() != "kill" or rest:  # the kill switch is never a typo away
+            raise ParseError("usage: kill (the whole word, nothing after it)")
+        return KillCommand()
+    if verb == "reset-breaker":
+        if rest:
+            raise ParseError("reset-breaker takes no arguments")
+        return ResetBreakerCommand()
+    if verb == "risk":
+        if len(rest) != 3 or rest[0].lower() != "set":
+            raise ParseError("usage: risk set NAME VALUE")
+        return _risk_set(rest[1], rest[2])
+    if verb == "alert":
+        return _alert(text)
     if verb == "theme":
         if len(rest) != 1:
             raise ParseError("usage: theme NAME")
@@ -222,6 +269,39 @@ def parse(text: object) -> Command:
     if rest:
         raise ParseError("help takes no arguments")
     return HelpCommand()
+
+
+def _risk_set(name: str, value: str) -> RiskSetCommand:
+    """Checked here as the engine will check it (the error shows as the line is typed)."""
+    from workstation.limits import LIMIT_NAMES, parse_value
+
+    name = name.lower()
+    if name not in LIMIT_NAMES:
+        raise ParseError(f"unknown risk limit {name!r} (known: {', '.join(LIMIT_NAMES)})")
+    if value.lower() != "default":
+        try:
+            parse_value(name, value)
+        except ModelError as exc:
+            raise ParseError(str(exc)) from None
+        except (ValueError, ArithmeticError, TypeError, KeyError, IndexError) as exc:
+            raise ParseError(f"malformed value {value!r} for {name}: {exc}") from None
+    return RiskSetCommand(name, value)
+
+
+def _alert(text: str) -> AlertCommand:
+    from workstation.alerts import parse_rule
+
+    parts = text.strip().lstrip(":").split(None, 1)
+    rule = parts[1].strip() if len(parts) > 1 else ""
+    if not rule:
+        raise ParseError("usage: alert AAPL > 200, alert AAPL move 3% 5m, alert pnl < -1000, alert spread BTC/USD > 20")
+    try:
+        parse_rule(rule)
+    except ModelError as exc:
+        raise ParseError(str(exc)) from None
+    except (ValueError, ArithmeticError, TypeError, KeyError, IndexError) as exc:
+        raise ParseError(f"malformed alert rule {rule!r}: {exc}") from None
+    return AlertCommand(rule)
 
 
 def _order(verb: str, words: list[str]) -> OrderCommand:

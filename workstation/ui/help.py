@@ -30,13 +30,16 @@ def sections(app: WorkstationApp) -> list[tuple[str, list[tuple[str, str, str]]]
     from workstation.ui.panes.chart import ChartPane
     from workstation.ui.panes.cmdline import CommandLine
     from workstation.ui.panes.orders import OrdersPane
+    from workstation.ui.panes.feed import AlertsPane
     from workstation.ui.panes.positions import PositionsPane
+    from workstation.ui.panes.risk import RiskPane
     from workstation.ui.panes.strategies import StrategiesPane
     from workstation.ui.screens.strategy_params import StrategyParamsScreen
     from workstation.ui.panes.table import LiveTable
     from workstation.ui.panes.ticket import TicketField, TicketPane
     from workstation.ui.panes.watchlist import WatchlistPane
     from workstation.ui.screens.confirm import ConfirmScreen
+    from workstation.ui.screens.limit_edit import LimitEditScreen
     from workstation.ui.screens.review import ReviewScreen
 
     keymap = dict(app.settings.ui.bindings)
@@ -56,6 +59,9 @@ def sections(app: WorkstationApp) -> list[tuple[str, list[tuple[str, str, str]]]
         ("Watchlist", rows(WatchlistPane.BINDINGS)),
         ("Orders", rows(OrdersPane.BINDINGS)),
         ("Positions", rows(PositionsPane.BINDINGS)),
+        ("Risk", rows(RiskPane.BINDINGS)),
+        ("Alerts", rows(AlertsPane.BINDINGS)),
+        ("Risk limit editor", rows(LimitEditScreen.BINDINGS) + [("Enter", "Apply NAME VALUE (checked; the error is shown)", "")]),
         ("Ticket", rows(TicketField.BINDINGS) + [("Enter", "Review the order (then Enter sends)", "")] + [("", f"fields: {', '.join(f for _, f in TicketPane.FIELDS)}", "")]),
         ("Chart", rows(ChartPane.BINDINGS)),
         ("Strategies", rows(StrategiesPane.BINDINGS)),

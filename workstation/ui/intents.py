@@ -17,9 +17,13 @@ from workstation.ui.commands import (
     GRAMMAR_HELP,
     CancelCommand,
     FlattenCommand,
+    AlertCommand,
     HelpCommand,
+    KillCommand,
     OrderCommand,
     ParseError,
+    ResetBreakerCommand,
+    RiskSetCommand,
     ThemeCommand,
     WatchCommand,
     notional_qty,
@@ -90,6 +94,14 @@ class IntentsMixin:
                 self.failed("theme", str(exc))
         elif isinstance(cmd, HelpCommand):
             self.action_help()
+        elif isinstance(cmd, KillCommand):
+            self.action_kill()
+        elif isinstance(cmd, ResetBreakerCommand):
+            self.ask_reset_breaker()
+        elif isinstance(cmd, RiskSetCommand):
+            self.set_limit(cmd.name, cmd.value)
+        elif isinstance(cmd, AlertCommand):
+            self.add_alert(cmd.rule)
 
     def order_request(self: WorkstationApp, cmd: OrderCommand) -> tuple[OrderRequest, str]:
         """The OrderRequest a parsed command stands for (a notional becomes whole lots)."""

@@ -16,6 +16,8 @@ def actions(app: WorkstationApp) -> list[tuple[str, Callable[[], object], str]]:
     """(title, callback, help) for every action the workstation offers."""
     from workstation.ui.app import PANES
     from workstation.ui.panes.chart import ChartPane
+    from workstation.ui.panes.feed import AlertsPane
+    from workstation.ui.panes.risk import RiskPane
 
     out: list[tuple[str, Callable[[], object], str]] = []
     for key, pane, title in PANES:
@@ -27,6 +29,10 @@ def actions(app: WorkstationApp) -> list[tuple[str, Callable[[], object], str]]:
         ("New order ticket", app.action_ticket, "key t"),
         ("Cancel all orders", partial(app.ask_cancel, None), "asks first"),
         ("Flatten all positions", partial(app.ask_flatten, None), "cancels working orders, closes at market; asks first"),
+        ("Kill switch", app.action_kill, "key K: cancel every order, flatten every position, stop strategies, trip the breaker; asks first"),
+        ("Reset the circuit breaker", app.ask_reset_breaker, "key R in the Risk pane; asks first"),
+        ("Change a risk limit", lambda: app.on_risk_pane_edit_limit(RiskPane.EditLimit("")), "key e in the Risk pane (journaled)"),
+        ("Acknowledge every alert", lambda: app.on_alerts_pane_ack(AlertsPane.Ack(None)), "key A in the Alerts pane (journaled)"),
         ("Chart: line or candles", lambda: app.query_one(ChartPane).action_toggle_mode(), "key v in the chart"),
         ("Watchlist: next list", partial(app.cycle_watchlist, 1), "key ]"),
         ("Watchlist: previous list", partial(app.cycle_watchlist, -1), "key ["),

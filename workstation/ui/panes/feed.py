@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
+
+from textual.binding import Binding
+from textual.message import Message
 
 from workstation.ui.panes.table import Column, LiveTable, Row
 
@@ -35,3 +39,47 @@ class FeedPane(LiveTable):
     @property
     def texts(self) -> list[str]:
         return [r.cells[2][0] for r in self.entries]
+
+
+class AlertsPane(FeedPane):
+    """The Alerts pane: a FeedPane whose rows know the alert engine's ids, to acknowledge them."""
+
+    BINDINGS = [
+        Binding("a", "ack", "Ack", id="alerts.ack", tooltip="Acknowledge the selected alert (journaled)"),
+        Binding("A", "ack_all", "Ack all", id="alerts.ack_all", tooltip="Acknowledge every alert (journaled)"),
+    ]
+
+    @dataclass
+    class Ack(Message):
+        ids: list[int] | None  # None: every unacknowledged alert
+
+    def __init__(self, *, cap: int = 500, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(cap=cap, id=id, classes=classes)
+        self.alert_ids: dict[str, int] = {}  # row key -> the alert engine's id
+
+    def add(self, ts: float, level: str, text: str, alert_id: int = 0) -> None:
+        super().add(ts, level, text)
+        if alert_id:
+            self.alert_ids[self.entries[0].key] = alert_id
+            live = {r.key for r in self.entries}
+            self.alert_ids = {k: v for k, v in self.alert_ids.items() if k in live}
+
+    def mark_acked(self, ids: list[int]) -> None:
+        """Acknowledged rows show ``acked`` in the level column."""
+        done = set(ids)
+        self.entries = [
+            Row(r.key, (r.cells[0], ("acked", "muted"), r.cells[2])) if self.alert_ids.get(r.key) in done else r
+            for r in self.entries
+        ]
+        self.set_rows(self.entries)
+
+    def action_ack(self) -> None:
+        alert_id = self.alert_ids.get(self.selected_key or "")
+        if not alert_id:
+            self.app.bell()
+            self.notify("this alert has no id to acknowledge (not from the alert engine)", severity="warning")
+            return
+        self.post_message(self.Ack([alert_id]))
+
+    def action_ack_all(self) -> None:
+        self.post_message(self.Ack(None))

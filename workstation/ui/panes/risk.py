@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
+from textual.binding import Binding
+from textual.message import Message
+
 from workstation.api import RiskRow
+from workstation.model import plain
 from workstation.ui.panes.format import money, num
 from workstation.ui.panes.table import Column, LiveTable, Row
 
@@ -24,6 +29,14 @@ SHORT = {
     "orders per minute": "orders/min", "buying power used": "BP used", "gross exposure": "gross exp.",
     "net exposure": "net exp.", "buying power": "buying power",
 }
+# the limit behind each row (the editor opens on it)
+LIMIT_OF = {
+    "day loss": "max_daily_loss", "intraday drawdown": "max_intraday_drawdown_pct", "drawdown from peak": "max_drawdown_pct",
+    "gross exposure": "max_gross_exposure", "net exposure": "max_net_exposure", "largest position (qty)": "max_position_qty",
+    "largest position ($)": "max_position_notional", "symbol concentration": "max_symbol_pct",
+    "sector concentration": "max_sector_pct", "open orders": "max_open_orders", "orders per second": "max_orders_per_second",
+    "orders per minute": "max_orders_per_minute", "orders today": "max_orders_per_day",
+}
 ROLE = {"breach": "down", "near": "stale", "ok": "", "off": "muted"}
 
 
@@ -40,6 +53,18 @@ def fmt(value: Decimal | None, unit: str) -> str:
 class RiskPane(LiveTable):
     """Whatever rows the engine publishes; near a limit in the warning colour, over it in red."""
 
+    BINDINGS = [
+        Binding("e", "edit", "Edit limit", id="risk.edit", tooltip="Change a limit now (journaled): NAME VALUE"),
+        Binding("R", "reset_breaker", "Reset breaker", id="risk.reset_breaker", tooltip="Reset the tripped circuit breaker (asks first)"),
+    ]
+
+    @dataclass
+    class EditLimit(Message):
+        prefill: str  # "NAME VALUE" of the selected row's limit, or ""
+
+    class ResetBreaker(Message):
+        pass
+
     COLUMNS = [
         Column("name", "Check", 12, priority=9),
         Column("used", "Value", 10, right=True, priority=9),
@@ -49,8 +74,10 @@ class RiskPane(LiveTable):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(list(self.COLUMNS), id=id, classes=classes)
+        self.rows_shown: dict[str, RiskRow] = {}
 
     def show(self, rows: tuple[RiskRow, ...]) -> None:
+        self.rows_shown = {r.name: r for r in rows}
         out = []
         for r in rows:
             role = ROLE.get(r.state, "")
@@ -61,3 +88,14 @@ class RiskPane(LiveTable):
                 (usage_bar(r.used, r.limit) if r.used else "", role or "muted"),
             )))
         self.set_rows(out)
+
+    def action_edit(self) -> None:
+        r = self.rows_shown.get(self.selected_key or "")
+        name = LIMIT_OF.get(r.name) if r is not None else None
+        prefill = ""
+        if name:
+            prefill = f"{name} {plain(r.limit)}" if r.limit is not None else f"{name} "
+        self.post_message(self.EditLimit(prefill))
+
+    def action_reset_breaker(self) -> None:
+        self.post_message(self.ResetBreaker())
