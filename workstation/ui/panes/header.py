@@ -75,18 +75,29 @@ class HaltBanner(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.text = ""
+        self._parts: list[tuple[str, str, str]] = []
 
     def render(self) -> Text:
-        return Text(self.text, no_wrap=True, overflow="ellipsis")
+        """Each part as "LABEL: reason · way out"; the reason is shortened, never the way out."""
+        width = max(20, self.size.width or 80)
+        share = width // max(1, len(self._parts))
+        out = Text(no_wrap=True, overflow="ellipsis")
+        for label, reason, hint in self._parts:
+            room = share - len(label) - len(hint) - 7
+            if len(reason) > room:
+                reason = reason[: max(0, room - 1)] + "…" if room > 1 else ""
+            out.append(f" {label}: {reason}" + (f" · {hint}" if hint else "") + " ")
+        return out
 
     def show(self, snap: AccountSnapshot | None) -> None:
-        parts = []
+        parts: list[tuple[str, str, str]] = []
         if snap is not None and snap.breaker is not None:
-            parts.append(f"BREAKER TRIPPED: {snap.breaker} — reset with: main.py risk reset-breaker")
+            parts.append(("BREAKER TRIPPED", snap.breaker, "reset: R in Risk"))
         if snap is not None and snap.trading_halted:
-            parts.append("TRADING HALTED: only orders that reduce a position are accepted")
-        text = " " + "   ".join(parts) if parts else ""
+            parts.append(("TRADING HALTED", "only orders that reduce a position are accepted", ""))
+        text = " | ".join(f"{label}: {reason}" for label, reason, _ in parts)
         if text != self.text:
             self.text = text
+            self._parts = parts
             self.set_class(bool(text), "-on")
             self.refresh()
