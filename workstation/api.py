@@ -273,55 +273,17 @@ class LocalEngine:
         report = await kill(reason, who=self._source)
         return msgspec.to_builtins(report) if report is not None else None
 
-    def _admin(self):
-        s = self._s
-        if not hasattr(s, "set_limit"):
-            raise IntentError("this engine has no risk limits or alert rules to change")
-        return s
-
     async def reset_breaker(self) -> str:
-        s = self._admin()
-        if not s.breaker.tripped:
-            raise IntentError("the circuit breaker is not tripped")
-        reason = s.breaker.info.reason
-        breaches = s.monitor.breaches()
-        if breaches:
-            raise IntentError(f"cannot reset the circuit breaker while the breach persists: {breaches[0]} (raise the limit first)")
-        try:
-            s.reset_breaker(confirmed=True, who=self._source)
-        except ModelError as exc:
-            raise IntentError(str(exc)) from None
-        return reason
+        return _intent(reset_breaker_on, self._s, self._source)
 
     async def risk_set(self, name: str, value: str, strategy: str | None = None) -> str:
-        from workstation.limits import show
-
-        s = self._admin()
-        try:
-            s.set_limit(name, value, strategy)
-        except ModelError as exc:
-            raise IntentError(str(exc)) from None
-        return show(getattr(s.limits.limits_for(strategy), name))
+        return _intent(set_limit_on, self._s, name, value, strategy)
 
     async def alert_rule(self, op: str, text: str) -> dict[str, str]:
-        s = self._admin()
-        try:
-            if op == "add":
-                rule = s.alerts.add_rule(text)
-            elif op == "rm":
-                rule = s.alerts.remove_rule(text.strip())
-            else:
-                raise IntentError(f"unknown alert rule operation {op!r}")
-        except ModelError as exc:
-            raise IntentError(str(exc)) from None
-        return {"id": rule.id, "text": rule.text}
+        return _intent(alert_rule_on, self._s, op, text)
 
     async def alert_ack(self, ids: list[int] | None) -> list[int]:
-        s = self._admin()
-        try:
-            return s.alerts.ack(ids)
-        except ModelError as exc:
-            raise IntentError(str(exc)) from None
+        return _intent(lambda s: require_admin(s).alerts.ack(ids), self._s)
 
     def _on_notice(self, notice) -> None:
         raised = _raised(notice.alert)
@@ -520,6 +482,57 @@ class LocalEngine:
                 self._s.quotes.on_quote(snap)
         if symbols:
             await self._s.broker.subscribe(list(symbols))
+
+
+# ---------------------------------------------------------------- risk and alert administration
+# One implementation for every face: LocalEngine calls these in process, the engine's
+# socket server calls them for attached clients. The session's own methods refuse what is
+# not allowed (a breaker that is not tripped, a breach that persists, a bad limit or rule).
+
+
+def require_admin(s: Any) -> Any:
+    if not hasattr(s, "set_limit"):
+        raise IntentError("this engine has no risk limits or alert rules to change")
+    return s
+
+
+def _intent(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run an administrative change; a refusal becomes an IntentError (one line)."""
+    try:
+        return fn(*args)
+    except IntentError:
+        raise
+    except ModelError as exc:
+        raise IntentError(str(exc)) from None
+
+
+def reset_breaker_on(s: Any, who: str) -> str | None:
+    """Reset the circuit breaker (confirmed by the caller); returns what had tripped it."""
+    s = require_admin(s)
+    reason = s.breaker.info.reason if s.breaker.tripped else None
+    s.reset_breaker(confirmed=True, who=who)
+    return reason
+
+
+def set_limit_on(s: Any, name: str, value: str, strategy: str | None = None) -> str:
+    """Change a risk limit (journaled by the session); returns the new value as shown."""
+    from workstation.limits import show
+
+    s = require_admin(s)
+    s.set_limit(name, value, strategy)
+    return show(getattr(s.limits.limits_for(strategy), name))
+
+
+def alert_rule_on(s: Any, op: str, text: str) -> dict[str, str]:
+    """Add (``op="add"``) or remove (``op="rm"``) an alert rule."""
+    s = require_admin(s)
+    if op == "add":
+        rule = s.alerts.add_rule(text)
+    elif op == "rm":
+        rule = s.alerts.remove_rule(text.strip())
+    else:
+        raise IntentError(f"unknown alert rule operation {op!r}")
+    return {"id": rule.id, "text": rule.text}
 
 
 def _raised(alert) -> AlertRaised:

@@ -394,33 +394,17 @@ class EngineServer:
 
     def _admin(self, msg: P.Request, who: str) -> Any:
         """Risk limits, the breaker and alert rules, changed in the serving engine (which journals them)."""
-        s = self.session
-        if not hasattr(s, "set_limit"):
-            raise IntentError("this engine has no risk limits or alert rules to change")
-        if isinstance(msg, P.RiskSet):
-            from workstation.limits import show
+        from workstation.api import alert_rule_on, require_admin, reset_breaker_on, set_limit_on
 
-            s.set_limit(msg.name, msg.value, msg.strategy)
-            return show(getattr(s.limits.limits_for(msg.strategy), msg.name))
+        s = self.session
+        if isinstance(msg, P.RiskSet):
+            return set_limit_on(s, msg.name, msg.value, msg.strategy)
         if isinstance(msg, P.ResetBreaker):
-            if not s.breaker.tripped:
-                raise IntentError("the circuit breaker is not tripped")
-            reason = s.breaker.info.reason
-            breaches = s.monitor.breaches()
-            if breaches:
-                raise IntentError(f"cannot reset the circuit breaker while the breach persists: {breaches[0]} (raise the limit first)")
-            s.reset_breaker(confirmed=True, who=who)
-            return reason
+            return reset_breaker_on(s, who)
         if isinstance(msg, P.AlertRule):
-            if msg.op == "add":
-                rule = s.alerts.add_rule(msg.text)
-            elif msg.op == "rm":
-                rule = s.alerts.remove_rule(msg.text.strip())
-            else:
-                raise IntentError(f"unknown alert rule operation {msg.op!r}")
-            return {"id": rule.id, "text": rule.text}
+            return alert_rule_on(s, msg.op, msg.text)
         if isinstance(msg, P.AlertAck):
-            return s.alerts.ack(msg.ids)
+            return require_admin(s).alerts.ack(msg.ids)
         raise IntentError(f"unknown request {type(msg).__name__}")
 
     async def _strategy_op(self, msg: P.StrategyOp) -> str | None:
