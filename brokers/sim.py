@@ -455,6 +455,16 @@ class SimBroker:
     def _admit(self, order: Order, t: float) -> _Working:
         """Validate a new order into a book entry; a ModelError says why it is rejected."""
         inst = parse_symbol(order.symbol)
+        self._check(inst, order)
+        if order.tif is not TimeInForce.GTC and not self._is_open(inst, t):
+            raise ModelError(f"the market for {inst.symbol} is closed; only a GTC order can wait for the open")
+        w = self._working(order, inst, t)
+        w.filled = order.filled_qty
+        return w
+
+    @staticmethod
+    def _check(inst: Instrument, order: Order) -> None:
+        """Lot, tick and the prices each order type needs; a ModelError says what is wrong."""
         inst.check_qty(order.qty)
         kind = order.type
         label = kind.value.replace("_", "-")
@@ -474,11 +484,6 @@ class SimBroker:
                 raise ModelError(f"trail amount must be positive, got {plain(amount)}")
             if pct is not None and not 0 < pct < 100:
                 raise ModelError(f"trail percent must be between 0 and 100, got {plain(pct)}")
-        if order.tif is not TimeInForce.GTC and not self._is_open(inst, t):
-            raise ModelError(f"the market for {inst.symbol} is closed; only a GTC order can wait for the open")
-        w = self._working(order, inst, t)
-        w.filled = order.filled_qty
-        return w
 
     # ------------------------------------------------------------------ matching
 

@@ -105,20 +105,9 @@ class BarSimBroker(SimBroker):
     # ------------------------------------------------------------------ admission
 
     def _admit(self, order: Order, t: float) -> _Working:
+        """As the paper broker admits an order, but a bar market is never closed."""
         inst = self._instrument(order.symbol)
-        inst.check_qty(order.qty)
-        kind = order.type
-        label = kind.value.replace("_", "-")
-        if kind in (OrderType.LIMIT, OrderType.STOP_LIMIT):
-            if order.limit_price is None:
-                raise ModelError(f"a {label} order needs a limit price")
-            inst.check_price(order.limit_price, "limit price")
-        if kind in (OrderType.STOP, OrderType.STOP_LIMIT):
-            if order.stop_price is None:
-                raise ModelError(f"a {label} order needs a stop price")
-            inst.check_price(order.stop_price, "stop price")
-        if kind is OrderType.TRAILING_STOP and (order.trail_amount is None) == (order.trail_percent is None):
-            raise ModelError("a trailing stop needs exactly one of a trail amount and a trail percent")
+        self._check(inst, order)
         w = self._working(order, inst, t)
         w.filled = order.filled_qty
         return w
