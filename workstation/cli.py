@@ -85,6 +85,14 @@ def _settings(config: Path | None) -> Settings:
         raise CliError(str(exc), 2) from None
 
 
+def _profile(settings: Settings, name: str | None) -> Profile:
+    """The named profile, or a one-line error (exit 2) naming the known ones."""
+    try:
+        return settings.profile(name)
+    except ConfigError as exc:
+        raise CliError(str(exc), 2) from None
+
+
 def _symbols(values: list[str] | None, settings: Settings) -> list[str]:
     from workstation.symbols import split_symbols
 
@@ -859,10 +867,7 @@ def paper_reset(
 ) -> None:
     """Start the paper account afresh (the old journal is kept as a backup)."""
     settings = _settings(config)
-    try:
-        prof = settings.profile(profile)
-    except ConfigError as exc:
-        raise CliError(str(exc), 2) from None
+    prof = _profile(settings, profile)
     if prof.broker != "sim":
         raise CliError(f"profile {prof.name!r} is not a paper profile", 2)
     from workstation.cli_serve import serving_pid

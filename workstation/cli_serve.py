@@ -22,7 +22,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from workstation.cli import CliError, ConfigOpt, DataDirOpt, ProfileOpt, SymbolsOpt, _settings, _symbols
+from workstation.cli import CliError, ConfigOpt, DataDirOpt, ProfileOpt, SymbolsOpt, _profile, _settings, _symbols
 from workstation.config import ConfigError, Settings
 
 T = TypeVar("T")
@@ -41,10 +41,7 @@ def client_name() -> str:
 
 
 def _profile_name(settings: Settings, profile: str | None) -> str:
-    try:
-        return settings.profile(profile).name
-    except ConfigError as exc:
-        raise CliError(str(exc), 2) from None
+    return _profile(settings, profile).name
 
 
 def serving_socket(profile_name: str) -> Path | None:
@@ -180,10 +177,7 @@ def run_serve(
     from workstation.serving import AlreadyServing, serve_engine
 
     settings = _settings(config)
-    try:
-        prof = settings.profile(profile)
-    except ConfigError as exc:
-        raise CliError(str(exc), 2) from None
+    prof = _profile(settings, profile)
     _check_live(prof, live)
     if settings.serve.tcp_port and not settings.serve.token:
         raise CliError("[serve] tcp_port is set but token is empty: a TCP listener needs a token", 2)
@@ -233,10 +227,7 @@ def start_detached(profile: str | None, config: Path | None, data: Path | None, 
     from workstation.rundir import log_path, socket_path
 
     settings = _settings(config)
-    try:
-        prof = settings.profile(profile)
-    except ConfigError as exc:
-        raise CliError(str(exc), 2) from None
+    prof = _profile(settings, profile)
     _check_live(prof, live)
     if (pid := serving_pid(prof.name, data)) is not None:
         raise CliError(f"an engine is already serving profile {prof.name!r} (pid {pid})", 1)

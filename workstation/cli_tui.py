@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from workstation.cli import LIVE_FLAG, CliError, ConfigOpt, DataDirOpt, ProfileOpt, _open_session, _settings
-from workstation.config import ConfigError, data_dir
+from workstation.cli import LIVE_FLAG, CliError, ConfigOpt, DataDirOpt, ProfileOpt, _open_session, _profile, _settings
+from workstation.config import data_dir
 
 LiveOpt = Annotated[bool, typer.Option("--live", help="Allow a live profile (it must also say live = true).")]
 
@@ -21,10 +21,7 @@ def run_tui(
     live = live or LIVE_FLAG.get()  # main() takes --live off the line for every command
     LIVE_FLAG.set(live)
     settings = _settings(config)
-    try:
-        prof = settings.profile(profile)
-    except ConfigError as exc:
-        raise CliError(str(exc), 2) from None
+    prof = _profile(settings, profile)
     if prof.live and not live:
         raise CliError(f"profile {prof.name!r} trades live money: pass --live to open it", 2)
     if live and not prof.live:
