@@ -289,7 +289,7 @@ class OrderManager:
     async def review(self, req: OrderRequest) -> Review:
         """Validate and risk-check an order without sending or writing anything."""
         inst, v = await self._validate(req)
-        draft = self._draft(req, v, order_id="0", client_id="review")
+        draft = self._draft(req, inst, v, order_id="0", client_id="review")
         ctx = self._context(draft, inst)
         verdict = self._check(ctx)
         commission = self._commission(inst, draft.qty, ctx.price)
@@ -301,22 +301,19 @@ class OrderManager:
             ok=verdict.ok, reason=verdict.reason, rule=verdict.rule, warnings=verdict.warnings,
         )
 
-    def _draft(self, req: OrderRequest, v: dict[str, Decimal | None], *, order_id: str, client_id: str) -> Order:
+    def _draft(
+        self, req: OrderRequest, inst: Instrument, v: dict[str, Decimal | None], *, order_id: str, client_id: str
+    ) -> Order:
         now = self.clock.time()
         qty = v["qty"]
         assert qty is not None
         return Order(
-            id=order_id, client_id=client_id, symbol=self.instrument_cached_symbol(req.symbol), side=req.side,
+            id=order_id, client_id=client_id, symbol=inst.symbol, side=req.side,
             qty=qty, type=req.type, tif=req.tif, limit_price=v["limit"], stop_price=v["stop"],
             trail_amount=v["trail_amt"], trail_percent=v["trail_pct"], strategy=req.strategy,
             source=req.source, created=now, updated=now, decision_price=req.decision_price,
             role="entry" if v["tp"] is not None else None,
         )
-
-    def instrument_cached_symbol(self, symbol: str) -> str:
-        from workstation.symbols import parse_symbol
-
-        return parse_symbol(symbol).symbol
 
     def _new_ids(self) -> tuple[str, str]:
         if not self._ids:
@@ -341,7 +338,7 @@ class OrderManager:
             if q is not None and q.mid > 0:
                 req = replace(req, decision_price=to_decimal(round(q.mid, 10)))
         order_id, client_id = self._new_ids()
-        order = self._draft(req, v, order_id=order_id, client_id=client_id)
+        order = self._draft(req, inst, v, order_id=order_id, client_id=client_id)
         ctx = self._context(order, inst)
         verdict = self._check(ctx)
         if not verdict.ok:
