@@ -127,6 +127,7 @@ __all__ = ["ReplayError", "ReplayFeed", "SimBroker", "SimConfig", "SimMarket"]
 log = logging.getLogger(__name__)
 
 _HUNDRED = Decimal(100)
+_NO_FEE = money(ZERO)  # what a commission-free fill books (as money() gives it)
 _BPS = Decimal(10_000)
 _STOPS = (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
 
@@ -226,6 +227,8 @@ class SimBroker:
         self._fills: list[BrokerFill] = []
         self._last: dict[str, Quote] = {}
         self._tick_s = 1.0 / self.config.tick_hz if self.config.tick_hz > 0 else 0.0
+        self._day_ends: dict[str, tuple[float, float]] = {}  # symbol -> (asked at, day end): see _day_end
+        self._free = not (self.config.commission_per_share > 0 or self.config.commission_pct > 0)
         self._task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ wiring
@@ -429,6 +432,8 @@ class SimBroker:
 
     def estimate_commission(self, inst: Instrument, qty: Decimal, price: Decimal) -> Decimal:
         """The commission of one fill of ``qty`` at ``price`` (see the module docstring)."""
+        if self._free:
+            return _NO_FEE
         c = self.config
         fee = ZERO
         if c.commission_per_share > 0:
@@ -445,8 +450,18 @@ class SimBroker:
         except ModelError as e:
             raise BrokerError(str(e)) from None
 
+    def _day_end(self, inst: Instrument, t: float) -> float:
+        """``day_end`` of ``inst`` at ``t``, remembered: the day end is the first session
+        boundary after ``t``, so it is the same for every time from one asked before up to it."""
+        known = self._day_ends.get(inst.symbol)
+        if known is not None and known[0] <= t < known[1]:
+            return known[1]
+        end = day_end(inst, t, self.config.calendar)
+        self._day_ends[inst.symbol] = (t, end)
+        return end
+
     def _working(self, order: Order, inst: Instrument, accepted: float) -> _Working:
-        expires = day_end(inst, accepted, self.config.calendar) if order.tif is TimeInForce.DAY else None
+        expires = self._day_end(inst, accepted) if order.tif is TimeInForce.DAY else None
         return _Working(
             order=order, inst=inst, broker_id=order.broker_id or f"paper-{order.client_id}", qty=order.qty,
             filled=ZERO, limit=order.limit_price, stop=order.stop_price, expires=expires,

@@ -46,6 +46,7 @@ from workstation.model import ModelError, Order, OrderStatus, OrderType, Quote, 
 from workstation.symbols import parse_symbol
 
 _STOPS = (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
+PRICES_KEPT = 100_000  # bar prices remembered as Decimals (then the memory starts again)
 FILLS_KEPT = 10_000  # a long backtest need not keep every broker fill report (the journal has them)
 
 
@@ -68,6 +69,7 @@ class BarSimBroker(SimBroker):
         self._fresh: set[str] = set()  # client ids that have not met a bar yet
         self.arrivals: dict[str, Decimal] = {}
         self.by_symbol: dict[str, int] = {}
+        self._prices: dict[tuple[str, float], Decimal] = {}  # a bar price as a Decimal on the tick
 
     # ------------------------------------------------------------------ instruments and quotes
 
@@ -144,7 +146,7 @@ class BarSimBroker(SimBroker):
         if not working:
             return
         inst = working[0].inst
-        opened = _on_tick(inst, to_decimal(o, "open"))
+        opened = self._price(inst, o, "open")
         bar: tuple[Decimal, Decimal, Decimal] | None = None
         for w in working:
             cid = w.order.client_id
@@ -160,8 +162,18 @@ class BarSimBroker(SimBroker):
                 self._fill(w, w.remaining, self._slipped(w, opened), ts)
                 continue
             if bar is None:
-                bar = (opened, _on_tick(inst, to_decimal(h, "high")), _on_tick(inst, to_decimal(lo, "low")))
+                bar = (opened, self._price(inst, h, "high"), self._price(inst, lo, "low"))
             self._match_bar(w, bar, ts)
+
+    def _price(self, inst, value: float, what: str) -> Decimal:
+        """A bar's float price as the Decimal on the instrument's tick (prices repeat: remembered)."""
+        key = (inst.symbol, value)
+        d = self._prices.get(key)
+        if d is None:
+            if len(self._prices) >= PRICES_KEPT:
+                self._prices.clear()
+            d = self._prices[key] = _on_tick(inst, to_decimal(value, what))
+        return d
 
     def _match_open_only(self, w: _Working, o: Decimal, ts: float) -> None:
         kind = w.order.type

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from workstation.model import ZERO, Order, OrderType
 from workstation.portfolio import Portfolio
-from workstation.risk import OrderContext, Verdict, fmt_money, reducing
+from workstation.risk import ALLOWED, OrderContext, Verdict, fmt_money, reducing
 from workstation.strategy import Allocation
 
 
@@ -58,13 +58,13 @@ class AllocationGuard:
     def __call__(self, ctx: OrderContext) -> Verdict:
         order = ctx.order
         if order.strategy is None:
-            return Verdict(True)
+            return ALLOWED
         alloc = self.allocation(order.strategy)
         if alloc is None:
-            return Verdict(True)
+            return ALLOWED
         own = self.portfolio.position(order.symbol, order.strategy).qty
         if reducing(own, order.side, order.qty):
-            return Verdict(True)
+            return ALLOWED
         capital = alloc.capital(self.portfolio.equity())
         used = self.used(order.strategy, exclude=order.id)
         if used + ctx.notional > capital:
@@ -74,4 +74,4 @@ class AllocationGuard:
                 f"with {fmt_money(used)} already in use",
                 "strategy_allocation",
             )
-        return Verdict(True)
+        return ALLOWED

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -252,6 +253,12 @@ class BacktestResult:
     def bars_per_second(self) -> float:
         return self.bars / self.elapsed if self.elapsed > 0 else 0.0
 
+    def __repr__(self) -> str:  # a summary: the full record is large (asyncio prints it on Ctrl-C paths)
+        return (
+            f"BacktestResult(bars={self.bars}, fills={len(self.fills)}, orders={len(self.orders)}, "
+            f"final_equity={self.final_equity}, journal_path={self.journal_path!r})"
+        )
+
 
 # --------------------------------------------------------------------------- the journal
 
@@ -259,18 +266,31 @@ class BacktestResult:
 class BatchJournal(Journal):
     """The backtest's journal: the same tables and records as live, written in batches.
 
-    Order events, fills and free-form events are kept in memory and written by ``flush``
-    (the engine flushes every ``journal_batch`` records and at the end) in one transaction;
-    an order's row is written once per flush with its latest state (the journal's triggers
-    index the fills). Reads flush first."""
+    Order events, fills and free-form events are kept in memory; ``flush`` (the engine
+    flushes every ``journal_batch`` records and at the end) encodes the batch as three
+    JSON arrays -- events, fills, the latest state of each order touched -- and a writer
+    thread inserts them in one transaction, SQLite expanding each array with ``json_each``
+    (one statement per table, the work done in SQLite without the interpreter lock, so it
+    overlaps the replay). One batch is in flight at a time; a write error is raised on
+    the engine's thread at the next flush, read or close. The ``fills`` and ``orders``
+    rows are exactly what the live journal's triggers derive from the events, written
+    directly instead, so this file (a backtest's own, never an account's) has the triggers
+    dropped; a later ``Journal`` on it re-creates them. Reads and direct writes wait for
+    the writer first."""
 
     def __init__(self, path: Path | str) -> None:
+        self._writing: Future[None] | None = None
         super().__init__(path, synchronous="OFF")
+        self._db.execute("DROP TRIGGER IF EXISTS order_state")
+        self._db.execute("DROP TRIGGER IF EXISTS fill_row")
         row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
         self._seq = int(row[0])
         self._exec_ids = {r[0] for r in self._db.execute("SELECT exec_id FROM fills")}
         self._events: list[tuple[int, float, str, str | None, Any]] = []
+        self._fills: list[tuple[int, Fill]] = []
         self._orders: dict[str, Order] = {}
+        self._encode = msgspec.json.Encoder().encode
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backtest-journal")
 
     @property
     def pending(self) -> int:
@@ -283,7 +303,7 @@ class BatchJournal(Journal):
         if extra:
             payload.update(extra)
         self._seq += 1
-        self._events.append((self._seq, ts, f"order.{kind}", order.id, payload))
+        self._events.append((self._seq, ts, "order." + kind, order.id, payload))
         self._orders[order.id] = order
 
     def record_fill(self, fill: Fill, order: Order | None) -> bool:
@@ -292,6 +312,7 @@ class BatchJournal(Journal):
         self._exec_ids.add(fill.exec_id)
         self._seq += 1
         self._events.append((self._seq, fill.ts, "fill", fill.order_id, fill))
+        self._fills.append((self._seq, fill))
         if order is not None:
             self._orders[order.id] = order
         return True
@@ -304,47 +325,87 @@ class BatchJournal(Journal):
         self._events.append((self._seq, ts, kind, ref, data))
         return self._seq
 
-    def flush(self) -> None:
-        """Write what is buffered in one transaction."""
-        if not (self._events or self._orders):
-            return
-        enc = msgspec.json.Encoder().encode
+    def flush(self, wait: bool = False) -> None:
+        """Hand what is buffered to the writer (after the batch before it is written)."""
+        if self._events or self._orders:
+            enc = self._encode
+            batch = (enc(self._events), enc(self._fills), enc(list(self._orders.values())))
+            self._events.clear()
+            self._fills.clear()
+            self._orders.clear()
+            self._wait()
+            self._writing = self._pool.submit(self._write, *batch)
+        if wait:
+            self._wait()
+
+    def _wait(self) -> None:
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.result()  # a failed write raises here, on the engine's thread
+
+    def _write(self, events: bytes, fills: bytes, orders: bytes) -> None:
         db = self._db
         db.execute("BEGIN")
         try:
-            db.executemany(
-                "INSERT INTO events(seq, ts, kind, ref, data) VALUES(?,?,?,?,?)",
-                [(seq, ts, kind, ref, enc(data)) for seq, ts, kind, ref, data in self._events],
+            db.execute(
+                "INSERT INTO events(seq, ts, kind, ref, data) "
+                "SELECT value->>0, value->>1, value->>2, value->>3, CAST(value->'$[4]' AS BLOB) FROM json_each(?)",
+                (events,),
             )
-            for order in self._orders.values():
-                self._upsert_order(db, order)
+            db.execute(
+                "INSERT INTO fills(exec_id, order_id, symbol, side, qty, price, commission, ts, strategy, seq) "
+                "SELECT value->>'$[1].exec_id', value->>'$[1].order_id', value->>'$[1].symbol', value->>'$[1].side', "
+                "value->>'$[1].qty', value->>'$[1].price', value->>'$[1].commission', value->>'$[1].ts', "
+                "value->>'$[1].strategy', value->>0 FROM json_each(?)",
+                (fills,),
+            )
+            db.execute(
+                "INSERT INTO orders(id, client_id, status, symbol, created, updated, data) "
+                "SELECT CAST(value->>'id' AS INTEGER), value->>'client_id', value->>'status', value->>'symbol', "
+                "value->>'created', value->>'updated', CAST(value AS BLOB) FROM json_each(?) WHERE true "
+                "ON CONFLICT(id) DO UPDATE SET status=excluded.status, updated=excluded.updated, data=excluded.data",
+                (orders,),
+            )
         except BaseException:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
-        self._events.clear()
-        self._orders.clear()
 
-    # reads see everything written so far
+    # reads and direct writes see everything written so far
     def orders(self, statuses: tuple[str, ...] | None = None) -> list[Order]:
-        self.flush()
+        self.flush(wait=True)
         return super().orders(statuses)
 
     def order(self, order_id: str) -> Order | None:
-        self.flush()
+        self.flush(wait=True)
         return super().order(order_id)
 
     def fills(self, since: float | None = None) -> list[Fill]:
-        self.flush()
+        self.flush(wait=True)
         return super().fills(since)
 
     def events(self, kind_prefix: str | None = None, limit: int | None = None):  # type: ignore[override]
-        self.flush()
+        self.flush(wait=True)
         return super().events(kind_prefix, limit)
 
+    def meta(self, key: str) -> str | None:
+        self._wait()
+        return super().meta(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._wait()
+        super().set_meta(key, value)
+
+    def next_order_number(self, count: int = 1) -> int:
+        self._wait()
+        return super().next_order_number(count)
+
     def close(self) -> None:
-        self.flush()
-        super().close()
+        try:
+            self.flush(wait=True)
+        finally:
+            self._pool.shutdown(wait=True)
+            super().close()
 
 
 # --------------------------------------------------------------------------- the engine
@@ -429,7 +490,7 @@ class Backtest:
         broker = BarSimBroker(clock, cfg.sim(), instruments=self.instruments, last_price=self._last_price)
         oms = OrderManager(
             bus=bus, journal=journal, portfolio=portfolio, broker=broker, clock=clock, risk=risk, quotes=quotes,
-            client_prefix="bt", commission=broker.estimate_commission,
+            client_prefix="bt", commission=broker.estimate_commission, id_block=10_000,
         )
         oms_ref.append(oms)
         broker.attach(oms.on_report, quotes.on_quote, lambda state: None)  # bars never pass a quote filter
@@ -438,6 +499,7 @@ class Backtest:
             await oms.instrument(sym)
         runner = StrategyRunner(
             bus=bus, oms=oms, portfolio=portfolio, clock=clock, delivery="inline", history=self._history, journal=journal,
+            pull_commands=True,
         )
         runner.attach()
         all_symbols = tuple(self.instruments)
@@ -506,9 +568,8 @@ class Backtest:
                     portfolio.mark(names[k], last[k])
             if refresh:
                 runner.refresh_account()
-            for inst in instances:
-                while inst.consumer is not None:
-                    await inst.consumer
+            while await runner.run_commands():
+                pass
             await oms.drain()
             state["active"] = False
             if journal.pending >= cfg.journal_batch:
@@ -522,8 +583,8 @@ class Backtest:
             if state["active"]:
                 return True
             if inst0 is not None:
-                return inst0.consumer is not None
-            return any(i.consumer is not None for i in instances)
+                return bool(inst0.commands)
+            return any(i.commands for i in instances)
 
         def sample(g: int, t: float) -> None:
             value = state["cash"]
@@ -553,7 +614,7 @@ class Backtest:
                     clock.set(close_t)
                     last[0] = c
                     route(Bar(name, t, o, h, lo_, c, v, sec))
-                    if state["active"] or (inst0.consumer is not None if inst0 is not None else busy()):
+                    if state["active"] or (inst0.commands if inst0 is not None else busy()):
                         await settle()
                     if close_t >= mark_next:
                         mark_next = (math.floor(close_t / 86_400) + 1) * 86_400

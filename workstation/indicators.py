@@ -182,17 +182,40 @@ def zscore(values: object, n: int = 20) -> np.ndarray:
 
 
 class SMA:
-    """Incremental simple moving average."""
+    """Incremental simple moving average.
+
+    A running sum (add the new value, take away the one leaving the window), re-summed
+    exactly with ``math.fsum`` whenever the window has turned over once: the error never
+    grows beyond ``n`` roundings of the sum (a relative few times 1e-15 for ``n`` in the
+    hundreds), and each update costs a few float operations whatever ``n`` is."""
+
+    __slots__ = ("n", "_window", "_sum", "_since", "value")
 
     def __init__(self, n: int) -> None:
         self.n = _check_period(n)
-        self._window: deque[float] = deque(maxlen=self.n)
+        self._window: deque[float] = deque()
+        self._sum = 0.0
+        self._since = 0  # updates since the last exact re-sum
         self.value = NAN
 
     def update(self, x: float) -> float:
-        self._window.append(float(x))
-        if len(self._window) == self.n:
-            self.value = math.fsum(self._window) / self.n
+        x = float(x)
+        window = self._window
+        window.append(x)
+        n = self.n
+        if len(window) > n:
+            self._since += 1
+            if self._since >= n:
+                window.popleft()
+                self._since = 0
+                self._sum = math.fsum(window)
+            else:
+                self._sum += x - window.popleft()
+        elif len(window) == n:
+            self._sum = math.fsum(window)
+        else:
+            return self.value
+        self.value = self._sum / n
         return self.value
 
     @property

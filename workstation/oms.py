@@ -68,12 +68,20 @@ from workstation.model import (
     to_decimal,
 )
 from workstation.portfolio import Portfolio
-from workstation.risk import OrderContext, PreTradeRisk, Verdict, reducing
+from workstation.risk import ALLOWED, OrderContext, PreTradeRisk, Verdict, reducing
 
 log = logging.getLogger(__name__)
 
 replace = msgspec.structs.replace
 ID_BLOCK = 20  # order numbers reserved per journal transaction
+# (needs a limit price, needs a stop price) per order type
+_NEEDS = {
+    OrderType.MARKET: (False, False),
+    OrderType.LIMIT: (True, False),
+    OrderType.STOP: (False, True),
+    OrderType.STOP_LIMIT: (True, True),
+    OrderType.TRAILING_STOP: (False, False),
+}
 
 
 class OrderError(ModelError):
@@ -113,6 +121,7 @@ class OrderManager:
         quotes: QuoteCache,
         client_prefix: str,
         commission: Callable[[Instrument, Decimal, Decimal], Decimal] | None = None,
+        id_block: int = ID_BLOCK,
     ) -> None:
         self.bus = bus
         self.journal = journal
@@ -122,6 +131,7 @@ class OrderManager:
         self.risk = risk
         self.quotes = quotes
         self.prefix = client_prefix
+        self.id_block = id_block  # order numbers reserved per journal transaction (after the first)
         self._commission = commission or (lambda inst, qty, price: ZERO)
         self.orders: dict[str, Order] = {}
         self._by_client: dict[str, str] = {}
@@ -144,6 +154,8 @@ class OrderManager:
             if not verdict.ok:
                 break
             extra = check(ctx)
+            if extra is ALLOWED:
+                continue
             if not extra.ok or extra.warnings:
                 verdict = Verdict(extra.ok, extra.reason, extra.rule, verdict.warnings + extra.warnings)
         return verdict
@@ -152,6 +164,9 @@ class OrderManager:
     async def instrument(self, symbol: str) -> Instrument:
         from workstation.symbols import parse_symbol
 
+        known = self._instruments.get(symbol)  # keys are canonical: a hit needs no parsing
+        if known is not None:
+            return known
         try:
             canonical = parse_symbol(symbol).symbol  # malformed symbols fail here, offline
         except ModelError as exc:
@@ -208,13 +223,7 @@ class OrderManager:
             trail_pct = to_decimal(req.trail_percent, "trail percent") if req.trail_percent is not None else None
         except ModelError as exc:
             raise OrderError(str(exc)) from None
-        needs = {
-            OrderType.MARKET: (False, False),
-            OrderType.LIMIT: (True, False),
-            OrderType.STOP: (False, True),
-            OrderType.STOP_LIMIT: (True, True),
-            OrderType.TRAILING_STOP: (False, False),
-        }[t]
+        needs = _NEEDS[t]
         if needs[0] and limit is None:
             raise OrderError(f"a {t.value.replace('_', '-')} order needs a limit price")
         if needs[1] and stop is None:
@@ -319,7 +328,7 @@ class OrderManager:
         if not self._ids:
             # reserve numbers in one transaction, unique across processes sharing the journal:
             # one at first (a one-shot command's ids stay consecutive), then blocks
-            count = ID_BLOCK if self._reserved else 1
+            count = self.id_block if self._reserved else 1
             self._reserved += count
             last = self.journal.next_order_number(count)
             self._ids = list(range(last, last - count, -1))

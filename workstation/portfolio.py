@@ -110,6 +110,7 @@ class Portfolio:
         self.book = Book()
         self.books: dict[str, Book] = {}
         self.marks: dict[str, float] = {}
+        self._last: dict[str, tuple[float, Decimal]] = {}
         self._multipliers: dict[str, Instrument] = {}
         self.fills = 0
 
@@ -185,7 +186,14 @@ class Portfolio:
 
     def last(self, symbol: str) -> Decimal | None:
         price = self.marks.get(symbol)
-        return None if price is None else to_decimal(price)
+        if price is None:
+            return None
+        known = self._last.get(symbol)  # the mark as a Decimal, converted once per new mark
+        if known is not None and known[0] == price:
+            return known[1]
+        d = to_decimal(price)
+        self._last[symbol] = (price, d)
+        return d
 
     def position(self, symbol: str, strategy: str | None = None) -> Position:
         book = self.book if strategy is None else self.books.get(strategy, Book())
@@ -248,7 +256,10 @@ class Portfolio:
         return total
 
     def cash_base(self) -> Decimal:
-        return sum((self.to_base(v, c) for c, v in self.cash.items()), ZERO)
+        cash = self.cash
+        if len(cash) == 1 and self.base in cash:  # the common case: no conversion
+            return cash[self.base]
+        return sum((self.to_base(v, c) for c, v in cash.items()), ZERO)
 
     def equity(self) -> Decimal:
         value = self.cash_base()
@@ -257,6 +268,16 @@ class Portfolio:
             if mv:
                 value += self.to_base(mv, self._inst(sym).currency)
         return value
+
+    def _buying_power(self, cash: Decimal, equity: Decimal) -> Decimal:
+        if self.margin:
+            return max(ZERO, equity * self.leverage - self.gross_exposure())
+        return max(ZERO, cash)
+
+    def buying_power(self) -> Decimal:
+        """``account().buying_power`` without building the rest of the account."""
+        cash = self.cash_base()
+        return self._buying_power(cash, self.equity() if self.margin else cash)
 
     def account(self) -> Account:
         cash = self.cash_base()
@@ -269,12 +290,8 @@ class Portfolio:
             mv += self.to_base(self.market_value(sym), ccy)
             unreal += self.to_base(self.unrealized(sym), ccy)
         equity = cash + mv
-        if self.margin:
-            bp = max(ZERO, equity * self.leverage - self.gross_exposure())
-        else:
-            bp = max(ZERO, cash)
         return Account(
-            currency=self.base, cash=cash, equity=equity, buying_power=bp, market_value=mv,
+            currency=self.base, cash=cash, equity=equity, buying_power=self._buying_power(cash, equity), market_value=mv,
             unrealized_pnl=unreal, realized_pnl=self.book.realized, commissions=self.book.commissions,
         )
 

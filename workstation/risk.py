@@ -46,6 +46,9 @@ class Verdict:
     warnings: tuple[str, ...] = ()
 
 
+ALLOWED = Verdict(True)  # the common answer, shared
+
+
 @dataclass(frozen=True, slots=True)
 class OrderContext:
     """What a check may know about an order besides the order itself."""
@@ -253,16 +256,17 @@ class PreTradeRisk:
     def check(self, ctx: OrderContext) -> Verdict:
         order = ctx.order
         lim = self.store.limits_for(order.strategy)
-        ctx = dataclasses.replace(ctx, reducing=self.is_reducing(order, ctx.position))
+        worst_case = self.is_reducing(order, ctx.position)
+        if worst_case is not ctx.reducing:
+            ctx = dataclasses.replace(ctx, reducing=worst_case)
         refusal = self._refusal(ctx, lim)
         if refusal is not None:
             return Verdict(False, refusal[1], refusal[0])
-        warnings: list[str] = []
         if order.side is Side.BUY:
             wash = self.lots.wash_sale(order.symbol, self.now())
             if wash:
-                warnings.append(wash)
-        return Verdict(True, warnings=tuple(warnings))
+                return Verdict(True, warnings=(wash,))
+        return ALLOWED
 
     def _refusal(self, ctx: OrderContext, lim: RiskLimits) -> tuple[str, str] | None:
         order = ctx.order
@@ -301,15 +305,16 @@ class PreTradeRisk:
                             f"{what} price {plain(price)} is {fmt_pct(off)} from the last price {plain(last)}, "
                             f"beyond price_collar_pct {plain(lim.price_collar_pct)}%"
                         )
-        per_second, per_minute, today = self.rate_counts()
-        for name, count, window in (
-            ("max_orders_per_second", per_second, "the last second"),
-            ("max_orders_per_minute", per_minute, "the last minute"),
-            ("max_orders_per_day", today, "this trading day"),
-        ):
-            cap = getattr(lim, name)
-            if cap is not None and count + 1 > cap:
-                return name, f"order rate: {count} orders sent in {window}, {name} is {cap}"
+        if lim.max_orders_per_second is not None or lim.max_orders_per_minute is not None or lim.max_orders_per_day is not None:
+            per_second, per_minute, today = self.rate_counts()
+            for name, count, window in (
+                ("max_orders_per_second", per_second, "the last second"),
+                ("max_orders_per_minute", per_minute, "the last minute"),
+                ("max_orders_per_day", today, "this trading day"),
+            ):
+                cap = getattr(lim, name)
+                if cap is not None and count + 1 > cap:
+                    return name, f"order rate: {count} orders sent in {window}, {name} is {cap}"
         if lim.max_open_orders is not None:
             working = sum(1 for o in self.working_orders() if o.id != order.id and o.status.is_working)
             if working + 1 > lim.max_open_orders:
@@ -385,7 +390,7 @@ class PreTradeRisk:
         return ctx.notional if ctx.order.side is Side.BUY else ZERO
 
     def buying_power_after(self, ctx: OrderContext) -> Decimal:
-        account = self.portfolio.account()
+        buying_power = self.portfolio.buying_power()
         reserved = ZERO
         for o in self.working_orders():
             if o.id == ctx.order.id or o.type is OrderType.MARKET:
@@ -396,8 +401,8 @@ class PreTradeRisk:
                 if not reducing(pos, o.side, o.remaining):
                     reserved += price * o.remaining
         if ctx.reducing:
-            return account.buying_power - reserved
-        return account.buying_power - reserved - self._cost(ctx)
+            return buying_power - reserved
+        return buying_power - reserved - self._cost(ctx)
 
     # -- usage of each limit now, for the Risk pane
     def usage(self) -> list[RiskRow]:

@@ -554,7 +554,7 @@ class Context:
         req = OrderRequest(
             symbol=inst.symbol, side=side, qty=to_decimal(qty, "quantity"), type=otype,
             limit_price=price(limit, "limit price"), stop_price=price(stop, "stop price"),
-            tif=TimeInForce(tif), take_profit=price(take_profit, "take-profit"), stop_loss=price(stop_loss, "stop-loss"),
+            tif=tif if type(tif) is TimeInForce else TimeInForce(tif), take_profit=price(take_profit, "take-profit"), stop_loss=price(stop_loss, "stop-loss"),
         )
         return self.submit(req)
 

@@ -137,6 +137,7 @@ class StrategyRunner:
         cancel_on_error: bool = True,
         journal: Any = None,
         inbox_capacity: int = 10_000,
+        pull_commands: bool = False,
     ) -> None:
         if delivery not in ("thread", "inline"):
             raise ValueError(f"delivery must be 'thread' or 'inline', got {delivery!r}")
@@ -150,6 +151,7 @@ class StrategyRunner:
         self.cancel_on_error = cancel_on_error
         self.journal = journal if journal is not None else getattr(oms, "journal", None)
         self.inbox_capacity = inbox_capacity
+        self.pull_commands = pull_commands  # orders wait for ``run_commands`` (a backtest's driver) instead of a task
         self.instances: dict[str, StrategyInstance] = {}
         self.on_order_sent: Callable[[Submit, Any], None] | None = None
         self._quote_routes: dict[str, list[StrategyInstance]] = {}
@@ -455,7 +457,7 @@ class StrategyRunner:
             if inst.state is StrategyState.ERROR and isinstance(cmd, Submit):
                 return
             inst.commands.append(cmd)
-            if inst.consumer is None:
+            if inst.consumer is None and not self.pull_commands:
                 inst.consumer = asyncio.get_running_loop().create_task(self._consume(inst))
         elif isinstance(cmd, Subscribe):
             self._subscribe(inst, cmd)
@@ -471,6 +473,16 @@ class StrategyRunner:
             self._alert(inst, cmd.title, cmd.message, cmd.priority)
         elif isinstance(cmd, _Failed):
             self._fail(inst, cmd.summary)
+
+    async def run_commands(self) -> bool:
+        """Carry out every waiting order command now, on the caller's task (``pull_commands``:
+        a backtest's driver calls this after each bar). Returns whether there were any."""
+        ran = False
+        for inst in self.instances.values():
+            if inst.commands and inst.consumer is None:
+                ran = True
+                await self._consume(inst)
+        return ran
 
     async def _consume(self, inst: StrategyInstance) -> None:
         try:
@@ -571,6 +583,8 @@ class StrategyRunner:
 
     # ------------------------------------------------------------------ waiting and reading
     async def _settle(self, inst: StrategyInstance) -> None:
+        if self.pull_commands:
+            await self.run_commands()
         for _ in range(3):
             await asyncio.sleep(0)
         while inst.consumer is not None:
@@ -582,6 +596,8 @@ class StrategyRunner:
         deadline = loop.time() + timeout
         quiet = 0
         while quiet < 3 and loop.time() < deadline:
+            if self.pull_commands:
+                await self.run_commands()
             busy = any(
                 (i.worker is not None and i.worker.alive and not i.worker.idle) or i.consumer is not None or i.commands
                 for i in self.instances.values()
