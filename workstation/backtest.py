@@ -494,7 +494,9 @@ class Backtest:
         )
         oms_ref.append(oms)
         broker.attach(oms.on_report, quotes.on_quote, lambda state: None)  # bars never pass a quote filter
-        bus.subscribe(OrderSubmitted, lambda e: risk.record_sent(e.order))  # order-rate limits, when given
+        lim = cfg.limits
+        if lim.max_orders_per_second is not None or lim.max_orders_per_minute is not None or lim.max_orders_per_day is not None:
+            bus.subscribe(OrderSubmitted, lambda e: risk.record_sent(e.order))  # only the rate limits count orders sent
         for sym in self.instruments:
             await oms.instrument(sym)
         runner = StrategyRunner(

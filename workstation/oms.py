@@ -61,6 +61,7 @@ from workstation.model import (
     OrderStatus,
     OrderSubmitted,
     OrderType,
+    Quote,
     Side,
     TimeInForce,
     check_transition,
@@ -69,6 +70,7 @@ from workstation.model import (
 )
 from workstation.portfolio import Portfolio
 from workstation.risk import ALLOWED, OrderContext, PreTradeRisk, Verdict, reducing
+from workstation.symbols import parse_symbol
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +164,6 @@ class OrderManager:
 
     # ------------------------------------------------------------------ lookups
     async def instrument(self, symbol: str) -> Instrument:
-        from workstation.symbols import parse_symbol
-
         known = self._instruments.get(symbol)  # keys are canonical: a hit needs no parsing
         if known is not None:
             return known
@@ -181,8 +181,6 @@ class OrderManager:
         return inst
 
     def instrument_cached(self, symbol: str) -> Instrument:
-        from workstation.symbols import parse_symbol
-
         inst = self._instruments.get(symbol)
         return inst if inst is not None else parse_symbol(symbol)
 
@@ -264,16 +262,19 @@ class OrderManager:
                 raise OrderError(f"order {other.id} is not working ({other.status.value}); cannot pair it")
         return inst, {"qty": qty, "limit": limit, "stop": stop, "tp": tp, "sl": sl, "trail_amt": trail_amt, "trail_pct": trail_pct}
 
-    def _estimate_price(self, inst: Instrument, side: Side, limit: Decimal | None, stop: Decimal | None) -> Decimal:
+    def _quote(self, symbol: str) -> Quote | None:
+        """The latest quote: the cache's, else the broker's snapshot."""
+        q = self.quotes.get(symbol)
+        return q if q is not None else self.broker.snapshot(symbol)
+
+    def _estimate_price(
+        self, inst: Instrument, side: Side, limit: Decimal | None, stop: Decimal | None, quote: Quote | None = None
+    ) -> Decimal:
         if limit is not None:
             return limit
         if stop is not None:
             return stop
-        q = self.quotes.get(inst.symbol)
-        if q is None:
-            snap = self.broker.snapshot(inst.symbol)
-            if snap is not None:
-                q = snap
+        q = quote if quote is not None else self._quote(inst.symbol)
         if q is not None:
             px = q.ask if side is Side.BUY else q.bid
             if px <= 0:
@@ -285,8 +286,8 @@ class OrderManager:
             return last
         raise OrderError(f"no price for {inst.symbol} yet: cannot value a market order")
 
-    def _context(self, order: Order, inst: Instrument) -> OrderContext:
-        price = self._estimate_price(inst, order.side, order.limit_price, order.stop_price)
+    def _context(self, order: Order, inst: Instrument, quote: Quote | None = None) -> OrderContext:
+        price = self._estimate_price(inst, order.side, order.limit_price, order.stop_price, quote)
         notional = abs(self.portfolio.to_base(price * order.qty * inst.multiplier, inst.currency))
         pos = self.portfolio.qty(order.symbol)
         return OrderContext(
@@ -342,13 +343,12 @@ class OrderManager:
         status says what happened (``rejected`` with a reason when refused).
         """
         inst, v = await self._validate(req)
-        if req.decision_price is None:
-            q = self.quotes.get(inst.symbol) or self.broker.snapshot(inst.symbol)
-            if q is not None and q.mid > 0:
-                req = replace(req, decision_price=to_decimal(round(q.mid, 10)))
+        q = self._quote(inst.symbol)
+        if req.decision_price is None and q is not None and q.mid > 0:
+            req = replace(req, decision_price=to_decimal(round(q.mid, 10)))
         order_id, client_id = self._new_ids()
         order = self._draft(req, inst, v, order_id=order_id, client_id=client_id)
-        ctx = self._context(order, inst)
+        ctx = self._context(order, inst, q)
         verdict = self._check(ctx)
         if not verdict.ok:
             return self._reject(order, verdict.reason or "refused by risk checks")

@@ -158,6 +158,7 @@ class StrategyRunner:
         self._bar_routes: dict[tuple[str, int], list[StrategyInstance]] = {}
         self._builders: dict[str, dict[int, BarBuilder]] = {}
         self._account: Account | None = None
+        self._account_stale = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: list[Callable[[], None]] = []
         self._ticker: asyncio.Task[None] | None = None
@@ -263,14 +264,14 @@ class StrategyRunner:
         if self.delivery == "thread" and inst.cls.process and inst.origin is not None:
             return ProcessWorker(
                 inst.name, relay=post, fail=lambda summary: post(_Failed(summary)),
-                envelope=lambda: (self.clock.time(), self._account, self._capital(inst)),
+                envelope=lambda: (self.clock.time(), self.account(), self._capital(inst)),
                 child=(_child_main, (inst.origin, inst.params, inst.name, inst.symbols, *self._carried_over(inst))),
                 capacity=self.inbox_capacity, history=self.history,
             )
         book, orders = self._carried_over(inst)
         ctx = Context(
             name=inst.name, symbols=inst.symbols, clock=self.clock, send=post, instrument=self._instrument,
-            account=lambda: self._account, capital=lambda: self._capital(inst), history=self.history,
+            account=self.account, capital=lambda: self._capital(inst), history=self.history,
             book=book, orders=orders,
         )
         strategy.bind(ctx)
@@ -301,7 +302,8 @@ class StrategyRunner:
     def _capital(self, inst: StrategyInstance) -> Decimal | None:
         if inst.allocation is None:
             return None
-        equity = self._account.equity if self._account is not None else ZERO
+        account = self.account()
+        equity = account.equity if account is not None else ZERO
         return inst.allocation.capital(equity)
 
     def _poster(self, inst: StrategyInstance) -> Callable[[object], None]:
@@ -446,7 +448,20 @@ class StrategyRunner:
                 self._alert(inst, "Strategy falling behind", f"{inst.name} has {len(ib)} events waiting", "high")
 
     def refresh_account(self) -> None:
-        self._account = self.portfolio.account()
+        """Take a new account snapshot for the strategies. Thread delivery takes it now (the
+        strategies' threads must never read the portfolio); inline delivery runs on this
+        thread, so it only marks the snapshot stale and ``account`` takes it when read."""
+        if self.delivery == "inline":
+            self._account_stale = True
+        else:
+            self._account = self.portfolio.account()
+
+    def account(self) -> Account | None:
+        """The account snapshot the strategies see."""
+        if self._account_stale:
+            self._account_stale = False
+            self._account = self.portfolio.account()
+        return self._account
 
     # ------------------------------------------------------------------ commands out (loop thread)
     def _command(self, inst: StrategyInstance, cmd: object, run: int | None = None) -> None:
