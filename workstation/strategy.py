@@ -602,18 +602,18 @@ class Context:
     # -- delivery (called by the worker, on the strategy's thread, before the hook runs)
     def dispatch(self, strategy: Strategy, item: object) -> None:
         """Update the context's state from ``item`` and call the matching hook."""
-        if isinstance(item, Quote):
-            self._quotes[item.symbol] = item
-            self._trigger_ts = item.ts
-            strategy.on_quote(item)
-        elif isinstance(item, Bar):
-            key = (item.symbol, item.seconds)
-            store = self._bars.get(key)
+        # bars first: a backtest delivers one per bar, the most frequent item by far
+        if isinstance(item, Bar):
+            store = self._bars.get((item.symbol, item.seconds))
             if store is None:
-                store = self._bars[key] = deque(maxlen=self._history_limit)
+                store = self._bars[(item.symbol, item.seconds)] = deque(maxlen=self._history_limit)
             store.append(item)
             self._trigger_ts = item.ts
             strategy.on_bar(item)
+        elif isinstance(item, Quote):
+            self._quotes[item.symbol] = item
+            self._trigger_ts = item.ts
+            strategy.on_quote(item)
         elif isinstance(item, Routed):
             event = item.event
             if item.ref is not None:

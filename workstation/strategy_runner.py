@@ -61,6 +61,8 @@ log = logging.getLogger(__name__)
 
 HistoryFn = Callable[[str, int, int], list[Bar]]
 
+_RUNNING = StrategyState.RUNNING  # read once per bar per instance: a module constant is the cheapest look-up
+
 
 @dataclass(frozen=True, slots=True)
 class _Failed:
@@ -396,16 +398,17 @@ class StrategyRunner:
             for builder in builders.values():
                 bar = builder.on_quote(q)
                 if bar is not None:
-                    self._route_bar(bar)
+                    self.on_bar(bar)
 
     def on_bar(self, bar: Bar) -> None:
-        """A completed bar from outside the quote stream (a backtest's data): route it."""
-        self._route_bar(bar)
-
-    def _route_bar(self, bar: Bar) -> None:
-        for inst in self._bar_routes.get((bar.symbol, bar.seconds), ()):
-            if inst.state is StrategyState.RUNNING:
-                inst.worker.put(bar)
+        """A completed bar (built here from quotes, or a backtest's data): hand it to the
+        instances that subscribed to its symbol and size. Called once per bar in a backtest,
+        so it stays one flat function."""
+        routes = self._bar_routes.get((bar.symbol, bar.seconds))
+        if routes:
+            for inst in routes:
+                if inst.state is _RUNNING:
+                    inst.worker.put(bar)
 
     def on_order_event(self, event: OrderEvent) -> None:
         tag = event.order.strategy
@@ -432,7 +435,7 @@ class StrategyRunner:
             for builder in builders.values():
                 bar = builder.flush(now)
                 if bar is not None:
-                    self._route_bar(bar)
+                    self.on_bar(bar)
         for inst in self.instances.values():
             if inst.state is not StrategyState.RUNNING:
                 continue
