@@ -187,40 +187,39 @@ class SMA:
     A running sum (add the new value, take away the one leaving the window), re-summed
     exactly with ``math.fsum`` whenever the window has turned over once: the error never
     grows beyond ``n`` roundings of the sum (a relative few times 1e-15 for ``n`` in the
-    hundreds), and each update costs a few float operations whatever ``n`` is."""
+    hundreds), and each update costs a few float operations whatever ``n`` is.
 
-    __slots__ = ("n", "_window", "_sum", "_since", "value")
+    The window is a ring of ``n`` slots; the write position coming back to slot 0 is the
+    moment to re-sum (the window's first fill, then every ``n`` updates). Until that first
+    fill the running sum is NaN, so the value is NaN without a separate test."""
+
+    __slots__ = ("n", "_ring", "_at", "_sum", "value", "ready")
 
     def __init__(self, n: int) -> None:
         self.n = _check_period(n)
-        self._window: deque[float] = deque()
-        self._sum = 0.0
-        self._since = 0  # updates since the last exact re-sum
+        self._ring = [NAN] * self.n
+        self._at = 0  # the slot the next value goes to: the oldest value's, once full
+        self._sum = NAN
         self.value = NAN
+        self.ready = False  # the value is a number (a plain attribute: strategies read it every bar)
 
     def update(self, x: float) -> float:
-        x = float(x)
-        window = self._window
-        window.append(x)
-        n = self.n
-        if len(window) > n:
-            self._since += 1
-            if self._since >= n:
-                window.popleft()
-                self._since = 0
-                self._sum = math.fsum(window)
-            else:
-                self._sum += x - window.popleft()
-        elif len(window) == n:
-            self._sum = math.fsum(window)
+        if x.__class__ is not float:
+            x = float(x)
+        ring = self._ring
+        at = self._at
+        old = ring[at]
+        ring[at] = x
+        at += 1
+        if at == self.n:
+            self._at = 0
+            total = self._sum = math.fsum(ring)
         else:
-            return self.value
-        self.value = self._sum / n
-        return self.value
-
-    @property
-    def ready(self) -> bool:
-        return not math.isnan(self.value)
+            self._at = at
+            total = self._sum = self._sum + (x - old)
+        value = self.value = total / self.n
+        self.ready = value == value  # False for NaN: warming up, or a NaN input still in the window
+        return value
 
 
 class _SeededSmoother:

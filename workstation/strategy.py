@@ -604,10 +604,10 @@ class Context:
         """Update the context's state from ``item`` and call the matching hook."""
         # bars first: a backtest delivers one per bar, the most frequent item by far
         if isinstance(item, Bar):
-            store = self._bars.get((item.symbol, item.seconds))
-            if store is None:
-                store = self._bars[(item.symbol, item.seconds)] = deque(maxlen=self._history_limit)
-            store.append(item)
+            try:  # (a ``try`` costs nothing when the key is there, every bar but the first)
+                self._bars[(item.symbol, item.seconds)].append(item)
+            except KeyError:
+                self._bars[(item.symbol, item.seconds)] = deque((item,), maxlen=self._history_limit)
             self._trigger_ts = item.ts
             strategy.on_bar(item)
         elif isinstance(item, Quote):

@@ -278,14 +278,16 @@ class StrategyRunner:
         )
         strategy.bind(ctx)
 
+        dispatch = ctx.dispatch  # bound once: ``handle`` runs for every event, a bar each time in a backtest
+
         def handle(item: object) -> bool:
             try:
-                ctx.dispatch(strategy, item)
+                dispatch(strategy, item)
             except Exception as exc:  # a strategy's bug stops that strategy only
                 log.warning("strategy %s failed", inst.name, exc_info=True)
                 post(_Failed(short_traceback(exc)))
                 return False
-            return not isinstance(item, Stop)
+            return item.__class__ is not Stop  # (Stop is a final, internal message: no subclass to allow for)
 
         if self.delivery == "inline":
             return InlineWorker(inst.name, handle)

@@ -151,16 +151,24 @@ class InlineWorker:
     kind = "inline"
 
     def __init__(self, name: str, handle: Handler, capacity: int = 0) -> None:
-        self.inbox = Inbox(capacity)  # only for its counters: nothing waits here
+        self._inbox = Inbox(capacity)  # only for its counters: nothing waits here
         self._handle = handle
         self._alive = False
+        self._received = 0
 
     def start(self) -> None:
         self._alive = True
 
+    @property
+    def inbox(self) -> Inbox:
+        # ``put`` runs once per bar in a backtest, so it counts in a plain attribute of its
+        # own; the inbox's counter catches up when someone reads it
+        self._inbox.received = self._received
+        return self._inbox
+
     def put(self, item: object) -> None:
         if self._alive:
-            self.inbox.received += 1
+            self._received += 1
             self._alive = self._handle(item)
 
     def put_latest(self, key: Hashable, item: object) -> None:
