@@ -605,6 +605,7 @@ class Backtest:
             name, sec, dt = names[0], secs[0], step[0]
             m0, notional0 = mult[0], notional[0]
             set_clock = clock.set
+            route = runner.bar_sink(name, sec)
             # equity samples go to Python lists, one chunk at a time, and into the numpy arrays
             # at the chunk's end: a numpy item assignment per bar costs more than the rest of
             # the sampling. The same float operations as ``sample`` give the same figures.

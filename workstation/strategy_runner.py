@@ -157,7 +157,7 @@ class StrategyRunner:
         self.instances: dict[str, StrategyInstance] = {}
         self.on_order_sent: Callable[[Submit, Any], None] | None = None
         self._quote_routes: dict[str, list[StrategyInstance]] = {}
-        self._bar_routes: dict[tuple[str, int], list[StrategyInstance]] = {}
+        self._bar_routes: dict[tuple[str, int], list[StrategyInstance]] = {}  # lists changed in place: see bar_sink
         self._builders: dict[str, dict[int, BarBuilder]] = {}
         self._account: Account | None = None
         self._account_stale = False
@@ -404,13 +404,25 @@ class StrategyRunner:
 
     def on_bar(self, bar: Bar) -> None:
         """A completed bar (built here from quotes, or a backtest's data): hand it to the
-        instances that subscribed to its symbol and size. Called once per bar in a backtest,
-        so it stays one flat function."""
+        instances that subscribed to its symbol and size."""
         routes = self._bar_routes.get((bar.symbol, bar.seconds))
         if routes:
             for inst in routes:
                 if inst.state is _RUNNING:
                     inst.worker.put(bar)
+
+    def bar_sink(self, symbol: str, seconds: int) -> Callable[[Bar], None]:
+        """``on_bar`` for the bars of one symbol and size, with the route looked up once: for a
+        driver that hands out a great many of them (a backtest, a bar per call). Subscriptions
+        and stops made later still count: the route's list is shared and changed in place."""
+        routes = self._bar_routes.setdefault((symbol, seconds), [])
+
+        def sink(bar: Bar) -> None:
+            for inst in routes:
+                if inst.state is _RUNNING:
+                    inst.worker.put(bar)
+
+        return sink
 
     def on_order_event(self, event: OrderEvent) -> None:
         tag = event.order.strategy
