@@ -602,7 +602,8 @@ class Backtest:
 
         if n_sym == 1:  # the lean path: one symbol, one bar per timestamp (so timestamp group g is bar g)
             s0 = series[0]
-            name, sec, dt = names[0], secs[0], step[0]
+            name, sec = names[0], secs[0]
+            dt = float(step[0])  # a float: ``t + dt`` then needs no int conversion (same sum)
             m0, notional0 = mult[0], notional[0]
             set_clock = clock.set
             route = runner.bar_sink(name, sec)
@@ -628,7 +629,7 @@ class Backtest:
                     if state["active"] or (inst0.commands if inst0 is not None else busy()):
                         await settle()
                     if close_t >= mark_next:
-                        mark_next = (math.floor(close_t / 86_400) + 1) * 86_400
+                        mark_next = (math.floor(close_t / 86_400) + 1) * 86_400.0  # a float: compared with every bar
                         await settle(refresh=True)
                     if held:
                         q = qty_f[0]
@@ -640,8 +641,8 @@ class Backtest:
                         gross_chunk[j] = 0.0
                 n = hi - lo
                 eq_ts[lo:hi] = s0.ts[lo:hi] + dt
-                eq[lo:hi] = eq_chunk[:n]
-                gross[lo:hi] = gross_chunk[:n]
+                eq[lo:hi] = np.fromiter(eq_chunk, np.float64, n)  # (fromiter: twice as fast as a slice from a list)
+                gross[lo:hi] = np.fromiter(gross_chunk, np.float64, n)
                 g = hi - 1
                 if progress is not None:
                     progress(hi, total)
@@ -675,7 +676,7 @@ class Backtest:
                         if busy():
                             await settle()
                         if close_t >= mark_next:
-                            mark_next = (math.floor(close_t / 86_400) + 1) * 86_400
+                            mark_next = (math.floor(close_t / 86_400) + 1) * 86_400.0  # a float: compared with every bar
                             await settle(refresh=True)
                         g += 1
                         sample(g, close_t)
