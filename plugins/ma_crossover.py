@@ -36,15 +36,18 @@ class MaCrossover(Strategy):
 
     def _cross(self, bar: Bar) -> tuple[bool, float, float] | None:
         """Update the averages; ``(above, fast, slow)`` when the fast one crossed the slow one."""
-        fast, slow = self.averages[bar.symbol]
-        f, s = fast.update(bar.close), slow.update(bar.close)
+        symbol, close = bar.symbol, bar.close
+        fast, slow = self.averages[symbol]
+        f, s = fast.update(close), slow.update(close)
         if not slow.ready:
             return None
-        was = self.above[bar.symbol]
+        was = self.above[symbol]
         # equal averages (up to float noise in their sums) keep the previous side
         above = was if was is not None and abs(f - s) <= 1e-12 * abs(s) else f > s
-        self.above[bar.symbol] = above
-        return (above, f, s) if was is not None and above != was else None
+        if above == was:  # the usual case: no cross, nothing to store
+            return None
+        self.above[symbol] = above
+        return (above, f, s) if was is not None else None
 
     def on_bar(self, bar: Bar) -> None:
         crossed = self._cross(bar)
