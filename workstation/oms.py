@@ -475,10 +475,14 @@ class OrderManager:
         return order
 
     def _transition(
-        self, order: Order, status: OrderStatus, kind: str, event: type[OrderEvent], reason: str | None = None
+        self, order: Order, status: OrderStatus, kind: str, event: type[OrderEvent], reason: str | None = None,
+        broker_id: str | None = None,
     ) -> Order:
         check_transition(order.status, status)
-        updated = replace(order, status=status, updated=self.clock.time(), reason=reason or order.reason)
+        updated = replace(
+            order, status=status, updated=self.clock.time(), reason=reason or order.reason,
+            broker_id=broker_id or order.broker_id,
+        )
         self._set(updated, kind, event)
         self._after(updated)
         return updated
@@ -503,8 +507,7 @@ class OrderManager:
                 self._on_fill(order, report)
             elif isinstance(report, BrokerAccepted):
                 if order.status is OrderStatus.SUBMITTED:
-                    accepted = replace(order, broker_id=report.broker_id or order.broker_id)
-                    self._transition(accepted, OrderStatus.ACCEPTED, "accepted", OrderAccepted)
+                    self._transition(order, OrderStatus.ACCEPTED, "accepted", OrderAccepted, broker_id=report.broker_id)
                 elif report.broker_id and not order.broker_id:
                     self._set(replace(order, broker_id=report.broker_id), "broker_id", None)
             elif isinstance(report, BrokerCanceled):
