@@ -158,6 +158,56 @@ def test_a_backtest_keeps_its_own_journal_with_every_order_and_fill(tmp_path: Pa
         j.close()
 
 
+def test_the_batch_journal_writes_the_rows_the_live_journal_derives_from_the_same_records(tmp_path: Path) -> None:
+    """The backtest's writer thread inserts fills and orders directly (no triggers): the rows
+    must be exactly what the live journal's triggers make of the same order events and fills."""
+    import sqlite3
+
+    from workstation.backtest import BatchJournal
+    from workstation.journal import Journal
+    from workstation.model import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+
+    order = Order(id="7", client_id="bt-7", symbol="ORCL", side=Side.BUY, qty=Decimal("100"), type=OrderType.LIMIT,
+                  tif=TimeInForce.DAY, limit_price=Decimal("12.345678"), strategy="ma", source="strategy",
+                  created=T0 + 0.123456789, updated=T0 + 0.123456789)
+    accepted = order.__class__(**{**{f: getattr(order, f) for f in order.__struct_fields__}, "status": OrderStatus.ACCEPTED})
+    fill = Fill(exec_id="sim-bt-7-100", order_id="7", symbol="ORCL", side=Side.BUY, qty=Decimal("100"),
+                price=Decimal("12.3"), commission=Decimal("0.10"), ts=T0 + 60.000001, strategy="ma")
+    filled = accepted.__class__(**{**{f: getattr(accepted, f) for f in accepted.__struct_fields__},
+                                   "status": OrderStatus.FILLED, "filled_qty": Decimal("100"), "avg_fill_price": Decimal("12.3")})
+
+    live, batch = Journal(tmp_path / "live.sqlite"), BatchJournal(tmp_path / "batch.sqlite")
+    for j in (live, batch):
+        j.record_order("accepted", accepted, T0 + 1.5)
+        assert j.record_fill(fill, filled)
+        assert not j.record_fill(fill, filled)  # a duplicate is dropped by its exec id
+    batch.flush(wait=True)
+    rows = {}
+    for name in ("live", "batch"):
+        db = sqlite3.connect(tmp_path / f"{name}.sqlite")
+        rows[name] = (
+            db.execute("SELECT exec_id, order_id, symbol, side, qty, price, commission, ts, strategy FROM fills").fetchall(),
+            db.execute("SELECT id, client_id, status, symbol, created, updated, CAST(data AS TEXT) FROM orders").fetchall(),
+            db.execute("SELECT seq, ts, kind, ref FROM events").fetchall(),
+        )
+        db.close()
+    assert rows["batch"] == rows["live"]
+    assert rows["batch"][0] == [("sim-bt-7-100", "7", "ORCL", "buy", "100", "12.3", "0.10", T0 + 60.000001, "ma")]
+    assert batch.fills() == live.fills() == [fill]
+    assert batch.orders() == live.orders() == [filled]
+    live.close()
+    batch.close()
+
+
+def test_a_run_leaves_the_garbage_collector_as_it_found_it() -> None:
+    import gc
+
+    before = gc.get_threshold()
+    run(FLAT * 5, {0: {"side": "buy"}})
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
+
+
 def test_an_instrument_from_a_file_takes_its_tick_from_the_prices_precision() -> None:
     assert load_series(DATA / "orcl-1995-2014.txt").tick == Decimal("0.000001")
     assert load_series(DATA / "2006-min-005.txt", "ES").tick == Decimal("0.01")

@@ -152,3 +152,25 @@ def test_bad_periods_are_refused():
         ind.sma([1, 2, 3], 0)
     with pytest.raises(ValueError, match="shorter"):
         ind.MACD(26, 12)
+
+
+def test_the_incremental_sma_stays_within_a_few_roundings_of_the_exact_mean_over_a_long_run() -> None:
+    """The running sum is re-summed exactly each time the window turns over, so its error never
+    accumulates: after 200,000 updates of prices spanning four orders of magnitude it is still
+    within a few roundings of the exactly rounded mean (the crossover strategy's equality
+    tolerance, 1e-12 relative, stays far above it)."""
+    import math
+    import random
+
+    rng = random.Random(11)
+    values = [round(rng.uniform(1, 10_000), 2) for _ in range(200_000)]
+    for n in (3, 30, 200):
+        sma = ind.SMA(n)
+        worst = 0.0
+        for i, x in enumerate(values):
+            got = sma.update(x)
+            if i + 1 >= n:
+                exact = math.fsum(values[i + 1 - n : i + 1]) / n
+                worst = max(worst, abs(got - exact) / exact)
+        assert worst < 1e-14, (n, worst)
+        assert sma.ready and sma.n == n

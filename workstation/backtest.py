@@ -27,9 +27,11 @@ Strategy bar subscriptions are matched to the data's bar size: a strategy with a
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 from concurrent.futures import Future, ThreadPoolExecutor
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -469,6 +471,10 @@ class Backtest:
         return [w.bar(i) for i in range(max(0, len(w) - count), len(w))]
 
     async def run(self, progress: Callable[[int, int], None] | None = None) -> BacktestResult:
+        with _collector_for_a_run():
+            return await self._run(progress)
+
+    async def _run(self, progress: Callable[[int, int], None] | None) -> BacktestResult:
         began = perf_ns()
         cfg = self.config
         series = self.series
@@ -721,6 +727,22 @@ class Backtest:
         )
         journal.close()
         return result
+
+
+@contextmanager
+def _collector_for_a_run() -> Iterator[None]:
+    """A replay allocates millions of short-lived objects and keeps every order and fill:
+    the cyclic collector would rescan that growing heap (and everything loaded before the
+    run) again and again. For the run, what exists is frozen out of its scans and the
+    youngest generation is collected less often; both are restored afterwards."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def run_backtest(

@@ -210,6 +210,16 @@ class OrderManager:
     # ------------------------------------------------------------------ validation
     async def _validate(self, req: OrderRequest) -> tuple[Instrument, dict[str, Decimal | None]]:
         inst = await self.instrument(req.symbol)
+        if (
+            req.type is OrderType.MARKET and req.limit_price is None and req.stop_price is None
+            and req.take_profit is None and req.stop_loss is None and req.trail_amount is None
+            and req.trail_percent is None and req.oco_with is None
+        ):  # a plain market order: only its quantity can be wrong
+            try:
+                qty = inst.check_qty(req.qty)
+            except ModelError as exc:
+                raise OrderError(str(exc)) from None
+            return inst, {"qty": qty, "limit": None, "stop": None, "tp": None, "sl": None, "trail_amt": None, "trail_pct": None}
         try:
             qty = inst.check_qty(req.qty)
             t = req.type
@@ -475,10 +485,14 @@ class OrderManager:
         return order
 
     def _transition(
-        self, order: Order, status: OrderStatus, kind: str, event: type[OrderEvent], reason: str | None = None
+        self, order: Order, status: OrderStatus, kind: str, event: type[OrderEvent], reason: str | None = None,
+        broker_id: str | None = None,
     ) -> Order:
         check_transition(order.status, status)
-        updated = replace(order, status=status, updated=self.clock.time(), reason=reason or order.reason)
+        updated = replace(
+            order, status=status, updated=self.clock.time(), reason=reason or order.reason,
+            broker_id=broker_id or order.broker_id,
+        )
         self._set(updated, kind, event)
         self._after(updated)
         return updated
@@ -503,8 +517,7 @@ class OrderManager:
                 self._on_fill(order, report)
             elif isinstance(report, BrokerAccepted):
                 if order.status is OrderStatus.SUBMITTED:
-                    accepted = replace(order, broker_id=report.broker_id or order.broker_id)
-                    self._transition(accepted, OrderStatus.ACCEPTED, "accepted", OrderAccepted)
+                    self._transition(order, OrderStatus.ACCEPTED, "accepted", OrderAccepted, broker_id=report.broker_id)
                 elif report.broker_id and not order.broker_id:
                     self._set(replace(order, broker_id=report.broker_id), "broker_id", None)
             elif isinstance(report, BrokerCanceled):

@@ -238,9 +238,12 @@ class PreTradeRisk:
     def pending(self, symbol: str, side: Side, exclude: str | None = None) -> Decimal:
         """Quantity still to fill on working orders of ``symbol`` on ``side`` (an OCO group counts
         once, at its largest order: only one of them can fill)."""
+        working = self.working_orders()
+        if not working:
+            return ZERO
         total = ZERO
         groups: dict[str, Decimal] = {}
-        for o in self.working_orders():
+        for o in working:
             if o.symbol != symbol or o.side is not side or o.id == exclude:
                 continue
             if o.oco_group:

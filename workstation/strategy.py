@@ -500,6 +500,8 @@ class Context:
         the order manager has not answered yet): position + pending is where this strategy
         is heading."""
         total = ZERO
+        if not (self._inflight or self._orders):
+            return total
         for req in self._inflight.values():
             if req.symbol == symbol:
                 total += req.qty * req.side.sign
@@ -548,13 +550,14 @@ class Context:
             else OrderType.MARKET
         )
 
-        def price(v: object, what: str) -> Decimal | None:
-            return None if v is None else inst.round_price(to_decimal(v, what))
-
+        round_price = inst.round_price
         req = OrderRequest(
             symbol=inst.symbol, side=side, qty=to_decimal(qty, "quantity"), type=otype,
-            limit_price=price(limit, "limit price"), stop_price=price(stop, "stop price"),
-            tif=tif if type(tif) is TimeInForce else TimeInForce(tif), take_profit=price(take_profit, "take-profit"), stop_loss=price(stop_loss, "stop-loss"),
+            limit_price=None if limit is None else round_price(to_decimal(limit, "limit price")),
+            stop_price=None if stop is None else round_price(to_decimal(stop, "stop price")),
+            tif=tif if type(tif) is TimeInForce else TimeInForce(tif),
+            take_profit=None if take_profit is None else round_price(to_decimal(take_profit, "take-profit")),
+            stop_loss=None if stop_loss is None else round_price(to_decimal(stop_loss, "stop-loss")),
         )
         return self.submit(req)
 

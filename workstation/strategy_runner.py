@@ -33,6 +33,7 @@ from workstation.allocation import AllocationGuard
 from workstation.bars import BarBuilder
 from workstation.bus import Bus
 from workstation.model import ZERO, Account, AlertRaised, Bar, Instrument, ModelError, OrderEvent, OrderFilled, Quote
+from workstation.oms import OrderError
 from workstation.portfolio import Book
 from workstation.strategy import (
     Alert,
@@ -524,8 +525,6 @@ class StrategyRunner:
             inst.consumer = None
 
     async def _execute(self, inst: StrategyInstance, cmd: Command) -> None:
-        from workstation.oms import OrderError
-
         if isinstance(cmd, Submit):
             inst.submitting = cmd.ref
             try:
