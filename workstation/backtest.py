@@ -2,7 +2,7 @@
 
 A backtest composes the same parts a live session does -- ``StrategyRunner`` (inline
 delivery), ``OrderManager``, ``PreTradeRisk``, ``Portfolio``, a journal -- around the
-bar-matching simulated broker (``brokers.simbars.BarSimBroker``) and a ``SimClock``.
+bar-matching simulated broker (``brokers.simbars.BarSimBroker``) and a simulated clock.
 Bars from every symbol are merged into one timestamp order. For each timestamp the
 broker first matches the working orders against the bars that open then (so an order
 sent on bar *t* fills on bar *t+1*), then the clock moves to the bars' close and each
@@ -64,6 +64,26 @@ SESSION = 23_400  # a daily bar closes 6.5 hours after it opens (09:30 -> 16:00 
 
 class BacktestError(ModelError):
     """Bad backtest input (data, options): one line a user can read."""
+
+
+class ReplayClock:
+    """The run's clock (a ``workstation.clock.Clock``). The replay loop moves it once or twice
+    per bar, so instead of calling a method it stores the time in ``at[0]``; the bars come in
+    timestamp order, so time never goes back. Everything else reads it through the methods."""
+
+    __slots__ = ("at",)
+
+    def __init__(self, start: float) -> None:
+        self.at = [float(start)]
+
+    def time(self) -> float:
+        return self.at[0]
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.at[0], tz=timezone.utc)
+
+    def monotonic(self) -> float:
+        return self.at[0]
 
 
 # --------------------------------------------------------------------------- data
@@ -478,7 +498,8 @@ class Backtest:
         began = perf_ns()
         cfg = self.config
         series = self.series
-        clock = SimClock(float(min(s.ts[0] for s in series)))
+        clock = ReplayClock(float(min(s.ts[0] for s in series)))
+        now = clock.at
         bus = Bus()
         quotes = QuoteCache(bus)
         journal = BatchJournal(self.journal_path)
@@ -611,7 +632,6 @@ class Backtest:
             name, sec = names[0], secs[0]
             dt = float(step[0])  # a float: ``t + dt`` then needs no int conversion (same sum)
             m0, notional0 = mult[0], notional[0]
-            set_clock = clock.set
             route = runner.bar_sink(name, sec)
             # equity samples go to Python lists, one chunk at a time, and into the numpy arrays
             # at the chunk's end: a numpy item assignment per bar costs more than the rest of
@@ -626,10 +646,9 @@ class Backtest:
                     s0.close[lo:hi].tolist(), s0.volume[lo:hi].tolist(), strict=True,
                 ):
                     if by_symbol:
-                        set_clock(t)
+                        now[0] = t
                         match(name, t, o, h, lo_)
-                    close_t = t + dt
-                    set_clock(close_t)
+                    close_t = now[0] = t + dt
                     last[0] = c
                     route(Bar(name, t, o, h, lo_, c, v, sec))
                     if state["active"] or (inst0.commands if inst0 is not None else busy()):
@@ -669,14 +688,14 @@ class Backtest:
                     if group and (row is None or row[1] != group[0][1]):
                         # one timestamp: match at the bars' open first, then hand the bars out
                         if by_symbol:
-                            clock.set(group[0][1])
+                            now[0] = group[0][1]
                             for k, t, o, h, lo_, _c, _v in group:
                                 if names[k] in by_symbol:
                                     match(names[k], t, o, h, lo_)
                         close_t = group[0][1]
                         for k, t, o, h, lo_, c, v in group:
                             close_t = max(close_t, t + step[k])
-                            clock.set(close_t)
+                            now[0] = close_t
                             last[k] = c
                             route(Bar(names[k], t, o, h, lo_, c, v, secs[k]))
                         if busy():
