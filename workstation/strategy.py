@@ -405,7 +405,7 @@ class Context:
         self._capital = capital
         self._history_source = history
         self._history_limit = history_limit
-        self._bars: dict[tuple[str, int], deque[Bar]] = {}
+        self._bars: dict[str, dict[int, deque[Bar]]] = {}  # symbol -> bar seconds -> bars (two plain look-ups per bar)
         self._loaded: set[tuple[str, int]] = set()
         self._quotes: dict[str, Quote] = {}
         self._orders: dict[str, Order] = {o.id: o for o in orders}
@@ -442,9 +442,10 @@ class Context:
     def history(self, symbol: str, seconds: int = 60, count: int | None = None) -> list[Bar]:
         """Completed bars of ``seconds`` for ``symbol``, oldest first (history, then live)."""
         key = (symbol, int(seconds))
-        store = self._bars.get(key)
+        sizes = self._bars.setdefault(symbol, {})
+        store = sizes.get(key[1])
         if store is None or (count or 0) > (store.maxlen or 0):
-            store = self._bars[key] = deque(store or (), maxlen=max(self._history_limit, count or 0))
+            store = sizes[key[1]] = deque(store or (), maxlen=max(self._history_limit, count or 0))
         if key not in self._loaded:
             self._loaded.add(key)
             if self._history_source is not None:
@@ -607,10 +608,10 @@ class Context:
         """Update the context's state from ``item`` and call the matching hook."""
         # bars first: a backtest delivers one per bar, the most frequent item by far
         if isinstance(item, Bar):
-            try:  # (a ``try`` costs nothing when the key is there, every bar but the first)
-                self._bars[(item.symbol, item.seconds)].append(item)
+            try:  # (a ``try`` costs nothing when the keys are there, every bar but the first)
+                self._bars[item.symbol][item.seconds].append(item)
             except KeyError:
-                self._bars[(item.symbol, item.seconds)] = deque((item,), maxlen=self._history_limit)
+                self._bars.setdefault(item.symbol, {})[item.seconds] = deque((item,), maxlen=self._history_limit)
             self._trigger_ts = item.ts
             strategy.on_bar(item)
         elif isinstance(item, Quote):
