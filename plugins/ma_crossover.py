@@ -42,10 +42,11 @@ class MaCrossover(Strategy):
         if not slow.ready:
             return None
         was = self.above[symbol]
-        # equal averages (up to float noise in their sums) keep the previous side
-        above = was if was is not None and abs(f - s) <= 1e-12 * abs(s) else f > s
-        if above == was:  # the usual case: no cross, nothing to store
+        above = f > s
+        if above == was:  # the usual case: the same side, nothing to store
             return None
+        if was is not None and abs(f - s) <= 1e-12 * abs(s):
+            return None  # equal averages (up to float noise in their sums) keep the previous side
         self.above[symbol] = above
         return (above, f, s) if was is not None else None
 
