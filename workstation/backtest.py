@@ -587,7 +587,7 @@ class Backtest:
         names = [s.symbol for s in series]
         secs = [s.seconds for s in series]
         by_symbol = broker.by_symbol
-        route = runner.on_bar
+        routes = [runner.bar_sink(s.symbol, s.seconds) for s in series]  # each symbol's route, looked up once
         mark_next = 0.0
 
         async def settle(refresh: bool = False) -> None:
@@ -632,7 +632,7 @@ class Backtest:
             name, sec = names[0], secs[0]
             dt = float(step[0])  # a float: ``t + dt`` then needs no int conversion (same sum)
             m0, notional0 = mult[0], notional[0]
-            route = runner.bar_sink(name, sec)
+            route = routes[0]
             # equity samples go to Python lists, one chunk at a time, and into the numpy arrays
             # at the chunk's end: a numpy item assignment per bar costs more than the rest of
             # the sampling. The same float operations as ``sample`` give the same figures.
@@ -697,7 +697,7 @@ class Backtest:
                             close_t = max(close_t, t + step[k])
                             now[0] = close_t
                             last[k] = c
-                            route(Bar(names[k], t, o, h, lo_, c, v, secs[k]))
+                            routes[k](Bar(names[k], t, o, h, lo_, c, v, secs[k]))
                         if busy():
                             await settle()
                         if close_t >= mark_next:
