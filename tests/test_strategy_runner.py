@@ -188,6 +188,52 @@ async def test_an_exception_stops_only_that_strategy(env):
     assert "strategy.error" in kinds
 
 
+class BarRecorder(Strategy):
+    name = "bar_recorder"
+
+    def on_start(self):
+        self.closes = []
+        self.ctx.subscribe(self.ctx.symbols, bars=60, quotes=False)
+
+    def on_bar(self, bar):
+        if bar.close < 0 and self.ctx.name == "bad":
+            raise ZeroDivisionError("division by zero")
+        self.closes.append(bar.close)
+
+
+async def test_inline_bars_through_a_route_sink_keep_isolation_pause_and_history(env):
+    """The backtest's bar path: a sink looked up once, inline workers, bars as they come."""
+    from workstation.model import Bar
+
+    s, broker, clock, alerts = env
+    r = make_runner(s, "inline")
+    bad = r.add(BarRecorder, symbols=["AAPL"], name="bad")
+    good = r.add(BarRecorder, symbols=["AAPL"], name="good")
+    sink = r.bar_sink("AAPL", 60)
+    late = r.bar_sink("MSFT", 60)  # nobody has subscribed to it (yet): bars go nowhere
+    await r.start_all()
+
+    def bar(i, close):
+        return Bar("AAPL", T0 + 60 * i, close, close, close, close, 1.0, 60)
+
+    for i, close in enumerate([100.0, 101.0]):
+        sink(bar(i, close))
+    late(Bar("MSFT", T0, 1.0, 1.0, 1.0, 1.0, 1.0, 60))
+    sink(Bar("AAPL", T0 + 120, -1.0, -1.0, -1.0, -1.0, 1.0, 60))  # "bad" raises on it, "good" does not mind
+    assert bad.state is StrategyState.ERROR and "on_bar" in bad.error
+    r.pause("good")
+    sink(bar(3, 103.0))  # paused: not delivered
+    r.resume("good")
+    sink(bar(4, 104.0))
+    assert bad.strategy.closes == [100.0, 101.0]
+    assert good.strategy.closes == [100.0, 101.0, -1.0, 104.0]  # the bar "bad" failed on too
+    assert [b.close for b in good.strategy.ctx.history("AAPL", 60)] == [100.0, 101.0, -1.0, 104.0]
+    assert [st.received for st in r.status()] == [4, 5]  # Start and each bar delivered
+    await r.stop("good")
+    sink(bar(5, 105.0))
+    assert good.strategy.closes[-1] == 104.0 and not good.worker.alive
+
+
 async def test_pause_resume_and_several_instances_of_one_plugin(env):
     s, broker, clock, _ = env
     r = make_runner(s)

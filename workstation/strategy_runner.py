@@ -70,6 +70,25 @@ class _Failed:
     summary: str
 
 
+class _Route:
+    """The instances that subscribed to one symbol (quotes) or one symbol and bar size.
+
+    ``members`` is replaced on each change, never changed in place: a walk over it is not
+    thrown off when an instance fails on the way (and is unrouted) -- the others still get
+    that event."""
+
+    __slots__ = ("members",)
+
+    def __init__(self) -> None:
+        self.members: tuple[StrategyInstance, ...] = ()
+
+    def add(self, inst: StrategyInstance) -> None:
+        self.members = (*self.members, inst)
+
+    def remove(self, inst: StrategyInstance) -> None:
+        self.members = tuple(i for i in self.members if i is not inst)
+
+
 @dataclass(eq=False)
 class StrategyInstance:
     """One running (or stopped) strategy: a plugin class with its parameters and symbols."""
@@ -157,8 +176,8 @@ class StrategyRunner:
         self.pull_commands = pull_commands  # orders wait for ``run_commands`` (a backtest's driver) instead of a task
         self.instances: dict[str, StrategyInstance] = {}
         self.on_order_sent: Callable[[Submit, Any], None] | None = None
-        self._quote_routes: dict[str, list[StrategyInstance]] = {}
-        self._bar_routes: dict[tuple[str, int], list[StrategyInstance]] = {}  # lists changed in place: see bar_sink
+        self._quote_routes: dict[str, _Route] = {}
+        self._bar_routes: dict[tuple[str, int], _Route] = {}
         self._builders: dict[str, dict[int, BarBuilder]] = {}
         self._account: Account | None = None
         self._account_stale = False
@@ -279,19 +298,21 @@ class StrategyRunner:
         )
         strategy.bind(ctx)
 
-        dispatch = ctx.dispatch  # bound once: ``handle`` runs for every event, a bar each time in a backtest
+        def failed(exc: Exception) -> None:  # a strategy's bug stops that strategy only
+            log.warning("strategy %s failed", inst.name, exc_info=exc)
+            post(_Failed(short_traceback(exc)))
+
+        if self.delivery == "inline":  # the worker calls the context itself (see InlineWorker)
+            return InlineWorker(inst.name, ctx.dispatch, strategy, failed, last=Stop)
 
         def handle(item: object) -> bool:
             try:
-                dispatch(strategy, item)
-            except Exception as exc:  # a strategy's bug stops that strategy only
-                log.warning("strategy %s failed", inst.name, exc_info=True)
-                post(_Failed(short_traceback(exc)))
+                ctx.dispatch(strategy, item)
+            except Exception as exc:
+                failed(exc)
                 return False
-            return item.__class__ is not Stop  # (Stop is a final, internal message: no subclass to allow for)
+            return not isinstance(item, Stop)
 
-        if self.delivery == "inline":
-            return InlineWorker(inst.name, handle)
         return ThreadWorker(inst.name, handle, self.inbox_capacity)
 
     def _carried_over(self, inst: StrategyInstance) -> tuple[Book, list[Any]]:
@@ -391,9 +412,9 @@ class StrategyRunner:
 
     # ------------------------------------------------------------------ events in (loop thread)
     def on_quote(self, q: Quote) -> None:
-        routes = self._quote_routes.get(q.symbol)
-        if routes:
-            for inst in routes:
+        route = self._quote_routes.get(q.symbol)
+        if route is not None:
+            for inst in route.members:
                 if inst.state is StrategyState.RUNNING:
                     inst.worker.put_latest(q.symbol, q)
         builders = self._builders.get(q.symbol)
@@ -406,20 +427,20 @@ class StrategyRunner:
     def on_bar(self, bar: Bar) -> None:
         """A completed bar (built here from quotes, or a backtest's data): hand it to the
         instances that subscribed to its symbol and size."""
-        routes = self._bar_routes.get((bar.symbol, bar.seconds))
-        if routes:
-            for inst in routes:
+        route = self._bar_routes.get((bar.symbol, bar.seconds))
+        if route is not None:
+            for inst in route.members:
                 if inst.state is _RUNNING:
                     inst.worker.put(bar)
 
     def bar_sink(self, symbol: str, seconds: int) -> Callable[[Bar], None]:
         """``on_bar`` for the bars of one symbol and size, with the route looked up once: for a
-        driver that hands out a great many of them (a backtest, a bar per call). Subscriptions
-        and stops made later still count: the route's list is shared and changed in place."""
-        routes = self._bar_routes.setdefault((symbol, seconds), [])
+        driver that hands out a great many of them (a backtest, a bar per call). Later
+        subscriptions and stops still count: they change the route's members."""
+        route = self._bar_routes.setdefault((symbol, seconds), _Route())
 
         def sink(bar: Bar) -> None:
-            for inst in routes:
+            for inst in route.members:
                 if inst.state is _RUNNING:
                     inst.worker.put(bar)
 
@@ -558,12 +579,12 @@ class StrategyRunner:
         for sym in cmd.symbols:
             if cmd.quotes and sym not in inst.quote_symbols:
                 inst.quote_symbols.add(sym)
-                self._quote_routes.setdefault(sym, []).append(inst)
+                self._quote_routes.setdefault(sym, _Route()).add(inst)
             for seconds in cmd.bars:
                 key = (sym, seconds)
                 if key not in inst.bar_keys:
                     inst.bar_keys.add(key)
-                    self._bar_routes.setdefault(key, []).append(inst)
+                    self._bar_routes.setdefault(key, _Route()).add(inst)
                     self._builders.setdefault(sym, {}).setdefault(seconds, BarBuilder(sym, seconds))
             new_symbols.append(sym)
         if self.feed is not None and new_symbols:
@@ -572,13 +593,13 @@ class StrategyRunner:
 
     def _unroute(self, inst: StrategyInstance) -> None:
         for sym in inst.quote_symbols:
-            routes = self._quote_routes.get(sym, [])
-            if inst in routes:
-                routes.remove(inst)
+            route = self._quote_routes.get(sym)
+            if route is not None:
+                route.remove(inst)
         for key in inst.bar_keys:
-            routes = self._bar_routes.get(key, [])
-            if inst in routes:
-                routes.remove(inst)
+            route = self._bar_routes.get(key)
+            if route is not None:
+                route.remove(inst)
 
     def _fail(self, inst: StrategyInstance, summary: str) -> None:
         if inst.state is StrategyState.ERROR:

@@ -146,13 +146,29 @@ class ThreadWorker:
 
 
 class InlineWorker:
-    """Synchronous delivery: ``put`` runs the hook before it returns (backtests)."""
+    """Synchronous delivery: ``put`` runs the hook before it returns (backtests).
+
+    It is given the parts of a handler instead of one: ``dispatch(strategy, item)`` runs the
+    hook, ``fail(exc)`` reports an exception it raised, and the worker stops after that or
+    after an item of type ``last``. So ``put`` is the only call between the router and the
+    context, which matters at one call per bar in a backtest."""
 
     kind = "inline"
 
-    def __init__(self, name: str, handle: Handler, capacity: int = 0) -> None:
+    def __init__(
+        self,
+        name: str,
+        dispatch: Callable[[Any, object], None],
+        strategy: Any,
+        fail: Callable[[Exception], None],
+        last: type,
+        capacity: int = 0,
+    ) -> None:
         self._inbox = Inbox(capacity)  # only for its counters: nothing waits here
-        self._handle = handle
+        self._dispatch = dispatch
+        self._strategy = strategy
+        self._fail = fail
+        self._last = last
         self._alive = False
         self._received = 0
 
@@ -161,15 +177,21 @@ class InlineWorker:
 
     @property
     def inbox(self) -> Inbox:
-        # ``put`` runs once per bar in a backtest, so it counts in a plain attribute of its
-        # own; the inbox's counter catches up when someone reads it
+        # ``put`` counts in a plain attribute of its own; the inbox's counter catches up when read
         self._inbox.received = self._received
         return self._inbox
 
     def put(self, item: object) -> None:
         if self._alive:
             self._received += 1
-            self._alive = self._handle(item)
+            try:
+                self._dispatch(self._strategy, item)
+            except Exception as exc:
+                self._fail(exc)
+                self._alive = False
+                return
+            if type(item) is self._last:
+                self._alive = False
 
     def put_latest(self, key: Hashable, item: object) -> None:
         self.put(item)
