@@ -544,22 +544,25 @@ class Backtest:
         notional = [self.instruments[s.symbol].settles_notional for s in series]
         qty_f = [0.0] * n_sym
         avg_f = [0.0] * n_sym
-        state = {"cash": float(cfg.cash), "active": False}
+        cash = float(cfg.cash)
+        active = False  # an order event arrived since the last settle (plain variables: read every bar)
         held: list[int] = []
         fills: list[Fill] = []
 
         def on_fill(ev: OrderFilled) -> None:
+            nonlocal cash
             f = ev.fill
             fills.append(f)
             i = self._index[f.symbol]
             pos = portfolio.book.positions.get(f.symbol)
             qty_f[i] = float(pos.qty) if pos else 0.0
             avg_f[i] = float(pos.avg) if pos else 0.0
-            state["cash"] = float(portfolio.cash_base())
+            cash = float(portfolio.cash_base())
             held[:] = [k for k in range(n_sym) if qty_f[k] != 0.0]
 
         def on_event(_: OrderEvent) -> None:
-            state["active"] = True
+            nonlocal active
+            active = True
 
         bus.subscribe(OrderFilled, on_fill)
         bus.subscribe(OrderEvent, on_event)
@@ -592,6 +595,7 @@ class Backtest:
 
         async def settle(refresh: bool = False) -> None:
             """Carry out what the strategies sent (marks first: risk checks value at the last close)."""
+            nonlocal active
             for k in range(n_sym):
                 if last[k] is not None:
                     portfolio.mark(names[k], last[k])
@@ -600,7 +604,7 @@ class Backtest:
             while await runner.run_commands():
                 pass
             await oms.drain()
-            state["active"] = False
+            active = False
             if journal.pending >= cfg.journal_batch:
                 journal.flush()
 
@@ -609,14 +613,14 @@ class Backtest:
         match = broker.match_bar
 
         def busy() -> bool:
-            if state["active"]:
+            if active:
                 return True
             if inst0 is not None:
                 return bool(inst0.commands)
             return any(i.commands for i in instances)
 
         def sample(g: int, t: float) -> None:
-            value = state["cash"]
+            value = cash
             exposure = 0.0
             for k in held:
                 px = last[k] or 0.0
@@ -651,7 +655,7 @@ class Backtest:
                     close_t = now[0] = t + dt
                     last[0] = c
                     route(Bar(name, t, o, h, lo_, c, v, sec))
-                    if state["active"] or (inst0.commands if inst0 is not None else busy()):
+                    if active or (inst0.commands if inst0 is not None else busy()):
                         await settle()
                     if close_t >= mark_next:
                         mark_next = (math.floor(close_t / 86_400) + 1) * 86_400.0  # a float: compared with every bar
@@ -659,10 +663,10 @@ class Backtest:
                     if held:
                         q = qty_f[0]
                         mv = q * c * m0
-                        eq_chunk[j] = state["cash"] + (mv if notional0 else q * (c - avg_f[0]) * m0)
+                        eq_chunk[j] = cash + (mv if notional0 else q * (c - avg_f[0]) * m0)
                         gross_chunk[j] = abs(mv)
                     else:
-                        eq_chunk[j] = state["cash"]
+                        eq_chunk[j] = cash
                         gross_chunk[j] = 0.0
                 n = hi - lo
                 eq_ts[lo:hi] = s0.ts[lo:hi] + dt
