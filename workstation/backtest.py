@@ -669,7 +669,7 @@ class Backtest:
                         eq_chunk[j] = cash
                         gross_chunk[j] = 0.0
                 n = hi - lo
-                eq_ts[lo:hi] = s0.ts[lo:hi] + dt
+                eq_ts[lo:hi] = s0.ts[lo:hi] + dt  # the bars' closes: the same sums as ``close_t``
                 eq[lo:hi] = np.fromiter(eq_chunk, np.float64, n)  # (fromiter: twice as fast as a slice from a list)
                 gross[lo:hi] = np.fromiter(gross_chunk, np.float64, n)
                 g = hi - 1

@@ -441,15 +441,15 @@ class Context:
 
     def history(self, symbol: str, seconds: int = 60, count: int | None = None) -> list[Bar]:
         """Completed bars of ``seconds`` for ``symbol``, oldest first (history, then live)."""
-        key = (symbol, int(seconds))
+        seconds = int(seconds)
         sizes = self._bars.setdefault(symbol, {})
-        store = sizes.get(key[1])
+        store = sizes.get(seconds)
         if store is None or (count or 0) > (store.maxlen or 0):
-            store = sizes[key[1]] = deque(store or (), maxlen=max(self._history_limit, count or 0))
-        if key not in self._loaded:
-            self._loaded.add(key)
+            store = sizes[seconds] = deque(store or (), maxlen=max(self._history_limit, count or 0))
+        if (symbol, seconds) not in self._loaded:
+            self._loaded.add((symbol, seconds))
             if self._history_source is not None:
-                past = self._history_source(symbol, int(seconds), count or self._history_limit)
+                past = self._history_source(symbol, seconds, count or self._history_limit)
                 first = store[0].ts if store else math.inf
                 for bar in reversed([b for b in past if b.ts < first]):
                     store.appendleft(bar)
