@@ -49,7 +49,7 @@ from workstation.bus import Bus
 from workstation.clock import SimClock, perf_ns
 from workstation.journal import Journal
 from workstation.marketdata import QuoteCache
-from workstation.model import Bar, Fill, Instrument, ModelError, Order, OrderEvent, OrderFilled, OrderSubmitted, Quote
+from workstation.model import Bar, Fill, Instrument, ModelError, Order, OrderFilled, OrderSubmitted, Quote
 from workstation.oms import OrderManager
 from workstation.portfolio import Portfolio
 from workstation.limits import LimitStore, RiskLimits
@@ -545,7 +545,6 @@ class Backtest:
         qty_f = [0.0] * n_sym
         avg_f = [0.0] * n_sym
         cash = float(cfg.cash)
-        active = False  # an order event arrived since the last settle (plain variables: read every bar)
         held: list[int] = []
         fills: list[Fill] = []
 
@@ -560,12 +559,7 @@ class Backtest:
             cash = float(portfolio.cash_base())
             held[:] = [k for k in range(n_sym) if qty_f[k] != 0.0]
 
-        def on_event(_: OrderEvent) -> None:
-            nonlocal active
-            active = True
-
         bus.subscribe(OrderFilled, on_fill)
-        bus.subscribe(OrderEvent, on_event)
         await runner.start_all()
         instances = list(runner.instances.values())
 
@@ -594,8 +588,8 @@ class Backtest:
         mark_next = 0.0
 
         async def settle(refresh: bool = False) -> None:
-            """Carry out what the strategies sent (marks first: risk checks value at the last close)."""
-            nonlocal active
+            """Carry out what the strategies sent (marks first: risk checks value at the last close)
+            and the order manager's follow-up work (bracket children, OCO cancels)."""
             for k in range(n_sym):
                 if last[k] is not None:
                     portfolio.mark(names[k], last[k])
@@ -604,7 +598,6 @@ class Backtest:
             while await runner.run_commands():
                 pass
             await oms.drain()
-            active = False
             if journal.pending >= cfg.journal_batch:
                 journal.flush()
 
@@ -612,8 +605,10 @@ class Backtest:
         inst0 = instances[0] if len(instances) == 1 else None
         match = broker.match_bar
 
+        follow_ups = oms.follow_ups  # the set itself: its truth is read every bar
+
         def busy() -> bool:
-            if active:
+            if follow_ups:
                 return True
             if inst0 is not None:
                 return bool(inst0.commands)
@@ -655,7 +650,7 @@ class Backtest:
                     close_t = now[0] = t + dt
                     last[0] = c
                     route(Bar(name, t, o, h, lo_, c, v, sec))
-                    if active or (inst0.commands if inst0 is not None else busy()):
+                    if follow_ups or (inst0.commands if inst0 is not None else busy()):
                         await settle()
                     if close_t >= mark_next:
                         mark_next = (math.floor(close_t / 86_400) + 1) * 86_400.0  # a float: compared with every bar

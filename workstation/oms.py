@@ -138,7 +138,8 @@ class OrderManager:
         self.orders: dict[str, Order] = {}
         self._by_client: dict[str, str] = {}
         self._instruments: dict[str, Instrument] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        # follow-up work in flight (bracket children, OCO cancels); read by a backtest's driver
+        self.follow_ups: set[asyncio.Task[None]] = set()
         self._working: dict[str, Order] = {}
         self._ids: list[int] = []
         self._reserved = 0
@@ -610,10 +611,10 @@ class OrderManager:
 
     def _spawn(self, coro: object) -> None:
         task = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self.follow_ups.add(task)
+        task.add_done_callback(self.follow_ups.discard)
 
     async def drain(self) -> None:
         """Wait for follow-up work (bracket children, OCO cancels) to finish."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        while self.follow_ups:
+            await asyncio.gather(*list(self.follow_ups), return_exceptions=True)
