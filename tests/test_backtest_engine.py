@@ -199,6 +199,28 @@ def test_the_batch_journal_writes_the_rows_the_live_journal_derives_from_the_sam
     batch.close()
 
 
+def test_a_failed_batch_write_is_raised_on_the_engines_thread_and_writes_nothing(tmp_path: Path) -> None:
+    import sqlite3
+
+    from workstation.backtest import BatchJournal
+    from workstation.model import Fill, Side
+
+    path = tmp_path / "bt.sqlite"
+    batch = BatchJournal(path)
+    fill = Fill(exec_id="x-1", order_id="1", symbol="AAA", side=Side.BUY, qty=Decimal(1), price=Decimal(10), ts=T0)
+    assert batch.record_fill(fill, None)
+    other = sqlite3.connect(path)  # the same execution id already there: the batch's insert must fail
+    other.execute("INSERT INTO fills(exec_id, order_id, symbol, side, qty, price, commission, ts, seq) "
+                  "VALUES('x-1', '1', 'AAA', 'buy', '1', '10', '0', 0, 99)")
+    other.commit()
+    batch.flush()  # handed to the writer thread
+    with pytest.raises(sqlite3.IntegrityError):
+        batch.flush(wait=True)
+    assert other.execute("SELECT COUNT(*) FROM events").fetchone()[0] == 0  # rolled back whole
+    other.close()
+    batch.close()
+
+
 def test_a_run_leaves_the_garbage_collector_as_it_found_it() -> None:
     import gc
 

@@ -410,9 +410,25 @@ class BatchJournal(Journal):
         self.flush(wait=True)
         return super().events(kind_prefix, limit)
 
+    def cash_entries(self) -> list[tuple[Decimal, str, str]]:
+        self.flush(wait=True)
+        return super().cash_entries()
+
+    def last_seq(self) -> int:
+        self.flush(wait=True)
+        return super().last_seq()
+
+    def events_after(self, seq: int, kinds: tuple[str, ...]) -> list[tuple[int, float, str, str | None, Any]]:
+        self.flush(wait=True)
+        return super().events_after(seq, kinds)
+
     def meta(self, key: str) -> str | None:
         self._wait()
         return super().meta(key)
+
+    def ensure_meta(self, key: str, value: str) -> str:
+        self._wait()
+        return super().ensure_meta(key, value)
 
     def set_meta(self, key: str, value: str) -> None:
         self._wait()
