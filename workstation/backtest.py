@@ -319,7 +319,7 @@ class BatchJournal(Journal):
         return len(self._events)
 
     def record_order(self, kind: str, order: Order, ts: float, extra: dict[str, Any] | None = None) -> None:
-        payload: dict[str, Any] = {"status": order.status.value}
+        payload: dict[str, Any] = {"status": order.status}  # (encoded as its value)
         if order.reason:
             payload["reason"] = order.reason
         if extra:

@@ -60,6 +60,7 @@ from workstation.model import (
     OrderEvent,
     OrderFilled,
     OrderRequest,
+    OrderStatus,
     OrderType,
     Position,
     Quote,
@@ -493,7 +494,7 @@ class Context:
         """This strategy's working orders, as its events have reported them."""
         return [
             o for o in self._orders.values()
-            if (o.status.is_working or (o.status.value == "new" and o.parent_id)) and (symbol is None or o.symbol == symbol)
+            if (o.status.is_working or (o.status is OrderStatus.NEW and o.parent_id)) and (symbol is None or o.symbol == symbol)
         ]
 
     def pending(self, symbol: str) -> Decimal:

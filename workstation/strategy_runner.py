@@ -32,7 +32,7 @@ from typing import Any
 from workstation.allocation import AllocationGuard
 from workstation.bars import BarBuilder
 from workstation.bus import Bus
-from workstation.model import ZERO, Account, AlertRaised, Bar, Instrument, ModelError, OrderEvent, OrderFilled, Quote
+from workstation.model import ZERO, Account, AlertRaised, Bar, Instrument, ModelError, OrderEvent, OrderFilled, OrderStatus, Quote
 from workstation.oms import OrderError
 from workstation.portfolio import Book
 from workstation.strategy import (
@@ -447,21 +447,26 @@ class StrategyRunner:
         return sink
 
     def on_order_event(self, event: OrderEvent) -> None:
-        tag = event.order.strategy
+        order = event.order
+        tag = order.strategy
         if tag is None:
             return
         inst = self.instances.get(tag)
-        if inst is None or inst.worker is None or not inst.worker.alive:
+        if inst is None:
             return
-        oid = event.order.id
-        ref = inst.refs.get(oid)
+        worker = inst.worker
+        if worker is None or not worker.alive:
+            return
+        oid = order.id
+        refs = inst.refs
+        ref = refs.get(oid)
         if ref is None and inst.submitting is not None:
-            ref = inst.refs[oid] = inst.submitting
-        if event.order.status.is_terminal:
-            inst.refs.pop(oid, None)
+            ref = refs[oid] = inst.submitting
+        if order.status.is_terminal:
+            refs.pop(oid, None)
         if isinstance(event, OrderFilled):  # only a fill changes cash and positions
             self.refresh_account()
-        inst.worker.put(Routed(event, ref))
+        worker.put(Routed(event, ref))
 
     def tick(self) -> None:
         """Fire due timers, close bars whose window ended, refresh the account snapshot."""
@@ -559,7 +564,7 @@ class StrategyRunner:
                 inst.submitting = None
             if self.on_order_sent is not None:
                 self.on_order_sent(cmd, order)
-            self._deliver(inst, Placed(cmd.ref, order.id, order.reason if order.status.value == "rejected" else None))
+            self._deliver(inst, Placed(cmd.ref, order.id, order.reason if order.status is OrderStatus.REJECTED else None))
         elif isinstance(cmd, Cancel):
             try:
                 await self.oms.cancel(cmd.order_id)
