@@ -178,6 +178,8 @@ def test_the_batch_journal_writes_the_rows_the_live_journal_derives_from_the_sam
 
     live, batch = Journal(tmp_path / "live.sqlite"), BatchJournal(tmp_path / "batch.sqlite")
     for j in (live, batch):
+        for data in ({"a": [1, "x"]}, "text", 7, 2.5, True, None, [1, {"b": False}]):  # any JSON value
+            j.append("note", data, T0)
         j.record_order("accepted", accepted, T0 + 1.5)
         assert j.record_fill(fill, filled)
         assert not j.record_fill(fill, filled)  # a duplicate is dropped by its exec id
@@ -189,6 +191,7 @@ def test_the_batch_journal_writes_the_rows_the_live_journal_derives_from_the_sam
             db.execute("SELECT exec_id, order_id, symbol, side, qty, price, commission, ts, strategy FROM fills").fetchall(),
             db.execute("SELECT id, client_id, status, symbol, created, updated, CAST(data AS TEXT) FROM orders").fetchall(),
             db.execute("SELECT seq, ts, kind, ref FROM events").fetchall(),
+            db.execute("SELECT CAST(data AS TEXT) FROM events WHERE kind = 'note'").fetchall(),
         )
         db.close()
     assert rows["batch"] == rows["live"]

@@ -29,8 +29,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import math
-from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -366,25 +366,35 @@ class BatchJournal(Journal):
             writing.result()  # a failed write raises here, on the engine's thread
 
     def _write(self, events: bytes, fills: bytes, orders: bytes) -> None:
+        # json_extract (not the -> operators of SQLite 3.38): the same JSON functions the live
+        # journal's triggers need. An event's data is an object (stored as its JSON text); any
+        # other JSON value is turned back into its JSON text by type.
         db = self._db
         db.execute("BEGIN")
         try:
             db.execute(
                 "INSERT INTO events(seq, ts, kind, ref, data) "
-                "SELECT value->>0, value->>1, value->>2, value->>3, CAST(value->'$[4]' AS BLOB) FROM json_each(?)",
+                "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
+                "json_extract(value, '$[3]'), CAST(CASE json_type(value, '$[4]') "
+                "WHEN 'object' THEN json_extract(value, '$[4]') WHEN 'array' THEN json_extract(value, '$[4]') "
+                "WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' WHEN 'null' THEN 'null' "
+                "ELSE json_quote(json_extract(value, '$[4]')) END AS BLOB) FROM json_each(?)",
                 (events,),
             )
             db.execute(
                 "INSERT INTO fills(exec_id, order_id, symbol, side, qty, price, commission, ts, strategy, seq) "
-                "SELECT value->>'$[1].exec_id', value->>'$[1].order_id', value->>'$[1].symbol', value->>'$[1].side', "
-                "value->>'$[1].qty', value->>'$[1].price', value->>'$[1].commission', value->>'$[1].ts', "
-                "value->>'$[1].strategy', value->>0 FROM json_each(?)",
+                "SELECT json_extract(value, '$[1].exec_id'), json_extract(value, '$[1].order_id'), "
+                "json_extract(value, '$[1].symbol'), json_extract(value, '$[1].side'), json_extract(value, '$[1].qty'), "
+                "json_extract(value, '$[1].price'), json_extract(value, '$[1].commission'), "
+                "json_extract(value, '$[1].ts'), json_extract(value, '$[1].strategy'), json_extract(value, '$[0]') "
+                "FROM json_each(?)",
                 (fills,),
             )
             db.execute(
                 "INSERT INTO orders(id, client_id, status, symbol, created, updated, data) "
-                "SELECT CAST(value->>'id' AS INTEGER), value->>'client_id', value->>'status', value->>'symbol', "
-                "value->>'created', value->>'updated', CAST(value AS BLOB) FROM json_each(?) WHERE true "
+                "SELECT CAST(json_extract(value, '$.id') AS INTEGER), json_extract(value, '$.client_id'), "
+                "json_extract(value, '$.status'), json_extract(value, '$.symbol'), json_extract(value, '$.created'), "
+                "json_extract(value, '$.updated'), CAST(value AS BLOB) FROM json_each(?) WHERE true "
                 "ON CONFLICT(id) DO UPDATE SET status=excluded.status, updated=excluded.updated, data=excluded.data",
                 (orders,),
             )
