@@ -66,26 +66,6 @@ class BacktestError(ModelError):
     """Bad backtest input (data, options): one line a user can read."""
 
 
-class ReplayClock:
-    """The run's clock (a ``workstation.clock.Clock``). The replay loop moves it once or twice
-    per bar, so instead of calling a method it stores the time in ``at[0]``; the bars come in
-    timestamp order, so time never goes back. Everything else reads it through the methods."""
-
-    __slots__ = ("at",)
-
-    def __init__(self, start: float) -> None:
-        self.at = [float(start)]
-
-    def time(self) -> float:
-        return self.at[0]
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self.at[0], tz=timezone.utc)
-
-    def monotonic(self) -> float:
-        return self.at[0]
-
-
 # --------------------------------------------------------------------------- data
 
 
@@ -524,8 +504,7 @@ class Backtest:
         began = perf_ns()
         cfg = self.config
         series = self.series
-        clock = ReplayClock(float(min(s.ts[0] for s in series)))
-        now = clock.at
+        clock = SimClock(float(min(s.ts[0] for s in series)))
         bus = Bus()
         quotes = QuoteCache(bus)
         journal = BatchJournal(self.journal_path)
@@ -671,9 +650,9 @@ class Backtest:
                     s0.close[lo:hi].tolist(), s0.volume[lo:hi].tolist(), strict=True,
                 ):
                     if by_symbol:
-                        now[0] = t
+                        clock.t = t
                         match(name, t, o, h, lo_)
-                    close_t = now[0] = t + dt
+                    close_t = clock.t = t + dt
                     last[0] = c
                     route(Bar(name, t, o, h, lo_, c, v, sec))
                     if follow_ups or (inst0.commands if inst0 is not None else busy()):
@@ -713,14 +692,14 @@ class Backtest:
                     if group and (row is None or row[1] != group[0][1]):
                         # one timestamp: match at the bars' open first, then hand the bars out
                         if by_symbol:
-                            now[0] = group[0][1]
+                            clock.t = group[0][1]
                             for k, t, o, h, lo_, _c, _v in group:
                                 if names[k] in by_symbol:
                                     match(names[k], t, o, h, lo_)
                         close_t = group[0][1]
                         for k, t, o, h, lo_, c, v in group:
                             close_t = max(close_t, t + step[k])
-                            now[0] = close_t
+                            clock.t = close_t
                             last[k] = c
                             routes[k](Bar(names[k], t, o, h, lo_, c, v, secs[k]))
                         if busy():

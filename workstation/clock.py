@@ -35,27 +35,32 @@ class LiveClock:
 
 
 class SimClock:
-    """A clock that moves only when told to: backtests, replays and tests."""
+    """A clock that moves only when told to: backtests, replays and tests.
+
+    ``set`` refuses to go back in time. A driver that already moves time in order may assign
+    ``t`` directly instead (a backtest's replay loop does, once or twice per bar)."""
+
+    __slots__ = ("t",)
 
     def __init__(self, start: float = 0.0) -> None:
-        self._t = float(start)
+        self.t = float(start)
 
     def time(self) -> float:
-        return self._t
+        return self.t
 
     def now(self) -> datetime:
-        return datetime.fromtimestamp(self._t, tz=timezone.utc)
+        return datetime.fromtimestamp(self.t, tz=timezone.utc)
 
     def monotonic(self) -> float:
-        return self._t
+        return self.t
 
     def set(self, t: float) -> None:
-        if t < self._t:
+        if t < self.t:
             raise ValueError("a simulated clock cannot go back in time")
-        self._t = float(t)
+        self.t = float(t)
 
     def advance(self, seconds: float) -> None:
-        self.set(self._t + seconds)
+        self.set(self.t + seconds)
 
 
 def perf_ns() -> int:
