@@ -211,16 +211,6 @@ class OrderManager:
     # ------------------------------------------------------------------ validation
     async def _validate(self, req: OrderRequest) -> tuple[Instrument, dict[str, Decimal | None]]:
         inst = await self.instrument(req.symbol)
-        if (
-            req.type is OrderType.MARKET and req.limit_price is None and req.stop_price is None
-            and req.take_profit is None and req.stop_loss is None and req.trail_amount is None
-            and req.trail_percent is None and req.oco_with is None
-        ):  # a plain market order: only its quantity can be wrong
-            try:
-                qty = inst.check_qty(req.qty)
-            except ModelError as exc:
-                raise OrderError(str(exc)) from None
-            return inst, {"qty": qty, "limit": None, "stop": None, "tp": None, "sl": None, "trail_amt": None, "trail_pct": None}
         try:
             qty = inst.check_qty(req.qty)
             t = req.type
