@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from workstation.indicators import SMA
+from workstation.indicators import SMACross
 from workstation.model import Bar
 from workstation.strategy import Param, Strategy
 
@@ -27,34 +27,35 @@ class MaCrossover(Strategy):
         return None
 
     def on_start(self) -> None:
-        self.averages = {s: (SMA(self.fast), SMA(self.slow)) for s in self.ctx.symbols}
+        self.averages = {s: SMACross(self.fast, self.slow) for s in self.ctx.symbols}
         self.above: dict[str, bool | None] = {s: None for s in self.ctx.symbols}
         for symbol in self.ctx.symbols:  # warm up on history, so the first live bar can signal
             for bar in self.ctx.history(symbol, self.bar_seconds, self.slow + 1):
                 self._cross(bar)
         self.ctx.subscribe(self.ctx.symbols, bars=self.bar_seconds, quotes=False)
 
-    def _cross(self, bar: Bar) -> tuple[bool, float, float] | None:
-        """Update the averages; ``(above, fast, slow)`` when the fast one crossed the slow one."""
-        symbol, close = bar.symbol, bar.close
-        fast, slow = self.averages[symbol]
-        f, s = fast.update(close), slow.update(close)
-        if not slow.ready:
-            return None
+    def _cross(self, bar: Bar) -> bool | None:
+        """Update the averages; the new side (True: fast above slow) when they crossed."""
+        symbol = bar.symbol
+        averages = self.averages[symbol]
+        diff = averages.update(bar.close)  # fast - slow: NaN while warming up
+        above = diff > 0
         was = self.above[symbol]
-        above = f > s
         if above == was:  # the usual case: the same side, nothing to store
             return None
-        if was is not None and abs(f - s) <= 1e-12 * abs(s):
+        if diff != diff:
+            return None  # not ready
+        if was is not None and abs(diff) <= 1e-12 * abs(averages.slow):
             return None  # equal averages (up to float noise in their sums) keep the previous side
         self.above[symbol] = above
-        return (above, f, s) if was is not None else None
+        return above if was is not None else None
 
     def on_bar(self, bar: Bar) -> None:
-        crossed = self._cross(bar)
-        if crossed is None:
+        above = self._cross(bar)
+        if above is None:
             return
-        above, f, s = crossed
+        averages = self.averages[bar.symbol]
+        f, s = averages.fast, averages.slow
         heading = self.ctx.qty(bar.symbol) + self.ctx.pending(bar.symbol)
         if above and heading <= 0:
             if self.fraction > 0:

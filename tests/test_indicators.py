@@ -174,3 +174,38 @@ def test_the_incremental_sma_stays_within_a_few_roundings_of_the_exact_mean_over
                 worst = max(worst, abs(got - exact) / exact)
         assert worst < 1e-14, (n, worst)
         assert sma.ready and sma.n == n
+
+
+def test_the_sma_cross_keeps_both_averages_within_a_few_roundings_and_its_sign_exact() -> None:
+    """``SMACross`` keeps the fast and slow means on one ring: over a long run of prices that
+    jump anywhere between 1 and 10,000 both stay within a few roundings of the largest price
+    of the exact means, and the sign of ``fast - slow`` is the sign of the exact difference
+    wherever that difference is beyond those roundings."""
+    import math
+    import random
+
+    rng = random.Random(5)
+    values = [round(rng.uniform(1, 10_000), 2) for _ in range(100_000)]
+    noise = 1e-14 * 10_000
+    for fast, slow in ((1, 2), (10, 30), (3, 200), (199, 200)):
+        cross = ind.SMACross(fast, slow)
+        worst = 0.0
+        for i, x in enumerate(values):
+            diff = cross.update(x)
+            if i + 1 < slow:
+                assert math.isnan(diff) and not cross.ready
+                continue
+            f = math.fsum(values[i + 1 - fast : i + 1]) / fast
+            s = math.fsum(values[i + 1 - slow : i + 1]) / slow
+            worst = max(worst, abs(cross.fast - f), abs(cross.slow - s))
+            if abs(f - s) > 2 * noise:
+                assert (diff > 0) == (f > s), (fast, slow, i)
+        assert worst < noise, (fast, slow, worst)
+        assert cross.ready
+
+
+def test_the_sma_cross_refuses_a_fast_period_not_shorter_than_the_slow_one() -> None:
+    with pytest.raises(ValueError, match="shorter"):
+        ind.SMACross(30, 30)
+    with pytest.raises(ValueError, match="positive whole number"):
+        ind.SMACross(0, 30)

@@ -222,6 +222,54 @@ class SMA:
         return value
 
 
+class SMACross:
+    """The fast and the slow simple moving average of one series, kept together for a crossover.
+
+    The fast window is the newest ``fast`` values of the slow one, so one ring of ``slow``
+    slots serves both: each update writes one slot and moves two running sums, each re-summed
+    exactly with ``math.fsum`` whenever the ring turns over (as ``SMA`` does; the fast one's
+    error then stays within ``slow`` roundings). ``update`` returns ``fast - slow``, whose
+    sign says which is above (0.0 exactly when they are equal; NaN until the slow window is
+    full); the means themselves are ``.fast`` and ``.slow`` (both NaN until then)."""
+
+    __slots__ = ("n_fast", "n_slow", "_ring", "_at", "_fast_sum", "_slow_sum", "fast", "slow")
+
+    def __init__(self, fast: int, slow: int) -> None:
+        self.n_fast = _check_period(fast)
+        self.n_slow = _check_period(slow)
+        if self.n_fast >= self.n_slow:
+            raise ValueError(f"the fast period ({fast}) must be shorter than the slow one ({slow})")
+        self._ring = [NAN] * self.n_slow
+        self._at = 0  # the slot the next value goes to (the oldest value's, once full)
+        self._fast_sum = self._slow_sum = NAN
+        self.fast = self.slow = NAN
+
+    @property
+    def ready(self) -> bool:
+        return self.slow == self.slow
+
+    def update(self, x: float) -> float:
+        if x.__class__ is not float:
+            x = float(x)
+        ring = self._ring
+        at = self._at
+        leaving_slow = ring[at]
+        leaving_fast = ring[at - self.n_fast]  # (a negative index wraps round the ring)
+        ring[at] = x
+        at += 1
+        if at == self.n_slow:  # the ring turned over: re-sum both exactly
+            self._at = 0
+            slow = self._slow_sum = math.fsum(ring)
+            fast = self._fast_sum = math.fsum(ring[-self.n_fast :])
+        else:
+            self._at = at
+            slow = self._slow_sum = self._slow_sum + (x - leaving_slow)
+            fast = self._fast_sum = self._fast_sum + (x - leaving_fast)
+        fast = self.fast = fast / self.n_fast
+        slow = self.slow = slow / self.n_slow
+        return fast - slow
+
+
 class _SeededSmoother:
     """Exponential smoothing seeded with the mean of the first ``n`` inputs."""
 
