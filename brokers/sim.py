@@ -79,7 +79,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 import msgspec
@@ -157,8 +156,7 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
             raise ValueError(f"slippage_ticks must not be negative, got {self.slippage_ticks}")
 
 
-@dataclass(slots=True)
-class _Working:
+class _Working(msgspec.Struct):
     """An order in the book, with the matching engine's state."""
 
     order: Order
@@ -223,7 +221,9 @@ class SimBroker:
         self._on_state: StateSink = _ignore
         self._subscribed: dict[str, None] = {}
         self._book: dict[str, _Working] = {}
-        self._done: dict[str, BrokerOrderState] = {}  # final states, for lookup()
+        # final states, for lookup(): a finished book entry is kept as it was (with its final
+        # status) and only turned into a BrokerOrderState when asked for
+        self._done: dict[str, BrokerOrderState | tuple[_Working, OrderStatus]] = {}
         self._fills: list[BrokerFill] = []
         self._last: dict[str, Quote] = {}
         self._tick_s = 1.0 / self.config.tick_hz if self.config.tick_hz > 0 else 0.0
@@ -422,7 +422,12 @@ class SimBroker:
     async def lookup(self, client_id: str) -> BrokerOrderState | None:
         """The state of an order this broker has seen in this session (working or final)."""
         w = self._book.get(client_id)
-        return w.state() if w is not None else self._done.get(client_id)
+        if w is not None:
+            return w.state()
+        done = self._done.get(client_id)
+        if isinstance(done, tuple):
+            return done[0].state(done[1])
+        return done
 
     async def positions(self) -> list[Position]:
         return []
@@ -482,14 +487,15 @@ class SimBroker:
         """Lot, tick and the prices each order type needs; a ModelError says what is wrong."""
         inst.check_qty(order.qty)
         kind = order.type
-        label = kind.value.replace("_", "-")
+        if kind is OrderType.MARKET:
+            return
         if kind in (OrderType.LIMIT, OrderType.STOP_LIMIT):
             if order.limit_price is None:
-                raise ModelError(f"a {label} order needs a limit price")
+                raise ModelError(f"a {kind.value.replace('_', '-')} order needs a limit price")
             inst.check_price(order.limit_price, "limit price")
         if kind in (OrderType.STOP, OrderType.STOP_LIMIT):
             if order.stop_price is None:
-                raise ModelError(f"a {label} order needs a stop price")
+                raise ModelError(f"a {kind.value.replace('_', '-')} order needs a stop price")
             inst.check_price(order.stop_price, "stop price")
         if kind is OrderType.TRAILING_STOP:
             amount, pct = order.trail_amount, order.trail_percent
@@ -629,7 +635,7 @@ class SimBroker:
 
     def _finish(self, w: _Working, status: OrderStatus) -> None:
         del self._book[w.order.client_id]
-        self._done[w.order.client_id] = w.state(status)
+        self._done[w.order.client_id] = (w, status)
 
     def _cancel(self, w: _Working, t: float, reason: str) -> None:
         self._finish(w, OrderStatus.CANCELED)

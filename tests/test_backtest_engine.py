@@ -302,3 +302,50 @@ def test_the_spike_filter_when_asked_drops_the_bars_the_live_monitor_calls_spike
     r = run_backtest([s], [StrategySpec(Closes)], BacktestConfig(spike_filter=True))
     assert 30.0 not in seen and len(seen) == len(rows) - 1
     assert r.spikes == {"AAA": 1}
+
+
+def _equity_by_hand(result, s: BarSeries) -> tuple[list[float], list[float]]:
+    """Each bar's close marked with the cash and position after the fills booked up to it (fills
+    come at a bar's open or inside it), in the float operations the engine documents."""
+    fills = sorted(result.fills, key=lambda f: f.ts)
+    cash, qty, k = result.initial_cash, Decimal(0), 0
+    equity, gross = [], []
+    for t, c in zip(s.ts.tolist(), s.close.tolist(), strict=True):
+        while k < len(fills) and fills[k].ts <= t:
+            f = fills[k]
+            signed = f.qty if f.side.value == "buy" else -f.qty
+            cash -= signed * f.price + f.commission
+            qty += signed
+            k += 1
+        mv = float(qty) * c * 1.0
+        equity.append(float(cash) + mv)
+        gross.append(abs(mv))
+    return equity, gross
+
+
+def test_the_equity_curve_marks_every_close_with_the_cash_and_position_after_that_bars_fills() -> None:
+    """Over several of the engine's chunks of bars, with commissions (cash moves at every fill)
+    and with a limit order resting for many bars: each sample is exactly the hand-made one."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    n = 40_000
+    close = np.round(100 + np.cumsum(rng.normal(0, 0.05, n)), 2)
+    open_ = np.concatenate([[100.0], close[:-1]])
+    s = BarSeries.from_arrays(
+        "AAA", T0 + 60.0 * np.arange(n), open_, np.maximum(open_, close) + 0.01, np.minimum(open_, close) - 0.01, close,
+        np.full(n, 1000.0), seconds=60, tick=Decimal("0.01"),
+    )
+    crossing = run_backtest(
+        [s], [StrategySpec(MaCrossover, {"fast": 5, "slow": 20, "qty": 10})], BacktestConfig(commission_pct=Decimal("0.1")),
+    )
+    resting = run_backtest(
+        [s], [StrategySpec(scripted({0: {"side": "buy", "qty": 10, "limit": float(close.min()) + 0.5}, 30_000: {"side": "sell", "qty": 10}}))],
+        BacktestConfig(commission_per_share=Decimal("0.01")),
+    )
+    for r in (crossing, resting):
+        assert len(r.fills) >= 2
+        equity, gross = _equity_by_hand(r, s)
+        assert r.equity[:-1].tolist() == equity[:-1]  # (the last sample is the exact final equity)
+        assert r.gross.tolist() == gross
+        assert r.equity[-1] == float(r.final_equity)

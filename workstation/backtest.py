@@ -562,7 +562,12 @@ class Backtest:
             qty_f[i] = float(pos.qty) if pos else 0.0
             avg_f[i] = float(pos.avg) if pos else 0.0
             cash = float(portfolio.cash_base())
-            held[:] = [k for k in range(n_sym) if qty_f[k] != 0.0]
+            if qty_f[i] != 0.0:
+                if i not in held:
+                    held.append(i)
+                    held.sort()  # (symbol order: the equity sums add in the same order every run)
+            elif i in held:
+                held.remove(i)
 
         bus.subscribe(OrderFilled, on_fill)
         await runner.start_all()
@@ -637,11 +642,14 @@ class Backtest:
             dt = float(step[0])  # a float: ``t + dt`` then needs no int conversion (same sum)
             m0, notional0 = mult[0], notional[0]
             route = routes[0]
-            # equity samples go to Python lists, one chunk at a time, and into the numpy arrays
-            # at the chunk's end: a numpy item assignment per bar costs more than the rest of
-            # the sampling. The same float operations as ``sample`` give the same figures.
-            eq_chunk = [0.0] * CHUNK
-            gross_chunk = [0.0] * CHUNK
+            pending = inst0.commands if inst0 is not None else None  # (the deque itself: never replaced)
+            # The equity curve is computed after each chunk, in numpy: cash and the position
+            # change only when a fill is booked, which happens in ``match`` or ``settle`` (a bar
+            # broker fills in ``match``: orders sent during a bar arrive at the next one). So the
+            # loop notes the state after each of those calls, and each bar's sample is computed
+            # from the state in force at its close, with the same float operations as ``sample``
+            # (so the same figures; a flat position adds exactly 0.0).
+            state = [(0, cash, qty_f[0], avg_f[0])]  # (first bar it holds for, cash, qty, avg)
             for lo in range(0, total, CHUNK):
                 hi = min(lo + CHUNK, total)
                 for j, t, o, h, lo_, c, v in zip(
@@ -652,26 +660,27 @@ class Backtest:
                     if by_symbol:
                         clock.t = t
                         match(name, t, o, h, lo_)
+                        state.append((j, cash, qty_f[0], avg_f[0]))
                     close_t = clock.t = t + dt
                     last[0] = c
                     route(Bar(name, t, o, h, lo_, c, v, sec))
-                    if follow_ups or (inst0.commands if inst0 is not None else busy()):
+                    if follow_ups or (pending if pending is not None else busy()):
                         await settle()
+                        state.append((j, cash, qty_f[0], avg_f[0]))
                     if close_t >= mark_next:
                         mark_next = (math.floor(close_t / 86_400) + 1) * 86_400.0  # a float: compared with every bar
                         await settle(refresh=True)
-                    if held:
-                        q = qty_f[0]
-                        mv = q * c * m0
-                        eq_chunk[j] = cash + (mv if notional0 else q * (c - avg_f[0]) * m0)
-                        gross_chunk[j] = abs(mv)
-                    else:
-                        eq_chunk[j] = cash
-                        gross_chunk[j] = 0.0
+                        state.append((j, cash, qty_f[0], avg_f[0]))
                 n = hi - lo
+                starts, cash_s, qty_s, avg_s = (np.array(col) for col in zip(*state, strict=True))
+                runs = np.diff(starts, append=n)  # bars each state holds for (0 for one replaced in its bar)
+                cash_b, qty_b = np.repeat(cash_s, runs), np.repeat(qty_s, runs)
+                close = s0.close[lo:hi]
+                mv = qty_b * close * m0
+                eq[lo:hi] = cash_b + (mv if notional0 else qty_b * (close - np.repeat(avg_s, runs)) * m0)
+                gross[lo:hi] = np.abs(mv)
                 eq_ts[lo:hi] = s0.ts[lo:hi] + dt  # the bars' closes: the same sums as ``close_t``
-                eq[lo:hi] = np.fromiter(eq_chunk, np.float64, n)  # (fromiter: twice as fast as a slice from a list)
-                gross[lo:hi] = np.fromiter(gross_chunk, np.float64, n)
+                state = [(0, cash, qty_f[0], avg_f[0])]
                 g = hi - 1
                 if progress is not None:
                     progress(hi, total)

@@ -210,7 +210,9 @@ class OrderManager:
 
     # ------------------------------------------------------------------ validation
     async def _validate(self, req: OrderRequest) -> tuple[Instrument, dict[str, Decimal | None]]:
-        inst = await self.instrument(req.symbol)
+        inst = self._instruments.get(req.symbol)  # (a known symbol needs no coroutine)
+        if inst is None:
+            inst = await self.instrument(req.symbol)
         try:
             qty = inst.check_qty(req.qty)
             t = req.type

@@ -20,7 +20,6 @@ or refused for its size.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,8 +48,7 @@ class Verdict:
 ALLOWED = Verdict(True)  # the common answer, shared
 
 
-@dataclass(frozen=True, slots=True)
-class OrderContext:
+class OrderContext(msgspec.Struct, frozen=True):
     """What a check may know about an order besides the order itself."""
 
     order: Order
@@ -261,7 +259,7 @@ class PreTradeRisk:
         lim = self.store.limits_for(order.strategy)
         worst_case = self.is_reducing(order, ctx.position)
         if worst_case is not ctx.reducing:
-            ctx = dataclasses.replace(ctx, reducing=worst_case)
+            ctx = msgspec.structs.replace(ctx, reducing=worst_case)
         refusal = self._refusal(ctx, lim)
         if refusal is not None:
             return Verdict(False, refusal[1], refusal[0])

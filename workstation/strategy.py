@@ -286,48 +286,41 @@ class Strategy:
 
 
 # --------------------------------------------------------------------------- commands
-# What a context sends to the runner (on the engine's loop). Plain frozen dataclasses, so
-# they cross a thread hop or a process pipe unchanged.
+# What a context sends to the runner (on the engine's loop). Frozen msgspec structs: cheap to
+# build (several per order), and they cross a thread hop or a process pipe unchanged.
 
 
-@dataclass(frozen=True, slots=True)
-class Submit:
+class Submit(msgspec.Struct, frozen=True):
     ref: str
     request: OrderRequest
     quote_ts: float = 0.0  # the triggering quote's timestamp (latency measurement)
 
 
-@dataclass(frozen=True, slots=True)
-class Cancel:
+class Cancel(msgspec.Struct, frozen=True):
     order_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class CancelAll:
+class CancelAll(msgspec.Struct, frozen=True):
     symbol: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Subscribe:
+class Subscribe(msgspec.Struct, frozen=True):
     symbols: tuple[str, ...]
     bars: tuple[int, ...] = ()
     quotes: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class SetTimer:
+class SetTimer(msgspec.Struct, frozen=True):
     name: str
     interval: float  # seconds; 0 removes the timer
 
 
-@dataclass(frozen=True, slots=True)
-class Log:
+class Log(msgspec.Struct, frozen=True):
     level: int
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class Alert:
+class Alert(msgspec.Struct, frozen=True):
     title: str
     message: str
     priority: str = "normal"
@@ -340,14 +333,12 @@ Command = Submit | Cancel | CancelAll | Subscribe | SetTimer | Log | Alert
 # What the runner delivers to a context besides quotes, bars and order events.
 
 
-@dataclass(frozen=True, slots=True)
-class Timer:
+class Timer(msgspec.Struct, frozen=True):
     name: str
     ts: float
 
 
-@dataclass(frozen=True, slots=True)
-class Placed:
+class Placed(msgspec.Struct, frozen=True):
     """The order manager's answer to a ``Submit``: the order id, or why it was refused."""
 
     ref: str
@@ -355,21 +346,18 @@ class Placed:
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Routed:
+class Routed(msgspec.Struct, frozen=True):
     """An order event for this strategy, with the reference of the ``Submit`` that made it."""
 
     event: OrderEvent
     ref: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Start:
+class Start(msgspec.Struct, frozen=True):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class Stop:
+class Stop(msgspec.Struct, frozen=True):
     pass
 
 
@@ -396,6 +384,7 @@ class Context:
         history_limit: int = 5_000,
         book: Book | None = None,
         orders: Iterable[Order] = (),
+        apply_fills: bool = True,
     ) -> None:
         self.name = name
         self.symbols: tuple[str, ...] = tuple(symbols)
@@ -412,6 +401,9 @@ class Context:
         self._orders: dict[str, Order] = {o.id: o for o in orders}
         self._inflight: dict[str, OrderRequest] = {}
         self._book = book if book is not None else Book()  # a restart carries on with its positions
+        # False when ``book`` is kept by its owner (inline delivery shares the portfolio's
+        # per-strategy book): the fills delivered here are then already in it
+        self._apply_fills = apply_fills
         self._refs = itertools.count(1)
         self._trigger_ts = 0.0
         self.last_error: str | None = None
@@ -605,16 +597,19 @@ class Context:
         self._send(Alert(title, message, priority))
 
     # -- delivery (called by the worker, on the strategy's thread, before the hook runs)
+    def take_bar(self, strategy: Strategy, bar: Bar) -> None:
+        """Keep ``bar`` in the history, then call ``on_bar`` (a backtest: once per bar)."""
+        try:  # (a ``try`` costs nothing when the keys are there, every bar but the first)
+            self._bars[bar.symbol][bar.seconds].append(bar)
+        except KeyError:
+            self._bars.setdefault(bar.symbol, {})[bar.seconds] = deque((bar,), maxlen=self._history_limit)
+        self._trigger_ts = bar.ts
+        strategy.on_bar(bar)
+
     def dispatch(self, strategy: Strategy, item: object) -> None:
         """Update the context's state from ``item`` and call the matching hook."""
-        # bars first: a backtest delivers one per bar, the most frequent item by far
         if isinstance(item, Bar):
-            try:  # (a ``try`` costs nothing when the keys are there, every bar but the first)
-                self._bars[item.symbol][item.seconds].append(item)
-            except KeyError:
-                self._bars.setdefault(item.symbol, {})[item.seconds] = deque((item,), maxlen=self._history_limit)
-            self._trigger_ts = item.ts
-            strategy.on_bar(item)
+            self.take_bar(strategy, item)
         elif isinstance(item, Quote):
             self._quotes[item.symbol] = item
             self._trigger_ts = item.ts
@@ -625,8 +620,8 @@ class Context:
                 self._inflight.pop(item.ref, None)
             self._orders[event.order.id] = event.order
             if isinstance(event, OrderFilled):
-                inst = self._instrument(event.fill.symbol)
-                self._book.apply(event.fill, inst.multiplier)
+                if self._apply_fills:
+                    self._book.apply(event.fill, self._instrument(event.fill.symbol).multiplier)
                 strategy.on_fill(event.fill)
             strategy.on_order(event)
             if event.order.status.is_terminal:

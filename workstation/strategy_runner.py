@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from workstation.allocation import AllocationGuard
 from workstation.bars import BarBuilder
 from workstation.bus import Bus
@@ -65,8 +67,7 @@ HistoryFn = Callable[[str, int, int], list[Bar]]
 _RUNNING = StrategyState.RUNNING  # read once per bar per instance: a module constant is the cheapest look-up
 
 
-@dataclass(frozen=True, slots=True)
-class _Failed:
+class _Failed(msgspec.Struct, frozen=True):
     summary: str
 
 
@@ -291,10 +292,13 @@ class StrategyRunner:
                 capacity=self.inbox_capacity, history=self.history,
             )
         book, orders = self._carried_over(inst)
+        inline = self.delivery == "inline"
+        if inline:  # the hook runs as the fill is booked: the portfolio's own book is already current
+            book = self.portfolio.books.setdefault(inst.name, Book())
         ctx = Context(
             name=inst.name, symbols=inst.symbols, clock=self.clock, send=post, instrument=self._instrument,
             account=self.account, capital=lambda: self._capital(inst), history=self.history,
-            book=book, orders=orders,
+            book=book, orders=orders, apply_fills=not inline,
         )
         strategy.bind(ctx)
 
@@ -302,8 +306,8 @@ class StrategyRunner:
             log.warning("strategy %s failed", inst.name, exc_info=exc)
             post(_Failed(short_traceback(exc)))
 
-        if self.delivery == "inline":  # the worker calls the context itself (see InlineWorker)
-            return InlineWorker(inst.name, ctx.dispatch, strategy, failed, last=Stop)
+        if inline:  # the worker calls the context itself (see InlineWorker)
+            return InlineWorker(inst.name, ctx.dispatch, ctx.take_bar, strategy, failed, last=Stop)
 
         def handle(item: object) -> bool:
             try:
@@ -431,7 +435,7 @@ class StrategyRunner:
         if route is not None:
             for inst in route.members:
                 if inst.state is _RUNNING:
-                    inst.worker.put(bar)
+                    inst.worker.put_bar(bar)
 
     def bar_sink(self, symbol: str, seconds: int) -> Callable[[Bar], None]:
         """``on_bar`` for the bars of one symbol and size, with the route looked up once: for a
@@ -442,7 +446,7 @@ class StrategyRunner:
         def sink(bar: Bar) -> None:
             for inst in route.members:
                 if inst.state is _RUNNING:
-                    inst.worker.put(bar)
+                    inst.worker.put_bar(bar)
 
         return sink
 
@@ -518,6 +522,9 @@ class StrategyRunner:
             inst.commands.append(cmd)
             if inst.consumer is None and not self.pull_commands:
                 inst.consumer = asyncio.get_running_loop().create_task(self._consume(inst))
+        elif isinstance(cmd, Log):  # (second: strategies log about as often as they order)
+            inst.logs.append(cmd.message)
+            log.log(cmd.level, "[%s] %s", inst.name, cmd.message)
         elif isinstance(cmd, Subscribe):
             self._subscribe(inst, cmd)
         elif isinstance(cmd, SetTimer):
@@ -525,9 +532,6 @@ class StrategyRunner:
                 inst.timers.pop(cmd.name, None)
             else:
                 inst.timers[cmd.name] = [cmd.interval, self.clock.time() + cmd.interval]
-        elif isinstance(cmd, Log):
-            inst.logs.append(cmd.message)
-            log.log(cmd.level, "[%s] %s", inst.name, cmd.message)
         elif isinstance(cmd, Alert):
             self._alert(inst, cmd.title, cmd.message, cmd.priority)
         elif isinstance(cmd, _Failed):

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from workstation.model import Quote
+from workstation.model import Bar, Quote
 
 Handler = Callable[[object], bool]  # returns False to stop the worker
 
@@ -117,6 +117,9 @@ class ThreadWorker:
     def put(self, item: object) -> None:
         self.inbox.put(item)
 
+    def put_bar(self, bar: Bar) -> None:
+        self.put(bar)
+
     def put_latest(self, key: Hashable, item: object) -> None:
         self.inbox.put_latest(key, item)
 
@@ -149,9 +152,10 @@ class InlineWorker:
     """Synchronous delivery: ``put`` runs the hook before it returns (backtests).
 
     It is given the parts of a handler instead of one: ``dispatch(strategy, item)`` runs the
-    hook, ``fail(exc)`` reports an exception it raised, and the worker stops after that or
-    after an item of type ``last``. So ``put`` is the only call between the router and the
-    context, which matters at one call per bar in a backtest."""
+    hook, ``take_bar(strategy, bar)`` the bar hook alone, ``fail(exc)`` reports an exception
+    either raised, and the worker stops after that or after an item of type ``last``. So
+    ``put`` (``put_bar`` for bars) is the only call between the router and the context, which
+    matters at one call per bar in a backtest."""
 
     kind = "inline"
 
@@ -159,6 +163,7 @@ class InlineWorker:
         self,
         name: str,
         dispatch: Callable[[Any, object], None],
+        take_bar: Callable[[Any, Bar], None],
         strategy: Any,
         fail: Callable[[Exception], None],
         last: type,
@@ -166,6 +171,7 @@ class InlineWorker:
     ) -> None:
         self._inbox = Inbox(capacity)  # only for its counters: nothing waits here
         self._dispatch = dispatch
+        self._take_bar = take_bar
         self._strategy = strategy
         self._fail = fail
         self._last = last
@@ -191,6 +197,16 @@ class InlineWorker:
                 self._alive = False
                 return
             if type(item) is self._last:
+                self._alive = False
+
+    def put_bar(self, bar: Bar) -> None:
+        """``put`` for a bar: no test of the item's type on the way."""
+        if self._alive:
+            self._received += 1
+            try:
+                self._take_bar(self._strategy, bar)
+            except Exception as exc:
+                self._fail(exc)
                 self._alive = False
 
     def put_latest(self, key: Hashable, item: object) -> None:
