@@ -76,6 +76,7 @@ log = logging.getLogger(__name__)
 
 replace = msgspec.structs.replace
 ID_BLOCK = 20  # order numbers reserved per journal transaction
+PRICES_KEPT = 10_000  # quote prices remembered as Decimals (prices repeat; forgotten all at once past this)
 # (needs a limit price, needs a stop price) per order type
 _NEEDS = {
     OrderType.MARKET: (False, False),
@@ -144,6 +145,8 @@ class OrderManager:
         self._ids: list[int] = []
         self._reserved = 0
         self._checks: list[Callable[[OrderContext], Verdict]] = []
+        self._on_tick: dict[tuple[str, float], Decimal] = {}  # (symbol, quote price) -> the price on the tick
+        self._mids: dict[float, Decimal] = {}  # quote mid -> the decision price it gives
 
     def add_check(self, check: Callable[[OrderContext], Verdict]) -> Callable[[], None]:
         """Add a pre-trade check run after the risk checks (e.g. strategy capital allocation).
@@ -283,7 +286,13 @@ class OrderManager:
             if px <= 0:
                 px = q.last
             if px > 0:
-                return inst.round_price(to_decimal(px))
+                key = (inst.symbol, px)
+                ticked = self._on_tick.get(key)
+                if ticked is None:
+                    if len(self._on_tick) >= PRICES_KEPT:
+                        self._on_tick.clear()
+                    ticked = self._on_tick[key] = inst.round_price(to_decimal(px))
+                return ticked
         last = self.portfolio.last(inst.symbol)
         if last is not None:
             return last
@@ -315,7 +324,8 @@ class OrderManager:
         )
 
     def _draft(
-        self, req: OrderRequest, inst: Instrument, v: dict[str, Decimal | None], *, order_id: str, client_id: str
+        self, req: OrderRequest, inst: Instrument, v: dict[str, Decimal | None], *, order_id: str, client_id: str,
+        decision_price: Decimal | None = None,
     ) -> Order:
         now = self.clock.time()
         qty = v["qty"]
@@ -324,7 +334,8 @@ class OrderManager:
             id=order_id, client_id=client_id, symbol=inst.symbol, side=req.side,
             qty=qty, type=req.type, tif=req.tif, limit_price=v["limit"], stop_price=v["stop"],
             trail_amount=v["trail_amt"], trail_percent=v["trail_pct"], strategy=req.strategy,
-            source=req.source, created=now, updated=now, decision_price=req.decision_price,
+            source=req.source, created=now, updated=now,
+            decision_price=req.decision_price if decision_price is None else decision_price,
             role="entry" if v["tp"] is not None else None,
         )
 
@@ -347,10 +358,17 @@ class OrderManager:
         """
         inst, v = await self._validate(req)
         q = self._quote(inst.symbol)
-        if req.decision_price is None and q is not None and q.mid > 0:
-            req = replace(req, decision_price=to_decimal(round(q.mid, 10)))
+        decision = req.decision_price
+        if decision is None and q is not None:
+            mid = q.mid
+            if mid > 0:
+                decision = self._mids.get(mid)
+                if decision is None:
+                    if len(self._mids) >= PRICES_KEPT:
+                        self._mids.clear()
+                    decision = self._mids[mid] = to_decimal(round(mid, 10))
         order_id, client_id = self._new_ids()
-        order = self._draft(req, inst, v, order_id=order_id, client_id=client_id)
+        order = self._draft(req, inst, v, order_id=order_id, client_id=client_id, decision_price=decision)
         ctx = self._context(order, inst, q)
         verdict = self._check(ctx)
         if not verdict.ok:

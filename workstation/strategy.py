@@ -552,13 +552,16 @@ class Context:
             tif=tif if type(tif) is TimeInForce else TimeInForce(tif),
             take_profit=None if take_profit is None else round_price(to_decimal(take_profit, "take-profit")),
             stop_loss=None if stop_loss is None else round_price(to_decimal(stop_loss, "stop-loss")),
+            strategy=self.name, source="strategy",
         )
-        return self.submit(req)
+        return self._submit(req)
 
     def submit(self, request: OrderRequest) -> str:
         """Send an order request through the order manager and risk, tagged with this strategy.
         Returns a reference; ``Placed``/order events carry the outcome."""
-        req = msgspec.structs.replace(request, strategy=self.name, source="strategy")
+        return self._submit(msgspec.structs.replace(request, strategy=self.name, source="strategy"))
+
+    def _submit(self, req: OrderRequest) -> str:
         ref = f"{self.name}-{next(self._refs)}"
         self._inflight[ref] = req
         self._send(Submit(ref, req, self._trigger_ts))
@@ -606,6 +609,21 @@ class Context:
         self._trigger_ts = bar.ts
         strategy.on_bar(bar)
 
+    def take_order(self, strategy: Strategy, event: OrderEvent, ref: str | None) -> None:
+        """Track the order ``event`` reports (``ref``: the ``Submit`` it answers), then call
+        ``on_fill`` for a fill and ``on_order``."""
+        if ref is not None:
+            self._inflight.pop(ref, None)
+        order = event.order
+        self._orders[order.id] = order
+        if isinstance(event, OrderFilled):
+            if self._apply_fills:
+                self._book.apply(event.fill, self._instrument(event.fill.symbol).multiplier)
+            strategy.on_fill(event.fill)
+        strategy.on_order(event)
+        if order.status.is_terminal:
+            self._orders.pop(order.id, None)
+
     def dispatch(self, strategy: Strategy, item: object) -> None:
         """Update the context's state from ``item`` and call the matching hook."""
         if isinstance(item, Bar):
@@ -615,17 +633,7 @@ class Context:
             self._trigger_ts = item.ts
             strategy.on_quote(item)
         elif isinstance(item, Routed):
-            event = item.event
-            if item.ref is not None:
-                self._inflight.pop(item.ref, None)
-            self._orders[event.order.id] = event.order
-            if isinstance(event, OrderFilled):
-                if self._apply_fills:
-                    self._book.apply(event.fill, self._instrument(event.fill.symbol).multiplier)
-                strategy.on_fill(event.fill)
-            strategy.on_order(event)
-            if event.order.status.is_terminal:
-                self._orders.pop(event.order.id, None)
+            self.take_order(strategy, item.event, item.ref)
         elif isinstance(item, Placed):
             self._inflight.pop(item.ref, None)
             if item.error:

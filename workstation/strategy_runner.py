@@ -47,7 +47,6 @@ from workstation.strategy import (
     Log,
     ParamError,
     Placed,
-    Routed,
     SetTimer,
     Start,
     Stop,
@@ -307,7 +306,7 @@ class StrategyRunner:
             post(_Failed(short_traceback(exc)))
 
         if inline:  # the worker calls the context itself (see InlineWorker)
-            return InlineWorker(inst.name, ctx.dispatch, ctx.take_bar, strategy, failed, last=Stop)
+            return InlineWorker(inst.name, ctx.dispatch, ctx.take_bar, ctx.take_order, strategy, failed, last=Stop)
 
         def handle(item: object) -> bool:
             try:
@@ -470,7 +469,7 @@ class StrategyRunner:
             refs.pop(oid, None)
         if isinstance(event, OrderFilled):  # only a fill changes cash and positions
             self.refresh_account()
-        worker.put(Routed(event, ref))
+        worker.put_order(event, ref)
 
     def tick(self) -> None:
         """Fire due timers, close bars whose window ended, refresh the account snapshot."""
@@ -568,7 +567,11 @@ class StrategyRunner:
                 inst.submitting = None
             if self.on_order_sent is not None:
                 self.on_order_sent(cmd, order)
-            self._deliver(inst, Placed(cmd.ref, order.id, order.reason if order.status is OrderStatus.REJECTED else None))
+            # the order's first event took the reference to the strategy (ending its in-flight
+            # entry) and is kept in ``refs`` while the order works: a ``Placed`` is news only
+            # for a refusal, or an order that has already finished
+            if order.status is OrderStatus.REJECTED or order.id not in inst.refs:
+                self._deliver(inst, Placed(cmd.ref, order.id, order.reason if order.status is OrderStatus.REJECTED else None))
         elif isinstance(cmd, Cancel):
             try:
                 await self.oms.cancel(cmd.order_id)

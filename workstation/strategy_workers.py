@@ -21,7 +21,8 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from workstation.model import Bar, Quote
+from workstation.model import Bar, OrderEvent, Quote
+from workstation.strategy import Routed
 
 Handler = Callable[[object], bool]  # returns False to stop the worker
 
@@ -120,6 +121,9 @@ class ThreadWorker:
     def put_bar(self, bar: Bar) -> None:
         self.put(bar)
 
+    def put_order(self, event: OrderEvent, ref: str | None) -> None:
+        self.put(Routed(event, ref))
+
     def put_latest(self, key: Hashable, item: object) -> None:
         self.inbox.put_latest(key, item)
 
@@ -152,10 +156,11 @@ class InlineWorker:
     """Synchronous delivery: ``put`` runs the hook before it returns (backtests).
 
     It is given the parts of a handler instead of one: ``dispatch(strategy, item)`` runs the
-    hook, ``take_bar(strategy, bar)`` the bar hook alone, ``fail(exc)`` reports an exception
-    either raised, and the worker stops after that or after an item of type ``last``. So
-    ``put`` (``put_bar`` for bars) is the only call between the router and the context, which
-    matters at one call per bar in a backtest."""
+    hook, ``take_bar(strategy, bar)`` and ``take_order(strategy, event, ref)`` the bar and
+    order-event hooks alone, ``fail(exc)`` reports an exception any of them raised, and the
+    worker stops after that or after an item of type ``last``. So ``put`` (``put_bar``,
+    ``put_order``) is the only call between the router and the context, which matters at one
+    call per bar and a few per order in a backtest."""
 
     kind = "inline"
 
@@ -164,6 +169,7 @@ class InlineWorker:
         name: str,
         dispatch: Callable[[Any, object], None],
         take_bar: Callable[[Any, Bar], None],
+        take_order: Callable[[Any, OrderEvent, str | None], None],
         strategy: Any,
         fail: Callable[[Exception], None],
         last: type,
@@ -172,6 +178,7 @@ class InlineWorker:
         self._inbox = Inbox(capacity)  # only for its counters: nothing waits here
         self._dispatch = dispatch
         self._take_bar = take_bar
+        self._take_order = take_order
         self._strategy = strategy
         self._fail = fail
         self._last = last
@@ -205,6 +212,16 @@ class InlineWorker:
             self._received += 1
             try:
                 self._take_bar(self._strategy, bar)
+            except Exception as exc:
+                self._fail(exc)
+                self._alive = False
+
+    def put_order(self, event: OrderEvent, ref: str | None) -> None:
+        """``put`` for an order event: no ``Routed`` wrapper, no test of the item's type."""
+        if self._alive:
+            self._received += 1
+            try:
+                self._take_order(self._strategy, event, ref)
             except Exception as exc:
                 self._fail(exc)
                 self._alive = False
