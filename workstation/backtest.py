@@ -597,25 +597,26 @@ class Backtest:
         routes = [runner.bar_sink(s.symbol, s.seconds) for s in series]  # each symbol's route, looked up once
         mark_next = 0.0
 
+        follow_ups = oms.follow_ups  # the set itself: its truth is read every bar
+
         async def settle(refresh: bool = False) -> None:
             """Carry out what the strategies sent (marks first: risk checks value at the last close)
             and the order manager's follow-up work (bracket children, OCO cancels)."""
+            marks = portfolio.marks
             for k in range(n_sym):
                 if last[k] is not None:
-                    portfolio.mark(names[k], last[k])
+                    marks[names[k]] = last[k]  # (``portfolio.mark``, without the call)
             if refresh:
                 runner.refresh_account()
-            while await runner.run_commands():
-                pass
-            await oms.drain()
+            await runner.run_commands()
+            if follow_ups:
+                await oms.drain()
             if journal.pending >= cfg.journal_batch:
                 journal.flush()
 
         step = [sec if sec < 86_400 else SESSION for sec in secs]  # bar open -> bar close
         inst0 = instances[0] if len(instances) == 1 else None
         match = broker.match_bar
-
-        follow_ups = oms.follow_ups  # the set itself: its truth is read every bar
 
         def busy() -> bool:
             if follow_ups:

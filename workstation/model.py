@@ -122,17 +122,17 @@ class OrderStatus(str, enum.Enum):
     REJECTED = "rejected"
     EXPIRED = "expired"
 
-    @property
-    def is_terminal(self) -> bool:
-        return self in _TERMINAL
-
-    @property
-    def is_working(self) -> bool:
-        return self in _WORKING
+    # plain attributes of each member, set below (read several times per order: no call)
+    is_terminal: bool
+    is_working: bool
 
 
 _TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
 _WORKING = frozenset({OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
+for _status in OrderStatus:
+    _status.is_terminal = _status in _TERMINAL
+    _status.is_working = _status in _WORKING
+del _status
 
 # The one order state machine. A transition not listed here is refused.
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {

@@ -538,13 +538,17 @@ class StrategyRunner:
 
     async def run_commands(self) -> bool:
         """Carry out every waiting order command now, on the caller's task (``pull_commands``:
-        a backtest's driver calls this after each bar). Returns whether there were any."""
-        ran = False
-        for inst in self.instances.values():
-            if inst.commands and inst.consumer is None:
-                ran = True
-                await self._consume(inst)
-        return ran
+        a backtest's driver calls this after each bar), and those the strategies send while
+        they run, until none is left. Returns whether there were any."""
+        ran = again = False
+        while True:
+            for inst in self.instances.values():
+                if inst.commands and inst.consumer is None:
+                    ran = again = True
+                    await self._consume(inst)
+            if not again:
+                return ran
+            again = False
 
     async def _consume(self, inst: StrategyInstance) -> None:
         try:
