@@ -39,10 +39,10 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from brokers.base import BrokerError, BrokerExpired
-from brokers.sim import SimBroker, SimConfig, _on_tick, _Working
+from brokers.sim import _IOC_FOK, _MARKET, SimBroker, SimConfig, _on_tick, _Working
 from brokers.simmarket import SimMarket
 from workstation.clock import Clock
-from workstation.model import ModelError, Order, OrderStatus, OrderType, Quote, TimeInForce, to_decimal
+from workstation.model import ModelError, Order, OrderStatus, OrderType, Quote, to_decimal
 from workstation.symbols import parse_symbol
 
 _STOPS = (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
@@ -70,6 +70,7 @@ class BarSimBroker(SimBroker):
         self.arrivals: dict[str, Decimal] = {}
         self.by_symbol: dict[str, int] = {}
         self._prices: dict[tuple[str, float], Decimal] = {}  # a bar price as a Decimal on the tick
+        self._slips = bool(cfg.slippage_bps or cfg.slippage_ticks)
 
     # ------------------------------------------------------------------ instruments and quotes
 
@@ -102,6 +103,9 @@ class BarSimBroker(SimBroker):
         return None
 
     def _is_open(self, inst, t: float) -> bool:  # type: ignore[override]
+        return True
+
+    def _open(self, w: _Working, t: float) -> bool:
         return True
 
     # ------------------------------------------------------------------ admission
@@ -155,11 +159,11 @@ class BarSimBroker(SimBroker):
             if cid in self._fresh:
                 self._fresh.discard(cid)
                 self.arrivals[cid] = opened
-                if w.order.tif in (TimeInForce.IOC, TimeInForce.FOK):
+                if w.order.tif in _IOC_FOK:
                     self._match_open_only(w, opened, ts)
                     continue
-            if w.order.type is OrderType.MARKET:  # the common case: no need for the range
-                self._fill(w, w.remaining, self._slipped(w, opened), ts)
+            if w.order.type is _MARKET:  # the common case: no need for the range
+                self._fill(w, w.qty - w.filled, self._slipped(w, opened) if self._slips else opened, ts)
                 continue
             if bar is None:
                 bar = (opened, self._price(inst, h, "high"), self._price(inst, lo, "low"))

@@ -28,7 +28,7 @@ from decimal import Decimal
 import msgspec
 
 from workstation.limits import LimitStore, RiskLimits, day_start
-from workstation.model import ZERO, Instrument, Order, OrderType, Side, money, plain
+from workstation.model import BUY, SELL, ZERO, Instrument, Order, OrderType, Side, money, plain
 from workstation.portfolio import Portfolio
 from workstation.sectors import SectorMap
 from workstation.taxlots import TaxLots
@@ -75,9 +75,9 @@ def fmt_pct(d: Decimal) -> str:
 def reducing(position: Decimal, side: Side, qty: Decimal) -> bool:
     """An order that only shrinks the current position (does not cross zero)."""
     if position > 0:
-        return side is Side.SELL and qty <= position
+        return side is SELL and qty <= position
     if position < 0:
-        return side is Side.BUY and qty <= -position
+        return side is BUY and qty <= -position
     return False
 
 
@@ -263,7 +263,7 @@ class PreTradeRisk:
         refusal = self._refusal(ctx, lim)
         if refusal is not None:
             return Verdict(False, refusal[1], refusal[0])
-        if order.side is Side.BUY:
+        if order.side is BUY:
             wash = self.lots.wash_sale(order.symbol, self.now())
             if wash:
                 return Verdict(True, warnings=(wash,))
