@@ -250,17 +250,18 @@ class PreTradeRisk:
                 total += o.remaining
         return total + sum(groups.values(), ZERO)
 
-    def is_reducing(self, order: Order, position: Decimal) -> bool:
-        worst = position + order.side.sign * self.pending(order.symbol, order.side, exclude=order.id)
-        return reducing(worst, order.side, order.qty)
+    def worst_position(self, order: Order, position: Decimal) -> Decimal:
+        """The position if every other working order on the same side fills first."""
+        return position + order.side.sign * self.pending(order.symbol, order.side, exclude=order.id)
 
     def check(self, ctx: OrderContext) -> Verdict:
         order = ctx.order
         lim = self.store.limits_for(order.strategy)
-        worst_case = self.is_reducing(order, ctx.position)
+        worst = self.worst_position(order, ctx.position)
+        worst_case = reducing(worst, order.side, order.qty)
         if worst_case is not ctx.reducing:
             ctx = msgspec.structs.replace(ctx, reducing=worst_case)
-        refusal = self._refusal(ctx, lim)
+        refusal = self._refusal(ctx, lim, worst)
         if refusal is not None:
             return Verdict(False, refusal[1], refusal[0])
         if order.side is BUY:
@@ -269,7 +270,7 @@ class PreTradeRisk:
                 return Verdict(True, warnings=(wash,))
         return ALLOWED
 
-    def _refusal(self, ctx: OrderContext, lim: RiskLimits) -> tuple[str, str] | None:
+    def _refusal(self, ctx: OrderContext, lim: RiskLimits, worst: Decimal) -> tuple[str, str] | None:
         order = ctx.order
         kill = order.source == KILL_SOURCE
         if lim.trading_halted and not ctx.reducing:
@@ -290,7 +291,7 @@ class PreTradeRisk:
             return found
         if ctx.reducing:
             return None
-        return self._exposure(ctx, lim)
+        return self._exposure(ctx, lim, worst)
 
     def _flow(self, ctx: OrderContext, lim: RiskLimits) -> tuple[str, str] | None:
         order = ctx.order
@@ -322,10 +323,9 @@ class PreTradeRisk:
                 return "max_open_orders", f"{working} orders are working, max_open_orders is {lim.max_open_orders}"
         return None
 
-    def _exposure(self, ctx: OrderContext, lim: RiskLimits) -> tuple[str, str] | None:
+    def _exposure(self, ctx: OrderContext, lim: RiskLimits, worst: Decimal) -> tuple[str, str] | None:
         order = ctx.order
         pf = self.portfolio
-        worst = ctx.position + order.side.sign * self.pending(order.symbol, order.side, exclude=order.id)
         after = worst + order.side.sign * order.qty
         if not lim.allow_short and after < 0:
             return "allow_short", f"shorting is not allowed: selling {fmt_qty(order.qty)} {order.symbol} would leave a short position of {fmt_qty(-after)}"

@@ -523,7 +523,8 @@ class StrategyRunner:
                 inst.consumer = asyncio.get_running_loop().create_task(self._consume(inst))
         elif isinstance(cmd, Log):  # (second: strategies log about as often as they order)
             inst.logs.append(cmd.message)
-            log.log(cmd.level, "[%s] %s", inst.name, cmd.message)
+            if log.isEnabledFor(cmd.level):
+                log.log(cmd.level, "[%s] %s", inst.name, cmd.message)
         elif isinstance(cmd, Subscribe):
             self._subscribe(inst, cmd)
         elif isinstance(cmd, SetTimer):

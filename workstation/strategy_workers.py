@@ -182,11 +182,11 @@ class InlineWorker:
         self._strategy = strategy
         self._fail = fail
         self._last = last
-        self._alive = False
+        self.alive = False  # (a plain attribute: the router reads it for every order event)
         self._received = 0
 
     def start(self) -> None:
-        self._alive = True
+        self.alive = True
 
     @property
     def inbox(self) -> Inbox:
@@ -195,46 +195,42 @@ class InlineWorker:
         return self._inbox
 
     def put(self, item: object) -> None:
-        if self._alive:
+        if self.alive:
             self._received += 1
             try:
                 self._dispatch(self._strategy, item)
             except Exception as exc:
                 self._fail(exc)
-                self._alive = False
+                self.alive = False
                 return
             if type(item) is self._last:
-                self._alive = False
+                self.alive = False
 
     def put_bar(self, bar: Bar) -> None:
         """``put`` for a bar: no test of the item's type on the way."""
-        if self._alive:
+        if self.alive:
             self._received += 1
             try:
                 self._take_bar(self._strategy, bar)
             except Exception as exc:
                 self._fail(exc)
-                self._alive = False
+                self.alive = False
 
     def put_order(self, event: OrderEvent, ref: str | None) -> None:
         """``put`` for an order event: no ``Routed`` wrapper, no test of the item's type."""
-        if self._alive:
+        if self.alive:
             self._received += 1
             try:
                 self._take_order(self._strategy, event, ref)
             except Exception as exc:
                 self._fail(exc)
-                self._alive = False
+                self.alive = False
 
     def put_latest(self, key: Hashable, item: object) -> None:
         self.put(item)
 
     def join(self, timeout: float | None = None) -> bool:
         return True
-
-    @property
-    def alive(self) -> bool:
-        return self._alive
 
     @property
     def idle(self) -> bool:
