@@ -36,25 +36,31 @@ class MaCrossover(Strategy):
 
     def _cross(self, bar: Bar) -> bool | None:
         """Update the averages; the new side (True: fast above slow) when they crossed."""
-        symbol = bar.symbol
-        averages = self.averages[symbol]
+        averages = self.averages[bar.symbol]
         diff = averages.update(bar.close)  # fast - slow: NaN while warming up
-        above = diff > 0
-        was = self.above[symbol]
-        if above == was:  # the usual case: the same side, nothing to store
+        if (diff > 0) == self.above[bar.symbol]:
             return None
+        return self._side_change(bar.symbol, diff, averages)
+
+    def _side_change(self, symbol: str, diff: float, averages: SMACross) -> bool | None:
+        """The averages are not on their stored side: store the new one (unless they are equal
+        or not ready yet); it is a cross when there was a side before."""
         if diff != diff:
             return None  # not ready
+        was = self.above[symbol]
         if was is not None and abs(diff) <= 1e-12 * abs(averages.slow):
             return None  # equal averages (up to float noise in their sums) keep the previous side
-        self.above[symbol] = above
+        above = self.above[symbol] = diff > 0
         return above if was is not None else None
 
     def on_bar(self, bar: Bar) -> None:
-        above = self._cross(bar)
+        averages = self.averages[bar.symbol]
+        diff = averages.update(bar.close)
+        if (diff > 0) == self.above[bar.symbol]:  # the usual case: the same side (``_cross``, inline)
+            return
+        above = self._side_change(bar.symbol, diff, averages)
         if above is None:
             return
-        averages = self.averages[bar.symbol]
         f, s = averages.fast, averages.slow
         heading = self.ctx.qty(bar.symbol) + self.ctx.pending(bar.symbol)
         if above and heading <= 0:

@@ -232,7 +232,7 @@ class SMACross:
     sign says which is above (0.0 exactly when they are equal; NaN until the slow window is
     full); the means themselves are ``.fast`` and ``.slow`` (both NaN until then)."""
 
-    __slots__ = ("n_fast", "n_slow", "_ring", "_at", "_fast_sum", "_slow_sum", "fast", "slow")
+    __slots__ = ("n_fast", "n_slow", "_ring", "_at", "_fast_sum", "_slow_sum")
 
     def __init__(self, fast: int, slow: int) -> None:
         self.n_fast = _check_period(fast)
@@ -242,11 +242,18 @@ class SMACross:
         self._ring = [NAN] * self.n_slow
         self._at = 0  # the slot the next value goes to (the oldest value's, once full)
         self._fast_sum = self._slow_sum = NAN
-        self.fast = self.slow = NAN
+
+    @property
+    def fast(self) -> float:
+        return self._fast_sum / self.n_fast
+
+    @property
+    def slow(self) -> float:
+        return self._slow_sum / self.n_slow
 
     @property
     def ready(self) -> bool:
-        return self.slow == self.slow
+        return self._slow_sum == self._slow_sum
 
     def update(self, x: float) -> float:
         if x.__class__ is not float:
@@ -265,9 +272,7 @@ class SMACross:
             self._at = at
             slow = self._slow_sum = self._slow_sum + (x - leaving_slow)
             fast = self._fast_sum = self._fast_sum + (x - leaving_fast)
-        fast = self.fast = fast / self.n_fast
-        slow = self.slow = slow / self.n_slow
-        return fast - slow
+        return fast / self.n_fast - slow / self.n_slow
 
 
 class _SeededSmoother:
