@@ -34,6 +34,7 @@ open of the bar it arrived before): the arrival price for execution-quality figu
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -71,6 +72,7 @@ class BarSimBroker(SimBroker):
         self.by_symbol: dict[str, int] = {}
         self._prices: dict[tuple[str, float], Decimal] = {}  # a bar price as a Decimal on the tick
         self._slips = bool(cfg.slippage_bps or cfg.slippage_ticks)
+        self._next_expiry = math.inf  # no entry of the book expires before this (a bound: may be early)
 
     # ------------------------------------------------------------------ instruments and quotes
 
@@ -116,6 +118,8 @@ class BarSimBroker(SimBroker):
         self._check(inst, order)
         w = self._working(order, inst, t)
         w.filled = order.filled_qty
+        if w.expires is not None and w.expires < self._next_expiry:
+            self._next_expiry = w.expires
         return w
 
     def _arrive(self, w: _Working, t: float) -> None:
@@ -140,12 +144,14 @@ class BarSimBroker(SimBroker):
             if cid not in fresh and w.expires is not None and t >= w.expires and self._book.get(cid) is w:
                 self._finish(w, OrderStatus.EXPIRED)
                 self._emit(BrokerExpired(client_id=cid, ts=t))
+        self._next_expiry = min((w.expires for w in self._book.values() if w.expires is not None), default=math.inf)
 
     # ------------------------------------------------------------------ matching
 
     def match_bar(self, symbol: str, ts: float, o: float, h: float, lo: float) -> None:
         """Match the working orders of ``symbol`` against one bar (its open, high and low)."""
-        self._expire(ts)
+        if ts >= self._next_expiry:
+            self._expire(ts)
         working = [w for w in self._book.values() if w.inst.symbol == symbol]
         if not working:
             return

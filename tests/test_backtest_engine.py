@@ -349,3 +349,15 @@ def test_the_equity_curve_marks_every_close_with_the_cash_and_position_after_tha
         assert r.equity[:-1].tolist() == equity[:-1]  # (the last sample is the exact final equity)
         assert r.gross.tolist() == gross
         assert r.equity[-1] == float(r.final_equity)
+
+
+def test_a_day_order_that_does_not_fill_expires_at_the_day_end_and_a_gtc_one_works_on() -> None:
+    """Minute bars over three days: a DAY limit far from the market expires at its day's end
+    (and not before); a GTC one keeps working until the run ends (then it is canceled)."""
+    n = 3 * 1440
+    r = run_backtest([series([(10.0, 10.5, 9.5, 10.0)] * n)], [StrategySpec(scripted({1: {"side": "buy", "limit": 5.0}, 2: {"side": "buy", "limit": 5.0, "tif": "gtc"}}))])
+    day, gtc = r.orders
+    assert (day.tif.value, day.status.value, gtc.tif.value, gtc.status.value) == ("day", "expired", "gtc", "canceled")
+    assert T0 + 3600 < day.updated < T0 + DAY + 60  # the first day's end, not sooner
+    assert gtc.updated >= T0 + (n - 1) * 60
+    assert r.fills == []

@@ -417,7 +417,7 @@ class OrderManager:
     async def _send(self, order: Order) -> Order:
         now = self.clock.time()
         order = replace(order, status=_SUBMITTED, updated=now)
-        self._set(order, "submitted", OrderSubmitted)
+        self._set(order, "submitted", OrderSubmitted, now)
         try:
             await self.broker.submit(order)
         except BrokerTimeout as exc:
@@ -503,9 +503,10 @@ class OrderManager:
         return self.orders[order.id]
 
     # ------------------------------------------------------------------ state
-    def _set(self, order: Order, kind: str, event: type[OrderEvent] | None, reason: str | None = None) -> Order:
-        """Journal first, then hold, then publish."""
-        now = self.clock.time()
+    def _set(self, order: Order, kind: str, event: type[OrderEvent] | None, now: float | None = None) -> Order:
+        """Journal first, then hold, then publish (``now``: the clock's time, when the caller has it)."""
+        if now is None:
+            now = self.clock.time()
         self.journal.record_order(kind, order, now)
         self._index(order)
         if event is not None:
@@ -517,11 +518,11 @@ class OrderManager:
         broker_id: str | None = None,
     ) -> Order:
         check_transition(order.status, status)
+        now = self.clock.time()
         updated = replace(
-            order, status=status, updated=self.clock.time(), reason=reason or order.reason,
-            broker_id=broker_id or order.broker_id,
+            order, status=status, updated=now, reason=reason or order.reason, broker_id=broker_id or order.broker_id,
         )
-        self._set(updated, kind, event)
+        self._set(updated, kind, event, now)
         if updated.role or updated.oco_group:  # (only brackets and OCO pairs have follow-ups)
             self._after(updated)
         return updated
