@@ -202,25 +202,31 @@ class BarRecorder(Strategy):
 
 
 async def test_inline_bars_through_a_route_sink_keep_isolation_pause_and_history(env):
-    """The backtest's bar path: a sink looked up once, inline workers, bars as they come."""
+    """The backtest's bar path: a route looked up once, inline workers, bars as they come. Once
+    "bad" has failed, "good" is the route's one member and takes bars straight from it; its
+    pause, resume and stop still count."""
     from workstation.model import Bar
 
     s, broker, clock, alerts = env
     r = make_runner(s, "inline")
     bad = r.add(BarRecorder, symbols=["AAPL"], name="bad")
     good = r.add(BarRecorder, symbols=["AAPL"], name="good")
-    sink = r.bar_sink("AAPL", 60)
-    late = r.bar_sink("MSFT", 60)  # nobody has subscribed to it (yet): bars go nowhere
+    route = r.bar_route("AAPL", 60)
+    late = r.bar_route("MSFT", 60)  # nobody has subscribed to it (yet): bars go nowhere
     await r.start_all()
+
+    def sink(bar):
+        route.deliver(bar)
 
     def bar(i, close):
         return Bar("AAPL", T0 + 60 * i, close, close, close, close, 1.0, 60)
 
     for i, close in enumerate([100.0, 101.0]):
         sink(bar(i, close))
-    late(Bar("MSFT", T0, 1.0, 1.0, 1.0, 1.0, 1.0, 60))
+    late.deliver(Bar("MSFT", T0, 1.0, 1.0, 1.0, 1.0, 1.0, 60))
     sink(Bar("AAPL", T0 + 120, -1.0, -1.0, -1.0, -1.0, 1.0, 60))  # "bad" raises on it, "good" does not mind
     assert bad.state is StrategyState.ERROR and "on_bar" in bad.error
+    assert route.deliver == good.worker.put_bar  # the one running member: straight to its worker
     r.pause("good")
     sink(bar(3, 103.0))  # paused: not delivered
     r.resume("good")

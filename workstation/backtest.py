@@ -594,7 +594,7 @@ class Backtest:
         names = [s.symbol for s in series]
         secs = [s.seconds for s in series]
         by_symbol = broker.by_symbol
-        routes = [runner.bar_sink(s.symbol, s.seconds) for s in series]  # each symbol's route, looked up once
+        routes = [runner.bar_route(s.symbol, s.seconds) for s in series]  # each symbol's route, looked up once
         mark_next = 0.0
 
         follow_ups = oms.follow_ups  # the set itself: its truth is read every bar
@@ -664,7 +664,7 @@ class Backtest:
                         state.append((j, cash, qty_f[0], avg_f[0]))
                     close_t = clock.t = t + dt
                     last[0] = c
-                    route(Bar(name, t, o, h, lo_, c, v, sec))
+                    route.deliver(Bar(name, t, o, h, lo_, c, v, sec))
                     if follow_ups or (pending if pending is not None else busy()):
                         await settle()
                         state.append((j, cash, qty_f[0], avg_f[0]))
@@ -711,7 +711,7 @@ class Backtest:
                             close_t = max(close_t, t + step[k])
                             clock.t = close_t
                             last[k] = c
-                            routes[k](Bar(names[k], t, o, h, lo_, c, v, secs[k]))
+                            routes[k].deliver(Bar(names[k], t, o, h, lo_, c, v, secs[k]))
                         if busy():
                             await settle()
                         if close_t >= mark_next:

@@ -73,23 +73,43 @@ class _Failed(msgspec.Struct, frozen=True):
     summary: str
 
 
-class _Route:
+class Route:
     """The instances that subscribed to one symbol (quotes) or one symbol and bar size.
 
     ``members`` is replaced on each change, never changed in place: a walk over it is not
     thrown off when an instance fails on the way (and is unrouted) -- the others still get
-    that event."""
+    that event.
 
-    __slots__ = ("members",)
+    ``deliver(bar)`` hands a bar to the running members. When the route's one member is
+    running it is that member's worker's ``put_bar`` itself (no call in between: a backtest
+    makes one per bar), otherwise a walk over the members that skips those not running. The
+    runner calls ``refresh`` whenever a member starts, pauses, resumes, stops or fails."""
+
+    __slots__ = ("members", "deliver")
 
     def __init__(self) -> None:
         self.members: tuple[StrategyInstance, ...] = ()
+        self.deliver: Callable[[Bar], None] = self._each
 
     def add(self, inst: StrategyInstance) -> None:
         self.members = (*self.members, inst)
+        self.refresh()
 
     def remove(self, inst: StrategyInstance) -> None:
         self.members = tuple(i for i in self.members if i is not inst)
+        self.refresh()
+
+    def refresh(self) -> None:
+        members = self.members
+        if len(members) == 1 and members[0].state is _RUNNING and members[0].worker is not None:
+            self.deliver = members[0].worker.put_bar
+        else:
+            self.deliver = self._each
+
+    def _each(self, bar: Bar) -> None:
+        for inst in self.members:
+            if inst.state is _RUNNING:
+                inst.worker.put_bar(bar)
 
 
 @dataclass(eq=False)
@@ -179,8 +199,8 @@ class StrategyRunner:
         self.pull_commands = pull_commands  # orders wait for ``run_commands`` (a backtest's driver) instead of a task
         self.instances: dict[str, StrategyInstance] = {}
         self.on_order_sent: Callable[[Submit, Any], None] | None = None
-        self._quote_routes: dict[str, _Route] = {}
-        self._bar_routes: dict[tuple[str, int], _Route] = {}
+        self._quote_routes: dict[str, Route] = {}
+        self._bar_routes: dict[tuple[str, int], Route] = {}
         self._builders: dict[str, dict[int, BarBuilder]] = {}
         self._account: Account | None = None
         self._account_stale = False
@@ -278,7 +298,7 @@ class StrategyRunner:
         inst.strategy = strategy
         inst.run += 1
         inst.worker = self._make_worker(inst, strategy)
-        inst.state = StrategyState.RUNNING
+        self._set_state(inst, StrategyState.RUNNING)
         self._journal("strategy.start", inst)
         inst.worker.start()
         inst.worker.put(Start())
@@ -361,7 +381,7 @@ class StrategyRunner:
         inst = self.get(name)
         if not inst.active:
             return inst
-        inst.state = StrategyState.STOPPED
+        self._set_state(inst, StrategyState.STOPPED)
         self._unroute(inst)
         worker = inst.worker
         worker.put(Stop())
@@ -378,7 +398,7 @@ class StrategyRunner:
         """Stop delivering market data and timers (order events and fills still arrive)."""
         inst = self.get(name)
         if inst.state is StrategyState.RUNNING:
-            inst.state = StrategyState.PAUSED
+            self._set_state(inst, StrategyState.PAUSED)
             inst.worker.inbox.clear_latest()
             self._journal("strategy.pause", inst)
         return inst
@@ -386,7 +406,7 @@ class StrategyRunner:
     def resume(self, name: str) -> StrategyInstance:
         inst = self.get(name)
         if inst.state is StrategyState.PAUSED:
-            inst.state = StrategyState.RUNNING
+            self._set_state(inst, StrategyState.RUNNING)
             self._journal("strategy.resume", inst)
         return inst
 
@@ -435,22 +455,20 @@ class StrategyRunner:
         instances that subscribed to its symbol and size."""
         route = self._bar_routes.get((bar.symbol, bar.seconds))
         if route is not None:
-            for inst in route.members:
-                if inst.state is _RUNNING:
-                    inst.worker.put_bar(bar)
+            route.deliver(bar)
 
-    def bar_sink(self, symbol: str, seconds: int) -> Callable[[Bar], None]:
-        """``on_bar`` for the bars of one symbol and size, with the route looked up once: for a
-        driver that hands out a great many of them (a backtest, a bar per call). Later
-        subscriptions and stops still count: they change the route's members."""
-        route = self._bar_routes.setdefault((symbol, seconds), _Route())
+    def bar_route(self, symbol: str, seconds: int) -> Route:
+        """The route of the bars of one symbol and size, looked up once, for a driver that hands
+        out a great many of them (a backtest: ``route.deliver(bar)`` per bar). Later
+        subscriptions, pauses and stops still count: they refresh the route."""
+        return self._bar_routes.setdefault((symbol, seconds), Route())
 
-        def sink(bar: Bar) -> None:
-            for inst in route.members:
-                if inst.state is _RUNNING:
-                    inst.worker.put_bar(bar)
-
-        return sink
+    def _set_state(self, inst: StrategyInstance, state: StrategyState) -> None:
+        inst.state = state
+        for key in inst.bar_keys:
+            route = self._bar_routes.get(key)
+            if route is not None:
+                route.refresh()
 
     def on_order_event(self, event: OrderEvent) -> None:
         order = event.order
@@ -599,12 +617,12 @@ class StrategyRunner:
         for sym in cmd.symbols:
             if cmd.quotes and sym not in inst.quote_symbols:
                 inst.quote_symbols.add(sym)
-                self._quote_routes.setdefault(sym, _Route()).add(inst)
+                self._quote_routes.setdefault(sym, Route()).add(inst)
             for seconds in cmd.bars:
                 key = (sym, seconds)
                 if key not in inst.bar_keys:
                     inst.bar_keys.add(key)
-                    self._bar_routes.setdefault(key, _Route()).add(inst)
+                    self._bar_routes.setdefault(key, Route()).add(inst)
                     self._builders.setdefault(sym, {}).setdefault(seconds, BarBuilder(sym, seconds))
             new_symbols.append(sym)
         if self.feed is not None and new_symbols:
@@ -624,7 +642,7 @@ class StrategyRunner:
     def _fail(self, inst: StrategyInstance, summary: str) -> None:
         if inst.state is StrategyState.ERROR:
             return
-        inst.state = StrategyState.ERROR
+        self._set_state(inst, StrategyState.ERROR)
         inst.error = summary
         inst.logs.append(f"stopped by an error: {summary}")
         self._unroute(inst)
