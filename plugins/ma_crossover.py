@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from workstation.indicators import SMACross
-from workstation.model import Bar
+from workstation.model import ZERO, Bar
 from workstation.strategy import Param, Strategy
 
 
@@ -63,14 +63,14 @@ class MaCrossover(Strategy):
             return
         f, s = averages.fast, averages.slow
         heading = self.ctx.qty(bar.symbol) + self.ctx.pending(bar.symbol)
-        if above and heading <= 0:
-            if self.fraction > 0:
+        if above and heading <= ZERO:
+            if self.fraction > ZERO:
                 qty = self.ctx.sizing.fraction_of_capital(bar.symbol, self.fraction, bar.close)
             else:
                 qty = self.ctx.sizing.fixed(bar.symbol, self.qty)
-            if qty > 0:
+            if qty > ZERO:
                 self.ctx.log(f"{bar.symbol} fast SMA {f:.4f} crossed above slow {s:.4f}: buy {qty}")
                 self.ctx.buy(bar.symbol, qty)
-        elif not above and heading > 0:
+        elif not above and heading > ZERO:
             self.ctx.log(f"{bar.symbol} fast SMA {f:.4f} crossed below slow {s:.4f}: sell {heading}")
             self.ctx.sell(bar.symbol, heading)

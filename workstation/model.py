@@ -18,6 +18,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, InvalidOperation
 import msgspec
 
 ZERO = Decimal(0)
+_CENT = Decimal("0.01")
 ONE = Decimal(1)
 
 
@@ -65,7 +66,7 @@ def plain(d: Decimal | int | float | None) -> str | None:
 
 def money(d: Decimal) -> Decimal:
     """Round an amount of money to the cent (banker's rounding), for display and reports."""
-    return d.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    return d.quantize(_CENT, ROUND_HALF_EVEN)  # (the rounding passed by position: no keyword parsing)
 
 
 # --------------------------------------------------------------------------- enums
@@ -200,12 +201,12 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
     # -- rounding in one place
     def round_price(self, price: Decimal, rounding: str = ROUND_HALF_EVEN) -> Decimal:
         """Nearest multiple of the tick (direction by ``rounding``)."""
-        ticks = (price / self.tick_size).quantize(ONE, rounding=rounding)
+        ticks = (price / self.tick_size).quantize(ONE, rounding)
         return ticks * self.tick_size if ticks else ZERO
 
     def round_qty(self, qty: Decimal) -> Decimal:
         """Round a quantity down to whole lots."""
-        lots = (qty / self.lot_size).quantize(ONE, rounding=ROUND_DOWN)
+        lots = (qty / self.lot_size).quantize(ONE, ROUND_DOWN)
         return lots * self.lot_size
 
     def check_price(self, price: object, what: str = "price") -> Decimal:
@@ -219,10 +220,10 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
 
     def check_qty(self, qty: object) -> Decimal:
         """Return the quantity as Decimal if positive and a whole number of lots."""
-        d = to_decimal(qty, "quantity")
-        if d <= 0:
+        d = qty if type(qty) is Decimal and qty.is_finite() else to_decimal(qty, "quantity")
+        if d <= ZERO:
             raise ModelError(f"quantity must be positive, got {plain(d)}")
-        if d % self.lot_size != 0:
+        if d % self.lot_size:
             if self.lot_size == 1:
                 raise ModelError(f"quantity must be a positive whole number, got {plain(d)}")
             raise ModelError(f"quantity {plain(d)} is not a multiple of the {plain(self.lot_size)} lot for {self.symbol}")

@@ -566,7 +566,7 @@ class OrderManager:
             log.info("ignored %s for order %s: %s", type(report).__name__, order.id, exc)
 
     def _on_fill(self, order: Order, report: BrokerFill) -> None:
-        if report.qty <= 0:
+        if report.qty <= ZERO:
             return
         fill = Fill(
             exec_id=report.exec_id, order_id=order.id, symbol=order.symbol, side=order.side, qty=report.qty,

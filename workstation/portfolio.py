@@ -42,20 +42,23 @@ class _Pos:
 
 def apply_to_position(pos: _Pos, signed_qty: Decimal, price: Decimal, multiplier: Decimal) -> Decimal:
     """Apply a fill to ``pos`` in place; return the P&L it realized."""
+    # (comparisons with the Decimal ZERO, not the int 0: an int is converted on every compare)
     q = pos.qty
-    if q == 0 or (q > 0) == (signed_qty > 0):
+    long = q > ZERO
+    if not q or long == (signed_qty > ZERO):
         new_qty = q + signed_qty
         pos.avg = (pos.avg * abs(q) + price * abs(signed_qty)) / abs(new_qty)
         pos.qty = new_qty
         return ZERO
     closing = min(abs(signed_qty), abs(q))
-    direction = 1 if q > 0 else -1
-    realized = closing * (price - pos.avg) * multiplier * direction
+    realized = closing * (price - pos.avg) * multiplier
+    if not long:
+        realized = -realized
     pos.realized += realized
     new_qty = q + signed_qty
-    if new_qty == 0:
+    if not new_qty:
         pos.avg = ZERO
-    elif (new_qty > 0) != (q > 0):  # flipped through zero: remainder opens at the fill price
+    elif (new_qty > ZERO) != long:  # flipped through zero: remainder opens at the fill price
         pos.avg = price
     pos.qty = new_qty
     return realized
@@ -81,11 +84,11 @@ class Book:
         self.realized += realized
         self.commissions += fill.commission
         self.trades += 1
-        if before != 0 and (pos.qty == 0 or (pos.qty > 0) != (before > 0)):
+        if before and (not pos.qty or (pos.qty > ZERO) != (before > ZERO)):
             # a round trip closed: count it as a win or a loss
-            if realized > 0:
+            if realized > ZERO:
                 self.wins += 1
-            elif realized < 0:
+            elif realized < ZERO:
                 self.losses += 1
         return realized
 

@@ -74,9 +74,9 @@ def fmt_pct(d: Decimal) -> str:
 
 def reducing(position: Decimal, side: Side, qty: Decimal) -> bool:
     """An order that only shrinks the current position (does not cross zero)."""
-    if position > 0:
+    if position > ZERO:
         return side is SELL and qty <= position
-    if position < 0:
+    if position < ZERO:
         return side is BUY and qty <= -position
     return False
 
@@ -327,7 +327,7 @@ class PreTradeRisk:
         order = ctx.order
         pf = self.portfolio
         after = worst + order.side.sign * order.qty
-        if not lim.allow_short and after < 0:
+        if not lim.allow_short and after < ZERO:
             return "allow_short", f"shorting is not allowed: selling {fmt_qty(order.qty)} {order.symbol} would leave a short position of {fmt_qty(-after)}"
         if lim.max_position_qty is not None and abs(after) > lim.max_position_qty:
             return "max_position_qty", (
@@ -369,7 +369,7 @@ class PreTradeRisk:
                 if pct > lim.max_sector_pct:
                     return "max_sector_pct", f"sector {sector} would be {fmt_pct(pct)} of equity, exceeding max_sector_pct {plain(lim.max_sector_pct)}%"
         bp = self.buying_power_after(ctx)
-        if bp < 0:
+        if bp < ZERO:
             cost = self._cost(ctx)
             return "buying_power", f"insufficient buying power: order needs {fmt_money(cost)}, {fmt_money(max(bp + cost, ZERO))} available"
         return None

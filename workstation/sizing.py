@@ -32,7 +32,7 @@ def _pos(value: object, what: str) -> Decimal:
 
 
 def _units(inst: Instrument, qty: Decimal) -> Decimal:
-    return inst.round_qty(qty) if qty > 0 else ZERO
+    return inst.round_qty(qty) if qty > ZERO else ZERO
 
 
 def fixed_qty(inst: Instrument, qty: object) -> Decimal:
