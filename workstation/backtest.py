@@ -49,7 +49,7 @@ from workstation.bus import Bus
 from workstation.clock import SimClock, perf_ns
 from workstation.journal import Journal
 from workstation.marketdata import QuoteCache
-from workstation.model import Bar, Fill, Instrument, ModelError, Order, OrderFilled, OrderSubmitted, Quote
+from workstation.model import Bar, Fill, Instrument, ModelError, Order, OrderFilled, OrderStatus, OrderSubmitted, Quote
 from workstation.oms import OrderManager
 from workstation.portfolio import Portfolio
 from workstation.limits import LimitStore, RiskLimits
@@ -291,6 +291,8 @@ class BatchJournal(Journal):
         self._events: list[tuple[int, float, str, str | None, Any]] = []
         self._fills: list[tuple[int, Fill]] = []
         self._orders: dict[str, Order] = {}
+        self._status_payloads: dict[OrderStatus, dict[str, Any]] = {}
+        self._kinds: dict[str, str] = {}  # kind -> "order.<kind>"
         self._encode = msgspec.json.Encoder().encode
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backtest-journal")
 
@@ -299,13 +301,18 @@ class BatchJournal(Journal):
         return len(self._events)
 
     def record_order(self, kind: str, order: Order, ts: float, extra: dict[str, Any] | None = None) -> None:
-        payload: dict[str, Any] = {"status": order.status}  # (encoded as its value)
-        if order.reason:
-            payload["reason"] = order.reason
-        if extra:
-            payload.update(extra)
+        if order.reason or extra:
+            payload: dict[str, Any] = {"status": order.status}  # (encoded as its value)
+            if order.reason:
+                payload["reason"] = order.reason
+            if extra:
+                payload.update(extra)
+        else:  # the usual event: a status alone, one payload per status shared (it is only encoded)
+            payload = self._status_payloads.get(order.status) or self._status_payloads.setdefault(
+                order.status, {"status": order.status}
+            )
         self._seq += 1
-        self._events.append((self._seq, ts, "order." + kind, order.id, payload))
+        self._events.append((self._seq, ts, self._kinds.get(kind) or self._kinds.setdefault(kind, "order." + kind), order.id, payload))
         self._orders[order.id] = order
 
     def record_fill(self, fill: Fill, order: Order | None) -> bool:
