@@ -361,3 +361,16 @@ def test_a_day_order_that_does_not_fill_expires_at_the_day_end_and_a_gtc_one_wor
     assert T0 + 3600 < day.updated < T0 + DAY + 60  # the first day's end, not sooner
     assert gtc.updated >= T0 + (n - 1) * 60
     assert r.fills == []
+
+
+def test_two_strategies_on_one_symbol_each_trade_as_they_would_alone() -> None:
+    """Two crossovers with different windows on one symbol share the run: each one's fills are
+    exactly the fills of a run with it alone (no shared state, no order missed)."""
+    data = load_series(DATA / "nvda-1999-2014.txt")
+    a = StrategySpec(MaCrossover, {"fast": 5, "slow": 20, "qty": 10}, name="a")
+    b = StrategySpec(MaCrossover, {"fast": 10, "slow": 40, "qty": 10}, name="b")
+    both = run_backtest([data], [a, b])
+    for spec in (a, b):
+        alone = run_backtest([data], [spec])
+        mine = [(f.ts, f.side, f.qty, f.price) for f in both.fills if f.strategy == spec.name]
+        assert mine == [(f.ts, f.side, f.qty, f.price) for f in alone.fills] and len(mine) > 20

@@ -650,7 +650,8 @@ class Backtest:
             dt = float(step[0])  # a float: ``t + dt`` then needs no int conversion (same sum)
             m0, notional0 = mult[0], notional[0]
             route = routes[0]
-            pending = inst0.commands if inst0 is not None else None  # (the deque itself: never replaced)
+            # the one strategy's command queue (the deque itself: never replaced), else any strategy's
+            pending = inst0.commands if inst0 is not None else _Waiting(busy)
             # The equity curve is computed after each chunk, in numpy: cash and the position
             # change only when a fill is booked, which happens in ``match`` or ``settle`` (a bar
             # broker fills in ``match``: orders sent during a bar arrive at the next one). So the
@@ -670,15 +671,17 @@ class Backtest:
                         match(name, t, o, h, lo_)
                         state.append((j, cash, qty_f[0], avg_f[0]))
                     close_t = clock.t = t + dt
-                    last[0] = c
                     route.deliver(Bar(name, t, o, h, lo_, c, v, sec))
-                    if follow_ups or (pending if pending is not None else busy()):
+                    if follow_ups or pending:
+                        last[0] = c  # (the last close: read only while settling, so set only then)
                         await settle()
                         state.append((j, cash, qty_f[0], avg_f[0]))
                     if close_t >= mark_next:
                         mark_next = (math.floor(close_t / 86_400) + 1) * 86_400.0  # a float: compared with every bar
+                        last[0] = c
                         await settle(refresh=True)
                         state.append((j, cash, qty_f[0], avg_f[0]))
+                last[0] = c  # the chunk's last close
                 n = hi - lo
                 starts, cash_s, qty_s, avg_s = (np.array(col) for col in zip(*state, strict=True))
                 runs = np.diff(starts, append=n)  # bars each state holds for (0 for one replaced in its bar)
@@ -767,6 +770,18 @@ class Backtest:
         )
         journal.close()
         return result
+
+
+class _Waiting:
+    """True while a strategy has commands waiting: the loop's test of one queue, for several."""
+
+    __slots__ = ("_busy",)
+
+    def __init__(self, busy: Callable[[], bool]) -> None:
+        self._busy = busy
+
+    def __bool__(self) -> bool:
+        return self._busy()
 
 
 @contextmanager

@@ -67,6 +67,7 @@ HistoryFn = Callable[[str, int, int], list[Bar]]
 # read once per bar per instance, and per order: a module constant is the cheapest look-up
 # (an enum member looked up on its class costs ten times a global in Python 3.11)
 _RUNNING, _ERROR = StrategyState.RUNNING, StrategyState.ERROR
+_ORDER_COMMANDS = (Submit, Cancel, CancelAll)  # (a constant: a tuple written in place is built on every call)
 
 
 class _Failed(msgspec.Struct, frozen=True):
@@ -536,7 +537,7 @@ class StrategyRunner:
         if run is not None and run != inst.run:
             log.warning("dropped %s from an earlier run of %s", type(cmd).__name__, inst.name)
             return
-        if isinstance(cmd, (Submit, Cancel, CancelAll)):
+        if isinstance(cmd, _ORDER_COMMANDS):
             if inst.state is _ERROR and isinstance(cmd, Submit):
                 return
             inst.commands.append(cmd)
