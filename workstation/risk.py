@@ -252,7 +252,8 @@ class PreTradeRisk:
 
     def worst_position(self, order: Order, position: Decimal) -> Decimal:
         """The position if every other working order on the same side fills first."""
-        return position + order.side.sign * self.pending(order.symbol, order.side, exclude=order.id)
+        pending = self.pending(order.symbol, order.side, exclude=order.id)
+        return position + pending if order.side is BUY else position - pending
 
     def check(self, ctx: OrderContext) -> Verdict:
         order = ctx.order
@@ -326,7 +327,7 @@ class PreTradeRisk:
     def _exposure(self, ctx: OrderContext, lim: RiskLimits, worst: Decimal) -> tuple[str, str] | None:
         order = ctx.order
         pf = self.portfolio
-        after = worst + order.side.sign * order.qty
+        after = worst + order.qty if order.side is BUY else worst - order.qty
         if not lim.allow_short and after < ZERO:
             return "allow_short", f"shorting is not allowed: selling {fmt_qty(order.qty)} {order.symbol} would leave a short position of {fmt_qty(-after)}"
         if lim.max_position_qty is not None and abs(after) > lim.max_position_qty:
@@ -342,8 +343,7 @@ class PreTradeRisk:
                 f"exceeding max_position_notional {fmt_money(lim.max_position_notional)}"
             )
         needs_book = lim.max_gross_exposure is not None or lim.max_net_exposure is not None or lim.max_sector_pct is not None
-        book = self.exposures() if needs_book else {}
-        others = {sym: e for sym, e in book.items() if sym != order.symbol}
+        others = {sym: e for sym, e in self.exposures().items() if sym != order.symbol} if needs_book else {}
         if lim.max_gross_exposure is not None:
             gross = sum((abs(e) for e in others.values()), ZERO) + abs(after_notional)
             if gross > lim.max_gross_exposure:
