@@ -759,7 +759,8 @@ class Backtest:
                 arrivals[o.id] = a
         # the first price each order met at the broker, for execution-quality reports read from the journal
         journal.append("arrivals", {k: str(v) for k, v in arrivals.items()}, clock.time())
-        result = BacktestResult(
+        journal.close()  # (the last batch written and the log checkpointed: part of the run's time)
+        return BacktestResult(
             fills=fills,
             orders=sorted(oms.orders.values(), key=lambda o: int(o.id)),
             equity_ts=eq_ts[: g + 1], equity=eq[: g + 1], gross=gross[: g + 1],
@@ -768,8 +769,6 @@ class Backtest:
             series=series, instruments=self.instruments, arrivals=arrivals, strategies=strategies, spikes=self.spikes,
             bars=total, elapsed=(perf_ns() - began) / 1e9, journal_path=self.journal_path,
         )
-        journal.close()
-        return result
 
 
 class _Waiting:
