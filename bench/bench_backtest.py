@@ -91,7 +91,6 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs (the best and the median are reported)")
     args = ap.parse_args()
     series = make_bars(args.bars)
-    ref = reference(np.round(series.open * 100).astype(np.int64), np.round(series.close * 100).astype(np.int64), 10, 30, 100)
     runs = []
     for _ in range(max(1, args.repeat)):
         cpu0 = time.process_time()
@@ -108,6 +107,7 @@ def main() -> None:
         del result
         if len(runs) == 1:  # one run's peak (later runs in this process can only add the allocator's leftovers)
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    ref = reference(np.round(series.open * 100).astype(np.int64), np.round(series.close * 100).astype(np.int64), 10, 30, 100)
     best = min(runs, key=lambda r: r[0])
     elapsed, cpu, ours, bars, final_equity = best
     median = statistics.median(r[0] for r in runs)

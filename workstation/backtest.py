@@ -35,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -661,27 +662,29 @@ class Backtest:
             state = [(0, cash, qty_f[0], avg_f[0])]  # (first bar it holds for, cash, qty, avg)
             for lo in range(0, total, CHUNK):
                 hi = min(lo + CHUNK, total)
-                for j, t, o, h, lo_, c, v in zip(
-                    range(hi - lo),
-                    s0.ts[lo:hi].tolist(), s0.open[lo:hi].tolist(), s0.high[lo:hi].tolist(), s0.low[lo:hi].tolist(),
-                    s0.close[lo:hi].tolist(), s0.volume[lo:hi].tolist(), strict=True,
-                ):
+                # the chunk's bars, built by ``map`` (no Python-level call per bar)
+                bars = map(
+                    Bar, repeat(name), s0.ts[lo:hi].tolist(), s0.open[lo:hi].tolist(), s0.high[lo:hi].tolist(),
+                    s0.low[lo:hi].tolist(), s0.close[lo:hi].tolist(), s0.volume[lo:hi].tolist(), repeat(sec),
+                )
+                for j, bar in enumerate(bars):
+                    t = bar.ts
                     if by_symbol:
                         clock.t = t
-                        match(name, t, o, h, lo_)
+                        match(name, t, bar.open, bar.high, bar.low)
                         state.append((j, cash, qty_f[0], avg_f[0]))
                     close_t = clock.t = t + dt
-                    route.deliver(Bar(name, t, o, h, lo_, c, v, sec))
+                    route.deliver(bar)
                     if follow_ups or pending:
-                        last[0] = c  # (the last close: read only while settling, so set only then)
+                        last[0] = bar.close  # (the last close: read only while settling, so set only then)
                         await settle()
                         state.append((j, cash, qty_f[0], avg_f[0]))
                     if close_t >= mark_next:
                         mark_next = (math.floor(close_t / 86_400) + 1) * 86_400.0  # a float: compared with every bar
-                        last[0] = c
+                        last[0] = bar.close
                         await settle(refresh=True)
                         state.append((j, cash, qty_f[0], avg_f[0]))
-                last[0] = c  # the chunk's last close
+                last[0] = float(s0.close[hi - 1])  # the chunk's last close
                 n = hi - lo
                 starts, cash_s, qty_s, avg_s = (np.array(col) for col in zip(*state, strict=True))
                 runs = np.diff(starts, append=n)  # bars each state holds for (0 for one replaced in its bar)
