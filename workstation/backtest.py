@@ -290,7 +290,7 @@ class BatchJournal(Journal):
         self._seq = int(row[0])
         self._exec_ids = {r[0] for r in self._db.execute("SELECT exec_id FROM fills")}
         self._events: list[tuple[int, float, str, str | None, Any]] = []
-        self._fills: list[tuple[int, Fill]] = []
+        self._fills: list[tuple[int, msgspec.Raw]] = []  # (seq, the fill encoded)
         self._orders: dict[str, Order] = {}
         self._status_payloads: dict[OrderStatus, dict[str, Any]] = {}
         self._kinds: dict[str, str] = {}  # kind -> "order.<kind>"
@@ -321,8 +321,9 @@ class BatchJournal(Journal):
             return False
         self._exec_ids.add(fill.exec_id)
         self._seq += 1
-        self._events.append((self._seq, fill.ts, "fill", fill.order_id, fill))
-        self._fills.append((self._seq, fill))
+        encoded = msgspec.Raw(self._encode(fill))  # (encoded once, for both arrays)
+        self._events.append((self._seq, fill.ts, "fill", fill.order_id, encoded))
+        self._fills.append((self._seq, encoded))
         if order is not None:
             self._orders[order.id] = order
         return True
