@@ -374,3 +374,50 @@ def test_two_strategies_on_one_symbol_each_trade_as_they_would_alone() -> None:
         alone = run_backtest([data], [spec])
         mine = [(f.ts, f.side, f.qty, f.price) for f in both.fills if f.strategy == spec.name]
         assert mine == [(f.ts, f.side, f.qty, f.price) for f in alone.fills] and len(mine) > 20
+
+
+def test_history_in_a_backtest_is_the_warm_up_then_every_bar_handed_out_so_far() -> None:
+    """A one-series run keeps no bars in the strategy's context: ``ctx.history`` rebuilds them
+    from the columns. In ``on_bar`` it ends with that bar; in ``on_fill`` (at the next bar's
+    open) with the bar before; warm-up bars come first; no count gives the last 5,000."""
+    import numpy as np
+
+    n, warm_n = 6_000, 50
+    close = np.round(100 + np.cumsum(np.random.default_rng(9).normal(0, 0.05, n + warm_n)), 2)
+    ts = T0 + 60.0 * np.arange(n + warm_n)
+
+    def cols(a, b):
+        c = close[a:b]
+        return BarSeries.from_arrays("AAA", ts[a:b], c, c + 0.01, c - 0.01, c, np.full(b - a, 10.0), seconds=60, tick=Decimal("0.01"))
+
+    warm, live = cols(0, warm_n), cols(warm_n, n + warm_n)
+    seen: dict[str, list] = {"bar": [], "fill": [], "all": []}
+
+    class Reader(Strategy):
+        name = "reader"
+
+        def on_start(self) -> None:
+            self.k = 0
+            self.ctx.subscribe(self.ctx.symbols, bars=60, quotes=False)
+
+        def on_bar(self, bar: Bar) -> None:
+            if self.k % 997 == 0 or self.k == n - 1:
+                seen["bar"].append((self.k, [b.ts for b in self.ctx.history("AAA", 60, 7)]))
+                seen["all"].append((self.k, [b.close for b in self.ctx.history("AAA", 60)]))
+            if self.k in (3, 4_000):
+                self.ctx.buy("AAA", 1)
+            self.k += 1
+
+        def on_fill(self, fill) -> None:
+            seen["fill"].append((fill.ts, [b.ts for b in self.ctx.history("AAA", 60, 3)]))
+
+    run_backtest([live], [StrategySpec(Reader)], warmup=[warm])
+    every_ts, every_close = ts.tolist(), close.tolist()
+    for k, got in seen["bar"]:
+        assert got == every_ts[warm_n + k + 1 - 7 : warm_n + k + 1]
+    for k, got in seen["all"]:
+        assert got == every_close[max(0, warm_n + k + 1 - 5_000) : warm_n + k + 1]
+    assert len(seen["fill"]) == 2
+    for fill_ts, got in seen["fill"]:
+        i = every_ts.index(fill_ts)  # the bar whose open filled it: not handed out yet
+        assert got == every_ts[i - 3 : i]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import math
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -486,6 +487,10 @@ class Backtest:
         self.instruments = {s.symbol: self._instrument(s) for s in self.series}
         self._index = {s.symbol: i for i, s in enumerate(self.series)}
         self._last: list[float | None] = [None] * len(self.series)
+        self._clock: SimClock | None = None  # the run's clock (set when it starts)
+        # bars of the one series already handed out, built again from its columns when a
+        # strategy asks for its history (``_delivered``): (first index not yet built, bars)
+        self._built: tuple[int, deque[Bar]] = (0, deque(maxlen=0))
 
     @staticmethod
     def _instrument(s: BarSeries) -> Instrument:
@@ -498,6 +503,30 @@ class Backtest:
     def _last_price(self, symbol: str) -> float | None:
         i = self._index.get(symbol)
         return None if i is None else self._last[i]
+
+    def _delivered(self, symbol: str, seconds: int, count: int) -> list[Bar]:
+        """The last ``count`` bars of a one-series run handed out so far: those whose close is
+        at or before the clock (during a bar's hooks, that bar and the ones before it). Built
+        from the columns when asked for (so the strategies' contexts need keep none), and
+        remembered: a strategy that reads its history every bar costs one bar built per bar."""
+        s = self.series[0]
+        if symbol != s.symbol or seconds != s.seconds or self._clock is None:
+            return []
+        step = float(seconds if seconds < 86_400 else SESSION)
+        t = self._clock.t
+        ts = s.ts
+        n = int(np.searchsorted(ts, t - step, side="right"))
+        while n < len(ts) and float(ts[n]) + step <= t:  # (exactly the loop's sums: ``t + dt``)
+            n += 1
+        while n > 0 and float(ts[n - 1]) + step > t:
+            n -= 1
+        upto, bars = self._built
+        if (bars.maxlen or 0) < count or n < upto:
+            upto, bars = max(0, n - count), deque(maxlen=max(count, bars.maxlen or 0))
+        for i in range(max(upto, n - (bars.maxlen or 0)), n):
+            bars.append(s.bar(i))
+        self._built = (n, bars)
+        return list(bars)[-count:] if count else []
 
     def _history(self, symbol: str, seconds: int, count: int) -> list[Bar]:
         w = self.warmup.get(symbol)
@@ -513,7 +542,7 @@ class Backtest:
         began = perf_ns()
         cfg = self.config
         series = self.series
-        clock = SimClock(float(min(s.ts[0] for s in series)))
+        clock = self._clock = SimClock(float(min(s.ts[0] for s in series)))
         bus = Bus()
         quotes = QuoteCache(bus)
         journal = BatchJournal(self.journal_path)
@@ -542,7 +571,7 @@ class Backtest:
             await oms.instrument(sym)
         runner = StrategyRunner(
             bus=bus, oms=oms, portfolio=portfolio, clock=clock, delivery="inline", history=self._history, journal=journal,
-            pull_commands=True,
+            pull_commands=True, delivered=self._delivered if len(series) == 1 else None,
         )
         runner.attach()
         all_symbols = tuple(self.instruments)

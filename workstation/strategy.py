@@ -385,6 +385,7 @@ class Context:
         book: Book | None = None,
         orders: Iterable[Order] = (),
         apply_fills: bool = True,
+        delivered: Callable[[str, int, int], list[Bar]] | None = None,
     ) -> None:
         self.name = name
         self.symbols: tuple[str, ...] = tuple(symbols)
@@ -395,6 +396,11 @@ class Context:
         self._capital = capital
         self._history_source = history
         self._history_limit = history_limit
+        # ``delivered(symbol, seconds, n)``: the last ``n`` bars delivered so far, kept by whoever
+        # delivers them (a backtest has them all in its columns); the context then keeps none
+        self._delivered = delivered
+        # with ``delivered``: the history before the first bar, and how many bars were asked for
+        self._past: dict[tuple[str, int], tuple[int, list[Bar]]] = {}
         self._bars: dict[str, dict[int, deque[Bar]]] = {}  # symbol -> bar seconds -> bars (two plain look-ups per bar)
         self._loaded: set[tuple[str, int]] = set()
         self._quotes: dict[str, Quote] = {}
@@ -435,6 +441,8 @@ class Context:
     def history(self, symbol: str, seconds: int = 60, count: int | None = None) -> list[Bar]:
         """Completed bars of ``seconds`` for ``symbol``, oldest first (history, then live)."""
         seconds = int(seconds)
+        if self._delivered is not None:
+            return self._history_delivered(symbol, seconds, count)
         sizes = self._bars.setdefault(symbol, {})
         store = sizes.get(seconds)
         if store is None or (count or 0) > (store.maxlen or 0):
@@ -447,6 +455,20 @@ class Context:
                 for bar in reversed([b for b in past if b.ts < first]):
                     store.appendleft(bar)
         bars = list(store)
+        return bars[-count:] if count else bars
+
+    def _history_delivered(self, symbol: str, seconds: int, count: int | None) -> list[Bar]:
+        assert self._delivered is not None
+        limit = max(self._history_limit, count or 0)
+        live = self._delivered(symbol, seconds, limit)
+        key = (symbol, seconds)
+        asked, past = self._past.get(key, (0, []))
+        if asked < limit and self._history_source is not None:  # (asked again when more is wanted)
+            asked, past = self._past[key] = (limit, list(self._history_source(symbol, seconds, limit)))
+        if past:
+            first = live[0].ts if live else math.inf
+            live = [b for b in past if b.ts < first] + live
+        bars = live[-limit:]
         return bars[-count:] if count else bars
 
     def closes(self, symbol: str, seconds: int = 60, count: int | None = None) -> np.ndarray:
@@ -601,11 +623,13 @@ class Context:
 
     # -- delivery (called by the worker, on the strategy's thread, before the hook runs)
     def take_bar(self, strategy: Strategy, bar: Bar) -> None:
-        """Keep ``bar`` in the history, then call ``on_bar`` (a backtest: once per bar)."""
-        try:  # (a ``try`` costs nothing when the keys are there, every bar but the first)
-            self._bars[bar.symbol][bar.seconds].append(bar)
-        except KeyError:
-            self._bars.setdefault(bar.symbol, {})[bar.seconds] = deque((bar,), maxlen=self._history_limit)
+        """Keep ``bar`` in the history (unless its deliverer keeps it), then call ``on_bar``
+        (a backtest: once per bar)."""
+        if self._delivered is None:
+            try:  # (a ``try`` costs nothing when the keys are there, every bar but the first)
+                self._bars[bar.symbol][bar.seconds].append(bar)
+            except KeyError:
+                self._bars.setdefault(bar.symbol, {})[bar.seconds] = deque((bar,), maxlen=self._history_limit)
         self._trigger_ts = bar.ts
         strategy.on_bar(bar)
 

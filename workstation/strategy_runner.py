@@ -184,6 +184,7 @@ class StrategyRunner:
         journal: Any = None,
         inbox_capacity: int = 10_000,
         pull_commands: bool = False,
+        delivered: HistoryFn | None = None,
     ) -> None:
         if delivery not in ("thread", "inline"):
             raise ValueError(f"delivery must be 'thread' or 'inline', got {delivery!r}")
@@ -198,6 +199,8 @@ class StrategyRunner:
         self.journal = journal if journal is not None else getattr(oms, "journal", None)
         self.inbox_capacity = inbox_capacity
         self.pull_commands = pull_commands  # orders wait for ``run_commands`` (a backtest's driver) instead of a task
+        # the bars delivered so far, from the driver that keeps them (a backtest), for inline contexts' history
+        self.delivered = delivered
         self.instances: dict[str, StrategyInstance] = {}
         self.on_order_sent: Callable[[Submit, Any], None] | None = None
         self._quote_routes: dict[str, Route] = {}
@@ -321,7 +324,7 @@ class StrategyRunner:
         ctx = Context(
             name=inst.name, symbols=inst.symbols, clock=self.clock, send=post, instrument=self._instrument,
             account=self.account, capital=lambda: self._capital(inst), history=self.history,
-            book=book, orders=orders, apply_fills=not inline,
+            book=book, orders=orders, apply_fills=not inline, delivered=self.delivered if inline else None,
         )
         strategy.bind(ctx)
 
