@@ -69,3 +69,44 @@ def test_buy_from_the_command_line_in_tmux(tmp_path):
     [fill] = journal.fills()
     journal.close()
     assert (fill.symbol, fill.qty, fill.side.value) == ("AAPL", 100, "buy")
+
+
+def test_the_workstation_ends_when_its_terminal_goes_away(tmp_path):
+    """``make run`` in tmux, then tmux killed (as a dropped SSH link): the terminal is hung up,
+    and the workstation must end, not keep running (and spinning) without a screen. Started the
+    quick-start way on purpose: under make the kernel's SIGHUP does not reach it."""
+    if not Path("/proc/self/environ").exists():
+        pytest.skip("finds the workstation's process through /proc (Linux)")
+    if not (ROOT / ".venv" / ".installed").exists() or shutil.which("make") is None:
+        pytest.skip("needs `make` and the project's .venv (make test sets both up)")
+    term = Terminal(f"ws-hup-{os.getpid()}")
+    command = f"cd {ROOT} && WORKSTATION_HOME={tmp_path} TERM=xterm-256color make -s -o .venv/.installed run"
+    term.tmux("new-session", "-d", "-s", "ws", "-x", "80", "-y", "24", command)
+    try:
+        term.wait_for(r"Watchlist.*\n(.*\n)*.*AAPL\s+\d", timeout=30)
+        assert len(_workstations(tmp_path)) == 1
+    finally:
+        term.tmux("kill-server")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and _workstations(tmp_path):
+        time.sleep(0.2)
+    assert not _workstations(tmp_path), "the workstation kept running without its terminal"
+
+
+def _workstations(home: Path) -> list[int]:
+    """Live processes running main.py with this test's WORKSTATION_HOME."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if b"main.py" not in (proc / "cmdline").read_bytes():
+                continue
+            if f"WORKSTATION_HOME={home}".encode() not in (proc / "environ").read_bytes():
+                continue
+            if (proc / "stat").read_text().split(") ", 1)[1][:1] == "Z":
+                continue
+        except OSError:
+            continue
+        found.append(int(proc.name))
+    return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +30,7 @@ def run_tui(
     from workstation.api import EngineInfo, LocalEngine
     from workstation.cli_serve import remote_engine
     from workstation.ui.app import WorkstationApp
+    from workstation.ui.hangup import HangupWatch
     from workstation.ui.watchlists import Watchlists
 
     expect = EngineInfo(profile=prof.name, live=prof.live, broker="engine", currency=prof.base_currency)
@@ -45,7 +47,13 @@ def run_tui(
     watchlists = Watchlists.load(data_dir(data) / "watchlists.json", list(settings.watchlist))
     crash_log = data_dir(data) / "errors.log"
     app = WorkstationApp(engine, settings, watchlists=watchlists, config_path=config, low_bandwidth=low_bandwidth, crash_log=crash_log)
-    app.run()
+    # a terminal that goes away (a dropped SSH link) ends the process, as SIGHUP would
+    watch = HangupWatch(sys.stdin.fileno()).start() if sys.stdin is not None and sys.stdin.isatty() else None
+    try:
+        app.run()
+    finally:
+        if watch is not None:
+            watch.stop()
     if app.return_code:
         raise CliError(f"the workstation stopped on an error (details in {crash_log})", 1)
 
