@@ -32,6 +32,7 @@ so ``position`` and ``pending`` are consistent with what the strategy has been t
 from __future__ import annotations
 
 import enum
+import functools
 import itertools
 import logging
 import math
@@ -293,7 +294,7 @@ class Strategy:
 class Submit(msgspec.Struct, frozen=True):
     ref: str
     request: OrderRequest
-    quote_ts: float = 0.0  # the triggering quote's timestamp (latency measurement)
+    quote_ts: float = 0.0  # the triggering quote's or bar's timestamp (latency measurement; 0 in a backtest)
 
 
 class Cancel(msgspec.Struct, frozen=True):
@@ -622,6 +623,14 @@ class Context:
         self._send(Alert(title, message, priority))
 
     # -- delivery (called by the worker, on the strategy's thread, before the hook runs)
+    def bar_hook(self, strategy: Strategy) -> Callable[[Bar], None]:
+        """What an inline worker calls with each bar: ``take_bar`` for ``strategy``, or, when
+        the deliverer keeps the bars (a backtest, where no latency is measured either), the
+        strategy's ``on_bar`` itself."""
+        if self._delivered is not None:
+            return strategy.on_bar
+        return functools.partial(self.take_bar, strategy)
+
     def take_bar(self, strategy: Strategy, bar: Bar) -> None:
         """Keep ``bar`` in the history (unless its deliverer keeps it), then call ``on_bar``
         (a backtest: once per bar)."""

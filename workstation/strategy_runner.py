@@ -333,7 +333,7 @@ class StrategyRunner:
             post(_Failed(short_traceback(exc)))
 
         if inline:  # the worker calls the context itself (see InlineWorker)
-            return InlineWorker(inst.name, ctx.dispatch, ctx.take_bar, ctx.take_order, strategy, failed, last=Stop)
+            return InlineWorker(inst.name, ctx.dispatch, ctx.bar_hook(strategy), ctx.take_order, strategy, failed, last=Stop)
 
         def handle(item: object) -> bool:
             try:

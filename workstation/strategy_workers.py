@@ -156,8 +156,8 @@ class InlineWorker:
     """Synchronous delivery: ``put`` runs the hook before it returns (backtests).
 
     It is given the parts of a handler instead of one: ``dispatch(strategy, item)`` runs the
-    hook, ``take_bar(strategy, bar)`` and ``take_order(strategy, event, ref)`` the bar and
-    order-event hooks alone, ``fail(exc)`` reports an exception any of them raised, and the
+    hook, ``take_bar(bar)`` and ``take_order(strategy, event, ref)`` the bar and order-event
+    hooks alone, ``fail(exc)`` reports an exception any of them raised, and the
     worker stops after that or after an item of type ``last``. So ``put`` (``put_bar``,
     ``put_order``) is the only call between the router and the context, which matters at one
     call per bar and a few per order in a backtest."""
@@ -168,7 +168,7 @@ class InlineWorker:
         self,
         name: str,
         dispatch: Callable[[Any, object], None],
-        take_bar: Callable[[Any, Bar], None],
+        take_bar: Callable[[Bar], None],
         take_order: Callable[[Any, OrderEvent, str | None], None],
         strategy: Any,
         fail: Callable[[Exception], None],
@@ -211,7 +211,7 @@ class InlineWorker:
         if self.alive:
             self._received += 1
             try:
-                self._take_bar(self._strategy, bar)
+                self._take_bar(bar)
             except Exception as exc:
                 self._fail(exc)
                 self.alive = False
