@@ -689,34 +689,37 @@ class Backtest:
             # loop notes the state after each of those calls, and each bar's sample is computed
             # from the state in force at its close, with the same float operations as ``sample``
             # (so the same figures; a flat position adds exactly 0.0).
-            state = [(0, cash, qty_f[0], avg_f[0])]  # (first bar it holds for, cash, qty, avg)
             for lo in range(0, total, CHUNK):
                 hi = min(lo + CHUNK, total)
+                # (the open time of the first bar it holds for, cash, qty, avg): open times, not
+                # indices, so the loop needs no counter; they are looked up after the chunk
+                state = [(float(s0.ts[lo]), cash, qty_f[0], avg_f[0])]
                 # the chunk's bars, built by ``map`` (no Python-level call per bar)
                 bars = map(
                     Bar, repeat(name), s0.ts[lo:hi].tolist(), s0.open[lo:hi].tolist(), s0.high[lo:hi].tolist(),
                     s0.low[lo:hi].tolist(), s0.close[lo:hi].tolist(), s0.volume[lo:hi].tolist(), repeat(sec),
                 )
-                for j, bar in enumerate(bars):
+                for bar in bars:
                     t = bar.ts
                     if by_symbol:
                         clock.t = t
                         match(name, t, bar.open, bar.high, bar.low)
-                        state.append((j, cash, qty_f[0], avg_f[0]))
+                        state.append((t, cash, qty_f[0], avg_f[0]))
                     close_t = clock.t = t + dt
                     route.deliver(bar)
                     if follow_ups or pending:
                         last[0] = bar.close  # (the last close: read only while settling, so set only then)
                         await settle()
-                        state.append((j, cash, qty_f[0], avg_f[0]))
+                        state.append((t, cash, qty_f[0], avg_f[0]))
                     if close_t >= mark_next:
                         mark_next = (math.floor(close_t / 86_400) + 1) * 86_400.0  # a float: compared with every bar
                         last[0] = bar.close
                         await settle(refresh=True)
-                        state.append((j, cash, qty_f[0], avg_f[0]))
+                        state.append((t, cash, qty_f[0], avg_f[0]))
                 last[0] = float(s0.close[hi - 1])  # the chunk's last close
                 n = hi - lo
-                starts, cash_s, qty_s, avg_s = (np.array(col) for col in zip(*state, strict=True))
+                opens, cash_s, qty_s, avg_s = (np.array(col) for col in zip(*state, strict=True))
+                starts = np.searchsorted(s0.ts[lo:hi], opens)  # (exact: the open times are the column's own)
                 runs = np.diff(starts, append=n)  # bars each state holds for (0 for one replaced in its bar)
                 cash_b, qty_b = np.repeat(cash_s, runs), np.repeat(qty_s, runs)
                 close = s0.close[lo:hi]
@@ -724,7 +727,6 @@ class Backtest:
                 eq[lo:hi] = cash_b + (mv if notional0 else qty_b * (close - np.repeat(avg_s, runs)) * m0)
                 gross[lo:hi] = np.abs(mv)
                 eq_ts[lo:hi] = s0.ts[lo:hi] + dt  # the bars' closes: the same sums as ``close_t``
-                state = [(0, cash, qty_f[0], avg_f[0])]
                 g = hi - 1
                 if progress is not None:
                     progress(hi, total)
