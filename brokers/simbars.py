@@ -43,6 +43,7 @@ from brokers.base import BrokerError, BrokerExpired
 from brokers.sim import _IOC_FOK, _MARKET, SimBroker, SimConfig, _on_tick, _Working
 from brokers.simmarket import SimMarket
 from workstation.clock import Clock
+from workstation.memo import Memo
 from workstation.model import ModelError, Order, OrderStatus, OrderType, Quote, to_decimal
 from workstation.symbols import parse_symbol
 
@@ -70,8 +71,7 @@ class BarSimBroker(SimBroker):
         self._fresh: set[str] = set()  # client ids that have not met a bar yet
         self.arrivals: dict[str, Decimal] = {}
         self.by_symbol: dict[str, int] = {}
-        self._prices: dict[tuple[str, float], Decimal] = {}  # a bar price as a Decimal on the tick
-        self._slips = bool(cfg.slippage_bps or cfg.slippage_ticks)
+        self._prices = Memo(PRICES_KEPT)  # (symbol, bar price) -> the Decimal on the tick
         self._next_expiry = math.inf  # no entry of the book expires before this (a bound: may be early)
 
     # ------------------------------------------------------------------ instruments and quotes
@@ -179,11 +179,7 @@ class BarSimBroker(SimBroker):
         """A bar's float price as the Decimal on the instrument's tick (prices repeat: remembered)."""
         key = (inst.symbol, value)
         d = self._prices.get(key)
-        if d is None:
-            if len(self._prices) >= PRICES_KEPT:
-                self._prices.clear()
-            d = self._prices[key] = _on_tick(inst, to_decimal(value, what))
-        return d
+        return d if d is not None else self._prices.keep(key, _on_tick(inst, to_decimal(value, what)))
 
     def _match_open_only(self, w: _Working, o: Decimal, ts: float) -> None:
         kind = w.order.type

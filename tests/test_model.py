@@ -109,3 +109,14 @@ def test_symbol_parser_only_raises_model_error(text):
         parse_symbol(text)
     except ModelError:
         pass
+
+
+def test_a_memo_forgets_everything_at_once_when_full() -> None:
+    from workstation.memo import Memo
+
+    memo = Memo(3)
+    for k in range(3):
+        assert memo.keep(k, str(k)) == str(k)
+    assert memo.get(2) == "2" and len(memo) == 3
+    assert memo.keep(3, "3") == "3"  # the fourth: the first three are forgotten
+    assert dict(memo) == {3: "3"}

@@ -42,6 +42,7 @@ from workstation.bus import Bus
 from workstation.clock import Clock
 from workstation.journal import Journal
 from workstation.marketdata import QuoteCache
+from workstation.memo import Memo
 from workstation.model import (
     ZERO,
     AlertRaised,
@@ -165,8 +166,8 @@ class OrderManager:
         self._ids: list[int] = []
         self._reserved = 0
         self._checks: list[Callable[[OrderContext], Verdict]] = []
-        self._on_tick: dict[tuple[str, float], Decimal] = {}  # (symbol, quote price) -> the price on the tick
-        self._mids: dict[float, Decimal] = {}  # quote mid -> the decision price it gives
+        self._on_tick = Memo(PRICES_KEPT)  # (symbol, quote price) -> the price on the tick
+        self._mids = Memo(PRICES_KEPT)  # quote mid -> the decision price it gives
 
     def add_check(self, check: Callable[[OrderContext], Verdict]) -> Callable[[], None]:
         """Add a pre-trade check run after the risk checks (e.g. strategy capital allocation).
@@ -310,11 +311,7 @@ class OrderManager:
             if px > 0:
                 key = (inst.symbol, px)
                 ticked = self._on_tick.get(key)
-                if ticked is None:
-                    if len(self._on_tick) >= PRICES_KEPT:
-                        self._on_tick.clear()
-                    ticked = self._on_tick[key] = inst.round_price(to_decimal(px))
-                return ticked
+                return ticked if ticked is not None else self._on_tick.keep(key, inst.round_price(to_decimal(px)))
         last = self.portfolio.last(inst.symbol)
         if last is not None:
             return last
@@ -381,9 +378,7 @@ class OrderManager:
             if mid > 0:
                 decision = self._mids.get(mid)
                 if decision is None:
-                    if len(self._mids) >= PRICES_KEPT:
-                        self._mids.clear()
-                    decision = self._mids[mid] = to_decimal(round(mid, 10))
+                    decision = self._mids.keep(mid, to_decimal(round(mid, 10)))
         order_id, client_id = self._new_ids()
         order = self._draft(req, inst, v, order_id=order_id, client_id=client_id, decision_price=decision)
         ctx = self._context(order, inst, q)
