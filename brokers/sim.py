@@ -101,6 +101,7 @@ from brokers.replay import ReplayError, ReplayFeed
 from brokers.simmarket import CALENDARS, SimMarket, day_end, is_open
 from workstation.clock import Clock
 from workstation.model import (
+    BUY,
     ONE,
     ZERO,
     Account,
@@ -113,7 +114,6 @@ from workstation.model import (
     OrderType,
     Position,
     Quote,
-    BUY,
     TimeInForce,
     money,
     plain,
@@ -235,6 +235,7 @@ class SimBroker:
         self._tick_s = 1.0 / self.config.tick_hz if self.config.tick_hz > 0 else 0.0
         self._day_ends: dict[str, tuple[float, float]] = {}  # symbol -> (asked at, day end): see _day_end
         self._free = not (self.config.commission_per_share > 0 or self.config.commission_pct > 0)
+        self._slips = bool(self.config.slippage_bps or self.config.slippage_ticks)
         self._task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ wiring
@@ -592,9 +593,9 @@ class SimBroker:
         w.stop = max(stop, w.inst.tick_size)
 
     def _slipped(self, w: _Working, touch: Decimal) -> Decimal:
-        c = self.config
-        if not c.slippage_bps and not c.slippage_ticks:
+        if not self._slips:
             return touch
+        c = self.config
         move = touch * c.slippage_bps / _BPS + c.slippage_ticks * w.inst.tick_size
         if w.buy:
             return _on_tick(w.inst, touch + move, ROUND_CEILING)
