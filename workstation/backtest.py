@@ -294,7 +294,6 @@ class BatchJournal(Journal):
         self._fills: list[tuple[int, msgspec.Raw]] = []  # (seq, the fill encoded)
         self._orders: dict[str, Order] = {}
         self._status_payloads: dict[OrderStatus, dict[str, Any]] = {}
-        self._kinds: dict[str, str] = {}  # kind -> "order.<kind>"
         self._encode = msgspec.json.Encoder().encode
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backtest-journal")
 
@@ -314,7 +313,7 @@ class BatchJournal(Journal):
                 order.status, {"status": order.status}
             )
         self._seq += 1
-        self._events.append((self._seq, ts, self._kinds.get(kind) or self._kinds.setdefault(kind, "order." + kind), order.id, payload))
+        self._events.append((self._seq, ts, "order." + kind, order.id, payload))
         self._orders[order.id] = order
 
     def record_fill(self, fill: Fill, order: Order | None) -> bool:
@@ -512,7 +511,7 @@ class Backtest:
         s = self.series[0]
         if symbol != s.symbol or seconds != s.seconds or self._clock is None:
             return []
-        step = float(seconds if seconds < 86_400 else SESSION)
+        step = float(_bar_span(seconds))
         t = self._clock.t
         ts = s.ts
         n = int(np.searchsorted(ts, t - step, side="right"))
@@ -652,7 +651,7 @@ class Backtest:
             if journal.pending >= cfg.journal_batch:
                 journal.flush()
 
-        step = [sec if sec < 86_400 else SESSION for sec in secs]  # bar open -> bar close
+        step = [_bar_span(sec) for sec in secs]
         inst0 = instances[0] if len(instances) == 1 else None
         match = broker.match_bar
 
@@ -804,6 +803,11 @@ class Backtest:
             series=series, instruments=self.instruments, arrivals=arrivals, strategies=strategies, spikes=self.spikes,
             bars=total, elapsed=(perf_ns() - began) / 1e9, journal_path=self.journal_path,
         )
+
+
+def _bar_span(seconds: int) -> int:
+    """Seconds from a bar's open to its close (a daily bar: the trading session)."""
+    return seconds if seconds < 86_400 else SESSION
 
 
 class _Waiting:
