@@ -152,6 +152,7 @@ class RiskMonitor:
         self._last_save = float("-inf")
         self._warned: set[str] = set()
         self.state: _DayState | None = None
+        self.readonly = False
         stored = journal.meta(_META)
         if stored:
             try:
@@ -188,6 +189,8 @@ class RiskMonitor:
         return st
 
     def _save(self, force: bool = False) -> None:
+        if self.readonly:  # a read-only view of the account (status with no owner) writes nothing
+            return
         t = self.clock.monotonic()
         if force or t - self._last_save >= self.save_interval:
             self._last_save = t

@@ -122,14 +122,16 @@ def _run(coro: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(coro())  # type: ignore[arg-type]
 
 
-def _open_session(profile: str | None, config: Path | None, data: Path | None):  # -> Session
+def _open_view(profile: str | None, config: Path | None, data: Path | None):  # -> Session
+    """A read-only view of the account (journal read only, quotes, no orders): what ``stream``,
+    ``prices`` and ``fills`` use. Writing goes through the account's owner (``_with_session``)."""
     from workstation.journal import JournalError
     from workstation.session import Session
 
     settings = _settings(config)
     try:
         _check_live(settings.profile(profile))
-        return Session.build(settings, profile, data_root=data)
+        return Session.build(settings, profile, data_root=data, readonly=True)
     except ConfigError as exc:
         raise CliError(str(exc), 2) from None
     except JournalError as exc:
@@ -242,7 +244,7 @@ def stream(
     settings = _settings(config)
     syms = _symbols(symbols, settings)
     seconds = parse_duration(duration)
-    session = _open_session(profile, config, data_dir_)
+    session = _open_view(profile, config, data_dir_)
     digits = {s: _digits(s) for s in syms}
     out = _console()
     err = _console(stderr=True)
@@ -305,7 +307,7 @@ def prices(
     """A table of the latest quotes."""
     settings = _settings(config)
     syms = _symbols(symbols, settings)
-    session = _open_session(profile, config, data_dir_)
+    session = _open_view(profile, config, data_dir_)
 
     async def body() -> list[Quote]:
         try:
@@ -426,17 +428,19 @@ def _positions_table(rows: list[dict[str, Any]]):
     return table
 
 
-def _with_session(profile: str | None, config: Path | None, data: Path | None, fn: Callable[[Any], Awaitable[T]]) -> T:
-    session = _open_session(profile, config, data)
+def _with_session(
+    profile: str | None, config: Path | None, data: Path | None, fn: Callable[[Any], Awaitable[T]], *,
+    remote: Callable[[Any], Awaitable[T]] | None = None, mode: str = "write", feed: bool = False,
+    symbols: list[str] | tuple[str, ...] = (), refused_code: int = 1,
+) -> T:
+    """Reach the account as ``workstation.cli_serve.through_account`` says: through its owner
+    (``remote``), as its owner for this run (``fn(session)``), or, for ``mode="read"`` and
+    ``"view"``, through a read-only view that can neither fill nor write."""
+    from workstation.cli_serve import through_account
 
-    async def body() -> T:
-        try:
-            await session.start(feed=False)
-            return await fn(session)
-        finally:
-            await session.stop()
-
-    return _run(body)
+    return through_account(
+        profile, config, data, fn, remote=remote, mode=mode, feed=feed, symbols=symbols, refused_code=refused_code,
+    )
 
 
 def status_document(session) -> dict[str, Any]:
@@ -478,21 +482,17 @@ def status(
         from workstation.cli_strategies import session_status
 
         return session_status(session_, json_out, data_dir_)
-    from workstation.cli_serve import revive_status, via_engine
+    from workstation.cli_serve import revive_status
 
     async def body(session) -> dict[str, Any]:
         return status_document(session)
 
     async def remote(engine) -> dict[str, Any]:
-        return await engine.status()
+        return revive_status(await engine.status())
 
     from workstation.cli_risk import print_status, status_doc
 
-    doc = via_engine(profile, config, remote)
-    if doc is None:
-        doc = _with_session(profile, config, data_dir_, body)
-    else:
-        doc = revive_status(doc)
+    doc = _with_session(profile, config, data_dir_, body, remote=remote, mode="read")
     risk_status = doc.pop("risk")
     if json_out:
         _emit_json({**doc, "risk": status_doc(risk_status)})
@@ -530,7 +530,7 @@ def positions(
 ) -> None:
     """Open positions with average cost, last price and P&L."""
 
-    from workstation.cli_serve import revive_status, via_engine
+    from workstation.cli_serve import revive_status
 
     async def body(session) -> list[dict[str, Any]]:
         return position_rows(session)
@@ -538,9 +538,7 @@ def positions(
     async def remote(engine) -> list[dict[str, Any]]:
         return revive_status(await engine.status())["positions"]
 
-    rows = via_engine(profile, config, remote)
-    if rows is None:
-        rows = _with_session(profile, config, data_dir_, body)
+    rows = _with_session(profile, config, data_dir_, body, remote=remote, mode="read")
     if json_out:
         _emit_json(rows)
     elif rows:
@@ -559,8 +557,6 @@ def orders(
 ) -> None:
     """Working orders and today's filled, canceled and rejected ones."""
 
-    from workstation.cli_serve import via_engine
-
     async def body(session) -> list[dict[str, Any]]:
         source = session.journal.orders() if all_ else sorted(session.oms.orders.values(), key=lambda o: int(o.id))
         return [order_row(o) for o in source]
@@ -568,9 +564,7 @@ def orders(
     async def remote(engine) -> list[dict[str, Any]]:
         return [order_row(o) for o in await engine.order_list(all_)]
 
-    rows = via_engine(profile, config, remote)
-    if rows is None:
-        rows = _with_session(profile, config, data_dir_, body)
+    rows = _with_session(profile, config, data_dir_, body, remote=remote, mode="read")
     if json_out:
         _emit_json(rows)
     elif rows:
@@ -598,7 +592,7 @@ def fills(
         if dt.tzinfo is None:
             dt = dt.astimezone()  # a bare date or time is local
         start = dt.timestamp()
-    session = _open_session(profile, config, data_dir_)
+    session = _open_view(profile, config, data_dir_)
     try:
         rows = [fill_row(f) for f in session.journal.fills(since=start)]
     finally:
@@ -712,53 +706,50 @@ def _place(
     _check_live(prof)
     if not dry_run:
         _confirm_live(prof, yes, f"{side.value} {plain(req.qty)} {req.symbol}")
-    from workstation.cli_serve import via_engine
+    warned: list[str] = []  # risk warnings (a possible wash sale) never block, but are shown
 
     async def remote(engine) -> Any:
         if dry_run:
-            return await engine.review(req)
-        return await engine.submit(req, wait=True)
+            result = await engine.review(req)
+        else:
+            result = await engine.submit(req, wait=True)
+        warned.extend(getattr(result, "warnings", ()) or ())
+        return result
 
-    result = via_engine(profile, config, remote, refused_code=2)
-    if result is None:
-        result, warned = _place_embedded(req, dry_run, profile, config, data)
-    else:
-        warned = list(getattr(result, "warnings", ()) or ())
+    async def local(session) -> Any:
+        return await _place_here(session, req, dry_run, warned)
+
+    result = _with_session(
+        profile, config, data, local, remote=remote, mode="read" if dry_run else "write", feed=not dry_run,
+        symbols=[req.symbol], refused_code=2,
+    )
     _show_placed(result, dry_run, json_out, prof.live, warned)
 
 
-def _place_embedded(req: OrderRequest, dry_run: bool, profile: str | None, config: Path | None, data: Path | None) -> tuple[Any, list[str]]:
+async def _place_here(session, req: OrderRequest, dry_run: bool, warned: list[str]) -> Any:
+    """The order placed by this process, which owns the account for the run."""
     from workstation.model import AlertRaised
     from workstation.oms import OrderError
 
-    session = _open_session(profile, config, data)
-    warned: list[str] = []  # risk warnings (a possible wash sale) never block, but are shown
     session.bus.subscribe(AlertRaised, lambda a: warned.append(a.message) if a.title == "Risk warning" else None)
-
-    async def body() -> Any:
-        try:
-            await session.start([req.symbol], feed=not dry_run)
-            if dry_run:
-                return await session.oms.review(req)
-            order = await session.oms.submit(req)
-            await session.oms.drain()
-            # a marketable order that filled in part (more than the displayed size) completes
-            # on the next quotes: give it a few seconds, as a trader at a screen would
-            deadline = session.clock.monotonic() + MARKET_WAIT_S
-            while (
-                session.oms.orders[order.id].status.is_working
-                and order.type is OrderType.MARKET
-                and session.clock.monotonic() < deadline
-            ):
-                await asyncio.sleep(0.05)
-            await session.oms.drain()
-            return session.oms.orders[order.id]
-        except OrderError as exc:
-            raise CliError(str(exc), 2) from None
-        finally:
-            await session.stop()
-
-    return _run(body), warned
+    try:
+        if dry_run:
+            return await session.oms.review(req)
+        order = await session.oms.submit(req)
+        await session.oms.drain()
+        # a marketable order that filled in part (more than the displayed size) completes
+        # on the next quotes: give it a few seconds, as a trader at a screen would
+        deadline = session.clock.monotonic() + MARKET_WAIT_S
+        while (
+            session.oms.orders[order.id].status.is_working
+            and order.type is OrderType.MARKET
+            and session.clock.monotonic() < deadline
+        ):
+            await asyncio.sleep(0.05)
+        await session.oms.drain()
+        return session.oms.orders[order.id]
+    except OrderError as exc:
+        raise CliError(str(exc), 2) from None
 
 
 def _show_placed(result: Any, dry_run: bool, json_out: bool, live: bool = False, warned: list[str] | None = None) -> None:
@@ -843,11 +834,7 @@ def cancel(
             return await engine.cancel_all(wait=True)
         return [await engine.cancel(order_id)]
 
-    from workstation.cli_serve import via_engine
-
-    done = via_engine(profile, config, remote, refused_code=2)
-    if done is None:
-        done = _with_session(profile, config, data_dir_, body)
+    done = _with_session(profile, config, data_dir_, body, remote=remote, refused_code=2)
     if json_out:
         _emit_json([order_row(o) for o in done])
         return
@@ -870,10 +857,6 @@ def paper_reset(
     prof = _profile(settings, profile)
     if prof.broker != "sim":
         raise CliError(f"profile {prof.name!r} is not a paper profile", 2)
-    from workstation.cli_serve import serving_pid
-
-    if (pid := serving_pid(prof.name, data_dir_)) is not None:
-        raise CliError(f"an engine is serving profile {prof.name!r} (pid {pid}): stop it first (main.py serve --stop)", 1)
     start_cash = prof.initial_cash
     if cash is not None:
         try:
@@ -887,7 +870,22 @@ def paper_reset(
             raise CliError("paper reset needs confirmation: run it in a terminal or pass --yes", 2)
         if not typer.confirm(f"Erase the {prof.name} account (positions, orders, fills) and start with {_money(start_cash)}?"):
             raise CliError("paper reset canceled", 1)
-    root = data_dir(data_dir_) / prof.name
+    from workstation.owner import AccountBusy, AccountLock
+
+    lock = AccountLock(prof.name, data_dir_)
+    try:
+        lock.acquire("cli", config=config, command="paper reset")
+    except AccountBusy as exc:
+        raise CliError(f"{exc}: stop it first (main.py serve --stop, or quit the workstation)", 1) from None
+    try:
+        moved = _reset_journal(lock.root, start_cash if cash is not None else None)
+    finally:
+        lock.release()
+    _console().print(f"paper account {prof.name!r} reset to {_money(start_cash)} cash" + (f"; old journal kept in {lock.root}" if moved else ""))
+
+
+def _reset_journal(root: Path, cash: Decimal | None) -> bool:
+    """Move the journal aside (kept as a backup) and start a new one; True if one was moved."""
     journal = root / "journal.sqlite"
     from workstation.clock import LiveClock
 
@@ -902,9 +900,9 @@ def paper_reset(
         from workstation.journal import Journal
 
         j = Journal(journal)
-        j.set_meta("initial_cash", str(start_cash))
+        j.set_meta("initial_cash", str(cash))
         j.close()
-    _console().print(f"paper account {prof.name!r} reset to {_money(start_cash)} cash" + (f"; old journal kept in {root}" if moved else ""))
+    return moved
 
 
 from workstation.cli_risk import register as _register_risk  # noqa: E402  (it imports this module's helpers)

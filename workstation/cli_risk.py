@@ -21,8 +21,7 @@ from workstation.cli import (
     ProfileOpt,
     _console,
     _emit_json,
-    _open_session,
-    _run,
+    _open_view,
     _with_session,
 )
 from workstation.model import ModelError, iso, plain
@@ -140,7 +139,7 @@ def risk_show(
             "status": session.monitor.status(),
         }
 
-    doc = _with_session(profile, config, data_dir_, body)
+    doc = _with_session(profile, config, data_dir_, body, mode="view")
     status: RiskStatus = doc.pop("status")
     if json_out:
         _emit_json({**doc, "status": status_doc(status)})
@@ -183,11 +182,7 @@ def risk_set(
     async def remote(engine) -> str:
         return await engine.risk_set(name, value, strategy)
 
-    from workstation.cli_serve import via_engine
-
-    shown = via_engine(profile, config, remote, refused_code=2)
-    if shown is None:
-        shown = _with_session(profile, config, data_dir_, body)
+    shown = _with_session(profile, config, data_dir_, body, remote=remote, refused_code=2)
     _console().print(f"{name} = {shown}" + (f" for strategy {strategy}" if strategy else "") + " (journaled)")
 
 
@@ -200,7 +195,6 @@ def risk_reset_breaker(
 ) -> None:
     """Reset a tripped circuit breaker (refused while the breach persists)."""
     from workstation.breaker import RiskError
-    from workstation.cli_serve import via_engine
 
     async def remote(engine) -> str:
         doc = await engine.status()
@@ -210,15 +204,8 @@ def risk_reset_breaker(
         _confirm(f"The breaker tripped on: {risk['breaker'].get('reason', '')}. Reset it and accept opening orders again?", "reset-breaker", yes)
         return await engine.reset_breaker()
 
-    reason = via_engine(profile, config, remote)
-    if reason is not None:
-        _console().print(f"circuit breaker reset (it had tripped on: {reason})")
-        return
-    session = _open_session(profile, config, data_dir_)
-
-    async def body() -> str:
+    async def body(session) -> str:
         try:
-            await session.start(feed=False)
             if not session.breaker.tripped:
                 raise CliError("the circuit breaker is not tripped", 1)
             reason = session.breaker.info.reason
@@ -230,10 +217,8 @@ def risk_reset_breaker(
             return reason
         except RiskError as exc:
             raise CliError(str(exc), 1) from None
-        finally:
-            await session.stop()
 
-    reason = _run(body)
+    reason = _with_session(profile, config, data_dir_, body, remote=remote)
     _console().print(f"circuit breaker reset (it had tripped on: {reason})")
 
 
@@ -259,11 +244,7 @@ def kill(
 
         return msgspec.convert(await engine.kill(reason), KillReport, strict=False)
 
-    from workstation.cli_serve import via_engine
-
-    report = via_engine(profile, config, remote)
-    if report is None:
-        report = _with_session(profile, config, data_dir_, body)
+    report = _with_session(profile, config, data_dir_, body, remote=remote)
     if json_out:
         _emit_json(msgspec.structs.asdict(report))
     else:
@@ -281,15 +262,22 @@ def kill(
 # --------------------------------------------------------------------------- alerts
 
 
-def _alerts_session(profile, config, data_dir_):
-    return _open_session(profile, config, data_dir_)
+def _alerts_view(profile, config, data_dir_, fn):
+    """``fn(view)`` on a read-only view of the account (the journal's alerts and rules)."""
 
-
-def _closing(session, fn):
-    try:
+    async def body(session):
         return fn(session)
-    finally:
-        session.journal.close()
+
+    return _with_session(profile, config, data_dir_, body, mode="view")
+
+
+def _alerts_owned(profile, config, data_dir_, fn, remote):
+    """``fn(session)`` as the account's owner, or ``remote(engine)`` through it."""
+
+    async def body(session):
+        return fn(session)
+
+    return _with_session(profile, config, data_dir_, body, remote=remote, refused_code=2)
 
 
 @alert_app.command("add")
@@ -306,17 +294,15 @@ def alert_add(
         parse_rule(rule)
     except AlertRuleError as exc:
         raise CliError(str(exc), 2) from None
-    from workstation.cli_serve import via_engine
-
     async def remote(engine):
         return await engine.alert_rule("add", rule)
 
-    served = via_engine(profile, config, remote, refused_code=2)
-    if served is not None:
-        _console().print(f"alert {served['id']}: {served['text']}")
-        return
-    added = _closing(_alerts_session(profile, config, data_dir_), lambda s: s.alerts.add_rule(rule))
-    _console().print(f"alert {added.id}: {added.text}")
+    def add(session):
+        added = session.alerts.add_rule(rule)
+        return {"id": added.id, "text": added.text}
+
+    added = _alerts_owned(profile, config, data_dir_, add, remote)
+    _console().print(f"alert {added['id']}: {added['text']}")
 
 
 @alert_app.command("list")
@@ -327,7 +313,7 @@ def alert_list(
     data_dir_: DataDirOpt = None,
 ) -> None:
     """The alert rules in force (settings file and added ones)."""
-    rules = _closing(_alerts_session(profile, config, data_dir_), lambda s: list(s.alerts.rules.values()))
+    rules = _alerts_view(profile, config, data_dir_, lambda s: list(s.alerts.rules.values()))
     if json_out:
         _emit_json([{"id": r.id, "rule": r.text, "kind": r.kind, "priority": r.priority, "origin": r.origin} for r in rules])
         return
@@ -350,21 +336,16 @@ def alert_rm(
 
     def remove(session):
         try:
-            return session.alerts.remove_rule(rule_id.strip())
+            removed = session.alerts.remove_rule(rule_id.strip())
         except AlertRuleError as exc:
             raise CliError(str(exc), 2) from None
-
-    from workstation.cli_serve import via_engine
+        return {"id": removed.id, "text": removed.text}
 
     async def remote(engine):
         return await engine.alert_rule("rm", rule_id)
 
-    served = via_engine(profile, config, remote, refused_code=2)
-    if served is not None:
-        _console().print(f"removed alert {served['id']}: {served['text']}")
-        return
-    removed = _closing(_alerts_session(profile, config, data_dir_), remove)
-    _console().print(f"removed alert {removed.id}: {removed.text}")
+    removed = _alerts_owned(profile, config, data_dir_, remove, remote)
+    _console().print(f"removed alert {removed['id']}: {removed['text']}")
 
 
 @alert_app.command("log")
@@ -377,7 +358,7 @@ def alert_log(
     data_dir_: DataDirOpt = None,
 ) -> None:
     """The latest alerts from the journal."""
-    alerts = _closing(_alerts_session(profile, config, data_dir_), lambda s: list(s.alerts.recent))
+    alerts = _alerts_view(profile, config, data_dir_, lambda s: list(s.alerts.recent))
     if unacked:
         alerts = [a for a in alerts if not a.acked]
     alerts = alerts[-limit:] if limit > 0 else alerts
@@ -412,14 +393,10 @@ def alert_ack(
         except AlertRuleError as exc:
             raise CliError(str(exc), 2) from None
 
-    from workstation.cli_serve import via_engine
-
     async def remote(engine):
         return await engine.alert_ack(None if alert_id.lower() == "all" else [int(alert_id)])
 
-    done = via_engine(profile, config, remote, refused_code=2)
-    if done is None:
-        done = _closing(_alerts_session(profile, config, data_dir_), ack)
+    done = _alerts_owned(profile, config, data_dir_, ack, remote)
     _console().print(f"acknowledged {len(done)} alert(s)")
 
 
@@ -435,7 +412,7 @@ def alert_test(
 
     if priority not in PRIORITIES:
         raise CliError(f"unknown priority {priority!r} (use {', '.join(PRIORITIES)})", 2)
-    session = _open_session(profile, config, data_dir_)
+    session = _open_view(profile, config, data_dir_)
     session.journal.close()
     channels = session.dispatcher.channels
     if not channels:

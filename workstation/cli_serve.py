@@ -44,59 +44,65 @@ def _profile_name(settings: Settings, profile: str | None) -> str:
     return _profile(settings, profile).name
 
 
-def serving_socket(profile_name: str) -> Path | None:
-    """The profile's socket if one exists (it may be stale: connecting tells)."""
+def serving_socket(profile_name: str, data: Path | None = None) -> Path | None:
+    """The account's socket if one exists (it may be stale: connecting tells)."""
     from workstation.rundir import RunDirError, socket_path
 
     try:
-        path = socket_path(profile_name)
+        path = socket_path(profile_name, data)
     except RunDirError:
         return None
     return path if path.exists() else None
 
 
 def serving_pid(profile_name: str, data: Path | None = None) -> int | None:
-    """The pid of the engine serving this profile, if one is alive."""
-    from workstation.rundir import pid_path
-    from workstation.serving import read_pid
+    """The pid of the process that owns this account (serve, a workstation or a command), if any."""
+    from workstation.owner import current_holder
 
-    pid = read_pid(pid_path(profile_name, data))
-    if pid is None:
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    return pid
+    holder = current_holder(profile_name, data)
+    return holder.pid if holder is not None else None
 
 
-def via_engine(
-    profile: str | None, config: Path | None, fn: Callable[[Any], Awaitable[T]], *, refused_code: int = 1,
-) -> T | None:
-    """Run ``fn(remote_engine)`` against the engine serving the profile; None when none serves."""
+MISSING: Any = object()  # nobody answered on the account's socket
+
+
+def _contradiction(profile_name: str, data: Path | None, config: Path | None) -> None:
+    """An explicit ``--config`` that is not the one the account's owner runs with: refused."""
+    if config is None:
+        return
+    from workstation.owner import current_holder
+
+    from workstation.config import config_path
+
+    holder = current_holder(profile_name, data)
+    if holder is None:
+        return
+    wanted = str(config.expanduser().resolve())
+    theirs = holder.config or str(config_path(None).expanduser().resolve())
+    if theirs != wanted:
+        raise CliError(
+            f"account {profile_name!r} is owned by {holder.describe()} running with {theirs}, not {wanted}: "
+            "stop it, or run this command without --config", 2,
+        )
+
+
+def _ask_owner(profile_name: str, data: Path | None, fn: Callable[[Any], Awaitable[T]], refused_code: int) -> T:
+    """``fn(remote_engine)`` on the account's owner; MISSING when nobody answers on its socket."""
     from workstation.api import IntentError
     from workstation.remote import EngineUnavailable, RemoteEngine
 
-    from workstation.cli import _check_live as check_live
-
-    settings = _settings(config)
-    name = _profile_name(settings, profile)
-    path = serving_socket(name)
+    path = serving_socket(profile_name, data)
     if path is None:
-        return None
-    check_live(settings.profile(name))  # a live engine answers only a command that says --live
-    missing = object()
+        return MISSING
 
     async def body() -> Any:
         engine = RemoteEngine(path, kind="cli", name=client_name(), quotes=False, reconnect=False)
         try:
             await engine.connect()
         except EngineUnavailable as exc:
-            if isinstance(exc.__cause__, (ConnectionRefusedError, FileNotFoundError)):
-                return missing  # a socket left by an engine that was killed: nobody serves
-            raise CliError(str(exc), 1) from None
+            if str(exc).startswith("refused"):
+                raise CliError(str(exc), 1) from None
+            return MISSING  # a socket left by a killed owner, or one closing this instant
         try:
             return await fn(engine)
         except IntentError as exc:
@@ -104,8 +110,129 @@ def via_engine(
         finally:
             await engine.stop()
 
-    result = asyncio.run(body())
-    return None if result is missing else result
+    return asyncio.run(body())
+
+
+def through_account(
+    profile: str | None,
+    config: Path | None,
+    data: Path | None,
+    local: Callable[[Any], Awaitable[T]],
+    *,
+    remote: Callable[[Any], Awaitable[T]] | None = None,
+    mode: str = "write",
+    feed: bool = False,
+    symbols: list[str] | tuple[str, ...] = (),
+    refused_code: int = 1,
+) -> T:
+    """The one way a command reaches an account, so that one process writes its journal.
+
+    * An owner answers on the account's socket: ``remote(engine)`` runs there.
+    * ``mode="write"`` and no owner: this process takes the account's lock, becomes its owner
+      for the run (listening on the socket, so commands from other terminals go through it)
+      and runs ``local(session)``. A second would-be owner waits up to 10 s, then says who
+      holds the account.
+    * ``mode="read"`` and no owner: a read-only view (``local(view)``): the journal read
+      only, no market, nothing sent or written. On a real broker, whose account figures come
+      from the broker, the command becomes the owner for its run instead (it sends nothing).
+    * ``mode="view"``: always the read-only view (journal facts, quotes).
+    """
+    from workstation.owner import POLL_S, WAIT_S, AccountLock, busy_message, current_holder
+
+    from workstation.cli import _check_live as check_live
+
+    settings = _settings(config)
+    prof = _profile(settings, profile)
+    check_live(prof)
+    if mode == "view":
+        return _run_view(settings, prof, data, local, feed, symbols)
+    _contradiction(prof.name, data, config)
+    from workstation.clock import LiveClock
+
+    clock = LiveClock()
+    deadline = clock.monotonic() + WAIT_S
+    lock = AccountLock(prof.name, data)
+    while True:
+        if remote is not None:
+            result = _ask_owner(prof.name, data, remote, refused_code)
+            if result is not MISSING:
+                return result
+        if mode == "read" and prof.broker == "sim":
+            return _run_view(settings, prof, data, local, feed, symbols)
+        if lock.try_acquire("cli", config=config, command=" ".join(sys.argv[1:3])):
+            try:
+                return _run_owner(settings, prof, data, lock, local, feed, symbols)
+            finally:
+                lock.release()
+        if clock.monotonic() >= deadline:
+            raise CliError(busy_message(prof.name, lock.root, current_holder(prof.name, data)), 1)
+        time.sleep(POLL_S)
+
+
+def _build(settings: Settings, prof, data: Path | None, *, readonly: bool):
+    from workstation.journal import JournalError
+    from workstation.session import Session
+
+    try:
+        return Session.build(settings, prof.name, data_root=data, readonly=readonly)
+    except ConfigError as exc:
+        raise CliError(str(exc), 2) from None
+    except JournalError as exc:
+        raise CliError(str(exc), 1) from None
+
+
+def _run_view(settings: Settings, prof, data: Path | None, local, feed: bool, symbols) -> Any:
+    session = _build(settings, prof, data, readonly=True)
+
+    async def body() -> Any:
+        try:
+            await session.start(list(symbols), feed=feed)
+            return await local(session)
+        finally:
+            await session.stop()
+
+    return asyncio.run(body())
+
+
+def _run_owner(settings: Settings, prof, data: Path | None, lock, local, feed: bool, symbols) -> Any:
+    """Own the account for this run: build it, listen on its socket, do ``local``, then let
+    any client that came meanwhile finish before closing."""
+    from workstation.api import LocalEngine
+    from workstation.cli import status_document
+    from workstation.owner import Owner
+
+    session = _build(settings, prof, data, readonly=False)
+
+    async def body() -> Any:
+        owner = None
+        try:
+            await session.start(list(symbols), feed=feed)
+            engine = LocalEngine(session, source="engine")
+            owner = await Owner.listen(lock, engine, session, status=lambda: status_document(session), account_hz=0)
+            return await local(session)
+        finally:
+            if owner is not None:
+                await owner.finish()
+            await session.stop()
+
+    return asyncio.run(body())
+
+
+def via_engine(
+    profile: str | None, config: Path | None, fn: Callable[[Any], Awaitable[T]], *, refused_code: int = 1,
+    data: Path | None = None,
+) -> T | None:
+    """Run ``fn(remote_engine)`` against the account's owner; None when no owner answers."""
+    from workstation.cli import _check_live as check_live
+
+    settings = _settings(config)
+    name = _profile_name(settings, profile)
+    if serving_socket(name, data) is None:
+        return None
+    check_live(settings.profile(name))  # a live engine answers only a command that says --live
+    _contradiction(name, data, config)
+    result = _ask_owner(name, data, fn, refused_code)
+    return None if result is MISSING else result
 
 
 _ACCOUNT_TEXT = {"currency"}
@@ -135,11 +262,11 @@ def revive_status(doc: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- engines for faces
 
 
-def remote_engine(profile_name: str, *, kind: str = "tui", expect=None):
-    """A RemoteEngine for the profile's serving engine, or None when nothing listens there."""
+def remote_engine(profile_name: str, *, kind: str = "tui", expect=None, data: Path | None = None):
+    """A RemoteEngine for the account's owner, or None when nothing listens there."""
     from workstation.remote import RemoteEngine
 
-    path = serving_socket(profile_name)
+    path = serving_socket(profile_name, data)
     if path is None:
         return None
     try:
@@ -174,7 +301,8 @@ def run_serve(
 ) -> None:
     import logging
 
-    from workstation.serving import AlreadyServing, serve_engine
+    from workstation.owner import AccountBusy
+    from workstation.serving import serve_engine
 
     settings = _settings(config)
     prof = _profile(settings, profile)
@@ -202,7 +330,7 @@ def run_serve(
 
     try:
         asyncio.run(body())
-    except (AlreadyServing, RunDirError, JournalError) as exc:
+    except (AccountBusy, RunDirError, JournalError) as exc:
         raise CliError(str(exc), 1) from None
     except ConfigError as exc:
         raise CliError(str(exc), 2) from None
@@ -210,10 +338,10 @@ def run_serve(
 
 def _forward(profile: str, config: Path | None, data: Path | None, symbols: list[str] | None, live: bool) -> list[str]:
     args = ["--profile", profile]
-    if config is not None:
-        args += ["--config", str(config)]
+    if config is not None:  # resolved: the child runs from /
+        args += ["--config", str(config.expanduser().resolve())]
     if data is not None:
-        args += ["--data-dir", str(data)]
+        args += ["--data-dir", str(data.expanduser().resolve())]
     for s in symbols or ():
         args += ["--symbols", s]
     if live:
@@ -226,15 +354,17 @@ def start_detached(profile: str | None, config: Path | None, data: Path | None, 
     from workstation.clock import LiveClock
     from workstation.rundir import log_path, socket_path
 
+    from workstation.owner import current_holder, private_dir
+
     settings = _settings(config)
     prof = _profile(settings, profile)
     _check_live(prof, live)
-    if (pid := serving_pid(prof.name, data)) is not None:
-        raise CliError(f"an engine is already serving profile {prof.name!r} (pid {pid})", 1)
+    if (holder := current_holder(prof.name, data)) is not None:
+        raise CliError(f"account {prof.name!r} is already owned by {holder.describe()}", 1)
     log = log_path(prof.name, data)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    sock = socket_path(prof.name)
-    with open(log, "ab") as out:
+    private_dir(log.parent)
+    sock = socket_path(prof.name, data)
+    with open(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as out:
         proc = subprocess.Popen(
             [sys.executable, str(MAIN), "serve", *_forward(prof.name, config, data, symbols, live)],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd="/",
@@ -245,7 +375,7 @@ def start_detached(profile: str | None, config: Path | None, data: Path | None, 
         if proc.poll() is not None:
             tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
             raise CliError(f"the engine did not start: {tail[0] if tail else 'see ' + str(log)}", 1)
-        if sock.exists() and remote_engine(prof.name) is not None:
+        if sock.exists() and remote_engine(prof.name, data=data) is not None:
             return proc.pid, sock, log
         time.sleep(0.1)
     raise CliError(f"the engine did not open its socket within {START_TIMEOUT:.0f}s (see {log})", 1)
@@ -254,11 +384,16 @@ def start_detached(profile: str | None, config: Path | None, data: Path | None, 
 def stop_serving(profile: str | None, config: Path | None, data: Path | None) -> int:
     from workstation.clock import LiveClock
 
+    from workstation.owner import current_holder
+
     settings = _settings(config)
     name = _profile_name(settings, profile)
-    pid = serving_pid(name, data)
-    if pid is None:
+    holder = current_holder(name, data)
+    if holder is None:
         raise CliError(f"no engine is serving profile {name!r}", 1)
+    if holder.kind != "serve" or not holder.pid:
+        raise CliError(f"account {name!r} is owned by {holder.describe()}, not by main.py serve: close it there", 1)
+    pid = holder.pid
     os.kill(pid, signal.SIGTERM)
     clock = LiveClock()
     deadline = clock.monotonic() + 30.0

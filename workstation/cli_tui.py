@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from workstation.cli import LIVE_FLAG, CliError, ConfigOpt, DataDirOpt, ProfileOpt, _open_session, _profile, _settings
+from workstation.cli import LIVE_FLAG, CliError, ConfigOpt, DataDirOpt, ProfileOpt, _profile, _settings
 from workstation.config import data_dir
 
 LiveOpt = Annotated[bool, typer.Option("--live", help="Allow a live profile (it must also say live = true).")]
@@ -27,14 +27,14 @@ def run_tui(
         raise CliError(f"profile {prof.name!r} trades live money: pass --live to open it", 2)
     if live and not prof.live:
         raise CliError(f"--live given but profile {prof.name!r} is not live (set live = true in it)", 2)
-    from workstation.api import EngineInfo, LocalEngine
+    from workstation.api import EngineInfo
     from workstation.cli_serve import remote_engine
     from workstation.ui.app import WorkstationApp
     from workstation.ui.hangup import HangupWatch
     from workstation.ui.watchlists import Watchlists
 
     expect = EngineInfo(profile=prof.name, live=prof.live, broker="engine", currency=prof.base_currency)
-    engine = remote_engine(prof.name, kind=kind, expect=expect) if attach != "never" else None
+    engine = remote_engine(prof.name, kind=kind, expect=expect, data=data) if attach != "never" else None
     if address is not None:  # a TCP listener (through an SSH tunnel, preferably): the token goes in the hello
         from workstation.cli_serve import client_name
         from workstation.remote import RemoteEngine
@@ -43,7 +43,7 @@ def run_tui(
     if engine is None and attach == "force":
         raise CliError(f"no engine is serving profile {prof.name!r}: start one with `main.py serve --detach`", 1)
     if engine is None:
-        engine = LocalEngine(_open_session(profile, config, data), strategies=settings.strategies, config_path=config)
+        engine = _own(settings, prof, config, data, kind, expect, may_attach=attach != "never")
     watchlists = Watchlists.load(data_dir(data) / "watchlists.json", list(settings.watchlist))
     crash_log = data_dir(data) / "errors.log"
     app = WorkstationApp(engine, settings, watchlists=watchlists, config_path=config, low_bandwidth=low_bandwidth, crash_log=crash_log)
@@ -56,6 +56,39 @@ def run_tui(
             watch.stop()
     if app.return_code:
         raise CliError(f"the workstation stopped on an error (details in {crash_log})", 1)
+
+
+def _own(settings, prof, config: Path | None, data: Path | None, kind: str, expect, *, may_attach: bool):
+    """No owner answered: own the account here (its lock, its socket), waiting up to 10 s for
+    a one-shot command that holds it now; an owner that comes up meanwhile is attached to."""
+    import time
+
+    from workstation.cli import status_document
+    from workstation.cli_serve import _build, _contradiction, remote_engine
+    from workstation.clock import LiveClock
+    from workstation.owner import POLL_S, WAIT_S, AccountBusy, AccountLock, current_holder, owning_engine
+
+    _contradiction(prof.name, data, config)
+    lock = AccountLock(prof.name, data)
+    clock = LiveClock()
+    deadline = clock.monotonic() + WAIT_S
+    while not lock.try_acquire("tui", config=config):
+        if may_attach and (engine := remote_engine(prof.name, kind=kind, expect=expect, data=data)) is not None:
+            return engine
+        holder = current_holder(prof.name, data)
+        if clock.monotonic() >= deadline or (holder is not None and holder.kind == "tui" and not may_attach):
+            from workstation.owner import busy_message
+
+            raise CliError(str(AccountBusy(busy_message(prof.name, lock.root, holder))), 1)
+        time.sleep(POLL_S)
+    try:
+        session = _build(settings, prof, data, readonly=False)
+    except BaseException:
+        lock.release()
+        raise
+    return owning_engine(
+        session, lock, status=lambda: status_document(session), strategies=settings.strategies, config_path=config,
+    )
 
 
 def register(app: typer.Typer) -> None:

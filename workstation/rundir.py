@@ -1,19 +1,25 @@
 """Where a serving engine can be found, and who may talk to it.
 
-* Socket: ``<runtime dir>/<profile>.sock``, the runtime dir being ``$WORKSTATION_HOME/run``
-  when that is set, else the platform's user runtime directory (``/run/user/UID/workstation``
-  on Linux). The directory is made 0700 and the socket 0600.
-* Pid file and log of a detached engine: ``<data>/<profile>/serve.pid`` and ``serve.log``.
+* Socket: ``<runtime dir>/<profile>-<account hash>.sock``, the runtime dir being
+  ``$WORKSTATION_HOME/run`` when that is set, else the platform's user runtime directory
+  (``/run/user/UID/workstation`` on Linux). The hash is of the account's directory
+  (``<data>/<profile>``, resolved), so the data directory is part of the socket's identity:
+  ``--data-dir A`` and ``--data-dir B`` never meet on one socket. A runtime directory too deep
+  for a socket path falls back to ``<tmp>/workstation-UID``. Directories 0700, the socket 0600.
+* The account's lock (``workstation.owner``): ``<data>/<profile>/engine.lock``.
+* Log of a detached engine: ``<data>/<profile>/serve.log``.
 * Only the socket's owner may connect: the server reads the peer's uid from the kernel
   (``SO_PEERCRED``) and refuses any other.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import stat
 import struct
+import tempfile
 from pathlib import Path
 
 from workstation.config import data_dir, home
@@ -34,24 +40,34 @@ def runtime_dir() -> Path:
     return Path(platformdirs.user_runtime_dir("workstation"))
 
 
-def socket_path(profile: str) -> Path:
-    path = runtime_dir() / f"{profile}.sock"
+def account_dir(profile: str, data: str | Path | None = None) -> Path:
+    """``<data>/<profile>``, resolved: the one name of an account's journal and lock."""
+    return (data_dir(data) / profile).expanduser().resolve()
+
+
+def fallback_runtime_dir() -> Path:
+    return Path(tempfile.gettempdir()) / f"workstation-{os.getuid()}"
+
+
+def socket_path(profile: str, data: str | Path | None = None) -> Path:
+    """The socket the owner of ``<data>/<profile>`` listens on."""
+    digest = hashlib.sha256(os.fsencode(account_dir(profile, data))).hexdigest()[:12]
+    name = f"{profile[:40]}-{digest}.sock"
+    path = runtime_dir() / name
+    if len(os.fsencode(path)) > MAX_SOCKET_PATH:
+        path = fallback_runtime_dir() / name
     if len(os.fsencode(path)) > MAX_SOCKET_PATH:
         raise RunDirError(f"socket path {path} is too long for a Unix socket: set WORKSTATION_HOME to a shorter directory")
     return path
-
-
-def pid_path(profile: str, data: str | Path | None = None) -> Path:
-    return data_dir(data) / profile / "serve.pid"
 
 
 def log_path(profile: str, data: str | Path | None = None) -> Path:
     return data_dir(data) / profile / "serve.log"
 
 
-def prepare_runtime_dir() -> Path:
+def prepare_runtime_dir(path: Path | None = None) -> Path:
     """Create the runtime directory private to this user (0700), or refuse one that is not."""
-    path = runtime_dir()
+    path = path or runtime_dir()
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     info = path.stat()
     if info.st_uid != os.getuid():

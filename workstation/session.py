@@ -5,6 +5,11 @@ broker) as attributes; callers use the parts directly. Start-up rebuilds state f
 journal: orders come back into the order manager, fills are replayed into the portfolio
 (which therefore matches an independent recomputation), and working paper orders go back
 into the simulated market, which matches them against the current quotes.
+
+Only the process that owns the account (``workstation.owner``) builds a writable session.
+``Session.build(readonly=True)`` is a view for the read-only commands when no owner runs:
+the journal opened read-only, a broker that quotes but refuses every order, no working
+order put back into any market, nothing journaled, so it can neither fill nor write.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from brokers.base import Broker
+from brokers.base import Broker, BrokerError
 from brokers.factory import create_broker
 from workstation.alerts import AlertEngine
 from workstation.breaker import CircuitBreaker, RiskMonitor, cancel_opening_orders, spawn_tracked
@@ -78,6 +83,7 @@ class Session:
     _loop: asyncio.AbstractEventLoop | None = None
     _background: set[asyncio.Task[None]] = field(default_factory=set)
     _followed: int = 0  # the newest journal event this session has followed
+    readonly: bool = False  # a view (no owner): quotes only, nothing sent, nothing written
 
     @classmethod
     def build(
@@ -90,11 +96,13 @@ class Session:
         broker: Broker | None = None,
         journal_path: Path | None = None,
         stop_strategies: Callable[[], Awaitable[object] | object] | None = None,
+        readonly: bool = False,
     ) -> Session:
         profile = settings.profile(profile_name)
         clock = clock or LiveClock()
         root = data_dir(data_root) / profile.name
-        journal = Journal(journal_path or root / "journal.sqlite", synchronous=profile.journal_sync)
+        path = journal_path or root / "journal.sqlite"
+        journal = Journal(path, readonly=True) if readonly else Journal(path, synchronous=profile.journal_sync)
         now = clock.time()
         created = float(journal.ensure_meta("created", repr(now)))
         initial = Decimal(journal.ensure_meta("initial_cash", str(profile.initial_cash)))
@@ -102,6 +110,8 @@ class Session:
         bus = Bus()
         quotes = QuoteCache(bus, profile.base_currency)
         broker = broker or create_broker(profile, clock)
+        if readonly:
+            broker = QuoteOnly(broker)
         oms_ref: list[OrderManager] = []
 
         def instrument(symbol: str) -> Instrument:
@@ -162,12 +172,17 @@ class Session:
             profile=profile, settings=settings, clock=clock, bus=bus, quotes=quotes, journal=journal,
             portfolio=portfolio, risk=risk, oms=oms, broker=broker, data_dir=root, limits=limits, breaker=breaker,
             monitor=monitor, killswitch=killswitch, alerts=alerts, dispatcher=dispatcher, quality=quality,
+            readonly=readonly,
         )
+        monitor.readonly = readonly
         alerts.pnl = session._pnl
         session._followed = journal.last_seq()
         bus.subscribe(Quote, portfolio.on_quote)
-        bus.subscribe(Quote, monitor.on_quote)
         bus.subscribe(Bar, quality.on_bar)
+        if readonly:  # no breaker trips, no alerts: a view journals nothing
+            broker.attach(oms.on_report, quality.on_quote, session._on_state)
+            return session
+        bus.subscribe(Quote, monitor.on_quote)
         bus.subscribe(OrderFilled, lambda e: lots.apply(e.fill, portfolio.position(e.fill.symbol).multiplier))
         bus.subscribe(OrderFilled, monitor.on_fill)
         bus.subscribe(OrderSubmitted, lambda e: risk.record_sent(e.order))
@@ -268,6 +283,9 @@ class Session:
     async def start(self, symbols: list[str] | tuple[str, ...] = (), *, feed: bool = True) -> None:
         """Connect the broker, put working orders back in the market, mark positions."""
         self._loop = asyncio.get_running_loop()
+        if self.readonly:
+            await self._start_view(symbols, feed)
+            return
         self.dispatcher.report = self._on_delivery_problem
         self.dispatcher.start()
         if feed or self.broker.keeps_account:
@@ -294,6 +312,21 @@ class Session:
         self.monitor.evaluate()
         await self.drain()
         self._spawn_background(self._checkpoints())
+
+    async def _start_view(self, symbols: list[str] | tuple[str, ...], feed: bool) -> None:
+        """A read-only view: quotes for the symbols and the held ones, nothing else."""
+        if feed:
+            await self.broker.connect()
+            self._spawn_background(self._sweep_quality())
+        wanted = list(dict.fromkeys([*symbols, *self.held_symbols()]))
+        currencies = {self.oms.instrument_cached(s).currency for s in wanted}
+        wanted += [s for s in self.quotes.fx_symbols(currencies) if s not in wanted]
+        for sym in wanted:
+            snap = self.broker.snapshot(sym)
+            if snap is not None:
+                self.quotes.on_quote(snap)
+        if wanted and feed:
+            await self.broker.subscribe(wanted)
 
     async def drain(self) -> None:
         """Wait for follow-up work: bracket children, OCO cancels, breaker cancels."""
@@ -326,8 +359,37 @@ class Session:
         except TimeoutError:
             for task in list(self._tasks):
                 task.cancel()
-        self.monitor.flush()
+        if not self.readonly:
+            self.monitor.flush()
         self.alerts.detach()
         await self.broker.close()
-        await asyncio.to_thread(self.dispatcher.stop)
+        if not self.readonly:
+            await asyncio.to_thread(self.dispatcher.stop)
         self.journal.close()
+
+
+class QuoteOnly:
+    """A broker seen through a read-only view: it quotes, it refuses every order."""
+
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+        self.keeps_account = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._broker, name)
+
+    def _refuse(self) -> None:
+        raise BrokerError("this is a read-only view of the account: orders go through its owner")
+
+    async def submit(self, order: object) -> None:
+        self._refuse()
+
+    async def cancel(self, order: object) -> None:
+        self._refuse()
+
+    async def replace(self, *args: object, **kwargs: object) -> None:
+        self._refuse()
+
+    def restore(self, orders: list[object]) -> None:
+        if orders:
+            self._refuse()
