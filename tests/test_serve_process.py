@@ -19,6 +19,19 @@ from tests.serve_support import short_home  # noqa: F401 (fixture)
 pytestmark = pytest.mark.slow
 
 
+def paper_socket() -> Path:
+    """The paper account's socket under this test's WORKSTATION_HOME."""
+    from workstation.rundir import socket_path
+
+    return socket_path("paper")
+
+
+def current_holder(profile: str):
+    from workstation.owner import current_holder as holder
+
+    return holder(profile)
+
+
 def _env(home: Path) -> dict[str, str]:
     env = dict(os.environ, WORKSTATION_HOME=str(home), PYTHONPATH=str(ROOT))
     return env
@@ -87,7 +100,7 @@ def journal_orders(home: Path) -> list[dict]:
 async def attach_pilot(home: Path):
     from workstation.remote import RemoteEngine
 
-    return RemoteEngine(home / "run" / "paper.sock", kind="tui")
+    return RemoteEngine(paper_socket(), kind="tui")
 
 
 def test_engine_outlives_a_killed_workstation_and_shows_it_all_on_reattach(short_home):
@@ -97,7 +110,7 @@ def test_engine_outlives_a_killed_workstation_and_shows_it_all_on_reattach(short
         report = short_home / "client.json"
         limit = resting_limit(short_home, "MSFT")
         client = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests" / "serve_tui_client.py"), str(short_home / "run" / "paper.sock"), str(report), "buy 5 AAPL", f"buy 2 MSFT limit {limit}"],
+            [sys.executable, str(ROOT / "tests" / "serve_tui_client.py"), str(paper_socket()), str(report), "buy 5 AAPL", f"buy 2 MSFT limit {limit}"],
             env=_env(short_home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         wait_for(report.exists, timeout=60)
@@ -151,7 +164,7 @@ def test_engine_outlives_a_killed_workstation_and_shows_it_all_on_reattach(short
             client.kill()
         stop(engine)
     assert engine.returncode == 0
-    assert not (short_home / "run" / "paper.sock").exists()
+    assert not paper_socket().exists()
 
 
 def test_a_killed_engine_restarts_from_its_journal_and_the_client_reattaches(short_home):
@@ -166,7 +179,7 @@ def test_a_killed_engine_restarts_from_its_journal_and_the_client_reattaches(sho
         async def scenario():
             from workstation.remote import RemoteEngine
 
-            remote = RemoteEngine(short_home / "run" / "paper.sock", kind="tui")
+            remote = RemoteEngine(paper_socket(), kind="tui")
             await remote.start(["AAPL"])
             before = {o.id: o.status for o in remote.orders()}
             nonlocal engine
@@ -199,17 +212,18 @@ def test_detach_writes_pid_and_log_and_stop_ends_it(short_home):
     try:
         assert r.returncode == 0, r.stderr
         assert "serving in the background" in r.stdout
-        pid = int((short_home / "data" / "paper" / "serve.pid").read_text())
-        os.kill(pid, 0)
+        holder = current_holder("paper")
+        assert holder is not None and holder.kind == "serve"
+        os.kill(holder.pid, 0)
         assert (short_home / "data" / "paper" / "serve.log").exists()
         again = run_cli("serve", "-s", "AAPL", home=short_home)
-        assert again.returncode == 1 and "already serving" in again.stderr
+        assert again.returncode == 1 and f"is owned by an engine (main.py serve), pid {holder.pid}" in again.stderr
         assert "Traceback" not in again.stderr
         assert status(short_home)["clients"]  # answered by the engine, not a second one
     finally:
         s = run_cli("serve", "--stop", home=short_home)
     assert s.returncode == 0, s.stderr
-    assert not (short_home / "data" / "paper" / "serve.pid").exists()
+    assert current_holder("paper") is None
     assert run_cli("serve", "--stop", home=short_home).returncode == 1
 
 
@@ -352,7 +366,7 @@ def test_a_strategy_keeps_trading_while_no_workstation_is_attached(short_home):
     try:
         report = short_home / "client.json"
         client = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests" / "serve_tui_client.py"), str(short_home / "run" / "paper.sock"), str(report), "buy 1 MSFT"],
+            [sys.executable, str(ROOT / "tests" / "serve_tui_client.py"), str(paper_socket()), str(report), "buy 1 MSFT"],
             env=_env(short_home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         wait_for(report.exists, timeout=60)
@@ -370,7 +384,7 @@ def test_a_strategy_keeps_trading_while_no_workstation_is_attached(short_home):
         async def look():
             from workstation.remote import RemoteEngine
 
-            remote = RemoteEngine(short_home / "run" / "paper.sock", kind="tui")
+            remote = RemoteEngine(paper_socket(), kind="tui")
             await remote.start(["AAPL"])
             rows = {r.name: r for r in remote.strategies.rows()}
             params = {p.name: p.value for p in remote.strategies.params("twap")}

@@ -464,9 +464,19 @@ def status_document(session) -> dict[str, Any]:
         "open_orders": [order_row(o) for o in session.oms.working()],
         "data_dir": str(session.data_dir),
         "journal": str(session.journal.path),
+        "socket": _account_socket(session),
         "risk": session.monitor.status(),
         "rejections": recent_rejections(session.journal),
     }
+
+
+def _account_socket(session) -> str:
+    from workstation.rundir import RunDirError, socket_path
+
+    try:
+        return str(socket_path(session.profile.name, session.data_dir.parent))
+    except RunDirError:
+        return ""
 
 
 @app.command()
@@ -516,7 +526,7 @@ def status(
     else:
         con.print("no open orders")
     print_status(risk_status, doc["rejections"])
-    con.print(f"data directory {doc['data_dir']}")
+    con.print(f"data directory {doc['data_dir']}" + (f"   socket {doc['socket']}" if doc.get("socket") else ""))
     if "served_by" in doc:
         con.print(f"answered by the engine serving this profile (pid {doc['served_by']}); attached: {', '.join(doc['clients'])}")
 

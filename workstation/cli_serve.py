@@ -440,11 +440,12 @@ def register(app: typer.Typer) -> None:
         low_bandwidth: LowBandwidthOpt = False,
         tcp: Annotated[str | None, typer.Option("--tcp", metavar="HOST:PORT", help="Attach over TCP ([serve] token from the settings file).")] = None,
         kind: Annotated[str, typer.Option("--as", hidden=True, help="Client kind recorded in the journal.")] = "tui",
+        socket_: Annotated[Path | None, typer.Option("--socket", help="Attach to the engine at this Unix socket (one forwarded over SSH).")] = None,
     ) -> None:
         """Open the workstation on the engine serving this profile (never an embedded one)."""
         from workstation.cli_tui import run_tui
 
-        address = None
+        address: Any = socket_.expanduser() if socket_ is not None else None
         if tcp is not None:
             host, _, port = tcp.rpartition(":")
             if not host or not port.isdigit():

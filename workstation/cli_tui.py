@@ -16,7 +16,7 @@ LiveOpt = Annotated[bool, typer.Option("--live", help="Allow a live profile (it 
 
 def run_tui(
     profile: str | None = None, config: Path | None = None, data: Path | None = None, live: bool = False, *,
-    attach: str = "auto", low_bandwidth: bool = False, kind: str = "tui", address: tuple[str, int] | None = None,
+    attach: str = "auto", low_bandwidth: bool = False, kind: str = "tui", address: tuple[str, int] | Path | None = None,
 ) -> None:
     """``attach``: "auto" joins an engine serving the profile if one runs, "force" insists, "never" embeds."""
     live = live or LIVE_FLAG.get()  # main() takes --live off the line for every command
@@ -35,7 +35,7 @@ def run_tui(
 
     expect = EngineInfo(profile=prof.name, live=prof.live, broker="engine", currency=prof.base_currency)
     engine = remote_engine(prof.name, kind=kind, expect=expect, data=data) if attach != "never" else None
-    if address is not None:  # a TCP listener (through an SSH tunnel, preferably): the token goes in the hello
+    if address is not None:  # a forwarded socket, or a TCP listener (the token goes in the hello)
         from workstation.cli_serve import client_name
         from workstation.remote import RemoteEngine
 
