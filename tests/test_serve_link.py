@@ -10,12 +10,22 @@ from decimal import Decimal
 
 import pytest
 
-from tests.serve_support import SYMBOLS, attached, engine_server, short_home, stalled_client, until  # noqa: F401 (fixture)
+from tests.serve_support import SYMBOLS, attached, engine_server, short_home, until  # noqa: F401 (fixture)
 from workstation import protocol as P
 from workstation.api import IntentError
 from workstation.model import AlertRaised, OrderEvent, OrderFilled, OrderRequest, OrderType, Quote, Side
 from workstation.remote import EngineUnavailable, RemoteEngine
 from workstation.rundir import peer_credentials, peer_refusal
+
+
+def stalled_client(path) -> socket.socket:
+    """A client that says hello and then never reads a byte (tiny receive buffer)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(str(path))
+    hello = json.dumps({"t": "hello", "v": P.VERSION, "kind": "stalled", "quotes": True})
+    s.sendall(hello.encode() + b'\n{"t":"watch","id":1,"symbols":["AAPL","MSFT","BTC/USD"]}\n')
+    return s
 
 
 def test_only_the_owner_may_connect():
@@ -174,7 +184,7 @@ async def test_protocol_version_and_garbage_are_refused(tmp_path):
         reader, writer = await asyncio.open_unix_connection(str(path))
         writer.write(b'{"t":"hello","v":99}\n')
         bye = json.loads(await reader.readline())
-        assert bye == {"t": "bye", "reason": "refused: protocol version 99 (this engine speaks 1)"}
+        assert bye == {"t": "bye", "reason": f"refused: protocol version 99 (this engine speaks {P.VERSION})"}
         writer.close()
         reader, writer = await asyncio.open_unix_connection(str(path))
         writer.write(b"GET / HTTP/1.1\r\n")
@@ -242,12 +252,15 @@ async def test_faces_attach_only_where_an_engine_listens(short_home):
     """The workstation picks a serving engine when one answers, and embeds one otherwise:
     a socket file left behind by a killed engine is not an engine."""
     from workstation.cli_serve import remote_engine, via_engine
+    from workstation.rundir import socket_path
 
     home = short_home
     (home / "run").mkdir(mode=0o700)
+    sock = socket_path("paper")
+    sock.parent.mkdir(mode=0o700, exist_ok=True)
     assert remote_engine("paper") is None  # nothing there
     stale = socket.socket(socket.AF_UNIX)
-    stale.bind(str(home / "run" / "paper.sock"))
+    stale.bind(str(sock))
     stale.close()  # the file stays, nobody listens
     assert remote_engine("paper") is None
 
@@ -256,7 +269,8 @@ async def test_faces_attach_only_where_an_engine_listens(short_home):
 
     assert await asyncio.to_thread(via_engine, None, None, never) is None  # the one-shot command embeds
     async with engine_server(home / "run", token=None) as (_server, _session, _broker, path):
-        path.rename(home / "run" / "paper.sock")
+        sock.unlink()
+        path.rename(sock)
         found = remote_engine("paper", kind="tui")
         assert isinstance(found, RemoteEngine)
         await found.start([])

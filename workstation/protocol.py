@@ -1,8 +1,9 @@
 """The wire between a serving engine and its clients: versioned msgspec messages, JSON lines.
 
 Every message is one JSON object on one line, tagged by its ``t`` field. A client sends
-``Hello`` first; the server answers ``Welcome`` and a ``Snapshot`` of the whole state, then
-incremental events: ``OrderUpdate``, ``AlertUpdate``, ``ConnUpdate``, ``AccountUpdate``, ``QualityUpdate`` and
+``Hello`` first; the server answers ``Welcome`` and a ``Snapshot`` (the working orders, the
+account, a bounded window of recent orders and alerts: its size does not grow with the
+day's history; older orders come by ``GetOrders`` in pages), then incremental events: ``OrderUpdate``, ``AlertUpdate``, ``ConnUpdate``, ``AccountUpdate``, ``QualityUpdate`` and
 conflated ``Quotes``. Requests carry an ``id`` the ``Reply`` repeats. docs/PROTOCOL.md is
 the reference for people writing other clients; this module is the reference for the code.
 
@@ -34,8 +35,14 @@ from workstation.model import (
     Quote,
 )
 
-VERSION = 1
-MAX_LINE = 16 * 1024 * 1024  # one message (a snapshot of a large account) fits
+VERSION = 2  # 2: the snapshot's orders are a window; ``orders`` answers a page (OrdersPage)
+MAX_LINE = 16 * 1024 * 1024  # what a client reads in one message (the server's are far smaller)
+HELLO_MAX = 4 * 1024  # the server reads at most this much before a client is authenticated
+REQUEST_MAX = 1024 * 1024  # a request line from an authenticated client
+SNAPSHOT_ORDERS = 500  # the most recent orders (by id) in a snapshot, besides every working one
+SNAPSHOT_ALERTS = 200  # the most recent alerts in a snapshot
+PAGE_MAX = 1_000  # orders in one ``orders`` reply at most (the server caps ``limit``)
+HISTORY_MAX = 20_000  # bars in one ``history`` reply at most
 
 
 class Msg(msgspec.Struct, frozen=True, kw_only=True, tag_field="t"):
@@ -104,7 +111,16 @@ class GetStatus(Request, tag="status"):
 
 
 class GetOrders(Request, tag="orders"):
+    """One page of orders, newest first chosen, returned oldest first (an ``OrdersPage``).
+
+    ``all``: every order in the journal, else the engine's orders of the day (working ones and
+    those of the last 24 hours). ``before``: only orders whose id is below this one (the first
+    id of the previous page); None: the newest. ``limit``: capped at ``PAGE_MAX`` by the server.
+    """
+
     all: bool = False
+    before: str | None = None
+    limit: int = PAGE_MAX
 
 
 class AckAlerts(Request, tag="ack_alerts"):
@@ -167,7 +183,7 @@ class Welcome(Msg, tag="welcome"):
 
 class Snapshot(Msg, tag="snapshot"):
     ts: float  # the engine's clock when the snapshot was taken
-    orders: list[Order]
+    orders: list[Order]  # every working order and the SNAPSHOT_ORDERS most recent of the day, oldest first
     account: AccountSnapshot
     quotes: list[Quote]
     connection: ConnectionState | None
@@ -177,6 +193,7 @@ class Snapshot(Msg, tag="snapshot"):
     clients: list[str]
     strategies: StrategiesUpdate | None = None  # None: this engine runs no strategy desk
     quality: dict[str, list[str]] = {}  # data-quality badges per symbol (only symbols that have one)
+    orders_more: bool = False  # the day has older orders than the window: ``GetOrders`` pages them
 
 
 class StrategiesUpdate(Msg, tag="strategies"):
@@ -233,6 +250,13 @@ class Watched(msgspec.Struct, frozen=True, kw_only=True):
     quotes: list[Quote]
 
 
+class OrdersPage(msgspec.Struct, frozen=True, kw_only=True):
+    """The result of ``orders``: one page, oldest first, and whether older orders remain."""
+
+    orders: list[Order]
+    more: bool
+
+
 class Bye(Msg, tag="bye"):
     """The server is closing this connection, and why (refused, too slow, shutting down)."""
 
@@ -247,6 +271,61 @@ ServerMsg = (
 
 class ProtocolError(Exception):
     """A peer sent something that is not a message of this version."""
+
+
+class LineTooLong(Exception):
+    """A peer sent more than the limit without ending its line."""
+
+
+def size_text(n: int) -> str:
+    """``16 MiB``, ``4 KiB``: a limit as a person reads it."""
+    if n >= 1024 * 1024 and n % (1024 * 1024) == 0:
+        return f"{n // (1024 * 1024)} MiB"
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.1f} MiB"
+    return f"{max(1, n // 1024)} KiB"
+
+
+class LineReader:
+    """Lines from a stream, each at most ``max_bytes`` (newline included), read in chunks.
+
+    Unlike ``StreamReader.readline`` the bound is per call (a hello gets 4 KiB, a request
+    1 MiB) and a peer that never ends its line costs at most that bound plus one chunk:
+    ``LineTooLong`` comes as soon as the bound is passed, not when the line finally ends.
+    """
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+        self._buf = bytearray()
+        self._pos = 0  # start of the unread part of _buf
+
+    async def readline(self, max_bytes: int) -> bytes:
+        """The next line (with its newline); b"" at the end of the stream."""
+        buf = self._buf
+        scan = self._pos
+        while True:
+            i = buf.find(b"\n", scan)
+            if i >= 0:
+                if i + 1 - self._pos > max_bytes:
+                    raise LineTooLong(max_bytes)
+                out = bytes(buf[self._pos : i + 1])
+                self._pos = i + 1
+                if self._pos == len(buf):
+                    buf.clear()
+                    self._pos = 0
+                return out
+            if len(buf) - self._pos >= max_bytes:
+                raise LineTooLong(max_bytes)
+            if self._pos:
+                del buf[: self._pos]
+                self._pos = 0
+            scan = len(buf)
+            chunk = await self._reader.read(self.CHUNK)
+            if not chunk:
+                return b""
+            buf += chunk
 
 
 def encoder() -> msgspec.json.Encoder:

@@ -3,9 +3,15 @@
 ``RemoteEngine`` keeps a mirror of what the server sent (the snapshot on attach, then
 events): orders, quotes, the account, the connection, the alerts. Reads come from the
 mirror at once; intents are requests answered by a reply. When the connection drops, a
-workstation's engine reconnects and resnapshots (``reconnect=True``); a one-shot command's
-gives up and says so. Stopping a RemoteEngine detaches: the engine, its strategies and
-its orders carry on.
+workstation's engine reconnects and resnapshots (``reconnect=True``) for ``give_up_after``
+seconds, sleeping with backoff between attempts; then it delivers one last
+``ConnectionState(broker="engine", state="gone")`` (``ENGINE_GONE``): the face should end.
+A one-shot command's gives up at once and says so. Stopping a RemoteEngine detaches: the
+engine, its strategies and its orders carry on.
+
+The mirror's orders are the snapshot's window (working orders and the most recent of the
+day) plus every order event since; ``order_list`` reads the whole day, or the whole
+journal, from the engine in pages.
 """
 
 from __future__ import annotations
@@ -40,6 +46,23 @@ log = logging.getLogger(__name__)
 
 class EngineUnavailable(Exception):
     """No engine answers at that address (or it refused us); one line for a person."""
+
+
+ENGINE_GONE = "gone"
+"""``ConnectionState.state`` (broker ``"engine"``) delivered once when a face stops trying to
+reach its engine: the engine stopped, or vanished, and did not come back in time."""
+
+RECONNECT_FIRST_S = 0.1  # the first wait before trying again; doubled after each failure
+RECONNECT_MAX_S = 2.0  # the longest wait between attempts
+
+
+def engine_gone(event: object) -> bool:
+    """Whether ``event`` says the face's engine is gone for good (the face should exit)."""
+    return isinstance(event, ConnectionState) and event.broker == "engine" and event.state == ENGINE_GONE
+
+
+class MessageTooLarge(Exception):
+    """The engine sent a line longer than this client reads."""
 
 
 Address = Path | tuple[str, int]
@@ -132,8 +155,12 @@ class RemoteEngine:
         clock: Clock | None = None,
         timeout: float = 30.0,
         expect: EngineInfo | None = None,
+        give_up_after: float = 10.0,
+        max_line: int = P.MAX_LINE,
     ) -> None:
-        """``expect``: what to show before the engine's welcome arrives (from the local profile)."""
+        """``expect``: what to show before the engine's welcome arrives (from the local profile).
+        ``give_up_after``: seconds a face keeps trying to reattach after losing its engine
+        before it delivers ``ENGINE_GONE``. ``max_line``: the longest message it reads."""
         self.address = address
         self.kind = kind
         self.name = name
@@ -141,6 +168,11 @@ class RemoteEngine:
         self.wants_quotes = quotes
         self.reconnect = reconnect
         self.timeout = timeout
+        self.give_up_after = give_up_after
+        self.max_line = max_line
+        self.gone = False  # gave up reattaching: ENGINE_GONE was delivered
+        self.reconnect_attempts = 0
+        self._gone = asyncio.Event()
         self._clock = clock or LiveClock()
         self._handlers: list[Handler] = []
         self._ids = itertools.count(1)
@@ -174,23 +206,30 @@ class RemoteEngine:
         """The engine's strategy instances: rows, params; start, stop, pause, set_params over the socket."""
 
     # ------------------------------------------------------------------ connection
-    async def connect(self) -> None:
+    async def connect(self, *, timeout: float | None = None) -> None:
         """Attach: hello, then the welcome and the snapshot (EngineUnavailable if refused)."""
-        reader, writer = await open_link(self.address)
+        wait = self.timeout if timeout is None else timeout
+        reader, writer = await open_link(self.address, self.max_line)
         hello = P.Hello(kind=self.kind, name=self.name, token=self.token, quotes=self.wants_quotes)
-        writer.write(P.line(self._enc, hello))
         try:
-            welcome = await asyncio.wait_for(self._read(reader), self.timeout)
+            writer.write(P.line(self._enc, hello))
+            welcome = await asyncio.wait_for(self._read(reader), wait)
             if isinstance(welcome, P.Bye):
                 raise EngineUnavailable(f"the engine {welcome.reason}")
             if not isinstance(welcome, P.Welcome):
                 raise EngineUnavailable("the engine did not welcome us")
-            snap = await asyncio.wait_for(self._read(reader), self.timeout)
+            snap = await asyncio.wait_for(self._read(reader), wait)
             if not isinstance(snap, P.Snapshot):
                 raise EngineUnavailable("the engine sent no snapshot")
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError) as exc:
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
             writer.close()
             raise EngineUnavailable(f"the engine at {_where(self.address)} did not answer") from exc
+        except MessageTooLarge as exc:
+            writer.close()
+            raise EngineUnavailable(str(exc)) from None
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            writer.close()
+            raise EngineUnavailable(f"the engine speaks another protocol: {exc}") from None
         except EngineUnavailable:
             writer.close()
             raise
@@ -199,11 +238,16 @@ class RemoteEngine:
         self.client_id = welcome.client_id
         self.server_pid = welcome.pid
         self._apply_snapshot(snap)
+        self.gone = False
+        self._gone.clear()
         self._attached.set()
         self._task = asyncio.get_running_loop().create_task(self._listen())
 
     async def _read(self, reader: asyncio.StreamReader) -> P.ServerMsg:
-        data = await reader.readline()
+        try:
+            data = await reader.readline()
+        except ValueError:  # past the reader's limit (asyncio's LimitOverrunError, as readline raises it)
+            raise MessageTooLarge(f"the engine sent a message larger than {P.size_text(self.max_line)}") from None
         if not data:
             raise asyncio.IncompleteReadError(b"", None)
         return P.server_decoder(data)
@@ -239,12 +283,14 @@ class RemoteEngine:
                 self._on_message(msg)
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass
+        except MessageTooLarge as exc:
+            reason = str(exc)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             reason = f"the engine sent something unreadable: {exc}"
         finally:
             self._lost(reason)
         if self.reconnect and not self._stopping:
-            await self._reconnect()
+            await self._reconnect(reason)
 
     def _lost(self, reason: str) -> None:
         self._attached.clear()
@@ -259,14 +305,27 @@ class RemoteEngine:
         if not self._stopping:
             self._deliver(ConnectionState(broker="engine", state="reconnecting" if self.reconnect else "disconnected", detail=reason, ts=self.time()))
 
-    async def _reconnect(self) -> None:
-        delay = 0.2
+    async def _reconnect(self, reason: str) -> None:
+        """Reattach for ``give_up_after`` seconds (real time), waiting between attempts with
+        backoff; then deliver ENGINE_GONE once."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.give_up_after
+        delay = RECONNECT_FIRST_S
+        last = reason
         while not self._stopping:
-            await asyncio.sleep(delay)
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, RECONNECT_MAX_S)
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            self.reconnect_attempts += 1
             try:
-                await self.connect()
-            except EngineUnavailable:
-                delay = min(delay * 2, 5.0)
+                await self.connect(timeout=max(left, 0.5))
+            except EngineUnavailable as exc:
+                last = str(exc)
                 continue
             if self._watched:
                 try:
@@ -277,6 +336,12 @@ class RemoteEngine:
             if self._account is not None:
                 self._deliver(self._account)
             return
+        if self._stopping:
+            return
+        self.gone = True
+        self.detached_reason = f"the engine is gone ({reason}; no engine for {self.give_up_after:g} s: {last})"
+        self._gone.set()
+        self._deliver(ConnectionState(broker="engine", state=ENGINE_GONE, detail=self.detached_reason, ts=self.time()))
 
     def _on_message(self, msg: P.ServerMsg) -> None:
         if isinstance(msg, P.Quotes):
@@ -322,11 +387,8 @@ class RemoteEngine:
 
     async def _request(self, msg: P.Request, result_type: Any = None) -> Any:
         if self._writer is None:
-            if self.reconnect and not self._stopping:
-                try:
-                    await asyncio.wait_for(self._attached.wait(), self.timeout)
-                except TimeoutError:
-                    raise IntentError(self.detached_reason or "not attached to an engine") from None
+            if self.reconnect and not self._stopping and not self.gone:
+                await self._attached_or_gone()
             if self._writer is None:
                 raise IntentError(self.detached_reason or "not attached to an engine")
         fut: asyncio.Future[P.Reply] = asyncio.get_running_loop().create_future()
@@ -341,6 +403,15 @@ class RemoteEngine:
         if result_type is None:
             return None
         return msgspec.json.decode(reply.result, type=result_type)
+
+    async def _attached_or_gone(self) -> None:
+        """Wait (at most ``timeout``) until reattached or given up."""
+        waits = [asyncio.ensure_future(self._attached.wait()), asyncio.ensure_future(self._gone.wait())]
+        try:
+            await asyncio.wait(waits, timeout=self.timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
 
     def _next(self) -> int:
         return next(self._ids)
@@ -473,7 +544,21 @@ class RemoteEngine:
         return await self._request(P.GetStatus(id=self._next()), dict[str, Any])
 
     async def order_list(self, all_: bool = False) -> list[Order]:
-        return await self._request(P.GetOrders(id=self._next(), all=all_), list[Order])
+        """Today's orders (``all_``: every one in the journal), oldest first, read in pages."""
+        pages: list[list[Order]] = []
+        before: str | None = None
+        while True:
+            page = await self.order_page(all_, before)
+            if page.orders:
+                pages.append(page.orders)
+            if not page.more or not page.orders or page.orders[0].id == before:
+                break
+            before = page.orders[0].id
+        return [o for chunk in reversed(pages) for o in chunk]
+
+    async def order_page(self, all_: bool = False, before: str | None = None, limit: int = P.PAGE_MAX) -> P.OrdersPage:
+        """One page: up to ``limit`` orders with ids below ``before`` (None: the newest), oldest first."""
+        return await self._request(P.GetOrders(id=self._next(), all=all_, before=before, limit=limit), P.OrdersPage)
 
     async def kill(self, reason: str = "kill switch") -> dict[str, Any] | None:
         return await self._request(P.Kill(id=self._next(), reason=reason), dict[str, Any] | None)

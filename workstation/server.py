@@ -9,7 +9,16 @@ own bounded outbox and its own writer task:
 * Quotes conflate per symbol (the latest wins), and so does the account snapshot: a client
   that falls behind receives the current state, never a backlog.
 * Order events, alerts and replies are never dropped. When a link's queue of them exceeds
-  its bound the link is cut; the client reconnects and receives a fresh snapshot.
+  its bound (in messages or in bytes) the link is cut; the client reconnects and receives a
+  fresh snapshot.
+
+What a connection may cost is bounded too. Before a client is authenticated (the peer's uid
+on the Unix socket, then a hello; the token in the hello on TCP) the server reads at most
+``HELLO_MAX`` bytes and waits at most ``HELLO_TIMEOUT`` seconds; after it, a request line is
+at most ``REQUEST_MAX``. Connections are capped (``max_pending`` awaiting their hello per
+listener, ``max_connections`` in all): an excess one is sent a ``bye`` and closed at once.
+No message grows with the day's history: the snapshot carries the working orders and a
+window of recent ones, and older orders are read in pages (``GetOrders``).
 
 Every order a client sends goes through the engine's one order manager and its risk
 checks, tagged with the client's id (``tui#3``); attaches and detaches are journaled.
@@ -18,10 +27,13 @@ checks, tagged with the client's id (``tui#3``); attaches and detaches are journ
 from __future__ import annotations
 
 import asyncio
+import heapq
 import hmac
 import logging
 import os
 import socket
+import sqlite3
+import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -33,26 +45,58 @@ from workstation import protocol as P
 from workstation.alertbook import AlertBook
 from workstation.api import AccountSnapshot, IntentError, LocalEngine
 from workstation.dataquality import QualityChanged
-from workstation.model import AlertRaised, ConnectionState, ModelError, OrderEvent, OrderType, Quote
+from workstation.model import AlertRaised, ConnectionState, ModelError, Order, OrderEvent, OrderType, Quote
 from workstation.rundir import peer_credentials, peer_refusal
 
 log = logging.getLogger(__name__)
 
 MUST_LIMIT = 10_000  # undelivered order events/replies a link may hold before it is cut
-HELLO_TIMEOUT = 10.0
+MUST_BYTES = 64 * 1024 * 1024  # ... or undelivered bytes of them
+HELLO_TIMEOUT = 5.0  # seconds a connection has to authenticate
+MAX_PENDING = 64  # connections awaiting their hello, per listener
+MAX_CONNECTIONS = 256  # connections in all (attached clients and pending ones)
+STREAM_LIMIT = 64 * 1024  # a connection's read buffer pauses the socket past twice this
 MARKET_WAIT_S = 5.0
+_decode_order = msgspec.json.Decoder(Order).decode
+
+
+def _num(order: Order) -> int:
+    """An order's id as a number (ids are digits; anything else sorts first)."""
+    oid = order.id
+    return int(oid) if oid.isdigit() else 0
+
+
+def _before(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise IntentError(f"malformed order id {value!r}") from None
+
+
+class _Listener:
+    """One listening socket and how many of its connections still owe their hello."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.pending = 0
 
 
 class ClientLink:
     """One connected client: its outbox, its conflated quotes, and the task that writes them."""
 
-    def __init__(self, writer: asyncio.StreamWriter, client_id: str, *, quotes: bool, must_limit: int) -> None:
+    def __init__(
+        self, writer: asyncio.StreamWriter, client_id: str, *, quotes: bool, must_limit: int, must_bytes: int = MUST_BYTES,
+    ) -> None:
         self.writer = writer
         self.client_id = client_id
         self.wants_quotes = quotes
         self.must_limit = must_limit
+        self.must_bytes = must_bytes
         self.watched: set[str] = set()
         self.must: deque[bytes] = deque()
+        self.queued_bytes = 0
         self.quotes: dict[str, Quote] = {}
         self.account: AccountSnapshot | None = None
         self.strategies: bytes | None = None
@@ -69,7 +113,11 @@ class ClientLink:
         if len(self.must) >= self.must_limit:
             self.drop("too slow: outbox of order events full")
             return
+        if self.must and self.queued_bytes + len(data) > self.must_bytes:  # one message alone always fits
+            self.drop(f"too slow: more than {P.size_text(self.must_bytes)} undelivered")
+            return
         self.must.append(data)
+        self.queued_bytes += len(data)
         self._wake.set()
 
     def quote(self, q: Quote) -> None:
@@ -94,6 +142,7 @@ class ClientLink:
         log.warning("client %s cut: %s", self.client_id, reason)
         self.closed = self.cut = True
         self.must.clear()
+        self.queued_bytes = 0
         self.quotes.clear()
         self._wake.set()
         self.writer.transport.abort()
@@ -108,6 +157,7 @@ class ClientLink:
                 break
             chunks = list(self.must)
             self.must.clear()
+            self.queued_bytes = 0
             if self.quotes:
                 chunks.append(P.line(enc, P.Quotes(quotes=list(self.quotes.values()))))
                 self.quotes.clear()
@@ -140,7 +190,17 @@ class EngineServer:
         token: str | None = None,
         must_limit: int = MUST_LIMIT,
         account_hz: float = 1.0,
+        must_bytes: int = MUST_BYTES,
+        max_connections: int = MAX_CONNECTIONS,
+        max_pending: int = MAX_PENDING,
+        hello_timeout: float = HELLO_TIMEOUT,
+        hello_max: int = P.HELLO_MAX,
+        request_max: int = P.REQUEST_MAX,
     ) -> None:
+        """The caps: ``max_pending`` connections awaiting their hello per listener (each
+        given ``hello_timeout`` seconds and ``hello_max`` bytes), ``max_connections`` in all,
+        ``request_max`` bytes per request line, ``must_limit`` messages / ``must_bytes``
+        bytes undelivered to one client."""
         self.engine = engine
         self.session = session
         self.alerts: AlertBook = engine.alert_book
@@ -148,7 +208,18 @@ class EngineServer:
         self.kill = kill
         self.token = token
         self.must_limit = must_limit
+        self.must_bytes = must_bytes
         self.account_hz = account_hz
+        self.max_connections = max_connections
+        self.max_pending = max_pending
+        self.hello_timeout = hello_timeout
+        self.hello_max = hello_max
+        self.request_max = request_max
+        self.connections = 0  # open connections: attached clients and those owing their hello
+        self.turned_away = 0  # connections closed at once because a cap was full
+        self._turned_away_logged = 0.0
+        self._closing = False
+        self._orders_db: sqlite3.Connection | None = None
         self.links: dict[str, ClientLink] = {}
         self.pid = os.getpid()
         self.owner_uid = os.getuid()
@@ -167,7 +238,10 @@ class EngineServer:
             path.unlink()
         old = os.umask(0o177)  # the socket is born 0600; the directory is 0700 besides
         try:
-            server = await asyncio.start_unix_server(self._accept_unix, path=str(path), limit=P.MAX_LINE)
+            listener = _Listener("unix")
+            server = await asyncio.start_unix_server(
+                lambda r, w: self._accept(r, w, listener), path=str(path), limit=STREAM_LIMIT,
+            )
         finally:
             os.umask(old)
         os.chmod(path, 0o600)
@@ -179,7 +253,8 @@ class EngineServer:
         """Listen on TCP (token required); returns the bound port."""
         if not self.token:
             raise ValueError("a TCP listener needs serve.token in the settings file")
-        server = await asyncio.start_server(self._accept_tcp, host=host, port=port, limit=P.MAX_LINE)
+        listener = _Listener("tcp")
+        server = await asyncio.start_server(lambda r, w: self._accept(r, w, listener), host=host, port=port, limit=STREAM_LIMIT)
         self._servers.append(server)
         self._start_ticker()
         return server.sockets[0].getsockname()[1]
@@ -188,7 +263,24 @@ class EngineServer:
         if self._ticker is None and self.account_hz > 0:
             self._ticker = asyncio.get_running_loop().create_task(self._tick_accounts())
 
+    def stop_listening(self) -> None:
+        """Take no new clients (the socket file goes too); attached ones carry on."""
+        for server in self._servers:
+            server.close()
+        if self.socket_path is not None:
+            try:
+                self.socket_path.unlink()
+            except FileNotFoundError:
+                pass
+            self.socket_path = None
+
+    def busy(self) -> bool:
+        """Whether a client is still connected, attached or saying hello (a one-shot owner
+        waits for them before closing)."""
+        return self.connections > 0 or bool(self.links)
+
     async def close(self) -> None:
+        self._closing = True
         self._unsubscribe()
         if self._ticker is not None:
             self._ticker.cancel()
@@ -208,6 +300,9 @@ class EngineServer:
                 self.socket_path.unlink()
             except FileNotFoundError:
                 pass
+        if self._orders_db is not None:
+            self._orders_db.close()
+            self._orders_db = None
 
     # ------------------------------------------------------------------ engine events
     def _on_event(self, event: object) -> None:
@@ -287,34 +382,120 @@ class EngineServer:
                 instruments.append(e.instrument(q.symbol))
             except IntentError:
                 pass
+        orders, more = self.recent_orders()
         return P.Snapshot(
-            ts=e.time(), orders=e.orders(), account=e.snapshot(), quotes=quotes, connection=e.connection(),
-            alerts=list(self.alerts.recent), unread=self.alerts.unread, instruments=instruments,
+            ts=e.time(), orders=orders, account=e.snapshot(), quotes=quotes, connection=e.connection(),
+            alerts=self.alerts.latest(P.SNAPSHOT_ALERTS), unread=self.alerts.unread, instruments=instruments,
             clients=sorted(self.links), strategies=self.strategies_update(), quality=e.all_badges(),
+            orders_more=more,
         )
 
-    # ------------------------------------------------------------------ connections
-    async def _accept_unix(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        sock: socket.socket = writer.get_extra_info("socket")
-        try:
-            _pid, uid, _gid = peer_credentials(sock)
-        except OSError:
-            uid = -1
-        refusal = peer_refusal(uid, self.owner_uid)
-        if refusal is not None:
-            log.warning("unix client %s", refusal)
-            await self._refuse(writer, refusal)
-            return
-        await self._session(reader, writer, tcp=False)
+    def recent_orders(self, keep: int = P.SNAPSHOT_ORDERS) -> tuple[list[Order], bool]:
+        """Every working order and the ``keep`` most recent (by id) of the day, oldest first;
+        and whether the day holds older ones besides."""
+        oms = self.session.oms
+        since = self.engine.time() - 86_400
+        day = [o for o in oms.orders.values() if o.updated >= since or not o.status.is_terminal]
+        recent = heapq.nlargest(keep, day, key=_num)
+        seen = {o.id for o in recent}
+        working = [o for o in oms.working() if o.id not in seen]
+        return sorted(recent + working, key=_num), len(day) > len(recent) + len(working)
 
-    async def _accept_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await self._session(reader, writer, tcp=True)
+    # ------------------------------------------------------------------ order pages
+    def orders_page(self, all_: bool, before: str | None, limit: int) -> P.OrdersPage:
+        """Up to ``limit`` (at most PAGE_MAX) orders with ids below ``before``, the newest of
+        them, oldest first: the journal's (``all_``) or the engine's of the day."""
+        limit = max(1, min(int(limit), P.PAGE_MAX))
+        below = _before(before)
+        if all_:
+            rows = self._journal_page(below, limit + 1)
+        else:
+            orders = self.session.oms.orders.values()
+            if below is not None:
+                rows = heapq.nlargest(limit + 1, (o for o in orders if _num(o) < below), key=_num)
+            else:
+                rows = heapq.nlargest(limit + 1, orders, key=_num)
+        more = len(rows) > limit
+        page = rows[:limit]
+        page.reverse()
+        return P.OrdersPage(orders=page, more=more)
+
+    def _journal_page(self, below: int | None, count: int) -> list[Order]:
+        """The journal's orders with ids below ``below``, newest first, at most ``count``.
+
+        Read through the journal's ``orders_page`` when it has one, else with a read-only
+        connection of our own on its ``orders`` table (one row per order, JSON of Order),
+        so a page costs its own rows, not the whole history."""
+        journal = self.session.journal
+        paged = getattr(journal, "orders_page", None)
+        if callable(paged):
+            return list(paged(below, count))
+        path = str(getattr(journal, "path", ":memory:"))
+        if path == ":memory:":
+            rows = [o for o in journal.orders() if below is None or _num(o) < below]
+            return rows[::-1][:count]
+        if self._orders_db is None:
+            self._orders_db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+        bound = below if below is not None else 1 << 62
+        cur = self._orders_db.execute("SELECT data FROM orders WHERE id < ? ORDER BY id DESC LIMIT ?", (bound, count))
+        return [_decode_order(r[0]) for r in cur]
+
+    # ------------------------------------------------------------------ connections
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, listener: _Listener) -> None:
+        if self._closing:
+            writer.transport.abort()
+            return
+        if self.connections >= self.max_connections or listener.pending >= self.max_pending:
+            self._turn_away(writer, listener)
+            return
+        self.connections += 1
+        listener.pending += 1
+        authenticated = False
+
+        def admitted() -> None:
+            nonlocal authenticated
+            if not authenticated:
+                authenticated = True
+                listener.pending -= 1
+
+        try:
+            if listener.kind == "unix":
+                sock: socket.socket = writer.get_extra_info("socket")
+                try:
+                    _pid, uid, _gid = peer_credentials(sock)
+                except OSError:
+                    uid = -1
+                refusal = peer_refusal(uid, self.owner_uid)
+                if refusal is not None:
+                    log.warning("unix client %s", refusal)
+                    await self._refuse(writer, refusal)
+                    return
+            await self._session(reader, writer, tcp=listener.kind == "tcp", admitted=admitted)
+        finally:
+            admitted()
+            self.connections -= 1
+
+    def _turn_away(self, writer: asyncio.StreamWriter, listener: _Listener) -> None:
+        """A cap is full: a bye and the door, without reading a byte or waiting for anything."""
+        self.turned_away += 1
+        now = time.monotonic()
+        if now - self._turned_away_logged > 10.0:  # one line per burst, not one per connection
+            self._turned_away_logged = now
+            log.warning(
+                "%s connection turned away: %d open (cap %d), %d awaiting their hello on this listener (cap %d); %d turned away so far",
+                listener.kind, self.connections, self.max_connections, listener.pending, self.max_pending, self.turned_away,
+            )
+        try:
+            writer.write(P.line(self._enc, P.Bye(reason="refused: too many connections")))
+        except (OSError, RuntimeError):
+            pass
+        writer.close()
 
     async def _refuse(self, writer: asyncio.StreamWriter, reason: str) -> None:
         try:
             writer.write(P.line(self._enc, P.Bye(reason=reason)))
-            await writer.drain()
-        except OSError:
+            await asyncio.wait_for(writer.drain(), 1.0)
+        except (OSError, TimeoutError):
             pass
         writer.close()
 
@@ -322,15 +503,32 @@ class EngineServer:
         if not link.closed:
             link.send(P.line(self._enc, P.Bye(reason=reason)))
 
-    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tcp: bool) -> None:
+    async def _hello(self, lines: P.LineReader) -> P.Hello | str:
+        """The client's hello, or why there is none (read within the hello's bounds)."""
         try:
-            first = await asyncio.wait_for(reader.readline(), HELLO_TIMEOUT)
+            async with asyncio.timeout(self.hello_timeout):
+                first = await lines.readline(self.hello_max)
+        except TimeoutError:
+            return f"refused: no hello within {self.hello_timeout:g} s"
+        except P.LineTooLong:
+            return f"refused: a hello is at most {P.size_text(self.hello_max)}"
+        except (OSError, ValueError):
+            return "refused: expected a hello message"
+        try:
             hello = P.client_decoder(first)
-        except (TimeoutError, msgspec.DecodeError, msgspec.ValidationError, ValueError, OSError, asyncio.IncompleteReadError):
-            await self._refuse(writer, "refused: expected a hello message")
-            return
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return "refused: expected a hello message"
         if not isinstance(hello, P.Hello):
-            await self._refuse(writer, "refused: expected a hello message")
+            return "refused: expected a hello message"
+        return hello
+
+    async def _session(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, tcp: bool, admitted: Callable[[], None] = lambda: None,
+    ) -> None:
+        lines = P.LineReader(reader)
+        hello = await self._hello(lines)
+        if isinstance(hello, str):
+            await self._refuse(writer, hello)
             return
         if hello.v != P.VERSION:
             await self._refuse(writer, f"refused: protocol version {hello.v} (this engine speaks {P.VERSION})")
@@ -338,12 +536,13 @@ class EngineServer:
         if tcp and not (hello.token and self.token and hmac.compare_digest(hello.token.encode(), self.token.encode())):
             await self._refuse(writer, "refused: wrong or missing token")
             return
+        admitted()
         self._serial += 1
         session_journal = self.session.journal
         session_journal.set_meta("client_seq", str(self._serial))
         kind = "".join(c for c in hello.kind if c.isalnum() or c in "-_")[:16] or "client"
         client_id = f"{kind}#{self._serial}"
-        link = ClientLink(writer, client_id, quotes=hello.quotes, must_limit=self.must_limit)
+        link = ClientLink(writer, client_id, quotes=hello.quotes, must_limit=self.must_limit, must_bytes=self.must_bytes)
         self._journal("client.attach", client_id, {"client": client_id, "name": hello.name[:200], "tcp": tcp})
         # Welcome and snapshot first; from here on every event lands behind them in the outbox.
         link.send(P.line(self._enc, P.Welcome(v=P.VERSION, client_id=client_id, pid=self.pid, info=self.engine.info)))
@@ -355,7 +554,14 @@ class EngineServer:
         reason = "detached"
         try:
             while not link.closed:
-                data = await reader.readline()
+                try:
+                    data = await lines.readline(self.request_max)
+                except P.LineTooLong:
+                    limit = P.size_text(self.request_max)
+                    log.warning("client %s cut: a request line longer than %s", client_id, limit)
+                    reason = f"cut: a request longer than {limit}"
+                    self._bye(link, reason)
+                    break
                 if not data:
                     break
                 try:
@@ -367,7 +573,7 @@ class EngineServer:
                 if isinstance(msg, P.Hello):
                     continue
                 await self._handle(link, msg)
-        except (ConnectionError, OSError, asyncio.IncompleteReadError, ValueError):
+        except (ConnectionError, OSError, ValueError):
             reason = "connection lost"
         except asyncio.CancelledError:
             reason = "engine stopping"
@@ -489,7 +695,7 @@ class EngineServer:
                     quotes.append(q)
             return P.Watched(instruments=instruments, quotes=quotes)
         if isinstance(msg, P.History):
-            return await e.history(msg.symbol, msg.seconds, msg.count)
+            return await e.history(msg.symbol, msg.seconds, max(0, min(msg.count, P.HISTORY_MAX)))
         if isinstance(msg, P.GetInstrument):
             from workstation.oms import OrderError
 
@@ -505,8 +711,7 @@ class EngineServer:
             doc["served_by"] = self.pid
             return doc
         if isinstance(msg, P.GetOrders):
-            source = self.session.journal.orders() if msg.all else sorted(oms.orders.values(), key=lambda o: int(o.id))
-            return list(source)
+            return self.orders_page(msg.all, msg.before, msg.limit)
         if isinstance(msg, P.AckAlerts):
             await self.engine.ack_alerts()
             self._broadcast_unread()
