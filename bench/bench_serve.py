@@ -15,6 +15,10 @@ process attaches to it. Figures:
 * ``keystroke_to_order_ms``: with ``:buy 1 AAPL`` typed on the command line, from the Enter
   key until the fill event reaches the app (review, submit, fill), in a Pilot-driven
   workstation: embedded (LocalEngine) vs attached (RemoteEngine).
+* ``attach_10k_orders``: an engine whose journal holds 10,000 orders of the day (refused,
+  as a runaway script leaves them; restored at start as after a restart): how long a
+  RemoteEngine takes to attach (connect, welcome, snapshot decoded), the snapshot's size
+  in bytes, and how long ``order_list`` takes to read the whole day in pages.
 
 Prints one JSON object.
 """
@@ -160,7 +164,10 @@ def stalled(sock: Path) -> socket.socket:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect(str(sock))
-    s.sendall(b'{"t":"hello","v":1,"kind":"stalled"}\n{"t":"watch","id":1,"symbols":["AAPL","MSFT","NVDA","SPY"]}\n')
+    from workstation.protocol import VERSION
+
+    hello = json.dumps({"t": "hello", "v": VERSION, "kind": "stalled"}).encode()
+    s.sendall(hello + b'\n{"t":"watch","id":1,"symbols":["AAPL","MSFT","NVDA","SPY"]}\n')
     return s
 
 
@@ -288,6 +295,75 @@ async def keystrokes(sock: Path | None, root: Path, n: int = 30, conn=None) -> d
     return {"p50": round(pct(lat, 50), 2), "p99": round(pct(lat, 99), 2), "n": len(lat), "filled": outcomes.count("filled")}
 
 
+def write_day(root: Path, n: int) -> None:
+    """``n`` refused orders of the day in the journal under ``root`` (one transaction)."""
+    from workstation.model import Order, OrderStatus, OrderType, Side, TimeInForce
+
+    session, _clock = _session(root)
+    journal = session.journal
+    with journal._tx():  # one transaction: a bench fixture, not the engine's way of writing
+        for i in range(1, n + 1):
+            ts = START - 3_600 + i * 0.01
+            order = Order(
+                id=str(i), client_id=f"refused{i}", symbol="AAPL", side=Side.BUY, qty=Decimal(1), type=OrderType.MARKET,
+                tif=TimeInForce.DAY, status=OrderStatus.REJECTED, reason="max orders per day reached", source="cli",
+                created=ts, updated=ts,
+            )
+            journal.record_order("rejected", order, ts)
+    journal.set_meta("order_seq", str(n))
+    journal.close()
+
+
+async def attach_figure(sock: Path, n: int, rounds: int = 15) -> dict:
+    from workstation.protocol import VERSION
+    from workstation.remote import RemoteEngine
+
+    times = []
+    for _ in range(rounds):
+        remote = RemoteEngine(sock, kind="bench", quotes=False, reconnect=False)
+        t0 = time.perf_counter()
+        await remote.connect()
+        times.append((time.perf_counter() - t0) * 1000)
+        held = len(remote.orders())
+        await remote.stop()
+    reader, writer = await asyncio.open_unix_connection(str(sock), limit=64 * 1024 * 1024)
+    writer.write(json.dumps({"t": "hello", "v": VERSION, "kind": "bench", "quotes": False}).encode() + b"\n")
+    await reader.readline()
+    snapshot = await reader.readline()
+    writer.close()
+    remote = RemoteEngine(sock, kind="bench", quotes=False, reconnect=False)
+    await remote.connect()
+    t0 = time.perf_counter()
+    day = await remote.order_list(False)
+    pages_s = time.perf_counter() - t0
+    await remote.stop()
+    return {
+        "orders_in_day": n,
+        "attach_ms_p50": round(pct(times, 50), 1),
+        "attach_ms_max": round(max(times), 1),
+        "snapshot_bytes": len(snapshot),
+        "orders_in_snapshot": held,
+        "order_list_day_s": round(pages_s, 3),
+        "order_list_day_orders": len(day),
+        "rounds": rounds,
+    }
+
+
+def attach_bench(root: Path, n: int = 10_000) -> dict:
+    """A second engine process, started on a journal that already holds ``n`` orders of the day."""
+    write_day(root / "engine10k", n)
+    sock = root / "a.sock"
+    parent, child = mp.get_context("spawn").Pipe()
+    proc = mp.get_context("spawn").Process(target=engine_main, args=(child, str(root / "engine10k"), str(sock)), daemon=True)
+    proc.start()
+    assert parent.recv() == "ready"
+    try:
+        return asyncio.run(attach_figure(sock, n))
+    finally:
+        parent.send(("stop",))
+        proc.join(timeout=30)
+
+
 async def client_side(conn, sock: Path, root: Path) -> dict:
     out = {"transport": await transport(conn, sock)}
     out["keystroke_to_order_ms"] = {  # before the order workload fills the day's order budget
@@ -311,6 +387,7 @@ def main() -> None:
         finally:
             parent.send(("stop",))
             proc.join(timeout=30)
+        result["attach_10k_orders"] = attach_bench(root)
         result["cores"] = os.cpu_count()
         result["python"] = sys.version.split()[0]
         print(json.dumps(result))

@@ -45,7 +45,14 @@ log = logging.getLogger(__name__)
 
 
 class EngineUnavailable(Exception):
-    """No engine answers at that address (or it refused us); one line for a person."""
+    """No engine answers at that address (or it refused us); one line for a person.
+
+    ``refused``: an engine answered and said no (its ``bye`` reason starts with ``refused:``:
+    a stranger, a wrong token, another protocol version, or too many connections)."""
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
 ENGINE_GONE = "gone"
@@ -215,7 +222,7 @@ class RemoteEngine:
             writer.write(P.line(self._enc, hello))
             welcome = await asyncio.wait_for(self._read(reader), wait)
             if isinstance(welcome, P.Bye):
-                raise EngineUnavailable(f"the engine {welcome.reason}")
+                raise EngineUnavailable(f"the engine {welcome.reason}", refused=welcome.reason.startswith("refused"))
             if not isinstance(welcome, P.Welcome):
                 raise EngineUnavailable("the engine did not welcome us")
             snap = await asyncio.wait_for(self._read(reader), wait)
