@@ -190,24 +190,75 @@ async def test_max_open_orders(env, working, ok):
 
 
 async def test_order_rate_per_second_minute_and_day(env):
-    s, _, clock = env(max_orders_per_second=3, max_orders_per_minute=5, max_orders_per_day=7)
+    # every order counts, sent or refused: the refused fourth uses up a place in each window
+    s, _, clock = env(max_orders_per_second=3, max_orders_per_minute=5, max_orders_per_day=8)
     for _ in range(3):
         assert (await submit(s, order(qty=1)))[0]
     passed, reason = await submit(s, order(qty=1))
-    assert not passed and reason == "order rate: 3 orders sent in the last second, max_orders_per_second is 3"
+    assert not passed and reason == "order rate: 3 orders sent or refused in the last second, max_orders_per_second is 3"
     clock.advance(1.0)
     assert (await submit(s, order(qty=1)))[0]
-    assert (await submit(s, order(qty=1)))[0]
     passed, reason = await submit(s, order(qty=1))
-    assert not passed and reason == "order rate: 5 orders sent in the last minute, max_orders_per_minute is 5"
+    assert not passed and reason == "order rate: 5 orders sent or refused in the last minute, max_orders_per_minute is 5"
     clock.advance(60.0)
     assert (await submit(s, order(qty=1)))[0]
     assert (await submit(s, order(qty=1)))[0]
     clock.advance(60.0)
     passed, reason = await submit(s, order(qty=1))
-    assert not passed and reason == "order rate: 7 orders sent in this trading day, max_orders_per_day is 7"
+    assert not passed and reason == "order rate: 8 orders sent or refused in this trading day, max_orders_per_day is 8"
     clock.advance(86_400)  # the next trading day
     assert (await submit(s, order(qty=1)))[0]
+
+
+async def test_three_orders_in_one_second_under_a_limit_of_two(env):
+    s, broker, _ = env(max_orders_per_second=2)
+    assert (await submit(s, order(qty=1)))[0]
+    assert (await submit(s, order(qty=1)))[0]
+    passed, reason = await submit(s, order(qty=1))
+    assert not passed and reason == "order rate: 2 orders sent or refused in the last second, max_orders_per_second is 2"
+    assert len(broker.sent) == 2
+
+
+async def test_refused_orders_use_up_the_rate_limit(env):
+    s, broker, clock = env(max_orders_per_second=2, price_collar_pct=10)
+    for _ in range(2):
+        passed, reason = await submit(s, order(qty=1, limit_price=150))  # off the collar
+        assert not passed and "beyond price_collar_pct" in reason
+    passed, reason = await submit(s, order(qty=1, limit_price=100))  # a good order, but the second is full
+    assert not passed and reason == "order rate: 2 orders sent or refused in the last second, max_orders_per_second is 2"
+    assert broker.sent == []
+    clock.advance(1.0)
+    assert (await submit(s, order(qty=1, limit_price=100)))[0]
+
+
+async def test_bad_input_uses_up_the_rate_limit_and_a_throttled_unknown_symbol_asks_no_broker(env):
+    s, broker, _ = env(max_orders_per_second=2)
+    for _ in range(2):
+        with pytest.raises(OrderError, match="off the 0.01 tick"):
+            await s.oms.submit(order(qty=1, limit_price="100.001"))
+    passed, reason = await submit(s, order(qty=1, limit_price=100))
+    assert not passed and reason.startswith("order rate: 2 orders")
+    asked = []
+    broker.instrument = lambda symbol: asked.append(symbol)  # would be a round trip to a real broker
+    with pytest.raises(OrderError, match="^order rate: 3 orders sent or refused in the last second"):
+        await s.oms.submit(order("ZZZQ", qty=1))
+    assert asked == []
+    # a throttled refusal of a known symbol is journaled like any refusal
+    assert [o.status for o in s.journal.orders()] == [OrderStatus.REJECTED]
+
+
+async def test_the_kill_switch_flattens_after_a_flood_of_refused_orders(env):
+    s, broker, _ = env(price_collar_pct=10)  # paper defaults: 20 orders a second
+    await hold(s, broker, "AAPL", 100, 100.0)
+    reasons = [(await s.oms.submit(order(qty=1, limit_price=200, strategy="runaway"))).reason for _ in range(1_000)]
+    assert all("beyond price_collar_pct" in r for r in reasons[:19])
+    assert all(r.startswith("order rate:") for r in reasons[19:])  # the window filled: refused by the rate check
+    assert len(s.journal.orders(("rejected",))) == 1_000  # every refusal is journaled
+    report = await s.kill("flood", who="test")
+    assert report.errors == [] and len(report.flatten_orders) == 1
+    flat = s.oms.orders[report.flatten_orders[0]]
+    assert flat.status is OrderStatus.ACCEPTED and (flat.side, flat.qty) == (Side.SELL, 100)
+    assert broker.sent[-1].id == flat.id
 
 
 async def test_kill_switch_orders_skip_the_flow_limits(env):

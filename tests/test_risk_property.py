@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from tests.fakes.scripted import ScriptedBroker
 from tests.risk_helpers import order, settings
 from workstation.clock import SimClock
-from workstation.model import OrderType, Side
+from workstation.model import OrderStatus, OrderType, Side
 from workstation.oms import OrderError
 from workstation.session import Session
 
@@ -74,3 +74,48 @@ async def run(start, steps, tmp_path) -> None:
 @given(start=st.sampled_from([-100, -60, 0, 60, 100]), steps=ops)
 def test_no_sequence_of_orders_breaks_the_position_limit(start, steps, tmp_path):
     asyncio.run(run(start, steps, tmp_path))
+
+
+# --------------------------------------------------------------------------- the order rate
+
+attempts = st.lists(
+    st.tuples(st.sampled_from(["good", "off collar", "bad tick"]), st.sampled_from([0.0, 0.0, 0.25, 0.5, 1.0])),
+    min_size=1,
+    max_size=25,
+)
+
+
+async def flood(cap, steps, tmp_path) -> None:
+    broker = ScriptedBroker()
+    st_ = settings(max_orders_per_second=cap, max_orders_per_minute=None, max_orders_per_day=None, price_collar_pct=10)
+    clock = SimClock(1_700_000_000)
+    s = Session.build(st_, "paper", data_root=tmp_path, clock=clock, broker=broker, journal_path=":memory:")
+    broker.set_quote("AAPL", 9.99, 10.01, 10.0)
+    seen: list[float] = []  # when each order came, whatever became of it
+    for kind, wait in steps:
+        clock.advance(wait)
+        now = clock.time()
+        full = sum(1 for t in seen if t > now - 1.0) >= cap
+        seen.append(now)
+        price = {"good": "10", "off collar": "20", "bad tick": "10.001"}[kind]
+        try:
+            o = await s.oms.submit(order(qty=1, limit_price=price))
+        except OrderError:
+            assert kind == "bad tick"
+            continue
+        assert kind != "bad tick"
+        if full:
+            assert o.status is OrderStatus.REJECTED and o.reason.startswith("order rate:"), o.reason
+        elif kind == "good":
+            assert o.status is OrderStatus.ACCEPTED, o.reason
+        else:
+            assert "beyond price_collar_pct" in o.reason
+    s.journal.close()
+
+
+@hsettings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cap=st.integers(1, 3), steps=attempts)
+def test_every_order_sent_or_refused_counts_toward_the_rate(cap, steps, tmp_path):
+    """An order is refused by the rate limit exactly when ``cap`` orders (sent, refused by a
+    check, or malformed) came in the second before it."""
+    asyncio.run(flood(cap, steps, tmp_path))

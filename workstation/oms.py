@@ -15,6 +15,18 @@ Brackets (entry + take-profit + stop-loss) and OCO pairs are managed here, so th
 on every broker: children wait (state ``new``) until their entry has filled, then go out
 as an OCO pair; when one child fills, the other is canceled (or cut to the filled child's
 remaining quantity after a partial fill).
+
+A bracket is checked whole at submit: the entry (counted as the two exits it will leave
+working), then each exit's price and notional (``PreTradeRisk.check_leg``); if any leg
+fails, the entry is rejected and nothing is sent or held. When the entry fills, each exit
+passes the risk checks again as a *protective* order (exempt while it reduces, checked fully
+if it no longer does) and goes out through ``_send``; an OCO resize goes through the same
+replace path as a user's replace. Nothing here calls ``broker.submit`` or ``broker.replace``
+without a verdict.
+
+Every refusal (bad input after the request was parsed, a risk refusal) counts toward the
+order-rate limits; once a rate window is full, ``submit`` refuses the next order right
+after validating it, before quotes, prices and the other checks.
 """
 
 from __future__ import annotations
@@ -70,7 +82,7 @@ from workstation.model import (
     to_decimal,
 )
 from workstation.portfolio import Portfolio
-from workstation.risk import ALLOWED, OrderContext, PreTradeRisk, Verdict, reducing
+from workstation.risk import ALLOWED, KILL_SOURCE, OrderContext, PreTradeRisk, Verdict, reducing
 from workstation.symbols import parse_symbol
 
 log = logging.getLogger(__name__)
@@ -94,10 +106,15 @@ _NEW, _SUBMITTED, _ACCEPTED = OrderStatus.NEW, OrderStatus.SUBMITTED, OrderStatu
 _FILLED, _PARTIALLY_FILLED = OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED
 _TRAILING_STOP = OrderType.TRAILING_STOP
 _IOC_FOK = (TimeInForce.IOC, TimeInForce.FOK)
+_LEG_NAMES = {"take_profit": "take-profit", "stop_loss": "stop-loss"}
 
 
 class OrderError(ModelError):
     """An order request or command is malformed; nothing was sent or written."""
+
+
+class _Refused(OrderError):
+    """A replace the risk checks refused."""
 
 
 class _Checked(msgspec.Struct, frozen=True):
@@ -177,6 +194,8 @@ class OrderManager:
 
     def _check(self, ctx: OrderContext) -> Verdict:
         verdict = self.risk.check(ctx)
+        if ctx.shrinks:
+            return verdict  # a smaller order uses no more capital
         for check in self._checks:
             if not verdict.ok:
                 break
@@ -317,11 +336,35 @@ class OrderManager:
             return last
         raise OrderError(f"no price for {inst.symbol} yet: cannot value a market order")
 
-    def _context(self, order: Order, inst: Instrument, quote: Quote | None = None) -> OrderContext:
+    def _context(
+        self, order: Order, inst: Instrument, quote: Quote | None = None, *, protective: bool = False, shrinks: bool = False,
+    ) -> OrderContext:
         price = self._estimate_price(inst, order.side, order.limit_price, order.stop_price, quote)
         notional = abs(self.portfolio.to_base(price * order.qty * inst.multiplier, inst.currency))
         pos = self.portfolio.qty(order.symbol)
-        return OrderContext(order, inst, price, notional, pos, reducing(pos, order.side, order.qty))
+        return OrderContext(order, inst, price, notional, pos, reducing(pos, order.side, order.qty), protective, shrinks)
+
+    def _legs(self, entry: Order, tp: Decimal, sl: Decimal) -> tuple[Order, Order]:
+        """A bracket's take-profit and stop-loss as they will be held (no ids yet)."""
+        tif = entry.tif if entry.tif in (TimeInForce.DAY, TimeInForce.GTC) else TimeInForce.GTC
+        side = entry.side.opposite
+        group = f"bracket-{entry.id}"
+        return tuple(  # type: ignore[return-value]
+            Order(
+                id="", client_id="", symbol=entry.symbol, side=side, qty=entry.qty, type=otype, tif=tif,
+                limit_price=limit, stop_price=stop, strategy=entry.strategy, source=entry.source,
+                parent_id=entry.id, oco_group=group, role=role, created=entry.created, updated=entry.updated,
+            )
+            for role, otype, limit, stop in (("take_profit", OrderType.LIMIT, tp, None), ("stop_loss", OrderType.STOP, None, sl))
+        )
+
+    def _check_legs(self, legs: tuple[Order, ...], inst: Instrument, verdict: Verdict) -> Verdict:
+        """The entry's verdict, unless one of its exits is refused."""
+        for leg in legs:
+            found = self.risk.check_leg(self._context(leg, inst))
+            if not found.ok:
+                return found
+        return verdict
 
     # ------------------------------------------------------------------ commands
     async def review(self, req: OrderRequest) -> Review:
@@ -330,6 +373,8 @@ class OrderManager:
         draft = self._draft(req, inst, v, order_id="0", client_id="review")
         ctx = self._context(draft, inst)
         verdict = self._check(ctx)
+        if verdict.ok and v.take_profit is not None and v.stop_loss is not None:
+            verdict = self._check_legs(self._legs(draft, v.take_profit, v.stop_loss), inst, verdict)
         commission = self._commission(inst, draft.qty, ctx.price)
         return Review(
             symbol=draft.symbol, side=draft.side, qty=draft.qty, type=draft.type, tif=draft.tif,
@@ -368,9 +413,17 @@ class OrderManager:
         """Send an order through validation, risk, the journal and the broker.
 
         Raises OrderError for malformed input (nothing written); returns the order, whose
-        status says what happened (``rejected`` with a reason when refused).
+        status says what happened (``rejected`` with a reason when refused). Either way the
+        refusal counts toward the order-rate limits.
         """
-        inst, v = await self._validate(req)
+        throttled = self.risk.throttled(req.strategy) if req.source != KILL_SOURCE else None
+        if throttled is not None:
+            return await self._throttle(req, throttled)
+        try:
+            inst, v = await self._validate(req)
+        except OrderError:
+            self.risk.record_refused()
+            raise
         q = self._quote(inst.symbol)
         decision = req.decision_price
         if decision is None and q is not None:
@@ -383,6 +436,11 @@ class OrderManager:
         order = self._draft(req, inst, v, order_id=order_id, client_id=client_id, decision_price=decision)
         ctx = self._context(order, inst, q)
         verdict = self._check(ctx)
+        legs = None
+        if v.take_profit is not None and v.stop_loss is not None:
+            legs = self._legs(order, v.take_profit, v.stop_loss)
+            if verdict.ok:
+                verdict = self._check_legs(legs, inst, verdict)
         if not verdict.ok:
             return self._reject(order, verdict.reason or "refused by risk checks")
         for warning in verdict.warnings:
@@ -392,22 +450,32 @@ class OrderManager:
             order = replace(order, oco_group=group)
             other = self.get(req.oco_with)
             self._set(replace(other, oco_group=group, updated=self.clock.time()), "paired", None)
-        if v.take_profit is not None:
-            self._make_children(order, v.take_profit, v.stop_loss)
+        if legs is not None:
+            for leg in legs:
+                cid, ccid = self._new_ids()
+                self._set(replace(leg, id=cid, client_id=ccid), "held", None)
         return await self._send(order)
 
-    def _make_children(self, entry: Order, tp: Decimal | None, sl: Decimal | None) -> None:
-        group = f"bracket-{entry.id}"
-        tif = entry.tif if entry.tif in (TimeInForce.DAY, TimeInForce.GTC) else TimeInForce.GTC
-        for role, otype, limit, stop in (("take_profit", OrderType.LIMIT, tp, None), ("stop_loss", OrderType.STOP, None, sl)):
-            cid, ccid = self._new_ids()
-            child = Order(
-                id=cid, client_id=ccid, symbol=entry.symbol, side=entry.side.opposite, qty=entry.qty,
-                type=otype, tif=tif, limit_price=limit, stop_price=stop, strategy=entry.strategy,
-                source=entry.source, parent_id=entry.id, oco_group=group, role=role,
-                created=entry.created, updated=entry.updated,
-            )
-            self._set(child, "held", None)
+    async def _throttle(self, req: OrderRequest, reason: str) -> Order:
+        """Refuse an order because a rate window is full, as cheaply as a journaled refusal can be:
+        validated (a symbol the broker would have to be asked about is refused unwritten), then
+        journaled as rejected; no quote, price or other check."""
+        inst = self._instruments.get(req.symbol)
+        if inst is None:
+            try:
+                inst = self._instruments.get(parse_symbol(req.symbol).symbol)
+            except ModelError:
+                inst = None
+            if inst is None:
+                self.risk.record_refused()
+                raise OrderError(reason)
+        try:
+            inst, v = await self._validate(req)
+        except OrderError:
+            self.risk.record_refused()
+            raise
+        order_id, client_id = self._new_ids()
+        return self._reject(self._draft(req, inst, v, order_id=order_id, client_id=client_id), reason)
 
     async def _send(self, order: Order) -> Order:
         now = self.clock.time()
@@ -439,6 +507,8 @@ class OrderManager:
         self.on_report(BrokerAccepted(client_id=order.client_id, broker_id=state.broker_id, ts=self.clock.time()))
 
     def _reject(self, order: Order, reason: str) -> Order:
+        """Refuse an order we have not sent (journaled, counted toward the rate limits)."""
+        self.risk.record_refused()
         order = replace(order, status=OrderStatus.REJECTED, reason=reason, updated=self.clock.time())
         self._set(order, "rejected", OrderRejected)
         self.bus.publish(AlertRaised(title="Order rejected", message=f"order {order.id} {order.side.value} {plain(order.qty)} {order.symbol}: {reason}", priority="high", source="oms", ts=self.clock.time(), key=f"reject-{order.id}"))
@@ -472,6 +542,13 @@ class OrderManager:
         self, order_id: str, *, qty: object = None, limit_price: object = None, stop_price: object = None
     ) -> Order:
         order = self.get(order_id)
+        return await self._replace(order, qty=qty, limit_price=limit_price, stop_price=stop_price)
+
+    async def _replace(
+        self, order: Order, *, qty: object = None, limit_price: object = None, stop_price: object = None,
+        protective: bool = False,
+    ) -> Order:
+        """Validate, risk-check and send a replace (a user's, or an OCO resize when ``protective``)."""
         if not order.status.is_working:
             raise OrderError(f"order {order.id} is not working ({order.status.value})")
         inst = await self.instrument(order.symbol)
@@ -488,9 +565,10 @@ class OrderManager:
         if new_qty <= order.filled_qty:
             raise OrderError(f"new quantity {plain(new_qty)} must exceed the {plain(order.filled_qty)} already filled")
         draft = replace(order, qty=new_qty, limit_price=new_limit, stop_price=new_stop)
-        verdict: Verdict = self._check(self._context(draft, inst))
+        shrinks = new_qty <= order.qty and new_limit == order.limit_price and new_stop == order.stop_price
+        verdict: Verdict = self._check(self._context(draft, inst, protective=protective, shrinks=shrinks))
         if not verdict.ok:
-            raise OrderError(f"replace refused: {verdict.reason}")
+            raise _Refused(f"replace refused: {verdict.reason}")
         try:
             await self.broker.replace(order, new_qty, new_limit, new_stop)
         except BrokerError as exc:
@@ -620,7 +698,19 @@ class OrderManager:
                     self._transition(sibling, OrderStatus.CANCELED, "canceled", OrderCanceled, reason=f"OCO with {order.id}")
 
     async def _activate(self, child: Order, qty: Decimal) -> None:
-        await self._send(replace(child, qty=qty))
+        """Send a bracket exit once its entry filled: checked as a protective order (it passes
+        while it only reduces the position), through the state machine and the journal."""
+        current = self.orders.get(child.id)
+        if current is None or current.status is not _NEW:
+            return  # canceled meanwhile
+        child = replace(current, qty=qty)
+        inst = self._instruments.get(child.symbol) or await self.instrument(child.symbol)
+        verdict = self._check(self._context(child, inst, protective=True))
+        if not verdict.ok:
+            leg = _LEG_NAMES.get(child.role or "", "order")
+            self._reject(child, f"{leg} not sent when entry {child.parent_id} filled: {verdict.reason}")
+            return
+        await self._send(child)
 
     async def _cancel_quietly(self, order: Order) -> None:
         try:
@@ -629,9 +719,16 @@ class OrderManager:
             log.info("OCO cancel of %s: %s", order.id, exc)
 
     async def _shrink(self, order: Order, qty: Decimal) -> None:
+        """Cut an OCO sibling after a partial fill, through the replace path (a shrink reduces)."""
+        current = self.orders.get(order.id, order)
+        if not current.status.is_working or qty >= current.qty:
+            return
         try:
-            await self.broker.replace(order, qty, order.limit_price, order.stop_price)
-        except BrokerError as exc:
+            await self._replace(current, qty=qty, protective=True)
+        except _Refused as exc:
+            log.warning("OCO resize of %s: %s", order.id, exc)
+            self.bus.publish(AlertRaised(title="OCO resize refused", message=f"order {order.id} stays at {plain(current.qty)}: {exc}", priority="high", source="oms", ts=self.clock.time()))
+        except OrderError as exc:
             log.info("OCO resize of %s: %s", order.id, exc)
 
     def _spawn(self, coro: object) -> None:

@@ -9,13 +9,24 @@ Checks, in order: trading halted, circuit breaker, order quantity, order notiona
 collar, order rate (second, minute, day), open orders, shorting, position quantity and
 notional, gross and net exposure, symbol and sector concentration, buying power.
 
+The order rate counts every order the order manager sends *or refuses* (``record_sent``,
+``record_refused``), so a client flooding refused orders is throttled; once a window is
+full, ``throttled`` refuses the next order before any other check (the order manager asks it
+first, so a flood costs little). A bracket is judged whole: its entry counts as the two
+exits it will leave working (open orders), and ``check_leg`` holds each exit to the price
+collar and ``max_order_notional`` before anything is sent.
+
 Positions are judged at their worst case: the current position plus every working order
 on the same side, plus this one. An order that only shrinks that worst case (a *reducing*
 order) passes the exposure limits, buying power, the breaker and a trading halt; so no
 sequence of orders can push a position past ``max_position_qty``, whatever fills.
 Reducing orders from the kill switch (``source == KILL_SOURCE``) skip the per-order caps and
 the flow limits (rate, open orders, price collar): flattening cannot be throttled by a flood
-or refused for its size.
+or refused for its size. The order manager's own protective follow-ups (``protective``: a
+bracket's exits going out once the entry filled, an OCO resize) get the same pass when they
+reduce; one that would not (the position was closed meanwhile) is checked fully. An order in
+an OCO group is judged without its siblings (only one of them can fill), and a replace that
+only lowers the quantity (``shrinks``) is reducing: it shrinks the worst case.
 """
 
 from __future__ import annotations
@@ -57,6 +68,8 @@ class OrderContext(msgspec.Struct, frozen=True):
     notional: Decimal  # in the base currency
     position: Decimal  # current signed position
     reducing: bool
+    protective: bool = False  # the order manager's own follow-up: a bracket exit going out, an OCO resize
+    shrinks: bool = False  # a replace that only lowers the quantity (prices unchanged)
 
 
 def fmt_money(d: Decimal) -> str:
@@ -66,6 +79,9 @@ def fmt_money(d: Decimal) -> str:
 
 def fmt_qty(d: Decimal | int) -> str:
     return f"{Decimal(d).normalize():,f}"
+
+
+_LEG = {"take_profit": "take-profit", "stop_loss": "stop-loss"}  # a bracket exit's name in a reason
 
 
 def fmt_pct(d: Decimal) -> str:
@@ -228,14 +244,40 @@ class PreTradeRisk:
         t = self.now()
         self.rate.record(t, self.days.start(t, self.limits))
 
+    def record_refused(self) -> None:
+        """Count an order the order manager refused: refusals use up the rate limits too."""
+        t = self.now()
+        self.rate.record(t, self.days.start(t, self.limits))
+
+    def throttled(self, strategy: str | None) -> str | None:
+        """The rate limits alone (cheap, asked before any other check): why the next order of
+        ``strategy`` is refused, or None."""
+        found = self._rate(self.store.limits_for(strategy))
+        return None if found is None else found[1]
+
+    def _rate(self, lim: RiskLimits) -> tuple[str, str] | None:
+        if lim.max_orders_per_second is None and lim.max_orders_per_minute is None and lim.max_orders_per_day is None:
+            return None
+        per_second, per_minute, today = self.rate_counts()
+        for name, count, window in (
+            ("max_orders_per_second", per_second, "the last second"),
+            ("max_orders_per_minute", per_minute, "the last minute"),
+            ("max_orders_per_day", today, "this trading day"),
+        ):
+            cap = getattr(lim, name)
+            if cap is not None and count + 1 > cap:
+                return name, f"order rate: {count} orders sent or refused in {window}, {name} is {cap}"
+        return None
+
     def rate_counts(self) -> tuple[int, int, int]:
         t = self.now()
         return self.rate.counts(t, self.days.start(t, self.limits))
 
     # -- worst-case positions
-    def pending(self, symbol: str, side: Side, exclude: str | None = None) -> Decimal:
+    def pending(self, symbol: str, side: Side, exclude: str | None = None, group: str | None = None) -> Decimal:
         """Quantity still to fill on working orders of ``symbol`` on ``side`` (an OCO group counts
-        once, at its largest order: only one of them can fill)."""
+        once, at its largest order: only one of them can fill), leaving out order ``exclude`` and
+        the members of OCO group ``group``."""
         working = self.working_orders()
         if not working:
             return ZERO
@@ -244,6 +286,8 @@ class PreTradeRisk:
         for o in working:
             if o.symbol != symbol or o.side is not side or o.id == exclude:
                 continue
+            if group is not None and o.oco_group == group:
+                continue
             if o.oco_group:
                 groups[o.oco_group] = max(groups.get(o.oco_group, ZERO), o.remaining)
             else:
@@ -251,15 +295,16 @@ class PreTradeRisk:
         return total + sum(groups.values(), ZERO)
 
     def worst_position(self, order: Order, position: Decimal) -> Decimal:
-        """The position if every other working order on the same side fills first."""
-        pending = self.pending(order.symbol, order.side, exclude=order.id)
+        """The position if every other working order on the same side fills first (an order's OCO
+        siblings left out: if it fills, they do not)."""
+        pending = self.pending(order.symbol, order.side, exclude=order.id, group=order.oco_group)
         return position + pending if order.side is BUY else position - pending
 
     def check(self, ctx: OrderContext) -> Verdict:
         order = ctx.order
         lim = self.store.limits_for(order.strategy)
         worst = self.worst_position(order, ctx.position)
-        worst_case = reducing(worst, order.side, order.qty)
+        worst_case = ctx.shrinks or reducing(worst, order.side, order.qty)
         if worst_case is not ctx.reducing:
             ctx = msgspec.structs.replace(ctx, reducing=worst_case)
         refusal = self._refusal(ctx, lim, worst)
@@ -273,14 +318,14 @@ class PreTradeRisk:
 
     def _refusal(self, ctx: OrderContext, lim: RiskLimits, worst: Decimal) -> tuple[str, str] | None:
         order = ctx.order
-        kill = order.source == KILL_SOURCE
+        exempt = order.source == KILL_SOURCE or ctx.protective
         if lim.trading_halted and not ctx.reducing:
             return "trading_halted", "trading is halted: only orders that reduce a position are accepted"
         tripped = self.breaker_reason()
         if tripped and not ctx.reducing:
             return "circuit_breaker", f"circuit breaker tripped ({tripped}): only orders that reduce a position are accepted"
-        if kill and ctx.reducing:
-            return None  # flattening must not be stopped by a per-order cap or the flow limits
+        if exempt and ctx.reducing:
+            return None  # flattening or protecting must not be stopped by a per-order cap or the flow limits
         if lim.max_order_qty is not None and order.qty > lim.max_order_qty:
             return "max_order_qty", f"order quantity {fmt_qty(order.qty)} exceeds max_order_qty {fmt_qty(lim.max_order_qty)}"
         if lim.max_order_notional is not None and ctx.notional > lim.max_order_notional:
@@ -294,35 +339,82 @@ class PreTradeRisk:
             return None
         return self._exposure(ctx, lim, worst)
 
+    def _collar(self, order: Order, lim: RiskLimits) -> tuple[str, str] | None:
+        if lim.price_collar_pct is None:
+            return None
+        last = self.last_price(order.symbol)
+        if last is None or last <= 0:
+            return None
+        leg = _LEG.get(order.role) if order.role is not None else None
+        for what, price in (("limit", order.limit_price), ("stop", order.stop_price)):
+            if price is None:
+                continue
+            off = abs(price / last - 1) * HUNDRED
+            if off > lim.price_collar_pct:
+                return "price_collar_pct", (
+                    f"{leg or what} price {plain(price)} is {fmt_pct(off)} from the last price {plain(last)}, "
+                    f"beyond price_collar_pct {plain(lim.price_collar_pct)}%"
+                )
+        return None
+
     def _flow(self, ctx: OrderContext, lim: RiskLimits) -> tuple[str, str] | None:
         order = ctx.order
-        if lim.price_collar_pct is not None:
-            last = self.last_price(order.symbol)
-            if last is not None and last > 0:
-                for what, price in (("limit", order.limit_price), ("stop", order.stop_price)):
-                    if price is None:
-                        continue
-                    off = abs(price / last - 1) * HUNDRED
-                    if off > lim.price_collar_pct:
-                        return "price_collar_pct", (
-                            f"{what} price {plain(price)} is {fmt_pct(off)} from the last price {plain(last)}, "
-                            f"beyond price_collar_pct {plain(lim.price_collar_pct)}%"
-                        )
-        if lim.max_orders_per_second is not None or lim.max_orders_per_minute is not None or lim.max_orders_per_day is not None:
-            per_second, per_minute, today = self.rate_counts()
-            for name, count, window in (
-                ("max_orders_per_second", per_second, "the last second"),
-                ("max_orders_per_minute", per_minute, "the last minute"),
-                ("max_orders_per_day", today, "this trading day"),
-            ):
-                cap = getattr(lim, name)
-                if cap is not None and count + 1 > cap:
-                    return name, f"order rate: {count} orders sent in {window}, {name} is {cap}"
+        found = self._collar(order, lim)
+        if found is not None:
+            return found
+        found = self._rate(lim)
+        if found is not None:
+            return found
         if lim.max_open_orders is not None:
-            working = sum(1 for o in self.working_orders() if o.id != order.id and o.status.is_working)
-            if working + 1 > lim.max_open_orders:
-                return "max_open_orders", f"{working} orders are working, max_open_orders is {lim.max_open_orders}"
+            working, exits = self._open_orders(order.id)
+            needs = 2 if order.role == "entry" else 1  # once an entry fills, its take-profit and stop-loss work at once
+            if working + needs > lim.max_open_orders:
+                counted = " (a bracket counted as its take-profit and stop-loss)" if exits else ""
+                this = "a bracket keeps 2 orders working (its take-profit and stop-loss); " if needs == 2 else ""
+                return "max_open_orders", (
+                    f"{this}{working} orders are working{counted}, max_open_orders is {lim.max_open_orders}"
+                )
         return None
+
+    def open_orders(self, exclude: str | None = None) -> int:
+        """Orders working, a working bracket entry counted as the exits it will leave working
+        (order ``exclude`` and its waiting exits left out)."""
+        return self._open_orders(exclude)[0]
+
+    def _open_orders(self, exclude: str | None) -> tuple[int, int]:
+        """(open orders as ``open_orders`` counts them, how many of those are exits still waiting)."""
+        n = 0
+        waiting: dict[str, int] = {}
+        entries: set[str] = set()
+        for o in self.working_orders():
+            if o.id == exclude:
+                continue
+            if o.status.is_working:
+                n += 1
+                if o.role == "entry":
+                    entries.add(o.id)
+            elif o.parent_id is not None and o.parent_id != exclude:
+                waiting[o.parent_id] = waiting.get(o.parent_id, 0) + 1
+        exits = 0
+        for parent, legs in waiting.items():
+            exits += legs - 1 if parent in entries else legs
+        return n + exits, exits
+
+    def check_leg(self, ctx: OrderContext) -> Verdict:
+        """A bracket's take-profit or stop-loss, judged with its entry before anything is sent:
+        its price inside the collar, its notional inside ``max_order_notional``. (Once the entry
+        has filled it only reduces, so it goes out with the kill switch's pass.)"""
+        order = ctx.order
+        lim = self.store.limits_for(order.strategy)
+        found = self._collar(order, lim)
+        if found is not None:
+            return Verdict(False, found[1], found[0])
+        if lim.max_order_notional is not None and ctx.notional > lim.max_order_notional:
+            leg = _LEG.get(order.role or "", "order")
+            return Verdict(False, (
+                f"{leg} notional {fmt_money(ctx.notional)} exceeds max_order_notional {fmt_money(lim.max_order_notional)}"
+            ), "max_order_notional")
+        return ALLOWED
 
     def _exposure(self, ctx: OrderContext, lim: RiskLimits, worst: Decimal) -> tuple[str, str] | None:
         order = ctx.order
@@ -430,7 +522,7 @@ class PreTradeRisk:
                     by_sector[sector] = by_sector.get(sector, ZERO) + abs(e)
                 top = max(by_sector, key=lambda k: by_sector[k])
                 rows.append(row("sector concentration", by_sector[top] / equity * HUNDRED, lim.max_sector_pct, "%", near, top))
-        working = sum(1 for o in self.working_orders() if o.status.is_working)
+        working = self.open_orders()
         per_second, per_minute, today = self.rate_counts()
         rows += [
             row("open orders", Decimal(working), lim.max_open_orders, "orders", near),
