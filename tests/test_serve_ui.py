@@ -65,3 +65,26 @@ async def test_low_bandwidth_paints_no_flashes_and_no_sparklines_at_a_lower_rate
             assert row.background == ""  # no flash
             assert row.cells[7][0] == ""  # no sparkline
             assert row.cells[1][0] == "188.00"
+
+
+async def test_an_attached_workstation_ends_when_its_engine_goes_away(tmp_path):
+    """The engine stops and does not come back: the face says why and ends within seconds,
+    instead of reconnecting for ever."""
+    import asyncio
+
+    from workstation.ui.app import WorkstationApp
+
+    async with engine_server(tmp_path) as (server, _session, _broker, path):
+        settings = Settings(watchlist=list(SYMBOLS), ui=UISettings(confirm_orders=False))
+        engine = RemoteEngine(path, kind="tui", give_up_after=1.0)
+        lists = Watchlists.load(tmp_path / "wl.json", list(SYMBOLS))
+        app = WorkstationApp(engine, settings, watchlists=lists, save_settings=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(lambda: app._started)
+            await server.close()  # the engine goes away, socket and all
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 8
+            while app.is_running and loop.time() < deadline:
+                await pilot.pause(0.1)
+            assert not app.is_running
+        assert "the engine is gone" in app.engine_gone

@@ -56,6 +56,8 @@ def run_tui(
             watch.stop()
     if app.return_code:
         raise CliError(f"the workstation stopped on an error (details in {crash_log})", 1)
+    if app.engine_gone:
+        raise CliError(f"detached: {app.engine_gone}", 1)
 
 
 def _own(settings, prof, config: Path | None, data: Path | None, kind: str, expect, *, may_attach: bool):

@@ -30,6 +30,7 @@ from workstation.clock import perf_ns
 from workstation.config import Settings, save_setting
 from workstation.dataquality import QualityChanged
 from workstation.model import AlertRaised, ConnectionState, Instrument, ModelError, OrderEvent, OrderFilled, OrderRejected, Quote
+from workstation.remote import engine_gone
 from workstation.ui.intents import IntentsMixin, describe_order
 from workstation.ui.messages import IntentFailed, ThemeChanged
 from workstation.ui.palette import WorkstationCommands
@@ -309,6 +310,10 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
             if event.priority in ("high", "critical"):
                 self.notify(event.message, title=event.title, severity="error" if event.priority == "critical" else "warning")
         elif isinstance(event, ConnectionState):
+            if engine_gone(event):  # an attached face whose engine stopped or vanished ends with it
+                self.engine_gone = event.detail or "the engine is gone"
+                self.exit()
+                return
             self._connection = event
             self._orders_dirty = self._account_dirty = True  # after a reconnect the state is a fresh snapshot
             self.log_line("info", f"{event.broker} {event.state}" + (f": {event.detail}" if event.detail else ""))
@@ -525,6 +530,9 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
         from workstation.ui.help import help_screen
 
         self.push_screen(help_screen(self))
+
+    engine_gone: str = ""
+    """Why this attached face ended by itself (its engine went away and did not come back)."""
 
     def action_detach(self) -> None:
         """Close this face; an engine serving in the background keeps running, orders and all."""
