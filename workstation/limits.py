@@ -40,7 +40,7 @@ class RiskLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_symbol_pct: Decimal | None = None  # one symbol's exposure as % of equity
     max_sector_pct: Decimal | None = None  # one sector's exposure as % of equity
     allow_short: bool = True
-    # order flow
+    # order flow (a working bracket entry counts as its two exits; the rates count orders sent *and* refused)
     max_open_orders: int | None = 200
     max_orders_per_second: int | None = 20
     max_orders_per_minute: int | None = 300

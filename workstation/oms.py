@@ -704,8 +704,11 @@ class OrderManager:
         if current is None or current.status is not _NEW:
             return  # canceled meanwhile
         child = replace(current, qty=qty)
-        inst = self._instruments.get(child.symbol) or await self.instrument(child.symbol)
-        verdict = self._check(self._context(child, inst, protective=True))
+        try:
+            inst = self._instruments.get(child.symbol) or await self.instrument(child.symbol)
+            verdict = self._check(self._context(child, inst, protective=True))
+        except OrderError as exc:
+            verdict = Verdict(False, str(exc))
         if not verdict.ok:
             leg = _LEG_NAMES.get(child.role or "", "order")
             self._reject(child, f"{leg} not sent when entry {child.parent_id} filled: {verdict.reason}")
