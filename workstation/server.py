@@ -33,7 +33,6 @@ import logging
 import os
 import socket
 import sqlite3
-import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -217,7 +216,7 @@ class EngineServer:
         self.request_max = request_max
         self.connections = 0  # open connections: attached clients and those owing their hello
         self.turned_away = 0  # connections closed at once because a cap was full
-        self._turned_away_logged = 0.0
+        self._turned_away_logged = float("-inf")
         self._closing = False
         self._orders_db: sqlite3.Connection | None = None
         self.links: dict[str, ClientLink] = {}
@@ -478,7 +477,7 @@ class EngineServer:
     def _turn_away(self, writer: asyncio.StreamWriter, listener: _Listener) -> None:
         """A cap is full: a bye and the door, without reading a byte or waiting for anything."""
         self.turned_away += 1
-        now = time.monotonic()
+        now = asyncio.get_running_loop().time()  # a rate limit on a log line, not engine time
         if now - self._turned_away_logged > 10.0:  # one line per burst, not one per connection
             self._turned_away_logged = now
             log.warning(
