@@ -192,3 +192,37 @@ async def test_following_its_own_journal_changes_nothing(long_aapl):
     assert s.breaker.tripped and len(changes) == 3
     s.follow_journal()
     assert s.breaker.tripped and len(changes) == 3 and s.limits.limits.max_daily_loss == 500
+
+
+async def test_a_tripped_breaker_leaves_a_bracket_stop_in_place_while_its_take_profit_fills():
+    """Take-profit filled 4 of 10, the stop-loss not yet cut to 6: the stop (sell 10 against a
+    long 6) looks like an opening order on its own, but it protects the position. A breaker
+    trip must not cancel it and leave the position without its stop."""
+    from decimal import Decimal
+
+    from workstation.breaker import cancel_opening_orders
+    from workstation.model import Order, OrderType, TimeInForce
+
+    class Book:
+        def qty(self, symbol: str) -> Decimal:
+            return Decimal(6)
+
+    def leg(oid: str, role: str | None, side: Side, qty: str, filled: str = "0", parent: str | None = "1") -> Order:
+        return Order(
+            id=oid, client_id=f"c{oid}", symbol="AAPL", side=side, qty=Decimal(qty), type=OrderType.STOP, tif=TimeInForce.GTC,
+            status=OrderStatus.PARTIALLY_FILLED if filled != "0" else OrderStatus.ACCEPTED, stop_price=Decimal(90),
+            filled_qty=Decimal(filled), parent_id=parent, role=role, oco_group="bracket-1" if role else None,
+        )
+
+    orders = [
+        leg("2", "take_profit", Side.SELL, "10", filled="4"),
+        leg("3", "stop_loss", Side.SELL, "10"),
+        leg("4", None, Side.SELL, "50", parent=None),  # an ordinary order that would go short: opening
+    ]
+    canceled: list[str] = []
+
+    async def cancel(order_id: str) -> None:
+        canceled.append(order_id)
+
+    assert await cancel_opening_orders(lambda: orders, Book(), cancel) == ["4"]
+    assert canceled == ["4"]

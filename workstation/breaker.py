@@ -321,6 +321,8 @@ async def cancel_opening_orders(
     for order in list(working()):
         if not order.status.is_working:
             continue  # bracket children wait for their entry and go with it
+        if order.role in ("take_profit", "stop_loss") and order.parent_id:
+            continue  # a working bracket exit protects a filled entry (its OCO sibling may be mid-resize)
         if reducing(portfolio.qty(order.symbol), order.side, order.remaining):
             continue
         try:

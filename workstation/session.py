@@ -153,7 +153,7 @@ class Session:
         restored = [o for o in journal.orders() if not o.status.is_terminal or o.updated >= recent]
         oms.restore(restored)
         for order in sorted(restored, key=lambda o: o.created):
-            if order.status is not OrderStatus.NEW and order.status is not OrderStatus.REJECTED:
+            if order.status is not OrderStatus.NEW:  # refused orders count toward the rate too
                 risk.rate.record(order.created, day_start(order.created, limits.limits))
         quality = DataQualityMonitor(quotes.on_quote, bus, clock, settings.data_quality)
         monitor = RiskMonitor(
