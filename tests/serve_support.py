@@ -74,5 +74,7 @@ def stalled_client(path: Path) -> socket.socket:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect(str(path))
-    s.sendall(b'{"t":"hello","v":1,"kind":"stalled","quotes":true}\n{"t":"watch","id":1,"symbols":["AAPL","MSFT","BTC/USD"]}\n')
+    from workstation.protocol import VERSION
+
+    s.sendall(b'{"t":"hello","v":%d,"kind":"stalled","quotes":true}\n{"t":"watch","id":1,"symbols":["AAPL","MSFT","BTC/USD"]}\n' % VERSION)
     return s

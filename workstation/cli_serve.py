@@ -100,7 +100,7 @@ def _ask_owner(profile_name: str, data: Path | None, fn: Callable[[Any], Awaitab
         try:
             await engine.connect()
         except EngineUnavailable as exc:
-            if str(exc).startswith("refused"):
+            if exc.refused:  # an engine answered and said no (another uid, too many connections)
                 raise CliError(str(exc), 1) from None
             return MISSING  # a socket left by a killed owner, or one closing this instant
         try:
@@ -455,25 +455,46 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def web(
-        host: Annotated[str, typer.Option("--host", help="Address to listen on (default: this machine only).")] = "127.0.0.1",
+        host: Annotated[str, typer.Option("--host", help="Address to listen on (default: this machine only; anything else needs --allow-remote).")] = "127.0.0.1",
         port: Annotated[int, typer.Option("--port", help="Port for the browser.")] = 8000,
+        allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Accept a --host other machines can reach (prefer SSH forwarding: ssh -L 8000:127.0.0.1:8000 <host>).")] = False,
+        stop_engine: Annotated[bool, typer.Option("--stop-engine", help="When the web server exits, stop the engine it started (only one it started itself; an engine already serving is left running).")] = False,
         profile: ProfileOpt = None,
         config: ConfigOpt = None,
         data_dir_: DataDirOpt = None,
         low_bandwidth: LowBandwidthOpt = False,
     ) -> None:
-        """Serve the workstation in a browser (textual-serve), attached to the serving engine."""
+        """Serve the workstation in a browser (textual-serve), attached to the serving engine, behind a token printed once (WORKSTATION_WEB_TOKEN sets it)."""
+        from workstation.web import TOKEN_ENV, WebError, browser_url, check_listen_address, resolve_token, serve_web
+
+        try:
+            check_listen_address(host, port, allow_remote)
+            token = resolve_token(os.environ.pop(TOKEN_ENV, None))  # popped: no child (engine, faces) inherits it
+        except WebError as exc:
+            raise CliError(str(exc), exc.code) from None
         settings = _settings(config)
         name = _profile_name(settings, profile)
-        if remote_engine(name) is None:
-            pid, sock, log = start_detached(name, config, data_dir_, None, _live())
-            print(f"no engine was serving profile {name}: started one in the background (pid {pid}, log {log})", file=sys.stderr)
+        started = None
+        if remote_engine(name, data=data_dir_) is None:
+            started, sock, log = start_detached(name, config, data_dir_, None, _live())
+            fate = "it stops when the web server exits (--stop-engine)" if stop_engine else "it keeps running after the web server exits (`main.py serve --stop` stops it)"
+            print(f"no engine was serving profile {name}: started one in the background (pid {started}, log {log}); {fate}", file=sys.stderr)
+        elif stop_engine:
+            print(f"an engine was already serving profile {name}: --stop-engine leaves it running", file=sys.stderr)
         command = [sys.executable, str(MAIN), "attach", "--as", "web", *_forward(name, config, data_dir_, None, _live())]
         if low_bandwidth:
             command.append("--low-bandwidth")
-        import shlex
+        engine_fate = "and the engine it started" if started is not None and stop_engine else "not the engine"
 
-        from textual_serve.server import Server
+        def ready(_host: str, bound_port: int) -> None:
+            print(f"workstation for profile {name}: open {browser_url(host, bound_port, token)}", file=sys.stderr, flush=True)
+            print(f"Ctrl+C stops the web server, {engine_fate}", file=sys.stderr, flush=True)
 
-        print(f"workstation for profile {name} at http://{host}:{port} (Ctrl+C stops the web server, not the engine)", file=sys.stderr, flush=True)
-        Server(" ".join(shlex.quote(c) for c in command), host=host, port=port, title=f"workstation ({name})").serve()
+        try:
+            serve_web(command, host=host, port=port, title=f"workstation ({name})", token=token, allow_remote=allow_remote, ready=ready)
+        except WebError as exc:
+            raise CliError(str(exc), exc.code) from None
+        finally:
+            if started is not None and stop_engine and serving_pid(name, data_dir_) == started:
+                stop_serving(name, config, data_dir_)
+                print(f"engine pid {started} stopped", file=sys.stderr)
