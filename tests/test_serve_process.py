@@ -241,14 +241,16 @@ def test_web_serves_the_workstation_on_localhost(short_home):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     engine = start_serve(short_home)
+    token = "web-token-for-this-test-0123456789"
+    auth = {"Authorization": f"Bearer {token}"}  # the page and its websocket want the token
     web = subprocess.Popen(
         [sys.executable, str(ROOT / "main.py"), "web", "--port", str(port)],
-        env=_env(short_home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT),
+        env=dict(_env(short_home), WORKSTATION_WEB_TOKEN=token), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=str(ROOT),
     )
     try:
         def page():
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
+                with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/", headers=auth), timeout=2) as resp:
                     return resp.read().decode()
             except OSError:
                 return None
@@ -263,7 +265,7 @@ def test_web_serves_the_workstation_on_localhost(short_home):
 
         async def tab() -> list[str]:
             async with aiohttp.ClientSession() as http:
-                async with http.ws_connect(f"http://127.0.0.1:{port}/ws?width=160&height=50") as ws:
+                async with http.ws_connect(f"http://127.0.0.1:{port}/ws?width=160&height=50", headers=auth) as ws:
                     loop = asyncio.get_running_loop()
                     deadline = loop.time() + 30
                     while loop.time() < deadline:
