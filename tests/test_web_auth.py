@@ -273,6 +273,38 @@ def test_stopping_the_web_server_ends_every_face(tmp_path):
     assert not any(alive(p) for p in pids)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_killed_web_server_takes_its_faces_with_it(tmp_path):
+    """SIGKILL leaves no shutdown to run: the kernel tells the face (its stdin EOF alone would not)."""
+    marker = tmp_path / "started"
+    script = (
+        "import sys\n"
+        "from workstation.web import serve_web\n"
+        f"serve_web({stand_in(marker)!r}, host='127.0.0.1', port=0, title='t', token={TOKEN!r},\n"
+        "          ready=lambda host, port: print(port, flush=True))\n"
+    )
+    server = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=str(ROOT), env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    try:
+        port = int(server.stdout.readline())
+
+        async def tab() -> int:
+            async with aiohttp.ClientSession() as http:
+                async with http.ws_connect(f"http://127.0.0.1:{port}/ws", headers={"Authorization": f"Bearer {TOKEN}"}):
+                    await until(marker.exists)
+                    pid = int(marker.read_text())
+                    assert alive(pid)
+                    server.kill()
+                    server.wait(10)
+                    await until(lambda: not alive(pid), timeout=10)
+                    return pid
+
+        assert not alive(asyncio.run(tab()))
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
 # --------------------------------------------------------------------------- another user on this machine
 
 
