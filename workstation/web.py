@@ -301,14 +301,31 @@ class _Scrubbing(logging.Formatter):
 # --------------------------------------------------------------------------- one tab's process
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    try:
-        import ctypes
+_prctl: Any = None
 
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG: the server gone without a word ends the face too
-    except Exception:
-        pass
+
+def _death_signal() -> Callable[[], None] | None:
+    """A preexec function asking the kernel to SIGTERM the child when this process dies
+    (Linux ``PR_SET_PDEATHSIG``). libc is looked up here, in the parent: the function run
+    between fork and exec imports nothing and takes no lock."""
+    global _prctl
+    if not sys.platform.startswith("linux"):
+        return None
+    if _prctl is None:
+        try:
+            import ctypes
+
+            _prctl = ctypes.CDLL(None, use_errno=True).prctl
+        except (OSError, AttributeError):
+            _prctl = False
+    if not _prctl:
+        return None
+    prctl = _prctl
+
+    def die_with_parent() -> None:
+        prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG: the server gone without a word ends the face too
+
+    return die_with_parent
 
 
 class Face(AppService):
@@ -336,12 +353,11 @@ class Face(AppService):
         return env
 
     async def _open_app_process(self, width: int = 80, height: int = 24):
-        linux = sys.platform.startswith("linux")
         self._process = process = await asyncio.create_subprocess_exec(
             *self.argv,
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             env=self._build_environment(width=width, height=height),
-            start_new_session=True, preexec_fn=_die_with_parent if linux else None,
+            start_new_session=True, preexec_fn=_death_signal(),
         )
         assert process.stdin is not None
         self._stdin = process.stdin
