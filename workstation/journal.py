@@ -736,13 +736,20 @@ def _backup(source: sqlite3.Connection, dest: Path, *, overwrite: bool) -> Path:
             stale.unlink(missing_ok=True)
         os.replace(partial, dest)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
+        _discard(partial)
         raise JournalError(f"cannot write {dest}: {exc.strerror or _one_line(exc)}") from None
     except sqlite3.Error as exc:
-        partial.unlink(missing_ok=True)
+        _discard(partial)
         raise JournalError(f"cannot copy the journal to {dest}: {_one_line(exc)}") from None
     return dest
 
 
 def _sidecars(path: Path) -> tuple[Path, ...]:
     return tuple(path.with_name(path.name + suffix) for suffix in ("-wal", "-shm", "-journal"))
+
+
+def _discard(path: Path) -> None:
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
