@@ -25,11 +25,14 @@ opens without writing anything (no migration, no file created).
 Files: the journal, its ``-wal`` and ``-shm`` are 0600 in a 0700 directory
 (``workstation.files``).
 
-The write-ahead log stays bounded without work on the caller's thread: commits never
-checkpoint (``wal_autocheckpoint=0``); a checkpointer thread of the journal's own, started
-by the first write, folds the log into the database every ``CHECKPOINT_EVERY_WRITES``
-writes and at least every ``CHECKPOINT_EVERY_S`` seconds (PASSIVE, and TRUNCATE when the
-log is over ``WAL_LIMIT``); ``journal_size_limit`` trims a log that restarts.
+The write-ahead log stays bounded without checkpoint work on the caller's thread: commits
+never checkpoint (``wal_autocheckpoint=0``); a checkpointer thread of the journal's own,
+started by the first write and stopped by ``close``, folds the log into the database every
+``CHECKPOINT_EVERY_WRITES`` writes and at least every ``CHECKPOINT_EVERY_S`` seconds, and
+makes the log start over when it holds more than ``WAL_LIMIT`` (see ``Journal._fold``);
+``journal_size_limit`` cuts a file grown past ``WAL_BOUND`` back when the log starts over.
+The -wal file stays near ``WAL_LIMIT`` and under ``WAL_BOUND`` even for a writer that never
+pauses (docs/journal.md has the figures).
 """
 
 from __future__ import annotations
@@ -56,16 +59,18 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 
-WAL_LIMIT = 4 * 1024 * 1024
-"""A write-ahead log over this is restarted by the checkpointer (see ``Journal._fold``)."""
-WAL_BOUND = 16 * 1024 * 1024
-"""``journal_size_limit``: a log restarted after growing past this is cut back to it."""
+WAL_LIMIT = 16 * 1024 * 1024
+"""A write-ahead log holding more than this is made to start over (``Journal._fold``).
+Not lower: each such restart holds this process's writers for one sync of the disk
+(measured 5-10 ms), and they must stay rare for the order path's p99."""
+WAL_BOUND = 64 * 1024 * 1024
+"""The most the -wal file holds, and its ``journal_size_limit``."""
 _FRAME_HEADER = 24  # bytes before each page in the write-ahead log
 CHECKPOINT_EVERY_WRITES = 256
 CHECKPOINT_EVERY_S = 10.0
 CHECKPOINT_BUSY_S = 0.1
-"""How long a checkpoint waits for a writer or reader before giving up until next time:
-short, because a TRUNCATE checkpoint that waits holds new writers back."""
+"""How long a checkpoint waits for another process's writer or reader before giving up
+until next time: short, because a RESTART checkpoint that waits holds writers back."""
 
 # The events ``events_kind`` indexes: all but order events and fills, which are most of the
 # log and never followed by kind (so the order path writes no index page for them). A query
