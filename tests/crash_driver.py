@@ -22,7 +22,10 @@ SYMBOLS = ["AAPL", "MSFT", "ES-2026-12", "BTC/USD"]
 async def main(seed: int) -> None:
     rng = random.Random(seed)
     session = Session.build(load_settings(), "paper")
-    session.risk.limits = session.risk.limits.__class__(max_order_notional=None)
+    # a tight loop of orders: no notional or rate limit (refused orders count toward the rate)
+    session.risk.limits = session.risk.limits.__class__(
+        max_order_notional=None, max_orders_per_second=None, max_orders_per_minute=None, max_orders_per_day=None,
+    )
 
     def report(ev: OrderFilled) -> None:
         f = ev.fill

@@ -479,3 +479,14 @@ def test_a_web_session_started_its_engine_stops_it_and_leaves_no_token_behind(tm
             os.kill(pid, signal.SIGKILL)
         run_cli("serve", "--stop", home=home)
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_the_settings_file_can_hold_the_token(tmp_path, monkeypatch):
+    """[web] token in the settings file is the token the web face asks for."""
+    from workstation.config import load_settings
+    from workstation.web import resolve_token
+
+    path = tmp_path / "settings.toml"
+    path.write_text('[web]\ntoken = "a-long-settings-token-0123"\n')
+    settings = load_settings(path)
+    assert resolve_token(None or settings.web.token or None) == "a-long-settings-token-0123"

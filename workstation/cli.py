@@ -930,6 +930,10 @@ from workstation.cli_backtest import register as _register_backtest  # noqa: E40
 
 _register_backtest(app)
 
+from workstation.cli_journal import register as _register_journal  # noqa: E402
+
+_register_journal(app)
+
 
 # --------------------------------------------------------------------------- default
 

@@ -467,12 +467,13 @@ def register(app: typer.Typer) -> None:
         """Serve the workstation in a browser (textual-serve), attached to the serving engine, behind a token printed once (WORKSTATION_WEB_TOKEN sets it)."""
         from workstation.web import TOKEN_ENV, WebError, browser_url, check_listen_address, resolve_token, serve_web
 
+        from_env = os.environ.pop(TOKEN_ENV, None)  # popped: no child (engine, faces) inherits it
+        settings = _settings(config)
         try:
             check_listen_address(host, port, allow_remote)
-            token = resolve_token(os.environ.pop(TOKEN_ENV, None))  # popped: no child (engine, faces) inherits it
+            token = resolve_token(from_env or settings.web.token or None)
         except WebError as exc:
             raise CliError(str(exc), exc.code) from None
-        settings = _settings(config)
         name = _profile_name(settings, profile)
         started = None
         if remote_engine(name, data=data_dir_) is None:

@@ -118,6 +118,12 @@ class ServeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     token: str = ""  # a TCP client must present it; required when tcp_port is set
 
 
+class WebSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[web]``: ``main.py web``. Without a token a random one is made at each start."""
+
+    token: str = ""  # at least 16 characters; WORKSTATION_WEB_TOKEN overrides it
+
+
 class AlertChannel(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """An external channel: an apprise URL and the lowest priority it receives."""
 
@@ -165,6 +171,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     data_quality: QualitySettings = QualitySettings()
     strategies: list[StrategySettings] = []
     serve: ServeSettings = ServeSettings()
+    web: WebSettings = WebSettings()
 
     def profile(self, name: str | None) -> Profile:
         """The named profile (``paper`` is built in); ConfigError for an unknown name."""
