@@ -245,7 +245,7 @@ def test_a_face_deaf_to_quit_and_sigterm_is_killed_when_its_tab_closes(tmp_path)
                 await until(marker.exists)
                 pid = int(marker.read_text())
                 await ws.close()
-            await until(lambda: not alive(pid), timeout=10)
+            await until(lambda: not alive(pid) and not web.server.faces, timeout=10)  # reaped, then forgotten
             return pid, len(web.server.faces)
 
     pid, faces = run(scenario())
