@@ -300,15 +300,7 @@ class Session:
             restore(working)  # before the resync: a broker learns where to look for their fills
         if self.broker.keeps_account:
             await self.resync()
-        wanted = list(dict.fromkeys([*symbols, *self.held_symbols()]))
-        currencies = {self.oms.instrument_cached(s).currency for s in wanted}
-        wanted += [s for s in self.quotes.fx_symbols(currencies) if s not in wanted]
-        for sym in wanted:
-            snap = self.broker.snapshot(sym)
-            if snap is not None:
-                self.quotes.on_quote(snap)
-        if wanted:
-            await self.broker.subscribe(wanted)
+        await self._quote(symbols, subscribe=True)
         self.monitor.evaluate()
         await self.drain()
         self._spawn_background(self._checkpoints())
@@ -318,6 +310,11 @@ class Session:
         if feed:
             await self.broker.connect()
             self._spawn_background(self._sweep_quality())
+        await self._quote(symbols, subscribe=feed)
+
+    async def _quote(self, symbols: list[str] | tuple[str, ...], *, subscribe: bool) -> None:
+        """The symbols, every held one and the FX pairs their currencies need: a snapshot
+        quote for each now, and (``subscribe``) the broker's feed for them."""
         wanted = list(dict.fromkeys([*symbols, *self.held_symbols()]))
         currencies = {self.oms.instrument_cached(s).currency for s in wanted}
         wanted += [s for s in self.quotes.fx_symbols(currencies) if s not in wanted]
@@ -325,7 +322,7 @@ class Session:
             snap = self.broker.snapshot(sym)
             if snap is not None:
                 self.quotes.on_quote(snap)
-        if wanted and feed:
+        if wanted and subscribe:
             await self.broker.subscribe(wanted)
 
     async def drain(self) -> None:
