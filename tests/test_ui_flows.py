@@ -597,6 +597,7 @@ async def test_a_crash_is_one_line_and_a_log_file(tmp_path, monkeypatch, capfd):
     err = capfd.readouterr().err
     assert "error: ZeroDivisionError: division by zero in a handler" in err and "Traceback" not in err
     assert "Traceback" in app.crash_log.read_text()
+    assert app.crash_log.stat().st_mode & 0o777 == 0o600  # tracebacks name accounts and paths: private
 
 
 async def test_a_failing_repaint_keeps_the_workstation_running(tmp_path):

@@ -994,9 +994,11 @@ def _gather_symbols(argv: list[str]) -> list[str]:
 
 def _log_crash(exc: BaseException) -> Path | None:
     try:
+        from workstation.files import private_dir, private_file
+
         path = data_dir() / "errors.log"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as fh:
+        private_dir(path.parent)
+        with open(private_file(path), "a", encoding="utf-8") as fh:  # tracebacks may name accounts: 0600
             fh.write("".join(traceback.format_exception(exc)))
         return path
     except OSError:

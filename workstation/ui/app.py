@@ -580,8 +580,10 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
         where = ""
         if self.crash_log is not None:
             try:
-                self.crash_log.parent.mkdir(parents=True, exist_ok=True)
-                with open(self.crash_log, "a", encoding="utf-8") as fh:
+                from workstation.files import private_dir, private_file
+
+                private_dir(self.crash_log.parent)
+                with open(private_file(self.crash_log), "a", encoding="utf-8") as fh:
                     fh.write(traceback.format_exc())
                 where = f" (details in {self.crash_log})"
             except OSError:
