@@ -69,18 +69,19 @@ def settings(home: Path, risk: str, cash: int = 100_000) -> None:
 OWNER_LINE = "is owned by"
 
 
-def test_concurrent_commands_fill_each_order_once_and_hold_the_limits(short_home):
+@pytest.mark.timeout(400)
+@pytest.mark.parametrize("size,rounds", [(2, 17), (4, 17), (8, 16)])  # 50 rounds in all, each size on its own account
+def test_concurrent_commands_fill_each_order_once_and_hold_the_limits(short_home, size, rounds):
     """N processes (2, 4, 8) running buy/status/orders at once on one data directory, 50
     rounds: no order is filled twice, no limit is passed, and each command either did its
     work through the account's owner or said who holds the account."""
     home = short_home
     settings(home, "max_position_qty = 400\nmax_orders_per_second = 1000\nmax_orders_per_minute = 10000")
-    rng = random.Random(14)
-    rounds = int(os.environ.get("OWNER_ROUNDS", "50"))
+    rng = random.Random(14 + size)
+    rounds = int(os.environ.get("OWNER_ROUNDS", str(rounds)))
     journal = home / "data" / "paper" / "journal.sqlite"
     accepted = 0
-    for n in range(rounds):
-        size = (2, 4, 8)[n % 3]
+    for _n in range(rounds):
         commands = []
         for _ in range(size):
             pick = rng.random()
