@@ -43,7 +43,7 @@ def build(root: Path, **profile) -> Session:
 @asynccontextmanager
 async def served(root: Path, session: Session | None = None, *, tcp: bool = False, **caps):
     """An engine serving on a Unix socket (and TCP with a token), with status and the kill switch."""
-    from workstation.cli import status_document
+    from workstation.status import status_document
 
     session = session or build(root)
     engine = LocalEngine(session, source="engine")

@@ -22,13 +22,14 @@ import msgspec
 
 from workstation.breaker import BreakerChanged
 from workstation.dataquality import QualityChanged
-from workstation.model import (
+from workstation.model import (  # IntentError is re-exported: faces catch it from here
     ZERO,
     Account,
     AlertRaised,
     Bar,
     ConnectionState,
     Instrument,
+    IntentError,
     ModelError,
     Order,
     OrderEvent,
@@ -43,10 +44,6 @@ if TYPE_CHECKING:
     from workstation.oms import Review
     from workstation.session import Session
     from workstation.strategy_desk import StrategyDesk
-
-
-class IntentError(ModelError):
-    """An intent the engine refused before doing anything; one line for a person."""
 
 
 class EngineInfo(msgspec.Struct, frozen=True, kw_only=True):

@@ -15,18 +15,16 @@ import re
 import signal
 import sys
 import traceback
-from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import msgspec
 import typer
 
 from brokers.base import BrokerError
-from workstation.config import ConfigError, Profile, Settings, data_dir, load_settings
+from workstation.config import ConfigError, data_dir
 from workstation.model import (
     Fill,
     ModelError,
@@ -43,17 +41,48 @@ from workstation.model import (
     to_decimal,
 )
 
-T = TypeVar("T")
-MARKET_WAIT_S = 5.0
+from workstation.cli_common import (
+    LIVE_FLAG,
+    MARKET_WAIT_S,
+    CliError,
+    ConfigOpt,
+    DataDirOpt,
+    JsonOpt,
+    ProfileOpt,
+    SymbolsOpt,
+    check_live,
+    confirm_live,
+    console,
+    digits,
+    emit_json,
+    fmt,
+    money,
+    num,
+    open_view,
+    parse_duration,
+    profile_of,
+    read_settings,
+    run,
+    symbols_of,
+)
 
+from workstation.cli_account import with_session  # noqa: E402
 
-class CliError(Exception):
-    """A failure to report on one line, with the exit status to use."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
-
+# this module's own short names for the shared helpers
+_settings = read_settings
+_profile = profile_of
+_symbols = symbols_of
+_run = run
+_open_view = open_view
+_check_live = check_live
+_confirm_live = confirm_live
+_emit_json = emit_json
+_num = num
+_digits = digits
+_console = console
+_fmt = fmt
+_money = money
+_NUM = msgspec.json.Encoder(decimal_format="number")
 
 app = typer.Typer(
     add_completion=False,
@@ -65,154 +94,6 @@ app = typer.Typer(
 )
 paper_app = typer.Typer(help="The built-in paper account.", rich_markup_mode=None)
 app.add_typer(paper_app, name="paper")
-
-ProfileOpt = Annotated[str | None, typer.Option("--profile", "-p", help="Profile to use (default: paper).")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Settings file (default: the user config dir).")]
-DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="Data directory (journals); or set WORKSTATION_HOME.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
-SymbolsOpt = Annotated[
-    list[str] | None, typer.Option("--symbols", "-s", help="Symbols: -s AAPL TSLA, -s AAPL,TSLA or repeated -s.")
-]
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _settings(config: Path | None) -> Settings:
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        raise CliError(str(exc), 2) from None
-
-
-def _profile(settings: Settings, name: str | None) -> Profile:
-    """The named profile, or a one-line error (exit 2) naming the known ones."""
-    try:
-        return settings.profile(name)
-    except ConfigError as exc:
-        raise CliError(str(exc), 2) from None
-
-
-def _symbols(values: list[str] | None, settings: Settings) -> list[str]:
-    from workstation.symbols import split_symbols
-
-    try:
-        syms = split_symbols(values)
-        return syms or split_symbols(settings.watchlist)
-    except ModelError as exc:
-        raise CliError(str(exc), 2) from None
-
-
-def parse_duration(text: str | None) -> float | None:
-    """``5`` is minutes (as in the tool this replaces); ``30s``, ``2m``, ``1h`` also work."""
-    if text is None or text == "":
-        return None
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
-    if not m:
-        raise CliError(f"malformed duration {text!r}: use minutes (5) or 30s, 2m, 1h", 2)
-    value = float(m.group(1))
-    unit = m.group(2) or "m"
-    seconds = value * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
-    if seconds <= 0:
-        raise CliError(f"duration must be positive, got {text!r}", 2)
-    return seconds
-
-
-def _run(coro: Callable[[], Awaitable[T]]) -> T:
-    return asyncio.run(coro())  # type: ignore[arg-type]
-
-
-def _open_view(profile: str | None, config: Path | None, data: Path | None):  # -> Session
-    """A read-only view of the account (journal read only, quotes, no orders): what ``stream``,
-    ``prices`` and ``fills`` use. Writing goes through the account's owner (``_with_session``)."""
-    from workstation.journal import JournalError
-    from workstation.session import Session
-
-    settings = _settings(config)
-    try:
-        _check_live(settings.profile(profile))
-        return Session.build(settings, profile, data_root=data, readonly=True)
-    except ConfigError as exc:
-        raise CliError(str(exc), 2) from None
-    except JournalError as exc:
-        raise CliError(str(exc), 1) from None
-
-
-LIVE_FLAG: ContextVar[bool] = ContextVar("live_flag", default=False)
-"""Whether ``--live`` was on this invocation's command line (``main`` takes it out of argv)."""
-
-
-def _check_live(prof: Profile) -> None:
-    if prof.live and not LIVE_FLAG.get():
-        raise CliError(f"profile {prof.name!r} trades real money: add --live to the command line", 2)
-
-
-def _confirm_live(prof: Profile, yes: bool, what: str) -> None:
-    """Order commands on a live profile ask first (``--yes`` for scripts)."""
-    if not prof.live or yes:
-        return
-    if not sys.stdin.isatty():
-        raise CliError(f"LIVE profile {prof.name!r}: {what} needs confirmation: run it in a terminal or pass --yes", 2)
-    if not typer.confirm(f"LIVE ({prof.name}): {what} with real money?"):
-        raise CliError("canceled", 1)
-
-
-def plain_json(doc: Any) -> Any:
-    """Decimals as plain-notation strings (``"185.5"``, never ``"1.855E+2"``), recursively."""
-    if isinstance(doc, Decimal):
-        return plain(doc)
-    if isinstance(doc, dict):
-        return {k: plain_json(v) for k, v in doc.items()}
-    if isinstance(doc, (list, tuple)):
-        return [plain_json(v) for v in doc]
-    if isinstance(doc, msgspec.Struct):
-        return plain_json(msgspec.structs.asdict(doc))
-    return doc
-
-
-def _emit_json(doc: Any) -> None:
-    sys.stdout.write(msgspec.json.encode(plain_json(doc), enc_hook=_enc_hook).decode() + "\n")
-    sys.stdout.flush()
-
-
-def _enc_hook(obj: Any) -> Any:
-    if isinstance(obj, Decimal):
-        return plain(obj)
-    raise TypeError(f"cannot encode {type(obj).__name__}")
-
-
-_NUM = msgspec.json.Encoder(decimal_format="number")
-
-
-def _num(x: float, digits: int) -> Decimal:
-    """A float as a plain decimal with at most ``digits`` places (never an exponent)."""
-    return Decimal(plain(Decimal(repr(round(x, digits)))) or "0")
-
-
-def _digits(symbol: str) -> int:
-    from workstation.symbols import parse_symbol
-
-    exp = parse_symbol(symbol).tick_size.normalize().as_tuple().exponent
-    return max(0, -int(exp)) if isinstance(exp, int) else 2
-
-
-def _console(stderr: bool = False):
-    from rich.console import Console
-
-    return Console(stderr=stderr, highlight=False)
-
-
-def _fmt(d: Decimal | None, places: int | None = None) -> str:
-    if d is None:
-        return ""
-    if places is not None:
-        return f"{d:,.{places}f}"
-    return plain(d) or "0"
-
-
-def _money(d: Decimal) -> str:
-    return f"{d:,.2f}"
-
 
 # --------------------------------------------------------------------------- stream
 
@@ -339,58 +220,7 @@ def prices(
 
 # --------------------------------------------------------------------------- listings
 
-
-def position_rows(session) -> list[dict[str, Any]]:
-    pf = session.portfolio
-    equity = pf.equity()
-    rows = []
-    for p in pf.positions():
-        last = pf.last(p.symbol)
-        mv = pf.market_value(p.symbol)
-        rows.append(
-            {
-                "symbol": p.symbol,
-                "qty": p.qty,
-                "avg_price": p.avg_price,
-                "last": last,
-                "market_value": mv,
-                "unrealized_pnl": pf.unrealized(p.symbol),
-                "realized_pnl": p.realized_pnl,
-                "currency": p.currency,
-                "pct_of_equity": (pf.exposure(p.symbol) / equity * 100).quantize(Decimal("0.01")) if equity else Decimal(0),
-            }
-        )
-    return rows
-
-
-def order_row(o: Order) -> dict[str, Any]:
-    return {
-        "id": o.id,
-        "client_id": o.client_id,
-        "symbol": o.symbol,
-        "side": o.side.value,
-        "qty": o.qty,
-        "type": o.type.value,
-        "limit_price": o.limit_price,
-        "stop_price": o.stop_price,
-        "trail": (f"{plain(o.trail_percent)}%" if o.trail_percent is not None else o.trail_amount),
-        "tif": o.tif.value,
-        "status": o.status.value,
-        "filled_qty": o.filled_qty,
-        "avg_fill_price": o.avg_fill_price,
-        "reason": o.reason,
-        "strategy": o.strategy,
-        "parent_id": o.parent_id,
-        "role": o.role,
-        "created": iso(o.created),
-    }
-
-
-def fill_row(f: Fill) -> dict[str, Any]:
-    return {
-        "ts": iso(f.ts), "exec_id": f.exec_id, "order_id": f.order_id, "symbol": f.symbol, "side": f.side.value,
-        "qty": f.qty, "price": f.price, "commission": f.commission, "strategy": f.strategy,
-    }
+from workstation.status import fill_row, order_row, position_rows, status_document  # noqa: E402,F401 (re-exported)
 
 
 def _orders_table(rows: list[dict[str, Any]], title: str):
@@ -428,57 +258,6 @@ def _positions_table(rows: list[dict[str, Any]]):
     return table
 
 
-def _with_session(
-    profile: str | None, config: Path | None, data: Path | None, fn: Callable[[Any], Awaitable[T]], *,
-    remote: Callable[[Any], Awaitable[T]] | None = None, mode: str = "write", feed: bool = False,
-    symbols: list[str] | tuple[str, ...] = (), refused_code: int = 1,
-) -> T:
-    """Reach the account as ``workstation.cli_serve.through_account`` says: through its owner
-    (``remote``), as its owner for this run (``fn(session)``), or, for ``mode="read"`` and
-    ``"view"``, through a read-only view that can neither fill nor write."""
-    from workstation.cli_serve import through_account
-
-    return through_account(
-        profile, config, data, fn, remote=remote, mode=mode, feed=feed, symbols=symbols, refused_code=refused_code,
-    )
-
-
-def status_document(session) -> dict[str, Any]:
-    """What ``status --json`` prints; the serving engine answers the same document."""
-    from workstation.cli_risk import recent_rejections
-
-    acct = session.portfolio.account()
-    conn = session.connection
-    return {
-        "profile": session.profile.name,
-        "live": session.profile.live,
-        "broker": session.broker.name,
-        "connection": conn.state if conn else "offline (in-process simulated market)" if session.profile.broker == "sim" else "disconnected",
-        "connection_detail": conn.detail if conn else "",
-        "account": {
-            "currency": acct.currency, "cash": acct.cash, "equity": acct.equity, "buying_power": acct.buying_power,
-            "market_value": acct.market_value, "unrealized_pnl": acct.unrealized_pnl, "realized_pnl": acct.realized_pnl,
-            "commissions": acct.commissions,
-        },
-        "positions": position_rows(session),
-        "open_orders": [order_row(o) for o in session.oms.working()],
-        "data_dir": str(session.data_dir),
-        "journal": str(session.journal.path),
-        "socket": _account_socket(session),
-        "risk": session.monitor.status(),
-        "rejections": recent_rejections(session.journal),
-    }
-
-
-def _account_socket(session) -> str:
-    from workstation.rundir import RunDirError, socket_path
-
-    try:
-        return str(socket_path(session.profile.name, session.data_dir.parent))
-    except RunDirError:
-        return ""
-
-
 @app.command()
 def status(
     json_out: JsonOpt = False,
@@ -492,17 +271,23 @@ def status(
         from workstation.cli_strategies import session_status
 
         return session_status(session_, json_out, data_dir_)
-    from workstation.cli_serve import revive_status
+    from workstation.cli_account import revive_status
 
     async def body(session) -> dict[str, Any]:
-        return status_document(session)
+        from workstation.rundir import RunDirError, socket_path
+
+        try:
+            sock = str(socket_path(session.profile.name, session.data_dir.parent))
+        except RunDirError:
+            sock = ""
+        return status_document(session, sock)
 
     async def remote(engine) -> dict[str, Any]:
         return revive_status(await engine.status())
 
     from workstation.cli_risk import print_status, status_doc
 
-    doc = _with_session(profile, config, data_dir_, body, remote=remote, mode="read")
+    doc = with_session(profile, config, data_dir_, body, remote=remote, mode="read")
     risk_status = doc.pop("risk")
     if json_out:
         _emit_json({**doc, "risk": status_doc(risk_status)})
@@ -540,7 +325,7 @@ def positions(
 ) -> None:
     """Open positions with average cost, last price and P&L."""
 
-    from workstation.cli_serve import revive_status
+    from workstation.cli_account import revive_status
 
     async def body(session) -> list[dict[str, Any]]:
         return position_rows(session)
@@ -548,7 +333,7 @@ def positions(
     async def remote(engine) -> list[dict[str, Any]]:
         return revive_status(await engine.status())["positions"]
 
-    rows = _with_session(profile, config, data_dir_, body, remote=remote, mode="read")
+    rows = with_session(profile, config, data_dir_, body, remote=remote, mode="read")
     if json_out:
         _emit_json(rows)
     elif rows:
@@ -574,7 +359,7 @@ def orders(
     async def remote(engine) -> list[dict[str, Any]]:
         return [order_row(o) for o in await engine.order_list(all_)]
 
-    rows = _with_session(profile, config, data_dir_, body, remote=remote, mode="read")
+    rows = with_session(profile, config, data_dir_, body, remote=remote, mode="read")
     if json_out:
         _emit_json(rows)
     elif rows:
@@ -729,7 +514,7 @@ def _place(
     async def local(session) -> Any:
         return await _place_here(session, req, dry_run, warned)
 
-    result = _with_session(
+    result = with_session(
         profile, config, data, local, remote=remote, mode="read" if dry_run else "write", feed=not dry_run,
         symbols=[req.symbol], refused_code=2,
     )
@@ -844,7 +629,7 @@ def cancel(
             return await engine.cancel_all(wait=True)
         return [await engine.cancel(order_id)]
 
-    done = _with_session(profile, config, data_dir_, body, remote=remote, refused_code=2)
+    done = with_session(profile, config, data_dir_, body, remote=remote, refused_code=2)
     if json_out:
         _emit_json([order_row(o) for o in done])
         return

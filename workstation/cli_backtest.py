@@ -6,15 +6,22 @@ Hooked into the Typer app by ``register(app)`` from ``workstation.cli``.
 from __future__ import annotations
 
 import sys
-from datetime import datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
-from zoneinfo import ZoneInfo
+from typing import Annotated
 
 import typer
 
-from workstation.model import ModelError, to_decimal
+from workstation.cli_common import CliError, console, emit_json, read_settings
+
+from workstation.backtest_inputs import (
+    backtest_config,
+    load_inputs,
+    order_limits,
+    parse_when,
+    strategy_specs,
+)
+from workstation.model import ModelError
 
 
 def register(app: typer.Typer) -> None:
@@ -22,153 +29,6 @@ def register(app: typer.Typer) -> None:
     app.command("optimize")(optimize)
     app.command("execution")(execution_report)
 
-
-def _cli():
-    from workstation import cli
-
-    return cli
-
-
-NY = ZoneInfo("America/New_York")
-
-
-def parse_when(text: str | None, what: str) -> float | None:
-    """``2020-01-31`` (New York midnight) or ``2020-01-31T10:00`` (New York time) -> epoch seconds."""
-    if text is None:
-        return None
-    try:
-        d = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ModelError(f"{what} must be a date like 2020-01-31 or 2020-01-31T10:00, got {text!r}") from None
-    if d.tzinfo is None:
-        d = d.replace(tzinfo=NY) if (d.hour, d.minute, d.second) != (0, 0, 0) else datetime.combine(d.date(), time(0), NY)
-    return d.timestamp()
-
-
-def parse_commission(text: str | None) -> tuple[Decimal, Decimal]:
-    """``0.005`` (dollars per share) or ``0.1%`` (of the notional) -> (per share, percent)."""
-    if text is None:
-        return Decimal(0), Decimal(0)
-    s = text.strip()
-    if s.endswith("%"):
-        pct = to_decimal(s[:-1], "commission")
-        if pct < 0:
-            raise ModelError(f"commission must not be negative, got {s}")
-        return Decimal(0), pct
-    per = to_decimal(s, "commission")
-    if per < 0:
-        raise ModelError(f"commission must not be negative, got {s}")
-    return per, Decimal(0)
-
-
-def parse_slippage(text: str | None) -> tuple[Decimal, int]:
-    """``5`` or ``5bps`` (basis points of the price), or ``2ticks`` -> (bps, ticks)."""
-    if text is None:
-        return Decimal(0), 0
-    s = text.strip().lower()
-    if s.endswith("ticks") or s.endswith("tick"):
-        n = to_decimal(s.rstrip("s")[:-4], "slippage ticks")
-        if n < 0 or n != n.to_integral_value():
-            raise ModelError(f"slippage ticks must be a whole number, got {text}")
-        return Decimal(0), int(n)
-    bps = to_decimal(s.removesuffix("bps"), "slippage")
-    if bps < 0:
-        raise ModelError(f"slippage must not be negative, got {text}")
-    return bps, 0
-
-
-def _split_symbols(values: list[str] | None) -> list[str]:
-    out: list[str] = []
-    for v in values or []:
-        out += [s.strip() for s in v.split(",") if s.strip()]
-    return out
-
-
-def load_inputs(
-    data: list[Path] | None, symbols: list[str] | None, days: float, seed: int, start: float | None, end: float | None,
-    now: float, warmup: bool = True,
-):
-    """The series to run on (files, else simulated days), and the warm-up bars before ``start``."""
-    from workstation.backtest import BacktestError, load_series, synthetic_series
-
-    syms = _split_symbols(symbols)
-    series = []
-    if data:
-        if syms and len(syms) != len(data):
-            raise BacktestError(f"give one --symbol per --data file ({len(data)} files, {len(syms)} symbols)")
-        for i, path in enumerate(data):
-            series.append(load_series(path, syms[i] if syms else None))
-    else:
-        if not syms:
-            raise BacktestError("give --data FILE or -s SYMBOL (simulated history)")
-        stop = end if end is not None else (now // 86_400) * 86_400
-        for sym in syms:
-            series.append(synthetic_series(sym, days, end=stop, seed=seed))
-    chosen = [s.between(start, end) for s in series]
-    for s in chosen:
-        if not len(s):
-            raise BacktestError(f"{s.source or s.symbol}: no bars between the chosen --from and --to")
-    before = [s.between(None, start) for s in series] if warmup and start is not None else []
-    return chosen, [b for b in before if len(b)]
-
-
-def strategy_specs(names: list[str], params: list[str], qty: str | None, size: str | None, config: Path | None):
-    """Resolve ``--strategy`` and ``--param`` (validated) into specs carrying the user's own values."""
-    from workstation.backtest import BacktestError, StrategySpec
-    from workstation.realtime import choose_strategies
-    from workstation.strategy import parse_assignments
-    from workstation.strategy_plugins import discover
-
-    if not names:
-        raise BacktestError("choose a strategy with --strategy NAME (main.py strategies lists them)")
-    extra = list(params)
-    if qty is not None:
-        extra.append(f"qty={qty}")
-    if size is not None:
-        extra.append(f"fraction={size.strip().removesuffix('%')}" if not size.strip().endswith("%") else
-                     f"fraction={Decimal(size.strip()[:-1]) / 100}")
-    found = discover(config=config)
-    try:
-        chosen = choose_strategies(names, extra, found)
-    except ModelError as exc:
-        if qty is not None and "'qty'" in str(exc):
-            raise BacktestError(f"--qty: the chosen strategy has no qty parameter ({exc})") from None
-        if size is not None and "'fraction'" in str(exc):
-            raise BacktestError(f"--size: the chosen strategy has no fraction parameter ({exc})") from None
-        raise
-    raw = parse_assignments(extra)
-    specs = []
-    for choice in chosen:
-        declared = choice.cls.parameters()
-        mine = {}
-        for key, value in raw.items():
-            target, dot, pname = key.rpartition(".")
-            if (dot and target == choice.cls.plugin_name()) or (not dot and key in declared):
-                mine[pname if dot else key] = value
-        specs.append(StrategySpec(choice.cls, mine))
-    return specs
-
-
-def _config(cash: str, commission: str | None, slippage: str | None, seed: int, limits: dict[str, Any],
-            spike_filter: bool = False):
-    from workstation.backtest import BacktestConfig, open_limits
-
-    start_cash = to_decimal(cash, "cash")
-    per_share, pct = parse_commission(commission)
-    bps, ticks = parse_slippage(slippage)
-    return BacktestConfig(
-        cash=start_cash, commission_per_share=per_share, commission_pct=pct, slippage_bps=bps, slippage_ticks=ticks,
-        seed=seed, limits=open_limits(**limits), spike_filter=spike_filter,
-    )
-
-
-def _limits(max_qty: str | None, max_notional: str | None, no_short: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {"allow_short": not no_short}
-    if max_qty is not None:
-        out["max_order_qty"] = to_decimal(max_qty, "max order quantity")
-    if max_notional is not None:
-        out["max_order_notional"] = to_decimal(max_notional, "max order notional")
-    return out
 
 
 DataOpt = Annotated[list[Path] | None, typer.Option("--data", help="CSV or Parquet bar file (repeatable: several symbols).")]
@@ -206,14 +66,13 @@ def backtest(
 ) -> None:
     """Run strategies on history through the live engine and the simulated broker."""
     from workstation.backtest import Backtest, backtest_journal_path
-    from workstation.cli import CliError
     from workstation.clock import LiveClock
     from workstation.config import data_dir
 
     now = LiveClock().time()
     try:
         specs = strategy_specs(strategy or [], param or [], qty, size, config)
-        cfg = _config(cash, commission, slippage, seed, _limits(max_qty, max_notional, no_short), spike_filter)
+        cfg = backtest_config(cash, commission, slippage, seed, order_limits(max_qty, max_notional, no_short), spike_filter)
         t0, t1 = parse_when(start, "--from"), parse_when(end, "--to")
         if t0 is not None and t1 is not None and t1 <= t0:
             raise ModelError("--to must be after --from")
@@ -222,7 +81,7 @@ def backtest(
         bt = Backtest(series, specs, cfg, journal_path=journal, warmup=warm)
     except (ModelError, ValueError) as exc:
         raise CliError(str(exc), 2) from None
-    result = _run(bt, quiet=json_out)
+    result = run(bt, quiet=json_out)
     from workstation import backtest_report as rep
 
     failed = [f"{n}: {s['error']}" for n, s in result.strategies.items() if s["error"]]
@@ -236,7 +95,7 @@ def backtest(
     if json_out:
         sys.stdout.write(rep.to_json(result) + "\n")
     else:
-        con = _cli()._console()
+        con = console()
         con.print(rep.summary(result))
         if report is not None:
             con.print(f"report: {report}")
@@ -249,7 +108,7 @@ def backtest(
         raise CliError("a strategy stopped with an error; the figures cover the run up to then", 1)
 
 
-def _run(bt, quiet: bool):
+def run(bt, quiet: bool):
     import asyncio
 
     if quiet or not sys.stderr.isatty():
@@ -286,7 +145,6 @@ def optimize(
 ) -> None:
     """Run a parameter grid on all cores (or a Ray cluster), in-sample and out-of-sample."""
     from workstation import optimize as opt
-    from workstation.cli import CliError
     from workstation.clock import LiveClock
 
     now = LiveClock().time()
@@ -297,7 +155,7 @@ def optimize(
         specs = strategy_specs([strategy], [], None, None, config)
         cls = specs[0].cls
         opt.check_grid(cls, grid)
-        cfg = _config(cash, commission, slippage, seed, _limits(None, None, False))
+        cfg = backtest_config(cash, commission, slippage, seed, order_limits(None, None, False))
         t0, t1 = parse_when(start, "--from"), parse_when(end, "--to")
         series, _ = load_inputs(data, symbols, days, seed, t0, t1, now, warmup=False)
         cut = opt.split_point(series, split, parse_when)
@@ -318,9 +176,9 @@ def optimize(
         raise CliError(str(exc), 1) from None
     rows = opt.rank(rows, metric)
     if json_out:
-        _cli()._emit_json({"metric": metric, "split": opt.describe_split(cut), "results": rows})
+        emit_json({"metric": metric, "split": opt.describe_split(cut), "results": rows})
         return
-    _cli()._console().print(opt.table(rows[:top], metric, cut))
+    console().print(opt.table(rows[:top], metric, cut))
 
 
 def _journal_for(journal: Path | None, session: str | None, backtest_run: str | None, profile: str | None,
@@ -349,7 +207,7 @@ def _journal_for(journal: Path | None, session: str | None, backtest_run: str | 
         if not named:
             raise ModelError(f"no backtest {backtest_run!r} in {base}")
         return named[0]
-    settings = _cli()._settings(config)
+    settings = read_settings(config)
     path = data_dir(data) / settings.profile(profile).name / "journal.sqlite"
     if not path.is_file():
         raise ModelError(f"no journal for profile {settings.profile(profile).name!r} yet ({path})")
@@ -367,7 +225,6 @@ def execution_report(
 ) -> None:
     """Execution quality of a session's fills: slippage against decision and arrival prices."""
     from workstation import analytics
-    from workstation.cli import CliError
     from workstation.journal import Journal, JournalError
 
     try:
@@ -389,12 +246,12 @@ def execution_report(
     if json_out:
         from workstation.backtest_report import _jsonable
 
-        _cli()._emit_json(_jsonable({"journal": str(path), "fills": len(rows), "by_symbol": by_symbol,
+        emit_json(_jsonable({"journal": str(path), "fills": len(rows), "by_symbol": by_symbol,
                                      "by_strategy": by_strategy}))
         return
     from rich.table import Table
 
-    con = _cli()._console()
+    con = console()
     for title, groups in (("symbol", by_symbol), ("strategy", by_strategy)):
         t = Table(title=f"Execution quality by {title} (cost > 0 is worse than the decision price)", title_justify="left")
         for col in (title, "fills", "vs decision $", "bps", "vs arrival $", "bps"):

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from workstation.cli import CliError, ConfigOpt, DataDirOpt, ProfileOpt, _profile, _settings
+from workstation.cli_common import CliError, ConfigOpt, DataDirOpt, ProfileOpt, profile_of, read_settings
 from workstation.clock import LiveClock
 from workstation.config import data_dir
 from workstation.files import private_dir
@@ -27,7 +27,7 @@ def backup(
     data_dir_: DataDirOpt = None,
 ) -> None:
     """Copy the profile's journal to FILE, even while the workstation is running."""
-    prof = _profile(_settings(config), profile)
+    prof = profile_of(read_settings(config), profile)
     root = data_dir(data_dir_) / prof.name
     source = root / "journal.sqlite"
     if not source.is_file():

@@ -13,18 +13,10 @@ from typing import Annotated, Any
 import msgspec
 import typer
 
-from workstation.cli import (
-    CliError,
-    ConfigOpt,
-    DataDirOpt,
-    JsonOpt,
-    ProfileOpt,
-    _console,
-    _emit_json,
-    _open_view,
-    _with_session,
-)
+from workstation.cli_account import with_session
+from workstation.cli_common import CliError, ConfigOpt, DataDirOpt, JsonOpt, ProfileOpt, console, emit_json, open_view
 from workstation.model import ModelError, iso, plain
+from workstation.status import recent_rejections  # noqa: F401 (status prints them)
 
 CENT = Decimal("0.01")
 from workstation.risk import RiskRow, RiskStatus, fmt_money
@@ -80,7 +72,7 @@ def status_doc(status: RiskStatus) -> dict[str, Any]:
 def print_status(status: RiskStatus, rejections: list[str] | None = None) -> None:
     from rich.table import Table
 
-    con = _console()
+    con = console()
     b = status.breaker
     if b.tripped:
         con.print(f"[bold white on red] CIRCUIT BREAKER TRIPPED [/] {b.reason} (since {iso(b.since)}): opening orders are refused")
@@ -110,13 +102,6 @@ def print_status(status: RiskStatus, rejections: list[str] | None = None) -> Non
             con.print(f"  [red]{line}[/]")
 
 
-def recent_rejections(journal, limit: int = 5) -> list[str]:
-    out = []
-    for _seq, ts, _kind, ref, data in journal.events("order.rejected", limit=limit):
-        out.append(f"{iso(ts)} order {ref}: {data.get('reason', '')}")
-    return out
-
-
 # --------------------------------------------------------------------------- risk
 
 
@@ -139,10 +124,10 @@ def risk_show(
             "status": session.monitor.status(),
         }
 
-    doc = _with_session(profile, config, data_dir_, body, mode="view")
+    doc = with_session(profile, config, data_dir_, body, mode="view")
     status: RiskStatus = doc.pop("status")
     if json_out:
-        _emit_json({**doc, "status": status_doc(status)})
+        emit_json({**doc, "status": status_doc(status)})
         return
     from rich.table import Table
 
@@ -151,7 +136,7 @@ def risk_show(
         table.add_column(col)
     for item in doc["settings"]:
         table.add_row(item["name"], item["value"], item["source"])
-    con = _console()
+    con = console()
     con.print(table)
     if doc["strategies"]:
         con.print("strategies with their own limits: " + ", ".join(doc["strategies"]))
@@ -182,8 +167,8 @@ def risk_set(
     async def remote(engine) -> str:
         return await engine.risk_set(name, value, strategy)
 
-    shown = _with_session(profile, config, data_dir_, body, remote=remote, refused_code=2)
-    _console().print(f"{name} = {shown}" + (f" for strategy {strategy}" if strategy else "") + " (journaled)")
+    shown = with_session(profile, config, data_dir_, body, remote=remote, refused_code=2)
+    console().print(f"{name} = {shown}" + (f" for strategy {strategy}" if strategy else "") + " (journaled)")
 
 
 @risk_app.command("reset-breaker")
@@ -218,8 +203,8 @@ def risk_reset_breaker(
         except RiskError as exc:
             raise CliError(str(exc), 1) from None
 
-    reason = _with_session(profile, config, data_dir_, body, remote=remote)
-    _console().print(f"circuit breaker reset (it had tripped on: {reason})")
+    reason = with_session(profile, config, data_dir_, body, remote=remote)
+    console().print(f"circuit breaker reset (it had tripped on: {reason})")
 
 
 # --------------------------------------------------------------------------- kill
@@ -244,11 +229,11 @@ def kill(
 
         return msgspec.convert(await engine.kill(reason), KillReport, strict=False)
 
-    report = _with_session(profile, config, data_dir_, body, remote=remote)
+    report = with_session(profile, config, data_dir_, body, remote=remote)
     if json_out:
-        _emit_json(msgspec.structs.asdict(report))
+        emit_json(msgspec.structs.asdict(report))
     else:
-        con = _console()
+        con = console()
         con.print(
             f"[bold white on red] KILLED [/] {len(report.canceled)} orders canceled, "
             f"{len(report.flatten_orders)} flatten orders sent; circuit breaker tripped"
@@ -268,7 +253,7 @@ def _alerts_view(profile, config, data_dir_, fn):
     async def body(session):
         return fn(session)
 
-    return _with_session(profile, config, data_dir_, body, mode="view")
+    return with_session(profile, config, data_dir_, body, mode="view")
 
 
 def _alerts_owned(profile, config, data_dir_, fn, remote):
@@ -277,7 +262,7 @@ def _alerts_owned(profile, config, data_dir_, fn, remote):
     async def body(session):
         return fn(session)
 
-    return _with_session(profile, config, data_dir_, body, remote=remote, refused_code=2)
+    return with_session(profile, config, data_dir_, body, remote=remote, refused_code=2)
 
 
 @alert_app.command("add")
@@ -302,7 +287,7 @@ def alert_add(
         return {"id": added.id, "text": added.text}
 
     added = _alerts_owned(profile, config, data_dir_, add, remote)
-    _console().print(f"alert {added['id']}: {added['text']}")
+    console().print(f"alert {added['id']}: {added['text']}")
 
 
 @alert_app.command("list")
@@ -315,9 +300,9 @@ def alert_list(
     """The alert rules in force (settings file and added ones)."""
     rules = _alerts_view(profile, config, data_dir_, lambda s: list(s.alerts.rules.values()))
     if json_out:
-        _emit_json([{"id": r.id, "rule": r.text, "kind": r.kind, "priority": r.priority, "origin": r.origin} for r in rules])
+        emit_json([{"id": r.id, "rule": r.text, "kind": r.kind, "priority": r.priority, "origin": r.origin} for r in rules])
         return
-    con = _console()
+    con = console()
     if not rules:
         con.print("no alert rules (add one: main.py alert add \"AAPL > 200\")")
     for r in rules:
@@ -345,7 +330,7 @@ def alert_rm(
         return await engine.alert_rule("rm", rule_id)
 
     removed = _alerts_owned(profile, config, data_dir_, remove, remote)
-    _console().print(f"removed alert {removed['id']}: {removed['text']}")
+    console().print(f"removed alert {removed['id']}: {removed['text']}")
 
 
 @alert_app.command("log")
@@ -363,9 +348,9 @@ def alert_log(
         alerts = [a for a in alerts if not a.acked]
     alerts = alerts[-limit:] if limit > 0 else alerts
     if json_out:
-        _emit_json([{**msgspec.structs.asdict(a), "ts": iso(a.ts)} for a in alerts])
+        emit_json([{**msgspec.structs.asdict(a), "ts": iso(a.ts)} for a in alerts])
         return
-    con = _console()
+    con = console()
     if not alerts:
         con.print("no alerts")
     colours = {"low": "dim", "normal": "white", "high": "yellow", "critical": "bold red"}
@@ -397,7 +382,7 @@ def alert_ack(
         return await engine.alert_ack(None if alert_id.lower() == "all" else [int(alert_id)])
 
     done = _alerts_owned(profile, config, data_dir_, ack, remote)
-    _console().print(f"acknowledged {len(done)} alert(s)")
+    console().print(f"acknowledged {len(done)} alert(s)")
 
 
 @alert_app.command("test")
@@ -412,14 +397,14 @@ def alert_test(
 
     if priority not in PRIORITIES:
         raise CliError(f"unknown priority {priority!r} (use {', '.join(PRIORITIES)})", 2)
-    session = _open_view(profile, config, data_dir_)
+    session = open_view(profile, config, data_dir_)
     session.journal.close()
     channels = session.dispatcher.channels
     if not channels:
         raise CliError("no alert channels in the settings file ([[alerts.channels]] url = ...)", 1)
     alert = Alert(id=0, ts=session.clock.time(), title="Test alert", message="a test from main.py alert test", priority=priority, source="cli")
     failed = 0
-    con = _console()
+    con = console()
     for channel in channels:
         try:
             ok = channel.send(alert)

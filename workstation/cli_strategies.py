@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import typer
 
+from workstation.cli_common import CliError, console, emit_json, parse_duration, read_settings, symbols_of
+
 from workstation.model import ModelError, to_decimal
 
 
@@ -18,11 +20,6 @@ def register(app: typer.Typer) -> None:
     app.command("strategies")(strategies)
     app.command("realtime")(realtime)
 
-
-def _cli():
-    from workstation import cli
-
-    return cli
 
 
 def _report_plugin_errors(found) -> None:
@@ -42,11 +39,11 @@ def strategies(
     _report_plugin_errors(found)
     rows = [describe(found.plugins[n]) for n in sorted(found.plugins)]
     if json_out:
-        _cli()._emit_json({"strategies": rows, "errors": [str(e) for e in found.errors], "user_dir": str(user_dir(config))})
+        emit_json({"strategies": rows, "errors": [str(e) for e in found.errors], "user_dir": str(user_dir(config))})
         return
     from rich.table import Table
 
-    con = _cli()._console()
+    con = console()
     for r in rows:
         table = Table(title=f"{r['name']}  ({r['source']}{', process worker' if r['process'] else ''})", title_justify="left",
                       caption=r["description"], caption_justify="left", expand=False)
@@ -90,15 +87,13 @@ def realtime(
     """A headless paper-trading session with strategies, a live dashboard and a summary."""
     import asyncio
 
-    from workstation.cli import CliError
     from workstation.realtime import RealtimeOptions, choose_strategies, run_realtime
     from workstation.strategy import Allocation
     from workstation.strategy_plugins import discover
 
-    cli = _cli()
-    settings = cli._settings(config)
-    syms = cli._symbols(symbols, settings)
-    seconds = cli.parse_duration(duration)
+    settings = read_settings(config)
+    syms = symbols_of(symbols, settings)
+    seconds = parse_duration(duration)
     if tick_hz is not None and not 0 < tick_hz <= 1000:
         raise CliError(f"tick rate must be above 0 and at most 1000 per second, got {tick_hz:g}", 2)
     try:
@@ -124,14 +119,14 @@ def realtime(
             summary = asyncio.run(run_realtime(options, settings, data=data_dir_))
         except ModelError as exc:
             raise CliError(str(exc), 2) from None
-        cli._emit_json(summary)
+        emit_json(summary)
         return
 
     from rich.live import Live
 
     from workstation.realtime_view import dashboard, summary_view
 
-    con = cli._console()
+    con = console()
     with Live(console=con, auto_refresh=False, transient=False) as screen:
 
         def refresh(live) -> None:
@@ -148,7 +143,6 @@ def realtime(
 
 def session_status(which: str, json_out: bool, data: Path | None) -> None:
     """``main.py status --session last``: the summary a realtime session journaled."""
-    from workstation.cli import CliError
     from workstation.realtime import find_session, load_summary
 
     try:
@@ -161,17 +155,17 @@ def session_status(which: str, json_out: bool, data: Path | None) -> None:
             fills = journal.fills()
             summary = {"session": root.name, "finished": False, "trades": len(fills), "journal": str(journal.path)}
             if json_out:
-                _cli()._emit_json(summary)
+                emit_json(summary)
             else:
-                _cli()._console().print(
+                console().print(
                     f"session {root.name} did not finish (no summary); {len(fills)} fills journaled in {journal.path}"
                 )
             return
     finally:
         journal.close()
     if json_out:
-        _cli()._emit_json(summary)
+        emit_json(summary)
         return
     from workstation.realtime_view import summary_view
 
-    _cli()._console().print(summary_view(summary))
+    console().print(summary_view(summary))

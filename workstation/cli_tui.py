@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from workstation.cli import LIVE_FLAG, CliError, ConfigOpt, DataDirOpt, ProfileOpt, _profile, _settings
+from workstation.cli_common import LIVE_FLAG, CliError, ConfigOpt, DataDirOpt, ProfileOpt, profile_of, read_settings
 from workstation.config import data_dir
 
 LiveOpt = Annotated[bool, typer.Option("--live", help="Allow a live profile (it must also say live = true).")]
@@ -21,14 +21,14 @@ def run_tui(
     """``attach``: "auto" joins an engine serving the profile if one runs, "force" insists, "never" embeds."""
     live = live or LIVE_FLAG.get()  # main() takes --live off the line for every command
     LIVE_FLAG.set(live)
-    settings = _settings(config)
-    prof = _profile(settings, profile)
+    settings = read_settings(config)
+    prof = profile_of(settings, profile)
     if prof.live and not live:
         raise CliError(f"profile {prof.name!r} trades live money: pass --live to open it", 2)
     if live and not prof.live:
         raise CliError(f"--live given but profile {prof.name!r} is not live (set live = true in it)", 2)
     from workstation.api import EngineInfo
-    from workstation.cli_serve import remote_engine
+    from workstation.cli_account import remote_engine
     from workstation.ui.app import WorkstationApp
     from workstation.ui.hangup import HangupWatch
     from workstation.ui.watchlists import Watchlists
@@ -36,7 +36,7 @@ def run_tui(
     expect = EngineInfo(profile=prof.name, live=prof.live, broker="engine", currency=prof.base_currency)
     engine = remote_engine(prof.name, kind=kind, expect=expect, data=data) if attach != "never" else None
     if address is not None:  # a forwarded socket, or a TCP listener (the token goes in the hello)
-        from workstation.cli_serve import client_name
+        from workstation.cli_account import client_name
         from workstation.remote import RemoteEngine
 
         engine = RemoteEngine(address, kind=kind, name=client_name(), token=settings.serve.token or None, expect=expect)
@@ -65,12 +65,12 @@ def _own(settings, prof, config: Path | None, data: Path | None, kind: str, expe
     a one-shot command that holds it now; an owner that comes up meanwhile is attached to."""
     import time
 
-    from workstation.cli import status_document
-    from workstation.cli_serve import _build, _contradiction, remote_engine
+    from workstation.status import status_document
+    from workstation.cli_account import build_session, refuse_contradiction, remote_engine
     from workstation.clock import LiveClock
     from workstation.owner import POLL_S, WAIT_S, AccountBusy, AccountLock, current_holder, owning_engine
 
-    _contradiction(prof.name, data, config)
+    refuse_contradiction(prof.name, data, config)
     lock = AccountLock(prof.name, data)
     clock = LiveClock()
     deadline = clock.monotonic() + WAIT_S
@@ -84,12 +84,12 @@ def _own(settings, prof, config: Path | None, data: Path | None, kind: str, expe
             raise CliError(str(AccountBusy(busy_message(prof.name, lock.root, holder))), 1)
         time.sleep(POLL_S)
     try:
-        session = _build(settings, prof, data, readonly=False)
+        session = build_session(settings, prof, data, readonly=False)
     except BaseException:
         lock.release()
         raise
     return owning_engine(
-        session, lock, status=lambda: status_document(session), strategies=settings.strategies, config_path=config,
+        session, lock, status=lambda: status_document(session, str(lock.socket)), strategies=settings.strategies, config_path=config,
     )
 
 

@@ -144,7 +144,7 @@ class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     retry_delay: float = 1.0  # seconds before the first retry (doubling)
 
     def __post_init__(self) -> None:
-        from workstation.alerts import parse_rule
+        from workstation.alert_rules import parse_rule
 
         for text in self.rules:
             parse_rule(text)  # AlertRuleError is a ValueError: the settings file names it

@@ -26,6 +26,11 @@ class ModelError(ValueError):
     """Bad input at the domain boundary; the message is one line a user can read."""
 
 
+class IntentError(ModelError):
+    """An intent the engine refused before doing anything; one line for a person (every face
+    raises it; ``workstation.api`` re-exports it)."""
+
+
 # --------------------------------------------------------------------------- numbers
 
 

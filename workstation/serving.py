@@ -38,7 +38,7 @@ async def serve_engine(
     symbols: list[str] | None = None,
     config_path: Path | None = None,
 ) -> None:
-    from workstation.cli import status_document
+    from workstation.status import status_document
     from workstation.session import Session
 
     prof = settings.profile(profile)
@@ -52,7 +52,7 @@ async def serve_engine(
         try:
             await engine.start(list(symbols if symbols is not None else settings.watchlist))
             owner = await Owner.listen(
-                lock, engine, session, status=lambda: status_document(session), token=settings.serve.token or None,
+                lock, engine, session, status=lambda: status_document(session, str(lock.socket)), token=settings.serve.token or None,
             )
             server = owner.server
             where: dict[str, Any] = {"socket": str(lock.socket), "pid": os.getpid(), "profile": prof.name}

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from workstation.api import IntentError
+from workstation.model import IntentError
 from workstation.config import StrategySettings
 from workstation.model import ZERO, AlertRaised, ModelError
 from workstation.strategy import Param, StrategyState, show_value

@@ -45,21 +45,10 @@ from workstation.ui.panes.risk import RiskPane
 from workstation.ui.panes.strategies import StrategiesPane
 from workstation.ui.panes.table import LiveTable
 from workstation.ui.panes.ticket import TicketPane
+from workstation.ui.panes import PANES  # the layout: number key, DOM id, title
 from workstation.ui.panes.watchlist import WatchlistPane
 from workstation.ui.watchlists import Watchlists
 
-# (number key, DOM id, title) in the order the number keys reach them
-PANES = (
-    ("1", "watchlist", "Watchlist"),
-    ("2", "positions", "Positions"),
-    ("3", "orders", "Orders"),
-    ("4", "ticket", "Ticket"),
-    ("5", "risk", "Risk"),
-    ("6", "alerts", "Alerts"),
-    ("7", "chart", "Chart"),
-    ("8", "log", "Log"),
-    ("9", "strategies", "Strategies"),
-)
 WIDE = (140, 40)  # at least this many columns and rows: every pane at once
 log = logging.getLogger(__name__)
 

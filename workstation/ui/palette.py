@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def actions(app: WorkstationApp) -> list[tuple[str, Callable[[], object], str]]:
     """(title, callback, help) for every action the workstation offers."""
-    from workstation.ui.app import PANES
+    from workstation.ui.panes import PANES
     from workstation.ui.panes.chart import ChartPane
     from workstation.ui.panes.feed import AlertsPane
     from workstation.ui.panes.risk import RiskPane

@@ -1,0 +1,1 @@
+"""Modal screens of the workstation: help, order review, confirmations, the backtest runner."""

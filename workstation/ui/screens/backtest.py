@@ -128,7 +128,7 @@ class BacktestScreen(Screen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="backtest")
     def _run(self, req: BacktestRequest) -> None:
         from workstation import backtest as bt
-        from workstation.cli_backtest import _config, _limits, load_inputs, strategy_specs
+        from workstation.backtest_inputs import backtest_config, load_inputs, order_limits, strategy_specs
         from workstation.clock import LiveClock
         from workstation.config import data_dir
         from workstation.model import to_decimal
@@ -140,7 +140,7 @@ class BacktestScreen(Screen[None]):
         symbols = None if is_file else (req.data.replace(",", " ").split() or None)
         days = float(to_decimal(req.days, "days"))
         specs = strategy_specs([req.strategy], req.params, None, None, self.config_path)
-        cfg = _config(req.cash, None, None, 0, _limits(None, None, False))
+        cfg = backtest_config(req.cash, None, None, 0, order_limits(None, None, False))
         series, _ = load_inputs(files, symbols, days, 0, None, None, now)
         run = bt.Backtest(series, specs, cfg, journal_path=bt.backtest_journal_path(data_dir(), now))
         result = asyncio.run(run.run(lambda done, total: self.post_message(self.Progress(done, total))))
