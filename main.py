@@ -1,6 +1,6 @@
-"""Entry point: hands the command line to workstation.cli."""
+"""Entry point: hands the command line to workstation.cli.app."""
 
-from workstation.cli import main
+from workstation.cli.app import main
 
 if __name__ == "__main__":
     main()

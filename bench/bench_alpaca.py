@@ -26,9 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.fakes.alpaca_fake import KEY, SECRET, AlpacaFake  # noqa: E402
-from workstation.config import Profile, Settings  # noqa: E402
-from workstation.model import OrderRequest, OrderStatus, OrderType, Quote, Side  # noqa: E402
-from workstation.session import Session  # noqa: E402
+from workstation.core.config import Profile, Settings  # noqa: E402
+from workstation.core.model import OrderRequest, OrderStatus, OrderType, Quote, Side  # noqa: E402
+from workstation.trading.session import Session  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:

@@ -1,7 +1,7 @@
 """Backtest speed: SMA 10/30 crossover, 100 shares, next-open fills, on one million 1-minute bars.
 
 The strategy is the shipped ``ma_crossover`` plugin (the class live sessions run), through
-the order manager, risk checks, portfolio and journal of ``workstation.backtest``. The fills
+the order manager, risk checks, portfolio and journal of ``workstation.research.backtest``. The fills
 are compared with a plain numpy implementation of the same rule (exact integer sums of
 the cent prices for the averages, a zero difference keeping the previous sign, orders
 filled at the next bar's open). Runs it ``--repeat`` times (3) and reports the best and the median
@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from plugins.ma_crossover import MaCrossover  # noqa: E402
-from workstation.backtest import BarSeries, StrategySpec, run_backtest  # noqa: E402
+from workstation.research.backtest import BarSeries, StrategySpec, run_backtest  # noqa: E402
 
 
 def make_bars(n: int, seed: int = 7) -> BarSeries:

@@ -26,10 +26,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from brokers.base import BrokerAccepted, BrokerCanceled, BrokerFill  # noqa: E402
 from brokers.ccxt_broker import CcxtBroker, CcxtConfig  # noqa: E402
 from tests.fakes.binance_fake import BinanceFake  # noqa: E402
-from workstation.bus import Bus  # noqa: E402
-from workstation.clock import LiveClock  # noqa: E402
-from workstation.marketdata import QuoteCache  # noqa: E402
-from workstation.model import Order, OrderStatus, OrderType, Side, TimeInForce  # noqa: E402
+from workstation.core.bus import Bus  # noqa: E402
+from workstation.core.clock import LiveClock  # noqa: E402
+from workstation.core.marketdata import QuoteCache  # noqa: E402
+from workstation.core.model import Order, OrderStatus, OrderType, Side, TimeInForce  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:

@@ -65,10 +65,10 @@ def _child(conn) -> None:
 async def _measure(port: int) -> dict:
     from brokers.base import BrokerAccepted, BrokerFill
     from brokers.ib import IBBroker, IBConfig
-    from workstation.bus import Bus
-    from workstation.clock import LiveClock
-    from workstation.marketdata import QuoteCache
-    from workstation.model import Order, OrderType, Side, TimeInForce
+    from workstation.core.bus import Bus
+    from workstation.core.clock import LiveClock
+    from workstation.core.marketdata import QuoteCache
+    from workstation.core.model import Order, OrderType, Side, TimeInForce
 
     clock = LiveClock()
     cache = QuoteCache(Bus())

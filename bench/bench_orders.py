@@ -15,11 +15,11 @@ from decimal import Decimal
 from _common import pct
 
 from brokers.sim import SimBroker, SimConfig
-from workstation.clock import SimClock
-from workstation.config import Profile, Settings
-from workstation.limits import RiskLimits
-from workstation.model import OrderRequest, OrderStatus, Side
-from workstation.session import Session
+from workstation.core.clock import SimClock
+from workstation.core.config import Profile, Settings
+from workstation.core.limits import RiskLimits
+from workstation.core.model import OrderRequest, OrderStatus, Side
+from workstation.trading.session import Session
 
 
 async def main(n: int = 3000) -> dict:

@@ -17,10 +17,10 @@ from decimal import Decimal
 from _common import symbols
 
 from brokers.sim import SimBroker, SimConfig
-from workstation.clock import SimClock
-from workstation.config import Settings
-from workstation.model import Fill, Quote, Side
-from workstation.session import Session
+from workstation.core.clock import SimClock
+from workstation.core.config import Settings
+from workstation.core.model import Fill, Quote, Side
+from workstation.trading.session import Session
 
 
 async def main() -> dict:

@@ -15,11 +15,11 @@ from decimal import Decimal
 from _common import pct, symbols
 
 from brokers.sim import SimBroker, SimConfig
-from workstation.clock import SimClock
-from workstation.config import Profile, Settings
-from workstation.limits import RiskLimits
-from workstation.model import OrderRequest, OrderType, Quote, Side
-from workstation.session import Session
+from workstation.core.clock import SimClock
+from workstation.core.config import Profile, Settings
+from workstation.core.limits import RiskLimits
+from workstation.core.model import OrderRequest, OrderType, Quote, Side
+from workstation.trading.session import Session
 
 ALL_ON = RiskLimits(
     max_order_qty=Decimal(10_000), max_order_notional=Decimal(1_000_000), price_collar_pct=Decimal(10),

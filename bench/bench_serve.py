@@ -45,10 +45,10 @@ SYMBOLS = ["AAPL", "MSFT", "NVDA", "SPY"]
 
 def _session(root: Path):
     from brokers.sim import SimBroker, SimConfig
-    from workstation.clock import SimClock
-    from workstation.config import Profile, Settings
-    from workstation.limits import RiskLimits
-    from workstation.session import Session
+    from workstation.core.clock import SimClock
+    from workstation.core.config import Profile, Settings
+    from workstation.core.limits import RiskLimits
+    from workstation.trading.session import Session
 
     clock = SimClock(START)
     broker = SimBroker(clock, SimConfig())
@@ -67,8 +67,8 @@ def engine_main(conn, root: str, sock: str) -> None:
 
 async def _engine(conn, root: Path, sock: Path) -> None:
     from workstation.api import LocalEngine
-    from workstation.model import ConnectionState, OrderRequest, Quote, Side
-    from workstation.server import EngineServer
+    from workstation.core.model import ConnectionState, OrderRequest, Quote, Side
+    from workstation.serve.server import EngineServer
 
     session, clock = _session(root)
     engine = LocalEngine(session, source="engine")
@@ -142,7 +142,7 @@ class Counter:
         self.want_alerts = 0
 
     def __call__(self, event: object) -> None:
-        from workstation.model import ConnectionState, OrderEvent, Quote
+        from workstation.core.model import ConnectionState, OrderEvent, Quote
 
         if type(event) is Quote:
             self.quotes += 1
@@ -164,7 +164,7 @@ def stalled(sock: Path) -> socket.socket:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect(str(sock))
-    from workstation.protocol import VERSION
+    from workstation.serve.protocol import VERSION
 
     hello = json.dumps({"t": "hello", "v": VERSION, "kind": "stalled"}).encode()
     s.sendall(hello + b'\n{"t":"watch","id":1,"symbols":["AAPL","MSFT","NVDA","SPY"]}\n')
@@ -172,7 +172,7 @@ def stalled(sock: Path) -> socket.socket:
 
 
 async def transport(conn, sock: Path) -> dict:
-    from workstation.remote import RemoteEngine
+    from workstation.serve.remote import RemoteEngine
 
     remote = RemoteEngine(sock, kind="bench")
     count = Counter()
@@ -207,7 +207,7 @@ async def transport(conn, sock: Path) -> dict:
 
 
 async def stall_cost(conn, sock: Path, rounds: int = 6, orders: int = 600, per: int = 10) -> dict:
-    from workstation.remote import RemoteEngine
+    from workstation.serve.remote import RemoteEngine
 
     reader = RemoteEngine(sock, kind="bench")
     count = Counter()
@@ -246,9 +246,9 @@ async def stall_cost(conn, sock: Path, rounds: int = 6, orders: int = 600, per: 
 
 async def keystrokes(sock: Path | None, root: Path, n: int = 30, conn=None) -> dict:
     from workstation.api import LocalEngine
-    from workstation.config import Settings, UISettings
-    from workstation.model import OrderEvent
-    from workstation.remote import RemoteEngine
+    from workstation.core.config import Settings, UISettings
+    from workstation.core.model import OrderEvent
+    from workstation.serve.remote import RemoteEngine
     from workstation.ui.app import WorkstationApp
     from workstation.ui.watchlists import Watchlists
 
@@ -297,7 +297,7 @@ async def keystrokes(sock: Path | None, root: Path, n: int = 30, conn=None) -> d
 
 def write_day(root: Path, n: int) -> None:
     """``n`` refused orders of the day in the journal under ``root`` (one transaction)."""
-    from workstation.model import Order, OrderStatus, OrderType, Side, TimeInForce
+    from workstation.core.model import Order, OrderStatus, OrderType, Side, TimeInForce
 
     session, _clock = _session(root)
     journal = session.journal
@@ -315,8 +315,8 @@ def write_day(root: Path, n: int) -> None:
 
 
 async def attach_figure(sock: Path, n: int, rounds: int = 15) -> dict:
-    from workstation.protocol import VERSION
-    from workstation.remote import RemoteEngine
+    from workstation.serve.protocol import VERSION
+    from workstation.serve.remote import RemoteEngine
 
     times = []
     for _ in range(rounds):

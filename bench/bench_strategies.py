@@ -25,13 +25,13 @@ import time
 from _common import pct, symbols
 
 from brokers.sim import SimBroker, SimConfig
-from workstation.clock import LiveClock
-from workstation.config import Profile, Settings
-from workstation.limits import RiskLimits
-from workstation.indicators import EMA
-from workstation.session import Session
-from workstation.strategy import Param, Strategy
-from workstation.strategy_runner import StrategyRunner
+from workstation.core.clock import LiveClock
+from workstation.core.config import Profile, Settings
+from workstation.core.limits import RiskLimits
+from workstation.core.indicators import EMA
+from workstation.trading.session import Session
+from workstation.strategies.api import Param, Strategy
+from workstation.strategies.runner import StrategyRunner
 
 RATE = 20_000
 SECONDS = 5.0

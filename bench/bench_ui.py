@@ -64,9 +64,9 @@ async def run(seconds: float, n_symbols: int, rate: float) -> dict:
     import psutil
     from brokers.sim import SimBroker, SimConfig
     from workstation.api import LocalEngine
-    from workstation.clock import LiveClock
-    from workstation.config import Settings, UISettings
-    from workstation.session import Session
+    from workstation.core.clock import LiveClock
+    from workstation.core.config import Settings, UISettings
+    from workstation.trading.session import Session
     from workstation.ui.app import WorkstationApp
     from workstation.ui.panes.watchlist import WatchlistPane
     from workstation.ui.synthetic import post_key

@@ -1,6 +1,6 @@
 """The protocol every broker adapter implements, and the reports a broker sends back.
 
-An adapter translates between its SDK and ``workstation.model``. The engine talks to it
+An adapter translates between its SDK and ``workstation.core.model``. The engine talks to it
 only through ``Broker``; the adapter talks back only through the three sinks given to
 ``attach``: execution reports (``BrokerReport`` subclasses), quotes, and connection state.
 Sinks are plain callables that must be invoked on the engine's event loop thread (an
@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
-from workstation.model import Account, Bar, ConnectionState, Instrument, Order, Position, Quote
+from workstation.core.model import Account, Bar, ConnectionState, Instrument, Order, Position, Quote
 
 
 class BrokerError(Exception):

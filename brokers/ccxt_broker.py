@@ -62,8 +62,8 @@ from brokers.base import (
     BrokerUnavailable,
 )
 from brokers.ccxt_config import CcxtConfig, RedactingLogger, key_variables, load_keys, rewrite_urls
-from workstation.clock import Clock
-from workstation.model import (
+from workstation.core.clock import Clock
+from workstation.core.model import (
     ZERO,
     Account,
     AssetClass,
@@ -79,7 +79,7 @@ from workstation.model import (
     plain,
     to_decimal,
 )
-from workstation.symbols import parse_symbol
+from workstation.core.symbols import parse_symbol
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-from workstation.config import ConfigError
+from workstation.core.config import ConfigError
 
 log = logging.getLogger("brokers.ccxt_broker")
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from brokers.base import Broker
-from workstation.clock import Clock
-from workstation.config import ConfigError, Profile
+from workstation.core.clock import Clock
+from workstation.core.config import ConfigError, Profile
 
 
 def create_broker(profile: Profile, clock: Clock) -> Broker:

@@ -53,9 +53,9 @@ from brokers.base import (
     StateSink,
 )
 from brokers.ib_contracts import contract_for, decimal_of, instrument_from_details, multiplier_of, order_contract, symbol_for
-from workstation.clock import Clock
-from workstation.config import ConfigError, Profile
-from workstation.model import (
+from workstation.core.clock import Clock
+from workstation.core.config import ConfigError, Profile
+from workstation.core.model import (
     Account,
     Bar,
     ConnectionState,
@@ -66,7 +66,7 @@ from workstation.model import (
     Position,
     Quote,
 )
-from workstation.symbols import parse_symbol
+from workstation.core.symbols import parse_symbol
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from decimal import Decimal
 import msgspec
 from ib_async import Contract, ContractDetails
 
-from workstation.model import AssetClass, Instrument, plain, to_decimal
+from workstation.core.model import AssetClass, Instrument, plain, to_decimal
 
 
 def contract_for(inst: Instrument) -> Contract:

@@ -49,8 +49,8 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from workstation.model import Bar, Instrument, ModelError, Quote
-from workstation.symbols import parse_symbol
+from workstation.core.model import Bar, Instrument, ModelError, Quote
+from workstation.core.symbols import parse_symbol
 
 _LAYOUTS: dict[str, tuple[str, ...]] = {
     "yahoo": ("date", "open", "high", "low", "close", "adj close", "volume"),

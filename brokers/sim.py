@@ -99,8 +99,8 @@ from brokers.base import (
 )
 from brokers.replay import ReplayError, ReplayFeed
 from brokers.simmarket import CALENDARS, SimMarket, day_end, is_open
-from workstation.clock import Clock
-from workstation.model import (
+from workstation.core.clock import Clock
+from workstation.core.model import (
     BUY,
     ONE,
     ZERO,
@@ -119,7 +119,7 @@ from workstation.model import (
     plain,
     to_decimal,
 )
-from workstation.symbols import parse_symbol
+from workstation.core.symbols import parse_symbol
 
 __all__ = ["ReplayError", "ReplayFeed", "SimBroker", "SimConfig", "SimMarket"]
 

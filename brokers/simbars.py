@@ -42,10 +42,10 @@ from decimal import Decimal
 from brokers.base import BrokerError, BrokerExpired
 from brokers.sim import _IOC_FOK, _MARKET, SimBroker, SimConfig, _on_tick, _Working
 from brokers.simmarket import SimMarket
-from workstation.clock import Clock
-from workstation.memo import Memo
-from workstation.model import ModelError, Order, OrderStatus, OrderType, Quote, to_decimal
-from workstation.symbols import parse_symbol
+from workstation.core.clock import Clock
+from workstation.core.memo import Memo
+from workstation.core.model import ModelError, Order, OrderStatus, OrderType, Quote, to_decimal
+from workstation.core.symbols import parse_symbol
 
 _STOPS = (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
 PRICES_KEPT = 100_000  # bar prices remembered as Decimals (then the memory starts again)

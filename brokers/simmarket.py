@@ -60,8 +60,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from workstation.model import AssetClass, Bar, Instrument, Quote, Right
-from workstation.symbols import FIAT, STABLECOINS, parse_symbol
+from workstation.core.model import AssetClass, Bar, Instrument, Quote, Right
+from workstation.core.symbols import FIAT, STABLECOINS, parse_symbol
 
 NEW_YORK = ZoneInfo("America/New_York")
 YEAR = 365.25 * 86_400.0

@@ -1,2 +1,2 @@
 """Strategies shipped with the product, one module each, loaded at run time by
-``workstation.strategy_plugins`` (the same code runs in backtests, paper and live)."""
+``workstation.strategies.plugins`` (the same code runs in backtests, paper and live)."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import deque
 from decimal import Decimal
 
-from workstation.model import Bar
-from workstation.strategy import Param, Strategy
+from workstation.core.model import Bar
+from workstation.strategies.api import Param, Strategy
 
 
 class DonchianBreakout(Strategy):

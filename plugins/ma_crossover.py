@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from workstation.indicators import SMACross
-from workstation.model import ZERO, Bar
-from workstation.strategy import Param, Strategy
+from workstation.core.indicators import SMACross
+from workstation.core.model import ZERO, Bar
+from workstation.strategies.api import Param, Strategy
 
 
 class MaCrossover(Strategy):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from workstation.indicators import RSI
-from workstation.model import Bar
-from workstation.strategy import Param, Strategy
+from workstation.core.indicators import RSI
+from workstation.core.model import Bar
+from workstation.strategies.api import Param, Strategy
 
 
 class RsiReversion(Strategy):

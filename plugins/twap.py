@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workstation.execution import ScheduledExecution
+from workstation.strategies.execution import ScheduledExecution
 
 
 class Twap(ScheduledExecution):

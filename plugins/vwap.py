@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from workstation.execution import ScheduledExecution
-from workstation.strategy import Param
+from workstation.strategies.execution import ScheduledExecution
+from workstation.strategies.api import Param
 
 
 class Vwap(ScheduledExecution):

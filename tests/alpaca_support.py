@@ -10,7 +10,7 @@ import pytest
 import tomli_w
 
 from tests.fakes.alpaca_fake import KEY, SECRET, AlpacaFake
-from workstation.config import Profile, Settings
+from workstation.core.config import Profile, Settings
 
 FAST = {"backoff_min": 0.05, "backoff_max": 0.2, "connect_timeout": 3.0, "request_timeout": 3.0}
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from workstation.config import load_settings  # noqa: E402
-from workstation.model import OrderFilled, OrderRequest, OrderType, Side, TimeInForce  # noqa: E402
-from workstation.session import Session  # noqa: E402
+from workstation.core.config import load_settings  # noqa: E402
+from workstation.core.model import OrderFilled, OrderRequest, OrderType, Side, TimeInForce  # noqa: E402
+from workstation.trading.session import Session  # noqa: E402
 
 SYMBOLS = ["AAPL", "MSFT", "ES-2026-12", "BTC/USD"]
 

@@ -2,7 +2,7 @@
 
 import os
 
-from workstation.strategy import Param, Strategy
+from workstation.strategies.api import Param, Strategy
 
 
 class HeavyBuyer(Strategy):

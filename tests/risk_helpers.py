@@ -7,10 +7,10 @@ from decimal import Decimal
 import msgspec
 
 from tests.fakes.scripted import ScriptedBroker
-from workstation.clock import SimClock
-from workstation.config import Settings
-from workstation.model import AlertRaised, OrderRequest, OrderStatus, OrderType, Side
-from workstation.session import Session
+from workstation.core.clock import SimClock
+from workstation.core.config import Settings
+from workstation.core.model import AlertRaised, OrderRequest, OrderStatus, OrderType, Side
+from workstation.trading.session import Session
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC, just after the 17:00 New York roll
 

@@ -13,11 +13,11 @@ import pytest
 
 from tests.fakes.market import InstantBroker
 from workstation.api import LocalEngine
-from workstation.clock import SimClock
-from workstation.config import Settings
-from workstation.remote import RemoteEngine
-from workstation.server import EngineServer
-from workstation.session import Session
+from workstation.core.clock import SimClock
+from workstation.core.config import Settings
+from workstation.serve.remote import RemoteEngine
+from workstation.serve.server import EngineServer
+from workstation.trading.session import Session
 
 START = 1_790_000_000.0
 SYMBOLS = ["AAPL", "MSFT", "BTC/USD"]
@@ -74,7 +74,7 @@ def stalled_client(path: Path) -> socket.socket:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect(str(path))
-    from workstation.protocol import VERSION
+    from workstation.serve.protocol import VERSION
 
     s.sendall(b'{"t":"hello","v":%d,"kind":"stalled","quotes":true}\n{"t":"watch","id":1,"symbols":["AAPL","MSFT","BTC/USD"]}\n' % VERSION)
     return s

@@ -19,8 +19,8 @@ sys.path.insert(0, str(ROOT))
 
 
 async def main(socket: str, report: str, commands: list[str]) -> None:
-    from workstation.config import Settings, UISettings
-    from workstation.remote import RemoteEngine
+    from workstation.core.config import Settings, UISettings
+    from workstation.serve.remote import RemoteEngine
     from workstation.ui.app import WorkstationApp
     from workstation.ui.panes.orders import OrdersPane
     from workstation.ui.watchlists import Watchlists

@@ -235,7 +235,7 @@ def test_a_second_owner_waits_then_names_the_holder(short_home):
     home = short_home
     code = (
         "import time, sys; sys.path.insert(0, %r)\n"
-        "from workstation.owner import AccountLock\n"
+        "from workstation.serve.owner import AccountLock\n"
         "lock = AccountLock('paper'); assert lock.try_acquire('cli', command='hold it')\n"
         "print('held', flush=True); time.sleep(60)\n"
     ) % str(ROOT)
@@ -288,9 +288,9 @@ def test_the_embedded_workstation_owns_the_account_and_others_act_through_it(sho
     terminal act through it."""
     import asyncio
 
-    from workstation.config import Settings
-    from workstation.owner import AccountLock, current_holder, owning_engine
-    from workstation.session import Session
+    from workstation.core.config import Settings
+    from workstation.serve.owner import AccountLock, current_holder, owning_engine
+    from workstation.trading.session import Session
 
     home = short_home
 

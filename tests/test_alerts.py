@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 
 from tests.risk_helpers import build, hold, order
-from workstation.alerts import AlertNotice, AlertRuleError, parse_rule
-from workstation.model import ConnectionState, Side
+from workstation.alerts.engine import AlertNotice, AlertRuleError, parse_rule
+from workstation.core.model import ConnectionState, Side
 
 
 @pytest.mark.parametrize(

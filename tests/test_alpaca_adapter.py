@@ -11,7 +11,7 @@ import pytest
 from brokers.base import BrokerError
 from tests.alpaca_support import fake, keys, settings_for, until  # noqa: F401 (fixtures)
 from tests.fakes.alpaca_fake import KEY, SECRET, FakePosition
-from workstation.model import (
+from workstation.core.model import (
     AlertRaised,
     ConnectionState,
     OrderFilled,
@@ -21,8 +21,8 @@ from workstation.model import (
     Side,
     TimeInForce,
 )
-from workstation.oms import OrderError
-from workstation.session import Session
+from workstation.trading.oms import OrderError
+from workstation.trading.session import Session
 
 
 @pytest.fixture
@@ -364,7 +364,7 @@ async def test_separate_exits_would_be_refused_by_alpaca(session, fake):
 
 async def test_oco_stop_fill_while_away_maps_to_our_order_after_restart(fake, keys, home):  # noqa: F811
     from brokers.alpaca import AlpacaBroker
-    from workstation.clock import LiveClock
+    from workstation.core.clock import LiveClock
 
     s = Session.build(settings_for(fake), "alpaca-paper")
     await s.start(["AAPL"])

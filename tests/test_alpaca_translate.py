@@ -23,8 +23,8 @@ from brokers.alpaca import (
     to_float,
 )
 from brokers.base import BrokerAccepted, BrokerError, BrokerFill, BrokerRejected, BrokerReplaced, BrokerUnavailable
-from workstation.clock import SimClock
-from workstation.model import Order, OrderType, Side, TimeInForce
+from workstation.core.clock import SimClock
+from workstation.core.model import Order, OrderType, Side, TimeInForce
 
 
 def order(**kw) -> Order:
@@ -167,7 +167,7 @@ def test_nothing_outside_brokers_imports_alpaca():
 
 def test_keys_in_the_settings_file_are_refused():
     from brokers.alpaca import AlpacaBroker
-    from workstation.config import ConfigError, Profile
+    from workstation.core.config import ConfigError, Profile
 
     with pytest.raises(ConfigError, match="keys do not belong in the settings file"):
         AlpacaBroker(Profile(name="alpaca-paper", broker="alpaca", options={"secret_key": "x"}), SimClock(0))

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from tests.alpaca_support import fake, keys, settings_for, until  # noqa: F401 (fixtures)
-from workstation.model import OrderStatus
+from workstation.core.model import OrderStatus
 
 
 @pytest.mark.slow
@@ -15,7 +15,7 @@ async def test_ticket_order_on_alpaca_paper(fake, keys, home):  # noqa: F811
     import msgspec
 
     from workstation.api import LocalEngine
-    from workstation.session import Session
+    from workstation.trading.session import Session
     from workstation.ui.app import WorkstationApp
     from workstation.ui.panes.ticket import TicketPane
     from workstation.ui.panes.watchlist import WatchlistPane

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workstation import analytics
+from workstation.research import analytics
 
 CLOSES = pd.read_csv(Path(__file__).parent / "data" / "nvda-1999-2014.txt").Close
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from workstation import analytics as a
+from workstation.research import analytics as a
 
 ep = pytest.importorskip("empyrical")
 
@@ -53,7 +53,7 @@ def test_drawdown_duration_counts_until_recovery_or_the_end() -> None:
 
 class _F:
     def __init__(self, side: str, qty: int, price: str, ts: float, symbol: str = "X", strategy: str = "s", commission: str = "0"):
-        from workstation.model import Side
+        from workstation.core.model import Side
 
         self.side, self.qty, self.price, self.ts = Side(side), Decimal(qty), Decimal(price), ts
         self.symbol, self.strategy, self.commission = symbol, strategy, Decimal(commission)

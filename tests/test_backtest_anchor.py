@@ -18,7 +18,7 @@ import pytest
 bt = pytest.importorskip("backtrader")
 
 from plugins.ma_crossover import MaCrossover  # noqa: E402
-from workstation.backtest import StrategySpec, load_series, run_backtest  # noqa: E402
+from workstation.research.backtest import StrategySpec, load_series, run_backtest  # noqa: E402
 
 DATA = Path(__file__).parent / "data" / "orcl-1995-2014.txt"
 

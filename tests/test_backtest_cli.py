@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from workstation.cli import main
+from workstation.cli.app import main
 
 DATA = Path(__file__).parent / "data"
 ORCL = str(DATA / "orcl-1995-2014.txt")

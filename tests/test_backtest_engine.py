@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from plugins.ma_crossover import MaCrossover
-from workstation.backtest import (
+from workstation.research.backtest import (
     BacktestConfig,
     BacktestError,
     BarSeries,
@@ -17,8 +17,8 @@ from workstation.backtest import (
     open_limits,
     run_backtest,
 )
-from workstation.model import Bar
-from workstation.strategy import Strategy
+from workstation.core.model import Bar
+from workstation.strategies.api import Strategy
 
 DATA = Path(__file__).parent / "data"
 DAY = 86_400.0
@@ -145,7 +145,7 @@ def test_two_runs_with_the_same_inputs_give_identical_output(tmp_path: Path) -> 
 
 
 def test_a_backtest_keeps_its_own_journal_with_every_order_and_fill(tmp_path: Path) -> None:
-    from workstation.journal import Journal
+    from workstation.core.journal import Journal
 
     path = tmp_path / "bt.sqlite"
     r = run_backtest([load_series(DATA / "orcl-1995-2014.txt")], [StrategySpec(MaCrossover, {"qty": 100})], journal_path=path)
@@ -163,9 +163,9 @@ def test_the_batch_journal_writes_the_rows_the_live_journal_derives_from_the_sam
     must be exactly what the live journal's triggers make of the same order events and fills."""
     import sqlite3
 
-    from workstation.backtest import BatchJournal
-    from workstation.journal import Journal
-    from workstation.model import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+    from workstation.research.backtest import BatchJournal
+    from workstation.core.journal import Journal
+    from workstation.core.model import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 
     order = Order(id="7", client_id="bt-7", symbol="ORCL", side=Side.BUY, qty=Decimal("100"), type=OrderType.LIMIT,
                   tif=TimeInForce.DAY, limit_price=Decimal("12.345678"), strategy="ma", source="strategy",
@@ -205,8 +205,8 @@ def test_the_batch_journal_writes_the_rows_the_live_journal_derives_from_the_sam
 def test_a_failed_batch_write_is_raised_on_the_engines_thread_and_writes_nothing(tmp_path: Path) -> None:
     import sqlite3
 
-    from workstation.backtest import BatchJournal
-    from workstation.model import Fill, Side
+    from workstation.research.backtest import BatchJournal
+    from workstation.core.model import Fill, Side
 
     path = tmp_path / "bt.sqlite"
     batch = BatchJournal(path)
@@ -255,7 +255,7 @@ def test_bad_input_is_refused_before_anything_runs() -> None:
 
 
 def test_only_configured_limits_apply_the_live_defaults_do_not() -> None:
-    from workstation.limits import RiskLimits
+    from workstation.core.limits import RiskLimits
 
     live = RiskLimits()
     assert live.max_orders_per_second is not None and live.price_collar_pct is not None  # live has them on
@@ -277,7 +277,7 @@ def test_the_spike_filter_is_off_a_bar_far_from_the_others_trades() -> None:
 
 
 def test_the_spike_filter_when_asked_drops_the_bars_the_live_monitor_calls_spikes() -> None:
-    from workstation.backtest import spikes
+    from workstation.research.backtest import spikes
 
     calm = [(10.0 + 0.01 * (i % 3), 10.05 + 0.01 * (i % 3), 9.95, 10.0 + 0.01 * (i % 3)) for i in range(40)]
     rows = calm + [(10.0, 30.0, 9.95, 30.0), (10.0, 10.05, 9.95, 10.01), (10.0, 10.05, 9.95, 10.02)]

@@ -8,7 +8,7 @@ import pytest
 
 from brokers.base import BrokerFill
 from tests.risk_helpers import build, order
-from workstation.model import AlertRaised, OrderStatus, Side
+from workstation.core.model import AlertRaised, OrderStatus, Side
 
 D = Decimal
 

@@ -3,9 +3,9 @@
 import pytest
 
 from tests.risk_helpers import T0, alerts, build, hold, order
-from workstation.breaker import BreakerChanged, RiskError
-from workstation.model import OrderStatus, Side
-from workstation.risk import RiskStatus
+from workstation.risk.breaker import BreakerChanged, RiskError
+from workstation.core.model import OrderStatus, Side
+from workstation.risk.checks import RiskStatus
 
 
 def move(broker, price: float, symbol: str = "AAPL") -> None:
@@ -200,8 +200,8 @@ async def test_a_tripped_breaker_leaves_a_bracket_stop_in_place_while_its_take_p
     trip must not cancel it and leave the position without its stop."""
     from decimal import Decimal
 
-    from workstation.breaker import cancel_opening_orders
-    from workstation.model import Order, OrderType, TimeInForce
+    from workstation.risk.breaker import cancel_opening_orders
+    from workstation.core.model import Order, OrderType, TimeInForce
 
     class Book:
         def qty(self, symbol: str) -> Decimal:

@@ -11,9 +11,9 @@ import pytest
 from brokers.base import BrokerError, BrokerUnavailable
 from brokers.ccxt_broker import CcxtBroker, CcxtConfig
 from tests.fakes.binance_session import KEY, SECRET, fake, keys, open_session, profile_options, settle, until  # noqa: F401
-from workstation.clock import LiveClock
-from workstation.model import AlertRaised, ConnectionState, OrderFilled, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
-from workstation.oms import OrderError
+from workstation.core.clock import LiveClock
+from workstation.core.model import AlertRaised, ConnectionState, OrderFilled, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
+from workstation.trading.oms import OrderError
 
 D = Decimal
 
@@ -357,7 +357,7 @@ def test_only_brokers_import_ccxt():
         and re.search(r"^\s*(import|from)\s+ccxt\b", p.read_text(encoding="utf-8"), re.M)
     ]
     assert offenders == []
-    probe = "import sys, workstation.cli, workstation.session, brokers.factory; print('ccxt' in sys.modules)"
+    probe = "import sys, workstation.cli.app, workstation.trading.session, brokers.factory; print('ccxt' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=root, check=True)
     assert out.stdout.strip() == "False"
 

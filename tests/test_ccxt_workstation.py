@@ -8,9 +8,9 @@ import pytest
 
 from tests.fakes.binance_session import PROFILE, fake, keys, settings_for, until  # noqa: F401
 from workstation.api import LocalEngine
-from workstation.config import UISettings
-from workstation.model import OrderStatus
-from workstation.session import Session
+from workstation.core.config import UISettings
+from workstation.core.model import OrderStatus
+from workstation.trading.session import Session
 
 
 @pytest.mark.slow

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from workstation.config import load_settings
-from workstation.session import Session
-from workstation.symbols import parse_symbol
+from workstation.core.config import load_settings
+from workstation.trading.session import Session
+from workstation.core.symbols import parse_symbol
 
 HERE = Path(__file__).resolve().parent
 

@@ -3,8 +3,8 @@
 import pytest
 
 from tests.risk_helpers import build, hold, order
-from workstation.dataquality import QualityChanged
-from workstation.model import AlertRaised, Bar, OrderStatus, Quote, Side
+from workstation.risk.dataquality import QualityChanged
+from workstation.core.model import AlertRaised, Bar, OrderStatus, Quote, Side
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import msgspec
 import pytest
 
 from tests.risk_helpers import build, order, settings
-from workstation.alerts import Alert
-from workstation.delivery import Channel, Dispatcher, channel_label
-from workstation.model import OrderStatus
+from workstation.alerts.engine import Alert
+from workstation.alerts.delivery import Channel, Dispatcher, channel_label
+from workstation.core.model import OrderStatus
 
 
 def free_port() -> int:

@@ -9,7 +9,7 @@ import pytest
 from brokers.base import BrokerUnavailable
 from tests.fakes.ib_harness import ib_broker, ib_session, until
 from tests.fakes.tws_fake import FakeTWS
-from workstation.model import AlertRaised, ConnectionState
+from workstation.core.model import AlertRaised, ConnectionState
 
 AAPL = 265598
 
@@ -32,7 +32,7 @@ async def test_fake_negotiates_down_for_an_older_client(home, monkeypatch, clien
 
     from ib_async.client import Client
 
-    from workstation.model import OrderRequest, OrderStatus, OrderType, Side
+    from workstation.core.model import OrderRequest, OrderStatus, OrderType, Side
 
     monkeypatch.setattr(Client, "MaxClientVersion", client_max)
     async with ib_session(home, ["AAPL"]) as (session, fake):
@@ -115,7 +115,7 @@ async def test_orders_of_another_session_are_seen_but_not_changed(home):
     from decimal import Decimal
 
     from brokers.base import BrokerError
-    from workstation.model import Order, OrderType, Side, TimeInForce
+    from workstation.core.model import Order, OrderType, Side, TimeInForce
 
     async with ib_session(home, ["AAPL"]) as (session, fake):
         other = ib_broker(fake.port)  # a second workstation session: client id 2

@@ -7,9 +7,9 @@ import pytest
 from brokers.ib import IBConfig, default_port
 from brokers.ib_contracts import contract_for, symbol_for
 from tests.fakes.ib_harness import ib_session, until
-from workstation.config import ConfigError, Settings, load_settings
-from workstation.model import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
-from workstation.symbols import parse_symbol
+from workstation.core.config import ConfigError, Settings, load_settings
+from workstation.core.model import OrderRequest, OrderStatus, OrderType, Side, TimeInForce
+from workstation.core.symbols import parse_symbol
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ def test_nothing_outside_brokers_imports_ib_async():
 
 
 def test_the_engine_and_cli_load_without_ib_async():
-    code = "import sys, workstation.cli, workstation.session, brokers.factory; print('ib_async' in sys.modules)"
+    code = "import sys, workstation.cli.app, workstation.trading.session, brokers.factory; print('ib_async' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

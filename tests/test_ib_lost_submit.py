@@ -3,7 +3,7 @@
 from decimal import Decimal
 
 from tests.fakes.ib_harness import ib_session
-from workstation.model import OrderRequest, OrderStatus, OrderType, Side
+from workstation.core.model import OrderRequest, OrderStatus, OrderType, Side
 
 LIMIT = dict(symbol="AAPL", side=Side.BUY, qty=Decimal(10), type=OrderType.LIMIT, limit_price=Decimal("180"))
 

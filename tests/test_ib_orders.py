@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from tests.fakes.ib_harness import ib_session, until
 from tests.fakes.tws_fake import FakeContract, FakeTWS
-from workstation.model import AlertRaised, OrderRequest, OrderStatus, OrderType, Side
+from workstation.core.model import AlertRaised, OrderRequest, OrderStatus, OrderType, Side
 
 AAPL = 265598
 ES = 495512563
@@ -113,7 +113,7 @@ async def test_a_held_future_unknown_to_the_symbol_table_takes_ibs_multiplier(ho
 async def test_a_refused_modification_leaves_the_order_working(home):
     import pytest
 
-    from workstation.oms import OrderError
+    from workstation.trading.oms import OrderError
 
     async with ib_session(home, ["AAPL"]) as (session, fake):
         order = await session.oms.submit(

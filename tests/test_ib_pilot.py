@@ -6,9 +6,9 @@ from decimal import Decimal
 from tests.fakes.ib_harness import ib_broker
 from tests.fakes.tws_fake import FakeTWS
 from tests.ui_support import settle
-from workstation.config import Settings, UISettings
-from workstation.model import OrderStatus
-from workstation.session import Session
+from workstation.core.config import Settings, UISettings
+from workstation.core.model import OrderStatus
+from workstation.trading.session import Session
 
 AAPL = 265598
 MSFT = 272093

@@ -4,7 +4,7 @@ import asyncio
 from decimal import Decimal
 
 from tests.fakes.ib_harness import ib_session, until
-from workstation.model import AlertRaised, ConnectionState, OrderRequest, OrderStatus, OrderType, Side
+from workstation.core.model import AlertRaised, ConnectionState, OrderRequest, OrderStatus, OrderType, Side
 
 AAPL = 265598
 

@@ -127,3 +127,54 @@ def test_every_package_says_what_it_holds():
             if not doc or len(doc) < 40:
                 bare.append(str(init.relative_to(ROOT)))
     assert bare == []
+
+
+# the wings, lowest first: a module may import its own layer and the ones below, never above
+LAYERS = {"core": 0, "trading": 1, "risk": 1, "alerts": 1, "strategies": 2, "research": 3, "api": 4, "serve": 5, "ui": 5, "cli": 6}
+BROKERS = 0.5  # adapters use the core only; the session (trading) picks one
+
+
+def layer(name: str) -> float | None:
+    parts = name.split(".")
+    if parts[0] == "brokers":
+        return BROKERS
+    if parts[0] != "workstation" or len(parts) == 1:
+        return None
+    return LAYERS.get(parts[1])  # the plugin API's aliases (workstation.strategy, ...) sit outside the wings
+
+
+def upward(graph: dict[str, set[str]]) -> list[str]:
+    found = []
+    for name, deps in graph.items():
+        mine = layer(name)
+        if mine is None:
+            continue
+        for dep in deps:
+            theirs = layer(dep)
+            if theirs is not None and theirs > mine:
+                found.append(f"{name} -> {dep}")
+    return sorted(found)
+
+
+def test_layers_import_downward_only():
+    known = modules()
+    graph = {name: imports(name, path, known) for name, path in known.items()}
+    assert upward(graph) == []
+
+
+def test_the_layer_check_can_fail():
+    assert upward({"workstation.core.config": {"workstation.risk.dataquality"}}) == ["workstation.core.config -> workstation.risk.dataquality"]
+    assert upward({"workstation.cli.app": {"workstation.core.model"}}) == []
+
+
+def test_the_plugin_api_keeps_its_documented_paths():
+    """Users' plugins import workstation.strategy, .model, .indicators, .execution, .sizing:
+    each is the very module that now lives in its wing."""
+    import importlib
+
+    for old, new in (
+        ("strategy", "strategies.api"), ("model", "core.model"), ("indicators", "core.indicators"),
+        ("execution", "strategies.execution"), ("sizing", "strategies.sizing"),
+    ):
+        assert importlib.import_module(f"workstation.{old}") is importlib.import_module(f"workstation.{new}")
+    from workstation.strategy import Context, Param, Strategy  # noqa: F401 (as a plugin writes it)

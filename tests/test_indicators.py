@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workstation import indicators as ind
+from workstation.core import indicators as ind
 
 DATA = Path(__file__).parent / "data"
 

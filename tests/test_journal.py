@@ -3,8 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from workstation.journal import Journal, JournalError
-from workstation.model import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
+from workstation.core.journal import Journal, JournalError
+from workstation.core.model import Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 
 
 def order(i=1, status=OrderStatus.SUBMITTED):
@@ -77,8 +77,8 @@ _WRITER = """
 import sys
 import sqlite3
 from decimal import Decimal
-from workstation.journal import Journal
-from workstation.model import Order, OrderStatus, OrderType, Side, TimeInForce
+from workstation.core.journal import Journal
+from workstation.core.model import Order, OrderStatus, OrderType, Side, TimeInForce
 j = Journal(sys.argv[1])
 def put(i):
     j.record_order("submitted", Order(id=str(i), client_id=f"c-{i}", symbol="AAPL", side=Side.BUY, qty=Decimal(1),
@@ -179,7 +179,7 @@ def test_read_only_journal_in_a_directory_it_cannot_write(tmp_path):
         os.chmod(path, 0o644)
         os.chmod(folder, 0o555)
         code = (
-            "import sys; from workstation.journal import Journal\n"
+            "import sys; from workstation.core.journal import Journal\n"
             "j = Journal(sys.argv[1], readonly=True); print([o.id for o in j.orders()]); j.close()"
         )
         if os.geteuid() == 0:  # root writes anywhere: read as nobody
@@ -210,7 +210,7 @@ def test_read_only_v1_journal_reads_without_the_v2_indexes(tmp_path):
 
 import shutil  # noqa: E402
 
-from workstation import journal as journal_mod  # noqa: E402
+from workstation.core import journal as journal_mod  # noqa: E402
 
 WAL_TEST_BOUND = 64 * 1024 * 1024
 """The bound this file checks for 10,000 order events written without a pause (the
@@ -264,8 +264,8 @@ _CRASHER = """
 import os, signal, sys
 import sqlite3
 from decimal import Decimal
-from workstation.journal import Journal
-from workstation.model import Order, OrderStatus, OrderType, Side, TimeInForce
+from workstation.core.journal import Journal
+from workstation.core.model import Order, OrderStatus, OrderType, Side, TimeInForce
 j = Journal(sys.argv[1])
 for i in range(1, 10_001):
     j.record_order("submitted", Order(id=str(i), client_id=f"c-{i}", symbol="AAPL", side=Side.BUY, qty=Decimal(100),

@@ -12,11 +12,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from workstation.cli import CliError
-from workstation.cli_journal import register
-from workstation.files import private_dir, private_file, private_umask
-from workstation.journal import Journal
-from workstation.model import Order, OrderStatus, OrderType, Side, TimeInForce
+from workstation.cli.app import CliError
+from workstation.cli.journal import register
+from workstation.core.files import private_dir, private_file, private_umask
+from workstation.core.journal import Journal
+from workstation.core.model import Order, OrderStatus, OrderType, Side, TimeInForce
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -159,8 +159,8 @@ def test_backup_errors_are_one_line(tmp_path, app):
 _BUSY_WRITER = """
 import sys
 from decimal import Decimal
-from workstation.journal import Journal
-from workstation.model import Order, OrderStatus, OrderType, Side, TimeInForce
+from workstation.core.journal import Journal
+from workstation.core.model import Order, OrderStatus, OrderType, Side, TimeInForce
 j = Journal(sys.argv[1])
 i = 0
 while True:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import workstation.journal as journal_mod
-from workstation.journal import MIGRATIONS, SCHEMA_VERSION, Journal, JournalError
+import workstation.core.journal as journal_mod
+from workstation.core.journal import MIGRATIONS, SCHEMA_VERSION, Journal, JournalError
 
 FIXTURES = Path(__file__).parent / "data" / "journals"
 V1 = FIXTURES / "v1-9352c03.sqlite"  # written by the workstation at commit 9352c03 (make_v1.py)

@@ -4,7 +4,7 @@ import asyncio
 
 from tests.fakes.scripted import ScriptedBroker
 from tests.risk_helpers import build, hold, order
-from workstation.model import OrderStatus, OrderType, Side
+from workstation.core.model import OrderStatus, OrderType, Side
 
 
 class FillingBroker(ScriptedBroker):
@@ -103,7 +103,7 @@ async def test_the_kill_switch_flattens_a_position_bigger_than_the_order_caps(tm
     report = await s.kill("too big")
     assert report.errors == [] and s.portfolio.qty("AAPL") == 0
     # a kill-switch order that would open a position gets no such pass
-    from workstation.risk import KILL_SOURCE
+    from workstation.risk.checks import KILL_SOURCE
 
     o = await s.oms.submit(order("AAPL", Side.SELL, 200, source=KILL_SOURCE))
     assert o.status is OrderStatus.REJECTED and "circuit breaker tripped" in o.reason

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workstation.model import (
+from workstation.core.model import (
     TRANSITIONS,
     AssetClass,
     IllegalTransition,
@@ -13,7 +13,7 @@ from workstation.model import (
     check_transition,
     plain,
 )
-from workstation.symbols import occ_symbol, parse_symbol, split_symbols
+from workstation.core.symbols import occ_symbol, parse_symbol, split_symbols
 
 
 @pytest.mark.parametrize(
@@ -112,7 +112,7 @@ def test_symbol_parser_only_raises_model_error(text):
 
 
 def test_a_memo_forgets_everything_at_once_when_full() -> None:
-    from workstation.memo import Memo
+    from workstation.core.memo import Memo
 
     memo = Memo(3)
     for k in range(3):

@@ -5,9 +5,9 @@ from decimal import Decimal
 import pytest
 
 from tests.fakes.scripted import ScriptedBroker
-from workstation.clock import SimClock
-from workstation.config import Settings
-from workstation.model import (
+from workstation.core.clock import SimClock
+from workstation.core.config import Settings
+from workstation.core.model import (
     OrderAccepted,
     OrderFilled,
     OrderRejected,
@@ -18,8 +18,8 @@ from workstation.model import (
     Side,
     TimeInForce,
 )
-from workstation.oms import OrderError
-from workstation.session import Session
+from workstation.trading.oms import OrderError
+from workstation.trading.session import Session
 
 
 @pytest.fixture

@@ -13,13 +13,13 @@ import pandas as pd
 import pytest
 
 from tests.fakes.scripted import ScriptedBroker
-from workstation import indicators as ind
-from workstation.clock import SimClock
-from workstation.config import Settings
-from workstation.model import Bar, OrderStatus, OrderType, Quote, Side
-from workstation.session import Session
-from workstation.strategy_plugins import discover
-from workstation.strategy_runner import StrategyRunner
+from workstation.core import indicators as ind
+from workstation.core.clock import SimClock
+from workstation.core.config import Settings
+from workstation.core.model import Bar, OrderStatus, OrderType, Quote, Side
+from workstation.trading.session import Session
+from workstation.strategies.plugins import discover
+from workstation.strategies.runner import StrategyRunner
 
 T0 = 1_700_000_000.0
 CLOSES = pd.read_csv(Path(__file__).parent / "data" / "orcl-1995-2014.txt").Close.to_numpy()[:600]

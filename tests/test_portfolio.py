@@ -6,9 +6,9 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workstation.model import Fill, Quote, Side
-from workstation.portfolio import Portfolio
-from workstation.symbols import parse_symbol
+from workstation.core.model import Fill, Quote, Side
+from workstation.trading.portfolio import Portfolio
+from workstation.core.symbols import parse_symbol
 
 SYMBOLS = ["AAPL", "ES-2026-12", "AAPL-2026-12-18-200-C", "BTC/USD"]
 

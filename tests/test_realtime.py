@@ -10,9 +10,9 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import ROOT, run_cli
-from workstation.strategy import ParamError
-from workstation.realtime import choose_strategies
-from workstation.strategy_plugins import discover
+from workstation.strategies.api import ParamError
+from workstation.research.realtime import choose_strategies
+from workstation.strategies.plugins import discover
 
 
 def test_params_go_to_the_strategies_that_have_them():

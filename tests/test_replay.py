@@ -15,8 +15,8 @@ import pytest
 from brokers.base import BrokerAccepted, BrokerFill, BrokerReport
 from brokers.replay import ReplayError, ReplayFeed, symbol_from_path
 from brokers.sim import SimBroker, SimConfig
-from workstation.clock import SimClock
-from workstation.model import (
+from workstation.core.clock import SimClock
+from workstation.core.model import (
     Bar,
     Order,
     OrderStatus,

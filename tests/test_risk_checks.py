@@ -5,9 +5,9 @@ from decimal import Decimal
 import pytest
 
 from tests.risk_helpers import build, hold, order, settings
-from workstation.model import OrderStatus, Side
-from workstation.oms import OrderError
-from workstation.risk import KILL_SOURCE
+from workstation.core.model import OrderStatus, Side
+from workstation.trading.oms import OrderError
+from workstation.risk.checks import KILL_SOURCE
 
 
 async def submit(s, req):
@@ -46,7 +46,7 @@ async def test_max_order_notional(env, qty, ok):
 
 
 async def test_paper_defaults(tmp_path):
-    from workstation.config import Settings
+    from workstation.core.config import Settings
 
     s, broker, _ = build(tmp_path, Settings())
     assert s.limits.limits.price_collar_pct == 10 and s.limits.limits.max_order_notional == 250_000
@@ -160,7 +160,7 @@ async def test_max_sector_pct(env, qty, ok):
 async def test_user_sectors_extend_the_table(tmp_path):
     import msgspec
 
-    from workstation.config import Settings
+    from workstation.core.config import Settings
 
     st = msgspec.convert({"sectors": {"ZZZ": "Information Technology"}}, Settings)
     s, _, _ = build(tmp_path, st)
@@ -331,7 +331,7 @@ async def test_replace_is_checked(env):
 async def test_wash_sale_warns_and_does_not_block(env):
     s, broker, clock = env()
     warnings = []
-    from workstation.model import AlertRaised
+    from workstation.core.model import AlertRaised
 
     s.bus.subscribe(AlertRaised, lambda a: warnings.append(a.message) if a.source == "risk" else None)
     await hold(s, broker, "AAPL", 100, 100.0)
@@ -347,8 +347,8 @@ async def test_wash_sale_warns_and_does_not_block(env):
 
 
 async def test_fifo_lots(tmp_path):
-    from workstation.model import Fill
-    from workstation.taxlots import TaxLots
+    from workstation.core.model import Fill
+    from workstation.trading.taxlots import TaxLots
 
     lots = TaxLots()
     lots.apply(Fill(exec_id="1", order_id="1", symbol="X", side=Side.BUY, qty=Decimal(10), price=Decimal(10), ts=1))

@@ -5,8 +5,8 @@ from decimal import Decimal
 
 from brokers.sim import SimBroker, SimConfig
 from tests.risk_helpers import T0, build, order
-from workstation.clock import SimClock
-from workstation.model import OrderStatus, OrderType, Side, TimeInForce
+from workstation.core.clock import SimClock
+from workstation.core.model import OrderStatus, OrderType, Side, TimeInForce
 
 QTY = 200
 STEP = 30.0  # seconds between market steps

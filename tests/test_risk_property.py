@@ -8,10 +8,10 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 
 from tests.fakes.scripted import ScriptedBroker
 from tests.risk_helpers import order, settings
-from workstation.clock import SimClock
-from workstation.model import OrderStatus, OrderType, Side
-from workstation.oms import OrderError
-from workstation.session import Session
+from workstation.core.clock import SimClock
+from workstation.core.model import OrderStatus, OrderType, Side
+from workstation.trading.oms import OrderError
+from workstation.trading.session import Session
 
 LIMIT = 100
 

@@ -22,14 +22,14 @@ import pytest
 
 from tests.fakes.market import InstantBroker
 from tests.serve_support import SYMBOLS, until
-from workstation import protocol as P
+from workstation.serve import protocol as P
 from workstation.api import IntentError, LocalEngine
-from workstation.clock import SimClock
-from workstation.config import Profile, Settings
-from workstation.model import AlertRaised, ConnectionState, Order, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
-from workstation.remote import ENGINE_GONE, EngineUnavailable, RemoteEngine, engine_gone
-from workstation.server import EngineServer
-from workstation.session import Session
+from workstation.core.clock import SimClock
+from workstation.core.config import Profile, Settings
+from workstation.core.model import AlertRaised, ConnectionState, Order, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
+from workstation.serve.remote import ENGINE_GONE, EngineUnavailable, RemoteEngine, engine_gone
+from workstation.serve.server import EngineServer
+from workstation.trading.session import Session
 
 START = 1_790_000_000.0
 TOKEN = "s3cret"
@@ -43,7 +43,7 @@ def build(root: Path, **profile) -> Session:
 @asynccontextmanager
 async def served(root: Path, session: Session | None = None, *, tcp: bool = False, **caps):
     """An engine serving on a Unix socket (and TCP with a token), with status and the kill switch."""
-    from workstation.status import status_document
+    from workstation.trading.status import status_document
 
     session = session or build(root)
     engine = LocalEngine(session, source="engine")

@@ -11,11 +11,11 @@ from decimal import Decimal
 import pytest
 
 from tests.serve_support import SYMBOLS, attached, engine_server, short_home, until  # noqa: F401 (fixture)
-from workstation import protocol as P
+from workstation.serve import protocol as P
 from workstation.api import IntentError
-from workstation.model import AlertRaised, OrderEvent, OrderFilled, OrderRequest, OrderType, Quote, Side
-from workstation.remote import EngineUnavailable, RemoteEngine
-from workstation.rundir import peer_credentials, peer_refusal
+from workstation.core.model import AlertRaised, OrderEvent, OrderFilled, OrderRequest, OrderType, Quote, Side
+from workstation.serve.remote import EngineUnavailable, RemoteEngine
+from workstation.serve.rundir import peer_credentials, peer_refusal
 
 
 def stalled_client(path) -> socket.socket:
@@ -251,8 +251,8 @@ async def _stranger(root):
 async def test_faces_attach_only_where_an_engine_listens(short_home):
     """The workstation picks a serving engine when one answers, and embeds one otherwise:
     a socket file left behind by a killed engine is not an engine."""
-    from workstation.cli_serve import remote_engine, via_engine
-    from workstation.rundir import socket_path
+    from workstation.cli.serve import remote_engine, via_engine
+    from workstation.serve.rundir import socket_path
 
     home = short_home
     (home / "run").mkdir(mode=0o700)

@@ -21,13 +21,13 @@ pytestmark = pytest.mark.slow
 
 def paper_socket() -> Path:
     """The paper account's socket under this test's WORKSTATION_HOME."""
-    from workstation.rundir import socket_path
+    from workstation.serve.rundir import socket_path
 
     return socket_path("paper")
 
 
 def current_holder(profile: str):
-    from workstation.owner import current_holder as holder
+    from workstation.serve.owner import current_holder as holder
 
     return holder(profile)
 
@@ -98,7 +98,7 @@ def journal_orders(home: Path) -> list[dict]:
 
 
 async def attach_pilot(home: Path):
-    from workstation.remote import RemoteEngine
+    from workstation.serve.remote import RemoteEngine
 
     return RemoteEngine(paper_socket(), kind="tui")
 
@@ -133,7 +133,7 @@ def test_engine_outlives_a_killed_workstation_and_shows_it_all_on_reattach(short
 
         async def reattach():
             from workstation.ui.app import WorkstationApp
-            from workstation.config import Settings, UISettings
+            from workstation.core.config import Settings, UISettings
             from workstation.ui.panes.orders import OrdersPane
             from workstation.ui.panes.positions import PositionsPane
             from workstation.ui.watchlists import Watchlists
@@ -177,7 +177,7 @@ def test_a_killed_engine_restarts_from_its_journal_and_the_client_reattaches(sho
         assert r.returncode == 0, r.stderr
 
         async def scenario():
-            from workstation.remote import RemoteEngine
+            from workstation.serve.remote import RemoteEngine
 
             remote = RemoteEngine(paper_socket(), kind="tui")
             await remote.start(["AAPL"])
@@ -296,7 +296,7 @@ def test_tcp_listener_from_the_settings_file_wants_its_token(short_home):
     engine = start_serve(short_home)
     try:
         async def attach(token):
-            from workstation.remote import EngineUnavailable, RemoteEngine
+            from workstation.serve.remote import EngineUnavailable, RemoteEngine
 
             remote = RemoteEngine(("127.0.0.1", port), kind="tui", token=token)
             try:
@@ -384,7 +384,7 @@ def test_a_strategy_keeps_trading_while_no_workstation_is_attached(short_home):
         assert wait_for(lambda: twap_orders() >= before + 2, timeout=20)  # slices keep going, nobody watching
 
         async def look():
-            from workstation.remote import RemoteEngine
+            from workstation.serve.remote import RemoteEngine
 
             remote = RemoteEngine(paper_socket(), kind="tui")
             await remote.start(["AAPL"])

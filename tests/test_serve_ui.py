@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from tests.serve_support import SYMBOLS, engine_server, until
 from tests.ui_support import settle
-from workstation.config import Settings, UISettings
-from workstation.model import AlertRaised
-from workstation.remote import RemoteEngine
+from workstation.core.config import Settings, UISettings
+from workstation.core.model import AlertRaised
+from workstation.serve.remote import RemoteEngine
 from workstation.ui.watchlists import Watchlists
 
 

@@ -26,9 +26,9 @@ from brokers.simmarket import (
     nyse_sessions,
     prev_close_time,
 )
-from workstation.clock import perf_ns
-from workstation.model import Quote
-from workstation.symbols import parse_symbol
+from workstation.core.clock import perf_ns
+from workstation.core.model import Quote
+from workstation.core.symbols import parse_symbol
 
 NY = ZoneInfo("America/New_York")
 T0 = datetime(2025, 6, 10, 11, 0, tzinfo=NY).timestamp()  # a Tuesday morning

@@ -27,8 +27,8 @@ from brokers.base import (
     BrokerReport,
 )
 from brokers.sim import SimBroker, SimConfig, SimMarket
-from workstation.clock import SimClock
-from workstation.model import (
+from workstation.core.clock import SimClock
+from workstation.core.model import (
     ConnectionState,
     Order,
     OrderStatus,
@@ -37,7 +37,7 @@ from workstation.model import (
     Side,
     TimeInForce,
 )
-from workstation.symbols import parse_symbol
+from workstation.core.symbols import parse_symbol
 
 NY = ZoneInfo("America/New_York")
 # Tuesday 10 June 2025, 11:00 New York: a normal trading day

@@ -4,9 +4,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from workstation import sizing
-from workstation.model import ModelError
-from workstation.symbols import parse_symbol
+from workstation.strategies import sizing
+from workstation.core.model import ModelError
+from workstation.core.symbols import parse_symbol
 
 AAPL = parse_symbol("AAPL")
 BTC = parse_symbol("BTC/USD")  # lot 0.0001

@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from workstation.model import Bar, Quote
-from workstation.strategy import Allocation, Param, ParamError, Strategy, parse_assignments
-from workstation.strategy_workers import Inbox
+from workstation.core.model import Bar, Quote
+from workstation.strategies.api import Allocation, Param, ParamError, Strategy, parse_assignments
+from workstation.strategies.workers import Inbox
 
 
 class Demo(Strategy):

@@ -6,10 +6,10 @@ import textwrap
 import pytest
 
 from tests.conftest import run_cli
-from workstation.strategy_plugins import discover, load_class, shipped_dir
+from workstation.strategies.plugins import discover, load_class, shipped_dir
 
 GOOD = '''
-from workstation.strategy import Param, Strategy
+from workstation.strategies.api import Param, Strategy
 
 
 class Mine(Strategy):
@@ -38,10 +38,10 @@ def test_shipped_plugins_are_found():
 def test_broken_plugins_give_file_and_line_and_do_not_stop_the_others(tmp_path):
     user = tmp_path / "strategies"
     write(user, "good.py", GOOD)
-    syntax = write(user, "a_syntax.py", "from workstation.strategy import Strategy\n\nclass Bad(Strategy:\n    pass\n")
-    raises = write(user, "b_raises.py", "from workstation.strategy import Strategy\nimport math\nx = 1 / 0\n")
+    syntax = write(user, "a_syntax.py", "from workstation.strategies.api import Strategy\n\nclass Bad(Strategy:\n    pass\n")
+    raises = write(user, "b_raises.py", "from workstation.strategies.api import Strategy\nimport math\nx = 1 / 0\n")
     bounds = write(user, "c_bounds.py", """
-        from workstation.strategy import Param, Strategy
+        from workstation.strategies.api import Param, Strategy
 
 
         class OutOfBounds(Strategy):

@@ -7,12 +7,12 @@ from decimal import Decimal
 import pytest
 
 from tests.fakes.scripted import ScriptedBroker
-from workstation.clock import SimClock
-from workstation.config import Settings
-from workstation.model import AlertRaised, OrderRejected, OrderStatus, OrderType, Quote
-from workstation.session import Session
-from workstation.strategy import Param, Strategy, StrategyState
-from workstation.strategy_runner import StrategyRunner
+from workstation.core.clock import SimClock
+from workstation.core.config import Settings
+from workstation.core.model import AlertRaised, OrderRejected, OrderStatus, OrderType, Quote
+from workstation.trading.session import Session
+from workstation.strategies.api import Param, Strategy, StrategyState
+from workstation.strategies.runner import StrategyRunner
 
 T0 = 1_700_000_000.0
 
@@ -205,7 +205,7 @@ async def test_inline_bars_through_a_route_sink_keep_isolation_pause_and_history
     """The backtest's bar path: a route looked up once, inline workers, bars as they come. Once
     "bad" has failed, "good" is the route's one member and takes bars straight from it; its
     pause, resume and stop still count."""
-    from workstation.model import Bar
+    from workstation.core.model import Bar
 
     s, broker, clock, alerts = env
     r = make_runner(s, "inline")
@@ -276,7 +276,7 @@ async def test_edit_parameters_validates_and_restarts(env):
     r = make_runner(s)
     inst = r.add(BuyOnce, symbols=["AAPL"])
     await r.start(inst.name)
-    from workstation.strategy import ParamError
+    from workstation.strategies.api import ParamError
 
     with pytest.raises(ParamError, match="qty must be at least 1"):
         await r.set_params(inst.name, {"qty": "0"})
@@ -358,7 +358,7 @@ async def test_process_worker_runs_the_strategy_in_another_process(env):
     from tests.process_strategies import HeavyBuyer
 
     s, broker, clock, alerts = env
-    from workstation.model import Bar
+    from workstation.core.model import Bar
 
     def history(symbol, seconds, count):
         return [Bar(symbol=symbol, ts=T0 - 60 * (3 - i), open=1, high=1, low=1, close=float(i), seconds=60) for i in range(count)]
@@ -479,7 +479,7 @@ async def test_sizing_uses_the_allocation_and_flatten_closes_only_its_own(env):
 
 
 def req_manual():
-    from workstation.model import OrderRequest, Side
+    from workstation.core.model import OrderRequest, Side
 
     return OrderRequest(symbol="AAPL", side=Side.BUY, qty=Decimal(7))
 

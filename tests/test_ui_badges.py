@@ -6,7 +6,7 @@ import html
 
 from tests.serve_support import SYMBOLS, engine_server, until
 from tests.ui_support import START, make_app, settle
-from workstation.model import Quote
+from workstation.core.model import Quote
 
 
 def screen(app) -> str:
@@ -83,8 +83,8 @@ def screen_lines(app) -> list[str]:
 
 
 async def test_attached_the_banner_and_badges_follow_the_serving_engine(tmp_path):
-    from workstation.config import Settings, UISettings
-    from workstation.remote import RemoteEngine
+    from workstation.core.config import Settings, UISettings
+    from workstation.serve.remote import RemoteEngine
     from workstation.ui.app import WorkstationApp
     from workstation.ui.watchlists import Watchlists
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workstation.model import OrderType, Side, TimeInForce
+from workstation.core.model import OrderType, Side, TimeInForce
 from workstation.ui.commands import (
     AlertCommand,
     CancelCommand,

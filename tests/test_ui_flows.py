@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from tests.ui_support import make_app, settle
-from workstation.model import OrderStatus, OrderType, Side, TimeInForce
+from workstation.core.model import OrderStatus, OrderType, Side, TimeInForce
 from workstation.ui.messages import IntentDone, IntentFailed, OrderSent, ThemeChanged
 from workstation.ui.panes.orders import OrdersPane
 from workstation.ui.panes.positions import PositionsPane

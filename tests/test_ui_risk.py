@@ -8,7 +8,7 @@ import pytest
 
 from tests.test_ui_flows import command, of, orders, working_limit
 from tests.ui_support import make_app, settle
-from workstation.model import OrderStatus
+from workstation.core.model import OrderStatus
 from workstation.ui.messages import IntentDone, IntentFailed
 from workstation.ui.panes.risk import RiskPane
 from workstation.ui.screens.confirm import ConfirmScreen
@@ -163,12 +163,12 @@ async def test_attached_kill_limit_and_alert_go_to_the_serving_engine(tmp_path):
     from tests.serve_support import SYMBOLS, short_socket, until
     from tests.ui_support import START
     from workstation.api import LocalEngine
-    from workstation.clock import SimClock
-    from workstation.config import Settings, UISettings
-    from workstation.model import OrderRequest, OrderType, Side
-    from workstation.remote import RemoteEngine
-    from workstation.server import EngineServer
-    from workstation.session import Session
+    from workstation.core.clock import SimClock
+    from workstation.core.config import Settings, UISettings
+    from workstation.core.model import OrderRequest, OrderType, Side
+    from workstation.serve.remote import RemoteEngine
+    from workstation.serve.server import EngineServer
+    from workstation.trading.session import Session
     from workstation.ui.app import WorkstationApp
     from workstation.ui.watchlists import Watchlists
 
@@ -203,7 +203,7 @@ async def test_attached_kill_limit_and_alert_go_to_the_serving_engine(tmp_path):
             assert isinstance(app.screen, ConfirmScreen)
             await pilot.press("y")
             await until(lambda: not session.breaker.tripped)
-            from workstation.model import AlertRaised
+            from workstation.core.model import AlertRaised
             from workstation.ui.panes.feed import AlertsPane
 
             session.bus.publish(AlertRaised(title="Stop hit", message="AAPL stop filled", priority="high", ts=START))
@@ -218,7 +218,7 @@ async def test_attached_kill_limit_and_alert_go_to_the_serving_engine(tmp_path):
 
 
 async def test_alerts_pane_acknowledges_the_selected_alert_then_all(tmp_path):
-    from workstation.model import AlertRaised
+    from workstation.core.model import AlertRaised
     from workstation.ui.panes.feed import AlertsPane
 
     app, session, _ = make_app(tmp_path)

@@ -9,9 +9,9 @@ from textual.widgets import Input, Static
 from tests.fakes.market import InstantBroker
 from tests.ui_support import START, SYMBOLS, settle
 from workstation.api import LocalEngine
-from workstation.clock import SimClock
-from workstation.config import Settings, StrategySettings, UISettings
-from workstation.session import Session
+from workstation.core.clock import SimClock
+from workstation.core.config import Settings, StrategySettings, UISettings
+from workstation.trading.session import Session
 from workstation.ui.watchlists import Watchlists
 
 

@@ -63,7 +63,7 @@ def test_buy_from_the_command_line_in_tmux(tmp_path):
         assert "Watchlist" not in term.screen(), "q did not quit"
     finally:
         term.tmux("kill-server")
-    from workstation.journal import Journal
+    from workstation.core.journal import Journal
 
     journal = Journal(tmp_path / "data" / "paper" / "journal.sqlite")
     fills = journal.fills()

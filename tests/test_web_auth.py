@@ -1,7 +1,7 @@
 """``main.py web`` lets in only the holder of its token, from its own origin, and its faces
 end with their link.
 
-Most tests run ``workstation.web.WebServer`` in this process on an ephemeral port with a
+Most tests run ``workstation.serve.web.WebServer`` in this process on an ephemeral port with a
 stand-in for the workstation (a small Python process that writes a marker file when it
 starts), so they need no engine. The last ones run ``main.py web`` itself.
 """
@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import ROOT, run_cli
-from workstation.web import COOKIE, WebServer
+from workstation.serve.web import COOKIE, WebServer
 
 TOKEN = "s3cret-" + "x" * 30
 
@@ -279,7 +279,7 @@ def test_a_killed_web_server_takes_its_faces_with_it(tmp_path):
     marker = tmp_path / "started"
     script = (
         "import sys\n"
-        "from workstation.web import serve_web\n"
+        "from workstation.serve.web import serve_web\n"
         f"serve_web({stand_in(marker)!r}, host='127.0.0.1', port=0, title='t', token={TOKEN!r},\n"
         "          ready=lambda host, port: print(port, flush=True))\n"
     )
@@ -483,8 +483,8 @@ def test_a_web_session_started_its_engine_stops_it_and_leaves_no_token_behind(tm
 
 def test_the_settings_file_can_hold_the_token(tmp_path, monkeypatch):
     """[web] token in the settings file is the token the web face asks for."""
-    from workstation.config import load_settings
-    from workstation.web import resolve_token
+    from workstation.core.config import load_settings
+    from workstation.serve.web import resolve_token
 
     path = tmp_path / "settings.toml"
     path.write_text('[web]\ntoken = "a-long-settings-token-0123"\n')

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from tests.fakes.market import InstantBroker
 from workstation.api import LocalEngine
-from workstation.clock import SimClock
-from workstation.config import Profile, Settings, UISettings
-from workstation.session import Session
+from workstation.core.clock import SimClock
+from workstation.core.config import Profile, Settings, UISettings
+from workstation.trading.session import Session
 from workstation.ui.watchlists import Watchlists
 
 START = 1_790_000_000.0  # a fixed instant: the header clock and every timestamp are stable

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
-from workstation.breaker import BreakerChanged
-from workstation.dataquality import QualityChanged
-from workstation.model import (  # IntentError is re-exported: faces catch it from here
+from workstation.risk.breaker import BreakerChanged
+from workstation.risk.dataquality import QualityChanged
+from workstation.core.model import (  # IntentError is re-exported: faces catch it from here
     ZERO,
     Account,
     AlertRaised,
@@ -41,9 +41,9 @@ from workstation.model import (  # IntentError is re-exported: faces catch it fr
 )
 
 if TYPE_CHECKING:
-    from workstation.oms import Review
-    from workstation.session import Session
-    from workstation.strategy_desk import StrategyDesk
+    from workstation.trading.oms import Review
+    from workstation.trading.session import Session
+    from workstation.strategies.desk import StrategyDesk
 
 
 class EngineInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -187,8 +187,8 @@ class LocalEngine:
     """``EngineAPI`` over an in-process ``Session`` running on the caller's event loop."""
 
     def __init__(self, session: Session, *, source: str = "ui", strategies: list | tuple = (), config_path: object = None) -> None:
-        from workstation.alertbook import AlertBook
-        from workstation.strategy_desk import StrategyDesk
+        from workstation.alerts.book import AlertBook
+        from workstation.strategies.desk import StrategyDesk
 
         self._s = session
         self._source = source
@@ -209,7 +209,7 @@ class LocalEngine:
         if journaled is not None:
             # the alert engine de-duplicates and journals every alert (rules' too) before it is
             # shown: faces see its notices, and the book starts from its journal
-            from workstation.alerts import AlertAcked, AlertNotice
+            from workstation.alerts.engine import AlertAcked, AlertNotice
 
             self.alert_book = AlertBook([_raised(a) for a in journaled.recent], unread=_unread(journaled.unacked()))
             self._unsubscribe.append(bus.subscribe(AlertNotice, self._on_notice))
@@ -416,7 +416,7 @@ class LocalEngine:
         return msgspec.structs.replace(request, source=self._source) if request.source == "cli" else request
 
     async def review(self, request: OrderRequest) -> Review:
-        from workstation.oms import OrderError
+        from workstation.trading.oms import OrderError
 
         try:
             return await self._s.oms.review(self._tagged(request))
@@ -424,7 +424,7 @@ class LocalEngine:
             raise IntentError(str(exc)) from None
 
     async def submit(self, request: OrderRequest) -> Order:
-        from workstation.oms import OrderError
+        from workstation.trading.oms import OrderError
 
         try:
             return await self._s.oms.submit(self._tagged(request))
@@ -432,7 +432,7 @@ class LocalEngine:
             raise IntentError(str(exc)) from None
 
     async def cancel(self, order_id: str) -> Order:
-        from workstation.oms import OrderError
+        from workstation.trading.oms import OrderError
 
         try:
             return await self._s.oms.cancel(order_id)
@@ -446,7 +446,7 @@ class LocalEngine:
         self, order_id: str, *, qty: Decimal | None = None, limit_price: Decimal | None = None,
         stop_price: Decimal | None = None,
     ) -> Order:
-        from workstation.oms import OrderError
+        from workstation.trading.oms import OrderError
 
         try:
             return await self._s.oms.replace_order(order_id, qty=qty, limit_price=limit_price, stop_price=stop_price)
@@ -513,7 +513,7 @@ def reset_breaker_on(s: Any, who: str) -> str | None:
 
 def set_limit_on(s: Any, name: str, value: str, strategy: str | None = None) -> str:
     """Change a risk limit (journaled by the session); returns the new value as shown."""
-    from workstation.limits import show
+    from workstation.core.limits import show
 
     s = require_admin(s)
     s.set_limit(name, value, strategy)

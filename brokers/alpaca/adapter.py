@@ -58,11 +58,11 @@ from brokers.base import (
     ReportSink,
     StateSink,
 )
-from workstation.clock import Clock
-from workstation.config import ConfigError, Profile
-from workstation.model import AssetClass, Bar, ConnectionState, Instrument, Order, Position, Quote
-from workstation.model import Account as ModelAccount
-from workstation.symbols import parse_symbol
+from workstation.core.clock import Clock
+from workstation.core.config import ConfigError, Profile
+from workstation.core.model import AssetClass, Bar, ConnectionState, Instrument, Order, Position, Quote
+from workstation.core.model import Account as ModelAccount
+from workstation.core.symbols import parse_symbol
 
 log = logging.getLogger("brokers.alpaca")
 

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import websockets
 from alpaca.trading.stream import TradingStream
 
-from workstation.clock import Clock
+from workstation.core.clock import Clock
 
 log = logging.getLogger("brokers.alpaca")
 

@@ -1,4 +1,4 @@
-"""Alpaca's JSON and alpaca-py's request models <-> ``workstation.model``, exactly. Pure: no I/O.
+"""Alpaca's JSON and alpaca-py's request models <-> ``workstation.core.model``, exactly. Pure: no I/O.
 
 Numbers from Alpaca are read from their JSON text into ``Decimal``; numbers going out pass
 through the SDK's float fields only when the float's shortest text is the same number.
@@ -35,8 +35,8 @@ from brokers.base import (
     BrokerReplaced,
     BrokerReport,
 )
-from workstation.model import AssetClass, Instrument, Order, OrderType, TimeInForce, plain
-from workstation.symbols import parse_symbol
+from workstation.core.model import AssetClass, Instrument, Order, OrderType, TimeInForce, plain
+from workstation.core.symbols import parse_symbol
 
 REPLACE_MARK = ".r"
 OCO_MARK = "+"

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from tests.fakes.binance_fake import BinanceFake
-from workstation.config import Profile, Settings
-from workstation.session import Session
+from workstation.core.config import Profile, Settings
+from workstation.trading.session import Session
 
 KEY = "fake-key-7f3a9c"
 SECRET = "fake-secret-b81e44"

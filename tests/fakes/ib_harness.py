@@ -10,9 +10,9 @@ from pathlib import Path
 
 from brokers.ib import IBBroker, IBConfig
 from tests.fakes.tws_fake import FakeTWS
-from workstation.clock import LiveClock
-from workstation.config import Settings
-from workstation.session import Session
+from workstation.core.clock import LiveClock
+from workstation.core.config import Settings
+from workstation.trading.session import Session
 
 FAST = dict(backoff_initial=0.05, backoff_max=0.2, submit_timeout=2.0, commission_wait=0.5, connect_timeout=3.0, first_quote_wait=0.0)
 

@@ -8,8 +8,8 @@ import itertools
 from decimal import Decimal
 
 from brokers.base import BrokerAccepted, BrokerCanceled, BrokerFill, BrokerRejected, BrokerReplaced
-from workstation.model import ConnectionState, Instrument, Order, OrderType, Quote, Side
-from workstation.symbols import parse_symbol
+from workstation.core.model import ConnectionState, Instrument, Order, OrderType, Quote, Side
+from workstation.core.symbols import parse_symbol
 
 BASE_PRICES = {"AAPL": 185.0, "MSFT": 410.0, "NVDA": 120.0, "TSLA": 250.0, "SPY": 560.0, "BTC/USD": 65000.0, "EUR/USD": 1.085}
 

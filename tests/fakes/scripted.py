@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from brokers.base import BrokerAccepted, BrokerCanceled, BrokerError, BrokerFill, BrokerReplaced
-from workstation.model import Instrument, Order, Quote
-from workstation.symbols import parse_symbol
+from workstation.core.model import Instrument, Order, Quote
+from workstation.core.symbols import parse_symbol
 
 
 class ScriptedBroker:

@@ -26,11 +26,11 @@ from textual.worker import Worker, WorkerState
 
 from themes import DEFAULT, ThemeSpec, load_themes
 from workstation.api import AccountSnapshot, EngineAPI, working
-from workstation.clock import perf_ns
-from workstation.config import Settings, save_setting
-from workstation.dataquality import QualityChanged
-from workstation.model import AlertRaised, ConnectionState, Instrument, ModelError, OrderEvent, OrderFilled, OrderRejected, Quote
-from workstation.remote import engine_gone
+from workstation.core.clock import perf_ns
+from workstation.core.config import Settings, save_setting
+from workstation.risk.dataquality import QualityChanged
+from workstation.core.model import AlertRaised, ConnectionState, Instrument, ModelError, OrderEvent, OrderFilled, OrderRejected, Quote
+from workstation.serve.remote import engine_gone
 from workstation.ui.intents import IntentsMixin, describe_order
 from workstation.ui.messages import IntentFailed, ThemeChanged
 from workstation.ui.palette import WorkstationCommands
@@ -569,7 +569,7 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
         where = ""
         if self.crash_log is not None:
             try:
-                from workstation.files import private_dir, private_file
+                from workstation.core.files import private_dir, private_file
 
                 private_dir(self.crash_log.parent)
                 with open(private_file(self.crash_log), "a", encoding="utf-8") as fh:

@@ -19,11 +19,11 @@ Other commands: ``cancel ID``, ``cancel all``, ``flatten AAPL``, ``flatten all``
 ``watch add TSLA``, ``watch rm TSLA``, ``watch list NAME``, ``theme NAME``, ``help``;
 risk: ``kill`` (the kill switch; only the whole word), ``reset-breaker``,
 ``risk set NAME VALUE``; alert rules: ``alert AAPL > 200``, ``alert AAPL move 3% 5m``,
-``alert pnl < -1000``, ``alert spread BTC/USD > 20`` (the grammar of ``workstation.alerts``).
+``alert pnl < -1000``, ``alert spread BTC/USD > 20`` (the grammar of ``workstation.alerts.engine``).
 
 Every verb and keyword may be shortened to any unambiguous prefix (``can all``,
 ``fl all``, ``buy 100 AAPL lim 185 g``); ``b`` is buy and ``s`` is sell. Symbols are
-case-insensitive and use the engine's one symbol syntax (``workstation.symbols``).
+case-insensitive and use the engine's one symbol syntax (``workstation.core.symbols``).
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 
-from workstation.model import ModelError, OrderType, Side, TimeInForce, infer_order_type, plain
-from workstation.symbols import parse_symbol
+from workstation.core.model import ModelError, OrderType, Side, TimeInForce, infer_order_type, plain
+from workstation.core.symbols import parse_symbol
 
 
 class ParseError(ValueError):
@@ -104,7 +104,7 @@ class RiskSetCommand:
 
 @dataclass(frozen=True, slots=True)
 class AlertCommand:
-    rule: str  # the rule as typed (checked by ``workstation.alerts.parse_rule``)
+    rule: str  # the rule as typed (checked by ``workstation.alerts.engine.parse_rule``)
 
 
 Command = (
@@ -273,7 +273,7 @@ def parse(text: object) -> Command:
 
 def _risk_set(name: str, value: str) -> RiskSetCommand:
     """Checked here as the engine will check it (the error shows as the line is typed)."""
-    from workstation.limits import LIMIT_NAMES, parse_value
+    from workstation.core.limits import LIMIT_NAMES, parse_value
 
     name = name.lower()
     if name not in LIMIT_NAMES:
@@ -289,7 +289,7 @@ def _risk_set(name: str, value: str) -> RiskSetCommand:
 
 
 def _alert(text: str) -> AlertCommand:
-    from workstation.alerts import parse_rule
+    from workstation.alerts.engine import parse_rule
 
     parts = text.strip().lstrip(":").split(None, 1)
     rule = parts[1].strip() if len(parts) > 1 else ""

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from workstation.api import IntentError, working
-from workstation.model import ModelError, Order, OrderRequest, OrderType, Side, plain, to_decimal
+from workstation.core.model import ModelError, Order, OrderRequest, OrderType, Side, plain, to_decimal
 from workstation.ui.commands import (
     GRAMMAR_HELP,
     CancelCommand,

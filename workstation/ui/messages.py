@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from workstation.model import Order
+from workstation.core.model import Order
 
 
 @dataclass

@@ -16,9 +16,9 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from workstation.config import load_settings
-from workstation.model import OrderRequest, OrderType, Side, TimeInForce
-from workstation.session import Session
+from workstation.core.config import load_settings
+from workstation.core.model import OrderRequest, OrderType, Side, TimeInForce
+from workstation.trading.session import Session
 
 out = Path(sys.argv[1])
 os.environ["WORKSTATION_HOME"] = str(out.parent / "home")

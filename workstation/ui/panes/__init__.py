@@ -1,6 +1,6 @@
 """One widget per pane of the workstation, and ``PANES``: the layout the number keys follow.
 
-Panes import the domain (``workstation.model``, ``workstation.api``) and each other's
+Panes import the domain (``workstation.core.model``, ``workstation.api``) and each other's
 small helpers (``format``, ``table``), never ``workstation.ui.app``.
 """
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from workstation.model import plain
+from workstation.core.model import plain
 
 
 def money(d: Decimal | None) -> str:

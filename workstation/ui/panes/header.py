@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from workstation.api import AccountSnapshot, EngineInfo
-from workstation.model import ConnectionState
+from workstation.core.model import ConnectionState
 
 
 class HeaderBar(Widget):

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from textual.binding import Binding
 from textual.message import Message
 
-from workstation.model import Order, OrderStatus, OrderType, plain
+from workstation.core.model import Order, OrderStatus, OrderType, plain
 from workstation.ui.panes.format import num, price
 from workstation.ui.panes.table import Column, LiveTable, Row
 

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.message import Message
 
 from workstation.api import RiskRow
-from workstation.model import plain
+from workstation.core.model import plain
 from workstation.ui.panes.format import money, num
 from workstation.ui.panes.table import Column, LiveTable, Row
 

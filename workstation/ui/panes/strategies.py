@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
-from workstation.strategy_desk import StrategyRow
+from workstation.strategies.desk import StrategyRow
 from workstation.ui.panes.format import signed
 from workstation.ui.panes.table import Column, LiveTable, Row
 

@@ -17,8 +17,8 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, Static
 
-from workstation.model import Instrument, ModelError, Order, OrderRequest, OrderType, Side, TimeInForce, plain, to_decimal
-from workstation.symbols import parse_symbol
+from workstation.core.model import Instrument, ModelError, Order, OrderRequest, OrderType, Side, TimeInForce, plain, to_decimal
+from workstation.core.symbols import parse_symbol
 
 CHOICES = {
     "side": ["buy", "sell"],

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from textual.binding import Binding
 from textual.message import Message
 
-from workstation.model import Quote
+from workstation.core.model import Quote
 from workstation.ui.panes.table import Column, LiveTable, Row
 
 SPARK = "▁▂▃▄▅▆▇█"

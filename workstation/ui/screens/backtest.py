@@ -24,7 +24,7 @@ from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
-from workstation.model import ModelError
+from workstation.core.model import ModelError
 
 _SHOWN = ("final_equity", "total_return", "annual_return", "sharpe", "sortino", "calmar", "max_drawdown",
           "max_drawdown_days", "win_rate", "profit_factor", "trades", "exposure", "alpha", "beta")
@@ -82,7 +82,7 @@ class BacktestScreen(Screen[None]):
         self.status_text = ""
 
     def compose(self) -> ComposeResult:
-        from workstation.strategy_plugins import discover
+        from workstation.strategies.plugins import discover
 
         names = sorted(discover(config=self.config_path).plugins)
         with Vertical(id="bt-form"):
@@ -127,11 +127,11 @@ class BacktestScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="backtest")
     def _run(self, req: BacktestRequest) -> None:
-        from workstation import backtest as bt
-        from workstation.backtest_inputs import backtest_config, load_inputs, order_limits, strategy_specs
-        from workstation.clock import LiveClock
-        from workstation.config import data_dir
-        from workstation.model import to_decimal
+        from workstation.research import backtest as bt
+        from workstation.research.inputs import backtest_config, load_inputs, order_limits, strategy_specs
+        from workstation.core.clock import LiveClock
+        from workstation.core.config import data_dir
+        from workstation.core.model import to_decimal
 
         now = LiveClock().time()
         path = Path(req.data).expanduser()
@@ -174,7 +174,7 @@ class BacktestScreen(Screen[None]):
         self.query_one("#bt-metrics", Static).update(table)
 
     def _draw(self, result: Any) -> None:
-        from workstation import analytics
+        from workstation.research import analytics
 
         chart = self.query_one("#bt-chart", PlotextPlot)
         plt = chart.plt

@@ -51,7 +51,7 @@ class LimitEditScreen(ModalScreen[str | None]):
         err.set_class(bool(text), "-open")
 
     async def on_input_submitted(self, event: Input.Submitted) -> None:
-        from workstation.model import ModelError
+        from workstation.core.model import ModelError
 
         event.stop()
         try:

@@ -14,8 +14,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from workstation.model import OrderRequest, OrderType, Side, plain
-from workstation.oms import Review
+from workstation.core.model import OrderRequest, OrderType, Side, plain
+from workstation.trading.oms import Review
 
 
 class ReviewScreen(ModalScreen[bool]):

@@ -16,7 +16,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
-from workstation.strategy_desk import ParamRow
+from workstation.strategies.desk import ParamRow
 
 
 class StrategyParamsScreen(ModalScreen[dict[str, str] | None]):

@@ -1,0 +1,171 @@
+"""The alert rule grammar (pure: no engine, no journal), one for every face and the settings file.
+
+::
+
+    AAPL > 200                 price above (or <, >=, <=, "above", "below")
+    AAPL move 3% 5m            a move of at least 3% either way within 5 minutes
+    pnl < -1000                the account's P&L for the day
+    pnl AAPL > 500             one position's P&L (unrealized + realized)
+    spread BTC/USD > 20        ask - bid wider than 20
+    ... priority high          low, normal (default), high, critical (or "!high")
+    ... cooldown 10m           quiet period before the same rule fires again
+
+``parse_rule`` reads one; ``workstation.alerts.engine`` evaluates them. The settings file checks
+its rules with it when it is loaded, so this module sits with the settings, below alerts.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import msgspec
+
+from workstation.core.model import ModelError, plain, to_decimal
+
+PRIORITIES = ("low", "normal", "high", "critical")
+
+
+def priority_rank(priority: str) -> int:
+    try:
+        return PRIORITIES.index(priority)
+    except ValueError:
+        raise ModelError(f"unknown priority {priority!r} (use {', '.join(PRIORITIES)})") from None
+
+
+class AlertRuleError(ModelError):
+    """An alert rule a person typed cannot be read; the message says how to write it."""
+
+
+# --------------------------------------------------------------------------- rules
+
+
+class AlertRule(msgspec.Struct, frozen=True, kw_only=True):
+    id: str
+    kind: str  # "price", "move", "pnl", "spread"
+    op: str  # ">", "<", ">=", "<=" ("move": ">=" on the absolute move)
+    value: Decimal
+    symbol: str | None = None
+    window: float | None = None  # seconds, for "move"
+    priority: str = "normal"
+    cooldown: float | None = None  # seconds; None: the settings' default
+    origin: str = "user"  # "user" (journal) or "settings"
+
+    @property
+    def text(self) -> str:
+        tail = f" priority {self.priority}" if self.priority != "normal" else ""
+        if self.cooldown is not None:
+            tail += f" cooldown {_show_seconds(self.cooldown)}"
+        if self.kind == "price":
+            return f"{self.symbol} {self.op} {plain(self.value)}{tail}"
+        if self.kind == "move":
+            return f"{self.symbol} move {plain(self.value)}% {_show_seconds(self.window or 0)}{tail}"
+        if self.kind == "pnl":
+            who = f" {self.symbol}" if self.symbol else ""
+            return f"pnl{who} {self.op} {plain(self.value)}{tail}"
+        return f"spread {self.symbol} {self.op} {plain(self.value)}{tail}"
+
+
+_NUMBERS = re.compile(r"[-+$]?[\d][\d,.]*%?")
+_OPS = {">": ">", "<": "<", ">=": ">=", "<=": "<=", "above": ">", "below": "<"}
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|sec|m|min|h|d)?$")
+_UNITS = {None: 60.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+_HOWTO = "write e.g. 'AAPL > 200', 'AAPL move 3% 5m', 'pnl < -1000', 'spread BTC/USD > 20'"
+
+
+def parse_duration(text: str) -> float:
+    m = _DURATION.match(text.strip().lower())
+    if not m or float(m.group(1)) <= 0:
+        raise AlertRuleError(f"malformed duration {text!r}: use 30s, 5m, 1h")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def _show_seconds(s: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s >= size and s % size == 0:
+            return f"{int(s // size)}{unit}"
+    return f"{plain(Decimal(repr(s)))}s"
+
+
+def _symbol(text: str) -> str:
+    from workstation.core.symbols import parse_symbol
+
+    try:
+        return parse_symbol(text).symbol
+    except ModelError as exc:
+        raise AlertRuleError(str(exc)) from None
+
+
+def _number(text: str, what: str) -> Decimal:
+    try:
+        return to_decimal(text.replace("$", ""), what)
+    except ModelError as exc:
+        raise AlertRuleError(f"{exc}; {_HOWTO}") from None
+
+
+def parse_rule(text: str, rule_id: str = "", origin: str = "user") -> AlertRule:
+    """Read one alert rule (pure; no I/O). Raises AlertRuleError with a readable message."""
+    tokens = re.sub(r"(>=|<=|>|<)", r" \1 ", text.strip()).split()
+    if tokens and tokens[0].lower() == "alert":
+        tokens = tokens[1:]
+    priority, cooldown = "normal", None
+    rest: list[str] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        low = tok.lower()
+        if low.startswith("!") and low[1:] in PRIORITIES:
+            priority = low[1:]
+        elif low.startswith("priority="):
+            priority = low.split("=", 1)[1]
+        elif low == "priority" and i + 1 < len(tokens):
+            priority, i = tokens[i + 1].lower(), i + 1
+        elif low.startswith("cooldown="):
+            cooldown = parse_duration(low.split("=", 1)[1])
+        elif low == "cooldown" and i + 1 < len(tokens):
+            cooldown, i = parse_duration(tokens[i + 1]), i + 1
+        else:
+            rest.append(tok)
+        i += 1
+    if priority not in PRIORITIES:
+        raise AlertRuleError(f"unknown priority {priority!r} (use {', '.join(PRIORITIES)})")
+    if not rest:
+        raise AlertRuleError(f"empty alert rule: {_HOWTO}")
+    common = {"id": rule_id, "priority": priority, "cooldown": cooldown, "origin": origin}
+    head = rest[0].lower()
+    if head == "pnl":
+        if len(rest) == 3 and rest[1].lower() in _OPS:
+            return AlertRule(kind="pnl", op=_OPS[rest[1].lower()], value=_number(rest[2], "P&L"), **common)
+        if len(rest) == 4 and rest[2].lower() in _OPS:
+            return AlertRule(kind="pnl", symbol=_symbol(rest[1]), op=_OPS[rest[2].lower()], value=_number(rest[3], "P&L"), **common)
+        raise AlertRuleError(f"malformed P&L alert {text!r}: write 'pnl < -1000' or 'pnl AAPL > 500'")
+    if head == "spread":
+        if len(rest) == 4 and rest[2] in (">", ">="):
+            value = _number(rest[3], "spread")
+            if value < 0:
+                raise AlertRuleError("a spread alert needs a spread of zero or more")
+            return AlertRule(kind="spread", symbol=_symbol(rest[1]), op=rest[2], value=value, **common)
+        raise AlertRuleError(f"malformed spread alert {text!r}: write 'spread BTC/USD > 20'")
+    if len(rest) >= 2 and rest[1].lower() == "move":
+        if len(rest) != 4 or not rest[2].endswith("%"):
+            raise AlertRuleError(f"malformed move alert {text!r}: write 'AAPL move 3% 5m'")
+        pct = _number(rest[2][:-1], "move percent")
+        if pct <= 0:
+            raise AlertRuleError("a move alert needs a positive percent")
+        return AlertRule(kind="move", symbol=_symbol(rest[0]), op=">=", value=pct, window=parse_duration(rest[3]), **common)
+    if len(rest) == 3 and rest[1].lower() in _OPS:
+        value = _number(rest[2], "price")
+        if value <= 0:
+            raise AlertRuleError(f"a price alert needs a positive price, got {rest[2]}")
+        return AlertRule(kind="price", symbol=_symbol(rest[0]), op=_OPS[rest[1].lower()], value=value, **common)
+    raise AlertRuleError(f"cannot read alert rule {text!r}: {_HOWTO}")
+
+
+def _holds(op: str, x: Decimal, value: Decimal) -> bool:
+    if op == ">":
+        return x > value
+    if op == "<":
+        return x < value
+    if op == ">=":
+        return x >= value
+    return x <= value

@@ -1,0 +1,267 @@
+"""Settings: one TOML file plus the environment, validated into frozen structs.
+
+Where things live
+-----------------
+* Settings file: ``$WORKSTATION_HOME/settings.toml`` when ``WORKSTATION_HOME`` is set,
+  else the platform's user config directory (``~/.config/workstation/settings.toml`` on
+  Linux); ``--config FILE`` overrides both.
+* Data (journals, watchlists): ``$WORKSTATION_HOME/data``, else the user data directory
+  (``~/.local/share/workstation``); ``--data-dir DIR`` overrides both. Each profile keeps
+  its own journal under ``<data>/<profile>/``.
+
+Profiles
+--------
+``paper`` (the default, fully offline: the built-in simulated market and paper broker),
+``alpaca-paper``/``alpaca-live`` and ``ib-paper``/``ib-live`` always exist. A
+``[profiles.NAME]`` table adds or overrides one. Secrets never live in
+this file: brokers read them from the environment (or the OS keyring).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from workstation.core.limits import RiskLimits, check_overrides
+
+DEFAULT_WATCHLIST = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "SPY", "QQQ", "BTC/USD", "ETH/USD", "EUR/USD")
+
+
+class ConfigError(ValueError):
+    """The settings file is malformed; the message names the file and the problem."""
+
+
+class SimSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    seed: int = 0
+    tick_hz: float = 2.0
+    calendar: str = "always"  # "always" or "nyse"
+    slippage_bps: Decimal = Decimal(0)
+    commission_per_share: Decimal = Decimal(0)
+    commission_min: Decimal = Decimal(0)
+    commission_pct: Decimal = Decimal(0)
+    partial_fills: bool = True
+
+
+class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    name: str = "paper"
+    broker: str = "sim"  # sim, alpaca, ccxt, ib
+    base_currency: str = "USD"
+    initial_cash: Decimal = Decimal(100_000)
+    account_type: str = "margin"  # margin or cash
+    leverage: Decimal = Decimal(2)
+    live: bool = False
+    journal_sync: str = "NORMAL"  # NORMAL survives a killed process; FULL also a power cut
+    sim: SimSettings = SimSettings()
+    options: dict[str, Any] = {}  # broker-specific settings (hosts, ports, exchange id...)
+    risk: RiskLimits = RiskLimits()  # [profiles.NAME.risk]
+    strategy_risk: dict[str, dict[str, Any]] = {}  # [profiles.NAME.strategy_risk.STRATEGY]: keys that differ
+
+    def __post_init__(self) -> None:
+        try:
+            check_overrides(self.risk, self.strategy_risk)
+        except ValueError as exc:
+            raise ValueError(f"strategy_risk: {exc}") from None
+
+
+# Profiles that exist without a settings file. A ``[profiles.NAME]`` table of the same
+# name is merged over the built-in one (its ``options`` key by key), so
+# ``[profiles.ib-paper] options = { gateway = true }`` is enough to use IB Gateway.
+BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
+    "alpaca-paper": {"broker": "alpaca"},
+    "alpaca-live": {"broker": "alpaca", "live": True},
+    "ib-paper": {"broker": "ib"},
+    "ib-live": {"broker": "ib", "live": True},
+    # ccxt: keys in WORKSTATION_BINANCE_API_KEY / _SECRET; any other exchange is a
+    # [profiles.NAME] table with broker = "ccxt" and options.exchange = "<ccxt id>"
+    "binance-testnet": {
+        "broker": "ccxt", "account_type": "cash", "leverage": Decimal(1),
+        "options": {"exchange": "binance", "sandbox": True},
+    },
+    "binance": {
+        "broker": "ccxt", "live": True, "account_type": "cash", "leverage": Decimal(1),
+        "options": {"exchange": "binance"},
+    },
+}
+
+
+def _with_builtins(raw: dict[str, Any]) -> dict[str, Any]:
+    profiles = raw.get("profiles")
+    if not isinstance(profiles, dict):
+        return raw
+    merged = dict(profiles)
+    for name, table in profiles.items():
+        base = BUILTIN_PROFILES.get(name)
+        if base is not None and isinstance(table, dict):
+            options = {**base.get("options", {}), **table.get("options", {})}
+            merged[name] = {**base, **table, "options": options}
+    return {**raw, "profiles": merged}
+
+
+class UISettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    theme: str = "dark"
+    confirm_orders: bool = True
+    bindings: dict[str, str] = {}
+    repaint_hz: float = 10.0
+
+
+class QualitySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[data_quality]``: what the data-quality monitor (``workstation.risk.dataquality``) calls stale, a spike, a gap."""
+
+    stale_after: float = 60.0  # seconds without a quote
+    spike_sigma: float = 8.0
+    spike_min_pct: float = 1.0  # a smaller jump is never a spike
+    min_samples: int = 20  # returns needed before spikes are judged
+    window: int = 100  # returns kept for the standard deviation
+    badge_ttl: float = 300.0  # seconds a spike or gap badge stays on
+    gap_bars: int = 1  # missing bars that count as a gap
+
+    def __post_init__(self) -> None:
+        if self.stale_after <= 0 or self.spike_sigma <= 0 or self.min_samples < 2 or self.window < self.min_samples:
+            raise ValueError("data_quality: stale_after and spike_sigma must be positive, window >= min_samples >= 2")
+
+
+class ServeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[serve]``: the background engine's optional TCP listener (the Unix socket is always on)."""
+
+    tcp_port: int = 0  # 0: no TCP listener
+    tcp_host: str = "127.0.0.1"  # reach it from another machine through SSH port forwarding
+    token: str = ""  # a TCP client must present it; required when tcp_port is set
+
+
+class WebSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[web]``: ``main.py web``. Without a token a random one is made at each start."""
+
+    token: str = ""  # at least 16 characters; WORKSTATION_WEB_TOKEN overrides it
+
+
+class AlertChannel(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """An external channel: an apprise URL and the lowest priority it receives."""
+
+    url: str
+    min_priority: str = "high"
+
+    def __post_init__(self) -> None:
+        if self.min_priority not in ("low", "normal", "high", "critical"):
+            raise ValueError(f"alert channel min_priority must be low, normal, high or critical, got {self.min_priority!r}")
+
+
+class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    bell: bool = True  # ring the terminal bell for high and critical alerts
+    cooldown: float = 60.0  # seconds before the same alert (or rule) fires again
+    rules: list[str] = []  # e.g. "AAPL > 200", "pnl < -1000 priority high"
+    channels: list[AlertChannel] = []
+    retries: int = 2  # delivery attempts after the first, with backoff
+    retry_delay: float = 1.0  # seconds before the first retry (doubling)
+
+    def __post_init__(self) -> None:
+        from workstation.core.alert_rules import parse_rule
+
+        for text in self.rules:
+            parse_rule(text)  # AlertRuleError is a ValueError: the settings file names it
+
+
+class StrategySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One strategy instance the workstation offers (``[[strategies]]`` in settings.toml)."""
+
+    plugin: str
+    symbols: list[str] = []
+    name: str | None = None  # default: the plugin's name (numbered when taken)
+    params: dict[str, Any] = {}
+    allocation: str | None = None  # an amount (25000) or a share of equity (25%)
+    autostart: bool = False
+
+
+class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    default_profile: str = "paper"
+    watchlist: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_WATCHLIST))
+    profiles: dict[str, Profile] = {}
+    ui: UISettings = UISettings()
+    alerts: AlertSettings = AlertSettings()
+    sectors: dict[str, str] = {}  # symbol -> sector, added to the shipped table
+    data_quality: QualitySettings = QualitySettings()
+    strategies: list[StrategySettings] = []
+    serve: ServeSettings = ServeSettings()
+    web: WebSettings = WebSettings()
+
+    def profile(self, name: str | None) -> Profile:
+        """The named profile (``paper`` is built in); ConfigError for an unknown name."""
+        name = name or self.default_profile
+        if name in self.profiles:
+            return msgspec.structs.replace(self.profiles[name], name=name)
+        if name == "paper":
+            return Profile(name="paper")
+        if name in BUILTIN_PROFILES:
+            return msgspec.convert({**BUILTIN_PROFILES[name], "name": name}, Profile)
+        known = ", ".join(sorted({"paper", *BUILTIN_PROFILES, *self.profiles}))
+        raise ConfigError(f"unknown profile {name!r} (known: {known})")
+
+
+def home() -> Path | None:
+    value = os.environ.get("WORKSTATION_HOME")
+    return Path(value).expanduser() if value else None
+
+
+def config_path(override: str | Path | None = None) -> Path:
+    if override:
+        return Path(override).expanduser()
+    root = home()
+    if root is not None:
+        return root / "settings.toml"
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("workstation")) / "settings.toml"
+
+
+def data_dir(override: str | Path | None = None) -> Path:
+    if override:
+        return Path(override).expanduser()
+    root = home()
+    if root is not None:
+        return root / "data"
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("workstation"))
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read and validate the settings file; a missing file gives the defaults."""
+    file = config_path(path)
+    if not file.exists():
+        if path:
+            raise ConfigError(f"settings file {file} does not exist")
+        return Settings()
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"settings file {file} cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"settings file {file} is not valid TOML: {exc}") from None
+    try:
+        return msgspec.convert(_with_builtins(raw), Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"settings file {file}: {exc}") from None
+
+
+def save_setting(path: str | Path | None, dotted: str, value: Any) -> None:
+    """Set one key (``ui.theme``) in the settings file, keeping the rest."""
+    import tomli_w
+
+    file = config_path(path)
+    raw: dict[str, Any] = {}
+    if file.exists():
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    node = raw
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    msgspec.convert(raw, Settings, strict=False)  # refuse to write something unreadable
+    file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(".toml.tmp")
+    tmp.write_text(tomli_w.dumps(raw), encoding="utf-8")
+    tmp.replace(file)

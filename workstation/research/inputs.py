@@ -1,0 +1,157 @@
+"""What a backtest runs on, read from what a person typed: the series (files or simulated
+days), the strategies with their parameters, costs and order limits.
+
+Both faces that start a backtest use it: ``main.py backtest``/``optimize`` and the
+workstation's Backtest screen. Errors are ``ModelError`` (``BacktestError``) with one line.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from workstation.core.model import ModelError, to_decimal
+
+NY = ZoneInfo("America/New_York")
+
+
+def parse_when(text: str | None, what: str) -> float | None:
+    """``2020-01-31`` (New York midnight) or ``2020-01-31T10:00`` (New York time) -> epoch seconds."""
+    if text is None:
+        return None
+    try:
+        d = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ModelError(f"{what} must be a date like 2020-01-31 or 2020-01-31T10:00, got {text!r}") from None
+    if d.tzinfo is None:
+        d = d.replace(tzinfo=NY) if (d.hour, d.minute, d.second) != (0, 0, 0) else datetime.combine(d.date(), time(0), NY)
+    return d.timestamp()
+
+
+def parse_commission(text: str | None) -> tuple[Decimal, Decimal]:
+    """``0.005`` (dollars per share) or ``0.1%`` (of the notional) -> (per share, percent)."""
+    if text is None:
+        return Decimal(0), Decimal(0)
+    s = text.strip()
+    if s.endswith("%"):
+        pct = to_decimal(s[:-1], "commission")
+        if pct < 0:
+            raise ModelError(f"commission must not be negative, got {s}")
+        return Decimal(0), pct
+    per = to_decimal(s, "commission")
+    if per < 0:
+        raise ModelError(f"commission must not be negative, got {s}")
+    return per, Decimal(0)
+
+
+def parse_slippage(text: str | None) -> tuple[Decimal, int]:
+    """``5`` or ``5bps`` (basis points of the price), or ``2ticks`` -> (bps, ticks)."""
+    if text is None:
+        return Decimal(0), 0
+    s = text.strip().lower()
+    if s.endswith("ticks") or s.endswith("tick"):
+        n = to_decimal(s.rstrip("s")[:-4], "slippage ticks")
+        if n < 0 or n != n.to_integral_value():
+            raise ModelError(f"slippage ticks must be a whole number, got {text}")
+        return Decimal(0), int(n)
+    bps = to_decimal(s.removesuffix("bps"), "slippage")
+    if bps < 0:
+        raise ModelError(f"slippage must not be negative, got {text}")
+    return bps, 0
+
+
+def split_symbols(values: list[str] | None) -> list[str]:
+    out: list[str] = []
+    for v in values or []:
+        out += [s.strip() for s in v.split(",") if s.strip()]
+    return out
+
+
+def load_inputs(
+    data: list[Path] | None, symbols: list[str] | None, days: float, seed: int, start: float | None, end: float | None,
+    now: float, warmup: bool = True,
+):
+    """The series to run on (files, else simulated days), and the warm-up bars before ``start``."""
+    from workstation.research.backtest import BacktestError, load_series, synthetic_series
+
+    syms = split_symbols(symbols)
+    series = []
+    if data:
+        if syms and len(syms) != len(data):
+            raise BacktestError(f"give one --symbol per --data file ({len(data)} files, {len(syms)} symbols)")
+        for i, path in enumerate(data):
+            series.append(load_series(path, syms[i] if syms else None))
+    else:
+        if not syms:
+            raise BacktestError("give --data FILE or -s SYMBOL (simulated history)")
+        stop = end if end is not None else (now // 86_400) * 86_400
+        for sym in syms:
+            series.append(synthetic_series(sym, days, end=stop, seed=seed))
+    chosen = [s.between(start, end) for s in series]
+    for s in chosen:
+        if not len(s):
+            raise BacktestError(f"{s.source or s.symbol}: no bars between the chosen --from and --to")
+    before = [s.between(None, start) for s in series] if warmup and start is not None else []
+    return chosen, [b for b in before if len(b)]
+
+
+def strategy_specs(names: list[str], params: list[str], qty: str | None, size: str | None, config: Path | None):
+    """Resolve ``--strategy`` and ``--param`` (validated) into specs carrying the user's own values."""
+    from workstation.research.backtest import BacktestError, StrategySpec
+    from workstation.research.realtime import choose_strategies
+    from workstation.strategies.api import parse_assignments
+    from workstation.strategies.plugins import discover
+
+    if not names:
+        raise BacktestError("choose a strategy with --strategy NAME (main.py strategies lists them)")
+    extra = list(params)
+    if qty is not None:
+        extra.append(f"qty={qty}")
+    if size is not None:
+        extra.append(f"fraction={size.strip().removesuffix('%')}" if not size.strip().endswith("%") else
+                     f"fraction={Decimal(size.strip()[:-1]) / 100}")
+    found = discover(config=config)
+    try:
+        chosen = choose_strategies(names, extra, found)
+    except ModelError as exc:
+        if qty is not None and "'qty'" in str(exc):
+            raise BacktestError(f"--qty: the chosen strategy has no qty parameter ({exc})") from None
+        if size is not None and "'fraction'" in str(exc):
+            raise BacktestError(f"--size: the chosen strategy has no fraction parameter ({exc})") from None
+        raise
+    raw = parse_assignments(extra)
+    specs = []
+    for choice in chosen:
+        declared = choice.cls.parameters()
+        mine = {}
+        for key, value in raw.items():
+            target, dot, pname = key.rpartition(".")
+            if (dot and target == choice.cls.plugin_name()) or (not dot and key in declared):
+                mine[pname if dot else key] = value
+        specs.append(StrategySpec(choice.cls, mine))
+    return specs
+
+
+def backtest_config(cash: str, commission: str | None, slippage: str | None, seed: int, limits: dict[str, Any],
+            spike_filter: bool = False):
+    from workstation.research.backtest import BacktestConfig, open_limits
+
+    start_cash = to_decimal(cash, "cash")
+    per_share, pct = parse_commission(commission)
+    bps, ticks = parse_slippage(slippage)
+    return BacktestConfig(
+        cash=start_cash, commission_per_share=per_share, commission_pct=pct, slippage_bps=bps, slippage_ticks=ticks,
+        seed=seed, limits=open_limits(**limits), spike_filter=spike_filter,
+    )
+
+
+def order_limits(max_qty: str | None, max_notional: str | None, no_short: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"allow_short": not no_short}
+    if max_qty is not None:
+        out["max_order_qty"] = to_decimal(max_qty, "max order quantity")
+    if max_notional is not None:
+        out["max_order_notional"] = to_decimal(max_notional, "max order notional")
+    return out

@@ -1,0 +1,308 @@
+"""What a backtest shows: the terminal summary, the JSON document, CSV files and the HTML report.
+
+The HTML report is one self-contained file: the data is embedded as JSON and drawn by a
+small script written here into inline SVG (no CDN, no network). Charts: equity, drawdown,
+monthly returns heatmap, price with trade markers; hovering shows values.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workstation.research.backtest import BacktestResult, attribution, execution, metrics
+from workstation.core.model import iso, plain
+
+_RATIOS = ("sharpe", "sortino", "calmar", "alpha", "beta", "profit_factor", "turnover")
+_PCTS = ("total_return", "annual_return", "annual_volatility", "max_drawdown", "var_95", "cvar_95", "win_rate",
+         "exposure", "benchmark_return")
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, Decimal):
+        return plain(v)
+    if isinstance(v, float):
+        return v if np.isfinite(v) else None
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (np.floating, np.integer)):
+        return _jsonable(v.item())
+    return v
+
+
+def fills_json(result: BacktestResult) -> list[dict[str, Any]]:
+    return [
+        {"ts": iso(f.ts), "symbol": f.symbol, "side": f.side.value, "qty": plain(f.qty), "price": plain(f.price),
+         "commission": plain(f.commission), "strategy": f.strategy, "order_id": f.order_id}
+        for f in result.fills
+    ]
+
+
+def document(result: BacktestResult) -> dict[str, Any]:
+    """The ``--json`` document: fills, final equity, metrics (money as exact decimal strings)."""
+    attr = attribution(result)
+    ex = execution(result)
+    return _jsonable({
+        "fills": fills_json(result),
+        "final_equity": result.final_equity,
+        "metrics": metrics(result),
+        "positions": {s: q for s, q in result.positions.items()},
+        "attribution": {k: attr[k] for k in ("symbol", "strategy", "month")},
+        "execution": {"by_symbol": ex["by_symbol"], "by_strategy": ex["by_strategy"]},
+        "strategies": result.strategies,
+        "spikes_filtered": result.spikes,
+        "journal": result.journal_path,
+    })
+
+
+def to_json(result: BacktestResult) -> str:
+    return json.dumps(document(result))
+
+
+# --------------------------------------------------------------------------- terminal
+
+
+def _fmt(key: str, v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, Decimal):
+        return f"{v:,.2f}"
+    if key in _PCTS:
+        return f"{v * 100:.2f}%"
+    if isinstance(v, float):
+        return f"{v:,.3f}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def _chart(result: BacktestResult, width: int = 100) -> str:
+    """Equity and drawdown drawn in text (plotext)."""
+    import plotext as plt
+
+    from workstation.research import analytics as a
+
+    days, eq = a.daily(result.equity_ts, result.equity)
+    if len(eq) < 2:
+        return ""
+    x = list(range(len(eq)))
+    dd = (a.drawdown(eq) * 100).tolist()
+    plt.clear_figure()
+    plt.subplots(2, 1)
+    plt.plot_size(width, 24)
+    plt.subplot(1, 1)
+    plt.plot(x, eq.tolist(), marker="braille")
+    plt.title("Equity")
+    step = max(1, len(x) // 6)
+    plt.xticks(x[::step], [d.isoformat() for d in days[::step]])
+    plt.subplot(2, 1)
+    plt.plot(x, dd, marker="braille", color="red")
+    plt.title("Drawdown %")
+    plt.xticks(x[::step], [d.isoformat() for d in days[::step]])
+    plt.theme("clear")
+    text = plt.build()
+    plt.clear_figure()
+    return text
+
+
+def summary(result: BacktestResult) -> Any:
+    """A Rich renderable: the metrics, attribution and execution tables and the charts."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    m = metrics(result)
+    t = Table(title="Backtest", title_justify="left", show_header=False)
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    keys = [k for k in m if k not in ("periods_per_year",)]
+    half = (len(keys) + 1) // 2
+    for a, b in zip(keys[:half], keys[half:] + [""] * (2 * half - len(keys)), strict=True):
+        t.add_row(a, _fmt(a, m[a]), b, _fmt(b, m.get(b)) if b else "")
+    attr = attribution(result)
+    at = Table(title="P&L by symbol and strategy", title_justify="left")
+    at.add_column("by")
+    at.add_column("name")
+    at.add_column("P&L", justify="right")
+    for kind in ("symbol", "strategy"):
+        for k, v in attr[kind].items():
+            at.add_row(kind, k, f"{v:,.2f}")
+    ex = execution(result)
+    et = Table(title="Execution quality (cost > 0 is worse than the reference)", title_justify="left")
+    for col in ("symbol", "fills", "vs decision $", "bps", "vs arrival $", "bps"):
+        et.add_column(col, justify="right" if col != "symbol" else "left")
+    for k, v in ex["by_symbol"].items():
+        et.add_row(k, str(v["fills"]), _fmt("", v["vs_decision"]), _fmt("", v["vs_decision_bps"]),
+                   _fmt("", v["vs_arrival"]), _fmt("", v["vs_arrival_bps"]))
+    parts: list[Any] = [t, at, et]
+    chart = _chart(result)
+    if chart:
+        parts.append(Text.from_ansi(chart))
+    strategies = ", ".join(f"{n} ({s['state']})" for n, s in result.strategies.items())
+    parts.append(Text(f"{len(result.fills)} fills; strategies: {strategies}; positions left open: "
+                      + (", ".join(f"{s} {plain(q)}" for s, q in result.positions.items()) or "none")))
+    return Group(*parts)
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+def write_csv(result: BacktestResult, folder: Path) -> None:
+    """``fills.csv``, ``orders.csv`` and ``equity.csv`` into ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "fills.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["ts", "symbol", "side", "qty", "price", "commission", "strategy", "order_id", "exec_id"])
+        for f in result.fills:
+            w.writerow([iso(f.ts), f.symbol, f.side.value, plain(f.qty), plain(f.price), plain(f.commission),
+                        f.strategy or "", f.order_id, f.exec_id])
+    with open(folder / "orders.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        cols = ["id", "created", "symbol", "side", "qty", "type", "tif", "status", "limit_price", "stop_price",
+                "filled_qty", "avg_fill_price", "decision_price", "arrival_price", "strategy", "reason"]
+        w.writerow(cols)
+        for o in result.orders:
+            w.writerow([o.id, iso(o.created), o.symbol, o.side.value, plain(o.qty), o.type.value, o.tif.value,
+                        o.status.value, plain(o.limit_price) or "", plain(o.stop_price) or "", plain(o.filled_qty),
+                        plain(o.avg_fill_price) or "", plain(o.decision_price) or "",
+                        plain(result.arrivals.get(o.id)) or "", o.strategy or "", o.reason or ""])
+    with open(folder / "equity.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["ts", "equity", "gross_exposure"])
+        for t, e, g in zip(result.equity_ts.tolist(), result.equity.tolist(), result.gross.tolist(), strict=True):
+            w.writerow([iso(t), f"{e:.2f}", f"{g:.2f}"])
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+def _downsample(ts: np.ndarray, values: np.ndarray, limit: int = 4_000) -> tuple[list[float], list[float]]:
+    if len(ts) <= limit:
+        return ts.tolist(), values.tolist()
+    idx = np.unique(np.linspace(0, len(ts) - 1, limit).astype(np.int64))
+    return ts[idx].tolist(), values[idx].tolist()
+
+
+def html_data(result: BacktestResult) -> dict[str, Any]:
+    from workstation.research import analytics as a
+
+    m = metrics(result)
+    days, eq = a.daily(result.equity_ts, result.equity)
+    t, e = _downsample(result.equity_ts, result.equity)
+    dd = a.drawdown(np.asarray(e)).tolist()
+    prices = {}
+    for s in result.series:
+        pt, pc = _downsample(s.ts, s.close)
+        marks = [{"t": f.ts, "p": float(f.price), "side": f.side.value, "q": plain(f.qty)}
+                 for f in result.fills if f.symbol == s.symbol]
+        prices[s.symbol] = {"t": pt, "c": pc, "fills": marks[:5_000]}
+    attr = attribution(result)
+    ex = execution(result)
+    return _jsonable({
+        "metrics": m, "equity": {"t": t, "v": e, "dd": dd},
+        "monthly": a.monthly_returns(days, eq, float(result.initial_cash)),
+        "prices": prices,
+        "attribution": {k: attr[k] for k in ("symbol", "strategy", "month")},
+        "execution": {"by_symbol": ex["by_symbol"], "by_strategy": ex["by_strategy"]},
+        "strategies": result.strategies,
+        "fills": fills_json(result)[:2_000],
+    })
+
+
+def write_html(result: BacktestResult, path: Path) -> None:
+    """One self-contained HTML file (inline data, inline script, inline SVG)."""
+    data = json.dumps(html_data(result)).replace("</", "<\\/")
+    title = "Backtest: " + html.escape(", ".join(result.strategies)) + " on " + html.escape(", ".join(result.instruments))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(_PAGE.replace("__TITLE__", title).replace("__DATA__", data), encoding="utf-8")
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>__TITLE__</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;background:#fafafa;color:#222}
+h1{font-size:20px} h2{font-size:16px;margin-top:28px}
+.chart{background:#fff;border:1px solid #ddd;border-radius:6px;margin:8px 0;position:relative}
+table{border-collapse:collapse;background:#fff;margin:8px 0} td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}
+th{background:#f0f0f0} td:first-child,th:first-child{text-align:left}
+#tip{position:fixed;pointer-events:none;background:#222;color:#fff;padding:4px 8px;border-radius:4px;font-size:12px;display:none}
+select{font-size:14px}
+</style></head><body>
+<h1>__TITLE__</h1>
+<div id="metrics"></div>
+<h2>Equity</h2><div class="chart" id="equity"></div>
+<h2>Drawdown</h2><div class="chart" id="drawdown"></div>
+<h2>Monthly returns</h2><div class="chart" id="monthly"></div>
+<h2>Price and trades <select id="sym"></select></h2><div class="chart" id="price"></div>
+<h2>Attribution</h2><div id="attr"></div>
+<h2>Execution quality</h2><div id="exec"></div>
+<h2>Fills</h2><div id="fills"></div>
+<div id="tip"></div>
+<script>
+const D = __DATA__;
+const NS = "http://www.w3.org/2000/svg";
+const tip = document.getElementById("tip");
+function el(tag, attrs, parent){const e=document.createElementNS(NS,tag);for(const k in attrs)e.setAttribute(k,attrs[k]);if(parent)parent.appendChild(e);return e;}
+function day(t){return new Date(t*1000).toISOString().slice(0,10);}
+function fmt(v){return v==null?"-":(typeof v==="number"?v.toLocaleString(undefined,{maximumFractionDigits:4}):v);}
+function show(e,text){tip.style.display="block";tip.textContent=text;tip.style.left=(e.clientX+12)+"px";tip.style.top=(e.clientY+12)+"px";}
+function hide(){tip.style.display="none";}
+function line(id, xs, ys, color, label, markers){
+  const box=document.getElementById(id); box.innerHTML="";
+  const W=box.clientWidth||900, H=260, L=70, R=10, T=10, B=24;
+  const svg=el("svg",{width:W,height:H},box);
+  if(!xs.length)return;
+  let x0=xs[0],x1=xs[xs.length-1]; if(x1===x0)x1=x0+1;
+  let y0=Math.min(...ys),y1=Math.max(...ys); if(markers)for(const m of markers){y0=Math.min(y0,m.p);y1=Math.max(y1,m.p);} if(y1===y0){y1+=1;y0-=1;}
+  const sx=t=>L+(t-x0)/(x1-x0)*(W-L-R), sy=v=>T+(1-(v-y0)/(y1-y0))*(H-T-B);
+  for(let i=0;i<=4;i++){const v=y0+(y1-y0)*i/4;el("line",{x1:L,x2:W-R,y1:sy(v),y2:sy(v),stroke:"#eee"},svg);
+    const t=el("text",{x:L-6,y:sy(v)+4,"text-anchor":"end","font-size":11,fill:"#666"},svg);t.textContent=fmt(+v.toPrecision(6));}
+  for(let i=0;i<=5;i++){const t=x0+(x1-x0)*i/5;const s=el("text",{x:sx(t),y:H-6,"text-anchor":"middle","font-size":11,fill:"#666"},svg);s.textContent=day(t);}
+  let d="";for(let i=0;i<xs.length;i++)d+=(i?"L":"M")+sx(xs[i]).toFixed(1)+","+sy(ys[i]).toFixed(1);
+  el("path",{d:d,fill:"none",stroke:color,"stroke-width":1.5},svg);
+  if(markers)for(const m of markers){const up=m.side==="buy";const x=sx(m.t),y=sy(m.p);
+    const p=el("path",{d:up?`M${x},${y-1}l-5,9h10z`:`M${x},${y+1}l-5,-9h10z`,fill:up?"#1a7f37":"#cf222e"},svg);
+    p.addEventListener("mousemove",e=>show(e,`${m.side} ${m.q} @ ${m.p} on ${day(m.t)}`));p.addEventListener("mouseleave",hide);}
+  const cross=el("line",{y1:T,y2:H-B,stroke:"#999","stroke-dasharray":"3,3",visibility:"hidden"},svg);
+  svg.addEventListener("mousemove",e=>{const r=svg.getBoundingClientRect();const t=x0+(e.clientX-r.left-L)/(W-L-R)*(x1-x0);
+    let lo=0,hi=xs.length-1;while(lo<hi){const m=(lo+hi)>>1;if(xs[m]<t)lo=m+1;else hi=m;}
+    cross.setAttribute("x1",sx(xs[lo]));cross.setAttribute("x2",sx(xs[lo]));cross.setAttribute("visibility","visible");
+    if(e.target.tagName!=="path"||!markers)show(e,`${day(xs[lo])}  ${label} ${fmt(ys[lo])}`);});
+  svg.addEventListener("mouseleave",()=>{hide();cross.setAttribute("visibility","hidden");});
+}
+function heatmap(){
+  const box=document.getElementById("monthly"); const months=Object.keys(D.monthly); if(!months.length)return;
+  const years=[...new Set(months.map(m=>m.slice(0,4)))]; const W=Math.max(700,box.clientWidth||900), cw=(W-60)/12, ch=22;
+  const svg=el("svg",{width:W,height:years.length*ch+30},box);
+  const vals=Object.values(D.monthly), a=Math.max(1e-9,...vals.map(Math.abs));
+  "JFMAMJJASOND".split("").forEach((m,i)=>{const t=el("text",{x:60+i*cw+cw/2,y:14,"text-anchor":"middle","font-size":11},svg);t.textContent=m;});
+  years.forEach((y,r)=>{const t=el("text",{x:4,y:36+r*ch,"font-size":11},svg);t.textContent=y;
+    for(let i=0;i<12;i++){const k=`${y}-${String(i+1).padStart(2,"0")}`;if(!(k in D.monthly))continue;const v=D.monthly[k];const s=Math.min(1,Math.abs(v)/a);
+      const c=v>=0?`rgba(26,127,55,${0.15+0.85*s})`:`rgba(207,34,46,${0.15+0.85*s})`;
+      const rc=el("rect",{x:60+i*cw+1,y:20+r*ch+1,width:cw-2,height:ch-2,fill:c},svg);
+      rc.addEventListener("mousemove",e=>show(e,`${k}: ${(v*100).toFixed(2)}%`));rc.addEventListener("mouseleave",hide);}});
+}
+function table(id, head, rows){let h="<table><tr>"+head.map(x=>`<th>${x}</th>`).join("")+"</tr>";
+  for(const r of rows)h+="<tr>"+r.map(x=>`<td>${fmt(x)}</td>`).join("")+"</tr>";document.getElementById(id).innerHTML=h+"</table>";}
+const pct=new Set(["total_return","annual_return","annual_volatility","max_drawdown","var_95","cvar_95","win_rate","exposure","benchmark_return"]);
+table("metrics",["figure","value"],Object.entries(D.metrics).map(([k,v])=>[k,pct.has(k)&&v!=null?(v*100).toFixed(2)+"%":v]));
+const attr=[];for(const k of ["symbol","strategy"])for(const [n,v] of Object.entries(D.attribution[k]))attr.push([k,n,v]);
+table("attr",["by","name","P&L"],attr);
+const ex=[];for(const [n,v] of Object.entries(D.execution.by_symbol))ex.push([n,v.fills,v.vs_decision,v.vs_decision_bps,v.vs_arrival,v.vs_arrival_bps]);
+table("exec",["symbol","fills","vs decision $","bps","vs arrival $","bps"],ex);
+table("fills",["time","symbol","side","qty","price","commission","strategy"],D.fills.map(f=>[f.ts,f.symbol,f.side,f.qty,f.price,f.commission,f.strategy]));
+function draw(){line("equity",D.equity.t,D.equity.v,"#0969da","equity");line("drawdown",D.equity.t,D.equity.dd.map(x=>x*100),"#cf222e","drawdown %");
+  const s=document.getElementById("sym").value;const p=D.prices[s];if(p)line("price",p.t,p.c,"#555","close",p.fills);}
+const sel=document.getElementById("sym");for(const s of Object.keys(D.prices)){const o=document.createElement("option");o.textContent=s;sel.appendChild(o);}
+sel.addEventListener("change",draw);heatmap();draw();window.addEventListener("resize",draw);
+</script></body></html>
+"""

@@ -1,0 +1,190 @@
+"""The data-quality monitor: stale quotes, gaps in bars, spikes, crossed and locked quotes.
+
+It sits between the broker's quote sink and the quote cache (``broker.attach(...,
+monitor.on_quote, ...)`` with the cache's ``on_quote`` as ``sink``), so a quote it filters
+never reaches the cache, the bus, stops, strategies or the risk monitors.
+
+* Spike: a price whose log return from the last accepted price is more than
+  ``spike_sigma`` standard deviations of the recent returns (and at least
+  ``spike_min_pct``) is held back for one quote. If the next quote returns towards the
+  old level, the held one was a spike: it is dropped and counted. If the next quote
+  confirms the new level, the move was real and the new level goes through.
+* Crossed (bid > ask) and locked (bid == ask) quotes are flagged and go through.
+* Stale: no quote for ``stale_after`` seconds (``sweep``, run every few seconds).
+* Gaps: a bar that starts more than one bar after the previous one.
+
+Each finding raises an ``AlertRaised`` (once per episode) and sets a badge the watchlist
+reads with ``badges(symbol)``; ``QualityChanged`` is published whenever badges change.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import msgspec
+
+from workstation.core.bus import Bus
+from workstation.core.clock import Clock
+from workstation.core.config import QualitySettings  # the settings structure lives with the settings
+from workstation.core.model import AlertRaised, Bar, Quote
+
+
+class QualityChanged(msgspec.Struct, frozen=True, kw_only=True):
+    symbol: str
+    badges: tuple[str, ...]
+    ts: float
+
+
+@dataclass
+class _Symbol:
+    returns: deque[float] = field(default_factory=lambda: deque(maxlen=100))
+    price: float = 0.0  # last accepted price
+    held: Quote | None = None
+    held_price: float = 0.0
+    seen: float = 0.0
+    flags: dict[str, float] = field(default_factory=dict)  # badge -> since
+    last_bar: float | None = None
+    filtered: int = 0
+    total: float = 0.0  # running sum of the kept returns ...
+    squares: float = 0.0  # ... and of their squares: the deviation in O(1) per quote
+
+
+class DataQualityMonitor:
+    def __init__(self, sink: Callable[[Quote], None], bus: Bus, clock: Clock, settings: QualitySettings | None = None) -> None:
+        self.sink = sink
+        self.bus = bus
+        self.clock = clock
+        self.settings = settings or QualitySettings()
+        self._symbols: dict[str, _Symbol] = {}
+        self.filtered_total = 0
+
+    def _st(self, symbol: str) -> _Symbol:
+        st = self._symbols.get(symbol)
+        if st is None:
+            st = self._symbols[symbol] = _Symbol(returns=deque(maxlen=self.settings.window))
+        return st
+
+    # -- badges
+    def _flag(self, symbol: str, st: _Symbol, badge: str, title: str, message: str, priority: str = "normal") -> None:
+        now = self.clock.time()
+        fresh = badge not in st.flags
+        st.flags[badge] = now
+        if fresh:
+            self.bus.publish(AlertRaised(title=title, message=message, priority=priority, source="data", ts=now, key=f"dq-{badge}-{symbol}"))
+            self._changed(symbol, st)
+
+    def _clear(self, symbol: str, st: _Symbol, badge: str) -> None:
+        if st.flags.pop(badge, None) is not None:
+            self._changed(symbol, st)
+
+    def _changed(self, symbol: str, st: _Symbol) -> None:
+        self.bus.publish(QualityChanged(symbol=symbol, badges=tuple(sorted(st.flags)), ts=self.clock.time()))
+
+    def badges(self, symbol: str) -> tuple[str, ...]:
+        st = self._symbols.get(symbol)
+        if st is None:
+            return ()
+        now = self.clock.time()
+        for badge in ("spike", "gap"):
+            since = st.flags.get(badge)
+            if since is not None and now - since > self.settings.badge_ttl:
+                self._clear(symbol, st, badge)
+        return tuple(sorted(st.flags))
+
+    def symbols(self) -> list[str]:
+        """Every symbol the monitor has seen."""
+        return list(self._symbols)
+
+    def filtered(self, symbol: str | None = None) -> int:
+        if symbol is None:
+            return self.filtered_total
+        st = self._symbols.get(symbol)
+        return st.filtered if st else 0
+
+    # -- quotes in
+    def on_quote(self, quote: Quote) -> None:
+        st = self._st(quote.symbol)
+        st.seen = self.clock.time()
+        if "stale" in st.flags:
+            self._clear(quote.symbol, st, "stale")
+        self._book(quote, st)
+        price = quote.last if quote.last > 0 else quote.mid
+        if price <= 0 or not math.isfinite(price):
+            self.sink(quote)
+            return
+        if st.held is not None:
+            held_price = st.held_price
+            st.held = None
+            if abs(math.log(price / st.price)) < abs(math.log(held_price / st.price)) / 2:
+                st.filtered += 1
+                self.filtered_total += 1
+                self._flag(
+                    quote.symbol, st, "spike", "Spike filtered",
+                    f"{quote.symbol} printed {held_price:g} against {st.price:g} and came back to {price:g}: the spike was dropped",
+                )
+            else:
+                self._accept(st, held_price)  # the level was real
+        elif st.price > 0 and self._suspect(st, price):
+            st.held, st.held_price = quote, price
+            return
+        if st.price > 0:
+            self._accept(st, price)
+        else:
+            st.price = price
+        self.sink(quote)
+
+    def _accept(self, st: _Symbol, price: float) -> None:
+        if st.price > 0:
+            r = math.log(price / st.price)
+            if len(st.returns) == st.returns.maxlen:
+                old = st.returns[0]
+                st.total -= old
+                st.squares -= old * old
+            st.returns.append(r)
+            st.total += r
+            st.squares += r * r
+        st.price = price
+
+    def _suspect(self, st: _Symbol, price: float) -> bool:
+        s = self.settings
+        if len(st.returns) < s.min_samples:
+            return False
+        r = abs(math.log(price / st.price))
+        n = len(st.returns)
+        mean = st.total / n
+        std = math.sqrt(max(st.squares / n - mean * mean, 0.0))
+        return r > max(s.spike_sigma * std, math.log1p(s.spike_min_pct / 100))
+
+    def _book(self, quote: Quote, st: _Symbol) -> None:
+        if quote.bid > 0 and quote.ask > 0 and quote.bid > quote.ask:
+            self._flag(quote.symbol, st, "crossed", "Crossed quote", f"{quote.symbol} bid {quote.bid:g} above ask {quote.ask:g}", "normal")
+        else:
+            self._clear(quote.symbol, st, "crossed")
+        if quote.bid > 0 and quote.bid == quote.ask:
+            self._flag(quote.symbol, st, "locked", "Locked quote", f"{quote.symbol} bid equals ask at {quote.bid:g}", "low")
+        else:
+            self._clear(quote.symbol, st, "locked")
+
+    # -- staleness and bars
+    def sweep(self) -> list[str]:
+        """Flag symbols with no quote for ``stale_after`` seconds; returns the newly stale ones."""
+        now = self.clock.time()
+        newly = []
+        for symbol, st in self._symbols.items():
+            if st.seen and now - st.seen > self.settings.stale_after and "stale" not in st.flags:
+                newly.append(symbol)
+                self._flag(symbol, st, "stale", "Stale data", f"no quote for {symbol} in {now - st.seen:.0f}s", "normal")
+        return newly
+
+    def on_bar(self, bar: Bar) -> None:
+        st = self._st(bar.symbol)
+        prev = st.last_bar
+        if prev is not None and bar.ts > prev:
+            missing = round((bar.ts - prev) / bar.seconds) - 1
+            if missing >= self.settings.gap_bars:
+                self._flag(bar.symbol, st, "gap", "Gap in bars", f"{bar.symbol}: {missing} bar(s) of {bar.seconds}s missing before the bar at {bar.ts:.0f}", "low")
+        if prev is None or bar.ts > prev:
+            st.last_bar = bar.ts

@@ -1,0 +1,392 @@
+"""One engine session for one profile: the parts, wired together, and its start and stop.
+
+``Session`` holds the parts (bus, quote cache, journal, portfolio, risk, order manager,
+broker) as attributes; callers use the parts directly. Start-up rebuilds state from the
+journal: orders come back into the order manager, fills are replayed into the portfolio
+(which therefore matches an independent recomputation), and working paper orders go back
+into the simulated market, which matches them against the current quotes.
+
+Only the process that owns the account (``workstation.serve.owner``) builds a writable session.
+``Session.build(readonly=True)`` is a view for the read-only commands when no owner runs:
+the journal opened read-only, a broker that quotes but refuses every order, no working
+order put back into any market, nothing journaled, so it can neither fill nor write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from brokers.base import Broker, BrokerError
+from brokers.factory import create_broker
+from workstation.alerts.engine import AlertEngine
+from workstation.risk.breaker import CircuitBreaker, RiskMonitor, cancel_opening_orders, spawn_tracked
+from workstation.core.bus import Bus
+from workstation.core.clock import Clock, LiveClock
+from workstation.core.config import Profile, Settings, data_dir
+from workstation.risk.dataquality import DataQualityMonitor
+from workstation.alerts.delivery import Channel, Dispatcher, channel_label
+from workstation.core.journal import Journal
+from workstation.risk.killswitch import KillSwitch
+from workstation.core.limits import LimitError, LimitStore, day_start
+from workstation.core.marketdata import QuoteCache
+from workstation.core.model import Bar, ConnectionState, Instrument, OrderFilled, OrderStatus, OrderSubmitted, Quote
+from workstation.trading.oms import OrderManager
+from workstation.trading.portfolio import Portfolio
+from workstation.risk.checks import PreTradeRisk
+from workstation.core.sectors import SectorMap
+from workstation.core.symbols import parse_symbol
+from workstation.trading.taxlots import TaxLots
+
+log = logging.getLogger(__name__)
+
+
+CHECKPOINT_S = 10.0
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
+
+
+@dataclass
+class Session:
+    profile: Profile
+    settings: Settings
+    clock: Clock
+    bus: Bus
+    quotes: QuoteCache
+    journal: Journal
+    portfolio: Portfolio
+    risk: PreTradeRisk
+    oms: OrderManager
+    broker: Broker
+    data_dir: Path
+    limits: LimitStore
+    breaker: CircuitBreaker
+    monitor: RiskMonitor
+    killswitch: KillSwitch
+    alerts: AlertEngine
+    dispatcher: Dispatcher
+    quality: DataQualityMonitor
+    connection: ConnectionState | None = None
+    _tasks: set[asyncio.Task[object]] = field(default_factory=set)
+    _loop: asyncio.AbstractEventLoop | None = None
+    _background: set[asyncio.Task[None]] = field(default_factory=set)
+    _followed: int = 0  # the newest journal event this session has followed
+    readonly: bool = False  # a view (no owner): quotes only, nothing sent, nothing written
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        profile_name: str | None = None,
+        *,
+        data_root: str | Path | None = None,
+        clock: Clock | None = None,
+        broker: Broker | None = None,
+        journal_path: Path | None = None,
+        stop_strategies: Callable[[], Awaitable[object] | object] | None = None,
+        readonly: bool = False,
+    ) -> Session:
+        profile = settings.profile(profile_name)
+        clock = clock or LiveClock()
+        root = data_dir(data_root) / profile.name
+        path = journal_path or root / "journal.sqlite"
+        journal = Journal(path, readonly=True) if readonly else Journal(path, synchronous=profile.journal_sync)
+        now = clock.time()
+        created = float(journal.ensure_meta("created", repr(now)))
+        initial = Decimal(journal.ensure_meta("initial_cash", str(profile.initial_cash)))
+        prefix = journal.ensure_meta("client_prefix", f"ws{_base36(int(created * 1000))}")
+        bus = Bus()
+        quotes = QuoteCache(bus, profile.base_currency)
+        broker = broker or create_broker(profile, clock)
+        if readonly:
+            broker = QuoteOnly(broker)
+        oms_ref: list[OrderManager] = []
+
+        def instrument(symbol: str) -> Instrument:
+            # the order manager holds the broker's metadata once it has looked a symbol up
+            return oms_ref[0].instrument_cached(symbol) if oms_ref else parse_symbol(symbol)
+
+        portfolio = Portfolio(
+            base_currency=profile.base_currency, initial_cash=initial, instrument=instrument,
+            rate=quotes.rate, margin=profile.account_type == "margin", leverage=profile.leverage,
+        )
+        for amount, currency, _reason in journal.cash_entries():
+            portfolio.adjust_cash(amount, currency)
+        limits = LimitStore(profile.risk, profile.strategy_risk)
+        for _seq, _ts, _kind, _ref, data in journal.events("risk.set"):
+            try:
+                limits.set(data["name"], data["value"], data.get("strategy"))
+            except (LimitError, KeyError) as exc:  # written by another version: skip it, say so
+                log.warning("journaled risk change %s not applied: %s", data, exc)
+        breaker = CircuitBreaker(journal, bus, clock)
+        lots = TaxLots()
+
+        def last_price(symbol: str) -> Decimal | None:
+            return quotes.last(symbol) or portfolio.last(symbol)
+
+        risk = PreTradeRisk(
+            portfolio, limits, working_orders=lambda: oms_ref[0].working() if oms_ref else [], last_price=last_price,
+            now=clock.time, sectors=SectorMap(settings.sectors), lots=lots, breaker_reason=breaker.reason,
+        )
+        commission = getattr(broker, "estimate_commission", None)
+        oms = OrderManager(
+            bus=bus, journal=journal, portfolio=portfolio, broker=broker, clock=clock, risk=risk,
+            quotes=quotes, client_prefix=prefix, commission=commission,
+        )
+        oms_ref.append(oms)
+        for fill in journal.fills():
+            portfolio.apply_fill(fill)
+            lots.apply(fill, portfolio.position(fill.symbol).multiplier)
+        recent = now - 86_400
+        restored = [o for o in journal.orders() if not o.status.is_terminal or o.updated >= recent]
+        oms.restore(restored)
+        for order in sorted(restored, key=lambda o: o.created):
+            if order.status is not OrderStatus.NEW:  # refused orders count toward the rate too
+                risk.rate.record(order.created, day_start(order.created, limits.limits))
+        quality = DataQualityMonitor(quotes.on_quote, bus, clock, settings.data_quality)
+        monitor = RiskMonitor(
+            portfolio=portfolio, store=limits, breaker=breaker, risk=risk, journal=journal, bus=bus, clock=clock,
+            filtered=quality.filtered,
+        )
+        risk.rows_source = lambda: monitor.status().rows
+        killswitch = KillSwitch(
+            oms=oms, portfolio=portfolio, breaker=breaker, journal=journal, bus=bus, clock=clock,
+            stop_strategies=stop_strategies,
+        )
+        channels = [Channel(c.url, c.min_priority, channel_label(c.url, n)) for n, c in enumerate(settings.alerts.channels, 1)]
+        dispatcher = Dispatcher(channels, bell=settings.alerts.bell, retries=settings.alerts.retries, retry_delay=settings.alerts.retry_delay)
+        alerts = AlertEngine(bus=bus, journal=journal, clock=clock, settings=settings.alerts, dispatcher=dispatcher)
+        session = cls(
+            profile=profile, settings=settings, clock=clock, bus=bus, quotes=quotes, journal=journal,
+            portfolio=portfolio, risk=risk, oms=oms, broker=broker, data_dir=root, limits=limits, breaker=breaker,
+            monitor=monitor, killswitch=killswitch, alerts=alerts, dispatcher=dispatcher, quality=quality,
+            readonly=readonly,
+        )
+        monitor.readonly = readonly
+        alerts.pnl = session._pnl
+        session._followed = journal.last_seq()
+        bus.subscribe(Quote, portfolio.on_quote)
+        bus.subscribe(Bar, quality.on_bar)
+        if readonly:  # no breaker trips, no alerts: a view journals nothing
+            broker.attach(oms.on_report, quality.on_quote, session._on_state)
+            return session
+        bus.subscribe(Quote, monitor.on_quote)
+        bus.subscribe(OrderFilled, lambda e: lots.apply(e.fill, portfolio.position(e.fill.symbol).multiplier))
+        bus.subscribe(OrderFilled, monitor.on_fill)
+        bus.subscribe(OrderSubmitted, lambda e: risk.record_sent(e.order))
+        alerts.attach()
+        breaker.on_trip.append(
+            lambda reason: session._spawn(cancel_opening_orders(oms.working, portfolio, oms.cancel))
+        )
+        broker.attach(oms.on_report, quality.on_quote, session._on_state)
+        return session
+
+    def _pnl(self, symbol: str | None) -> Decimal | None:
+        """For P&L alert rules: a position's P&L (unrealized + realized), or the account's day P&L."""
+        if symbol is None:
+            return self.monitor.measures()["day_pnl"]
+        pos = self.portfolio.position(symbol)
+        return self.portfolio.to_base(self.portfolio.unrealized(symbol) + pos.realized_pnl, pos.currency)
+
+    def set_limit(self, name: str, value: object, strategy: str | None = None) -> None:
+        """Change one risk limit now (the Risk pane, `main.py risk set`): validated, journaled, in force."""
+        self.limits.set(name, value, strategy)
+        self.journal.append("risk.set", {"name": name, "value": str(value), "strategy": strategy}, self.clock.time())
+        self.monitor.evaluate()
+        self.monitor.publish_status()
+
+    def reset_breaker(self, *, confirmed: bool, who: str = "user") -> None:
+        """Reset a tripped circuit breaker (refused while the breach persists); journaled."""
+        self.monitor.reset_breaker(confirmed=confirmed, who=who)
+
+    async def kill(self, reason: str = "kill switch", who: str = "user"):  # -> KillReport
+        """Cancel every working order, flatten every position, stop every strategy, trip the breaker."""
+        return await self.killswitch.engage(reason, who)
+
+    def _on_delivery_problem(self, label: str, problem: str, recovered: bool) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.alerts.channel_problem, label, problem, recovered)
+
+    async def _sweep_quality(self) -> None:
+        period = max(1.0, self.settings.data_quality.stale_after / 4)
+        while True:
+            await asyncio.sleep(period)
+            self.quality.sweep()
+
+    _FOLLOWED = ("risk.set", "risk.breaker", "alert.rule", "alert.ack")
+
+    def follow_journal(self) -> int:
+        """Apply risk changes, breaker trips and resets, alert rules and acknowledgements that
+        another process (``main.py risk set``, ``kill``, ``alert add``...) wrote to this journal.
+        Each is idempotent, so this session's own events do no harm. Returns how many were read."""
+        events = self.journal.events_after(self._followed, self._FOLLOWED)
+        breaker = None
+        for seq, ts, kind, _ref, data in events:
+            self._followed = seq
+            if kind == "risk.set":
+                try:
+                    self.limits.set(data["name"], data["value"], data.get("strategy"))
+                except (LimitError, KeyError) as exc:
+                    log.warning("journaled risk change %s not applied: %s", data, exc)
+            elif kind == "risk.breaker":
+                breaker = (data, ts)  # only the newest state matters
+            else:
+                self.alerts.follow(kind, data)
+        if breaker is not None:
+            self.breaker.follow(*breaker)
+        return len(events)
+
+    async def _follow(self, every: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(every)
+            self.follow_journal()
+
+    async def _publish_risk(self, every: float = 1.0) -> None:
+        """A ``RiskStatus`` on the bus every second, for the Risk pane (also after fills and changes)."""
+        while True:
+            await asyncio.sleep(every)
+            self.monitor.publish_status()
+
+    def _on_state(self, state: ConnectionState) -> None:
+        previous = self.connection
+        self.connection = state
+        self.bus.publish(state)
+        # back from a drop (not the first connect: start() resyncs that one itself)
+        if state.state == "connected" and previous is not None and previous.state in ("reconnecting", "disconnected"):
+            self._spawn(self.resync())
+
+    async def resync(self) -> list[str]:
+        """Reconcile orders, fills and positions with the broker (see workstation.trading.reconcile)."""
+        from workstation.trading.reconcile import resync
+
+        return await resync(
+            broker=self.broker, oms=self.oms, portfolio=self.portfolio, journal=self.journal,
+            clock=self.clock, bus=self.bus,
+        )
+
+    def held_symbols(self) -> list[str]:
+        return [p.symbol for p in self.portfolio.positions()]
+
+    async def start(self, symbols: list[str] | tuple[str, ...] = (), *, feed: bool = True) -> None:
+        """Connect the broker, put working orders back in the market, mark positions."""
+        self._loop = asyncio.get_running_loop()
+        if self.readonly:
+            await self._start_view(symbols, feed)
+            return
+        self.dispatcher.report = self._on_delivery_problem
+        self.dispatcher.start()
+        if feed or self.broker.keeps_account:
+            await self.broker.connect()
+        if feed:
+            self._spawn_background(self._sweep_quality())
+            self._spawn_background(self._publish_risk())
+            self._spawn_background(self._follow())
+        working = [o for o in self.oms.working() if o.status is not OrderStatus.NEW]
+        restore = getattr(self.broker, "restore", None)
+        if restore is not None and working:
+            restore(working)  # before the resync: a broker learns where to look for their fills
+        if self.broker.keeps_account:
+            await self.resync()
+        await self._quote(symbols, subscribe=True)
+        self.monitor.evaluate()
+        await self.drain()
+        self._spawn_background(self._checkpoints())
+
+    async def _start_view(self, symbols: list[str] | tuple[str, ...], feed: bool) -> None:
+        """A read-only view: quotes for the symbols and the held ones, nothing else."""
+        if feed:
+            await self.broker.connect()
+            self._spawn_background(self._sweep_quality())
+        await self._quote(symbols, subscribe=feed)
+
+    async def _quote(self, symbols: list[str] | tuple[str, ...], *, subscribe: bool) -> None:
+        """The symbols, every held one and the FX pairs their currencies need: a snapshot
+        quote for each now, and (``subscribe``) the broker's feed for them."""
+        wanted = list(dict.fromkeys([*symbols, *self.held_symbols()]))
+        currencies = {self.oms.instrument_cached(s).currency for s in wanted}
+        wanted += [s for s in self.quotes.fx_symbols(currencies) if s not in wanted]
+        for sym in wanted:
+            snap = self.broker.snapshot(sym)
+            if snap is not None:
+                self.quotes.on_quote(snap)
+        if wanted and subscribe:
+            await self.broker.subscribe(wanted)
+
+    async def drain(self) -> None:
+        """Wait for follow-up work: bracket children, OCO cancels, breaker cancels."""
+        await self.oms.drain()
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await self.oms.drain()
+
+    def _spawn(self, coro) -> None:
+        """Follow-up work that ``drain`` waits for (resync, breaker cancels)."""
+        spawn_tracked(self._tasks, coro)
+
+    def _spawn_background(self, coro) -> None:
+        """A loop that runs until ``stop`` (journal checkpoints, the stale-data sweep)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _checkpoints(self, every: float = CHECKPOINT_S) -> None:
+        """Fold the journal's write-ahead log into the database, off the trading path."""
+        while True:
+            await asyncio.sleep(every)
+            await asyncio.to_thread(self.journal.checkpoint)
+
+    async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        try:
+            await asyncio.wait_for(self.drain(), timeout=10.0)
+        except TimeoutError:
+            for task in list(self._tasks):
+                task.cancel()
+        if not self.readonly:
+            self.monitor.flush()
+        self.alerts.detach()
+        await self.broker.close()
+        if not self.readonly:
+            await asyncio.to_thread(self.dispatcher.stop)
+        self.journal.close()
+
+
+class QuoteOnly:
+    """A broker seen through a read-only view: it quotes, it refuses every order."""
+
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+        self.keeps_account = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._broker, name)
+
+    def _refuse(self) -> None:
+        raise BrokerError("this is a read-only view of the account: orders go through its owner")
+
+    async def submit(self, order: object) -> None:
+        self._refuse()
+
+    async def cancel(self, order: object) -> None:
+        self._refuse()
+
+    async def replace(self, *args: object, **kwargs: object) -> None:
+        self._refuse()
+
+    def restore(self, orders: list[object]) -> None:
+        if orders:
+            self._refuse()

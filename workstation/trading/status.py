@@ -1,0 +1,100 @@
+"""The status documents every face shows: the account, positions, orders, fills, risk.
+
+``status_document`` is what ``main.py status --json`` prints and what an owning engine
+answers a ``status`` request with; the rows are the ones the command line prints and the
+wire carries. Amounts stay ``Decimal``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from workstation.core.model import Fill, Order, iso, plain
+
+
+def position_rows(session) -> list[dict[str, Any]]:
+    pf = session.portfolio
+    equity = pf.equity()
+    rows = []
+    for p in pf.positions():
+        last = pf.last(p.symbol)
+        mv = pf.market_value(p.symbol)
+        rows.append(
+            {
+                "symbol": p.symbol,
+                "qty": p.qty,
+                "avg_price": p.avg_price,
+                "last": last,
+                "market_value": mv,
+                "unrealized_pnl": pf.unrealized(p.symbol),
+                "realized_pnl": p.realized_pnl,
+                "currency": p.currency,
+                "pct_of_equity": (pf.exposure(p.symbol) / equity * 100).quantize(Decimal("0.01")) if equity else Decimal(0),
+            }
+        )
+    return rows
+
+
+def order_row(o: Order) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "client_id": o.client_id,
+        "symbol": o.symbol,
+        "side": o.side.value,
+        "qty": o.qty,
+        "type": o.type.value,
+        "limit_price": o.limit_price,
+        "stop_price": o.stop_price,
+        "trail": (f"{plain(o.trail_percent)}%" if o.trail_percent is not None else o.trail_amount),
+        "tif": o.tif.value,
+        "status": o.status.value,
+        "filled_qty": o.filled_qty,
+        "avg_fill_price": o.avg_fill_price,
+        "reason": o.reason,
+        "strategy": o.strategy,
+        "parent_id": o.parent_id,
+        "role": o.role,
+        "created": iso(o.created),
+    }
+
+
+def fill_row(f: Fill) -> dict[str, Any]:
+    return {
+        "ts": iso(f.ts), "exec_id": f.exec_id, "order_id": f.order_id, "symbol": f.symbol, "side": f.side.value,
+        "qty": f.qty, "price": f.price, "commission": f.commission, "strategy": f.strategy,
+    }
+
+
+def recent_rejections(journal, limit: int = 5) -> list[str]:
+    """The last few refused orders, one line each (newest last)."""
+    out = []
+    for _seq, ts, _kind, ref, data in journal.events("order.rejected", limit=limit):
+        out.append(f"{iso(ts)} order {ref}: {data.get('reason', '')}")
+    return out
+
+
+def status_document(session, socket: str = "") -> dict[str, Any]:
+    """What ``status --json`` prints; the account's owner answers the same document.
+    ``socket``: where the owner listens (the faces name it)."""
+    acct = session.portfolio.account()
+    conn = session.connection
+    return {
+        "profile": session.profile.name,
+        "live": session.profile.live,
+        "broker": session.broker.name,
+        "connection": conn.state if conn else "offline (in-process simulated market)" if session.profile.broker == "sim" else "disconnected",
+        "connection_detail": conn.detail if conn else "",
+        "account": {
+            "currency": acct.currency, "cash": acct.cash, "equity": acct.equity, "buying_power": acct.buying_power,
+            "market_value": acct.market_value, "unrealized_pnl": acct.unrealized_pnl, "realized_pnl": acct.realized_pnl,
+            "commissions": acct.commissions,
+        },
+        "positions": position_rows(session),
+        "open_orders": [order_row(o) for o in session.oms.working()],
+        "data_dir": str(session.data_dir),
+        "journal": str(session.journal.path),
+        "socket": socket,
+        "risk": session.monitor.status(),
+        "rejections": recent_rejections(session.journal),
+    }
