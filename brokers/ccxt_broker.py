@@ -29,6 +29,10 @@ reconnecting -> connected`` through the ``on_state`` sink (the session resynchro
 each return to connected). Keys come from ``WORKSTATION_<EXCHANGE>_API_KEY`` and
 ``WORKSTATION_<EXCHANGE>_SECRET`` or the OS keyring (service ``workstation``, user
 ``<exchange>-api-key`` / ``<exchange>-secret``); they are never printed or logged.
+
+Why one module: one adapter around one SDK: its streams, its order paths and its resync
+share the exchange client, the market table and the order map; split, each part would
+reach into the others' state.
 """
 
 from __future__ import annotations

@@ -20,6 +20,10 @@ messages (2104, 2106, 2158) are logged quietly and alarm nobody.
 
 A submit whose acknowledgement does not arrive raises ``BrokerTimeout``; the order
 manager then asks ``lookup`` (by ``orderRef``) instead of sending the order again.
+
+Why one module: one adapter around ib_async: connection and pacing, contracts, orders and
+the resync share the IB client and its request ids (ib_contracts.py already holds the pure
+mapping).
 """
 
 from __future__ import annotations

@@ -72,6 +72,9 @@ Matching rules
 * **Estimates.** ``estimate_commission(inst, qty, price)`` applies the commission model
   to a prospective fill, for the order manager's pre-trade checks.
 * Brackets and OCO groups are the order manager's business: the sim matches plain orders.
+
+Why one module: the paper matching engine is one book: admission, matching, trailing,
+expiry and restore act on the same working orders.
 """
 
 from __future__ import annotations

@@ -45,6 +45,9 @@ futures trade CME Globex hours (Sunday 18:00 to Friday 17:00 New York with a dai
 17:00-18:00 pause), crypto trades 24/7, forex from Sunday 17:00 to Friday 17:00 New York.
 The process itself never stops: under ``"nyse"`` a market reopens where the process has
 moved overnight, as a real one gaps.
+
+Why one module: the deterministic price process, its calendars and its history generation
+must agree tick for tick (a backtest and the live paper market use the same numbers).
 """
 
 from __future__ import annotations

@@ -178,3 +178,16 @@ def test_the_plugin_api_keeps_its_documented_paths():
     ):
         assert importlib.import_module(f"workstation.{old}") is importlib.import_module(f"workstation.{new}")
     from workstation.strategy import Context, Param, Strategy  # noqa: F401 (as a plugin writes it)
+
+
+def test_a_long_module_says_why_it_is_one():
+    """Past ~600 lines a module is split, or its docstring says why it stays one."""
+    unexplained = []
+    for top in PACKAGES:
+        for path in (ROOT / top).rglob("*.py"):
+            if len(path.read_text(encoding="utf-8").splitlines()) <= 600:
+                continue
+            doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+            if "Why one module:" not in doc:
+                unexplained.append(str(path.relative_to(ROOT)))
+    assert unexplained == []

@@ -1,4 +1,9 @@
-"""``AlpacaBroker``: the Broker protocol over alpaca-py (see the package's docstring)."""
+"""``AlpacaBroker``: the Broker protocol over alpaca-py (see the package's docstring).
+
+Why one module: the Broker protocol over alpaca-py: REST calls, the two supervised streams
+and the bracket pairing share the adapter's order map (translate.py, keys.py and
+streams.py hold the rest).
+"""
 
 from __future__ import annotations
 

@@ -33,6 +33,9 @@ makes the log start over when it holds more than ``WAL_LIMIT`` (see ``Journal._f
 ``journal_size_limit`` cuts a file grown past ``WAL_BOUND`` back when the log starts over.
 The -wal file stays near ``WAL_LIMIT`` and under ``WAL_BOUND`` even for a writer that never
 pauses (docs/journal.md has the figures).
+
+Why one module: one SQLite file's schema, migrations, writes, reads and checkpointer: they
+share the connection, the write lock and the schema version.
 """
 
 from __future__ import annotations

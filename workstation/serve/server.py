@@ -22,6 +22,9 @@ window of recent ones, and older orders are read in pages (``GetOrders``).
 
 Every order a client sends goes through the engine's one order manager and its risk
 checks, tagged with the client's id (``tui#3``); attaches and detaches are journaled.
+
+Why one module: the server and its per-client link share the caps, the outboxes and the
+dispatch of every request; the wire types are in protocol.py.
 """
 
 from __future__ import annotations

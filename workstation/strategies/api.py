@@ -27,6 +27,10 @@ the strategy's name), log, alert, timers and the injected clock. Order commands 
 ``on_order`` events (submitted, accepted, rejected, filled, canceled) and ``on_fill``. The
 context keeps the strategy's own book up to date from those events before each hook runs,
 so ``position`` and ``pending`` are consistent with what the strategy has been told.
+
+Why one module: the whole plugin API a strategy author reads in one place (Param, Strategy
+and its hooks, Context and everything a strategy may touch); its size is mostly
+docstrings.
 """
 
 from __future__ import annotations

@@ -15,6 +15,10 @@ with ``process = True`` gets a process worker in live delivery.
 
 An exception in a hook stops that instance only: state ERROR, an alert with a short
 traceback summary, and (by default) its working orders canceled.
+
+Why one module: routing quotes, bars and order events in and commands out is one loop-
+thread object whose routes, members and command queue change together on every start,
+pause and stop.
 """
 
 from __future__ import annotations

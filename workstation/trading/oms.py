@@ -27,6 +27,10 @@ without a verdict.
 Every refusal (bad input after the request was parsed, a risk refusal) counts toward the
 order-rate limits; once a rate window is full, ``submit`` refuses the next order right
 after validating it, before quotes, prices and the other checks.
+
+Why one module: one order state machine: ids, validation, risk, routing, broker reports,
+brackets and OCO groups act on the same order map, and splitting them would let a
+transition escape the one door.
 """
 
 from __future__ import annotations

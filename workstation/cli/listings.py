@@ -1,0 +1,234 @@
+"""``main.py status``, ``positions``, ``orders`` and ``fills``: the account as tables or JSON."""
+
+from __future__ import annotations
+
+import csv
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from workstation.core.model import (
+    plain,
+)
+
+from workstation.cli.common import (
+    CliError,
+    ConfigOpt,
+    DataDirOpt,
+    JsonOpt,
+    ProfileOpt,
+    console,
+    emit_json,
+    fmt,
+    money,
+    open_view,
+)
+
+from workstation.cli.account import with_session  # noqa: E402
+
+
+# --------------------------------------------------------------------------- listings
+
+from workstation.trading.status import fill_row, order_row, position_rows, status_document  # noqa: E402,F401 (re-exported)
+
+
+def _orders_table(rows: list[dict[str, Any]], title: str):
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("ID", "Time", "Symbol", "Side", "Qty", "Type", "Price", "TIF", "Status", "Filled", "Avg", "Reason"):
+        table.add_column(col, justify="right" if col in ("ID", "Qty", "Price", "Filled", "Avg") else "left")
+    for r in rows:
+        price = " / ".join(x for x in (fmt(r["stop_price"]), fmt(r["limit_price"])) if x) or (str(r["trail"] or "") if r["trail"] else "mkt")
+        side_col = "green" if r["side"] == "buy" else "red"
+        table.add_row(
+            r["id"], r["created"][11:19], r["symbol"], f"[{side_col}]{r['side']}[/]", fmt(r["qty"]),
+            r["type"], price, r["tif"], r["status"], fmt(r["filled_qty"]), fmt(r["avg_fill_price"]), r["reason"] or "",
+        )
+    return table
+
+
+def _positions_table(rows: list[dict[str, Any]]):
+    from rich.table import Table
+
+    table = Table(title="Positions")
+    for col in ("Symbol", "Qty", "Avg cost", "Last", "Market value", "Unrealized", "Realized", "% equity"):
+        table.add_column(col, justify="left" if col == "Symbol" else "right")
+    for r in rows:
+        def pnl(d: Decimal) -> str:
+            colour = "green" if d > 0 else "red" if d < 0 else ""
+            text = money(d)
+            return f"[{colour}]{text}[/]" if colour else text
+
+        table.add_row(
+            r["symbol"], fmt(r["qty"]), fmt(r["avg_price"].quantize(Decimal("0.0001")) if r["avg_price"] else r["avg_price"]),
+            fmt(r["last"]), money(r["market_value"]), pnl(r["unrealized_pnl"]), pnl(r["realized_pnl"]), f"{r['pct_of_equity']}%",
+        )
+    return table
+
+
+def status(
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    config: ConfigOpt = None,
+    data_dir_: DataDirOpt = None,
+    session_: Annotated[str | None, typer.Option("--session", help="A realtime session's summary: 'last' or its name.")] = None,
+) -> None:
+    """Profile, broker connection, account, positions, open orders and data directory."""
+    if session_ is not None:
+        from workstation.cli.strategies import session_status
+
+        return session_status(session_, json_out, data_dir_)
+    from workstation.cli.account import revive_status
+
+    async def body(session) -> dict[str, Any]:
+        from workstation.serve.rundir import RunDirError, socket_path
+
+        try:
+            sock = str(socket_path(session.profile.name, session.data_dir.parent))
+        except RunDirError:
+            sock = ""
+        return status_document(session, sock)
+
+    async def remote(engine) -> dict[str, Any]:
+        return revive_status(await engine.status())
+
+    from workstation.cli.risk import print_status, status_doc
+
+    doc = with_session(profile, config, data_dir_, body, remote=remote, mode="read")
+    risk_status = doc.pop("risk")
+    if json_out:
+        emit_json({**doc, "risk": status_doc(risk_status)})
+        return
+    con = console()
+    a = doc["account"]
+    mode = "[bold white on red] LIVE [/]" if doc["live"] else "[bold black on green] PAPER [/]"
+    con.print(f"{mode} profile [bold]{doc['profile']}[/]  broker {doc['broker']} ({doc['connection']})")
+    if doc["connection_detail"]:
+        con.print(doc["connection_detail"], markup=False)
+    con.print(
+        f"cash {money(a['cash'])} {a['currency']}   equity {money(a['equity'])}   buying power {money(a['buying_power'])}   "
+        f"unrealized {money(a['unrealized_pnl'])}   realized {money(a['realized_pnl'])}"
+    )
+    if doc["positions"]:
+        con.print(_positions_table(doc["positions"]))
+    else:
+        con.print("no positions")
+    if doc["open_orders"]:
+        con.print(_orders_table(doc["open_orders"], "Open orders"))
+    else:
+        con.print("no open orders")
+    print_status(risk_status, doc["rejections"])
+    con.print(f"data directory {doc['data_dir']}" + (f"   socket {doc['socket']}" if doc.get("socket") else ""))
+    if "served_by" in doc:
+        con.print(f"answered by the engine serving this profile (pid {doc['served_by']}); attached: {', '.join(doc['clients'])}")
+
+
+def positions(
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    config: ConfigOpt = None,
+    data_dir_: DataDirOpt = None,
+) -> None:
+    """Open positions with average cost, last price and P&L."""
+
+    from workstation.cli.account import revive_status
+
+    async def body(session) -> list[dict[str, Any]]:
+        return position_rows(session)
+
+    async def remote(engine) -> list[dict[str, Any]]:
+        return revive_status(await engine.status())["positions"]
+
+    rows = with_session(profile, config, data_dir_, body, remote=remote, mode="read")
+    if json_out:
+        emit_json(rows)
+    elif rows:
+        console().print(_positions_table(rows))
+    else:
+        console().print("no positions")
+
+
+def orders(
+    all_: Annotated[bool, typer.Option("--all", help="Every order in the journal, not only working and today's.")] = False,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    config: ConfigOpt = None,
+    data_dir_: DataDirOpt = None,
+) -> None:
+    """Working orders and today's filled, canceled and rejected ones."""
+
+    async def body(session) -> list[dict[str, Any]]:
+        source = session.journal.orders() if all_ else sorted(session.oms.orders.values(), key=lambda o: int(o.id))
+        return [order_row(o) for o in source]
+
+    async def remote(engine) -> list[dict[str, Any]]:
+        return [order_row(o) for o in await engine.order_list(all_)]
+
+    rows = with_session(profile, config, data_dir_, body, remote=remote, mode="read")
+    if json_out:
+        emit_json(rows)
+    elif rows:
+        console().print(_orders_table(rows, "Orders"))
+    else:
+        console().print("no orders")
+
+
+def fills(
+    since: Annotated[str | None, typer.Option("--since", help="Only fills on or after this date (YYYY-MM-DD) or time (ISO).")] = None,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write the fills to this CSV file.")] = None,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    config: ConfigOpt = None,
+    data_dir_: DataDirOpt = None,
+) -> None:
+    """Executions from the journal."""
+    start = None
+    if since:
+        try:
+            dt = datetime.fromisoformat(since)
+        except ValueError:
+            raise CliError(f"malformed --since {since!r}: use YYYY-MM-DD or an ISO date-time", 2) from None
+        if dt.tzinfo is None:
+            dt = dt.astimezone()  # a bare date or time is local
+        start = dt.timestamp()
+    session = open_view(profile, config, data_dir_)
+    try:
+        rows = [fill_row(f) for f in session.journal.fills(since=start)]
+    finally:
+        session.journal.close()
+    if csv_file is not None:
+        try:
+            with open(csv_file, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=["ts", "exec_id", "order_id", "symbol", "side", "qty", "price", "commission", "strategy"])
+                writer.writeheader()
+                for r in rows:
+                    writer.writerow({k: (plain(v) if isinstance(v, Decimal) else v) for k, v in r.items()})
+        except OSError as exc:
+            raise CliError(f"cannot write {csv_file}: {exc.strerror}", 1) from None
+    if json_out:
+        emit_json(rows)
+        return
+    if not rows:
+        console().print("no fills")
+        return
+    from rich.table import Table
+
+    table = Table(title="Fills")
+    for col in ("Time", "Order", "Symbol", "Side", "Qty", "Price", "Commission", "Strategy"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["ts"], r["order_id"], r["symbol"], r["side"], fmt(r["qty"]), fmt(r["price"]), fmt(r["commission"]), r["strategy"] or "")
+    console().print(table)
+    if csv_file is not None:
+        console(stderr=True).print(f"wrote {len(rows)} fills to {csv_file}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(status)
+    app.command()(positions)
+    app.command()(orders)
+    app.command()(fills)

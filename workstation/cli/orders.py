@@ -1,0 +1,266 @@
+"""``main.py buy``, ``sell`` and ``cancel``: orders from the command line, through the account's one order manager."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import typer
+
+from workstation.core.config import ConfigError
+from workstation.core.model import (
+    ModelError,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    infer_order_type,
+    Side,
+    TimeInForce,
+    plain,
+    to_decimal,
+)
+
+from workstation.cli.common import (
+    MARKET_WAIT_S,
+    CliError,
+    ConfigOpt,
+    DataDirOpt,
+    JsonOpt,
+    ProfileOpt,
+    check_live,
+    confirm_live,
+    console,
+    emit_json,
+    money,
+    read_settings,
+)
+
+from workstation.cli.account import with_session
+from workstation.trading.status import order_row
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def build_request(
+    side: Side,
+    qty: str,
+    symbol: str,
+    *,
+    limit: str | None = None,
+    stop: str | None = None,
+    trail: str | None = None,
+    take_profit: str | None = None,
+    stop_loss: str | None = None,
+    tif: str = "day",
+    source: str = "cli",
+) -> OrderRequest:
+    """Turn command-line words into an OrderRequest; ModelError for malformed ones."""
+    from workstation.core.symbols import parse_symbol
+
+    inst = parse_symbol(symbol)
+    quantity = to_decimal(qty, "quantity")
+    if quantity <= 0:
+        raise ModelError(f"quantity must be positive, got {qty}")
+    try:
+        time_in_force = TimeInForce(tif.lower())
+    except ValueError:
+        raise ModelError(f"unknown time in force {tif!r}: use day, gtc, ioc or fok") from None
+    trail_amount = trail_percent = None
+    if trail is not None:
+        text = trail.strip()
+        if text.endswith("%"):
+            trail_percent = to_decimal(text[:-1], "trail percent")
+        else:
+            trail_amount = to_decimal(text, "trail amount")
+        if limit is not None or stop is not None:
+            raise ModelError("a trailing stop takes no --limit or --stop")
+    otype = infer_order_type(limit, stop, trail is not None)
+    return OrderRequest(
+        symbol=inst.symbol, side=side, qty=quantity, type=otype,
+        limit_price=to_decimal(limit, "limit price") if limit is not None else None,
+        stop_price=to_decimal(stop, "stop price") if stop is not None else None,
+        trail_amount=trail_amount, trail_percent=trail_percent, tif=time_in_force,
+        take_profit=to_decimal(take_profit, "take-profit price") if take_profit is not None else None,
+        stop_loss=to_decimal(stop_loss, "stop-loss price") if stop_loss is not None else None,
+        source=source,
+    )
+
+
+def describe(order: Order) -> str:
+    price = ""
+    if order.type is OrderType.LIMIT:
+        price = f" @ {plain(order.limit_price)}"
+    elif order.type is OrderType.STOP:
+        price = f" stop {plain(order.stop_price)}"
+    elif order.type is OrderType.STOP_LIMIT:
+        price = f" stop {plain(order.stop_price)} limit {plain(order.limit_price)}"
+    elif order.type is OrderType.TRAILING_STOP:
+        price = f" trail {plain(order.trail_percent)}%" if order.trail_percent is not None else f" trail {plain(order.trail_amount)}"
+    text = f"order {order.id} {order.side.value} {plain(order.qty)} {order.symbol} {order.type.value.replace('_', '-')}{price} {order.tif.value}: {order.status.value.replace('_', ' ')}"
+    if order.filled_qty:
+        text += f" {plain(order.filled_qty)} @ {plain(order.avg_fill_price.quantize(Decimal('0.0001')) if order.avg_fill_price else None)}"
+    if order.reason:
+        text += f" ({order.reason})"
+    return text
+
+
+def _place(
+    side: Side, qty: str, symbol: str, limit: str | None, stop: str | None, trail: str | None,
+    take_profit: str | None, stop_loss: str | None, tif: str, dry_run: bool, json_out: bool,
+    profile: str | None, config: Path | None, data: Path | None, yes: bool = False,
+) -> None:
+    try:
+        req = build_request(side, qty, symbol, limit=limit, stop=stop, trail=trail, take_profit=take_profit, stop_loss=stop_loss, tif=tif)
+    except ModelError as exc:
+        raise CliError(str(exc), 2) from None
+    try:
+        prof = read_settings(config).profile(profile)
+    except ConfigError as exc:
+        raise CliError(str(exc), 2) from None
+    check_live(prof)
+    if not dry_run:
+        confirm_live(prof, yes, f"{side.value} {plain(req.qty)} {req.symbol}")
+    warned: list[str] = []  # risk warnings (a possible wash sale) never block, but are shown
+
+    async def remote(engine) -> Any:
+        if dry_run:
+            result = await engine.review(req)
+        else:
+            result = await engine.submit(req, wait=True)
+        warned.extend(getattr(result, "warnings", ()) or ())
+        return result
+
+    async def local(session) -> Any:
+        return await _place_here(session, req, dry_run, warned)
+
+    result = with_session(
+        profile, config, data, local, remote=remote, mode="read" if dry_run else "write", feed=not dry_run,
+        symbols=[req.symbol], refused_code=2,
+    )
+    _show_placed(result, dry_run, json_out, prof.live, warned)
+
+
+async def _place_here(session, req: OrderRequest, dry_run: bool, warned: list[str]) -> Any:
+    """The order placed by this process, which owns the account for the run."""
+    from workstation.core.model import AlertRaised
+    from workstation.trading.oms import OrderError
+
+    session.bus.subscribe(AlertRaised, lambda a: warned.append(a.message) if a.title == "Risk warning" else None)
+    try:
+        if dry_run:
+            return await session.oms.review(req)
+        order = await session.oms.submit(req)
+        await session.oms.drain()
+        # a marketable order that filled in part (more than the displayed size) completes
+        # on the next quotes: give it a few seconds, as a trader at a screen would
+        deadline = session.clock.monotonic() + MARKET_WAIT_S
+        while (
+            session.oms.orders[order.id].status.is_working
+            and order.type is OrderType.MARKET
+            and session.clock.monotonic() < deadline
+        ):
+            await asyncio.sleep(0.05)
+        await session.oms.drain()
+        return session.oms.orders[order.id]
+    except OrderError as exc:
+        raise CliError(str(exc), 2) from None
+
+
+def _show_placed(result: Any, dry_run: bool, json_out: bool, live: bool = False, warned: list[str] | None = None) -> None:
+    for warning in dict.fromkeys([*(warned or ()), *(result.warnings if dry_run else ())]):
+        console(stderr=True).print(f"[yellow]warning: {warning}[/]")
+    if dry_run:
+        review = result
+        if json_out:
+            emit_json(msgspec.structs.asdict(review))
+        else:
+            verdict = "[green]would be accepted[/]" if review.ok else f"[red]would be rejected: {review.reason}[/]"
+            colour = "green" if review.side is Side.BUY else "red"
+            console().print(
+                f"[{colour}]{review.side.value.upper()}[/] {plain(review.qty)} {review.symbol} {review.type.value.replace('_', '-')} {review.tif.value}"
+                f" at ~{plain(review.price)}: notional {money(review.notional)}, commission {money(review.commission)}, "
+                f"buying power after {money(review.buying_power_after)}; {verdict} (dry run: nothing sent)"
+            )
+        return
+    order: Order = result
+    if json_out:
+        emit_json(order_row(order))
+    if order.status is OrderStatus.REJECTED:
+        raise CliError(f"rejected: {order.reason}", 1)
+    if not json_out:
+        console().print(("[bold white on red] LIVE [/] " if live else "") + describe(order))
+
+
+def _order_command(side: Side):
+    def command(
+        qty: Annotated[str, typer.Argument(help="Quantity (positive, whole lots).")],
+        symbol: Annotated[str, typer.Argument(help="Symbol: AAPL, BTC/USD, EUR/USD, ES-2026-12, AAPL-2026-12-18-200-C.")],
+        limit: Annotated[str | None, typer.Option("--limit", help="Limit price.")] = None,
+        stop: Annotated[str | None, typer.Option("--stop", help="Stop (trigger) price.")] = None,
+        trail: Annotated[str | None, typer.Option("--trail", help="Trailing stop: an amount (1.50) or a percent (2%).")] = None,
+        take_profit: Annotated[str | None, typer.Option("--take-profit", help="Bracket: take-profit limit price.")] = None,
+        stop_loss: Annotated[str | None, typer.Option("--stop-loss", help="Bracket: stop-loss price.")] = None,
+        tif: Annotated[str, typer.Option("--tif", help="Time in force: day, gtc, ioc, fok.")] = "day",
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the review and the risk verdict; send nothing.")] = False,
+        yes: Annotated[bool, typer.Option("--yes", "-y", help="On a live profile, do not ask for confirmation.")] = False,
+        json_out: JsonOpt = False,
+        profile: ProfileOpt = None,
+        config: ConfigOpt = None,
+        data_dir_: DataDirOpt = None,
+    ) -> None:
+        _place(side, qty, symbol, limit, stop, trail, take_profit, stop_loss, tif, dry_run, json_out, profile, config, data_dir_, yes)
+
+    command.__doc__ = f"{side.value.capitalize()} through the order manager and the risk checks."
+    return command
+
+
+
+
+def cancel(
+    order_id: Annotated[str, typer.Argument(metavar="ID|all", help="An order id, or 'all'.")],
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    config: ConfigOpt = None,
+    data_dir_: DataDirOpt = None,
+) -> None:
+    """Cancel one working order, or all of them."""
+    from workstation.trading.oms import OrderError
+
+    if order_id.lower() != "all" and not order_id.isdigit():
+        raise CliError(f"malformed order id {order_id!r}: expected a number or 'all'", 2)
+
+    async def body(session) -> list[Order]:
+        try:
+            if order_id.lower() == "all":
+                done = await session.oms.cancel_all()
+            else:
+                done = [await session.oms.cancel(order_id)]
+            await session.oms.drain()
+            return [session.oms.orders.get(o.id, o) for o in done]
+        except OrderError as exc:
+            raise CliError(str(exc), 2) from None
+
+    async def remote(engine) -> list[Order]:
+        if order_id.lower() == "all":
+            return await engine.cancel_all(wait=True)
+        return [await engine.cancel(order_id)]
+
+    done = with_session(profile, config, data_dir_, body, remote=remote, refused_code=2)
+    if json_out:
+        emit_json([order_row(o) for o in done])
+        return
+    if not done:
+        console().print("no working orders")
+    for o in done:
+        console().print(describe(o))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("buy")(_order_command(Side.BUY))
+    app.command("sell")(_order_command(Side.SELL))
+    app.command()(cancel)
