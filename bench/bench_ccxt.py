@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from brokers.base import BrokerAccepted, BrokerCanceled, BrokerFill  # noqa: E402
-from brokers.ccxt_broker import CcxtBroker, CcxtConfig  # noqa: E402
+from brokers.exchanges.adapter import CcxtBroker, CcxtConfig  # noqa: E402
 from tests.fakes.binance_fake import BinanceFake  # noqa: E402
 from workstation.core.bus import Bus  # noqa: E402
 from workstation.core.clock import LiveClock  # noqa: E402

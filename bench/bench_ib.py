@@ -64,7 +64,7 @@ def _child(conn) -> None:
 
 async def _measure(port: int) -> dict:
     from brokers.base import BrokerAccepted, BrokerFill
-    from brokers.ib import IBBroker, IBConfig
+    from brokers.ib.adapter import IBBroker, IBConfig
     from workstation.core.bus import Bus
     from workstation.core.clock import LiveClock
     from workstation.core.marketdata import QuoteCache

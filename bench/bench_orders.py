@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from _common import pct
 
-from brokers.sim import SimBroker, SimConfig
+from brokers.paper.broker import SimBroker, SimConfig
 from workstation.core.clock import SimClock
 from workstation.core.config import Profile, Settings
 from workstation.core.limits import RiskLimits

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from _common import symbols
 
-from brokers.sim import SimBroker, SimConfig
+from brokers.paper.broker import SimBroker, SimConfig
 from workstation.core.clock import SimClock
 from workstation.core.config import Settings
 from workstation.core.model import Fill, Quote, Side

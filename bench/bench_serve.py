@@ -44,7 +44,7 @@ SYMBOLS = ["AAPL", "MSFT", "NVDA", "SPY"]
 
 
 def _session(root: Path):
-    from brokers.sim import SimBroker, SimConfig
+    from brokers.paper.broker import SimBroker, SimConfig
     from workstation.core.clock import SimClock
     from workstation.core.config import Profile, Settings
     from workstation.core.limits import RiskLimits

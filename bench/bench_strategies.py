@@ -24,7 +24,7 @@ import time
 
 from _common import pct, symbols
 
-from brokers.sim import SimBroker, SimConfig
+from brokers.paper.broker import SimBroker, SimConfig
 from workstation.core.clock import LiveClock
 from workstation.core.config import Profile, Settings
 from workstation.core.limits import RiskLimits

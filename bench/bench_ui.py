@@ -62,7 +62,7 @@ async def feed(session, sink, market, symbols: list[str], rate: float, stop: asy
 
 async def run(seconds: float, n_symbols: int, rate: float) -> dict:
     import psutil
-    from brokers.sim import SimBroker, SimConfig
+    from brokers.paper.broker import SimBroker, SimConfig
     from workstation.api import LocalEngine
     from workstation.core.clock import LiveClock
     from workstation.core.config import Settings, UISettings

@@ -9,7 +9,7 @@ from workstation.core.config import ConfigError, Profile
 
 def create_broker(profile: Profile, clock: Clock) -> Broker:
     if profile.broker == "sim":
-        from brokers.sim import SimBroker, SimConfig
+        from brokers.paper.broker import SimBroker, SimConfig
 
         s = profile.sim
         config = SimConfig(
@@ -19,7 +19,7 @@ def create_broker(profile: Profile, clock: Clock) -> Broker:
         )
         return SimBroker(clock, config)
     if profile.broker == "ccxt":
-        from brokers.ccxt_broker import CcxtBroker, CcxtConfig
+        from brokers.exchanges.adapter import CcxtBroker, CcxtConfig
 
         return CcxtBroker(CcxtConfig.from_options(profile.options), clock, name=profile.name, base_currency=profile.base_currency)
     if profile.broker == "alpaca":
@@ -27,7 +27,7 @@ def create_broker(profile: Profile, clock: Clock) -> Broker:
 
         return AlpacaBroker(profile, clock)
     if profile.broker == "ib":
-        from brokers.ib import IBBroker, IBConfig
+        from brokers.ib.adapter import IBBroker, IBConfig
 
         return IBBroker(IBConfig.from_profile(profile), clock)
     raise ConfigError(f"profile {profile.name!r} names broker {profile.broker!r}, which this version does not have (available: sim, alpaca, ib, ccxt)")

@@ -151,7 +151,7 @@ def test_several_data_files_run_on_one_clock_and_parquet_is_read(capsys, tmp_pat
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from brokers.replay import ReplayFeed
+    from brokers.paper.replay import ReplayFeed
 
     bars = ReplayFeed.from_file(DATA / "nvda-1999-2014.txt").bars
     table = pa.table({"timestamp": [b.ts for b in bars], "open": [b.open for b in bars], "high": [b.high for b in bars],

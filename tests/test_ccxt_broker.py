@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from brokers.base import BrokerError, BrokerUnavailable
-from brokers.ccxt_broker import CcxtBroker, CcxtConfig
+from brokers.exchanges.adapter import CcxtBroker, CcxtConfig
 from tests.fakes.binance_session import KEY, SECRET, fake, keys, open_session, profile_options, settle, until  # noqa: F401
 from workstation.core.clock import LiveClock
 from workstation.core.model import AlertRaised, ConnectionState, OrderFilled, OrderRequest, OrderStatus, OrderType, Side, TimeInForce
@@ -320,7 +320,7 @@ def test_keys_from_the_os_keyring(monkeypatch):
     import keyring
     from keyring.backend import KeyringBackend
 
-    from brokers.ccxt_broker import load_keys
+    from brokers.exchanges.adapter import load_keys
 
     class Memory(KeyringBackend):
         priority = 1

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from brokers.ib import IBConfig, default_port
-from brokers.ib_contracts import contract_for, symbol_for
+from brokers.ib.adapter import IBConfig, default_port
+from brokers.ib.contracts import contract_for, symbol_for
 from tests.fakes.ib_harness import ib_session, until
 from workstation.core.config import ConfigError, Settings, load_settings
 from workstation.core.model import OrderRequest, OrderStatus, OrderType, Side, TimeInForce

@@ -219,7 +219,7 @@ async def test_the_readme_example_strategy_works_as_written(tmp_path, home):
 ])
 async def test_each_plugin_against_the_simulated_market(tmp_path, plugin, params):
     """The paper broker and its deterministic market, driven by a SimClock: same run, same trades."""
-    from brokers.sim import SimBroker, SimConfig
+    from brokers.paper.broker import SimBroker, SimConfig
 
     async def run(folder):
         clock = SimClock(T0)

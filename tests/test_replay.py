@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from brokers.base import BrokerAccepted, BrokerFill, BrokerReport
-from brokers.replay import ReplayError, ReplayFeed, symbol_from_path
-from brokers.sim import SimBroker, SimConfig
+from brokers.paper.replay import ReplayError, ReplayFeed, symbol_from_path
+from brokers.paper.broker import SimBroker, SimConfig
 from workstation.core.clock import SimClock
 from workstation.core.model import (
     Bar,

@@ -3,7 +3,7 @@ canceled, a new opening order is rejected with its reason, and a reducing order 
 
 from decimal import Decimal
 
-from brokers.sim import SimBroker, SimConfig
+from brokers.paper.broker import SimBroker, SimConfig
 from tests.risk_helpers import T0, build, order
 from workstation.core.clock import SimClock
 from workstation.core.model import OrderStatus, OrderType, Side, TimeInForce

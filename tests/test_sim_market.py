@@ -15,7 +15,7 @@ import msgspec
 import numpy as np
 import pytest
 
-from brokers.simmarket import (
+from brokers.paper.market import (
     CRYPTO_USD,
     EQUITIES,
     FUTURES,
@@ -70,7 +70,7 @@ def test_another_process_computes_the_same_quotes() -> None:
     symbols = ["AAPL", "BTC/USD", "EUR/USD", "ES-2026-12", "AAPL-2026-12-18-200-C", "QWERTY"]
     t = T0 + 777.5
     code = (
-        "import msgspec; from brokers.simmarket import SimMarket; "
+        "import msgspec; from brokers.paper.market import SimMarket; "
         f"print(msgspec.json.encode(SimMarket(seed=11).quotes({symbols!r}, {t!r})).decode())"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)

@@ -26,7 +26,7 @@ from brokers.base import (
     BrokerReplaced,
     BrokerReport,
 )
-from brokers.sim import SimBroker, SimConfig, SimMarket
+from brokers.paper.broker import SimBroker, SimConfig, SimMarket
 from workstation.core.clock import SimClock
 from workstation.core.model import (
     ConnectionState,

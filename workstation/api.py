@@ -341,7 +341,7 @@ class LocalEngine:
         if callable(probe):
             return bool(probe())
         if self._s.profile.broker == "sim":  # the paper market: US equity hours under its calendar
-            from brokers.simmarket import is_open
+            from brokers.paper.market import is_open
 
             return is_open("SPY", self.time(), self._s.profile.sim.calendar)
         return None

@@ -8,7 +8,7 @@ import random
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from brokers.ib import IBBroker, IBConfig
+from brokers.ib.adapter import IBBroker, IBConfig
 from tests.fakes.tws_fake import FakeTWS
 from workstation.core.clock import LiveClock
 from workstation.core.config import Settings

@@ -2,7 +2,7 @@
 
 A backtest composes the same parts a live session does -- ``StrategyRunner`` (inline
 delivery), ``OrderManager``, ``PreTradeRisk``, ``Portfolio``, a journal -- around the
-bar-matching simulated broker (``brokers.simbars.BarSimBroker``) and a simulated clock.
+bar-matching simulated broker (``brokers.paper.bars.BarSimBroker``) and a simulated clock.
 Bars from every symbol are merged into one timestamp order. For each timestamp the
 broker first matches the working orders against the bars that open then (so an order
 sent on bar *t* fills on bar *t+1*), then the clock moves to the bars' close and each
@@ -47,10 +47,10 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from brokers.replay import ReplayError, ReplayFeed
-from brokers.sim import SimConfig
-from brokers.simbars import BarSimBroker, tick_from_prices
-from brokers.simmarket import SimMarket
+from brokers.paper.replay import ReplayError, ReplayFeed
+from brokers.paper.broker import SimConfig
+from brokers.paper.bars import BarSimBroker, tick_from_prices
+from brokers.paper.market import SimMarket
 from workstation.core.bus import Bus
 from workstation.core.clock import SimClock, perf_ns
 from workstation.core.journal import Journal
@@ -133,7 +133,7 @@ class BarSeries:
 
 
 def load_series(path: str | Path, symbol: str | None = None) -> BarSeries:
-    """Read a CSV or Parquet bar file (see ``brokers.replay``); errors name file and line."""
+    """Read a CSV or Parquet bar file (see ``brokers.paper.replay``); errors name file and line."""
     feed = ReplayFeed.from_file(path, symbol)
     return BarSeries.from_bars(feed.bars, source=str(path))
 

@@ -1,4 +1,4 @@
-"""Settings, keys and plumbing for the ccxt adapter (``brokers.ccxt_broker``).
+"""Settings, keys and plumbing for the ccxt adapter (``brokers.exchanges.adapter``).
 
 ``CcxtConfig`` is a ccxt profile's ``options`` table; keys come from
 ``WORKSTATION_<EXCHANGE>_API_KEY`` / ``_SECRET`` or the OS keyring; ``rewrite_urls`` points
@@ -18,7 +18,7 @@ import msgspec
 
 from workstation.core.config import ConfigError
 
-log = logging.getLogger("brokers.ccxt_broker")
+log = logging.getLogger("brokers.exchanges.adapter")
 
 
 class CcxtConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -88,7 +88,7 @@ class RedactingLogger:
     """What ccxt logs (requests with their headers) without our key or secret in it."""
 
     def __init__(self, secrets: tuple[str, ...]) -> None:
-        self._log = logging.getLogger("brokers.ccxt_broker.sdk")
+        self._log = logging.getLogger("brokers.exchanges.adapter.sdk")
         self._secrets = secrets
 
     def _emit(self, level: int, msg: object, *args: object, **kw: object) -> None:

@@ -22,7 +22,7 @@ A submit whose acknowledgement does not arrive raises ``BrokerTimeout``; the ord
 manager then asks ``lookup`` (by ``orderRef``) instead of sending the order again.
 
 Why one module: one adapter around ib_async: connection and pacing, contracts, orders and
-the resync share the IB client and its request ids (ib_contracts.py already holds the pure
+the resync share the IB client and its request ids (contracts.py already holds the pure
 mapping).
 """
 
@@ -56,7 +56,7 @@ from brokers.base import (
     ReportSink,
     StateSink,
 )
-from brokers.ib_contracts import contract_for, decimal_of, instrument_from_details, multiplier_of, order_contract, symbol_for
+from brokers.ib.contracts import contract_for, decimal_of, instrument_from_details, multiplier_of, order_contract, symbol_for
 from workstation.core.clock import Clock
 from workstation.core.config import ConfigError, Profile
 from workstation.core.model import (

@@ -48,7 +48,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-import ccxt  # the real package: this module is brokers.ccxt_broker, never "ccxt"
+import ccxt  # the real package: this module is brokers.exchanges.adapter, never "ccxt"
 import ccxt.pro as ccxtpro
 import msgspec
 
@@ -65,7 +65,7 @@ from brokers.base import (
     BrokerTimeout,
     BrokerUnavailable,
 )
-from brokers.ccxt_config import CcxtConfig, RedactingLogger, key_variables, load_keys, rewrite_urls
+from brokers.exchanges.config import CcxtConfig, RedactingLogger, key_variables, load_keys, rewrite_urls
 from workstation.core.clock import Clock
 from workstation.core.model import (
     ZERO,

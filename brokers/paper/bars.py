@@ -40,8 +40,8 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from brokers.base import BrokerError, BrokerExpired
-from brokers.sim import _IOC_FOK, _MARKET, SimBroker, SimConfig, _on_tick, _Working
-from brokers.simmarket import SimMarket
+from brokers.paper.broker import _IOC_FOK, _MARKET, SimBroker, SimConfig, _on_tick, _Working
+from brokers.paper.market import SimMarket
 from workstation.core.clock import Clock
 from workstation.core.memo import Memo
 from workstation.core.model import ModelError, Order, OrderStatus, OrderType, Quote, to_decimal

@@ -1,8 +1,8 @@
 """The paper broker: a matching engine over the simulated market or a replayed file.
 
 ``SimBroker`` implements ``brokers.base.Broker`` with ``name = "paper"``. Its quotes come
-from ``SimMarket`` (``brokers.simmarket``: a deterministic price process for any symbol)
-or, for one symbol, from a ``ReplayFeed`` (``brokers.replay``: bars from a file). Every
+from ``SimMarket`` (``brokers.paper.market``: a deterministic price process for any symbol)
+or, for one symbol, from a ``ReplayFeed`` (``brokers.paper.replay``: bars from a file). Every
 ``1 / tick_hz`` seconds ``step()`` computes the quote of every subscribed symbol and of
 every symbol with a working order, hands each to ``on_quote`` and matches the working
 orders against it. Tests call ``step(t)`` themselves with a ``SimClock``. The paper
@@ -100,8 +100,8 @@ from brokers.base import (
     ReportSink,
     StateSink,
 )
-from brokers.replay import ReplayError, ReplayFeed
-from brokers.simmarket import CALENDARS, SimMarket, day_end, is_open
+from brokers.paper.replay import ReplayError, ReplayFeed
+from brokers.paper.market import CALENDARS, SimMarket, day_end, is_open
 from workstation.core.clock import Clock
 from workstation.core.model import (
     BUY,
