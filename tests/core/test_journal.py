@@ -71,7 +71,7 @@ import sys  # noqa: E402
 import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 _WRITER = """
 import sys
@@ -199,7 +199,7 @@ def test_read_only_journal_in_a_directory_it_cannot_write(tmp_path):
 
 def test_read_only_v1_journal_reads_without_the_v2_indexes(tmp_path):
     src = tmp_path / "v1.sqlite"  # a copy: reading makes a -shm beside the file
-    shutil.copyfile(Path(__file__).parent / "data" / "journals" / "v1-9352c03.sqlite", src)
+    shutil.copyfile(Path(__file__).parents[1] / "data" / "journals" / "v1-9352c03.sqlite", src)
     with Journal(src, readonly=True) as j:
         assert j.meta("schema_version") == "1"
         assert [e[2] for e in j.events_after(0, ("risk.set", "cash"))] == ["cash", "risk.set"]

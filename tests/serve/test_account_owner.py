@@ -175,7 +175,7 @@ def test_a_view_writes_nothing(short_home):
 def test_data_dir_is_part_of_the_socket_identity(short_home):
     """serve --data-dir A and commands with --data-dir B never meet; a second serve on A is
     refused; a serve on B runs beside A without touching A's socket."""
-    from tests.test_serve_process import stop
+    from tests.serve.test_serve_process import stop
 
     home = short_home
     a, b = home / "A", home / "B"
@@ -207,7 +207,7 @@ def test_data_dir_is_part_of_the_socket_identity(short_home):
 def test_a_command_on_a_served_account_goes_through_the_engine(short_home):
     """buy run on the data directory of a running serve: the engine places it (its cash view
     stays right), and an explicit --config that is not the engine's is refused."""
-    from tests.test_serve_process import stop
+    from tests.serve.test_serve_process import stop
 
     home = short_home
     serve = spawn(home, "serve", "-s", "AAPL")

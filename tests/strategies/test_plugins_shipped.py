@@ -22,7 +22,7 @@ from workstation.strategies.plugins import discover
 from workstation.strategies.runner import StrategyRunner
 
 T0 = 1_700_000_000.0
-CLOSES = pd.read_csv(Path(__file__).parent / "data" / "orcl-1995-2014.txt").Close.to_numpy()[:600]
+CLOSES = pd.read_csv(Path(__file__).parents[1] / "data" / "orcl-1995-2014.txt").Close.to_numpy()[:600]
 
 
 class Replay:
@@ -189,7 +189,7 @@ async def test_vwap_follows_the_historical_volume_profile(tmp_path):
 
 
 async def test_the_readme_example_strategy_works_as_written(tmp_path, home):
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
     section = readme[readme.index("### Writing one"):]
     code = section[section.index("```python") + len("```python\n"):]
     code = code[: code.index("```")]

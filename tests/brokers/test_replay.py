@@ -26,7 +26,7 @@ from workstation.core.model import (
     TimeInForce,
 )
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 NY = ZoneInfo("America/New_York")
 YAHOO = "Date,Open,High,Low,Close,Adj Close,Volume\n"
 LAYOUTS = (

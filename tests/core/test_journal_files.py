@@ -18,7 +18,7 @@ from workstation.core.files import private_dir, private_file, private_umask
 from workstation.core.journal import Journal
 from workstation.core.model import Order, OrderStatus, OrderType, Side, TimeInForce
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def mode(path: Path) -> str:

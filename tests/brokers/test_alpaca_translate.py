@@ -155,7 +155,7 @@ async def test_rate_limiter_paces_beyond_the_burst(monkeypatch):
 def test_nothing_outside_brokers_imports_alpaca():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     offenders = []
     for path in [*root.glob("workstation/**/*.py"), *root.glob("plugins/**/*.py"), root / "main.py"]:
         for line in path.read_text(encoding="utf-8").splitlines():

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.test_ui_flows import command, of, orders, working_limit
+from tests.ui.test_ui_flows import command, of, orders, working_limit
 from tests.ui_support import make_app, settle
 from workstation.core.model import OrderStatus
 from workstation.ui.messages import IntentDone, IntentFailed
@@ -241,7 +241,7 @@ async def test_alerts_pane_acknowledges_the_selected_alert_then_all(tmp_path):
 
 
 async def test_kill_stops_a_running_strategy(tmp_path):
-    from tests.test_ui_strategies import cells, make_app as strategies_app, wait
+    from tests.ui.test_ui_strategies import cells, make_app as strategies_app, wait
     from workstation.ui.panes.strategies import StrategiesPane
 
     app, engine = strategies_app(tmp_path)

@@ -2,7 +2,7 @@
 
 Deterministic: a simulated clock at a fixed instant, the test broker's fixed prices, one
 filled and one working order. Regenerate after a deliberate change with
-``pytest tests/test_ui_snapshots.py --snapshot-update`` and look at the SVGs.
+``pytest tests/ui/test_ui_snapshots.py --snapshot-update`` and look at the SVGs.
 """
 
 import pytest

@@ -20,7 +20,7 @@ bt = pytest.importorskip("backtrader")
 from plugins.ma_crossover import MaCrossover  # noqa: E402
 from workstation.research.backtest import StrategySpec, load_series, run_backtest  # noqa: E402
 
-DATA = Path(__file__).parent / "data" / "orcl-1995-2014.txt"
+DATA = Path(__file__).parents[1] / "data" / "orcl-1995-2014.txt"
 
 
 class _Cross(bt.Strategy):

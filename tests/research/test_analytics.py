@@ -9,7 +9,7 @@ import pytest
 
 from workstation.research import analytics
 
-CLOSES = pd.read_csv(Path(__file__).parent / "data" / "nvda-1999-2014.txt").Close
+CLOSES = pd.read_csv(Path(__file__).parents[1] / "data" / "nvda-1999-2014.txt").Close
 
 
 def test_returns_drawdown_and_sharpe_match_empyrical():

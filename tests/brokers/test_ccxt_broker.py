@@ -350,7 +350,7 @@ def test_only_brokers_import_ccxt():
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     offenders = [
         str(p.relative_to(root)) for p in root.rglob("*.py")
         if p.parts[len(root.parts)] not in ("brokers", "tests", "bench", ".venv")

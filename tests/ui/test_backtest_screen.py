@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.ui_support import make_app, settle
 
-ORCL = str(Path(__file__).parent / "data" / "orcl-1995-2014.txt")
+ORCL = str(Path(__file__).parents[1] / "data" / "orcl-1995-2014.txt")
 
 
 async def _wait(pilot, screen, attr: str, tries: int = 1200) -> None:

@@ -15,7 +15,7 @@ from workstation.core.config import load_settings
 from workstation.trading.session import Session
 from workstation.core.symbols import parse_symbol
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # the drivers live in tests/
 
 SETTINGS = """
 [profiles.paper.sim]

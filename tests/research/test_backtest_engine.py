@@ -20,7 +20,7 @@ from workstation.research.backtest import (
 from workstation.core.model import Bar
 from workstation.strategies.api import Strategy
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 DAY = 86_400.0
 T0 = 1_700_000_000.0
 

@@ -16,7 +16,7 @@ from tests.conftest import ROOT, run_cli
 
 pytestmark = pytest.mark.slow
 
-ORCL = str(Path(__file__).parent / "data" / "orcl-1995-2014.txt")
+ORCL = str(Path(__file__).parents[1] / "data" / "orcl-1995-2014.txt")
 
 
 def _free_port() -> int:

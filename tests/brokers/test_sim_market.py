@@ -32,7 +32,7 @@ from workstation.core.symbols import parse_symbol
 
 NY = ZoneInfo("America/New_York")
 T0 = datetime(2025, 6, 10, 11, 0, tzinfo=NY).timestamp()  # a Tuesday morning
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 EVERY_CLASS = [
     "AAPL", "SPY", "XYZQ", "BRK.B",  # equities

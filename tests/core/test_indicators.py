@@ -10,7 +10,7 @@ import pytest
 
 from workstation.core import indicators as ind
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 
 @pytest.fixture(scope="module", params=["orcl-1995-2014.txt", "nvda-1999-2014.txt", "2006-min-005.txt"])

@@ -10,7 +10,7 @@ import pytest
 
 from workstation.cli.app import main
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 ORCL = str(DATA / "orcl-1995-2014.txt")
 
 

@@ -11,7 +11,7 @@ import pytest
 import workstation.core.journal as journal_mod
 from workstation.core.journal import MIGRATIONS, SCHEMA_VERSION, Journal, JournalError
 
-FIXTURES = Path(__file__).parent / "data" / "journals"
+FIXTURES = Path(__file__).parents[1] / "data" / "journals"
 V1 = FIXTURES / "v1-9352c03.sqlite"  # written by the workstation at commit 9352c03 (make_v1.py)
 
 

@@ -1,0 +1,1 @@
+"""Tests of the domain, the journal and its migrations, indicators."""

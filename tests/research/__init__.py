@@ -1,0 +1,1 @@
+"""Tests of backtests (and their anchors against backtrader), analytics, sweeps, realtime."""

@@ -1,0 +1,1 @@
+"""Tests of pre-trade checks, the breaker, the kill switch, data quality."""

@@ -1,0 +1,1 @@
+"""Tests of the plugin API, discovery, the runner, sizing, the shipped plugins."""

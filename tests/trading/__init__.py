@@ -1,0 +1,1 @@
+"""Tests of the order manager, the portfolio, brackets, recovery after a crash."""

@@ -1,0 +1,1 @@
+"""Tests of the Textual workstation: Pilot flows, snapshots, the real terminal (tmux)."""
