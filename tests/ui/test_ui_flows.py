@@ -121,6 +121,9 @@ async def test_bracket_order_holds_its_children(tmp_path):
         ("buy 1.5 AAPL", "quantity must be a positive whole number"),
         ("buy ten AAPL", "quantity must be a number"),
         ("bogus", "unknown command 'bogus'"),
+        ("buy $1 AAPL", "buys less than one lot"),
+        ("buy $1" + "0" * 40 + " AAPL", "out of range"),
+        ("buy 1" + "0" * 40 + " AAPL", "out of range"),
     ],
 )
 async def test_bad_input_shows_one_inline_line_and_sends_nothing(tmp_path, text, message):

@@ -8,6 +8,8 @@ where the input was typed, in a notification, and in the Log.
 
 from __future__ import annotations
 
+import logging
+
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -55,6 +57,19 @@ def describe_order(o: Order) -> str:
     return text
 
 
+log = logging.getLogger(__name__)
+
+
+def command_problem(exc: Exception) -> str:
+    """One line for a command that could not become an intent, whatever went wrong."""
+    if isinstance(exc, (ParseError, ModelError)):
+        return str(exc)
+    if isinstance(exc, ArithmeticError):  # decimal.InvalidOperation, Overflow: absurd magnitudes
+        return "a number in this command is out of range"
+    log.exception("command could not be read")
+    return f"cannot read this command: {type(exc).__name__}: {exc}"
+
+
 class IntentsMixin:
     """Intent handling for ``WorkstationApp`` (kept apart so the app stays about layout).
 
@@ -66,17 +81,13 @@ class IntentsMixin:
     def run_command(self: WorkstationApp, text: str) -> None:
         try:
             cmd = parse(text)
-        except ParseError as exc:
-            self.command_error(str(exc))
-            self.post_message(IntentFailed("command", str(exc)))
+            request, note = self.order_request(cmd) if isinstance(cmd, OrderCommand) else (None, "")
+        except Exception as exc:  # whatever the line holds, the workstation stays up: one line
+            problem = command_problem(exc)
+            self.command_error(problem)
+            self.post_message(IntentFailed("command", problem))
             return
-        if isinstance(cmd, OrderCommand):
-            try:
-                request, note = self.order_request(cmd)
-            except ModelError as exc:
-                self.command_error(str(exc))
-                self.post_message(IntentFailed("command", str(exc)))
-                return
+        if request is not None:
             self.close_line()
             self.review_and_send(request, note=note, origin="command", text=text)
             return
