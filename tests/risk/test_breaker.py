@@ -86,6 +86,7 @@ async def test_breach_trips_the_breaker_cancels_opening_orders_and_lets_reducing
     await s.drain()
     assert s.breaker.tripped and changes[-1].tripped
     assert all(s.oms.orders[o.id].status is OrderStatus.CANCELED for o in opening)
+    assert all(s.oms.orders[o.id].reason.startswith("circuit breaker: day loss") for o in opening)  # why, not "by request"
     assert s.oms.orders[reducing.id].status is OrderStatus.ACCEPTED
     assert any(a.title == "Circuit breaker tripped" and a.priority == "critical" for a in raised)
     rejected = await s.oms.submit(order(qty=1, limit_price=94))

@@ -56,6 +56,7 @@ async def test_kill_switch_flattens_cancels_stops_and_trips(tmp_path):
     assert s.breaker.tripped and s.breaker.info.reason == "kill switch: test"
     assert not [o for o in s.oms.working() if o.status.is_working]
     assert all(s.oms.orders[o.id].status is OrderStatus.CANCELED for o in working)
+    assert {s.oms.orders[o.id].reason for o in working} == {"kill switch: test"}  # not "canceled by request"
     assert {p.symbol: p.qty for p in s.portfolio.positions()} == {}
     flat = [s.oms.orders[i] for i in report.flatten_orders]
     assert {(o.symbol, o.side, o.qty) for o in flat} == {

@@ -79,7 +79,7 @@ class KillSwitch:
                 if order.id in canceled:
                     continue
                 try:
-                    canceled.append((await self.oms.cancel(order.id)).id)
+                    canceled.append((await self.oms.cancel(order.id, reason=f"kill switch: {reason}")).id)
                 except ModelError as exc:
                     errors.append(str(exc))
         flatten: list[str] = []

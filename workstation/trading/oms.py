@@ -183,6 +183,7 @@ class OrderManager:
         self._instruments: dict[str, Instrument] = {}
         # follow-up work in flight (bracket children, OCO cancels); read by a backtest's driver
         self.follow_ups: set[asyncio.Task[None]] = set()
+        self._cancel_reasons: dict[str, str] = {}  # order id -> why we asked (kill switch, breaker)
         self._working: dict[str, Order] = {}
         self._ids: list[int] = []
         self._reserved = 0
@@ -518,15 +519,20 @@ class OrderManager:
         self.bus.publish(AlertRaised(title="Order rejected", message=f"order {order.id} {order.side.value} {plain(order.qty)} {order.symbol}: {reason}", priority="high", source="oms", ts=self.clock.time(), key=f"reject-{order.id}"))
         return order
 
-    async def cancel(self, order_id: str) -> Order:
+    async def cancel(self, order_id: str, reason: str | None = None) -> Order:
+        """Cancel a working order. ``reason`` (the kill switch, the breaker) is what the
+        journal and every face show for the cancel, instead of the broker's own words."""
         order = self.get(order_id)
         if order.status is OrderStatus.NEW and order.parent_id:
-            return self._transition(order, OrderStatus.CANCELED, "canceled", OrderCanceled, reason="canceled by user")
+            return self._transition(order, OrderStatus.CANCELED, "canceled", OrderCanceled, reason=reason or "canceled by user")
         if not order.status.is_working:
             raise OrderError(f"order {order.id} is not working ({order.status.value})")
+        if reason:
+            self._cancel_reasons[order.id] = reason
         try:
             await self.broker.cancel(order)
         except BrokerError as exc:
+            self._cancel_reasons.pop(order.id, None)
             raise OrderError(f"cannot cancel order {order.id}: {exc}") from None
         return self.orders.get(order.id, order)
 
@@ -628,7 +634,8 @@ class OrderManager:
                 elif report.broker_id and not order.broker_id:
                     self._set(replace(order, broker_id=report.broker_id), "broker_id", None)
             elif isinstance(report, BrokerCanceled):
-                self._transition(order, OrderStatus.CANCELED, "canceled", OrderCanceled, reason=report.reason)
+                why = self._cancel_reasons.pop(order.id, None) or report.reason
+                self._transition(order, OrderStatus.CANCELED, "canceled", OrderCanceled, reason=why)
             elif isinstance(report, BrokerRejected):
                 self._transition(order, OrderStatus.REJECTED, "rejected", OrderRejected, reason=report.reason)
                 self.bus.publish(AlertRaised(title="Order rejected", message=f"order {order.id} {order.side.value} {plain(order.qty)} {order.symbol}: {report.reason}", priority="high", source="broker", ts=self.clock.time(), key=f"reject-{order.id}"))

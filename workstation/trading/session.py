@@ -188,7 +188,9 @@ class Session:
         bus.subscribe(OrderSubmitted, lambda e: risk.record_sent(e.order))
         alerts.attach()
         breaker.on_trip.append(
-            lambda reason: session._spawn(cancel_opening_orders(oms.working, portfolio, oms.cancel))
+            lambda reason: session._spawn(cancel_opening_orders(
+                oms.working, portfolio, lambda order_id: oms.cancel(order_id, reason=f"circuit breaker: {reason}"),
+            ))
         )
         broker.attach(oms.on_report, quality.on_quote, session._on_state)
         return session
