@@ -155,3 +155,24 @@ def test_fills_csv_and_paper_reset(home, tmp_path):
 def test_help_everywhere(home, cmd):
     r = run_cli(*cmd, "--help", home=home)
     assert r.returncode == 0 and "Usage" in r.stdout
+
+
+def test_stream_into_a_reader_that_stops_early_ends_quietly(home):
+    """`main.py stream --json | head -1`: once the reader has gone, the stream ends at once,
+    with no traceback (it printed 20 BrokenPipeError tracebacks)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = dict(__import__("os").environ, WORKSTATION_HOME=str(home), PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "stream", "-s", "AAPL", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=str(ROOT),
+    )
+    first = proc.stdout.readline()
+    assert b'"symbol":"AAPL"' in first
+    proc.stdout.close()  # what head does after its line
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()

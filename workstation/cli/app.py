@@ -100,6 +100,19 @@ def quote_json(q: Quote, digits: int) -> dict[str, Any]:
     }
 
 
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null once its reader has gone, so nothing more (not even the
+    interpreter's last flush) raises on the closed pipe."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except OSError:
+        pass
+
+
 @app.command()
 def stream(
     symbols: SymbolsOpt = None,
@@ -119,26 +132,32 @@ def stream(
     err = _console(stderr=True)
     wanted = set(syms)
     count = 0
+    stop = asyncio.Event()
+    reader_gone = False
 
     def on_quote(q: Quote) -> None:
-        nonlocal count
-        if q.symbol not in wanted:
+        nonlocal count, reader_gone
+        if q.symbol not in wanted or reader_gone:
             return
         count += 1
         d = digits[q.symbol]
-        if json_out:
-            sys.stdout.write(_NUM.encode(quote_json(q, d)).decode() + "\n")
-            sys.stdout.flush()
-            return
-        colour = "green" if q.change > 0 else "red" if q.change < 0 else "white"
-        t = datetime.fromtimestamp(q.ts, tz=timezone.utc).astimezone().strftime("%H:%M:%S")
-        out.print(
-            f"{t}  {q.symbol:<12} {q.bid:>14,.{d}f} {q.ask:>14,.{d}f} {q.last:>14,.{d}f} "
-            f"[{colour}]{q.change:>+12,.{d}f} {q.change_pct:>+8.2f}%[/]"
-        )
+        try:
+            if json_out:
+                sys.stdout.write(_NUM.encode(quote_json(q, d)).decode() + "\n")
+                sys.stdout.flush()
+                return
+            colour = "green" if q.change > 0 else "red" if q.change < 0 else "white"
+            t = datetime.fromtimestamp(q.ts, tz=timezone.utc).astimezone().strftime("%H:%M:%S")
+            out.print(
+                f"{t}  {q.symbol:<12} {q.bid:>14,.{d}f} {q.ask:>14,.{d}f} {q.last:>14,.{d}f} "
+                f"[{colour}]{q.change:>+12,.{d}f} {q.change_pct:>+8.2f}%[/]"
+            )
+        except BrokenPipeError:  # `stream | head -1`: the reader has what it wanted; end quietly
+            reader_gone = True
+            _quiet_stdout()
+            stop.set()
 
     async def body() -> None:
-        stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
@@ -157,6 +176,8 @@ def stream(
         finally:
             await session.stop()
         elapsed = session.clock.monotonic() - started
+        if reader_gone:
+            return
         err.print(f"streamed {count} quotes for {len(syms)} symbols in {elapsed:.1f}s from {session.broker.name}")
 
     _run(body)
