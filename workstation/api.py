@@ -479,6 +479,9 @@ class LocalEngine:
                 self._s.quotes.on_quote(snap)
         if symbols:
             await self._s.broker.subscribe(list(symbols))
+            priced = getattr(self._s, "_priced", None)
+            if priced is not None:
+                priced.update(symbols)  # the session subscribes an order's symbol only if nothing does
 
 
 # ---------------------------------------------------------------- risk and alert administration

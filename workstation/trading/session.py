@@ -84,6 +84,8 @@ class Session:
     _background: set[asyncio.Task[None]] = field(default_factory=set)
     _followed: int = 0  # the newest journal event this session has followed
     readonly: bool = False  # a view (no owner): quotes only, nothing sent, nothing written
+    _priced: set[str] = field(default_factory=set)  # symbols the broker's feed prices for us
+    _feeding: bool = False  # start() subscribed: new symbols are subscribed as orders name them
 
     @classmethod
     def build(
@@ -186,6 +188,10 @@ class Session:
         bus.subscribe(OrderFilled, lambda e: lots.apply(e.fill, portfolio.position(e.fill.symbol).multiplier))
         bus.subscribe(OrderFilled, monitor.on_fill)
         bus.subscribe(OrderSubmitted, lambda e: risk.record_sent(e.order))
+        # a symbol with a working order or a position is priced for as long as it has one,
+        # whatever the watchlist says (P&L, exposure and the risk checks read its quotes)
+        bus.subscribe(OrderSubmitted, lambda e: session.keep_priced(e.order.symbol))
+        bus.subscribe(OrderFilled, lambda e: session.keep_priced(e.fill.symbol))
         alerts.attach()
         breaker.on_trip.append(
             lambda reason: session._spawn(cancel_opening_orders(
@@ -318,14 +324,29 @@ class Session:
         """The symbols, every held one and the FX pairs their currencies need: a snapshot
         quote for each now, and (``subscribe``) the broker's feed for them."""
         wanted = list(dict.fromkeys([*symbols, *self.held_symbols()]))
-        currencies = {self.oms.instrument_cached(s).currency for s in wanted}
-        wanted += [s for s in self.quotes.fx_symbols(currencies) if s not in wanted]
+        await self._price([s for s in wanted if s not in self._priced], subscribe=subscribe)
+        self._feeding = subscribe
+
+    async def _price(self, symbols: list[str], *, subscribe: bool) -> None:
+        """A snapshot quote for each symbol and the FX pairs their currencies need, and
+        (``subscribe``) the broker's feed for them."""
+        currencies = {self.oms.instrument_cached(s).currency for s in symbols}
+        wanted = list(symbols)
+        wanted += [s for s in self.quotes.fx_symbols(currencies) if s not in wanted and s not in self._priced]
         for sym in wanted:
             snap = self.broker.snapshot(sym)
             if snap is not None:
                 self.quotes.on_quote(snap)
         if wanted and subscribe:
+            self._priced.update(wanted)
             await self.broker.subscribe(wanted)
+
+    def keep_priced(self, symbol: str) -> None:
+        """Subscribe ``symbol`` (and the FX pair its currency needs) if nothing does yet."""
+        if not self._feeding or symbol in self._priced or self._loop is None:
+            return
+        self._priced.add(symbol)  # at once: a burst of orders for one symbol subscribes it once
+        self._spawn_background(self._price([symbol], subscribe=True))
 
     async def drain(self) -> None:
         """Wait for follow-up work: bracket children, OCO cancels, breaker cancels."""
