@@ -176,3 +176,28 @@ def test_stream_into_a_reader_that_stops_early_ends_quietly(home):
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0
     assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("buy", "1e19", "AAPL"), "quantity 1e19 is out of range"),
+        (("buy", "1", "AAPL", "--limit", "1e20"), "limit price 1e20 is out of range"),
+        (("buy", "1", "AAPL", "--trail", "1e309"), "trail amount 1e309 is out of range"),
+        (("buy", "1", "AAPL", "--limit", "200", "--take-profit", "1e309", "--stop-loss", "100"), "take-profit price 1e309 is out of range"),
+        (("paper", "reset", "--yes", "--cash", "1e309"), "cash 1e309 is out of range"),
+        (("fills", "--since", "0001-01-01"), "--since '0001-01-01' is out of range"),
+        (("cancel", "1" * 30), "malformed order id"),
+    ],
+)
+def test_absurd_numbers_are_one_line_exit_2_and_write_nothing(home, args, message):
+    from tests.conftest import run_cli
+
+    r = run_cli(*args, home=home)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in r.stderr
+    assert not (home / "data" / "paper" / "journal.sqlite").exists()  # nothing written

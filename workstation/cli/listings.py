@@ -192,9 +192,12 @@ def fills(
             dt = datetime.fromisoformat(since)
         except ValueError:
             raise CliError(f"malformed --since {since!r}: use YYYY-MM-DD or an ISO date-time", 2) from None
-        if dt.tzinfo is None:
-            dt = dt.astimezone()  # a bare date or time is local
-        start = dt.timestamp()
+        try:
+            if dt.tzinfo is None:
+                dt = dt.astimezone()  # a bare date or time is local
+            start = dt.timestamp()
+        except (ValueError, OverflowError, OSError):
+            raise CliError(f"--since {since!r} is out of range: give a date after 1970", 2) from None
     session = open_view(profile, config, data_dir_)
     try:
         rows = [fill_row(f) for f in session.journal.fills(since=start)]

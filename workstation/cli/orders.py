@@ -231,7 +231,7 @@ def cancel(
     """Cancel one working order, or all of them."""
     from workstation.trading.oms import OrderError
 
-    if order_id.lower() != "all" and not order_id.isdigit():
+    if order_id.lower() != "all" and not (order_id.isascii() and order_id.isdigit() and len(order_id) <= 18):
         raise CliError(f"malformed order id {order_id!r}: expected a number or 'all'", 2)
 
     async def body(session) -> list[Order]:

@@ -34,6 +34,10 @@ class IntentError(ModelError):
 # --------------------------------------------------------------------------- numbers
 
 
+MAX_DIGITS = 15
+"""Numbers read from text (the command line, settings, forms) stay below 10 ** MAX_DIGITS."""
+
+
 def to_decimal(value: object, what: str = "value") -> Decimal:
     """Parse ``value`` into a finite Decimal or raise ModelError naming ``what``."""
     if isinstance(value, Decimal):
@@ -50,6 +54,8 @@ def to_decimal(value: object, what: str = "value") -> Decimal:
             d = Decimal(text)
         except InvalidOperation:
             raise ModelError(f"{what} must be a number, got {str(value)!r}") from None
+        if d.is_finite() and d and d.adjusted() >= MAX_DIGITS:  # typed by a person: no price or size is that big
+            raise ModelError(f"{what} {str(value).strip()} is out of range (below 1e{MAX_DIGITS})")
     if not d.is_finite():
         raise ModelError(f"{what} must be a finite number, got {value!r}")
     return d
