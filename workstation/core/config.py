@@ -19,6 +19,7 @@ this file: brokers read them from the environment (or the OS keyring).
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from decimal import Decimal
@@ -36,6 +37,9 @@ class ConfigError(ValueError):
     """The settings file is malformed; the message names the file and the problem."""
 
 
+_TOO_BIG = Decimal("1e15")  # no amount in a settings file is that large
+
+
 class SimSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     seed: int = 0
     tick_hz: float = 2.0
@@ -45,6 +49,14 @@ class SimSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     commission_min: Decimal = Decimal(0)
     commission_pct: Decimal = Decimal(0)
     partial_fills: bool = True
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.tick_hz) and 0 < self.tick_hz <= 1000):
+            raise ValueError(f"tick_hz must be above 0 and at most 1000 quotes a second, got {self.tick_hz}")
+        for name in ("slippage_bps", "commission_per_share", "commission_min", "commission_pct"):
+            value = getattr(self, name)
+            if not value.is_finite() or value < 0 or value >= _TOO_BIG:
+                raise ValueError(f"{name} must be a number from 0 to below 1e15, got {value}")
 
 
 class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -62,6 +74,10 @@ class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     strategy_risk: dict[str, dict[str, Any]] = {}  # [profiles.NAME.strategy_risk.STRATEGY]: keys that differ
 
     def __post_init__(self) -> None:
+        if not self.initial_cash.is_finite() or not 0 < self.initial_cash < _TOO_BIG:
+            raise ValueError(f"initial_cash must be above 0 and below 1e15, got {self.initial_cash}")
+        if not self.leverage.is_finite() or not 0 < self.leverage <= 100:
+            raise ValueError(f"leverage must be above 0 and at most 100, got {self.leverage}")
         try:
             check_overrides(self.risk, self.strategy_risk)
         except ValueError as exc:
@@ -131,6 +147,10 @@ class ServeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tcp_port: int = 0  # 0: no TCP listener
     tcp_host: str = "127.0.0.1"  # reach it from another machine through SSH port forwarding
     token: str = ""  # a TCP client must present it; required when tcp_port is set
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.tcp_port <= 65535:
+            raise ValueError(f"tcp_port must be from 0 (no TCP listener) to 65535, got {self.tcp_port}")
 
 
 class WebSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -244,7 +264,20 @@ def load_settings(path: str | Path | None = None) -> Settings:
     try:
         return msgspec.convert(_with_builtins(raw), Settings, strict=False)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"settings file {file}: {exc}") from None
+        raise ConfigError(f"settings file {file}: {_table_of(raw)}{exc}") from None
+
+
+def _table_of(raw: dict[str, Any]) -> str:
+    """``[profiles.NAME] `` for the profile table that is wrong on its own (msgspec's path
+    does not name a dict's key), or nothing."""
+    profiles = raw.get("profiles")
+    if isinstance(profiles, dict):
+        for name, table in profiles.items():
+            try:
+                msgspec.convert(table, Profile, strict=False)
+            except (msgspec.ValidationError, TypeError):
+                return f"[profiles.{name}] "
+    return ""
 
 
 def save_setting(path: str | Path | None, dotted: str, value: Any) -> None:
