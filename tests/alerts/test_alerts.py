@@ -5,7 +5,8 @@ from decimal import Decimal
 import pytest
 
 from tests.risk_helpers import build, hold, order
-from workstation.alerts.engine import AlertNotice, AlertRuleError, parse_rule
+from workstation.alerts.engine import AlertNotice
+from workstation.core.alert_rules import AlertRuleError, parse_rule
 from workstation.core.model import ConnectionState, Side
 
 

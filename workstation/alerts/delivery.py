@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from workstation.alerts.engine import Alert, priority_rank
+from workstation.alerts.engine import Alert
+from workstation.core.alert_rules import priority_rank
 from workstation.core.model import iso
 
 log = logging.getLogger(__name__)

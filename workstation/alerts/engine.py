@@ -6,15 +6,7 @@ Sources
   tripped/reset, data quality, strategy errors...), order rejections (``OrderRejected``),
   fills (``OrderFilled``), broker disconnects and reconnects (``ConnectionState``).
 * User rules, from the settings file (``[alerts] rules = [...]``), the workstation's
-  command line and ``main.py alert add``; ``parse_rule`` is the one grammar::
-
-      AAPL > 200                 price above (or <, >=, <=, "above", "below")
-      AAPL move 3% 5m            a move of at least 3% either way within 5 minutes
-      pnl < -1000                the account's P&L for the day
-      pnl AAPL > 500             one position's P&L (unrealized + realized)
-      spread BTC/USD > 20        ask - bid wider than 20
-      ... priority high          low, normal (default), high, critical (or "!high")
-      ... cooldown 10m           quiet period before the same rule fires again
+  command line and ``main.py alert add``, in the one grammar of ``workstation.core.alert_rules``.
 
 A rule fires when its condition becomes true, then re-arms only once it has been false
 again (a flapping price does not spam), and never within its cooldown. Built-in alerts
@@ -52,14 +44,12 @@ from workstation.core.model import (
     to_decimal,
 )
 
-from workstation.core.alert_rules import (  # the grammar; its names stay importable from here
+from workstation.core.alert_rules import (  # the grammar, and the helpers evaluating it shares
     _NUMBERS,
-    PRIORITIES,
     AlertRule,
     AlertRuleError,
     _holds,
     _show_seconds,
-    parse_duration,
     parse_rule,
     priority_rank,
 )

@@ -39,12 +39,8 @@ from workstation.cli.common import (
     JsonOpt,
     ProfileOpt,
     SymbolsOpt,
-    check_live,
-    confirm_live,
     console,
     digits,
-    emit_json,
-    fmt,
     money,
     num,
     open_view,
@@ -56,20 +52,6 @@ from workstation.cli.common import (
 )
 
 
-# this module's own short names for the shared helpers
-_settings = read_settings
-_profile = profile_of
-_symbols = symbols_of
-_run = run
-_open_view = open_view
-_check_live = check_live
-_confirm_live = confirm_live
-_emit_json = emit_json
-_num = num
-_digits = digits
-_console = console
-_fmt = fmt
-_money = money
 _NUM = msgspec.json.Encoder(decimal_format="number")
 
 app = typer.Typer(
@@ -90,13 +72,13 @@ def quote_json(q: Quote, digits: int) -> dict[str, Any]:
     return {
         "ts": iso(q.ts),
         "symbol": q.symbol,
-        "bid": _num(q.bid, digits),
-        "ask": _num(q.ask, digits),
-        "last": _num(q.last, digits),
-        "bid_size": _num(q.bid_size, 8),
-        "ask_size": _num(q.ask_size, 8),
-        "change": _num(q.change, digits),
-        "change_pct": _num(q.change_pct, 4),
+        "bid": num(q.bid, digits),
+        "ask": num(q.ask, digits),
+        "last": num(q.last, digits),
+        "bid_size": num(q.bid_size, 8),
+        "ask_size": num(q.ask_size, 8),
+        "change": num(q.change, digits),
+        "change_pct": num(q.change_pct, 4),
     }
 
 
@@ -123,13 +105,13 @@ def stream(
     data_dir_: DataDirOpt = None,
 ) -> None:
     """Print live quotes until the duration ends or Ctrl+C."""
-    settings = _settings(config)
-    syms = _symbols(symbols, settings)
+    settings = read_settings(config)
+    syms = symbols_of(symbols, settings)
     seconds = parse_duration(duration)
-    session = _open_view(profile, config, data_dir_)
-    digits = {s: _digits(s) for s in syms}
-    out = _console()
-    err = _console(stderr=True)
+    session = open_view(profile, config, data_dir_)
+    places = {s: digits(s) for s in syms}
+    out = console()
+    err = console(stderr=True)
     wanted = set(syms)
     count = 0
     stop = asyncio.Event()
@@ -140,7 +122,7 @@ def stream(
         if q.symbol not in wanted or reader_gone:
             return
         count += 1
-        d = digits[q.symbol]
+        d = places[q.symbol]
         try:
             if json_out:
                 sys.stdout.write(_NUM.encode(quote_json(q, d)).decode() + "\n")
@@ -180,7 +162,7 @@ def stream(
             return
         err.print(f"streamed {count} quotes for {len(syms)} symbols in {elapsed:.1f}s from {session.broker.name}")
 
-    _run(body)
+    run(body)
 
 
 # --------------------------------------------------------------------------- prices
@@ -195,9 +177,9 @@ def prices(
     data_dir_: DataDirOpt = None,
 ) -> None:
     """A table of the latest quotes."""
-    settings = _settings(config)
-    syms = _symbols(symbols, settings)
-    session = _open_view(profile, config, data_dir_)
+    settings = read_settings(config)
+    syms = symbols_of(symbols, settings)
+    session = open_view(profile, config, data_dir_)
 
     async def body() -> list[Quote]:
         try:
@@ -206,9 +188,9 @@ def prices(
         finally:
             await session.stop()
 
-    quotes = _run(body)
+    quotes = run(body)
     if json_out:
-        sys.stdout.write(_NUM.encode([quote_json(q, _digits(q.symbol)) | {"volume": _num(q.volume, 4)} for q in quotes]).decode() + "\n")
+        sys.stdout.write(_NUM.encode([quote_json(q, digits(q.symbol)) | {"volume": num(q.volume, 4)} for q in quotes]).decode() + "\n")
         return
     from rich.table import Table
 
@@ -216,7 +198,7 @@ def prices(
     for col in ("Symbol", "Bid", "Ask", "Last", "Change", "Chg %", "Volume", "Time"):
         table.add_column(col, justify="left" if col == "Symbol" else "right")
     for q in quotes:
-        d = _digits(q.symbol)
+        d = digits(q.symbol)
         colour = "green" if q.change > 0 else "red" if q.change < 0 else ""
         table.add_row(
             q.symbol, f"{q.bid:,.{d}f}", f"{q.ask:,.{d}f}", f"{q.last:,.{d}f}",
@@ -224,7 +206,7 @@ def prices(
             f"[{colour}]{q.change_pct:+.2f}%[/]" if colour else f"{q.change_pct:+.2f}%",
             f"{q.volume:,.0f}", datetime.fromtimestamp(q.ts, tz=timezone.utc).astimezone().strftime("%H:%M:%S"),
         )
-    _console().print(table)
+    console().print(table)
 
 
 @paper_app.command("reset")
@@ -236,8 +218,8 @@ def paper_reset(
     data_dir_: DataDirOpt = None,
 ) -> None:
     """Start the paper account afresh (the old journal is kept as a backup)."""
-    settings = _settings(config)
-    prof = _profile(settings, profile)
+    settings = read_settings(config)
+    prof = profile_of(settings, profile)
     if prof.broker != "sim":
         raise CliError(f"profile {prof.name!r} is not a paper profile", 2)
     start_cash = prof.initial_cash
@@ -251,7 +233,7 @@ def paper_reset(
     if not yes:
         if not sys.stdin.isatty():
             raise CliError("paper reset needs confirmation: run it in a terminal or pass --yes", 2)
-        if not typer.confirm(f"Erase the {prof.name} account (positions, orders, fills) and start with {_money(start_cash)}?"):
+        if not typer.confirm(f"Erase the {prof.name} account (positions, orders, fills) and start with {money(start_cash)}?"):
             raise CliError("paper reset canceled", 1)
     from workstation.serve.owner import AccountBusy, AccountLock
 
@@ -264,7 +246,7 @@ def paper_reset(
         moved = _reset_journal(lock.root, start_cash if cash is not None else None)
     finally:
         lock.release()
-    _console().print(f"paper account {prof.name!r} reset to {_money(start_cash)} cash" + (f"; old journal kept in {lock.root}" if moved else ""))
+    console().print(f"paper account {prof.name!r} reset to {money(start_cash)} cash" + (f"; old journal kept in {lock.root}" if moved else ""))
 
 
 def _reset_journal(root: Path, cash: Decimal | None) -> bool:

@@ -273,7 +273,7 @@ def alert_add(
     data_dir_: DataDirOpt = None,
 ) -> None:
     """Add an alert rule (journaled; in force for the workstation and every later command)."""
-    from workstation.alerts.engine import AlertRuleError, parse_rule
+    from workstation.core.alert_rules import AlertRuleError, parse_rule
 
     try:
         parse_rule(rule)
@@ -317,7 +317,7 @@ def alert_rm(
     data_dir_: DataDirOpt = None,
 ) -> None:
     """Remove an alert rule."""
-    from workstation.alerts.engine import AlertRuleError
+    from workstation.core.alert_rules import AlertRuleError
 
     def remove(session):
         try:
@@ -367,7 +367,7 @@ def alert_ack(
     data_dir_: DataDirOpt = None,
 ) -> None:
     """Acknowledge an alert (or all of them); journaled."""
-    from workstation.alerts.engine import AlertRuleError
+    from workstation.core.alert_rules import AlertRuleError
 
     if alert_id.lower() != "all" and not alert_id.isdigit():
         raise CliError(f"malformed alert id {alert_id!r}: expected a number or 'all'", 2)
@@ -393,7 +393,8 @@ def alert_test(
     data_dir_: DataDirOpt = None,
 ) -> None:
     """Send a test alert through every configured channel and say which ones delivered."""
-    from workstation.alerts.engine import PRIORITIES, Alert
+    from workstation.alerts.engine import Alert
+    from workstation.core.alert_rules import PRIORITIES
 
     if priority not in PRIORITIES:
         raise CliError(f"unknown priority {priority!r} (use {', '.join(PRIORITIES)})", 2)

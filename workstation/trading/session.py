@@ -45,7 +45,6 @@ from workstation.trading.taxlots import TaxLots
 log = logging.getLogger(__name__)
 
 
-CHECKPOINT_S = 10.0
 
 
 def _base36(n: int) -> str:
@@ -311,7 +310,6 @@ class Session:
         await self._quote(symbols, subscribe=True)
         self.monitor.evaluate()
         await self.drain()
-        self._spawn_background(self._checkpoints())
 
     async def _start_view(self, symbols: list[str] | tuple[str, ...], feed: bool) -> None:
         """A read-only view: quotes for the symbols and the held ones, nothing else."""
@@ -360,16 +358,10 @@ class Session:
         spawn_tracked(self._tasks, coro)
 
     def _spawn_background(self, coro) -> None:
-        """A loop that runs until ``stop`` (journal checkpoints, the stale-data sweep)."""
+        """A loop that runs until ``stop`` (the stale-data sweep, the risk status, following the journal)."""
         task = asyncio.get_running_loop().create_task(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-    async def _checkpoints(self, every: float = CHECKPOINT_S) -> None:
-        """Fold the journal's write-ahead log into the database, off the trading path."""
-        while True:
-            await asyncio.sleep(every)
-            await asyncio.to_thread(self.journal.checkpoint)
 
     async def stop(self) -> None:
         for task in list(self._background):

@@ -104,7 +104,7 @@ class RiskSetCommand:
 
 @dataclass(frozen=True, slots=True)
 class AlertCommand:
-    rule: str  # the rule as typed (checked by ``workstation.alerts.engine.parse_rule``)
+    rule: str  # the rule as typed (checked by ``workstation.core.alert_rules.parse_rule``)
 
 
 Command = (
@@ -289,7 +289,7 @@ def _risk_set(name: str, value: str) -> RiskSetCommand:
 
 
 def _alert(text: str) -> AlertCommand:
-    from workstation.alerts.engine import parse_rule
+    from workstation.core.alert_rules import parse_rule
 
     parts = text.strip().lstrip(":").split(None, 1)
     rule = parts[1].strip() if len(parts) > 1 else ""
