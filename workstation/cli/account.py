@@ -14,7 +14,6 @@ import getpass
 import os
 import socket
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from pathlib import Path
@@ -131,7 +130,7 @@ def through_account(
       from the broker, the command becomes the owner for its run instead (it sends nothing).
     * ``mode="view"``: always the read-only view (journal facts, quotes).
     """
-    from workstation.serve.owner import POLL_S, WAIT_S, AccountLock, busy_message, current_holder
+    from workstation.serve.owner import AccountBusy, AccountLock
 
     settings = read_settings(config)
     prof = profile_of(settings, profile)
@@ -139,26 +138,29 @@ def through_account(
     if mode == "view":
         return _run_view(settings, prof, data, local, feed, symbols)
     refuse_contradiction(prof.name, data, config)
-    from workstation.core.clock import LiveClock
+    answered: list[Any] = []
 
-    clock = LiveClock()
-    deadline = clock.monotonic() + WAIT_S
+    def ask() -> bool | None:  # the owner's answer, when an owner answers
+        if remote is None:
+            return None
+        result = _ask_owner(prof.name, data, remote, refused_code)
+        if result is MISSING:
+            return None
+        answered.append(result)
+        return True
+
+    if mode == "read" and prof.broker == "sim":
+        return answered[0] if ask() else _run_view(settings, prof, data, local, feed, symbols)
     lock = AccountLock(prof.name, data)
-    while True:
-        if remote is not None:
-            result = _ask_owner(prof.name, data, remote, refused_code)
-            if result is not MISSING:
-                return result
-        if mode == "read" and prof.broker == "sim":
-            return _run_view(settings, prof, data, local, feed, symbols)
-        if lock.try_acquire("cli", config=config, command=" ".join(sys.argv[1:3])):
-            try:
-                return _run_owner(settings, prof, data, lock, local, feed, symbols)
-            finally:
-                lock.release()
-        if clock.monotonic() >= deadline:
-            raise CliError(busy_message(prof.name, lock.root, current_holder(prof.name, data)), 1)
-        time.sleep(POLL_S)
+    try:
+        if lock.acquire("cli", config=config, command=" ".join(sys.argv[1:3]), meanwhile=ask):
+            return answered[0]
+    except AccountBusy as exc:
+        raise CliError(str(exc), 1) from None
+    try:
+        return _run_owner(settings, prof, data, lock, local, feed, symbols)
+    finally:
+        lock.release()
 
 
 def build_session(settings: Settings, prof, data: Path | None, *, readonly: bool):

@@ -63,26 +63,22 @@ def run_tui(
 def _own(settings, prof, config: Path | None, data: Path | None, kind: str, expect, *, may_attach: bool):
     """No owner answered: own the account here (its lock, its socket), waiting up to 10 s for
     a one-shot command that holds it now; an owner that comes up meanwhile is attached to."""
-    import time
-
-    from workstation.trading.status import status_document
     from workstation.cli.account import build_session, refuse_contradiction, remote_engine
-    from workstation.core.clock import LiveClock
-    from workstation.serve.owner import POLL_S, WAIT_S, AccountBusy, AccountLock, current_holder, owning_engine
+    from workstation.serve.owner import AccountBusy, AccountLock, owning_engine
+    from workstation.trading.status import status_document
 
     refuse_contradiction(prof.name, data, config)
     lock = AccountLock(prof.name, data)
-    clock = LiveClock()
-    deadline = clock.monotonic() + WAIT_S
-    while not lock.try_acquire("tui", config=config):
-        if may_attach and (engine := remote_engine(prof.name, kind=kind, expect=expect, data=data)) is not None:
-            return engine
-        holder = current_holder(prof.name, data)
-        if clock.monotonic() >= deadline or (holder is not None and holder.kind == "tui" and not may_attach):
-            from workstation.serve.owner import busy_message
 
-            raise CliError(str(AccountBusy(busy_message(prof.name, lock.root, holder))), 1)
-        time.sleep(POLL_S)
+    def attach():  # an owner that comes up meanwhile is attached to
+        return remote_engine(prof.name, kind=kind, expect=expect, data=data)
+
+    try:
+        engine = lock.acquire("tui", config=config, meanwhile=attach if may_attach else None)
+    except AccountBusy as exc:
+        raise CliError(str(exc), 1) from None
+    if engine is not None:
+        return engine
     try:
         session = build_session(settings, prof, data, readonly=False)
     except BaseException:

@@ -109,14 +109,22 @@ class AccountLock:
 
     def acquire(
         self, kind: str, *, config: Path | None = None, command: str = "", wait: float = WAIT_S, clock: Clock | None = None,
-    ) -> None:
-        """Take the lock, waiting up to ``wait`` seconds for a short-lived owner (a one-shot
-        command) to finish. A long-lived one (``serve``, a workstation) is named at once."""
+        meanwhile: Callable[[], Any] | None = None,
+    ) -> Any:
+        """Take the lock (None), waiting up to ``wait`` seconds for a short-lived owner (a
+        one-shot command) to finish. ``meanwhile`` is asked first on every round (reach the
+        owner on its socket): whatever it returns other than None is returned instead, and
+        the lock is not taken. Without it, a long-lived owner (``serve``, a workstation) is
+        named at once; with it, one still opening its socket is waited for."""
         clock = clock or LiveClock()
         deadline = clock.monotonic() + wait
-        while not self.try_acquire(kind, config=config, command=command):
+        while True:
+            if meanwhile is not None and (answer := meanwhile()) is not None:
+                return answer
+            if self.try_acquire(kind, config=config, command=command):
+                return None
             holder = current_holder(self.profile, self.root.parent)
-            if (holder is not None and holder.kind in ("serve", "tui")) or clock.monotonic() >= deadline:
+            if (meanwhile is None and holder is not None and holder.kind in ("serve", "tui")) or clock.monotonic() >= deadline:
                 raise AccountBusy(busy_message(self.profile, self.root, holder), holder)
             time.sleep(POLL_S)
 
