@@ -401,6 +401,15 @@ class Account(msgspec.Struct, frozen=True, kw_only=True):
     unrealized_pnl: Decimal = ZERO
     realized_pnl: Decimal = ZERO
     commissions: Decimal = ZERO
+    # Figures only a real broker knows (None on the paper market, or when the broker does
+    # not report them). ``from_broker`` says whose buying power this is.
+    from_broker: bool = False
+    initial_margin: Decimal | None = None
+    maintenance_margin: Decimal | None = None
+    excess_liquidity: Decimal | None = None
+    day_trades_left: int | None = None
+    day_trade_count: int | None = None
+    pattern_day_trader: bool | None = None
 
 
 # --------------------------------------------------------------------------- events
