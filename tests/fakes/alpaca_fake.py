@@ -7,6 +7,11 @@ data as msgpack binary frames on ``/v2/iex`` and ``/v1beta3/crypto/us`` (timesta
 Timestamps). State is inspectable (``orders``, ``positions``, ``requests``) and tests steer it
 with plain methods: ``fill``, ``push_quote``, ``drop_streams``, ``swallow_next_submit``, ...
 Control methods are called from the test's thread and run on the fake's loop.
+
+``fail_lookups = N``: the next N lookups of an order by client order id
+(``GET /v2/orders:by_client_order_id``) answer HTTP 500, so the adapter's ``lookup`` raises
+``BrokerError``. Combined with ``swallow_next_submit`` it makes an order of unknown fate: it
+exists at the broker, its answer was lost and the follow-up lookup fails too.
 """
 
 from __future__ import annotations
@@ -90,6 +95,7 @@ class AlpacaFake:
         self.mute_trading = False  # the trading socket stays open but answers nothing, not even pings
         self.reject_streams = False
         self._swallow = 0
+        self.fail_lookups = 0  # the next N lookups by client order id answer HTTP 500
         self._hang = False
         self._release: asyncio.Event | None = None
         self._reject_message: str | None = None
@@ -346,6 +352,9 @@ class AlpacaFake:
     async def _order_by_client(self, request: web.Request) -> web.Response:
         if (err := await self._guard(request)) is not None:
             return err
+        if self.fail_lookups > 0:
+            self.fail_lookups -= 1
+            return self._error(500, 50010000, "internal server error")
         cid = request.query.get("client_order_id", "")
         found = [o for o in self.orders.values() if o["client_order_id"] == cid]
         if not found:

@@ -6,6 +6,11 @@ plain and inspectable (``orders``, ``trades``, ``balances``, ``requests``); test
 fill orders fully or partly, push quotes, drop or mute the websockets, refuse reconnects
 and swallow the answer to a submit.
 
+``swallow_submits = N``: the next N ``POST /api/v3/order`` put the order in the book but
+never answer. ``fail_lookups = N``: the next N ``GET /api/v3/order`` (ccxt's ``fetch_order``,
+the adapter's ``lookup``) answer HTTP 500 with binance's ``-1001`` internal error, so
+``lookup`` raises ``BrokerError``. Together they make an order of unknown fate.
+
 REST: ``/api/v3/{ping,time,exchangeInfo,ticker/24hr,klines,account,order,openOrders,
 allOrders,myTrades}``, signed requests checked (``X-MBX-APIKEY`` and HMAC-SHA256).
 Websockets: ``/ws/<n>`` (``SUBSCRIBE`` to ``<sym>@ticker`` / ``<sym>@bookTicker``) and
@@ -111,6 +116,7 @@ class BinanceFake:
         self.muted = False
         self.hung = False  # connected but dead: no events, no pongs
         self.swallow_submits = 0
+        self.fail_lookups = 0  # the next N GET /api/v3/order answer 500 / -1001
         self._swallowed: list[asyncio.Event] = []
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -206,6 +212,9 @@ class BinanceFake:
             ("GET", "order"): self._get_order, ("GET", "openOrders"): self._open_orders, ("GET", "allOrders"): self._all_orders,
             ("GET", "myTrades"): self._my_trades,
         }
+        if (request.method, path) == ("GET", "order") and self.fail_lookups > 0:
+            self.fail_lookups -= 1
+            return self._error({"code": -1001, "msg": "Internal error; unable to process your request. Please try again."}, 500)
         handler = handlers.get((request.method, path))
         if handler is None:
             return self._error({"code": -1100, "msg": f"unknown endpoint {request.method} {path}"}, 404)

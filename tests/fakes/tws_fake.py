@@ -11,7 +11,11 @@ State is inspectable (``orders``, ``executions``, ``positions``, ``requests``) a
 steer it: ``fill``, ``reject_next``, ``push_quote``, ``push_error``, ``drop``,
 ``accepting`` (refuse connections while "TWS restarts"), ``swallow_answers`` (an order
 placed whose acknowledgement is lost), ``lose_orders`` (an order lost on the way in),
-``mute`` (connections that stay open but answer nothing). Executions that happen while no
+``mute`` (connections that stay open but answer nothing), ``fail_lookups`` (the next N
+``reqAllOpenOrders``, which the adapter's ``lookup`` and ``open_orders`` send first, go
+unanswered, so the request times out with ``BrokerTimeout`` after the adapter's
+``request_timeout``; the connect-time synchronisation is not affected; combine it with ``swallow_answers`` or
+``lose_orders`` for an order of unknown fate). Executions that happen while no
 client is connected are kept and answered to ``reqExecutions`` after the reconnect, as
 TWS does.
 
@@ -154,6 +158,7 @@ class FakeTWS:
         self.read_only = False  # the API is in read-only mode: orders are refused with error 321
         self.swallow_answers = 0  # the next N new orders are placed but not acknowledged (the answer is lost)
         self.lose_orders = 0  # the next N placeOrder messages are lost before reaching "TWS"
+        self.fail_lookups = 0  # the next N reqAllOpenOrders go unanswered (lookups time out)
         self.orders: dict[tuple[int, int], FakeOrder] = {}
         self.executions: list[FakeExecution] = []
         self.positions: dict[int, tuple[float, float]] = {}  # conId -> (qty, avg price per unit)
@@ -438,6 +443,9 @@ class FakeTWS:
         self._send(client, [53, 1])
 
     def _on_16(self, client: _Client, f: list[str]) -> None:
+        if self.fail_lookups > 0:  # no openOrderEnd: the request times out
+            self.fail_lookups -= 1
+            return
         for o in self.working():
             self._send(client, self._open_order(client, o))
             self._send(client, self._order_status(o))
