@@ -75,7 +75,7 @@ def parse_duration(text: str | None) -> float | None:
     """``5`` is minutes (as in the tool this replaces); ``30s``, ``2m``, ``1h`` also work."""
     if text is None or text == "":
         return None
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower(), re.ASCII)  # ASCII digits, as every number
     if not m:
         raise CliError(f"malformed duration {text!r}: use minutes (5) or 30s, 2m, 1h", 2)
     value = float(m.group(1))

@@ -39,7 +39,11 @@ MAX_DIGITS = 15
 
 
 def to_decimal(value: object, what: str = "value") -> Decimal:
-    """Parse ``value`` into a finite Decimal or raise ModelError naming ``what``."""
+    """Parse ``value`` into a finite Decimal or raise ModelError naming ``what``.
+
+    Text is read by one rule, on every face: ASCII digits only (``١٠٠`` and ``１００`` are
+    refused, naming the character), an optional sign, point and exponent, ``,`` or ``_``
+    between digits, and a magnitude below ``1e15`` with at most 30 decimal places."""
     if isinstance(value, Decimal):
         d = value
     elif isinstance(value, bool):
@@ -49,16 +53,37 @@ def to_decimal(value: object, what: str = "value") -> Decimal:
     elif isinstance(value, float):
         d = Decimal(repr(value))
     else:
-        text = str(value).strip().replace(",", "").replace("_", "")
+        raw = str(value)
+        shown = raw.strip() if len(raw) <= 40 else raw.strip()[:40] + "…"
+        odd = next((ch for ch in raw if not ch.isascii() or not (ch.isprintable() or ch in " \t")), None)
+        if odd is not None:
+            raise ModelError(f"{what} must be written with ASCII digits 0-9, got {_char_name(odd)} in {shown!r}")
+        text = raw.strip().replace(",", "").replace("_", "")
         try:
             d = Decimal(text)
         except InvalidOperation:
-            raise ModelError(f"{what} must be a number, got {str(value)!r}") from None
-        if d.is_finite() and d and d.adjusted() >= MAX_DIGITS:  # typed by a person: no price or size is that big
-            raise ModelError(f"{what} {str(value).strip()} is out of range (below 1e{MAX_DIGITS})")
+            raise ModelError(f"{what} must be a number, got {shown!r}") from None
+        if not d.is_finite():
+            raise ModelError(f"{what} must be a finite number, got {shown!r}")
+        if d:  # typed by a person: no price or size is that big, or that fine
+            if d.adjusted() >= MAX_DIGITS:
+                raise ModelError(f"{what} {shown} is out of range (below 1e{MAX_DIGITS})")
+            if d.as_tuple().exponent < -_MAX_PLACES:  # type: ignore[operator]
+                raise ModelError(f"{what} {shown} has too many decimal places (at most {_MAX_PLACES})")
     if not d.is_finite():
         raise ModelError(f"{what} must be a finite number, got {value!r}")
     return d
+
+
+_MAX_PLACES = 30
+
+
+def _char_name(ch: str) -> str:
+    """``'١' (U+0661 ARABIC-INDIC DIGIT ONE)``: a character a user cannot see named so they can."""
+    import unicodedata
+
+    name = unicodedata.name(ch, "")
+    return f"{ch!r} (U+{ord(ch):04X}{' ' + name if name else ''})"
 
 
 def plain(d: Decimal | int | float | None) -> str | None:

@@ -164,6 +164,9 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
         wl.plain = self.low_bandwidth
         wl.set_symbols(self.watchlists.symbols, self._digits(self.watchlists.symbols))
         wl.focus()
+        if self.watchlists.problem:  # a bad watchlists file: the default list, and one line saying so
+            self.log_line("warning", self.watchlists.problem)
+            self.notify(self.watchlists.problem, title="watchlists", severity="warning", timeout=15)
         self.theme_changed_signal.subscribe(self, self._apply_theme)
         self.set_interval(1.0 / self.repaint_hz, self.repaint, name="repaint")
         self.repaint()

@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal
 
-from workstation.core.model import ModelError, OrderType, Side, TimeInForce, infer_order_type, plain
+from workstation.core.model import ModelError, OrderType, Side, TimeInForce, infer_order_type, plain, to_decimal
 from workstation.core.symbols import parse_symbol
 
 
@@ -185,14 +185,14 @@ def _tokens(text: str) -> list[str]:
 
 
 def _number(word: str, what: str) -> Decimal:
-    if not _NUMBER.match(word):
-        raise ParseError(f"{what} must be a number, got {word!r}")
+    """A number by the one rule every face uses (``workstation.core.model.to_decimal``: ASCII
+    digits, finite, below 1e15), with the command line's own spelling (no exponent)."""
     try:
-        d = Decimal(word.replace(",", "").replace("_", ""))
-    except (InvalidOperation, ValueError):
-        raise ParseError(f"{what} must be a number, got {word!r}") from None
-    if not d.is_finite():
-        raise ParseError(f"{what} must be a finite number, got {word!r}")
+        d = to_decimal(word, what)
+    except ModelError as exc:
+        raise ParseError(str(exc)) from None
+    if not _NUMBER.match(word):
+        raise ParseError(f"{what} must be written in plain digits (100, 185.50), got {word!r}")
     return d
 
 
