@@ -710,6 +710,8 @@ class Backtest:
                         state.append((t, cash, qty_f[0], avg_f[0]))
                     close_t = clock.t = t + dt
                     route.deliver(bar)
+                    if close_t >= runner.timer_due:  # strategies' timers run on the simulated clock
+                        runner.fire_timers(close_t)
                     if follow_ups or pending:
                         last[0] = bar.close  # (the last close: read only while settling, so set only then)
                         await settle()
@@ -760,6 +762,8 @@ class Backtest:
                             clock.t = close_t
                             last[k] = c
                             routes[k].deliver(Bar(names[k], t, o, h, lo_, c, v, secs[k]))
+                        if close_t >= runner.timer_due:  # strategies' timers run on the simulated clock
+                            runner.fire_timers(close_t)
                         if busy():
                             await settle()
                         if close_t >= mark_next:

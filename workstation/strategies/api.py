@@ -320,6 +320,23 @@ class SetTimer(msgspec.Struct, frozen=True):
     interval: float  # seconds; 0 removes the timer
 
 
+class Refuse(msgspec.Struct, frozen=True):
+    """An order the context could not even build (a junk quantity or price): the runner
+    answers it, in turn with the strategy's other orders, as a rejected order event."""
+
+    ref: str
+    symbol: str
+    side: Side
+    reason: str
+
+
+class Halt(msgspec.Struct, frozen=True):
+    """The strategy stops itself (``ctx.stop``): its working orders are canceled and
+    ``reason`` is what every face shows for the stop."""
+
+    reason: str
+
+
 class Log(msgspec.Struct, frozen=True):
     level: int
     message: str
@@ -331,7 +348,7 @@ class Alert(msgspec.Struct, frozen=True):
     priority: str = "normal"
 
 
-Command = Submit | Cancel | CancelAll | Subscribe | SetTimer | Log | Alert
+Command = Submit | Refuse | Halt | Cancel | CancelAll | Subscribe | SetTimer | Log | Alert
 
 
 # --------------------------------------------------------------------------- events in
@@ -563,29 +580,41 @@ class Context:
         take_profit: object = None,
         stop_loss: object = None,
     ) -> str:
-        inst = self._instrument(symbol)
-        otype = (
-            OrderType.STOP_LIMIT if limit is not None and stop is not None
-            else OrderType.LIMIT if limit is not None
-            else OrderType.STOP if stop is not None
-            else OrderType.MARKET
-        )
-
-        round_price = inst.round_price
-        req = OrderRequest(
-            symbol=inst.symbol, side=side, qty=to_decimal(qty, "quantity"), type=otype,
-            limit_price=None if limit is None else round_price(to_decimal(limit, "limit price")),
-            stop_price=None if stop is None else round_price(to_decimal(stop, "stop price")),
-            tif=tif if type(tif) is TimeInForce else TimeInForce(tif),
-            take_profit=None if take_profit is None else round_price(to_decimal(take_profit, "take-profit")),
-            stop_loss=None if stop_loss is None else round_price(to_decimal(stop_loss, "stop-loss")),
-            strategy=self.name, source="strategy",
-        )
+        """Build the request; a value that cannot make an order (a junk quantity or price, an
+        unknown symbol) is not raised into the strategy: it comes back as a rejected order
+        event (``on_order``) with the reason, like any other refusal."""
+        try:
+            inst = self._instrument(symbol)
+            otype = (
+                OrderType.STOP_LIMIT if limit is not None and stop is not None
+                else OrderType.LIMIT if limit is not None
+                else OrderType.STOP if stop is not None
+                else OrderType.MARKET
+            )
+            round_price = inst.round_price
+            req = OrderRequest(
+                symbol=inst.symbol, side=side, qty=_order_number(qty, "quantity"), type=otype,
+                limit_price=None if limit is None else round_price(_order_number(limit, "limit price")),
+                stop_price=None if stop is None else round_price(_order_number(stop, "stop price")),
+                tif=tif if type(tif) is TimeInForce else TimeInForce(tif),
+                take_profit=None if take_profit is None else round_price(_order_number(take_profit, "take-profit")),
+                stop_loss=None if stop_loss is None else round_price(_order_number(stop_loss, "stop-loss")),
+                strategy=self.name, source="strategy",
+            )
+        except (ModelError, ValueError, TypeError, ArithmeticError) as exc:
+            return self._refuse(symbol, side, _one_line(exc))
         return self._submit(req)
+
+    def _refuse(self, symbol: object, side: Side, reason: str) -> str:
+        ref = f"{self.name}-{next(self._refs)}"
+        self._send(Refuse(ref, symbol if isinstance(symbol, str) else _shown(symbol), side, reason))
+        return ref
 
     def submit(self, request: OrderRequest) -> str:
         """Send an order request through the order manager and risk, tagged with this strategy.
         Returns a reference; ``Placed``/order events carry the outcome."""
+        if not isinstance(request, OrderRequest):
+            return self._refuse("?", Side.BUY, f"submit takes an OrderRequest, not {_shown(request)}")
         return self._submit(msgspec.structs.replace(request, strategy=self.name, source="strategy"))
 
     def _submit(self, req: OrderRequest) -> str:
@@ -611,6 +640,11 @@ class Context:
                 self.sell(sym, q)
             elif q < 0:
                 self.buy(sym, -q)
+
+    def stop(self, reason: str) -> None:
+        """Stop this strategy (after the orders already sent): its working orders are
+        canceled, ``on_stop`` runs, and ``reason`` is shown as why it stopped."""
+        self._send(Halt(str(reason)))
 
     # -- timers, log, alert
     def set_timer(self, name: str, interval: float) -> None:
@@ -714,6 +748,30 @@ class Sizer:
         return _sizing.optimal_f_qty(self._ctx.instrument(symbol), self._ctx.capital(), f, min(results)) if f else ZERO
 
 
+_ORDER_NUMBER_LIMIT = Decimal("1e15")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def _order_number(value: object, what: str) -> Decimal:
+    """A strategy's quantity or price as a Decimal that can make an order: a number (or
+    text that reads as one), finite, above zero and below 1e15; else ModelError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
+        raise ModelError(f"{what} must be a number, got {_shown(value)}")
+    d = to_decimal(value, what)
+    if not 0 < d < _ORDER_NUMBER_LIMIT:
+        raise ModelError(f"{what} must be above 0 and below 1e15, got {_shown(value)}")
+    return d
+
+
 def short_traceback(exc: BaseException, limit: int = 3) -> str:
     """``ZeroDivisionError: division by zero (at plugins/x.py:12 in on_bar)`` for alerts."""
     frames = traceback.extract_tb(exc.__traceback__)
@@ -762,7 +820,7 @@ class Allocation:
 
 
 __all__ = [
-    "Alert", "Allocation", "Cancel", "CancelAll", "Command", "Context", "Log", "Param", "ParamError", "Placed",
-    "Routed", "SetTimer", "Start", "Stop", "Strategy", "StrategyState", "Submit", "Subscribe", "Timer",
+    "Alert", "Allocation", "Cancel", "CancelAll", "Command", "Context", "Halt", "Log", "Param", "ParamError", "Placed",
+    "Refuse", "Routed", "SetTimer", "Start", "Stop", "Strategy", "StrategyState", "Submit", "Subscribe", "Timer",
     "parse_assignments", "short_traceback",
 ]

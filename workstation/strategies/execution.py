@@ -9,13 +9,19 @@ a market order, or a limit order at the parent's limit price when one is set (so
 ever trades through the limit; what does not fill keeps working). When the window has ended
 and one more slice has passed, it cancels what is still working and reports what it did.
 Stopping the instance cancels its working children: the parent is canceled cleanly.
+
+A refused child is not sent again on every quote: the first refusal is retried on the next
+event (a passing condition, such as no price yet), and after the ``k``-th refusal in a row
+the algorithm waits ``backoff * 2**(k-2)`` seconds of the clock (at most ``backoff_max``)
+before it sends again. The first refusal raises one alert, and after ``max_refusals`` in a
+row the parent stops itself (its working children canceled) with the last refusal's reason.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from workstation.core.model import ZERO, Side
+from workstation.core.model import ZERO, OrderEvent, OrderStatus, Side
 from workstation.strategies.api import Param, ParamError, Strategy
 
 
@@ -25,6 +31,9 @@ class ScheduledExecution(Strategy):
     duration = Param(600.0, min=1.0, max=7 * 86_400.0, description="window length in seconds")
     slices = Param(10, min=1, max=10_000, description="number of child slices")
     limit = Param(Decimal(0), min=Decimal(0), description="limit price for every child; 0 for none (market)")
+    max_refusals = Param(8, min=1, max=1_000, description="children refused in a row before the parent stops")
+    backoff = Param(1.0, min=0.001, max=3_600.0, description="seconds to wait after the second refusal in a row (doubling after each)")
+    backoff_max = Param(300.0, min=0.001, max=86_400.0, description="longest wait between refused children, seconds")
 
     def weights(self) -> list[float]:
         """Relative size of each slice (equal by default)."""
@@ -39,6 +48,9 @@ class ScheduledExecution(Strategy):
         self.start = self.ctx.time()
         self.interval = self.duration / self.slices
         self.finished = False
+        self.refusals = 0  # refused children in a row
+        self.retry_at = float("-inf")
+        self.alerted = False
         w = self.weights()
         total = Decimal(repr(float(sum(w))))
         running = ZERO
@@ -58,6 +70,34 @@ class ScheduledExecution(Strategy):
     def on_timer(self, name: str) -> None:
         self._work()
 
+    def on_order(self, event: OrderEvent) -> None:
+        order = event.order
+        if self.finished or order.symbol != self.symbol or order.parent_id is not None:
+            return
+        if order.status is OrderStatus.REJECTED:
+            self._refused(order.reason or "refused")
+        elif order.status is OrderStatus.ACCEPTED or order.filled_qty > 0:
+            self.refusals = 0
+
+    def _refused(self, reason: str) -> None:
+        self.refusals += 1
+        wait = 0.0 if self.refusals == 1 else min(self.backoff * 2 ** min(self.refusals - 2, 60), self.backoff_max)
+        self.retry_at = self.ctx.time() + wait
+        if self.refusals >= self.max_refusals:
+            message = f"stopped: {self.refusals} child orders refused in a row ({reason}); {self.filled} of {self.qty} {self.symbol} done"
+            self.finished = True
+            self.ctx.cancel_all(self.symbol)
+            self.ctx.log(message)
+            self.ctx.stop(message)
+            return
+        self.ctx.log(f"child refused ({reason}): next try in {wait:g}s")
+        if not self.alerted:
+            self.alerted = True
+            self.ctx.alert(
+                f"{self.plugin_name()} {self.symbol} child refused",
+                f"{reason}; backing off (stops after {self.max_refusals} refusals in a row)", "normal",
+            )
+
     @property
     def filled(self) -> Decimal:
         return self.ctx.qty(self.symbol) * self.sign
@@ -73,6 +113,8 @@ class ScheduledExecution(Strategy):
         if elapsed >= self.duration + self.interval:
             self.ctx.cancel_all(self.symbol)
             self._finish(f"window over: {filled} of {self.qty} {self.symbol} done, the rest canceled")
+            return
+        if self.ctx.time() < self.retry_at:  # backing off after a refused child
             return
         k = min(self.slices, int(elapsed // self.interval) + 1)
         working = self.ctx.pending(self.symbol) * self.sign

@@ -27,6 +27,7 @@ import asyncio
 import copy
 import functools
 import logging
+import math
 import sys
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -39,7 +40,10 @@ import msgspec
 from workstation.strategies.allocation import AllocationGuard
 from workstation.core.bars import BarBuilder
 from workstation.core.bus import Bus
-from workstation.core.model import ZERO, Account, AlertRaised, Bar, Instrument, ModelError, OrderEvent, OrderFilled, OrderStatus, Quote
+from workstation.core.model import (
+    ZERO, Account, AlertRaised, Bar, Instrument, ModelError, Order, OrderEvent, OrderFilled, OrderRejected, OrderRequest,
+    OrderStatus, Quote,
+)
 from workstation.trading.oms import OrderError
 from workstation.trading.portfolio import Book
 from workstation.strategies.api import (
@@ -49,9 +53,11 @@ from workstation.strategies.api import (
     CancelAll,
     Command,
     Context,
+    Halt,
     Log,
     ParamError,
     Placed,
+    Refuse,
     SetTimer,
     Start,
     Stop,
@@ -71,7 +77,7 @@ HistoryFn = Callable[[str, int, int], list[Bar]]
 # read once per bar per instance, and per order: a module constant is the cheapest look-up
 # (an enum member looked up on its class costs ten times a global in Python 3.11)
 _RUNNING, _ERROR = StrategyState.RUNNING, StrategyState.ERROR
-_ORDER_COMMANDS = (Submit, Cancel, CancelAll)  # (a constant: a tuple written in place is built on every call)
+_ORDER_COMMANDS = (Submit, Refuse, Halt, Cancel, CancelAll)  # (a constant: a tuple written in place is built on every call)
 
 
 class _Failed(msgspec.Struct, frozen=True):
@@ -215,6 +221,11 @@ class StrategyRunner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._unsubscribe: list[Callable[[], None]] = []
         self._ticker: asyncio.Task[None] | None = None
+        # the earliest time a timer may be due (a driver compares its clock with it every bar)
+        self.timer_due = math.inf
+        # orders refused before the order manager could make them (junk values, malformed
+        # requests): they exist only as the rejected events their strategies were told
+        self.refused: list[Order] = []
 
     # ------------------------------------------------------------------ wiring
     def attach(self) -> None:
@@ -509,19 +520,35 @@ class StrategyRunner:
                 bar = builder.flush(now)
                 if bar is not None:
                     self.on_bar(bar)
+        if now >= self.timer_due:
+            self.fire_timers(now)
         for inst in self.instances.values():
             if inst.state is not StrategyState.RUNNING:
                 continue
-            for tname, slot in inst.timers.items():
-                interval, due = slot
-                if now >= due:
-                    inst.worker.put_latest(("timer", tname), Timer(tname, now))
-                    slot[1] = due + interval if due + interval > now else now + interval
             ib = inst.worker.inbox
             inst.received, inst.conflated = ib.received, ib.conflated
             if ib.overflowed and not inst.warned_backlog:
                 inst.warned_backlog = True
                 self._alert(inst, "Strategy falling behind", f"{inst.name} has {len(ib)} events waiting", "high")
+
+    def fire_timers(self, now: float) -> None:
+        """Hand each running instance the timers due at ``now`` (the clock's time: simulated
+        in a backtest, whose driver calls this when its clock reaches ``timer_due``)."""
+        soonest = math.inf
+        for inst in list(self.instances.values()):
+            timers = inst.timers
+            if not timers:
+                continue
+            running = inst.state is _RUNNING
+            for tname, slot in list(timers.items()):
+                interval, due = slot
+                if running and now >= due:
+                    slot[1] = due = due + interval if due + interval > now else now + interval
+                    inst.worker.put_latest(("timer", tname), Timer(tname, now))
+                if due < soonest:
+                    soonest = due
+        # (a paused instance's due timer keeps ``timer_due`` at or before ``now``: looked at again)
+        self.timer_due = soonest
 
     def refresh_account(self) -> None:
         """Take a new account snapshot for the strategies. Thread delivery takes it now (the
@@ -545,7 +572,7 @@ class StrategyRunner:
             log.warning("dropped %s from an earlier run of %s", type(cmd).__name__, inst.name)
             return
         if isinstance(cmd, _ORDER_COMMANDS):
-            if inst.state is _ERROR and isinstance(cmd, Submit):
+            if inst.state is _ERROR and isinstance(cmd, (Submit, Refuse)):
                 return
             inst.commands.append(cmd)
             if inst.consumer is None and not self.pull_commands:
@@ -560,7 +587,10 @@ class StrategyRunner:
             if cmd.interval <= 0:
                 inst.timers.pop(cmd.name, None)
             else:
-                inst.timers[cmd.name] = [cmd.interval, self.clock.time() + cmd.interval]
+                due = self.clock.time() + cmd.interval
+                inst.timers[cmd.name] = [cmd.interval, due]
+                if due < self.timer_due:
+                    self.timer_due = due
         elif isinstance(cmd, Alert):
             self._alert(inst, cmd.title, cmd.message, cmd.priority)
         elif isinstance(cmd, _Failed):
@@ -589,13 +619,16 @@ class StrategyRunner:
 
     async def _execute(self, inst: StrategyInstance, cmd: Command) -> None:
         if isinstance(cmd, Submit):
+            if not inst.active:  # (sent in the same hook as a ``ctx.stop``)
+                return
             inst.submitting = cmd.ref
             try:
                 order = await self.oms.submit(cmd.request)
-            except OrderError as exc:
-                inst.logs.append(f"order refused: {exc}")
-                self._deliver(inst, Placed(cmd.ref, None, str(exc)))
-                self._alert(inst, "Strategy order refused", f"{inst.name}: {exc}", "normal")
+            except Exception as exc:  # OrderError, or anything a strange value raised on the way
+                if not isinstance(exc, OrderError):
+                    log.info("strategy %s: order %s could not be checked", inst.name, cmd.ref, exc_info=exc)
+                reason = " ".join(str(exc).split()) or f"the order could not be checked ({type(exc).__name__})"
+                self._refused(inst, cmd.ref, cmd.request, reason)
                 return
             finally:
                 inst.submitting = None
@@ -606,6 +639,9 @@ class StrategyRunner:
             # for a refusal, or an order that has already finished
             if order.status is OrderStatus.REJECTED or order.id not in inst.refs:
                 self._deliver(inst, Placed(cmd.ref, order.id, order.reason if order.status is OrderStatus.REJECTED else None))
+        elif isinstance(cmd, Refuse):
+            if inst.active:
+                self._refused(inst, cmd.ref, OrderRequest(symbol=cmd.symbol, side=cmd.side, qty=ZERO), cmd.reason)
         elif isinstance(cmd, Cancel):
             try:
                 await self.oms.cancel(cmd.order_id)
@@ -613,6 +649,42 @@ class StrategyRunner:
                 inst.logs.append(f"cancel refused: {exc}")
         elif isinstance(cmd, CancelAll):
             await self.oms.cancel_all(cmd.symbol, strategy=inst.name)
+        elif isinstance(cmd, Halt):
+            await self._halt(inst, cmd.reason)
+
+    def _refused(self, inst: StrategyInstance, ref: str, req: OrderRequest, reason: str) -> None:
+        """An order refused before the order manager made it: the strategy hears it as any
+        refusal (a rejected order event, then ``Placed`` with the reason), and an alert says so."""
+        now = self.clock.time()
+        order = Order(
+            id=f"refused-{ref}", client_id=ref, symbol=req.symbol, side=req.side, qty=req.qty, type=req.type,
+            tif=req.tif, status=OrderStatus.REJECTED, limit_price=req.limit_price, stop_price=req.stop_price,
+            reason=reason, strategy=inst.name, source="strategy", created=now, updated=now,
+        )
+        self.refused.append(order)
+        inst.logs.append(f"order refused: {reason}")
+        worker = inst.worker
+        if worker is not None and worker.alive:
+            worker.put_order(OrderRejected(order=order, ts=now), ref)
+        self._deliver(inst, Placed(ref, None, reason))
+        self._alert(inst, "Strategy order refused", f"{inst.name}: {reason}", "normal")
+
+    async def _halt(self, inst: StrategyInstance, reason: str) -> None:
+        """The strategy stopped itself (``ctx.stop``): as ``stop``, with its reason kept."""
+        if not inst.active:
+            return
+        self._set_state(inst, StrategyState.STOPPED)
+        inst.error = reason
+        inst.logs.append(f"stopped: {reason}")
+        self._unroute(inst)
+        inst.timers.clear()
+        if inst.worker is not None:
+            inst.worker.put(Stop())
+        inst.run += 1  # what its ``on_stop`` sends is dropped: its orders are canceled here
+        inst.commands.clear()
+        await self.oms.cancel_all(strategy=inst.name)
+        self._journal("strategy.stop", inst, reason=reason)
+        self._alert(inst, f"Strategy {inst.name} stopped", reason, "normal")
 
     def _deliver(self, inst: StrategyInstance, item: object) -> None:
         if inst.worker is not None and inst.worker.alive:
