@@ -91,6 +91,9 @@ def build_request(
     )
 
 
+EXIT_UNKNOWN = 3  # the order went out and nothing proves what became of it: do not resend
+
+
 def describe(order: Order) -> str:
     price = ""
     if order.type is OrderType.LIMIT:
@@ -192,6 +195,11 @@ def _show_placed(result: Any, dry_run: bool, json_out: bool, live: bool = False,
         emit_json(order_row(order))
     if order.status is OrderStatus.REJECTED:
         raise CliError(f"rejected: {order.reason}", 1)
+    if order.status is OrderStatus.UNKNOWN:
+        raise CliError(
+            f"order {order.id} {order.side.value} {plain(order.qty)} {order.symbol}: state UNKNOWN, {order.reason}. "
+            f"`main.py orders` shows it once settled", EXIT_UNKNOWN,
+        )
     if not json_out:
         console().print(("[bold white on red] LIVE [/] " if live else "") + describe(order))
 

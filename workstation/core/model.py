@@ -161,6 +161,10 @@ class OrderStatus(str, enum.Enum):
     CANCELED = "canceled"
     REJECTED = "rejected"
     EXPIRED = "expired"
+    # A submit went unanswered and nothing proves what became of it: it may be working or
+    # filled at the broker. It counts as working (held buying power, open orders, worst-case
+    # position) until evidence (a report, a lookup, the resync) settles it. Never resent.
+    UNKNOWN = "unknown"
 
     # plain attributes of each member, set below (read several times per order: no call)
     is_terminal: bool
@@ -168,7 +172,7 @@ class OrderStatus(str, enum.Enum):
 
 
 _TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
-_WORKING = frozenset({OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
+_WORKING = frozenset({OrderStatus.SUBMITTED, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN})
 for _status in OrderStatus:
     _status.is_terminal = _status in _TERMINAL
     _status.is_working = _status in _WORKING
@@ -185,6 +189,7 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
             OrderStatus.CANCELED,
             OrderStatus.REJECTED,
             OrderStatus.EXPIRED,
+            OrderStatus.UNKNOWN,  # the submit went unanswered and the lookup failed
         }
     ),
     OrderStatus.ACCEPTED: frozenset(
@@ -194,10 +199,22 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
             OrderStatus.FILLED,
             OrderStatus.CANCELED,
             OrderStatus.EXPIRED,
+            OrderStatus.UNKNOWN,  # gone from the broker's open orders and the lookup failed
         }
     ),
     OrderStatus.PARTIALLY_FILLED: frozenset(
-        {OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED}
+        {OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.UNKNOWN}
+    ),
+    # settled only by evidence: whatever the broker reports or a lookup shows
+    OrderStatus.UNKNOWN: frozenset(
+        {
+            OrderStatus.ACCEPTED,
+            OrderStatus.PARTIALLY_FILLED,
+            OrderStatus.FILLED,
+            OrderStatus.CANCELED,
+            OrderStatus.REJECTED,
+            OrderStatus.EXPIRED,
+        }
     ),
     OrderStatus.FILLED: frozenset(),
     OrderStatus.CANCELED: frozenset(),
@@ -469,6 +486,10 @@ class OrderExpired(OrderEvent, frozen=True, kw_only=True, tag="expired"):
     pass
 
 
+class OrderUnknown(OrderEvent, frozen=True, kw_only=True, tag="unknown"):
+    """The order's fate cannot be proven (its submit went unanswered): do not resend it."""
+
+
 class OrderReplaced(OrderEvent, frozen=True, kw_only=True, tag="replaced"):
     pass
 
@@ -489,6 +510,7 @@ class AlertRaised(msgspec.Struct, frozen=True, kw_only=True):
     ts: float = 0.0
     key: str | None = None
     alert_id: int = 0  # the alert engine's journaled id (0: not journaled); ``alert ack ID`` takes it
+    acked: bool = False  # acknowledged (journaled: still so after a restart)
 
 
 class ConnectionState(msgspec.Struct, frozen=True, kw_only=True):
@@ -506,6 +528,7 @@ ORDER_EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     OrderExpired,
     OrderReplaced,
     OrderFilled,
+    OrderUnknown,
 )
 
 

@@ -27,6 +27,7 @@ from workstation.core.model import (
     OrderAccepted,
     OrderCanceled,
     OrderExpired,
+    OrderUnknown,
     OrderFilled,
     OrderRejected,
     OrderReplaced,
@@ -35,7 +36,7 @@ from workstation.core.model import (
     Quote,
 )
 
-VERSION = 2  # 2: the snapshot's orders are a window; ``orders`` answers a page (OrdersPage)
+VERSION = 3  # 2: the snapshot's orders are a window; ``orders`` answers a page (OrdersPage); 3: orders can be unknown (OrderUnknown)
 MAX_LINE = 16 * 1024 * 1024  # what a client reads in one message (the server's are far smaller)
 HELLO_MAX = 4 * 1024  # the server reads at most this much before a client is authenticated
 REQUEST_MAX = 1024 * 1024  # a request line from an authenticated client
@@ -171,7 +172,7 @@ ClientMsg = (
 
 # --------------------------------------------------------------------------- server -> client
 
-OrderEventMsg = OrderSubmitted | OrderAccepted | OrderRejected | OrderCanceled | OrderExpired | OrderReplaced | OrderFilled
+OrderEventMsg = OrderSubmitted | OrderAccepted | OrderRejected | OrderCanceled | OrderExpired | OrderReplaced | OrderFilled | OrderUnknown
 
 
 class Welcome(Msg, tag="welcome"):

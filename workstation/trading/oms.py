@@ -24,6 +24,13 @@ if it no longer does) and goes out through ``_send``; an OCO resize goes through
 replace path as a user's replace. Nothing here calls ``broker.submit`` or ``broker.replace``
 without a verdict.
 
+A submit whose answer never came is looked up by client order id, never resent. When the
+lookup fails too, or the broker does not show the order yet, the order is ``unknown``
+(journaled, alerted, counted as working everywhere) and settles only on evidence: a later
+report, a lookup (retried with back-off for as long as it stays unknown), or the resync
+after a reconnect. A lookup that still finds nothing ``unknown_grace_s`` after the send is
+the evidence that the order never arrived: it is rejected then, not before.
+
 Every refusal (bad input after the request was parsed, a risk refusal) counts toward the
 order-rate limits; once a rate window is full, ``submit`` refuses the next order right
 after validating it, before quotes, prices and the other checks.
@@ -49,6 +56,7 @@ from brokers.base import (
     BrokerError,
     BrokerExpired,
     BrokerFill,
+    BrokerOrderState,
     BrokerRejected,
     BrokerReplaced,
     BrokerReport,
@@ -78,6 +86,7 @@ from workstation.core.model import (
     OrderStatus,
     OrderSubmitted,
     OrderType,
+    OrderUnknown,
     Quote,
     Side,
     TimeInForce,
@@ -93,6 +102,13 @@ log = logging.getLogger(__name__)
 
 replace = msgspec.structs.replace
 ID_BLOCK = 20  # order numbers reserved per journal transaction
+UNKNOWN_GRACE_S = 30.0  # a lookup finding nothing this long after the send: the order never arrived
+SETTLE_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)  # between lookups of an unknown order (the last repeats)
+# the broker's words for an order that is done without (more) fills, lower-cased
+REJECTED_AT_BROKER = frozenset({"rejected", "inactive"})
+CANCELED_AT_BROKER = frozenset({"canceled", "cancelled", "apicancelled", "done_for_day"})
+EXPIRED_AT_BROKER = frozenset({"expired"})
+TERMINAL_AT_BROKER = REJECTED_AT_BROKER | CANCELED_AT_BROKER | EXPIRED_AT_BROKER
 PRICES_KEPT = 10_000  # quote prices remembered as Decimals (prices repeat; forgotten all at once past this)
 # (needs a limit price, needs a stop price) per order type
 _NEEDS = {
@@ -167,6 +183,7 @@ class OrderManager:
         client_prefix: str,
         commission: Callable[[Instrument, Decimal, Decimal], Decimal] | None = None,
         id_block: int = ID_BLOCK,
+        unknown_grace_s: float = UNKNOWN_GRACE_S,
     ) -> None:
         self.bus = bus
         self.journal = journal
@@ -184,6 +201,8 @@ class OrderManager:
         # follow-up work in flight (bracket children, OCO cancels); read by a backtest's driver
         self.follow_ups: set[asyncio.Task[None]] = set()
         self._cancel_reasons: dict[str, str] = {}  # order id -> why we asked (kill switch, breaker)
+        self.unknown_grace_s = unknown_grace_s
+        self._settling: dict[str, asyncio.Task[None]] = {}  # unknown order id -> its lookups
         self._working: dict[str, Order] = {}
         self._ids: list[int] = []
         self._reserved = 0
@@ -502,14 +521,105 @@ class OrderManager:
             state = await self.broker.lookup(order.client_id)
         except BrokerError as lookup_exc:
             log.warning("order %s: submit timed out and lookup failed: %s", order.id, lookup_exc)
-            state = None
+            current = self.orders[order.id]
+            if current.status is OrderStatus.SUBMITTED:  # (unless the stream told us meanwhile)
+                self.mark_unknown(current, f"no answer from {self.broker.name} ({exc}) and the lookup failed ({lookup_exc})")
+            return
         current = self.orders[order.id]
         if current.status is not OrderStatus.SUBMITTED:
             return  # the stream told us meanwhile
         if state is None:
-            self._transition(current, OrderStatus.REJECTED, "rejected", OrderRejected, reason=f"no answer from {self.broker.name} ({exc}) and the order is not there; it was not resent")
+            self.mark_unknown(current, f"no answer from {self.broker.name} ({exc}) and it does not show the order yet")
             return
-        self.on_report(BrokerAccepted(client_id=order.client_id, broker_id=state.broker_id, ts=self.clock.time()))
+        await self.settle(current, state)
+
+    # ------------------------------------------------------------------ unknown orders
+    def mark_unknown(self, order: Order, why: str) -> Order:
+        """Say that nothing proves what became of a sent order; look it up until something does."""
+        reason = f"{why}; it was not resent: do not resend it, it settles when {self.broker.name} answers"
+        order = self._transition(order, OrderStatus.UNKNOWN, "unknown", OrderUnknown, reason=reason)
+        self.bus.publish(
+            AlertRaised(
+                title="Order state unknown",
+                message=f"order {order.id} {order.side.value} {plain(order.qty)} {order.symbol}: {reason}",
+                priority="high", source="oms", ts=self.clock.time(), key=f"unknown-{order.id}",
+            )
+        )
+        self.follow_unknown(order)
+        return order
+
+    def follow_unknown(self, order: Order) -> None:
+        if order.id in self._settling:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # (restored outside a loop: the resync settles it)
+        task = loop.create_task(self._lookups(order.id))
+        self._settling[order.id] = task
+        task.add_done_callback(lambda _t, oid=order.id: self._settling.pop(oid, None))
+
+    async def _lookups(self, order_id: str) -> None:
+        """Look an unknown order up, backing off, until evidence settles it."""
+        attempt = 0
+        while True:
+            order = self.orders.get(order_id)
+            if order is None or order.status is not OrderStatus.UNKNOWN:
+                return
+            await asyncio.sleep(SETTLE_DELAYS[min(attempt, len(SETTLE_DELAYS) - 1)])
+            attempt += 1
+            try:
+                state = await self.broker.lookup(order.client_id)
+            except BrokerError as exc:
+                log.info("order %s is still unknown: lookup failed: %s", order_id, exc)
+                continue
+            current = self.orders.get(order_id)
+            if current is not None and current.status is OrderStatus.UNKNOWN:
+                await self.settle(current, state)
+
+    async def settle(self, order: Order, state: BrokerOrderState | None) -> None:
+        """Apply what the broker shows of an order (``state``; None: it has no such order).
+
+        Fills the broker knows and we do not are fetched and booked first (each exactly
+        once), then the broker's status is taken. A missing order settles an unknown one
+        as rejected only once ``unknown_grace_s`` has passed since it was sent."""
+        if state is None:
+            if order.status is OrderStatus.UNKNOWN and self.clock.time() - order.created >= self.unknown_grace_s:
+                waited = self.clock.time() - order.created
+                reason = f"{self.broker.name} has no such order {waited:.0f} s after it was sent: it never arrived (it was not resent)"
+                self._transition(order, OrderStatus.REJECTED, "rejected", OrderRejected, reason=reason)
+            return
+        status = state.status.lower()
+        refused = status in REJECTED_AT_BROKER and state.filled_qty <= 0
+        if (order.status is OrderStatus.SUBMITTED or order.status is OrderStatus.UNKNOWN) and not refused:
+            self.on_report(BrokerAccepted(client_id=order.client_id, broker_id=state.broker_id, ts=self.clock.time()))
+        if state.filled_qty > self.orders[order.id].filled_qty:
+            await self._fetch_fills(order)
+        now = self.clock.time()
+        current = self.orders[order.id]
+        if current.status.is_terminal:
+            return
+        if refused:
+            self.on_report(BrokerRejected(client_id=order.client_id, reason=f"{self.broker.name} shows it {state.status}", ts=now))
+        elif status in CANCELED_AT_BROKER or status in REJECTED_AT_BROKER:
+            self.on_report(BrokerCanceled(client_id=order.client_id, reason=f"{self.broker.name} shows it {state.status}", ts=now))
+        elif status in EXPIRED_AT_BROKER:
+            self.on_report(BrokerExpired(client_id=order.client_id, ts=now))
+
+    async def _fetch_fills(self, order: Order) -> None:
+        try:
+            fills = await self.broker.fills_since(order.created - 60.0)
+        except BrokerError as exc:
+            log.info("fills of order %s could not be fetched: %s", order.id, exc)
+            return
+        for report in fills:
+            if report.client_id == order.client_id:
+                self.on_report(report)
+
+    def close(self) -> None:
+        """Stop looking up unknown orders (the next start's resync settles them)."""
+        for task in list(self._settling.values()):
+            task.cancel()
 
     def _reject(self, order: Order, reason: str) -> Order:
         """Refuse an order we have not sent (journaled, counted toward the rate limits)."""
@@ -629,7 +739,7 @@ class OrderManager:
             if isinstance(report, BrokerFill):
                 self._on_fill(order, report)
             elif isinstance(report, BrokerAccepted):
-                if order.status is _SUBMITTED:
+                if order.status is _SUBMITTED or order.status is OrderStatus.UNKNOWN:
                     self._transition(order, _ACCEPTED, "accepted", OrderAccepted, broker_id=report.broker_id)
                 elif report.broker_id and not order.broker_id:
                     self._set(replace(order, broker_id=report.broker_id), "broker_id", None)

@@ -14,6 +14,7 @@ from workstation.ui.panes.table import Column, LiveTable, Row
 STATUS_ROLE = {
     OrderStatus.FILLED: "up", OrderStatus.REJECTED: "down", OrderStatus.CANCELED: "muted",
     OrderStatus.EXPIRED: "muted", OrderStatus.PARTIALLY_FILLED: "stale",
+    OrderStatus.UNKNOWN: "stale",  # shown as UNKNOWN: working or filled at the broker, nobody can tell yet
 }
 
 
@@ -71,7 +72,7 @@ class OrdersPane(LiveTable):
         rows = []
         for o in orders:
             t = datetime.fromtimestamp(o.created, tz=timezone.utc).strftime("%H:%M:%S")
-            status = o.status.value.replace("partially_filled", "partial")
+            status = o.status.value.replace("partially_filled", "partial").replace("unknown", "UNKNOWN")
             role = STATUS_ROLE.get(o.status, "")
             if o.parent_id and o.status is OrderStatus.NEW:
                 status = "held"
