@@ -12,6 +12,7 @@ sends the same ``exec_id``, and the order manager drops the duplicate.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -139,3 +140,33 @@ class Broker(Protocol):
 
     def snapshot(self, symbol: str) -> Quote | None:
         """The latest quote the broker has for a symbol, without waiting."""
+
+
+# --------------------------------------------------------------------------- redaction
+
+_SIGNED_URL = re.compile(r"(?i)\b((?:https?|wss?)://[^\s?#\"'<>]+)\?[^\s\"'<>]*")
+_SECRET_PARAM = re.compile(r"(?i)\b(signature|timestamp|api_?key|key|secret|token)=[^&\s\"',;)]+")
+_SECRET_HEADER = re.compile(
+    r"(?i)\b(authorization|x-mbx-apikey|apca-api-[a-z-]+)(['\"]?\s*[:=]\s*['\"]?)((?:bearer|basic)\s+)?[^\s'\",;}&]+"
+)
+
+
+def redact(text: str) -> str:
+    """``text`` safe to show or store: URLs lose their query strings (a signed request's
+    timestamp, signature and key), ``signature=``, ``timestamp=``, ``apiKey=`` / ``api_key=``,
+    ``key=``, ``secret=`` and ``token=`` lose their values, and so do the ``Authorization``,
+    ``X-MBX-APIKEY`` and ``APCA-API-*`` headers. Applied wherever an SDK's error becomes a
+    ``BrokerError``, a report's reason or a connection state's detail."""
+    text = _SIGNED_URL.sub(r"\1", text)
+    text = _SECRET_PARAM.sub(lambda m: f"{m.group(1)}=***", text)
+    return _SECRET_HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}***", text)
+
+
+def redact_report(report: BrokerReport) -> BrokerReport:
+    """The report with its reason (a rejection's or a cancel's) redacted."""
+    reason = getattr(report, "reason", None)
+    if isinstance(reason, str):
+        cleaned = redact(reason)
+        if cleaned != reason:
+            return msgspec.structs.replace(report, reason=cleaned)  # type: ignore[type-var]
+    return report

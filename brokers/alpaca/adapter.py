@@ -62,6 +62,8 @@ from brokers.base import (
     QuoteSink,
     ReportSink,
     StateSink,
+    redact,
+    redact_report,
 )
 from workstation.core.clock import Clock
 from workstation.core.config import ConfigError, Profile
@@ -126,9 +128,11 @@ class AlpacaBroker:
 
     # ------------------------------------------------------------------ wiring
     def attach(self, on_report: ReportSink, on_quote: QuoteSink, on_state: StateSink) -> None:
-        self._on_report, self._on_quote, self._on_state = on_report, on_quote, on_state
+        self._on_report = lambda report: on_report(redact_report(report))
+        self._on_quote, self._on_state = on_quote, on_state
 
     def _emit_state(self, state: str, detail: str = "") -> None:
+        detail = redact(detail)
         if (state, detail) == (self._state, self._detail):
             return
         self._state, self._detail = state, detail
@@ -643,6 +647,7 @@ def _api_error(exc: APIError, what: str) -> BrokerError:
         message = exc.message
     except (ValueError, KeyError, TypeError):
         message = (str(exc) or "").splitlines()[0][:200] if str(exc) else f"HTTP {status}"
+    message = redact(str(message))
     if status in (401,):
         return BrokerUnavailable(f"Alpaca refused the API keys ({status}: {message})")
     if status == 404:

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import websockets
 from alpaca.trading.stream import TradingStream
 
+from brokers.base import redact
 from workstation.core.clock import Clock
 
 log = logging.getLogger("brokers.alpaca")
@@ -151,5 +152,5 @@ def _ws_reason(exc: BaseException) -> str:
     if not isinstance(exc, (websockets.WebSocketException, OSError, TimeoutError)):
         log.warning("alpaca stream error", exc_info=exc)
     text = str(exc) or type(exc).__name__
-    return text.splitlines()[0][:200]
+    return redact(text.splitlines()[0])[:200]
 

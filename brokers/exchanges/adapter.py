@@ -64,6 +64,8 @@ from brokers.base import (
     BrokerReport,
     BrokerTimeout,
     BrokerUnavailable,
+    redact,
+    redact_report,
 )
 from brokers.exchanges.config import CcxtConfig, RedactingLogger, key_variables, load_keys, rewrite_urls
 from workstation.core.clock import Clock
@@ -155,7 +157,8 @@ class CcxtBroker:
 
     # ------------------------------------------------------------------ plumbing
     def attach(self, on_report, on_quote, on_state) -> None:
-        self._on_report, self._on_quote, self._on_state = on_report, on_quote, on_state
+        self._on_report = lambda report: on_report(redact_report(report))
+        self._on_quote, self._on_state = on_quote, on_state
 
     def _set_state(self, state: str, detail: str = "") -> None:
         """Report a change of state, or of what is wrong while reconnecting (each sick stream)."""
@@ -167,11 +170,11 @@ class CcxtBroker:
         self._on_state(ConnectionState(broker=self.name, state=state, detail=detail, ts=self.clock.time()))
 
     def _clean(self, text: str) -> str:
-        """A message safe to show: one line, no key or secret in it."""
+        """A message safe to show: one line, no key, secret or signed URL in it."""
         for s in self._secrets:
             if s:
                 text = text.replace(s, "***")
-        return " ".join(str(text).split())
+        return redact(" ".join(str(text).split()))
 
     def _reason(self, exc: BaseException) -> str:
         """The venue's own words for an error (binance: ``msg`` and ``code``)."""

@@ -2,7 +2,8 @@
 
 ``CcxtConfig`` is a ccxt profile's ``options`` table; keys come from
 ``WORKSTATION_<EXCHANGE>_API_KEY`` / ``_SECRET`` or the OS keyring; ``rewrite_urls`` points
-every REST and websocket URL of an exchange at one host (the tests' loopback fake);
+every REST and websocket URL of an exchange at one host (``url_override``: a proxy, a
+regional host, the tests' loopback fake), keeping the override's own path as a prefix;
 ``RedactingLogger`` is what ccxt logs through, so its request log never shows a key.
 """
 
@@ -39,7 +40,7 @@ class CcxtConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     reconnect_max_seconds: float = 30.0
     rate_limit_ms: int | None = None  # ccxt's spacing between requests (default: the exchange's own)
     ccxt_options: dict[str, Any] = {}
-    url_override: str | None = None  # tests only: send every request to this host
+    url_override: str | None = None  # every REST and websocket request to this host (a proxy, a regional host, the tests' fake)
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> CcxtConfig:
@@ -71,7 +72,8 @@ def load_keys(exchange: str) -> tuple[str | None, str | None]:
 
 
 def rewrite_urls(node: Any, base: str) -> Any:
-    """Every http(s)/ws(s) URL under ``node`` with its scheme and host replaced by ``base``."""
+    """Every http(s)/ws(s) URL under ``node`` with its scheme and host replaced by ``base``'s
+    (a path in ``base`` goes in front of each URL's path: ``https://proxy.example/binance``)."""
     if isinstance(node, dict):
         return {k: rewrite_urls(v, base) for k, v in node.items()}
     if isinstance(node, list):
@@ -80,7 +82,7 @@ def rewrite_urls(node: Any, base: str) -> Any:
         parts = urlsplit(node)
         target = urlsplit(base)
         scheme = ("wss" if target.scheme == "https" else "ws") if parts.scheme.startswith("ws") else target.scheme
-        return f"{scheme}://{target.netloc}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+        return f"{scheme}://{target.netloc}{target.path.rstrip('/')}{parts.path}" + (f"?{parts.query}" if parts.query else "")
     return node
 
 

@@ -55,6 +55,8 @@ from brokers.base import (
     QuoteSink,
     ReportSink,
     StateSink,
+    redact,
+    redact_report,
 )
 from brokers.ib.contracts import contract_for, decimal_of, instrument_from_details, multiplier_of, order_contract, symbol_for
 from workstation.core.clock import Clock
@@ -189,13 +191,15 @@ class IBBroker:
 
     # ------------------------------------------------------------------ sinks and state
     def attach(self, on_report: ReportSink, on_quote: QuoteSink, on_state: StateSink) -> None:
-        self._report, self._quote, self._state_sink = on_report, on_quote, on_state
+        self._report = lambda report: on_report(redact_report(report))
+        self._quote, self._state_sink = on_quote, on_state
 
     @property
     def where(self) -> str:
         return f"{self.config.host}:{self.config.port}"
 
     def _emit_state(self, state: str, detail: str) -> None:
+        detail = redact(detail)
         self.state, self.detail = state, detail
         self._state_sink(ConnectionState(broker=self.name, state=state, detail=detail, ts=self.clock.time()))
 
@@ -376,7 +380,7 @@ class IBBroker:
         except TimeoutError:
             raise BrokerTimeout(f"TWS at {self.where} did not answer {what} within {self.config.request_timeout:.0f}s") from None
         except ConnectionError as exc:
-            raise BrokerUnavailable(f"lost TWS at {self.where} during {what}: {exc}") from None
+            raise BrokerUnavailable(redact(f"lost TWS at {self.where} during {what}: {exc}")) from None
 
     # ------------------------------------------------------------------ errors
     def _on_error(self, req_id: int, code: int, text: str, contract: Any) -> None:
@@ -412,7 +416,7 @@ class IBBroker:
         try:
             inst = parse_symbol(symbol)
         except ModelError as exc:
-            raise BrokerError(str(exc)) from None
+            raise BrokerError(redact(str(exc))) from None
         known = self._instruments.get(inst.symbol)
         if known is not None:
             return known
@@ -795,7 +799,7 @@ def _reason(exc: object) -> str:
         return "connection refused (is TWS or IB Gateway running with the API enabled on this port?)"
     if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
         return "no answer to the API handshake"
-    text = str(exc).strip() or type(exc).__name__
+    text = redact(str(exc).strip() or type(exc).__name__)
     if "Peer closed" in text or "Socket disconnect" in text:
         return "TWS closed the connection during the handshake"
     return text.splitlines()[0]

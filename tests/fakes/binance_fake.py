@@ -117,6 +117,7 @@ class BinanceFake:
         self.hung = False  # connected but dead: no events, no pongs
         self.swallow_submits = 0
         self.fail_lookups = 0  # the next N GET /api/v3/order answer 500 / -1001
+        self._outages: dict[tuple[str, str], list[int]] = {}  # (method, path) -> [good ones left, failures left]
         self._swallowed: list[asyncio.Event] = []
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -184,6 +185,12 @@ class BinanceFake:
         assert self.loop is not None
         return asyncio.run_coroutine_threadsafe(wrap(), self.loop).result(10)
 
+    def outage(self, path: str, times: int = 1, after: int = 0, method: str = "GET") -> None:
+        """After ``after`` good answers, the next ``times`` signed requests to ``/api/v3/<path>``
+        answer 503 with an HTML page, as a load balancer in front of the venue does: ccxt's error
+        then carries the whole signed request URL (timestamp, signature)."""
+        self._outages[(method, path)] = [after, times]
+
     def _tick(self) -> int:
         self._now = max(self._now + 1, int(time.time() * 1000))
         return self._now
@@ -212,6 +219,13 @@ class BinanceFake:
             ("GET", "order"): self._get_order, ("GET", "openOrders"): self._open_orders, ("GET", "allOrders"): self._all_orders,
             ("GET", "myTrades"): self._my_trades,
         }
+        outage = self._outages.get((request.method, path))
+        if outage is not None:
+            if outage[0] > 0:
+                outage[0] -= 1
+            elif outage[1] > 0:
+                outage[1] -= 1
+                return web.Response(status=503, text="<html><body><h1>503 Service Temporarily Unavailable</h1></body></html>", content_type="text/html")
         if (request.method, path) == ("GET", "order") and self.fail_lookups > 0:
             self.fail_lookups -= 1
             return self._error({"code": -1001, "msg": "Internal error; unable to process your request. Please try again."}, 500)

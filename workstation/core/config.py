@@ -40,6 +40,35 @@ class ConfigError(ValueError):
 _TOO_BIG = Decimal("1e15")  # no amount in a settings file is that large
 
 
+# Broker endpoints a profile may point elsewhere (a sandbox, a proxy, a regional host):
+# option -> the URL schemes it takes.
+ENDPOINT_OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "alpaca": {
+        "trading_url": ("http", "https"), "data_url": ("http", "https"),
+        "trading_stream_url": ("ws", "wss"), "stock_stream_url": ("ws", "wss"), "crypto_stream_url": ("ws", "wss"),
+    },
+    "ccxt": {"url_override": ("http", "https")},
+}
+
+
+def _check_endpoints(broker: str, options: dict[str, Any]) -> None:
+    """Each endpoint option of ``broker`` is a URL of its schemes with a host, or ValueError naming it."""
+    from urllib.parse import urlsplit
+
+    for key, schemes in ENDPOINT_OPTIONS.get(broker, {}).items():
+        value = options.get(key)
+        if value is None:
+            continue
+        wanted = " or ".join(f"{s}://" for s in schemes)
+        try:
+            parts = urlsplit(value) if isinstance(value, str) else None
+            ok = parts is not None and parts.scheme in schemes and bool(parts.hostname) and (parts.port or 1) > 0
+        except ValueError:  # a port that is not a number, or out of range
+            ok = False
+        if not ok:
+            raise ValueError(f"options.{key} must be a URL ({wanted}) with a host, got {value!r}")
+
+
 class SimSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     seed: int = 0
     tick_hz: float = 2.0
@@ -82,6 +111,7 @@ class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             check_overrides(self.risk, self.strategy_risk)
         except ValueError as exc:
             raise ValueError(f"strategy_risk: {exc}") from None
+        _check_endpoints(self.broker, self.options if isinstance(self.options, dict) else {})
 
 
 # Profiles that exist without a settings file. A ``[profiles.NAME]`` table of the same
@@ -273,6 +303,9 @@ def _table_of(raw: dict[str, Any]) -> str:
     profiles = raw.get("profiles")
     if isinstance(profiles, dict):
         for name, table in profiles.items():
+            if isinstance(table, dict) and isinstance(table.get("options", {}), dict):  # as merged: a built-in's broker
+                base = BUILTIN_PROFILES.get(name, {})
+                table = {**base, **table, "options": {**base.get("options", {}), **table.get("options", {})}}
             try:
                 msgspec.convert(table, Profile, strict=False)
             except (msgspec.ValidationError, TypeError):
