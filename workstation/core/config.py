@@ -29,6 +29,7 @@ from typing import Any
 import msgspec
 
 from workstation.core.limits import RiskLimits, check_overrides
+from workstation.core.model import to_decimal
 
 DEFAULT_WATCHLIST = ("AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "SPY", "QQQ", "BTC/USD", "ETH/USD", "EUR/USD")
 
@@ -40,33 +41,15 @@ class ConfigError(ValueError):
 _TOO_BIG = Decimal("1e15")  # no amount in a settings file is that large
 
 
-# Broker endpoints a profile may point elsewhere (a sandbox, a proxy, a regional host):
-# option -> the URL schemes it takes.
-ENDPOINT_OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
-    "alpaca": {
-        "trading_url": ("http", "https"), "data_url": ("http", "https"),
-        "trading_stream_url": ("ws", "wss"), "stock_stream_url": ("ws", "wss"), "crypto_stream_url": ("ws", "wss"),
-    },
-    "ccxt": {"url_override": ("http", "https")},
-}
+def _within(name: str, value: float, low: float, high: float) -> None:
+    """A number setting inside [low, high] (NaN and infinity refused), or ValueError naming it."""
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and low <= value <= high):
+        raise ValueError(f"{name} must be from {low:g} to {high:g}, got {value}")
 
 
-def _check_endpoints(broker: str, options: dict[str, Any]) -> None:
-    """Each endpoint option of ``broker`` is a URL of its schemes with a host, or ValueError naming it."""
-    from urllib.parse import urlsplit
-
-    for key, schemes in ENDPOINT_OPTIONS.get(broker, {}).items():
-        value = options.get(key)
-        if value is None:
-            continue
-        wanted = " or ".join(f"{s}://" for s in schemes)
-        try:
-            parts = urlsplit(value) if isinstance(value, str) else None
-            ok = parts is not None and parts.scheme in schemes and bool(parts.hostname) and (parts.port or 1) > 0
-        except ValueError:  # a port that is not a number, or out of range
-            ok = False
-        if not ok:
-            raise ValueError(f"options.{key} must be a URL ({wanted}) with a host, got {value!r}")
+def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be {', '.join(allowed[:-1])} or {allowed[-1]}, got {value!r}")
 
 
 class SimSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -86,6 +69,8 @@ class SimSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             value = getattr(self, name)
             if not value.is_finite() or value < 0 or value >= _TOO_BIG:
                 raise ValueError(f"{name} must be a number from 0 to below 1e15, got {value}")
+        if self.calendar not in ("always", "nyse"):
+            raise ValueError(f"calendar must be always or nyse, got {self.calendar!r}")
 
 
 class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -107,11 +92,13 @@ class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError(f"initial_cash must be above 0 and below 1e15, got {self.initial_cash}")
         if not self.leverage.is_finite() or not 0 < self.leverage <= 100:
             raise ValueError(f"leverage must be above 0 and at most 100, got {self.leverage}")
+        _one_of("broker", self.broker, ("sim", "alpaca", "ccxt", "ib"))
+        _one_of("account_type", self.account_type, ("margin", "cash"))
+        _one_of("journal_sync", self.journal_sync.upper(), ("NORMAL", "FULL"))
         try:
             check_overrides(self.risk, self.strategy_risk)
         except ValueError as exc:
             raise ValueError(f"strategy_risk: {exc}") from None
-        _check_endpoints(self.broker, self.options if isinstance(self.options, dict) else {})
 
 
 # Profiles that exist without a settings file. A ``[profiles.NAME]`` table of the same
@@ -143,7 +130,8 @@ def _with_builtins(raw: dict[str, Any]) -> dict[str, Any]:
     for name, table in profiles.items():
         base = BUILTIN_PROFILES.get(name)
         if base is not None and isinstance(table, dict):
-            options = {**base.get("options", {}), **table.get("options", {})}
+            own = table.get("options", {})  # not a table: left for the check to name
+            options = {**base.get("options", {}), **own} if isinstance(own, dict) else own
             merged[name] = {**base, **table, "options": options}
     return {**raw, "profiles": merged}
 
@@ -153,6 +141,9 @@ class UISettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     confirm_orders: bool = True
     bindings: dict[str, str] = {}
     repaint_hz: float = 10.0
+
+    def __post_init__(self) -> None:
+        _within("repaint_hz", self.repaint_hz, 1, 60)
 
 
 class QualitySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -167,6 +158,8 @@ class QualitySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     gap_bars: int = 1  # missing bars that count as a gap
 
     def __post_init__(self) -> None:
+        for name in ("stale_after", "spike_sigma", "spike_min_pct", "badge_ttl"):
+            _within(name, getattr(self, name), 0, 1e9)
         if self.stale_after <= 0 or self.spike_sigma <= 0 or self.min_samples < 2 or self.window < self.min_samples:
             raise ValueError("data_quality: stale_after and spike_sigma must be positive, window >= min_samples >= 2")
 
@@ -211,6 +204,10 @@ class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         from workstation.core.alert_rules import parse_rule
 
+        _within("cooldown", self.cooldown, 0, 86400)
+        _within("retries", self.retries, 0, 10)
+        _within("retry_delay", self.retry_delay, 0, 3600)
+
         for text in self.rules:
             parse_rule(text)  # AlertRuleError is a ValueError: the settings file names it
 
@@ -224,6 +221,13 @@ class StrategySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     params: dict[str, Any] = {}
     allocation: str | None = None  # an amount (25000) or a share of equity (25%)
     autostart: bool = False
+
+    def __post_init__(self) -> None:
+        if self.allocation is not None:
+            text = self.allocation.strip()
+            amount = to_decimal(text.removesuffix("%"), "allocation")
+            if amount <= 0 or text.endswith("%") and amount > 100:
+                raise ValueError(f"allocation must be an amount above 0 or a share from above 0% to 100%, got {self.allocation!r}")
 
 
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -279,22 +283,64 @@ def data_dir(override: str | Path | None = None) -> Path:
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
-    """Read and validate the settings file; a missing file gives the defaults."""
+    """Read and validate the settings file; a missing file gives the defaults.
+
+    Whatever the file holds, the outcome is Settings or one ConfigError: one line naming the
+    file and, where one is at fault, the table and the key with its allowed range."""
     file = config_path(path)
-    if not file.exists():
-        if path:
-            raise ConfigError(f"settings file {file} does not exist")
-        return Settings()
+    try:
+        if not file.exists():
+            if path:
+                raise ConfigError(f"settings file {file} does not exist")
+            return Settings()
+        settings = _read(file)
+    except ConfigError as exc:
+        raise ConfigError(_one_line(str(exc))) from None
+    return settings
+
+
+def _read(file: Path) -> Settings:
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"settings file {file} cannot be read: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"settings file {file} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"settings file {file} is not valid TOML: nested too deeply") from None
+    bad = _not_a_number(raw, "")
+    if bad:
+        raise ConfigError(f"settings file {file}: {bad} must be a number, not nan")
     try:
-        return msgspec.convert(_with_builtins(raw), Settings, strict=False)
+        settings = msgspec.convert(_with_builtins(raw), Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise ConfigError(f"settings file {file}: {_table_of(raw)}{exc}") from None
+    except (ValueError, TypeError, ArithmeticError, RecursionError) as exc:  # a check that tripped on a value's type
+        raise ConfigError(f"settings file {file}: {_table_of(raw)}{type(exc).__name__}: {exc}") from None
+    try:
+        settings.profile(None)
+    except ConfigError as exc:
+        raise ConfigError(f"settings file {file}: default_profile: {exc}") from None
+    return settings
+
+
+def _not_a_number(node: Any, where: str, depth: int = 0) -> str:
+    """The dotted key of the first NaN in a parsed file (NaN compares false with every bound)."""
+    if depth > 50:
+        return ""
+    if isinstance(node, float) and math.isnan(node):
+        return where or "a value"
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in items:
+        found = _not_a_number(value, f"{where}.{key}" if where and isinstance(key, str) else f"{where}[{key}]" if where else str(key), depth + 1)
+        if found:
+            return found
+    return ""
+
+
+def _one_line(message: str, limit: int = 400) -> str:
+    text = " ".join(message.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _table_of(raw: dict[str, Any]) -> str:
@@ -303,12 +349,9 @@ def _table_of(raw: dict[str, Any]) -> str:
     profiles = raw.get("profiles")
     if isinstance(profiles, dict):
         for name, table in profiles.items():
-            if isinstance(table, dict) and isinstance(table.get("options", {}), dict):  # as merged: a built-in's broker
-                base = BUILTIN_PROFILES.get(name, {})
-                table = {**base, **table, "options": {**base.get("options", {}), **table.get("options", {})}}
             try:
                 msgspec.convert(table, Profile, strict=False)
-            except (msgspec.ValidationError, TypeError):
+            except (msgspec.ValidationError, ValueError, TypeError, ArithmeticError, RecursionError):
                 return f"[profiles.{name}] "
     return ""
 

@@ -58,6 +58,8 @@ class RiskLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         for name in self.__struct_fields__:
             value = getattr(self, name)
+            if isinstance(value, Decimal) and (not value.is_finite() or value >= Decimal("1e15")):  # NaN, inf: no bound at all
+                raise ValueError(f"risk limit {name} must be a number below 1e15 (leave it out for no limit), got {value}")
             if isinstance(value, (Decimal, int)) and not isinstance(value, bool) and value < 0:
                 raise ValueError(f"risk limit {name} must not be negative, got {plain(Decimal(value))}")
         if not _HHMM.match(self.day_roll):
