@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import math
+import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -256,6 +257,9 @@ class BacktestResult:
     bars: int
     elapsed: float  # seconds of wall time
     journal_path: str
+    # orders refused before the order manager made them (junk values from a strategy): they
+    # are in no journal, only in the strategies' rejected events and here
+    refused: list[Order] = field(default_factory=list)
 
     @property
     def bars_per_second(self) -> float:
@@ -809,7 +813,7 @@ class Backtest:
             initial_cash=cfg.cash, final_equity=final, cash=portfolio.cash_base(),
             positions={p.symbol: p.qty for p in portfolio.positions()},
             series=series, instruments=self.instruments, arrivals=arrivals, strategies=strategies, spikes=self.spikes,
-            bars=total, elapsed=(perf_ns() - began) / 1e9, journal_path=self.journal_path,
+            bars=total, elapsed=(perf_ns() - began) / 1e9, journal_path=self.journal_path, refused=list(runner.refused),
         )
 
 
@@ -874,8 +878,8 @@ def backtest_journal_path(root: Path, started: float) -> Path:
 
 __all__ = [
     "Backtest", "BacktestConfig", "BacktestError", "BacktestResult", "BarSeries", "BatchJournal", "ReplayError",
-    "StrategySpec", "attribution", "backtest_journal_path", "execution", "load_series", "metrics", "run_backtest",
-    "synthetic_series",
+    "StrategySpec", "attribution", "backtest_journal_path", "execution", "load_series", "metrics", "refusal_rule",
+    "refusals", "run_backtest", "synthetic_series",
 ]
 
 
@@ -953,6 +957,39 @@ def metrics(result: BacktestResult) -> dict[str, Any]:
         "bars": result.bars,
         "bars_per_second": round(result.bars_per_second),
     }
+
+
+_RULE_NAME = re.compile(r"\b(max_[a-z_]+|price_collar_pct)\b")
+_RULE_PHRASES = (
+    ("buying power", "buying_power"), ("circuit breaker", "circuit_breaker"), ("trading is halted", "trading_halted"),
+    ("shorting is not allowed", "allow_short"), ("allocation", "allocation"), ("no price for", "no_price"),
+)
+
+
+def refusal_rule(reason: str) -> str:
+    """The rule a refusal's reason names (``max_sector_pct``, ``buying_power``...), else ``other``."""
+    found = _RULE_NAME.search(reason)
+    if found:
+        return found.group(1)
+    low = reason.lower()
+    return next((rule for phrase, rule in _RULE_PHRASES if phrase in low), "other")
+
+
+def refusals(result: BacktestResult) -> dict[str, dict[str, Any]]:
+    """The orders refused in a run, by rule: how many, and one reason as an example (the
+    first). Orders the risk checks rejected and orders refused before they could be made
+    (``invalid``: a junk quantity or price, a malformed request), most frequent first."""
+    found: dict[str, dict[str, Any]] = {}
+    rejected = [o for o in result.orders if o.status is OrderStatus.REJECTED]
+    for o in rejected + result.refused:
+        reason = o.reason or "refused"
+        rule = "invalid" if o.id.startswith("refused-") and refusal_rule(reason) == "other" else refusal_rule(reason)
+        entry = found.get(rule)
+        if entry is None:
+            found[rule] = {"count": 1, "example": reason}
+        else:
+            entry["count"] += 1
+    return dict(sorted(found.items(), key=lambda kv: -kv[1]["count"]))
 
 
 def attribution(result: BacktestResult) -> dict[str, dict[str, Any]]:

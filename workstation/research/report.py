@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from workstation.research.backtest import BacktestResult, attribution, execution, metrics
+from workstation.research.backtest import BacktestResult, attribution, execution, metrics, refusals
 from workstation.core.model import iso, plain
 
 _RATIOS = ("sharpe", "sortino", "calmar", "alpha", "beta", "profit_factor", "turnover")
@@ -59,6 +59,7 @@ def document(result: BacktestResult) -> dict[str, Any]:
         "execution": {"by_symbol": ex["by_symbol"], "by_strategy": ex["by_strategy"]},
         "strategies": result.strategies,
         "spikes_filtered": result.spikes,
+        "refusals": refusals(result),
         "journal": result.journal_path,
     })
 
@@ -143,11 +144,21 @@ def summary(result: BacktestResult) -> Any:
         et.add_row(k, str(v["fills"]), _fmt("", v["vs_decision"]), _fmt("", v["vs_decision_bps"]),
                    _fmt("", v["vs_arrival"]), _fmt("", v["vs_arrival_bps"]))
     parts: list[Any] = [t, at, et]
+    refused = refusals(result)
+    if refused:
+        rt = Table(title=f"Orders refused: {sum(v['count'] for v in refused.values()):,}", title_justify="left")
+        rt.add_column("rule")
+        rt.add_column("orders", justify="right")
+        rt.add_column("for example")
+        for rule, v in refused.items():
+            rt.add_row(rule, f"{v['count']:,}", v["example"])
+        parts.append(rt)
     chart = _chart(result)
     if chart:
         parts.append(Text.from_ansi(chart))
     strategies = ", ".join(f"{n} ({s['state']})" for n, s in result.strategies.items())
-    parts.append(Text(f"{len(result.fills)} fills; strategies: {strategies}; positions left open: "
+    refused_line = f"; {sum(v['count'] for v in refused.values()):,} orders refused" if refused else ""
+    parts.append(Text(f"{len(result.fills)} fills{refused_line}; strategies: {strategies}; positions left open: "
                       + (", ".join(f"{s} {plain(q)}" for s, q in result.positions.items()) or "none")))
     return Group(*parts)
 

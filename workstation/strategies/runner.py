@@ -674,8 +674,7 @@ class StrategyRunner:
         if not inst.active:
             return
         self._set_state(inst, StrategyState.STOPPED)
-        inst.error = reason
-        inst.logs.append(f"stopped: {reason}")
+        inst.logs.append(reason if reason.startswith("stopped") else f"stopped: {reason}")  # (the desk shows the last line)
         self._unroute(inst)
         inst.timers.clear()
         if inst.worker is not None:

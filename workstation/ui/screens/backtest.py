@@ -170,6 +170,17 @@ class BacktestScreen(Screen[None]):
                 text = f"{v:,}" if isinstance(v, int) else f"{v:,.2f}"
             table.add_row(key.replace("_", " "), text)
             lines.append(f"{key.replace('_', ' ')}: {text}")
+        from workstation.research.backtest import refusals
+
+        refused = refusals(r)
+        if refused:  # a run whose orders were all refused must not read as a quiet strategy
+            total = sum(v["count"] for v in refused.values())
+            self._status(f"{r.bars:,} bars, {len(r.fills)} fills, {total:,} orders refused in {r.elapsed:.2f} s"
+                         f" · journal {r.journal_path}")
+            for rule, v in refused.items():
+                table.add_row(f"refused: {rule.replace('_', ' ')}", f"{v['count']:,}")
+                table.add_row("", v["example"])
+                lines.append(f"refused: {rule.replace('_', ' ')}: {v['count']:,} (e.g. {v['example']})")
         self.metrics_text = "\n".join(lines)
         self.query_one("#bt-metrics", Static).update(table)
 
