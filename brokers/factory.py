@@ -17,7 +17,14 @@ def create_broker(profile: Profile, clock: Clock) -> Broker:
             commission_per_share=s.commission_per_share, commission_min=s.commission_min,
             commission_pct=s.commission_pct, partial_fills=s.partial_fills,
         )
-        return SimBroker(clock, config)
+        from brokers.paper.market import shipped_universe
+        from brokers.paper.universe import UniverseError
+
+        try:
+            universe = shipped_universe().extended_by(s.universe.universe, s.universe.symbols)
+        except UniverseError as exc:
+            raise ConfigError(f"[paper] {exc}") from None
+        return SimBroker(clock, config, universe=universe)
     if profile.broker == "ccxt":
         from brokers.exchanges.adapter import CcxtBroker, CcxtConfig
 

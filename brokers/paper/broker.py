@@ -16,7 +16,12 @@ Matching rules
   and ``step`` (so they may arrive before ``submit`` returns), always after the book has
   been updated. ``broker_id`` is ``paper-<client_id>``; a fill's ``exec_id`` is
   ``sim-<client_id>-<cumulative filled qty>``, unique per order even across a restart.
-* **Rejection.** ``BrokerRejected`` with a readable reason for a malformed symbol, a
+* **Universe.** ``instrument``, ``subscribe`` and ``history`` raise ``BrokerError`` for a
+  symbol the paper market's universe (``brokers.paper.universe``) does not list today: an
+  unknown name ("APPL is not in the paper market's universe; did you mean AAPL?"), an
+  expired or non-listed contract, an option expiry or strike that is not listed.
+  ``snapshot`` answers ``None`` for it. A replayed file's symbol is always listed.
+* **Rejection.** ``BrokerRejected`` with a readable reason for a malformed or unlisted symbol, a
   quantity that is not a positive whole number of lots, a missing or off-tick price, a
   trailing stop without exactly one positive trail, and, under the ``"nyse"`` calendar,
   a DAY, IOC or FOK order for an instrument whose market is closed (a GTC order is
@@ -82,6 +87,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
 import msgspec
@@ -101,7 +107,8 @@ from brokers.base import (
     StateSink,
 )
 from brokers.paper.replay import ReplayError, ReplayFeed
-from brokers.paper.market import CALENDARS, SimMarket, day_end, is_open
+from brokers.paper.market import CALENDARS, NEW_YORK, SimMarket, day_end, is_open
+from brokers.paper.universe import Universe, UniverseError
 from workstation.core.clock import Clock
 from workstation.core.model import (
     BUY,
@@ -124,7 +131,7 @@ from workstation.core.model import (
 )
 from workstation.core.symbols import parse_symbol
 
-__all__ = ["ReplayError", "ReplayFeed", "SimBroker", "SimConfig", "SimMarket"]
+__all__ = ["NotListed", "ReplayError", "ReplayFeed", "SimBroker", "SimConfig", "SimMarket"]
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +145,11 @@ _MARKET = OrderType.MARKET
 _LIMITS = (OrderType.LIMIT, OrderType.STOP_LIMIT)
 _DAY, _GTC = TimeInForce.DAY, TimeInForce.GTC
 _IOC_FOK = (TimeInForce.IOC, TimeInForce.FOK)
+
+
+class NotListed(BrokerError, ModelError):
+    """A symbol the paper market does not list: the broker's refusal (a ``BrokerError``) of
+    bad input (a ``ModelError``: one line, exit code 2 in the CLI)."""
 
 
 class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -220,11 +232,14 @@ class SimBroker:
         config: SimConfig | None = None,
         market: SimMarket | None = None,
         feed: ReplayFeed | None = None,
+        universe: Universe | None = None,
     ) -> None:
         self.clock = clock
         self.config = config or SimConfig()
-        self.market = market if market is not None else SimMarket(self.config.seed)
+        self.market = market if market is not None else SimMarket(self.config.seed, universe)
+        self.universe = universe if universe is not None else self.market.universe
         self.feed = feed
+        self._listed: dict[str, tuple[date, Instrument]] = {}  # symbol -> (the day it was checked, instrument)
         self._on_report: ReportSink = _ignore
         self._on_quote: QuoteSink = _ignore
         self._on_state: StateSink = _ignore
@@ -296,8 +311,8 @@ class SimBroker:
 
     def snapshot(self, symbol: str) -> Quote | None:
         try:
-            inst = parse_symbol(symbol)
-        except ModelError:
+            inst = self._instrument(symbol)
+        except BrokerError:
             return None
         return self._quote_now(inst.symbol, self.clock.time())
 
@@ -460,10 +475,30 @@ class SimBroker:
     # ------------------------------------------------------------------ admission
 
     def _instrument(self, symbol: str) -> Instrument:
+        """The instrument, if the paper market's universe lists it today (a replayed file's
+        symbol always: the file defines the series); else BrokerError naming the problem."""
         try:
-            return parse_symbol(symbol)
+            return self._listing(symbol)
         except ModelError as e:
-            raise BrokerError(str(e)) from None
+            raise NotListed(str(e)) from None
+
+    def _listing(self, symbol: str) -> Instrument:
+        """``_instrument`` raising ModelError (an order's rejection reason)."""
+        today = datetime.fromtimestamp(self.clock.time(), NEW_YORK).date()
+        known = self._listed.get(symbol)
+        if known is not None and known[0] == today:
+            return known[1]
+        if self.feed is not None and parse_symbol(symbol).symbol == self.feed.symbol:
+            inst = parse_symbol(symbol)
+        else:
+            try:
+                inst = self.universe.check(symbol, today)
+            except UniverseError as e:
+                raise ModelError(str(e)) from None
+        if len(self._listed) > 10_000:
+            self._listed.clear()
+        self._listed[symbol] = (today, inst)
+        return inst
 
     def _day_end(self, inst: Instrument, t: float) -> float:
         """``day_end`` of ``inst`` at ``t``, remembered: the day end is the first session
@@ -484,7 +519,7 @@ class SimBroker:
 
     def _admit(self, order: Order, t: float) -> _Working:
         """Validate a new order into a book entry; a ModelError says why it is rejected."""
-        inst = parse_symbol(order.symbol)
+        inst = self._listing(order.symbol)
         self._check(inst, order)
         if order.tif is not _GTC and not self._is_open(inst, t):
             raise ModelError(f"the market for {inst.symbol} is closed; only a GTC order can wait for the open")

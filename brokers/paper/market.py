@@ -22,7 +22,9 @@ The price process, in log space, for one underlying:
   decays as ``(1 - age / 6h)^2``, gone six hours later. ``SimMarket.jumps`` lists them.
 
 Levels start from a table of recent real prices (``AAPL`` ~230, ``BTC/USD`` ~95,000,
-``EUR/USD`` ~1.08, ``ES`` ~6,000...); other names get a level from a hash of the name
+``EUR/USD`` ~1.08, ``ES`` ~6,000...) and the reference prices of the paper market's universe
+(``brokers.paper.universe``: ``IBM`` ~290, ``KO`` ~70); other names (a backtest's or a
+replay's own series) get a level from a hash of the name
 (equities 10..500, crypto 0.1..100 USD, futures 50..5,000). Forex and crypto crosses are
 priced through their USD values. Futures follow their root's process (``MES`` and
 ``ES`` move together) times a carry of ``exp(c * T)``; options are Black-Scholes values
@@ -52,6 +54,7 @@ must agree tick for tick (a backtest and the live paper market use the same numb
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections import OrderedDict
@@ -63,6 +66,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from brokers.paper.universe import Universe, load_universe
 from workstation.core.model import AssetClass, Bar, Instrument, Quote, Right
 from workstation.core.symbols import FIAT, STABLECOINS, parse_symbol
 
@@ -409,8 +413,9 @@ def nyse_sessions(start: float, end: float) -> list[tuple[float, float]]:
 class SimMarket:
     """Deterministic synthetic quotes and bars for any symbol the engine can parse."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, universe: Universe | None = None) -> None:
         self.seed = int(seed)
+        self.universe = universe if universe is not None else shipped_universe()
         self._params: dict[str, _Params] = {}
         self._rows: OrderedDict[tuple[str, ...], _Rows] = OrderedDict()
         self._day: tuple[float, float] = (math.inf, -math.inf)
@@ -551,7 +556,7 @@ class SimMarket:
         kind, carry, expiry, strike, call = 0, 0.0, 0.0, 1.0, True
         if ac is AssetClass.OPTION:
             und = parse_symbol(inst.underlying or "")
-            process, level, sigma, _ = _spot(und)
+            process, level, sigma, _ = _spot(und, self.universe)
             kind = 2
             assert inst.expiry is not None and inst.strike is not None
             expiry = _at(inst.expiry, 16)
@@ -566,7 +571,7 @@ class SimMarket:
             kind, expiry = 1, _at(inst.expiry, 16)
             spread_bps, display, day_notional = 0.0, (1e6, 2e7), 2e10 * (0.2 + _name_unit("adv", process))
         else:
-            process, level, sigma, spread_bps = _spot(inst)
+            process, level, sigma, spread_bps = _spot(inst, self.universe)
             display = {AssetClass.EQUITY: (2e4, 3e5), AssetClass.CRYPTO: (2e4, 5e5)}.get(ac, (1e6, 1e7))
             day_notional = {AssetClass.EQUITY: 5e9, AssetClass.CRYPTO: 1e10}.get(ac, 1e11) * (
                 0.05 + _name_unit("adv", inst.symbol)
@@ -633,6 +638,12 @@ class SimMarket:
         return np.array([is_open(inst, a, "nyse") or is_open(inst, b, "nyse") for a, b in spans])
 
 
+@functools.cache
+def shipped_universe() -> Universe:
+    """The shipped symbols file, read once per process (it never changes while running)."""
+    return load_universe(trading_day=is_trading_day)
+
+
 def _log_uniform(lo: float, hi: float, *name: object) -> float:
     return float(lo * (hi / lo) ** _name_unit("level", *name))
 
@@ -649,13 +660,16 @@ def _usd_value(asset: str) -> float:
     return _log_uniform(0.1, 100.0, "crypto", asset)
 
 
-def _spot(inst: Instrument) -> tuple[str, float, float, float]:
+def _spot(inst: Instrument, universe: Universe) -> tuple[str, float, float, float]:
     """(process name, level, volatility, spread in bps) of an equity, crypto or forex pair."""
     sym = inst.symbol
     if inst.asset_class is AssetClass.EQUITY:
         if sym in EQUITIES:
             level, sigma = EQUITIES[sym]
             return sym, level, sigma, 0.3 if sym in ETFS else 1.0
+        listing = universe.listings.get(sym)
+        if listing is not None:
+            return sym, float(listing.price), listing.vol, 0.3 if listing.kind == "etf" else 1.0
         u = _name_unit("equity", sym)
         return sym, _log_uniform(10.0, 500.0, "equity", sym), 0.25 + 0.2 * u, 2.0 + 13.0 * _name_unit("spread", sym)
     base, quote = inst.base or sym, inst.currency
@@ -665,6 +679,8 @@ def _spot(inst: Instrument) -> tuple[str, float, float, float]:
         sigma = 0.10 if "JPY" in (base, quote_asset) else 0.08
         major = base in FX_MAJORS and quote_asset in FX_MAJORS and "USD" in (base, quote_asset)
         return sym, level, sigma, 0.6 if major else 1.5 + 2.0 * _name_unit("spread", sym)
+    if base not in CRYPTO_USD and base in universe.crypto and base not in FIAT:
+        level = float(universe.crypto[base][0]) / _usd_value(quote_asset)
     vol_b = CRYPTO_USD[base][1] if base in CRYPTO_USD else 0.6 + 0.3 * _name_unit("vol", base)
     if quote_asset in CRYPTO_USD:
         vol_q = CRYPTO_USD[quote_asset][1]

@@ -52,6 +52,28 @@ def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be {', '.join(allowed[:-1])} or {allowed[-1]}, got {value!r}")
 
 
+class PaperSymbol(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One symbol a user adds to the paper market: ``ACME = { price = "42.50", sector = "Industrials" }``."""
+
+    price: Decimal
+    sector: str = "unclassified"
+    vol: float = 0.3  # annualised volatility of its simulated price
+    weeklies: bool = False  # options listed every Friday
+
+    def __post_init__(self) -> None:
+        if not self.price.is_finite() or not 0 < self.price < Decimal("1e9"):
+            raise ValueError(f"price must be above 0 and below 1e9, got {self.price}")
+        if not (math.isfinite(self.vol) and 0 < self.vol <= 5):
+            raise ValueError(f"vol must be above 0 and at most 5, got {self.vol}")
+
+
+class PaperSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[paper]``: symbols added to the paper market's shipped universe (every paper profile)."""
+
+    universe: str | None = None  # a symbols file in the shipped file's format
+    symbols: dict[str, PaperSymbol] = {}  # [paper.symbols]
+
+
 class SimSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     seed: int = 0
     tick_hz: float = 2.0
@@ -61,6 +83,7 @@ class SimSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     commission_min: Decimal = Decimal(0)
     commission_pct: Decimal = Decimal(0)
     partial_fills: bool = True
+    universe: PaperSettings = PaperSettings()  # Settings.profile fills it from [paper]
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.tick_hz) and 0 < self.tick_hz <= 1000):
@@ -241,9 +264,17 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     strategies: list[StrategySettings] = []
     serve: ServeSettings = ServeSettings()
     web: WebSettings = WebSettings()
+    paper: PaperSettings = PaperSettings()
 
     def profile(self, name: str | None) -> Profile:
-        """The named profile (``paper`` is built in); ConfigError for an unknown name."""
+        """The named profile (``paper`` is built in); ConfigError for an unknown name.
+        A paper-market profile carries ``[paper]`` (the symbols added to its universe)."""
+        found = self._profile(name)
+        if found.broker == "sim" and self.paper != PaperSettings() and found.sim.universe == PaperSettings():
+            return msgspec.structs.replace(found, sim=msgspec.structs.replace(found.sim, universe=self.paper))
+        return found
+
+    def _profile(self, name: str | None) -> Profile:
         name = name or self.default_profile
         if name in self.profiles:
             return msgspec.structs.replace(self.profiles[name], name=name)

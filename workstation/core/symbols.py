@@ -49,6 +49,9 @@ _FUTURE = re.compile(r"^([A-Z0-9]{1,5})-(\d{4})-(\d{2})$")
 _OPTION = re.compile(r"^([A-Z][A-Z0-9.]{0,9})-(\d{4})-(\d{2})-(\d{2})-(\d+(?:\.\d+)?)-([CP])$")
 _OCC = re.compile(r"^([A-Z][A-Z0-9.]{0,5})(\d{2})(\d{2})(\d{2})([CP])(\d{8})$")
 
+_STRIKE_CAP = Decimal(100_000)
+_STRIKE_TICK = Decimal("0.001")
+
 _cache: dict[str, Instrument] = {}
 
 
@@ -128,6 +131,9 @@ def _future(root: str, year: int, month: int, original: str) -> Instrument:
 def _option(und: str, expiry: date, strike: Decimal, right: Right) -> Instrument:
     if strike <= 0:
         raise ModelError(f"option strike must be positive, got {plain(strike)}")
+    if strike >= _STRIKE_CAP or strike != strike.quantize(_STRIKE_TICK):
+        # the OCC symbol's strike field: eight digits, three of them decimals
+        raise ModelError(f"option strike {plain(strike)} is out of range: strikes go up to 99999.999, in thousandths")
     return Instrument(
         symbol=f"{und}-{expiry.isoformat()}-{plain(strike)}-{right.value}", asset_class=AssetClass.OPTION,
         tick_size=Decimal("0.01"), lot_size=Decimal(1), multiplier=Decimal(100), underlying=und,
