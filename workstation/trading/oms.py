@@ -520,7 +520,7 @@ class OrderManager:
         try:
             state = await self.broker.lookup(order.client_id)
         except BrokerError as lookup_exc:
-            log.warning("order %s: submit timed out and lookup failed: %s", order.id, lookup_exc)
+            log.info("order %s: submit timed out and lookup failed: %s", order.id, lookup_exc)
             current = self.orders[order.id]
             if current.status is OrderStatus.SUBMITTED:  # (unless the stream told us meanwhile)
                 self.mark_unknown(current, f"no answer from {self.broker.name} ({exc}) and the lookup failed ({lookup_exc})")
