@@ -81,10 +81,13 @@ def backtest(
         bt = Backtest(series, specs, cfg, journal_path=journal, warmup=warm)
     except (ModelError, ValueError) as exc:
         raise CliError(str(exc), 2) from None
-    result = run(bt, quiet=json_out)
+    from workstation.strategies.runner import tracebacks_to
+
+    with tracebacks_to(data_dir(data_dir_) / "errors.log") as errors_log:  # one line on screen, the traceback there
+        result = run(bt, quiet=json_out)
     from workstation.research import report as rep
 
-    failed = [f"{n}: {s['error']}" for n, s in result.strategies.items() if s["error"]]
+    failed = [f"{n}: {s['error']} (traceback in {errors_log})" for n, s in result.strategies.items() if s["error"]]
     try:
         if report is not None:
             rep.write_html(result, report)
@@ -240,24 +243,56 @@ def execution_report(
             arrivals.update({k: Decimal(v) for k, v in data.items()})
     finally:
         j.close()
-    rows = analytics.execution_quality(fills, orders, arrivals)
+    from workstation.cli.common import profile_of
+    from workstation.core.symbols import parse_symbol
+
+    base = profile_of(read_settings(config), profile).base_currency
+    known: dict[str, tuple[Decimal, str]] = {}
+
+    def contract(symbol: str) -> tuple[Decimal, str]:  # (multiplier, quote currency) by the symbol syntax
+        if symbol not in known:
+            try:
+                inst = parse_symbol(symbol)
+                known[symbol] = (inst.multiplier, inst.currency)
+            except ModelError:  # a data file's own name for a series: one unit, in the base currency
+                known[symbol] = (Decimal(1), base)
+        return known[symbol]
+
+    rows = analytics.execution_quality(
+        fills, orders, arrivals, lambda s: contract(s)[0], currency=lambda s: contract(s)[1], base=base,
+    )
     by_symbol = analytics.execution_summary(rows, "symbol")
     by_strategy = analytics.execution_summary(rows, "strategy")
     if json_out:
         from workstation.research.report import _jsonable
 
-        emit_json(_jsonable({"journal": str(path), "fills": len(rows), "by_symbol": by_symbol,
-                                     "by_strategy": by_strategy}))
+        emit_json(_jsonable({"journal": str(path), "currency": base, "fills": len(rows), "by_symbol": by_symbol,
+                             "by_strategy": by_strategy}))
         return
     from rich.table import Table
 
+    def amount(v: dict, key: str) -> str:
+        if v.get(f"{key}_by_currency"):  # fills in several currencies, some with no rate to the base
+            return ", ".join(f"{x:,.2f} {c}" for c, x in sorted(v[f"{key}_by_currency"].items()))
+        if v[key] is None:
+            return "-"
+        ccy = v.get("currency") or base
+        return f"{v[key]:,.2f}" + ("" if ccy == base else f" {ccy}")
+
     con = console()
     for title, groups in (("symbol", by_symbol), ("strategy", by_strategy)):
-        t = Table(title=f"Execution quality by {title} (cost > 0 is worse than the decision price)", title_justify="left")
-        for col in (title, "fills", "vs decision $", "bps", "vs arrival $", "bps"):
+        t = Table(
+            title=(f"Execution quality by {title} (cost > 0 is worse than the decision price; "
+                   f"money in {base}, options and futures times their multiplier)"),
+            title_justify="left",
+        )
+        for col in (title, "fills", f"vs decision {base}", "bps", f"vs arrival {base}", "bps"):
             t.add_column(col, justify="left" if col == title else "right")
         for k, v in groups.items():
-            t.add_row(k, str(v["fills"]), *(("-" if v[c] is None else f"{v[c]:,.2f}") for c in
-                                            ("vs_decision", "vs_decision_bps", "vs_arrival", "vs_arrival_bps")))
+            t.add_row(
+                k, str(v["fills"]),
+                amount(v, "vs_decision"), "-" if v["vs_decision_bps"] is None else f"{v['vs_decision_bps']:,.2f}",
+                amount(v, "vs_arrival"), "-" if v["vs_arrival_bps"] is None else f"{v['vs_arrival_bps']:,.2f}",
+            )
         con.print(t)
     con.print(f"journal: {path} ({len(rows)} fills)")

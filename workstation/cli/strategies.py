@@ -114,9 +114,14 @@ def realtime(
         allocation=alloc, profile=profile,
     )
 
+    from workstation.core.config import data_dir
+    from workstation.strategies.runner import tracebacks_to
+
+    errors_log = data_dir(data_dir_) / "errors.log"  # a failed strategy's traceback goes there; one line on screen
     if json_out:
         try:
-            summary = asyncio.run(run_realtime(options, settings, data=data_dir_))
+            with tracebacks_to(errors_log):
+                summary = asyncio.run(run_realtime(options, settings, data=data_dir_))
         except ModelError as exc:
             raise CliError(str(exc), 2) from None
         emit_json(summary)
@@ -133,7 +138,8 @@ def realtime(
             screen.update(dashboard(live), refresh=True)
 
         try:
-            summary = asyncio.run(run_realtime(options, settings, data=data_dir_, on_refresh=refresh))
+            with tracebacks_to(errors_log):
+                summary = asyncio.run(run_realtime(options, settings, data=data_dir_, on_refresh=refresh))
         except ModelError as exc:
             raise CliError(str(exc), 2) from None
     con.line()

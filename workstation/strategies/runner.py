@@ -30,9 +30,11 @@ import logging
 import math
 import sys
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -71,6 +73,9 @@ from workstation.strategies.api import (
 from workstation.strategies.workers import InlineWorker, ProcessWorker, ThreadWorker
 
 log = logging.getLogger(__name__)
+# a failed strategy's full traceback: kept by ``tracebacks_to`` (a log file); the screen gets
+# one line (``log``): the strategy's name, the exception's type and message, where it was raised
+trace_log = logging.getLogger(__name__ + ".tracebacks")
 
 HistoryFn = Callable[[str, int, int], list[Bar]]
 
@@ -344,8 +349,10 @@ class StrategyRunner:
         strategy.bind(ctx)
 
         def failed(exc: Exception) -> None:  # a strategy's bug stops that strategy only
-            log.warning("strategy %s failed", inst.name, exc_info=exc)
-            post(_Failed(short_traceback(exc)))
+            summary = short_traceback(exc)
+            log.warning("strategy %s stopped: %s", inst.name, summary)
+            trace_log.debug("strategy %s stopped", inst.name, exc_info=exc)
+            post(_Failed(summary))
 
         if inline:  # the worker calls the context itself (see InlineWorker)
             return InlineWorker(inst.name, ctx.dispatch, ctx.bar_hook(strategy), ctx.take_order, strategy, failed, last=Stop)
@@ -795,6 +802,28 @@ class StrategyRunner:
                 )
             )
         return out
+
+
+@contextmanager
+def tracebacks_to(path: Path) -> Iterator[Path]:
+    """For the duration: failed strategies' full tracebacks are appended to ``path`` (a file
+    only its owner can read: tracebacks may name accounts), and never reach the screen."""
+    from workstation.core.files import private_dir, private_file
+
+    private_dir(path.parent)
+    handler = logging.FileHandler(private_file(path), encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    level, propagate = trace_log.level, trace_log.propagate
+    trace_log.addHandler(handler)
+    trace_log.setLevel(logging.DEBUG)
+    trace_log.propagate = False
+    try:
+        yield path
+    finally:
+        trace_log.removeHandler(handler)
+        trace_log.setLevel(level)
+        trace_log.propagate = propagate
+        handler.close()
 
 
 def loop_history(broker: Any, loop: asyncio.AbstractEventLoop, clock: Any, timeout: float = 10.0) -> HistoryFn:
