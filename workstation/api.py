@@ -213,7 +213,7 @@ class LocalEngine:
 
             self.alert_book = AlertBook([_raised(a) for a in journaled.recent], unread=_unread(journaled.unacked()))
             self._unsubscribe.append(bus.subscribe(AlertNotice, self._on_notice))
-            self._unsubscribe.append(bus.subscribe(AlertAcked, lambda _e: self.alert_book.set_unread(_unread(journaled.unacked()))))
+            self._unsubscribe.append(bus.subscribe(AlertAcked, lambda e: self.alert_book.acked(e.ids, _unread(journaled.unacked()))))
             kinds = (Quote, OrderEvent, ConnectionState)
         else:
             self._unsubscribe.append(bus.subscribe(AlertRaised, self.alert_book.add))
@@ -539,7 +539,7 @@ def _raised(alert) -> AlertRaised:
     """The alert engine's journaled ``Alert`` as the event faces know."""
     return AlertRaised(
         title=alert.title, message=alert.message, priority=alert.priority, source=alert.source, ts=alert.ts, key=alert.key,
-        alert_id=alert.id,
+        alert_id=alert.id, acked=alert.acked,
     )
 
 

@@ -50,7 +50,7 @@ def test_a_v1_journal_is_backed_up_and_upgraded_once(tmp_path):
     before = _contents(path)
 
     with Journal(path) as j:
-        assert j.meta("schema_version") == str(SCHEMA_VERSION) == "2"
+        assert j.meta("schema_version") == str(SCHEMA_VERSION) == "3"
         assert (j.orders(), j.fills(), j.cash_entries()) == before[:3]
         assert j.meta("initial_cash") == "100000"  # the rest of meta survives
 
@@ -62,8 +62,8 @@ def test_a_v1_journal_is_backed_up_and_upgraded_once(tmp_path):
     assert not {"orders_updated", "events_kind"} & {name for _, name in _objects(backup)}
 
     backup.unlink()
-    with Journal(path) as j:  # already at version 2: no second upgrade, no new copy
-        assert j.meta("schema_version") == "2"
+    with Journal(path) as j:  # already current: no second upgrade, no new copy
+        assert j.meta("schema_version") == str(SCHEMA_VERSION)
         assert len(j.orders()) == 4
     assert not backup.exists()
 
@@ -97,7 +97,7 @@ def test_a_failed_upgrade_leaves_the_file_at_v1(tmp_path, monkeypatch):
 
     monkeypatch.undo()
     with Journal(path) as j:  # the real upgrade still works afterwards
-        assert j.meta("schema_version") == "2"
+        assert j.meta("schema_version") == str(SCHEMA_VERSION)
         assert len(j.orders()) == 4
 
 

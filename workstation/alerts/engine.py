@@ -14,6 +14,13 @@ with the same key inside the cooldown are dropped (counted in ``suppressed``); o
 rejections share a key per source, strategy, symbol and rule, so a strategy hammering a
 limit raises one alert per cooldown (every rejection is still an event and journaled).
 
+That state outlives the process: each journaled alert carries its de-duplication key
+(``ref``) and a rule seen false after firing journals ``alert.armed``; the journal keeps
+each key's last firing and re-arm in ``alert_state``, which an engine reads when it starts.
+So a cooldown runs on across restarts, and a level rule that stayed true (``AAPL > 1``)
+does not fire again at each start: it fires once more only after its condition has been
+seen false (by this process or an earlier one) and then true again.
+
 Every alert is journaled (``alert`` events; the id is the journal sequence number; fill
 notices are not written twice, the fill is in the journal already), then
 published as ``AlertNotice`` for the workstation's toast and Alerts pane, then handed to
@@ -145,9 +152,12 @@ class AlertEngine:
         acked: set[int] = set()
         for _seq, _ts, _kind, _ref, data in self.journal.events("alert.ack"):
             acked.update(int(i) for i in data.get("ids", ()))
-        for seq, ts, kind, _ref, data in self.journal.events("alert", limit=self.recent.maxlen):
-            if kind != "alert":
-                continue
+        for key, (fired, armed, text) in self.journal.alert_state().items():
+            self._seen[key] = fired
+            rule = self.rules.get(key[len("rule-"):]) if key.startswith("rule-") else None
+            if rule is not None and not armed and text in (None, rule.text):
+                self._armed[rule.id] = False  # fired, and its condition has not been seen false since
+        for seq, ts, _kind, _ref, data in self.journal.latest("alert", self.recent.maxlen or 500):
             self.recent.append(Alert(
                 id=seq, ts=ts, title=data["title"], message=data["message"], priority=data.get("priority", "normal"),
                 source=data.get("source", "engine"), key=data.get("key"), acked=seq in acked,
@@ -177,6 +187,11 @@ class AlertEngine:
         self._armed.pop(rule_id, None)
         return rule
 
+    def rule_state(self, rule_id: str) -> tuple[float | None, bool]:
+        """When the rule last fired (None: never, as far as the journal knows) and whether it
+        is armed (False: it fired and waits for its condition to be false before it can again)."""
+        return self._seen.get(f"rule-{rule_id}"), self._armed.get(rule_id, True)
+
     def follow(self, kind: str, data: dict[str, object]) -> None:
         """Apply a rule change or an acknowledgement another process journaled."""
         if kind == "alert.rule" and data.get("op") == "add" and data.get("id") not in self.rules:
@@ -198,12 +213,14 @@ class AlertEngine:
     # -- raising
     def raise_alert(
         self, title: str, message: str, *, priority: str = "normal", source: str = "engine",
-        key: str | None = None, cooldown: float | None = None, journal: bool = True,
+        key: str | None = None, cooldown: float | None = None, journal: bool = True, rule: str | None = None,
     ) -> Alert | None:
-        """Journal, publish and deliver an alert, unless the same key fired within the cooldown.
+        """Journal, publish and deliver an alert, unless the same key fired within the cooldown
+        (in this process or, the journal says, an earlier one).
 
         ``journal=False`` is for notices whose event is journaled already (a fill): they get a
-        negative id, are shown and delivered, and are not written twice.
+        negative id, are shown and delivered, and are not written twice. ``rule`` is the text
+        of the rule that fired (kept with its state, see ``_load``).
         """
         priority_rank(priority)
         now = self.clock.time()
@@ -218,7 +235,9 @@ class AlertEngine:
             self._seen = {k: t for k, t in self._seen.items() if now - t < wait}
         if journal:
             data = {"title": title, "message": message, "priority": priority, "source": source, "key": key}
-            seq = self.journal.append("alert", data, now, ref=key)
+            if rule is not None:
+                data["rule"] = rule
+            seq = self.journal.append("alert", data, now, ref=dedup)  # ref: the key its cooldown runs by
         else:
             self._unjournaled -= 1
             seq = self._unjournaled
@@ -330,13 +349,15 @@ class AlertEngine:
     def _judge(self, rule: AlertRule, holds: bool, what: str) -> None:
         armed = self._armed.get(rule.id, True)
         if not holds:
-            self._armed[rule.id] = True
+            if not armed:  # seen false after firing: re-armed, for later processes too
+                self._armed[rule.id] = True
+                self.journal.append("alert.armed", {"id": rule.id}, self.clock.time(), ref=f"rule-{rule.id}")
             return
         if not armed:
             return
         fired = self.raise_alert(
             f"Alert {rule.id}: {rule.text}", what, priority=rule.priority, source="rule", key=f"rule-{rule.id}",
-            cooldown=rule.cooldown,
+            cooldown=rule.cooldown, rule=rule.text,
         )
         if fired is not None:
             self._armed[rule.id] = False

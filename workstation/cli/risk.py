@@ -297,16 +297,22 @@ def alert_list(
     config: ConfigOpt = None,
     data_dir_: DataDirOpt = None,
 ) -> None:
-    """The alert rules in force (settings file and added ones)."""
-    rules = _alerts_view(profile, config, data_dir_, lambda s: list(s.alerts.rules.values()))
+    """The alert rules in force (settings file and added ones), each with when it last fired
+    and whether it waits for its condition to be false before it can fire again."""
+    rules = _alerts_view(profile, config, data_dir_, lambda s: [(r, *s.alerts.rule_state(r.id)) for r in s.alerts.rules.values()])
     if json_out:
-        emit_json([{"id": r.id, "rule": r.text, "kind": r.kind, "priority": r.priority, "origin": r.origin} for r in rules])
+        emit_json([
+            {"id": r.id, "rule": r.text, "kind": r.kind, "priority": r.priority, "origin": r.origin,
+             "last_fired": iso(fired) if fired is not None else None, "armed": armed}
+            for r, fired, armed in rules
+        ])
         return
     con = console()
     if not rules:
         con.print("no alert rules (add one: main.py alert add \"AAPL > 200\")")
-    for r in rules:
-        con.print(f"{r.id:<5} {r.text}" + ("   (settings file)" if r.origin == "settings" else ""))
+    for r, fired, armed in rules:
+        state = "" if fired is None else f"   fired {iso(fired)}" + ("" if armed else " (re-arms once false)")
+        con.print(f"{r.id:<5} {r.text}" + ("   (settings file)" if r.origin == "settings" else "") + state)
 
 
 @alert_app.command("rm")
@@ -335,18 +341,19 @@ def alert_rm(
 
 @alert_app.command("log")
 def alert_log(
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many, newest last.")] = 20,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many of the newest.")] = 20,
     unacked: Annotated[bool, typer.Option("--unacked", help="Only alerts not yet acknowledged.")] = False,
     json_out: JsonOpt = False,
     profile: ProfileOpt = None,
     config: ConfigOpt = None,
     data_dir_: DataDirOpt = None,
 ) -> None:
-    """The latest alerts from the journal."""
+    """The latest alerts from the journal, newest first (``*``: not acknowledged yet)."""
     alerts = _alerts_view(profile, config, data_dir_, lambda s: list(s.alerts.recent))
     if unacked:
         alerts = [a for a in alerts if not a.acked]
-    alerts = alerts[-limit:] if limit > 0 else alerts
+    alerts = sorted(alerts, key=lambda a: (a.ts, a.id), reverse=True)
+    alerts = alerts[:limit] if limit > 0 else alerts
     if json_out:
         emit_json([{**msgspec.structs.asdict(a), "ts": iso(a.ts)} for a in alerts])
         return
@@ -355,8 +362,8 @@ def alert_log(
         con.print("no alerts")
     colours = {"low": "dim", "normal": "white", "high": "yellow", "critical": "bold red"}
     for a in alerts:
-        mark = " " if a.acked else "*"
-        con.print(f"{mark} {a.id:>5} {iso(a.ts)} [{colours.get(a.priority, 'white')}]{a.priority:<8} {a.title}[/]: {a.message}")
+        mark, level = (" ", "acked") if a.acked else ("*", a.priority)
+        con.print(f"{mark} {a.id:>5} {iso(a.ts)} [{colours.get(a.priority, 'white')}]{level:<8} {a.title}[/]: {a.message}")
 
 
 @alert_app.command("ack")

@@ -8,6 +8,9 @@ Tables
               risk changes, alerts, sessions (``kind`` + JSON payload).
 ``fills``     every execution, unique by ``exec_id``: a duplicated broker report is dropped
               here, so a fill is counted once however often it arrives.
+``alert_state`` per alert key: when an alert with that key last fired (its cooldown) and,
+              for a rule, whether its condition has been false since (re-armed); kept by
+              triggers from ``alert`` and ``alert.armed`` events, read when an engine starts.
 
 Each write is one statement and so one transaction (triggers keep ``orders`` and ``fills``
 current inside it), committed before the caller publishes the change. With
@@ -60,7 +63,7 @@ from workstation.core.model import Fill, Order
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 WAL_LIMIT = 16 * 1024 * 1024
 """A write-ahead log holding more than this is made to start over (``Journal._fold``).
@@ -79,6 +82,33 @@ until next time: short, because a RESTART checkpoint that waits holds writers ba
 # log and never followed by kind (so the order path writes no index page for them). A query
 # uses the index only if its WHERE has this same text (see ``events_after``).
 _FOLLOWABLE = "substr(kind, 1, 6) <> 'order.' AND kind <> 'fill'"
+
+# The alert state (version 3): an engine starting on this journal knows each alert's last
+# firing and each rule's re-arm, so neither a cooldown nor a level rule starts over.
+_ALERT_STATE: tuple[str, ...] = (
+    # an alert's key, when it last fired, and whether its rule has re-armed since (0: it
+    # fired and its condition has not been seen false again); ``rule`` is the rule's text
+    # when it fired, so a settings rule whose id now names another rule starts afresh
+    """CREATE TABLE IF NOT EXISTS alert_state (
+        key TEXT PRIMARY KEY,
+        fired REAL NOT NULL,
+        armed INTEGER NOT NULL,
+        rule TEXT
+    )""",
+    # a journaled alert (``ref`` is its de-duplication key) fires its key and disarms it
+    """CREATE TRIGGER IF NOT EXISTS alert_fired AFTER INSERT ON events
+    WHEN NEW.kind = 'alert' AND NEW.ref IS NOT NULL
+    BEGIN
+        INSERT INTO alert_state(key, fired, armed, rule) VALUES (NEW.ref, NEW.ts, 0, json_extract(NEW.data, '$.rule'))
+        ON CONFLICT(key) DO UPDATE SET fired=excluded.fired, armed=0, rule=excluded.rule;
+    END""",
+    # a rule whose condition was seen false after it fired re-arms
+    """CREATE TRIGGER IF NOT EXISTS alert_armed AFTER INSERT ON events
+    WHEN NEW.kind = 'alert.armed' AND NEW.ref IS NOT NULL
+    BEGIN
+        UPDATE alert_state SET armed=1 WHERE key=NEW.ref;
+    END""",
+)
 
 # The schema at SCHEMA_VERSION: what a new journal is created with (one statement each;
 # every one idempotent, so an open also puts back an object a BatchJournal dropped).
@@ -142,6 +172,8 @@ _SCHEMA: tuple[str, ...] = (
             json_extract(NEW.data, '$.commission'), NEW.ts, json_extract(NEW.data, '$.strategy'), NEW.seq
         );
     END""",
+    # version 3
+    *_ALERT_STATE,
 )
 _OBJECTS = tuple(re.search(r"IF NOT EXISTS (\w+)", s).group(1) for s in _SCHEMA)  # type: ignore[union-attr]
 
@@ -157,10 +189,23 @@ def _to_v2(db: sqlite3.Connection) -> None:
     db.execute(f"CREATE INDEX IF NOT EXISTS events_kind ON events(kind, seq) WHERE {_FOLLOWABLE}")
 
 
+def _to_v3(db: sqlite3.Connection) -> None:
+    """Alert state that outlives a process (``alert_state``): each key's last firing, from
+    the alerts journaled so far. Every rule that has fired counts as not re-armed (nothing
+    says its condition was false since), so a level that stays true does not fire again."""
+    for statement in _ALERT_STATE:
+        db.execute(statement)
+    db.execute(
+        "INSERT INTO alert_state(key, fired, armed, rule) "
+        "SELECT ref, MAX(ts), 0, NULL FROM events WHERE kind = 'alert' AND ref IS NOT NULL GROUP BY ref"
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: list[tuple[int, Migration]] = [
     (2, _to_v2),
+    (3, _to_v3),
 ]
 """The steps from each old schema to the next: ``(N, step)`` turns a version N-1 journal
 into version N.
@@ -662,6 +707,24 @@ class Journal:
             q = f"SELECT * FROM ({q[:-len(' ORDER BY seq')]} ORDER BY seq DESC LIMIT {int(limit)}) ORDER BY seq"
         for seq, ts, kind, ref, data in self._db.execute(q, args):
             yield seq, ts, kind, ref, json.loads(data)
+
+    def latest(self, kind: str, limit: int) -> list[tuple[int, float, str, str | None, Any]]:
+        """The ``limit`` newest events of exactly ``kind``, oldest first."""
+        rows = self._db.execute(
+            "SELECT * FROM (SELECT seq, ts, kind, ref, data FROM events WHERE kind = ? AND "
+            f"{_FOLLOWABLE} ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+            (kind, int(limit)),
+        )
+        return [(q, ts, k, ref, json.loads(data)) for q, ts, k, ref, data in rows]
+
+    def alert_state(self) -> dict[str, tuple[float, bool, str | None]]:
+        """Each alert key's last firing: ``key -> (fired, armed, rule text)`` (empty for a
+        journal, opened read-only, that predates the table)."""
+        try:
+            rows = self._db.execute("SELECT key, fired, armed, rule FROM alert_state").fetchall()
+        except sqlite3.OperationalError:
+            return {}
+        return {key: (fired, bool(armed), rule) for key, fired, armed, rule in rows}
 
     def last_seq(self) -> int:
         """The sequence number of the newest event (0 for an empty journal)."""

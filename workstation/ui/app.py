@@ -188,7 +188,7 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
         alerts = self.main.query_one("#alerts", AlertsPane)
         for a in self.engine.alerts():  # raised before this face opened, while nobody watched too
             if a not in self._alerts_shown:
-                alerts.add(a.ts or self.engine.time(), a.priority, f"{a.title}: {a.message}", a.alert_id)
+                alerts.add(a.ts or self.engine.time(), a.priority, f"{a.title}: {a.message}", a.alert_id, acked=a.acked)
         attached = getattr(self.engine, "client_id", "")
         where = f" (attached as {attached}; ctrl+d detaches, the engine keeps running)" if attached else ""
         self.log_line("info", f"connected to {self.engine.info.broker} as profile {self.engine.info.profile}{where}")

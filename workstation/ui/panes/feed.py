@@ -29,12 +29,15 @@ class FeedPane(LiveTable):
         self._n = 0
 
     def add(self, ts: float, level: str, text: str) -> None:
+        self.entries.insert(0, self._row(ts, level, text))
+        del self.entries[self.cap:]
+        self.set_rows(self.entries)
+
+    def _row(self, ts: float, level: str, text: str) -> Row:
         self._n += 1
         t = datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%H:%M:%S")
         role = ROLE.get(level, "")
-        self.entries.insert(0, Row(str(self._n), ((t, "muted"), (level, role), (text, role))))
-        del self.entries[self.cap:]
-        self.set_rows(self.entries)
+        return Row(str(self._n), ((t, "muted"), (level, role), (text, role)))
 
     @property
     def texts(self) -> list[str]:
@@ -42,7 +45,12 @@ class FeedPane(LiveTable):
 
 
 class AlertsPane(FeedPane):
-    """The Alerts pane: a FeedPane whose rows know the alert engine's ids, to acknowledge them."""
+    """The Alerts pane: a FeedPane whose rows know the alert engine's ids, to acknowledge them.
+
+    Rows are in the order the alerts were raised, newest first, whatever order they arrive
+    in (alerts raised while the workstation starts come before the journal's backlog); an
+    acknowledged alert shows ``acked`` in the level column, after a restart too.
+    """
 
     BINDINGS = [
         Binding("a", "ack", "Ack", id="alerts.ack", tooltip="Acknowledge the selected alert (journaled)"),
@@ -56,13 +64,23 @@ class AlertsPane(FeedPane):
     def __init__(self, *, cap: int = 500, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(cap=cap, id=id, classes=classes)
         self.alert_ids: dict[str, int] = {}  # row key -> the alert engine's id
+        self._when: dict[str, tuple[float, int]] = {}  # row key -> (raised at, order of arrival)
 
-    def add(self, ts: float, level: str, text: str, alert_id: int = 0) -> None:
-        super().add(ts, level, text)
+    def add(self, ts: float, level: str, text: str, alert_id: int = 0, acked: bool = False) -> None:
+        row = self._row(ts, "acked" if acked else level, text)
+        self._when[row.key] = (ts, self._n)
         if alert_id:
-            self.alert_ids[self.entries[0].key] = alert_id
+            self.alert_ids[row.key] = alert_id
+        at = 0  # below every alert raised later (on a tie, below none: the later arrival on top)
+        while at < len(self.entries) and self._when.get(self.entries[at].key, (ts, 0)) > (ts, self._n):
+            at += 1
+        self.entries.insert(at, row)
+        del self.entries[self.cap:]
+        if len(self._when) > len(self.entries):
             live = {r.key for r in self.entries}
+            self._when = {k: v for k, v in self._when.items() if k in live}
             self.alert_ids = {k: v for k, v in self.alert_ids.items() if k in live}
+        self.set_rows(self.entries)
 
     def mark_acked(self, ids: list[int]) -> None:
         """Acknowledged rows show ``acked`` in the level column."""
