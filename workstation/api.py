@@ -384,7 +384,10 @@ class LocalEngine:
 
     def _risk_rows(self, account: Account) -> tuple[RiskRow, ...]:
         """Buying power, then every row the risk engine publishes (its ``status()``)."""
-        out = [RiskRow(name="buying power", used=account.buying_power, limit=None, unit="$", state="off")]
+        out = [RiskRow(
+            name="buying power", used=account.buying_power, limit=None, unit="$", state="off",
+            detail="broker" if account.from_broker else "local",
+        )]
         status = getattr(self._s.risk, "status", None)
         rows = status() if callable(status) else ()
         if rows:
@@ -396,7 +399,10 @@ class LocalEngine:
             return tuple(out)
         pf = self._s.portfolio
         gross = pf.gross_exposure()
-        capacity = account.equity * pf.leverage if pf.margin else account.equity
+        if account.from_broker:  # what is used plus what the broker says is left
+            capacity = gross + account.buying_power
+        else:
+            capacity = account.equity * pf.leverage if pf.margin else account.equity
         out += [
             RiskRow(name="gross exposure", used=gross, limit=capacity, state="breach" if gross > capacity else "ok"),
             RiskRow(name="net exposure", used=pf.net_exposure()),

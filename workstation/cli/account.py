@@ -227,7 +227,7 @@ def via_engine(
     return None if result is MISSING else result
 
 
-_ACCOUNT_TEXT = {"currency"}
+_ACCOUNT_TEXT = {"currency", "buying_power_source", "day_trades_left", "day_trade_count", "pattern_day_trader"}
 _POSITION_NUMBERS = ("qty", "avg_price", "last", "market_value", "unrealized_pnl", "realized_pnl", "pct_of_equity")
 _ORDER_NUMBERS = ("qty", "limit_price", "stop_price", "filled_qty", "avg_fill_price")
 

@@ -110,9 +110,13 @@ def status(
     if doc["connection_detail"]:
         con.print(doc["connection_detail"], markup=False)
     con.print(
-        f"cash {money(a['cash'])} {a['currency']}   equity {money(a['equity'])}   buying power {money(a['buying_power'])}   "
+        f"cash {money(a['cash'])} {a['currency']}   equity {money(a['equity'])}   "
+        f"buying power {money(a['buying_power'])} ({a.get('buying_power_source', 'local')})   "
         f"unrealized {money(a['unrealized_pnl'])}   realized {money(a['realized_pnl'])}"
     )
+    broker_line = _broker_figures(a)
+    if broker_line:
+        con.print(broker_line)
     if doc["positions"]:
         con.print(_positions_table(doc["positions"]))
     else:
@@ -125,6 +129,23 @@ def status(
     con.print(f"data directory {doc['data_dir']}" + (f"   socket {doc['socket']}" if doc.get("socket") else ""))
     if "served_by" in doc:
         con.print(f"answered by the engine serving this profile (pid {doc['served_by']}); attached: {', '.join(doc['clients'])}")
+
+
+def _broker_figures(a: dict[str, Any]) -> str:
+    """Margin and day-trade figures the broker reported, on one line (only those it said)."""
+    parts = [
+        f"{label} {money(a[key])}" for key, label in (
+            ("initial_margin", "initial margin"), ("maintenance_margin", "maintenance margin"),
+            ("excess_liquidity", "excess liquidity"),
+        ) if a.get(key) is not None
+    ]
+    if a.get("day_trades_left") is not None:
+        parts.append(f"day trades left {a['day_trades_left']}")
+    if a.get("day_trade_count") is not None:
+        parts.append(f"day trade count {a['day_trade_count']}")
+    if a.get("pattern_day_trader"):
+        parts.append("pattern day trader")
+    return "   ".join(parts)
 
 
 def positions(

@@ -318,7 +318,12 @@ def monthly_returns(days: Sequence[date], equity: Sequence[float] | np.ndarray, 
 
 @dataclass(frozen=True, slots=True)
 class FillQuality:
-    """One fill against its order's decision price and arrival price (cost > 0 is worse)."""
+    """One fill against its order's decision price and arrival price (cost > 0 is worse).
+
+    Money (``vs_decision``, ``vs_arrival``, ``notional``) is per whole contract (times the
+    multiplier: an option's 0.10 is $10 a contract) and in ``currency``: the base currency when
+    a rate was known, else the instrument's own quote currency (``None``: unconverted, as the
+    caller gave no currencies)."""
 
     order_id: str
     symbol: str
@@ -328,10 +333,12 @@ class FillQuality:
     price: Decimal
     decision: Decimal | None
     arrival: Decimal | None
-    vs_decision: Decimal | None  # money: (price - decision) * qty, signed against the trader
+    vs_decision: Decimal | None  # money: (price - decision) * qty * multiplier, signed against the trader
     vs_decision_bps: float | None
     vs_arrival: Decimal | None
     vs_arrival_bps: float | None
+    currency: str | None = None
+    notional: Decimal | None = None  # price * qty * multiplier, in ``currency``
 
 
 def _cost(side: str, price: Decimal, ref: Decimal | None, qty: Decimal, mult: Decimal) -> tuple[Decimal | None, float | None]:
@@ -341,14 +348,52 @@ def _cost(side: str, price: Decimal, ref: Decimal | None, qty: Decimal, mult: De
     return (price - ref) * qty * mult * sign, float((price - ref) / ref * sign * 10_000)
 
 
+def fill_rates(fills: Sequence[Any], base: str) -> Callable[[str, Any], Decimal | None]:
+    """Units of ``base`` per unit of a currency, at a fill, from the FX fills among ``fills``
+    (pairs named ``C/base`` or ``base/C``): the newest one at or before that fill, else the
+    first after it. A USD/JPY fill values its own yen at its own price."""
+    seen: dict[str, list[tuple[float, Decimal]]] = {}
+    for f in fills:
+        left, sep, right = str(f.symbol).partition("/")
+        if not sep or f.price <= 0:
+            continue
+        if right == base:
+            seen.setdefault(left, []).append((float(f.ts), f.price))
+        elif left == base:
+            seen.setdefault(right, []).append((float(f.ts), Decimal(1) / f.price))
+    for points in seen.values():
+        points.sort(key=lambda p: p[0])
+
+    def rate(currency: str, fill: Any) -> Decimal | None:
+        if currency == base:
+            return Decimal(1)
+        left, sep, right = str(fill.symbol).partition("/")
+        if sep and left == base and right == currency and fill.price > 0:
+            return Decimal(1) / fill.price
+        points = seen.get(currency)
+        if not points:
+            return None
+        before = [p for p in points if p[0] <= float(fill.ts)]
+        return (before[-1] if before else points[0])[1]
+
+    return rate
+
+
 def execution_quality(
     fills: Iterable[Any], orders: Mapping[str, Any], arrivals: Mapping[str, Decimal] | None = None,
-    multiplier: Callable[[str], Decimal] = lambda s: Decimal(1),
+    multiplier: Callable[[str], Decimal] = lambda s: Decimal(1), *,
+    currency: Callable[[str], str] | None = None, base: str = "USD",
 ) -> list[FillQuality]:
     """Slippage of each fill against its order's decision price (``Order.decision_price``, the
     quote when it was created) and its arrival price (the first market price it met at the
-    broker, where known). Works on any session's fills and orders (backtest, paper, live)."""
+    broker, where known). Works on any session's fills and orders (backtest, paper, live).
+
+    Money is per contract (``multiplier``). With ``currency`` (a symbol's quote currency) it is
+    converted to ``base`` at the rate the fills themselves show (``fill_rates``); a fill whose
+    currency has no rate stays in that currency, and says so."""
     arrivals = arrivals or {}
+    fills = list(fills)
+    rate = fill_rates(fills, base) if currency is not None else None
     out = []
     for f in fills:
         order = orders.get(f.order_id)
@@ -358,27 +403,53 @@ def execution_quality(
         side = f.side.value
         d_cost, d_bps = _cost(side, f.price, decision, f.qty, mult)
         a_cost, a_bps = _cost(side, f.price, arrival, f.qty, mult)
+        notional = f.price * f.qty * mult
+        ccy = None
+        if currency is not None and rate is not None:
+            ccy = currency(f.symbol)
+            r = rate(ccy, f)
+            if r is not None:
+                ccy = base
+                d_cost, a_cost, notional = (None if v is None else v * r for v in (d_cost, a_cost, notional))
         out.append(FillQuality(f.order_id, f.symbol, f.strategy, side, f.qty, f.price, decision, arrival,
-                               d_cost, d_bps, a_cost, a_bps))
+                               d_cost, d_bps, a_cost, a_bps, ccy, notional))
     return out
 
 
 def execution_summary(rows: Sequence[FillQuality], by: str) -> dict[str, dict[str, Any]]:
-    """Slippage totals (money) and notional-weighted averages (bps), by ``symbol`` or ``strategy``."""
+    """Slippage totals (money) and notional-weighted averages (bps), by ``symbol`` or ``strategy``.
+
+    ``currency`` names the money's currency; a group whose fills are in several currencies
+    (some had no rate to the base) gives its money totals per currency
+    (``vs_decision_by_currency``) and ``None`` as the single total."""
     groups: dict[str, list[FillQuality]] = {}
     for r in rows:
         groups.setdefault(str(getattr(r, by) or "manual"), []).append(r)
     out: dict[str, dict[str, Any]] = {}
     for k, items in sorted(groups.items()):
+        currencies = sorted({r.currency for r in items if r.currency is not None})
         entry: dict[str, Any] = {"fills": len(items)}
+        if currencies:
+            entry["currency"] = currencies[0] if len(currencies) == 1 else None
         for ref in ("decision", "arrival"):
             known = [r for r in items if getattr(r, f"vs_{ref}") is not None]
             money_total = sum((getattr(r, f"vs_{ref}") for r in known), Decimal(0))
-            notional = sum((r.price * r.qty for r in known), Decimal(0))
-            entry[f"vs_{ref}"] = money_total if known else None
+            weights = [_weight(r) for r in known]
+            notional = sum(weights, Decimal(0))
+            entry[f"vs_{ref}"] = money_total if known and len(currencies) <= 1 else None
+            if len(currencies) > 1:
+                per: dict[str, Decimal] = {}
+                for r in known:
+                    per[str(r.currency)] = per.get(str(r.currency), Decimal(0)) + getattr(r, f"vs_{ref}")
+                entry[f"vs_{ref}_by_currency"] = per
             entry[f"vs_{ref}_bps"] = (
-                sum(getattr(r, f"vs_{ref}_bps") * float(r.price * r.qty) for r in known) / float(notional)
+                sum(getattr(r, f"vs_{ref}_bps") * float(w) for r, w in zip(known, weights)) / float(notional)
                 if known and notional else None
             )
         out[k] = entry
     return out
+
+
+def _weight(r: FillQuality) -> Decimal:
+    """A fill's weight in an average of bps: its notional (in the base currency when converted)."""
+    return abs(r.notional) if r.notional is not None else r.price * r.qty

@@ -483,16 +483,25 @@ class PreTradeRisk:
         return ctx.notional if ctx.order.side is Side.BUY else ZERO
 
     def buying_power_after(self, ctx: OrderContext) -> Decimal:
-        buying_power = self.portfolio.buying_power()
+        """Buying power left once this order and the working orders are held, in the base
+        currency. Each working priced order that opens holds its value (quantity x price x
+        multiplier, converted from its currency). With the broker's own figures
+        (``Portfolio.broker_account``) only orders created since they were asked for are held:
+        the broker's buying power already holds the older ones."""
+        pf = self.portfolio
+        buying_power = pf.buying_power()
+        since = pf.broker_at if pf.broker_account is not None else None
         reserved = ZERO
         for o in self.working_orders():
             if o.id == ctx.order.id or o.type is OrderType.MARKET:
                 continue
+            if since is not None and o.created < since:
+                continue
             price = o.limit_price or o.stop_price
             if price is not None and o.parent_id is None:
-                pos = self.portfolio.qty(o.symbol)
+                pos = pf.qty(o.symbol)
                 if not reducing(pos, o.side, o.remaining):
-                    reserved += price * o.remaining
+                    reserved += pf.value(o.symbol, o.remaining, price)
         if ctx.reducing:
             return buying_power - reserved
         return buying_power - reserved - self._cost(ctx)
@@ -530,6 +539,6 @@ class PreTradeRisk:
             row("orders per minute", Decimal(per_minute), lim.max_orders_per_minute, "orders", near),
             row("orders today", Decimal(today), lim.max_orders_per_day, "orders", near),
         ]
-        if pf.margin and equity > 0:
+        if pf.margin and equity > 0 and pf.broker_account is None:  # the broker's own figure is shown as it is
             rows.append(row("buying power used", gross, equity * pf.leverage, "$", near))
         return rows

@@ -13,7 +13,11 @@ Rules (average-cost accounting):
 * Values in another currency are converted to the base currency at the current rate
   from the feed (``rate`` callable).
 * Buying power: a cash account has its base-currency cash; a margin account has
-  ``equity * leverage - gross exposure`` (never below zero).
+  ``equity * leverage - gross exposure`` (never below zero). A broker that keeps the
+  account (``Broker.keeps_account``) knows better: once its figures are taken
+  (``take_account``), the buying power, margin and day-trade figures shown and checked are
+  the broker's, as of ``broker_at`` (the pre-trade check holds what our orders sent since
+  then would use).
 * Every strategy tag has a sub-book with its own positions, realized P&L, commissions and
   trade count; untagged fills go to the ``manual`` book.
 
@@ -116,6 +120,8 @@ class Portfolio:
         self._last: dict[str, tuple[float, Decimal]] = {}
         self._multipliers: dict[str, Instrument] = {}
         self.fills = 0
+        self.broker_account: Account | None = None  # the broker's own figures, when it keeps the account
+        self.broker_at: float | None = None  # when they were asked for (clock time)
 
     # -- events in
     def apply_fill(self, fill: Fill) -> Decimal:
@@ -161,6 +167,13 @@ class Portfolio:
         if cash is not None:
             self.cash = dict(cash)
 
+    def take_account(self, account: Account, ts: float) -> None:
+        """The broker's account figures, asked for at ``ts``: its cash becomes ours, and its buying
+        power, margin and day-trade figures are the ones shown and risk-checked from now on."""
+        self.cash = {account.currency: account.cash}
+        self.broker_account = account
+        self.broker_at = ts
+
     def adjust_cash(self, amount: Decimal, currency: str | None = None) -> None:
         ccy = currency or self.base
         self.cash[ccy] = self.cash.get(ccy, ZERO) + amount
@@ -186,6 +199,12 @@ class Portfolio:
         if rate is None:
             return amount  # no rate yet: shown unconverted rather than as zero
         return amount * rate
+
+    def value(self, symbol: str, qty: Decimal, price: Decimal) -> Decimal:
+        """What ``qty`` of ``symbol`` at ``price`` is worth in the base currency: times the
+        contract multiplier, converted from the instrument's currency (unsigned)."""
+        inst = self._inst(symbol)
+        return abs(self.to_base(price * qty * inst.multiplier, inst.currency))
 
     def last(self, symbol: str) -> Decimal | None:
         price = self.marks.get(symbol)
@@ -279,6 +298,9 @@ class Portfolio:
 
     def buying_power(self) -> Decimal:
         """``account().buying_power`` without building the rest of the account."""
+        theirs = self.broker_account
+        if theirs is not None:
+            return self.to_base(theirs.buying_power, theirs.currency)
         cash = self.cash_base()
         return self._buying_power(cash, self.equity() if self.margin else cash)
 
@@ -293,9 +315,22 @@ class Portfolio:
             mv += self.to_base(self.market_value(sym), ccy)
             unreal += self.to_base(self.unrealized(sym), ccy)
         equity = cash + mv
-        return Account(
+        mine = Account(
             currency=self.base, cash=cash, equity=equity, buying_power=self._buying_power(cash, equity), market_value=mv,
             unrealized_pnl=unreal, realized_pnl=self.book.realized, commissions=self.book.commissions,
+        )
+        theirs = self.broker_account
+        if theirs is None:
+            return mine
+
+        def base(amount: Decimal | None) -> Decimal | None:
+            return None if amount is None else self.to_base(amount, theirs.currency)
+
+        return msgspec.structs.replace(
+            mine, from_broker=True, buying_power=self.to_base(theirs.buying_power, theirs.currency),
+            initial_margin=base(theirs.initial_margin), maintenance_margin=base(theirs.maintenance_margin),
+            excess_liquidity=base(theirs.excess_liquidity), day_trades_left=theirs.day_trades_left,
+            day_trade_count=theirs.day_trade_count, pattern_day_trader=theirs.pattern_day_trader,
         )
 
     def strategies(self) -> Iterable[str]:

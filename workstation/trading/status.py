@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from workstation.core.model import Fill, Order, iso, plain
+from workstation.core.model import Account, Fill, Order, iso, plain
 
 
 def position_rows(session) -> list[dict[str, Any]]:
@@ -74,6 +74,22 @@ def recent_rejections(journal, limit: int = 5) -> list[str]:
     return out
 
 
+def account_fields(acct: Account) -> dict[str, Any]:
+    """The account as ``status`` shows it. ``buying_power_source`` says whose figure it is:
+    ``broker`` (a broker that keeps the account, refreshed after fills and periodically) or
+    ``local`` (equity x leverage, or the cash of a cash account: the paper market). Figures only
+    a broker knows (margin, excess liquidity, day trades) are null when it has not said them."""
+    return {
+        "currency": acct.currency, "cash": acct.cash, "equity": acct.equity, "buying_power": acct.buying_power,
+        "buying_power_source": "broker" if acct.from_broker else "local",
+        "market_value": acct.market_value, "unrealized_pnl": acct.unrealized_pnl, "realized_pnl": acct.realized_pnl,
+        "commissions": acct.commissions,
+        "initial_margin": acct.initial_margin, "maintenance_margin": acct.maintenance_margin,
+        "excess_liquidity": acct.excess_liquidity, "day_trades_left": acct.day_trades_left,
+        "day_trade_count": acct.day_trade_count, "pattern_day_trader": acct.pattern_day_trader,
+    }
+
+
 def status_document(session, socket: str = "") -> dict[str, Any]:
     """What ``status --json`` prints; the account's owner answers the same document.
     ``socket``: where the owner listens (the faces name it)."""
@@ -85,11 +101,7 @@ def status_document(session, socket: str = "") -> dict[str, Any]:
         "broker": session.broker.name,
         "connection": conn.state if conn else "offline (in-process simulated market)" if session.profile.broker == "sim" else "disconnected",
         "connection_detail": conn.detail if conn else "",
-        "account": {
-            "currency": acct.currency, "cash": acct.cash, "equity": acct.equity, "buying_power": acct.buying_power,
-            "market_value": acct.market_value, "unrealized_pnl": acct.unrealized_pnl, "realized_pnl": acct.realized_pnl,
-            "commissions": acct.commissions,
-        },
+        "account": account_fields(acct),
         "positions": position_rows(session),
         "open_orders": [order_row(o) for o in session.oms.working()],
         "data_dir": str(session.data_dir),
