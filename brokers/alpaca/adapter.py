@@ -95,6 +95,7 @@ class AlpacaBroker:
         self.feed = DataFeed(str(opts.get("feed", "iex")).lower())
         self.stale_after = float(opts.get("stale_after", 120.0))
         self.request_timeout = float(opts.get("request_timeout", 10.0))
+        self.first_quote_wait = float(opts.get("first_quote_wait", 1.5))  # subscribe waits this long for a symbol no snapshot priced
         self.connect_timeout = float(opts.get("connect_timeout", 8.0))
         self.backoff = Backoff(float(opts.get("backoff_min", 1.0)), float(opts.get("backoff_max", 30.0)))
         self.limiter = RateLimiter(int(opts.get("rate_limit", 190)), clock)
@@ -321,6 +322,24 @@ class AlpacaBroker:
 
     # ------------------------------------------------------------------ market data
     async def subscribe(self, symbols: list[str]) -> None:
+        """A REST snapshot for each new symbol, then the streams; a symbol the snapshot did not
+        price is waited for (up to ``first_quote_wait``) on the stream, so that a one-shot
+        command (``prices``, a market order's checks) has it straight away."""
+        fresh: list[str] = []
+        for kind, syms in self._split(symbols).items():
+            fresh += sorted(syms - self._subs[kind])
+        await self._subscribe(symbols)
+        missing = [s for s in fresh if s not in self._quotes]
+        if missing and self.first_quote_wait > 0:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self.first_quote_wait
+            while any(s not in self._quotes for s in missing) and loop.time() < deadline and not self._closing:
+                await asyncio.sleep(0.02)
+            late = [s for s in missing if s not in self._quotes]
+            if late:
+                log.warning("Alpaca has no quote yet for %s", ", ".join(late))
+
+    async def _subscribe(self, symbols: list[str]) -> None:
         for kind, syms in self._split(symbols).items():
             new = syms - self._subs[kind]
             if not new:
@@ -371,7 +390,8 @@ class AlpacaBroker:
             q, t = snap.get("latestQuote") or {}, snap.get("latestTrade") or {}
             prev, day = snap.get("prevDailyBar") or {}, snap.get("dailyBar") or {}
             bid, ask = float(q.get("bp") or 0.0), float(q.get("ap") or 0.0)
-            last = float(t.get("p") or 0.0) or (bid + ask) / 2
+            # no quote or trade yet today (a quiet symbol, the market closed): the last close
+            last = float(t.get("p") or 0.0) or ((bid + ask) / 2 if bid and ask else bid or ask) or float(day.get("c") or prev.get("c") or 0.0)
             if not (bid or ask or last):
                 continue
             quote = Quote(symbol, parse_time(q.get("t") or t.get("t")) or self.clock.time(), bid, ask, last,
@@ -632,9 +652,14 @@ class AlpacaBroker:
     async def account(self) -> ModelAccount | None:
         a = await self._rest("account", self._client().get_account)
         market_value = (opt_dec(a.get("long_market_value")) or Decimal(0)) + (opt_dec(a.get("short_market_value")) or Decimal(0))
+        pdt = a.get("pattern_day_trader")
+        count = a.get("daytrade_count")
         return ModelAccount(
             currency=a.get("currency") or "USD", cash=dec(a.get("cash") or 0), equity=dec(a.get("equity") or 0),
-            buying_power=dec(a.get("buying_power") or 0), market_value=market_value,
+            buying_power=dec(a.get("buying_power") or 0), market_value=market_value, from_broker=True,
+            initial_margin=opt_dec(a.get("initial_margin")), maintenance_margin=opt_dec(a.get("maintenance_margin")),
+            day_trade_count=int(count) if count not in (None, "") else None,
+            pattern_day_trader=bool(pdt) if pdt is not None else None,
         )
 
 

@@ -127,11 +127,14 @@ _TIF = {TimeInForce.DAY: AlpacaTIF.DAY, TimeInForce.GTC: AlpacaTIF.GTC, TimeInFo
 
 def order_request(order: Order, crypto: bool) -> Any:
     """An alpaca-py order request for one of our orders (our client id goes along)."""
-    if crypto and order.tif not in (TimeInForce.GTC, TimeInForce.IOC):
-        raise BrokerError(f"Alpaca takes crypto orders as gtc or ioc, not {order.tif.value}")
+    tif = order.tif
+    if crypto and tif is TimeInForce.DAY:
+        tif = TimeInForce.GTC  # a market that never closes: day means good till canceled (as on ccxt)
+    if crypto and tif not in (TimeInForce.GTC, TimeInForce.IOC):
+        raise BrokerError(f"Alpaca takes crypto orders as gtc or ioc, not {tif.value}")
     common: dict[str, Any] = {
         "symbol": order.symbol, "qty": to_float(order.qty, "quantity"), "side": OrderSide(order.side.value),
-        "time_in_force": _TIF[order.tif], "client_order_id": order.client_id,
+        "time_in_force": _TIF[tif], "client_order_id": order.client_id,
     }
     t = order.type
     if t is OrderType.MARKET:

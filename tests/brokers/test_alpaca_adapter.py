@@ -61,7 +61,11 @@ async def test_account_and_positions(fake, keys, home):  # noqa: F811
         account = await s.broker.account()
         assert account.cash == Decimal("50000.25")
         assert account.equity == Decimal("50000.25") + 10 * Decimal("190.00") + Decimal("0.5") * Decimal("60000.00")
-        assert account.buying_power == Decimal("100000.5")
+        gross = 10 * Decimal("190.00") + Decimal("0.5") * Decimal("60000.00")
+        assert account.from_broker is True
+        assert account.initial_margin == gross / 2 and account.maintenance_margin == gross * Decimal("0.3")
+        assert account.buying_power == (account.equity - gross / 2) * 2  # Alpaca's own figure, not equity x leverage
+        assert (account.day_trade_count, account.pattern_day_trader) == (0, False)
         positions = {p.symbol: p for p in await s.broker.positions()}
         assert positions["AAPL"].qty == Decimal(10) and positions["AAPL"].avg_price == Decimal("150.125")
         assert positions["BTC/USD"].qty == Decimal("0.5")  # Alpaca says BTCUSD in positions
@@ -292,9 +296,9 @@ async def test_crypto_order_and_exact_decimals(session, fake):
     await until(lambda: session.oms.orders[order.id].status is OrderStatus.FILLED)
     assert session.portfolio.qty("BTC/USD") == Decimal("0.0123")
     assert fills_of(session, order.id)[0].price == Decimal("60000.01")
-    day = await session.oms.submit(buy("BTC/USD", "0.01", type=OrderType.LIMIT, limit_price=Decimal("59000")))
-    assert session.oms.orders[day.id].status is OrderStatus.REJECTED
-    assert "gtc or ioc" in session.oms.orders[day.id].reason
+    fok = await session.oms.submit(buy("BTC/USD", "0.01", type=OrderType.LIMIT, limit_price=Decimal("59000"), tif=TimeInForce.FOK))
+    assert session.oms.orders[fok.id].status is OrderStatus.REJECTED
+    assert "gtc or ioc" in session.oms.orders[fok.id].reason
 
 
 async def test_trailing_stop_and_stop_limit_go_out_natively(session, fake):
@@ -382,3 +386,23 @@ async def test_oco_stop_fill_while_away_maps_to_our_order_after_restart(fake, ke
         assert [(f.client_id, f.qty) for f in fills] == [(entry.client_id, Decimal(3)), (sl.client_id, Decimal(3))]
     finally:
         await fresh.close()
+
+
+async def test_account_carries_alpacas_day_trade_figures(fake, keys, home):  # noqa: F811
+    fake.daytrade_count, fake.pattern_day_trader = 3, True
+    s = Session.build(settings_for(fake), "alpaca-paper")
+    await s.start()
+    try:
+        account = await s.broker.account()
+        assert (account.day_trade_count, account.pattern_day_trader, account.from_broker) == (3, True, True)
+        assert account.initial_margin == Decimal(0) and account.buying_power == Decimal(200000)
+    finally:
+        await s.stop()
+
+
+async def test_a_crypto_order_with_the_default_day_time_in_force_is_sent_as_gtc(session, fake):
+    order = await session.oms.submit(buy("BTC/USD", "0.01", type=OrderType.LIMIT, limit_price=Decimal("59000")))  # tif: day
+    await until(lambda: session.oms.orders[order.id].status is OrderStatus.ACCEPTED, what="accepted")
+    assert [o["time_in_force"] for o in fake.orders_for(order.client_id)] == ["gtc"]
+    fake.fill(order.client_id)
+    await until(lambda: session.oms.orders[order.id].status is OrderStatus.FILLED, what="crypto fill")

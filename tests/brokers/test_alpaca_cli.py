@@ -132,3 +132,28 @@ def test_live_profile_needs_live_flag_and_confirmation(fake, home):  # noqa: F81
     assert "LIVE" in r.stdout and len(fake.orders) == 1
     r = run_cli("status", "--profile", "alpaca-live", "--live", home=home, env=KEYS)
     assert "LIVE" in r.stdout and "(connected)" in r.stdout
+
+
+def test_prices_lists_symbols_that_have_no_streamed_quote_yet(fake, home):  # noqa: F811
+    """AAPL is priced from Alpaca's snapshot (nothing streamed); MSFT has no snapshot at all and
+    is waited for until its first streamed quote: neither is dropped."""
+    fake.assets["MSFT"] = {**fake.assets["AAPL"], "symbol": "MSFT"}
+    write_settings(home, fake)
+    stop = threading.Event()
+
+    def stream_msft() -> None:
+        while not stop.is_set() and not fake.push_quote("MSFT", 410.10, 410.20):
+            time.sleep(0.05)
+
+    pusher = threading.Thread(target=stream_msft, daemon=True)
+    pusher.start()
+    try:
+        r = run_cli("prices", "--profile", "alpaca-paper", "-s", "AAPL,MSFT", "--json", home=home, env=KEYS)
+    finally:
+        stop.set()
+        pusher.join(5)
+    assert r.returncode == 0, r.stderr
+    rows = {q["symbol"]: q for q in json.loads(r.stdout)}
+    assert set(rows) == {"AAPL", "MSFT"}
+    assert (rows["AAPL"]["bid"], rows["AAPL"]["ask"]) == (189.99, 190.01)
+    assert (rows["MSFT"]["bid"], rows["MSFT"]["ask"]) == (410.1, 410.2)

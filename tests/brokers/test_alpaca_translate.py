@@ -47,9 +47,17 @@ def test_order_requests_for_every_type_carry_our_client_id():
     assert (gtc["symbol"], gtc["qty"], gtc["time_in_force"]) == ("BTC/USD", 0.0123, "gtc")
 
 
+def test_a_crypto_day_order_goes_as_gtc():
+    """Crypto never closes: the default time in force (day) is sent as gtc, as the ccxt adapter does."""
+    day = order_request(order(symbol="BTC/USD", qty=Decimal("0.01")), crypto=True).to_request_fields()
+    assert day["time_in_force"] == "gtc"
+    stock = order_request(order(), crypto=False).to_request_fields()
+    assert stock["time_in_force"] == "day"
+
+
 def test_orders_alpaca_cannot_take_are_refused_by_name():
-    with pytest.raises(BrokerError, match="gtc or ioc"):
-        order_request(order(symbol="BTC/USD"), crypto=True)
+    with pytest.raises(BrokerError, match="gtc or ioc, not fok"):
+        order_request(order(symbol="BTC/USD", tif=TimeInForce.FOK), crypto=True)
     with pytest.raises(BrokerError, match="no trailing stops for crypto"):
         order_request(order(symbol="BTC/USD", tif=TimeInForce.GTC, type=OrderType.TRAILING_STOP, trail_percent=Decimal(1)), crypto=True)
 

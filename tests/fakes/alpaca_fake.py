@@ -80,6 +80,8 @@ class AlpacaFake:
     cash: Decimal = Decimal("100000")
     prices: dict[str, Decimal] = field(default_factory=lambda: {"AAPL": Decimal("190.00"), "SPY": Decimal("450.00"), "GME": Decimal("20.00"), "BTC/USD": Decimal("60000.00"), "ETH/USD": Decimal("3000.00")})
     fill_market_orders: bool = True
+    daytrade_count: int = 0  # the account's day trades in the last five days, as Alpaca counts them
+    pattern_day_trader: bool = False
 
     def __post_init__(self) -> None:
         self.assets: dict[str, dict] = dict(DEFAULT_ASSETS)
@@ -290,12 +292,19 @@ class AlpacaFake:
         if (err := await self._guard(request)) is not None:
             return err
         equity = self._equity()
+        long_value = sum((p.qty * self.prices.get(p.symbol, p.avg) for p in self.positions.values() if p.qty > 0), Decimal(0))
+        short_value = sum((p.qty * self.prices.get(p.symbol, p.avg) for p in self.positions.values() if p.qty < 0), Decimal(0))
+        initial = ((long_value - short_value) / 2).quantize(Decimal("0.01"))  # Reg T: half of the gross value
+        maintenance = ((long_value - short_value) * Decimal("0.3")).quantize(Decimal("0.01"))
+        buying_power = max(Decimal(0), (equity - initial) * 2).quantize(Decimal("0.01"))  # 2x margin: what is left over twice
         return web.json_response({
             "id": "2d3f0a4c-1111-4c2b-9d0c-000000000001", "account_number": "PA1FAKE", "status": "ACTIVE",
-            "crypto_status": "ACTIVE", "currency": "USD", "cash": _s(self.cash), "buying_power": _s(self.cash * 2),
-            "regt_buying_power": _s(self.cash * 2), "non_marginable_buying_power": _s(self.cash),
+            "crypto_status": "ACTIVE", "currency": "USD", "cash": _s(self.cash), "buying_power": _s(buying_power),
+            "regt_buying_power": _s(buying_power), "non_marginable_buying_power": _s(self.cash),
+            "initial_margin": _s(initial), "maintenance_margin": _s(maintenance), "last_maintenance_margin": _s(maintenance),
+            "daytrade_count": self.daytrade_count, "daytrading_buying_power": _s(max(Decimal(0), (equity - maintenance) * 4)),
             "portfolio_value": _s(equity), "equity": _s(equity), "last_equity": _s(equity), "multiplier": "2",
-            "long_market_value": _s(equity - self.cash), "short_market_value": "0", "pattern_day_trader": False,
+            "long_market_value": _s(equity - self.cash), "short_market_value": _s(short_value), "pattern_day_trader": self.pattern_day_trader,
             "trading_blocked": False, "transfers_blocked": False, "account_blocked": False, "shorting_enabled": True,
         })
 
@@ -389,6 +398,8 @@ class AlpacaFake:
         symbol = body.get("symbol", "")
         if symbol not in self.assets:
             return self._error(422, 40010001, f"asset {symbol} not found")
+        if self.assets[symbol]["class"] == "crypto" and body.get("time_in_force") not in ("gtc", "ioc"):
+            return self._error(422, 42210000, "invalid crypto time_in_force")  # as Alpaca: crypto takes gtc or ioc
         cid = body.get("client_order_id")
         if cid and self.orders_for(cid):
             return self._error(422, 40010001, "client_order_id must be unique")

@@ -183,7 +183,8 @@ def prices(
 
     async def body() -> list[Quote]:
         try:
-            await session.start(syms, feed=False)
+            # a broker's quotes need its connection (the paper market's are at hand)
+            await session.start(syms, feed=session.profile.broker != "sim")
             return [q for s in syms if (q := session.quotes.get(s)) is not None]
         finally:
             await session.stop()
