@@ -30,6 +30,7 @@ from workstation.core.symbols import FUTURES as CONTRACT_SPECS
 from workstation.core.symbols import parse_symbol
 
 SHIPPED = "universe.toml"
+_USD_QUOTED = frozenset({"EUR", "GBP", "AUD", "NZD"})  # quoted in dollars; other currencies per dollar
 
 
 class UniverseError(ValueError):
@@ -247,7 +248,8 @@ class Universe:
         ``expiries`` and ``strikes``)."""
         out = list(self.listings)
         out += [f"{b}/{q}" for b in self.crypto for q in sorted(self.crypto_quotes) if b != q and not _both_fiat(b, q, self)]
-        out += [f"{b}/USD" for b in sorted(self.currencies) if b != "USD"]
+        # forex as quoted by convention (EUR/USD, USD/JPY); every other pair of currencies trades too
+        out += [f"{c}/USD" if c in _USD_QUOTED else f"USD/{c}" for c in sorted(self.currencies) if c != "USD"]
         for root in self.futures:
             out += self.contracts(root, today)
         return out
