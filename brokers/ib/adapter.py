@@ -776,9 +776,21 @@ class IBBroker:
             except ArithmeticError:
                 return Decimal(0)
 
+        def told(tag: str) -> Decimal | None:  # None when TWS has not said it
+            try:
+                return Decimal(values[(tag, base)])
+            except (KeyError, ArithmeticError):
+                return None
+
+        try:  # sent without a currency; -1 means no limit (not a pattern day trader's count)
+            left: int | None = int(values.get(("DayTradesRemaining", ""), ""))
+        except ValueError:
+            left = None
         return Account(
             currency=base, cash=get("TotalCashValue"), equity=get("NetLiquidation"), buying_power=get("BuyingPower"),
             market_value=get("GrossPositionValue"), unrealized_pnl=get("UnrealizedPnL"), realized_pnl=get("RealizedPnL"),
+            from_broker=True, initial_margin=told("InitMarginReq"), maintenance_margin=told("MaintMarginReq"),
+            excess_liquidity=told("ExcessLiquidity"), day_trades_left=left if left is not None and left >= 0 else None,
         )
 
 

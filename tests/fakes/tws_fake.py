@@ -159,6 +159,7 @@ class FakeTWS:
         self.swallow_answers = 0  # the next N new orders are placed but not acknowledged (the answer is lost)
         self.lose_orders = 0  # the next N placeOrder messages are lost before reaching "TWS"
         self.fail_lookups = 0  # the next N reqAllOpenOrders go unanswered (lookups time out)
+        self.day_trades_remaining = 3  # what DayTradesRemaining says (-1: unlimited)
         self.orders: dict[tuple[int, int], FakeOrder] = {}
         self.executions: list[FakeExecution] = []
         self.positions: dict[int, tuple[float, float]] = {}  # conId -> (qty, avg price per unit)
@@ -348,10 +349,17 @@ class FakeTWS:
             unrealized += (mark - avg) * qty * c.mult
             value += (mark - avg) * qty * c.mult if c.sec_type == "FUT" else mark * qty * c.mult
         net = self.cash + value
+        gross = sum(abs(self._mark(self._by_con(k), avg) * qty * self._by_con(k).mult) for k, (qty, avg) in self.positions.items())
+        initial, maintenance = gross * 0.5, gross * 0.25  # Reg T: half of the gross value up front, a quarter to keep it
         return {
-            "NetLiquidation": f"{net:.2f}", "TotalCashValue": f"{self.cash:.2f}", "BuyingPower": f"{net * 4:.2f}",
+            "NetLiquidation": f"{net:.2f}", "TotalCashValue": f"{self.cash:.2f}", "BuyingPower": f"{max(0.0, net - initial) * 4:.2f}",
             "GrossPositionValue": f"{value:.2f}", "UnrealizedPnL": f"{unrealized:.2f}", "RealizedPnL": "0.00",
+            "InitMarginReq": f"{initial:.2f}", "MaintMarginReq": f"{maintenance:.2f}", "ExcessLiquidity": f"{net - maintenance:.2f}",
         }
+
+    def account_counts(self) -> dict[str, str]:
+        """Account values TWS sends without a currency (``DayTradesRemaining``: -1 is unlimited)."""
+        return {"DayTradesRemaining": str(self.day_trades_remaining)}
 
     def _by_con(self, con_id: int) -> FakeContract:
         return next(c for c in self.contracts if c.con_id == con_id)
@@ -464,6 +472,8 @@ class FakeTWS:
     def _send_account(self, client: _Client, end: bool) -> None:
         for key, value in self.account_values().items():
             self._send(client, [6, 2, key, value, "USD", ACCOUNT])
+        for key, value in self.account_counts().items():
+            self._send(client, [6, 2, key, value, "", ACCOUNT])
         self._send(client, [6, 2, "AccountType", "INDIVIDUAL", "", ACCOUNT])
         for con_id, (qty, avg) in self.positions.items():
             c = self._by_con(con_id)
@@ -482,6 +492,8 @@ class FakeTWS:
         req_id = int(f[2])
         for key, value in self.account_values().items():
             self._send(client, [73, 1, req_id, ACCOUNT, "", key, value, "USD"])
+        for key, value in self.account_counts().items():
+            self._send(client, [73, 1, req_id, ACCOUNT, "", key, value, ""])
         self._send(client, [74, 1, req_id])
 
     # reqAccountSummary
@@ -489,6 +501,8 @@ class FakeTWS:
         req_id = int(f[2])
         for key, value in self.account_values().items():
             self._send(client, [63, 1, req_id, ACCOUNT, key, value, "USD"])
+        for key, value in self.account_counts().items():
+            self._send(client, [63, 1, req_id, ACCOUNT, key, value, ""])
         self._send(client, [64, 1, req_id])
 
     # reqExecutions: [7, 3, reqId, clientId, acct, time, symbol, secType, exchange, side]
