@@ -18,6 +18,9 @@ import importlib
 import importlib.metadata
 import importlib.util
 import inspect
+import json
+import os
+import subprocess
 import sys
 import traceback
 from collections.abc import Iterable, Sequence
@@ -28,6 +31,23 @@ from workstation.core.model import ModelError
 from workstation.strategies.api import Strategy
 
 ENTRY_POINT_GROUP = "workstation.strategies"
+PROBE_TIMEOUT = 5.0  # seconds a plugin file may take to import in the probe
+_PROBES = "workstation-probes.json"
+# the probe: the parent's import path, then the plugin file imported as discovery imports it
+_PROBE = (
+    "import json, sys\n"
+    "sys.path[:0] = json.loads(sys.argv[1])\n"
+    "from pathlib import Path\n"
+    "from workstation.strategies.plugins import _load_file\n"
+    "import workstation.strategy\n"
+    "sys.stdout.write('r'); sys.stdout.flush()\n"
+    "try:\n"
+    "    _load_file(sys.argv[2], Path(sys.argv[3]))\n"
+    "except BaseException:\n"
+    "    pass  # an import error is reported by the real import, with its file and line\n"
+    "sys.stdout.write('d'); sys.stdout.flush()\n"
+)
+_PROBE_START = 120.0  # seconds a child may take to start before it is ready to import a plugin
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,18 +100,24 @@ def user_dir(config: str | Path | None = None) -> Path:
 
 
 def discover(
-    dirs: Sequence[tuple[str, Path]] | None = None, *, entry_points: bool = True, config: str | Path | None = None
+    dirs: Sequence[tuple[str, Path]] | None = None, *, entry_points: bool = True, config: str | Path | None = None,
+    probe_timeout: float = PROBE_TIMEOUT,
 ) -> Discovery:
-    """Load every plugin; ``dirs`` is ``[(source, folder), ...]`` (default: shipped, then user)."""
+    """Load every plugin; ``dirs`` is ``[(source, folder), ...]`` (default: shipped, then user).
+    Files not shipped are imported only once a child process has imported them within
+    ``probe_timeout`` seconds (see the module's docstring)."""
     found = Discovery()
     folders = dirs if dirs is not None else [("shipped", shipped_dir()), ("user", user_dir(config))]
     for source, folder in folders:
         if not folder.is_dir():
             continue
-        for path in sorted(folder.glob("*.py")):
-            if path.name.startswith("_"):
-                continue
+        files = [p for p in sorted(folder.glob("*.py")) if not p.name.startswith("_")]
+        hung = {} if source == "shipped" else _probed(folder, [(_module_name(source, p), p) for p in files], probe_timeout)
+        for path in files:
             module_name = _module_name(source, path)
+            if path in hung:
+                found.errors.append(PluginError(_show(path), None, hung[path]))
+                continue
             try:
                 module = _load_file(module_name, path)
             except BaseException as exc:  # noqa: BLE001 - any failure is this plugin's, not ours
@@ -121,6 +147,89 @@ def discover(
                 continue
             _add(found, obj, "entry point", obj.__module__, inspect.getsourcefile(obj))
     return found
+
+
+def _probed(folder: Path, files: list[tuple[str, Path]], timeout: float) -> dict[Path, str]:
+    """The files of ``folder`` that do not finish importing within ``timeout`` seconds, each
+    with the reason; new or changed files are probed in child processes, all at once."""
+    cache_path = folder / "__pycache__" / _PROBES
+    try:
+        cache = json.loads(cache_path.read_text(encoding="utf-8"))
+        if not isinstance(cache, dict):
+            cache = {}
+    except (OSError, ValueError):
+        cache = {}
+    verdicts: dict[str, dict[str, object]] = {}
+    todo: list[tuple[str, Path, list[int]]] = []
+    for module_name, path in files:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        stamp = [st.st_mtime_ns, st.st_size]
+        known = cache.get(str(path))
+        if isinstance(known, dict) and known.get("stamp") == stamp:
+            verdicts[str(path)] = known
+        else:
+            todo.append((module_name, path, stamp))
+    if todo:
+        for (_, path, stamp), problem in zip(todo, _probe([(m, p) for m, p, _ in todo], timeout), strict=True):
+            verdicts[str(path)] = {"stamp": stamp, "problem": problem}
+        try:
+            cache_path.parent.mkdir(exist_ok=True)
+            cache_path.write_text(json.dumps(verdicts), encoding="utf-8")
+        except OSError:  # a read-only folder: probed again next time
+            pass
+    return {Path(k): str(v["problem"]) for k, v in verdicts.items() if v.get("problem")}
+
+
+def _probe(files: list[tuple[str, Path]], timeout: float) -> list[str | None]:
+    """Import each file in a child process of its own, all at once; for each, None when its
+    import finished within ``timeout`` seconds, else why it is not loaded (the child is
+    killed). The time counts from when the child is ready to import the file: starting an
+    interpreter on a busy machine is not the plugin's fault."""
+    import selectors
+
+    from workstation.core.clock import perf_ns
+
+    path_json = json.dumps([p for p in sys.path if p])
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _PROBE, path_json, module_name, str(path)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+        )
+        for module_name, path in files
+    ]
+    out: list[str | None] = [None] * len(children)
+    began = perf_ns()
+    limits = [began + int(_PROBE_START * 1e9)] * len(children)  # until ready, then ready + timeout
+    waiting = set(range(len(children)))
+    with selectors.DefaultSelector() as sel:
+        for i, child in enumerate(children):
+            sel.register(child.stdout, selectors.EVENT_READ, i)  # type: ignore[arg-type]
+        while waiting:
+            now = perf_ns()
+            for i in [i for i in waiting if now >= limits[i]]:
+                children[i].kill()
+                out[i] = f"did not finish loading within {timeout:g} s (a loop at import time?); not loaded"
+                waiting.discard(i)
+                sel.unregister(children[i].stdout)  # type: ignore[arg-type]
+            if not waiting:
+                break
+            for key, _ in sel.select(max(0.0, (min(limits[i] for i in waiting) - now) / 1e9)):
+                i = key.data
+                data = os.read(key.fd, 64)
+                if b"r" in data:
+                    limits[i] = perf_ns() + int(timeout * 1e9)
+                if not data or b"d" in data:  # imported (or the child ended: an import error)
+                    waiting.discard(i)
+                    sel.unregister(key.fileobj)
+    for child in children:
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+    return out
 
 
 def _module_name(source: str, path: Path) -> str:
