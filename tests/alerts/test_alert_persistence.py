@@ -74,7 +74,7 @@ async def test_a_builtin_alert_keeps_its_cooldown_across_a_restart(tmp_path):
     assert s.alerts.raise_alert("Stale data", "no quote for AAPL in 90s", key="stale-AAPL") is not None
 
 
-async def test_a_settings_rule_whose_text_changed_starts_afresh(tmp_path):
+async def test_a_settings_rule_stays_fired_until_its_text_changes(tmp_path):
     def with_rules(*rules):
         st = settings()
         return msgspec.structs.replace(st, alerts=msgspec.structs.replace(st.alerts, rules=list(rules)))
@@ -83,6 +83,9 @@ async def test_a_settings_rule_whose_text_changed_starts_afresh(tmp_path):
     quote(broker, "AAPL", 201.0)
     assert len(notices) == 1
     clock.advance(120)
+    s, broker, clock, notices = restart(s, tmp_path, clock, with_rules("AAPL > 200"))  # the same rule: still fired
+    quote(broker, "AAPL", 201.0)
+    assert notices == []
     s, broker, clock, notices = restart(s, tmp_path, clock, with_rules("AAPL > 100"))  # s1 is now another rule
     quote(broker, "AAPL", 201.0)
     assert [a.title for a in notices] == ["Alert s1: AAPL > 100"]
@@ -146,3 +149,28 @@ def test_owner_processes_in_a_row_raise_one_alert_and_keep_its_ack(tmp_path):
     assert text[1][0] == str(aapl["id"]) and text[1][2] == "acked"
     rules = {r["id"]: r for r in json.loads(run_cli("alert", "list", "--json", home=home).stdout)}
     assert rules["u1"]["last_fired"] == aapl["ts"] and rules["u1"]["armed"] is False
+
+
+async def test_the_alerts_pane_after_a_restart_shows_acknowledgements_newest_first(tmp_path):
+    from tests.ui_support import make_app, settle
+    from workstation.ui.panes.feed import AlertsPane
+
+    _, s, _ = make_app(tmp_path)
+    stale = s.alerts.raise_alert("Stale data", "no quote for MSFT in 90s")
+    s.clock.advance(1)
+    s.alerts.raise_alert("Breaker", "daily loss", priority="high")
+    s.alerts.ack([stale.id])
+    s.journal.close()
+
+    app, s, _ = make_app(tmp_path)  # the next start on the same data directory
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        pane = app.main.query_one("#alerts", AlertsPane)
+        assert [(r.cells[2][0], r.cells[1][0]) for r in pane.entries] == [
+            ("Breaker: daily loss", "high"), ("Stale data: no quote for MSFT in 90s", "acked"),
+        ]
+        pane.add(stale.ts - 60, "normal", "Spike: AAPL", 0)  # older, arriving last (a backlog behind live alerts)
+        s.clock.advance(5)
+        s.alerts.raise_alert("Fill", "order 7 buy 1 AAPL", priority="low")
+        await settle(pilot)
+        assert [r.cells[2][0].split(":")[0] for r in pane.entries] == ["Fill", "Breaker", "Stale data", "Spike"]
