@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from tests.alpaca_support import fake, write_settings  # noqa: F401 (fixture)
+from tests.alpaca_support import write_settings
 from tests.conftest import run_cli
-from tests.fakes.alpaca_fake import KEY, SECRET, FakePosition
+from tests.fakes.alpaca_fake import KEY, SECRET, AlpacaFake, FakePosition
 
 KEYS = {"APCA_API_KEY_ID": KEY, "APCA_API_SECRET_KEY": SECRET, "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
 
@@ -26,18 +26,37 @@ def test_paper_status_says_its_buying_power_is_local_and_shows_no_broker_figures
     assert "margin" not in text.stdout and "day trades" not in text.stdout
 
 
+class _IbLikeFake(AlpacaFake):
+    """The Alpaca fake, saying a buying power no local formula gives (as IB did: 395,439 for 200,000)."""
+
+    async def _account(self, request):
+        from aiohttp import web
+
+        answer = await super()._account(request)
+        if answer.status != 200:
+            return answer
+        doc = json.loads(answer.text)
+        doc["buying_power"] = "395439.12"
+        return web.json_response(doc)
+
+
+@pytest.fixture
+def ib_like():
+    f = _IbLikeFake().start()
+    yield f
+    f.stop()
+
+
 @pytest.mark.slow
-def test_status_on_a_broker_shows_the_brokers_buying_power(fake, home):  # noqa: F811
-    fake.cash = Decimal(50_000)  # Alpaca says 2 x cash: 100,000
-    fake.positions["AAPL"] = FakePosition("AAPL", Decimal(100), Decimal(150))
-    write_settings(home, fake)
+def test_status_on_a_broker_shows_the_brokers_buying_power(ib_like, home):
+    ib_like.positions["AAPL"] = FakePosition("AAPL", Decimal(100), Decimal(150))
+    write_settings(home, ib_like)
     r = run_cli("status", "--profile", "alpaca-paper", "--json", home=home, env=KEYS)
     assert r.returncode == 0, r.stderr
     acct = json.loads(r.stdout)["account"]
-    # equity x leverage - exposure would be 2 x 65,000 - 15,000 = 115,000
-    assert acct["buying_power"] == "100000" and acct["buying_power_source"] == "broker"
+    assert acct["buying_power"] == "395439.12" and acct["buying_power_source"] == "broker"
     text = run_cli("status", "--profile", "alpaca-paper", home=home, env=KEYS)
-    assert "buying power 100,000.00 (broker)" in text.stdout
+    assert "buying power 395,439.12 (broker)" in text.stdout
 
 
 def test_status_text_shows_margin_and_day_trades_only_when_the_broker_gave_them(capsys, monkeypatch, tmp_path):

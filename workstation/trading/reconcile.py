@@ -4,8 +4,11 @@
 feeds them through the order manager (which journals each ``exec_id`` exactly once),
 compares open orders both ways, settles orders the broker no longer has by looking each
 up by client order id, and, for brokers that keep the account, compares positions and
-adopts the broker's. Every difference becomes one line of a single alert, and the whole
-resync is journaled.
+adopts the broker's positions and account figures (``Portfolio.take_account``). Every
+difference becomes one line of a single alert, and the whole resync is journaled; a
+difference the previous resync with the same broker already journaled is not alerted again
+(it was adopted then). ``refresh_account`` takes the broker's account figures again (the
+session calls it after fills and periodically).
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ async def resync(
             if cid not in ours and oms.orders.get(oms._by_client.get(cid, ""), None) is None:
                 diffs.append(f"open order at {broker.name} unknown to the journal: {b.side} {plain(b.qty)} {b.symbol} ({cid})")
     if broker.keeps_account:
+        asked = clock.time()  # before asking: an order sent meanwhile is held on top of the broker's figures
         try:
             positions = await broker.positions()
             account = await broker.account()
@@ -78,16 +82,47 @@ async def resync(
                 a, b = mine.get(sym, Decimal(0)), theirs.get(sym, Decimal(0))
                 if a != b:
                     diffs.append(f"position {sym}: journal {plain(a)}, {broker.name} {plain(b)} (taking the broker's)")
-            portfolio.adopt(positions, {account.currency: account.cash} if account is not None else None)
+            portfolio.adopt(positions)
+            if account is not None:
+                portfolio.take_account(account, asked)
+    reported = _reported_before(journal, broker.name)
     journal.append("resync", {"broker": broker.name, "differences": diffs}, clock.time())
-    if diffs:
+    # a difference the previous resync journaled was alerted (and adopted) then: once is enough.
+    # A failure to ask is a problem now, so it is alerted every time.
+    new = [d for d in diffs if d.startswith("could not ") or d not in reported]
+    if new:
         bus.publish(
             AlertRaised(
-                title=f"Resync with {broker.name}: {len(diffs)} difference(s)", message="; ".join(diffs),
+                title=f"Resync with {broker.name}: {len(new)} difference(s)", message="; ".join(new),
                 priority="high", source="reconcile", ts=clock.time(), key="resync",
             )
         )
     return diffs
+
+
+def _reported_before(journal: Journal, broker_name: str) -> set[str]:
+    """The differences the newest journaled resync with this broker found (already alerted)."""
+    for _seq, _ts, kind, _ref, data in journal.events("resync", limit=1):
+        if kind == "resync" and isinstance(data, dict) and data.get("broker") == broker_name:
+            return {str(d) for d in data.get("differences") or ()}
+    return set()
+
+
+async def refresh_account(*, broker: Broker, portfolio: Portfolio, clock: Clock) -> bool:
+    """Take a broker's account figures now (after fills, and periodically): its buying power,
+    margin and day-trade figures and its cash. False when it could not say (kept as they were)."""
+    if not broker.keeps_account:
+        return False
+    asked = clock.time()
+    try:
+        account = await broker.account()
+    except BrokerError as exc:
+        log.info("account figures from %s not refreshed: %s", broker.name, exc)
+        return False
+    if account is None:
+        return False
+    portfolio.take_account(account, asked)
+    return True
 
 
 async def _lookup(broker: Broker, client_id: str):
@@ -98,4 +133,4 @@ async def _lookup(broker: Broker, client_id: str):
         return None
 
 
-__all__ = ["resync", "BrokerFill"]
+__all__ = ["refresh_account", "resync", "BrokerFill"]

@@ -85,6 +85,8 @@ class Session:
     readonly: bool = False  # a view (no owner): quotes only, nothing sent, nothing written
     _priced: set[str] = field(default_factory=set)  # symbols the broker's feed prices for us
     _feeding: bool = False  # start() subscribed: new symbols are subscribed as orders name them
+    account_every: float = 30.0  # seconds between refreshes of a broker's account figures
+    _account_due: asyncio.Event = field(default_factory=asyncio.Event)  # a fill: refresh them now
 
     @classmethod
     def build(
@@ -191,6 +193,8 @@ class Session:
         # whatever the watchlist says (P&L, exposure and the risk checks read its quotes)
         bus.subscribe(OrderSubmitted, lambda e: session.keep_priced(e.order.symbol))
         bus.subscribe(OrderFilled, lambda e: session.keep_priced(e.fill.symbol))
+        if broker.keeps_account:  # the broker's buying power and margin move with every fill
+            bus.subscribe(OrderFilled, lambda e: session._account_due.set())
         alerts.attach()
         breaker.on_trip.append(
             lambda reason: session._spawn(cancel_opening_orders(
@@ -284,6 +288,22 @@ class Session:
             clock=self.clock, bus=self.bus,
         )
 
+    async def _keep_account(self) -> None:
+        """The broker's account figures (buying power, margin, day trades), asked again after
+        fills and every ``account_every`` seconds."""
+        from workstation.trading.reconcile import refresh_account
+
+        while True:
+            try:
+                await asyncio.wait_for(self._account_due.wait(), self.account_every)
+            except TimeoutError:
+                pass
+            self._account_due.clear()
+            try:
+                await refresh_account(broker=self.broker, portfolio=self.portfolio, clock=self.clock)
+            except Exception as exc:  # an adapter's surprise must not end the refreshes: keep the last figures
+                log.warning("account figures from %s not refreshed: %s", self.broker.name, exc)
+
     def held_symbols(self) -> list[str]:
         return [p.symbol for p in self.portfolio.positions()]
 
@@ -307,6 +327,7 @@ class Session:
             restore(working)  # before the resync: a broker learns where to look for their fills
         if self.broker.keeps_account:
             await self.resync()
+            self._spawn_background(self._keep_account())
         await self._quote(symbols, subscribe=True)
         self.monitor.evaluate()
         await self.drain()
