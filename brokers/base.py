@@ -170,3 +170,42 @@ def redact_report(report: BrokerReport) -> BrokerReport:
         if cleaned != reason:
             return msgspec.structs.replace(report, reason=cleaned)  # type: ignore[type-var]
     return report
+
+
+# --------------------------------------------------------------------------- floats from SDKs
+
+SIGNIFICANT_DIGITS = 12
+"""A float an SDK hands over carries at most this many significant digits of meaning: more is
+binary noise (``-0.1399999999998`` is ``-0.14``)."""
+
+AVERAGE_PLACES = Decimal("0.00000001")
+"""Average prices (a position's cost) are rounded to 8 decimal places."""
+
+
+def _tidy(d: Decimal) -> Decimal:
+    """Without trailing zeros, and never in exponent form (``60000``, not ``6E+4``)."""
+    return Decimal(format(d.normalize(), "f"))
+
+
+def exact(value: float | int | str | Decimal) -> Decimal:
+    """A number from an SDK as the decimal it stands for. A float is read from its shortest
+    form (``repr``, never its binary expansion) and rounded to ``SIGNIFICANT_DIGITS``."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool) or not isinstance(value, float):
+        return Decimal(str(value))
+    d = Decimal(repr(value))
+    if not d.is_finite() or d == 0:
+        return d
+    places = SIGNIFICANT_DIGITS - d.adjusted() - 1
+    return _tidy(d.quantize(Decimal(1).scaleb(-places))) if places < -d.as_tuple().exponent else _tidy(d)
+
+
+def average(value: Decimal) -> Decimal:
+    """An average price rounded to ``AVERAGE_PLACES`` (a division's 28 digits say nothing more)."""
+    return _tidy(value.quantize(AVERAGE_PLACES)) if value.is_finite() else value
+
+
+# A position's ``avg_price`` of 0 from ``Broker.positions`` means the broker cannot tell its
+# cost (the ccxt adapter, when an exchange's trades do not account for a balance): never a
+# made-up cost; the portfolio keeps the average it knows (``Portfolio.adopt``).

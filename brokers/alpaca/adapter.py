@@ -62,6 +62,7 @@ from brokers.base import (
     QuoteSink,
     ReportSink,
     StateSink,
+    average,
     redact,
     redact_report,
 )
@@ -646,7 +647,7 @@ class AlpacaBroker:
             qty = dec(p["qty"])
             if p.get("side") == "short" and qty > 0:
                 qty = -qty
-            out.append(Position(symbol=our_symbol(p["symbol"], p.get("asset_class")), qty=qty, avg_price=dec(p["avg_entry_price"])))
+            out.append(Position(symbol=our_symbol(p["symbol"], p.get("asset_class")), qty=qty, avg_price=average(dec(p["avg_entry_price"]))))
         return out
 
     async def account(self) -> ModelAccount | None:

@@ -34,6 +34,7 @@ from brokers.base import (
     BrokerRejected,
     BrokerReplaced,
     BrokerReport,
+    exact,
 )
 from workstation.core.model import AssetClass, Instrument, Order, OrderType, TimeInForce, plain
 from workstation.core.symbols import parse_symbol
@@ -52,7 +53,7 @@ def dec(value: object) -> Decimal:
     if isinstance(value, Decimal):
         return value
     if isinstance(value, float):
-        return Decimal(repr(value))
+        return exact(value)  # its shortest form, binary noise rounded away
     return Decimal(str(value))
 
 

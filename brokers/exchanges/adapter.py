@@ -64,6 +64,8 @@ from brokers.base import (
     BrokerReport,
     BrokerTimeout,
     BrokerUnavailable,
+    average,
+    exact,
     redact,
     redact_report,
 )
@@ -99,7 +101,7 @@ def _dec(value: Any) -> Decimal | None:
     if isinstance(value, float) and value.is_integer():
         return Decimal(int(value))  # ccxt hands amounts over as floats; 100000.0 is 100000
     try:
-        return to_decimal(value if not isinstance(value, float) else repr(value))
+        return to_decimal(value if not isinstance(value, float) else exact(value))  # no binary noise
     except ModelError:
         return None
 
@@ -942,11 +944,15 @@ class CcxtBroker:
                 continue
             qty = _dec(balance["total"][asset]) or ZERO
             avg = await self._average_cost(market["symbol"], qty)
-            out.append(Position(symbol=self._our_symbol(market["symbol"]), qty=qty, avg_price=avg, currency=parse_symbol(symbol).currency))
+            if avg is None:  # not a made-up cost: 0 says "unknown", and the journal's average stands
+                log.info("%s: the cost of the %s balance is not in its trades; keeping the known average", self.venue, asset)
+            out.append(Position(symbol=self._our_symbol(market["symbol"]), qty=qty, avg_price=avg or ZERO, currency=parse_symbol(symbol).currency))
         return out
 
-    async def _average_cost(self, symbol: str, qty: Decimal) -> Decimal:
-        """Average cost of a holding from the venue's recent trades (last price if none)."""
+    async def _average_cost(self, symbol: str, qty: Decimal) -> Decimal | None:
+        """Average cost of a holding from the venue's trades (``average``: 8 decimal places), or
+        None when they do not account for the whole balance (no trades, a deposit, trades
+        older than the venue keeps): the exchange cannot tell its cost."""
         ex = self._require()
         try:
             trades = await ex.fetch_my_trades(symbol)
@@ -960,10 +966,9 @@ class CcxtBroker:
                 held += q
             else:
                 held = max(ZERO, held - q)
-        if avg:
-            return avg
-        q = self._quotes.get(self._our_symbol(symbol))
-        return to_decimal(q.last) if q is not None and q.last > 0 else ZERO
+        if not avg or held < qty:  # a fee taken in the asset leaves the balance below what was bought
+            return None
+        return average(avg)
 
     async def account(self) -> Account | None:
         ex = self._require()
@@ -992,7 +997,8 @@ class CcxtBroker:
             else:
                 price = to_decimal(q.last or q.mid)
             value += (_dec(total.get(asset)) or ZERO) * price
-        return Account(currency=self.base_currency, cash=cash, equity=cash + value, buying_power=buying, market_value=value)
+        # a cash account: what it can buy is its free quote balance (locked funds back open orders)
+        return Account(currency=self.base_currency, cash=cash, equity=cash + value, buying_power=buying, market_value=value, from_broker=True)
 
     async def history(self, symbol: str, seconds: int, start: float, end: float) -> list[Bar]:
         ex = self._require()

@@ -55,6 +55,7 @@ from brokers.base import (
     QuoteSink,
     ReportSink,
     StateSink,
+    average,
     redact,
     redact_report,
 )
@@ -758,7 +759,8 @@ class IBBroker:
             mult = multiplier_of(p.contract)
             avg = decimal_of(p.avgCost)
             if p.contract.secType in ("FUT", "OPT", "FOP"):
-                avg = (avg / mult).quantize(Decimal("0.00000001")).normalize()  # IB's avgCost is per contract
+                avg = avg / mult  # IB's avgCost is per contract
+            avg = average(avg)
             out.append(Position(symbol=self._symbol(p.contract), qty=decimal_of(p.position), avg_price=avg,
                                 multiplier=mult, currency=p.contract.currency or "USD"))
         return out

@@ -21,6 +21,8 @@ from decimal import Decimal
 import msgspec
 from ib_async import Contract, ContractDetails
 
+from brokers.base import exact
+
 from workstation.core.model import AssetClass, Instrument, plain, to_decimal
 
 
@@ -74,10 +76,11 @@ def multiplier_of(contract: Contract) -> Decimal:
 
 
 def decimal_of(x: float) -> Decimal:
-    """A float from the wire as the Decimal it was printed as (``185.37``, not its binary expansion)."""
+    """A float from the wire as the Decimal it was printed as (``185.37``, not its binary
+    expansion), binary noise rounded away (``150.29999999999998`` is ``150.3``: ``exact``)."""
     if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))):
         return Decimal(0)
-    return Decimal(repr(float(x))).normalize() if x != int(x) else Decimal(int(x))
+    return exact(float(x)) if x != int(x) else Decimal(int(x))
 
 
 def instrument_from_details(inst: Instrument, details: ContractDetails) -> Instrument:

@@ -406,3 +406,14 @@ async def test_a_crypto_order_with_the_default_day_time_in_force_is_sent_as_gtc(
     assert [o["time_in_force"] for o in fake.orders_for(order.client_id)] == ["gtc"]
     fake.fill(order.client_id)
     await until(lambda: session.oms.orders[order.id].status is OrderStatus.FILLED, what="crypto fill")
+
+
+async def test_an_average_entry_price_is_rounded_to_eight_places(fake, keys, home):  # noqa: F811
+    fake.positions["AAPL"] = FakePosition("AAPL", Decimal(3), (Decimal(580) + 2 * Decimal(590)) / 3)  # 28 digits on the wire
+    s = Session.build(settings_for(fake), "alpaca-paper")
+    await s.start()
+    try:
+        positions = {p.symbol: p for p in await s.broker.positions()}
+        assert positions["AAPL"].avg_price == Decimal("586.66666667")
+    finally:
+        await s.stop()

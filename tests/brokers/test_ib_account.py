@@ -30,3 +30,14 @@ async def test_unlimited_day_trades_are_not_a_count(home):
         acct = await session.broker.account()
         assert acct.day_trades_left is None and acct.from_broker is True
         assert acct.initial_margin == Decimal("0.00") and acct.excess_liquidity == acct.equity
+
+
+async def test_float_noise_from_tws_is_rounded_away(home):
+    fake = FakeTWS()
+    fake.positions[AAPL] = (10.0, 150.1 + 0.2)  # TWS prints 150.29999999999998
+    fake.positions[fake.contract("ES").con_id] = (3.0, 5866.7 + 1 / 3)  # per point: 5867.033333333333
+    async with ib_session(home, fake=fake) as (session, fake):
+        positions = {p.symbol: p for p in await session.broker.positions()}
+        assert positions["AAPL"].avg_price == Decimal("150.3")
+        # IB's cost per contract (293351.6666666667, read to 12 significant digits) over the multiplier, to 8 places
+        assert positions["ES-2026-12"].avg_price == Decimal("5867.03333334")

@@ -156,7 +156,9 @@ class Portfolio:
             pos = self.book.positions.get(p.symbol)
             if pos is None:
                 pos = self.book.positions[p.symbol] = _Pos()
-            pos.qty, pos.avg = p.qty, p.avg_price
+            # a broker that cannot tell a position's cost says 0 (brokers/base.py): the known average stands
+            known = pos.avg if pos.qty and (pos.qty > 0) == (p.qty > 0) else ZERO
+            pos.qty, pos.avg = p.qty, p.avg_price or known
             seen.add(p.symbol)
             inst = self._inst(p.symbol)
             if p.multiplier != 1 and inst.multiplier != p.multiplier:  # the broker knows the contract better
