@@ -6,7 +6,8 @@ bar-matching simulated broker (``brokers.paper.bars.BarSimBroker``) and a simula
 Bars from every symbol are merged into one timestamp order. For each timestamp the
 broker first matches the working orders against the bars that open then (so an order
 sent on bar *t* fills on bar *t+1*), then the clock moves to the bars' close and each
-bar goes to the strategies that subscribed to its symbol. Everything runs on one
+bar goes to the strategies that subscribed to its symbol; then the strategies' timers due by
+that close fire (``runner.fire_timers``: timers run on the simulated clock, as live). Everything runs on one
 thread, synchronously; the event loop is only entered when a strategy has sent an order
 (the order manager's ``submit`` is a coroutine), never per bar. Same inputs, same output.
 
