@@ -5,6 +5,7 @@ journal commit), exactly as the workstation shows it.
 """
 
 import asyncio
+import datetime
 import random
 import sys
 from decimal import Decimal
@@ -16,7 +17,10 @@ from workstation.core.config import load_settings  # noqa: E402
 from workstation.core.model import OrderFilled, OrderRequest, OrderType, Side, TimeInForce  # noqa: E402
 from workstation.trading.session import Session  # noqa: E402
 
-SYMBOLS = ["AAPL", "MSFT", "ES-2026-12", "BTC/USD"]
+from brokers.paper.universe import load_universe  # noqa: E402
+
+# the front ES contract listed today (a dated symbol would expire under the test)
+SYMBOLS = ["AAPL", "MSFT", load_universe().contracts("ES", datetime.date.today())[0], "BTC/USD"]
 
 
 async def main(seed: int) -> None:
