@@ -86,9 +86,10 @@ async def test_a_settings_rule_stays_fired_until_its_text_changes(tmp_path):
     s, broker, clock, notices = restart(s, tmp_path, clock, with_rules("AAPL > 200"))  # the same rule: still fired
     quote(broker, "AAPL", 201.0)
     assert notices == []
-    s, broker, clock, notices = restart(s, tmp_path, clock, with_rules("AAPL > 100"))  # s1 is now another rule
+    s, broker, clock, notices = restart(s, tmp_path, clock, with_rules("AAPL > 100 cooldown 1h"))  # s1: another rule
+    assert s.alerts.rule_state("s1") == (None, True)  # not the old rule's firing
     quote(broker, "AAPL", 201.0)
-    assert [a.title for a in notices] == ["Alert s1: AAPL > 100"]
+    assert [a.title for a in notices] == ["Alert s1: AAPL > 100 cooldown 1h"]
 
 
 async def test_acknowledgements_survive_a_restart_for_every_face(tmp_path):

@@ -153,9 +153,11 @@ class AlertEngine:
         for _seq, _ts, _kind, _ref, data in self.journal.events("alert.ack"):
             acked.update(int(i) for i in data.get("ids", ()))
         for key, (fired, armed, text) in self.journal.alert_state().items():
-            self._seen[key] = fired
             rule = self.rules.get(key[len("rule-"):]) if key.startswith("rule-") else None
-            if rule is not None and not armed and text in (None, rule.text):
+            if rule is not None and text not in (None, rule.text):
+                continue  # a settings rule's id now names another rule: that one starts afresh
+            self._seen[key] = fired
+            if rule is not None and not armed:
                 self._armed[rule.id] = False  # fired, and its condition has not been seen false since
         for seq, ts, _kind, _ref, data in self.journal.latest("alert", self.recent.maxlen or 500):
             self.recent.append(Alert(
