@@ -117,7 +117,7 @@ class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError(f"leverage must be above 0 and at most 100, got {self.leverage}")
         _one_of("broker", self.broker, ("sim", "alpaca", "ccxt", "ib"))
         _one_of("account_type", self.account_type, ("margin", "cash"))
-        _one_of("journal_sync", self.journal_sync.upper(), ("NORMAL", "FULL"))
+        _one_of("journal_sync", self.journal_sync.upper(), ("NORMAL", "FULL", "OFF"))  # OFF: bulk loads and tests
         try:
             check_overrides(self.risk, self.strategy_risk)
         except ValueError as exc:
