@@ -22,6 +22,18 @@ def symbols(n: int) -> list[str]:
     return out
 
 
+def paper_universe(names: list[str]):
+    """The paper market's shipped universe plus the made-up ``names`` (they quote like any stock)."""
+    from brokers.paper.market import shipped_universe
+
+    return shipped_universe().extended_by(None, {name: {"price": "100"} for name in names})
+
+
+def paper_settings_toml(names: list[str]) -> str:
+    """A settings file adding the made-up ``names`` to the paper market (``[paper.symbols]``)."""
+    return "[paper.symbols]\n" + "".join(f'{name} = {{ price = "100" }}\n' for name in names)
+
+
 def pct(values: list[float], p: float) -> float:
     s = sorted(values)
     if not s:

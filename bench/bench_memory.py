@@ -11,14 +11,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import psutil
-from _common import ROOT, symbols
+from _common import ROOT, paper_settings_toml, symbols
 
 
 def main(seconds: float = 10.0) -> dict:
-    syms = ",".join(symbols(500))
+    names = symbols(500)
+    syms = ",".join(names)
     with tempfile.TemporaryDirectory() as home:
+        (Path(home) / "settings.toml").write_text(paper_settings_toml(names), encoding="utf-8")
         env = dict(os.environ, WORKSTATION_HOME=home, PYTHONPATH=str(ROOT))
         proc = subprocess.Popen(
             [sys.executable, str(ROOT / "main.py"), "stream", "-s", syms, "-d", f"{seconds}s", "--json"],

@@ -14,7 +14,7 @@ import json
 import time
 from decimal import Decimal
 
-from _common import symbols
+from _common import paper_universe, symbols
 
 from brokers.paper.broker import SimBroker, SimConfig
 from workstation.core.clock import SimClock
@@ -28,7 +28,7 @@ async def main() -> dict:
 
     syms = symbols(500)
     clock = SimClock(1_767_225_600.0)
-    broker = SimBroker(clock, SimConfig())
+    broker = SimBroker(clock, SimConfig(), universe=paper_universe(syms))
     with tempfile.TemporaryDirectory() as tmp:
         s = Session.build(Settings(), "paper", data_root=tmp, clock=clock, broker=broker)
         for i, sym in enumerate(syms[:50]):

@@ -12,7 +12,7 @@ import tempfile
 import time
 from decimal import Decimal
 
-from _common import pct, symbols
+from _common import paper_universe, pct, symbols
 
 from brokers.paper.broker import SimBroker, SimConfig
 from workstation.core.clock import SimClock
@@ -32,8 +32,8 @@ ALL_ON = RiskLimits(
 
 async def main() -> dict:
     clock = SimClock(1_767_225_600.0)
-    broker = SimBroker(clock, SimConfig(partial_fills=False))
     names = symbols(50)
+    broker = SimBroker(clock, SimConfig(partial_fills=False), universe=paper_universe(names))
     settings = Settings(profiles={"paper": Profile(risk=ALL_ON, initial_cash=Decimal(10_000_000))})
     out: dict = {"benchmark": "risk"}
     with tempfile.TemporaryDirectory() as tmp:

@@ -22,7 +22,7 @@ import json
 import tempfile
 import time
 
-from _common import pct, symbols
+from _common import paper_universe, pct, symbols
 
 from brokers.paper.broker import SimBroker, SimConfig
 from workstation.core.clock import LiveClock
@@ -62,8 +62,8 @@ class Churn(Strategy):
 
 async def main() -> dict:
     clock = LiveClock()
-    broker = SimBroker(clock, SimConfig(partial_fills=False))
     syms = symbols(SYMBOLS)
+    broker = SimBroker(clock, SimConfig(partial_fills=False), universe=paper_universe(syms))
     arrived: dict[str, float] = {}
     submit = broker.submit
 
