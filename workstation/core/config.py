@@ -52,6 +52,35 @@ def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be {', '.join(allowed[:-1])} or {allowed[-1]}, got {value!r}")
 
 
+# Broker endpoints a profile may point elsewhere (a sandbox, a proxy, a regional host):
+# option -> the URL schemes it takes.
+ENDPOINT_OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "alpaca": {
+        "trading_url": ("http", "https"), "data_url": ("http", "https"),
+        "trading_stream_url": ("ws", "wss"), "stock_stream_url": ("ws", "wss"), "crypto_stream_url": ("ws", "wss"),
+    },
+    "ccxt": {"url_override": ("http", "https")},
+}
+
+
+def _check_endpoints(broker: str, options: dict[str, Any]) -> None:
+    """Each endpoint option of ``broker`` is a URL of its schemes with a host, or ValueError naming it."""
+    from urllib.parse import urlsplit
+
+    for key, schemes in ENDPOINT_OPTIONS.get(broker, {}).items():
+        value = options.get(key)
+        if value is None:
+            continue
+        wanted = " or ".join(f"{s}://" for s in schemes)
+        try:
+            parts = urlsplit(value) if isinstance(value, str) else None
+            ok = parts is not None and parts.scheme in schemes and bool(parts.hostname) and (parts.port or 1) > 0
+        except ValueError:  # a port that is not a number, or out of range
+            ok = False
+        if not ok:
+            raise ValueError(f"options.{key} must be a URL ({wanted}) with a host, got {value!r}")
+
+
 class PaperSymbol(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One symbol a user adds to the paper market: ``ACME = { price = "42.50", sector = "Industrials" }``."""
 
@@ -122,6 +151,7 @@ class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             check_overrides(self.risk, self.strategy_risk)
         except ValueError as exc:
             raise ValueError(f"strategy_risk: {exc}") from None
+        _check_endpoints(self.broker, self.options if isinstance(self.options, dict) else {})
 
 
 # Profiles that exist without a settings file. A ``[profiles.NAME]`` table of the same
@@ -380,6 +410,9 @@ def _table_of(raw: dict[str, Any]) -> str:
     profiles = raw.get("profiles")
     if isinstance(profiles, dict):
         for name, table in profiles.items():
+            if isinstance(table, dict) and isinstance(table.get("options", {}), dict):  # as merged: a built-in's broker
+                base = BUILTIN_PROFILES.get(name, {})
+                table = {**base, **table, "options": {**base.get("options", {}), **table.get("options", {})}}
             try:
                 msgspec.convert(table, Profile, strict=False)
             except (msgspec.ValidationError, ValueError, TypeError, ArithmeticError, RecursionError):
