@@ -3,7 +3,9 @@
 ``resync`` asks the broker for fills since the newest one we journaled (less a margin),
 feeds them through the order manager (which journals each ``exec_id`` exactly once),
 compares open orders both ways, settles orders the broker no longer has by looking each
-up by client order id, and, for brokers that keep the account, compares positions and
+up by client order id (a failed lookup makes a working order ``unknown``, never canceled;
+an unknown order settles on what the broker shows, or stays unknown and is looked up
+again), and, for brokers that keep the account, compares positions and
 adopts the broker's positions and account figures (``Portfolio.take_account``). Every
 difference becomes one line of a single alert, and the whole resync is journaled; a
 difference the previous resync with the same broker already journaled is not alerted again
@@ -21,13 +23,12 @@ from workstation.core.bus import Bus
 from workstation.core.clock import Clock
 from workstation.core.journal import Journal
 from workstation.core.model import AlertRaised, OrderStatus, plain
-from workstation.trading.oms import OrderManager
+from workstation.trading.oms import TERMINAL_AT_BROKER, OrderManager
 from workstation.trading.portfolio import Portfolio
 
 log = logging.getLogger(__name__)
 
 FILL_MARGIN_S = 300.0
-TERMINAL_AT_BROKER = {"canceled", "cancelled", "expired", "rejected", "done_for_day", "inactive"}
 
 
 async def resync(
@@ -50,17 +51,39 @@ async def resync(
     except BrokerError as exc:
         diffs.append(f"could not fetch open orders: {exc}")
         at_broker = None
+        for order in oms.working():
+            if order.status is OrderStatus.UNKNOWN:
+                oms.follow_unknown(order)
     if at_broker is not None:
         ours = {o.client_id: o for o in oms.working() if o.status is not OrderStatus.NEW}
         for cid, order in ours.items():
             if cid in at_broker:
                 b = at_broker[cid]
-                if b.filled_qty > order.filled_qty:
+                if order.status is OrderStatus.UNKNOWN:
+                    diffs.append(f"order {order.id} was unknown: {broker.name} shows it {b.status}")
+                    await oms.settle(order, b)
+                elif b.filled_qty > order.filled_qty:
                     diffs.append(f"order {order.id}: broker shows {plain(b.filled_qty)} filled, journal {plain(order.filled_qty)}")
                 continue
-            state = await _lookup(broker, cid)
-            if state is None or state.status.lower() in TERMINAL_AT_BROKER:
+            try:
+                state = await broker.lookup(cid)
+            except BrokerError as exc:
                 current = oms.orders[order.id]
+                if current.status is OrderStatus.UNKNOWN:
+                    oms.follow_unknown(current)
+                elif current.status.is_working:
+                    diffs.append(f"order {order.id} is not open at {broker.name} and its lookup failed ({exc}): its state is unknown")
+                    oms.mark_unknown(current, f"not open at {broker.name} after resync and the lookup failed ({exc})")
+                continue
+            current = oms.orders[order.id]
+            if current.status is OrderStatus.UNKNOWN:
+                await oms.settle(current, state)
+                settled = oms.orders[order.id]
+                if settled.status is OrderStatus.UNKNOWN:
+                    oms.follow_unknown(settled)
+                else:
+                    diffs.append(f"order {order.id} was unknown: now {settled.status.value}")
+            elif state is None or state.status.lower() in TERMINAL_AT_BROKER:
                 if current.status.is_working:
                     reason = f"not open at {broker.name} after resync" + (f" ({state.status})" if state else "")
                     diffs.append(f"order {order.id} {reason}")
@@ -123,14 +146,6 @@ async def refresh_account(*, broker: Broker, portfolio: Portfolio, clock: Clock)
         return False
     portfolio.take_account(account, asked)
     return True
-
-
-async def _lookup(broker: Broker, client_id: str):
-    try:
-        return await broker.lookup(client_id)
-    except BrokerError as exc:
-        log.info("lookup of %s failed: %s", client_id, exc)
-        return None
 
 
 __all__ = ["refresh_account", "resync", "BrokerFill"]

@@ -387,6 +387,7 @@ class Session:
     async def stop(self) -> None:
         for task in list(self._background):
             task.cancel()
+        self.oms.close()
         try:
             await asyncio.wait_for(self.drain(), timeout=10.0)
         except TimeoutError:
