@@ -51,13 +51,14 @@ RESEARCH_FORMS = [
 
 
 def _rows(home: Path) -> int:
-    """Every row of the paper account's journal (0 before it exists)."""
+    """Every row of the paper account's journal but its schema bookkeeping (``meta``): 0
+    before it exists, and still 0 when a first command opened it and was refused."""
     path = home / "data" / "paper" / "journal.sqlite"
     if not path.exists():
         return 0
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        tables = [r[0] for r in con.execute("select name from sqlite_master where type = 'table'")]
+        tables = [r[0] for r in con.execute("select name from sqlite_master where type = 'table' and name != 'meta'")]
         return sum(con.execute(f'select count(*) from "{t}"').fetchone()[0] for t in tables)
     finally:
         con.close()
