@@ -238,7 +238,7 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
 
     def _set_watchlist_title(self) -> None:
         wl = self.main.query_one(WatchlistPane)
-        wl.border_subtitle = f"{self.watchlists.active} ({len(self.watchlists.names)} lists: [ ])"
+        wl.show_list(self.watchlists.active, list(self.watchlists.names))
 
     # ------------------------------------------------------------------ themes
     def _build_styles(self) -> None:
@@ -443,7 +443,7 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
     def action_filter(self) -> None:
         focused = self.focused
         self._filter_target = focused if isinstance(focused, LiveTable) else self.main.query_one(WatchlistPane)
-        self._open_line("filter", self._filter_target.filter)
+        self._open_line("filter", "")  # starts empty: what is typed replaces the active filter
 
     def _open_line(self, mode: str, text: str) -> None:
         line = self.main.query_one(CommandLine)
@@ -472,6 +472,8 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
 
     @on(CommandLine.Closed)
     def _line_closed(self) -> None:
+        if self.main.query_one(CommandLine).mode == "filter" and self._filter_target is not None:
+            self._filter_target.set_filter("")  # Esc drops the filter (Enter keeps it)
         self.close_line()
 
     @on(CommandLine.Changed, "#cmdline")

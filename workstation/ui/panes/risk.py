@@ -27,8 +27,9 @@ def usage_bar(used, limit) -> str:
 SHORT = {
     "intraday drawdown": "intraday DD", "drawdown from peak": "drawdown", "orders per second": "orders/s",
     "orders per minute": "orders/min", "buying power used": "BP used", "gross exposure": "gross exp.",
-    "net exposure": "net exp.", "buying power": "buying power",
-}
+    "net exposure": "net exp.", "buying power": "buying power", "largest position (qty)": "max pos qty",
+    "largest position ($)": "max pos $", "symbol concentration": "symbol conc.", "sector concentration": "sector conc.",
+}  # short enough that the Check column leaves Value and Limit room in a 40-column pane
 # the limit behind each row (the editor opens on it)
 LIMIT_OF = {
     "day loss": "max_daily_loss", "intraday drawdown": "max_intraday_drawdown_pct", "drawdown from peak": "max_drawdown_pct",

@@ -38,6 +38,7 @@ class StrategiesPane(LiveTable):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(list(self.COLUMNS), id=id, classes=classes)
+        self.empty = "No strategy yet: add a [[strategies]] table to the settings file (main.py strategies lists them)"
 
     def show(self, rows: list[StrategyRow]) -> None:
         out = []

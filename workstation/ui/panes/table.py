@@ -5,12 +5,24 @@ ticks many times a second cannot afford that. ``LiveTable`` keeps one rendered `
 row, keyed by the row's cells, the width and whether the cursor is on it, and asks Textual
 to repaint just the lines whose cells changed (``refresh_line``).
 
-Columns that do not fit the pane's width are dropped from the right by priority rather
-than cut mid-value; a header line stays at the top while the rows scroll.
+Columns are declared with a ``priority``: a column is as wide as its longest value (it only
+ever widens), and when the pane is too narrow for all of them the lowest priority is
+dropped whole, never cut with ``…``. A ``flexible`` column (free text: a message, a
+reason) takes the width left over and wraps its text onto more lines of the same row
+rather than cutting it. A header line stays at the top while the rows scroll.
+
+Declaring a pane's columns::
+
+    COLUMNS = [
+        Column("symbol", "Symbol", 8, priority=9),          # kept longest
+        Column("avg", "Avg", 8, right=True, priority=3),    # dropped first when narrow
+        Column("reason", "Reason", 8, priority=5, flexible=True),  # wraps, never cut
+    ]
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from rich.segment import Segment
@@ -25,14 +37,38 @@ from textual.strip import Strip
 Cell = tuple[str, str]  # (text, palette role: "", "up", "down", "buy", "sell", "muted", "stale", ...)
 
 
+def wrap(text: str, width: int) -> list[str]:
+    """``text`` as lines of at most ``width`` characters, broken between words where it can."""
+    width = max(1, width)
+    lines: list[str] = []
+    for para in text.splitlines() or [""]:
+        line = ""
+        for word in para.split(" "):
+            while len(word) > width:  # a word longer than the column: split it
+                if line:
+                    lines.append(line)
+                    line = ""
+                lines.append(word[:width])
+                word = word[width:]
+            if not line:
+                line = word
+            elif len(line) + 1 + len(word) <= width:
+                line += " " + word
+            else:
+                lines.append(line)
+                line = word
+        lines.append(line)
+    return lines or [""]
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     key: str
     label: str
     width: int
     right: bool = False
-    priority: int = 0  # higher: kept longer when the pane is narrow
-    flexible: bool = False  # takes the remaining width; may be shortened with an ellipsis (messages)
+    priority: int = 0  # higher: kept longer when the pane is narrow; the lowest is dropped whole first
+    flexible: bool = False  # takes the remaining width (at least ``width``); longer text wraps onto more lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +112,19 @@ class LiveTable(ScrollView, can_focus=True):
     def __init__(self, columns: list[Column], *, name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
         self.columns = columns
-        self._widths = {c.key: c.width for c in columns}
+        self._widths = {c.key: max(c.width, len(c.label)) for c in columns}
         self._all: list[Row] = []
         self._rows: list[Row] = []
         self._index: dict[str, int] = {}
-        self._cache: dict[str, tuple[tuple, Strip]] = {}
+        self._cache: dict[str, tuple[tuple, list[Strip]]] = {}
+        self._starts: list[int] = []  # first body line of each visible row (a wrapped row takes more)
+        self._lines = 0  # body lines in all
         self._header: tuple[tuple, Strip] | None = None
         self._layout: list[tuple[Column, int, int]] = []
         self._layout_key: tuple = ()
         self.filter = ""
+        self.note = ""  # the pane's own border subtitle (the active filter is shown before it)
+        self.empty = ""  # a line shown in place of rows while there are none (how to get some)
         self.generation = 0  # bump to drop every cached line (a theme change)
         self.repainted = 0  # rows repainted by the last set_rows (for tests and the benchmark)
 
@@ -109,8 +149,21 @@ class LiveTable(ScrollView, can_focus=True):
         self._apply(force=False)
 
     def set_filter(self, text: str) -> None:
+        """Show only the rows with ``text`` in a cell; the border says so while it is active."""
         self.filter = text.strip().lower()
         self._apply(force=True)
+        self._show_subtitle()
+
+    def set_note(self, text: str) -> None:
+        """The pane's own border subtitle (after the active filter, if any)."""
+        self.note = text
+        self._show_subtitle()
+
+    def _show_subtitle(self) -> None:
+        parts = [f"filter: {self.filter}"] if self.filter else []
+        if self.note:
+            parts.append(self.note)
+        self.border_subtitle = " · ".join(parts)
 
     def _visible(self, rows: list[Row]) -> list[Row]:
         if not self.filter:
@@ -126,12 +179,13 @@ class LiveTable(ScrollView, can_focus=True):
         self._rows = rows
         self._index = {r.key: i for i, r in enumerate(rows)}
         grew = self._grow_widths(rows)
-        self.virtual_size = Size(self.size.width, len(rows) + 1)
+        old_starts = self._starts
+        self._place()
         if selected is not None and selected in self._index:
             self.set_reactive(LiveTable.cursor, self._index[selected])
         elif self.cursor >= len(rows):
             self.set_reactive(LiveTable.cursor, max(0, len(rows) - 1))
-        if force or grew or old_keys != [r.key for r in rows]:
+        if force or grew or old_keys != [r.key for r in rows] or old_starts != self._starts:
             self.repainted = len(rows)
             self.refresh()
         else:
@@ -139,7 +193,7 @@ class LiveTable(ScrollView, can_focus=True):
             for i, r in enumerate(rows):
                 if old.get(r.key) != r:
                     changed += 1
-                    self.refresh_line(i + 1)
+                    self.refresh_lines(self._starts[i] + 1, self._height(i))
             self.repainted = changed
         if self.selected_key != selected:
             self.post_message(self.Highlighted(self, self.selected_key))
@@ -157,14 +211,42 @@ class LiveTable(ScrollView, can_focus=True):
         return grew
 
     # ------------------------------------------------------------------ layout
+    def _place(self) -> None:
+        """Where each visible row starts: one line each, more for wrapped free text."""
+        flex = [(w, i) for c, w, i in self._fit(self.size.width) if c.flexible] if self.size.width else []
+        starts, at = [], 0
+        for r in self._rows:
+            starts.append(at)
+            tall = 1
+            for w, i in flex:
+                text = r.cells[i][0] if i < len(r.cells) else ""
+                if len(text) > w or "\n" in text:
+                    tall = max(tall, len(wrap(text, w)))
+            at += tall
+        self._starts, self._lines = starts, at
+        self.virtual_size = Size(self.size.width, at + 1)
+
+    def _height(self, index: int) -> int:
+        end = self._starts[index + 1] if index + 1 < len(self._starts) else self._lines
+        return end - self._starts[index]
+
+    def _row_at(self, line: int) -> tuple[int, int]:
+        """(row index, line within the row) of a body line, or (-1, 0) past the end."""
+        if not 0 <= line < self._lines:
+            return -1, 0
+        i = bisect_right(self._starts, line) - 1
+        return i, line - self._starts[i]
+
     def _fit(self, width: int) -> list[tuple[Column, int, int]]:
         """The columns that fit ``width`` (dropping the lowest priority first) and their widths."""
         key = (width, tuple(self._widths.values()))
         if key == self._layout_key:
             return self._layout
         cols = list(enumerate(self.columns))
+
         def total(cs):
-            return sum(self._widths[c.key] if not c.flexible else 8 for _, c in cs) + max(0, len(cs) - 1)
+            return sum(self._widths[c.key] if not c.flexible else c.width for _, c in cs) + max(0, len(cs) - 1)
+
         while cols and total(cols) > width - 1:
             candidates = [c for c in cols if c[0] > 0] or cols
             drop = min(candidates, key=lambda ic: (ic[1].priority, -ic[0]))
@@ -174,14 +256,14 @@ class LiveTable(ScrollView, can_focus=True):
         for i, c in cols:
             w = self._widths[c.key]
             if c.flexible:
-                w = max(8, width - 1 - fixed - (1 if len(cols) > 1 else 0))
+                w = max(c.width, width - 1 - fixed - (1 if len(cols) > 1 else 0))
             layout.append((c, w, i))
         self._layout = layout
         self._layout_key = key
         return self._layout
 
     def on_resize(self) -> None:
-        self.virtual_size = Size(self.size.width, len(self._rows) + 1)
+        self._place()
         self._cache.clear()
         self._header = None
 
@@ -204,18 +286,20 @@ class LiveTable(ScrollView, can_focus=True):
             segments.append(Segment(" " * (width - used), base))
         return Strip(segments, max(width, used)).crop(0, width)
 
-    def _cells(self, row_cells: tuple[Cell, ...] | None, labels: bool) -> list[tuple[str, Style]]:
-        out = []
+    def _cells(self, row_cells: tuple[Cell, ...] | None, labels: bool) -> list[list[tuple[str, Style]]]:
+        """The lines of one row (the header: one line); wrapped free text makes more lines."""
+        columns = []
         for col, w, i in self._fit(self.size.width):
             if labels:
                 text, role = col.label, "header"
             else:
                 text, role = row_cells[i] if row_cells is not None and i < len(row_cells) else ("", "")
-            if len(text) > w:
-                text = text[: max(0, w - 1)] + "…"
-            text = text.rjust(w) if col.right else text.ljust(w)
-            out.append((text, self.palette_style(role) if role else Style()))
-        return out
+            parts = wrap(text, w) if col.flexible and (len(text) > w or "\n" in text) else [text]
+            style = self.palette_style(role) if role else Style()
+            columns.append([(p.rjust(w) if col.right else p.ljust(w), style) for p in parts])
+        tall = max((len(c) for c in columns), default=1)
+        blank = [(" " * w, Style()) for _, w, _ in self._fit(self.size.width)]
+        return [[c[n] if n < len(c) else blank[k] for k, c in enumerate(columns)] for n in range(tall)]
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -223,10 +307,15 @@ class LiveTable(ScrollView, can_focus=True):
         if y == 0:
             key = (width, self.generation, tuple(self._widths.values()))
             if self._header is None or self._header[0] != key:
-                self._header = (key, self._line(self._cells(None, True), width, base + Style(bold=True)))
+                self._header = (key, self._line(self._cells(None, True)[0], width, base + Style(bold=True)))
             return self._header[1]
-        index = int(self.scroll_offset.y) + y - 1
-        if not 0 <= index < len(self._rows):
+        index, sub = self._row_at(int(self.scroll_offset.y) + y - 1)
+        if index < 0:
+            if not self._rows and (self.empty or self.filter):  # say why the pane is empty
+                text = f"no row matches the filter {self.filter!r} (/ then Esc clears it)" if self.filter and self._all else self.empty
+                lines = wrap(text, width - 2)
+                if y - 1 < len(lines):
+                    return self._line([(lines[y - 1], self.palette_style("muted"))], width, base)
             return Strip.blank(width, base)
         row = self._rows[index]
         selected = index == self.cursor
@@ -234,28 +323,31 @@ class LiveTable(ScrollView, can_focus=True):
         key = (row, width, selected, focused, self.generation, tuple(self._widths.values()))
         hit = self._cache.get(row.key)
         if hit is not None and hit[0] == key:
-            return hit[1]
+            return hit[1][sub] if sub < len(hit[1]) else Strip.blank(width, base)
         style = base
         if row.background:
             style = style + self.palette_style(row.background)
         if selected:
             style = style + (self.palette_style("cursor") if focused else Style(underline=True))
-        strip = self._line(self._cells(row.cells, False), width, style)
+        strips = [self._line(line, width, style) for line in self._cells(row.cells, False)]
         if selected and not focused:
-            strip = Strip([Segment(s.text, (s.style or Style()) + Style(underline=True)) for s in strip], width)
-        self._cache[row.key] = (key, strip)
-        return strip
+            strips = [Strip([Segment(s.text, (s.style or Style()) + Style(underline=True)) for s in strip], width) for strip in strips]
+        self._cache[row.key] = (key, strips)
+        return strips[sub] if sub < len(strips) else Strip.blank(width, base)
 
     # ------------------------------------------------------------------ cursor
     def watch_cursor(self, old: int, new: int) -> None:
-        self.refresh_line(old + 1)
-        self.refresh_line(new + 1)
-        top = int(self.scroll_offset.y)
-        body = max(1, self.size.height - 1)
-        if new < top:
-            self.scroll_to(y=new, animate=False)
-        elif new >= top + body:
-            self.scroll_to(y=new - body + 1, animate=False)
+        for i in (old, new):
+            if 0 <= i < len(self._starts):
+                self.refresh_lines(self._starts[i] + 1, self._height(i))
+        if 0 <= new < len(self._starts):
+            top = int(self.scroll_offset.y)
+            body = max(1, self.size.height - 1)
+            first, last = self._starts[new], self._starts[new] + self._height(new) - 1
+            if first < top:
+                self.scroll_to(y=first, animate=False)
+            elif last >= top + body:
+                self.scroll_to(y=min(first, last - body + 1), animate=False)
         self.post_message(self.Highlighted(self, self.selected_key))
 
     def action_cursor(self, delta: int) -> None:
@@ -285,6 +377,6 @@ class LiveTable(ScrollView, can_focus=True):
         self.refresh()
 
     def on_click(self, event) -> None:
-        index = int(self.scroll_offset.y) + event.y - 1
-        if 0 <= index < len(self._rows):
+        index, _ = self._row_at(int(self.scroll_offset.y) + event.y - 1)
+        if index >= 0:
             self.cursor = index

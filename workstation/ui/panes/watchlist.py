@@ -63,16 +63,17 @@ class WatchlistPane(LiveTable):
         Binding("left_square_bracket", "cycle(-1)", "Prev list", id="watchlist.prev_list"),
     ]
 
+    # narrow, the sparkline goes first, then volume, bid/ask, change; a data-quality flag stays
     COLUMNS = [
         Column("symbol", "Symbol", 8, priority=9),
         Column("last", "Last", 9, right=True, priority=8),
         Column("chg", "Chg", 7, right=True, priority=5),
         Column("pct", "Chg%", 7, right=True, priority=7),
-        Column("bid", "Bid", 9, right=True, priority=3),
-        Column("ask", "Ask", 9, right=True, priority=3),
+        Column("bid", "Bid", 9, right=True, priority=4),
+        Column("ask", "Ask", 9, right=True, priority=4),
         Column("vol", "Volume", 6, right=True, priority=2),
-        Column("trend", "Trend", 8, priority=6),
-        Column("flag", "", 5, priority=4),
+        Column("trend", "Trend", 8, priority=1),
+        Column("flag", "", 5, priority=6),
     ]
 
     class Trade(Message):
@@ -103,6 +104,13 @@ class WatchlistPane(LiveTable):
         self.stale_after = 15.0
         self.spark_seconds = 5.0
         self.plain = False  # low bandwidth: no flashing, no sparklines
+
+    def show_list(self, active: str, names: list[str]) -> None:
+        """The border names the list shown; with several, which of them and the keys to switch."""
+        if len(names) > 1 and active in names:
+            self.set_note(f"{active} · {names.index(active) + 1}/{len(names)} lists · [ ] switch")
+        else:
+            self.set_note(active)
 
     def set_symbols(self, symbols: list[str], digits: dict[str, int]) -> None:
         self.symbols = list(symbols)
