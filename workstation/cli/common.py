@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 import typer
 
+from workstation.core import formatting
 from workstation.core.config import ConfigError, Profile, Settings, load_settings
 from workstation.core.model import ModelError, plain
 
@@ -158,10 +159,10 @@ def num(x: float, digits: int) -> Decimal:
 
 
 def digits(symbol: str) -> int:
+    """The tick digits of a symbol (EUR/USD 5, USD/JPY 3, AAPL 2)."""
     from workstation.core.symbols import parse_symbol
 
-    exp = parse_symbol(symbol).tick_size.normalize().as_tuple().exponent
-    return max(0, -int(exp)) if isinstance(exp, int) else 2
+    return formatting.tick_digits(parse_symbol(symbol).tick_size)
 
 
 def console(stderr: bool = False):
@@ -171,12 +172,14 @@ def console(stderr: bool = False):
 
 
 def fmt(d: Decimal | None, places: int | None = None) -> str:
+    """A price or quantity for a table: at ``places`` decimals, else as exact as it is; with separators."""
     if d is None:
         return ""
     if places is not None:
-        return f"{d:,.{places}f}"
-    return plain(d) or "0"
+        return formatting.price(d, places)
+    return formatting.quantity(d)
 
 
 def money(d: Decimal) -> str:
-    return f"{d:,.2f}"
+    """Two decimals and thousands separators, never ``-0.00``."""
+    return formatting.money(d)

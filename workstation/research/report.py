@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from workstation.research.backtest import BacktestResult, attribution, execution, metrics, refusals
+from workstation.core import formatting
 from workstation.core.model import iso, plain
 
 _RATIOS = ("sharpe", "sortino", "calmar", "alpha", "beta", "profit_factor", "turnover")
@@ -78,6 +79,8 @@ def _fmt(key: str, v: Any) -> str:
         return f"{v:,.2f}"
     if key in _PCTS:
         return f"{v * 100:.2f}%"
+    if key.endswith("_days"):
+        return formatting.days(v)
     if isinstance(v, float):
         return f"{v:,.3f}"
     return f"{v:,}" if isinstance(v, int) else str(v)

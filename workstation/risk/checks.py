@@ -38,8 +38,9 @@ from decimal import Decimal
 
 import msgspec
 
+from workstation.core.formatting import dollars
 from workstation.core.limits import LimitStore, RiskLimits, day_start
-from workstation.core.model import BUY, SELL, ZERO, Instrument, Order, OrderType, Side, money, plain
+from workstation.core.model import BUY, SELL, ZERO, Instrument, Order, OrderType, Side, plain
 from workstation.trading.portfolio import Portfolio
 from workstation.core.sectors import SectorMap
 from workstation.trading.taxlots import TaxLots
@@ -73,8 +74,7 @@ class OrderContext(msgspec.Struct, frozen=True):
 
 
 def fmt_money(d: Decimal) -> str:
-    sign = "-" if d < 0 else ""
-    return f"{sign}${abs(money(d)):,.2f}"
+    return dollars(d)
 
 
 def fmt_qty(d: Decimal | int) -> str:

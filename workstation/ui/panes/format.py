@@ -1,32 +1,27 @@
-"""Number formatting shared by the panes (money with thousands separators, signed P&L)."""
+"""The panes' names for the number formats of ``workstation.core.formatting`` (one module serves every face)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from workstation.core.model import plain
+from workstation.core import formatting as f
 
 
 def money(d: Decimal | None) -> str:
-    return "" if d is None else f"{d:,.2f}"
+    """Two decimals and thousands separators; never ``-0.00``."""
+    return f.money(d)
 
 
 def signed(d: Decimal) -> tuple[str, str]:
     """Signed money and its palette role (up, down or none)."""
-    return f"{d:+,.2f}", "up" if d > 0 else "down" if d < 0 else ""
+    return f.signed_money(d), f.pnl_role(d)
 
 
 def num(d: Decimal | None) -> str:
-    return "" if d is None else plain(d) or "0"
+    """A quantity or count as exact as it is, with separators."""
+    return f.quantity(d)
 
 
-def price(d: Decimal | None, places: int = 4) -> str:
-    """A price at most ``places`` decimals, trailing zeros kept to two."""
-    if d is None:
-        return ""
-    q = d.quantize(Decimal(1).scaleb(-places)).normalize()
-    text = plain(q) or "0"
-    if "." not in text:
-        return text + ".00"
-    whole, frac = text.split(".")
-    return f"{whole}.{frac.ljust(2, '0')}"
+def price(d: Decimal | None, digits: int | None = None) -> str:
+    """A price at the instrument's tick digits when given, else at its own decimals (two to six)."""
+    return f.price(d, digits)

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from workstation.api import AccountSnapshot, EngineInfo
+from workstation.core import formatting as fmt
 from workstation.core.model import ConnectionState
 
 
@@ -45,13 +46,13 @@ class HeaderBar(Widget):
                 t.append("  market ", styles["muted"])
                 t.append("open" if snap.market_open else "closed", styles["up" if snap.market_open else "stale"])
             t.append("  Eq ", styles["muted"])
-            t.append(f"{snap.account.equity:,.2f}")
+            t.append(fmt.money(snap.account.equity))
             pnl = snap.day_pnl
             t.append("  Day ", styles["muted"])
-            t.append(f"{pnl:+,.2f}", styles["up" if pnl > 0 else "down" if pnl < 0 else "muted"])
+            t.append(fmt.signed_money(pnl), styles[fmt.pnl_role(pnl) or "muted"])
             if width >= 120:
                 t.append("  BP ", styles["muted"])
-                t.append(f"{snap.account.buying_power:,.2f}")
+                t.append(fmt.money(snap.account.buying_power))
         if unread:
             t.append(f"  ⚑ {unread} unread", styles["stale"])
         clock = datetime.fromtimestamp(now, tz=timezone.utc).strftime("%H:%M:%S UTC")

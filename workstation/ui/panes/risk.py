@@ -9,6 +9,7 @@ from textual.binding import Binding
 from textual.message import Message
 
 from workstation.api import RiskRow
+from workstation.core.formatting import percent
 from workstation.core.model import plain
 from workstation.ui.panes.format import money, num
 from workstation.ui.panes.table import Column, LiveTable, Row
@@ -47,7 +48,7 @@ def fmt(value: Decimal | None, unit: str) -> str:
     if unit == "$":
         return money(value)
     if unit == "%":
-        return f"{value:.2f}%"
+        return percent(value)
     return num(value)
 
 

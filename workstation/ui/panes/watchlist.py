@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from textual.binding import Binding
 from textual.message import Message
 
+from workstation.core import formatting as fmt
 from workstation.core.model import Quote
 from workstation.ui.panes.table import Column, LiveTable, Row
 
@@ -174,11 +175,11 @@ class WatchlistPane(LiveTable):
             flag = f"{flag} STALE" if flag else "STALE"
         cells = (
             (sym, ""),
-            (f"{q.last:,.{d}f}", ""),
-            (f"{q.change:+,.{d}f}", move),
-            (f"{q.change_pct:+.2f}%", move),
-            (f"{q.bid:,.{d}f}", "muted"),
-            (f"{q.ask:,.{d}f}", "muted"),
+            (fmt.price(q.last, d), ""),
+            (fmt.price_change(q.change, d), move),
+            (fmt.percent(q.change_pct, signed=True), move),
+            (fmt.price(q.bid, d), "muted"),
+            (fmt.price(q.ask, d), "muted"),
             (fmt_volume(q.volume), "muted"),
             ("" if self.plain else sparkline(list(st.spark)), move or "muted"),
             (flag, "stale"),

@@ -24,6 +24,7 @@ from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
+from workstation.core import formatting
 from workstation.core.model import ModelError
 
 _SHOWN = ("final_equity", "total_return", "annual_return", "sharpe", "sortino", "calmar", "max_drawdown",
@@ -84,7 +85,8 @@ class BacktestScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         from workstation.strategies.plugins import discover
 
-        names = sorted(discover(config=self.config_path).plugins)
+        self.plugins = discover(config=self.config_path).plugins
+        names = sorted(self.plugins)
         with Vertical(id="bt-form"):
             with Horizontal():
                 yield Label("Strategy")
@@ -94,7 +96,7 @@ class BacktestScreen(Screen[None]):
                 yield Input(placeholder="a CSV/Parquet file, or symbols to simulate (AAPL MSFT)", id="bt-data")
             with Horizontal():
                 yield Label("Params")
-                yield Input(placeholder="fast=10 slow=30 qty=100", id="bt-params")
+                yield Input(placeholder=self.params_hint(names[0] if names else ""), id="bt-params")
                 yield Label("Cash")
                 yield Input("100000", id="bt-cash")
                 yield Label("Days")
@@ -105,6 +107,20 @@ class BacktestScreen(Screen[None]):
         with Horizontal(id="bt-results"):
             yield PlotextPlot(id="bt-chart")
             yield Static(id="bt-metrics")
+
+    def params_hint(self, strategy: str) -> str:
+        """The chosen strategy's own parameters at their defaults (``fast=10 slow=30``)."""
+        from workstation.strategies.api import show_value
+
+        spec = self.plugins.get(strategy)
+        if spec is None:
+            return "NAME=VALUE ..."
+        params = spec.cls.parameters()
+        return " ".join(f"{n}={show_value(p.default)}" for n, p in params.items()) or "(no parameters)"
+
+    @on(Select.Changed, "#bt-strategy")
+    def _strategy_chosen(self, event: Select.Changed) -> None:
+        self.query_one("#bt-params", Input).placeholder = self.params_hint(str(event.value))
 
     def request(self) -> BacktestRequest:
         return BacktestRequest(
@@ -164,6 +180,8 @@ class BacktestScreen(Screen[None]):
                 text = "-"
             elif key in _PCT:
                 text = f"{float(v) * 100:.2f}%"
+            elif key.endswith("_days"):
+                text = formatting.days(v)
             elif isinstance(v, float):
                 text = f"{v:,.3f}"
             else:

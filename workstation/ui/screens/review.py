@@ -14,7 +14,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from workstation.core.model import OrderRequest, OrderType, Side, plain
+from workstation.core import formatting as fmt
+from workstation.core.model import IntentError, ModelError, OrderRequest, OrderType, Side, plain
 from workstation.trading.oms import Review
 
 
@@ -47,22 +48,23 @@ class ReviewScreen(ModalScreen[bool]):
         table.add_column()
         title = Text()
         title.append(f" {r.side.value.upper()} ", side_style + " reverse bold")
-        title.append(f" {plain(r.qty)} {r.symbol}", "bold")
+        title.append(f" {fmt.quantity(r.qty)} {r.symbol}", "bold")
         table.add_row("Order", title)
         kind = r.type.value.replace("_", "-")
         if r.type is OrderType.TRAILING_STOP:
             kind += f" {plain(req.trail_percent)}%" if req.trail_percent is not None else f" {plain(req.trail_amount)}"
         table.add_row("Type", f"{kind} · {r.tif.value}")
+        digits = self._digits(r.symbol)
         if r.limit_price is not None:
-            table.add_row("Limit", plain(r.limit_price))
+            table.add_row("Limit", fmt.price(r.limit_price, digits))
         if r.stop_price is not None:
-            table.add_row("Stop", plain(r.stop_price))
+            table.add_row("Stop", fmt.price(r.stop_price, digits))
         if req.take_profit is not None:
-            table.add_row("Bracket", f"take-profit {plain(req.take_profit)} · stop-loss {plain(req.stop_loss)}")
-        table.add_row("Est. price", plain(r.price))
-        table.add_row("Notional", f"{r.notional:,.2f}")
-        table.add_row("Commission", f"{r.commission:,.2f}")
-        table.add_row("Buying power after", Text(f"{r.buying_power_after:,.2f}", "red" if r.buying_power_after < 0 else ""))
+            table.add_row("Bracket", f"take-profit {fmt.price(req.take_profit, digits)} · stop-loss {fmt.price(req.stop_loss, digits)}")
+        table.add_row("Est. price", fmt.price(r.price, digits))
+        table.add_row("Notional", fmt.money(r.notional))
+        table.add_row("Commission", fmt.money(r.commission))
+        table.add_row("Buying power after", Text(fmt.money(r.buying_power_after), "red" if r.buying_power_after < 0 else ""))
         if r.ok:
             verdict = Text("passes the pre-trade checks", "bold green")
         else:
@@ -77,6 +79,16 @@ class ReviewScreen(ModalScreen[bool]):
             box.border_title = "Review order"
             yield Static(table, id="review-body")
             yield Static(keys, id="review-keys")
+
+    def _digits(self, symbol: str) -> int | None:
+        """The symbol's tick digits, from the app's instruments (None: the price's own decimals)."""
+        instrument = getattr(self.app, "instrument", None)
+        if instrument is None:
+            return None
+        try:
+            return fmt.tick_digits(instrument(symbol).tick_size)
+        except (IntentError, ModelError):
+            return None
 
     def action_send(self) -> None:
         self.dismiss(self.review.ok)
