@@ -45,7 +45,7 @@ def test_realtime_json_session_with_its_own_book(home):
     assert Decimal(doc["initial_cash"]) == 50000 and doc["trades"] >= 3  # three children (a partial fill adds one)
     assert doc["positions"][0]["symbol"] == "AAPL" and doc["positions"][0]["qty"] == "300"
     assert Decimal(doc["pnl"]) == Decimal(doc["equity"]) - 50000
-    assert isinstance(doc["sharpe"], float) and isinstance(doc["max_drawdown"], float)
+    assert doc["sharpe"] is None and isinstance(doc["max_drawdown"], float)  # 5 s: too short for a ratio
     st = doc["strategies"][0]
     assert st["name"] == "twap" and st["state"] == "stopped" and st["trades"] == doc["trades"]
     # the paper account the workstation uses is untouched

@@ -95,6 +95,11 @@ def _quiet_stdout() -> None:
         pass
 
 
+_PRICE_W = 12
+"""Width of a price in ``stream``: 99,999,999.99 or 1,234.56789 (an 80-column line holds three)."""
+_CHANGE_W = 10
+
+
 @app.command()
 def stream(
     symbols: SymbolsOpt = None,
@@ -110,6 +115,7 @@ def stream(
     seconds = parse_duration(duration)
     session = open_view(profile, config, data_dir_)
     places = {s: digits(s) for s in syms}
+    sym_w = max(6, *(len(s) for s in syms))  # one quote is one line: 8+6+3x13+11+9 = 73 columns for short symbols
     out = console()
     err = console(stderr=True)
     wanted = set(syms)
@@ -131,10 +137,11 @@ def stream(
             colour = "green" if q.change > 0 else "red" if q.change < 0 else "white"
             t = datetime.fromtimestamp(q.ts, tz=timezone.utc).astimezone().strftime("%H:%M:%S")
             out.print(
-                f"{t}  {q.symbol:<12} {q.bid:>14,.{d}f} {q.ask:>14,.{d}f} {q.last:>14,.{d}f} "
-                f"[{colour}]{q.change:>+12,.{d}f} {q.change_pct:>+8.2f}%[/]"
+                f"{t} {q.symbol:<{sym_w}} {q.bid:>{_PRICE_W},.{d}f} {q.ask:>{_PRICE_W},.{d}f} {q.last:>{_PRICE_W},.{d}f} "
+                f"[{colour}]{q.change:>+{_CHANGE_W},.{d}f} {q.change_pct:>+7.2f}%[/]",
+                no_wrap=True, overflow="ignore", crop=False,
             )
-        except BrokenPipeError:  # `stream | head -1`: the reader has what it wanted; end quietly
+        except (BrokenPipeError, SystemExit):  # `stream | head -1` (Rich turns the broken pipe into SystemExit): end quietly
             reader_gone = True
             _quiet_stdout()
             stop.set()
@@ -148,7 +155,11 @@ def stream(
         if session.profile.live:
             err.print(f"[bold white on red] LIVE [/] profile {session.profile.name}: real money")
         if not json_out:
-            out.print(f"[bold]{'time':<9} {'symbol':<12} {'bid':>14} {'ask':>14} {'last':>14} {'change':>12} {'chg %':>9}[/]")
+            out.print(
+                f"[bold]{'time':<8} {'symbol':<{sym_w}} {'bid':>{_PRICE_W}} {'ask':>{_PRICE_W}} {'last':>{_PRICE_W}} "
+                f"{'change':>{_CHANGE_W}} {'chg %':>8}[/]",
+                no_wrap=True, overflow="ignore", crop=False,
+            )
         try:
             await session.start(syms)
             try:
@@ -210,15 +221,25 @@ def prices(
     console().print(table)
 
 
+_KEPT_KINDS = ("alert.rule", "risk.set")
+"""What a paper reset carries into the new journal (without ``--all``): the account's
+settings-like state, alert rules and run-time risk limits, in the order they were made."""
+
+_ERASED = "positions, orders, fills, cash movements, the alert log, the circuit breaker and the equity history"
+
+
 @paper_app.command("reset")
 def paper_reset(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     cash: Annotated[str | None, typer.Option("--cash", help="Starting cash (default: the profile's).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Also erase the alert rules and run-time risk limits (kept by default).")] = False,
     profile: ProfileOpt = None,
     config: ConfigOpt = None,
     data_dir_: DataDirOpt = None,
 ) -> None:
-    """Start the paper account afresh (the old journal is kept as a backup)."""
+    """Start the paper account afresh: positions, orders, fills and the alert log go; alert rules
+    and run-time risk limits stay unless --all (watchlists are every profile's and always stay).
+    The old journal is kept as a backup."""
     settings = read_settings(config)
     prof = profile_of(settings, profile)
     if prof.broker != "sim":
@@ -231,10 +252,12 @@ def paper_reset(
             raise CliError(str(exc), 2) from None
         if start_cash <= 0:
             raise CliError("cash must be positive", 2)
+    kept = "" if all_ else "; alert rules, risk limits and watchlists are kept"
     if not yes:
         if not sys.stdin.isatty():
             raise CliError("paper reset needs confirmation: run it in a terminal or pass --yes", 2)
-        if not typer.confirm(f"Erase the {prof.name} account (positions, orders, fills) and start with {money(start_cash)}?"):
+        erased = _ERASED + (", alert rules and run-time risk limits" if all_ else "")
+        if not typer.confirm(f"Erase the {prof.name} account ({erased}) and start with {money(start_cash)}{kept}?"):
             raise CliError("paper reset canceled", 1)
     from workstation.serve.owner import AccountBusy, AccountLock
 
@@ -244,17 +267,41 @@ def paper_reset(
     except AccountBusy as exc:
         raise CliError(f"{exc}: stop it first (main.py serve --stop, or quit the workstation)", 1) from None
     try:
-        moved = _reset_journal(lock.root, start_cash if cash is not None else None)
+        moved, carried = _reset_journal(lock.root, start_cash if cash is not None else None, keep=not all_)
     finally:
         lock.release()
-    console().print(f"paper account {prof.name!r} reset to {money(start_cash)} cash" + (f"; old journal kept in {lock.root}" if moved else ""))
+    rules: set[str] = set()
+    limits: set[tuple[str, str | None]] = set()
+    for kind, data in carried:  # what the carried events amount to: rules still there, limits set
+        if kind == "alert.rule":
+            (rules.add if data.get("op") == "add" else rules.discard)(str(data.get("id")))
+        else:
+            limits.add((str(data.get("name")), data.get("strategy")))
+    con = console()
+    con.print(f"paper account {prof.name!r} reset to {money(start_cash)} cash" + (f"; old journal kept in {lock.root}" if moved else ""))
+    if all_:
+        con.print("erased: " + _ERASED + ", alert rules and run-time risk limits")
+    else:
+        con.print(f"erased: {_ERASED}; kept: {len(rules)} alert rule(s), {len(limits)} run-time risk limit(s), watchlists")
 
 
-def _reset_journal(root: Path, cash: Decimal | None) -> bool:
-    """Move the journal aside (kept as a backup) and start a new one; True if one was moved."""
+def _reset_journal(root: Path, cash: Decimal | None, keep: bool = True) -> tuple[bool, list[tuple[str, Any]]]:
+    """Move the journal aside (kept as a backup) and start a new one holding, when ``keep``,
+    the old one's alert rules and run-time risk limits. Returns (a journal was moved, the
+    events carried over as (kind, data))."""
     journal = root / "journal.sqlite"
     from workstation.core.clock import LiveClock
+    from workstation.core.journal import Journal
 
+    carried: list[tuple[float, str, str | None, Any]] = []
+    if keep and journal.exists():
+        old = Journal(journal, readonly=True)
+        try:
+            for kind in _KEPT_KINDS:
+                carried += [(seq, ts, k, ref, data) for seq, ts, k, ref, data in old.events(kind) if k == kind]
+        finally:
+            old.close()
+        carried = [c[1:] for c in sorted(carried, key=lambda c: c[0])]
     stamp = datetime.fromtimestamp(LiveClock().time()).strftime("%Y%m%d-%H%M%S")
     moved = False
     for suffix in ("", "-wal", "-shm"):
@@ -262,13 +309,16 @@ def _reset_journal(root: Path, cash: Decimal | None) -> bool:
         if f.exists():
             f.rename(root / f"journal-{stamp}.sqlite{suffix}.bak")
             moved = True
-    if cash is not None:
-        from workstation.core.journal import Journal
-
+    if cash is not None or carried:
         j = Journal(journal)
-        j.set_meta("initial_cash", str(cash))
-        j.close()
-    return moved
+        try:
+            if cash is not None:
+                j.set_meta("initial_cash", str(cash))
+            for ts, kind, ref, data in carried:
+                j.append(kind, data, ts, ref=ref)
+        finally:
+            j.close()
+    return moved, [(kind, data) for _ts, kind, _ref, data in carried]
 
 
 from workstation.cli.listings import register as _register_listings  # noqa: E402

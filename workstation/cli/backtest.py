@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from workstation.cli.common import CliError, console, emit_json, read_settings
+from workstation.cli.common import CliError, console, default_strategies, emit_json, read_settings
 
 from workstation.research.inputs import (
     backtest_config,
@@ -70,8 +70,12 @@ def backtest(
     from workstation.core.config import data_dir
 
     now = LiveClock().time()
+    names, params, source = list(strategy or []), list(param or []), ""
+    if not names:  # the source documents' form (backtest -s AAPL -d 90): the default strategy set
+        names, defaults, source = default_strategies(read_settings(config))
+        params = defaults + params
     try:
-        specs = strategy_specs(strategy or [], param or [], qty, size, config)
+        specs = strategy_specs(names, params, qty, size, config)
         cfg = backtest_config(cash, commission, slippage, seed, order_limits(max_qty, max_notional, no_short), spike_filter)
         t0, t1 = parse_when(start, "--from"), parse_when(end, "--to")
         if t0 is not None and t1 is not None and t1 <= t0:
@@ -81,6 +85,13 @@ def backtest(
         bt = Backtest(series, specs, cfg, journal_path=journal, warmup=warm)
     except (ModelError, ValueError) as exc:
         raise CliError(str(exc), 2) from None
+    if source:
+        from types import SimpleNamespace
+
+        from workstation.cli.strategies import strategies_line
+
+        chosen = [SimpleNamespace(cls=sp.cls, params=sp.cls.validate_params(dict(sp.params))) for sp in specs]
+        print(strategies_line(chosen, source), file=sys.stderr if json_out else sys.stdout, flush=True)
     from workstation.strategies.runner import tracebacks_to
 
     with tracebacks_to(data_dir(data_dir_) / "errors.log") as errors_log:  # one line on screen, the traceback there

@@ -165,10 +165,10 @@ def digits(symbol: str) -> int:
     return formatting.tick_digits(parse_symbol(symbol).tick_size)
 
 
-def console(stderr: bool = False):
+def console(stderr: bool = False, width: int | None = None):
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, width=width)
 
 
 def fmt(d: Decimal | None, places: int | None = None) -> str:
@@ -183,3 +183,91 @@ def fmt(d: Decimal | None, places: int | None = None) -> str:
 def money(d: Decimal) -> str:
     """Two decimals and thousands separators, never ``-0.00``."""
     return formatting.money(d)
+
+
+# --------------------------------------------------------------------------- the default strategy set
+
+DEFAULT_STRATEGY = "ma_crossover"
+"""What ``realtime`` and ``backtest`` run without ``--strategy`` when the settings list none."""
+
+
+def default_strategies(settings: Settings) -> tuple[list[str], list[str], str]:
+    """The strategies to run when no ``--strategy`` is given: the ``[[strategies]]`` of the
+    settings (each plugin once, with its settings' parameters as ``plugin.name=value``), else
+    ``ma_crossover`` with its defaults. Returns (names, parameter assignments, where they came from)."""
+    names: list[str] = []
+    params: list[str] = []
+    for entry in settings.strategies:
+        if entry.plugin in names:
+            continue  # one instance per plugin: the first entry's parameters
+        names.append(entry.plugin)
+        params.extend(f"{entry.plugin}.{key}={value}" for key, value in entry.params.items())
+    if names:
+        return names, params, "the [[strategies]] of the settings"
+    return [DEFAULT_STRATEGY], [], "the default"
+
+
+# --------------------------------------------------------------------------- tables that fit the terminal
+
+WideOpt = Annotated[bool, typer.Option("--wide", help="Every column, however wide the terminal.")]
+
+
+class Col:
+    """A table column: ``keep`` ranks it (0 is never dropped; higher numbers go first when the
+    terminal is too narrow); ``wrap`` lets a free-text column fold onto more lines instead."""
+
+    __slots__ = ("name", "keep", "right", "wrap")
+
+    def __init__(self, name: str, keep: int = 0, right: bool = False, wrap: bool = False) -> None:
+        self.name, self.keep, self.right, self.wrap = name, keep, right, wrap
+
+
+WRAP_MIN = 12
+"""The narrowest a wrapping (free-text) column gets before it is dropped."""
+
+
+def fitted_table(title: str, cols: list[Col], rows: list[list[str]], wide: bool = False, width: int | None = None):
+    """A Rich table whose values are never cut: columns are dropped whole, lowest priority
+    first, until the rest fit ``width`` (the console's); ``wide`` keeps them all (the lines
+    are then as long as they need to be). The caption names what was left out."""
+    from rich.table import Table
+    from rich.text import Text
+
+    width = width if width is not None else console().width
+
+    def cell_width(i: int) -> int:
+        return max([len(cols[i].name)] + [Text.from_markup(r[i]).cell_len for r in rows])
+
+    natural = [cell_width(i) for i in range(len(cols))]
+    shown = list(range(len(cols)))
+
+    def needed(idx: list[int]) -> int:  # borders and one space either side of each cell
+        return sum(min(natural[i], WRAP_MIN) if cols[i].wrap else natural[i] for i in idx) + 3 * len(idx) + 1
+
+    if not wide:
+        for i in sorted(shown, key=lambda i: (-cols[i].keep, -i)):
+            if needed(shown) <= width or cols[i].keep == 0:
+                break
+            shown.remove(i)
+    dropped = [cols[i].name for i in range(len(cols)) if i not in shown]
+    table = Table(title=title, caption=("not shown: " + ", ".join(dropped) + " (--wide shows them)") if dropped else None)
+    for i in shown:
+        c = cols[i]
+        table.add_column(
+            c.name, justify="right" if c.right else "left",
+            no_wrap=not c.wrap, overflow="fold", min_width=None if c.wrap else natural[i],
+        )
+    for r in rows:
+        table.add_row(*(r[i] for i in shown))
+    return table
+
+
+def print_table(table, wide: bool = False) -> None:
+    """Print a table; with ``--wide`` at its natural width even past the terminal's edge."""
+    con = console()
+    if wide:
+        from rich.measure import Measurement
+
+        need = Measurement.get(con, con.options.update(width=10_000), table).maximum
+        con = console(width=max(con.width, need))
+    con.print(table)

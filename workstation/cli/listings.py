@@ -10,6 +10,8 @@ from typing import Annotated, Any
 
 import typer
 
+from rich.markup import escape
+
 from workstation.core.model import (
     plain,
 )
@@ -20,11 +22,15 @@ from workstation.cli.common import (
     DataDirOpt,
     JsonOpt,
     ProfileOpt,
+    Col,
+    WideOpt,
     console,
     emit_json,
+    fitted_table,
     fmt,
     money,
     open_view,
+    print_table,
 )
 
 from workstation.cli.account import with_session  # noqa: E402
@@ -35,43 +41,51 @@ from workstation.cli.account import with_session  # noqa: E402
 from workstation.trading.status import fill_row, order_row, position_rows, status_document  # noqa: E402,F401 (re-exported)
 
 
-def _orders_table(rows: list[dict[str, Any]], title: str):
-    from rich.table import Table
+_ORDER_COLS = [
+    Col("ID", 0, right=True), Col("Time", 6), Col("Symbol"), Col("Side"), Col("Qty", 0, right=True),
+    Col("Type", 2), Col("Price", 1, right=True), Col("TIF", 5), Col("Status"), Col("Filled", 3, right=True),
+    Col("Avg", 4, right=True), Col("Reason", 7, wrap=True),
+]
 
-    table = Table(title=title)
-    for col in ("ID", "Time", "Symbol", "Side", "Qty", "Type", "Price", "TIF", "Status", "Filled", "Avg", "Reason"):
-        table.add_column(col, justify="right" if col in ("ID", "Qty", "Price", "Filled", "Avg") else "left")
+
+def _orders_table(rows: list[dict[str, Any]], title: str, wide: bool = False):
+    out = []
     for r in rows:
         price = " / ".join(x for x in (fmt(r["stop_price"]), fmt(r["limit_price"])) if x) or (str(r["trail"] or "") if r["trail"] else "mkt")
         side_col = "green" if r["side"] == "buy" else "red"
-        table.add_row(
+        out.append([
             r["id"], r["created"][11:19], r["symbol"], f"[{side_col}]{r['side']}[/]", fmt(r["qty"]),
-            r["type"], price, r["tif"], r["status"], fmt(r["filled_qty"]), fmt(r["avg_fill_price"]), r["reason"] or "",
-        )
-    return table
+            r["type"], price, r["tif"], r["status"], fmt(r["filled_qty"]), fmt(r["avg_fill_price"]), escape(r["reason"] or ""),
+        ])
+    return fitted_table(title, _ORDER_COLS, out, wide)
 
 
-def _positions_table(rows: list[dict[str, Any]]):
-    from rich.table import Table
+_POSITION_COLS = [
+    Col("Symbol"), Col("Qty", 0, right=True), Col("Avg cost", 2, right=True), Col("Last", 1, right=True),
+    Col("Market value", 3, right=True), Col("Unrealized", 0, right=True), Col("Realized", 4, right=True),
+    Col("% equity", 5, right=True),
+]
 
-    table = Table(title="Positions")
-    for col in ("Symbol", "Qty", "Avg cost", "Last", "Market value", "Unrealized", "Realized", "% equity"):
-        table.add_column(col, justify="left" if col == "Symbol" else "right")
-    for r in rows:
-        def pnl(d: Decimal) -> str:
-            colour = "green" if d > 0 else "red" if d < 0 else ""
-            text = money(d)
-            return f"[{colour}]{text}[/]" if colour else text
 
-        table.add_row(
+def _positions_table(rows: list[dict[str, Any]], wide: bool = False):
+    def pnl(d: Decimal) -> str:
+        colour = "green" if d > 0 else "red" if d < 0 else ""
+        text = money(d)
+        return f"[{colour}]{text}[/]" if colour else text
+
+    out = [
+        [
             r["symbol"], fmt(r["qty"]), fmt(r["avg_price"].quantize(Decimal("0.0001")) if r["avg_price"] else r["avg_price"]),
             fmt(r["last"]), money(r["market_value"]), pnl(r["unrealized_pnl"]), pnl(r["realized_pnl"]), f"{r['pct_of_equity']}%",
-        )
-    return table
+        ]
+        for r in rows
+    ]
+    return fitted_table("Positions", _POSITION_COLS, out, wide)
 
 
 def status(
     json_out: JsonOpt = False,
+    wide: WideOpt = False,
     profile: ProfileOpt = None,
     config: ConfigOpt = None,
     data_dir_: DataDirOpt = None,
@@ -118,14 +132,14 @@ def status(
     if broker_line:
         con.print(broker_line)
     if doc["positions"]:
-        con.print(_positions_table(doc["positions"]))
+        print_table(_positions_table(doc["positions"], wide), wide)
     else:
         con.print("no positions")
     if doc["open_orders"]:
-        con.print(_orders_table(doc["open_orders"], "Open orders"))
+        print_table(_orders_table(doc["open_orders"], "Open orders", wide), wide)
     else:
         con.print("no open orders")
-    print_status(risk_status, doc["rejections"])
+    print_status(risk_status, doc["rejections"], wide)
     con.print(f"data directory {doc['data_dir']}" + (f"   socket {doc['socket']}" if doc.get("socket") else ""))
     if "served_by" in doc:
         con.print(f"answered by the engine serving this profile (pid {doc['served_by']}); attached: {', '.join(doc['clients'])}")
@@ -150,6 +164,7 @@ def _broker_figures(a: dict[str, Any]) -> str:
 
 def positions(
     json_out: JsonOpt = False,
+    wide: WideOpt = False,
     profile: ProfileOpt = None,
     config: ConfigOpt = None,
     data_dir_: DataDirOpt = None,
@@ -168,7 +183,7 @@ def positions(
     if json_out:
         emit_json(rows)
     elif rows:
-        console().print(_positions_table(rows))
+        print_table(_positions_table(rows, wide), wide)
     else:
         console().print("no positions")
 
@@ -176,6 +191,7 @@ def positions(
 def orders(
     all_: Annotated[bool, typer.Option("--all", help="Every order in the journal, not only working and today's.")] = False,
     json_out: JsonOpt = False,
+    wide: WideOpt = False,
     profile: ProfileOpt = None,
     config: ConfigOpt = None,
     data_dir_: DataDirOpt = None,
@@ -193,15 +209,22 @@ def orders(
     if json_out:
         emit_json(rows)
     elif rows:
-        console().print(_orders_table(rows, "Orders"))
+        print_table(_orders_table(rows, "Orders", wide), wide)
     else:
         console().print("no orders")
+
+
+_FILL_COLS = [
+    Col("Time"), Col("Order", 3, right=True), Col("Symbol"), Col("Side"), Col("Qty", right=True),
+    Col("Price", right=True), Col("Commission", 2, right=True), Col("Strategy", 4),
+]
 
 
 def fills(
     since: Annotated[str | None, typer.Option("--since", help="Only fills on or after this date (YYYY-MM-DD) or time (ISO).")] = None,
     csv_file: Annotated[Path | None, typer.Option("--csv", help="Also write the fills to this CSV file.")] = None,
     json_out: JsonOpt = False,
+    wide: WideOpt = False,
     profile: ProfileOpt = None,
     config: ConfigOpt = None,
     data_dir_: DataDirOpt = None,
@@ -239,14 +262,11 @@ def fills(
     if not rows:
         console().print("no fills")
         return
-    from rich.table import Table
-
-    table = Table(title="Fills")
-    for col in ("Time", "Order", "Symbol", "Side", "Qty", "Price", "Commission", "Strategy"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(r["ts"], r["order_id"], r["symbol"], r["side"], fmt(r["qty"]), fmt(r["price"]), fmt(r["commission"]), r["strategy"] or "")
-    console().print(table)
+    table = fitted_table("Fills", _FILL_COLS, [
+        [r["ts"], r["order_id"], r["symbol"], r["side"], fmt(r["qty"]), fmt(r["price"]), fmt(r["commission"]), r["strategy"] or ""]
+        for r in rows
+    ], wide)
+    print_table(table, wide)
     if csv_file is not None:
         console(stderr=True).print(f"wrote {len(rows)} fills to {csv_file}")
 

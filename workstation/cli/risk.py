@@ -14,7 +14,11 @@ import msgspec
 import typer
 
 from workstation.cli.account import with_session
-from workstation.cli.common import CliError, ConfigOpt, DataDirOpt, JsonOpt, ProfileOpt, console, emit_json, open_view
+from rich.markup import escape
+
+from workstation.cli.common import (
+    CliError, Col, ConfigOpt, DataDirOpt, JsonOpt, ProfileOpt, WideOpt, console, emit_json, fitted_table, open_view, print_table,
+)
 from workstation.core.model import ModelError, iso, plain
 from workstation.trading.status import recent_rejections  # noqa: F401 (status prints them)
 
@@ -69,9 +73,10 @@ def status_doc(status: RiskStatus) -> dict[str, Any]:
     }
 
 
-def print_status(status: RiskStatus, rejections: list[str] | None = None) -> None:
-    from rich.table import Table
+_RISK_COLS = [Col("Limit", 0, wrap=True), Col("Used", right=True), Col("Max", right=True), Col("Use", 1, right=True), Col("State")]
 
+
+def print_status(status: RiskStatus, rejections: list[str] | None = None, wide: bool = False) -> None:
     con = console()
     b = status.breaker
     if b.tripped:
@@ -84,18 +89,16 @@ def print_status(status: RiskStatus, rejections: list[str] | None = None) -> Non
         + f"   drawdown {status.drawdown_pct:.2f}%   orders/min {status.orders_per_minute}"
         + (f"   filtered quotes {status.filtered_quotes}" if status.filtered_quotes else "")
     )
-    table = Table(title="Risk")
-    for col in ("Limit", "Used", "Max", "Use", "State"):
-        table.add_column(col, justify="left" if col in ("Limit", "State") else "right")
     colours = {"ok": "green", "near": "yellow", "breach": "bold red", "off": "dim"}
+    rows = []
     for r in status.rows:
         frac = r.fraction
         name = f"{r.name} ({r.detail})" if r.detail else r.name
-        table.add_row(
-            name, show_number(r, r.used), show_number(r, r.limit), f"{frac * 100:.0f}%" if frac is not None else "",
+        rows.append([
+            escape(name), show_number(r, r.used), show_number(r, r.limit), f"{frac * 100:.0f}%" if frac is not None else "",
             f"[{colours[r.state]}]{r.state}[/]",
-        )
-    con.print(table)
+        ])
+    print_table(fitted_table("Risk", _RISK_COLS, rows, wide), wide)
     if rejections:
         con.print("recent rejections:")
         for line in rejections:
@@ -109,6 +112,7 @@ def print_status(status: RiskStatus, rejections: list[str] | None = None) -> Non
 def risk_show(
     strategy: StrategyOpt = None,
     json_out: JsonOpt = False,
+    wide: WideOpt = False,
     profile: ProfileOpt = None,
     config: ConfigOpt = None,
     data_dir_: DataDirOpt = None,
@@ -129,18 +133,16 @@ def risk_show(
     if json_out:
         emit_json({**doc, "status": status_doc(status)})
         return
-    from rich.table import Table
-
-    table = Table(title=f"Risk limits: profile {doc['profile']}" + (f", strategy {strategy}" if strategy else ""))
-    for col in ("Name", "Value", "Source"):
-        table.add_column(col)
-    for item in doc["settings"]:
-        table.add_row(item["name"], item["value"], item["source"])
+    table = fitted_table(
+        f"Risk limits: profile {doc['profile']}" + (f", strategy {strategy}" if strategy else ""),
+        [Col("Name"), Col("Value", right=True), Col("Source", wrap=True)],
+        [[escape(item["name"]), escape(str(item["value"])), escape(item["source"])] for item in doc["settings"]], wide,
+    )
     con = console()
-    con.print(table)
+    print_table(table, wide)
     if doc["strategies"]:
         con.print("strategies with their own limits: " + ", ".join(doc["strategies"]))
-    print_status(status)
+    print_status(status, wide=wide)
 
 
 @risk_app.command("set")

@@ -11,7 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
-from workstation.cli.common import CliError, console, emit_json, parse_duration, read_settings, symbols_of
+from workstation.cli.common import (
+    CliError, console, default_strategies, emit_json, parse_duration, read_settings, symbols_of,
+)
 
 from workstation.core.model import ModelError, to_decimal
 
@@ -70,6 +72,15 @@ def _range(p: dict[str, Any]) -> str:
     return ""
 
 
+def strategies_line(chosen: list[Any], source: str) -> str:
+    """The first line of a run without ``--strategy``: which strategies, with which parameters."""
+    def one(c: Any) -> str:
+        params = " ".join(f"{k}={v}" for k, v in c.params.items())
+        return f"{c.cls.plugin_name()} ({params})" if params else c.cls.plugin_name()
+
+    return f"strategies: {', '.join(one(c) for c in chosen)}: {source}, as no --strategy was given"
+
+
 def realtime(
     symbols: Annotated[list[str] | None, typer.Option("--symbols", "-s", help="Symbols: -s AAPL MSFT, -s AAPL,MSFT or repeated -s.")] = None,
     duration: Annotated[str | None, typer.Option("--duration", "-d", help="Minutes (10) or 30s, 2m, 1h; default: until Ctrl+C.")] = None,
@@ -102,13 +113,19 @@ def realtime(
             raise ModelError(f"cash must be positive, got {cash}")
         alloc = Allocation.parse(allocation) if allocation is not None else None
         found = discover(config=config)
-        chosen = choose_strategies(strategy or [], param or [], found)
+        names, params, source = list(strategy or []), list(param or []), ""
+        if not names:  # the source documents' form: no --strategy runs the default set
+            names, defaults, source = default_strategies(settings)
+            params = defaults + params
+        chosen = choose_strategies(names, params, found)
     except ModelError as exc:
         raise CliError(str(exc), 2) from None
     wanted = {c.cls.plugin_name() for c in chosen}
     for err in found.errors:  # a broken plugin the user did not ask for: mention it, carry on
         if Path(err.file).stem not in wanted:
             print(f"warning: plugin not loaded: {err}", file=sys.stderr)
+    if source:
+        print(strategies_line(chosen, source), file=sys.stderr if json_out else sys.stdout, flush=True)
     options = RealtimeOptions(
         symbols=syms, duration=seconds, cash=start_cash, strategies=chosen, tick_hz=tick_hz, keep_orders=keep_orders,
         allocation=alloc, profile=profile,

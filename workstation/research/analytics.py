@@ -59,6 +59,45 @@ def periods_per_year(interval_seconds: float) -> float:
     return SECONDS_PER_YEAR / interval_seconds
 
 
+RATIO_PERIOD_S = 60.0
+"""A realtime session's ratios are computed on returns over this period (one minute)."""
+
+RATIO_MIN_RETURNS = 30
+"""Fewer returns than this and a ratio means nothing: it is not given (None, shown as ``—``).
+With one-minute returns, a session needs 30 minutes for a Sharpe ratio."""
+
+
+def periodic_returns(samples: Sequence[tuple[float, float]], period: float) -> np.ndarray:
+    """Returns of an equity series sampled at irregular times ``(ts, equity)``, taken over
+    whole ``period`` seconds from the first sample (the last value at or before each step)."""
+    if len(samples) < 2 or period <= 0:
+        return np.zeros(0)
+    ts = np.asarray([t for t, _ in samples], dtype=np.float64)
+    eq = np.asarray([e for _, e in samples], dtype=np.float64)
+    steps = np.arange(ts[0], ts[-1] + 1e-9, period)
+    if len(steps) < 2:
+        return np.zeros(0)
+    at = np.searchsorted(ts, steps, side="right") - 1
+    return returns(eq[at])
+
+
+def session_ratios(samples: Sequence[tuple[float, float]], period: float = RATIO_PERIOD_S,
+                   minimum: int = RATIO_MIN_RETURNS) -> dict[str, Any]:
+    """Sharpe and Sortino of a live session, honestly: on returns over ``period`` seconds,
+    annualized over calendar time (the paper market trades around the clock), and None
+    when there are fewer than ``minimum`` returns. Also says what they rest on."""
+    r = periodic_returns(samples, period)
+    ppy = periods_per_year(period)
+    enough = len(r) >= minimum
+    return {
+        "sharpe": round(sharpe(r, ppy), 4) if enough else None,
+        "sortino": round(sortino(r, ppy), 4) if enough else None,
+        "ratio_returns": len(r),
+        "sharpe_basis": (f"{len(r)} returns over {period:g}s, annualized over calendar time"
+                         + ("" if enough else f"; fewer than {minimum}: too few for a ratio")),
+    }
+
+
 def win_rate(wins: int, losses: int) -> float | None:
     """Share of closed round trips that made money (None before the first one closes)."""
     total = wins + losses

@@ -179,7 +179,7 @@ async def run_realtime(
         session.journal.append("equity", {"equity": plain(money(eq)), "cash": plain(money(session.portfolio.cash_base()))}, clock.time())
 
     async def sampler() -> None:
-        """Equity every ``interval`` (the Sharpe ratio's period), the dashboard at ``refresh_hz``."""
+        """Equity every ``interval`` (the drawdown's resolution; ratios take one-minute returns of it), the dashboard at ``refresh_hz``."""
         next_sample = next_refresh = clock.monotonic()
         while True:
             now = clock.monotonic()
@@ -270,8 +270,7 @@ def summarize(live: RunningSession, root: Path, interval: float) -> dict[str, An
         "round_trips": wins + losses,
         "win_rate": round(rate, 4) if rate is not None else None,
         "max_drawdown": round(analytics.max_drawdown(equity_curve), 6),
-        "sharpe": round(analytics.sharpe(analytics.returns(equity_curve), analytics.periods_per_year(interval)), 4),
-        "sharpe_basis": f"{interval:g}s equity samples, annualized",
+        **analytics.session_ratios(live.equity),
         "positions": [
             {"symbol": p.symbol, "qty": p.qty, "avg_price": p.avg_price, "unrealized_pnl": money(pf.unrealized(p.symbol))}
             for p in pf.positions()
