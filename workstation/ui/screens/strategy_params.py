@@ -4,6 +4,9 @@ Enter (in any field) or Ctrl+S applies: the values are checked against the param
 types, bounds and the strategy's own rules, and a problem is shown in the dialog (the
 values stay as typed). Escape or Ctrl+G closes without changes. The screen dismisses with
 the changed values (``{name: text}``) or None.
+
+The problem line sits right under the title and the fields scroll below it, so it stays in
+sight at 80x24 however many parameters the strategy has.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
@@ -23,9 +26,10 @@ class StrategyParamsScreen(ModalScreen[dict[str, str] | None]):
     DEFAULT_CSS = """
     StrategyParamsScreen { align: center middle; }
     StrategyParamsScreen > Vertical { width: 72; max-width: 100%; height: auto; max-height: 100%; border: thick $primary; background: $surface; padding: 0 1; }
-    StrategyParamsScreen Label { color: $text-muted; margin-top: 1; }
-    StrategyParamsScreen Input { height: 3; }
-    StrategyParamsScreen #params-error { color: $error; height: auto; display: none; }
+    StrategyParamsScreen Label { color: $text-muted; }
+    StrategyParamsScreen #params-fields { height: auto; max-height: 1fr; }
+    StrategyParamsScreen Input { margin-bottom: 1; }
+    StrategyParamsScreen #params-error { color: $error; height: auto; display: none; text-style: bold; }
     StrategyParamsScreen #params-error.-open { display: block; }
     StrategyParamsScreen #params-keys { color: $text-muted; }
     """
@@ -44,11 +48,12 @@ class StrategyParamsScreen(ModalScreen[dict[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = f"Parameters of {self.strategy}"
-            for p in self.rows:
-                hint = ", ".join(x for x in (p.kind, p.range) if x)
-                yield Label(f"{p.name} — {p.description} ({hint})" if p.description else f"{p.name} ({hint})")
-                yield Input(p.value, id=f"param-{p.name}")
             yield Static("", id="params-error")
+            with VerticalScroll(id="params-fields", can_focus=False):  # Tab goes field to field
+                for p in self.rows:
+                    hint = ", ".join(x for x in (p.kind, p.range) if x)
+                    yield Label(f"{p.name} — {p.description} ({hint})" if p.description else f"{p.name} ({hint})")
+                    yield Input(p.value, id=f"param-{p.name}", compact=True)
             yield Static("Enter/Ctrl+S apply · Esc/Ctrl+G cancel (a running strategy restarts)", id="params-keys")
 
     def values(self) -> dict[str, str]:
