@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Iterable
 from pathlib import Path
 
 from rich.style import Style
 from textual import events, on
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container
 from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.theme import Theme
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
@@ -274,6 +277,22 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
         chart.colours = {"up": spec.palette.up, "down": spec.palette.down, "muted": spec.palette.muted,
                          "accent": spec.colours.get("accent", "#d7af5f"), "line": spec.colours.get("primary", "#3d8fd6")}
 
+    @property
+    def available_themes(self) -> dict[str, Theme]:
+        """The workstation's own themes only (``themes/``): Textual's built-in ones lack the
+        trading palette, so neither the palette's Theme picker nor ``theme`` offers them."""
+        registered = super().available_themes
+        mine = getattr(self, "themes", None)
+        if not mine:  # Textual's own start-up, before the themes are loaded
+            return registered
+        return {name: theme for name, theme in registered.items() if name in mine}
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        for command in super().get_system_commands(screen):
+            if command.title == "Theme":
+                command = SystemCommand("Theme", f"Pick a theme: {', '.join(sorted(self.themes))} (saved in the settings file)", command.callback)
+            yield command
+
     def set_theme(self, name: str) -> None:
         if name not in self.themes:
             raise ModelError(f"unknown theme {name!r} (themes: {', '.join(sorted(self.themes))})")
@@ -355,13 +374,14 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
             hist.append(q.last)
         if dirty or wl.pending or self._ticks % max(1, int(self.repaint_hz)) == 0:  # once a second: stale badges
             wl.repaint(now)
-        if self._orders_dirty:
+        orders = self.main.query_one(OrdersPane)
+        if self._orders_dirty or (orders.trailing and self._ticks % max(1, int(self.repaint_hz)) == 0):  # trailing triggers move
             self._orders_dirty = False
-            self.main.query_one(OrdersPane).show(self.engine.orders())
+            orders.show(self.engine.orders())
         if self._started and (self._account_dirty or self._ticks % max(1, int(self.repaint_hz // 2)) == 0):
             self._account_dirty = False
             self._snapshot = self.engine.snapshot()
-            self.main.query_one(PositionsPane).show(self._snapshot.positions)
+            self.main.query_one(PositionsPane).show(self._snapshot.positions, self._snapshot.closed_today, self._snapshot.totals)
             self.main.query_one(RiskPane).show(self._snapshot.risk)
             self.main.query_one(StrategiesPane).show(self.engine.strategies.rows())
         unread = self.engine.unread_alerts() if self._started else 0
@@ -426,7 +446,10 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
         if pane == "alerts" and self._started and self.engine.unread_alerts():
             self.run_worker(self.engine.ack_alerts(), group="alerts", exit_on_error=False, name="read alerts")
         if pane == "ticket":
-            self.focus_now(self.main.query_one(TicketPane).first_field())
+            ticket = self.main.query_one(TicketPane)
+            if not ticket.has_focus_within:  # a send or Ctrl+G goes back there, however the ticket was opened
+                self._ticket_origin = self.main.focused or self.main.query_one(WatchlistPane)
+            self.focus_now(ticket.first_field())
             return
         self.focus_now(self.main.query_one(f"#{pane}"))
 
@@ -506,7 +529,7 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
             return
         ticket = self.main.query_one(TicketPane)
         if ticket.modifying is None and not ticket.has_focus_within:
-            ticket.set_value("symbol", symbol)
+            ticket.follow(symbol)
         if self._started and symbol not in self._seeded:
             self._seeded.add(symbol)
             self.run_worker(self._seed_history(symbol), group="history", exit_on_error=False, name="history")

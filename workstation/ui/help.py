@@ -36,7 +36,7 @@ def sections(app: WorkstationApp) -> list[tuple[str, list[tuple[str, str, str]]]
     from workstation.ui.panes.strategies import StrategiesPane
     from workstation.ui.screens.strategy_params import StrategyParamsScreen
     from workstation.ui.panes.table import LiveTable
-    from workstation.ui.panes.ticket import TicketField, TicketPane
+    from workstation.ui.panes.ticket import ChoiceField, TicketField, TicketPane
     from workstation.ui.panes.watchlist import WatchlistPane
     from workstation.ui.screens.confirm import ConfirmScreen
     from workstation.ui.screens.limit_edit import LimitEditScreen
@@ -62,7 +62,7 @@ def sections(app: WorkstationApp) -> list[tuple[str, list[tuple[str, str, str]]]
         ("Risk", rows(RiskPane.BINDINGS)),
         ("Alerts", rows(AlertsPane.BINDINGS)),
         ("Risk limit editor", rows(LimitEditScreen.BINDINGS) + [("Enter", "Apply NAME VALUE (checked; the error is shown)", "")]),
-        ("Ticket", rows(TicketField.BINDINGS) + [("Enter", "Review the order (then Enter sends)", "")] + [("", f"fields: {', '.join(f for _, f in TicketPane.FIELDS)}", "")]),
+        ("Ticket", rows(TicketField.BINDINGS) + rows(ChoiceField.BINDINGS[:2]) + [("Enter", "Review the order (then Enter sends)", "")] + [("", f"fields: {', '.join(f for _, f in TicketPane.FIELDS)}", "")]),
         ("Chart", rows(ChartPane.BINDINGS)),
         ("Strategies", rows(StrategiesPane.BINDINGS)),
         ("Strategy parameters", rows(StrategyParamsScreen.BINDINGS) + [("Enter", "Apply (checked first; the error is shown)", "")]),

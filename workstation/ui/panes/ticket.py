@@ -1,9 +1,12 @@
 """The order ticket: side, quantity, symbol, type, prices and time in force.
 
-Up/down step the field under the cursor: the quantity by the lot, prices by the tick,
-side/type/time in force through their choices. Enter checks every field (an inline line
-names the first problem) and posts ``Ticket.Review`` with the request; the app shows the
-review and sends. In modify mode (``m`` on an order) Enter posts ``Ticket.Replace``.
+Up/down step the field under the cursor: the quantity by the lot, prices by the tick.
+Side, type and time in force are choice fields: they take no text, only their choices
+(space/right/up the next, left/down the previous, a letter the next one starting with it).
+Enter checks every field (an inline line names the first problem) and posts
+``Ticket.Review`` with the request; the app shows the review and sends. In modify mode
+(``m`` on an order) Enter posts ``Ticket.Replace``. The symbol follows the watchlist
+cursor, and a new symbol resets the limit and stop to its own last price (on its tick).
 """
 
 from __future__ import annotations
@@ -11,10 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
 from workstation.core.model import Instrument, ModelError, Order, OrderRequest, OrderType, Side, TimeInForce, plain, to_decimal
@@ -25,6 +32,8 @@ CHOICES = {
     "type": ["market", "limit", "stop", "stop-limit"],
     "tif": ["day", "gtc", "ioc", "fok"],
 }
+HINT = "↑↓ step · Enter review · Ctrl+G back"
+CHOICE_HINT = "←→ space or a letter: choose · Enter review · Ctrl+G back"
 TYPES = {"market": OrderType.MARKET, "limit": OrderType.LIMIT, "stop": OrderType.STOP, "stop-limit": OrderType.STOP_LIMIT}
 
 
@@ -52,12 +61,88 @@ class TicketField(Input):
             ticket.step(self.field, direction)
 
 
+class ChoiceField(Widget, can_focus=True):
+    """One of a fixed set of choices (side, type, time in force): it cycles, it takes no text."""
+
+    BINDINGS = [
+        Binding("space,right,up", "cycle(1)", "Next", id="ticket.choice_next", tooltip="Choice fields (side, type, TIF): the next choice"),
+        Binding("left,down", "cycle(-1)", "Previous", id="ticket.choice_prev", tooltip="Choice fields: the previous choice (a letter picks the next one starting with it)"),
+        Binding("enter", "submit", "Review", show=False, id="ticket.choice_submit", tooltip="Review the order"),
+        Binding("ctrl+g", "leave", "Leave", show=False, id="ticket.choice_leave", tooltip="Back to the pane the ticket was opened from"),
+    ]
+    DEFAULT_CSS = """
+    ChoiceField { height: 1; width: 1fr; }
+    ChoiceField:disabled { color: $text-disabled; }
+    """
+
+    value: reactive[str] = reactive("", init=False)
+    """The current choice, always one of ``choices``."""
+
+    def __init__(self, field: str, value: str) -> None:
+        super().__init__(id=f"ticket-{field}")
+        self.field = field
+        self.choices = CHOICES[field]
+        self.set_reactive(ChoiceField.value, value)
+
+    def validate_value(self, value: str) -> str:
+        value = value.strip().lower()
+        return value if value in self.choices else self.value
+
+    def render(self) -> Text:
+        text = Text(self.value)
+        if self.has_focus:
+            text.append("  ◂ " + " · ".join(c for c in self.choices if c != self.value) + " ▸", style="dim")
+        return text
+
+    def _on_focus(self, event: events.Focus) -> None:
+        self.refresh()
+
+    def _on_blur(self, event: events.Blur) -> None:
+        self.refresh()
+
+    def _ticket(self) -> TicketPane | None:
+        return next((a for a in self.ancestors if isinstance(a, TicketPane)), None)
+
+    def action_cycle(self, direction: int) -> None:
+        ticket = self._ticket()
+        if ticket is not None:
+            ticket.step(self.field, direction)
+
+    def action_submit(self) -> None:
+        ticket = self._ticket()
+        if ticket is not None:
+            ticket.submit()
+
+    def action_leave(self) -> None:
+        ticket = self._ticket()
+        if ticket is not None:
+            ticket.post_message(TicketPane.Leave())
+
+    def on_key(self, event: events.Key) -> None:
+        """A letter picks the next choice starting with it; any other character is refused."""
+        char = event.character
+        if not char or not char.isprintable() or event.key in ("space",):
+            return
+        event.stop()
+        event.prevent_default()
+        letter = char.lower()
+        matches = [c for c in self.choices if c.startswith(letter)]
+        ticket = self._ticket()
+        if not matches or ticket is None:
+            self.app.bell()
+            return
+        after = matches[(matches.index(self.value) + 1) % len(matches)] if self.value in matches else matches[0]
+        ticket.set_value(self.field, after)
+
+
 class TicketPane(Vertical, can_focus=False):
     DEFAULT_CSS = """
     TicketPane { height: 1fr; }
     TicketPane .row { height: 1; }
     TicketPane .row Label { width: 8; color: $text-muted; }
-    TicketPane .row TicketField { width: 1fr; }
+    TicketPane .row TicketField, TicketPane .row ChoiceField { width: 1fr; }
+    TicketPane .row:focus-within Label { text-style: bold reverse; }
+    TicketPane TicketField:focus, TicketPane ChoiceField:focus { background: $primary 30%; text-style: bold; }
     TicketPane #ticket-error { color: $error; height: auto; }
     TicketPane #ticket-hint { color: $text-muted; height: 1; }
     TicketPane.-buy #ticket-side { color: $success; text-style: bold; }
@@ -88,25 +173,29 @@ class TicketPane(Vertical, can_focus=False):
         self._instrument = instrument
         self._last = last_price
         self.modifying: Order | None = None
+        self._priced_for = ""  # the symbol the limit and stop were set for
 
     def compose(self) -> ComposeResult:
         defaults = {"side": "buy", "qty": "100", "symbol": "", "type": "market", "limit": "", "stop": "", "tif": "day"}
         for key, label in self.FIELDS:
             with Horizontal(classes="row"):
                 yield Label(label)
-                yield TicketField(key, defaults[key])
+                yield ChoiceField(key, defaults[key]) if key in CHOICES else TicketField(key, defaults[key])
         yield Static("", id="ticket-error")
-        yield Static("↑↓ step · Enter review · Ctrl+G back", id="ticket-hint")
+        yield Static(HINT, id="ticket-hint")
 
     def on_mount(self) -> None:
         self.set_class(True, "-buy")
 
     # ------------------------------------------------------------------ values
+    def field(self, key: str) -> TicketField | ChoiceField:
+        return self.query_one(f"#ticket-{key}", ChoiceField if key in CHOICES else TicketField)
+
     def value(self, key: str) -> str:
-        return self.query_one(f"#ticket-{key}", TicketField).value.strip()
+        return self.field(key).value.strip()
 
     def set_value(self, key: str, value: str) -> None:
-        self.query_one(f"#ticket-{key}", TicketField).value = value
+        self.field(key).value = value
         if key == "side":
             self.set_class(value == "buy", "-buy")
             self.set_class(value == "sell", "-sell")
@@ -126,7 +215,39 @@ class TicketPane(Vertical, can_focus=False):
             self.set_value("type", "limit")
             self.set_value("limit", plain(inst.round_price(to_decimal(price))) or "")
         self.set_value("stop", "")
+        self._priced_for = symbol
         self.error("")
+
+    def follow(self, symbol: str) -> None:
+        """The watchlist cursor moved: its symbol, with the limit and stop reset for it."""
+        if symbol == self.value("symbol"):
+            return
+        self.set_value("symbol", symbol)
+        self.reprice()
+
+    def reprice(self) -> None:
+        """Limit and stop at the symbol's last price on its tick (where the type has them), else empty."""
+        symbol = self.value("symbol")
+        self._priced_for = symbol
+        price = ""
+        try:
+            last = self._last(symbol) if symbol else None
+            if last is not None:
+                price = plain(self._instrument(symbol).round_price(to_decimal(last))) or ""
+        except ModelError:
+            price = ""
+        kind = self.value("type")
+        self.set_value("limit", price if kind in ("limit", "stop-limit") else "")
+        self.set_value("stop", price if kind in ("stop", "stop-limit") else "")
+
+    def on_input_blurred(self, event: Input.Blurred) -> None:
+        """A symbol typed into the ticket gets prices of its own once the field is left."""
+        if isinstance(event.input, TicketField) and event.input.field == "symbol" and self.modifying is None:
+            if self.value("symbol") != self._priced_for:
+                self.reprice()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self.query_one("#ticket-hint", Static).update(CHOICE_HINT if isinstance(event.widget, ChoiceField) else HINT)
 
     def load_order(self, order: Order) -> None:
         """Modify mode: the order's values; side, symbol, type and TIF are fixed."""
@@ -139,12 +260,13 @@ class TicketPane(Vertical, can_focus=False):
         self.set_value("limit", plain(order.limit_price) or "")
         self.set_value("stop", plain(order.stop_price) or "")
         self.set_value("tif", order.tif.value)
+        self._priced_for = order.symbol
         self._enable_all(False)
         self.error("")
 
     def _enable_all(self, enabled: bool) -> None:
         for key in ("side", "symbol", "type", "tif"):
-            self.query_one(f"#ticket-{key}", TicketField).disabled = not enabled
+            self.field(key).disabled = not enabled
 
     def first_field(self) -> TicketField:
         """The field to start typing in: the limit of a prefilled limit order, else the quantity."""
@@ -218,12 +340,6 @@ class TicketPane(Vertical, can_focus=False):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.submit()
-
-    def on_input_changed(self, event: Input.Changed) -> None:
-        if isinstance(event.input, TicketField) and event.input.field == "side":
-            v = event.value.strip().lower()
-            self.set_class(v == "buy", "-buy")
-            self.set_class(v == "sell", "-sell")
 
     def submit(self) -> None:
         try:

@@ -1,0 +1,203 @@
+"""Keys and focus around the order ticket: where focus goes after a send or Ctrl+G, choice
+fields that take no text, prices that follow the symbol, and the themes Ctrl+P offers."""
+
+from decimal import Decimal
+
+import pytest
+
+from tests.ui_support import make_app, settle
+from workstation.core.model import OrderStatus, plain, to_decimal
+from workstation.ui.panes.orders import OrdersPane
+from workstation.ui.panes.ticket import ChoiceField, TicketPane
+from workstation.ui.panes.watchlist import WatchlistPane
+from workstation.ui.screens.confirm import ConfirmScreen
+from workstation.ui.screens.review import ReviewScreen
+
+SIZES = [(80, 24), (160, 45)]
+
+
+def orders(session):
+    return sorted(session.oms.orders.values(), key=lambda o: int(o.id))
+
+
+async def working_limit(pilot, session):
+    from workstation.ui.panes.cmdline import CommandLine
+
+    await pilot.press("colon")
+    pilot.app.main.query_one(CommandLine).insert_text_at_cursor("buy 100 AAPL lmt 180")
+    await pilot.press("enter")
+    await settle(pilot)
+    await pilot.press("y")
+    await settle(pilot)
+    return orders(session)[-1]
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_after_a_send_from_t_the_keys_go_to_the_panes_not_the_quantity(tmp_path, size):
+    app, session, _ = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("1", "t")
+        ticket = app.query_one(TicketPane)
+        assert app.focused.id == "ticket-qty"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ReviewScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        [order] = orders(session)
+        assert order.status is OrderStatus.FILLED
+        assert isinstance(app.focused, WatchlistPane)  # where `t` was pressed
+        await pilot.press("3")
+        assert isinstance(app.focused, OrdersPane)
+        assert ticket.value("qty") == "100"  # the "3" went to the pane, not into Qty
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_after_a_modify_focus_is_back_on_the_orders_pane(tmp_path, size):
+    app, session, _ = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        order = await working_limit(pilot, session)
+        await pilot.press("3", "m")
+        await settle(pilot)
+        ticket = app.query_one(TicketPane)
+        assert app.focused.id == "ticket-qty"
+        ticket.set_value("qty", "150")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await settle(pilot)
+        assert session.oms.orders[order.id].qty == 150
+        assert isinstance(app.focused, OrdersPane) and app.focused.display
+        await pilot.press("1")
+        assert ticket.value("qty") == "150"
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("opening, origin", [(("3", "t"), OrdersPane), (("2", "t"), "positions"), (("1", "j", "b"), WatchlistPane), (("1", "s"), WatchlistPane), (("3", "m"), OrdersPane)])
+async def test_ctrl_g_goes_back_where_the_ticket_was_opened(tmp_path, size, opening, origin):
+    app, session, _ = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        if "m" in opening:
+            await working_limit(pilot, session)
+        await pilot.press(*opening)
+        await settle(pilot)
+        assert app.query_one(TicketPane).has_focus_within
+        await pilot.press("tab" if "m" in opening else "shift+tab")  # from any field, a choice field too
+        await pilot.press("ctrl+g")
+        await settle(pilot)
+        if isinstance(origin, str):
+            assert app.focused.id == origin
+        else:
+            assert isinstance(app.focused, origin)
+        assert app.focused.display and not app.query_one(TicketPane).has_focus_within
+
+
+async def test_choice_fields_cycle_and_refuse_text(tmp_path):
+    app, session, _ = make_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("t", "shift+tab")
+        ticket = app.query_one(TicketPane)
+        assert app.focused.id == "ticket-side" and isinstance(app.focused, ChoiceField)
+        await pilot.press(*"xyz", "space")
+        assert ticket.value("side") == "sell"  # letters that name no choice are refused
+        await pilot.press("b")
+        assert ticket.value("side") == "buy"
+        await pilot.press("s")
+        assert ticket.value("side") == "sell" and ticket.has_class("-sell")
+        await pilot.press("right")
+        assert ticket.value("side") == "buy" and ticket.has_class("-buy")
+        await pilot.press("left")
+        assert ticket.value("side") == "sell"
+        await pilot.press("tab", "tab", "tab")
+        assert app.focused.id == "ticket-type"
+        await pilot.press("l")
+        assert ticket.value("type") == "limit"
+        await pilot.press("s")
+        assert ticket.value("type") == "stop"
+        await pilot.press("s")
+        assert ticket.value("type") == "stop-limit"
+        await pilot.press("space")
+        assert ticket.value("type") == "market"
+        await pilot.press("tab", "tab", "tab")
+        assert app.focused.id == "ticket-tif"
+        await pilot.press("g")
+        assert ticket.value("tif") == "gtc"
+        await pilot.press("6")  # the issue's case: a pane key in a choice field goes to the pane
+        assert app.focused.id == "alerts"
+        assert (ticket.value("side"), ticket.value("type"), ticket.value("tif")) == ("sell", "market", "gtc")
+
+
+@pytest.mark.parametrize("theme", ["dark", "light", "amber", "high-contrast"])
+async def test_the_focused_ticket_field_stands_out(tmp_path, theme):
+    app, session, _ = make_app(tmp_path, theme=theme)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("t")
+        await settle(pilot)
+        qty, symbol = app.query_one("#ticket-qty"), app.query_one("#ticket-symbol")
+        assert qty.has_focus
+        assert qty.styles.background != symbol.styles.background
+        await pilot.press("shift+tab")
+        await settle(pilot)
+        side = app.query_one("#ticket-side")
+        assert side.has_focus and side.styles.background != qty.styles.background
+        labels = {str(row.query_one("Label").render()): row.query_one("Label") for row in app.query_one(TicketPane).query(".row")}
+        assert labels["Side"].styles.text_style.reverse and not labels["Qty"].styles.text_style.reverse
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_limit_follows_the_watchlist_symbol(tmp_path, size):
+    app, session, _ = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("b")  # AAPL, a limit order at its last price
+        await settle(pilot)
+        ticket = app.query_one(TicketPane)
+        assert ticket.value("symbol") == "AAPL" and ticket.value("limit")
+        await pilot.press("ctrl+g")
+        await settle(pilot)
+        for _ in range(6):  # down to EUR/USD
+            await pilot.press("j")
+            await settle(pilot, 1)
+            symbol = app.query_one(WatchlistPane).selected_key
+            inst = app.instrument(symbol)
+            expected = plain(inst.round_price(to_decimal(app.last_price(symbol))))
+            assert (ticket.value("symbol"), ticket.value("limit"), ticket.value("stop")) == (symbol, expected, "")
+        assert symbol == "EUR/USD" and Decimal(ticket.value("limit")) < 2  # not a stock's price
+        ticket.set_value("type", "market")
+        await pilot.press("k")
+        await settle(pilot, 1)
+        assert ticket.value("symbol") == "BTC/USD" and ticket.value("limit") == ""  # a market order has none
+
+
+@pytest.mark.slow
+async def test_ctrl_p_offers_only_the_apps_themes_and_saves_the_choice(tmp_path):
+    from textual.command import CommandInput, CommandList, CommandPalette
+
+    app, session, _ = make_app(tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        assert isinstance(app.screen, CommandPalette)
+        app.screen.query_one(CommandInput).insert_text_at_cursor("Theme")
+        await pilot.pause(0.5)
+        await settle(pilot)
+        await pilot.press("enter")  # Textual's own Theme command: its picker
+        await pilot.pause(0.5)
+        await settle(pilot)
+        assert isinstance(app.screen, CommandPalette)
+        offered = {str(option.prompt) for option in app.screen.query_one(CommandList).options}
+        assert offered == {"amber", "dark", "high-contrast", "light"}
+        app.screen.query_one(CommandInput).insert_text_at_cursor("amber")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.theme == "amber"
+        assert not isinstance(app.screen, CommandPalette)
+    assert 'theme = "amber"' in (tmp_path / "settings.toml").read_text()
