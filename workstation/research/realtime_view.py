@@ -93,7 +93,7 @@ def summary_view(s: dict[str, Any]) -> Group:
         head.add_column()
     rate = f"{s['win_rate'] * 100:.1f}%" if s.get("win_rate") is not None else "-"
     head.add_row(f"equity {_m(s['equity'])}", Text.assemble("P&L ", _pnl(s["pnl"])), f"cash {_m(s['cash'])}", f"trades {s['trades']}")
-    head.add_row(f"win rate {rate}", f"max drawdown {float(s['max_drawdown']) * 100:.2f}%", f"sharpe {_ratio(s.get('sharpe'))}",
+    head.add_row(f"win rate {rate}", f"max drawdown {float(s['max_drawdown']) * 100:.2f}%", f"sharpe {_ratio(s.get('sharpe'))}  sortino {_ratio(s.get('sortino'))}",
                  f"{s['seconds']:.0f}s, {len(s['symbols'])} symbol{'' if len(s['symbols']) == 1 else 's'}")
     table = Table(title="Per strategy", expand=True)
     for col in ("Name", "State", "Trades", "Round trips", "Win rate", "Realized", "Unrealized", "P&L"):
