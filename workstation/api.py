@@ -10,6 +10,11 @@ order events (``OrderSubmitted`` ... ``OrderFilled``, whose ``fill`` is the exec
 ``AlertRaised``, ``ConnectionState``, plus ``AccountSnapshot`` after every fill. They are
 delivered synchronously on the engine's loop, so a handler must only store them.
 Intents that cannot be carried out raise ``IntentError`` with one readable line.
+
+Why one module: it is the one contract between the engine and every face. The protocol,
+the documents it returns (snapshots, position and risk rows) and ``LocalEngine``, which
+fills them from a ``Session``, change together; split, a field added to a document would
+have to be found in three places.
 """
 
 from __future__ import annotations
@@ -63,6 +68,17 @@ class PositionRow(msgspec.Struct, frozen=True, kw_only=True):
     realized_pnl: Decimal
     pct_of_equity: Decimal
     currency: str
+    realized_today: Decimal = ZERO  # realized since the risk engine's trading day began
+    closed: bool = False  # flat now, traded today: kept so its P&L does not vanish
+
+
+class PositionTotals(msgspec.Struct, frozen=True, kw_only=True):
+    """The Positions pane's total line, in the base currency."""
+
+    unrealized: Decimal
+    realized_today: Decimal
+    gross_exposure: Decimal
+    net_exposure: Decimal
 
 
 class RiskRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -89,6 +105,8 @@ class AccountSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     market_open: bool | None  # None: the broker does not say
     breaker: str | None = None  # why the circuit breaker is tripped; None: it is not
     trading_halted: bool = False  # the trading_halted risk limit is on
+    closed_today: tuple[PositionRow, ...] = ()  # flat positions traded this trading day (qty 0)
+    totals: PositionTotals | None = None
 
 
 EngineEvent = Quote | OrderEvent | AlertRaised | ConnectionState | AccountSnapshot | QualityChanged
@@ -116,7 +134,8 @@ class EngineAPI(Protocol):
 
     # -- reads
     def orders(self) -> list[Order]:
-        """Working orders and today's finished ones, newest first."""
+        """Working orders and today's finished ones, newest first (a working trailing stop's
+        ``stop_price`` is where it would trigger now, when the broker says)."""
 
     def quote(self, symbol: str) -> Quote | None: ...
 
@@ -312,7 +331,21 @@ class LocalEngine:
     def orders(self) -> list[Order]:
         since = self.time() - 86_400
         rows = [o for o in self._s.oms.orders.values() if not o.status.is_terminal or o.updated >= since]
+        trigger = getattr(self._s.broker, "trail_trigger", None)
+        if callable(trigger):
+            rows = [_with_trigger(o, trigger(o.client_id)) if o.type is OrderType.TRAILING_STOP and o.status.is_working else o for o in rows]
         return sorted(rows, key=lambda o: (int(o.id) if o.id.isdigit() else 0), reverse=True)
+
+    def trading_day_start(self) -> float:
+        """When the trading day began: the risk engine's day (its roll time and zone), the
+        day the daily-loss limit counts."""
+        from workstation.core.limits import RiskLimits, day_start
+
+        now = self.time()
+        store = getattr(self._s, "limits", None)
+        limits = getattr(store, "limits", None) or RiskLimits()
+        days = getattr(getattr(self._s, "risk", None), "days", None)
+        return days.start(now, limits) if days is not None else day_start(now, limits)
 
     def quote(self, symbol: str) -> Quote | None:
         return self._s.quotes.get(symbol)
@@ -351,18 +384,28 @@ class LocalEngine:
         pf = s.portfolio
         account = pf.account()
         equity = account.equity
-        rows = []
-        for p in pf.positions():
-            rows.append(
-                PositionRow(
-                    symbol=p.symbol, qty=p.qty, avg_price=p.avg_price, last=pf.last(p.symbol),
-                    market_value=pf.market_value(p.symbol), unrealized_pnl=pf.unrealized(p.symbol),
-                    realized_pnl=p.realized_pnl, currency=p.currency,
-                    pct_of_equity=(pf.exposure(p.symbol) / equity * 100).quantize(Decimal("0.01")) if equity > 0 else ZERO,
-                )
+        today = pf.traded_since(self.trading_day_start())
+        rows, closed = [], []
+        unrealized = realized = ZERO
+        for p in pf.positions(include_flat=True):
+            if not p.qty and p.symbol not in today:
+                continue
+            row = PositionRow(
+                symbol=p.symbol, qty=p.qty, avg_price=p.avg_price, last=pf.last(p.symbol),
+                market_value=pf.market_value(p.symbol), unrealized_pnl=pf.unrealized(p.symbol),
+                realized_pnl=p.realized_pnl, currency=p.currency, realized_today=today.get(p.symbol, ZERO),
+                pct_of_equity=(pf.exposure(p.symbol) / equity * 100).quantize(Decimal("0.01")) if equity > 0 else ZERO,
+                closed=not p.qty,
             )
+            (rows if p.qty else closed).append(row)
+            unrealized += pf.to_base(row.unrealized_pnl, p.currency)
+            realized += pf.to_base(row.realized_today, p.currency)
+        totals = PositionTotals(
+            unrealized=unrealized, realized_today=realized, gross_exposure=pf.gross_exposure(), net_exposure=pf.net_exposure(),
+        )
         return AccountSnapshot(
             ts=self.time(), account=account, positions=tuple(rows), risk=self._risk_rows(account),
+            closed_today=tuple(closed), totals=totals,
             day_pnl=self._day_pnl(equity), market_open=self.market_open(),
             breaker=breaker.reason() if (breaker := getattr(s, "breaker", None)) is not None else None,
             trading_halted=self._halted(),
@@ -441,12 +484,21 @@ class LocalEngine:
         from workstation.trading.oms import OrderError
 
         try:
-            return await self._s.oms.cancel(order_id)
+            return await self._s.oms.cancel(order_id, reason=USER_CANCEL)
         except OrderError as exc:
             raise IntentError(str(exc)) from None
 
     async def cancel_all(self) -> list[Order]:
-        return await self._s.oms.cancel_all()
+        from workstation.trading.oms import OrderError
+
+        out = []
+        for order in list(self._s.oms.working()):
+            if order.status is OrderStatus.NEW or order.status.is_working:
+                try:
+                    out.append(await self._s.oms.cancel(order.id, reason=USER_CANCEL))
+                except OrderError:  # finished meanwhile: nothing left to cancel
+                    pass
+        return out
 
     async def replace(
         self, order_id: str, *, qty: Decimal | None = None, limit_price: Decimal | None = None,
@@ -553,11 +605,19 @@ def _unread(alerts) -> int:
     return sum(1 for a in alerts if a.priority != "low")
 
 
+USER_CANCEL = "canceled by user"  # the reason journaled and shown for a cancel asked for by a person
+
+
+def _with_trigger(order: Order, stop: Decimal | None) -> Order:
+    """A trailing stop as faces see it: ``stop_price`` is its current trigger."""
+    return order if stop is None or stop == order.stop_price else msgspec.structs.replace(order, stop_price=stop)
+
+
 def working(orders: list[Order]) -> list[Order]:
     return [o for o in orders if o.status.is_working or (o.status is OrderStatus.NEW and o.parent_id)]
 
 
 __all__ = [
     "AccountSnapshot", "EngineAPI", "EngineEvent", "EngineInfo", "IntentError", "LocalEngine", "PositionRow",
-    "RiskRow", "working",
+    "PositionTotals", "RiskRow", "USER_CANCEL", "working",
 ]

@@ -441,6 +441,13 @@ class SimBroker:
     async def open_orders(self) -> list[BrokerOrderState]:
         return [w.state() for w in self._book.values()]
 
+    def trail_trigger(self, client_id: str) -> Decimal | None:
+        """Where a working trailing stop would trigger now (None: not a working trailing stop)."""
+        w = self._book.get(client_id)
+        if w is None or w.order.type is not OrderType.TRAILING_STOP:
+            return None
+        return w.stop
+
     async def fills_since(self, ts: float) -> list[BrokerFill]:
         return [f for f in self._fills if f.ts >= ts]
 

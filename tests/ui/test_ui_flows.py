@@ -659,4 +659,5 @@ async def test_rejections_reach_alerts_once_and_as_a_notification(tmp_path):
         alerts = app.query_one("#alerts").texts
         assert len([t for t in alerts if f"order {order.id}" in t]) == 1
         assert any("rejected" in str(n.message) for n in app._notifications)
+        app.query_one("#orders").action_toggle_view()  # a rejected order is done: in the view of all orders
         assert app.query_one("#orders").row(order.id).cells[-1][0] == "insufficient shares to locate"

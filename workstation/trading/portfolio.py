@@ -20,12 +20,15 @@ Rules (average-cost accounting):
   then would use).
 * Every strategy tag has a sub-book with its own positions, realized P&L, commissions and
   trade count; untagged fills go to the ``manual`` book.
+* The last two days of fills are remembered with the P&L each realized, so a face can show
+  what was realized since the start of the trading day, symbol by symbol (``traded_since``).
 
 Marks are the last traded price from the quote stream (floats, converted at read time).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,6 +38,7 @@ import msgspec
 from workstation.core.model import ZERO, Account, Fill, Instrument, Position, Quote, to_decimal
 
 MANUAL = "manual"
+RECENT_SECONDS = 2 * 86_400  # how far back fills are remembered for ``traded_since`` (a trading day is at most 25 hours)
 
 
 @dataclass(slots=True)
@@ -120,6 +124,7 @@ class Portfolio:
         self._last: dict[str, tuple[float, Decimal]] = {}
         self._multipliers: dict[str, Instrument] = {}
         self.fills = 0
+        self._recent: deque[tuple[float, str, Decimal]] = deque()  # (fill ts, symbol, realized), oldest first
         self.broker_account: Account | None = None  # the broker's own figures, when it keeps the account
         self.broker_at: float | None = None  # when they were asked for (clock time)
 
@@ -143,6 +148,10 @@ class Portfolio:
         if fill.symbol not in self.marks:
             self.marks[fill.symbol] = float(fill.price)
         self.fills += 1
+        recent = self._recent
+        recent.append((fill.ts, fill.symbol, realized))
+        while recent and recent[0][0] < fill.ts - RECENT_SECONDS:
+            recent.popleft()
         return realized
 
     def adopt(self, positions: list[Position], cash: dict[str, Decimal] | None = None) -> None:
@@ -233,6 +242,16 @@ class Portfolio:
         return [
             self.position(sym, strategy) for sym, p in sorted(book.positions.items()) if include_flat or p.qty != 0
         ]
+
+    def traded_since(self, since: float) -> dict[str, Decimal]:
+        """Every symbol with a fill at or after ``since`` (epoch seconds, at most two days back)
+        and the P&L those fills realized, in the instrument's currency, before commissions."""
+        out: dict[str, Decimal] = {}
+        for ts, symbol, realized in reversed(self._recent):
+            if ts < since:
+                break
+            out[symbol] = out.get(symbol, ZERO) + realized
+        return out
 
     def qty(self, symbol: str) -> Decimal:
         pos = self.book.positions.get(symbol)
