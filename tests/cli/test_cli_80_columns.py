@@ -24,7 +24,7 @@ def account(tmp_path_factory):
     return home
 
 
-COMMANDS = [["status"], ["positions"], ["orders"], ["fills"], ["alert", "log"], ["risk", "show"]]
+COMMANDS = [["status"], ["prices"], ["positions"], ["orders"], ["fills"], ["alert", "log"], ["risk", "show"]]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)

@@ -34,17 +34,21 @@ from workstation.core.model import (
 from workstation.cli.common import (
     LIVE_FLAG,
     CliError,
+    Col,
     ConfigOpt,
     DataDirOpt,
     JsonOpt,
     ProfileOpt,
     SymbolsOpt,
+    WideOpt,
     console,
     digits,
+    fitted_table,
     money,
     num,
     open_view,
     parse_duration,
+    print_table,
     profile_of,
     read_settings,
     run,
@@ -183,6 +187,7 @@ def stream(
 def prices(
     symbols: SymbolsOpt = None,
     json_out: JsonOpt = False,
+    wide: WideOpt = False,
     profile: ProfileOpt = None,
     config: ConfigOpt = None,
     data_dir_: DataDirOpt = None,
@@ -204,21 +209,19 @@ def prices(
     if json_out:
         sys.stdout.write(_NUM.encode([quote_json(q, digits(q.symbol)) | {"volume": num(q.volume, 4)} for q in quotes]).decode() + "\n")
         return
-    from rich.table import Table
-
-    table = Table(title=f"Prices ({session.broker.name})")
-    for col in ("Symbol", "Bid", "Ask", "Last", "Change", "Chg %", "Volume", "Time"):
-        table.add_column(col, justify="left" if col == "Symbol" else "right")
+    rows = []
     for q in quotes:
         d = digits(q.symbol)
         colour = "green" if q.change > 0 else "red" if q.change < 0 else ""
-        table.add_row(
+        rows.append([
             q.symbol, f"{q.bid:,.{d}f}", f"{q.ask:,.{d}f}", f"{q.last:,.{d}f}",
             f"[{colour}]{q.change:+,.{d}f}[/]" if colour else f"{q.change:+,.{d}f}",
             f"[{colour}]{q.change_pct:+.2f}%[/]" if colour else f"{q.change_pct:+.2f}%",
             f"{q.volume:,.0f}", datetime.fromtimestamp(q.ts, tz=timezone.utc).astimezone().strftime("%H:%M:%S"),
-        )
-    console().print(table)
+        ])
+    cols = [Col("Symbol"), Col("Bid", right=True), Col("Ask", right=True), Col("Last", right=True), Col("Change", 2, right=True),
+            Col("Chg %", 1, right=True), Col("Volume", 3, right=True), Col("Time", 4, right=True)]
+    print_table(fitted_table(f"Prices ({session.broker.name})", cols, rows, wide), wide)
 
 
 _KEPT_KINDS = ("alert.rule", "risk.set")

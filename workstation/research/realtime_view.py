@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from rich.console import Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -24,47 +24,81 @@ def _pnl(d: Decimal | float | str) -> Text:
     return Text(f"{v:+,.2f}", style="green" if v > 0 else "red" if v < 0 else "")
 
 
+class Fitted:
+    """A table that drops columns whole, lowest priority first, until it fits the width it is
+    drawn at (an 80-column terminal cuts nothing). ``cols`` are (name, keep, justify, wrap):
+    keep 0 is never dropped, higher goes first; a wrap column folds its text instead."""
+
+    WRAP_MIN = 12
+
+    def __init__(self, title: str, cols: list[tuple[str, int, str, bool]], rows: list[list[Any]]) -> None:
+        self.title, self.cols, self.rows = title, cols, rows
+
+    @staticmethod
+    def _width(cell: Any) -> int:
+        return cell.cell_len if isinstance(cell, Text) else Text(str(cell)).cell_len
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        natural = [max([len(c[0])] + [self._width(r[i]) for r in self.rows]) for i, c in enumerate(self.cols)]
+        shown = list(range(len(self.cols)))
+
+        def needed() -> int:
+            return sum(min(natural[i], self.WRAP_MIN) if self.cols[i][3] else natural[i] for i in shown) + 3 * len(shown) + 1
+
+        for i in sorted(shown, key=lambda i: (-self.cols[i][1], -i)):
+            if needed() <= options.max_width or self.cols[i][1] == 0:
+                break
+            shown.remove(i)
+        table = Table(title=self.title, expand=True)
+        for i in shown:
+            name, _keep, justify, wrap = self.cols[i]
+            table.add_column(name, justify=justify, no_wrap=not wrap, min_width=None if wrap else natural[i])  # type: ignore[arg-type]
+        for r in self.rows:
+            table.add_row(*(r[i] for i in shown))
+        yield table
+
+
+RECENT_TRADES = 5
+"""How many of the newest trades the dashboard lists (it fits 24 lines with a few positions)."""
+
+
 def dashboard(live: Any) -> Group:
     session, runner, opts = live.session, live.runner, live.options
     pf = session.portfolio
     acct = pf.account()
     elapsed = session.clock.time() - live.started
     total = f"/{opts.duration:.0f}s" if opts.duration else ""
-    head = Table.grid(padding=(0, 3))
-    for _ in range(6):
-        head.add_column()
-    head.add_row(
-        Text.assemble(("PAPER SESSION ", "bold black on green"), f" {elapsed:.0f}s{total}"),
-        f"value {_m(acct.equity)}",
-        Text.assemble("P&L ", _pnl(acct.equity - opts.cash)),
-        f"cash {_m(acct.cash)}",
-        f"trades {pf.book.trades}",
-        f"symbols {' '.join(opts.symbols)}",
+    head = Text.assemble(
+        ("PAPER SESSION", "bold black on green"), f" {elapsed:.0f}s{total}   value {_m(acct.equity)}   P&L ",
+        _pnl(acct.equity - opts.cash), f"   cash {_m(acct.cash)}   trades {pf.book.trades}   symbols {' '.join(opts.symbols)}",
     )
 
-    positions = Table(title="Positions", expand=True)
-    for col in ("Symbol", "Qty", "Avg", "Last", "Unrealized"):
-        positions.add_column(col, justify="left" if col == "Symbol" else "right")
-    for p in pf.positions():
-        last = pf.last(p.symbol)
-        positions.add_row(p.symbol, plain(p.qty), f"{p.avg_price:,.2f}", _m(last), _pnl(pf.unrealized(p.symbol)))
+    positions = Fitted("Positions", [("Symbol", 0, "left", False), ("Qty", 0, "right", False), ("Avg", 2, "right", False),
+                                     ("Last", 1, "right", False), ("Unrealized", 0, "right", False)], [
+        [p.symbol, plain(p.qty), f"{p.avg_price:,.2f}", _m(pf.last(p.symbol)), _pnl(pf.unrealized(p.symbol))]
+        for p in pf.positions()
+    ])
 
-    trades = Table(title="Recent trades", expand=True)
-    for col in ("Time", "Strategy", "Side", "Qty", "Symbol", "Price"):
-        trades.add_column(col)
-    for f in reversed(live.trades):
-        trades.add_row(iso(f.ts)[11:19], f.strategy or "manual", Text(f.side.value, style="green" if f.side.value == "buy" else "red"),
-                       plain(f.qty), f.symbol, plain(f.price))
+    trades = Fitted(f"Recent trades ({min(len(live.trades), RECENT_TRADES)} of {len(live.trades)})", [
+        ("Time", 0, "left", False), ("Strategy", 1, "left", False), ("Side", 0, "left", False), ("Qty", 0, "right", False),
+        ("Symbol", 0, "left", False), ("Price", 0, "right", False),
+    ], [
+        [iso(f.ts)[11:19], f.strategy or "manual", Text(f.side.value, style="green" if f.side.value == "buy" else "red"),
+         plain(f.qty), f.symbol, plain(f.price)]
+        for f in list(reversed(live.trades))[:RECENT_TRADES]
+    ])
 
-    strategies = Table(title="Strategies", expand=True)
-    for col in ("Name", "State", "Symbols", "Allocation", "P&L", "Trades", "Last message"):
-        strategies.add_column(col, justify="right" if col in ("P&L", "Trades") else "left")
+    rows = []
     for st in runner.status():
         inst = runner.instances[st.name]
         state_style = {"running": "green", "paused": "yellow", "error": "bold red", "stopped": "dim"}.get(st.state, "")
         last = st.error or (inst.logs[-1] if inst.logs else "")
-        strategies.add_row(st.name, Text(st.state, style=state_style), " ".join(st.symbols), st.allocation or "-",
-                           _pnl(money(st.pnl)), str(st.trades), last[:60])
+        rows.append([st.name, Text(st.state, style=state_style), " ".join(st.symbols), st.allocation or "-",
+                     _pnl(money(st.pnl)), str(st.trades), last[:60]])
+    strategies = Fitted("Strategies", [
+        ("Name", 0, "left", False), ("State", 0, "left", False), ("Symbols", 3, "left", True), ("Allocation", 2, "left", False),
+        ("P&L", 0, "right", False), ("Trades", 1, "right", False), ("Last message", 4, "left", True),
+    ], rows)
 
     tripped = session.risk.breaker_reason()
     halted = tripped is not None or session.risk.limits.trading_halted
@@ -88,20 +122,21 @@ def _ratio(x: float | None) -> str:
 
 
 def summary_view(s: dict[str, Any]) -> Group:
-    head = Table.grid(padding=(0, 3))
-    for _ in range(4):
-        head.add_column()
     rate = f"{s['win_rate'] * 100:.1f}%" if s.get("win_rate") is not None else "-"
-    head.add_row(f"equity {_m(s['equity'])}", Text.assemble("P&L ", _pnl(s["pnl"])), f"cash {_m(s['cash'])}", f"trades {s['trades']}")
-    head.add_row(f"win rate {rate}", f"max drawdown {float(s['max_drawdown']) * 100:.2f}%", f"sharpe {_ratio(s.get('sharpe'))}  sortino {_ratio(s.get('sortino'))}",
-                 f"{s['seconds']:.0f}s, {len(s['symbols'])} symbol{'' if len(s['symbols']) == 1 else 's'}")
-    table = Table(title="Per strategy", expand=True)
-    for col in ("Name", "State", "Trades", "Round trips", "Win rate", "Realized", "Unrealized", "P&L"):
-        table.add_column(col, justify="left" if col in ("Name", "State") else "right")
+    head = Group(
+        Text.assemble(f"equity {_m(s['equity'])}   P&L ", _pnl(s["pnl"]), f"   cash {_m(s['cash'])}   trades {s['trades']}"),
+        Text(f"win rate {rate}   max drawdown {float(s['max_drawdown']) * 100:.2f}%   sharpe {_ratio(s.get('sharpe'))}   "
+             f"sortino {_ratio(s.get('sortino'))}   {s['seconds']:.0f}s, {len(s['symbols'])} symbol{'' if len(s['symbols']) == 1 else 's'}"),
+    )
+    rows = []
     for st in s["strategies"]:
         wr = f"{float(st['win_rate']) * 100:.1f}%" if st.get("win_rate") is not None else "-"
-        table.add_row(st["name"], st["state"] + (f" ({st['error']})" if st.get("error") else ""), str(st["trades"]),
-                      str(st["wins"] + st["losses"]), wr, _m(st["realized_pnl"]), _m(st["unrealized_pnl"]), _pnl(st["pnl"]))
+        rows.append([st["name"], st["state"] + (f" ({st['error']})" if st.get("error") else ""), str(st["trades"]),
+                     str(st["wins"] + st["losses"]), wr, _m(st["realized_pnl"]), _m(st["unrealized_pnl"]), _pnl(st["pnl"])])
+    table = Fitted("Per strategy", [
+        ("Name", 0, "left", False), ("State", 0, "left", True), ("Trades", 0, "right", False), ("Round trips", 3, "right", False),
+        ("Win rate", 2, "right", False), ("Realized", 1, "right", False), ("Unrealized", 1, "right", False), ("P&L", 0, "right", False),
+    ], rows)
     parts: list[Any] = [Panel(head, title=f"Session {s['session']}", expand=False)]
     if s["strategies"]:
         parts.append(table)
