@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterable
 from pathlib import Path
 
 from rich.style import Style
 from textual import events, on
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
 from textual.css.query import NoMatches
-from textual.screen import Screen
-from textual.theme import Theme
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker, WorkerState
@@ -30,14 +27,15 @@ from textual.worker import Worker, WorkerState
 from themes import DEFAULT, ThemeSpec, load_themes
 from workstation.api import AccountSnapshot, EngineAPI, working
 from workstation.core.clock import perf_ns
-from workstation.core.config import Settings, save_setting
+from workstation.core.config import Settings
 from workstation.risk.dataquality import QualityChanged
 from workstation.core.model import AlertRaised, ConnectionState, Instrument, ModelError, OrderEvent, OrderFilled, OrderRejected, Quote
 from workstation.serve.remote import engine_gone
 from workstation.ui.intents import IntentsMixin, describe_order
-from workstation.ui.messages import IntentFailed, ThemeChanged
+from workstation.ui.messages import IntentFailed
 from workstation.ui.palette import WorkstationCommands
 from workstation.ui.risk_intents import RiskIntentsMixin
+from workstation.ui.theming import ThemesMixin
 from workstation.ui.panes.chart import ChartPane
 from workstation.ui.panes.cmdline import CommandLine
 from workstation.ui.panes.feed import AlertsPane, FeedPane
@@ -61,7 +59,7 @@ INPUT_QUIET_NS = 300_000_000  # after a key, expensive redraws (the chart) wait 
 HISTORY_BARS = 120  # minute bars fetched to seed the chart of a symbol
 
 
-class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
+class WorkstationApp(IntentsMixin, RiskIntentsMixin, ThemesMixin, App[None]):
     CSS_PATH = "workstation.tcss"
     TITLE = "workstation"
     COMMANDS = App.COMMANDS | {WorkstationCommands}
@@ -242,61 +240,6 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, App[None]):
     def _set_watchlist_title(self) -> None:
         wl = self.main.query_one(WatchlistPane)
         wl.show_list(self.watchlists.active, list(self.watchlists.names))
-
-    # ------------------------------------------------------------------ themes
-    def _build_styles(self) -> None:
-        spec = self.themes.get(self.theme) or self.themes[DEFAULT]
-        p = spec.palette
-        self.palette_styles = {
-            "up": Style(color=p.up), "down": Style(color=p.down), "buy": Style(color=p.buy, bold=True),
-            "sell": Style(color=p.sell, bold=True), "muted": Style(color=p.muted), "stale": Style(color=p.stale, bold=True),
-            "flash_up": Style(bgcolor=p.flash_up), "flash_down": Style(bgcolor=p.flash_down),
-            "cursor": Style(bgcolor=p.cursor, bold=True), "header": Style(color=p.muted, bold=True),
-            "paper_badge": Style(color="#ffffff", bgcolor=p.paper, bold=True),
-            "live_badge": Style(color="#ffffff", bgcolor=p.live, bold=True, blink=False),
-        }
-
-    def _apply_theme(self, theme) -> None:
-        self._build_styles()
-        for table in self.main.query(LiveTable):
-            table.generation += 1
-            table.refresh()
-        chart = self.main.query_one(ChartPane)
-        self._chart_colours(chart)
-        self._chart_dirty = True
-        self._account_dirty = True
-        if theme.name in self.themes and self.save_settings:
-            try:
-                save_setting(self.config_path, "ui.theme", theme.name)
-            except (OSError, ValueError) as exc:
-                self.log_line("error", f"cannot save the theme: {exc}")
-        self.post_message(ThemeChanged(theme.name))
-
-    def _chart_colours(self, chart: ChartPane) -> None:
-        spec = self.themes.get(self.theme) or self.themes[DEFAULT]
-        chart.colours = {"up": spec.palette.up, "down": spec.palette.down, "muted": spec.palette.muted,
-                         "accent": spec.colours.get("accent", "#d7af5f"), "line": spec.colours.get("primary", "#3d8fd6")}
-
-    @property
-    def available_themes(self) -> dict[str, Theme]:
-        """The workstation's own themes only (``themes/``): Textual's built-in ones lack the
-        trading palette, so neither the palette's Theme picker nor ``theme`` offers them."""
-        registered = super().available_themes
-        mine = getattr(self, "themes", None)
-        if not mine:  # Textual's own start-up, before the themes are loaded
-            return registered
-        return {name: theme for name, theme in registered.items() if name in mine}
-
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        for command in super().get_system_commands(screen):
-            if command.title == "Theme":
-                command = SystemCommand("Theme", f"Pick a theme: {', '.join(sorted(self.themes))} (saved in the settings file)", command.callback)
-            yield command
-
-    def set_theme(self, name: str) -> None:
-        if name not in self.themes:
-            raise ModelError(f"unknown theme {name!r} (themes: {', '.join(sorted(self.themes))})")
-        self.theme = name
 
     # ------------------------------------------------------------------ engine events
     def _on_engine_event(self, event: object) -> None:

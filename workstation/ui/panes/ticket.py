@@ -33,7 +33,7 @@ CHOICES = {
     "tif": ["day", "gtc", "ioc", "fok"],
 }
 HINT = "↑↓ step · Enter review · Ctrl+G back"
-CHOICE_HINT = "←→ space or a letter: choose · Enter review · Ctrl+G back"
+CHOICE_HINT = "←→ space or a letter · Ctrl+G back"
 TYPES = {"market": OrderType.MARKET, "limit": OrderType.LIMIT, "stop": OrderType.STOP, "stop-limit": OrderType.STOP_LIMIT}
 
 
@@ -90,8 +90,9 @@ class ChoiceField(Widget, can_focus=True):
 
     def render(self) -> Text:
         text = Text(self.value)
-        if self.has_focus:
-            text.append("  ◂ " + " · ".join(c for c in self.choices if c != self.value) + " ▸", style="dim")
+        if self.has_focus:  # the other choices where they fit, else only the arrows
+            others = "  ◂ " + " · ".join(c for c in self.choices if c != self.value) + " ▸"
+            text.append(others if len(self.value) + len(others) <= self.size.width else "  ◂▸", style="dim")
         return text
 
     def _on_focus(self, event: events.Focus) -> None:
