@@ -260,7 +260,8 @@ def paper_reset(
         if not sys.stdin.isatty():
             raise CliError("paper reset needs confirmation: run it in a terminal or pass --yes", 2)
         erased = _ERASED + (", alert rules and run-time risk limits" if all_ else "")
-        if not typer.confirm(f"Erase the {prof.name} account ({erased}) and start with {money(start_cash)}{kept}?"):
+        console().print(f"This erases the {prof.name} account's {erased}, and starts it with {money(start_cash)} cash{kept}.")
+        if not typer.confirm(f"Reset the {prof.name} account?"):
             raise CliError("paper reset canceled", 1)
     from workstation.serve.owner import AccountBusy, AccountLock
 
