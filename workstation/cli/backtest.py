@@ -36,7 +36,9 @@ SymOpt = Annotated[
     list[str] | None,
     typer.Option("--symbols", "--symbol", "-s", help="Symbols to simulate; with --data, the symbol of each file."),
 ]
-StratOpt = Annotated[list[str] | None, typer.Option("--strategy", help="Strategy plugin (repeatable).")]
+StratOpt = Annotated[list[str] | None, typer.Option(
+    "--strategy", help="Strategy plugin (repeatable); default: the [[strategies]] of the settings, else ma_crossover.",
+)]
 ParamOpt = Annotated[list[str] | None, typer.Option("--param", help="name=value or strategy.name=value (repeatable).")]
 
 

@@ -85,7 +85,7 @@ def realtime(
     symbols: Annotated[list[str] | None, typer.Option("--symbols", "-s", help="Symbols: -s AAPL MSFT, -s AAPL,MSFT or repeated -s.")] = None,
     duration: Annotated[str | None, typer.Option("--duration", "-d", help="Minutes (10) or 30s, 2m, 1h; default: until Ctrl+C.")] = None,
     cash: Annotated[str, typer.Option("--cash", "-c", help="Starting capital of this session's own book.")] = "100000",
-    strategy: Annotated[list[str] | None, typer.Option("--strategy", help="Strategy plugin to run (repeatable).")] = None,
+    strategy: Annotated[list[str] | None, typer.Option("--strategy", help="Strategy plugin to run (repeatable); default: the [[strategies]] of the settings, else ma_crossover.")] = None,
     param: Annotated[list[str] | None, typer.Option("--param", help="name=value, or strategy.name=value (repeatable).")] = None,
     allocation: Annotated[str | None, typer.Option("--allocation", help="Capital per strategy: 25000 or 25%.")] = None,
     tick_hz: Annotated[float | None, typer.Option("--tick-hz", help="Quotes per second per symbol from the paper market.")] = None,
