@@ -211,3 +211,16 @@ async def test_the_total_line_adds_pnl_and_exposure(tmp_path, size):
         assert (cell(pane, GROSS, "qty"), cell(pane, GROSS, "mv")) == ("gross", f"{pf.gross_exposure():,.2f}")
         assert pf.gross_exposure() > abs(pf.net_exposure())
         assert pane.keys == ["AAPL", "MSFT"]
+
+
+async def test_the_paper_market_tells_where_its_trailing_stop_triggers():
+    from tests.brokers.test_sim_matching import Rig
+
+    rig = Rig()
+    rig.quote("AAPL", 100.00, 100.02)
+    order = await rig.submit(side=Side.SELL, type=OrderType.TRAILING_STOP, trail_amount=D("1.00"))
+    assert rig.broker.trail_trigger(order.client_id) == D("99.00")
+    rig.tick("AAPL", 102.00, 102.02)
+    assert rig.broker.trail_trigger(order.client_id) == D("101.00")
+    rig.tick("AAPL", 100.90, 100.92)  # triggered and filled: no longer working
+    assert rig.broker.trail_trigger(order.client_id) is None

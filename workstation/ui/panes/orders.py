@@ -55,8 +55,8 @@ def cancel_reason(o: Order) -> str:
         return "breaker" + why[len("circuit breaker"):]
     if why.startswith("OCO with "):
         return f"OCO #{why[len('OCO with '):]}"
-    if why.startswith("entry "):
-        return f"entry #{why[len('entry '):]}"
+    if why.startswith("entry "):  # "entry 12 canceled": a bracket leg goes with its entry
+        return f"entry #{why.split()[1]}"
     if why == "canceled by user":
         return "user"
     if why == "canceled by request":  # the broker's words: the order's own strategy asked
@@ -146,7 +146,9 @@ class OrdersPane(LiveTable):
 
     def _title(self, shown: int, total: int) -> None:
         key, title = next(((k, t) for k, pane, t in PANES if pane == self.id), ("", "Orders"))
-        view = f"all ({total})" if self.show_all else f"working ({shown} of {total})"
+        view = "all" if self.show_all else "working"
+        if total:
+            view += f" ({total})" if self.show_all else f" ({shown} of {total})"
         self.border_title = f"{key} {title} · {view}".lstrip()
 
     def show(self, orders: list[Order]) -> None:
