@@ -38,7 +38,7 @@ async def main(socket: str, report: str, commands: list[str]) -> None:
             await pilot.press("colon", *[("space" if c == " " else c) for c in text], "enter")
         while len({o.id for o in engine.orders()} - before) < len(commands):
             await pilot.pause(0.02)
-        app.query_one(OrdersPane).show_all = True  # every order of the day, not only the working ones
+        app.query_one(OrdersPane).action_toggle_view()  # every order of the day, not only the working ones
         app.repaint()
         await pilot.pause()
         shown = app.query_one(OrdersPane).keys

@@ -144,7 +144,7 @@ def test_engine_outlives_a_killed_workstation_and_shows_it_all_on_reattach(short
             async with app.run_test(size=(160, 50)) as pilot:
                 while not app._started:
                     await pilot.pause(0.02)
-                app.query_one(OrdersPane).show_all = True  # every order of the day, not only the working ones
+                app.query_one(OrdersPane).action_toggle_view()  # every order of the day, not only the working ones
                 app.repaint()
                 await pilot.pause()
                 shown = app.query_one(OrdersPane).keys
