@@ -19,8 +19,8 @@ def test_status_shows_a_crypto_position_with_separators_and_money_at_two_decimal
     [cells] = rows  # the Positions table's row
     row = " | ".join(cells)
     assert cells[1] == "0.5"
-    assert re.fullmatch(r"\d{2,3},\d{3}\.\d+", cells[2]), row  # average cost: separators
-    assert re.fullmatch(r"\d{2,3},\d{3}(\.\d{1,2})?", cells[3]), row  # last: separators
+    assert re.fullmatch(r"\d{2,3},\d{3}\.\d{2}", cells[2]), row  # average cost: BTC/USD's two tick digits
+    assert re.fullmatch(r"\d{2,3},\d{3}\.\d{2}", cells[3]), row  # last: the same
     assert re.fullmatch(r"\d{1,3},\d{3}\.\d{2}", cells[4]), row  # market value: money
     assert re.search(r"equity \d{2,3},\d{3}\.\d{2}", r.stdout)
     assert "-0.00" not in r.stdout and "-$0.00" not in r.stdout

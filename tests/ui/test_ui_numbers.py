@@ -59,7 +59,7 @@ async def test_watchlist_rows_show_prices_at_their_tick_digits(tmp_path, size):
 async def test_positions_and_header_show_quantities_prices_and_money_with_separators(tmp_path, size):
     from workstation.ui.panes.positions import PositionsPane
 
-    app, session, _ = fx_app(tmp_path)
+    app, session, broker = fx_app(tmp_path)
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
         await command(pilot, "buy 20000 EUR/USD")
@@ -68,10 +68,16 @@ async def test_positions_and_header_show_quantities_prices_and_money_with_separa
         await command(pilot, "buy 1 BTC/USD")
         await pilot.press("enter")
         await settle(pilot, 5)
+        broker.move("EUR/USD", 1.1)
         pos = app.query_one(PositionsPane)
+        for _ in range(30):  # the positions repaint on the app's capped rate
+            await settle(pilot)
+            if pos.row("EUR/USD").cells[3][0] != "1.08511":
+                break
         eur, btc = pos.row("EUR/USD").cells, pos.row("BTC/USD").cells
         assert eur[1][0] == "20,000"  # the quantity, grouped
         assert eur[2][0] == "1.08511"  # the average cost at its five digits
+        assert eur[3][0] == "1.10000"  # the last too, trailing zeros kept
         assert btc[2][0] == "65,006.50"  # separators in a price
         assert re.fullmatch(r"\d{1,3}(,\d{3})*\.\d{2}", btc[4][0])  # market value: money
         header = screen(app).splitlines()[0]

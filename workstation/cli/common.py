@@ -162,7 +162,10 @@ def digits(symbol: str) -> int:
     """The tick digits of a symbol (EUR/USD 5, USD/JPY 3, AAPL 2)."""
     from workstation.core.symbols import parse_symbol
 
-    return formatting.tick_digits(parse_symbol(symbol).tick_size)
+    try:
+        return formatting.tick_digits(parse_symbol(symbol).tick_size)
+    except ModelError:
+        return 2
 
 
 def console(stderr: bool = False, width: int | None = None):

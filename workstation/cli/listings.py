@@ -25,6 +25,7 @@ from workstation.cli.common import (
     Col,
     WideOpt,
     console,
+    digits,
     emit_json,
     fitted_table,
     fmt,
@@ -75,8 +76,8 @@ def _positions_table(rows: list[dict[str, Any]], wide: bool = False):
 
     out = [
         [
-            r["symbol"], fmt(r["qty"]), fmt(r["avg_price"].quantize(Decimal("0.0001")) if r["avg_price"] else r["avg_price"]),
-            fmt(r["last"]), money(r["market_value"]), pnl(r["unrealized_pnl"]), pnl(r["realized_pnl"]), f"{r['pct_of_equity']}%",
+            r["symbol"], fmt(r["qty"]), fmt(r["avg_price"], digits(r["symbol"])),
+            fmt(r["last"], digits(r["symbol"])), money(r["market_value"]), pnl(r["unrealized_pnl"]), pnl(r["realized_pnl"]), f"{r['pct_of_equity']}%",
         ]
         for r in rows
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from workstation.core import formatting as f
+from workstation.core.model import IntentError, ModelError
 
 
 def money(d: Decimal | None) -> str:
@@ -25,3 +26,14 @@ def num(d: Decimal | None) -> str:
 def price(d: Decimal | None, digits: int | None = None) -> str:
     """A price at the instrument's tick digits when given, else at its own decimals (two to six)."""
     return f.price(d, digits)
+
+
+def digits_of(app: object, symbol: str) -> int | None:
+    """The tick digits of ``symbol`` from the app's instruments (None when it has none for it)."""
+    instrument = getattr(app, "instrument", None)
+    if instrument is None:
+        return None
+    try:
+        return f.tick_digits(instrument(symbol).tick_size)
+    except (IntentError, ModelError):
+        return None

@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.message import Message
 
 from workstation.api import PositionRow, PositionTotals
-from workstation.ui.panes.format import money, num, price, signed
+from workstation.ui.panes.format import digits_of, money, num, price, signed
 from workstation.ui.panes.table import Column, LiveTable, Row
 
 TOTAL, GROSS = "\0total", "\0gross"  # row keys no symbol can have
@@ -48,15 +48,16 @@ class PositionsPane(LiveTable):
         for p in positions:
             upl, upl_role = signed(p.unrealized_pnl)
             rpl, rpl_role = signed(p.realized_today)
+            d = digits_of(self.app, p.symbol)
             rows.append(Row(p.symbol, (
-                (p.symbol, ""), (num(p.qty), "buy" if p.qty > 0 else "sell"), (price(p.avg_price), ""),
-                (price(p.last), ""), (money(p.market_value), ""), (upl, upl_role), (rpl, rpl_role),
+                (p.symbol, ""), (num(p.qty), "buy" if p.qty > 0 else "sell"), (price(p.avg_price, d), ""),
+                (price(p.last, d), ""), (money(p.market_value), ""), (upl, upl_role), (rpl, rpl_role),
                 (f"{p.pct_of_equity}%", "muted"),
             )))
         for p in closed:
             rpl, rpl_role = signed(p.realized_today)
             rows.append(Row(p.symbol, (
-                (p.symbol, "muted"), ("0", "muted"), ("", ""), (price(p.last), "muted"), ("", ""), ("", ""),
+                (p.symbol, "muted"), ("0", "muted"), ("", ""), (price(p.last, digits_of(self.app, p.symbol)), "muted"), ("", ""), ("", ""),
                 (rpl, rpl_role), ("", ""),
             )))
         if totals is not None and (positions or closed):
