@@ -95,11 +95,15 @@ class ChartPane(PlotextPlot, can_focus=True):
         """The timeframe's past bars, and the ended minutes of the bar under way."""
         engine = self.app.engine  # type: ignore[attr-defined]
         now = engine.time()
-        history = await engine.history(s.symbol, s.seconds, HISTORY_BARS)
-        minutes = []
-        if s.seconds > 60:
-            count = math.ceil((now - window(now, s.seconds)) / 60) + 1
-            minutes = await engine.history(s.symbol, 60, count)
+        history: list[Bar] = []
+        minutes: list[Bar] = []
+        try:
+            history = await engine.history(s.symbol, s.seconds, HISTORY_BARS)
+            if s.seconds > 60:
+                count = math.ceil((now - window(now, s.seconds)) / 60) + 1
+                minutes = await engine.history(s.symbol, 60, count)
+        except Exception:  # an engine gone away: the chart says it has no bars, never an error
+            pass
         s.seed(history, minutes, engine.time())
         self.loads += 1
         if s is self.series:
@@ -199,7 +203,7 @@ class ChartPane(PlotextPlot, can_focus=True):
         of x to a column), coloured by the bar's direction."""
         cells: list[tuple[int, str]] = [(0, "")] * columns
         n = len(view)
-        up, down = self.colours.get("up", "green"), self.colours.get("down", "red")
+        up, down = ("rgb({},{},{})".format(*self._rgb(role, fallback)) for role, fallback in (("up", "green"), ("down", "red")))
         for i, b in enumerate(view):
             col = math.floor(round(0.5 + (columns - 1) * (i + 0.5) / n, 8))
             if 0 <= col < columns:
