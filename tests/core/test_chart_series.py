@@ -92,3 +92,7 @@ def test_value_axes_are_round_and_read_at_the_right_precision():
     assert price_labels([1.0825, 1.085, 1.0875]) == ["1.0825", "1.0850", "1.0875"]
     assert price_labels([110_000.0, 112_000.0]) == ["110,000", "112,000"]
     assert [volume_label(v) for v in (950, 12_500, 3_200_000)] == ["950", "12.5k", "3.2M"]
+
+
+def test_a_narrow_price_range_still_gets_two_price_labels():
+    assert len(nice_ticks(201.02, 201.9, 3)) >= 2

@@ -176,15 +176,17 @@ def nice_ticks(low: float, high: float, count: int) -> list[float]:
         return []
     if high <= low:
         return [low]
-    raw = (high - low) / max(1, count)
-    power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
-    first = math.ceil(low / step - 1e-9) * step
-    out = []
-    v = first
-    while v <= high + step * 1e-9:
-        out.append(round(v, 12))
-        v += step
+    for tries in range(count, count + 4):  # at least two ticks when a round step allows
+        raw = (high - low) / tries
+        power = 10 ** math.floor(math.log10(raw))
+        step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+        out = []
+        v = math.ceil(low / step - 1e-9) * step
+        while v <= high + step * 1e-9:
+            out.append(round(v, 12))
+            v += step
+        if len(out) >= 2:
+            break
     return out
 
 
