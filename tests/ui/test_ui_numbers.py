@@ -97,3 +97,20 @@ async def test_the_review_shows_prices_at_tick_digits_and_money_with_separators(
         assert re.search(r"BUY\s+100,000 USD/JPY", text), text
         assert re.search(r"Notional\s+\d{2},\d{3}\.\d{2}", text), text  # in dollars: 100,000 USD
         assert re.search(r"Buying power after\s*-?\d{1,3}(,\d{3})+\.\d{2}", text), text
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_fill_shows_its_average_price_at_tick_digits_in_orders(tmp_path, size):
+    from workstation.ui.panes.orders import OrdersPane
+
+    app, session, _ = fx_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await command(pilot, "buy 1000 USD/JPY")
+        await pilot.press("enter")
+        await settle(pilot, 5)
+        [order] = session.oms.orders.values()
+        pane = app.query_one(OrdersPane)
+        await pilot.press("3", "a")  # every order of the day, the filled one too
+        await settle(pilot)
+        assert pane.row(order.id).cells[-2][0] == "151.270"  # the JPY pip's three digits

@@ -10,18 +10,20 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from workstation.core import formatting
 from workstation.core.model import iso, money, plain
 
 
 def _m(d: Decimal | float | str | None) -> str:
     if d is None:
         return "-"
-    return f"{Decimal(str(d)):,.2f}"
+    return formatting.money(Decimal(str(d)))
 
 
 def _pnl(d: Decimal | float | str) -> Text:
     v = Decimal(str(d))
-    return Text(f"{v:+,.2f}", style="green" if v > 0 else "red" if v < 0 else "")
+    role = formatting.pnl_role(v)
+    return Text(formatting.signed_money(v), style="green" if role == "up" else "red" if role == "down" else "")
 
 
 class Fitted:

@@ -16,7 +16,7 @@ from textual.message import Message
 from workstation.api import working
 from workstation.core.model import Order, OrderStatus, OrderType, plain
 from workstation.ui.panes import PANES
-from workstation.ui.panes.format import num, price
+from workstation.ui.panes.format import digits_of, num, price
 from workstation.ui.panes.table import Column, LiveTable, Row
 
 STATUS_ROLE = {
@@ -172,7 +172,7 @@ class OrdersPane(LiveTable):
                 (f" └ {leg} {o.id}" if leg else o.id, "muted"), (t, "muted"), (o.symbol, ""), (o.side.value, o.side.value), (num(o.qty), ""),
                 (o.type.value.replace("_", "-").replace("trailing-stop", "trail"), ""), (order_price(o), ""),
                 (o.tif.value, "muted"), (status, role), (num(o.filled_qty) if o.filled_qty else "", ""),
-                (price(o.avg_fill_price) if o.avg_fill_price is not None else "", ""), (reason, ("muted" if o.status is OrderStatus.CANCELED else "down") if reason else ""),
+                (price(o.avg_fill_price, digits_of(self.app, o.symbol)) if o.avg_fill_price is not None else "", ""), (reason, ("muted" if o.status is OrderStatus.CANCELED else "down") if reason else ""),
             )))
         self.set_rows(rows)
         self._title(len(chosen), len(orders))
