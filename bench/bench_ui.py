@@ -62,6 +62,7 @@ async def feed(session, sink, market, symbols: list[str], rate: float, stop: asy
 
 async def run(seconds: float, n_symbols: int, rate: float) -> dict:
     import psutil
+    from _common import paper_universe
     from brokers.paper.broker import SimBroker, SimConfig
     from workstation.api import LocalEngine
     from workstation.core.clock import LiveClock
@@ -76,7 +77,7 @@ async def run(seconds: float, n_symbols: int, rate: float) -> dict:
     root = Path(tempfile.mkdtemp(prefix="bench-ui-"))
     settings = Settings(watchlist=symbols, ui=UISettings(repaint_hz=10))
     clock = LiveClock()
-    broker = SimBroker(clock, SimConfig(tick_hz=0.2))  # the feeder below makes the flood
+    broker = SimBroker(clock, SimConfig(tick_hz=0.2), universe=paper_universe(symbols))  # the feeder below makes the flood
     session = Session.build(settings, data_root=root, clock=clock, broker=broker)
     app = WorkstationApp(LocalEngine(session), settings, watchlists=Watchlists.load(root / "w.json", symbols), save_settings=False)
     proc = psutil.Process()

@@ -201,6 +201,7 @@ async def test_the_total_line_adds_pnl_and_exposure(tmp_path, size):
         await command(pilot, "sell 10 AAPL")
         broker.move("MSFT", 400.0)
         await settle(pilot)
+        await repaints(app, pilot)  # the account is reread on a timer, not on every quote
         pf = session.portfolio
         pane = app.query_one(PositionsPane)
         unrealized = pf.unrealized("AAPL") + pf.unrealized("MSFT")

@@ -11,7 +11,6 @@ to do with each intent lives in ``workstation.ui.intents``.
 from __future__ import annotations
 
 import logging
-from collections import deque
 from pathlib import Path
 
 from rich.style import Style
@@ -53,10 +52,8 @@ from workstation.ui.watchlists import Watchlists
 WIDE = (140, 40)  # at least this many columns and rows: every pane at once
 log = logging.getLogger(__name__)
 
-HISTORY = 600  # price points kept per symbol for the chart
 CHART_HZ = 2.0
 INPUT_QUIET_NS = 300_000_000  # after a key, expensive redraws (the chart) wait this long
-HISTORY_BARS = 120  # minute bars fetched to seed the chart of a symbol
 
 
 class WorkstationApp(IntentsMixin, RiskIntentsMixin, ThemesMixin, App[None]):
@@ -110,7 +107,6 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, ThemesMixin, App[None]):
         self._latest: dict[str, Quote] = {}
         self._dirty: set[str] = set()
         self._badges: dict[str, tuple[str, ...]] = {}  # data-quality badges not yet on the watchlist
-        self._history: dict[str, deque[float]] = {}
         self._snapshot: AccountSnapshot | None = None
         self._connection: ConnectionState | None = None
         self._orders_dirty = True
@@ -124,7 +120,6 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, ThemesMixin, App[None]):
         self._ticket_origin: Widget | None = None
         self._instruments: dict[str, Instrument] = {}
         self._alerts_shown: list[AlertRaised] = []
-        self._seeded: set[str] = set()
         self._chart_drawn = 0
         self._last_input_ns = 0
         self._repaint_failed = False
@@ -311,10 +306,6 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, ThemesMixin, App[None]):
         for sym in dirty:
             q = self._latest[sym]
             wl.on_quote(q)
-            hist = self._history.get(sym)
-            if hist is None:
-                hist = self._history[sym] = deque(maxlen=HISTORY)
-            hist.append(q.last)
         if dirty or wl.pending or self._ticks % max(1, int(self.repaint_hz)) == 0:  # once a second: stale badges
             wl.repaint(now)
         orders = self.main.query_one(OrdersPane)
@@ -342,7 +333,7 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, ThemesMixin, App[None]):
             self._chart_drawn = self._ticks
             if not chart.colours:
                 self._chart_colours(chart)
-            chart.show(symbol, list(self._history.get(symbol, ())) if symbol else [])
+            chart.show(symbol)
 
     # ------------------------------------------------------------------ reads for panes
     def instrument(self, symbol: str) -> Instrument:
@@ -473,18 +464,6 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, ThemesMixin, App[None]):
         ticket = self.main.query_one(TicketPane)
         if ticket.modifying is None and not ticket.has_focus_within:
             ticket.follow(symbol)
-        if self._started and symbol not in self._seeded:
-            self._seeded.add(symbol)
-            self.run_worker(self._seed_history(symbol), group="history", exit_on_error=False, name="history")
-
-    async def _seed_history(self, symbol: str) -> None:
-        """Minute closes before the live points, so the chart has a past to draw."""
-        bars = await self.engine.history(symbol, 60, HISTORY_BARS)
-        if not bars:
-            return
-        live = list(self._history.get(symbol, ()))
-        self._history[symbol] = deque([b.close for b in bars] + live, maxlen=HISTORY)
-        self._chart_dirty = True
 
     def action_help(self) -> None:
         from workstation.ui.help import help_screen

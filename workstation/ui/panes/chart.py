@@ -70,9 +70,8 @@ class ChartPane(PlotextPlot, can_focus=True):
     def on_resize(self) -> None:
         self._draw()
 
-    def show(self, symbol: str | None, points: object = None) -> None:
-        """Chart ``symbol`` (``points``, the app's tick prices, are not needed: the bars come
-        from the engine's history and quotes)."""
+    def show(self, symbol: str | None) -> None:
+        """Chart ``symbol``: its bars come from the engine's history and quotes."""
         self.symbol = symbol
         if symbol:
             series = self._series_for(symbol)
