@@ -213,7 +213,7 @@ class LiveTable(ScrollView, can_focus=True):
     # ------------------------------------------------------------------ layout
     def _place(self) -> None:
         """Where each visible row starts: one line each, more for wrapped free text."""
-        flex = [(w, i) for c, w, i in self._fit(self.size.width) if c.flexible] if self.size.width else []
+        flex = [(w, i) for c, w, i in self._fit(self._width) if c.flexible] if self._width else []
         starts, at = [], 0
         for r in self._rows:
             starts.append(at)
@@ -224,7 +224,7 @@ class LiveTable(ScrollView, can_focus=True):
                     tall = max(tall, len(wrap(text, w)))
             at += tall
         self._starts, self._lines = starts, at
-        self.virtual_size = Size(self.size.width, at + 1)
+        self.virtual_size = Size(self._width, at + 1)
 
     def _height(self, index: int) -> int:
         end = self._starts[index + 1] if index + 1 < len(self._starts) else self._lines
@@ -289,7 +289,7 @@ class LiveTable(ScrollView, can_focus=True):
     def _cells(self, row_cells: tuple[Cell, ...] | None, labels: bool) -> list[list[tuple[str, Style]]]:
         """The lines of one row (the header: one line); wrapped free text makes more lines."""
         columns = []
-        for col, w, i in self._fit(self.size.width):
+        for col, w, i in self._fit(self._width):
             if labels:
                 text, role = col.label, "header"
             else:
@@ -298,11 +298,16 @@ class LiveTable(ScrollView, can_focus=True):
             style = self.palette_style(role) if role else Style()
             columns.append([(p.rjust(w) if col.right else p.ljust(w), style) for p in parts])
         tall = max((len(c) for c in columns), default=1)
-        blank = [(" " * w, Style()) for _, w, _ in self._fit(self.size.width)]
+        blank = [(" " * w, Style()) for _, w, _ in self._fit(self._width)]
         return [[c[n] if n < len(c) else blank[k] for k, c in enumerate(columns)] for n in range(tall)]
 
+    @property
+    def _width(self) -> int:
+        """The columns a line may use: the pane's width less its scrollbar, when it shows one."""
+        return self.scrollable_content_region.width
+
     def render_line(self, y: int) -> Strip:
-        width = self.size.width
+        width = self._width
         base = self.rich_style
         if y == 0:
             key = (width, self.generation, tuple(self._widths.values()))
