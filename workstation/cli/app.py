@@ -23,6 +23,7 @@ import msgspec
 import typer
 
 from brokers.base import BrokerError
+from workstation.core import formatting as fmt
 from workstation.core.config import ConfigError, data_dir
 from workstation.core.model import (
     ModelError,
@@ -141,8 +142,8 @@ def stream(
             colour = "green" if q.change > 0 else "red" if q.change < 0 else "white"
             t = datetime.fromtimestamp(q.ts, tz=timezone.utc).astimezone().strftime("%H:%M:%S")
             out.print(
-                f"{t} {q.symbol:<{sym_w}} {q.bid:>{_PRICE_W},.{d}f} {q.ask:>{_PRICE_W},.{d}f} {q.last:>{_PRICE_W},.{d}f} "
-                f"[{colour}]{q.change:>+{_CHANGE_W},.{d}f} {q.change_pct:>+7.2f}%[/]",
+                f"{t} {q.symbol:<{sym_w}} {fmt.price(q.bid, d):>{_PRICE_W}} {fmt.price(q.ask, d):>{_PRICE_W}} {fmt.price(q.last, d):>{_PRICE_W}} "
+                f"[{colour}]{fmt.price_change(q.change, d):>{_CHANGE_W}} {fmt.percent(q.change_pct, signed=True):>8}[/]",
                 no_wrap=True, overflow="ignore", crop=False,
             )
         except (BrokenPipeError, SystemExit):  # `stream | head -1` (Rich turns the broken pipe into SystemExit): end quietly
@@ -214,9 +215,9 @@ def prices(
         d = digits(q.symbol)
         colour = "green" if q.change > 0 else "red" if q.change < 0 else ""
         rows.append([
-            q.symbol, f"{q.bid:,.{d}f}", f"{q.ask:,.{d}f}", f"{q.last:,.{d}f}",
-            f"[{colour}]{q.change:+,.{d}f}[/]" if colour else f"{q.change:+,.{d}f}",
-            f"[{colour}]{q.change_pct:+.2f}%[/]" if colour else f"{q.change_pct:+.2f}%",
+            q.symbol, fmt.price(q.bid, d), fmt.price(q.ask, d), fmt.price(q.last, d),
+            f"[{colour}]{fmt.price_change(q.change, d)}[/]" if colour else fmt.price_change(q.change, d),
+            f"[{colour}]{fmt.percent(q.change_pct, signed=True)}[/]" if colour else fmt.percent(q.change_pct, signed=True),
             f"{q.volume:,.0f}", datetime.fromtimestamp(q.ts, tz=timezone.utc).astimezone().strftime("%H:%M:%S"),
         ])
     cols = [Col("Symbol"), Col("Bid", right=True), Col("Ask", right=True), Col("Last", right=True), Col("Change", 2, right=True),
