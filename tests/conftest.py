@@ -36,3 +36,9 @@ def run_cli(*args, home=None, input=None, timeout=60, env=None):
         [sys.executable, str(ROOT / "main.py"), *args], capture_output=True, text=True, timeout=timeout, env=e, input=input,
         cwd=str(ROOT),
     )
+
+
+def pytest_collection_modifyitems(items):
+    """The slow tests first (a stable sort: the rest keep their order), so that two workers
+    share them from the start instead of one of them finishing a long test alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

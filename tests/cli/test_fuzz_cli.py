@@ -88,7 +88,7 @@ def _check(argv: list[str], home: Path, capsys) -> None:
 FUZZ = settings(deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=30)
 @given(form=st.sampled_from(ORDER_FORMS), value=HOSTILE)
 def test_order_options_take_any_string_without_a_traceback(home, capsys, form, value):
     _check(form(value), home, capsys)
