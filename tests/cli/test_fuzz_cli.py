@@ -94,7 +94,7 @@ def test_order_options_take_any_string_without_a_traceback(home, capsys, form, v
     _check(form(value), home, capsys)
 
 
-@settings(FUZZ, max_examples=12)
+@settings(FUZZ, max_examples=8)
 @given(form=st.sampled_from(RESEARCH_FORMS), value=HOSTILE)
 def test_realtime_and_backtest_numbers_take_any_string_without_a_traceback(home, capsys, form, value):
     _check(form(value), home, capsys)
