@@ -160,7 +160,7 @@ def _probed(folder: Path, files: list[tuple[str, Path]], timeout: float) -> dict
     except (OSError, ValueError):
         cache = {}
     verdicts: dict[str, dict[str, object]] = {}
-    todo: list[tuple[str, Path, list[int]]] = []
+    unprobed: list[tuple[str, Path, list[int]]] = []
     for module_name, path in files:
         try:
             st = path.stat()
@@ -171,9 +171,9 @@ def _probed(folder: Path, files: list[tuple[str, Path]], timeout: float) -> dict
         if isinstance(known, dict) and known.get("stamp") == stamp:
             verdicts[str(path)] = known
         else:
-            todo.append((module_name, path, stamp))
-    if todo:
-        for (_, path, stamp), problem in zip(todo, _probe([(m, p) for m, p, _ in todo], timeout), strict=True):
+            unprobed.append((module_name, path, stamp))
+    if unprobed:
+        for (_, path, stamp), problem in zip(unprobed, _probe([(m, p) for m, p, _ in unprobed], timeout), strict=True):
             verdicts[str(path)] = {"stamp": stamp, "problem": problem}
         try:
             cache_path.parent.mkdir(exist_ok=True)
