@@ -352,6 +352,10 @@ from workstation.cli.journal import register as _register_journal  # noqa: E402
 
 _register_journal(app)
 
+from workstation.cli.data import register as _register_data  # noqa: E402
+
+_register_data(app)
+
 
 # --------------------------------------------------------------------------- default
 

@@ -24,6 +24,10 @@ from workstation.research.inputs import (
 from workstation.core.model import ModelError
 
 
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def register(app: typer.Typer) -> None:
     app.command("backtest")(backtest)
     app.command("optimize")(optimize)
@@ -82,7 +86,7 @@ def backtest(
         t0, t1 = parse_when(start, "--from"), parse_when(end, "--to")
         if t0 is not None and t1 is not None and t1 <= t0:
             raise ModelError("--to must be after --from")
-        series, warm = load_inputs(data, symbols, days, seed, t0, t1, now)
+        series, warm = load_inputs(data, symbols, days, seed, t0, t1, now, cache=data_dir_, note=_say)
         journal = backtest_journal_path(data_dir(data_dir_), now)
         bt = Backtest(series, specs, cfg, journal_path=journal, warmup=warm)
     except (ModelError, ValueError) as exc:
@@ -173,7 +177,7 @@ def optimize(
         opt.check_grid(cls, grid)
         cfg = backtest_config(cash, commission, slippage, seed, order_limits(None, None, False))
         t0, t1 = parse_when(start, "--from"), parse_when(end, "--to")
-        series, _ = load_inputs(data, symbols, days, seed, t0, t1, now, warmup=False)
+        series, _ = load_inputs(data, symbols, days, seed, t0, t1, now, warmup=False, note=_say)
         cut = opt.split_point(series, split, parse_when)
         if metric not in opt.METRICS:
             raise ModelError(f"unknown metric {metric!r} (one of: {', '.join(opt.METRICS)})")

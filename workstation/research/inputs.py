@@ -7,6 +7,7 @@ workstation's Backtest screen. Errors are ``ModelError`` (``BacktestError``) wit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time
 from decimal import Decimal
 from pathlib import Path
@@ -72,9 +73,12 @@ def split_symbols(values: list[str] | None) -> list[str]:
 
 def load_inputs(
     data: list[Path] | None, symbols: list[str] | None, days: float, seed: int, start: float | None, end: float | None,
-    now: float, warmup: bool = True,
+    now: float, warmup: bool = True, *, cache: Path | None = None, bar: str = "1m",
+    note: Callable[[str], None] | None = None,
 ):
-    """The series to run on (files, else simulated days), and the warm-up bars before ``start``."""
+    """The series to run on (files; else each symbol's cached ``bar`` bars under the data
+    directory ``cache``, else simulated days), and the warm-up bars before ``start``.
+    ``note`` hears one line for each cache file used."""
     from workstation.research.backtest import BacktestError, load_series, synthetic_series
 
     syms = split_symbols(symbols)
@@ -89,13 +93,49 @@ def load_inputs(
             raise BacktestError("give --data FILE or -s SYMBOL (simulated history)")
         stop = end if end is not None else (now // 86_400) * 86_400
         for sym in syms:
-            series.append(synthetic_series(sym, days, end=stop, seed=seed))
+            cached = cached_series(sym, bar, cache, start, end)
+            if cached is not None:
+                if note is not None:
+                    note(f"{cached.symbol}: {bar} bars from the cache {cached.source}")
+                series.append(cached)
+            else:
+                series.append(synthetic_series(sym, days, end=stop, seed=seed))
     chosen = [s.between(start, end) for s in series]
     for s in chosen:
         if not len(s):
             raise BacktestError(f"{s.source or s.symbol}: no bars between the chosen --from and --to")
     before = [s.between(None, start) for s in series] if warmup and start is not None else []
     return chosen, [b for b in before if len(b)]
+
+
+def cached_series(symbol: str, bar: str, cache: Path | None, start: float | None, end: float | None):
+    """The cached bars of ``symbol`` (``main.py data fetch``) as a series, or None when the
+    cache has none at that bar size. A cache that does not reach into ``[start, end)`` or
+    cannot be read is a BacktestError saying what to do."""
+    from workstation.core.config import data_dir
+    from workstation.core.symbols import parse_symbol
+    from workstation.research import datacache as dc
+    from workstation.research.backtest import BacktestError, load_series
+
+    try:
+        sym = parse_symbol(symbol).symbol
+        dc.bar_seconds(bar)
+    except ModelError as exc:
+        raise BacktestError(str(exc)) from None
+    path = dc.cached_file(data_dir(cache), sym, bar)
+    if path is None:
+        return None
+    try:
+        series = load_series(path, sym)
+    except ValueError as exc:  # ReplayError: the file is damaged
+        raise BacktestError(f"{exc}: {dc.removal_hint(path)}") from None
+    if not len(series.between(start, end)):
+        first, last = (datetime.fromtimestamp(float(t), NY).strftime("%Y-%m-%d %H:%M") for t in (series.ts[0], series.ts[-1]))
+        raise BacktestError(
+            f"{path}: the cached {sym} bars run from {first} to {last} (New York), none between the chosen --from and --to; "
+            f"fetch them with main.py data fetch -s {sym} --bar {bar} --from DAY"
+        )
+    return series
 
 
 def strategy_specs(names: list[str], params: list[str], qty: str | None, size: str | None, config: Path | None):
