@@ -665,6 +665,17 @@ class Journal:
         self.append("cash", {"amount": str(amount), "currency": currency, "reason": reason}, ts)
 
     # -- reads
+    def iter_orders(self) -> Iterator[Order]:
+        """Every order, by id, read as it is consumed (a long backtest's are many)."""
+        for (data,) in self._db.execute("SELECT data FROM orders ORDER BY id"):
+            yield _decode_order(data)
+
+    def iter_fills(self) -> Iterator[Fill]:
+        """Every fill, in the order it was journaled, read as it is consumed."""
+        decode = msgspec.json.Decoder(Fill).decode
+        for (data,) in self._db.execute("SELECT e.data FROM fills f JOIN events e ON e.seq = f.seq ORDER BY f.seq"):
+            yield decode(data)
+
     def orders(self, statuses: tuple[str, ...] | None = None) -> list[Order]:
         if statuses:
             marks = ",".join("?" * len(statuses))

@@ -34,7 +34,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import math
-import re
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -65,6 +64,7 @@ from workstation.risk.checks import PreTradeRisk
 from workstation.strategies.api import Strategy
 from workstation.strategies.runner import StrategyRunner
 from workstation.core.symbols import parse_symbol
+from workstation.research.curves import CurveBuilder, EquityCurve, PriceSummary, PriceTracker
 
 CHUNK = 16_384  # rows converted from numpy to Python floats at a time
 SESSION = 23_400  # a daily bar closes 6.5 hours after it opens (09:30 -> 16:00 New York)
@@ -237,20 +237,25 @@ class StrategySpec:
     allocation: str | None = None
 
 
+KEEP_FILLS = 100_000  # fills kept in memory for the result; beyond, a file journal's are read back
+
+
 @dataclass
 class BacktestResult:
-    """What a run produced. Money is Decimal; the equity curve is floats (analytics)."""
+    """What a run produced. Money is Decimal; the equity curve is floats (analytics).
 
-    fills: list[Fill]
-    orders: list[Order]
-    equity_ts: np.ndarray  # bar close times
-    equity: np.ndarray
-    gross: np.ndarray  # gross exposure at each sample
+    A long run keeps little per bar: ``curve`` holds exact running figures and a bounded
+    curve, ``prices`` each symbol's daily closes and a bounded sample. Fills and orders are in
+    the run's journal: ``iter_fills()``/``iter_orders()`` stream them (from memory when the
+    run kept them: an in-memory journal, or at most ``KEEP_FILLS`` fills); ``fills``/``orders``
+    are the same as lists."""
+
+    curve: EquityCurve
+    prices: dict[str, PriceSummary]
     initial_cash: Decimal
     final_equity: Decimal
     cash: Decimal
     positions: dict[str, Decimal]
-    series: list[BarSeries]
     instruments: dict[str, Instrument]
     arrivals: dict[str, Decimal]  # order id -> arrival price
     strategies: dict[str, dict[str, Any]]  # name -> plugin, params, state, error
@@ -258,9 +263,48 @@ class BacktestResult:
     bars: int
     elapsed: float  # seconds of wall time
     journal_path: str
+    fill_count: int
+    order_count: int
+    series: list[BarSeries] = field(default_factory=list)  # the bars run on (empty for a streamed file)
     # orders refused before the order manager made them (junk values from a strategy): they
     # are in no journal, only in the strategies' rejected events and here
     refused: list[Order] = field(default_factory=list)
+    kept_fills: list[Fill] | None = None
+    kept_orders: list[Order] | None = None
+
+    def iter_fills(self) -> Iterator[Fill]:
+        """Every fill, in the order they happened."""
+        if self.kept_fills is not None:
+            yield from self.kept_fills
+            return
+        yield from _read_journal(self.journal_path, "fills")
+
+    def iter_orders(self) -> Iterator[Order]:
+        """Every order the order manager made, by id."""
+        if self.kept_orders is not None:
+            yield from self.kept_orders
+            return
+        yield from _read_journal(self.journal_path, "orders")
+
+    @property
+    def fills(self) -> list[Fill]:
+        return list(self.iter_fills())
+
+    @property
+    def orders(self) -> list[Order]:
+        return list(self.iter_orders())
+
+    @property
+    def equity_ts(self) -> np.ndarray:
+        return self.curve.ts
+
+    @property
+    def equity(self) -> np.ndarray:
+        return self.curve.equity
+
+    @property
+    def gross(self) -> np.ndarray:
+        return self.curve.gross
 
     @property
     def bars_per_second(self) -> float:
@@ -268,9 +312,17 @@ class BacktestResult:
 
     def __repr__(self) -> str:  # a summary: the full record is large (asyncio prints it on Ctrl-C paths)
         return (
-            f"BacktestResult(bars={self.bars}, fills={len(self.fills)}, orders={len(self.orders)}, "
+            f"BacktestResult(bars={self.bars}, fills={self.fill_count}, orders={self.order_count}, "
             f"final_equity={self.final_equity}, journal_path={self.journal_path!r})"
         )
+
+
+def _read_journal(path: str, what: str) -> Iterator[Any]:
+    journal = Journal(path, readonly=True)
+    try:
+        yield from (journal.iter_fills() if what == "fills" else journal.iter_orders())
+    finally:
+        journal.close()
 
 
 # --------------------------------------------------------------------------- the journal
@@ -414,6 +466,14 @@ class BatchJournal(Journal):
         self.flush(wait=True)
         return super().fills(since)
 
+    def iter_fills(self) -> Iterator[Fill]:
+        self.flush(wait=True)
+        return super().iter_fills()
+
+    def iter_orders(self) -> Iterator[Order]:
+        self.flush(wait=True)
+        return super().iter_orders()
+
     def events(self, kind_prefix: str | None = None, limit: int | None = None):  # type: ignore[override]
         self.flush(wait=True)
         return super().events(kind_prefix, limit)
@@ -429,6 +489,12 @@ class BatchJournal(Journal):
     def events_after(self, seq: int, kinds: tuple[str, ...]) -> list[tuple[int, float, str, str | None, Any]]:
         self.flush(wait=True)
         return super().events_after(seq, kinds)
+
+    def counts(self) -> tuple[int, int]:
+        """How many orders and fills the journal holds."""
+        self.flush(wait=True)
+        orders = self._db.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
+        return int(orders), len(self._exec_ids)
 
     def meta(self, key: str) -> str | None:
         self._wait()
@@ -597,12 +663,16 @@ class Backtest:
         avg_f = [0.0] * n_sym
         cash = float(cfg.cash)
         held: list[int] = []
-        fills: list[Fill] = []
+        in_memory = self.journal_path == ":memory:"
+        fills: list[Fill] | None = []  # (None once a file journal's run has more than KEEP_FILLS)
 
         def on_fill(ev: OrderFilled) -> None:
-            nonlocal cash
+            nonlocal cash, fills
             f = ev.fill
-            fills.append(f)
+            if fills is not None:
+                fills.append(f)
+                if not in_memory and len(fills) > KEEP_FILLS:
+                    fills = None  # the journal has them all; the result reads them from there
             i = self._index[f.symbol]
             pos = portfolio.book.positions.get(f.symbol)
             qty_f[i] = float(pos.qty) if pos else 0.0
@@ -631,10 +701,9 @@ class Backtest:
             ts_all = ts_all[order]
             sym_all = np.repeat(np.arange(n_sym, dtype=np.int64), lens)[order]
             row_all = np.concatenate([np.arange(n, dtype=np.int64) for n in lens])[order]
-        groups = int(np.count_nonzero(np.diff(ts_all)) + 1) if total else 0
-        eq_ts = np.empty(groups)
-        eq = np.empty(groups)
-        gross = np.empty(groups)
+        first_close = min(float(s.ts[0]) + _bar_span(s.seconds) for s in series)
+        curve = CurveBuilder(first_close - min(series[0].seconds, SESSION), float(cfg.cash))
+        trackers = [PriceTracker(s.symbol, s.seconds, _bar_span(s.seconds)) for s in series]
         g = -1
         last = self._last
         names = [s.symbol for s in series]
@@ -671,6 +740,9 @@ class Backtest:
                 return bool(inst0.commands)
             return any(i.commands for i in instances)
 
+        groups = 0 if n_sym == 1 else int(np.count_nonzero(np.diff(ts_all)) + 1)
+        eq_ts, eq, gross = np.empty(groups), np.empty(groups), np.empty(groups)
+
         def sample(g: int, t: float) -> None:
             value = cash
             exposure = 0.0
@@ -697,15 +769,16 @@ class Backtest:
             # loop notes the state after each of those calls, and each bar's sample is computed
             # from the state in force at its close, with the same float operations as ``sample``
             # (so the same figures; a flat position adds exactly 0.0).
-            for lo in range(0, total, CHUNK):
-                hi = min(lo + CHUNK, total)
+            tracker0 = trackers[0]
+            done = 0
+            for c_ts, c_open, c_high, c_low, c_close, c_volume in _chunks(s0):
                 # (the open time of the first bar it holds for, cash, qty, avg): open times, not
                 # indices, so the loop needs no counter; they are looked up after the chunk
-                state = [(float(s0.ts[lo]), cash, qty_f[0], avg_f[0])]
+                state = [(float(c_ts[0]), cash, qty_f[0], avg_f[0])]
                 # the chunk's bars, built by ``map`` (no Python-level call per bar)
                 bars = map(
-                    Bar, repeat(name), s0.ts[lo:hi].tolist(), s0.open[lo:hi].tolist(), s0.high[lo:hi].tolist(),
-                    s0.low[lo:hi].tolist(), s0.close[lo:hi].tolist(), s0.volume[lo:hi].tolist(), repeat(sec),
+                    Bar, repeat(name), c_ts.tolist(), c_open.tolist(), c_high.tolist(), c_low.tolist(),
+                    c_close.tolist(), c_volume.tolist(), repeat(sec),
                 )
                 for bar in bars:
                     t = bar.ts
@@ -726,20 +799,23 @@ class Backtest:
                         last[0] = bar.close
                         await settle(refresh=True)
                         state.append((t, cash, qty_f[0], avg_f[0]))
-                last[0] = float(s0.close[hi - 1])  # the chunk's last close
-                n = hi - lo
+                n = len(c_ts)
+                last[0] = float(c_close[n - 1])  # the chunk's last close
                 opens, cash_s, qty_s, avg_s = (np.array(col) for col in zip(*state, strict=True))
-                starts = np.searchsorted(s0.ts[lo:hi], opens)  # (exact: the open times are the column's own)
+                starts = np.searchsorted(c_ts, opens)  # (exact: the open times are the column's own)
                 runs = np.diff(starts, append=n)  # bars each state holds for (0 for one replaced in its bar)
                 cash_b, qty_b = np.repeat(cash_s, runs), np.repeat(qty_s, runs)
-                close = s0.close[lo:hi]
-                mv = qty_b * close * m0
-                eq[lo:hi] = cash_b + (mv if notional0 else qty_b * (close - np.repeat(avg_s, runs)) * m0)
-                gross[lo:hi] = np.abs(mv)
-                eq_ts[lo:hi] = s0.ts[lo:hi] + dt  # the bars' closes: the same sums as ``close_t``
-                g = hi - 1
+                mv = qty_b * c_close * m0
+                curve.add(
+                    c_ts + dt,  # the bars' closes: the same sums as ``close_t``
+                    cash_b + (mv if notional0 else qty_b * (c_close - np.repeat(avg_s, runs)) * m0),
+                    np.abs(mv),
+                )
+                tracker0.add(c_ts, c_open, c_close)
+                done += n
                 if progress is not None:
-                    progress(hi, total)
+                    progress(done, total)
+            total = done
         else:
             for lo in range(0, total, CHUNK):
                 hi = min(lo + CHUNK, total)
@@ -781,6 +857,9 @@ class Backtest:
                         group.append(row)
                 if progress is not None:
                     progress(hi, total)
+            curve.add(eq_ts[: g + 1], eq[: g + 1], gross[: g + 1])
+            for tracker, s in zip(trackers, series, strict=True):
+                tracker.add(s.ts, s.open, s.close)
 
         await runner.stop_all(cancel_orders=True)
         await settle(refresh=True)
@@ -788,8 +867,6 @@ class Backtest:
             if last[k] is not None:
                 portfolio.mark(names[k], last[k])
         final = portfolio.equity()
-        if len(eq):
-            eq[-1] = float(final)
         journal.set_meta("final_equity", str(final))
         strategies = {
             inst.name: {
@@ -806,16 +883,25 @@ class Backtest:
                 arrivals[o.id] = a
         # the first price each order met at the broker, for execution-quality reports read from the journal
         journal.append("arrivals", {k: str(v) for k, v in arrivals.items()}, clock.time())
+        order_count, fill_count = journal.counts()
+        kept_orders = sorted(oms.orders.values(), key=lambda o: int(o.id)) if len(oms.orders) == order_count else None
         journal.close()  # (the last batch written and the log checkpointed: part of the run's time)
         return BacktestResult(
-            fills=fills,
-            orders=sorted(oms.orders.values(), key=lambda o: int(o.id)),
-            equity_ts=eq_ts[: g + 1], equity=eq[: g + 1], gross=gross[: g + 1],
+            curve=curve.finish(float(final)), prices={t.symbol: t.finish() for t in trackers},
             initial_cash=cfg.cash, final_equity=final, cash=portfolio.cash_base(),
             positions={p.symbol: p.qty for p in portfolio.positions()},
-            series=series, instruments=self.instruments, arrivals=arrivals, strategies=strategies, spikes=self.spikes,
-            bars=total, elapsed=(perf_ns() - began) / 1e9, journal_path=self.journal_path, refused=list(runner.refused),
+            instruments=self.instruments, arrivals=arrivals, strategies=strategies, spikes=self.spikes,
+            bars=total, elapsed=(perf_ns() - began) / 1e9, journal_path=self.journal_path,
+            fill_count=fill_count, order_count=order_count, series=[s for s in series if isinstance(s, BarSeries)],
+            refused=list(runner.refused), kept_fills=fills, kept_orders=kept_orders,
         )
+
+
+def _chunks(s: BarSeries) -> Iterator[tuple[np.ndarray, ...]]:
+    """A series' columns (ts, open, high, low, close, volume) a chunk of rows at a time."""
+    for lo in range(0, len(s), CHUNK):
+        hi = lo + CHUNK
+        yield s.ts[lo:hi], s.open[lo:hi], s.high[lo:hi], s.low[lo:hi], s.close[lo:hi], s.volume[lo:hi]
 
 
 def _bar_span(seconds: int) -> int:
@@ -884,138 +970,4 @@ __all__ = [
 ]
 
 
-# --------------------------------------------------------------------------- figures
-
-
-def _benchmark_daily(result: BacktestResult, days: list) -> np.ndarray:
-    """Daily returns of buy-and-hold of the traded symbols (equal weight), on ``days``."""
-    from workstation.research import analytics
-
-    rets = []
-    for s in result.series:
-        d, closes = analytics.daily(s.ts + s.seconds, s.close)
-        by_day = dict(zip(d, closes.tolist(), strict=True))
-        aligned, prev = [], float(s.open[0])
-        for day in days:
-            prev = by_day.get(day, prev)
-            aligned.append(prev)
-        values = np.asarray([float(s.open[0]), *aligned])
-        rets.append(values[1:] / values[:-1] - 1.0)
-    return np.mean(rets, axis=0) if rets else np.zeros(len(days))
-
-
-def metrics(result: BacktestResult) -> dict[str, Any]:
-    """Every figure of a run: returns, risk, trades, exposure, turnover, alpha/beta.
-
-    Returns and risk are computed on daily equity (the last value of each New York day),
-    annualized with 252 periods for exchange data and 365 for data that trades every day.
-    Money is Decimal; ratios are floats."""
-    from workstation.research import analytics as a
-
-    start = float(result.initial_cash)
-    days, eq_daily = a.daily(result.equity_ts, result.equity)
-    values = np.concatenate([[start], eq_daily])
-    rets = values[1:] / values[:-1] - 1.0
-    ppy = a.periods_per_year_of(days)
-    bench = _benchmark_daily(result, days)
-    alpha, beta = a.alpha_beta(rets, bench, ppy)
-    mult = {s: i.multiplier for s, i in result.instruments.items()}
-    trips = a.round_trips(result.fills, lambda s: mult.get(s, Decimal(1)))
-    stats = a.trade_stats(trips)
-    traded = sum((f.price * f.qty * mult.get(f.symbol, Decimal(1)) for f in result.fills), Decimal(0))
-    mean_equity = float(np.mean(result.equity)) if len(result.equity) else start
-    eq_with_start = np.concatenate([[start], result.equity])
-    first = result.equity_ts[0] if len(result.equity_ts) else 0.0
-    ts_with_start = np.concatenate([[first - min(result.series[0].seconds, SESSION)], result.equity_ts])
-    return {
-        "start_equity": result.initial_cash,
-        "final_equity": result.final_equity,
-        "pnl": result.final_equity - result.initial_cash,
-        "total_return": float(result.final_equity / result.initial_cash - 1),
-        "annual_return": a.annual_return(rets, ppy),
-        "annual_volatility": a.annual_volatility(rets, ppy),
-        "sharpe": a.sharpe(rets, ppy),
-        "sortino": a.sortino(rets, ppy),
-        "calmar": a.calmar(rets, ppy),
-        "max_drawdown": a.max_drawdown(eq_with_start),
-        "max_drawdown_days": a.drawdown_duration(ts_with_start, eq_with_start) / 86_400,
-        "var_95": a.value_at_risk(rets, 0.05),
-        "cvar_95": a.conditional_value_at_risk(rets, 0.05),
-        "alpha": alpha,
-        "beta": beta,
-        "benchmark_return": float(np.prod(1.0 + bench) - 1.0) if len(bench) else 0.0,
-        "trades": stats["trades"],
-        "win_rate": stats["win_rate"],
-        "profit_factor": stats["profit_factor"],
-        "avg_win": stats["avg_win"],
-        "avg_loss": stats["avg_loss"],
-        "fills": len(result.fills),
-        "commissions": sum((f.commission for f in result.fills), Decimal(0)),
-        "exposure": float(np.mean(result.gross > 0)) if len(result.gross) else 0.0,
-        "turnover": float(traded) / mean_equity if mean_equity else 0.0,
-        "days": len(days),
-        "periods_per_year": ppy,
-        "bars": result.bars,
-        "bars_per_second": round(result.bars_per_second),
-    }
-
-
-_RULE_NAME = re.compile(r"\b(max_[a-z_]+|price_collar_pct)\b")
-_RULE_PHRASES = (
-    ("buying power", "buying_power"), ("circuit breaker", "circuit_breaker"), ("trading is halted", "trading_halted"),
-    ("shorting is not allowed", "allow_short"), ("allocation", "allocation"), ("no price for", "no_price"),
-)
-
-
-def refusal_rule(reason: str) -> str:
-    """The rule a refusal's reason names (``max_sector_pct``, ``buying_power``...), else ``other``."""
-    found = _RULE_NAME.search(reason)
-    if found:
-        return found.group(1)
-    low = reason.lower()
-    return next((rule for phrase, rule in _RULE_PHRASES if phrase in low), "other")
-
-
-def refusals(result: BacktestResult) -> dict[str, dict[str, Any]]:
-    """The orders refused in a run, by rule: how many, and one reason as an example (the
-    first). Orders the risk checks rejected and orders refused before they could be made
-    (``invalid``: a junk quantity or price, a malformed request), most frequent first."""
-    found: dict[str, dict[str, Any]] = {}
-    rejected = [o for o in result.orders if o.status is OrderStatus.REJECTED]
-    for o in rejected + result.refused:
-        reason = o.reason or "refused"
-        rule = "invalid" if o.id.startswith("refused-") and refusal_rule(reason) == "other" else refusal_rule(reason)
-        entry = found.get(rule)
-        if entry is None:
-            found[rule] = {"count": 1, "example": reason}
-        else:
-            entry["count"] += 1
-    return dict(sorted(found.items(), key=lambda kv: -kv[1]["count"]))
-
-
-def attribution(result: BacktestResult) -> dict[str, dict[str, Any]]:
-    """P&L by symbol, by strategy, and by day, week and month."""
-    from workstation.research import analytics as a
-
-    last = {s.symbol: Decimal(repr(float(s.close[-1]))) for s in result.series}
-    mult = {s: i.multiplier for s, i in result.instruments.items()}
-    m = lambda s: mult.get(s, Decimal(1))  # noqa: E731
-    days, eq_daily = a.daily(result.equity_ts, result.equity)
-    start = float(result.initial_cash)
-    return {
-        "symbol": a.pnl_by(result.fills, lambda f: f.symbol, last, m),
-        "strategy": a.pnl_by(result.fills, lambda f: f.strategy or "manual", last, m),
-        "day": a.pnl_by_period(days, eq_daily, start, "day"),
-        "week": a.pnl_by_period(days, eq_daily, start, "week"),
-        "month": a.pnl_by_period(days, eq_daily, start, "month"),
-    }
-
-
-def execution(result: BacktestResult) -> dict[str, Any]:
-    """Execution quality: per fill and aggregated by symbol and strategy."""
-    from workstation.research import analytics as a
-
-    orders = {o.id: o for o in result.orders}
-    mult = {s: i.multiplier for s, i in result.instruments.items()}
-    rows = a.execution_quality(result.fills, orders, result.arrivals, lambda s: mult.get(s, Decimal(1)))
-    return {"by_symbol": a.execution_summary(rows, "symbol"), "by_strategy": a.execution_summary(rows, "strategy"), "fills": rows}
+from workstation.research.figures import attribution, execution, metrics, refusal_rule, refusals  # noqa: E402  (re-exported)
