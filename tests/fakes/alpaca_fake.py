@@ -12,6 +12,11 @@ Control methods are called from the test's thread and run on the fake's loop.
 (``GET /v2/orders:by_client_order_id``) answer HTTP 500, so the adapter's ``lookup`` raises
 ``BrokerError``. Combined with ``swallow_next_submit`` it makes an order of unknown fate: it
 exists at the broker, its answer was lost and the follow-up lookup fails too.
+
+``bar_history[symbol]``: recorded bars (``set_bars``) that the bars endpoints serve between
+``start`` and ``end`` (both inclusive, as Alpaca's), a page of at most ``limit`` (default
+1000, at most 10000, and at most ``bars_page`` when set) at a time, the next one named by
+``next_page_token``. A symbol without recorded bars gets five made-up one-minute bars.
 """
 
 from __future__ import annotations
@@ -102,6 +107,8 @@ class AlpacaFake:
         self._release: asyncio.Event | None = None
         self._reject_message: str | None = None
         self._rate_limited = 0
+        self.bar_history: dict[str, list[dict]] = {}
+        self.bars_page: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -229,6 +236,12 @@ class AlpacaFake:
     def rate_limit_next(self, n: int = 1) -> None:
         """The next ``n`` REST requests answer 429."""
         self._rate_limited += n
+
+    def set_bars(self, symbol: str, rows: list[tuple[float, float, float, float, float, float]]) -> None:
+        """Record bars of ``symbol`` as (open time, open, high, low, close, volume) for the bars endpoints."""
+        self.bar_history[symbol] = [
+            {"t": _iso(t), "o": o, "h": h, "l": lo, "c": c, "v": v, "n": 1, "vw": c} for t, o, h, lo, c, v in rows
+        ]
 
     def subscribed(self) -> set[str]:
         return set().union(*self.data_sockets.values()) if self.data_sockets else set()
@@ -493,6 +506,8 @@ class AlpacaFake:
         if (err := await self._guard(request)) is not None:
             return err
         symbols = request.query.get("symbols", "").split(",")
+        if any(sym in self.bar_history for sym in symbols):
+            return self._recorded_bars(request, symbols)
         start = datetime.fromisoformat(request.query["start"].replace("Z", "+00:00")).timestamp() if "start" in request.query else time.time() - 600
         out = {}
         for sym in symbols:
@@ -502,6 +517,24 @@ class AlpacaFake:
                 for i in range(5)
             ]
         return web.json_response({"bars": out, "next_page_token": None})
+
+    def _recorded_bars(self, request: web.Request, symbols: list[str]) -> web.Response:
+        def when(name: str, default: float) -> float:
+            text = request.query.get(name)
+            return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() if text else default
+
+        start, end = when("start", 0.0), when("end", time.time())
+        limit = min(int(request.query.get("limit") or 1000), 10_000, self.bars_page or 10_000)
+        offset = int(request.query.get("page_token") or 0)
+        rows = [
+            (sym, b) for sym in symbols for b in self.bar_history.get(sym, [])
+            if start <= datetime.fromisoformat(b["t"].replace("Z", "+00:00")).timestamp() <= end
+        ]
+        out: dict[str, list[dict]] = {}
+        for sym, b in rows[offset : offset + limit]:
+            out.setdefault(sym, []).append(b)
+        token = str(offset + limit) if offset + limit < len(rows) else None
+        return web.json_response({"bars": out, "next_page_token": token})
 
     async def _snapshots(self, request: web.Request) -> web.Response:
         if (err := await self._guard(request)) is not None:

@@ -79,10 +79,10 @@ def fetch(
             raise CliError("give the first day to fetch: --from 2026-01-01", 2)
         t0 = parse_when(start, "--from")
         now = LiveClock().time()
-        t1 = parse_when(end, "--to") or now
-        if t0 is None or t1 <= t0:
+        t1 = parse_when(end, "--to")
+        if t0 is None or (t1 is not None and t1 <= t0):
             raise CliError("--to must be after --from", 2)
-        t1 = min(t1, (now // seconds) * seconds)  # only bars that have closed
+        t1 = min(t1 or now, (now // seconds) * seconds)  # only bars that have closed
         if t1 <= t0:
             raise CliError(f"--from {start} is in the future: no {bar_name} bars to fetch yet", 2)
     except ModelError as exc:

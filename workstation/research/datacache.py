@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -87,6 +88,7 @@ def _read_table(path: Path, columns: list[str] | None = None):
         table = pq.read_table(path, columns=columns)
     except (pa.ArrowException, OSError, ValueError) as exc:
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        first = re.sub(r"^Could not open Parquet input source '[^']*': ", "", first).split(". ")[0].rstrip(".")
         raise CacheError(f"{path}: not a readable cache file ({first}): {removal_hint(path)}") from None
     missing = [c for c in (columns or COLUMNS) if c not in table.column_names]
     if missing:
