@@ -189,3 +189,23 @@ async def test_restart_rebuilds_state(tmp_path):
     assert s2.portfolio.cash["USD"] == cash and s2.portfolio.qty("AAPL") == qty
     assert [x.id for x in s2.oms.working()] == [w.id]
     assert s2.oms.orders[o.id].status is OrderStatus.FILLED
+
+
+async def test_forget_done_drops_finished_orders_and_keeps_the_rest(env):
+    """A long run's finished orders leave memory but not the record: ``get`` still finds them
+    (in the journal); working orders and a filled bracket entry whose exits work stay held."""
+    s, broker, _ = env
+    done = await s.oms.submit(req())
+    broker.fill(done, 100, "100.01")
+    resting = await s.oms.submit(req(type=OrderType.LIMIT, limit_price=Decimal(90), tif=TimeInForce.GTC))
+    entry = await s.oms.submit(req(take_profit=Decimal(110), stop_loss=Decimal(95)))
+    broker.fill(entry, 100, "100.01")
+    await s.oms.drain()
+    exits = [o for o in s.oms.orders.values() if o.parent_id == entry.id]
+    assert s.oms.orders[entry.id].status is OrderStatus.FILLED and all(o.status.is_working for o in exits)
+
+    assert s.oms.forget_done() == 1
+    assert done.id not in s.oms.orders
+    assert s.oms.get(done.id).status is OrderStatus.FILLED  # from the journal
+    assert {resting.id, entry.id} | {o.id for o in exits} == set(s.oms.orders)
+    assert s.oms.forget_done() == 0

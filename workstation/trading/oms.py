@@ -267,6 +267,22 @@ class OrderManager:
             return list(self._working.values())
         return [o for o in self._working.values() if o.symbol == symbol]
 
+    def forget_done(self) -> int:
+        """Drop the finished orders (terminal, and not a bracket entry whose exits still wait or
+        work) from memory; the journal keeps them and ``get`` still finds them there. Returns how
+        many were dropped. For a caller whose broker sends no report after an order finishes (a
+        backtest's bar broker, after each journal flush): memory stays bounded however long the
+        run; a late report for a dropped order would be taken for an order placed elsewhere."""
+        parents = {o.parent_id for o in self._working.values() if o.parent_id is not None}
+        done = [o for o in self.orders.values() if o.status.is_terminal and o.id not in parents]
+        orders, by_client = self.orders, self._by_client
+        for order in done:
+            del orders[order.id]
+            if by_client.get(order.client_id) == order.id:
+                del by_client[order.client_id]
+            self._cancel_reasons.pop(order.id, None)
+        return len(done)
+
     def _index(self, order: Order) -> None:
         oid = order.id
         self.orders[oid] = order
