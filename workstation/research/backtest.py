@@ -48,15 +48,14 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from brokers.paper.replay import ReplayError, ReplayFeed
+from brokers.paper.replay import ReplayError
 from brokers.paper.broker import SimConfig
-from brokers.paper.bars import BarSimBroker, tick_from_prices
-from brokers.paper.market import SimMarket
+from brokers.paper.bars import BarSimBroker
 from workstation.core.bus import Bus
 from workstation.core.clock import SimClock, perf_ns
 from workstation.core.journal import Journal
 from workstation.core.marketdata import QuoteCache
-from workstation.core.model import Bar, Fill, Instrument, ModelError, Order, OrderFilled, OrderStatus, OrderSubmitted, Quote
+from workstation.core.model import Bar, Fill, Instrument, ModelError, Order, OrderFilled, OrderStatus, OrderSubmitted
 from workstation.trading.oms import OrderManager
 from workstation.trading.portfolio import Portfolio
 from workstation.core.limits import LimitStore, RiskLimits
@@ -70,111 +69,9 @@ CHUNK = 16_384  # rows converted from numpy to Python floats at a time
 SESSION = 23_400  # a daily bar closes 6.5 hours after it opens (09:30 -> 16:00 New York)
 
 
-class BacktestError(ModelError):
-    """Bad backtest input (data, options): one line a user can read."""
-
-
-# --------------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True, slots=True)
-class BarSeries:
-    """One symbol's bars as numpy columns, oldest first, with the tick its prices lie on."""
-
-    symbol: str
-    ts: np.ndarray  # bar open, epoch seconds
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-    seconds: int
-    tick: Decimal
-    source: str = ""
-
-    @classmethod
-    def from_bars(cls, bars: Sequence[Bar], source: str = "", tick: Decimal | None = None) -> BarSeries:
-        if not bars:
-            raise BacktestError(f"{source or 'data'}: no bars")
-        cols = np.array([(b.ts, b.open, b.high, b.low, b.close, b.volume) for b in bars], dtype=np.float64)
-        return cls.from_arrays(bars[0].symbol, *cols.T, seconds=bars[0].seconds, source=source, tick=tick)
-
-    @classmethod
-    def from_arrays(
-        cls, symbol: str, ts: Any, o: Any, h: Any, lo: Any, c: Any, v: Any | None = None, *,
-        seconds: int, source: str = "", tick: Decimal | None = None,
-    ) -> BarSeries:
-        arrays = [np.ascontiguousarray(x, dtype=np.float64) for x in (ts, o, h, lo, c)]
-        vol = np.zeros_like(arrays[0]) if v is None else np.ascontiguousarray(v, dtype=np.float64)
-        if tick is None:
-            tick = tick_from_prices(*arrays[1:])
-        return cls(symbol, *arrays, vol, int(seconds), tick, source)
-
-    def __len__(self) -> int:
-        return len(self.ts)
-
-    def between(self, start: float | None, end: float | None) -> BarSeries:
-        """The bars opening in ``[start, end)`` (either bound optional)."""
-        lo = 0 if start is None else int(np.searchsorted(self.ts, start, "left"))
-        hi = len(self.ts) if end is None else int(np.searchsorted(self.ts, end, "left"))
-        return BarSeries(
-            self.symbol, self.ts[lo:hi], self.open[lo:hi], self.high[lo:hi], self.low[lo:hi], self.close[lo:hi],
-            self.volume[lo:hi], self.seconds, self.tick, self.source,
-        )
-
-    def select(self, keep: np.ndarray) -> BarSeries:
-        """The bars where ``keep`` is true."""
-        return BarSeries(
-            self.symbol, self.ts[keep], self.open[keep], self.high[keep], self.low[keep], self.close[keep],
-            self.volume[keep], self.seconds, self.tick, self.source,
-        )
-
-    def bar(self, i: int) -> Bar:
-        return Bar(self.symbol, float(self.ts[i]), float(self.open[i]), float(self.high[i]), float(self.low[i]),
-                   float(self.close[i]), float(self.volume[i]), self.seconds)
-
-
-def load_series(path: str | Path, symbol: str | None = None) -> BarSeries:
-    """Read a CSV or Parquet bar file (see ``brokers.paper.replay``); errors name file and line."""
-    feed = ReplayFeed.from_file(path, symbol)
-    return BarSeries.from_bars(feed.bars, source=str(path))
-
-
-def synthetic_series(symbol: str, days: float, *, end: float, seed: int = 0, seconds: int = 60,
-                     calendar: str = "nyse") -> BarSeries:
-    """``days`` of simulated bars of ``symbol`` ending at ``end`` (deterministic per seed)."""
-    try:
-        inst = parse_symbol(symbol)
-    except ModelError as e:
-        raise BacktestError(str(e)) from None
-    if not days > 0:
-        raise BacktestError(f"days must be positive, got {days}")
-    cal = calendar if inst.asset_class.value in ("equity", "option") else "always"
-    bars = SimMarket(seed).bars(inst.symbol, seconds, end - days * 86_400, end, cal)
-    if not bars:
-        raise BacktestError(f"no simulated bars for {inst.symbol} in those {days:g} days")
-    return BarSeries.from_bars(bars, source=f"simulated {inst.symbol} (seed {seed})", tick=inst.tick_size)
-
-
-def spikes(series: BarSeries, settings: Any = None) -> np.ndarray:
-    """Which bars the live data-quality monitor would drop as spikes: each close goes through
-    ``DataQualityMonitor`` as a quote; a close it holds back and then calls a spike (the next
-    close came back) is marked True. A held close that the next one confirms is kept."""
-    from workstation.risk.dataquality import DataQualityMonitor
-
-    passed: list[float] = []
-    monitor = DataQualityMonitor(lambda q: passed.append(q.ts), Bus(), SimClock(float(series.ts[0])), settings)
-    out = np.zeros(len(series), dtype=bool)
-    held: int | None = None
-    sym = series.symbol
-    for i, (t, c) in enumerate(zip(series.ts.tolist(), series.close.tolist(), strict=True)):
-        before = monitor.filtered(sym)
-        n = len(passed)
-        monitor.on_quote(Quote(sym, t, c, c, c))
-        if held is not None and monitor.filtered(sym) > before:
-            out[held] = True
-        held = i if len(passed) == n and monitor.filtered(sym) == before else None
-    return out
+from workstation.research.series import (  # noqa: E402  (re-exported: the data a run takes)
+    BacktestError, BarSeries, StreamedSeries, load_series, spikes, synthetic_series,
+)
 
 
 # --------------------------------------------------------------------------- configuration
@@ -546,8 +443,16 @@ class Backtest:
         if empty:
             raise BacktestError(f"{empty[0].source or empty[0].symbol}: no bars in the chosen period")
         self.config = config or BacktestConfig()
+        if len(series) > 1:  # several symbols are merged in timestamp order: in memory
+            series = [s.load() if isinstance(s, StreamedSeries) else s for s in series]
         self.spikes: dict[str, int] = {}
         if self.config.spike_filter:
+            streamed = next((s for s in series if isinstance(s, StreamedSeries)), None)
+            if streamed is not None:
+                raise BacktestError(
+                    f"{streamed.source}: the spike filter needs the bars in memory, and this file is read in chunks "
+                    f"({len(streamed):,} bars); run without --spike-filter or on a shorter period (--from/--to)"
+                )
             kept = []
             for s in series:
                 drop = spikes(s)
@@ -557,7 +462,7 @@ class Backtest:
         self.series = list(series)
         self.specs = list(strategies)
         self.journal_path = str(journal_path) if journal_path is not None else ":memory:"
-        self.warmup = {w.symbol: w for w in warmup}
+        self.warmup = {w.symbol: (w.tail() if isinstance(w, StreamedSeries) else w) for w in warmup}
         self.instruments = {s.symbol: self._instrument(s) for s in self.series}
         self._index = {s.symbol: i for i, s in enumerate(self.series)}
         self._last: list[float | None] = [None] * len(self.series)
@@ -616,7 +521,7 @@ class Backtest:
         began = perf_ns()
         cfg = self.config
         series = self.series
-        clock = self._clock = SimClock(float(min(s.ts[0] for s in series)))
+        clock = self._clock = SimClock(min(s.first_ts for s in series))
         bus = Bus()
         quotes = QuoteCache(bus)
         journal = BatchJournal(self.journal_path)
@@ -645,7 +550,8 @@ class Backtest:
             await oms.instrument(sym)
         runner = StrategyRunner(
             bus=bus, oms=oms, portfolio=portfolio, clock=clock, delivery="inline", history=self._history, journal=journal,
-            pull_commands=True, delivered=self._delivered if len(series) == 1 else None,
+            pull_commands=True,
+            delivered=self._delivered if len(series) == 1 and isinstance(series[0], BarSeries) else None,
         )
         runner.attach()
         all_symbols = tuple(self.instruments)
@@ -692,16 +598,13 @@ class Backtest:
         # timestamp order over every symbol (stable: series order breaks ties)
         lens = [len(s) for s in series]
         total = sum(lens)
-        if n_sym == 1:
-            order = None
-            ts_all = series[0].ts
-        else:
+        if n_sym > 1:
             ts_all = np.concatenate([s.ts for s in series])
             order = np.argsort(ts_all, kind="stable")
             ts_all = ts_all[order]
             sym_all = np.repeat(np.arange(n_sym, dtype=np.int64), lens)[order]
             row_all = np.concatenate([np.arange(n, dtype=np.int64) for n in lens])[order]
-        first_close = min(float(s.ts[0]) + _bar_span(s.seconds) for s in series)
+        first_close = min(s.first_ts + _bar_span(s.seconds) for s in series)
         curve = CurveBuilder(first_close - min(series[0].seconds, SESSION), float(cfg.cash))
         trackers = [PriceTracker(s.symbol, s.seconds, _bar_span(s.seconds)) for s in series]
         g = -1
@@ -713,6 +616,19 @@ class Backtest:
         mark_next = 0.0
 
         follow_ups = oms.follow_ups  # the set itself: its truth is read every bar
+        # A file journal holds every order: the finished ones are let go as their batch is
+        # written (a long run makes hundreds of thousands), noting their arrival prices first.
+        # An in-memory journal is gone after the run, so its orders stay for the result.
+        arrivals: dict[str, Decimal] = {}
+        forget = None if in_memory else getattr(oms, "forget_done", None)
+
+        def forget_done() -> None:
+            for o in oms.orders.values():
+                if not o.status.is_working:
+                    a = broker.arrivals.pop(o.client_id, None)
+                    if a is not None:
+                        arrivals[o.id] = a
+            forget()
 
         async def settle(refresh: bool = False) -> None:
             """Carry out what the strategies sent (marks first: risk checks value at the last close)
@@ -728,6 +644,8 @@ class Backtest:
                 await oms.drain()
             if journal.pending >= cfg.journal_batch:
                 journal.flush()
+                if forget is not None:
+                    forget_done()
 
         step = [_bar_span(sec) for sec in secs]
         inst0 = instances[0] if len(instances) == 1 else None
@@ -876,11 +794,11 @@ class Backtest:
             for inst in runner.instances.values()
         }
         runner.detach()
-        arrivals = {}
-        for o in oms.orders.values():
+        for o in oms.orders.values():  # (the orders still held; forgotten ones noted theirs when they ended)
             a = broker.arrivals.get(o.client_id)
             if a is not None:
                 arrivals[o.id] = a
+        arrivals = dict(sorted(arrivals.items(), key=lambda kv: int(kv[0])))
         # the first price each order met at the broker, for execution-quality reports read from the journal
         journal.append("arrivals", {k: str(v) for k, v in arrivals.items()}, clock.time())
         order_count, fill_count = journal.counts()
@@ -897,8 +815,13 @@ class Backtest:
         )
 
 
-def _chunks(s: BarSeries) -> Iterator[tuple[np.ndarray, ...]]:
-    """A series' columns (ts, open, high, low, close, volume) a chunk of rows at a time."""
+def _chunks(s: BarSeries | StreamedSeries) -> Iterator[tuple[np.ndarray, ...]]:
+    """A series' columns (ts, open, high, low, close, volume) ``CHUNK`` rows at a time."""
+    if isinstance(s, StreamedSeries):
+        for cols in s.chunks():
+            for lo in range(0, len(cols[0]), CHUNK):
+                yield tuple(c[lo : lo + CHUNK] for c in cols)
+        return
     for lo in range(0, len(s), CHUNK):
         hi = lo + CHUNK
         yield s.ts[lo:hi], s.open[lo:hi], s.high[lo:hi], s.low[lo:hi], s.close[lo:hi], s.volume[lo:hi]

@@ -149,11 +149,13 @@ class CurveBuilder:
         self._sample = _Sample(3, cap)
 
     def add(self, ts: np.ndarray, equity: np.ndarray, gross: np.ndarray) -> None:
-        """Samples in time order (the arrays are copied when they are folded in)."""
+        """Samples in time order (copied: the caller may reuse its arrays)."""
+        if not len(ts):
+            return
         if self._pending is not None:
             self._fold(*self._pending)
         self._pending = (np.array(ts, dtype=np.float64), np.array(equity, dtype=np.float64),
-                         np.array(gross, dtype=np.float64)) if len(ts) else None
+                         np.array(gross, dtype=np.float64))
 
     def finish(self, final_equity: float | None = None) -> EquityCurve:
         """The curve; ``final_equity`` replaces the last sample (the portfolio's own valuation)."""
