@@ -156,9 +156,9 @@ def optimize(
     start: Annotated[str | None, typer.Option("--from", help="First day.")] = None,
     end: Annotated[str | None, typer.Option("--to", help="End (exclusive).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the simulated market.")] = 0,
-    workers: Annotated[int | None, typer.Option("--workers", help="Processes (default: all cores).")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Processes, or Ray CPUs (default: all cores).")] = None,
     executor: Annotated[str, typer.Option("--executor", help="local (processes) or ray.")] = "local",
-    address: Annotated[str | None, typer.Option("--address", help="Ray cluster address (host:port).")] = None,
+    address: Annotated[str | None, typer.Option("--address", help="Ray cluster (host:port); without it, one on this machine.")] = None,
     top: Annotated[int, typer.Option("--top", help="Rows to show.")] = 20,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     config: Annotated[Path | None, typer.Option("--config", help="Settings file.")] = None,
@@ -175,21 +175,23 @@ def optimize(
         specs = strategy_specs([strategy], [], None, None, config)
         cls = specs[0].cls
         opt.check_grid(cls, grid)
-        cfg = backtest_config(cash, commission, slippage, seed, order_limits(None, None, False))
-        t0, t1 = parse_when(start, "--from"), parse_when(end, "--to")
-        series, _ = load_inputs(data, symbols, days, seed, t0, t1, now, warmup=False, note=_say)
-        cut = opt.split_point(series, split, parse_when)
         if metric not in opt.METRICS:
             raise ModelError(f"unknown metric {metric!r} (one of: {', '.join(opt.METRICS)})")
         if executor not in ("local", "ray"):
             raise ModelError(f"executor must be local or ray, got {executor!r}")
+        if workers is not None and workers < 1:
+            raise ModelError(f"--workers must be at least 1, got {workers}")
+        cfg = backtest_config(cash, commission, slippage, seed, order_limits(None, None, False))
+        t0, t1 = parse_when(start, "--from"), parse_when(end, "--to")
+        series, _ = load_inputs(data, symbols, days, seed, t0, t1, now, warmup=False, note=_say)
+        cut = opt.split_point(series, split, parse_when)
     except (ModelError, ValueError) as exc:
         raise CliError(str(exc), 2) from None
     job = opt.Sweep(plugin=strategy, config_path=str(config) if config else None, series=series, config=cfg, split=cut)
     combos = opt.combinations(grid)
     try:
         if executor == "ray":
-            rows = opt.run_ray(job, combos, address)
+            rows = opt.run_ray(job, combos, address, workers)
         else:
             rows = opt.run_local(job, combos, workers, progress=not json_out and sys.stderr.isatty())
     except opt.SweepError as exc:

@@ -1,10 +1,17 @@
 """Parameter sweeps: a grid of strategy parameters, each run as a backtest, in-sample and out-of-sample.
 
 ``run_local`` spreads the grid over processes (all cores by default); ``run_ray`` over a Ray
-cluster (``pip install .[ray]``). Each run is an ordinary backtest (the same engine, an
-in-memory journal). With a split, each combination runs twice: on the bars before the
-split (in-sample) and on the bars from it (out-of-sample, warmed up on the in-sample bars),
-and both figures are reported side by side, ranked by the in-sample metric.
+cluster (``pip install .[ray]``): the one at ``--address``, or a single-node one started on
+127.0.0.1 for the sweep. Each run is an ordinary backtest (the same engine, an in-memory
+journal), so every combination's figures are those of ``run_backtest`` with its parameters.
+With a split, each combination runs twice: on the bars before the split (in-sample) and on
+the bars from it (out-of-sample, warmed up on the in-sample bars), and both figures are
+reported side by side, ranked by the in-sample metric.
+
+The data goes to each worker once, never per combination: local worker processes are forked
+with the sweep already in memory (the pool's initializer keeps it; the bars' columns stay
+shared pages), and Ray gets it once with ``ray.put`` (workers map the columns from the object
+store without copying). A combination sends back only its parameters and a dozen figures.
 """
 
 from __future__ import annotations
@@ -45,16 +52,28 @@ def parse_grid(items: Sequence[str]) -> dict[str, list[str]]:
             grid[name.strip()] = vals
         else:
             grid[name.strip()] = [v.strip() for v in value.split(",") if v.strip()]
+        if not grid[name.strip()]:
+            raise ModelError(f"{name.strip()}: no values (use name=value, name=a,b,c or name=start:stop:step)")
     if not grid:
         raise ModelError("give the grid with --param name=start:stop:step")
     return grid
 
 
 def check_grid(cls: type, grid: dict[str, list[str]]) -> None:
+    """Every name is a parameter of ``cls`` and at least one combination is valid (else the first problem)."""
     declared = cls.parameters()
     for name in grid:
         if name not in declared:
             raise ModelError(f"{cls.plugin_name()} has no parameter {name!r} (parameters: {', '.join(declared)})")
+    first: ModelError | None = None
+    for combo in combinations(grid):
+        try:
+            cls.validate_params(combo)
+            return
+        except ModelError as exc:
+            first = first or exc
+    if first is not None:
+        raise ModelError(f"no combination of the grid is valid: {first}")
 
 
 def combinations(grid: dict[str, list[str]]) -> list[dict[str, str]]:
@@ -98,10 +117,16 @@ _FIGURES = ("sharpe", "sortino", "calmar", "total_return", "annual_return", "max
             "trades", "final_equity")
 
 
-def _strategy(job: Sweep) -> type:
-    from workstation.strategies.plugins import discover
+_CLASSES: dict[tuple[str, str | None], type] = {}  # per process: plugins are discovered once, not per combination
 
-    return discover(config=job.config_path).get(job.plugin).cls
+
+def _strategy(job: Sweep) -> type:
+    key = (job.plugin, job.config_path)
+    if key not in _CLASSES:
+        from workstation.strategies.plugins import discover
+
+        _CLASSES[key] = discover(config=job.config_path).get(job.plugin).cls
+    return _CLASSES[key]
 
 
 def _figures(series: list[BarSeries], cls: type, params: dict[str, str], cfg: BacktestConfig, warm: list[BarSeries]) -> dict[str, Any]:
@@ -146,52 +171,125 @@ def _one(params: dict[str, str]) -> dict[str, Any]:
     return evaluate(_JOB, params)
 
 
+def _failed(exc: BaseException) -> SweepError:
+    """A worker's failure as one line: what went wrong, never its traceback."""
+    text = str(exc).strip().splitlines()
+    return SweepError(f"a sweep worker failed: {type(exc).__name__}" + (f": {text[0]}" if text else ""))
+
+
 def run_local(job: Sweep, combos: list[dict[str, str]], workers: int | None = None, progress: bool = False) -> list[dict[str, Any]]:
-    """Every combination on a pool of processes (``workers``, default: all cores)."""
+    """Every combination on a pool of processes (``workers``, default: all cores), rows in ``combos``' order."""
+    import gc
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
 
     n = max(1, min(workers or os.cpu_count() or 1, len(combos)))
-    rows: list[dict[str, Any]] = []
-    ctx = mp.get_context("spawn" if os.name != "posix" else "fork")
-    with ProcessPoolExecutor(n, mp_context=ctx, initializer=_init, initargs=(job,)) as pool:
-        futures = [pool.submit(_one, c) for c in combos]
-        if progress:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    rows: list[dict[str, Any] | None] = [None] * len(combos)
+    fork = os.name == "posix"
+    ctx = mp.get_context("fork" if fork else "spawn")
+    if fork:
+        gc.freeze()  # the objects alive now stay out of the workers' collections: their pages stay shared
+    try:
+        with ProcessPoolExecutor(n, mp_context=ctx, initializer=_init, initargs=(job,)) as pool:
+            futures = {pool.submit(_one, c): i for i, c in enumerate(combos)}
+            done = as_completed(futures)
+            try:
+                if progress:
+                    from rich.console import Console
+                    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-            with Progress(TextColumn("optimize"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
-                          TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
-                task = bar.add_task("grid", total=len(futures))
-                for f in as_completed(futures):
-                    rows.append(f.result())
-                    bar.advance(task)
-        else:
-            rows = [f.result() for f in as_completed(futures)]
-    return rows
+                    with Progress(TextColumn("optimize"), BarColumn(), TextColumn("{task.completed}/{task.total} runs"),
+                                  TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
+                        task = bar.add_task("grid", total=len(futures))
+                        for f in done:
+                            rows[futures[f]] = f.result()
+                            bar.advance(task)
+                else:
+                    for f in done:
+                        rows[futures[f]] = f.result()
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+    except BrokenProcessPool:
+        raise SweepError("a sweep worker process died (out of memory?); try fewer --workers") from None
+    except SweepError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a strategy's bug in a worker is one line for the user
+        raise _failed(exc) from None
+    finally:
+        if fork:
+            gc.unfreeze()
+    return [r for r in rows if r is not None]
 
 
-def run_ray(job: Sweep, combos: list[dict[str, str]], address: str | None) -> list[dict[str, Any]]:
-    """Every combination as a Ray task on the cluster at ``address``."""
+def _ray_evaluate(job: Sweep, params: dict[str, str]) -> dict[str, Any]:
+    return evaluate(job, params)
+
+
+def run_ray(job: Sweep, combos: list[dict[str, str]], address: str | None = None,
+            workers: int | None = None) -> list[dict[str, Any]]:
+    """Every combination as a Ray task, rows in ``combos``' order.
+
+    On the cluster at ``address``; without one, on a single-node cluster started here on
+    127.0.0.1 with ``workers`` CPUs (default: all cores), and stopped at the end. When Ray is
+    already initialized in this process (a notebook, a test), its cluster is used and left
+    running. The sweep goes to the object store once; ``workers`` also bounds the tasks in
+    flight on a bigger cluster."""
     try:
         import ray
+        from ray.exceptions import RayError
     except ImportError:
         raise SweepError("the ray executor needs Ray: pip install '.[ray]'") from None
-    from pathlib import Path
+    import logging
 
-    _check_reachable(address)
-    root = Path(__file__).resolve().parents[2]  # the code the workers need: workstation, brokers, plugins
-    env = {"working_dir": str(root), "excludes": ["tests/", "bench/", ".git/", "*.sqlite", "*.html", "__pycache__/"]}
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # offline: no usage report
+    owned = not ray.is_initialized()
+    if owned:
+        quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
+        try:
+            if address:
+                from pathlib import Path
+
+                _check_reachable(address)
+                root = Path(__file__).resolve().parents[2]  # the code the workers need: workstation, brokers, plugins
+                env = {"working_dir": str(root),
+                       "excludes": ["tests/", "bench/", ".git/", "*.sqlite", "*.html", "__pycache__/"]}
+                ray.init(address=address, runtime_env=env, **quiet)
+            else:
+                cpus = max(1, workers or os.cpu_count() or 1)
+                ray.init(num_cpus=cpus, include_dashboard=False, _node_ip_address="127.0.0.1", **quiet)
+        except SweepError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any start or connection failure is one line for the user
+            where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise SweepError(f"cannot start or reach {where}: {first}") from None
     try:
-        ray.init(address=address or "auto", ignore_reinit_error=True, log_to_driver=False, runtime_env=env)
-    except Exception as exc:  # noqa: BLE001 - any connection failure is one line for the user
-        raise SweepError(f"cannot reach the Ray cluster at {address or 'auto'}: {exc}") from None
-    try:
-        remote = ray.remote(evaluate)
+        remote = ray.remote(num_cpus=1, max_retries=0)(_ray_evaluate)
         shared = ray.put(job)
-        return list(ray.get([remote.remote(shared, c) for c in combos]))
+        limit = max(1, workers) if workers else len(combos)
+        rows: list[dict[str, Any] | None] = [None] * len(combos)
+        pending: dict[Any, int] = {}
+        queue = iter(enumerate(combos))
+        for i, c in queue:
+            pending[remote.remote(shared, c)] = i
+            if len(pending) >= limit:
+                break
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                rows[pending.pop(ref)] = ray.get(ref)
+            for i, c in queue:
+                pending[remote.remote(shared, c)] = i
+                break
+        return [r for r in rows if r is not None]
+    except RayError as exc:
+        raise _failed(getattr(exc, "cause", None) or exc) from None
     finally:
-        ray.shutdown()
+        if owned:
+            ray.shutdown()
 
 
 def _check_reachable(address: str | None) -> None:
