@@ -55,7 +55,7 @@ def test_second_fetch_merges_without_duplicates(home, tmp_path):
     for span in (("2026-01-05", "2026-01-07"), ("2026-01-06", "2026-01-08")):
         r = run_cli("data", "fetch", "-s", "AAPL", "--bar", "5m", "--from", span[0], "--to", span[1], home=home)
         assert r.returncode == 0, r.stderr
-    assert "new" in r.stdout
+    assert "AAPL 5m: 576 bars (288 new) from paper, 2026-01-06 to 2026-01-08" in r.stdout  # 2026-01-06 was cached
     once = tmp_path / "once"
     r = run_cli("data", "fetch", "-s", "AAPL", "--bar", "5m", "--from", "2026-01-05", "--to", "2026-01-08", "--data-dir", str(once), home=home)
     assert r.returncode == 0, r.stderr
@@ -143,7 +143,7 @@ def test_fetch_through_alpaca_pages_and_records_the_source(fake, home):  # noqa:
     write_settings(home, fake)
     r = run_cli("data", "fetch", "-s", "AAPL", "--from", "2026-01-05", "--to", "2026-01-08", "--profile", "alpaca-paper", home=home, env=KEYS)
     assert r.returncode == 0, r.stderr
-    assert "AAPL 1m: 2,500 bars from alpaca-paper" in r.stdout
+    assert "AAPL 1m: 2,500 bars (2,500 new) from alpaca-paper, 2026-01-05 to 2026-01-07" in r.stdout
     bar_calls = [q for m, p, q in fake.requests if p == "/v2/stocks/bars"]
     assert len(bar_calls) >= 3 and any(q.get("page_token") for q in bar_calls)
     (row,) = _listed(home)

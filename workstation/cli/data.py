@@ -105,37 +105,38 @@ def fetch(
     broker.attach(lambda report: None, lambda quote: None, lambda state: None)
     source = {"profile": prof.name, "broker": prof.broker}
 
-    async def body() -> list[tuple[str, list]]:
+    def progress_of(sym: str):
+        def progress(t: float, n: int) -> None:
+            if show:
+                err.write(f"\r{sym} {bar_name}: {_day(t, 86_400)}  {n:,} bars")
+                err.flush()
+
+        return progress
+
+    async def body() -> int:
         await broker.connect()
         try:
             for sym in syms:  # unknown symbols are refused before anything is written
                 await broker.instrument(sym)
-            got = []
-            for sym in syms:
-                def progress(t: float, n: int, sym: str = sym) -> None:
-                    if show:
-                        err.write(f"\r{sym} {bar_name}: {_day(t, 86_400)}  {n:,} bars")
-                        err.flush()
-
-                bars = await dc.fetch(broker.history, sym, seconds, t0, t1, progress)
+            wrote = 0
+            for sym in syms:  # each symbol is written once fetched: memory holds one at a time
+                cols = await dc.fetch(broker.history, sym, seconds, t0, t1, progress_of(sym))
                 if show:
                     err.write("\r\x1b[K")
-                got.append((sym, bars))
-            return got
+                count = len(cols["timestamp"])
+                if not count:
+                    print(f"{sym} {bar_name}: no bars from {prof.name} between {_day(t0, 86_400)} and {_day(t1, 86_400)}", file=err)
+                    continue
+                _path, added, _total = dc.store(root, sym, bar_name, cols, source)
+                wrote += 1
+                first, last = float(cols["timestamp"][0]), float(cols["timestamp"][-1])
+                print(f"{sym} {bar_name}: {count:,} bars ({added:,} new) from {prof.name}, "
+                      f"{_day(first, 86_400)} to {_day(last, 86_400)}", flush=True)
+            return wrote
         finally:
             await broker.close()
 
-    fetched = run(body)
-    wrote = 0
-    for sym, bars in fetched:
-        if not bars:
-            print(f"{sym} {bar_name}: no bars from {prof.name} between {_day(t0, seconds)} and {_day(t1, seconds)}", file=err)
-            continue
-        path, added, total = dc.store(root, sym, bar_name, bars, source)
-        wrote += 1
-        print(f"{sym} {bar_name}: {len(bars):,} bars from {prof.name} ({_day(bars[0].ts, seconds)} to "
-              f"{_day(bars[-1].ts, seconds)}), {added:,} new; {total:,} in {path}")
-    if not wrote:
+    if not run(body):
         raise CliError("nothing fetched: no bars in that range", 1)
 
 

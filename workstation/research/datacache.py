@@ -217,15 +217,16 @@ def check_existing(data: Path, symbol: str, bar: str) -> None:
         _read_table(path)
 
 
-def store(data: Path, symbol: str, bar: str, bars: list[Bar], source: dict[str, str]) -> tuple[Path, int, int]:
-    """Merge ``bars`` into the cache file of ``symbol``; returns (file, bars new to it, bars in it)."""
+def store(data: Path, symbol: str, bar: str, bars: list[Bar] | dict[str, Any], source: dict[str, str]) -> tuple[Path, int, int]:
+    """Merge ``bars`` (Bars, or columns as ``fetch`` returns them) into the cache file of
+    ``symbol``; returns (file, bars new to it, bars in it)."""
     path = cache_path(data, symbol, bar)
     old = None
     meta: dict[str, Any] = {}
     if path.is_file():
         table = _read_table(path)
         old, meta = _columns(table), _meta(table)
-    merged = merge(old, columns_of(bars))
+    merged = merge(old, bars if isinstance(bars, dict) else columns_of(bars))
     before = len(old["timestamp"]) if old is not None else 0
     sources = [s for s in meta.get("sources", []) if isinstance(s, dict) and s != source] + [source]
     doc = {
@@ -256,13 +257,21 @@ def pieces(start: float, end: float, seconds: int, per_piece: int = PIECE_BARS) 
 async def fetch(
     history: History, symbol: str, seconds: int, start: float, end: float,
     progress: Callable[[float, int], None] | None = None, per_piece: int = PIECE_BARS,
-) -> list[Bar]:
-    """The bars of ``symbol`` whose open lies in ``[start, end)``, asked for in pieces of at
-    most ``per_piece`` bars; ``progress(time reached, bars so far)`` after each piece."""
-    bars: list[Bar] = []
+) -> dict[str, Any]:
+    """The bars of ``symbol`` whose open lies in ``[start, end)`` as columns, asked for in
+    pieces of at most ``per_piece`` bars (each piece becomes columns at once: no Python object
+    per bar outlives its piece); ``progress(time reached, bars so far)`` after each piece."""
+    import numpy as np
+
+    parts: list[dict[str, Any]] = []
+    count = 0
     for lo, hi in pieces(start, end, seconds, per_piece):
         got = await history(symbol, seconds, lo, hi)
-        bars.extend(b for b in got if lo <= b.ts < hi)  # a broker's end may be inclusive
+        part = columns_of([b for b in got if lo <= b.ts < hi])  # a broker's end may be inclusive
+        parts.append(part)
+        count += len(part["timestamp"])
         if progress is not None:
-            progress(hi, len(bars))
-    return bars
+            progress(hi, count)
+    if not parts:
+        return columns_of([])
+    return {c: np.concatenate([p[c] for p in parts]) for c in COLUMNS}
