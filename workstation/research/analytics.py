@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -251,73 +251,123 @@ class RoundTrip:
     pnl: Decimal
 
 
-def round_trips(fills: Iterable[Any], multiplier: Callable[[str], Decimal] = lambda s: Decimal(1)) -> list[RoundTrip]:
-    """Closed round trips from fills (average cost), per symbol and strategy."""
-    books: dict[tuple[str, str | None], dict[str, Any]] = {}
-    out: list[RoundTrip] = []
-    for f in fills:
+class TripBook:
+    """Round trips (average cost) per symbol and strategy, folded fill by fill: ``add``
+    returns the trip a fill closes (at most one), else None."""
+
+    def __init__(self, multiplier: Callable[[str], Decimal] = lambda s: Decimal(1)) -> None:
+        self._books: dict[tuple[str, str | None], dict[str, Any]] = {}
+        self._multiplier = multiplier
+
+    def add(self, f: Any) -> RoundTrip | None:
         key = (f.symbol, f.strategy)
-        b = books.get(key)
+        b = self._books.get(key)
         if b is None:
-            b = books[key] = {"qty": Decimal(0), "avg": Decimal(0), "pnl": Decimal(0), "opened": f.ts, "max": Decimal(0)}
+            b = self._books[key] = {"qty": Decimal(0), "avg": Decimal(0), "pnl": Decimal(0), "opened": f.ts, "max": Decimal(0)}
         q = b["qty"]
         signed = f.qty if f.side.value == "buy" else -f.qty
         if q == 0:
             b.update(opened=f.ts, pnl=Decimal(0), max=Decimal(0), side="long" if signed > 0 else "short")
         b["pnl"] -= f.commission
-        mult = multiplier(f.symbol)
+        trip = None
         if q == 0 or (q > 0) == (signed > 0):
             new = q + signed
             b["avg"] = (b["avg"] * abs(q) + f.price * abs(signed)) / abs(new)
             b["qty"] = new
         else:
             closing = min(abs(signed), abs(q))
-            b["pnl"] += closing * (f.price - b["avg"]) * mult * (1 if q > 0 else -1)
+            b["pnl"] += closing * (f.price - b["avg"]) * self._multiplier(f.symbol) * (1 if q > 0 else -1)
             new = q + signed
             b["qty"] = new
             if new == 0 or (new > 0) != (q > 0):
-                out.append(RoundTrip(f.symbol, f.strategy, b["opened"], f.ts, b["side"], max(b["max"], abs(q)), b["pnl"]))
+                trip = RoundTrip(f.symbol, f.strategy, b["opened"], f.ts, b["side"], max(b["max"], abs(q)), b["pnl"])
                 if new != 0:  # flipped: the remainder opens a new trip at this price
                     b.update(avg=f.price, opened=f.ts, pnl=Decimal(0), max=Decimal(0), side="long" if new > 0 else "short")
                 else:
                     b["avg"] = Decimal(0)
         b["max"] = max(b["max"], abs(b["qty"]))
-    return out
+        return trip
 
 
-def trade_stats(trips: Sequence[RoundTrip]) -> dict[str, Any]:
+def round_trips(fills: Iterable[Any], multiplier: Callable[[str], Decimal] = lambda s: Decimal(1)) -> list[RoundTrip]:
+    """Closed round trips from fills (average cost), per symbol and strategy."""
+    book = TripBook(multiplier)
+    return [t for t in map(book.add, fills) if t is not None]
+
+
+class TradeTally:
+    """``trade_stats`` folded trip by trip (the same sums, in the same order)."""
+
+    def __init__(self) -> None:
+        self.trades = self._wins = self._losses = 0
+        self._gross_win = Decimal(0)
+        self._loss_sum = Decimal(0)
+
+    def add(self, trip: RoundTrip) -> None:
+        self.trades += 1
+        if trip.pnl > 0:
+            self._wins += 1
+            self._gross_win += trip.pnl
+        else:
+            self._losses += 1
+            self._loss_sum += trip.pnl
+
+    def result(self) -> dict[str, Any]:
+        gross_win, gross_loss = self._gross_win, -self._loss_sum
+        return {
+            "trades": self.trades,
+            "win_rate": win_rate(self._wins, self._losses),
+            "profit_factor": float(gross_win / gross_loss) if gross_loss > 0 else None,
+            "avg_win": (gross_win / self._wins) if self._wins else None,
+            "avg_loss": (-gross_loss / self._losses) if self._losses else None,
+        }
+
+
+def trade_stats(trips: Iterable[RoundTrip]) -> dict[str, Any]:
     """Count, win rate, profit factor, average win and loss of closed round trips."""
-    wins = [t.pnl for t in trips if t.pnl > 0]
-    losses = [t.pnl for t in trips if t.pnl <= 0]
-    gross_win = sum(wins, Decimal(0))
-    gross_loss = -sum(losses, Decimal(0))
-    return {
-        "trades": len(trips),
-        "win_rate": win_rate(len(wins), len(losses)),
-        "profit_factor": float(gross_win / gross_loss) if gross_loss > 0 else None,
-        "avg_win": (gross_win / len(wins)) if wins else None,
-        "avg_loss": (-gross_loss / len(losses)) if losses else None,
-    }
+    tally = TradeTally()
+    for t in trips:
+        tally.add(t)
+    return tally.result()
 
 
 # --------------------------------------------------------------------------- attribution
 
 
+class PnlTally:
+    """``pnl_by`` folded fill by fill: cash flows and holdings per group."""
+
+    def __init__(self, multiplier: Callable[[str], Decimal] = lambda s: Decimal(1)) -> None:
+        self._flows: dict[str, Decimal] = {}
+        self._held: dict[tuple[str, str], Decimal] = {}
+        self._multiplier = multiplier
+
+    def add(self, k: str, f: Any, signed: Decimal | None = None, mult: Decimal | None = None) -> None:
+        """One fill in group ``k`` (``signed``/``mult``: its signed quantity and multiplier, when known)."""
+        if signed is None:
+            signed = f.qty if f.side.value == "buy" else -f.qty
+        if mult is None:
+            mult = self._multiplier(f.symbol)
+        flows = self._flows
+        flows[k] = flows.get(k, Decimal(0)) - signed * f.price * mult - f.commission
+        held = self._held
+        held[(k, f.symbol)] = held.get((k, f.symbol), Decimal(0)) + signed
+
+    def result(self, last: Mapping[str, Decimal]) -> dict[str, Decimal]:
+        flows = dict(self._flows)
+        for (k, sym), q in self._held.items():
+            if q:
+                flows[k] += q * last.get(sym, Decimal(0)) * self._multiplier(sym)
+        return flows
+
+
 def pnl_by(fills: Iterable[Any], key: Callable[[Any], str], last: Mapping[str, Decimal],
            multiplier: Callable[[str], Decimal] = lambda s: Decimal(1)) -> dict[str, Decimal]:
     """Net P&L (realized + unrealized at ``last`` - commissions) grouped by ``key(fill)``."""
-    flows: dict[str, Decimal] = {}
-    held: dict[tuple[str, str], Decimal] = {}
+    tally = PnlTally(multiplier)
     for f in fills:
-        k = key(f)
-        signed = f.qty if f.side.value == "buy" else -f.qty
-        mult = multiplier(f.symbol)
-        flows[k] = flows.get(k, Decimal(0)) - signed * f.price * mult - f.commission
-        held[(k, f.symbol)] = held.get((k, f.symbol), Decimal(0)) + signed
-    for (k, sym), q in held.items():
-        if q:
-            flows[k] += q * last.get(sym, Decimal(0)) * multiplier(sym)
-    return flows
+        tally.add(key(f), f)
+    return tally.result(last)
 
 
 def pnl_by_period(days: Sequence[date], equity: Sequence[float] | np.ndarray, start_value: float, period: str) -> dict[str, float]:
@@ -436,57 +486,84 @@ def execution_quality(
     out = []
     for f in fills:
         order = orders.get(f.order_id)
-        decision = getattr(order, "decision_price", None)
-        arrival = arrivals.get(f.order_id)
-        mult = multiplier(f.symbol)
-        side = f.side.value
-        d_cost, d_bps = _cost(side, f.price, decision, f.qty, mult)
-        a_cost, a_bps = _cost(side, f.price, arrival, f.qty, mult)
-        notional = f.price * f.qty * mult
-        ccy = None
+        q = fill_quality(f, getattr(order, "decision_price", None), arrivals.get(f.order_id), multiplier(f.symbol))
         if currency is not None and rate is not None:
             ccy = currency(f.symbol)
             r = rate(ccy, f)
-            if r is not None:
-                ccy = base
-                d_cost, a_cost, notional = (None if v is None else v * r for v in (d_cost, a_cost, notional))
-        out.append(FillQuality(f.order_id, f.symbol, f.strategy, side, f.qty, f.price, decision, arrival,
-                               d_cost, d_bps, a_cost, a_bps, ccy, notional))
+            if r is None:
+                q = replace(q, currency=ccy)
+            else:
+                q = replace(q, currency=base, **{k: None if v is None else v * r for k, v in
+                                                 (("vs_decision", q.vs_decision), ("vs_arrival", q.vs_arrival),
+                                                  ("notional", q.notional))})
+        out.append(q)
     return out
 
 
-def execution_summary(rows: Sequence[FillQuality], by: str) -> dict[str, dict[str, Any]]:
+def fill_quality(f: Any, decision: Decimal | None, arrival: Decimal | None, mult: Decimal) -> FillQuality:
+    """One fill against its order's decision and arrival prices, in its own currency."""
+    side = f.side.value
+    d_cost, d_bps = _cost(side, f.price, decision, f.qty, mult)
+    a_cost, a_bps = _cost(side, f.price, arrival, f.qty, mult)
+    return FillQuality(f.order_id, f.symbol, f.strategy, side, f.qty, f.price, decision, arrival,
+                       d_cost, d_bps, a_cost, a_bps, None, f.price * f.qty * mult)
+
+
+class ExecutionTally:
+    """``execution_summary`` folded row by row: per group, its fill count and currencies, and
+    per reference the known rows' money (in total and per currency), notional and
+    notional-weighted bps, summed in the rows' order (the same sums as over the whole list)."""
+
+    def __init__(self, by: str) -> None:
+        self.by = by
+        self._groups: dict[str, list[Any]] = {}
+
+    def add(self, r: FillQuality) -> None:
+        k = str(getattr(r, self.by) or "manual")
+        g = self._groups.get(k)
+        if g is None:  # [fills, currencies, {ref: [known, money, money by currency, notional, weighted bps]}]
+            g = self._groups[k] = [0, set(), {ref: [0, Decimal(0), {}, Decimal(0), 0] for ref in ("decision", "arrival")}]
+        g[0] += 1
+        if r.currency is not None:
+            g[1].add(r.currency)
+        for ref, money, bps in (("decision", r.vs_decision, r.vs_decision_bps), ("arrival", r.vs_arrival, r.vs_arrival_bps)):
+            if money is None:
+                continue
+            t = g[2][ref]
+            w = _weight(r)
+            t[0] += 1
+            t[1] += money
+            t[2][str(r.currency)] = t[2].get(str(r.currency), Decimal(0)) + money
+            t[3] += w
+            t[4] += bps * float(w)
+
+    def result(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for k, (fills, seen, refs) in sorted(self._groups.items()):
+            currencies = sorted(seen)
+            entry: dict[str, Any] = {"fills": fills}
+            if currencies:
+                entry["currency"] = currencies[0] if len(currencies) == 1 else None
+            for ref in ("decision", "arrival"):
+                known, money_total, per, notional, weighted = refs[ref]
+                entry[f"vs_{ref}"] = money_total if known and len(currencies) <= 1 else None
+                if len(currencies) > 1:
+                    entry[f"vs_{ref}_by_currency"] = dict(per)
+                entry[f"vs_{ref}_bps"] = weighted / float(notional) if known and notional else None
+            out[k] = entry
+        return out
+
+
+def execution_summary(rows: Iterable[FillQuality], by: str) -> dict[str, dict[str, Any]]:
     """Slippage totals (money) and notional-weighted averages (bps), by ``symbol`` or ``strategy``.
 
     ``currency`` names the money's currency; a group whose fills are in several currencies
     (some had no rate to the base) gives its money totals per currency
     (``vs_decision_by_currency``) and ``None`` as the single total."""
-    groups: dict[str, list[FillQuality]] = {}
+    tally = ExecutionTally(by)
     for r in rows:
-        groups.setdefault(str(getattr(r, by) or "manual"), []).append(r)
-    out: dict[str, dict[str, Any]] = {}
-    for k, items in sorted(groups.items()):
-        currencies = sorted({r.currency for r in items if r.currency is not None})
-        entry: dict[str, Any] = {"fills": len(items)}
-        if currencies:
-            entry["currency"] = currencies[0] if len(currencies) == 1 else None
-        for ref in ("decision", "arrival"):
-            known = [r for r in items if getattr(r, f"vs_{ref}") is not None]
-            money_total = sum((getattr(r, f"vs_{ref}") for r in known), Decimal(0))
-            weights = [_weight(r) for r in known]
-            notional = sum(weights, Decimal(0))
-            entry[f"vs_{ref}"] = money_total if known and len(currencies) <= 1 else None
-            if len(currencies) > 1:
-                per: dict[str, Decimal] = {}
-                for r in known:
-                    per[str(r.currency)] = per.get(str(r.currency), Decimal(0)) + getattr(r, f"vs_{ref}")
-                entry[f"vs_{ref}_by_currency"] = per
-            entry[f"vs_{ref}_bps"] = (
-                sum(getattr(r, f"vs_{ref}_bps") * float(w) for r, w in zip(known, weights)) / float(notional)
-                if known and notional else None
-            )
-        out[k] = entry
-    return out
+        tally.add(r)
+    return tally.result()
 
 
 def _weight(r: FillQuality) -> Decimal:

@@ -1,5 +1,12 @@
 """What a backtest shows: the terminal summary, the JSON document, CSV files and the HTML report.
 
+A run's fills can be many (a million bars: tens of thousands; ten million: hundreds of
+thousands), so nothing here holds them all: ``write_json`` writes the ``--json`` document as a
+stream, the fills encoded a batch at a time while the same pass folds them into the figures
+(``figures.fold``); the CSV files are written row by row from the journal; the HTML report
+embeds bounded samples (the equity curve and prices as the run kept them, at most 5,000 price
+markers per symbol and 2,000 fill rows).
+
 The HTML report is one self-contained file: the data is embedded as JSON and drawn by a
 small script written here into inline SVG (no CDN, no network). Charts: equity, drawdown,
 monthly returns heatmap, price with trade markers; hovering shows values.
@@ -10,15 +17,18 @@ from __future__ import annotations
 import csv
 import html
 import json
+import math
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+import msgspec
 import numpy as np
 
-from workstation.research.backtest import BacktestResult, attribution, execution, metrics, refusals
+from workstation.research.backtest import BacktestResult
+from workstation.research.figures import FillFigures, attribution, execution, fold, metrics, refusals
 from workstation.core import formatting
-from workstation.core.model import iso, plain
+from workstation.core.model import Fill, iso, plain
 
 _RATIOS = ("sharpe", "sortino", "calmar", "alpha", "beta", "profit_factor", "turnover")
 _PCTS = ("total_return", "annual_return", "annual_volatility", "max_drawdown", "var_95", "cvar_95", "win_rate",
@@ -29,7 +39,7 @@ def _jsonable(v: Any) -> Any:
     if isinstance(v, Decimal):
         return plain(v)
     if isinstance(v, float):
-        return v if np.isfinite(v) else None
+        return float(v) if math.isfinite(v) else None
     if isinstance(v, dict):
         return {str(k): _jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
@@ -39,22 +49,41 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def fills_json(result: BacktestResult) -> list[dict[str, Any]]:
-    return [
-        {"ts": iso(f.ts), "symbol": f.symbol, "side": f.side.value, "qty": plain(f.qty), "price": plain(f.price),
-         "commission": plain(f.commission), "strategy": f.strategy, "order_id": f.order_id}
-        for f in result.fills
-    ]
+class _FillRow(msgspec.Struct):
+    """A fill as the JSON document shows it (the field order is the document's)."""
+
+    ts: str
+    symbol: str
+    side: str
+    qty: str | None
+    price: str | None
+    commission: str | None
+    strategy: str | None
+    order_id: str
 
 
-def document(result: BacktestResult) -> dict[str, Any]:
-    """The ``--json`` document: fills, final equity, metrics (money as exact decimal strings)."""
-    attr = attribution(result)
-    ex = execution(result)
+class _Plain(dict):
+    """``plain`` of each value met (a run's quantities and prices repeat); bounded."""
+
+    def __missing__(self, d: Decimal) -> str | None:
+        if len(self) > 50_000:
+            self.clear()
+        text = self[d] = plain(d)
+        return text
+
+
+def _rows(fills: list[Fill], texts: _Plain) -> list[_FillRow]:
+    return [_FillRow(iso(f.ts), f.symbol, f.side.value, texts[f.qty], texts[f.price], texts[f.commission],
+                     f.strategy, f.order_id) for f in fills]
+
+
+def _rest(result: BacktestResult, folded: FillFigures) -> dict[str, Any]:
+    """The document after its fills (the figures need the pass over the fills made first)."""
+    attr = attribution(result, folded)
+    ex = execution(result, folded)
     return _jsonable({
-        "fills": fills_json(result),
         "final_equity": result.final_equity,
-        "metrics": metrics(result),
+        "metrics": metrics(result, folded),
         "positions": {s: q for s, q in result.positions.items()},
         "attribution": {k: attr[k] for k in ("symbol", "strategy", "month")},
         "execution": {"by_symbol": ex["by_symbol"], "by_strategy": ex["by_strategy"]},
@@ -63,6 +92,36 @@ def document(result: BacktestResult) -> dict[str, Any]:
         "refusals": refusals(result),
         "journal": result.journal_path,
     })
+
+
+def write_json(result: BacktestResult, out: IO[bytes]) -> None:
+    """The ``--json`` document written to ``out`` as it is made: ``{"fills": [...], ...}``.
+
+    The fills are encoded a batch at a time as they are read and folded into the figures,
+    which follow them; nothing proportional to the number of fills is held beyond a batch.
+    Money is exact decimal strings, times ISO-8601, non-finite floats null."""
+    encode = msgspec.json.Encoder().encode
+    texts = _Plain()
+    first = True
+
+    def write(batch: list[Fill]) -> None:
+        nonlocal first
+        if batch:
+            out.write(encode(_rows(batch, texts))[1:-1] if first else b"," + encode(_rows(batch, texts))[1:-1])
+            first = False
+
+    out.write(b'{"fills":[')
+    folded = fold(result, write)
+    out.write(b"],")
+    out.write(encode(_rest(result, folded))[1:])
+
+
+def document(result: BacktestResult) -> dict[str, Any]:
+    """The ``--json`` document as one dict (what ``write_json`` writes; for small runs)."""
+    rows: list[dict[str, Any]] = []
+    texts = _Plain()
+    folded = fold(result, lambda batch: rows.extend(msgspec.structs.asdict(r) for r in _rows(batch, texts)))
+    return {"fills": rows, **_rest(result, folded)}
 
 
 def to_json(result: BacktestResult) -> str:
@@ -92,7 +151,7 @@ def _chart(result: BacktestResult, width: int = 100) -> str:
 
     from workstation.research import analytics as a
 
-    days, eq = a.daily(result.equity_ts, result.equity)
+    days, eq = result.curve.days, result.curve.day_equity
     if len(eq) < 2:
         return ""
     x = list(range(len(eq)))
@@ -121,7 +180,8 @@ def summary(result: BacktestResult) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    m = metrics(result)
+    folded = fold(result)
+    m = metrics(result, folded)
     t = Table(title="Backtest", title_justify="left", show_header=False)
     t.add_column("figure")
     t.add_column("value", justify="right")
@@ -131,7 +191,7 @@ def summary(result: BacktestResult) -> Any:
     half = (len(keys) + 1) // 2
     for a, b in zip(keys[:half], keys[half:] + [""] * (2 * half - len(keys)), strict=True):
         t.add_row(a, _fmt(a, m[a]), b, _fmt(b, m.get(b)) if b else "")
-    attr = attribution(result)
+    attr = attribution(result, folded)
     at = Table(title="P&L by symbol and strategy", title_justify="left")
     at.add_column("by")
     at.add_column("name")
@@ -139,7 +199,7 @@ def summary(result: BacktestResult) -> Any:
     for kind in ("symbol", "strategy"):
         for k, v in attr[kind].items():
             at.add_row(kind, k, f"{v:,.2f}")
-    ex = execution(result)
+    ex = execution(result, folded)
     et = Table(title="Execution quality (cost > 0 is worse than the reference)", title_justify="left")
     for col in ("symbol", "fills", "vs decision $", "bps", "vs arrival $", "bps"):
         et.add_column(col, justify="right" if col != "symbol" else "left")
@@ -161,7 +221,7 @@ def summary(result: BacktestResult) -> Any:
         parts.append(Text.from_ansi(chart))
     strategies = ", ".join(f"{n} ({s['state']})" for n, s in result.strategies.items())
     refused_line = f"; {sum(v['count'] for v in refused.values()):,} orders refused" if refused else ""
-    parts.append(Text(f"{len(result.fills)} fills{refused_line}; strategies: {strategies}; positions left open: "
+    parts.append(Text(f"{folded.fills:,} fills{refused_line}; strategies: {strategies}; positions left open: "
                       + (", ".join(f"{s} {plain(q)}" for s, q in result.positions.items()) or "none")))
     return Group(*parts)
 
@@ -169,31 +229,35 @@ def summary(result: BacktestResult) -> Any:
 # --------------------------------------------------------------------------- CSV
 
 
-def write_csv(result: BacktestResult, folder: Path) -> None:
-    """``fills.csv``, ``orders.csv`` and ``equity.csv`` into ``folder``."""
+def write_csv(result: BacktestResult, folder: Path) -> int:
+    """``fills.csv``, ``orders.csv`` and ``equity.csv`` into ``folder``, written row by row as the
+    fills and orders are read. ``equity.csv`` is the curve as the run kept it: every bar close,
+    or every k-th one (and the last) for a run longer than the curve keeps; returns that k."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "fills.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["ts", "symbol", "side", "qty", "price", "commission", "strategy", "order_id", "exec_id"])
-        for f in result.fills:
-            w.writerow([iso(f.ts), f.symbol, f.side.value, plain(f.qty), plain(f.price), plain(f.commission),
-                        f.strategy or "", f.order_id, f.exec_id])
+        texts = _Plain()
+        w.writerows([iso(f.ts), f.symbol, f.side.value, texts[f.qty], texts[f.price], texts[f.commission],
+                     f.strategy or "", f.order_id, f.exec_id] for f in result.iter_fills())
     with open(folder / "orders.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         cols = ["id", "created", "symbol", "side", "qty", "type", "tif", "status", "limit_price", "stop_price",
                 "filled_qty", "avg_fill_price", "decision_price", "arrival_price", "strategy", "reason"]
         w.writerow(cols)
-        for o in result.orders:
-            w.writerow([o.id, iso(o.created), o.symbol, o.side.value, plain(o.qty), o.type.value, o.tif.value,
-                        o.status.value, plain(o.limit_price) or "", plain(o.stop_price) or "", plain(o.filled_qty),
-                        plain(o.avg_fill_price) or "", plain(o.decision_price) or "",
-                        plain(result.arrivals.get(o.id)) or "", o.strategy or "", o.reason or ""])
+        arrivals = result.arrivals
+        w.writerows([o.id, iso(o.created), o.symbol, o.side.value, plain(o.qty), o.type.value, o.tif.value,
+                     o.status.value, plain(o.limit_price) or "", plain(o.stop_price) or "", plain(o.filled_qty),
+                     plain(o.avg_fill_price) or "", plain(o.decision_price) or "",
+                     plain(arrivals.get(o.id)) or "", o.strategy or "", o.reason or ""] for o in result.iter_orders())
+    curve = result.curve
     with open(folder / "equity.csv", "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(["ts", "equity", "gross_exposure"])
-        for t, e, g in zip(result.equity_ts.tolist(), result.equity.tolist(), result.gross.tolist(), strict=True):
-            w.writerow([iso(t), f"{e:.2f}", f"{g:.2f}"])
+        w.writerows([iso(t), f"{e:.2f}", f"{g:.2f}"]
+                    for t, e, g in zip(curve.ts.tolist(), curve.equity.tolist(), curve.gross.tolist(), strict=True))
+    return curve.step
 
 
 # --------------------------------------------------------------------------- HTML
@@ -207,28 +271,40 @@ def _downsample(ts: np.ndarray, values: np.ndarray, limit: int = 4_000) -> tuple
 
 
 def html_data(result: BacktestResult) -> dict[str, Any]:
+    """The report's data: figures, the kept equity curve and price samples (at most 4,000
+    points each), at most 5,000 fill markers per symbol and the first 2,000 fills."""
     from workstation.research import analytics as a
 
-    m = metrics(result)
-    days, eq = a.daily(result.equity_ts, result.equity)
-    t, e = _downsample(result.equity_ts, result.equity)
+    curve = result.curve
+    t, e = _downsample(curve.ts, curve.equity)
     dd = a.drawdown(np.asarray(e)).tolist()
+    marks: dict[str, list[dict[str, Any]]] = {s: [] for s in result.prices}
+    rows: list[dict[str, Any]] = []
+    texts = _Plain()
+
+    def keep(batch: list[Fill]) -> None:
+        for f in batch:
+            m = marks.get(f.symbol)
+            if m is not None and len(m) < 5_000:
+                m.append({"t": f.ts, "p": float(f.price), "side": f.side.value, "q": texts[f.qty]})
+        if len(rows) < 2_000:
+            rows.extend(msgspec.structs.asdict(r) for r in _rows(batch[: 2_000 - len(rows)], texts))
+
+    folded = fold(result, keep)
     prices = {}
-    for s in result.series:
-        pt, pc = _downsample(s.ts, s.close)
-        marks = [{"t": f.ts, "p": float(f.price), "side": f.side.value, "q": plain(f.qty)}
-                 for f in result.fills if f.symbol == s.symbol]
-        prices[s.symbol] = {"t": pt, "c": pc, "fills": marks[:5_000]}
-    attr = attribution(result)
-    ex = execution(result)
+    for sym, p in result.prices.items():
+        pt, pc = _downsample(p.ts, p.close)
+        prices[sym] = {"t": pt, "c": pc, "fills": marks[sym]}
+    attr = attribution(result, folded)
+    ex = execution(result, folded)
     return _jsonable({
-        "metrics": m, "equity": {"t": t, "v": e, "dd": dd},
-        "monthly": a.monthly_returns(days, eq, float(result.initial_cash)),
+        "metrics": metrics(result, folded), "equity": {"t": t, "v": e, "dd": dd},
+        "monthly": a.monthly_returns(curve.days, curve.day_equity, float(result.initial_cash)),
         "prices": prices,
         "attribution": {k: attr[k] for k in ("symbol", "strategy", "month")},
         "execution": {"by_symbol": ex["by_symbol"], "by_strategy": ex["by_strategy"]},
         "strategies": result.strategies,
-        "fills": fills_json(result)[:2_000],
+        "fills": rows,
     })
 
 

@@ -70,9 +70,9 @@ class BacktestScreen(Screen[None]):
             self.done, self.total = done, total
 
     class Finished(Message):
-        def __init__(self, result: Any, figures: dict[str, Any]) -> None:
+        def __init__(self, result: Any, figures: dict[str, Any], refused: dict[str, dict[str, Any]] | None = None) -> None:
             super().__init__()
-            self.result, self.figures = result, figures
+            self.result, self.figures, self.refused = result, figures, refused or {}
 
     def __init__(self, config_path: Path | None = None) -> None:
         super().__init__()
@@ -160,7 +160,8 @@ class BacktestScreen(Screen[None]):
         series, _ = load_inputs(files, symbols, days, 0, None, None, now)
         run = bt.Backtest(series, specs, cfg, journal_path=bt.backtest_journal_path(data_dir(), now))
         result = asyncio.run(run.run(lambda done, total: self.post_message(self.Progress(done, total))))
-        self.post_message(self.Finished(result, bt.metrics(result)))
+        # the figures read the run's fills (from its journal for a long run): here, off the screen's thread
+        self.post_message(self.Finished(result, bt.metrics(result), bt.refusals(result)))
 
     def on_backtest_screen_progress(self, msg: Progress) -> None:
         self.query_one("#bt-progress", ProgressBar).update(total=msg.total, progress=msg.done)
@@ -168,7 +169,7 @@ class BacktestScreen(Screen[None]):
     def on_backtest_screen_finished(self, msg: Finished) -> None:
         self.result, self.figures = msg.result, msg.figures
         r = msg.result
-        self._status(f"{r.bars:,} bars, {len(r.fills)} fills in {r.elapsed:.2f} s · journal {r.journal_path}")
+        self._status(f"{r.bars:,} bars, {r.fill_count:,} fills in {r.elapsed:.2f} s · journal {r.journal_path}")
         self._draw(r)
         table = Table.grid(padding=(0, 2))
         table.add_column(style="dim")
@@ -188,12 +189,10 @@ class BacktestScreen(Screen[None]):
                 text = f"{v:,}" if isinstance(v, int) else f"{v:,.2f}"
             table.add_row(key.replace("_", " "), text)
             lines.append(f"{key.replace('_', ' ')}: {text}")
-        from workstation.research.backtest import refusals
-
-        refused = refusals(r)
+        refused = msg.refused
         if refused:  # a run whose orders were all refused must not read as a quiet strategy
             total = sum(v["count"] for v in refused.values())
-            self._status(f"{r.bars:,} bars, {len(r.fills)} fills, {total:,} orders refused in {r.elapsed:.2f} s"
+            self._status(f"{r.bars:,} bars, {r.fill_count:,} fills, {total:,} orders refused in {r.elapsed:.2f} s"
                          f" · journal {r.journal_path}")
             for rule, v in refused.items():
                 table.add_row(f"refused: {rule.replace('_', ' ')}", f"{v['count']:,}")
@@ -203,13 +202,11 @@ class BacktestScreen(Screen[None]):
         self.query_one("#bt-metrics", Static).update(table)
 
     def _draw(self, result: Any) -> None:
-        from workstation.research import analytics
-
         chart = self.query_one("#bt-chart", PlotextPlot)
         plt = chart.plt
         plt.clear_data()
         plt.clear_figure()
-        days, eq = analytics.daily(result.equity_ts, result.equity)
+        days, eq = result.curve.days, result.curve.day_equity  # each New York day's last equity, kept by the run
         if len(eq):
             plt.plot(list(range(len(eq))), eq.tolist(), label="equity")
             step = max(1, len(days) // 5)
