@@ -108,19 +108,30 @@ def backtest(
     try:
         if report is not None:
             rep.write_html(result, report)
-        if csv_dir is not None:
-            rep.write_csv(result, csv_dir)
+        step = rep.write_csv(result, csv_dir) if csv_dir is not None else 1
     except OSError as exc:
         raise CliError(f"cannot write the report: {exc}", 1) from None
-    if json_out:
-        sys.stdout.write(rep.to_json(result) + "\n")
+    if json_out:  # written as it is made: the fills are encoded a batch at a time
+        sys.stdout.flush()
+        out = getattr(sys.stdout, "buffer", None)
+        if out is None:  # a text-only stream (an embedding caller): one encoded copy
+            import io
+
+            out = io.BytesIO()
+            rep.write_json(result, out)
+            sys.stdout.write(out.getvalue().decode("utf-8") + "\n")
+        else:
+            rep.write_json(result, out)
+            out.write(b"\n")
+            out.flush()
     else:
         con = console()
         con.print(rep.summary(result))
         if report is not None:
             con.print(f"report: {report}")
         if csv_dir is not None:
-            con.print(f"csv: {csv_dir}/fills.csv, orders.csv, equity.csv")
+            every = f" (equity.csv: one bar close in {step:,}, and the last)" if step > 1 else ""
+            con.print(f"csv: {csv_dir}/fills.csv, orders.csv, equity.csv{every}")
         con.print(f"journal: {result.journal_path}")
     for line in failed:
         print(f"error: strategy {line}", file=sys.stderr)
