@@ -80,3 +80,19 @@ def test_a_bad_grid_is_one_line_before_any_data_is_read(params, says, tmp_path: 
     r = run_cli("optimize", "--strategy", "ma_crossover", "--data", missing, *args, home=tmp_path)
     assert r.returncode == 2
     assert len(r.stderr.strip().splitlines()) == 1 and says in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_sweep_table_cuts_no_value_at_80_columns_and_says_why_a_combination_did_not_run(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    orcl = str(Path(__file__).parents[1] / "data" / "orcl-1995-2014.txt")
+    args = ["optimize", "--strategy", "ma_crossover", "--data", orcl, "--param", "fast=5,20", "--param", "slow=10,30",
+            "--split", "0.7", "--workers", "2"]
+    narrow = run_cli(*args, home=tmp_path, env={"COLUMNS": "80"}, timeout=120)
+    assert narrow.returncode == 0, narrow.stderr
+    assert "…" not in narrow.stdout and all(len(line) <= 80 for line in narrow.stdout.splitlines()), narrow.stdout
+    assert "not shown: " in narrow.stdout and "OOS trades" in narrow.stdout.split("not shown: ")[1]
+    assert "must be shorter than slow (10)" in " ".join(narrow.stdout.split())  # the problem, whole (it may wrap)
+    wide = run_cli(*args, "--wide", home=tmp_path, env={"COLUMNS": "80"}, timeout=120)
+    header = " ".join(wide.stdout.split())
+    assert "OOS trades" in header and "IS max_drawdown" in header and "not shown" not in wide.stdout

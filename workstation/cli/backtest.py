@@ -172,6 +172,7 @@ def optimize(
     address: Annotated[str | None, typer.Option("--address", help="Ray cluster (host:port); without it, one on this machine.")] = None,
     top: Annotated[int, typer.Option("--top", help="Rows to show.")] = 20,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+    wide: Annotated[bool, typer.Option("--wide", help="Every column, however wide the terminal.")] = False,
     config: Annotated[Path | None, typer.Option("--config", help="Settings file.")] = None,
 ) -> None:
     """Run a parameter grid on all cores (or a Ray cluster), in-sample and out-of-sample."""
@@ -211,7 +212,10 @@ def optimize(
     if json_out:
         emit_json({"metric": metric, "split": opt.describe_split(cut), "results": rows})
         return
-    console().print(opt.table(rows[:top], metric, cut))
+    from workstation.cli.common import Col, fitted_table, print_table
+
+    title, cols, cells = opt.table(rows[:top], metric, cut)
+    print_table(fitted_table(title, [Col(n, keep, right=not wrap, wrap=wrap) for n, keep, wrap in cols], cells, wide), wide)
 
 
 def _journal_for(journal: Path | None, session: str | None, backtest_run: str | None, profile: str | None,

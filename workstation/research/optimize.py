@@ -315,37 +315,36 @@ def rank(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
     return sorted(rows, key=key)
 
 
-def table(rows: list[dict[str, Any]], metric: str, cut: float | None) -> Any:
-    from rich.table import Table
-
-    t = Table(title=f"Sweep ranked by in-sample {metric}" + (f" (out-of-sample from {describe_split(cut)})" if cut else ""),
-              title_justify="left")
+def table(rows: list[dict[str, Any]], metric: str, cut: float | None) -> tuple[str, list[tuple[str, int, bool]], list[list[str]]]:
+    """The sweep as text for a table that fits the terminal: its title, its columns as (name,
+    drop rank: 0 never, higher first, wraps) and its cells. The parameters and the ranking metric
+    always stay; a failed run's reason is in a last column ("problem")."""
+    title = f"Sweep ranked by in-sample {metric}" + (f" (out-of-sample from {describe_split(cut)})" if cut else "")
     names = list(rows[0]["params"]) if rows else []
-    for n in names:
-        t.add_column(n, justify="right")
-    cols = (metric, "total_return", "max_drawdown", "trades")
-    for c in cols:
-        t.add_column(f"IS {c}", justify="right")
+    figures = ((metric, 0), ("total_return", 2), ("max_drawdown", 4), ("trades", 6))
+    cols = [(n, 0, False) for n in names] + [(f"IS {c}", keep, False) for c, keep in figures]
     if cut is not None:
-        for c in cols:
-            t.add_column(f"OOS {c}", justify="right")
+        cols += [(f"OOS {c}", keep + 1 if keep else 1, False) for c, keep in figures]
+    problems = [r.get("error") or next((d["error"] for d in (r.get("in_sample"), r.get("out_of_sample"))
+                                        if d and d.get("error")), "") for r in rows]
+    if any(problems):
+        cols.append(("problem", 1, True))
 
     def cell(d: dict[str, Any] | None, c: str) -> str:
-        if not d or d.get("error"):
-            return (d or {}).get("error", "-")[:30]
-        v = d.get(c)
+        v = None if not d or d.get("error") else d.get(c)
         if v is None:
             return "-"
         if c in ("total_return", "max_drawdown", "win_rate", "annual_return"):
             return f"{float(v) * 100:.2f}%"
         return f"{v:.3f}" if isinstance(v, float) else str(v)
 
-    for r in rows:
-        cells = [r["params"][n] for n in names] + [cell(r.get("in_sample"), c) for c in cols]
+    cells = []
+    for r, problem in zip(rows, problems, strict=True):
+        line = [r["params"][n] for n in names] + [cell(r.get("in_sample"), c) for c, _ in figures]
         if cut is not None:
-            cells += [cell(r.get("out_of_sample"), c) for c in cols]
-        t.add_row(*cells)
-    return t
+            line += [cell(r.get("out_of_sample"), c) for c, _ in figures]
+        cells.append(line + ([problem] if any(problems) else []))
+    return title, cols, cells
 
 
-__all__ = ["METRICS", "Sweep", "SweepError", "combinations", "evaluate", "parse_grid", "rank", "run_local", "run_ray"]
+__all__ = ["METRICS", "Sweep", "SweepError", "combinations", "evaluate", "parse_grid", "rank", "run_local", "run_ray", "table"]
