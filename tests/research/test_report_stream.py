@@ -136,8 +136,11 @@ def test_the_run_has_what_the_figures_must_get_right(run) -> None:
     assert _old_figures(run)["trades"]["trades"] > 10
 
 
+@pytest.mark.parametrize("batch", [figures.BATCH, 1, 7])  # (1: every batch is one symbol's and strategy's)
 @pytest.mark.parametrize("source", ["memory", "journal"])
-def test_one_pass_over_the_fills_gives_the_figures_of_the_whole_list_computations(run, source) -> None:
+def test_one_pass_over_the_fills_gives_the_figures_of_the_whole_list_computations(run, source, batch,
+                                                                                  monkeypatch) -> None:
+    monkeypatch.setattr(figures, "BATCH", batch)
     result = run if source == "memory" else _from_journal(run)
     old = _old_figures(run)
     folded = figures.fold(result)

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from itertools import compress
+from operator import mul, not_, sub
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import msgspec
 import numpy as np
 
-from workstation.core.model import Fill, OrderStatus
+from workstation.core.model import BUY, Fill, OrderStatus
 
 if TYPE_CHECKING:
     from workstation.research.backtest import BacktestResult
@@ -33,30 +35,78 @@ if TYPE_CHECKING:
 BATCH = 4_096  # fills read, folded and handed on at a time
 
 
-def fill_batches(result: BacktestResult, size: int | None = None) -> Iterator[tuple[list[Fill], list[Decimal | None]]]:
-    """The run's fills in order, a batch at a time, each with its order's decision price."""
+class FillBatch(NamedTuple):
+    """Consecutive fills as columns, each with its order's decision price."""
+
+    ts: list[float]
+    symbol: list[str]
+    buy: list[bool]
+    qty: list[Decimal]
+    price: list[Decimal]
+    commission: list[Decimal]
+    strategy: list[str | None]
+    order_id: list[str]
+    decision: list[Decimal | None]
+    json: list[bytes | None] | None  # each fill as the JSON document shows it, when SQLite could write it
+
+
+def _plain_sql(col: str) -> str:
+    """``plain`` of a decimal text column in SQL (none for exponent forms: Python writes those)."""
+    trimmed = f"(CASE WHEN instr({col}, '.') > 0 THEN rtrim(rtrim({col}, '0'), '.') ELSE {col} END)"
+    return f"(CASE WHEN {trimmed} = '-0' THEN '0' ELSE {trimmed} END)"
+
+
+# Each fill's own row of the document, written by SQLite where that is exactly what Python
+# writes: whole-second times (``iso``: milliseconds, Z) and decimals without an exponent.
+_FILL_SQL = f"""
+SELECT t, f.symbol, f.side, f.qty, f.price, f.commission, f.strategy, f.order_id,
+       json_extract(o.data, '$.decision_price'),
+       CASE WHEN t = CAST(t AS INTEGER) AND t >= 0 AND t < 253402300800
+                 AND (f.qty || f.price || f.commission) NOT GLOB '*[eE]*'
+            THEN json_object('ts', strftime('%Y-%m-%dT%H:%M:%fZ', t, 'unixepoch'), 'symbol', f.symbol,
+                             'side', f.side, 'qty', {_plain_sql("f.qty")}, 'price', {_plain_sql("f.price")},
+                             'commission', {_plain_sql("f.commission")}, 'strategy', f.strategy,
+                             'order_id', f.order_id) END
+FROM (SELECT fills.rowid AS rid, *, json_extract(e.data, '$.ts') AS t FROM fills JOIN events e USING (seq)) f
+LEFT JOIN orders o ON o.id = CAST(f.order_id AS INTEGER) AND CAST(o.id AS TEXT) = f.order_id
+ORDER BY f.seq
+"""
+# fills are written in the order they happen, so their rows are usually in ``seq`` order
+# already: then read in row order, without sorting every row
+_IN_ORDER = "SELECT NOT EXISTS (SELECT 1 FROM fills a JOIN fills b ON b.rowid = a.rowid + 1 WHERE b.seq < a.seq)"
+
+
+def fill_batches(result: BacktestResult, size: int | None = None) -> Iterator[FillBatch]:
+    """The run's fills in order, a batch at a time (from its journal file when it has one)."""
     size = size or BATCH
-    if result.kept_fills is not None:
+    path = result.journal_path
+    if result.kept_fills is not None and (result.kept_orders is not None or not path or path == ":memory:"):
         decisions = {o.id: o.decision_price for o in result.iter_orders()}
         fills = result.kept_fills
         for i in range(0, len(fills), size):
-            batch = fills[i : i + size]
-            yield batch, [decisions.get(f.order_id) for f in batch]
+            yield _columns(fills[i : i + size], decisions)
         return
     from urllib.parse import quote
 
-    db = sqlite3.connect(f"file:{quote(result.journal_path)}?mode=ro", uri=True)
+    db = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True)
     try:
-        rows = db.execute(
-            "SELECT e.data, json_extract(o.data, '$.decision_price') FROM fills f JOIN events e ON e.seq = f.seq "
-            "LEFT JOIN orders o ON o.id = CAST(f.order_id AS INTEGER) AND CAST(o.id AS TEXT) = f.order_id "
-            "ORDER BY f.seq"
-        )
-        decode = msgspec.json.Decoder(Fill).decode
+        in_order = db.execute(_IN_ORDER).fetchone()[0]
+        rows = db.execute(_FILL_SQL.replace("ORDER BY f.seq", "ORDER BY f.rid") if in_order else _FILL_SQL)
+        number = Decimal
         while chunk := rows.fetchmany(size):
-            yield [decode(d) for d, _ in chunk], [None if p is None else Decimal(str(p)) for _, p in chunk]
+            ts, sym, side, qty, price, comm, strat, oid, dec, js = map(list, zip(*chunk, strict=True))
+            yield FillBatch(ts, sym, [x == "buy" for x in side], list(map(number, qty)), list(map(number, price)),
+                            list(map(number, comm)), strat, oid,
+                            [None if x is None else number(str(x)) for x in dec], [None if j is None else j.encode() for j in js])
     finally:
         db.close()
+
+
+def _columns(fills: list[Fill], decisions: dict[str, Decimal | None]) -> FillBatch:
+    order_id = [f.order_id for f in fills]
+    return FillBatch([f.ts for f in fills], [f.symbol for f in fills], [f.side is BUY for f in fills],
+                     [f.qty for f in fills], [f.price for f in fills], [f.commission for f in fills],
+                     [f.strategy for f in fills], order_id, list(map(decisions.get, order_id)), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,42 +123,226 @@ class FillFigures:
     execution_by_strategy: dict[str, dict[str, Any]]
 
 
-def fold(result: BacktestResult, each: Callable[[list[Fill]], None] | None = None, *, full: bool = True) -> FillFigures:
-    """Every figure of the fills in one pass; ``each`` is handed every batch of fills in order.
-    ``full=False``: only what ``metrics`` needs (attribution and execution are left empty)."""
-    from workstation.research import analytics as a
+def _cost(price: Decimal, ref: Decimal | None, qty: Decimal, k: Decimal | None, sign: int) -> tuple[Decimal | None, float]:
+    """``analytics._cost`` (money against ``ref``, bps) with the common cases cut short: a fill at
+    its reference costs nothing, and a multiplier of 1 multiplies nothing (the same values)."""
+    if ref is None or ref <= 0:
+        return None, 0.0
+    if price == ref:
+        return _ZERO, 0.0
+    diff = price - ref
+    money = diff * qty if k is None else diff * qty * k
+    return (money if sign > 0 else -money), float(diff / ref * sign * 10_000)
 
-    one = Decimal(1)
-    mult = {s: i.multiplier for s, i in result.instruments.items()}
-    m = lambda s: mult.get(s, one)  # noqa: E731
+
+_ZERO = Decimal(0)
+
+
+def fold(result: BacktestResult, each: Callable[[FillBatch], None] | None = None, *, full: bool = True) -> FillFigures:
+    """Every figure of the fills in one pass; ``each`` is handed every batch in order.
+    ``full=False``: only what ``metrics`` needs (attribution and execution are left empty).
+
+    The ``analytics`` functions over whole lists, folded batch by batch: round trips (average
+    cost, fill by fill) per symbol and strategy; exact Decimal sums (notional, commissions,
+    cash flows, holdings, slippage money) per symbol and strategy pair, summed over a batch in
+    C (``sum``/``map``) when the batch is one pair's, and added up per symbol and per strategy
+    at the end (exact sums: any order gives the same); the notional-weighted bps, floats,
+    summed per symbol and per strategy fill by fill in the order ``execution_summary`` sums
+    them (a fill at its reference adds a zero, which changes no sum: only the others are added)."""
+    zero = _ZERO
+    mult = {s: i.multiplier for s, i in result.instruments.items() if i.multiplier != 1}
     arrivals = result.arrivals
-    trips, tally = a.TripBook(m), a.TradeTally()
-    by_symbol, by_strategy = a.PnlTally(m), a.PnlTally(m)
-    ex_symbol, ex_strategy = a.ExecutionTally("symbol"), a.ExecutionTally("strategy")
-    quality = a.fill_quality
-    traded = commissions = Decimal(0)
+    books: dict[tuple[str, str | None], list[Decimal]] = {}  # qty, average cost, P&L of the open trip
+    trips = [0, 0, 0, zero, zero]  # trades, wins, losses, gross win, sum of losses
+    pairs: dict[tuple[str, str], list[Any]] = {}
+    bps_sym: dict[str, list[float]] = {}  # symbol -> weighted bps sums (decision, arrival)
+    bps_by: dict[str, list[float]] = {}  # strategy -> the same
+    traded = commissions = zero
     count = 0
-    for batch, decisions in fill_batches(result):
-        for f, decision in zip(batch, decisions, strict=True):
-            k = m(f.symbol)
-            signed = f.qty if f.side.value == "buy" else -f.qty
-            traded += f.price * f.qty * k
-            commissions += f.commission
-            trip = trips.add(f)
-            if trip is not None:
-                tally.add(trip)
-            if full:
-                by_symbol.add(f.symbol, f, signed, k)
-                by_strategy.add(f.strategy or "manual", f, signed, k)
-                q = quality(f, decision, arrivals.get(f.order_id), k)
-                ex_symbol.add(q)
-                ex_strategy.add(q)
-        count += len(batch)
+    for batch in fill_batches(result):
+        n = len(batch.qty)
+        if mult:
+            notional = [p * q * mult[s] if s in mult else p * q for p, q, s in zip(batch.price, batch.qty, batch.symbol)]
+        else:
+            notional = list(map(mul, batch.price, batch.qty))
+        traded += sum(notional, zero)
+        commissions += sum(batch.commission, zero)
+        _trips(batch, mult, books, trips)
+        if full:
+            arrival = list(map(arrivals.get, batch.order_id))
+            syms, strats = set(batch.symbol), {x or "manual" for x in set(batch.strategy)}
+            if len(syms) == 1 and len(strats) == 1 and not mult:
+                _one_pair(batch, notional, arrival, pairs, bps_sym, bps_by, syms.pop(), strats.pop())
+            else:
+                _each_fill(batch, notional, arrival, mult, pairs, bps_sym, bps_by)
+        count += n
         if each is not None:
             each(batch)
+    trades, wins, losses, gross_win, loss_sum = trips
+    tally = {
+        "trades": trades,
+        "win_rate": _win_rate(wins, losses),
+        "profit_factor": float(gross_win / -loss_sum) if -loss_sum > 0 else None,
+        "avg_win": (gross_win / wins) if wins else None,
+        "avg_loss": (loss_sum / losses) if losses else None,
+    }
     last = {s: Decimal(repr(p.last_close)) for s, p in result.prices.items()}
-    return FillFigures(count, traded, commissions, tally.result(), by_symbol.result(last), by_strategy.result(last),
-                       ex_symbol.result(), ex_strategy.result())
+    return FillFigures(count, traded, commissions, tally, _pnl(pairs, 0, last, mult), _pnl(pairs, 1, last, mult),
+                       _execution(pairs, 0, bps_sym), _execution(pairs, 1, bps_by))
+
+
+def _trips(batch: FillBatch, mult: dict[str, Decimal], books: dict[tuple[str, str | None], list[Decimal]],
+           trips: list[Any]) -> None:
+    """``analytics.TripBook``/``TradeTally`` over a batch (the same operations on the same values)."""
+    zero = _ZERO
+    for sym, strategy, buy, qty, price, comm in zip(batch.symbol, batch.strategy, batch.buy, batch.qty, batch.price,
+                                                    batch.commission):
+        key = (sym, strategy)  # (round trips keep None apart from "manual")
+        b = books.get(key)
+        if b is None:
+            b = books[key] = [zero, zero, zero]
+        q = b[0]
+        if q == 0:
+            b[2] = zero
+        b[2] -= comm
+        if q == 0 or (q > 0) == buy:
+            new = q + qty if buy else q - qty
+            b[1] = (b[1] * abs(q) + price * qty) / abs(new)
+            b[0] = new
+            continue
+        gain = min(qty, abs(q)) * (price - b[1])
+        if sym in mult:
+            gain = gain * mult[sym]
+        b[2] += gain if q > 0 else -gain
+        new = q + qty if buy else q - qty
+        b[0] = new
+        if new == 0 or (new > 0) != (q > 0):
+            pnl = b[2]
+            trips[0] += 1
+            if pnl > 0:
+                trips[1] += 1
+                trips[3] += pnl
+            else:
+                trips[2] += 1
+                trips[4] += pnl
+            if new != 0:  # flipped: the remainder opens a new trip at this price
+                b[1], b[2] = price, zero
+            else:
+                b[1] = zero
+
+
+def _pair(pairs: dict[tuple[str, str], list[Any]], bps_sym: dict[str, list[float]], bps_by: dict[str, list[float]],
+          sym: str, strategy: str) -> list[Any]:
+    pair = pairs.get((sym, strategy))
+    if pair is None:  # cash flow, held, fills, then per reference: known, money, notional
+        pair = pairs[(sym, strategy)] = [_ZERO, _ZERO, 0, 0, _ZERO, _ZERO, 0, _ZERO, _ZERO]
+        bps_sym.setdefault(sym, [0, 0])
+        bps_by.setdefault(strategy, [0, 0])
+    return pair
+
+
+def _one_pair(batch: FillBatch, notional: list[Decimal], arrival: list[Decimal | None], pairs: dict, bps_sym: dict,
+              bps_by: dict, sym: str, strategy: str) -> None:
+    """A batch of one symbol and strategy, multiplier 1: its sums in C."""
+    zero = _ZERO
+    pair = _pair(pairs, bps_sym, bps_by, sym, strategy)
+    buy, sell = batch.buy, list(map(not_, batch.buy))
+    pair[0] = pair[0] - (sum(compress(notional, buy), zero) - sum(compress(notional, sell), zero)) \
+        - sum(batch.commission, zero)
+    pair[1] += sum(compress(batch.qty, buy), zero) - sum(compress(batch.qty, sell), zero)
+    pair[2] += len(buy)
+    weights = list(map(abs, notional))
+    for i, (j, refs) in enumerate(((3, batch.decision), (6, arrival))):
+        if None in refs or min(refs, default=1) <= 0:
+            _each_ref(batch, notional, refs, pair, bps_sym[sym], bps_by[strategy], i, {})
+            continue
+        diffs = list(map(sub, batch.price, refs))
+        costs = list(map(mul, diffs, batch.qty))
+        pair[j] += len(refs)
+        pair[j + 1] += sum(compress(costs, buy), zero) - sum(compress(costs, sell), zero)
+        pair[j + 2] += sum(weights, zero)
+        by_sym, by_strategy = bps_sym[sym], bps_by[strategy]
+        for d, ref, w, b in compress(zip(diffs, refs, weights, buy), diffs):  # (the fills away from the reference)
+            v = float(d / ref * (1 if b else -1) * 10_000) * float(w)
+            by_sym[i] += v
+            by_strategy[i] += v
+
+
+def _each_ref(batch: FillBatch, notional: list[Decimal], refs: list[Decimal | None], pair: list[Any],
+              by_sym: list[float], by_strategy: list[float], i: int, mult: dict[str, Decimal]) -> None:
+    j = 3 if i == 0 else 6
+    for sym, price, qty, buy, ref, w in zip(batch.symbol, batch.price, batch.qty, batch.buy, refs, notional):
+        money, bps = _cost(price, ref, qty, mult.get(sym), 1 if buy else -1)
+        if money is None:
+            continue
+        weight = w if w >= 0 else -w
+        pair[j] += 1
+        pair[j + 1] += money
+        pair[j + 2] += weight
+        if bps:
+            x = bps * float(weight)
+            by_sym[i] += x
+            by_strategy[i] += x
+
+
+def _each_fill(batch: FillBatch, notional: list[Decimal], arrival: list[Decimal | None], mult: dict[str, Decimal],
+               pairs: dict, bps_sym: dict, bps_by: dict) -> None:
+    """A batch of several symbols or strategies (or multipliers): fill by fill."""
+    for idx, (sym, strategy, buy, comm) in enumerate(zip(batch.symbol, batch.strategy, batch.buy, batch.commission)):
+        strategy = strategy or "manual"
+        pair = _pair(pairs, bps_sym, bps_by, sym, strategy)
+        w = notional[idx]
+        pair[0] = pair[0] - (w if buy else -w) - comm  # (signed * price * multiplier: the same value)
+        pair[1] += batch.qty[idx] if buy else -batch.qty[idx]
+        pair[2] += 1
+        one = FillBatch([0.0], [sym], [buy], [batch.qty[idx]], [batch.price[idx]], [comm], [strategy],
+                        [batch.order_id[idx]], [batch.decision[idx]], None)
+        for i, refs in enumerate(([batch.decision[idx]], [arrival[idx]])):
+            _each_ref(one, [w], refs, pair, bps_sym[sym], bps_by[strategy], i, mult)
+
+
+def _win_rate(wins: int, losses: int) -> float | None:
+    from workstation.research.analytics import win_rate
+
+    return win_rate(wins, losses)
+
+
+def _pnl(pairs: dict[tuple[str, str], list[Any]], by: int, last: dict[str, Decimal],
+         mult: dict[str, Decimal | None]) -> dict[str, Decimal]:
+    """Net P&L per symbol (``by`` 0) or strategy (1): the pairs' cash flows, and what they hold at the last close."""
+    flows: dict[str, Decimal] = {}
+    held: dict[tuple[str, str], Decimal] = {}
+    for pair, (flow, qty, *_) in pairs.items():
+        name = pair[by]
+        flows[name] = flows.get(name, _ZERO) + flow
+        held[(name, pair[0])] = held.get((name, pair[0]), _ZERO) + qty
+    for (name, sym), q in held.items():
+        if q:
+            k = mult.get(sym)
+            flows[name] += q * last.get(sym, _ZERO) * (Decimal(1) if k is None else k)
+    return flows
+
+
+def _execution(pairs: dict[tuple[str, str], list[Any]], by: int, bps: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
+    """``analytics.execution_summary`` by symbol (``by`` 0) or strategy (1), from the pairs' sums."""
+    groups: dict[str, list[Any]] = {}
+    for pair, tally in pairs.items():
+        g = groups.get(pair[by])
+        if g is None:
+            groups[pair[by]] = list(tally[2:])
+        else:
+            for i, v in enumerate(tally[2:]):
+                g[i] += v
+    out: dict[str, dict[str, Any]] = {}
+    for name, (fills, d_known, d_money, d_notional, a_known, a_money, a_notional) in sorted(groups.items()):
+        out[name] = {
+            "fills": fills,
+            "vs_decision": d_money if d_known else None,
+            "vs_decision_bps": bps[name][0] / float(d_notional) if d_known and d_notional else None,
+            "vs_arrival": a_money if a_known else None,
+            "vs_arrival_bps": bps[name][1] / float(a_notional) if a_known and a_notional else None,
+        }
+    return out
 
 
 def _benchmark_daily(result: BacktestResult, days: list) -> np.ndarray:

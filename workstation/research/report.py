@@ -26,9 +26,9 @@ import msgspec
 import numpy as np
 
 from workstation.research.backtest import BacktestResult
-from workstation.research.figures import FillFigures, attribution, execution, fold, metrics, refusals
+from workstation.research.figures import FillBatch, FillFigures, attribution, execution, fold, metrics, refusals
 from workstation.core import formatting
-from workstation.core.model import Fill, iso, plain
+from workstation.core.model import iso, plain
 
 _RATIOS = ("sharpe", "sortino", "calmar", "alpha", "beta", "profit_factor", "turnover")
 _PCTS = ("total_return", "annual_return", "annual_volatility", "max_drawdown", "var_95", "cvar_95", "win_rate",
@@ -72,9 +72,20 @@ class _Plain(dict):
         return text
 
 
-def _rows(fills: list[Fill], texts: _Plain) -> list[_FillRow]:
-    return [_FillRow(iso(f.ts), f.symbol, f.side.value, texts[f.qty], texts[f.price], texts[f.commission],
-                     f.strategy, f.order_id) for f in fills]
+def _rows(batch: FillBatch, texts: _Plain, upto: int | None = None) -> list[_FillRow]:
+    """The batch's first ``upto`` fills (all: None) as the document shows them."""
+    cols = (batch.ts, batch.symbol, batch.buy, batch.qty, batch.price, batch.commission, batch.strategy, batch.order_id)
+    return [_FillRow(iso(t), sym, "buy" if buy else "sell", texts[q], texts[p], texts[c], strategy, oid)
+            for t, sym, buy, q, p, c, strategy, oid in zip(*(c[:upto] for c in cols))]
+
+
+def _encoded(batch: FillBatch, texts: _Plain, encode: Any) -> bytes:
+    """The batch's fills as the document's array items, comma-separated: as SQLite wrote them
+    where it did (``figures.fill_batches``), else encoded here."""
+    if batch.json is None or None in batch.json:
+        made = [encode(r) for r in _rows(batch, texts)]
+        return b",".join(made if batch.json is None else [j if j is not None else m for j, m in zip(batch.json, made)])
+    return b",".join(batch.json)
 
 
 def _rest(result: BacktestResult, folded: FillFigures) -> dict[str, Any]:
@@ -104,10 +115,10 @@ def write_json(result: BacktestResult, out: IO[bytes]) -> None:
     texts = _Plain()
     first = True
 
-    def write(batch: list[Fill]) -> None:
+    def write(batch: FillBatch) -> None:
         nonlocal first
-        if batch:
-            out.write(encode(_rows(batch, texts))[1:-1] if first else b"," + encode(_rows(batch, texts))[1:-1])
+        if batch.qty:
+            out.write(_encoded(batch, texts, encode) if first else b"," + _encoded(batch, texts, encode))
             first = False
 
     out.write(b'{"fills":[')
@@ -282,13 +293,13 @@ def html_data(result: BacktestResult) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     texts = _Plain()
 
-    def keep(batch: list[Fill]) -> None:
-        for f in batch:
-            m = marks.get(f.symbol)
+    def keep(batch: FillBatch) -> None:
+        for t, sym, buy, q, p in zip(batch.ts, batch.symbol, batch.buy, batch.qty, batch.price):
+            m = marks.get(sym)
             if m is not None and len(m) < 5_000:
-                m.append({"t": f.ts, "p": float(f.price), "side": f.side.value, "q": texts[f.qty]})
+                m.append({"t": t, "p": float(p), "side": "buy" if buy else "sell", "q": texts[q]})
         if len(rows) < 2_000:
-            rows.extend(msgspec.structs.asdict(r) for r in _rows(batch[: 2_000 - len(rows)], texts))
+            rows.extend(msgspec.structs.asdict(r) for r in _rows(batch, texts, 2_000 - len(rows)))
 
     folded = fold(result, keep)
     prices = {}
