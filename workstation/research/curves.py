@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+SUM_BLOCK = 4_096  # the mean equity is summed in blocks of this many samples, whatever the chunks
 CAP = 1 << 20  # curve samples kept at full resolution (a million bars: every bar)
 PRICE_CAP = 1 << 16  # price samples kept per symbol for charts
 NY = ZoneInfo("America/New_York")
@@ -144,6 +145,7 @@ class CurveBuilder:
         self._n = 0
         self._exposed = 0
         self._sum = 0.0
+        self._carry = np.zeros(0)  # samples not yet in a whole block of the sum
         self._pending: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._daily = _Daily()
         self._sample = _Sample(3, cap)
@@ -171,7 +173,7 @@ class CurveBuilder:
             days=days, day_equity=day_equity, ts=ts, equity=equity, gross=gross, samples=self._n,
             step=self._sample.step, max_drawdown=min(0.0, self._worst), max_drawdown_seconds=self._longest,
             exposure=self._exposed / self._n if self._n else 0.0,
-            mean_equity=self._sum / self._n if self._n else 0.0,
+            mean_equity=(self._sum + float(np.sum(self._carry))) / self._n if self._n else 0.0,
         )
 
     def _fold(self, t: np.ndarray, e: np.ndarray, g: np.ndarray) -> None:
@@ -188,7 +190,13 @@ class CurveBuilder:
         self._peak_t = float(last_peak[-1])
         self._n += len(t)
         self._exposed += int(np.count_nonzero(g > 0))
-        self._sum += float(np.sum(e))
+        # the sum by blocks of SUM_BLOCK samples counted from the first: the same figure however
+        # the run was chunked (a file streamed in batches, or the same bars held in memory)
+        block = np.concatenate([self._carry, e])
+        whole = len(block) - len(block) % SUM_BLOCK
+        for part in block[:whole].reshape(-1, SUM_BLOCK).sum(axis=1).tolist():
+            self._sum += part
+        self._carry = block[whole:]
         self._daily.add(t, e)
         self._sample.add(t, e, g)
 

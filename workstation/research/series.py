@@ -100,13 +100,7 @@ def load_series(path: str | Path, symbol: str | None = None, *, stream: bool | N
     """Read a bar file (CSV, Parquet or Feather: see ``brokers.paper.barfile``) into columns, or,
     for a file of more than ``STREAM_ROWS`` bars (or with ``stream=True``), check it whole and
     return a ``StreamedSeries`` that a run reads chunk by chunk. Errors name file and line."""
-    try:  # BRIDGE-UNTIL-LOADER
-        from brokers.paper.barfile import read_bars, scan_bars
-    except ImportError:  # BRIDGE-UNTIL-LOADER
-        from brokers.paper.replay import ReplayFeed  # BRIDGE-UNTIL-LOADER
-
-        feed = ReplayFeed.from_file(path, symbol)  # BRIDGE-UNTIL-LOADER
-        return BarSeries.from_bars(feed.bars, source=str(path))  # BRIDGE-UNTIL-LOADER
+    from brokers.paper.barfile import read_bars, scan_bars
 
     p = Path(path)
     if stream is None:
