@@ -18,7 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from brokers.paper.bars import tick_from_prices
-from brokers.paper.barfile import BarColumns, _Batch, _Stats, iter_bars, read_bars, scan_bars
+from brokers.paper.barchecks import Batch, Stats
+from brokers.paper.barfile import BarColumns, iter_bars, read_bars, scan_bars
 from brokers.paper.replay import ReplayError, ReplayFeed
 from tests.brokers.legacy_bar_parser import ReplayError as LegacyError
 from tests.brokers.legacy_bar_parser import legacy_bars
@@ -320,13 +321,13 @@ def test_the_tick_of_batches_combined_is_the_whole_files_tick() -> None:
         [np.array([np.pi]), np.array([1.0])],  # on no tick: the finest
     ]
     for batches in cases:
-        stats = _Stats()
+        stats = Stats()
         for values in batches:
-            stats.add(_Batch(np.arange(len(values), dtype=float) + stats.rows, values, values, values, values,
+            stats.add(Batch(np.arange(len(values), dtype=float) + stats.rows, values, values, values, values,
                              values, None, False))
         whole = np.concatenate(batches)
         assert stats.tick() == tick_from_prices(whole, whole, whole, whole), batches
-    assert _Stats().tick() == Decimal("1")  # (no prices: the first level holds)
+    assert Stats().tick() == Decimal("1")  # (no prices: the first level holds)
 
 
 # ----------------------------------------------------------------------------- cost
