@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from itertools import compress
-from operator import mul, not_, sub
+from itertools import compress, repeat
+from operator import is_, mul, not_, sub
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -47,33 +47,24 @@ class FillBatch(NamedTuple):
     strategy: list[str | None]
     order_id: list[str]
     decision: list[Decimal | None]
-    json: list[bytes | None] | None  # each fill as the JSON document shows it, when SQLite could write it
 
 
-def _plain_sql(col: str) -> str:
-    """``plain`` of a decimal text column in SQL (none for exponent forms: Python writes those)."""
-    trimmed = f"(CASE WHEN instr({col}, '.') > 0 THEN rtrim(rtrim({col}, '0'), '.') ELSE {col} END)"
-    return f"(CASE WHEN {trimmed} = '-0' THEN '0' ELSE {trimmed} END)"
-
-
-# Each fill's own row of the document, written by SQLite where that is exactly what Python
-# writes: whole-second times (``iso``: milliseconds, Z) and decimals without an exponent.
-_FILL_SQL = f"""
-SELECT t, f.symbol, f.side, f.qty, f.price, f.commission, f.strategy, f.order_id,
-       json_extract(o.data, '$.decision_price'),
-       CASE WHEN t = CAST(t AS INTEGER) AND t >= 0 AND t < 253402300800
-                 AND (f.qty || f.price || f.commission) NOT GLOB '*[eE]*'
-            THEN json_object('ts', strftime('%Y-%m-%dT%H:%M:%fZ', t, 'unixepoch'), 'symbol', f.symbol,
-                             'side', f.side, 'qty', {_plain_sql("f.qty")}, 'price', {_plain_sql("f.price")},
-                             'commission', {_plain_sql("f.commission")}, 'strategy', f.strategy,
-                             'order_id', f.order_id) END
-FROM (SELECT fills.rowid AS rid, *, json_extract(e.data, '$.ts') AS t FROM fills JOIN events e USING (seq)) f
-LEFT JOIN orders o ON o.id = CAST(f.order_id AS INTEGER) AND CAST(o.id AS TEXT) = f.order_id
+# The fills in order with their orders (``fills.ts`` is the fill's own time: both journals
+# write a fill's event at ``fill.ts``; the orders table's key is the order id as a number).
+_FILL_SQL = """
+SELECT f.ts, f.symbol, f.side, f.qty, f.price, f.commission, f.strategy, f.order_id, o.data
+FROM fills f LEFT JOIN orders o ON o.id = CAST(f.order_id AS INTEGER) AND CAST(o.id AS TEXT) = f.order_id
 ORDER BY f.seq
 """
 # fills are written in the order they happen, so their rows are usually in ``seq`` order
-# already: then read in row order, without sorting every row
-_IN_ORDER = "SELECT NOT EXISTS (SELECT 1 FROM fills a JOIN fills b ON b.rowid = a.rowid + 1 WHERE b.seq < a.seq)"
+# already: then they are read in row order, without sorting every row
+_IN_ORDER = "SELECT NOT EXISTS (SELECT 1 FROM (SELECT seq, lag(seq) OVER (ORDER BY rowid) AS prev FROM fills) WHERE seq < prev)"
+
+
+class _Decision(msgspec.Struct):
+    """What the figures read of an order: its decision price (the rest is skipped unread)."""
+
+    decision_price: Decimal | None = None
 
 
 def fill_batches(result: BacktestResult, size: int | None = None) -> Iterator[FillBatch]:
@@ -91,13 +82,13 @@ def fill_batches(result: BacktestResult, size: int | None = None) -> Iterator[Fi
     db = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True)
     try:
         in_order = db.execute(_IN_ORDER).fetchone()[0]
-        rows = db.execute(_FILL_SQL.replace("ORDER BY f.seq", "ORDER BY f.rid") if in_order else _FILL_SQL)
-        number = Decimal
+        rows = db.execute(_FILL_SQL.replace("ORDER BY f.seq", "ORDER BY f.rowid") if in_order else _FILL_SQL)
+        number, decision = Decimal, msgspec.json.Decoder(_Decision).decode
         while chunk := rows.fetchmany(size):
-            ts, sym, side, qty, price, comm, strat, oid, dec, js = map(list, zip(*chunk, strict=True))
+            ts, sym, side, qty, price, comm, strat, oid, orders = map(list, zip(*chunk, strict=True))
             yield FillBatch(ts, sym, [x == "buy" for x in side], list(map(number, qty)), list(map(number, price)),
                             list(map(number, comm)), strat, oid,
-                            [None if x is None else number(str(x)) for x in dec], [None if j is None else j.encode() for j in js])
+                            [None if o is None else decision(o).decision_price for o in orders])
     finally:
         db.close()
 
@@ -106,7 +97,7 @@ def _columns(fills: list[Fill], decisions: dict[str, Decimal | None]) -> FillBat
     order_id = [f.order_id for f in fills]
     return FillBatch([f.ts for f in fills], [f.symbol for f in fills], [f.side is BUY for f in fills],
                      [f.qty for f in fills], [f.price for f in fills], [f.commission for f in fills],
-                     [f.strategy for f in fills], order_id, list(map(decisions.get, order_id)), None)
+                     [f.strategy for f in fills], order_id, list(map(decisions.get, order_id)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +244,7 @@ def _one_pair(batch: FillBatch, notional: list[Decimal], arrival: list[Decimal |
     pair[2] += len(buy)
     weights = list(map(abs, notional))
     for i, (j, refs) in enumerate(((3, batch.decision), (6, arrival))):
-        if None in refs or min(refs, default=1) <= 0:
+        if any(map(is_, refs, repeat(None))) or min(refs, default=1) <= 0:  # (``None in`` would compare each)
             _each_ref(batch, notional, refs, pair, bps_sym[sym], bps_by[strategy], i, {})
             continue
         diffs = list(map(sub, batch.price, refs))
@@ -296,7 +287,7 @@ def _each_fill(batch: FillBatch, notional: list[Decimal], arrival: list[Decimal 
         pair[1] += batch.qty[idx] if buy else -batch.qty[idx]
         pair[2] += 1
         one = FillBatch([0.0], [sym], [buy], [batch.qty[idx]], [batch.price[idx]], [comm], [strategy],
-                        [batch.order_id[idx]], [batch.decision[idx]], None)
+                        [batch.order_id[idx]], [batch.decision[idx]])
         for i, refs in enumerate(([batch.decision[idx]], [arrival[idx]])):
             _each_ref(one, [w], refs, pair, bps_sym[sym], bps_by[strategy], i, mult)
 

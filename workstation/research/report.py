@@ -72,20 +72,32 @@ class _Plain(dict):
         return text
 
 
-def _rows(batch: FillBatch, texts: _Plain, upto: int | None = None) -> list[_FillRow]:
+class _Iso(dict):
+    """``iso`` of fill times, the date part written once per day: a whole second's time is
+    that day's text and the hour, minute and second (the same text ``iso`` writes); any
+    other time goes to ``iso``. Keys: day numbers since 1970."""
+
+    def __missing__(self, day: int) -> str:
+        if len(self) > 10_000:
+            self.clear()
+        text = self[day] = iso(day * 86_400.0)[:11]  # "2020-09-13T"
+        return text
+
+    def __call__(self, t: float) -> str:
+        if t != t or not 0 <= t < 253_402_300_800 or t != int(t):  # (NaN, years outside 1970-9999, fractions)
+            return iso(t)
+        day, s = divmod(int(t), 86_400)
+        h, s = divmod(s, 3_600)
+        m, s = divmod(s, 60)
+        return f"{self[day]}{h:02d}:{m:02d}:{s:02d}.000Z"
+
+
+def _rows(batch: FillBatch, texts: _Plain, upto: int | None = None, when: _Iso | None = None) -> list[_FillRow]:
     """The batch's first ``upto`` fills (all: None) as the document shows them."""
+    when = when or _Iso()
     cols = (batch.ts, batch.symbol, batch.buy, batch.qty, batch.price, batch.commission, batch.strategy, batch.order_id)
-    return [_FillRow(iso(t), sym, "buy" if buy else "sell", texts[q], texts[p], texts[c], strategy, oid)
+    return [_FillRow(when(t), sym, "buy" if buy else "sell", texts[q], texts[p], texts[c], strategy, oid)
             for t, sym, buy, q, p, c, strategy, oid in zip(*(c[:upto] for c in cols))]
-
-
-def _encoded(batch: FillBatch, texts: _Plain, encode: Any) -> bytes:
-    """The batch's fills as the document's array items, comma-separated: as SQLite wrote them
-    where it did (``figures.fill_batches``), else encoded here."""
-    if batch.json is None or None in batch.json:
-        made = [encode(r) for r in _rows(batch, texts)]
-        return b",".join(made if batch.json is None else [j if j is not None else m for j, m in zip(batch.json, made)])
-    return b",".join(batch.json)
 
 
 def _rest(result: BacktestResult, folded: FillFigures) -> dict[str, Any]:
@@ -112,13 +124,14 @@ def write_json(result: BacktestResult, out: IO[bytes]) -> None:
     which follow them; nothing proportional to the number of fills is held beyond a batch.
     Money is exact decimal strings, times ISO-8601, non-finite floats null."""
     encode = msgspec.json.Encoder().encode
-    texts = _Plain()
+    texts, when = _Plain(), _Iso()
     first = True
 
     def write(batch: FillBatch) -> None:
         nonlocal first
         if batch.qty:
-            out.write(_encoded(batch, texts, encode) if first else b"," + _encoded(batch, texts, encode))
+            items = encode(_rows(batch, texts, None, when))[1:-1]  # (the array's items, without its brackets)
+            out.write(items if first else b"," + items)
             first = False
 
     out.write(b'{"fills":[')
