@@ -129,8 +129,10 @@ class BarSimBroker(SimBroker):
         self.by_symbol[sym] = self.by_symbol.get(sym, 0) + 1
 
     def _finish(self, w: _Working, status) -> None:  # type: ignore[override]
-        super()._finish(w, status)
-        self._fresh.discard(w.order.client_id)
+        cid = w.order.client_id
+        del self._book[cid]  # (``SimBroker._finish``, inline: once per order)
+        self._done[cid] = (w, status)
+        self._fresh.discard(cid)
         sym = w.inst.symbol
         left = self.by_symbol.get(sym, 0) - 1
         if left > 0:

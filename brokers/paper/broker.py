@@ -519,9 +519,10 @@ class SimBroker:
 
     def _working(self, order: Order, inst: Instrument, accepted: float) -> _Working:
         expires = self._day_end(inst, accepted) if order.tif is _DAY else None
+        # (by position, in the fields' order: no keyword matching, once per order)
         return _Working(
-            order=order, inst=inst, broker_id=order.broker_id or f"paper-{order.client_id}", qty=order.qty,
-            filled=ZERO, limit=order.limit_price, stop=order.stop_price, expires=expires,
+            order, inst, order.broker_id or f"paper-{order.client_id}", order.qty, ZERO, order.limit_price,
+            order.stop_price, expires,
         )
 
     def _admit(self, order: Order, t: float) -> _Working:
@@ -678,7 +679,7 @@ class SimBroker:
         w.filled += qty
         fill = BrokerFill(
             client_id=cid, ts=t, exec_id=f"sim-{cid}-{plain(w.filled)}", qty=qty, price=price,
-            commission=self.estimate_commission(w.inst, qty, price), symbol=w.inst.symbol,
+            commission=_NO_FEE if self._free else self.estimate_commission(w.inst, qty, price), symbol=w.inst.symbol,
             side=w.order.side._value_,  # (``.value``, without the enum property's call)
         )
         if w.filled >= w.qty:

@@ -252,7 +252,10 @@ class PreTradeRisk:
     def throttled(self, strategy: str | None) -> str | None:
         """The rate limits alone (cheap, asked before any other check): why the next order of
         ``strategy`` is refused, or None."""
-        found = self._rate(self.store.limits_for(strategy))
+        lim = self.store.limits_for(strategy)
+        if lim.max_orders_per_second is None and lim.max_orders_per_minute is None and lim.max_orders_per_day is None:
+            return None  # (no rate limit: the usual case, answered without a call)
+        found = self._rate(lim)
         return None if found is None else found[1]
 
     def _rate(self, lim: RiskLimits) -> tuple[str, str] | None:
@@ -278,7 +281,9 @@ class PreTradeRisk:
         """Quantity still to fill on working orders of ``symbol`` on ``side`` (an OCO group counts
         once, at its largest order: only one of them can fill), leaving out order ``exclude`` and
         the members of OCO group ``group``."""
-        working = self.working_orders()
+        return self._pending(self.working_orders(), symbol, side, exclude, group)
+
+    def _pending(self, working: list[Order], symbol: str, side: Side, exclude: str | None, group: str | None) -> Decimal:
         if not working:
             return ZERO
         total = ZERO
@@ -303,7 +308,12 @@ class PreTradeRisk:
     def check(self, ctx: OrderContext) -> Verdict:
         order = ctx.order
         lim = self.store.limits_for(order.strategy)
-        worst = self.worst_position(order, ctx.position)
+        working = self.working_orders()
+        if working:  # (``worst_position``, with the working orders asked for once)
+            pending = self._pending(working, order.symbol, order.side, order.id, order.oco_group)
+            worst = ctx.position + pending if order.side is BUY else ctx.position - pending
+        else:
+            worst = ctx.position
         worst_case = ctx.shrinks or reducing(worst, order.side, order.qty)
         if worst_case is not ctx.reducing:
             ctx = msgspec.structs.replace(ctx, reducing=worst_case)
@@ -359,12 +369,14 @@ class PreTradeRisk:
 
     def _flow(self, ctx: OrderContext, lim: RiskLimits) -> tuple[str, str] | None:
         order = ctx.order
-        found = self._collar(order, lim)
-        if found is not None:
-            return found
-        found = self._rate(lim)
-        if found is not None:
-            return found
+        if lim.price_collar_pct is not None:
+            found = self._collar(order, lim)
+            if found is not None:
+                return found
+        if lim.max_orders_per_second is not None or lim.max_orders_per_minute is not None or lim.max_orders_per_day is not None:
+            found = self._rate(lim)
+            if found is not None:
+                return found
         if lim.max_open_orders is not None:
             working, exits = self._open_orders(order.id)
             needs = 2 if order.role == "entry" else 1  # once an entry fills, its take-profit and stop-loss work at once

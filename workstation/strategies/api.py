@@ -585,22 +585,28 @@ class Context:
         event (``on_order``) with the reason, like any other refusal."""
         try:
             inst = self._instrument(symbol)
-            otype = (
-                OrderType.STOP_LIMIT if limit is not None and stop is not None
-                else OrderType.LIMIT if limit is not None
-                else OrderType.STOP if stop is not None
-                else OrderType.MARKET
-            )
-            round_price = inst.round_price
-            req = OrderRequest(
-                symbol=inst.symbol, side=side, qty=_order_number(qty, "quantity"), type=otype,
-                limit_price=None if limit is None else round_price(_order_number(limit, "limit price")),
-                stop_price=None if stop is None else round_price(_order_number(stop, "stop price")),
-                tif=tif if type(tif) is TimeInForce else TimeInForce(tif),
-                take_profit=None if take_profit is None else round_price(_order_number(take_profit, "take-profit")),
-                stop_loss=None if stop_loss is None else round_price(_order_number(stop_loss, "stop-loss")),
-                strategy=self.name, source="strategy",
-            )
+            if limit is None and stop is None and take_profit is None and stop_loss is None:  # a market order
+                req = OrderRequest(
+                    symbol=inst.symbol, side=side, qty=_order_number(qty, "quantity"),
+                    tif=tif if type(tif) is TimeInForce else TimeInForce(tif), strategy=self.name, source="strategy",
+                )
+            else:
+                otype = (
+                    OrderType.STOP_LIMIT if limit is not None and stop is not None
+                    else OrderType.LIMIT if limit is not None
+                    else OrderType.STOP if stop is not None
+                    else OrderType.MARKET
+                )
+                round_price = inst.round_price
+                req = OrderRequest(
+                    symbol=inst.symbol, side=side, qty=_order_number(qty, "quantity"), type=otype,
+                    limit_price=None if limit is None else round_price(_order_number(limit, "limit price")),
+                    stop_price=None if stop is None else round_price(_order_number(stop, "stop price")),
+                    tif=tif if type(tif) is TimeInForce else TimeInForce(tif),
+                    take_profit=None if take_profit is None else round_price(_order_number(take_profit, "take-profit")),
+                    stop_loss=None if stop_loss is None else round_price(_order_number(stop_loss, "stop-loss")),
+                    strategy=self.name, source="strategy",
+                )
         except (ModelError, ValueError, TypeError, ArithmeticError) as exc:
             return self._refuse(symbol, side, _one_line(exc))
         return self._submit(req)
@@ -767,7 +773,7 @@ def _order_number(value: object, what: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
         raise ModelError(f"{what} must be a number, got {_shown(value)}")
     d = to_decimal(value, what)
-    if not 0 < d < _ORDER_NUMBER_LIMIT:
+    if not ZERO < d < _ORDER_NUMBER_LIMIT:  # (the Decimal zero: an int is converted on every compare)
         raise ModelError(f"{what} must be above 0 and below 1e15, got {_shown(value)}")
     return d
 

@@ -81,7 +81,8 @@ HistoryFn = Callable[[str, int, int], list[Bar]]
 
 # read once per bar per instance, and per order: a module constant is the cheapest look-up
 # (an enum member looked up on its class costs ten times a global in Python 3.11)
-_RUNNING, _ERROR = StrategyState.RUNNING, StrategyState.ERROR
+_RUNNING, _PAUSED, _ERROR = StrategyState.RUNNING, StrategyState.PAUSED, StrategyState.ERROR
+_REJECTED = OrderStatus.REJECTED
 _ORDER_COMMANDS = (Submit, Refuse, Halt, Cancel, CancelAll)  # (a constant: a tuple written in place is built on every call)
 
 
@@ -161,7 +162,8 @@ class StrategyInstance:
 
     @property
     def active(self) -> bool:
-        return self.state in (StrategyState.RUNNING, StrategyState.PAUSED)
+        state = self.state
+        return state is _RUNNING or state is _PAUSED
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,10 +500,7 @@ class StrategyRunner:
 
     def on_order_event(self, event: OrderEvent) -> None:
         order = event.order
-        tag = order.strategy
-        if tag is None:
-            return
-        inst = self.instances.get(tag)
+        inst = self.instances.get(order.strategy)  # (None for an untagged order: no instance has that name)
         if inst is None:
             return
         worker = inst.worker
@@ -644,8 +643,8 @@ class StrategyRunner:
             # the order's first event took the reference to the strategy (ending its in-flight
             # entry) and is kept in ``refs`` while the order works: a ``Placed`` is news only
             # for a refusal, or an order that has already finished
-            if order.status is OrderStatus.REJECTED or order.id not in inst.refs:
-                self._deliver(inst, Placed(cmd.ref, order.id, order.reason if order.status is OrderStatus.REJECTED else None))
+            if order.status is _REJECTED or order.id not in inst.refs:
+                self._deliver(inst, Placed(cmd.ref, order.id, order.reason if order.status is _REJECTED else None))
         elif isinstance(cmd, Refuse):
             if inst.active:
                 self._refused(inst, cmd.ref, OrderRequest(symbol=cmd.symbol, side=cmd.side, qty=ZERO), cmd.reason)

@@ -68,6 +68,7 @@ from workstation.core.journal import Journal
 from workstation.core.marketdata import QuoteCache
 from workstation.core.memo import Memo
 from workstation.core.model import (
+    BUY,
     ZERO,
     AlertRaised,
     Fill,
@@ -124,7 +125,7 @@ _NEEDS = {
 # ten times slower than a global in Python 3.11)
 _NEW, _SUBMITTED, _ACCEPTED = OrderStatus.NEW, OrderStatus.SUBMITTED, OrderStatus.ACCEPTED
 _FILLED, _PARTIALLY_FILLED = OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED
-_TRAILING_STOP = OrderType.TRAILING_STOP
+_MARKET, _TRAILING_STOP = OrderType.MARKET, OrderType.TRAILING_STOP
 _IOC_FOK = (TimeInForce.IOC, TimeInForce.FOK)
 _LEG_NAMES = {"take_profit": "take-profit", "stop_loss": "stop-loss"}
 
@@ -298,9 +299,21 @@ class OrderManager:
         inst = self._instruments.get(req.symbol)  # (a known symbol needs no coroutine)
         if inst is None:
             inst = await self.instrument(req.symbol)
+        return inst, self._checked(req, inst)
+
+    def _checked(self, req: OrderRequest, inst: Instrument) -> _Checked:
+        """``req``'s numbers checked against ``inst`` (``_validate`` once the instrument is known)."""
+        t = req.type
+        if (
+            t is _MARKET and req.limit_price is None and req.stop_price is None and req.take_profit is None
+            and req.stop_loss is None and req.trail_amount is None and req.trail_percent is None and req.oco_with is None
+        ):  # a plain market order (most orders): only its quantity to check; every test below passes
+            try:
+                return _Checked(inst.check_qty(req.qty), None, None, None, None, None, None)
+            except ModelError as exc:
+                raise OrderError(str(exc)) from None
         try:
             qty = inst.check_qty(req.qty)
-            t = req.type
             limit = inst.check_price(req.limit_price, "limit price") if req.limit_price is not None else None
             stop = inst.check_price(req.stop_price, "stop price") if req.stop_price is not None else None
             tp = inst.check_price(req.take_profit, "take-profit price") if req.take_profit is not None else None
@@ -348,7 +361,7 @@ class OrderManager:
             other = self.get(req.oco_with)
             if not other.status.is_working:
                 raise OrderError(f"order {other.id} is not working ({other.status.value}); cannot pair it")
-        return inst, _Checked(qty, limit, stop, tp, sl, trail_amt, trail_pct)
+        return _Checked(qty, limit, stop, tp, sl, trail_amt, trail_pct)
 
     def _quote(self, symbol: str) -> Quote | None:
         """The latest quote: the cache's, else the broker's snapshot."""
@@ -364,7 +377,7 @@ class OrderManager:
             return stop
         q = quote if quote is not None else self._quote(inst.symbol)
         if q is not None:
-            px = q.ask if side is Side.BUY else q.bid
+            px = q.ask if side is BUY else q.bid
             if px <= 0:
                 px = q.last
             if px > 0:
@@ -380,8 +393,12 @@ class OrderManager:
         self, order: Order, inst: Instrument, quote: Quote | None = None, *, protective: bool = False, shrinks: bool = False,
     ) -> OrderContext:
         price = self._estimate_price(inst, order.side, order.limit_price, order.stop_price, quote)
-        notional = abs(self.portfolio.to_base(price * order.qty * inst.multiplier, inst.currency))
-        pos = self.portfolio.qty(order.symbol)
+        pf = self.portfolio
+        notional = price * order.qty * inst.multiplier
+        if inst.currency != pf.base:  # (``to_base`` returns the amount itself in the base currency)
+            notional = pf.to_base(notional, inst.currency)
+        notional = abs(notional)
+        pos = pf.qty(order.symbol)
         return OrderContext(order, inst, price, notional, pos, reducing(pos, order.side, order.qty), protective, shrinks)
 
     def _legs(self, entry: Order, tp: Decimal, sl: Decimal) -> tuple[Order, Order]:
@@ -460,11 +477,16 @@ class OrderManager:
         if throttled is not None:
             return await self._throttle(req, throttled)
         try:
-            inst, v = await self._validate(req)
+            inst = self._instruments.get(req.symbol)  # (``_validate``; a known symbol needs no coroutine)
+            if inst is None:
+                inst = await self.instrument(req.symbol)
+            v = self._checked(req, inst)
         except OrderError:
             self.risk.record_refused()
             raise
-        q = self._quote(inst.symbol)
+        q = self.quotes.get(inst.symbol)  # (``_quote``, inline)
+        if q is None:
+            q = self.broker.snapshot(inst.symbol)
         decision = req.decision_price
         if decision is None and q is not None:
             mid = q.mid

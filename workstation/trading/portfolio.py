@@ -35,7 +35,7 @@ from decimal import Decimal
 
 import msgspec
 
-from workstation.core.model import ZERO, Account, Fill, Instrument, Position, Quote, to_decimal
+from workstation.core.model import BUY, ZERO, Account, Fill, Instrument, Position, Quote, to_decimal
 
 MANUAL = "manual"
 RECENT_SECONDS = 2 * 86_400  # how far back fills are remembered for ``traded_since`` (a trading day is at most 25 hours)
@@ -88,7 +88,8 @@ class Book:
         if pos is None:
             pos = self.positions[fill.symbol] = _Pos()
         before = pos.qty
-        realized = apply_to_position(pos, fill.signed_qty, fill.price, multiplier)
+        # (``fill.signed_qty``, without the property's call)
+        realized = apply_to_position(pos, fill.qty if fill.side is BUY else -fill.qty, fill.price, multiplier)
         self.realized += realized
         self.commissions += fill.commission
         self.trades += 1
@@ -141,7 +142,7 @@ class Portfolio:
         sub.apply(fill, mult)
         ccy = inst.currency
         if inst.settles_notional:
-            delta = -fill.signed_qty * fill.price * mult
+            delta = -(fill.qty if fill.side is BUY else -fill.qty) * fill.price * mult
         else:
             delta = realized
         self.cash[ccy] = self.cash.get(ccy, ZERO) + delta - fill.commission
