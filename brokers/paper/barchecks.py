@@ -89,7 +89,9 @@ class Stats:
             gaps = np.diff(ts)
             start = 0
         self._count_gaps(gaps, start)
-        self.levels &= tick_levels(b.open, b.high, b.low, b.close)
+        if self.levels:  # levels an earlier batch failed are not tried again
+            start = (self.levels & -self.levels).bit_length() - 1
+            self.levels &= tick_levels(b.open, b.high, b.low, b.close, start=start)
         self.rows += n
         self.last = float(ts[-1])
 
@@ -129,24 +131,29 @@ class Stats:
         return Decimal(1).scaleb(-MAX_DECIMALS)
 
 
-def tick_levels(*columns: np.ndarray) -> int:
-    """Bit ``d`` set when every price of the batch lies on ``10**-d`` by the rule of
-    ``brokers.paper.bars.tick_from_prices`` (within 1e-6, or 1e-12 of the scaled price),
-    so that a whole file's levels are the AND of its batches' and its tick the first level
-    set. (The rule is written here too: ``bars`` imports the broker, which imports the
-    replay that reads bar files; the tests hold the two to the same answers.)
+def tick_levels(*columns: np.ndarray, start: int = 0) -> int:
+    """Bit ``d`` (for ``d >= start``) set when every price of the batch lies on ``10**-d``
+    by the rule of ``brokers.paper.bars.tick_from_prices`` (within 1e-6, or 1e-12 of the
+    scaled price), so that a whole file's levels are the AND of its batches' and its tick
+    the first level set. (The rule is written here too: ``bars`` imports the broker, which
+    imports the replay that reads bar files; the tests hold the two to the same answers.)
 
-    The first level that holds is found as ``tick_from_prices`` finds it; a price within
-    rounding noise of that level (error at most 1e-13 of its scaled value) holds at every
-    finer level too, so only the others (usually none) are tried at the finer levels."""
+    Levels below ``start`` are left out (an earlier batch already failed them). The first
+    level that holds is found as ``tick_from_prices`` finds it; a price within rounding
+    noise of that level (error at most 1e-13 of its scaled value) holds at every finer
+    level too, so only the others (usually none) are tried at the finer levels."""
     import numpy as np
 
     values = np.concatenate([np.asarray(c, dtype=np.float64).ravel() for c in columns])
-    first = next((d for d in range(MAX_DECIMALS + 1) if holds(values, d)), None)
-    if first is None:
+    for first in range(start, MAX_DECIMALS + 1):
+        scaled = values * 10.0**first
+        err = np.abs(scaled - np.round(scaled))
+        size = np.abs(scaled)
+        if np.all(err <= np.maximum(1e-6, size * 1e-12)):
+            break
+    else:
         return 0
-    scaled = values * 10.0**first
-    doubtful = values[np.abs(scaled - np.round(scaled)) > np.abs(scaled) * 1e-13]
+    doubtful = values[err > size * 1e-13]
     bits = 1 << first
     for finer in range(first + 1, MAX_DECIMALS + 1):
         if not len(doubtful) or holds(doubtful, finer):
