@@ -220,7 +220,7 @@ def main() -> None:
     load_before = [round(x, 2) for x in os.getloadavg()]
     report: dict = {
         "benchmark": "main.py backtest, whole process: SMA 10/30 crossover, 100 shares, next-open fills",
-        "bars": args.bars,
+        "bars": args.bars if args.pairs > 0 else 0,
         "pairs": args.pairs,
         "cores": os.cpu_count(),
         **commit(),
