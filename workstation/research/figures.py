@@ -47,6 +47,17 @@ class FillBatch(NamedTuple):
     strategy: list[str | None]
     order_id: list[str]
     decision: list[Decimal | None]
+    text: tuple[list[str], list[str], list[str]] | None = None  # qty, price, commission as the journal has them
+
+
+class _Numbers(dict):
+    """Decimal of each text met (a run's quantities and prices repeat); bounded."""
+
+    def __missing__(self, text: str) -> Decimal:
+        if len(self) > 100_000:
+            self.clear()
+        d = self[text] = Decimal(text)
+        return d
 
 
 # The fills in order with their orders (``fills.ts`` is the fill's own time: both journals
@@ -83,12 +94,12 @@ def fill_batches(result: BacktestResult, size: int | None = None) -> Iterator[Fi
     try:
         in_order = db.execute(_IN_ORDER).fetchone()[0]
         rows = db.execute(_FILL_SQL.replace("ORDER BY f.seq", "ORDER BY f.rowid") if in_order else _FILL_SQL)
-        number, decision = Decimal, msgspec.json.Decoder(_Decision).decode
+        number, decision = _Numbers().__getitem__, msgspec.json.Decoder(_Decision).decode
         while chunk := rows.fetchmany(size):
             ts, sym, side, qty, price, comm, strat, oid, orders = map(list, zip(*chunk, strict=True))
             yield FillBatch(ts, sym, [x == "buy" for x in side], list(map(number, qty)), list(map(number, price)),
                             list(map(number, comm)), strat, oid,
-                            [None if o is None else decision(o).decision_price for o in orders])
+                            [None if o is None else decision(o).decision_price for o in orders], (qty, price, comm))
     finally:
         db.close()
 

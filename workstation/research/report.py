@@ -63,12 +63,13 @@ class _FillRow(msgspec.Struct):
 
 
 class _Plain(dict):
-    """``plain`` of each value met (a run's quantities and prices repeat); bounded."""
+    """``plain`` of each value met, a Decimal or its text (a run's quantities and prices
+    repeat); bounded."""
 
-    def __missing__(self, d: Decimal) -> str | None:
+    def __missing__(self, d: Decimal | str) -> str | None:
         if len(self) > 50_000:
             self.clear()
-        text = self[d] = plain(d)
+        text = self[d] = plain(Decimal(d) if isinstance(d, str) else d)
         return text
 
 
@@ -95,7 +96,8 @@ class _Iso(dict):
 def _rows(batch: FillBatch, texts: _Plain, upto: int | None = None, when: _Iso | None = None) -> list[_FillRow]:
     """The batch's first ``upto`` fills (all: None) as the document shows them."""
     when = when or _Iso()
-    cols = (batch.ts, batch.symbol, batch.buy, batch.qty, batch.price, batch.commission, batch.strategy, batch.order_id)
+    qty, price, commission = batch.text or (batch.qty, batch.price, batch.commission)  # (texts: cheaper keys)
+    cols = (batch.ts, batch.symbol, batch.buy, qty, price, commission, batch.strategy, batch.order_id)
     return [_FillRow(when(t), sym, "buy" if buy else "sell", texts[q], texts[p], texts[c], strategy, oid)
             for t, sym, buy, q, p, c, strategy, oid in zip(*(c[:upto] for c in cols))]
 
