@@ -7,8 +7,8 @@ carries floats, as feeds do; the conversion to ``Decimal`` happens at the order 
 
 Every type is a frozen msgspec Struct: cheap to build (quotes arrive by the hundred
 thousand), immutable, and encodable to JSON for the journal and the wire.
-Market data, order requests, orders, fills and order events hold only numbers, text, enum
-members and each other, so none can be part of a reference cycle: they are left out of the
+Instruments, market data, order requests, orders, fills and order events hold only numbers,
+text, dates, enum members and each other, so none can be part of a reference cycle: they are left out of the
 cyclic garbage collector's scans (``gc=False``; a backtest makes millions of them).
 """
 
@@ -238,7 +238,7 @@ def check_transition(old: OrderStatus, new: OrderStatus) -> None:
 # --------------------------------------------------------------------------- instruments
 
 
-class Instrument(msgspec.Struct, frozen=True, kw_only=True):
+class Instrument(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """A tradable thing, named by the engine's one symbol syntax (see ``workstation.core.symbols``)."""
 
     symbol: str

@@ -692,14 +692,15 @@ class Context:
         if ref is not None:
             self._inflight.pop(ref, None)
         order = event.order
-        self._orders[order.id] = order
+        if order.status.is_terminal:  # (not held: ``open_orders``, all that reads it, would leave it out)
+            self._orders.pop(order.id, None)
+        else:
+            self._orders[order.id] = order
         if isinstance(event, OrderFilled):
             if self._apply_fills:
                 self._book.apply(event.fill, self._instrument(event.fill.symbol).multiplier)
             strategy.on_fill(event.fill)
         strategy.on_order(event)
-        if order.status.is_terminal:
-            self._orders.pop(order.id, None)
 
     def dispatch(self, strategy: Strategy, item: object) -> None:
         """Update the context's state from ``item`` and call the matching hook."""

@@ -577,16 +577,16 @@ class StrategyRunner:
         if run is not None and run != inst.run:
             log.warning("dropped %s from an earlier run of %s", type(cmd).__name__, inst.name)
             return
-        if isinstance(cmd, _ORDER_COMMANDS):
+        if isinstance(cmd, Log):  # (first: one type to test, and strategies log about as often as they order)
+            inst.logs.append(cmd.message)
+            if log.isEnabledFor(cmd.level):
+                log.log(cmd.level, "[%s] %s", inst.name, cmd.message)
+        elif isinstance(cmd, _ORDER_COMMANDS):
             if inst.state is _ERROR and isinstance(cmd, (Submit, Refuse)):
                 return
             inst.commands.append(cmd)
             if inst.consumer is None and not self.pull_commands:
                 inst.consumer = asyncio.get_running_loop().create_task(self._consume(inst))
-        elif isinstance(cmd, Log):  # (second: strategies log about as often as they order)
-            inst.logs.append(cmd.message)
-            if log.isEnabledFor(cmd.level):
-                log.log(cmd.level, "[%s] %s", inst.name, cmd.message)
         elif isinstance(cmd, Subscribe):
             self._subscribe(inst, cmd)
         elif isinstance(cmd, SetTimer):
