@@ -87,6 +87,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
@@ -516,6 +517,15 @@ class SimBroker:
         end = day_end(inst, t, self.config.calendar)
         self._day_ends[inst.symbol] = (t, end)
         return end
+
+    def forget(self, client_ids: Iterable[str]) -> None:
+        """Let finished orders go (a backtest does, once its order manager has: nobody looks
+        them up again); ``order_state`` no longer knows them."""
+        done = self._done
+        for cid in client_ids:
+            entry = done.get(cid)
+            if entry is not None and (type(entry) is not tuple or entry[1].is_terminal):
+                del done[cid]
 
     def _working(self, order: Order, inst: Instrument, accepted: float) -> _Working:
         expires = self._day_end(inst, accepted) if order.tif is _DAY else None

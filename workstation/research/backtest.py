@@ -605,7 +605,7 @@ class Backtest:
             sym_all = np.repeat(np.arange(n_sym, dtype=np.int64), lens)[order]
             row_all = np.concatenate([np.arange(n, dtype=np.int64) for n in lens])[order]
         first_close = min(s.first_ts + _bar_span(s.seconds) for s in series)
-        curve = CurveBuilder(first_close - min(series[0].seconds, SESSION), float(cfg.cash))
+        curve = CurveBuilder(first_close - min(series[0].seconds, SESSION), float(cfg.cash), expected=total)
         trackers = [PriceTracker(s.symbol, s.seconds, _bar_span(s.seconds)) for s in series]
         g = -1
         last = self._last
@@ -623,12 +623,14 @@ class Backtest:
         forget = None if in_memory else getattr(oms, "forget_done", None)
 
         def forget_done() -> None:
-            for o in oms.orders.values():
-                if not o.status.is_working:
-                    a = broker.arrivals.pop(o.client_id, None)
-                    if a is not None:
-                        arrivals[o.id] = a
+            finished = [o for o in oms.orders.values() if o.status.is_terminal]
+            for o in finished:
+                a = broker.arrivals.pop(o.client_id, None)
+                if a is not None:
+                    arrivals[o.id] = a
             forget()
+            held = oms.orders
+            broker.forget([o.client_id for o in finished if o.id not in held])
 
         async def settle(refresh: bool = False) -> None:
             """Carry out what the strategies sent (marks first: risk checks value at the last close)

@@ -75,11 +75,11 @@ class _Sample:
     (sample ``i`` of the series is kept while ``i`` is a multiple of ``step``; the last one
     offered is always added by ``result``)."""
 
-    def __init__(self, columns: int, cap: int) -> None:
+    def __init__(self, columns: int, cap: int, expected: int = 0) -> None:
         self._cap = max(2, cap)
         self.step = 1
         self._seen = 0  # samples offered so far
-        self._cols = [np.empty(min(self._cap, 1024)) for _ in range(columns)]
+        self._cols = [np.empty(min(self._cap, max(expected, 1024))) for _ in range(columns)]
         self._n = 0  # samples kept
         self._last: tuple[float, ...] = ()
 
@@ -108,7 +108,7 @@ class _Sample:
         self._last = tuple(float(c[-1]) for c in cols)
 
     def result(self) -> list[np.ndarray]:
-        out = [c[: self._n].copy() for c in self._cols]
+        out = [c[: self._n] for c in self._cols]  # (views: the buffers are the result's)
         if self._seen and (self._seen - 1) % self.step:  # the last sample was skipped: add it
             out = [np.append(c, v) for c, v in zip(out, self._last, strict=True)]
         return out
@@ -137,7 +137,7 @@ class CurveBuilder:
     The starting cash is the first point (at ``start_ts``, a bar before the first close) for
     the drawdown figures, as a whole-array computation with it prepended would count it."""
 
-    def __init__(self, start_ts: float, start_value: float, cap: int = CAP) -> None:
+    def __init__(self, start_ts: float, start_value: float, cap: int = CAP, expected: int = 0) -> None:
         self._peak = float(start_value)
         self._peak_t = float(start_ts)
         self._worst = 0.0
@@ -148,7 +148,7 @@ class CurveBuilder:
         self._carry = np.zeros(0)  # samples not yet in a whole block of the sum
         self._pending: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._daily = _Daily()
-        self._sample = _Sample(3, cap)
+        self._sample = _Sample(3, cap, expected)  # (``expected`` samples: room made at once)
 
     def add(self, ts: np.ndarray, equity: np.ndarray, gross: np.ndarray) -> None:
         """Samples in time order (copied: the caller may reuse its arrays)."""
