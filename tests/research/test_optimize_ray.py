@@ -34,7 +34,7 @@ def cluster(tmp_path_factory):
     ray_bin = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
     port = _free_port()
     temp = tmp_path_factory.mktemp("ray")
-    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(ROOT)}
     start = subprocess.run(
         [ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
          "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
@@ -51,7 +51,7 @@ def cluster(tmp_path_factory):
 def test_the_sweep_runs_on_a_ray_cluster_and_matches_the_local_one(cluster: str, tmp_path: Path) -> None:
     args = ["optimize", "--strategy", "ma_crossover", "--data", ORCL, "--param", "fast=5:10:5", "--param", "slow=20:30:10",
             "--split", "0.7", "--json"]
-    env = {"RAY_USAGE_STATS_ENABLED": "0"}
+    env = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     remote = run_cli(*args, "--executor", "ray", "--address", cluster, home=tmp_path, timeout=240, env=env)
     assert remote.returncode == 0, remote.stderr[-2000:]
     local = run_cli(*args, "--workers", "2", home=tmp_path, timeout=120)
@@ -64,6 +64,6 @@ def test_the_sweep_runs_on_a_ray_cluster_and_matches_the_local_one(cluster: str,
 def test_an_unreachable_cluster_is_a_one_line_error(tmp_path: Path) -> None:
     pytest.importorskip("ray")
     r = run_cli("optimize", "--strategy", "ma_crossover", "--data", ORCL, "--param", "fast=5,10", "--executor", "ray",
-                "--address", f"127.0.0.1:{_free_port()}", home=tmp_path, timeout=120, env={"RAY_USAGE_STATS_ENABLED": "0"})
+                "--address", f"127.0.0.1:{_free_port()}", home=tmp_path, timeout=120, env={"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"})
     assert r.returncode == 1
     assert len(r.stderr.strip().splitlines()) == 1 and "Ray cluster" in r.stderr

@@ -24,6 +24,9 @@ ORCL = str(Path(__file__).parents[1] / "data" / "orcl-1995-2014.txt")
 @pytest.fixture(scope="module")
 def cluster():
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # no token file written to the home directory: a later `ray start` there would turn token
+    # auth on for clusters whose clients (the CLI tests, with their own HOME) have no token
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
              logging_level=logging.ERROR)
     try:
@@ -56,7 +59,7 @@ def test_a_failing_ray_task_is_one_line(cluster) -> None:
 def test_executor_ray_without_an_address_starts_a_cluster_here_and_matches_local_processes(tmp_path: Path) -> None:
     args = ["optimize", "--strategy", "ma_crossover", "--data", ORCL, "--param", "fast=5:10:5", "--param", "slow=20:30:10",
             "--split", "0.7", "--json", "--workers", "2"]
-    env = {"RAY_USAGE_STATS_ENABLED": "0"}
+    env = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
     on_ray = run_cli(*args, "--executor", "ray", home=tmp_path, timeout=240, env=env)
     assert on_ray.returncode == 0, on_ray.stderr[-2000:]
     local = run_cli(*args, home=tmp_path, timeout=120)
