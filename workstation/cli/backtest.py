@@ -71,6 +71,9 @@ def backtest(
     data_dir_: Annotated[Path | None, typer.Option("--data-dir", help="Data directory; runs go in <data>/backtests/.")] = None,
 ) -> None:
     """Run strategies on history through the live engine and the simulated broker."""
+    from workstation.research.inputs import start_loading
+
+    loaded = start_loading(data, symbols)  # (the files are read while the engine is imported)
     from workstation.research.backtest import Backtest, backtest_journal_path
     from workstation.core.clock import LiveClock
     from workstation.core.config import data_dir
@@ -86,7 +89,7 @@ def backtest(
         t0, t1 = parse_when(start, "--from"), parse_when(end, "--to")
         if t0 is not None and t1 is not None and t1 <= t0:
             raise ModelError("--to must be after --from")
-        series, warm = load_inputs(data, symbols, days, seed, t0, t1, now, cache=data_dir_, note=_say)
+        series, warm = load_inputs(data, symbols, days, seed, t0, t1, now, cache=data_dir_, note=_say, loaded=loaded)
         journal = backtest_journal_path(data_dir(data_dir_), now)
         bt = Backtest(series, specs, cfg, journal_path=journal, warmup=warm)
     except (ModelError, ValueError) as exc:

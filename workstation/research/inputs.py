@@ -71,14 +71,59 @@ def split_symbols(values: list[str] | None) -> list[str]:
     return out
 
 
+def start_loading(data: list[Path] | None, symbols: list[str] | None) -> Callable[[int], Any] | None:
+    """Start reading the ``--data`` files now, each on a thread of its own, and return
+    ``loaded(i)``: file ``i``'s series (or its error, raised), waiting for it if need be.
+
+    The readers parse in Arrow's C++ without the interpreter lock, so a command that starts
+    them first overlaps the reading with what it does before it needs the bars (importing
+    the engine, finding the strategies). The threads are daemons: a command that fails
+    before it asks for the bars does not wait for them. None when there is nothing to read
+    (or the symbols do not pair with the files: ``load_inputs`` says so)."""
+    import threading
+
+    syms = split_symbols(symbols)
+    if not data or (syms and len(syms) != len(data)):
+        return None
+    # imported here, on the command's thread: the readers' threads then import only Arrow
+    # (never a module the command's thread may be importing at the same time)
+    import brokers.paper.barfile  # noqa: F401
+    from workstation.research.series import load_series
+
+    results: list[tuple[bool, Any]] = [(False, None)] * len(data)
+    threads = []
+
+    def read(i: int, path: Path, symbol: str | None) -> None:
+        try:
+            results[i] = (True, load_series(path, symbol))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, raised there
+            results[i] = (False, exc)
+
+    for i, path in enumerate(data):
+        t = threading.Thread(target=read, args=(i, path, syms[i] if syms else None), daemon=True,
+                             name=f"load-{i}")
+        t.start()
+        threads.append(t)
+
+    def loaded(i: int) -> Any:
+        threads[i].join()
+        ok, value = results[i]
+        if not ok:
+            raise value
+        return value
+
+    return loaded
+
+
 def load_inputs(
     data: list[Path] | None, symbols: list[str] | None, days: float, seed: int, start: float | None, end: float | None,
     now: float, warmup: bool = True, *, cache: Path | None = None, bar: str = "1m",
-    note: Callable[[str], None] | None = None,
+    note: Callable[[str], None] | None = None, loaded: Callable[[int], Any] | None = None,
 ):
     """The series to run on (files; else each symbol's cached ``bar`` bars under the data
     directory ``cache``, else simulated days), and the warm-up bars before ``start``.
-    ``note`` hears one line for each cache file used."""
+    ``note`` hears one line for each cache file used; ``loaded`` (``start_loading``) gives
+    the files' series already being read."""
     from workstation.research.backtest import BacktestError, load_series, synthetic_series
 
     syms = split_symbols(symbols)
@@ -87,7 +132,7 @@ def load_inputs(
         if syms and len(syms) != len(data):
             raise BacktestError(f"give one --symbol per --data file ({len(data)} files, {len(syms)} symbols)")
         for i, path in enumerate(data):
-            series.append(load_series(path, syms[i] if syms else None))
+            series.append(loaded(i) if loaded is not None else load_series(path, syms[i] if syms else None))
     else:
         if not syms:
             raise BacktestError("give --data FILE or -s SYMBOL (simulated history)")
