@@ -68,3 +68,12 @@ def test_the_spike_filter_on_a_streamed_file_is_refused_in_one_line() -> None:
     streamed = load_series(DATA / "orcl-1995-2014.txt", stream=True)
     with pytest.raises(BacktestError, match="spike filter needs the bars in memory"):
         bt_module.Backtest([streamed], [StrategySpec(MaCrossover, {})], BacktestConfig(spike_filter=True))
+
+
+def test_a_sweep_split_by_fraction_finds_the_same_bar_in_a_streamed_file(monkeypatch) -> None:
+    from workstation.research.optimize import split_point
+
+    monkeypatch.setattr(series_module, "READ_ROWS", 333)
+    path = DATA / "orcl-1995-2014.txt"
+    held, streamed = load_series(path, stream=False), load_series(path, stream=True)
+    assert split_point([streamed], "0.7", parse_when) == split_point([held], "0.7", parse_when)

@@ -93,7 +93,7 @@ def split_point(series: Sequence[BarSeries], split: str | None, parse_when: Any)
     if not 0 < frac < 1:
         raise ModelError(f"--split fraction must be between 0 and 1, got {text}")
     s = series[0]
-    return float(s.ts[min(len(s) - 1, max(1, int(len(s) * frac)))])
+    return s.ts_at(min(len(s) - 1, max(1, int(len(s) * frac))))
 
 
 def describe_split(cut: float | None) -> str | None:

@@ -75,6 +75,10 @@ class BarSeries:
     def first_ts(self) -> float:
         return float(self.ts[0])
 
+    def ts_at(self, index: int) -> float:
+        """The open time of bar ``index``."""
+        return float(self.ts[index])
+
     def between(self, start: float | None, end: float | None) -> BarSeries:
         """The bars opening in ``[start, end)`` (either bound optional)."""
         lo = 0 if start is None else int(np.searchsorted(self.ts, start, "left"))
@@ -217,6 +221,15 @@ class StreamedSeries:
                 first = float(cols[0][0])
             rows += len(cols[0])
         return replace(bounded, rows=rows, first_ts=first)
+
+    def ts_at(self, index: int) -> float:
+        """The open time of bar ``index`` (a pass over the file up to it)."""
+        seen = 0
+        for cols in self.chunks():
+            if index < seen + len(cols[0]):
+                return float(cols[0][index - seen])
+            seen += len(cols[0])
+        raise IndexError(f"bar {index} of {self.rows}")
 
     def tail(self, count: int = WARM_BARS) -> BarSeries:
         """The last ``count`` bars, in memory."""
