@@ -22,10 +22,10 @@ import os
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from workstation.core.clock import LiveClock
 from workstation.core.model import Bar, ModelError
 
 BAR_SIZES: dict[str, int] = {"1m": 60, "5m": 300, "1h": 3600, "1d": 86_400}
@@ -231,7 +231,7 @@ def store(data: Path, symbol: str, bar: str, bars: list[Bar] | dict[str, Any], s
     sources = [s for s in meta.get("sources", []) if isinstance(s, dict) and s != source] + [source]
     doc = {
         "symbol": symbol, "bar": bar, "seconds": BAR_SIZES[bar], "sources": sources,
-        "fetched": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "fetched": LiveClock().now().isoformat(timespec="seconds"),
     }
     write_atomic(path, merged, doc)
     return path, len(merged["timestamp"]) - before, len(merged["timestamp"])
