@@ -210,22 +210,27 @@ def alpha_beta(
 # --------------------------------------------------------------------------- sampling
 
 
-def daily(ts: Sequence[float] | np.ndarray, values: Sequence[float] | np.ndarray, tz: str = "America/New_York") -> tuple[list[date], np.ndarray]:
-    """The last value of each calendar day (in ``tz``): a daily series from any sampling."""
+def local_days(ts: Sequence[float] | np.ndarray, tz: str = "America/New_York") -> np.ndarray:
+    """The calendar day in ``tz`` (days since 1970-01-01) of each epoch second."""
     from zoneinfo import ZoneInfo
 
     zone = ZoneInfo(tz)
     t = np.asarray(ts, dtype=np.float64)
-    v = np.asarray(values, dtype=np.float64)
-    if not len(t):
-        return [], np.zeros(0)
     utc_day = np.floor(t / 86_400).astype(np.int64)
     uniq, inv = np.unique(utc_day, return_inverse=True)
     offsets = np.array([
         datetime.fromtimestamp(float(d) * 86_400 + 43_200, zone).utcoffset().total_seconds()  # type: ignore[union-attr]
         for d in uniq.tolist()
     ])
-    local = np.floor((t + offsets[inv]) / 86_400).astype(np.int64)
+    return np.floor((t + offsets[inv]) / 86_400).astype(np.int64)
+
+
+def daily(ts: Sequence[float] | np.ndarray, values: Sequence[float] | np.ndarray, tz: str = "America/New_York") -> tuple[list[date], np.ndarray]:
+    """The last value of each calendar day (in ``tz``): a daily series from any sampling."""
+    v = np.asarray(values, dtype=np.float64)
+    if not len(v):
+        return [], np.zeros(0)
+    local = local_days(ts, tz)
     last = np.flatnonzero(np.append(local[1:] != local[:-1], True))
     return [date.fromordinal(int(d) + 719_163) for d in local[last].tolist()], v[last]
 

@@ -17,26 +17,15 @@ close of each New York day (the buy-and-hold benchmark) and a bounded sample of 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import numpy as np
+
+from workstation.research.analytics import local_days
 
 SUM_BLOCK = 4_096  # the mean equity is summed in blocks of this many samples, whatever the chunks
 CAP = 1 << 20  # curve samples kept at full resolution (a million bars: every bar)
 PRICE_CAP = 1 << 16  # price samples kept per symbol for charts
-NY = ZoneInfo("America/New_York")
-
-
-def _local_days(t: np.ndarray) -> np.ndarray:
-    """New York calendar day number (days since 1970-01-01) of each epoch second."""
-    utc_day = np.floor(t / 86_400).astype(np.int64)
-    uniq, inv = np.unique(utc_day, return_inverse=True)
-    offsets = np.array([
-        datetime.fromtimestamp(float(d) * 86_400 + 43_200, NY).utcoffset().total_seconds()  # type: ignore[union-attr]
-        for d in uniq.tolist()
-    ])
-    return np.floor((t + offsets[inv]) / 86_400).astype(np.int64)
 
 
 class _Daily:
@@ -51,7 +40,7 @@ class _Daily:
     def add(self, t: np.ndarray, v: np.ndarray) -> None:
         if not len(t):
             return
-        local = _local_days(t)
+        local = local_days(t)
         last = np.flatnonzero(np.append(local[1:] != local[:-1], True))
         days, values = local[last], v[last]
         if self._last_day is not None and int(days[0]) == self._last_day:
