@@ -620,15 +620,13 @@ class Backtest:
         # written (a long run makes hundreds of thousands), noting their arrival prices first.
         # An in-memory journal is gone after the run, so its orders stay for the result.
         arrivals: dict[str, Decimal] = {}
-        forget = None if in_memory else getattr(oms, "forget_done", None)
-
         def forget_done() -> None:
             finished = [o for o in oms.orders.values() if o.status.is_terminal]
             for o in finished:
                 a = broker.arrivals.pop(o.client_id, None)
                 if a is not None:
                     arrivals[o.id] = a
-            forget()
+            oms.forget_done()
             held = oms.orders
             broker.forget([o.client_id for o in finished if o.id not in held])
 
@@ -646,7 +644,7 @@ class Backtest:
                 await oms.drain()
             if journal.pending >= cfg.journal_batch:
                 journal.flush()
-                if forget is not None:
+                if not in_memory:
                     forget_done()
 
         step = [_bar_span(sec) for sec in secs]
