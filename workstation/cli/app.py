@@ -428,8 +428,33 @@ def _log_crash(exc: BaseException) -> Path | None:
         return None
 
 
+def _for_the_command(argv: list[str]) -> typer.Typer:
+    """The app with only the command (or command group) ``argv`` starts with, when it names one:
+    the parser is built for that command alone, not for all thirty (a tenth of a second of
+    every command's start). Anything else (no command, an option first, an unknown name)
+    gets the whole app, its help and its suggestions."""
+    import copy
+
+    from typer.main import get_command_name
+
+    if not argv or argv[0].startswith("-"):
+        return app
+    name = argv[0]
+    commands = [c for c in app.registered_commands if (c.name or get_command_name(c.callback.__name__)) == name]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if len(commands) + len(groups) != 1:
+        return app
+    trimmed = copy.copy(app)
+    trimmed.registered_commands = commands
+    trimmed.registered_groups = groups
+    return trimmed
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
+    from workstation.cli import params
+
+    params.install()  # plain values read without importing Pydantic (Typer's reader for the rest)
     _register_faces()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     code = 0
@@ -438,7 +463,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _check_negative_numbers(args)
         args = _gather_symbols(args)
-        result = app(args=args, standalone_mode=False, prog_name="main.py")
+        result = _for_the_command(args)(args=args, standalone_mode=False, prog_name="main.py")
         if isinstance(result, int):
             code = result
     except CliError as exc:
