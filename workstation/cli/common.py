@@ -168,6 +168,14 @@ def digits(symbol: str) -> int:
         return 2
 
 
+def escape(text: str) -> str:
+    """``text`` shown as it is in rich markup (rich imported when a table is drawn, not by a
+    command that prints JSON)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 def console(stderr: bool = False, width: int | None = None):
     from rich.console import Console
 

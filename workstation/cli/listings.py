@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 import typer
 
-from rich.markup import escape
 
 from workstation.core.model import (
     plain,
@@ -27,6 +26,7 @@ from workstation.cli.common import (
     console,
     digits,
     emit_json,
+    escape,
     fitted_table,
     fmt,
     money,

@@ -14,10 +14,9 @@ import msgspec
 import typer
 
 from workstation.cli.account import with_session
-from rich.markup import escape
 
 from workstation.cli.common import (
-    CliError, Col, ConfigOpt, DataDirOpt, JsonOpt, ProfileOpt, WideOpt, console, emit_json, fitted_table, open_view, print_table,
+    CliError, Col, ConfigOpt, DataDirOpt, JsonOpt, ProfileOpt, WideOpt, console, emit_json, escape, fitted_table, open_view, print_table,
 )
 from workstation.core.model import ModelError, iso, plain
 from workstation.trading.status import recent_rejections  # noqa: F401 (status prints them)
