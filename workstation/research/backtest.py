@@ -689,6 +689,14 @@ class Backtest:
             # (so the same figures; a flat position adds exactly 0.0).
             tracker0 = trackers[0]
             done = 0
+            # When the route's one strategy runs inline, its bar hook is called here directly
+            # (``InlineWorker.bar_hook``: no call in between, a million times), keeping
+            # ``put_bar``'s word: the hook's exception is reported as a failure, and wherever
+            # the strategy may have stopped (a failed fill or timer hook, a ``ctx.stop`` carried
+            # out when settling) the loop goes back to ``route.deliver``.
+            direct = route.inline_worker()
+            hook = direct.bar_hook if direct is not None else None
+            deliver = hook or route.deliver
             for c_ts, c_open, c_high, c_low, c_close, c_volume in _chunks(s0):
                 # (the open time of the first bar it holds for, cash, qty, avg): open times, not
                 # indices, so the loop needs no counter; they are looked up after the chunk
@@ -704,19 +712,38 @@ class Backtest:
                         clock.t = t
                         match(name, t, bar.open, bar.high, bar.low)
                         state.append((t, cash, qty_f[0], avg_f[0]))
+                        if hook is not None and _unhooked(direct, route):  # (a fill's hook failed: not this bar)
+                            direct.count(_handed(c_ts, t, False))
+                            hook, deliver = None, route.deliver
                     close_t = clock.t = t + dt
-                    route.deliver(bar)
+                    try:
+                        deliver(bar)
+                    except Exception as exc:  # (only the hook itself raises: ``put_bar`` reports its own)
+                        direct.failed(exc)
+                        direct.count(_handed(c_ts, t, True))
+                        hook, deliver = None, route.deliver
                     if close_t >= runner.timer_due:  # strategies' timers run on the simulated clock
                         runner.fire_timers(close_t)
+                        if hook is not None and _unhooked(direct, route):  # (a timer's hook failed)
+                            direct.count(_handed(c_ts, t, True))
+                            hook, deliver = None, route.deliver
                     if follow_ups or pending:
                         last[0] = bar.close  # (the last close: read only while settling, so set only then)
                         await settle()
                         state.append((t, cash, qty_f[0], avg_f[0]))
+                        if hook is not None and _unhooked(direct, route):
+                            direct.count(_handed(c_ts, t, True))
+                            hook, deliver = None, route.deliver
                     if close_t >= mark_next:
                         mark_next = (math.floor(close_t / 86_400) + 1) * 86_400.0  # a float: compared with every bar
                         last[0] = bar.close
                         await settle(refresh=True)
                         state.append((t, cash, qty_f[0], avg_f[0]))
+                        if hook is not None and _unhooked(direct, route):
+                            direct.count(_handed(c_ts, t, True))
+                            hook, deliver = None, route.deliver
+                if hook is not None:
+                    direct.count(len(c_ts))
                 n = len(c_ts)
                 last[0] = float(c_close[n - 1])  # the chunk's last close
                 opens, cash_s, qty_s, avg_s = (np.array(col) for col in zip(*state, strict=True))
@@ -825,6 +852,18 @@ def _chunks(s: BarSeries | StreamedSeries) -> Iterator[tuple[np.ndarray, ...]]:
     for lo in range(0, len(s), CHUNK):
         hi = lo + CHUNK
         yield s.ts[lo:hi], s.open[lo:hi], s.high[lo:hi], s.low[lo:hi], s.close[lo:hi], s.volume[lo:hi]
+
+
+def _unhooked(worker: Any, route: Any) -> bool:
+    """Whether a replay calling ``worker``'s bar hook directly must stop doing so: the worker
+    stopped, or the route no longer hands its bars to that running worker alone."""
+    return not worker.alive or route.inline_worker() is not worker
+
+
+def _handed(ts: np.ndarray, t: float, including: bool) -> int:
+    """How many of a chunk's bars (open times ``ts``) come before the bar opening at ``t``, or
+    up to it ``including`` it: the bars a replay handed to a hook before it stopped."""
+    return int(np.searchsorted(ts, t, "right" if including else "left"))
 
 
 def _bar_span(seconds: int) -> int:

@@ -92,13 +92,22 @@ class _Iso(dict):
         m, s = divmod(s, 60)
         return f"{self[day]}{h:02d}:{m:02d}:{s:02d}.000Z"
 
+    def column(self, ts: list[float]) -> list[str]:
+        """``self(t)`` of each time, the whole seconds of 1970-9999 written by numpy in one
+        call (the same text: ``YYYY-MM-DDTHH:MM:SS`` and ``.000Z``), any other time by ``self``."""
+        a = np.asarray(ts, dtype=np.float64)
+        whole = (a >= 0) & (a < 253_402_300_800) & (a == np.floor(a))  # (False for NaN)
+        if not whole.all():
+            return [self(t) for t in ts]
+        return np.char.add(np.datetime_as_string(a.astype("datetime64[s]"), unit="s"), ".000Z").tolist()
+
 
 def _rows(batch: FillBatch, texts: _Plain, upto: int | None = None, when: _Iso | None = None) -> list[_FillRow]:
     """The batch's first ``upto`` fills (all: None) as the document shows them."""
     when = when or _Iso()
     qty, price, commission = batch.text or (batch.qty, batch.price, batch.commission)  # (texts: cheaper keys)
-    cols = (batch.ts, batch.symbol, batch.buy, qty, price, commission, batch.strategy, batch.order_id)
-    return [_FillRow(when(t), sym, "buy" if buy else "sell", texts[q], texts[p], texts[c], strategy, oid)
+    cols = (when.column(batch.ts[:upto]), batch.symbol, batch.buy, qty, price, commission, batch.strategy, batch.order_id)
+    return [_FillRow(t, sym, "buy" if buy else "sell", texts[q], texts[p], texts[c], strategy, oid)
             for t, sym, buy, q, p, c, strategy, oid in zip(*(c[:upto] for c in cols))]
 
 

@@ -128,6 +128,14 @@ class Route:
             if inst.state is _RUNNING:
                 inst.worker.put_bar(bar)
 
+    def inline_worker(self) -> Any:
+        """The worker of the route's one member when it runs and delivers inline (a backtest's),
+        else None: a replay may then call its ``bar_hook`` itself (see ``InlineWorker``)."""
+        members = self.members
+        if len(members) == 1 and members[0].state is _RUNNING and getattr(members[0].worker, "kind", None) == "inline":
+            return members[0].worker
+        return None
+
 
 @dataclass(eq=False)
 class StrategyInstance:

@@ -216,6 +216,23 @@ class InlineWorker:
                 self._fail(exc)
                 self.alive = False
 
+    @property
+    def bar_hook(self) -> Callable[[Bar], None] | None:
+        """What ``put_bar`` calls, for a driver that hands a great many bars straight to it (a
+        backtest's replay: no call in between). The driver keeps ``put_bar``'s word: it calls
+        the hook only while the worker is ``alive``, reports an exception the hook raised
+        with ``failed`` and the bars it handed over with ``count``. None once stopped."""
+        return self._take_bar if self.alive else None
+
+    def count(self, bars: int) -> None:
+        """``bars`` were handed to ``bar_hook`` directly (they count as received)."""
+        self._received += bars
+
+    def failed(self, exc: Exception) -> None:
+        """``bar_hook`` raised ``exc``: as ``put_bar`` does, report it and stop."""
+        self._fail(exc)
+        self.alive = False
+
     def put_order(self, event: OrderEvent, ref: str | None) -> None:
         """``put`` for an order event: no ``Routed`` wrapper, no test of the item's type."""
         if self.alive:

@@ -805,8 +805,12 @@ class OrderManager:
             price=report.price, commission=report.commission, ts=report.ts or self.clock.time(),
             strategy=order.strategy,
         )
-        filled = order.filled_qty + fill.qty
-        avg = ((order.avg_fill_price or ZERO) * order.filled_qty + fill.price * fill.qty) / filled
+        before = order.filled_qty
+        if before:
+            filled = before + fill.qty
+            avg = ((order.avg_fill_price or ZERO) * before + fill.price * fill.qty) / filled
+        else:  # the first fill (most orders' only one): its own price, exactly
+            filled, avg = fill.qty, fill.price
         status = order.status
         if not status.is_terminal:
             status = _FILLED if filled >= order.qty else _PARTIALLY_FILLED
