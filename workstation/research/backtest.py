@@ -168,6 +168,8 @@ class BacktestResult:
     refused: list[Order] = field(default_factory=list)
     kept_fills: list[Fill] | None = None
     kept_orders: list[Order] | None = None
+    # with ``kept_fills``: each filled order's decision price (the figures need no journal read)
+    kept_decisions: dict[str, Decimal | None] | None = None
 
     def iter_fills(self) -> Iterator[Fill]:
         """Every fill, in the order they happened."""
@@ -571,14 +573,16 @@ class Backtest:
         held: list[int] = []
         in_memory = self.journal_path == ":memory:"
         fills: list[Fill] | None = []  # (None once a file journal's run has more than KEEP_FILLS)
+        decisions: dict[str, Decimal | None] | None = {}  # (kept with the fills)
 
         def on_fill(ev: OrderFilled) -> None:
-            nonlocal cash, fills
+            nonlocal cash, fills, decisions
             f = ev.fill
             if fills is not None:
                 fills.append(f)
+                decisions[f.order_id] = ev.order.decision_price  # type: ignore[index]
                 if not in_memory and len(fills) > KEEP_FILLS:
-                    fills = None  # the journal has them all; the result reads them from there
+                    fills = decisions = None  # the journal has them all; the result reads them from there
             i = self._index[f.symbol]
             pos = portfolio.book.positions.get(f.symbol)
             qty_f[i] = float(pos.qty) if pos else 0.0
@@ -838,7 +842,7 @@ class Backtest:
             instruments=self.instruments, arrivals=arrivals, strategies=strategies, spikes=self.spikes,
             bars=total, elapsed=(perf_ns() - began) / 1e9, journal_path=self.journal_path,
             fill_count=fill_count, order_count=order_count, series=[s for s in series if isinstance(s, BarSeries)],
-            refused=list(runner.refused), kept_fills=fills, kept_orders=kept_orders,
+            refused=list(runner.refused), kept_fills=fills, kept_orders=kept_orders, kept_decisions=decisions,
         )
 
 

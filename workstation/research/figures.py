@@ -82,8 +82,9 @@ def fill_batches(result: BacktestResult, size: int | None = None) -> Iterator[Fi
     """The run's fills in order, a batch at a time (from its journal file when it has one)."""
     size = size or BATCH
     path = result.journal_path
-    if result.kept_fills is not None and (result.kept_orders is not None or not path or path == ":memory:"):
-        decisions = {o.id: o.decision_price for o in result.iter_orders()}
+    kept = result.kept_decisions
+    if result.kept_fills is not None and (kept is not None or result.kept_orders is not None or not path or path == ":memory:"):
+        decisions = kept if kept is not None else {o.id: o.decision_price for o in result.iter_orders()}
         fills = result.kept_fills
         for i in range(0, len(fills), size):
             yield _columns(fills[i : i + size], decisions)

@@ -52,8 +52,12 @@ def apply_to_position(pos: _Pos, signed_qty: Decimal, price: Decimal, multiplier
     """Apply a fill to ``pos`` in place; return the P&L it realized."""
     # (comparisons with the Decimal ZERO, not the int 0: an int is converted on every compare)
     q = pos.qty
+    if not q:  # opening from flat: the average is the fill's price
+        pos.avg = price
+        pos.qty = q + signed_qty
+        return ZERO
     long = q > ZERO
-    if not q or long == (signed_qty > ZERO):
+    if long == (signed_qty > ZERO):
         new_qty = q + signed_qty
         pos.avg = (pos.avg * abs(q) + price * abs(signed_qty)) / abs(new_qty)
         pos.qty = new_qty
