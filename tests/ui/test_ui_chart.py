@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -12,6 +13,8 @@ from tests.ui_support import START, make_app, settle
 from workstation.core.model import Bar
 
 SIZES = [(80, 24), (160, 45)]
+WAIT_S = 10.0  # how long a chart may take to load its bars
+POLL_S = 0.005  # look that often (a bare pilot.pause() waits at least 20 ms for the app to go idle)
 
 
 def with_history(broker) -> list[int]:
@@ -34,10 +37,11 @@ async def open_chart(pilot, app):
     await settle(pilot)
     await pilot.press("7")
     chart = app.query_one("#chart")
-    for _ in range(50):
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
         app._last_input_ns = 0
         app.repaint()
-        await pilot.pause()
+        await pilot.pause(POLL_S)
         if chart.loads and len(chart.bars) > 2 and chart.symbol:
             break
     await settle(pilot)
@@ -45,10 +49,9 @@ async def open_chart(pilot, app):
 
 
 async def wait_loaded(pilot, chart, loads: int):
-    for _ in range(50):
-        if chart.loads >= loads:
-            break
-        await pilot.pause()
+    deadline = time.monotonic() + WAIT_S
+    while chart.loads < loads and time.monotonic() < deadline:
+        await pilot.pause(POLL_S)
     await pilot.pause()
 
 
@@ -66,8 +69,9 @@ async def test_f_cycles_the_timeframe_shown_in_the_border_and_the_title(tmp_path
         assert "AAPL · 1m" in chart._text.plain
         seen = []
         for name, seconds in (("5m", 300), ("1h", 3600), ("1d", 86400), ("1m", 60)):
+            loads = chart.loads  # counted before the key: its load may be done when press returns
             await pilot.press("f")
-            await wait_loaded(pilot, chart, chart.loads + 1)
+            await wait_loaded(pilot, chart, loads + 1)
             seen.append(chart.timeframe_name)
             assert f"AAPL · {name}" in chart._text.plain
             assert {b.seconds for b in chart.bars} == {seconds}
