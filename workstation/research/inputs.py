@@ -71,6 +71,37 @@ def split_symbols(values: list[str] | None) -> list[str]:
     return out
 
 
+# Files a ``main.py backtest`` process began reading before its command line was parsed
+# (``read_early``), by (files, symbols) as the command will ask for them; taken once.
+_early: dict[tuple[tuple[str, ...], tuple[str, ...]], Callable[[int], Any] | None] = {}
+
+
+def read_early(argv: list[str]) -> None:
+    """Start reading a ``backtest`` command line's ``--data`` files at once, before the
+    command-line parser and the engine are imported (the reading takes longer than both).
+    Only the plain forms are recognised (``backtest ... --data FILE [--symbol SYM]``, ``=``
+    forms too); anything else is left to the command, which then reads the files itself:
+    ``start_loading`` takes these readers only for the same files and symbols."""
+    if not argv or argv[0] != "backtest":
+        return
+    data: list[str] = []
+    symbols: list[str] = []
+    args = iter(argv[1:])
+    for arg in args:
+        name, eq, value = arg.partition("=")
+        into = data if name == "--data" else symbols if name in ("--symbol", "--symbols", "-s") else None
+        if into is None:
+            continue
+        if not eq:
+            value = next(args, "")
+        if not value or value.startswith("-"):
+            return  # (a missing value: the parser will say so)
+        into.append(value)
+    if data:
+        paths = [Path(p) for p in data]
+        _early[(tuple(str(p) for p in paths), tuple(symbols))] = start_loading(paths, symbols or None)
+
+
 def start_loading(data: list[Path] | None, symbols: list[str] | None) -> Callable[[int], Any] | None:
     """Start reading the ``--data`` files now, each on a thread of its own, and return
     ``loaded(i)``: file ``i``'s series (or its error, raised), waiting for it if need be.
@@ -82,6 +113,10 @@ def start_loading(data: list[Path] | None, symbols: list[str] | None) -> Callabl
     (or the symbols do not pair with the files: ``load_inputs`` says so)."""
     import threading
 
+    if data and _early:
+        key = (tuple(str(p) for p in data), tuple(symbols or ()))
+        if key in _early:
+            return _early.pop(key)
     syms = split_symbols(symbols)
     if not data or (syms and len(syms) != len(data)):
         return None
