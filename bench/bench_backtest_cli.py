@@ -17,12 +17,15 @@ Correctness beside speed: our ``--json`` fills must equal the numpy reference of
 ours too, and each difference is classified: does it fall on a tie, a bar where the exact
 integer sums of the two averages are equal (``fast * sum_slow == slow * sum_fast``) at the
 signal bar or the bar before it? backtrader sums floats, so a tie can look like a cross to it.
+With ``--cents`` the file's prices are whole cents (``10143`` for 101.43): every float sum of
+them is exact, for backtrader too, and its fills must then equal ours and the reference.
 
 Prints one JSON object. Figures move with the machine's load: it reports the load average
 before and after, and the machine's cores.
 
     .venv/bin/python bench/bench_backtest_cli.py [--bars 1000000] [--pairs 3]
     .venv/bin/python bench/bench_backtest_cli.py --bars 10000000 --no-backtrader --pairs 1
+    .venv/bin/python bench/bench_backtest_cli.py --cents --pairs 1   # backtrader's fills equal ours
     .venv/bin/python bench/bench_backtest_cli.py --startup --pairs 0   # start-up only: --help, status
 """
 
@@ -54,8 +57,9 @@ Fill = tuple[int, str, int]  # (bar index, side, price in cents)
 # -- the data ---------------------------------------------------------------------------------
 
 
-def write_csv(n: int, path: Path) -> dict[str, np.ndarray]:
-    """``make_bars(n)`` written to ``path`` in the generic layout; returns the cent columns."""
+def write_csv(n: int, path: Path, in_cents: bool = False) -> dict[str, np.ndarray]:
+    """``make_bars(n)`` written to ``path`` in the generic layout (prices in dollars, or in
+    whole cents ``in_cents``); returns the cent columns."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pcsv
@@ -69,7 +73,8 @@ def write_csv(n: int, path: Path) -> dict[str, np.ndarray]:
         words = np.zeros((len(values), 2), dtype=np.int64)
         words[:, 0] = values
         words[:, 1] = values >> 63
-        columns[name] = pa.Array.from_buffers(pa.decimal128(18, 2), len(values), [None, pa.py_buffer(words)])
+        scale = 0 if in_cents else 2
+        columns[name] = pa.Array.from_buffers(pa.decimal128(18, scale), len(values), [None, pa.py_buffer(words)])
     columns["volume"] = pa.array(series.volume.astype(np.int64))
     del series, stamps
     with pa.OSFile(str(path), "wb") as out:
@@ -81,12 +86,12 @@ def write_csv(n: int, path: Path) -> dict[str, np.ndarray]:
 # -- the pure parts: fills and their comparison -------------------------------------------------
 
 
-def our_fills(doc: dict, first_ts: float = FIRST_TS, seconds: int = SECONDS) -> list[Fill]:
+def our_fills(doc: dict, first_ts: float = FIRST_TS, seconds: int = SECONDS, to_cents: int = 100) -> list[Fill]:
     """The fills of a ``backtest --json`` document as (bar index, side, cents)."""
     out = []
     for f in doc["fills"]:
         ts = datetime.fromisoformat(f["ts"].replace("Z", "+00:00")).timestamp()
-        out.append((round((ts - first_ts) / seconds), f["side"], int(Decimal(f["price"]) * 100)))
+        out.append((round((ts - first_ts) / seconds), f["side"], int(Decimal(f["price"]) * to_cents)))
     return out
 
 
@@ -215,6 +220,8 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=3, help="runs of each (alternating which goes first); 0: none")
     ap.add_argument("--no-backtrader", action="store_true", help="our process only")
     ap.add_argument("--startup", action="store_true", help="also time `main.py --help` and `main.py status` (5 runs each)")
+    ap.add_argument("--cents", action="store_true",
+                    help="prices written in whole cents (exact float sums: backtrader's fills then equal ours)")
     args = ap.parse_args()
     with_bt = not args.no_backtrader and has_backtrader()
     load_before = [round(x, 2) for x in os.getloadavg()]
@@ -234,14 +241,16 @@ def main() -> None:
         if args.pairs > 0:
             data = tmp / "bars.csv"
             t0 = time.perf_counter()
-            cents = write_csv(args.bars, data)
-            report["data"] = {"bytes": data.stat().st_size, "written_in_s": round(time.perf_counter() - t0, 2)}
+            cents = write_csv(args.bars, data, args.cents)
+            report["data"] = {"bytes": data.stat().st_size, "written_in_s": round(time.perf_counter() - t0, 2),
+                              "prices": "whole cents" if args.cents else "dollars and cents"}
+            cash = "100000000" if args.cents else "1000000"  # (prices a hundred times higher: the same room)
             ours_cmd = [
                 sys.executable, str(ROOT / "main.py"), "backtest", "--data", str(data), "--strategy", "ma_crossover",
-                "--param", f"fast={FAST}", "--param", f"slow={SLOW}", "--qty", str(QTY), "--cash", "1000000",
+                "--param", f"fast={FAST}", "--param", f"slow={SLOW}", "--qty", str(QTY), "--cash", cash,
                 "--commission", "0", "--json", "--data-dir", str(tmp / "data"),
             ]
-            bt_cmd = [sys.executable, str(ROOT / "bench" / "_backtrader_sma.py"), str(data)]
+            bt_cmd = [sys.executable, str(ROOT / "bench" / "_backtrader_sma.py"), str(data), "--cash", cash, *(["--cents"] if args.cents else [])]
             ours_out, bt_out = tmp / "ours.json", tmp / "backtrader.jsonl"
             walls: dict[str, list[float]] = {"ours": [], "backtrader": []}
             peaks: dict[str, list[float]] = {"ours": [], "backtrader": []}
@@ -256,7 +265,7 @@ def main() -> None:
                     peaks[who].append(peak)
                     if who == "ours":
                         with open(ours_out, "rb") as f:
-                            checks[who].append(our_fills(json.load(f)))
+                            checks[who].append(our_fills(json.load(f), to_cents=1 if args.cents else 100))
                     else:
                         checks[who].append(backtrader_fills(bt_out.read_text().splitlines()))
                     os.unlink(ours_out if who == "ours" else bt_out)

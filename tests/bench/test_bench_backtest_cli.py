@@ -42,3 +42,32 @@ def test_fills_are_read_and_differences_on_tied_averages_are_told_apart() -> Non
     assert [(d["bar"], d["only_in"], d["on_tie"]) for d in diff["first_differences"]] == [
         (4, "second", True), (5, "first", True), (8, "second", False),
     ]
+
+
+def test_on_whole_cents_backtrader_fills_exactly_as_we_do_and_the_reference(tmp_path) -> None:
+    import json
+    import os
+    import subprocess
+
+    from bench_backtest import reference
+
+    data = tmp_path / "bars.csv"
+    cents = bench.write_csv(3_000, data, in_cents=True)
+    assert data.read_text().splitlines()[1] == "2020-09-13T12:26:40Z,10000,10007,9999,10005,1000"  # whole cents
+    env = dict(os.environ, WORKSTATION_HOME=str(tmp_path / "home"), PYTHONPATH=str(ROOT))
+    ours = subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "backtest", "--data", str(data), "--strategy", "ma_crossover",
+         "--param", "fast=10", "--param", "slow=30", "--qty", "100", "--cash", "100000000", "--commission", "0",
+         "--json", "--data-dir", str(tmp_path / "d")],
+        capture_output=True, text=True, env=env, cwd=str(ROOT), check=True,
+    )
+    theirs = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "_backtrader_sma.py"), str(data), "--cash", "100000000", "--cents"],
+        capture_output=True, text=True, cwd=str(ROOT), check=True,
+    )
+    ours_fills = bench.our_fills(json.loads(ours.stdout), to_cents=1)
+    ref = reference(cents["open"], cents["close"], 10, 30, 100)
+    tied = bench.tied_bars(cents["close"])
+    assert len(ours_fills) > 50 and tied.any()  # ties there are, and they make no difference
+    assert bench.compare(ours_fills, ref, tied)["identical"]
+    assert bench.compare(ours_fills, bench.backtrader_fills(theirs.stdout.splitlines()), tied)["identical"]
