@@ -208,7 +208,11 @@ def _trips(batch: FillBatch, mult: dict[str, Decimal], books: dict[tuple[str, st
         if q == 0:
             b[2] = zero
         b[2] -= comm
-        if q == 0 or (q > 0) == buy:
+        if q == 0:  # a trip opens: at this fill's price
+            b[0] = q + qty if buy else q - qty
+            b[1] = price
+            continue
+        if (q > 0) == buy:
             new = q + qty if buy else q - qty
             b[1] = (b[1] * abs(q) + price * qty) / abs(new)
             b[0] = new
