@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.ui_support import make_app, settle
+from tests.ui_support import make_app, settle, until
 from workstation.core.model import OrderStatus, plain, to_decimal
 from workstation.ui.panes.orders import OrdersPane
 from workstation.ui.panes.ticket import ChoiceField, TicketPane
@@ -149,19 +149,27 @@ async def test_ctrl_p_offers_only_the_apps_themes_and_saves_the_choice(tmp_path)
         await pilot.press("ctrl+p")
         await settle(pilot)
         assert isinstance(app.screen, CommandPalette)
+
+        def highlighted():
+            """The first line of the highlighted command, once the palette lists some."""
+            commands = app.screen.query_one(CommandList)
+            return str(commands.options[commands.highlighted].prompt).splitlines()[0].strip()
+
         app.screen.query_one(CommandInput).insert_text_at_cursor("Theme")
-        await pilot.pause(0.5)
-        await settle(pilot)
+        await until(pilot, lambda: highlighted() == "Theme")
+        await settle(pilot)  # the search is over: Enter takes its best match
         await pilot.press("enter")  # Textual's own Theme command: its picker
-        await pilot.pause(0.5)
-        await settle(pilot)
+
+        def offered():
+            return {str(option.prompt) for option in app.screen.query_one(CommandList).options}
+
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette) and offered() == {"amber", "dark", "high-contrast", "light"})
         assert isinstance(app.screen, CommandPalette)
-        offered = {str(option.prompt) for option in app.screen.query_one(CommandList).options}
-        assert offered == {"amber", "dark", "high-contrast", "light"}
+        assert offered() == {"amber", "dark", "high-contrast", "light"}
         app.screen.query_one(CommandInput).insert_text_at_cursor("amber")
-        await pilot.pause(0.5)
+        await until(pilot, lambda: offered() == {"amber"} and highlighted() == "amber")
         await pilot.press("enter")
-        await settle(pilot)
+        await until(pilot, lambda: app.theme == "amber" and not isinstance(app.screen, CommandPalette))
         assert app.theme == "amber"
         assert not isinstance(app.screen, CommandPalette)
     assert 'theme = "amber"' in (tmp_path / "settings.toml").read_text()
