@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from tests.fakes.market import InstantBroker
-from tests.ui_support import START, make_app, settle
+from tests.ui_support import START, describe, make_app, settle, started, until
 from workstation.core.model import OrderRequest, OrderStatus, OrderType, Side
 from workstation.ui.panes.orders import OrdersPane
 from workstation.ui.panes.positions import GROSS, TOTAL, PositionsPane
@@ -17,14 +17,22 @@ from workstation.ui.panes.positions import GROSS, TOTAL, PositionsPane
 SIZES = [(80, 24), (160, 45)]
 
 
-async def command(pilot, text: str) -> None:
-    """``:``, the text pasted, Enter."""
+async def command(pilot, text: str, done=None) -> None:
+    """``:``, the text pasted, Enter; then a wait until ``done()`` (without one: until the app is idle)."""
     from workstation.ui.panes.cmdline import CommandLine
 
     await pilot.press("colon")
     pilot.app.main.query_one(CommandLine).insert_text_at_cursor(text)
     await pilot.press("enter")
-    await settle(pilot)
+    if done is None:
+        await settle(pilot)
+    else:
+        await until(pilot, done, what=f"after {text!r}: {describe(done)}")
+
+
+def placed(session, n: int, status: OrderStatus):
+    """A condition: ``n`` orders, the newest in ``status``."""
+    return lambda: len(session.oms.orders) == n and session.oms.orders[ids(session)[-1]].status is status
 
 
 def cell(pane, key: str, column: str) -> str:
@@ -40,29 +48,29 @@ def ids(session) -> list[str]:
 async def test_orders_show_the_working_ones_until_a_shows_them_all(tmp_path, size):
     app, session, _ = make_app(tmp_path, confirm=False)
     async with app.run_test(size=size) as pilot:
-        await settle(pilot)
-        await command(pilot, "buy 10 AAPL")  # fills at once
-        await command(pilot, "buy 5 MSFT lmt 405")  # rests
+        await started(pilot)
+        pane = app.query_one(OrdersPane)
+        await command(pilot, "buy 10 AAPL", done=placed(session, 1, OrderStatus.FILLED))  # fills at once
+        await command(pilot, "buy 5 MSFT lmt 405", done=lambda: pane.keys == [ids(session)[-1]])  # rests
         filled, resting = ids(session)
         assert session.oms.orders[filled].status is OrderStatus.FILLED
-        pane = app.query_one(OrdersPane)
         assert pane.keys == [resting]
         assert pane.border_title == "3 Orders · working (1 of 2)"
         await pilot.press("3", "a")
-        await settle(pilot)
+        await until(pilot, lambda: pane.keys == [resting, filled])
         assert pane.keys == [resting, filled]
         assert pane.border_title == "3 Orders · all (2)"
         await pilot.press("a")
-        await settle(pilot)
+        await until(pilot, lambda: pane.keys == [resting])
         assert pane.keys == [resting]
 
 
 async def test_an_unknown_order_counts_as_working(tmp_path):
     app, session, _ = make_app(tmp_path, confirm=False)
     async with app.run_test(size=(160, 45)) as pilot:
-        await settle(pilot)
-        await command(pilot, "buy 10 AAPL")
-        await command(pilot, "buy 5 MSFT lmt 405")
+        await started(pilot)
+        await command(pilot, "buy 10 AAPL", done=placed(session, 1, OrderStatus.FILLED))
+        await command(pilot, "buy 5 MSFT lmt 405", done=placed(session, 2, OrderStatus.ACCEPTED))
         filled, oid = ids(session)
         order = session.oms.orders[oid]
         unknown = msgspec.structs.replace(order, status=OrderStatus.UNKNOWN)  # its submit went unanswered
@@ -75,16 +83,16 @@ async def test_an_unknown_order_counts_as_working(tmp_path):
 async def test_bracket_legs_and_oco_orders_sit_under_their_parent(tmp_path, size):
     app, session, _ = make_app(tmp_path, confirm=False)
     async with app.run_test(size=size) as pilot:
-        await settle(pilot)
-        await command(pilot, "buy 100 AAPL @ 180 tp 195 sl 170")
+        await started(pilot)
+        await command(pilot, "buy 100 AAPL @ 180 tp 195 sl 170", done=lambda: len(session.oms.orders) == 3)
         entry, tp, sl = ids(session)
-        await command(pilot, "buy 5 MSFT lmt 405")
+        await command(pilot, "buy 5 MSFT lmt 405", done=placed(session, 4, OrderStatus.ACCEPTED))
         first = ids(session)[-1]
         second = await app.engine.submit(OrderRequest(symbol="MSFT", side=Side.BUY, qty=D(5), type=OrderType.LIMIT, limit_price=D(404), oco_with=first))
-        await command(pilot, "buy 1 NVDA lmt 118")
+        await command(pilot, "buy 1 NVDA lmt 118", done=placed(session, 6, OrderStatus.ACCEPTED))
         newest = ids(session)[-1]
-        await settle(pilot)
         pane = app.query_one(OrdersPane)
+        await until(pilot, lambda: pane.keys == [newest, first, second.id, entry, tp, sl])
         assert pane.keys == [newest, first, second.id, entry, tp, sl]
         assert cell(pane, tp, "id") == f" └ TP {tp}" and cell(pane, sl, "id") == f" └ SL {sl}"
         assert cell(pane, second.id, "id") == f" └ OCO {second.id}"
@@ -128,10 +136,10 @@ async def repaints(app, pilot) -> None:
 async def test_a_trailing_stop_shows_where_it_triggers_now(tmp_path, size):
     app, session, trailing = trailing_app(tmp_path)
     async with app.run_test(size=size) as pilot:
-        await settle(pilot)
-        await command(pilot, "sell 10 AAPL trail 2%")
-        [oid] = ids(session)
+        await started(pilot)
         pane = app.query_one(OrdersPane)
+        await command(pilot, "sell 10 AAPL trail 2%", done=lambda: len(session.oms.orders) == 1 and cell(pane, ids(session)[0], "price").startswith("trail 2% stp "))
+        [oid] = ids(session)
         bid = D(str(trailing.snapshot("AAPL").bid))
         assert cell(pane, oid, "price") == f"trail 2% stp {(bid * D('0.98')).quantize(D('0.01'))}"
         trailing.move("AAPL", 200.0)  # the market moves: so does the trigger, without an order event
@@ -144,22 +152,22 @@ async def test_a_trailing_stop_shows_where_it_triggers_now(tmp_path, size):
 async def test_a_cancel_says_who_canceled(tmp_path, size):
     app, session, _ = make_app(tmp_path, confirm=False)
     async with app.run_test(size=size) as pilot:
-        await settle(pilot)
-        await command(pilot, "buy 5 MSFT lmt 405")
-        await command(pilot, "buy 5 NVDA lmt 118")
+        await started(pilot)
+        pane = app.query_one(OrdersPane)
+        await command(pilot, "buy 5 MSFT lmt 405", done=placed(session, 1, OrderStatus.ACCEPTED))
+        await command(pilot, "buy 5 NVDA lmt 118", done=lambda: len(session.oms.orders) == 2 and len(pane.keys) == 2)
         by_user, by_kill = ids(session)
         await pilot.press("3", "G", "c")  # the older order is last: cancel it
-        await settle(pilot)
+        await until(pilot, lambda: session.oms.orders[by_user].status is OrderStatus.CANCELED or app.screen is not app.screen_stack[0])
         if app.screen is not app.screen_stack[0]:
             await pilot.press("y")
-            await settle(pilot)
+            await until(pilot, lambda: session.oms.orders[by_user].status is OrderStatus.CANCELED)
         assert session.oms.orders[by_user].status is OrderStatus.CANCELED
         await app.engine.kill("test")
-        await settle(pilot)
-        pane = app.query_one(OrdersPane)
+        await until(pilot, lambda: pane.keys == [])
         assert pane.keys == []  # nothing works any more
         await pilot.press("a")
-        await settle(pilot)
+        await until(pilot, lambda: cell(pane, by_kill, "reason") == "kill switch")
         assert cell(pane, by_user, "reason") == "user"
         assert cell(pane, by_kill, "reason") == "kill switch"
         assert session.oms.orders[by_kill].reason == "kill switch: test"  # the journal keeps the whole reason
@@ -169,11 +177,11 @@ async def test_a_cancel_says_who_canceled(tmp_path, size):
 async def test_a_position_closed_today_stays_with_its_realized_pnl(tmp_path, size):
     app, session, broker = make_app(tmp_path, confirm=False)
     async with app.run_test(size=size) as pilot:
-        await settle(pilot)
-        await command(pilot, "buy 10 AAPL")
-        broker.move("AAPL", 190.0)
-        await command(pilot, "sell 10 AAPL")
+        await started(pilot)
         pane = app.query_one(PositionsPane)
+        await command(pilot, "buy 10 AAPL", done=placed(session, 1, OrderStatus.FILLED))
+        broker.move("AAPL", 190.0)
+        await command(pilot, "sell 10 AAPL", done=lambda: placed(session, 2, OrderStatus.FILLED)() and cell(pane, "AAPL", "qty") == "0")
         realized = session.portfolio.position("AAPL").realized_pnl
         assert realized > 40
         assert pane.keys == ["AAPL"]
@@ -194,13 +202,12 @@ async def test_a_position_closed_today_stays_with_its_realized_pnl(tmp_path, siz
 async def test_the_total_line_adds_pnl_and_exposure(tmp_path, size):
     app, session, broker = make_app(tmp_path, confirm=False)
     async with app.run_test(size=size) as pilot:
-        await settle(pilot)
-        await command(pilot, "buy 20 AAPL")
-        await command(pilot, "short 5 MSFT")
+        await started(pilot)
+        await command(pilot, "buy 20 AAPL", done=placed(session, 1, OrderStatus.FILLED))
+        await command(pilot, "short 5 MSFT", done=placed(session, 2, OrderStatus.FILLED))
         broker.move("AAPL", 190.0)
-        await command(pilot, "sell 10 AAPL")
+        await command(pilot, "sell 10 AAPL", done=placed(session, 3, OrderStatus.FILLED))
         broker.move("MSFT", 400.0)
-        await settle(pilot)
         await repaints(app, pilot)  # the account is reread on a timer, not on every quote
         pf = session.portfolio
         pane = app.query_one(PositionsPane)
