@@ -47,3 +47,11 @@ def test_an_unreadable_file_read_early_fails_as_the_command_says(tmp_path: Path)
     loaded = inputs.start_loading([missing], None)
     with pytest.raises(Exception, match="nope.csv"):
         loaded(0)
+
+
+def test_a_file_too_big_to_hold_is_left_to_the_command(tmp_path: Path, monkeypatch) -> None:
+    import workstation.research.series as series
+
+    monkeypatch.setattr(series, "STREAM_ROWS", 100)  # the ORCL file (about 5,000 bars) would be streamed
+    inputs.read_early(["backtest", "--data", str(ORCL)])
+    assert not inputs._early

@@ -80,8 +80,9 @@ def read_early(argv: list[str]) -> None:
     """Start reading a ``backtest`` command line's ``--data`` files at once, before the
     command-line parser and the engine are imported (the reading takes longer than both).
     Only the plain forms are recognised (``backtest ... --data FILE [--symbol SYM]``, ``=``
-    forms too); anything else is left to the command, which then reads the files itself:
-    ``start_loading`` takes these readers only for the same files and symbols."""
+    forms too), and only files held in memory (up to ``STREAM_ROWS`` bars); anything else is
+    left to the command, which then reads the files itself: ``start_loading`` takes these
+    readers only for the same files and symbols."""
     if not argv or argv[0] != "backtest":
         return
     data: list[str] = []
@@ -98,7 +99,12 @@ def read_early(argv: list[str]) -> None:
             return  # (a missing value: the parser will say so)
         into.append(value)
     if data:
+        from workstation.research.series import STREAM_ROWS, _estimated_rows
+
         paths = [Path(p) for p in data]
+        if any(_estimated_rows(p) > STREAM_ROWS for p in paths):
+            return  # (a file too big to hold is checked whole first and streamed: a long run, and
+            # read early its check would overlap the imports' memory, for no time that counts)
         _early[(tuple(str(p) for p in paths), tuple(symbols))] = start_loading(paths, symbols or None)
 
 
