@@ -90,6 +90,7 @@ import logging
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -107,7 +108,6 @@ from brokers.base import (
     ReportSink,
     StateSink,
 )
-from brokers.paper.replay import ReplayError, ReplayFeed
 from brokers.paper.market import CALENDARS, NEW_YORK, SimMarket, day_end, is_open
 from brokers.paper.universe import Universe, UniverseError
 from workstation.core.clock import Clock
@@ -133,6 +133,19 @@ from workstation.core.model import (
 from workstation.core.symbols import parse_symbol
 
 __all__ = ["NotListed", "ReplayError", "ReplayFeed", "SimBroker", "SimConfig", "SimMarket"]
+
+if TYPE_CHECKING:
+    from brokers.paper.replay import ReplayError, ReplayFeed
+
+
+def __getattr__(name: str):
+    """``ReplayError`` and ``ReplayFeed`` on first use: a replay's file readers are imported by
+    the code that opens one, not by every command that only builds a paper broker."""
+    if name in ("ReplayError", "ReplayFeed"):
+        from brokers.paper import replay
+
+        return getattr(replay, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 log = logging.getLogger(__name__)
 
