@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from tests.ui_support import make_app, settle, until
+from tests.ui_support import make_app, settle, started, until
 from workstation.core.model import OrderStatus, plain, to_decimal
 from workstation.ui.panes.orders import OrdersPane
 from workstation.ui.panes.ticket import ChoiceField, TicketPane
@@ -24,15 +24,15 @@ def orders(session):
 async def test_after_a_send_from_t_the_keys_go_to_the_panes_not_the_quantity(tmp_path, size):
     app, session, _ = make_app(tmp_path)
     async with app.run_test(size=size) as pilot:
-        await settle(pilot)
+        await started(pilot)
         await pilot.press("1", "t")
         ticket = app.query_one(TicketPane)
         assert app.focused.id == "ticket-qty"
         await pilot.press("enter")
-        await settle(pilot)
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
         assert isinstance(app.screen, ReviewScreen)
         await pilot.press("y")
-        await settle(pilot)
+        await until(pilot, lambda: orders(session)[0].status is OrderStatus.FILLED and isinstance(app.focused, WatchlistPane))
         [order] = orders(session)
         assert order.status is OrderStatus.FILLED
         assert isinstance(app.focused, WatchlistPane)  # where `t` was pressed
@@ -46,13 +46,13 @@ async def test_after_a_send_from_t_the_keys_go_to_the_panes_not_the_quantity(tmp
 async def test_ctrl_g_goes_back_where_the_ticket_was_opened(tmp_path, size, opening, origin):
     app, session, _ = make_app(tmp_path)
     async with app.run_test(size=size) as pilot:
-        await settle(pilot)
+        await started(pilot)
         await pilot.press(*opening)
-        await settle(pilot)
+        await until(pilot, lambda: app.query_one(TicketPane).has_focus_within)
         assert app.query_one(TicketPane).has_focus_within
         await pilot.press("shift+tab")  # from any field, a choice field too
         await pilot.press("ctrl+g")
-        await settle(pilot)
+        await until(pilot, lambda: not app.query_one(TicketPane).has_focus_within)
         if isinstance(origin, str):
             assert app.focused.id == origin
         else:
@@ -63,7 +63,7 @@ async def test_ctrl_g_goes_back_where_the_ticket_was_opened(tmp_path, size, open
 async def test_choice_fields_cycle_and_refuse_text(tmp_path):
     app, session, _ = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+        await started(pilot)
         await pilot.press("t", "shift+tab")
         ticket = app.query_one(TicketPane)
         assert app.focused.id == "ticket-side" and isinstance(app.focused, ChoiceField)
@@ -118,16 +118,16 @@ async def test_the_focused_ticket_field_stands_out(tmp_path, theme):
 async def test_limit_follows_the_watchlist_symbol(tmp_path, size):
     app, session, _ = make_app(tmp_path)
     async with app.run_test(size=size) as pilot:
-        await settle(pilot)
+        await started(pilot)
         await pilot.press("b")  # AAPL, a limit order at its last price
-        await settle(pilot)
         ticket = app.query_one(TicketPane)
+        await until(pilot, lambda: ticket.value("symbol") == "AAPL" and ticket.value("limit"))
         assert ticket.value("symbol") == "AAPL" and ticket.value("limit")
         await pilot.press("ctrl+g")
-        await settle(pilot)
+        await until(pilot, lambda: isinstance(app.focused, WatchlistPane))
         for _ in range(6):  # down to EUR/USD
             await pilot.press("j")
-            await settle(pilot, 1)
+            await until(pilot, lambda: ticket.value("symbol") == app.query_one(WatchlistPane).selected_key)
             symbol = app.query_one(WatchlistPane).selected_key
             inst = app.instrument(symbol)
             expected = plain(inst.round_price(to_decimal(app.last_price(symbol))))
@@ -135,7 +135,7 @@ async def test_limit_follows_the_watchlist_symbol(tmp_path, size):
         assert symbol == "EUR/USD" and Decimal(ticket.value("limit")) < 2  # not a stock's price
         ticket.set_value("type", "market")
         await pilot.press("k")
-        await settle(pilot, 1)
+        await until(pilot, lambda: ticket.value("symbol") == "BTC/USD")
         assert ticket.value("symbol") == "BTC/USD" and ticket.value("limit") == ""  # a market order has none
 
 
@@ -145,9 +145,9 @@ async def test_ctrl_p_offers_only_the_apps_themes_and_saves_the_choice(tmp_path)
 
     app, session, _ = make_app(tmp_path)
     async with app.run_test(size=(160, 45)) as pilot:
-        await settle(pilot)
+        await started(pilot)
         await pilot.press("ctrl+p")
-        await settle(pilot)
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
         assert isinstance(app.screen, CommandPalette)
 
         def highlighted():
