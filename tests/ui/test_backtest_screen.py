@@ -4,16 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.ui_support import make_app, settle
+from tests.ui_support import make_app, started, until
 
 ORCL = str(Path(__file__).parents[1] / "data" / "orcl-1995-2014.txt")
-
-
-async def _wait(pilot, screen, attr: str, tries: int = 1200) -> None:
-    for _ in range(tries):
-        await pilot.pause(0.05)
-        if getattr(screen, attr):
-            return
+RUN_S = 60.0  # how long a backtest of the file may take on a slow machine
 
 
 async def test_shift_b_opens_the_backtest_screen_which_runs_and_shows_the_results(tmp_path: Path) -> None:
@@ -23,16 +17,16 @@ async def test_shift_b_opens_the_backtest_screen_which_runs_and_shows_the_result
 
     app, session, _ = make_app(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(pilot)
+        await started(pilot)
         await pilot.press("B")
-        await settle(pilot)
+        await until(pilot, lambda: isinstance(app.screen, BacktestScreen))
         screen = app.screen
         assert isinstance(screen, BacktestScreen)
         screen.query_one("#bt-strategy", Select).value = "ma_crossover"
         screen.query_one("#bt-data", Input).value = ORCL
         screen.query_one("#bt-params", Input).value = "fast=10 slow=30 qty=100"
         await pilot.press("ctrl+r")
-        await _wait(pilot, screen, "result")
+        await until(pilot, lambda: screen.result is not None, timeout=RUN_S)
         assert screen.result is not None
         assert str(screen.result.final_equity.quantize(1)) == "102646"
         assert screen.query_one("#bt-progress", ProgressBar).percentage == 1.0
@@ -40,7 +34,7 @@ async def test_shift_b_opens_the_backtest_screen_which_runs_and_shows_the_result
         assert "195 fills" in screen.status_text
         assert session.portfolio.fills == 0  # the backtest never touched the paper account
         await pilot.press("escape")
-        await settle(pilot)
+        await until(pilot, lambda: not isinstance(app.screen, BacktestScreen))
         assert not isinstance(app.screen, BacktestScreen)
 
 
@@ -49,16 +43,13 @@ async def test_bad_input_shows_on_the_status_line(tmp_path: Path) -> None:
 
     app, _, _ = make_app(tmp_path)
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(pilot)
+        await started(pilot)
         await pilot.press("B")
-        await settle(pilot)
+        await until(pilot, lambda: app.screen.query_one("#bt-data", Input))
         screen = app.screen
         screen.query_one("#bt-data", Input).value = "/no/such/file.csv"
         await pilot.press("ctrl+r")
         status = screen.query_one("#bt-status", Static)
-        for _ in range(1200):
-            await pilot.pause(0.05)
-            if "error" in screen.status_text:
-                break
+        await until(pilot, lambda: "error" in screen.status_text, timeout=RUN_S)
         assert "error: /no/such/file.csv" in screen.status_text
         assert status.has_class("error")
