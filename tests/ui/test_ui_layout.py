@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from textual.app import App, ComposeResult
 
-from tests.ui_support import make_app, settle
+from tests.ui_support import make_app, settle, started, until
 from workstation.api import RiskRow
 from workstation.core.model import Quote
 from workstation.strategies.desk import ParamRow, StrategyRow
@@ -108,13 +108,10 @@ async def test_a_notification_at_80x24_takes_two_lines_at_most(tmp_path: Path) -
 
     app, _, _ = make_app(tmp_path)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        await settle(pilot)
+        await started(pilot)
         app.notify("order 12 rejected: buying power 1,234.56 is less than the order's 20,114.00 " * 2, title="Order", severity="error")
-        for _ in range(50):
-            await settle(pilot)
-            toasts = list(app.query(Toast))
-            if toasts and toasts[0].region.height:
-                break
+        await until(pilot, lambda: list(app.query(Toast))[0].region.height, timeout=10)
+        toasts = list(app.query(Toast))
         assert toasts and all(t.region.height <= 2 for t in toasts)
 
 
@@ -126,11 +123,12 @@ async def test_the_parameter_error_is_on_screen_at_80x24(tmp_path: Path) -> None
     rows = [ParamRow(name=f"p{i}", value=str(i), kind="a whole number", range="1..100", description="a parameter") for i in range(8)]
     app, _, _ = make_app(tmp_path)
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
+        await started(pilot)
         app.push_screen(StrategyParamsScreen("many", rows, lambda raw: "p0 must be at least 1, got 0"))
-        await settle(pilot)
+        await until(pilot, lambda: isinstance(app.screen, StrategyParamsScreen))
         await pilot.press("enter")
-        await settle(pilot)
+        await until(pilot, lambda: "p0 must be at least 1" in str(app.screen.query_one("#params-error", Static).render()))
+        await settle(pilot)  # laid out: where the error line sits
         error = app.screen.query_one("#params-error", Static)
         assert error.display and error.region.height >= 1
         assert app.screen.region.contains_region(error.region)
@@ -143,18 +141,18 @@ async def test_the_filter_shows_in_the_border_esc_clears_it_and_reopening_starts
 
     app, _, _ = make_app(tmp_path)
     async with app.run_test(size=(160, 45)) as pilot:
-        await settle(pilot)
+        await started(pilot)
         wl = app.query_one(WatchlistPane)
         assert wl.border_subtitle == "default"  # not "default (1 lists: [ ])"
         await pilot.press("slash", "U", "S", "enter")
-        await settle(pilot)
+        await until(pilot, lambda: wl.keys == ["BTC/USD", "EUR/USD"] and wl.border_subtitle.startswith("filter: us"))
         assert wl.border_subtitle.startswith("filter: us")
         assert wl.keys == ["BTC/USD", "EUR/USD"]
         await pilot.press("slash")
-        await settle(pilot)
+        await until(pilot, lambda: app.focused is app.query_one(CommandLine))
         assert app.query_one(CommandLine).value == ""
         await pilot.press("escape")
-        await settle(pilot)
+        await until(pilot, lambda: len(wl.keys) == 7)
         assert "filter" not in wl.border_subtitle and len(wl.keys) == 7
 
 
@@ -165,15 +163,15 @@ async def test_the_backtest_params_placeholder_is_the_chosen_strategys_own(tmp_p
 
     app, _, _ = make_app(tmp_path)
     async with app.run_test(size=(160, 45)) as pilot:
-        await settle(pilot)
+        await started(pilot)
         await pilot.press("B")
-        await settle(pilot)
+        await until(pilot, lambda: isinstance(app.screen, BacktestScreen))
         screen = app.screen
         assert isinstance(screen, BacktestScreen)
         params = screen.query_one("#bt-params", Input)
         screen.query_one("#bt-strategy", Select).value = "rsi_reversion"
-        await settle(pilot)
+        await until(pilot, lambda: params.placeholder.startswith("period=14 oversold=30.0"))
         assert params.placeholder.startswith("period=14 oversold=30.0")
         screen.query_one("#bt-strategy", Select).value = "ma_crossover"
-        await settle(pilot)
+        await until(pilot, lambda: params.placeholder.startswith("fast=10 slow=30 qty=100"))
         assert params.placeholder.startswith("fast=10 slow=30 qty=100")
