@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -22,9 +26,26 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def cluster(ray_cluster: str) -> str:
-    """The session's Ray cluster (tests/conftest.py), shared with test_optimize_ray_local.py."""
-    return ray_cluster
+def cluster(tmp_path_factory):
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        pytest.skip("ray is not installed (optional extra: pip install '.[ray]')")
+    ray_bin = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
+    port = _free_port()
+    temp = tmp_path_factory.mktemp("ray")
+    env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(ROOT)}
+    start = subprocess.run(
+        [ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
+         "--include-dashboard=false", f"--temp-dir={temp}", "--disable-usage-stats"],
+        capture_output=True, text=True, timeout=180, env=env,
+    )
+    if start.returncode != 0:
+        pytest.fail(f"ray start failed: {start.stderr[-2000:]}")
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([ray_bin, "stop", "--force"], capture_output=True, timeout=120, env=env)
 
 
 def test_the_sweep_runs_on_a_ray_cluster_and_matches_the_local_one(cluster: str, tmp_path: Path) -> None:

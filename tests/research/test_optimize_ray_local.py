@@ -1,5 +1,4 @@
-"""``optimize`` on a single-node Ray cluster on 127.0.0.1 (the session's, shared with
-test_optimize_ray.py): one ``ray.init`` for the module, connected to it."""
+"""``optimize`` on a single-node Ray cluster on 127.0.0.1: one ``ray.init`` for the module."""
 
 from __future__ import annotations
 
@@ -23,12 +22,13 @@ ORCL = str(Path(__file__).parents[1] / "data" / "orcl-1995-2014.txt")
 
 
 @pytest.fixture(scope="module")
-def cluster(ray_cluster):
+def cluster():
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     # no token file written to the home directory: a later `ray start` there would turn token
     # auth on for clusters whose clients (the CLI tests, with their own HOME) have no token
     os.environ["RAY_AUTH_MODE"] = "disabled"
-    ray.init(address=ray_cluster, _node_ip_address="127.0.0.1", log_to_driver=False, logging_level=logging.ERROR)
+    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
+             logging_level=logging.ERROR)
     try:
         yield
     finally:
