@@ -716,35 +716,31 @@ class Backtest:
                         clock.t = t
                         match(name, t, bar.open, bar.high, bar.low)
                         state.append((t, cash, qty_f[0], avg_f[0]))
-                        if hook is not None and _unhooked(direct, route):  # (a fill's hook failed: not this bar)
-                            direct.count(_handed(c_ts, t, False))
+                        if hook is not None and _let_go(direct, route, c_ts, t, False):  # (a fill's hook failed: not this bar)
                             hook, deliver = None, route.deliver
                     close_t = clock.t = t + dt
                     try:
                         deliver(bar)
                     except Exception as exc:  # (only the hook itself raises: ``put_bar`` reports its own)
                         direct.failed(exc)
-                        direct.count(_handed(c_ts, t, True))
+                        _let_go(direct, route, c_ts, t, True)
                         hook, deliver = None, route.deliver
                     if close_t >= runner.timer_due:  # strategies' timers run on the simulated clock
                         runner.fire_timers(close_t)
-                        if hook is not None and _unhooked(direct, route):  # (a timer's hook failed)
-                            direct.count(_handed(c_ts, t, True))
+                        if hook is not None and _let_go(direct, route, c_ts, t, True):  # (a timer's hook failed)
                             hook, deliver = None, route.deliver
                     if follow_ups or pending:
                         last[0] = bar.close  # (the last close: read only while settling, so set only then)
                         await settle()
                         state.append((t, cash, qty_f[0], avg_f[0]))
-                        if hook is not None and _unhooked(direct, route):
-                            direct.count(_handed(c_ts, t, True))
+                        if hook is not None and _let_go(direct, route, c_ts, t, True):
                             hook, deliver = None, route.deliver
                     if close_t >= mark_next:
                         mark_next = (math.floor(close_t / 86_400) + 1) * 86_400.0  # a float: compared with every bar
                         last[0] = bar.close
                         await settle(refresh=True)
                         state.append((t, cash, qty_f[0], avg_f[0]))
-                        if hook is not None and _unhooked(direct, route):
-                            direct.count(_handed(c_ts, t, True))
+                        if hook is not None and _let_go(direct, route, c_ts, t, True):
                             hook, deliver = None, route.deliver
                 if hook is not None:
                     direct.count(len(c_ts))
@@ -858,16 +854,15 @@ def _chunks(s: BarSeries | StreamedSeries) -> Iterator[tuple[np.ndarray, ...]]:
         yield s.ts[lo:hi], s.open[lo:hi], s.high[lo:hi], s.low[lo:hi], s.close[lo:hi], s.volume[lo:hi]
 
 
-def _unhooked(worker: Any, route: Any) -> bool:
-    """Whether a replay calling ``worker``'s bar hook directly must stop doing so: the worker
-    stopped, or the route no longer hands its bars to that running worker alone."""
-    return not worker.alive or route.inline_worker() is not worker
-
-
-def _handed(ts: np.ndarray, t: float, including: bool) -> int:
-    """How many of a chunk's bars (open times ``ts``) come before the bar opening at ``t``, or
-    up to it ``including`` it: the bars a replay handed to a hook before it stopped."""
-    return int(np.searchsorted(ts, t, "right" if including else "left"))
+def _let_go(worker: Any, route: Any, ts: np.ndarray, t: float, including: bool) -> bool:
+    """Whether a replay calling ``worker``'s bar hook directly must stop doing so (the worker
+    stopped, or the route no longer hands its bars to that running worker alone); if so, the
+    worker is told how many of the chunk's bars (open times ``ts``) it was handed: those before
+    the bar opening at ``t``, or up to it ``including`` it."""
+    if worker.alive and route.inline_worker() is worker:
+        return False
+    worker.count(int(np.searchsorted(ts, t, "right" if including else "left")))
+    return True
 
 
 def _bar_span(seconds: int) -> int:
