@@ -117,6 +117,7 @@ class AssetClass(str, enum.Enum):
     FOREX = "forex"
     FUTURE = "future"
     OPTION = "option"
+    INDEX = "index"  # a cash index (SPX, NDX, RUT): quoted, underlies cash-settled options
 
 
 class Right(str, enum.Enum):
@@ -351,6 +352,15 @@ def infer_order_type(limit: object, stop: object, trailing: bool = False) -> Ord
     return OrderType.MARKET
 
 
+class Leg(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One leg of a combo order (a spread), for one unit of the combo bought: ``side`` ``ratio``
+    of ``symbol``. Selling the combo reverses every leg."""
+
+    symbol: str
+    side: Side
+    ratio: int = 1
+
+
 class OrderRequest(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """An intent to trade, from any source. The order manager turns it into an Order."""
 
@@ -369,6 +379,7 @@ class OrderRequest(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     strategy: str | None = None
     source: str = "cli"
     decision_price: Decimal | None = None
+    legs: tuple[Leg, ...] = ()  # a combo: one order of several legs, priced as a net debit (buy) or credit (sell)
 
 
 class Order(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -398,6 +409,7 @@ class Order(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     created: float = 0.0
     updated: float = 0.0
     decision_price: Decimal | None = None
+    legs: tuple[Leg, ...] = ()  # a combo order's legs (its fills name each leg's symbol)
 
     @property
     def remaining(self) -> Decimal:
