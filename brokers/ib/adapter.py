@@ -34,7 +34,7 @@ import math
 import random
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -59,7 +59,9 @@ from brokers.base import (
     redact,
     redact_report,
 )
+from brokers.ib.chains import fetch_chain
 from brokers.ib.contracts import contract_for, decimal_of, instrument_from_details, multiplier_of, order_contract, symbol_for
+from workstation.core.chain import OptionChain
 from workstation.core.clock import Clock
 from workstation.core.config import ConfigError, Profile
 from workstation.core.model import (
@@ -504,6 +506,17 @@ class IBBroker:
 
     def snapshot(self, symbol: str) -> Quote | None:
         return self._quotes.get(symbol)
+
+    async def option_chain(self, underlying: str, expiry: date | None = None) -> OptionChain:
+        """Listed expiries (``reqSecDefOptParams``) and one expiry's contracts with TWS's Greeks (brokers/ib/chains.py)."""
+        await self._online()
+        symbol = (await self.instrument(underlying)).symbol
+        contract = self._contracts[symbol]
+        known = self._quotes.get(symbol)
+        spot = (known.bid + known.ask) / 2 if known and known.bid > 0 and known.ask > 0 else known.last if known else None
+        streaming = {self._contracts[s].conId for s in self._wanted if s in self._contracts}
+        return await fetch_chain(self._ib, symbol, contract, expiry, request=self._request, now=self.clock.time(),
+                                 spot=spot, streaming=streaming)
 
     async def history(self, symbol: str, seconds: int, start: float, end: float) -> list[Bar]:
         await self._online()

@@ -86,6 +86,22 @@ def default_contracts() -> list[FakeContract]:
     ]
 
 
+def option_contracts(symbol: str, expiries: list[str], strikes: list[float], *, first_con_id: int = 710_000_000,
+                     trading_class: str | None = None, multiplier: str = "100") -> list[FakeContract]:
+    """A listed chain: a call and a put at every strike of every expiry (YYYYMMDD), OCC local symbols."""
+    out = []
+    con_id = first_con_id
+    for expiry in expiries:
+        for strike in strikes:
+            for right in ("C", "P"):
+                local = f"{symbol:<6}{expiry[2:]}{right}{round(strike * 1000):08d}"
+                out.append(FakeContract(con_id, symbol, "OPT", "SMART", expiry=expiry, strike=strike, right=right,
+                                        multiplier=multiplier, local_symbol=local, trading_class=trading_class or symbol,
+                                        min_tick=0.01, long_name=symbol))
+                con_id += 1
+    return out
+
+
 @dataclass
 class FakeOrder:
     order_id: int
@@ -164,6 +180,8 @@ class FakeTWS:
         self.executions: list[FakeExecution] = []
         self.positions: dict[int, tuple[float, float]] = {}  # conId -> (qty, avg price per unit)
         self.quotes: dict[int, dict[str, float]] = {}
+        self.greeks: dict[int, dict[str, float]] = {}  # conId -> model option computation (tick 13), see set_greeks
+        self.open_interest: dict[int, float] = {}  # conId -> open interest, sent for generic tick 101
         self.requests: list[list[str]] = []
         self.versions: list[int] = []  # negotiated server versions, one per connection
         self.connections = 0
@@ -269,6 +287,13 @@ class FakeTWS:
             for req_id, cid in client.tickers.items():
                 if cid == con_id:
                     self._send_ticks(client, req_id, q)
+
+    def set_greeks(self, con_id: int, *, iv: float, delta: float, gamma: float, vega: float, theta: float,
+                   und_price: float, opt_price: float | None = None, pv_dividend: float = 0.0) -> None:
+        """What TWS's option model says of a contract: sent as tickOptionComputation (bid, ask and model
+        ticks 10, 11, 13) to every market data request for it; vega per vol point, theta per day, as IB's."""
+        self.greeks[con_id] = dict(iv=iv, delta=delta, gamma=gamma, vega=vega, theta=theta, und_price=und_price,
+                                   opt_price=opt_price if opt_price is not None else -1.0, pv_dividend=pv_dividend)
 
     def push_error(self, code: int, message: str, req_id: int = -1) -> None:
         for client in self._clients:
@@ -576,6 +601,38 @@ class FakeTWS:
         q = self.quotes.get(con_id)
         if q:
             self._send_ticks(client, req_id, q)
+        contract = next((c for c in self.contracts if c.con_id == con_id), None)
+        if contract is not None and contract.sec_type == "OPT":
+            self._send_option_ticks(client, req_id, contract, f[16].split(",") if len(f) > 16 else [])
+
+    def _send_option_ticks(self, client: _Client, req_id: int, c: FakeContract, generic: list[str]) -> None:
+        """Open interest (generic tick 101: tickSize 27 for a call, 28 for a put) and the option
+        computations: [21, reqId, tickType, tickAttrib, iv, delta, optPrice, pvDividend, gamma, vega, theta, undPrice]."""
+        if "101" in generic and c.con_id in self.open_interest:
+            self._send(client, [2, 6, req_id, 27 if c.right == "C" else 28, _num(self.open_interest[c.con_id])])
+        g = self.greeks.get(c.con_id)
+        if g is None:
+            return
+        for tick in (10, 11, 13):
+            self._send(client, [21, req_id, tick, 1, repr(g["iv"]), repr(g["delta"]), repr(g["opt_price"]),
+                                repr(g["pv_dividend"]), repr(g["gamma"]), repr(g["vega"]), repr(g["theta"]), repr(g["und_price"])])
+
+    # reqSecDefOptParams: [78, reqId, underlyingSymbol, futFopExchange, underlyingSecType, underlyingConId]
+    def _on_78(self, client: _Client, f: list[str]) -> None:
+        """One row per exchange and trading class, as TWS sends them (SMART and the listing exchanges):
+        [75, reqId, exchange, underlyingConId, tradingClass, multiplier, nExp, *expirations, nStrikes, *strikes]."""
+        req_id, symbol, und_con_id = int(f[1]), f[2], f[5]
+        classes: dict[tuple[str, str], list[FakeContract]] = {}
+        for c in self.contracts:
+            if c.sec_type == "OPT" and c.symbol == symbol:
+                classes.setdefault((c.trading_class, c.multiplier), []).append(c)
+        for (trading_class, multiplier), contracts in classes.items():
+            expirations = sorted({c.expiry for c in contracts})
+            strikes = sorted({c.strike for c in contracts})
+            for exchange in ("SMART", "CBOE", "AMEX"):
+                self._send(client, [75, req_id, exchange, und_con_id, trading_class, multiplier, len(expirations),
+                                    *expirations, len(strikes), *(_num(k) for k in strikes)])
+        self._send(client, [76, req_id])
 
     def _on_2(self, client: _Client, f: list[str]) -> None:
         client.tickers.pop(int(f[2]), None)

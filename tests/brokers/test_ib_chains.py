@@ -1,0 +1,91 @@
+"""Option chains from IB: ib_async against the fake TWS (reqSecDefOptParams, contract details,
+market data with open interest and TWS's option computations)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from brokers.base import BrokerError
+from tests.fakes.ib_harness import ib_broker, until
+from tests.fakes.tws_fake import FakeTWS, default_contracts, option_contracts
+from workstation.core.model import Right
+
+EXPIRIES = ["20261218", "20270115"]
+STRIKES = [190.0, 200.0, 210.0]
+
+
+@pytest.fixture
+async def tws():
+    contracts = [c for c in default_contracts() if c.sec_type != "OPT"] + option_contracts("AAPL", EXPIRIES, STRIKES)
+    fake = FakeTWS(contracts)
+    await fake.start()
+    for c in contracts:
+        if c.sec_type != "OPT":
+            continue
+        k = c.strike
+        call = c.right == "C"
+        mid = max(0.5, (200 - k if call else k - 200) + 6.0) + (2.0 if c.expiry == "20270115" else 0.0)
+        fake.push_quote(c.con_id, mid - 0.05, mid + 0.05, mid, volume=100 + k)
+        fake.open_interest[c.con_id] = 1000 + k + (1 if call else 0)
+        fake.set_greeks(c.con_id, iv=0.25 + (200 - k) / 1000, delta=(0.5 if call else -0.5) + (200 - k) / 100,
+                        gamma=0.021, vega=0.31, theta=-0.045, und_price=201.25, opt_price=mid)
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def broker(tws):
+    b = ib_broker(tws.port)
+    await b.connect()
+    yield b
+    await b.close()
+
+
+async def test_the_chain_lists_ibs_expiries_and_the_nearest_expirys_contracts(broker, tws):
+    chain = await broker.option_chain("AAPL")
+    assert chain.expiries == (date(2026, 12, 18), date(2027, 1, 15))
+    assert chain.expiry == date(2026, 12, 18) and chain.underlying == "AAPL"
+    assert chain.greeks_source == "broker" and chain.multiplier == Decimal(100)
+    assert chain.spot == 201.25  # the underlying price of TWS's option model (AAPL is not streamed here)
+    assert [(c.symbol, c.strike, c.right) for c in chain.contracts] == [
+        ("AAPL-2026-12-18-190-C", Decimal(190), Right.CALL), ("AAPL-2026-12-18-190-P", Decimal(190), Right.PUT),
+        ("AAPL-2026-12-18-200-C", Decimal(200), Right.CALL), ("AAPL-2026-12-18-200-P", Decimal(200), Right.PUT),
+        ("AAPL-2026-12-18-210-C", Decimal(210), Right.CALL), ("AAPL-2026-12-18-210-P", Decimal(210), Right.PUT),
+    ]
+    call = chain.contracts[0]
+    assert (call.bid, call.ask, call.last, call.volume, call.open_interest) == (15.95, 16.05, 16.0, 290.0, 1191.0)
+    assert (call.iv, call.delta, call.gamma, call.vega, call.theta) == (0.26, 0.6, 0.021, 0.31, -0.045)
+    put = chain.contracts[5]
+    assert (put.bid, put.ask, put.open_interest, put.delta) == (15.95, 16.05, 1210.0, -0.6)
+    assert chain.atm_strike() == Decimal(200)
+    secdef = [r for r in tws.requests if r[0] == "78"]
+    assert secdef and secdef[0][2:5] == ["AAPL", "", "STK"] and secdef[0][5] == "265598"  # the qualified underlying's conId
+
+
+async def test_a_named_expiry_and_market_data_lines_given_back(broker, tws):
+    tws.push_quote(265598, 200.9, 201.1, 201.0)
+    await broker.subscribe(["AAPL"])
+    await until(lambda: broker.snapshot("AAPL") is not None, what="AAPL quote")
+    chain = await broker.option_chain("aapl", date(2027, 1, 15))
+    assert chain.spot == pytest.approx(201.0)  # the adapter's own AAPL quote, its stream left running
+    assert chain.expiry == date(2027, 1, 15) and len(chain.contracts) == 6
+    assert {c.symbol[:15] for c in chain.contracts} == {"AAPL-2027-01-15"}
+    assert chain.contracts[2].bid == 7.95  # the 200 call, two dollars dearer a month later
+    asked = {r[2] for r in tws.requests if r[0] == "1" and r[5] == "OPT"}
+    await until(lambda: {r[2] for r in tws.requests if r[0] == "2"} == asked, what="every option line asked for cancelled")
+    assert len(asked) == 6 and broker._tickers  # the watchlist's AAPL line is still streaming
+
+
+async def test_unknown_underlying_unlisted_expiry_and_no_options_are_one_line_errors(broker):
+    with pytest.raises(BrokerError) as unknown:
+        await broker.option_chain("ZZZZ")
+    assert str(unknown.value) == "IB has no contract for ZZZZ"
+    with pytest.raises(BrokerError) as expiry:
+        await broker.option_chain("AAPL", date(2026, 12, 19))
+    assert str(expiry.value) == "IB lists no AAPL options expiring 2026-12-19 (expiries: 2026-12-18, 2027-01-15)"
+    with pytest.raises(BrokerError) as none:
+        await broker.option_chain("MSFT")
+    assert str(none.value) == "IB lists no options on MSFT"
