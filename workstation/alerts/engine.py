@@ -5,6 +5,8 @@ Sources
 * Built-in: every ``AlertRaised`` on the bus (drawdown and daily-loss warnings, breaker
   tripped/reset, data quality, strategy errors...), order rejections (``OrderRejected``),
   fills (``OrderFilled``), broker disconnects and reconnects (``ConnectionState``).
+* Once-only notices (``raise_once``): expiries and settlements, the day-before warning of
+  assignment risk, futures roll reminders (``workstation.trading.settlement``).
 * User rules, from the settings file (``[alerts] rules = [...]``), the workstation's
   command line and ``main.py alert add``, in the one grammar of ``workstation.core.alert_rules``.
 
@@ -31,6 +33,7 @@ Acknowledging an alert is journaled too (``alert.ack``).
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Callable
 from decimal import Decimal
@@ -249,6 +252,12 @@ class AlertEngine:
         if self.dispatcher is not None:
             self.dispatcher.deliver(alert)
         return alert
+
+    def raise_once(self, title: str, message: str, *, key: str, priority: str = "normal", source: str = "engine") -> Alert | None:
+        """An alert that fires once per ``key`` for the life of the journal (an expiry notice,
+        the day-before warning, a roll reminder): shown once, even when the engine that
+        journaled its event stopped before showing it and the next one announces it again."""
+        return self.raise_alert(title, message, priority=priority, source=source, key=key, cooldown=math.inf)
 
     def ack(self, ids: list[int] | None = None) -> list[int]:
         """Acknowledge alerts by id (all unacknowledged ones when ``ids`` is None); journaled."""

@@ -265,6 +265,21 @@ class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             parse_rule(text)  # AlertRuleError is a ValueError: the settings file names it
 
 
+class SettlementSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Expiry and settlement on the paper market (``[settlement]``; docs/options.md)."""
+
+    exercise_threshold: Decimal = Decimal("0.01")  # an equity option this far in the money is exercised (OCC)
+    warn_within_pct: Decimal = Decimal(1)  # the day before expiry: warn of options this close to the money
+    roll_reminder_days: int = 5  # remind to roll a held future this many days before it expires
+
+    def __post_init__(self) -> None:
+        if not self.exercise_threshold.is_finite() or not 0 <= self.exercise_threshold < _TOO_BIG:
+            raise ValueError(f"exercise_threshold must be from 0 to below 1e15, got {self.exercise_threshold}")
+        if not self.warn_within_pct.is_finite() or not 0 <= self.warn_within_pct <= 100:
+            raise ValueError(f"warn_within_pct must be from 0 to 100, got {self.warn_within_pct}")
+        _within("roll_reminder_days", self.roll_reminder_days, 0, 365)
+
+
 class StrategySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One strategy instance the workstation offers (``[[strategies]]`` in settings.toml)."""
 
@@ -295,6 +310,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     serve: ServeSettings = ServeSettings()
     web: WebSettings = WebSettings()
     paper: PaperSettings = PaperSettings()
+    settlement: SettlementSettings = SettlementSettings()
 
     def profile(self, name: str | None) -> Profile:
         """The named profile (``paper`` is built in); ConfigError for an unknown name.

@@ -18,7 +18,11 @@ current inside it), committed before the caller publishes the change. With
 ``synchronous=FULL`` (a setting) also survives a power cut.
 
 Recovery: orders come back from ``orders``, positions and cash are recomputed from
-``fills`` and the cash entries in ``events`` by the portfolio (see ``Session``).
+``fills``, the cash entries and the ``settle`` events in ``events`` by the portfolio (see
+``Session``). A settlement (``record_settlement``: an option's exercise or expiry, a
+future's daily or final settlement) is its fills and one ``settle`` event keyed by what it
+settles (``expiry:<symbol>:<date>``, ``variation:<symbol>:<date>``), written in one
+transaction, and never twice for one key.
 
 Versions: a new file is created at ``SCHEMA_VERSION``; an older one is copied next to
 itself (``journal.sqlite.v1.bak``) and brought up to date by ``MIGRATIONS`` in one
@@ -43,6 +47,7 @@ share the connection, the write lock and the schema version.
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import os
@@ -82,6 +87,9 @@ until next time: short, because a RESTART checkpoint that waits holds writers ba
 # log and never followed by kind (so the order path writes no index page for them). A query
 # uses the index only if its WHERE has this same text (see ``events_after``).
 _FOLLOWABLE = "substr(kind, 1, 6) <> 'order.' AND kind <> 'fill'"
+
+# a settlement already journaled under a key (``record_settlement``): through ``events_kind``
+_SETTLED = f"SELECT 1 FROM events WHERE kind = 'settle' AND ref = ? AND {_FOLLOWABLE}"
 
 # The alert state (version 3): an engine starting on this journal knows each alert's last
 # firing and each rule's re-arm, so neither a cooldown nor a level rule starts over.
@@ -661,6 +669,64 @@ class Journal:
             )
         self._wrote()
         return int(cur.lastrowid or 0)
+
+    def record_settlement(self, key: str, ts: float, data: dict[str, Any], fills: list[tuple[Fill, Order | None]]) -> bool:
+        """Write one settlement (an option's exercise, assignment, cash settlement or expiry, a
+        future's final or daily settlement) in one transaction: its fills (each with its
+        order's new state) and a ``settle`` event whose ``ref`` is ``key``.
+
+        Returns False, writing nothing, when a settlement with this key is already there: the
+        same expiry or day is never applied twice, whoever asks and however often."""
+        if self.readonly:
+            self._refuse()
+        encoded = []
+        for fill, order in fills:
+            row = msgspec.structs.asdict(fill)
+            if order is not None:
+                row["order"] = order
+            encoded.append((fill, _encode(row)))
+        with self._tx() as db:
+            if db.execute(_SETTLED, (key,)).fetchone() is not None:
+                return False
+            for fill, row in encoded:
+                db.execute(
+                    "INSERT INTO events(ts, kind, ref, data) "
+                    "SELECT ?, 'fill', ?, ? WHERE NOT EXISTS (SELECT 1 FROM fills WHERE exec_id=?)",
+                    (fill.ts, fill.order_id, row, fill.exec_id),
+                )
+            db.execute("INSERT INTO events(ts, kind, ref, data) VALUES(?,?,?,?)", (ts, "settle", key, _encode(data)))
+        self._wrote()
+        return True
+
+    def has_settlement(self, key: str) -> bool:
+        return self._db.execute(_SETTLED, (key,)).fetchone() is not None
+
+    def settlements(self, since: float | None = None) -> list[tuple[float, str, Any]]:
+        """Every settlement (``ts, key, data``), oldest first; ``since``: those journaled at or after it."""
+        q = f"SELECT ts, ref, data FROM events WHERE kind = 'settle' AND {_FOLLOWABLE}"
+        args: tuple[Any, ...] = ()
+        if since is not None:
+            q += " AND ts >= ?"
+            args = (since,)
+        return [(ts, ref, json.loads(data)) for ts, ref, data in self._db.execute(q + " ORDER BY seq", args)]
+
+    def book_entries(self) -> Iterator[Fill | dict[str, Any]]:
+        """Fills and settlements in the order they were journaled: what rebuilds positions and
+        cash (a daily settlement resets a future's cost to the price it settled at, so where it
+        falls among the fills matters)."""
+        decode = msgspec.json.Decoder(Fill).decode
+        fills = ((seq, decode(data)) for seq, data in self._db.execute(
+            "SELECT f.seq, e.data FROM fills f JOIN events e ON e.seq = f.seq ORDER BY f.seq"))
+        settled = ((seq, json.loads(data)) for seq, data in self._db.execute(
+            f"SELECT seq, data FROM events WHERE kind = 'settle' AND {_FOLLOWABLE} ORDER BY seq").fetchall())
+        for _seq, entry in heapq.merge(fills, settled, key=lambda pair: pair[0]):
+            yield entry
+
+    def last_ts(self) -> float | None:
+        """When the newest event was journaled (None for an empty journal)."""
+        row = self._db.execute("SELECT ts FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else float(row[0])
+
     def record_cash(self, amount: Decimal, currency: str, reason: str, ts: float) -> None:
         self.append("cash", {"amount": str(amount), "currency": currency, "reason": reason}, ts)
 

@@ -18,6 +18,8 @@ Rules (average-cost accounting):
   (``take_account``), the buying power, margin and day-trade figures shown and checked are
   the broker's, as of ``broker_at`` (the pre-trade check holds what our orders sent since
   then would use).
+* A future's daily settlement (``settle_variation``) moves the day's P&L at the settlement
+  price into cash as realized P&L and makes that price the position's cost.
 * Every strategy tag has a sub-book with its own positions, realized P&L, commissions and
   trade count; untagged fills go to the ``manual`` book.
 * The last two days of fills are remembered with the P&L each realized, so a face can show
@@ -158,6 +160,26 @@ class Portfolio:
         while recent and recent[0][0] < fill.ts - RECENT_SECONDS:
             recent.popleft()
         return realized
+
+    def settle_variation(self, symbol: str, price: Decimal) -> Decimal:
+        """A future's daily settlement at ``price``: each book's position in ``symbol`` realizes
+        ``qty * (price - cost) * multiplier`` and its cost becomes ``price``; the account's amount
+        moves into cash (its currency). Returns that amount (no trade is counted)."""
+        mult = self._inst(symbol).multiplier
+        amount = ZERO
+        for book in (self.book, *self.books.values()):
+            pos = book.positions.get(symbol)
+            if pos is None or not pos.qty:
+                continue
+            moved = pos.qty * (price - pos.avg) * mult
+            pos.realized += moved
+            book.realized += moved
+            pos.avg = price
+            if book is self.book:
+                amount = moved
+        ccy = self._inst(symbol).currency
+        self.cash[ccy] = self.cash.get(ccy, ZERO) + amount
+        return amount
 
     def adopt(self, positions: list[Position], cash: dict[str, Decimal] | None = None) -> None:
         """Take the broker's positions (and cash) as the truth, keeping realized P&L history.

@@ -2,9 +2,12 @@
 
 ``Session`` holds the parts (bus, quote cache, journal, portfolio, risk, order manager,
 broker) as attributes; callers use the parts directly. Start-up rebuilds state from the
-journal: orders come back into the order manager, fills are replayed into the portfolio
-(which therefore matches an independent recomputation), and working paper orders go back
-into the simulated market, which matches them against the current quotes.
+journal: orders come back into the order manager, fills (and futures' daily settlements,
+in journal order) are replayed into the portfolio (which therefore matches an independent
+recomputation), and working paper orders go back into the simulated market, which matches
+them against the current quotes. On the paper account the owner then settles what came due
+while no engine ran (expiries, daily settlements: ``workstation.trading.settlement``), once,
+and keeps settling each second.
 
 Only the process that owns the account (``workstation.serve.owner``) builds a writable session.
 ``Session.build(readonly=True)`` is a view for the read-only commands when no owner runs:
@@ -34,9 +37,11 @@ from workstation.core.journal import Journal
 from workstation.risk.killswitch import KillSwitch
 from workstation.core.limits import LimitError, LimitStore, day_start
 from workstation.core.marketdata import QuoteCache
-from workstation.core.model import Bar, ConnectionState, Instrument, OrderFilled, OrderStatus, OrderSubmitted, Quote
+from workstation.core.model import Bar, ConnectionState, Fill, Instrument, OrderFilled, OrderStatus, OrderSubmitted, Quote
 from workstation.trading.oms import OrderManager
 from workstation.trading.portfolio import Portfolio
+from workstation.trading.settlement import SOURCE as SETTLED
+from workstation.trading.settlement import Settled, Settlement, market_prices
 from workstation.risk.checks import PreTradeRisk
 from workstation.core.sectors import SectorMap
 from workstation.core.symbols import parse_symbol
@@ -87,6 +92,7 @@ class Session:
     _feeding: bool = False  # start() subscribed: new symbols are subscribed as orders name them
     account_every: float = 30.0  # seconds between refreshes of a broker's account figures
     _account_due: asyncio.Event = field(default_factory=asyncio.Event)  # a fill: refresh them now
+    settlement: Settlement | None = None  # the paper account's expiries and daily settlements (owner only)
 
     @classmethod
     def build(
@@ -149,14 +155,17 @@ class Session:
             quotes=quotes, client_prefix=prefix, commission=commission,
         )
         oms_ref.append(oms)
-        for fill in journal.fills():
-            portfolio.apply_fill(fill)
-            lots.apply(fill, portfolio.position(fill.symbol).multiplier)
+        for entry in journal.book_entries():  # fills and settlements, in the order they happened
+            if isinstance(entry, Fill):
+                portfolio.apply_fill(entry)
+                lots.apply(entry, portfolio.position(entry.symbol).multiplier)
+            elif entry.get("type") == "variation":  # (an expiry's fills did its work)
+                portfolio.settle_variation(entry["symbol"], Decimal(entry["price"]))
         recent = now - 86_400
         restored = [o for o in journal.orders() if not o.status.is_terminal or o.updated >= recent]
         oms.restore(restored)
         for order in sorted(restored, key=lambda o: o.created):
-            if order.status is not OrderStatus.NEW:  # refused orders count toward the rate too
+            if order.status is not OrderStatus.NEW and order.source != SETTLED:  # refused orders count toward the rate too
                 risk.rate.record(order.created, day_start(order.created, limits.limits))
         quality = DataQualityMonitor(quotes.on_quote, bus, clock, settings.data_quality)
         monitor = RiskMonitor(
@@ -178,6 +187,12 @@ class Session:
             readonly=readonly,
         )
         monitor.readonly = readonly
+        prices = None if readonly or broker.keeps_account else market_prices(broker)
+        if prices is not None:  # the paper account: expiries and daily settlements are ours to book
+            session.settlement = Settlement(
+                portfolio=portfolio, journal=journal, bus=bus, clock=clock, prices=prices, instrument=instrument,
+                client_prefix=prefix, settings=settings.settlement, announce=alerts.raise_once, keep_orders=oms.restore,
+            )
         alerts.pnl = session._pnl
         session._followed = journal.last_seq()
         bus.subscribe(Quote, portfolio.on_quote)
@@ -304,6 +319,26 @@ class Session:
             except Exception as exc:  # an adapter's surprise must not end the refreshes: keep the last figures
                 log.warning("account figures from %s not refreshed: %s", self.broker.name, exc)
 
+    def settle(self, *, start: bool = False) -> list[Settled]:
+        """Settle the paper account's expiries and daily settlements due now (see
+        ``workstation.trading.settlement``); at start also what an earlier engine left."""
+        if self.settlement is None:
+            return []
+        done = self.settlement.start() if start else self.settlement.run()
+        if not start:
+            self.settlement.warn()
+        if done:
+            self.monitor.evaluate()
+        return done
+
+    async def _settle_loop(self, every: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                self.settle()
+            except Exception:  # one bad settlement must not end the loop: logged, tried again
+                log.exception("settlement failed")
+
     def held_symbols(self) -> list[str]:
         return [p.symbol for p in self.portfolio.positions()]
 
@@ -328,6 +363,10 @@ class Session:
         if self.broker.keeps_account:
             await self.resync()
             self._spawn_background(self._keep_account())
+        if self.settlement is not None:  # what came due while no engine ran, once, oldest first
+            self.settle(start=True)
+            if feed:
+                self._spawn_background(self._settle_loop())
         await self._quote(symbols, subscribe=True)
         self.monitor.evaluate()
         await self.drain()
