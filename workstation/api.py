@@ -20,6 +20,7 @@ have to be found in three places.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -46,6 +47,7 @@ from workstation.core.model import (  # IntentError is re-exported: faces catch 
 )
 
 if TYPE_CHECKING:
+    from workstation.core.chain import OptionChain
     from workstation.trading.oms import Review
     from workstation.trading.session import Session
     from workstation.strategies.desk import StrategyDesk
@@ -147,6 +149,11 @@ class EngineAPI(Protocol):
         """Tick, lot and multiplier for a symbol (IntentError for a malformed one)."""
 
     async def history(self, symbol: str, seconds: int, count: int) -> list[Bar]: ...
+
+    async def option_chain(self, underlying: str, expiry: date | None = None, strikes: int | None = None) -> OptionChain:
+        """The option chain of ``underlying`` for ``expiry`` (None: the nearest listed) with IV and
+        Greeks, only the ``strikes`` strikes nearest the money (None: every listed one);
+        IntentError (one line) for a bad symbol, an unlisted expiry or a broker without chains."""
 
     # -- intents
     async def review(self, request: OrderRequest) -> Review: ...
@@ -460,6 +467,9 @@ class LocalEngine:
         except Exception:  # history is a nicety for the chart: never an error on screen
             return []
 
+    async def option_chain(self, underlying: str, expiry: date | None = None, strikes: int | None = None) -> OptionChain:
+        return await chain_on(self._s, underlying, expiry, strikes)
+
     # -- intents
     def _tagged(self, request: OrderRequest) -> OrderRequest:
         return msgspec.structs.replace(request, source=self._source) if request.source == "cli" else request
@@ -468,9 +478,31 @@ class LocalEngine:
         from workstation.trading.oms import OrderError
 
         try:
-            return await self._s.oms.review(self._tagged(request))
+            review = await self._s.oms.review(self._tagged(request))
         except OrderError as exc:
             raise IntentError(str(exc)) from None
+        return self._combo_figures(request, review) if request.legs else review
+
+    def _combo_figures(self, request: OrderRequest, review: Review) -> Review:
+        """A combo's review gains its legs' quotes, payoff and net Greeks (workstation.trading.payoff)."""
+        from workstation.trading.payoff import analyze
+        from workstation.trading.spreads import recognize
+
+        def bid_ask(symbol: str) -> tuple[float | None, float | None]:
+            q = self._s.quotes.get(symbol) or self._s.broker.snapshot(symbol)
+            return (q.bid, q.ask) if q is not None else (None, None)
+
+        spread = recognize(request.legs)
+        under = self._s.quotes.get(spread.underlying) or self._s.broker.snapshot(spread.underlying) if spread.underlying else None
+        spot = (under.mid if under.bid > 0 and under.ask >= under.bid else under.last) if under is not None else None
+        try:
+            figures = analyze(
+                request.legs, request.side, request.qty, request.limit_price, description=spread.describe(),
+                quotes={leg.symbol: bid_ask(leg.symbol) for leg in request.legs}, spot=spot, now=self.time(),
+            )
+        except (ModelError, ArithmeticError, ValueError):  # the review stands without its figures
+            return review
+        return msgspec.structs.replace(review, combo=figures)
 
     async def submit(self, request: OrderRequest) -> Order:
         from workstation.trading.oms import OrderError
@@ -591,6 +623,53 @@ def alert_rule_on(s: Any, op: str, text: str) -> dict[str, str]:
     else:
         raise IntentError(f"unknown alert rule operation {op!r}")
     return {"id": rule.id, "text": rule.text}
+
+
+# ---------------------------------------------------------------- option chains
+
+
+async def chain_on(s: Any, underlying: str, expiry: date | None = None, strikes: int | None = None) -> OptionChain:
+    """The option chain a face asks for, from the session's broker (``broker.option_chain``):
+    priced with the engine's quote of the underlying when the broker gives no spot, trimmed to
+    the ``strikes`` nearest the money, IV and Greeks filled in (``with_greeks``) at the
+    engine's clock. One implementation for ``LocalEngine``, the socket server and the CLI."""
+    import inspect
+
+    from brokers.base import BrokerError
+    from workstation.core.chain import with_greeks
+    from workstation.core.model import AssetClass
+    from workstation.core.symbols import parse_symbol
+
+    try:
+        inst = parse_symbol(underlying)
+    except ModelError as exc:
+        raise IntentError(str(exc)) from None
+    if inst.asset_class is AssetClass.OPTION:
+        raise IntentError(f"{inst.symbol} is an option: ask for the chain of its underlying, {inst.underlying}")
+    if strikes is not None and strikes < 1:
+        raise IntentError(f"strikes must be at least 1, got {strikes}")
+    fetch = getattr(s.broker, "option_chain", None)
+    if not callable(fetch):
+        raise IntentError("this broker lists no option chains")
+    try:
+        chain = fetch(inst.symbol, expiry)
+        if inspect.isawaitable(chain):
+            chain = await chain
+    except (BrokerError, ModelError) as exc:
+        raise IntentError(str(exc) or f"no option chain for {inst.symbol}") from None
+    if expiry is not None and chain.expiries and expiry not in chain.expiries:
+        listed = ", ".join(d.isoformat() for d in chain.expiries[:6]) + (" ..." if len(chain.expiries) > 6 else "")
+        raise IntentError(f"no {inst.symbol} options expire on {expiry.isoformat()}: listed {listed}")
+    if not chain.contracts and not chain.expiries:
+        raise IntentError(f"{inst.symbol} has no listed options")
+    if chain.spot is None:
+        q = s.quotes.get(chain.underlying)
+        spot = (q.bid + q.ask) / 2 if q is not None and q.bid > 0 and q.ask >= q.bid else q.last if q is not None and q.last > 0 else None
+        if spot is not None:
+            chain = msgspec.structs.replace(chain, spot=float(spot))
+    if strikes is not None:
+        chain = chain.around_atm(strikes)
+    return with_greeks(chain, s.clock.time())
 
 
 def _raised(alert) -> AlertRaised:

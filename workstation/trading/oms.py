@@ -95,6 +95,7 @@ from workstation.core.model import (
     plain,
     to_decimal,
 )
+from workstation.trading.payoff import ComboFigures
 from workstation.trading.portfolio import Portfolio
 from workstation.risk.checks import ALLOWED, KILL_SOURCE, OrderContext, PreTradeRisk, Verdict, reducing
 from workstation.core.symbols import parse_symbol
@@ -168,6 +169,7 @@ class Review(msgspec.Struct, frozen=True, kw_only=True):
     reason: str | None = None
     rule: str | None = None
     warnings: tuple[str, ...] = ()
+    combo: ComboFigures | None = None  # a combo's legs, net price, payoff and net Greeks (EngineAPI.review)
 
 
 class OrderManager:
