@@ -12,7 +12,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +22,7 @@ import requests
 from alpaca.common.exceptions import APIError
 from alpaca.data.enums import DataFeed
 from alpaca.data.historical.crypto import CryptoHistoricalDataClient
+from alpaca.data.historical.option import OptionHistoricalDataClient
 from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.live.crypto import CryptoDataStream
 from alpaca.data.live.stock import StockDataStream
@@ -29,6 +30,7 @@ from alpaca.data.requests import CryptoBarsRequest, CryptoSnapshotRequest, Stock
 from alpaca.trading.client import TradingClient
 from alpaca.trading.requests import ReplaceOrderRequest
 
+from brokers.alpaca.chains import fetch_chain, option_data_client
 from brokers.alpaca.keys import KEY_VAR, SECRET_VAR, find_keys
 from brokers.alpaca.streams import Backoff, Link, ListeningTradingStream, RateLimiter
 from brokers.alpaca.translate import (
@@ -66,9 +68,10 @@ from brokers.base import (
     redact,
     redact_report,
 )
+from workstation.core.chain import OptionChain
 from workstation.core.clock import Clock
 from workstation.core.config import ConfigError, Profile
-from workstation.core.model import AssetClass, Bar, ConnectionState, Instrument, Order, Position, Quote
+from workstation.core.model import AssetClass, Bar, ConnectionState, Instrument, ModelError, Order, Position, Quote
 from workstation.core.model import Account as ModelAccount
 from workstation.core.symbols import parse_symbol
 
@@ -107,6 +110,7 @@ class AlpacaBroker:
         self._trading: TradingClient | None = None
         self._stock_data: StockHistoricalDataClient | None = None
         self._crypto_data: CryptoHistoricalDataClient | None = None
+        self._option_data: OptionHistoricalDataClient | None = None  # made at the first option_chain
         self._links: dict[str, Link] = {}
         self._subs: dict[str, set[str]] = {"stocks": set(), "crypto": set()}
         self._quotes: dict[str, Quote] = {}
@@ -413,6 +417,26 @@ class AlpacaBroker:
 
     def snapshot(self, symbol: str) -> Quote | None:
         return self._quotes.get(symbol)
+
+    async def option_chain(self, underlying: str, expiry: date | None = None) -> OptionChain:
+        """Expiries and open interest from the contract list, quotes, IV and Greeks from the options
+        data API's chain snapshots (brokers/alpaca/chains.py)."""
+        try:
+            inst = parse_symbol(underlying)
+        except ModelError as exc:
+            raise BrokerError(str(exc)) from None
+        if inst.asset_class is not AssetClass.EQUITY:
+            raise BrokerError(f"Alpaca lists options on US stocks and ETFs only, not on {inst.symbol}")
+        if self._keys is None:
+            raise BrokerUnavailable("not connected to Alpaca")
+        if self._option_data is None:
+            self._option_data = option_data_client(self._keys, self.data_url, self.request_timeout)
+        if inst.symbol not in self._quotes:
+            await self._prime("stocks", [inst.symbol])
+        q = self._quotes.get(inst.symbol)
+        spot = ((q.bid + q.ask) / 2 if q.bid > 0 and q.ask > 0 else q.last or None) if q else None
+        return await fetch_chain(self._rest, self._client(), self._option_data, inst.symbol, expiry,
+                                 now=self.clock.time(), spot=spot)
 
     async def history(self, symbol: str, seconds: int, start: float, end: float) -> list[Bar]:
         inst = parse_symbol(symbol)

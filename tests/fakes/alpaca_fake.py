@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -108,6 +108,9 @@ class AlpacaFake:
         self._reject_message: str | None = None
         self._rate_limited = 0
         self.bar_history: dict[str, list[dict]] = {}
+        self.option_contracts: list[dict] = []  # GET /v2/options/contracts rows (list_option)
+        self.option_snapshots: dict[str, dict] = {}  # OCC symbol -> GET /v1beta1/options/snapshots row
+        self.options_page: int | None = None  # at most this many contracts or snapshots a page
         self.bars_page: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -163,6 +166,8 @@ class AlpacaFake:
         r.add_get("/v1beta3/crypto/us/bars", self._bars)
         r.add_get("/v2/stocks/snapshots", self._snapshots)
         r.add_get("/v1beta3/crypto/us/snapshots", self._snapshots)
+        r.add_get("/v2/options/contracts", self._options_contracts)
+        r.add_get("/v1beta1/options/snapshots/{underlying}", self._options_snapshots)
         r.add_get("/stream", self._trading_ws)
         r.add_get("/v2/iex", self._data_ws)
         r.add_get("/v2/sip", self._data_ws)
@@ -551,6 +556,72 @@ class AlpacaFake:
                 "prevDailyBar": {"t": _iso(), "o": p, "h": p, "l": p, "c": p - 1, "v": 20000, "n": 10, "vw": p},
             }
         return web.json_response({"snapshots": out} if "crypto" in request.path else out)
+
+    # ------------------------------------------------------------------ options data
+    def list_option(self, underlying: str, expiry: str, strike: str, right: str, *, open_interest: int | None = None,
+                    bid: float | None = None, ask: float | None = None, last: float | None = None, volume: int = 0,
+                    iv: float | None = None, greeks: dict[str, float] | None = None) -> str:
+        """List one contract (``expiry`` YYYY-MM-DD, ``right`` call/put) and its snapshot; returns its OCC symbol."""
+        yy, mm, dd = expiry[2:4], expiry[5:7], expiry[8:10]
+        occ = f"{underlying}{yy}{mm}{dd}{right[0].upper()}{round(Decimal(strike) * 1000):08d}"
+        self.option_contracts.append({
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, occ)), "symbol": occ,
+            "name": f"{underlying} {expiry} {strike} {right.title()}", "status": "active", "tradable": True,
+            "expiration_date": expiry, "root_symbol": underlying, "underlying_symbol": underlying,
+            "underlying_asset_id": str(uuid.uuid5(uuid.NAMESPACE_URL, underlying)), "type": right, "style": "american",
+            "strike_price": strike, "multiplier": "100", "size": "100",
+            "open_interest": None if open_interest is None else str(open_interest),
+            "open_interest_date": None if open_interest is None else expiry, "close_price": None if last is None else str(last),
+            "close_price_date": None, "ppind": True,
+        })
+        snap: dict[str, Any] = {"latestQuote": None, "latestTrade": None, "minuteBar": None, "dailyBar": None, "prevDailyBar": None}
+        if bid is not None or ask is not None:
+            snap["latestQuote"] = {"t": _iso(), "ax": "C", "ap": ask or 0, "as": 10, "bx": "C", "bp": bid or 0, "bs": 12, "c": "A"}
+        if last is not None:
+            snap["latestTrade"] = {"t": _iso(), "x": "C", "p": last, "s": 1, "c": "I"}
+            snap["dailyBar"] = {"t": _iso(), "o": last, "h": last, "l": last, "c": last, "v": volume, "n": 3, "vw": last}
+        if iv is not None:
+            snap["impliedVolatility"] = iv
+        if greeks is not None:
+            snap["greeks"] = greeks
+        self.option_snapshots[occ] = snap
+        return occ
+
+    def _page(self, request: web.Request, rows: list, default: int) -> tuple[list, str | None]:
+        limit = min(int(request.query.get("limit") or default), self.options_page or 10_000)
+        offset = int(request.query.get("page_token") or 0)
+        return rows[offset:offset + limit], (str(offset + limit) if offset + limit < len(rows) else None)
+
+    async def _options_contracts(self, request: web.Request) -> web.Response:
+        """Alpaca's contract list: without an expiration filter it stops at the next weekend, as Alpaca's does."""
+        if (err := await self._guard(request)) is not None:
+            return err
+        q = request.query
+        wanted = set(filter(None, q.get("underlying_symbols", "").split(",")))
+        rows = [c for c in self.option_contracts if not wanted or c["underlying_symbol"] in wanted]
+        if q.get("expiration_date"):
+            rows = [c for c in rows if c["expiration_date"] == q["expiration_date"]]
+        if q.get("expiration_date_gte"):
+            rows = [c for c in rows if c["expiration_date"] >= q["expiration_date_gte"]]
+        lte = q.get("expiration_date_lte")
+        if not (lte or q.get("expiration_date") or q.get("expiration_date_gte")):
+            today = datetime.now(timezone.utc).date()
+            lte = str(today + timedelta(days=6 - today.weekday()))
+        if lte:
+            rows = [c for c in rows if c["expiration_date"] <= lte]
+        page, token = self._page(request, rows, 100)
+        return web.json_response({"option_contracts": page, "next_page_token": token})
+
+    async def _options_snapshots(self, request: web.Request) -> web.Response:
+        if (err := await self._guard(request)) is not None:
+            return err
+        und = request.match_info["underlying"]
+        expiry = request.query.get("expiration_date")
+        listed = {c["symbol"]: c for c in self.option_contracts if c["underlying_symbol"] == und}
+        rows = [(occ, snap) for occ, snap in sorted(self.option_snapshots.items())
+                if occ in listed and (not expiry or listed[occ]["expiration_date"] == expiry)]
+        page, token = self._page(request, rows, 100)
+        return web.json_response({"snapshots": dict(page), "next_page_token": token})
 
     # ------------------------------------------------------------------ order life
     async def _fill(self, o: dict, qty: Decimal | None, price: Decimal | None) -> dict:
