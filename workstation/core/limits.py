@@ -46,6 +46,15 @@ class RiskLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_orders_per_minute: int | None = 300
     max_orders_per_day: int | None = 5_000
     trading_halted: bool = False
+    # option greeks (workstation.risk.greek_limits): the net figure of the positions plus the
+    # order's own, in money (workstation.trading.greeks); an order that brings a figure closer
+    # to zero always passes. Account-wide ("net") and for any one underlying ("underlying").
+    max_net_delta: Decimal | None = None  # |dollar delta| of the account: delta in shares x price, $
+    max_underlying_delta: Decimal | None = None  # |dollar delta| of any one underlying
+    max_net_gamma: Decimal | None = None  # |dollar gamma per 1% move| of the account
+    max_underlying_gamma: Decimal | None = None  # |dollar gamma per 1% move| of any one underlying
+    max_net_vega: Decimal | None = None  # |vega| of the account: $ per vol point
+    max_underlying_vega: Decimal | None = None  # |vega| of any one underlying
     # post-trade monitors (a breach trips the circuit breaker)
     max_daily_loss: Decimal | None = None
     max_daily_loss_pct: Decimal | None = Decimal(10)  # of start-of-day equity

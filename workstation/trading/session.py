@@ -43,6 +43,8 @@ from workstation.trading.portfolio import Portfolio
 from workstation.trading.settlement import SOURCE as SETTLED
 from workstation.trading.settlement import Settled, Settlement, market_prices
 from workstation.risk.checks import PreTradeRisk
+from workstation.risk.greek_limits import GreekLimits
+from workstation.trading.greeks import GreekBook, load_betas
 from workstation.core.sectors import SectorMap
 from workstation.core.symbols import parse_symbol
 from workstation.trading.taxlots import TaxLots
@@ -92,6 +94,7 @@ class Session:
     _feeding: bool = False  # start() subscribed: new symbols are subscribed as orders name them
     account_every: float = 30.0  # seconds between refreshes of a broker's account figures
     _account_due: asyncio.Event = field(default_factory=asyncio.Event)  # a fill: refresh them now
+    greeks: GreekBook | None = None  # the positions' Greeks (the Positions pane, the Greek limits)
     settlement: Settlement | None = None  # the paper account's expiries and daily settlements (owner only)
 
     @classmethod
@@ -172,7 +175,13 @@ class Session:
             portfolio=portfolio, store=limits, breaker=breaker, risk=risk, journal=journal, bus=bus, clock=clock,
             filtered=quality.filtered,
         )
-        risk.rows_source = lambda: monitor.status().rows
+        greeks = GreekBook(
+            instrument=instrument, quote=quotes.get, now=clock.time, last=portfolio.last,
+            positions=lambda: [(p.symbol, p.qty) for p in portfolio.positions()],
+        )
+        greek_limits = GreekLimits(greeks, limits)
+        oms.add_check(greek_limits)
+        risk.rows_source = lambda: (*monitor.status().rows, *greek_limits.rows())
         killswitch = KillSwitch(
             oms=oms, portfolio=portfolio, breaker=breaker, journal=journal, bus=bus, clock=clock,
             stop_strategies=stop_strategies,
@@ -184,7 +193,7 @@ class Session:
             profile=profile, settings=settings, clock=clock, bus=bus, quotes=quotes, journal=journal,
             portfolio=portfolio, risk=risk, oms=oms, broker=broker, data_dir=root, limits=limits, breaker=breaker,
             monitor=monitor, killswitch=killswitch, alerts=alerts, dispatcher=dispatcher, quality=quality,
-            readonly=readonly,
+            readonly=readonly, greeks=greeks,
         )
         monitor.readonly = readonly
         prices = None if readonly or broker.keeps_account else market_prices(broker)
@@ -208,6 +217,7 @@ class Session:
         # whatever the watchlist says (P&L, exposure and the risk checks read its quotes)
         bus.subscribe(OrderSubmitted, lambda e: session.keep_priced(e.order.symbol))
         bus.subscribe(OrderFilled, lambda e: session.keep_priced(e.fill.symbol))
+        bus.subscribe(OrderFilled, lambda e: [session.keep_priced(u) for u in greeks.underlyings([e.fill.symbol])])
         if broker.keeps_account:  # the broker's buying power and margin move with every fill
             bus.subscribe(OrderFilled, lambda e: session._account_due.set())
         alerts.attach()
@@ -280,6 +290,13 @@ class Session:
             await asyncio.sleep(every)
             self.follow_journal()
 
+    async def _keep_betas(self, every: float = 120.0) -> None:
+        """Each held underlying's beta to SPY from the broker's daily bars (the beta-weighted delta)."""
+        while True:
+            if self.greeks is not None:
+                await load_betas(self.greeks, self.broker.history, self.greeks.groups(self.held_symbols()))
+            await asyncio.sleep(every)
+
     async def _publish_risk(self, every: float = 1.0) -> None:
         """A ``RiskStatus`` on the bus every second, for the Risk pane (also after fills and changes)."""
         while True:
@@ -340,7 +357,9 @@ class Session:
                 log.exception("settlement failed")
 
     def held_symbols(self) -> list[str]:
-        return [p.symbol for p in self.portfolio.positions()]
+        """Every held symbol, and the underlyings of held options (their Greeks need its price)."""
+        held = [p.symbol for p in self.portfolio.positions()]
+        return held + [u for u in self.greeks.underlyings(held) if u not in held] if self.greeks else held
 
     async def start(self, symbols: list[str] | tuple[str, ...] = (), *, feed: bool = True) -> None:
         """Connect the broker, put working orders back in the market, mark positions."""
@@ -356,6 +375,7 @@ class Session:
             self._spawn_background(self._sweep_quality())
             self._spawn_background(self._publish_risk())
             self._spawn_background(self._follow())
+            self._spawn_background(self._keep_betas())
         working = [o for o in self.oms.working() if o.status is not OrderStatus.NEW]
         restore = getattr(self.broker, "restore", None)
         if restore is not None and working:
