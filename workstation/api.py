@@ -28,6 +28,7 @@ import msgspec
 
 from workstation.risk.breaker import BreakerChanged
 from workstation.risk.dataquality import QualityChanged
+from workstation.trading.greeks import GreekTotals, row_fields
 from workstation.core.model import (  # IntentError is re-exported: faces catch it from here
     ZERO,
     Account,
@@ -72,6 +73,14 @@ class PositionRow(msgspec.Struct, frozen=True, kw_only=True):
     currency: str
     realized_today: Decimal = ZERO  # realized since the risk engine's trading day began
     closed: bool = False  # flat now, traded today: kept so its P&L does not vanish
+    # Greeks in money terms (workstation.trading.greeks); None: unknown (shown blank, not 0)
+    delta: float | None = None  # in shares of the underlying
+    dollar_delta: float | None = None
+    gamma: float | None = None  # shares of delta per $1 move
+    dollar_gamma: float | None = None  # dollar delta per 1% move
+    theta: float | None = None  # per day
+    vega: float | None = None  # per vol point
+    iv: float | None = None  # an option's implied volatility
 
 
 class PositionTotals(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,6 +118,7 @@ class AccountSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     trading_halted: bool = False  # the trading_halted risk limit is on
     closed_today: tuple[PositionRow, ...] = ()  # flat positions traded this trading day (qty 0)
     totals: PositionTotals | None = None
+    greeks: tuple[GreekTotals, ...] = ()  # one per underlying, then the account's (underlying None)
 
 
 EngineEvent = Quote | OrderEvent | AlertRaised | ConnectionState | AccountSnapshot | QualityChanged
@@ -394,6 +404,8 @@ class LocalEngine:
         today = pf.traded_since(self.trading_day_start())
         rows, closed = [], []
         unrealized = realized = ZERO
+        book = getattr(s, "greeks", None)
+        held = {g.symbol: g for g in book.positions()} if book is not None else {}
         for p in pf.positions(include_flat=True):
             if not p.qty and p.symbol not in today:
                 continue
@@ -402,7 +414,7 @@ class LocalEngine:
                 market_value=pf.market_value(p.symbol), unrealized_pnl=pf.unrealized(p.symbol),
                 realized_pnl=p.realized_pnl, currency=p.currency, realized_today=today.get(p.symbol, ZERO),
                 pct_of_equity=(pf.exposure(p.symbol) / equity * 100).quantize(Decimal("0.01")) if equity > 0 else ZERO,
-                closed=not p.qty,
+                closed=not p.qty, **row_fields(held.get(p.symbol)),
             )
             (rows if p.qty else closed).append(row)
             unrealized += pf.to_base(row.unrealized_pnl, p.currency)
@@ -410,8 +422,10 @@ class LocalEngine:
         totals = PositionTotals(
             unrealized=unrealized, realized_today=realized, gross_exposure=pf.gross_exposure(), net_exposure=pf.net_exposure(),
         )
+        per, whole = book.totals(list(held.values())) if held else ([], None)
         return AccountSnapshot(
             ts=self.time(), account=account, positions=tuple(rows), risk=self._risk_rows(account),
+            greeks=(*per, whole) if whole is not None else (),
             closed_today=tuple(closed), totals=totals,
             day_pnl=self._day_pnl(equity), market_open=self.market_open(),
             breaker=breaker.reason() if (breaker := getattr(s, "breaker", None)) is not None else None,
@@ -497,7 +511,8 @@ class LocalEngine:
         spot = (under.mid if under.bid > 0 and under.ask >= under.bid else under.last) if under is not None else None
         try:
             figures = analyze(
-                request.legs, request.side, request.qty, request.limit_price, description=spread.describe(),
+                request.legs, request.side, request.qty,  # a market combo at the net the order manager values it
+                request.limit_price if request.limit_price is not None else review.price, description=spread.describe(),
                 quotes={leg.symbol: bid_ask(leg.symbol) for leg in request.legs}, spot=spot, now=self.time(),
             )
         except (ModelError, ArithmeticError, ValueError):  # the review stands without its figures

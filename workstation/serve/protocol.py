@@ -12,6 +12,7 @@ Money stays exact on the wire: msgspec writes ``Decimal`` as a JSON string.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -103,6 +104,15 @@ class History(Request, tag="history"):
     count: int
 
 
+class GetChain(Request, tag="chain"):
+    """An option chain with IV and Greeks (an ``OptionChain``): ``expiry`` None for the nearest
+    listed, ``strikes`` the count nearest the money (None: every listed strike)."""
+
+    underlying: str
+    expiry: date | None = None
+    strikes: int | None = None
+
+
 class GetInstrument(Request, tag="instrument"):
     symbol: str
 
@@ -167,7 +177,7 @@ class StrategyOp(Request, tag="strategy"):
 
 ClientMsg = (
     Hello | Submit | Review | Cancel | CancelAll | Replace | Flatten | Watch | History | GetInstrument | GetStatus
-    | GetOrders | AckAlerts | Kill | Ping | StrategyOp | RiskSet | ResetBreaker | AlertRule | AlertAck
+    | GetOrders | AckAlerts | Kill | Ping | StrategyOp | RiskSet | ResetBreaker | AlertRule | AlertAck | GetChain
 )
 
 # --------------------------------------------------------------------------- server -> client

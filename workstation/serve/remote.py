@@ -20,6 +20,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import msgspec
 
 from workstation.serve import protocol as P
 from workstation.api import AccountSnapshot, EngineInfo, Handler, IntentError
+from workstation.core.chain import OptionChain
 from workstation.core.clock import Clock, LiveClock
 from workstation.core.model import (
     AlertRaised,
@@ -498,6 +500,9 @@ class RemoteEngine:
             return await self._request(P.History(id=self._next(), symbol=symbol, seconds=seconds, count=count), list[Bar])
         except IntentError:
             return []
+
+    async def option_chain(self, underlying: str, expiry: date | None = None, strikes: int | None = None) -> OptionChain:
+        return await self._request(P.GetChain(id=self._next(), underlying=underlying, expiry=expiry, strikes=strikes), OptionChain)
 
     def alerts(self) -> list[AlertRaised]:
         return list(self._alerts)

@@ -698,6 +698,8 @@ class EngineServer:
             return P.Watched(instruments=instruments, quotes=quotes)
         if isinstance(msg, P.History):
             return await e.history(msg.symbol, msg.seconds, max(0, min(msg.count, P.HISTORY_MAX)))
+        if isinstance(msg, P.GetChain):
+            return await e.option_chain(msg.underlying, msg.expiry, msg.strikes)
         if isinstance(msg, P.GetInstrument):
             from workstation.trading.oms import OrderError
 
