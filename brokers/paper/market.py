@@ -27,9 +27,22 @@ Levels start from a table of recent real prices (``AAPL`` ~230, ``BTC/USD`` ~95,
 replay's own series) get a level from a hash of the name
 (equities 10..500, crypto 0.1..100 USD, futures 50..5,000). Forex and crypto crosses are
 priced through their USD values. Futures follow their root's process (``MES`` and
-``ES`` move together) times a carry of ``exp(c * T)``; options are Black-Scholes values
-of the underlying's simulated price with the underlying's volatility and a 4% rate,
-never below one tick (intrinsic value at and after expiry).
+``ES`` move together) times a carry of ``exp(c * T)``.
+
+Options are valued on the underlying's simulated price at the volatility of the paper
+market's surface (``brokers.paper.surface``: skew, smile and term structure, its level
+rising when the underlying trades below its base), a 4% rate (``RATE``) and the
+underlying's dividend yield, in years of 365 days to 16:00 New York on the expiry date,
+never below one tick (intrinsic value at and after expiry). Index options (SPX, NDX, RUT:
+European, cash-settled) are worth their Black-Scholes-Merton value; equity and ETF options
+are American: the Black-Scholes-Merton value plus the early-exercise premium of a binomial
+tree (``workstation.core.options.american_price``, ``TREE_STEPS`` steps; puts, and calls on
+dividend payers). The premium is computed at knots every ``PREMIUM_KNOT`` seconds (the
+underlying and the surface as they are at the knot) and interpolated linearly between
+them, so a quote stays a pure function of the time, and a tree runs once per contract per
+knot, not on every quote. Option widths grow away from the money and toward expiry, their
+displayed sizes stay under 500 contracts, and their day volume and open interest
+(``SimMarket.open_interest``) peak at the money and in the monthlies.
 
 A quote is built in integer ticks: the spread is a few basis points for liquid names
 (``max(1 tick, ceil(mid * bps / tick))``, one tick wider a quarter of the time), bid and
@@ -66,8 +79,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from brokers.paper import surface
+from brokers.paper.listings import is_monthly
 from brokers.paper.universe import Universe, load_universe
 from workstation.core.model import AssetClass, Bar, Instrument, Quote, Right
+from workstation.core.options import american_price, bsm_price
 from workstation.core.symbols import FIAT, STABLECOINS, parse_symbol
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -121,6 +137,10 @@ NYSE_HOLIDAYS = frozenset(
 )
 
 RATE = 0.04  # the risk-free rate options are valued with
+OPTION_YEAR = 365.0 * 86_400.0  # options count time in years of 365 days, as workstation.core.options does
+PREMIUM_KNOT = 30.0  # seconds between the knots of the early-exercise premium (see the docstring)
+TREE_STEPS = 100  # binomial steps of the American price at each knot
+_OPTION_MAX_LOTS = 500.0  # displayed option sizes stay below this many contracts
 
 # ----------------------------------------------------------------------------- hashing
 
@@ -184,6 +204,10 @@ _JUMP_HOURS = 6
 _JUMP_BACK = np.arange(_JUMP_HOURS, dtype=np.float64)
 _JUMP_FRACTION = 0.05  # jump standard deviation as a fraction of annual volatility
 _MICRO_HZ = 4.0
+_OI_SALT = _U64(0x3C6EF372FE94F82B)
+_IV_KNOT = 5 * 86_400.0  # knots of the implied-volatility level's slow noise
+_IV_NOISE = 0.12
+_IV_REGIME = 0.15
 
 
 @dataclass(slots=True)
@@ -210,6 +234,14 @@ class _Params:
     spread_bps: float
     display: tuple[float, float]  # displayed notional range
     day_notional: float
+    # options only: the surface and activity inputs (see brokers.paper.surface)
+    div: float = 0.0
+    american: bool = False  # priced with the early-exercise premium (equity and ETF puts, calls on payers)
+    skew: float = 0.0
+    smile: float = 0.0
+    ivkey: int = 0
+    monthly: bool = False
+    liquidity: float = 0.0
 
 
 class _Rows:
@@ -241,11 +273,121 @@ class _Rows:
         self.disp_lo = np.log(np.array([p.display[0] for p in params]))
         self.disp_span = np.log(np.array([p.display[1] for p in params])) - self.disp_lo
         self.day_notional = np.array([p.day_notional for p in params])
+        self.max_lots = np.where(self.option, _OPTION_MAX_LOTS, 1e12)
+        self.single = len(params) == 1
         self.prev_at: float | None = None
         self.prev_mid: np.ndarray = np.empty(0)
+        if self.any_option:
+            o = np.flatnonzero(self.option)
+            self.opt = o
+            self.opt_strike, self.opt_call = self.strike[o], self.call[o]
+            self.opt_expiry = self.expiry[o]
+            self.opt_level, self.opt_sigma = np.exp(self.log_level[o]), self.sigma[o]
+            self.opt_div = np.array([params[i].div for i in o])
+            self.opt_skew = np.array([params[i].skew for i in o])
+            self.opt_smile = np.array([params[i].smile for i in o])
+            self.opt_ivkey = np.array([params[i].ivkey for i in o], dtype=np.uint64)
+            self.opt_monthly = np.array([params[i].monthly for i in o])
+            self.opt_liquidity = np.array([params[i].liquidity for i in o])
+            self.am = np.flatnonzero(np.array([params[i].american for i in o]))  # positions within opt
+            self.premiums: OrderedDict[int, np.ndarray] = OrderedDict()  # knot -> early-exercise premium
 
     def mid(self, t: np.ndarray) -> np.ndarray:
         """The process mid (not yet on tick) at times ``t``; rows and times broadcast."""
+        price, _, _ = self.parts(t)
+        return price
+
+    def _pick(self, values: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Columns ``cols`` of a row-wise array; one row's array (over times) whole."""
+        return values if self.single else values[cols]
+
+    def parts(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(mid, standardized log-moneyness, years to expiry) at times ``t``; the last two for
+        the option rows only (the ``opt`` columns), empty without options."""
+        price, spot, regime = self._process(t)
+        if not self.any_option:
+            return price, np.empty(0), np.empty(0)
+        o = self.opt
+        value, x, years, _ = self._european(t, self._pick(spot, o), self._pick(regime, o))
+        if len(self.am):
+            premium = self._premium(t)
+            if self.single:
+                value = value + premium
+            else:
+                value[self.am] += premium
+        if self.single:
+            return value, x, years
+        price[o] = value
+        return price, x, years
+
+    def _european(self, t: np.ndarray, spot: np.ndarray, regime: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(European value, moneyness x, years, implied vol) of the option rows at times ``t``,
+        the underlying at ``spot``, its volatility regime noise ``regime``."""
+        years = np.maximum(self.opt_expiry - t, 0.0) / OPTION_YEAR
+        u = t / _IV_KNOT
+        k = np.floor(u)
+        ki = _ticks(k)
+        g0 = _gauss(_mix(self.opt_ivkey + ki * _GOLDEN))
+        g1 = _gauss(_mix(self.opt_ivkey + (ki + _U64(1)) * _GOLDEN))
+        noise = (g0 + (g1 - g0) * (u - k)) * _IV_NOISE + regime * _IV_REGIME
+        iv, x = surface.implied_vols(
+            spot, self.opt_level, self.opt_sigma, self.opt_strike, years, RATE, self.opt_div,
+            self.opt_skew, self.opt_smile, noise,
+        )
+        value = bsm_price(spot, self.opt_strike, years, RATE, self.opt_div, iv, self.opt_call)
+        return value, x, years, iv
+
+    def _premium(self, t: np.ndarray) -> np.ndarray:
+        """The early-exercise premium (American less European value) of the ``am`` rows at
+        times ``t``: the tree's at knots every PREMIUM_KNOT seconds, linear between (a pure
+        function of the time, so every process agrees)."""
+        u = t / PREMIUM_KNOT
+        k = np.floor(u)
+        knots = np.unique(np.concatenate([k, k + 1.0])).astype(np.int64).tolist()
+        missing = [n for n in knots if n not in self.premiums]
+        # one row: all its knots in one tree; many rows (one time): one knot at a time
+        for group in [missing] if self.single and missing else [[n] for n in missing]:
+            at = np.array(group, dtype=np.float64) * PREMIUM_KNOT
+            _, spot, regime = self._process(at)
+            o, a = self.opt, self.am
+            s_o = self._pick(spot, o)
+            _, _, years, iv = self._european(at, s_o, self._pick(regime, o))
+            s, y, v = self._pick(s_o, a), self._pick(years, a), self._pick(iv, a)
+            kk, q, c = self.opt_strike[a], self.opt_div[a], self.opt_call[a]
+            tree = american_price(s, kk, y, RATE, q, v, c, steps=TREE_STEPS)
+            premium = np.maximum(tree - bsm_price(s, kk, y, RATE, q, v, c), 0.0)
+            if self.single:
+                self.premiums.update(zip(group, premium[:, None], strict=True))
+            else:
+                self.premiums[group[0]] = premium
+        table = np.array([self.premiums[n] for n in knots])
+        for n in knots:
+            self.premiums.move_to_end(n)
+        while len(self.premiums) > 64:
+            self.premiums.popitem(last=False)
+        i0 = np.searchsorted(np.array(knots, dtype=np.float64), k)
+        f = u - k
+        if self.single:
+            return (table[i0] + (table[i0 + 1] - table[i0]) * f[:, None])[:, 0]
+        return table[i0[0]] + (table[i0[0] + 1] - table[i0[0]]) * f[0]
+
+    def activity(self, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(open interest, day volume) in contracts of the option rows (0 elsewhere) for days
+        starting at ``start``, before the day's draw (``brokers.paper.surface.option_activity``)."""
+        years = np.maximum(self.opt_expiry - start, 0.0) / OPTION_YEAR
+        oi, volume = surface.option_activity(
+            self.opt_strike, self.opt_level, self.opt_sigma, years, self.opt_monthly, self.opt_liquidity
+        )
+        if self.single:
+            return oi, volume
+        full_oi, full_volume = np.zeros(len(self.symbols)), np.zeros(len(self.symbols))
+        full_oi[self.opt], full_volume[self.opt] = oi, volume
+        return full_oi, full_volume
+
+    def _process(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(price, the underlying's price, the volatility-regime noise) at times ``t``: for
+        spot and futures rows the price is the process's, option rows are priced by ``parts``."""
         tt = t[:, None]
         u = tt / _SCALES
         k = np.floor(u)
@@ -272,10 +414,7 @@ class _Rows:
         years = np.maximum(self.expiry - t, 0.0) / YEAR
         logp = self.log_level + x + jump * self.jump_sd + self.carry * years
         price = np.exp(logp)
-        if self.any_option:
-            value = _black_scholes(price, self.strike, years, self.sigma, self.call)
-            price = np.where(self.option, value, price)
-        return price
+        return price, price.copy() if self.any_option else price, g[:, _N_OCT]
 
     def on_tick(self, mid: np.ndarray) -> np.ndarray:
         """Nearest tick count (at least one)."""
@@ -284,27 +423,6 @@ class _Rows:
     def price(self, ticks: np.ndarray) -> np.ndarray:
         """Tick counts to float prices that print exactly as the tick multiple."""
         return ticks * self.tick_p / self.tick_q
-
-
-def _norm_cdf(x: np.ndarray) -> np.ndarray:
-    # Abramowitz-Stegun 7.1.26 for erf (absolute error < 1.5e-7)
-    z = np.abs(x) / math.sqrt(2.0)
-    t = 1.0 / (1.0 + 0.3275911 * z)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    erf = 1.0 - poly * np.exp(-z * z)
-    return 0.5 * (1.0 + np.where(x >= 0, erf, -erf))
-
-
-def _black_scholes(s: np.ndarray, k: np.ndarray, years: np.ndarray, sigma: np.ndarray, call: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        vol = sigma * np.sqrt(years)
-        safe = np.maximum(vol, 1e-12)
-        d1 = (np.log(s / k) + (RATE + 0.5 * sigma * sigma) * years) / safe
-        d2 = d1 - vol
-        disc = k * np.exp(-RATE * years)
-        calls = s * _norm_cdf(d1) - disc * _norm_cdf(d2)
-        puts = disc * _norm_cdf(-d2) - s * _norm_cdf(-d1)
-    return np.maximum(np.where(call, calls, puts), 0.0)
 
 
 # ----------------------------------------------------------------------------- calendars
@@ -436,10 +554,15 @@ class SimMarket:
         if rows.prev_at != start:
             rows.prev_mid = rows.price(rows.on_tick(rows.mid(np.array([start]))))
             rows.prev_at = start
-        mid = np.maximum(rows.mid(np.array([t])), rows.tick_p / rows.tick_q)
+        price, moneyness, years = rows.parts(np.array([t]))
+        mid = np.maximum(price, rows.tick_p / rows.tick_q)
         micro = _mix(rows.mkey + _ticks(np.floor(np.array([t * _MICRO_HZ]))) * _GOLDEN)
         mid_ticks = mid * rows.tick_q / rows.tick_p
         spread = np.maximum(np.ceil(mid * rows.spread * rows.tick_q / rows.tick_p - 1e-9), 1.0)
+        if rows.any_option:
+            o = rows.opt
+            width = surface.option_width(mid[o], moneyness, years) * rows.tick_q[o] / rows.tick_p[o]
+            spread[o] = np.maximum(np.ceil(width - 1e-9), 1.0)
         spread = spread + (((micro >> _U64(32)) & _U64(3)) == 0)
         bid_t = np.maximum(np.floor(mid_ticks - spread / 2.0 + 0.5), 1.0)
         ask_t = bid_t + spread
@@ -448,7 +571,7 @@ class SimMarket:
         sizes = []
         for shift in (0, 16):
             u = ((micro >> _U64(shift)) & _M16).astype(np.float64) / 65536.0
-            lots = np.clip(np.floor(np.exp(rows.disp_lo + u * rows.disp_span) / lot_value), 1.0, 1e12)
+            lots = np.clip(np.floor(np.exp(rows.disp_lo + u * rows.disp_span) / lot_value), 1.0, rows.max_lots)
             sizes.append((lots * rows.lot_p / rows.lot_q).tolist())
         volume = self._volume(rows, np.array([t]), np.array([start]), np.array([end]), rows.prev_mid)
         return [
@@ -465,6 +588,19 @@ class SimMarket:
                 strict=True,
             )
         ]
+
+    def open_interest(self, symbols: Sequence[str], t: float) -> list[float]:
+        """Open interest in contracts of each symbol on the trading day of ``t`` (0 for what
+        is not an option): set at the day's start, so it changes once a day."""
+        if not symbols:
+            return []
+        rows = self._rows_for(tuple(symbols))
+        if not rows.any_option:
+            return [0.0] * len(symbols)
+        start = np.array([self._day_bounds(float(t))[0]])
+        base, _ = rows.activity(start)
+        draw = _gauss(_mix((rows.vkey ^ _OI_SALT) + _ticks(np.floor(start / 86_400.0)) * _GOLDEN))
+        return np.where(rows.option, np.floor(base * np.exp(0.25 * draw)), 0.0).tolist()
 
     def mids(self, symbol: str, times: Sequence[float] | np.ndarray) -> np.ndarray:
         """The process mid, on tick, of one symbol at many times (float64 array)."""
@@ -554,6 +690,7 @@ class SimMarket:
     def _build(self, inst: Instrument) -> _Params:
         ac = inst.asset_class
         kind, carry, expiry, strike, call = 0, 0.0, 0.0, 1.0, True
+        extra: dict[str, object] = {}
         if ac is AssetClass.OPTION:
             und = parse_symbol(inst.underlying or "")
             process, level, sigma, _ = _spot(und, self.universe)
@@ -563,6 +700,7 @@ class SimMarket:
             strike = float(inst.strike)
             call = inst.right is Right.CALL
             spread_bps, display, day_notional = 80.0, (2e3, 5e4), 2e6 * (0.2 + _name_unit("adv", inst.symbol))
+            extra = self._option_extra(und, call, inst.expiry)
         elif ac is AssetClass.FUTURE:
             root = inst.underlying or inst.symbol
             process = MICRO_FUTURES.get(root, root)
@@ -572,8 +710,9 @@ class SimMarket:
             spread_bps, display, day_notional = 0.0, (1e6, 2e7), 2e10 * (0.2 + _name_unit("adv", process))
         else:
             process, level, sigma, spread_bps = _spot(inst, self.universe)
-            display = {AssetClass.EQUITY: (2e4, 3e5), AssetClass.CRYPTO: (2e4, 5e5)}.get(ac, (1e6, 1e7))
-            day_notional = {AssetClass.EQUITY: 5e9, AssetClass.CRYPTO: 1e10}.get(ac, 1e11) * (
+            stock = AssetClass.INDEX if ac is AssetClass.INDEX else AssetClass.EQUITY
+            display = {stock: (2e4, 3e5), AssetClass.CRYPTO: (2e4, 5e5)}.get(ac, (1e6, 1e7))
+            day_notional = {stock: 5e9, AssetClass.CRYPTO: 1e10}.get(ac, 1e11) * (
                 0.05 + _name_unit("adv", inst.symbol)
             )
         seed = self.seed
@@ -586,8 +725,23 @@ class SimMarket:
             level=level, sigma=sigma, kind=kind, carry=carry, expiry=expiry, strike=strike, call=call,
             tick=Fraction(inst.tick_size), lot=Fraction(inst.lot_size), mult=float(inst.multiplier),
             usd=_usd_value(inst.currency),
-            spread_bps=spread_bps, display=display, day_notional=day_notional,
+            spread_bps=spread_bps, display=display, day_notional=day_notional, **extra,  # type: ignore[arg-type]
         )
+
+    def _option_extra(self, und: Instrument, call: bool, expiry: date) -> dict[str, object]:
+        """The surface and activity inputs of an option on ``und`` (see brokers.paper.surface)."""
+        name = und.symbol
+        index = und.asset_class is AssetClass.INDEX
+        listing = self.universe.listings.get(name)
+        index_like = index or name in ETFS or (listing is not None and listing.kind == "etf")
+        div = surface.dividend_yield(name)
+        skew, smile = surface.skew_params(index_like, _name_unit("skew", name))
+        liquidity = 4_000.0 * math.exp(2.0 * (_name_unit("optliq", name) - 0.5))
+        liquidity *= (4.0 if name in EQUITIES else 1.0) * (5.0 if index_like else 1.0)
+        return {
+            "div": div, "american": not index and (not call or div > 0.0), "skew": skew, "smile": smile,
+            "ivkey": _key("ivlevel", name, self.seed), "monthly": is_monthly(expiry), "liquidity": liquidity,
+        }
 
     # -- day boundaries and volume
 
@@ -603,7 +757,10 @@ class SimMarket:
         """Cumulative volume of the day at ``t``, in whole lots (rows and times broadcast)."""
         day = _ticks(np.floor(start / 86_400.0))
         h = _mix(rows.vkey + day * _GOLDEN)
-        units = rows.day_notional / (prev * rows.usd * rows.mult) * np.exp(0.3 * _gauss(h))
+        units = rows.day_notional / (prev * rows.usd * rows.mult)
+        if rows.any_option:  # options: contracts by moneyness and expiry, not a notional
+            units = np.where(rows.option, rows.activity(start)[1], units)
+        units = units * np.exp(0.3 * _gauss(h))
         a = 1.2 * (_unit(_mix(h ^ _JUMP_SALT)) - 0.5)
         x = (t - start) / (end - start)
         frac = x - a * np.sin(2.0 * math.pi * x) / (2.0 * math.pi)
@@ -663,7 +820,7 @@ def _usd_value(asset: str) -> float:
 def _spot(inst: Instrument, universe: Universe) -> tuple[str, float, float, float]:
     """(process name, level, volatility, spread in bps) of an equity, crypto or forex pair."""
     sym = inst.symbol
-    if inst.asset_class is AssetClass.EQUITY:
+    if inst.asset_class is AssetClass.EQUITY or inst.asset_class is AssetClass.INDEX:
         if sym in EQUITIES:
             level, sigma = EQUITIES[sym]
             return sym, level, sigma, 0.3 if sym in ETFS else 1.0

@@ -27,7 +27,7 @@ from typing import Any
 
 from workstation.core.model import AssetClass, Instrument, ModelError, plain
 from workstation.core.symbols import FUTURES as CONTRACT_SPECS
-from workstation.core.symbols import parse_symbol
+from workstation.core.symbols import INDICES, parse_symbol
 
 SHIPPED = "universe.toml"
 _USD_QUOTED = frozenset({"EUR", "GBP", "AUD", "NZD"})  # quoted in dollars; other currencies per dollar
@@ -67,8 +67,8 @@ class FutureRoot:
 class OptionRules:
     """Which expiries and strikes are listed for options on a listing."""
 
-    weeklies: int = 8
-    monthlies: int = 12
+    weeklies: int = 5
+    monthlies: int = 6
     quarterlies: int = 24
     leaps: int = 3
     low: Decimal = Decimal("0.5")
@@ -101,7 +101,7 @@ class Universe:
         except ModelError as exc:
             raise UniverseError(str(exc)) from None
         ac = inst.asset_class
-        if ac is AssetClass.EQUITY:
+        if ac is AssetClass.EQUITY or ac is AssetClass.INDEX:
             self._listing(inst.symbol)
         elif ac is AssetClass.FOREX:
             self._forex(inst)
@@ -396,7 +396,9 @@ def _listings(raw: Mapping[str, Any], source: str) -> dict[str, Listing]:
                 inst = parse_symbol(str(name))
             except ModelError as exc:
                 raise UniverseError(f"{where}: {exc}") from None
-            if inst.asset_class is not AssetClass.EQUITY:
+            if kind == "index" and inst.asset_class is not AssetClass.INDEX:
+                raise UniverseError(f"{where}: {inst.symbol} is not a cash index the engine knows (indices: {', '.join(sorted(INDICES))})")
+            if kind != "index" and inst.asset_class is not AssetClass.EQUITY:
                 raise UniverseError(f"{where}: only stocks, ETFs and indices go in [{table}]")
             if not isinstance(entry, dict) or "price" not in entry:
                 raise UniverseError(f"{where}: expected a table with at least a price, e.g. {{ price = \"42.50\", sector = \"Industrials\" }}")

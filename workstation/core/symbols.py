@@ -2,12 +2,16 @@
 
 =============================  =====================================================
 ``AAPL``, ``BRK.B``            equity (or ETF): 1 to 10 letters/digits, ``.`` allowed
+``SPX``, ``NDX``, ``RUT``      cash index: quoted, not traded; its options settle in cash
 ``BTC/USD``                    crypto when either side is a crypto asset
 ``EUR/USD``                    forex when both sides are ISO currencies
 ``ES-2026-12``                 future: root, expiry year and month
 ``AAPL-2026-12-18-200-C``      option: underlying, expiry date, strike, C or P
 ``AAPL261218C00200000``        the OCC form of the same option, accepted on input
 =============================  =====================================================
+
+Options on an index (``SPX-2026-12-18-6000-C``) are European and cash-settled
+(``cash_settled``); options on stocks and ETFs are American and settle in shares.
 
 Symbols are case-insensitive; ``parse_symbol`` returns the canonical upper-case form in
 ``Instrument.symbol``. Tick and lot sizes here are the simulated market's defaults; a real
@@ -26,6 +30,8 @@ FIAT = frozenset(
     "USD EUR GBP JPY CHF CAD AUD NZD SEK NOK DKK HKD SGD CNH MXN ZAR PLN CZK HUF TRY ILS KRW INR BRL".split()
 )
 STABLECOINS = frozenset({"USDT", "USDC", "DAI", "BUSD", "FDUSD", "TUSD"})
+# Cash indices: quoted, never traded themselves; their options are European and cash-settled.
+INDICES = frozenset({"SPX", "NDX", "RUT"})
 
 # Futures roots: (multiplier, tick, currency, exchange).
 FUTURES: dict[str, tuple[Decimal, Decimal, str, str]] = {
@@ -87,6 +93,8 @@ def _parse(key: str, original: str) -> Instrument:
         und, yy, mo, d, right, strike8 = m.groups()
         expiry = _date(2000 + int(yy), int(mo), int(d), original)
         return _option(und, expiry, Decimal(int(strike8)) / 1000, Right(right))
+    if key in INDICES:
+        return Instrument(symbol=key, asset_class=AssetClass.INDEX, exchange="CBOE")
     if _EQUITY.match(key):
         return Instrument(symbol=key, asset_class=AssetClass.EQUITY)
     raise ModelError(
@@ -145,6 +153,12 @@ def _third_friday(year: int, month: int) -> date:
     first = date(year, month, 1)
     offset = (4 - first.weekday()) % 7
     return date(year, month, 1 + offset + 14)
+
+
+def cash_settled(inst: Instrument) -> bool:
+    """Whether an option settles in cash at expiry (an option on a cash index: SPX, NDX, RUT)
+    rather than by delivering its underlying (stock and ETF options: 100 shares)."""
+    return inst.asset_class is AssetClass.OPTION and inst.underlying in INDICES
 
 
 def occ_symbol(inst: Instrument) -> str:
