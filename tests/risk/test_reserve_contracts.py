@@ -1,6 +1,6 @@
 """Buying power held by working orders counts whole contracts and the base currency: a
 10-lot option limit at 8.00 holds $8,000 (not $80), a USD/JPY limit holds its dollars (not
-its yen), a future its notional times the multiplier."""
+its yen), a future its initial margin (not its notional)."""
 
 from __future__ import annotations
 
@@ -43,9 +43,9 @@ async def test_a_usd_jpy_limit_holds_its_value_in_dollars(env):
     assert review.buying_power_after == BP - Decimal(10_000) - Decimal(100)
 
 
-async def test_a_futures_limit_holds_its_notional_times_the_multiplier(env):
+async def test_a_futures_limit_holds_its_initial_margin(env):
     await _working(env, order("ES-2027-03", qty=1, limit_price="3000.00"))  # a resting bid far below
     review = await env.oms.review(order(qty=1, limit_price=100))
-    assert review.buying_power_after == BP - Decimal(3000 * 50) - Decimal(100)
-    big = await env.oms.review(order(qty=501, limit_price=100))  # $50,100 no longer fits beside $150,000
+    assert review.buying_power_after == BP - Decimal(15_000) - Decimal(100)  # ES: $15,000 a contract, not $150,000
+    big = await env.oms.review(order(qty=1851, limit_price=100))  # $185,100 no longer fits beside $15,000
     assert not big.ok and big.rule == "buying_power"

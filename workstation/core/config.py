@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -125,6 +126,27 @@ class SimSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError(f"calendar must be always or nyse, got {self.calendar!r}")
 
 
+class FutureMargin(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One futures root's margin per contract, in its currency:
+    ``[profiles.NAME.margins] ES = { initial = 16000, maintenance = 14500 }``."""
+
+    initial: Decimal
+    maintenance: Decimal
+
+    def __post_init__(self) -> None:
+        for name in ("initial", "maintenance"):
+            value = getattr(self, name)
+            if not value.is_finite() or not 0 < value < _TOO_BIG:
+                raise ValueError(f"margin {name} must be above 0 and below 1e15, got {value}")
+        if self.maintenance > self.initial:
+            raise ValueError(
+                f"margin maintenance {self.maintenance} must not exceed initial {self.initial} (the initial margin is the larger)"
+            )
+
+
+_FUTURES_ROOT = re.compile(r"^[A-Z0-9]{1,5}$")
+
+
 class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     name: str = "paper"
     broker: str = "sim"  # sim, alpaca, ccxt, ib
@@ -138,6 +160,7 @@ class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     options: dict[str, Any] = {}  # broker-specific settings (hosts, ports, exchange id...)
     risk: RiskLimits = RiskLimits()  # [profiles.NAME.risk]
     strategy_risk: dict[str, dict[str, Any]] = {}  # [profiles.NAME.strategy_risk.STRATEGY]: keys that differ
+    margins: dict[str, FutureMargin] = {}  # [profiles.NAME.margins] ROOT = { initial, maintenance }: over the contract table
 
     def __post_init__(self) -> None:
         if not self.initial_cash.is_finite() or not 0 < self.initial_cash < _TOO_BIG:
@@ -152,6 +175,9 @@ class Profile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         except ValueError as exc:
             raise ValueError(f"strategy_risk: {exc}") from None
         _check_endpoints(self.broker, self.options if isinstance(self.options, dict) else {})
+        for root in self.margins:
+            if not _FUTURES_ROOT.match(root):
+                raise ValueError(f"margins: {root!r} is not a futures root (1 to 5 capital letters or digits, e.g. ES)")
 
 
 # Profiles that exist without a settings file. A ``[profiles.NAME]`` table of the same

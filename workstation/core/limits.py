@@ -46,6 +46,11 @@ class RiskLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_orders_per_minute: int | None = 300
     max_orders_per_day: int | None = 5_000
     trading_halted: bool = False
+    # futures: bounded by contracts and margin; max_order_notional and max_position_notional
+    # do not apply to them (their notional is many times the money they tie up)
+    max_future_contracts_per_order: int | None = 10
+    max_future_contracts_position: int | None = None  # one contract month, long or short
+    max_margin_pct: Decimal | None = Decimal(80)  # initial margin of futures held and working, as % of equity
     # option greeks (workstation.risk.greek_limits): the net figure of the positions plus the
     # order's own, in money (workstation.trading.greeks); an order that brings a figure closer
     # to zero always passes. Account-wide ("net") and for any one underlying ("underlying").

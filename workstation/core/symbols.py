@@ -49,6 +49,26 @@ FUTURES: dict[str, tuple[Decimal, Decimal, str, str]] = {
     "6E": (Decimal(125000), Decimal("0.00005"), "USD", "CME"),
 }
 
+# Futures margin per contract, in the contract's currency: (initial, maintenance). Exchange
+# levels as of late 2026, rounded (a broker's own figures differ and change with volatility);
+# a profile overrides them in ``[profiles.NAME.margins]``. A root not listed here is margined
+# at a share of its notional: ``UNLISTED_MARGIN_PCT``.
+FUTURES_MARGIN: dict[str, tuple[Decimal, Decimal]] = {
+    "ES": (Decimal(15_000), Decimal(13_500)),
+    "MES": (Decimal(1_500), Decimal(1_350)),
+    "NQ": (Decimal(23_000), Decimal(21_000)),
+    "MNQ": (Decimal(2_300), Decimal(2_100)),
+    "YM": (Decimal(11_000), Decimal(10_000)),
+    "RTY": (Decimal(7_500), Decimal(6_800)),
+    "CL": (Decimal(6_000), Decimal(5_500)),
+    "GC": (Decimal(17_000), Decimal(15_500)),
+    "SI": (Decimal(18_000), Decimal(16_500)),
+    "ZN": (Decimal(2_300), Decimal(2_100)),
+    "ZB": (Decimal(4_600), Decimal(4_200)),
+    "6E": (Decimal(2_800), Decimal(2_550)),
+}
+UNLISTED_MARGIN_PCT: tuple[Decimal, Decimal] = (Decimal(10), Decimal(9))  # % of notional: initial, maintenance
+
 _EQUITY = re.compile(r"^[A-Z][A-Z0-9]{0,9}(\.[A-Z]{1,2})?$")
 _PAIR = re.compile(r"^([A-Z0-9]{2,10})/([A-Z0-9]{2,10})$")
 _FUTURE = re.compile(r"^([A-Z0-9]{1,5})-(\d{4})-(\d{2})$")

@@ -3,7 +3,10 @@
 ``RiskMonitor`` follows equity (on every fill, and on quotes of held symbols) against the
 daily loss limit (absolute and % of start-of-day equity), the intraday drawdown from the
 day's equity high and the total drawdown from the all-time peak. The trading day rolls
-at ``day_roll`` in ``day_timezone`` (17:00 America/New_York by default).
+at ``day_roll`` in ``day_timezone`` (17:00 America/New_York by default). Holding futures,
+it also watches for a margin call: equity below the maintenance margin of the futures held
+(``Portfolio.futures_margin``) trips the breaker and raises a critical "Margin call" alert;
+maintenance margin at ``near_pct`` of equity raises a "Margin warning" first.
 
 A breach trips the ``CircuitBreaker``: working orders that open or grow a position are
 canceled, new ones are rejected by the pre-trade checks, orders that reduce a position
@@ -211,7 +214,10 @@ class RiskMonitor:
         if changed:
             self._save()
         day_pnl = equity - st.start
+        held = self.portfolio.futures_margin() if self.portfolio.broker_account is None else None
         return {
+            "maintenance": held[1] if held is not None else ZERO,
+            "futures": Decimal(held is not None),
             "equity": equity,
             "start": st.start,
             "day_pnl": day_pnl,
@@ -245,6 +251,10 @@ class RiskMonitor:
         if lim.max_drawdown_pct is not None:
             out.append(("max_drawdown_pct", m["dd"], lim.max_drawdown_pct,
                         f"drawdown {fmt_pct(m['dd'])} from the equity peak exceeds max_drawdown_pct {plain(lim.max_drawdown_pct)}%"))
+        if m["futures"]:  # a margin call: always watched while futures are held
+            out.append(("margin_call", m["maintenance"], m["equity"],
+                        f"margin call: equity {fmt_money(m['equity'])} is below the maintenance margin "
+                        f"{fmt_money(m['maintenance'])} of the futures held"))
         return out
 
     def breaches(self) -> list[str]:
@@ -256,16 +266,32 @@ class RiskMonitor:
         m = self.measures()
         near = self.store.limits.near_pct
         breached = []
+        margin_call = False
         for rule, used, limit, text in self._checks(m):
             if used > limit:
                 breached.append(text)
+                margin_call = margin_call or rule == "margin_call"
             elif limit > 0 and used * HUNDRED >= limit * near and rule not in self._warned:
                 self._warned.add(rule)
-                title = "Drawdown warning" if "drawdown" in rule else "Daily loss warning"
+                if rule == "margin_call":
+                    title = "Margin warning"
+                    message = (f"maintenance margin {fmt_money(used)} is {fmt_pct(used / limit * HUNDRED)} of equity "
+                               f"{fmt_money(limit)}: a margin call comes when equity falls below it")
+                else:
+                    title = "Drawdown warning" if "drawdown" in rule else "Daily loss warning"
+                    message = f"{rule.replace('_', ' ')}: {plain(used.quantize(Decimal('0.01')))} used of {plain(limit)} (near the limit)"
                 self.bus.publish(AlertRaised(
-                    title=title, message=f"{rule.replace('_', ' ')}: {plain(used.quantize(Decimal('0.01')))} used of {plain(limit)} (near the limit)",
-                    priority="high", source="risk", ts=self.clock.time(), key=f"near-{rule}",
+                    title=title, message=message, priority="high", source="risk", ts=self.clock.time(), key=f"near-{rule}",
                 ))
+        if margin_call and "margin_call:breach" not in self._warned:
+            self._warned.add("margin_call:breach")
+            text = next(t for t in breached if t.startswith("margin call"))
+            self.bus.publish(AlertRaised(
+                title="Margin call", message=f"{text}: reduce the futures or add cash",
+                priority="critical", source="risk", ts=self.clock.time(), key="margin-call",
+            ))
+        elif not margin_call:
+            self._warned.discard("margin_call:breach")
         if breached:
             self._save(force=True)
             if self.breaker.trip(breached[0]):
@@ -280,7 +306,8 @@ class RiskMonitor:
             raise RiskError("resetting the circuit breaker needs confirmation")
         still = self.breaches()
         if still:
-            raise RiskError(f"cannot reset the circuit breaker while the breach persists: {still[0]} (raise the limit first)")
+            fix = "reduce the futures or add cash first" if still[0].startswith("margin call") else "raise the limit first"
+            raise RiskError(f"cannot reset the circuit breaker while the breach persists: {still[0]} ({fix})")
         self._warned.clear()
         self.breaker._reset(who)
         self.publish_status()

@@ -9,6 +9,12 @@ Checks, in order: trading halted, circuit breaker, order quantity, order notiona
 collar, order rate (second, minute, day), open orders, shorting, position quantity and
 notional, gross and net exposure, symbol and sector concentration, buying power.
 
+Futures are bounded by contracts and margin instead of notional: ``max_future_contracts_per_order``
+takes the place of ``max_order_notional``, ``max_future_contracts_position`` and
+``max_margin_pct`` (the initial margin of the futures held and working, plus this order's,
+as % of equity) that of ``max_position_notional``, and an order uses its initial margin of
+the buying power, not its notional (``workstation.trading.margin``).
+
 The order rate counts every order the order manager sends *or refuses* (``record_sent``,
 ``record_refused``), so a client flooding refused orders is throttled; once a window is
 full, ``throttled`` refuses the next order before any other check (the order manager asks it
@@ -41,6 +47,8 @@ import msgspec
 from workstation.core.formatting import dollars
 from workstation.core.limits import LimitStore, RiskLimits, day_start
 from workstation.core.model import BUY, SELL, ZERO, Instrument, Order, OrderType, Side, plain
+from workstation.risk import futures
+from workstation.trading.margin import is_margined
 from workstation.trading.portfolio import Portfolio
 from workstation.core.sectors import SectorMap
 from workstation.trading.taxlots import TaxLots
@@ -338,7 +346,11 @@ class PreTradeRisk:
             return None  # flattening or protecting must not be stopped by a per-order cap or the flow limits
         if lim.max_order_qty is not None and order.qty > lim.max_order_qty:
             return "max_order_qty", f"order quantity {fmt_qty(order.qty)} exceeds max_order_qty {fmt_qty(lim.max_order_qty)}"
-        if lim.max_order_notional is not None and ctx.notional > lim.max_order_notional:
+        if is_margined(ctx.instrument):  # futures: contracts, not notional (workstation.risk.futures)
+            found = futures.per_order(order, lim)
+            if found is not None:
+                return found
+        elif lim.max_order_notional is not None and ctx.notional > lim.max_order_notional:
             return "max_order_notional", (
                 f"order notional {fmt_money(ctx.notional)} exceeds max_order_notional {fmt_money(lim.max_order_notional)}"
             )
@@ -421,7 +433,7 @@ class PreTradeRisk:
         found = self._collar(order, lim)
         if found is not None:
             return Verdict(False, found[1], found[0])
-        if lim.max_order_notional is not None and ctx.notional > lim.max_order_notional:
+        if lim.max_order_notional is not None and ctx.notional > lim.max_order_notional and not is_margined(ctx.instrument):
             leg = _LEG.get(order.role or "", "order")
             return Verdict(False, (
                 f"{leg} notional {fmt_money(ctx.notional)} exceeds max_order_notional {fmt_money(lim.max_order_notional)}"
@@ -441,7 +453,14 @@ class PreTradeRisk:
         inst = ctx.instrument
         unit_value = pf.to_base(ctx.price * inst.multiplier, inst.currency)
         after_notional = after * unit_value  # signed, base currency
-        if lim.max_position_notional is not None and abs(after_notional) > lim.max_position_notional:
+        future = is_margined(inst)
+        if future:
+            found = futures.position_and_margin(
+                pf, order, lim, after, lambda: self.margin_in_use(exclude=order.id) + self._cost(ctx),
+            )
+            if found is not None:
+                return found
+        elif lim.max_position_notional is not None and abs(after_notional) > lim.max_position_notional:
             return "max_position_notional", (
                 f"position in {order.symbol} would be worth {fmt_money(abs(after_notional))}, "
                 f"exceeding max_position_notional {fmt_money(lim.max_position_notional)}"
@@ -475,8 +494,19 @@ class PreTradeRisk:
         bp = self.buying_power_after(ctx)
         if bp < ZERO:
             cost = self._cost(ctx)
-            return "buying_power", f"insufficient buying power: order needs {fmt_money(cost)}, {fmt_money(max(bp + cost, ZERO))} available"
+            what = " of initial margin" if future else ""
+            return "buying_power", f"insufficient buying power: order needs {fmt_money(cost)}{what}, {fmt_money(max(bp + cost, ZERO))} available"
         return None
+
+    def order_margin(self, ctx: OrderContext) -> Decimal | None:
+        """The initial margin a futures order needs (None for anything else: its notional is what counts)."""
+        if not is_margined(ctx.instrument):
+            return None
+        return self.portfolio.order_margin(ctx.order.symbol, ctx.order.qty, ctx.price)
+
+    def margin_in_use(self, exclude: str | None = None) -> Decimal:
+        """Initial margin of the futures held and of the working futures orders that open."""
+        return futures.margin_in_use(self.portfolio, self.working_orders(), self.last_price, exclude)
 
     def exposures(self) -> dict[str, Decimal]:
         """Signed exposure of every open position in the base currency, in one pass."""
@@ -489,7 +519,10 @@ class PreTradeRisk:
         return out
 
     def _cost(self, ctx: OrderContext) -> Decimal:
-        """Buying power an order uses: its notional (cash accounts: buys only)."""
+        """Buying power an order uses: its notional (cash accounts: buys only); a futures
+        order its initial margin, either side."""
+        if is_margined(ctx.instrument):
+            return self.portfolio.order_margin(ctx.order.symbol, ctx.order.qty, ctx.price)
         if self.portfolio.margin:
             return ctx.notional
         return ctx.notional if ctx.order.side is Side.BUY else ZERO
@@ -512,8 +545,9 @@ class PreTradeRisk:
             price = o.limit_price or o.stop_price
             if price is not None and o.parent_id is None:
                 pos = pf.qty(o.symbol)
-                if not reducing(pos, o.side, o.remaining):
-                    reserved += pf.value(o.symbol, o.remaining, price)
+                if not reducing(pos, o.side, o.remaining):  # (a futures order holds its initial margin)
+                    held = pf.order_margin(o.symbol, o.remaining, price) if pf.margined(o.symbol) else None
+                    reserved += pf.value(o.symbol, o.remaining, price) if held is None else held
         if ctx.reducing:
             return buying_power - reserved
         return buying_power - reserved - self._cost(ctx)
@@ -552,5 +586,7 @@ class PreTradeRisk:
             row("orders today", Decimal(today), lim.max_orders_per_day, "orders", near),
         ]
         if pf.margin and equity > 0 and pf.broker_account is None:  # the broker's own figure is shown as it is
-            rows.append(row("buying power used", gross, equity * pf.leverage, "$", near))
+            rows.append(row("buying power used", pf.charged_exposure(), equity * pf.leverage, "$", near))
+        if pf.broker_account is None:  # holding futures: margin used against max_margin_pct, and the margin call line
+            rows += [row(*args, near) for args in futures.margin_rows(pf, lim, equity)]
         return rows

@@ -167,6 +167,7 @@ class Review(msgspec.Struct, frozen=True, kw_only=True):
     buying_power_after: Decimal
     ok: bool
     reason: str | None = None
+    margin: Decimal | None = None  # the initial margin a futures order needs (None: not a future)
     rule: str | None = None
     warnings: tuple[str, ...] = ()
     combo: ComboFigures | None = None  # a combo's legs, net price, payoff and net Greeks (EngineAPI.review)
@@ -439,7 +440,7 @@ class OrderManager:
             symbol=draft.symbol, side=draft.side, qty=draft.qty, type=draft.type, tif=draft.tif,
             limit_price=draft.limit_price, stop_price=draft.stop_price, price=ctx.price,
             notional=ctx.notional, commission=commission,
-            buying_power_after=self.risk.buying_power_after(ctx) - commission,
+            buying_power_after=self.risk.buying_power_after(ctx) - commission, margin=self.risk.order_margin(ctx),
             ok=verdict.ok, reason=verdict.reason, rule=verdict.rule, warnings=verdict.warnings,
         )
 

@@ -13,7 +13,11 @@ Rules (average-cost accounting):
 * Values in another currency are converted to the base currency at the current rate
   from the feed (``rate`` callable).
 * Buying power: a cash account has its base-currency cash; a margin account has
-  ``equity * leverage - gross exposure`` (never below zero). A broker that keeps the
+  ``equity * leverage - gross exposure`` (never below zero). A futures position is charged
+  its initial margin there (``workstation.trading.margin``), not its notional: a margin
+  account has ``equity * leverage - gross exposure of the rest - futures initial margin``,
+  a cash account its cash less that margin. Holding futures, the account shows their initial
+  and maintenance margin and the excess liquidity (equity less maintenance margin). A broker that keeps the
   account (``Broker.keeps_account``) knows better: once its figures are taken
   (``take_account``), the buying power, margin and day-trade figures shown and checked are
   the broker's, as of ``broker_at`` (the pre-trade check holds what our orders sent since
@@ -38,6 +42,7 @@ from decimal import Decimal
 import msgspec
 
 from workstation.core.model import BUY, ZERO, Account, Fill, Instrument, Position, Quote, to_decimal
+from workstation.trading.margin import MarginTable, is_margined
 
 MANUAL = "manual"
 RECENT_SECONDS = 2 * 86_400  # how far back fills are remembered for ``traded_since`` (a trading day is at most 25 hours)
@@ -118,6 +123,7 @@ class Portfolio:
         rate: Callable[[str], Decimal | None] | None = None,
         margin: bool = True,
         leverage: Decimal = Decimal(2),
+        margins: MarginTable | None = None,
     ) -> None:
         self.base = base_currency
         self.cash: dict[str, Decimal] = {base_currency: Decimal(initial_cash)}
@@ -125,6 +131,7 @@ class Portfolio:
         self._rate = rate or (lambda ccy: None)
         self.margin = margin
         self.leverage = Decimal(leverage)
+        self.margins = margins or MarginTable()
         self.book = Book()
         self.books: dict[str, Book] = {}
         self.marks: dict[str, float] = {}
@@ -325,6 +332,46 @@ class Portfolio:
                 total += self.exposure(sym) * (1 if pos.qty > 0 else -1)
         return total
 
+    # -- futures margin
+    def order_margin(self, symbol: str, qty: Decimal, price: Decimal | None) -> Decimal:
+        """Initial margin ``qty`` contracts of future ``symbol`` tie up, in the base currency
+        (zero for anything else: it is charged its notional)."""
+        inst = self._inst(symbol)
+        if not is_margined(inst):
+            return ZERO
+        return self.to_base(self.margins.initial(inst, qty, price), inst.currency)
+
+    def margined(self, symbol: str) -> bool:
+        """Whether ``symbol`` is charged its margin (a future) rather than its notional."""
+        return is_margined(self._inst(symbol))
+
+    def futures_margin(self) -> tuple[Decimal, Decimal] | None:
+        """(initial, maintenance) margin of the futures held, in the base currency, at the
+        mark; None when no futures are held."""
+        initial = maintenance = ZERO
+        held = False
+        for sym, pos in self.book.positions.items():
+            if not pos.qty:
+                continue
+            inst = self._inst(sym)
+            if not is_margined(inst):
+                continue
+            held = True
+            contract = self.margins.per_contract(inst, self.last(sym) or pos.avg)
+            initial += self.to_base(abs(pos.qty) * contract.initial, inst.currency)
+            maintenance += self.to_base(abs(pos.qty) * contract.maintenance, inst.currency)
+        return (initial, maintenance) if held else None
+
+    def charged_exposure(self) -> Decimal:
+        """What the positions use of a margin account's ``equity * leverage``: the notional of
+        everything but futures, and the futures' initial margin."""
+        total = ZERO
+        for sym, pos in self.book.positions.items():
+            if pos.qty and not is_margined(self._inst(sym)):
+                total += self.exposure(sym)
+        held = self.futures_margin()
+        return total + held[0] if held is not None else total
+
     def cash_base(self) -> Decimal:
         cash = self.cash
         if len(cash) == 1 and self.base in cash:  # the common case: no conversion
@@ -341,8 +388,9 @@ class Portfolio:
 
     def _buying_power(self, cash: Decimal, equity: Decimal) -> Decimal:
         if self.margin:
-            return max(ZERO, equity * self.leverage - self.gross_exposure())
-        return max(ZERO, cash)
+            return max(ZERO, equity * self.leverage - self.charged_exposure())
+        held = self.futures_margin()
+        return max(ZERO, cash - held[0] if held is not None else cash)
 
     def buying_power(self) -> Decimal:
         """``account().buying_power`` without building the rest of the account."""
@@ -369,7 +417,12 @@ class Portfolio:
         )
         theirs = self.broker_account
         if theirs is None:
-            return mine
+            held = self.futures_margin()
+            if held is None:
+                return mine  # (margin figures are for futures: none shown without them)
+            return msgspec.structs.replace(
+                mine, initial_margin=held[0], maintenance_margin=held[1], excess_liquidity=equity - held[1],
+            )
 
         def base(amount: Decimal | None) -> Decimal | None:
             return None if amount is None else self.to_base(amount, theirs.currency)

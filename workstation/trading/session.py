@@ -42,6 +42,7 @@ from workstation.trading.oms import OrderManager
 from workstation.trading.portfolio import Portfolio
 from workstation.trading.settlement import SOURCE as SETTLED
 from workstation.trading.settlement import Settled, Settlement, market_prices
+from workstation.trading.margin import MarginTable
 from workstation.risk.checks import PreTradeRisk
 from workstation.risk.greek_limits import GreekLimits
 from workstation.trading.greeks import GreekBook, load_betas
@@ -133,6 +134,7 @@ class Session:
         portfolio = Portfolio(
             base_currency=profile.base_currency, initial_cash=initial, instrument=instrument,
             rate=quotes.rate, margin=profile.account_type == "margin", leverage=profile.leverage,
+            margins=MarginTable(profile.margins),
         )
         for amount, currency, _reason in journal.cash_entries():
             portfolio.adjust_cash(amount, currency)
@@ -215,7 +217,7 @@ class Session:
         bus.subscribe(OrderSubmitted, lambda e: risk.record_sent(e.order))
         # a symbol with a working order or a position is priced for as long as it has one,
         # whatever the watchlist says (P&L, exposure and the risk checks read its quotes)
-        bus.subscribe(OrderSubmitted, lambda e: session.keep_priced(e.order.symbol))
+        bus.subscribe(OrderSubmitted, lambda e: [session.keep_priced(s) for s in ([leg.symbol for leg in e.order.legs] or [e.order.symbol])])
         bus.subscribe(OrderFilled, lambda e: session.keep_priced(e.fill.symbol))
         bus.subscribe(OrderFilled, lambda e: [session.keep_priced(u) for u in greeks.underlyings([e.fill.symbol])])
         if broker.keeps_account:  # the broker's buying power and margin move with every fill
