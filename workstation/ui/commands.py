@@ -15,6 +15,14 @@ Orders::
     buy 100 AAPL @ 185 tp 195 sl 180   bracket: take-profit and stop-loss
     sell 100 AAPL trail 2%             trailing stop (percent, or an amount: trail 1.50)
 
+Spreads (one combo order; ``workstation.trading.spreads`` holds the phrase and the legs)::
+
+    buy 1 AAPL 2026-12-18 200/210 call vertical @ 3.10         @ is the net debit (buy) or credit (sell)
+    sell 2 SPY 2026-12-18 590/600/610/620 iron condor @ 2.05
+    buy 1 AAPL 2026-12-18 230 straddle @ 12.40                 also: 220/240 strangle, 200/210/220 call butterfly
+    buy 1 AAPL 2026-12-18/2027-01-15 230 call calendar @ 3.00  ES 2026-12/2027-03 calendar
+    buy 1 legs +AAPL-2026-12-18-200-C -2 AAPL-2026-12-18-210-C @ 0.50
+
 Other commands: ``cancel ID``, ``cancel all``, ``flatten AAPL``, ``flatten all``,
 ``watch add TSLA``, ``watch rm TSLA``, ``watch list NAME``, ``theme NAME``, ``help``;
 risk: ``kill`` (the kill switch; only the whole word), ``reset-breaker``,
@@ -34,6 +42,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from workstation.core.model import ModelError, OrderType, Side, TimeInForce, infer_order_type, plain, to_decimal
 from workstation.core.symbols import parse_symbol
+from workstation.trading.spreads import Spread, SpreadError, is_phrase, parse_phrase
 
 
 class ParseError(ValueError):
@@ -58,6 +67,17 @@ class OrderCommand:
     take_profit: Decimal | None = None
     stop_loss: Decimal | None = None
     short: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SpreadCommand:
+    """A combo order: ``qty`` units of ``spread`` (legs for one unit bought) on ``side``."""
+
+    side: Side
+    qty: Decimal
+    spread: Spread
+    limit_price: Decimal | None = None  # net per unit; may be zero or negative (a credit bought)
+    tif: TimeInForce = TimeInForce.DAY
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +128,7 @@ class AlertCommand:
 
 
 Command = (
-    OrderCommand | CancelCommand | FlattenCommand | WatchCommand | ThemeCommand | HelpCommand
+    OrderCommand | SpreadCommand | CancelCommand | FlattenCommand | WatchCommand | ThemeCommand | HelpCommand
     | KillCommand | ResetBreakerCommand | RiskSetCommand | AlertCommand
 )
 
@@ -152,6 +172,7 @@ WATCH_ACTIONS = {"add": "add", "rm": "rm", "remove": "rm", "del": "rm", "delete"
 
 GRAMMAR_HELP = (
     "buy|sell|short QTY|$AMOUNT SYMBOL [@|lmt PRICE] [stp PRICE] [trail N|N%] [tp PRICE sl PRICE] [day|gtc|ioc|fok]",
+    "buy|sell QTY AAPL 2026-12-18 200/210 call vertical [@ NET]  ·  straddle, strangle, butterfly, iron condor, calendar, legs +SYM -SYM",
     "cancel ID|all",
     "flatten SYMBOL|all",
     "watch add|rm SYMBOL  ·  watch list NAME",
@@ -304,9 +325,11 @@ def _alert(text: str) -> AlertCommand:
     return AlertCommand(rule)
 
 
-def _order(verb: str, words: list[str]) -> OrderCommand:
+def _order(verb: str, words: list[str]) -> OrderCommand | SpreadCommand:
     if len(words) < 2:
         raise ParseError(f"usage: {verb} QTY SYMBOL [@ PRICE] ... (for example: {verb} 100 AAPL)")
+    if is_phrase(words[1:]):
+        return _spread(verb, words)
     amount, sym = words[0], words[1]
     qty = notional = None
     if amount.startswith("$"):
@@ -365,6 +388,52 @@ def _order(verb: str, words: list[str]) -> OrderCommand:
         limit_price=limit, stop_price=stop, trail_amount=trail_amount, trail_percent=trail_percent,
         tif=tif or TimeInForce.DAY, take_profit=fields.get("tp"), stop_loss=fields.get("sl"), short=verb == "short",
     )
+
+
+def _spread(verb: str, words: list[str]) -> SpreadCommand:
+    """``QTY`` then the spread phrase, then the order's own words: ``@ NET`` and a time in force."""
+    if verb == "short":
+        raise ParseError("a spread is bought or sold: sell it to take the other side")
+    if words[0].startswith("$"):
+        raise ParseError("a spread is ordered in whole units, not an amount of money")
+    qty = _positive(words[0], "quantity")
+    if qty != qty.to_integral_value():
+        raise ParseError(f"a spread is ordered in whole units, got {words[0]}")
+    end = len(words)
+    for i in range(2, len(words)):
+        try:
+            resolve(words[i], KEYWORDS, "keyword")
+        except ParseError:
+            continue
+        end = i
+        break
+    try:
+        spread = parse_phrase(words[1:end])
+    except SpreadError as exc:
+        raise ParseError(str(exc)) from None
+    limit: Decimal | None = None
+    tif: TimeInForce | None = None
+    i = end
+    while i < len(words):
+        key = resolve(words[i], KEYWORDS, "keyword")
+        if key in ("day", "gtc", "ioc", "fok"):
+            if tif is not None:
+                raise ParseError("time in force given twice")
+            tif = TimeInForce(key)
+            i += 1
+        elif key == "limit":
+            if limit is not None:
+                raise ParseError("net price given twice")
+            if i + 1 >= len(words):
+                raise ParseError(f"{words[i]!r} needs the net price")
+            limit = _number(words[i + 1], "net price")  # a combo's may be zero or negative
+            i += 2
+        elif key == "market":
+            i += 1
+        else:
+            raise ParseError(f"a spread takes a net price (@ 3.10) and a time in force, not {words[i]!r}")
+    return SpreadCommand(side=Side.BUY if verb == "buy" else Side.SELL, qty=qty, spread=spread, limit_price=limit,
+                         tif=tif or TimeInForce.DAY)
 
 
 def notional_qty(amount: Decimal, price: Decimal, lot: Decimal) -> Decimal:

@@ -26,6 +26,7 @@ from workstation.ui.commands import (
     ParseError,
     ResetBreakerCommand,
     RiskSetCommand,
+    SpreadCommand,
     ThemeCommand,
     WatchCommand,
     notional_qty,
@@ -60,6 +61,16 @@ def describe_order(o: Order) -> str:
 log = logging.getLogger(__name__)
 
 
+def spread_request(cmd: SpreadCommand, source: str = "ui") -> OrderRequest:
+    """The combo OrderRequest a typed spread stands for (legs for one unit bought; the engine
+    names the order and checks its legs and net price)."""
+    return OrderRequest(
+        symbol=cmd.spread.underlying, side=cmd.side, qty=cmd.qty,
+        type=OrderType.MARKET if cmd.limit_price is None else OrderType.LIMIT,
+        limit_price=cmd.limit_price, tif=cmd.tif, legs=cmd.spread.legs, source=source,
+    )
+
+
 def command_problem(exc: Exception) -> str:
     """One line for a command that could not become an intent, whatever went wrong."""
     if isinstance(exc, (ParseError, ModelError)):
@@ -82,6 +93,8 @@ class IntentsMixin:
         try:
             cmd = parse(text)
             request, note = self.order_request(cmd) if isinstance(cmd, OrderCommand) else (None, "")
+            if isinstance(cmd, SpreadCommand):
+                request, note = spread_request(cmd), ""
         except Exception as exc:  # whatever the line holds, the workstation stays up: one line
             problem = command_problem(exc)
             self.command_error(problem)
