@@ -356,6 +356,10 @@ from workstation.cli.data import register as _register_data  # noqa: E402
 
 _register_data(app)
 
+from workstation.cli.chain import register as _register_chain  # noqa: E402
+
+_register_chain(app)
+
 
 # --------------------------------------------------------------------------- default
 

@@ -23,13 +23,12 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from workstation.serve import protocol as P
 from workstation.api import AccountSnapshot, EngineInfo, Handler, IntentError
-from workstation.core.chain import OptionChain
 from workstation.core.clock import Clock, LiveClock
 from workstation.core.model import (
     AlertRaised,
@@ -42,6 +41,9 @@ from workstation.core.model import (
     Quote,
 )
 from workstation.trading.oms import Review
+
+if TYPE_CHECKING:
+    from workstation.core.chain import OptionChain
 
 log = logging.getLogger(__name__)
 
@@ -502,6 +504,8 @@ class RemoteEngine:
             return []
 
     async def option_chain(self, underlying: str, expiry: date | None = None, strikes: int | None = None) -> OptionChain:
+        from workstation.core.chain import OptionChain  # numpy and scipy: only for a face that asks
+
         return await self._request(P.GetChain(id=self._next(), underlying=underlying, expiry=expiry, strikes=strikes), OptionChain)
 
     def alerts(self) -> list[AlertRaised]:
