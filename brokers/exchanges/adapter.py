@@ -44,6 +44,7 @@ import random
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
@@ -69,7 +70,9 @@ from brokers.base import (
     redact,
     redact_report,
 )
+from brokers.exchanges.chains import fetch_chain
 from brokers.exchanges.config import CcxtConfig, RedactingLogger, key_variables, load_keys, rewrite_urls
+from workstation.core.chain import OptionChain
 from workstation.core.clock import Clock
 from workstation.core.model import (
     ZERO,
@@ -541,6 +544,18 @@ class CcxtBroker:
 
     def snapshot(self, symbol: str) -> Quote | None:
         return self._quotes.get(symbol)
+
+    async def option_chain(self, underlying: str, expiry: date | None = None) -> OptionChain:
+        """The exchange's options on an asset, with its own Greeks (brokers/exchanges/chains.py);
+        "<exchange> lists no options" where it has none."""
+        ex = self._require()
+        ours = underlying.strip().upper()
+        q = self._quotes.get(ours if "/" in ours else f"{ours}/{self.base_currency}")
+        spot = ((q.bid + q.ask) / 2 if q.bid > 0 and q.ask > 0 else q.last or None) if q else None
+        try:
+            return await fetch_chain(ex, self.name, ours, expiry, now=self.clock.time(), spot=spot)
+        except ccxt.BaseError as exc:
+            raise BrokerError(self._reason(exc)) from None
 
     # ------------------------------------------------------------------ orders out
     def _order_args(self, order: Order, market: dict[str, Any]) -> tuple[str, Decimal | None, dict[str, Any]]:

@@ -20,6 +20,7 @@ Websockets: ``/ws/<n>`` (``SUBSCRIBE`` to ``<sym>@ticker`` / ``<sym>@bookTicker`
 from __future__ import annotations
 
 import asyncio
+import calendar
 import hashlib
 import hmac
 import itertools
@@ -87,6 +88,31 @@ class FakeOrder:
 
 
 @dataclass
+class OptionMarket:
+    """One binance option (eapi): ``BTC-261225-100000-C``, its quote, mark Greeks and open interest."""
+
+    symbol: str
+    underlying: str  # BTCUSDT
+    expiry_ms: int  # 08:00 UTC on the expiry date
+    strike: str
+    side: str  # CALL / PUT
+    bid: str = "0"
+    ask: str = "0"
+    last: str = "0"
+    volume: str = "0"
+    mark: str = "0"
+    mark_iv: str = "0"
+    bid_iv: str = "0"
+    ask_iv: str = "0"
+    delta: str = "0"
+    gamma: str = "0"
+    theta: str = "0"
+    vega: str = "0"
+    open_interest: str = "0"
+    index: str = "0"  # the underlying's index price (exercisePrice)
+
+
+@dataclass
 class BinanceFake:
     api_key: str = "fake-key"
     secret: str = "fake-secret"
@@ -124,6 +150,7 @@ class BinanceFake:
         self._runner: web.AppRunner | None = None
         self.port = 0
         self._ticker: asyncio.Task[None] | None = None
+        self.options: dict[str, OptionMarket] = {}  # binance options (eapi), by symbol: list_option
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> BinanceFake:
@@ -144,6 +171,7 @@ class BinanceFake:
     async def _serve(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/api/v3/{path:.*}", self._rest)
+        app.router.add_get("/eapi/v1/{path:.*}", self._eapi)
         app.router.add_get("/ws-api/v3", self._user_ws)
         app.router.add_get("/ws", self._public_ws)
         app.router.add_get("/ws/{n}", self._public_ws)
@@ -269,6 +297,68 @@ class BinanceFake:
                 for m in self.markets.values()
             ],
         }
+
+    # ------------------------------------------------------------------ options (eapi)
+    def list_option(self, symbol: str, **fields: str) -> OptionMarket:
+        """List an option named as binance names it (``BTC-261225-100000-C``); ``fields`` set its quote and Greeks."""
+        base, yymmdd, strike, right = symbol.split("-")
+        expiry = calendar.timegm(time.strptime(f"20{yymmdd} 08:00", "%Y%m%d %H:%M")) * 1000
+        o = OptionMarket(symbol, f"{base}USDT", expiry, strike, "CALL" if right == "C" else "PUT", **fields)
+        self.options[symbol] = o
+        return o
+
+    async def _eapi(self, request: web.Request) -> web.StreamResponse:
+        """Public options market data as binance's eapi serves it: exchangeInfo, ticker, mark, openInterest."""
+        path = request.match_info["path"]
+        p = dict(request.query)
+        self.requests.append((request.method, f"eapi/{path}", p))
+        if path == "exchangeInfo":
+            bases = sorted({o.underlying for o in self.options.values()})
+            return web.json_response({
+                "timezone": "UTC", "serverTime": self._now, "rateLimits": [],
+                "optionContracts": [{"id": i, "baseAsset": u[:-4], "quoteAsset": "USDT", "underlying": u, "settleAsset": "USDT"}
+                                    for i, u in enumerate(bases, 1)],
+                "optionAssets": [{"id": 1, "name": "USDT"}],
+                "optionSymbols": [
+                    {
+                        "contractId": 1, "expiryDate": o.expiry_ms, "id": n, "symbol": o.symbol, "side": o.side,
+                        "strikePrice": f"{Decimal(o.strike):.8f}", "underlying": o.underlying, "unit": 1, "status": "TRADING",
+                        "filters": [{"filterType": "PRICE_FILTER", "minPrice": "5", "maxPrice": "100000", "tickSize": "5"},
+                                    {"filterType": "LOT_SIZE", "minQty": "0.01", "maxQty": "1000", "stepSize": "0.01"}],
+                        "makerFeeRate": "0.00020000", "takerFeeRate": "0.00020000", "minQty": "0.01", "maxQty": "1000",
+                        "initialMargin": "0.15000000", "maintenanceMargin": "0.07500000", "minInitialMargin": "0.10000000",
+                        "minMaintenanceMargin": "0.05000000", "priceScale": 0, "quantityScale": 2, "quoteAsset": "USDT",
+                    }
+                    for n, o in enumerate(self.options.values(), 2000)
+                ],
+            })
+        chosen = [o for o in self.options.values() if "symbol" not in p or o.symbol == p["symbol"]]
+        if path == "ticker":
+            return web.json_response([
+                {"symbol": o.symbol, "priceChange": "0", "priceChangePercent": "0", "lastPrice": o.last, "lastQty": "0",
+                 "open": o.last, "high": o.last, "low": o.last, "volume": o.volume, "amount": "0", "bidPrice": o.bid,
+                 "askPrice": o.ask, "openTime": self._now - 86_400_000, "closeTime": self._now, "firstTradeId": 1,
+                 "tradeCount": 1, "strikePrice": o.strike, "exercisePrice": o.index}
+                for o in chosen
+            ])
+        if path == "mark":
+            return web.json_response([
+                {"symbol": o.symbol, "markPrice": o.mark, "bidIV": o.bid_iv, "askIV": o.ask_iv, "markIV": o.mark_iv,
+                 "delta": o.delta, "theta": o.theta, "gamma": o.gamma, "vega": o.vega, "highPriceLimit": "100000",
+                 "lowPriceLimit": "5", "riskFreeInterest": "0.1"}
+                for o in chosen
+            ])
+        if path == "openInterest":
+            wanted = [o for o in self.options.values()
+                      if o.underlying == f"{p.get('underlyingAsset')}USDT" and o.symbol.split("-")[1] == p.get("expiration")]
+            if not wanted:
+                return self._error({"code": -1121, "msg": "Invalid symbol."}, 400)
+            return web.json_response([
+                {"symbol": o.symbol, "sumOpenInterest": o.open_interest,
+                 "sumOpenInterestUsd": str(Decimal(o.open_interest) * Decimal(o.index or 0)), "timestamp": str(self._now)}
+                for o in wanted
+            ])
+        return self._error({"code": -1100, "msg": f"unknown endpoint {request.method} eapi/{path}"}, 404)
 
     def _ticker_row(self, m: Market) -> dict[str, Any]:
         change = m.last - m.open
