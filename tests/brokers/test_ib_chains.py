@@ -3,35 +3,42 @@ market data with open interest and TWS's option computations)."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 
 import pytest
 
 from brokers.base import BrokerError
+from tests.conftest import run_cli
 from tests.fakes.ib_harness import ib_broker, until
-from tests.fakes.tws_fake import FakeTWS, default_contracts, option_contracts
+from tests.fakes.tws_fake import FakeTWS, option_contracts
 from workstation.core.model import Right
 
 EXPIRIES = ["20261218", "20270115"]
 STRIKES = [190.0, 200.0, 210.0]
 
 
-@pytest.fixture
-async def tws():
-    contracts = [c for c in default_contracts() if c.sec_type != "OPT"] + option_contracts("AAPL", EXPIRIES, STRIKES)
-    fake = FakeTWS(contracts)
-    await fake.start()
-    for c in contracts:
+def list_chain(fake: FakeTWS) -> None:
+    """AAPL options at three strikes and two expiries, quoted, with open interest and TWS's Greeks."""
+    fake.contracts = [c for c in fake.contracts if c.sec_type != "OPT"] + option_contracts("AAPL", EXPIRIES, STRIKES)
+    for c in fake.contracts:
         if c.sec_type != "OPT":
             continue
         k = c.strike
         call = c.right == "C"
         mid = max(0.5, (200 - k if call else k - 200) + 6.0) + (2.0 if c.expiry == "20270115" else 0.0)
-        fake.push_quote(c.con_id, mid - 0.05, mid + 0.05, mid, volume=100 + k)
+        fake.quotes[c.con_id] = dict(bid=mid - 0.05, ask=mid + 0.05, last=mid, volume=100 + k)
         fake.open_interest[c.con_id] = 1000 + k + (1 if call else 0)
         fake.set_greeks(c.con_id, iv=0.25 + (200 - k) / 1000, delta=(0.5 if call else -0.5) + (200 - k) / 100,
                         gamma=0.021, vega=0.31, theta=-0.045, und_price=201.25, opt_price=mid)
+
+
+@pytest.fixture
+async def tws():
+    fake = FakeTWS()
+    list_chain(fake)
+    await fake.start()
     yield fake
     await fake.stop()
 
@@ -89,3 +96,20 @@ async def test_unknown_underlying_unlisted_expiry_and_no_options_are_one_line_er
     with pytest.raises(BrokerError) as none:
         await broker.option_chain("MSFT")
     assert str(none.value) == "IB lists no options on MSFT"
+
+
+def test_main_py_chain_on_ib_paper_prints_tws_greeks_and_one_line_errors(home):
+    with FakeTWS.in_thread(list_chain) as fake:
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "settings.toml").write_text(f"[profiles.ib-paper]\noptions = {{ port = {fake.port}, client_id = 9 }}\n")
+        result = run_cli("chain", "AAPL", "--expiry", "2027-01-15", "--json", "--profile", "ib-paper", home=home)
+        assert result.returncode == 0, result.stderr
+        doc = json.loads(result.stdout)
+        assert (doc["expiry"], doc["expiries"], doc["greeks_source"], doc["spot"]) == (
+            "2027-01-15", ["2026-12-18", "2027-01-15"], "broker", 201.25)
+        row = next(r for r in doc["strikes"] if r["strike"] == "190")
+        assert (row["call"]["bid"], row["call"]["iv"], row["call"]["delta"], row["call"]["open_interest"]) == (17.95, 0.26, 0.6, 1191.0)
+        assert row["put"]["delta"] == -0.4
+        bad = run_cli("chain", "AAPL", "--expiry", "2026-12-19", "--profile", "ib-paper", home=home)
+        assert bad.returncode != 0 and "Traceback" not in bad.stderr
+        assert "IB lists no AAPL options expiring 2026-12-19 (expiries: 2026-12-18, 2027-01-15)" in bad.stderr
