@@ -40,81 +40,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 
+import msgspec
 import numpy as np
 
 from workstation.core.model import AssetClass, Bar, Instrument, Quote, Right
 from workstation.core.options import bsm_greeks, implied_vol, year_fraction
+from workstation.trading.greek_types import GreekTotals, PositionGreeks, UnitGreeks
+
+__all__ = [
+    "GreekBook", "GreekTotals", "PositionGreeks", "UnitGreeks", "beta_from_bars", "beta_from_closes", "load_betas",
+    "position_greeks",
+]
 
 RATE = 0.04  # the risk-free rate the Greeks use unless told (continuous)
 BETA_BENCHMARK = "SPY"
 BETA_RETURNS = 60  # daily returns a beta is measured over
 BETA_MIN_RETURNS = 20  # fewer aligned returns than this: beta 1 ("no history")
-
-
-@dataclass(frozen=True, slots=True)
-class UnitGreeks:
-    """One contract's figures per share (per unit of the underlying for a future)."""
-
-    symbol: str
-    underlying: str  # the group: an option's underlying, a future's root, else the symbol itself
-    multiplier: Decimal
-    spot: float | None  # the underlying's price used
-    iv: float | None = None
-    iv_source: str = ""  # "mid", "last known", "last", "" (not an option, or no IV)
-    delta: float | None = None
-    gamma: float | None = None
-    theta: float | None = None  # per calendar day
-    vega: float | None = None  # per vol point
-
-    @property
-    def known(self) -> bool:
-        return self.delta is not None and self.spot is not None
-
-
-@dataclass(frozen=True, slots=True)
-class PositionGreeks:
-    """One position's Greeks in money terms (see the module for each unit); None: unknown."""
-
-    symbol: str
-    underlying: str
-    qty: Decimal
-    unit: UnitGreeks
-    delta_shares: float | None = None
-    dollar_delta: float | None = None
-    gamma_shares: float | None = None
-    dollar_gamma: float | None = None  # per 1% move of the underlying
-    theta: float | None = None  # money per day
-    vega: float | None = None  # money per vol point
-
-    @property
-    def known(self) -> bool:
-        return self.delta_shares is not None
-
-
-@dataclass(frozen=True, slots=True)
-class GreekTotals:
-    """Sums over positions: one underlying's (``underlying`` set) or the account's (None).
-    ``delta_shares`` and ``gamma_shares`` are None for the account (shares of different
-    underlyings do not add). ``unknown`` counts positions whose Greeks could not be computed
-    (left out of the sums)."""
-
-    underlying: str | None
-    positions: int
-    delta_shares: float | None
-    dollar_delta: float
-    gamma_shares: float | None
-    dollar_gamma: float
-    theta: float
-    vega: float
-    unknown: int = 0
-    has_options: bool = False
-    beta: float | None = None  # to SPY (per underlying)
-    beta_source: str = ""  # "60d" (from daily bars) or "fallback 1" (no history)
-    beta_delta_spy: float | None = None  # beta-weighted delta in SPY shares
-    spy_price: float | None = None
 
 
 def _group(inst: Instrument) -> str:
@@ -335,9 +278,7 @@ def _sum(name: str | None, rows: list[PositionGreeks], instrument: Callable[[str
 
 
 def _replace(t: GreekTotals, **changes: object) -> GreekTotals:
-    values = {f: getattr(t, f) for f in GreekTotals.__dataclass_fields__}
-    values.update(changes)
-    return GreekTotals(**values)  # type: ignore[arg-type]
+    return msgspec.structs.replace(t, **changes)
 
 
 def beta_from_closes(closes: Sequence[float], benchmark: Sequence[float], window: int = BETA_RETURNS) -> float | None:
@@ -393,3 +334,4 @@ async def load_betas(book: GreekBook, history: History, underlyings: Iterable[st
             continue
         out[u] = book.set_beta(u, bars, spy)
     return out
+

@@ -96,6 +96,7 @@ class Session:
     account_every: float = 30.0  # seconds between refreshes of a broker's account figures
     _account_due: asyncio.Event = field(default_factory=asyncio.Event)  # a fill: refresh them now
     greeks: GreekBook | None = None  # the positions' Greeks (the Positions pane, the Greek limits)
+    _betas_due: asyncio.Event = field(default_factory=asyncio.Event)  # a fill: measure a new underlying's beta now
     settlement: Settlement | None = None  # the paper account's expiries and daily settlements (owner only)
 
     @classmethod
@@ -220,6 +221,7 @@ class Session:
         bus.subscribe(OrderSubmitted, lambda e: [session.keep_priced(s) for s in ([leg.symbol for leg in e.order.legs] or [e.order.symbol])])
         bus.subscribe(OrderFilled, lambda e: session.keep_priced(e.fill.symbol))
         bus.subscribe(OrderFilled, lambda e: [session.keep_priced(u) for u in greeks.underlyings([e.fill.symbol])])
+        bus.subscribe(OrderFilled, lambda e: session._betas_due.set())
         if broker.keeps_account:  # the broker's buying power and margin move with every fill
             bus.subscribe(OrderFilled, lambda e: session._account_due.set())
         alerts.attach()
@@ -295,9 +297,13 @@ class Session:
     async def _keep_betas(self, every: float = 120.0) -> None:
         """Each held underlying's beta to SPY from the broker's daily bars (the beta-weighted delta)."""
         while True:
+            self._betas_due.clear()
             if self.greeks is not None:
                 await load_betas(self.greeks, self.broker.history, self.greeks.groups(self.held_symbols()))
-            await asyncio.sleep(every)
+            try:
+                await asyncio.wait_for(self._betas_due.wait(), every)
+            except TimeoutError:
+                pass
 
     async def _publish_risk(self, every: float = 1.0) -> None:
         """A ``RiskStatus`` on the bus every second, for the Risk pane (also after fills and changes)."""

@@ -315,7 +315,9 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, ThemesMixin, App[None]):
         if self._started and (self._account_dirty or self._ticks % max(1, int(self.repaint_hz // 2)) == 0):
             self._account_dirty = False
             self._snapshot = self.engine.snapshot()
-            self.main.query_one(PositionsPane).show(self._snapshot.positions, self._snapshot.closed_today, self._snapshot.totals)
+            self.main.query_one(PositionsPane).show(
+                self._snapshot.positions, self._snapshot.closed_today, self._snapshot.totals, self._snapshot.greeks,
+            )
             self.main.query_one(RiskPane).show(self._snapshot.risk)
             self.main.query_one(StrategiesPane).show(self.engine.strategies.rows())
         unread = self.engine.unread_alerts() if self._started else 0

@@ -5,6 +5,13 @@ P&L they realized; "today" is the risk engine's trading day, the one the daily-l
 counts. The total line sums unrealized P&L and P&L realized today and gives the net
 exposure under Mkt value, with the gross exposure on the line below. Realized is today's,
 in every row.
+
+``v`` switches to the Greeks view (and back), at any width: per position its delta in shares
+of the underlying, dollar delta, gamma (shares of delta per $1), theta per day, vega per vol
+point and an option's IV (``workstation.trading.greeks``); blank, never 0, where a figure is
+unknown. Below the positions, a total line per underlying that has options (its legs' shares
+add up), then the account's total (money terms only) and its beta-weighted delta in SPY
+shares (``β SPY``; "β=1" marks underlyings without the history for a beta).
 """
 
 from __future__ import annotations
@@ -12,15 +19,25 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.message import Message
 
-from workstation.api import PositionRow, PositionTotals
+from workstation.api import GreekTotals, PositionRow, PositionTotals
+from workstation.core.formatting import percent, ratio
 from workstation.ui.panes.format import digits_of, money, num, price, signed
 from workstation.ui.panes.table import Column, LiveTable, Row
 
-TOTAL, GROSS = "\0total", "\0gross"  # row keys no symbol can have
+TOTAL, GROSS, BETA = "\0total", "\0gross", "\0beta"  # row keys no symbol can have
+UNDERLYING = "\0u:"  # + the underlying: its total line in the Greeks view
+
+
+def _fig(x: float | None, places: int) -> str:
+    """A Greek as the pane shows it: blank when unknown, never ``-0``."""
+    return "" if x is None else ratio(x, places)
 
 
 class PositionsPane(LiveTable):
-    BINDINGS = [Binding("x", "close", "Close position", id="positions.close", tooltip="Close the selected position at market")]
+    BINDINGS = [
+        Binding("x", "close", "Close position", id="positions.close", tooltip="Close the selected position at market"),
+        Binding("v", "toggle_greeks", "P&L/Greeks", id="positions.greeks", tooltip="Show the positions' Greeks (delta, gamma, theta, vega), or their P&L"),
+    ]
 
     COLUMNS = [
         Column("symbol", "Symbol", 8, priority=9),
@@ -33,6 +50,17 @@ class PositionsPane(LiveTable):
         Column("pct", "%Eq", 6, right=True, priority=3),
     ]
 
+    GREEK_COLUMNS = [
+        Column("symbol", "Symbol", 8, priority=9),
+        Column("qty", "Qty", 6, right=True, priority=9),
+        Column("delta", "Delta", 8, right=True, priority=8),
+        Column("ddelta", "$Delta", 10, right=True, priority=5),
+        Column("gamma", "Gamma", 7, right=True, priority=6),
+        Column("theta", "Theta", 8, right=True, priority=7),
+        Column("vega", "Vega", 8, right=True, priority=7),
+        Column("iv", "IV", 6, right=True, priority=4),
+    ]
+
     class Close(Message):
         def __init__(self, symbol: str) -> None:
             super().__init__()
@@ -41,10 +69,19 @@ class PositionsPane(LiveTable):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(list(self.COLUMNS), id=id, classes=classes)
         self.open_symbols: set[str] = set()
+        self.greeks_view = False
+        self._shown: tuple = ((), (), None, ())
 
-    def show(self, positions: tuple[PositionRow, ...], closed: tuple[PositionRow, ...] = (), totals: PositionTotals | None = None) -> None:
-        rows = []
+    def show(
+        self, positions: tuple[PositionRow, ...], closed: tuple[PositionRow, ...] = (), totals: PositionTotals | None = None,
+        greeks: tuple[GreekTotals, ...] = (),
+    ) -> None:
+        self._shown = (positions, closed, totals, greeks)
         self.open_symbols = {p.symbol for p in positions}
+        if self.greeks_view:
+            self.set_rows(self._greek_rows(positions, closed, greeks))
+            return
+        rows = []
         for p in positions:
             upl, upl_role = signed(p.unrealized_pnl)
             rpl, rpl_role = signed(p.realized_today)
@@ -73,10 +110,57 @@ class PositionsPane(LiveTable):
             )))
         self.set_rows(rows)
 
+    def _greek_rows(self, positions: tuple[PositionRow, ...], closed: tuple[PositionRow, ...], greeks: tuple[GreekTotals, ...]) -> list[Row]:
+        rows = []
+        for p in positions:
+            rows.append(Row(p.symbol, (
+                (p.symbol, ""), (num(p.qty), "buy" if p.qty > 0 else "sell"), (_fig(p.delta, 1), ""),
+                (_fig(p.dollar_delta, 0), ""), (_fig(p.gamma, 2), ""), (_fig(p.theta, 2), ""), (_fig(p.vega, 2), ""),
+                (percent(p.iv * 100, 1) if p.iv is not None else "", "muted"),
+            )))
+        for p in closed:
+            rows.append(Row(p.symbol, ((p.symbol, "muted"), ("0", "muted"), *((("", ""),) * 6))))
+        account = next((t for t in greeks if t.underlying is None), None)
+        for t in greeks:
+            if t.underlying is None or not t.has_options:
+                continue
+            rows.append(Row(UNDERLYING + t.underlying, (
+                (f"{t.underlying} total", "header"), ("", ""), (_fig(t.delta_shares, 1), "header"),
+                (_fig(t.dollar_delta, 0), "header"), (_fig(t.gamma_shares, 2), "header"), (_fig(t.theta, 2), "header"),
+                (_fig(t.vega, 2), "header"), (f"{t.unknown} ?" if t.unknown else "", "muted"),
+            )))
+        if account is not None and positions:
+            rows.append(Row(TOTAL, (
+                ("Total", "header"), ("", ""), ("", ""), (_fig(account.dollar_delta, 0), "header"),
+                ("", ""), (_fig(account.theta, 2), "header"), (_fig(account.vega, 2), "header"),
+                (f"{account.unknown} ?" if account.unknown else "", "muted"),
+            )))
+            fallback = account.beta_source.startswith("fallback")
+            spy = account.beta_delta_spy
+            rows.append(Row(BETA, (
+                ("β SPY", "muted"), ("", ""), (_fig(spy, 1), "header"),
+                (_fig(spy * account.spy_price, 0) if spy is not None and account.spy_price else "", "header"),
+                ("β=1" if fallback else "", "muted"), ("", ""), ("", ""), ("", ""),
+            )))
+        return rows
+
+    def action_toggle_greeks(self) -> None:
+        """Switch between the P&L columns and the Greeks columns (any width)."""
+        self.greeks_view = not self.greeks_view
+        columns = self.GREEK_COLUMNS if self.greeks_view else self.COLUMNS
+        self.columns = list(columns)
+        self._widths = {c.key: max(c.width, len(c.label)) for c in columns}
+        self._layout_key = ()  # the layout is worked out again for the new columns
+        self.generation += 1  # every cached line goes
+        self.set_note("Greeks · v: P&L" if self.greeks_view else "")
+        self.show(*self._shown)
+        self.on_resize()
+        self.refresh()
+
     @property
     def keys(self) -> list[str]:
         """The symbols shown, open then closed today (the total lines are not positions)."""
-        return [k for k in super().keys if k not in (TOTAL, GROSS)]
+        return [k for k in super().keys if k not in (TOTAL, GROSS, BETA) and not k.startswith(UNDERLYING)]
 
     def action_close(self) -> None:
         if self.selected_key not in self.open_symbols:  # nothing, a closed row or the total line
