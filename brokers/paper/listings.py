@@ -8,8 +8,10 @@ the increment of their price band (below $25: 1, below $200: 2.5, below $1,000: 
 $1,000: 10) unless the listing names its own ``strike_step`` (SPY 1, SPX 5, NDX 25).
 
 A chain shows the listed strikes around the underlying's price: within three standard
-deviations of the move to expiry (at least 20%, at most 70% in log terms), and at most
-``MAX_STRIKES`` of them, the nearest to the money. Every strike a chain shows passes the
+deviations of the move to expiry (at least 20%, at most 70% in log terms), on the listing's
+increment for ``FINE_STRIKES`` strikes each side of the money and on a wider one beyond (1 then
+2, 2.5 then 5, 5 then 25 as SPX lists them, 10 then 50, 25 then 100), at most ``MAX_STRIKES``
+of them, the nearest to the money. Every strike a chain shows passes the
 universe's door (``Universe.check``), so an order for any of them is accepted.
 """
 
@@ -20,9 +22,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from brokers.paper.universe import Universe, UniverseError
-from workstation.core.model import AssetClass
+from workstation.core.model import AssetClass, plain
 
 MAX_STRIKES = 120
+FINE_STRIKES = 25  # strikes each side of the money on the listing's increment; beyond, the wider one
+_WIDER = {Decimal(1): Decimal(2), Decimal("2.5"): Decimal(5), Decimal(5): Decimal(25), Decimal(25): Decimal(100)}
 
 
 def third_friday(year: int, month: int) -> date:
@@ -85,7 +89,11 @@ def strikes(universe: Universe, underlying: str, spot: float, expiry: date, toda
     years = max((expiry - today).days, 1) / 365.0
     half = min(max(3.0 * listing.vol * math.sqrt(years), 0.2), 0.7)
     lo, hi = spot * math.exp(-half), spot * math.exp(half)
-    inside = [k for k in universe.strikes(und) if lo <= float(k) <= hi]
+    inside = [Decimal(plain(k)) for k in universe.strikes(und) if lo <= float(k) <= hi]
+    step = universe.strike_step(listing, Decimal(repr(spot)))
+    wide = _WIDER.get(step, step * 5)
+    fine = float(step) * FINE_STRIKES
+    inside = [k for k in inside if abs(float(k) - spot) <= fine or k % wide == 0]
     if len(inside) > MAX_STRIKES:
         inside = sorted(sorted(inside, key=lambda k: abs(float(k) - spot))[:MAX_STRIKES])
     return inside

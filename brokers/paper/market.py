@@ -291,6 +291,7 @@ class _Rows:
             self.opt_liquidity = np.array([params[i].liquidity for i in o])
             self.am = np.flatnonzero(np.array([params[i].american for i in o]))  # positions within opt
             self.premiums: OrderedDict[int, np.ndarray] = OrderedDict()  # knot -> early-exercise premium
+            self.activity_at: tuple[float, tuple[np.ndarray, np.ndarray]] | None = None
 
     def mid(self, t: np.ndarray) -> np.ndarray:
         """The process mid (not yet on tick) at times ``t``; rows and times broadcast."""
@@ -375,15 +376,19 @@ class _Rows:
     def activity(self, start: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(open interest, day volume) in contracts of the option rows (0 elsewhere) for days
         starting at ``start``, before the day's draw (``brokers.paper.surface.option_activity``)."""
+        if len(start) == 1 and self.activity_at is not None and self.activity_at[0] == start[0]:
+            return self.activity_at[1]
         years = np.maximum(self.opt_expiry - start, 0.0) / OPTION_YEAR
         oi, volume = surface.option_activity(
             self.opt_strike, self.opt_level, self.opt_sigma, years, self.opt_monthly, self.opt_liquidity
         )
-        if self.single:
-            return oi, volume
-        full_oi, full_volume = np.zeros(len(self.symbols)), np.zeros(len(self.symbols))
-        full_oi[self.opt], full_volume[self.opt] = oi, volume
-        return full_oi, full_volume
+        if not self.single:
+            full_oi, full_volume = np.zeros(len(self.symbols)), np.zeros(len(self.symbols))
+            full_oi[self.opt], full_volume[self.opt] = oi, volume
+            oi, volume = full_oi, full_volume
+        if len(start) == 1:
+            self.activity_at = (float(start[0]), (oi, volume))  # one day start: the quotes' (kept)
+        return oi, volume
 
     def _process(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(price, the underlying's price, the volatility-regime noise) at times ``t``: for

@@ -87,7 +87,7 @@ def implied_vols(
 def option_width(mid: np.ndarray, x: np.ndarray, years: np.ndarray) -> np.ndarray:
     """The bid/ask width in dollars: a cent plus about 1% of the premium at the money on a
     quarterly, wider away from the money and as expiry nears (the caller rounds up to ticks)."""
-    away = 1.0 + 0.25 * np.minimum(np.abs(x), 6.0)
+    away = 1.0 + 0.4 * np.minimum(np.abs(x), 6.0)
     near = 1.0 + 0.01 / (np.maximum(years, 0.0) + 0.01)
     return 0.01 + mid * 0.01 * away * near
 
