@@ -61,6 +61,7 @@ async def test_daily_variation_margin_moves_into_cash_and_resets_the_cost(tmp_pa
     pos = s.portfolio.position(ES)
     assert pos.avg_price == s1 and pos.qty == 2  # the cost is the settlement price
     assert pos.realized_pnl == monday.amount
+    assert s.portfolio.traded_since(at(MONDAY, 17)) == {ES: monday.amount}  # the Positions pane's realized today
     assert s.portfolio.unrealized(ES) == 2 * 50 * (s.portfolio.last(ES) - s1)
     assert [a.message for a in s.alerts.recent if a.title == "Variation margin"] == [monday.message]
     assert monday.message.startswith(f"{ES} settled at {s1:,.2f} (2026-12-07): ")
@@ -76,6 +77,7 @@ async def test_daily_variation_margin_moves_into_cash_and_resets_the_cost(tmp_pa
 
     s2nd = build(tmp_path, clock)  # the journal rebuilds it exactly
     assert (s2nd.portfolio.cash["USD"], s2nd.portfolio.position(ES)) == figures
+    assert s2nd.portfolio.traded_since(at(MONDAY, 17)) == {ES: monday.amount + tuesday.amount}
 
 
 async def test_days_missed_while_no_engine_ran_settle_once_in_order(tmp_path):

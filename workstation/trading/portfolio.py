@@ -168,10 +168,11 @@ class Portfolio:
             recent.popleft()
         return realized
 
-    def settle_variation(self, symbol: str, price: Decimal) -> Decimal:
-        """A future's daily settlement at ``price``: each book's position in ``symbol`` realizes
-        ``qty * (price - cost) * multiplier`` and its cost becomes ``price``; the account's amount
-        moves into cash (its currency). Returns that amount (no trade is counted)."""
+    def settle_variation(self, symbol: str, price: Decimal, ts: float | None = None) -> Decimal:
+        """A future's daily settlement at ``price``, booked at ``ts``: each book's position in
+        ``symbol`` realizes ``qty * (price - cost) * multiplier`` and its cost becomes ``price``;
+        the account's amount moves into cash (its currency) and counts as realized at ``ts``
+        (``traded_since``). Returns that amount (no trade is counted)."""
         mult = self._inst(symbol).multiplier
         amount = ZERO
         for book in (self.book, *self.books.values()):
@@ -186,6 +187,8 @@ class Portfolio:
                 amount = moved
         ccy = self._inst(symbol).currency
         self.cash[ccy] = self.cash.get(ccy, ZERO) + amount
+        if ts is not None and amount:
+            self._recent.append((ts, symbol, amount))
         return amount
 
     def adopt(self, positions: list[Position], cash: dict[str, Decimal] | None = None) -> None:

@@ -166,7 +166,7 @@ class Session:
                 portfolio.apply_fill(entry)
                 lots.apply(entry, portfolio.position(entry.symbol).multiplier)
             elif entry.get("type") == "variation":  # (an expiry's fills did its work)
-                portfolio.settle_variation(entry["symbol"], Decimal(entry["price"]))
+                portfolio.settle_variation(entry["symbol"], Decimal(entry["price"]), entry.get("booked"))
         recent = now - 86_400
         restored = [o for o in journal.orders() if not o.status.is_terminal or o.updated >= recent]
         oms.restore(restored)

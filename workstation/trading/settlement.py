@@ -142,6 +142,12 @@ _TITLES = {
 }
 
 
+_REASONS = {  # an order's reason, in the Orders pane
+    "exercise": "exercise of {}", "assignment": "assignment of {}", "cash": "cash settlement of {}",
+    "worthless": "{} expired worthless", "future": "final settlement of {}",
+}
+
+
 class Settlement:
     def __init__(
         self,
@@ -345,11 +351,11 @@ class Settlement:
         )
         data = {
             "type": "variation", "symbol": inst.symbol, "date": due.day, "at": due.at, "price": str(settle),
-            "qty": str(pos.qty), "amount": str(amount), "message": message,
+            "qty": str(pos.qty), "amount": str(amount), "message": message, "booked": now,
         }
         if not self.journal.record_settlement(due.key, now, data, []):
             return None
-        moved = self.portfolio.settle_variation(inst.symbol, settle)
+        moved = self.portfolio.settle_variation(inst.symbol, settle, now)
         return self._announce(due.key, data, moved)
 
     def _book(
@@ -366,7 +372,7 @@ class Settlement:
             order = Order(
                 id=str(n), client_id=f"{self.prefix}-{n}", symbol=symbol, side=side, qty=qty, type=OrderType.MARKET,
                 tif=TimeInForce.DAY, status=OrderStatus.FILLED, filled_qty=qty, avg_fill_price=px,
-                reason=f"{data['type']} of {data['symbol']}", strategy=tag, source=SOURCE, created=now, updated=now,
+                reason=_REASONS.get(str(data["type"]), "settlement of {}").format(data["symbol"]), strategy=tag, source=SOURCE, created=now, updated=now,
             )
             exec_id = f"{due.key}:{leg}" + (f":{tag}" if tag else "")
             fill = Fill(exec_id=exec_id, order_id=order.id, symbol=symbol, side=side, qty=qty, price=px, ts=now, strategy=tag)
