@@ -101,6 +101,13 @@ class Broker(Protocol):
     """True when the broker's account (cash, positions) is the truth; False for the paper
     broker, whose account lives in our journal."""
 
+    supports_combos: bool
+    """True when the venue takes a combo (a spread: ``Order.legs``) as ONE order and fills it
+    atomically, reporting one ``BrokerFill`` per leg per execution with the leg's ``symbol``
+    and effective ``side`` (the paper broker; IB and Alpaca natively). False: the order
+    manager refuses combos with one line before anything is sent. (Read with
+    ``getattr(broker, "supports_combos", False)``: an adapter without it takes none.)"""
+
     def attach(self, on_report: ReportSink, on_quote: QuoteSink, on_state: StateSink) -> None: ...
 
     async def connect(self) -> None: ...

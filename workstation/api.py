@@ -28,7 +28,7 @@ import msgspec
 
 from workstation.risk.breaker import BreakerChanged
 from workstation.risk.dataquality import QualityChanged
-from workstation.trading.greek_types import GreekTotals, row_fields
+from workstation.trading.greeks import GreekTotals, row_fields
 from workstation.core.model import (  # IntentError is re-exported: faces catch it from here
     ZERO,
     Account,
@@ -558,6 +558,17 @@ class LocalEngine:
         except OrderError as exc:
             raise IntentError(str(exc)) from None
 
+    async def close_combo(self, order_id: str) -> Order:
+        """Close what combo order ``order_id`` opened: the reverse combo of its legs still held,
+        as ONE market order (``close_combo_request``)."""
+        from workstation.trading.oms import OrderError
+
+        try:
+            order = self._s.oms.get(order_id)
+        except OrderError as exc:
+            raise IntentError(str(exc)) from None
+        return await self.submit(close_combo_request(order, self._s.portfolio.qty, self._source))
+
     async def flatten(self, symbol: str | None, *, source: str | None = None) -> list[Order]:
         pf = self._s.portfolio
         if symbol is None:
@@ -711,7 +722,23 @@ def working(orders: list[Order]) -> list[Order]:
     return [o for o in orders if o.status.is_working or (o.status is OrderStatus.NEW and o.parent_id)]
 
 
+def close_combo_request(order: Order, held: Callable[[str], Decimal], source: str, limit: Decimal | None = None) -> OrderRequest:
+    """The order that closes combo ``order``: its legs the other way, for the units still held
+    leg for leg (``held``: a symbol's signed position), as one order (a market order unless
+    ``limit``, a net price). Any face builds it (a remote one from its snapshot's positions)
+    and submits it; IntentError, one line, when there is nothing to close."""
+    from workstation.trading.combo_orders import closing_request
+    from workstation.trading.combos import closing_units
+
+    if not order.legs:
+        raise IntentError(f"order {order.id} is not a combo")
+    units = closing_units(held, order)
+    if units <= 0:
+        raise IntentError(f"combo order {order.id}: its legs are no longer held")
+    return closing_request(order, units, source=source, limit=limit)
+
+
 __all__ = [
-    "AccountSnapshot", "EngineAPI", "EngineEvent", "EngineInfo", "GreekTotals", "IntentError", "LocalEngine", "PositionRow",
+    "AccountSnapshot", "EngineAPI", "EngineEvent", "EngineInfo", "IntentError", "LocalEngine", "PositionRow",
     "PositionTotals", "RiskRow", "USER_CANCEL", "working",
 ]

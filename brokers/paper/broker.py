@@ -77,6 +77,8 @@ Matching rules
 * **Estimates.** ``estimate_commission(inst, qty, price)`` applies the commission model
   to a prospective fill, for the order manager's pre-trade checks.
 * Brackets and OCO groups are the order manager's business: the sim matches plain orders.
+* **Combos** (``Order.legs``, ``supports_combos``) rest in their own book and fill
+  atomically, every leg at its own touch or none (``brokers.paper.combos``).
 
 Why one module: the paper matching engine is one book: admission, matching, trailing,
 expiry and restore act on the same working orders.
@@ -109,6 +111,7 @@ from brokers.base import (
     StateSink,
 )
 from brokers.paper.chains import paper_chain
+from brokers.paper.combos import ComboBook
 from brokers.paper.market import CALENDARS, NEW_YORK, SimMarket, day_end, is_open
 from brokers.paper.universe import Universe, UniverseError
 from workstation.core.chain import OptionChain
@@ -242,6 +245,7 @@ class SimBroker:
 
     name = "paper"
     keeps_account = False
+    supports_combos = True  # spreads fill atomically (``brokers.paper.combos``)
 
     def __init__(
         self,
@@ -272,6 +276,7 @@ class SimBroker:
         self._free = not (self.config.commission_per_share > 0 or self.config.commission_pct > 0)
         self._slips = bool(self.config.slippage_bps or self.config.slippage_ticks)
         self._task: asyncio.Task[None] | None = None
+        self._combos = ComboBook(self)
 
     # ------------------------------------------------------------------ wiring
 
@@ -367,7 +372,8 @@ class SimBroker:
         t = self.clock.time() if t is None else float(t)
         self._expire(t)
         feed_sym = self.feed.symbol if self.feed is not None else None
-        wanted = dict.fromkeys([*self._subscribed, *(w.inst.symbol for w in self._book.values())])
+        self._combos.expire(t)
+        wanted = dict.fromkeys([*self._subscribed, *(w.inst.symbol for w in self._book.values()), *self._combos.symbols()])
         wanted.pop(feed_sym or "", None)
         quotes = self.feed.advance(t) if self.feed is not None else []
         quotes += self.market.quotes(list(wanted), t)
@@ -375,6 +381,7 @@ class SimBroker:
             self._last[q.symbol] = q
             self._on_quote(q)
             self._match_symbol(q, t)
+        self._combos.match(t)
         return quotes
 
     def _quote_now(self, symbol: str, t: float) -> Quote:
@@ -391,9 +398,12 @@ class SimBroker:
 
     async def submit(self, order: Order) -> None:
         cid = order.client_id
-        if cid in self._book:
+        if cid in self._book or cid in self._combos:
             raise BrokerError(f"order {cid} is already working")
         t = self.clock.time()
+        if order.legs:
+            self._combos.submit(order, t)
+            return
         try:
             w = self._admit(order, t)
         except ModelError as e:
@@ -412,6 +422,8 @@ class SimBroker:
     async def cancel(self, order: Order) -> None:
         w = self._book.get(order.client_id)
         if w is None:
+            if self._combos.cancel(order.client_id, self.clock.time()):
+                return
             raise BrokerError(f"order {order.client_id} is not working")
         self._cancel(w, self.clock.time(), "canceled by request")
 
@@ -423,6 +435,8 @@ class SimBroker:
         self._expire(t)
         w = self._book.get(cid)
         if w is None:
+            if cid in self._combos:
+                raise BrokerError(f"order {cid} is a combo: cancel it and send a new one")
             raise BrokerError(f"order {cid} is not working")
         kind = w.order.type
         try:
@@ -455,6 +469,9 @@ class SimBroker:
         for order in orders:
             if not order.status.is_working or order.client_id in self._book:
                 continue
+            if order.legs:
+                self._combos.restore(order, t)
+                continue
             try:
                 inst = parse_symbol(order.symbol)
             except ModelError as e:
@@ -475,7 +492,7 @@ class SimBroker:
                 self._match(w, self._quote_now(w.inst.symbol, t), t, arriving=False)
 
     async def open_orders(self) -> list[BrokerOrderState]:
-        return [w.state() for w in self._book.values()]
+        return [w.state() for w in self._book.values()] + self._combos.states()
 
     def trail_trigger(self, client_id: str) -> Decimal | None:
         """Where a working trailing stop would trigger now (None: not a working trailing stop)."""
@@ -495,7 +512,7 @@ class SimBroker:
         done = self._done.get(client_id)
         if isinstance(done, tuple):
             return done[0].state(done[1])
-        return done
+        return done if done is not None else self._combos.lookup(client_id)
 
     async def positions(self) -> list[Position]:
         return []

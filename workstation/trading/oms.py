@@ -96,6 +96,8 @@ from workstation.core.model import (
     to_decimal,
 )
 from workstation.trading.payoff import ComboFigures
+from workstation.trading import combo_orders
+from workstation.trading.combos import ComboFills
 from workstation.trading.portfolio import Portfolio
 from workstation.risk.checks import ALLOWED, KILL_SOURCE, OrderContext, PreTradeRisk, Verdict, reducing
 from workstation.core.symbols import parse_symbol
@@ -213,6 +215,7 @@ class OrderManager:
         self._checks: list[Callable[[OrderContext], Verdict]] = []
         self._on_tick = Memo(PRICES_KEPT)  # (symbol, quote price) -> the price on the tick
         self._mids = Memo(PRICES_KEPT)  # quote mid -> the decision price it gives
+        self._combo_fills = ComboFills()  # each combo's fills per leg (``workstation.trading.combo_orders``)
 
     def add_check(self, check: Callable[[OrderContext], Verdict]) -> Callable[[], None]:
         """Add a pre-trade check run after the risk checks (e.g. strategy capital allocation).
@@ -429,6 +432,11 @@ class OrderManager:
     # ------------------------------------------------------------------ commands
     async def review(self, req: OrderRequest) -> Review:
         """Validate and risk-check an order without sending or writing anything."""
+        if req.legs:  # a combo (a spread): ``workstation.trading.combo_orders``
+            try:
+                return Review(**await combo_orders.review(self, req))
+            except ModelError as exc:
+                raise OrderError(str(exc)) from None
         inst, v = await self._validate(req)
         draft = self._draft(req, inst, v, order_id="0", client_id="review")
         ctx = self._context(draft, inst)
@@ -476,6 +484,11 @@ class OrderManager:
         status says what happened (``rejected`` with a reason when refused). Either way the
         refusal counts toward the order-rate limits.
         """
+        if req.legs:  # a combo (a spread): one order, ``workstation.trading.combo_orders``
+            try:
+                return await combo_orders.submit(self, req)
+            except ModelError as exc:
+                raise OrderError(str(exc)) from None
         throttled = self.risk.throttled(req.strategy) if req.source != KILL_SOURCE else None
         if throttled is not None:
             return await self._throttle(req, throttled)
@@ -712,6 +725,8 @@ class OrderManager:
         """Validate, risk-check and send a replace (a user's, or an OCO resize when ``protective``)."""
         if not order.status.is_working:
             raise OrderError(f"order {order.id} is not working ({order.status.value})")
+        if order.legs:
+            raise OrderError(f"order {order.id} is a combo: cancel it and send a new one to change it")
         inst = await self.instrument(order.symbol)
         try:
             new_qty = inst.check_qty(qty) if qty is not None else order.qty
@@ -765,6 +780,9 @@ class OrderManager:
         """Take back orders from the journal after a restart (no events, no writes)."""
         for order in orders:
             self._index(order)
+        combos = [o for o in orders if o.legs and o.status is not _NEW]
+        if combos:  # each combo's leg fills, for its progress in units
+            self._combo_fills.rebuild(combos, self.journal.iter_fills())
 
     # ------------------------------------------------------------------ broker reports
     def on_report(self, report: BrokerReport) -> None:
@@ -801,6 +819,9 @@ class OrderManager:
             log.info("ignored %s for order %s: %s", type(report).__name__, order.id, exc)
 
     def _on_fill(self, order: Order, report: BrokerFill) -> None:
+        if order.legs:  # a combo's leg fill: booked on the leg's symbol
+            combo_orders.on_fill(self, order, report)
+            return
         if report.qty <= ZERO:
             return
         fill = Fill(
