@@ -495,29 +495,7 @@ class LocalEngine:
             review = await self._s.oms.review(self._tagged(request))
         except OrderError as exc:
             raise IntentError(str(exc)) from None
-        return self._combo_figures(request, review) if request.legs else review
-
-    def _combo_figures(self, request: OrderRequest, review: Review) -> Review:
-        """A combo's review gains its legs' quotes, payoff and net Greeks (workstation.trading.payoff)."""
-        from workstation.trading.payoff import analyze
-        from workstation.trading.spreads import recognize
-
-        def bid_ask(symbol: str) -> tuple[float | None, float | None]:
-            q = self._s.quotes.get(symbol) or self._s.broker.snapshot(symbol)
-            return (q.bid, q.ask) if q is not None else (None, None)
-
-        spread = recognize(request.legs)
-        under = self._s.quotes.get(spread.underlying) or self._s.broker.snapshot(spread.underlying) if spread.underlying else None
-        spot = (under.mid if under.bid > 0 and under.ask >= under.bid else under.last) if under is not None else None
-        try:
-            figures = analyze(
-                request.legs, request.side, request.qty,  # a market combo at the net the order manager values it
-                request.limit_price if request.limit_price is not None else review.price, description=spread.describe(),
-                quotes={leg.symbol: bid_ask(leg.symbol) for leg in request.legs}, spot=spot, now=self.time(),
-            )
-        except (ModelError, ArithmeticError, ValueError):  # the review stands without its figures
-            return review
-        return msgspec.structs.replace(review, combo=figures)
+        return combo_review_on(self._s, request, review) if request.legs else review
 
     async def submit(self, request: OrderRequest) -> Order:
         from workstation.trading.oms import OrderError
@@ -649,6 +627,34 @@ def alert_rule_on(s: Any, op: str, text: str) -> dict[str, str]:
     else:
         raise IntentError(f"unknown alert rule operation {op!r}")
     return {"id": rule.id, "text": rule.text}
+
+
+def combo_review_on(s: Any, request: OrderRequest, review: Review) -> Review:
+    """A combo's review with its legs' quotes, payoff and net Greeks (``Review.combo``, from
+    ``workstation.trading.payoff``), at the engine's clock; a market combo is figured at the
+    net price the order manager values it. One implementation for ``LocalEngine`` and the CLI."""
+    from workstation.trading.payoff import analyze
+    from workstation.trading.spreads import recognize
+
+    def quote(symbol: str) -> Quote | None:
+        return s.quotes.get(symbol) or s.broker.snapshot(symbol)
+
+    def bid_ask(symbol: str) -> tuple[float | None, float | None]:
+        q = quote(symbol)
+        return (q.bid, q.ask) if q is not None else (None, None)
+
+    spread = recognize(request.legs)
+    under = quote(spread.underlying) if spread.underlying else None
+    spot = (under.mid if under.bid > 0 and under.ask >= under.bid else under.last) if under is not None else None
+    try:
+        figures = analyze(
+            request.legs, request.side, request.qty,
+            request.limit_price if request.limit_price is not None else review.price, description=spread.describe(),
+            quotes={leg.symbol: bid_ask(leg.symbol) for leg in request.legs}, spot=spot, now=s.clock.time(),
+        )
+    except (ModelError, ArithmeticError, ValueError):  # the review stands without its figures
+        return review
+    return msgspec.structs.replace(review, combo=figures)
 
 
 # ---------------------------------------------------------------- option chains

@@ -360,6 +360,10 @@ from workstation.cli.chain import register as _register_chain  # noqa: E402
 
 _register_chain(app)
 
+from workstation.cli.spreads import register as _register_spreads  # noqa: E402
+
+_register_spreads(app)
+
 
 # --------------------------------------------------------------------------- default
 
@@ -389,6 +393,8 @@ _NEGATIVE = re.compile(r"^-\d+(\.\d*)?$|^-\.\d+$")
 
 def _check_negative_numbers(argv: list[str]) -> None:
     """``buy -5 AAPL``: a parser would take -5 for an option; name the real problem instead."""
+    if argv[:1] == ["spread"]:  # a spread's legs are signed (-2 AAPL-...): it checks its own numbers
+        return
     for i, token in enumerate(argv):
         if _NEGATIVE.match(token):
             prev = argv[i - 1] if i else ""
