@@ -147,3 +147,35 @@ async def test_a_restart_rebuilds_the_same_margin_from_the_journal(tmp_path):
     after = s2.portfolio.account()
     assert (after.initial_margin, after.maintenance_margin) == (before.initial_margin, before.maintenance_margin)
     assert after.initial_margin == Decimal(45_000)
+
+
+async def test_the_default_paper_account_buys_one_es_of_the_next_quarterly(tmp_path):
+    """Nothing configured: the paper market, $100,000, the shipped limits and margin table."""
+    import asyncio
+    from datetime import date, datetime, timezone
+
+    from brokers.paper.universe import load_universe
+    from workstation.core.clock import SimClock
+    from workstation.core.config import Settings
+    from workstation.trading.session import Session
+
+    when = datetime(2026, 11, 2, 15, 0, tzinfo=timezone.utc)
+    es = load_universe().contracts("ES", date(2026, 11, 2))[0]
+    assert es == "ES-2026-12"
+    s = Session.build(Settings(), "paper", data_root=tmp_path, clock=SimClock(when.timestamp()))
+    await s.start(feed=False)
+    try:
+        o = await s.oms.submit(order(es, qty=1))
+        assert o.reason is None
+        for _ in range(100):
+            if s.oms.orders[o.id].status is OrderStatus.FILLED:
+                break
+            await asyncio.sleep(0.01)
+        assert s.oms.orders[o.id].status is OrderStatus.FILLED
+        acct = s.portfolio.account()
+        assert acct.initial_margin == Decimal(15_000) and acct.maintenance_margin == Decimal(13_500)
+        assert acct.buying_power == acct.equity * 2 - Decimal(15_000)
+        refused = await s.oms.submit(order(es, qty=11))
+        assert refused.reason == "order of 11 contracts exceeds max_future_contracts_per_order 10"
+    finally:
+        await s.stop()

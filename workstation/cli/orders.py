@@ -187,7 +187,8 @@ def _show_placed(result: Any, dry_run: bool, json_out: bool, live: bool = False,
             console().print(
                 f"[{colour}]{review.side.value.upper()}[/] {plain(review.qty)} {review.symbol} {review.type.value.replace('_', '-')} {review.tif.value}"
                 f" at ~{plain(review.price)}: notional {money(review.notional)}, commission {money(review.commission)}, "
-                f"buying power after {money(review.buying_power_after)}; {verdict} (dry run: nothing sent)"
+                + (f"initial margin {money(review.margin)}, " if review.margin is not None else "")
+                + f"buying power after {money(review.buying_power_after)}; {verdict} (dry run: nothing sent)"
             )
         return
     order: Order = result

@@ -30,6 +30,7 @@ SHORT = {
     "orders per minute": "orders/min", "buying power used": "BP used", "gross exposure": "gross exp.",
     "net exposure": "net exp.", "buying power": "buying power", "largest position (qty)": "max pos qty",
     "largest position ($)": "max pos $", "symbol concentration": "symbol conc.", "sector concentration": "sector conc.",
+    "maintenance margin": "maint. margin",  # above equity: a margin call
 }  # short enough that the Check column leaves Value and Limit room in a 40-column pane
 # the limit behind each row (the editor opens on it)
 LIMIT_OF = {
@@ -38,6 +39,7 @@ LIMIT_OF = {
     "largest position ($)": "max_position_notional", "symbol concentration": "max_symbol_pct",
     "sector concentration": "max_sector_pct", "open orders": "max_open_orders", "orders per second": "max_orders_per_second",
     "orders per minute": "max_orders_per_minute", "orders today": "max_orders_per_day",
+    "margin used": "max_margin_pct",
 }
 ROLE = {"breach": "down", "near": "stale", "ok": "", "off": "muted"}
 

@@ -74,6 +74,8 @@ class ReviewScreen(ModalScreen[bool]):
         table.add_row("Est. price", fmt.price(r.price, digits))
         table.add_row("Notional", fmt.money(r.notional))
         table.add_row("Commission", fmt.money(r.commission))
+        if r.margin is not None:  # a future: the money it ties up, not its notional
+            table.add_row("Initial margin", fmt.money(r.margin))
         table.add_row("Buying power after", Text(fmt.money(r.buying_power_after), "red" if r.buying_power_after < 0 else ""))
         if r.ok:
             verdict = Text("passes the pre-trade checks", "bold green")
