@@ -82,7 +82,8 @@ async def _open_interest(ex: Any, market: dict[str, Any], expiry: date) -> dict[
 
 
 async def fetch_chain(ex: Any, venue: str, underlying: str, expiry: date | None, *, now: float, spot: float | None) -> OptionChain:
-    """The chain of ``underlying`` (``BTC`` or ``BTC/USD``: its base asset counts) for ``expiry`` (None: the nearest)."""
+    """The chain of ``underlying`` (``BTC`` or ``BTC/USD``: its base asset counts) for ``expiry`` (None: the nearest);
+    ``spot`` (the adapter's quote of the asset) counts where the venue gives no index price."""
     markets = await option_markets(ex)
     if not markets:
         raise BrokerError(f"{venue} lists no options")
@@ -111,9 +112,9 @@ async def fetch_chain(ex: Any, venue: str, underlying: str, expiry: date | None,
             open_interest=interest.get(m["id"]), iv=_float(g.get("markImpliedVolatility")), delta=_float(g.get("delta")),
             gamma=_float(g.get("gamma")), theta=_float(g.get("theta")), vega=_float(g.get("vega")), rho=_float(g.get("rho")),
         ))
-    if spot is None:  # the index price the venue quotes the options against
-        spot = next((v for s in symbols if (v := _float(((tickers.get(s) or {}).get("info") or {}).get("exercisePrice")))), None)
-        spot = spot or next((v for g in greeks.values() if (v := _float(g.get("underlyingPrice")))), None)
+    # the index price the venue prices its options against (its Greeks use it), else our quote of the asset
+    index = next((v for s in symbols if (v := _float(((tickers.get(s) or {}).get("info") or {}).get("exercisePrice")))), None)
+    spot = index or next((v for s in symbols if (v := _float((greeks.get(s) or {}).get("underlyingPrice")))), None) or spot
     return OptionChain(underlying=f"{base}/{underlying.split('/')[1].upper()}" if "/" in underlying else base, spot=spot,
                        ts=now, expiries=expiries, expiry=expiry, contracts=tuple(quotes),
                        multiplier=_decimal(chosen[0].get("contractSize") or 1), greeks_source="broker")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
@@ -9,7 +10,8 @@ import pytest
 
 from brokers.base import BrokerError
 from brokers.exchanges.adapter import CcxtBroker, CcxtConfig
-from tests.fakes.binance_session import fake, keys, profile_options  # noqa: F401 (fixtures)
+from tests.conftest import run_cli
+from tests.fakes.binance_session import PROFILE, fake, keys, profile_options, toml_for  # noqa: F401 (fixtures)
 from workstation.core.clock import SimClock
 from workstation.core.model import Right
 
@@ -92,3 +94,18 @@ async def test_an_exchange_without_options_says_so(fake, keys):  # noqa: F811
         assert not [1 for m, path, p in fake.requests if path.startswith("eapi/")]
     finally:
         await b.close()
+
+
+def test_main_py_chain_on_a_ccxt_profile_prints_the_venues_greeks(fake, keys, home):  # noqa: F811
+    list_options(fake)
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "settings.toml").write_text(toml_for(fake, sandbox=False))
+    result = run_cli("chain", "BTC/USD", "--json", "--profile", PROFILE, home=home)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert (doc["expiry"], doc["greeks_source"], doc["multiplier"]) == ("2026-12-25", "broker", "1")
+    assert doc["spot"] == 100250.5  # the venue's index price, not the spot pair's 60,000.50 the command also streams
+    row = next(r for r in doc["strikes"] if r["strike"] == "100000")
+    assert (row["call"]["symbol"], row["call"]["bid"], row["call"]["iv"], row["call"]["open_interest"]) == (
+        "BTC-261225-100000-C", 4000.0, 0.52, 200.0)
+    assert doc["atm_strike"] == "100000"
