@@ -28,7 +28,7 @@ import msgspec
 
 from workstation.risk.breaker import BreakerChanged
 from workstation.risk.dataquality import QualityChanged
-from workstation.trading.greeks import GreekTotals, row_fields
+from workstation.trading.greek_types import GreekTotals, row_fields
 from workstation.core.model import (  # IntentError is re-exported: faces catch it from here
     ZERO,
     Account,
@@ -745,6 +745,6 @@ def close_combo_request(order: Order, held: Callable[[str], Decimal], source: st
 
 
 __all__ = [
-    "AccountSnapshot", "EngineAPI", "EngineEvent", "EngineInfo", "IntentError", "LocalEngine", "PositionRow",
+    "AccountSnapshot", "EngineAPI", "EngineEvent", "EngineInfo", "GreekTotals", "IntentError", "LocalEngine", "PositionRow",
     "PositionTotals", "RiskRow", "USER_CANCEL", "working",
 ]
