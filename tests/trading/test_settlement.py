@@ -268,3 +268,21 @@ def test_settlement_moves_no_value_at_the_settlement_price(spot, strike, qty, pu
         assert pf.equity() == before
         assert pf.qty("AAPL") == qty * 100 * (-1 if put else 1)
     journal.close()
+
+
+async def test_a_read_only_view_never_settles(tmp_path):
+    clock = SimClock(DAY_BEFORE)
+    s = build(tmp_path, clock)
+    call = option("AAPL", int(settle_price(s, "AAPL")) - 10, "C")
+    hold(s, call, 1, "11.00")
+    s.journal.close()
+    clock.set(CLOSE + 60)
+    view = Session.build(Settings(), "paper", data_root=tmp_path, clock=clock, readonly=True)
+    await view.start(feed=False)
+    assert view.settlement is None and view.settle() == []
+    assert view.portfolio.qty(call) == 1  # shown as the journal has it, until the owner settles it
+    await view.stop()
+    owner = build(tmp_path, clock)
+    await owner.start(feed=False)
+    assert owner.portfolio.qty(call) == 0 and len(owner.journal.settlements()) == 1
+    await owner.stop()
