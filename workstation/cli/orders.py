@@ -12,6 +12,7 @@ import typer
 
 from workstation.core.config import ConfigError
 from workstation.core.model import (
+    Leg,
     ModelError,
     Order,
     OrderRequest,
@@ -36,6 +37,7 @@ from workstation.cli.common import (
     console,
     emit_json,
     money,
+    profile_of,
     read_settings,
 )
 
@@ -269,7 +271,136 @@ def cancel(
         console().print(describe(o))
 
 
+# --------------------------------------------------------------------------- combos
+
+
+def _place_combo(
+    what: str, build_local: Any, build_remote: Any, json_out: bool, profile: str | None, config: Path | None,
+    data: Path | None, yes: bool, symbols: list[str],
+) -> None:
+    """Send the combo a command builds, as ``buy``/``sell`` send an order: through the account's
+    owner or as its owner, one order through the order manager and the risk checks."""
+    from workstation.api import IntentError
+
+    prof = profile_of(read_settings(config), profile)
+    check_live(prof)
+    confirm_live(prof, yes, what)
+    warned: list[str] = []
+
+    async def local(session) -> Any:
+        try:
+            req = build_local(session)
+        except (IntentError, ModelError) as exc:
+            raise CliError(str(exc), 2) from None
+        return await _place_here(session, req, False, warned)
+
+    async def remote(engine) -> Any:
+        try:
+            req = build_remote(engine)
+        except (IntentError, ModelError) as exc:
+            raise CliError(str(exc), 2) from None
+        return await engine.submit(req, wait=True)
+
+    result = with_session(profile, config, data, local, remote=remote, mode="write", feed=True, symbols=symbols, refused_code=2)
+    _show_placed(result, False, json_out, prof.live, warned)
+
+
+def _net(limit: str | None) -> Decimal | None:
+    try:
+        return to_decimal(limit, "net price") if limit is not None else None
+    except ModelError as exc:
+        raise CliError(str(exc), 2) from None
+
+
+def close_combo(
+    order_id: Annotated[str, typer.Argument(metavar="ID", help="The combo order whose legs to close.")],
+    limit: Annotated[str | None, typer.Option("--limit", help="Net price (per unit, as the combo is quoted); default: market.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="On a live profile, do not ask for confirmation.")] = False,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    config: ConfigOpt = None,
+    data_dir_: DataDirOpt = None,
+) -> None:
+    """Close what a combo order opened: its legs still held, the other way, as ONE order."""
+    from workstation.api import close_combo_request
+    from workstation.trading.oms import OrderError
+
+    if not (order_id.isascii() and order_id.isdigit() and len(order_id) <= 18):
+        raise CliError(f"malformed order id {order_id!r}: expected a number", 2)
+    net = _net(limit)
+
+    def here(session) -> OrderRequest:
+        try:
+            order = session.oms.get(order_id)
+        except OrderError as exc:
+            raise ModelError(str(exc)) from None
+        return close_combo_request(order, session.portfolio.qty, "cli", net)
+
+    def there(engine) -> OrderRequest:
+        order = next((o for o in engine.orders() if o.id == order_id), None)
+        if order is None:
+            raise ModelError(f"order {order_id} is not among the account owner's orders of the last day")
+        held = {p.symbol: p.qty for p in engine.snapshot().positions}
+        return close_combo_request(order, lambda s: held.get(s, Decimal(0)), "cli", net)
+
+    _place_combo(f"close combo {order_id}", here, there, json_out, profile, config, data_dir_, yes, [])
+
+
+def roll(
+    front: Annotated[str, typer.Argument(help="The contract held: ES-2026-12 (or an option).")],
+    back: Annotated[str, typer.Argument(help="The contract to roll into: ES-2027-03.")],
+    qty: Annotated[str | None, typer.Option("--qty", help="Contracts to roll (default: the whole position).")] = None,
+    limit: Annotated[str | None, typer.Option("--limit", help="Net price front minus back per contract: the least the roll takes in (long) or the most it pays (short); default: market.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="On a live profile, do not ask for confirmation.")] = False,
+    json_out: JsonOpt = False,
+    profile: ProfileOpt = None,
+    config: ConfigOpt = None,
+    data_dir_: DataDirOpt = None,
+) -> None:
+    """Roll a position into another contract as ONE calendar order: close the held one, open the other."""
+    from workstation.core.symbols import parse_symbol
+
+    try:
+        near, far = parse_symbol(front).symbol, parse_symbol(back).symbol
+        size = to_decimal(qty, "quantity") if qty is not None else None
+    except ModelError as exc:
+        raise CliError(str(exc), 2) from None
+    net = _net(limit)
+
+    def build(held: Decimal) -> OrderRequest:
+        return roll_request(near, far, held, size, net)
+
+    def here(session) -> OrderRequest:
+        return build(session.portfolio.qty(near))
+
+    def there(engine) -> OrderRequest:
+        return build(next((p.qty for p in engine.snapshot().positions if p.symbol == near), Decimal(0)))
+
+    _place_combo(f"roll {near} into {far}", here, there, json_out, profile, config, data_dir_, yes, [near, far])
+
+
+def roll_request(front: str, back: str, held: Decimal, qty: Decimal | None, limit: Decimal | None) -> OrderRequest:
+    """The calendar that rolls ``held`` of ``front`` into ``back``: legs +front -back (the
+    exchange's way), sold to roll a long position, bought to roll a short one; ModelError, one line."""
+    if front == back:
+        raise ModelError(f"cannot roll {front} into itself")
+    if held == 0:
+        raise ModelError(f"no position in {front} to roll")
+    units = abs(held) if qty is None else qty
+    if units <= 0 or units != units.to_integral_value():
+        raise ModelError(f"quantity must be a positive whole number, got {plain(units)}")
+    if units > abs(held):
+        raise ModelError(f"--qty {plain(units)} is more than the {plain(abs(held))} held in {front}")
+    legs = (Leg(symbol=front, side=Side.BUY), Leg(symbol=back, side=Side.SELL))
+    return OrderRequest(
+        symbol=front, side=Side.SELL if held > 0 else Side.BUY, qty=units, legs=legs, source="cli",
+        type=OrderType.MARKET if limit is None else OrderType.LIMIT, limit_price=limit,
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command("buy")(_order_command(Side.BUY))
     app.command("sell")(_order_command(Side.SELL))
     app.command()(cancel)
+    app.command("close-combo")(close_combo)
+    app.command()(roll)
