@@ -5,6 +5,7 @@
 ``EUR/USD``                    CASH EUR.USD IDEALPRO
 ``BTC/USD``                    CRYPTO BTC PAXOS USD
 ``ES-2026-12``                 FUT ES 202612 (exchange from the root table)
+``SPX``                        IND SPX CBOE (an index: quoted, underlies options)
 ``AAPL-2026-12-18-200-C``      OPT AAPL 20261218 200 C SMART
 =============================  ===============================================
 
@@ -35,6 +36,8 @@ def contract_for(inst: Instrument) -> Contract:
         return Contract(secType="CASH", symbol=inst.base or "", currency=inst.currency, exchange="IDEALPRO")
     if ac is AssetClass.CRYPTO:
         return Contract(secType="CRYPTO", symbol=inst.base or "", currency=inst.currency, exchange="PAXOS")
+    if ac is AssetClass.INDEX:
+        return Contract(secType="IND", symbol=inst.symbol, exchange=inst.exchange or "CBOE", currency=inst.currency)
     if ac is AssetClass.FUTURE:
         assert inst.expiry is not None
         return Contract(
@@ -53,6 +56,8 @@ def symbol_for(contract: Contract) -> str:
     st = contract.secType
     if st == "STK":
         return contract.symbol.replace(" ", ".")
+    if st == "IND":
+        return contract.symbol
     if st in ("CASH", "CRYPTO"):
         return f"{contract.symbol}/{contract.currency}"
     when = contract.lastTradeDateOrContractMonth

@@ -12,7 +12,7 @@ import pytest
 from brokers.base import BrokerError
 from tests.conftest import run_cli
 from tests.fakes.ib_harness import ib_broker, until
-from tests.fakes.tws_fake import FakeTWS, option_contracts
+from tests.fakes.tws_fake import FakeContract, FakeTWS, option_contracts
 from workstation.core.model import Right
 
 EXPIRIES = ["20261218", "20270115"]
@@ -113,3 +113,29 @@ def test_main_py_chain_on_ib_paper_prints_tws_greeks_and_one_line_errors(home):
         bad = run_cli("chain", "AAPL", "--expiry", "2026-12-19", "--profile", "ib-paper", home=home)
         assert bad.returncode != 0 and "Traceback" not in bad.stderr
         assert "IB lists no AAPL options expiring 2026-12-19 (expiries: 2026-12-18, 2027-01-15)" in bad.stderr
+
+
+async def test_an_index_chain_reads_the_indexs_own_trading_class():
+    fake = FakeTWS()
+    spx = FakeContract(416904, "SPX", "IND", "CBOE", local_symbol="SPX", trading_class="SPX", long_name="S&P 500 Stock Index")
+    fake.contracts = [spx, *option_contracts("SPX", ["20261218"], [6000.0, 6100.0], first_con_id=720_000_000),
+                      *option_contracts("SPX", ["20261211", "20261218"], [6000.0, 6050.0], first_con_id=730_000_000,
+                                        trading_class="SPXW")]
+    for c in fake.contracts[1:]:
+        fake.quotes[c.con_id] = dict(bid=40.0, ask=41.0, last=40.5)
+        fake.set_greeks(c.con_id, iv=0.15, delta=0.5 if c.right == "C" else -0.5, gamma=0.002, vega=5.1, theta=-1.9,
+                        und_price=6012.5)
+    await fake.start()
+    broker = ib_broker(fake.port)
+    await broker.connect()
+    try:
+        chain = await broker.option_chain("SPX")
+        assert chain.expiries == (date(2026, 12, 18),)  # the SPXW weeklies are another trading class
+        assert [c.symbol for c in chain.contracts] == [
+            "SPX-2026-12-18-6000-C", "SPX-2026-12-18-6000-P", "SPX-2026-12-18-6100-C", "SPX-2026-12-18-6100-P"]
+        assert chain.spot == 6012.5 and chain.contracts[0].vega == 5.1
+        details = [r for r in fake.requests if r[0] == "9" and r[5] == "IND"]
+        assert details and details[0][4] == "SPX" and details[0][10] == "CBOE"  # the index asked for as IND at CBOE
+    finally:
+        await broker.close()
+        await fake.stop()
