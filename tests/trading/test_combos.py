@@ -260,3 +260,16 @@ async def test_leg_fills_move_cash_by_exactly_their_premium_and_commissions(tmp_
     assert s.portfolio.cash["USD"] - start == expected
     assert all(f.order_id == order.id for f in s.journal.fills())
     s.journal.close()
+
+
+async def test_a_working_futures_calendar_holds_the_margin_of_the_legs_it_opens(tmp_path, market):
+    front, back = "ES-2026-12", "ES-2027-03"
+    calendar = (Leg(symbol=front, side=BUY), Leg(symbol=back, side=SELL))
+    s = paper(tmp_path, market, SimClock(T0))
+    assert s.risk.margin_in_use() == 0
+    o = await s.oms.submit(combo(BUY, 1, legs=calendar, limit="-5.00", tif=TimeInForce.GTC))  # the net touch is +0.02
+    assert s.oms.orders[o.id].status is OrderStatus.ACCEPTED, o.reason
+    assert o.symbol == "ES +2026-12 -2027-03"
+    assert s.risk.margin_in_use() == D(30_000)  # two ES legs opening, $15,000 each
+    await s.oms.cancel(o.id)
+    assert s.risk.margin_in_use() == 0

@@ -511,7 +511,11 @@ class PreTradeRisk:
 
     def margin_in_use(self, exclude: str | None = None) -> Decimal:
         """Initial margin of the futures held and of the working futures orders that open."""
-        return futures.margin_in_use(self.portfolio, self.working_orders(), self.last_price, exclude)
+        working = self.working_orders()
+        combos = [o for o in working if o.legs and o.id != exclude]  # a combo of futures: the margin of its legs that open
+        pf = self.portfolio
+        held = sum((combo_cost(pf, o.legs, o.side, o.remaining, None, pf._inst) for o in combos if pf.margined(o.legs[0].symbol)), ZERO)
+        return held + futures.margin_in_use(pf, [o for o in working if not o.legs], self.last_price, exclude)
 
     def exposures(self) -> dict[str, Decimal]:
         """Signed exposure of every open position in the base currency, in one pass."""
