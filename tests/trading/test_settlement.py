@@ -217,7 +217,7 @@ async def test_the_day_before_expiry_warns_of_an_itm_short_call(tmp_path):
     assert s.settlement.warn(force=True) == 0
     clock.set(DAY_BEFORE)
     assert s.settlement.warn(force=True) == 1
-    [alert] = alerts(s, "Expiry tomorrow")
+    [alert] = alerts(s, "Expiry next trading day")
     assert alert.message.startswith(f"{short_call} expires 2026-12-18: short 1, AAPL at ")
     assert "in the money: assignment likely (100 shares)" in alert.message
     assert alert.priority == "high"

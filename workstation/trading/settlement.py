@@ -426,7 +426,7 @@ class Settlement:
             f"{inst.symbol} expires {inst.expiry}: {side} {show_qty(abs(qty))}, {und} at {show_price(spot, digits)} "
             f"vs strike {show_price(strike, digits)}, {risk} ({shares} shares)"
         )
-        fired = self.announce("Expiry tomorrow", message, key=f"expiry-risk-{inst.symbol}", priority="high", source="settlement")
+        fired = self.announce("Expiry next trading day", message, key=f"expiry-risk-{inst.symbol}", priority="high", source="settlement")
         return 1 if fired is not None else 0
 
     def _remind_roll(self, inst: Instrument, at: float, now: float) -> int:
