@@ -175,6 +175,7 @@ class Settlement:
         self.keep_orders = keep_orders  # the order manager's ``restore``: the Orders pane lists them
         self.through: float | None = None
         self._warned_at = float("-inf")
+        self._unpriced: set[str] = set()
 
     # ------------------------------------------------------------------ the loop's steps
     def start(self, now: float | None = None) -> list[Settled]:
@@ -277,7 +278,9 @@ class Settlement:
     def _price(self, symbol: str, at: float) -> Decimal | None:
         value = self.prices(symbol, at)
         if value is None:
-            log.warning("no settlement price for %s at %s: settled later", symbol, at)
+            if symbol not in self._unpriced:  # said once: the loop asks again every second
+                self._unpriced.add(symbol)
+                log.warning("no settlement price for %s at %s: settled once there is one", symbol, at)
             return None
         return _on_tick(value, self.instrument(symbol))
 
