@@ -93,8 +93,11 @@ _FIELDS = ("iv", "delta", "gamma", "theta", "vega", "rho")
 
 
 def with_greeks(chain: OptionChain, now: float) -> OptionChain:
-    """The chain with each contract's IV (from its mid) and Greeks filled in where missing."""
-    todo = [i for i, c in enumerate(chain.contracts) if c.iv is None or c.delta is None]
+    """The chain with each contract's IV (from its mid) and Greeks filled in where missing.
+
+    A figure the venue sent is kept; one it left out (IB and binance send no rho) is computed
+    at the venue's IV, or at the IV of the contract's mid when the venue sent none."""
+    todo = [i for i, c in enumerate(chain.contracts) if any(getattr(c, f) is None for f in _FIELDS)]
     if not todo or chain.spot is None or chain.spot <= 0:
         return chain
     rows: Sequence[OptionQuote] = [chain.contracts[i] for i in todo]
@@ -113,11 +116,10 @@ def with_greeks(chain: OptionChain, now: float) -> OptionChain:
     for j, i in enumerate(todo):
         c = rows[j]
         if np.isnan(iv[j]):
-            out[i] = c
             continue
         values = {
             "iv": float(iv[j]), "delta": float(g.delta[j]), "gamma": float(g.gamma[j]),
             "theta": float(g.theta[j]), "vega": float(g.vega[j]), "rho": float(g.rho[j]),
         }
-        out[i] = msgspec.structs.replace(c, **{k: getattr(c, k) if getattr(c, k) is not None else v for k, v in values.items()})
+        out[i] = msgspec.structs.replace(c, **{k: v for k, v in values.items() if getattr(c, k) is None})
     return msgspec.structs.replace(chain, contracts=tuple(out))
