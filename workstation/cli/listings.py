@@ -169,11 +169,14 @@ def positions(
     profile: ProfileOpt = None,
     config: ConfigOpt = None,
     data_dir_: DataDirOpt = None,
+    greeks: Annotated[bool, typer.Option("--greeks", help="Delta, gamma, theta and vega per position, per underlying and in all.")] = False,
 ) -> None:
     """Open positions with average cost, last price and P&L."""
 
     from workstation.cli.account import revive_status
 
+    if greeks:
+        return _positions_greeks(json_out, wide, profile, config, data_dir_)
     async def body(session) -> list[dict[str, Any]]:
         return position_rows(session)
 
@@ -185,6 +188,34 @@ def positions(
         emit_json(rows)
     elif rows:
         print_table(_positions_table(rows, wide), wide)
+    else:
+        console().print("no positions")
+
+
+def _positions_greeks(json_out: bool, wide: bool, profile, config, data_dir_) -> None:
+    from workstation.cli.account import revive_status
+    from workstation.cli.greeks import beta_line, greeks_table
+    from workstation.trading.status import greek_totals
+
+    async def body(session) -> dict[str, Any]:
+        from workstation.trading.greeks import load_betas
+
+        book = session.greeks  # (a view runs no background work: its betas are measured here)
+        await load_betas(book, session.broker.history, book.groups(session.held_symbols()))
+        return {"positions": position_rows(session, greeks=True), "greeks": greek_totals(session)}
+
+    async def remote(engine) -> dict[str, Any]:
+        doc = revive_status(await engine.status())
+        return {"positions": doc["positions"], "greeks": doc.get("greeks", [])}
+
+    doc = with_session(profile, config, data_dir_, body, remote=remote, mode="read")
+    if json_out:
+        emit_json(doc)
+    elif doc["positions"]:
+        print_table(greeks_table(doc["positions"], doc["greeks"], wide), wide)
+        line = beta_line(doc["greeks"])
+        if line:
+            console().print(line, markup=False)
     else:
         console().print("no positions")
 

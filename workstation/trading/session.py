@@ -45,7 +45,7 @@ from workstation.trading.settlement import Settled, Settlement, market_prices
 from workstation.trading.margin import MarginTable
 from workstation.risk.checks import PreTradeRisk
 from workstation.risk.greek_limits import GreekLimits
-from workstation.trading.greeks import GreekBook, load_betas
+from workstation.trading.greeks import BETA_BENCHMARK, GreekBook, load_betas
 from workstation.core.sectors import SectorMap
 from workstation.core.symbols import parse_symbol
 from workstation.trading.taxlots import TaxLots
@@ -365,9 +365,12 @@ class Session:
                 log.exception("settlement failed")
 
     def held_symbols(self) -> list[str]:
-        """Every held symbol, and the underlyings of held options (their Greeks need its price)."""
+        """Every held symbol, and what the positions' Greeks need priced: the underlyings of held
+        options, and SPY (the beta-weighted delta)."""
         held = [p.symbol for p in self.portfolio.positions()]
-        return held + [u for u in self.greeks.underlyings(held) if u not in held] if self.greeks else held
+        if self.greeks is None or not held:
+            return held
+        return list(dict.fromkeys([*held, *self.greeks.underlyings(held), BETA_BENCHMARK]))
 
     async def start(self, symbols: list[str] | tuple[str, ...] = (), *, feed: bool = True) -> None:
         """Connect the broker, put working orders back in the market, mark positions."""

@@ -3,6 +3,13 @@
 ``status_document`` is what ``main.py status --json`` prints and what an owning engine
 answers a ``status`` request with; the rows are the ones the command line prints and the
 wire carries. Amounts stay ``Decimal``.
+
+Positions carry their Greeks in money terms (``workstation.trading.greeks``: ``delta`` in
+shares of the underlying, ``dollar_delta``, ``gamma`` in shares per $1, ``dollar_gamma`` per
+1% move, ``theta`` per day, ``vega`` per vol point, ``iv``) when asked (``greeks=True``; the
+status document always asks), null where unknown; ``greek_totals`` sums them per underlying
+and for the account (``underlying`` null), with its beta-weighted delta in SPY shares. The
+figures are model outputs rounded to a few places, written as exact decimals (no exponent).
 """
 
 from __future__ import annotations
@@ -10,13 +17,63 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
 from workstation.core.model import Account, Fill, Order, iso, plain
 
 
-def position_rows(session) -> list[dict[str, Any]]:
+GREEK_PLACES = {"delta": 4, "dollar_delta": 2, "gamma": 4, "dollar_gamma": 2, "theta": 2, "vega": 2, "iv": 4}
+_TOTAL_PLACES = {
+    "delta_shares": 4, "dollar_delta": 2, "gamma_shares": 4, "dollar_gamma": 2, "theta": 2, "vega": 2, "beta": 4,
+    "beta_delta_spy": 2, "spy_price": 2,
+}
+
+
+def _figure(x: float | None, places: int) -> Decimal | None:
+    """A model figure as an exact decimal at ``places`` (None stays None; never -0)."""
+    if x is None or x != x:
+        return None
+    d = Decimal(repr(round(x, places)))
+    return d if d else Decimal(0)
+
+
+def _greeks(session) -> dict[str, dict[str, Decimal | None]]:
+    book = getattr(session, "greeks", None)
+    if book is None:
+        return {}
+    out = {}
+    for g in book.positions():
+        known = g.known
+        values = {
+            "delta": g.delta_shares, "dollar_delta": g.dollar_delta, "gamma": g.gamma_shares,
+            "dollar_gamma": g.dollar_gamma, "theta": g.theta, "vega": g.vega, "iv": g.unit.iv if known else None,
+        }
+        out[g.symbol] = {k: _figure(v, GREEK_PLACES[k]) for k, v in values.items()}
+    return out
+
+
+def greek_totals(session) -> list[dict[str, Any]]:
+    """The Greeks summed per underlying (those held), then the account's (``underlying`` None)."""
+    book = getattr(session, "greeks", None)
+    if book is None:
+        return []
+    rows = book.positions()
+    if not rows:
+        return []
+    per, account = book.totals(rows)
+    out = []
+    for t in (*per, account):
+        doc = msgspec.structs.asdict(t)
+        out.append({k: _figure(v, _TOTAL_PLACES[k]) if k in _TOTAL_PLACES else v for k, v in doc.items()})
+    return out
+
+
+def position_rows(session, greeks: bool = False) -> list[dict[str, Any]]:
     pf = session.portfolio
     equity = pf.equity()
     rows = []
+    figures = _greeks(session) if greeks else {}
+    blank = dict.fromkeys(GREEK_PLACES)
     for p in pf.positions():
         last = pf.last(p.symbol)
         mv = pf.market_value(p.symbol)
@@ -31,6 +88,7 @@ def position_rows(session) -> list[dict[str, Any]]:
                 "realized_pnl": p.realized_pnl,
                 "currency": p.currency,
                 "pct_of_equity": (pf.exposure(p.symbol) / equity * 100).quantize(Decimal("0.01")) if equity else Decimal(0),
+                **(figures.get(p.symbol, blank) if greeks else {}),
             }
         )
     return rows
@@ -102,7 +160,8 @@ def status_document(session, socket: str = "") -> dict[str, Any]:
         "connection": conn.state if conn else "offline (in-process simulated market)" if session.profile.broker == "sim" else "disconnected",
         "connection_detail": conn.detail if conn else "",
         "account": account_fields(acct),
-        "positions": position_rows(session),
+        "positions": position_rows(session, greeks=True),
+        "greeks": greek_totals(session),
         "open_orders": [order_row(o) for o in session.oms.working()],
         "data_dir": str(session.data_dir),
         "journal": str(session.journal.path),
