@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings as hyp_settings, strategies 
 
 from brokers.base import BrokerFill
 from brokers.paper.broker import SimBroker, SimConfig, SimMarket
+from tests.fakes.binance_session import fake, keys, open_session  # noqa: F401 (fixtures)
 from tests.fakes.scripted import ScriptedBroker
 from workstation.core.clock import SimClock
 from workstation.core.config import Settings
@@ -273,3 +274,16 @@ async def test_a_working_futures_calendar_holds_the_margin_of_the_legs_it_opens(
     assert s.risk.margin_in_use() == D(30_000)  # two ES legs opening, $15,000 each
     await s.oms.cancel(o.id)
     assert s.risk.margin_in_use() == 0
+
+
+async def test_a_ccxt_exchange_refuses_a_combo_in_one_line_before_anything_is_sent(fake, keys, tmp_path):
+    s = await open_session(fake, tmp_path)
+    try:
+        legs = (Leg(symbol="BTC/USD", side=BUY), Leg(symbol="ETH/USD", side=SELL))
+        with pytest.raises(OrderError) as caught:
+            await s.oms.submit(OrderRequest(symbol="", side=BUY, qty=D(1), legs=legs))
+        assert str(caught.value) == f"{s.broker.name} takes no combo orders: send the legs one at a time"  # binance-fake
+        assert s.journal.orders() == []
+        assert not [p for m, p, _ in fake.requests if m == "POST"]
+    finally:
+        await s.stop()
