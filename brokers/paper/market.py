@@ -40,7 +40,8 @@ tree (``workstation.core.options.american_price``, ``TREE_STEPS`` steps; puts, a
 dividend payers). The premium is computed at knots every ``PREMIUM_KNOT`` seconds (the
 underlying and the surface as they are at the knot) and interpolated linearly between
 them, so a quote stays a pure function of the time, and a tree runs once per contract per
-knot, not on every quote. Option widths grow away from the money and toward expiry, their
+knot, not on every quote. Bars of an American option, which need many knots at once, take
+them from a ``HISTORY_TREE_STEPS``-step tree (within a few cents of the quotes' values). Option widths grow away from the money and toward expiry, their
 displayed sizes stay under 500 contracts, and their day volume and open interest
 (``SimMarket.open_interest``) peak at the money and in the monthlies.
 
@@ -140,6 +141,8 @@ RATE = 0.04  # the risk-free rate options are valued with
 OPTION_YEAR = 365.0 * 86_400.0  # options count time in years of 365 days, as workstation.core.options does
 PREMIUM_KNOT = 30.0  # seconds between the knots of the early-exercise premium (see the docstring)
 TREE_STEPS = 100  # binomial steps of the American price at each knot
+HISTORY_TREE_STEPS = 25  # ... when a history asks for many knots at once (bars: within a few cents)
+_MANY_KNOTS = 16
 _OPTION_MAX_LOTS = 500.0  # displayed option sizes stay below this many contracts
 
 # ----------------------------------------------------------------------------- hashing
@@ -345,8 +348,18 @@ class _Rows:
         function of the time, so every process agrees)."""
         u = t / PREMIUM_KNOT
         k = np.floor(u)
+        if len(t) == 1:  # a quote: two knots, most often both known
+            n0 = int(k[0])
+            p0, p1 = self.premiums.get(n0), self.premiums.get(n0 + 1)
+            if p0 is not None and p1 is not None:
+                f = float(u[0] - k[0])
+                return p0 + (p1 - p0) * f
         knots = np.unique(np.concatenate([k, k + 1.0])).astype(np.int64).tolist()
         missing = [n for n in knots if n not in self.premiums]
+        # a history (many knots at once) gets a shorter tree, kept out of the quotes' cache
+        many = len(missing) > _MANY_KNOTS
+        found: dict[int, np.ndarray] = {} if many else self.premiums  # type: ignore[assignment]
+        steps = HISTORY_TREE_STEPS if many else TREE_STEPS
         # one row: all its knots in one tree; many rows (one time): one knot at a time
         for group in [missing] if self.single and missing else [[n] for n in missing]:
             at = np.array(group, dtype=np.float64) * PREMIUM_KNOT
@@ -356,15 +369,16 @@ class _Rows:
             _, _, years, iv = self._european(at, s_o, self._pick(regime, o))
             s, y, v = self._pick(s_o, a), self._pick(years, a), self._pick(iv, a)
             kk, q, c = self.opt_strike[a], self.opt_div[a], self.opt_call[a]
-            tree = american_price(s, kk, y, RATE, q, v, c, steps=TREE_STEPS)
+            tree = american_price(s, kk, y, RATE, q, v, c, steps=steps)
             premium = np.maximum(tree - bsm_price(s, kk, y, RATE, q, v, c), 0.0)
             if self.single:
-                self.premiums.update(zip(group, premium[:, None], strict=True))
+                found.update(zip(group, premium[:, None], strict=True))
             else:
-                self.premiums[group[0]] = premium
-        table = np.array([self.premiums[n] for n in knots])
+                found[group[0]] = premium
+        table = np.array([self.premiums[n] if n in self.premiums else found[n] for n in knots])
         for n in knots:
-            self.premiums.move_to_end(n)
+            if n in self.premiums:
+                self.premiums.move_to_end(n)
         while len(self.premiums) > 64:
             self.premiums.popitem(last=False)
         i0 = np.searchsorted(np.array(knots, dtype=np.float64), k)
