@@ -12,6 +12,11 @@ engine, its strategies and its orders carry on.
 The mirror's orders are the snapshot's window (working orders and the most recent of the
 day) plus every order event since; ``order_list`` reads the whole day, or the whole
 journal, from the engine in pages.
+
+Why one module: ``RemoteEngine`` is the whole ``EngineAPI`` on the client's side of the wire;
+each intent is a request built from ``protocol`` and answered into the same mirror the
+events keep, so an intent added to the API (the option chain was the last) is one method
+here next to its siblings, not a file of its own.
 """
 
 from __future__ import annotations

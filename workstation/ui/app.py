@@ -28,7 +28,7 @@ from workstation.api import AccountSnapshot, EngineAPI, working
 from workstation.core.clock import perf_ns
 from workstation.core.config import Settings
 from workstation.risk.dataquality import QualityChanged
-from workstation.core.model import AlertRaised, ConnectionState, Instrument, ModelError, OrderEvent, OrderFilled, OrderRejected, Quote
+from workstation.core.model import AlertRaised, AssetClass, ConnectionState, Instrument, ModelError, OrderEvent, OrderFilled, OrderRejected, Quote
 from workstation.serve.remote import engine_gone
 from workstation.ui.intents import IntentsMixin, describe_order
 from workstation.ui.messages import IntentFailed
@@ -73,12 +73,13 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, ThemesMixin, App[None]):
         Binding("t", "ticket", "Ticket", show=False, priority=True, id="app.ticket", tooltip="Go to the order ticket"),
         Binding("K", "kill", "Kill", show=False, priority=True, id="app.kill", tooltip="Kill switch: cancel every order, flatten every position, stop every strategy, trip the breaker (asks first)"),
         Binding("B", "backtest", "Backtest", show=False, priority=True, id="app.backtest", tooltip="Open the Backtest screen"),
+        Binding("o", "chain", "Chain", show=False, id="app.chain", tooltip="Option chain of the selected watchlist (or positions) symbol: an option's underlying at its expiry"),
         Binding("q", "quit", "Quit", priority=True, id="app.quit", tooltip="Quit (asks while orders are working)"),
         Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True, id="app.quit_anywhere", tooltip="Quit, even from a text field"),
         Binding("ctrl+d", "detach", "Detach", show=False, id="app.detach", tooltip="Leave a serving engine running and close this face"),
         Binding("ctrl+g", "close_palette", "Close", show=False, priority=True, id="app.close_palette", tooltip="Close the command palette (as Escape does)"),
     ]
-    PASSIVE = {"focus_pane", "command_line", "filter", "help", "ticket", "quit", "backtest", "kill"}
+    PASSIVE = {"focus_pane", "command_line", "filter", "help", "ticket", "quit", "backtest", "kill", "chain"}
 
     def __init__(
         self,
@@ -489,6 +490,24 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, ThemesMixin, App[None]):
         from workstation.ui.screens.backtest import BacktestScreen
 
         self.push_screen(BacktestScreen(self.config_path))
+
+    def action_chain(self) -> None:
+        """The option chain of the selected row (the watchlist's, or the positions' when focused there)."""
+        focused = self.focused
+        table = focused if isinstance(focused, (WatchlistPane, PositionsPane)) else self.main.query_one(WatchlistPane)
+        symbol = table.selected_key
+        if symbol is None:
+            self.failed("chain", "no symbol selected")
+            return
+        expiry = None
+        try:
+            inst = self.instrument(symbol)
+        except ModelError as exc:
+            self.failed("chain", str(exc))
+            return
+        if inst.asset_class is AssetClass.OPTION and inst.underlying:  # its underlying's chain at its expiry
+            symbol, expiry = inst.underlying, inst.expiry
+        self.open_chain(symbol, expiry)
 
     def action_request_quit(self) -> None:
         self.action_quit()

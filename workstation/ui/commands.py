@@ -22,9 +22,11 @@ Spreads (one combo order; ``workstation.trading.spreads`` holds the phrase and t
     buy 1 AAPL 2026-12-18 230 straddle @ 12.40                 also: 220/240 strangle, 200/210/220 call butterfly
     buy 1 AAPL 2026-12-18/2027-01-15 230 call calendar @ 3.00  ES 2026-12/2027-03 calendar
     buy 1 legs +AAPL-2026-12-18-200-C -2 AAPL-2026-12-18-210-C @ 0.50
+    legs                                                       the ticket for legs (workstation.ui.screens.legs)
 
 Other commands: ``cancel ID``, ``cancel all``, ``flatten AAPL``, ``flatten all``,
 ``watch add TSLA``, ``watch rm TSLA``, ``watch list NAME``, ``theme NAME``, ``help``;
+``chain AAPL [2026-12-18] [STRIKES]`` (the option chain screen);
 risk: ``kill`` (the kill switch; only the whole word), ``reset-breaker``,
 ``risk set NAME VALUE``; alert rules: ``alert AAPL > 200``, ``alert AAPL move 3% 5m``,
 ``alert pnl < -1000``, ``alert spread BTC/USD > 20`` (the grammar of ``workstation.alerts.engine``).
@@ -38,6 +40,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_DOWN, Decimal
 
 from workstation.core.model import ModelError, OrderType, Side, TimeInForce, infer_order_type, plain, to_decimal
@@ -78,6 +81,11 @@ class SpreadCommand:
     spread: Spread
     limit_price: Decimal | None = None  # net per unit; may be zero or negative (a credit bought)
     tif: TimeInForce = TimeInForce.DAY
+
+
+@dataclass(frozen=True, slots=True)
+class LegsCommand:
+    """``legs``: open the ticket for legs (a combo built leg by leg)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +135,18 @@ class AlertCommand:
     rule: str  # the rule as typed (checked by ``workstation.core.alert_rules.parse_rule``)
 
 
+@dataclass(frozen=True, slots=True)
+class ChainCommand:
+    """``chain AAPL [2026-12-18] [N]``: open the option chain screen."""
+
+    symbol: str
+    expiry: date | None = None  # None: the nearest listed
+    strikes: int | None = None  # None: the screen's default count around the money
+
+
 Command = (
     OrderCommand | SpreadCommand | CancelCommand | FlattenCommand | WatchCommand | ThemeCommand | HelpCommand
-    | KillCommand | ResetBreakerCommand | RiskSetCommand | AlertCommand
+    | KillCommand | ResetBreakerCommand | RiskSetCommand | AlertCommand | ChainCommand
 )
 
 # --------------------------------------------------------------------------- vocabulary
@@ -149,6 +166,7 @@ VERBS: dict[str, str] = {
     "reset-breaker": "reset-breaker",
     "risk": "risk",
     "alert": "alert",
+    "chain": "chain",
 }
 
 KEYWORDS: dict[str, str] = {
@@ -173,12 +191,14 @@ WATCH_ACTIONS = {"add": "add", "rm": "rm", "remove": "rm", "del": "rm", "delete"
 GRAMMAR_HELP = (
     "buy|sell|short QTY|$AMOUNT SYMBOL [@|lmt PRICE] [stp PRICE] [trail N|N%] [tp PRICE sl PRICE] [day|gtc|ioc|fok]",
     "buy|sell QTY AAPL 2026-12-18 200/210 call vertical [@ NET]  ·  straddle, strangle, butterfly, iron condor, calendar, legs +SYM -SYM",
+    "legs  (a ticket for legs: a spread built leg by leg)",
     "cancel ID|all",
     "flatten SYMBOL|all",
     "watch add|rm SYMBOL  ·  watch list NAME",
     "theme NAME",
     "kill  (asks first)  ·  reset-breaker  ·  risk set NAME VALUE",
     "alert AAPL > 200  ·  alert AAPL move 3% 5m  ·  alert pnl < -1000  ·  alert spread BTC/USD > 20",
+    "chain AAPL [2026-12-18] [STRIKES]  (the option chain screen)",
     "help",
 )
 
@@ -236,13 +256,17 @@ def _symbol(word: str) -> str:
 # --------------------------------------------------------------------------- parser
 
 
-def parse(text: object) -> Command:
+def parse(text: object) -> Command | LegsCommand:
     """Parse one command line; ParseError (with a readable message) for anything malformed."""
     if not isinstance(text, str):
         raise ParseError("a command must be text")
     words = _tokens(text.strip().lstrip(":"))
     if not words:
         raise ParseError("empty command: try 'help'")
+    if words[0].lower() == "legs":  # the ticket for legs (a spread built leg by leg)
+        if len(words) > 1:
+            raise ParseError("legs takes nothing after it: it opens the ticket for legs")
+        return LegsCommand()
     verb = resolve(words[0], VERBS, "command")
     rest = words[1:]
     if verb in ("buy", "sell", "short"):
@@ -283,6 +307,8 @@ def parse(text: object) -> Command:
         return _risk_set(rest[1], rest[2])
     if verb == "alert":
         return _alert(text)
+    if verb == "chain":
+        return _chain(rest)
     if verb == "theme":
         if len(rest) != 1:
             raise ParseError("usage: theme NAME")
@@ -290,6 +316,27 @@ def parse(text: object) -> Command:
     if rest:
         raise ParseError("help takes no arguments")
     return HelpCommand()
+
+
+def _chain(rest: list[str]) -> ChainCommand:
+    if not 1 <= len(rest) <= 3:
+        raise ParseError("usage: chain SYMBOL [YYYY-MM-DD] [STRIKES]")
+    symbol = _symbol(rest[0])
+    expiry: date | None = None
+    strikes: int | None = None
+    for word in rest[1:]:
+        if "-" in word and expiry is None:
+            try:
+                expiry = date.fromisoformat(word)
+            except ValueError:
+                raise ParseError(f"malformed expiry {word!r}: expected a date such as 2026-12-18") from None
+        elif word.isdigit() and word.isascii() and strikes is None:
+            strikes = int(word)
+            if not 1 <= strikes <= 1000:
+                raise ParseError(f"strikes must be 1 to 1000, got {word}")
+        else:
+            raise ParseError(f"cannot read {word!r}: usage: chain SYMBOL [YYYY-MM-DD] [STRIKES]")
+    return ChainCommand(symbol, expiry, strikes)
 
 
 def _risk_set(name: str, value: str) -> RiskSetCommand:

@@ -41,6 +41,7 @@ def sections(app: WorkstationApp) -> list[tuple[str, list[tuple[str, str, str]]]
     from workstation.ui.screens.confirm import ConfirmScreen
     from workstation.ui.screens.limit_edit import LimitEditScreen
     from workstation.ui.screens.review import ReviewScreen
+    from workstation.ui.screens.chain import ChainScreen
 
     keymap = dict(app.settings.ui.bindings)
 
@@ -67,6 +68,7 @@ def sections(app: WorkstationApp) -> list[tuple[str, list[tuple[str, str, str]]]
         ("Strategies", rows(StrategiesPane.BINDINGS)),
         ("Strategy parameters", rows(StrategyParamsScreen.BINDINGS) + [("Enter", "Apply (checked first; the error is shown)", "")]),
         ("Command line", rows(CommandLine.BINDINGS) + [("Enter", "Run the command", "")]),
+        ("Option chain (:chain AAPL, or o on a watchlist row)", rows(ChainScreen.BINDINGS) + [("↑ ↓ j k", "Move between strikes", "")]),
         ("Order review", rows(ReviewScreen.BINDINGS)),
         ("Confirmations", rows(ConfirmScreen.BINDINGS)),
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -20,8 +21,10 @@ from workstation.ui.commands import (
     CancelCommand,
     FlattenCommand,
     AlertCommand,
+    ChainCommand,
     HelpCommand,
     KillCommand,
+    LegsCommand,
     OrderCommand,
     ParseError,
     ResetBreakerCommand,
@@ -59,6 +62,8 @@ def describe_order(o: Order) -> str:
 
 
 log = logging.getLogger(__name__)
+
+CHAIN_STRIKES = 40  # strikes around the money the chain screen asks for unless told
 
 
 def spread_request(cmd: SpreadCommand, source: str = "ui") -> OrderRequest:
@@ -118,6 +123,8 @@ class IntentsMixin:
                 self.failed("theme", str(exc))
         elif isinstance(cmd, HelpCommand):
             self.action_help()
+        elif isinstance(cmd, LegsCommand):
+            self.open_legs()
         elif isinstance(cmd, KillCommand):
             self.action_kill()
         elif isinstance(cmd, ResetBreakerCommand):
@@ -126,6 +133,8 @@ class IntentsMixin:
             self.set_limit(cmd.name, cmd.value)
         elif isinstance(cmd, AlertCommand):
             self.add_alert(cmd.rule)
+        elif isinstance(cmd, ChainCommand):
+            self.open_chain(cmd.symbol, cmd.expiry, cmd.strikes, origin="command", text=text)
 
     def order_request(self: WorkstationApp, cmd: OrderCommand) -> tuple[OrderRequest, str]:
         """The OrderRequest a parsed command stands for (a notional becomes whole lots)."""
@@ -158,6 +167,19 @@ class IntentsMixin:
             take_profit=cmd.take_profit, stop_loss=cmd.stop_loss, source="ui",
         )
         return request, note
+
+    def open_legs(self: WorkstationApp) -> None:
+        """The ticket for legs; the combo it builds is reviewed like any order."""
+        from workstation.ui.screens.legs import LegsScreen
+
+        p = self.palette_styles
+
+        def built(request: OrderRequest | None) -> None:
+            if request is not None:
+                self.review_and_send(request, origin="legs")
+
+        self.push_screen(LegsScreen(buy_style=str(p["buy"].color.name if p["buy"].color else "green"),
+                                    sell_style=str(p["sell"].color.name if p["sell"].color else "red")), built)
 
     # ------------------------------------------------------------------ review and send
     def review_and_send(self: WorkstationApp, request: OrderRequest, *, note: str = "", origin: str = "ticket", text: str = "") -> None:
@@ -257,6 +279,38 @@ class IntentsMixin:
         ticket.prefill(event.side, event.symbol, event.price)
         self._ticket_origin = self.focused
         self.action_focus_pane("ticket")
+
+    # ------------------------------------------------------------------ the option chain
+    def open_chain(
+        self: WorkstationApp, symbol: str, expiry: date | None = None, strikes: int | None = None, *, origin: str = "", text: str = "",
+    ) -> None:
+        """Ask the engine for the chain (a worker); the screen opens with the first answer, a
+        refusal is one line (under the command line when it was typed there)."""
+        self.run_worker(self._open_chain(symbol, expiry, strikes, origin, text), group="chain", exclusive=True, exit_on_error=False, name="chain")
+
+    async def _open_chain(self: WorkstationApp, symbol: str, expiry: date | None, strikes: int | None, origin: str, text: str) -> None:
+        from workstation.ui.screens.chain import ChainScreen, ChainTrade
+
+        count = strikes or CHAIN_STRIKES
+        try:
+            chain = await self.engine.option_chain(symbol, expiry, count)
+        except IntentError as exc:
+            if origin == "command":
+                self.action_command_line(text)
+            self.failed("chain", str(exc), origin=origin)
+            return
+
+        def done(trade: ChainTrade | None) -> None:
+            if trade is None:
+                return
+            ticket = self.main.query_one(TicketPane)
+            ticket.prefill(trade.side, trade.symbol, trade.price)
+            ticket.set_value("qty", "1")  # one contract (x100 shares), not the last order's share count
+            self._ticket_origin = self.main.query_one(WatchlistPane)
+            self.action_focus_pane("ticket")
+
+        self.push_screen(ChainScreen(chain, strikes=count, repaint_hz=self.repaint_hz), done)
+        self.post_message(IntentDone("chain", chain.underlying))
 
     # ------------------------------------------------------------------ confirmations
     def confirm(self: WorkstationApp, question: str, title: str, then) -> None:
