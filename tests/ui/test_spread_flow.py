@@ -136,3 +136,134 @@ async def test_bad_spread_line_stays_on_the_line_with_one_error(tmp_path):
         [failed] = [m for m in msgs if isinstance(m, IntentFailed)]
         assert "must go up" in failed.message and "\n" not in failed.message
         assert not isinstance(app.screen, ReviewScreen) and not session.oms.orders
+
+
+# --------------------------------------------------------------------------- on the paper market
+
+
+def paper_app(tmp_path):
+    """The workstation on the paper market's matching engine (combos fill atomically), with
+    quotes the test sets."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import msgspec
+
+    from brokers.paper.broker import SimBroker, SimConfig, SimMarket
+    from workstation.api import LocalEngine
+    from workstation.core.clock import SimClock
+    from workstation.core.config import Settings
+    from workstation.core.model import Quote
+    from workstation.core.symbols import parse_symbol
+    from workstation.trading.session import Session
+    from workstation.ui.app import WorkstationApp
+    from workstation.ui.watchlists import Watchlists
+
+    class Scripted(SimMarket):
+        def __init__(self, book):
+            super().__init__(0)
+            self.book = book
+
+        def quote(self, symbol, t):
+            sym = parse_symbol(symbol).symbol
+            bid, ask = self.book.get(sym, (185.0, 185.02))
+            return Quote(sym, t, bid, ask, bid, 1000, 1000, 0.0, bid)
+
+        def quotes(self, symbols, t):
+            return [self.quote(s, t) for s in symbols]
+
+    book = {"AAPL-2026-12-18-180-C": (9.30, 9.50), "AAPL-2026-12-18-190-C": (6.20, 6.40), "AAPL": (185.0, 185.02)}
+    clock = SimClock(datetime(2026, 12, 1, 11, 0, tzinfo=ZoneInfo("America/New_York")).timestamp())
+    settings = msgspec.convert({"watchlist": ["AAPL"], "alerts": {"bell": False}}, Settings, strict=False)
+    broker = SimBroker(clock, SimConfig(), Scripted(book))
+    session = Session.build(settings, "paper", data_root=tmp_path / "data", clock=clock, broker=broker)
+    lists = Watchlists.load(tmp_path / "data" / "watchlists.json", ["AAPL"])
+    return WorkstationApp(LocalEngine(session), settings, watchlists=lists, config_path=tmp_path / "settings.toml"), session
+
+
+async def test_typed_vertical_confirmed_is_one_combo_order_filled_on_paper(tmp_path):
+    from workstation.core.model import OrderStatus
+    from workstation.ui.panes.orders import OrdersPane
+
+    app, session = paper_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot)
+        await command(pilot, "buy 1 AAPL 2026-12-18 180/190 call vertical @ 3.30", lambda a: isinstance(a.screen, ReviewScreen))
+        combo = app.screen.review.combo
+        assert (combo.max_profit, combo.max_loss, combo.breakevens) == (D(670), D(330), (D("183.30"),))
+        assert app.screen.review.ok, app.screen.review.reason
+        assert not session.oms.orders
+        await pilot.press("enter")
+        await until(pilot, lambda: [o.status for o in session.oms.orders.values()] == [OrderStatus.FILLED])
+        [order] = session.oms.orders.values()
+        assert [leg.symbol for leg in order.legs] == ["AAPL-2026-12-18-180-C", "AAPL-2026-12-18-190-C"]
+        assert order.filled_qty == 1 and order.avg_fill_price == D("3.30")  # 9.50 paid, 6.20 received
+        assert [(f.symbol, f.side, f.order_id) for f in session.journal.fills()] == [
+            ("AAPL-2026-12-18-180-C", Side.BUY, order.id), ("AAPL-2026-12-18-190-C", Side.SELL, order.id)]
+        await pilot.press("3", "a")  # the Orders pane, every order: the spread is one row
+        await until(pilot, lambda: app.query_one(OrdersPane).keys == [order.id])
+
+
+async def test_legs_ticket_builds_a_spread_from_the_keyboard_and_sends_it_as_one_combo(tmp_path):
+    from textual.widgets import Input
+
+    from workstation.core.model import OrderStatus
+    from workstation.ui.screens.legs import LegsScreen
+
+    app, session = paper_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot)
+        await command(pilot, "legs", lambda a: isinstance(a.screen, LegsScreen))
+        screen = app.screen
+        box = screen.query_one("#legs-box")
+        assert box.region.right <= 80 and box.region.bottom <= 24
+        leg = screen.query_one("#legs-leg", Input)
+        assert app.focused is leg
+
+        async def type_leg(text):
+            leg.insert_text_at_cursor(text)
+            await pilot.press("enter")
+            await settle(pilot)
+
+        await type_leg("AAPL")  # no sign
+        assert "must start with + (buy) or - (sell)" in str(screen.query_one("#legs-error").content)
+        leg.value = ""
+        await type_leg("+AAPL")  # not a contract: one line, nothing added
+        error = str(screen.query_one("#legs-error").content)
+        assert "not an option or a future" in error and "\n" not in error and screen.legs == []
+        assert leg.value == "+AAPL"  # kept as typed
+        leg.value = ""
+        await type_leg("+AAPL-2026-12-18-180-C")
+        await type_leg("-MSFT-2026-12-18-190-C")  # another underlying: refused
+        assert "share one underlying" in str(screen.query_one("#legs-error").content) and len(screen.legs) == 1
+        leg.value = ""
+        await type_leg("-AAPL-2026-12-18-200-C")
+        await pilot.press("ctrl+r")  # the last leg goes
+        await type_leg("-AAPL-2026-12-18-190-C")
+        assert [(x.symbol, x.side) for x in screen.legs] == [("AAPL-2026-12-18-180-C", Side.BUY), ("AAPL-2026-12-18-190-C", Side.SELL)]
+        assert str(screen.query_one("#legs-kind").content) == "AAPL 2026-12-18 180/190 call vertical"
+        net = screen.query_one("#legs-net", Input)
+        net.focus()
+        net.insert_text_at_cursor("3.30")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ReviewScreen))
+        combo = app.screen.review.combo
+        assert (combo.max_profit, combo.max_loss) == (D(670), D(330))
+        await pilot.press("y")
+        await until(pilot, lambda: [o.status for o in session.oms.orders.values()] == [OrderStatus.FILLED])
+        [order] = session.oms.orders.values()
+        assert len(order.legs) == 2 and order.avg_fill_price == D("3.30")
+
+
+async def test_legs_ticket_closes_without_a_trade(tmp_path):
+    from workstation.ui.screens.legs import LegsScreen
+
+    app, session, broker = spread_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot)
+        await command(pilot, "legs", lambda a: isinstance(a.screen, LegsScreen))
+        await pilot.press("enter")  # no legs yet: says so, stays
+        assert "no legs yet" in str(app.screen.query_one("#legs-error").content)
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, LegsScreen))
+        assert not session.oms.orders

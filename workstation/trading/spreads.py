@@ -362,21 +362,9 @@ def _legs(words: Sequence[str]) -> Spread:
     i = 0
     while i < len(words):
         w = words[i]
-        if len(w) < 2 or w[0] not in "+-":
-            raise SpreadError(f"leg {w!r} must start with + (buy) or - (sell): +AAPL-2026-12-18-200-C, -2 AAPL-2026-12-18-210-C")
-        side = Side.BUY if w[0] == "+" else Side.SELL
-        body = w[1:]
-        ratio = 1
-        if body.isdigit() and body.isascii():
-            if i + 1 >= len(words):
-                raise SpreadError(f"leg {w!r} needs a contract after its ratio")
-            ratio = int(body)
-            i += 1
-            body = words[i]
-        if ratio < 1 or ratio > MAX_RATIO:
-            raise SpreadError(f"leg ratio must be from 1 to {MAX_RATIO}, got {ratio}")
-        legs.append(Leg(symbol=body, side=side, ratio=ratio))
-        i += 1
+        take = 2 if w[1:].isdigit() and w[1:].isascii() and i + 1 < len(words) else 1
+        legs.append(parse_leg(" ".join(words[i:i + take])))
+        i += take
     return custom(legs)
 
 
@@ -421,3 +409,30 @@ def recognize(legs: Sequence[Leg]) -> Spread:
             if sorted((leg.symbol, leg.side.value, leg.ratio) for leg in mine) == wanted:
                 return Spread(spread.kind, spread.underlying, mine)
     return Spread("legs", und, tuple(legs))
+
+
+def parse_leg(text: str) -> Leg:
+    """One leg as typed: ``+SYMBOL``, ``-SYMBOL`` or a signed ratio then the symbol
+    (``-2 AAPL-2026-12-18-210-C``), checked on its own (a contract, a ratio in range)."""
+    words = text.split()
+    if len(words) not in (1, 2):
+        raise SpreadError("a leg is +SYMBOL, -SYMBOL or a signed ratio then the symbol: -2 AAPL-2026-12-18-210-C")
+    head = words[0]
+    if len(head) < 2 or head[0] not in "+-":
+        raise SpreadError(f"leg {text.strip()!r} must start with + (buy) or - (sell)")
+    side = Side.BUY if head[0] == "+" else Side.SELL
+    if len(words) == 2:
+        if not (head[1:].isdigit() and head[1:].isascii()):
+            raise SpreadError(f"leg {text.strip()!r}: the ratio is a whole number (-2 AAPL-2026-12-18-210-C)")
+        ratio, symbol = int(head[1:]), words[1]
+    else:
+        ratio, symbol = 1, head[1:]
+    if not 1 <= ratio <= MAX_RATIO:
+        raise SpreadError(f"leg ratio must be from 1 to {MAX_RATIO}, got {ratio}")
+    try:
+        inst = parse_symbol(symbol)
+    except ModelError as exc:
+        raise SpreadError(str(exc)) from None
+    if inst.asset_class not in (AssetClass.OPTION, AssetClass.FUTURE):
+        raise SpreadError(f"{inst.symbol} is not an option or a future: a combo's legs are contracts like AAPL-2026-12-18-200-C")
+    return Leg(symbol=inst.symbol, side=side, ratio=ratio)
