@@ -19,6 +19,7 @@ from brokers.paper.market import RATE, SimMarket
 from brokers.paper.universe import Universe
 from workstation.core.chain import OptionChain, OptionQuote
 from workstation.core.model import Quote, Right, plain
+from workstation.core.options import year_fraction
 
 
 def paper_chain(
@@ -27,8 +28,13 @@ def paper_chain(
 ) -> OptionChain:
     """The chain of ``underlying`` for ``expiry`` (None: the nearest listed) at ``t``; ``quotes``
     gives the quotes of symbols at ``t`` (the broker's, so the chain agrees with its book).
+    After 16:00 New York on an expiry day, that day's expiry is no longer listed nor the default
+    (it can still be asked for by date until midnight).
     UniverseError (one line) for an underlying without options or an unlisted expiry."""
     when, listed = listings.check_expiry(universe, underlying, expiry, today)
+    live = [d for d in listed if year_fraction(d, t) > 0.0]  # today's expiry leaves the list at its close
+    if expiry is None and live and when not in live:
+        when = live[0]
     und = universe.check(underlying, today).symbol
     spot_quote = quotes([und])[0]
     spot = spot_quote.mid if spot_quote.bid > 0 and spot_quote.ask >= spot_quote.bid else spot_quote.last
@@ -45,6 +51,6 @@ def paper_chain(
         for i, (sym, q, oi) in enumerate(zip(symbols, got, interest, strict=True))
     )
     return OptionChain(
-        underlying=und, spot=spot, ts=t, expiries=tuple(listed), expiry=when, contracts=contracts,
+        underlying=und, spot=spot, ts=t, expiries=tuple(live or listed), expiry=when, contracts=contracts,
         rate=RATE, dividend_yield=surface.dividend_yield(und),
     )

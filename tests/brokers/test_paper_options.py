@@ -248,6 +248,14 @@ async def test_the_chain_shows_what_the_quotes_say() -> None:
     assert ch.contracts == (await broker.option_chain("AAPL", date(2026, 6, 12))).contracts
 
 
+async def test_at_the_close_of_an_expiry_day_the_chain_moves_on_to_the_next_expiry() -> None:
+    friday = date(2026, 6, 12)
+    before = await chain("AAPL", t=datetime(2026, 6, 12, 15, 59, tzinfo=NY).timestamp())
+    after = await chain("AAPL", t=datetime(2026, 6, 12, 16, 1, tzinfo=NY).timestamp())
+    assert before.expiry == friday == before.expiries[0]
+    assert after.expiry == date(2026, 6, 18) == after.expiries[0] and friday not in after.expiries
+
+
 async def test_an_unlisted_expiry_an_underlying_without_options_and_an_unlisted_strike_are_one_line() -> None:
     broker = SimBroker(SimClock(T0))
     cases = (
