@@ -49,7 +49,6 @@ from workstation.core.limits import LimitStore, RiskLimits, day_start
 from workstation.core.model import BUY, SELL, ZERO, Instrument, Order, OrderType, Side, plain
 from workstation.risk import futures
 from workstation.trading.margin import is_margined
-from workstation.trading.combos import combo_cost, leg_side, reducing_combo
 from workstation.trading.portfolio import Portfolio
 from workstation.core.sectors import SectorMap
 from workstation.trading.taxlots import TaxLots
@@ -298,10 +297,6 @@ class PreTradeRisk:
         total = ZERO
         groups: dict[str, Decimal] = {}
         for o in working:
-            if o.legs:  # a combo: its legs count on their own symbols, each at its ratio
-                if o.id != exclude:
-                    total += sum((o.remaining * leg.ratio for leg in o.legs if leg.symbol == symbol and leg_side(leg, o.side) is side), ZERO)
-                continue
             if o.symbol != symbol or o.side is not side or o.id == exclude:
                 continue
             if group is not None and o.oco_group == group:
@@ -511,11 +506,7 @@ class PreTradeRisk:
 
     def margin_in_use(self, exclude: str | None = None) -> Decimal:
         """Initial margin of the futures held and of the working futures orders that open."""
-        working = self.working_orders()
-        combos = [o for o in working if o.legs and o.id != exclude]  # a combo of futures: the margin of its legs that open
-        pf = self.portfolio
-        held = sum((combo_cost(pf, o.legs, o.side, o.remaining, None, pf._inst) for o in combos if pf.margined(o.legs[0].symbol)), ZERO)
-        return held + futures.margin_in_use(pf, [o for o in working if not o.legs], self.last_price, exclude)
+        return futures.margin_in_use(self.portfolio, self.working_orders(), self.last_price, exclude)
 
     def exposures(self) -> dict[str, Decimal]:
         """Signed exposure of every open position in the base currency, in one pass."""
@@ -550,10 +541,6 @@ class PreTradeRisk:
             if o.id == ctx.order.id or o.type is OrderType.MARKET:
                 continue
             if since is not None and o.created < since:
-                continue
-            if o.legs:  # a combo holds its worst case at its limit (``workstation.trading.combos``)
-                if o.limit_price is not None and not reducing_combo(pf, o.legs, o.side, o.remaining):
-                    reserved += combo_cost(pf, o.legs, o.side, o.remaining, o.limit_price, pf._inst)
                 continue
             price = o.limit_price or o.stop_price
             if price is not None and o.parent_id is None:
