@@ -117,5 +117,5 @@ async def test_risk_rows_show_each_set_greek_limit(env):
     _, d = bs_call(200.0, 200.0, 0.30)
     assert float(delta.used) == pytest.approx(200 * d * 200.0, rel=1e-3) and delta.limit == 25000
     assert delta.state == "near"  # ~$21,300 of $25,000 (near at 80%)
-    vega = rows["net vega (1 und.)"]
+    vega = rows["underlying vega"]
     assert vega.detail == "AAPL" and vega.state == "ok"

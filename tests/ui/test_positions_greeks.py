@@ -92,3 +92,28 @@ async def test_v_shows_the_greeks_per_position_and_the_totals(tmp_path, size):
         await pilot.press("v")
         await until(pilot, lambda: not pane.greeks_view and "Unrealized" in header(pane), what="back to P&L")
         assert "Delta" not in header(pane) and pane.row(UNDERLYING + "AAPL") is None
+
+
+async def test_risk_pane_shows_each_set_greek_limit_and_e_edits_it(tmp_path):
+    from textual.widgets import Input
+
+    from workstation.ui.panes.risk import RiskPane
+    from workstation.ui.screens.limit_edit import LimitEditScreen
+
+    app, session, broker, delta = holding(tmp_path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await started(pilot)
+        await buy(pilot, session, f"buy 2 {CALL}", 1)
+        session.set_limit("max_net_delta", "10000")
+        session.set_limit("max_underlying_vega", "500")
+        await pilot.press("5")
+        pane = app.main.query_one(RiskPane)
+        await until(pilot, lambda: pane.row("underlying vega") is not None, what="the Greek rows")
+        net = pane.rows_shown["net delta"]
+        assert float(net.used) == pytest.approx(200 * delta * 185.0, rel=2e-3) and net.state == "breach"
+        assert net.limit == 10000 and pane.row("net delta").cells[0] == ("net delta", "down")  # over it: red
+        assert pane.row("underlying vega").cells[0][0] == "und. vega" and pane.rows_shown["underlying vega"].detail == "AAPL"
+        assert pane.select_key("net delta")
+        await pilot.press("e")
+        await until(pilot, lambda: isinstance(app.screen, LimitEditScreen))
+        assert app.screen.query_one(Input).value == "max_net_delta 10000"  # prefilled from the row

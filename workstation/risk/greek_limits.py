@@ -16,7 +16,7 @@ quote or the order's limit) is refused while a Greek limit is set; the kill swit
 bracket's protective exits that reduce pass unchecked, as with the other limits.
 
 ``rows`` gives the Risk pane a line for each Greek limit that is set: the account's figure,
-and the underlying nearest its limit.
+and the underlying nearest its limit (``underlying delta``, the underlying in its detail).
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ class GreekLimits:
             if each is not None:
                 top = _largest(per, field, each)
                 used = _used(getattr(top, field)) if top is not None else Decimal(0)
-                out.append(row(f"{words} (1 und.)", used, each, "$", lim.near_pct, top.underlying or "" if top else ""))
+                out.append(row(f"underlying {greek}", used, each, "$", lim.near_pct, top.underlying or "" if top else ""))
         return out
 
 

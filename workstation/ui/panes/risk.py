@@ -31,6 +31,7 @@ SHORT = {
     "net exposure": "net exp.", "buying power": "buying power", "largest position (qty)": "max pos qty",
     "largest position ($)": "max pos $", "symbol concentration": "symbol conc.", "sector concentration": "sector conc.",
     "maintenance margin": "maint. margin",  # above equity: a margin call
+    "underlying delta": "und. delta", "underlying gamma": "und. gamma", "underlying vega": "und. vega",
 }  # short enough that the Check column leaves Value and Limit room in a 40-column pane
 # the limit behind each row (the editor opens on it)
 LIMIT_OF = {
@@ -40,6 +41,8 @@ LIMIT_OF = {
     "sector concentration": "max_sector_pct", "open orders": "max_open_orders", "orders per second": "max_orders_per_second",
     "orders per minute": "max_orders_per_minute", "orders today": "max_orders_per_day",
     "margin used": "max_margin_pct",
+    "net delta": "max_net_delta", "net gamma": "max_net_gamma", "net vega": "max_net_vega",  # workstation.risk.greek_limits
+    "underlying delta": "max_underlying_delta", "underlying gamma": "max_underlying_gamma", "underlying vega": "max_underlying_vega",
 }
 ROLE = {"breach": "down", "near": "stale", "ok": "", "off": "muted"}
 
