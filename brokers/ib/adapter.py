@@ -60,6 +60,7 @@ from brokers.base import (
     redact_report,
 )
 from brokers.ib.chains import fetch_chain
+from brokers.ib.combos import bag_contract, is_bag
 from brokers.ib.contracts import contract_for, decimal_of, instrument_from_details, multiplier_of, order_contract, symbol_for
 from workstation.core.chain import OptionChain
 from workstation.core.clock import Clock
@@ -148,6 +149,7 @@ class IBConfig:
 
 class IBBroker:
     keeps_account = True
+    supports_combos = True  # a spread is one BAG order (brokers/ib/combos.py)
 
     def __init__(self, config: IBConfig, clock: Clock, *, rng: random.Random | None = None) -> None:
         self.config = config
@@ -586,7 +588,7 @@ class IBBroker:
 
     async def submit(self, order: Order) -> None:
         await self._online()
-        contract = await self._contract(order.symbol)
+        contract = await (bag_contract(order, self._contract) if order.legs else self._contract(order.symbol))
         self._waiters[order.client_id] = asyncio.get_running_loop().create_future()
         self._ib.placeOrder(contract, self._ib_order(order))
         await self._await_answer(order.client_id, "the submit")
@@ -682,8 +684,8 @@ class IBBroker:
 
     def _on_exec(self, trade: Trade, fill) -> None:
         exec_id = fill.execution.execId
-        if exec_id in self._reported_fills or exec_id in self._pending_fills:
-            return
+        if exec_id in self._reported_fills or exec_id in self._pending_fills or is_bag(fill.contract):
+            return  # a combo's own BAG line: its legs are the fills
         loop = asyncio.get_running_loop()
         handle = loop.call_later(self.config.commission_wait, self._commission_late, exec_id)
         self._pending_fills[exec_id] = (fill, handle)
@@ -711,7 +713,7 @@ class IBBroker:
 
     def _fill(self, fill, commission: Decimal) -> None:
         exec_id = fill.execution.execId
-        if exec_id in self._reported_fills:
+        if exec_id in self._reported_fills or is_bag(fill.contract):
             return
         self._reported_fills.add(exec_id)
         self._emit(self._broker_fill(fill, commission))
@@ -740,7 +742,7 @@ class IBBroker:
         known = {f.execution.execId: f for f in self._ib.fills()}
         out = []
         for f in fills or []:
-            if f.execution.time.timestamp() < ts:
+            if f.execution.time.timestamp() < ts or is_bag(f.contract):
                 continue
             report = known.get(f.execution.execId, f).commissionReport
             out.append(self._broker_fill(f, decimal_of(report.commission) if report.execId else Decimal(0)))
@@ -756,9 +758,10 @@ class IBBroker:
         mine = [f for f in fills or [] if f.execution.orderRef == client_id]
         if not mine:
             return None
-        ex = mine[-1].execution
+        last = ([f for f in mine if is_bag(f.contract)] or mine)[-1]  # a combo: its BAG line counts units
+        ex = last.execution
         return BrokerOrderState(
-            client_id=client_id, broker_id=str(ex.permId), symbol=self._symbol(mine[-1].contract),
+            client_id=client_id, broker_id=str(ex.permId), symbol=self._symbol(last.contract),
             side="buy" if ex.side == "BOT" else "sell", qty=decimal_of(ex.cumQty), filled_qty=decimal_of(ex.cumQty), status="filled",
         )
 

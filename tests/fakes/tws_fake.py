@@ -5,6 +5,8 @@ It is driven by the real, unmodified ib_async: the handshake (``API\\0`` then
 connect-time synchronisation (positions, open and completed orders, account updates,
 executions, each with its End message), contract details, market data ticks, orders
 (placeOrder answered by openOrder/orderStatus; fills as execDetails + commissionReport),
+BAG (combo) orders with their comboLegs (filled atomically by ``fill_combo``: one execDetails
+and commission report per leg, then the BAG's own execDetails, as TWS reports combos),
 cancels, executions, positions and account values.
 
 State is inspectable (``orders``, ``executions``, ``positions``, ``requests``) and tests
@@ -103,6 +105,17 @@ def option_contracts(symbol: str, expiries: list[str], strikes: list[float], *, 
 
 
 @dataclass
+class FakeLeg:
+    """One leg of a BAG (combo) order as placeOrder's comboLegs carry it: the leg's contract,
+    ratio and action for one combo BOUGHT."""
+
+    contract: FakeContract
+    ratio: int
+    action: str
+    exchange: str = "SMART"
+
+
+@dataclass
 class FakeOrder:
     order_id: int
     client_id: int
@@ -120,6 +133,7 @@ class FakeOrder:
     filled: float = 0.0
     avg_price: float = 0.0
     last_price: float = 0.0
+    legs: list[FakeLeg] = field(default_factory=list)  # a BAG order's combo legs
 
     @property
     def remaining(self) -> float:
@@ -136,6 +150,9 @@ class FakeExecution:
     commission: float
     cum_qty: float
     avg_price: float
+    contract: FakeContract | None = None  # a combo leg's own contract (None: the order's)
+    action: str | None = None  # a combo leg's effective action (None: the order's)
+    bag: bool = False  # a combo's own BAG line (net price per unit; no commission report)
 
 
 @dataclass
@@ -321,6 +338,8 @@ class FakeTWS:
 
     def fill(self, order: FakeOrder, qty: float | None = None, price: float | None = None) -> FakeExecution:
         """Execute (part of) an order; the owning client hears of it if it is connected."""
+        if order.legs:
+            return self.fill_combo(order, qty)
         qty = order.remaining if qty is None else qty
         if price is None:
             q = self.quotes.get(order.contract.con_id, {})
@@ -346,6 +365,73 @@ class FakeTWS:
             if client.account_updates:
                 self._send_account(client, end=False)
         return ex
+
+    def fill_combo(self, order: FakeOrder, qty: float | None = None, prices: dict[int, float] | None = None) -> FakeExecution:
+        """Execute (part of) a BAG order atomically, as TWS reports it: per leg an execDetails with the
+        leg's contract, effective side, shares (units x ratio) and price (``prices`` by conId, else the
+        leg's touch: ask when bought, bid when sold) and its commission report; then the BAG's own
+        execDetails (units at the net price per unit, no commission report); then openOrder and
+        orderStatus for the combo (filled in units, average the net price)."""
+        qty = order.remaining if qty is None else qty
+        prices = prices or {}
+        buy = order.action == "BUY"
+        now = time.time()
+        execs: list[FakeExecution] = []
+        net = 0.0
+        for leg in order.legs:
+            action = leg.action if buy else ("SELL" if leg.action == "BUY" else "BUY")
+            q = self.quotes.get(leg.contract.con_id, {})
+            price = prices.get(leg.contract.con_id) or q.get("ask" if action == "BUY" else "bid") or q.get("last") or 1.0
+            net += (1 if leg.action == "BUY" else -1) * leg.ratio * price
+            shares = qty * leg.ratio
+            self._exec += 1
+            commission = max(self.commission_min, round(shares * self.commission_per_unit, 4))
+            execs.append(FakeExecution(
+                exec_id=f"0000e0d5.{self._exec:08x}.01.01", order=order, shares=shares, price=price, ts=now,
+                commission=commission, cum_qty=(order.filled + qty) * leg.ratio, avg_price=price, contract=leg.contract,
+                action=action,
+            ))
+            self._book(leg.contract, shares if action == "BUY" else -shares, price, commission)
+        net = round(net, 8)
+        order.avg_price = (order.avg_price * order.filled + net * qty) / (order.filled + qty)
+        order.filled += qty
+        order.last_price = net
+        order.status = "Filled" if order.remaining <= 0 else "Submitted"
+        self._exec += 1
+        execs.append(FakeExecution(
+            exec_id=f"0000e0d5.{self._exec:08x}.01.01", order=order, shares=qty, price=net, ts=now, commission=0.0,
+            cum_qty=order.filled, avg_price=order.avg_price, bag=True,
+        ))
+        self.executions.extend(execs)
+        for client in self._clients:
+            if client.client_id == order.client_id or client.client_id == 0:
+                for ex in execs:
+                    self._send(client, self._exec_details(client, -1, ex))
+                    if not ex.bag:
+                        self._send(client, self._commission(ex))
+                self._send(client, self._open_order(client, order))
+                self._send(client, self._order_status(order))
+            if client.account_updates:
+                self._send_account(client, end=False)
+        return execs[-1]
+
+    def _combo_legs(self, f: list[str]) -> list[FakeLeg]:
+        """A BAG placeOrder's comboLegs, read where ib_async writes them: after ``hidden`` (field 34),
+        a count, then per leg conId, ratio, action, exchange, openClose, shortSaleSlot,
+        designatedLocation, exemptCode. Empty if a leg's conId is unknown."""
+        n = int(f[35] or 0)
+        legs = []
+        for i in range(n):
+            con_id, ratio, action, exchange = f[36 + 8 * i: 40 + 8 * i]
+            contract = next((c for c in self.contracts if c.con_id == int(con_id or 0)), None)
+            if contract is None:
+                return []
+            legs.append(FakeLeg(contract, int(ratio), action, exchange))
+        return legs
+
+    def _bag(self, f: list[str], legs: list[FakeLeg]) -> FakeContract:
+        """The BAG contract an order names (symbol, exchange, currency from the wire; TWS gives combos conId 28812380)."""
+        return FakeContract(28812380, f[3], "BAG", f[9], currency=f[11] or "USD", local_symbol=f[3], trading_class="COMB")
 
     # ------------------------------------------------------------------ accounting
     def _book(self, c: FakeContract, signed: float, price: float, commission: float) -> None:
@@ -543,7 +629,8 @@ class FakeTWS:
             if f[6] and ex.order.contract.symbol != f[6]:
                 continue
             self._send(client, self._exec_details(client, req_id, ex))
-            self._send(client, self._commission(ex))
+            if not ex.bag:
+                self._send(client, self._commission(ex))
         self._send(client, [55, 1, req_id])
 
     # reqContractDetails: [9, 8, reqId, conId, symbol, secType, lastTrade, strike, right, mult, exch, primary, ccy, local, class, ...]
@@ -689,7 +776,11 @@ class FakeTWS:
             self._send(client, self._open_order(client, existing))
             self._send(client, self._order_status(existing))
             return
-        matches = [c for c in self.contracts if _matches(c, f[2:14])]
+        legs = self._combo_legs(f) if f[4] == "BAG" else []
+        if f[4] == "BAG":
+            matches = [self._bag(f, legs)] if legs else []
+        else:
+            matches = [c for c in self.contracts if _matches(c, f[2:14])]
         if not matches:
             self._error(client, order_id, 200, "No security definition has been found for the request")
             return
@@ -697,7 +788,7 @@ class FakeTWS:
         order = FakeOrder(
             order_id=order_id, client_id=client.client_id, perm_id=self._perm, contract=matches[0], action=f[16],
             qty=float(f[17]), order_type=f[18], lmt_price=lmt, aux_price=aux, tif=f[21], order_ref=f[26],
-            account=f[23] or ACCOUNT,
+            account=f[23] or ACCOUNT, legs=legs,
         )
         self.orders[key] = order
         self._next_order_id = max(self._next_order_id, order_id + 1)
@@ -710,7 +801,8 @@ class FakeTWS:
             return
         self._send(client, self._open_order(client, order))
         self._send(client, self._order_status(order))
-        if order.order_type == "MKT" and self.auto_fill_market and self.quotes.get(order.contract.con_id):
+        quoted = all(self.quotes.get(leg.contract.con_id) for leg in legs) if legs else self.quotes.get(order.contract.con_id)
+        if order.order_type == "MKT" and self.auto_fill_market and quoted:
             self.fill(order)
 
     # cancelOrder: [4, 1, orderId, ...]
@@ -734,9 +826,10 @@ class FakeTWS:
 
     def _exec_details(self, client: _Client, req_id: int, ex: FakeExecution) -> list:
         o = ex.order
+        c = ex.contract or o.contract
         fields = [
-            11, req_id, o.order_id, *o.contract.wire(), ex.exec_id, _utc(ex.ts), o.account, o.contract.primary or o.contract.exchange,
-            "BOT" if o.action == "BUY" else "SLD", _num(ex.shares), _num(ex.price), o.perm_id, o.client_id, 0,
+            11, req_id, o.order_id, *c.wire(), ex.exec_id, _utc(ex.ts), o.account, c.primary or c.exchange,
+            "BOT" if (ex.action or o.action) == "BUY" else "SLD", _num(ex.shares), _num(ex.price), o.perm_id, o.client_id, 0,
             _num(ex.cum_qty), _num(ex.avg_price), o.order_ref, "", "", "", 2,
         ]
         if client.version >= 178:
@@ -756,7 +849,10 @@ class FakeTWS:
             "", "", "", "", "", 0, "", -1, "", "", "", "", "", "", 0, 0, 0, 0, "", 3, 0, 0, "", 0, 0, "", 0, "", "",
         ]  # modelCode .. deltaNeutralAuxPrice (29 fields)
         fields += [0, 0, "", "", "", "", ""]  # continuousUpdate .. comboLegsDescrip
-        fields += [0, 0, 0]  # combo legs, order combo legs, smart combo routing params
+        fields += [len(o.legs)]  # combo legs (a BAG order's), then order combo legs, smart combo routing params
+        for leg in o.legs:
+            fields += [leg.contract.con_id, leg.ratio, leg.action, leg.exchange, 0, 0, "", -1]
+        fields += [0, 0]
         fields += ["", "", ""]  # scaleInitLevelSize, scaleSubsLevelSize, scalePriceIncrement
         fields += [""]  # hedgeType
         fields += [0, "", "", 0, 0]  # optOutSmartRouting, clearingAccount, clearingIntent, notHeld, deltaNeutral
