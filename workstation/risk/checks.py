@@ -9,11 +9,8 @@ Checks, in order: trading halted, circuit breaker, order quantity, order notiona
 collar, order rate (second, minute, day), open orders, shorting, position quantity and
 notional, gross and net exposure, symbol and sector concentration, buying power.
 
-Futures are bounded by contracts and margin instead of notional: ``max_future_contracts_per_order``
-takes the place of ``max_order_notional``, ``max_future_contracts_position`` and
-``max_margin_pct`` (the initial margin of the futures held and working, plus this order's,
-as % of equity) that of ``max_position_notional``, and an order uses its initial margin of
-the buying power, not its notional (``workstation.trading.margin``).
+Futures are bounded by contracts and margin instead of notional (``workstation.risk.futures``),
+and use their initial margin of the buying power, not their notional.
 
 The order rate counts every order the order manager sends *or refuses* (``record_sent``,
 ``record_refused``), so a client flooding refused orders is throttled; once a window is
@@ -49,6 +46,7 @@ from workstation.core.limits import LimitStore, RiskLimits, day_start
 from workstation.core.model import BUY, SELL, ZERO, Instrument, Order, OrderType, Side, plain
 from workstation.risk import futures
 from workstation.trading.margin import is_margined
+from workstation.trading.combos import combo_cost, leg_side, reducing_combo
 from workstation.trading.portfolio import Portfolio
 from workstation.core.sectors import SectorMap
 from workstation.trading.taxlots import TaxLots
@@ -297,6 +295,10 @@ class PreTradeRisk:
         total = ZERO
         groups: dict[str, Decimal] = {}
         for o in working:
+            if o.legs:  # a combo: its legs count on their own symbols, each at its ratio
+                if o.id != exclude:
+                    total += sum((o.remaining * leg.ratio for leg in o.legs if leg.symbol == symbol and leg_side(leg, o.side) is side), ZERO)
+                continue
             if o.symbol != symbol or o.side is not side or o.id == exclude:
                 continue
             if group is not None and o.oco_group == group:
@@ -493,20 +495,21 @@ class PreTradeRisk:
                     return "max_sector_pct", f"sector {sector} would be {fmt_pct(pct)} of equity, exceeding max_sector_pct {plain(lim.max_sector_pct)}%"
         bp = self.buying_power_after(ctx)
         if bp < ZERO:
-            cost = self._cost(ctx)
-            what = " of initial margin" if future else ""
+            cost, what = self._cost(ctx), " of initial margin" if future else ""
             return "buying_power", f"insufficient buying power: order needs {fmt_money(cost)}{what}, {fmt_money(max(bp + cost, ZERO))} available"
         return None
 
     def order_margin(self, ctx: OrderContext) -> Decimal | None:
         """The initial margin a futures order needs (None for anything else: its notional is what counts)."""
-        if not is_margined(ctx.instrument):
-            return None
-        return self.portfolio.order_margin(ctx.order.symbol, ctx.order.qty, ctx.price)
+        return self.portfolio.order_margin(ctx.order.symbol, ctx.order.qty, ctx.price) if is_margined(ctx.instrument) else None
 
     def margin_in_use(self, exclude: str | None = None) -> Decimal:
         """Initial margin of the futures held and of the working futures orders that open."""
-        return futures.margin_in_use(self.portfolio, self.working_orders(), self.last_price, exclude)
+        working = self.working_orders()
+        combos = [o for o in working if o.legs and o.id != exclude]  # a combo of futures: the margin of its legs that open
+        pf = self.portfolio
+        held = sum((combo_cost(pf, o.legs, o.side, o.remaining, None, pf._inst) for o in combos if pf.margined(o.legs[0].symbol)), ZERO)
+        return held + futures.margin_in_use(pf, [o for o in working if not o.legs], self.last_price, exclude)
 
     def exposures(self) -> dict[str, Decimal]:
         """Signed exposure of every open position in the base currency, in one pass."""
@@ -541,6 +544,10 @@ class PreTradeRisk:
             if o.id == ctx.order.id or o.type is OrderType.MARKET:
                 continue
             if since is not None and o.created < since:
+                continue
+            if o.legs:  # a combo holds its worst case at its limit (``workstation.trading.combos``)
+                if o.limit_price is not None and not reducing_combo(pf, o.legs, o.side, o.remaining):
+                    reserved += combo_cost(pf, o.legs, o.side, o.remaining, o.limit_price, pf._inst)
                 continue
             price = o.limit_price or o.stop_price
             if price is not None and o.parent_id is None:
