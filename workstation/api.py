@@ -728,6 +728,23 @@ def working(orders: list[Order]) -> list[Order]:
     return [o for o in orders if o.status.is_working or (o.status is OrderStatus.NEW and o.parent_id)]
 
 
+def combo_groups(orders: list[Order], positions: tuple[PositionRow, ...] | list[PositionRow]) -> list[tuple[Order, Decimal]]:
+    """The combos among ``orders`` whose legs make up exactly the positions held in their symbols
+    (each with its units), newest first: what the Positions pane shows as one group. A leg also
+    held outside its combo (or by two combos) is shown as a plain position."""
+    from workstation.trading.combos import leg_side, open_combos
+
+    held = {p.symbol: p.qty for p in positions}
+    out = []
+    taken: set[str] = set()
+    for order, units in open_combos(orders, held):
+        exact = all(held.get(leg.symbol) == units * leg.ratio * leg_side(leg, order.side).sign for leg in order.legs)
+        if exact and not taken.intersection(leg.symbol for leg in order.legs):
+            taken.update(leg.symbol for leg in order.legs)
+            out.append((order, units))
+    return out
+
+
 def close_combo_request(order: Order, held: Callable[[str], Decimal], source: str, limit: Decimal | None = None) -> OrderRequest:
     """The order that closes combo ``order``: its legs the other way, for the units still held
     leg for leg (``held``: a symbol's signed position), as one order (a market order unless

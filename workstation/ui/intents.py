@@ -336,6 +336,28 @@ class IntentsMixin:
     def on_positions_pane_close(self: WorkstationApp, event: PositionsPane.Close) -> None:
         self.ask_flatten(event.symbol)
 
+    def on_positions_pane_close_combo(self: WorkstationApp, event: PositionsPane.CloseCombo) -> None:
+        """Close a combo's legs still held: the reverse combo, as one market order, once confirmed."""
+        from workstation.api import close_combo_request
+
+        held = {p.symbol: p.qty for p in (self._snapshot or self.engine.snapshot()).positions}
+        try:
+            req = close_combo_request(event.order, lambda s: held.get(s, Decimal(0)), "cli")
+        except IntentError as exc:
+            self.failed("close combo", str(exc))
+            return
+
+        async def go() -> None:
+            try:
+                order = await self.engine.submit(req)
+            except IntentError as exc:
+                self.failed("close combo", str(exc))
+                return
+            self._orders_dirty = self._account_dirty = True
+            self.post_message(OrderSent(order))
+
+        self.confirm(f"Close combo {event.order.id} {event.order.symbol}: {req.side.value} {plain(req.qty)} at market, as one order?", "Close combo", go)
+
     def ask_cancel(self: WorkstationApp, order_id: str | None) -> None:
         if order_id is None:
             n = len(working(self.engine.orders()))

@@ -6,6 +6,11 @@ counts. The total line sums unrealized P&L and P&L realized today and gives the 
 exposure under Mkt value, with the gross exposure on the line below. Realized is today's,
 in every row.
 
+A combo whose legs are exactly what is held of them (``workstation.api.combo_groups``: combos
+among the day's orders) is one group line (its name, units, net cost, net last, the legs'
+value and P&L summed) with its legs indented below; ``x`` on that line closes the combo as ONE
+reverse order (after a confirmation). A leg held beyond its combo stays a plain row.
+
 ``v`` switches to the Greeks view (and back), at any width: per position its delta in shares
 of the underlying, dollar delta, gamma (shares of delta per $1), theta per day, vega per vol
 point and an option's IV (``workstation.trading.greeks``); blank, never 0, where a figure is
@@ -16,16 +21,20 @@ shares (``β SPY``; "β=1" marks underlyings without the history for a beta).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from textual.binding import Binding
 from textual.message import Message
 
-from workstation.api import GreekTotals, PositionRow, PositionTotals
+from workstation.api import GreekTotals, PositionRow, PositionTotals, combo_groups
+from workstation.core.model import Order
 from workstation.core.formatting import percent, ratio
 from workstation.ui.panes.format import digits_of, money, num, price, signed
 from workstation.ui.panes.table import Column, LiveTable, Row
 
 TOTAL, GROSS, BETA = "\0total", "\0gross", "\0beta"  # row keys no symbol can have
 UNDERLYING = "\0u:"  # + the underlying: its total line in the Greeks view
+COMBO = "\0combo:"  # + a combo order's id: its group line, its legs' rows below it
 
 
 def _fig(x: float | None, places: int) -> str:
@@ -35,7 +44,7 @@ def _fig(x: float | None, places: int) -> str:
 
 class PositionsPane(LiveTable):
     BINDINGS = [
-        Binding("x", "close", "Close position", id="positions.close", tooltip="Close the selected position at market"),
+        Binding("x", "close", "Close position", id="positions.close", tooltip="Close the selected position at market (on a combo's line: the combo, as one order)"),
         Binding("v", "toggle_greeks", "P&L/Greeks", id="positions.greeks", tooltip="Show the positions' Greeks (delta, gamma, theta, vega), or their P&L"),
     ]
 
@@ -66,10 +75,18 @@ class PositionsPane(LiveTable):
             super().__init__()
             self.symbol = symbol
 
+    class CloseCombo(Message):
+        """Close a combo's legs still held as one reverse combo order (``x`` on its group line)."""
+
+        def __init__(self, order: Order) -> None:
+            super().__init__()
+            self.order = order
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(list(self.COLUMNS), id=id, classes=classes)
         self.open_symbols: set[str] = set()
         self.greeks_view = False
+        self._combos: dict[str, Order] = {}  # the combos grouped on screen, by order id
         self._shown: tuple = ((), (), None, ())
 
     def show(
@@ -81,7 +98,7 @@ class PositionsPane(LiveTable):
         if self.greeks_view:
             self.set_rows(self._greek_rows(positions, closed, greeks))
             return
-        rows = []
+        rows, positions = self._combo_rows(positions)
         for p in positions:
             upl, upl_role = signed(p.unrealized_pnl)
             rpl, rpl_role = signed(p.realized_today)
@@ -157,12 +174,49 @@ class PositionsPane(LiveTable):
         self.on_resize()
         self.refresh()
 
+    def _combo_rows(self, positions: tuple[PositionRow, ...]) -> tuple[list[Row], list[PositionRow]]:
+        """Each combo whose legs are exactly what is held of them (``combo_groups``): a group line
+        (its name, units, net cost, net last, and its legs' value and P&L summed), then its legs
+        indented; and the positions left for plain rows."""
+        engine = getattr(self.app, "engine", None)
+        if engine is None or len(positions) < 2:
+            return [], list(positions)
+        groups = combo_groups(engine.orders(), positions)
+        self._combos = {order.id: order for order, _ in groups}
+        by_symbol = {p.symbol: p for p in positions}
+        rows: list[Row] = []
+        for order, units in groups:
+            legs = [by_symbol.pop(leg.symbol) for leg in order.legs]
+            lasts = [p.last for p in legs]
+            last = None if None in lasts else sum((leg.side.sign * leg.ratio * p.last for leg, p in zip(order.legs, legs)), Decimal(0))
+            upl, upl_role = signed(sum((p.unrealized_pnl for p in legs), Decimal(0)))
+            rpl, rpl_role = signed(sum((p.realized_today for p in legs), Decimal(0)))
+            rows.append(Row(COMBO + order.id, (
+                (order.symbol, "header"), (num(units if order.side.sign > 0 else -units), order.side.value),
+                (price(order.avg_fill_price, 2), ""), (price(last, 2), ""), (money(sum((p.market_value for p in legs), Decimal(0))), ""),
+                (upl, upl_role), (rpl, rpl_role), ("combo", "muted"),
+            )))
+            for p in legs:
+                upl, upl_role = signed(p.unrealized_pnl)
+                rpl, rpl_role = signed(p.realized_today)
+                d = digits_of(self.app, p.symbol)
+                rows.append(Row(p.symbol, (
+                    (f"  {p.symbol}", "muted"), (num(p.qty), "buy" if p.qty > 0 else "sell"), (price(p.avg_price, d), ""),
+                    (price(p.last, d), ""), (money(p.market_value), ""), (upl, upl_role), (rpl, rpl_role),
+                    (f"{p.pct_of_equity}%", "muted"),
+                )))
+        return rows, list(by_symbol.values())
+
     @property
     def keys(self) -> list[str]:
-        """The symbols shown, open then closed today (the total lines are not positions)."""
-        return [k for k in super().keys if k not in (TOTAL, GROSS, BETA) and not k.startswith(UNDERLYING)]
+        """The symbols shown, open then closed today (the total and combo lines are not positions)."""
+        return [k for k in super().keys if k not in (TOTAL, GROSS, BETA) and not k.startswith((UNDERLYING, COMBO))]
 
     def action_close(self) -> None:
+        key = self.selected_key or ""
+        if key.startswith(COMBO) and key[len(COMBO):] in self._combos:  # a combo's group line: close it as one order
+            self.post_message(self.CloseCombo(self._combos[key[len(COMBO):]]))
+            return
         if self.selected_key not in self.open_symbols:  # nothing, a closed row or the total line
             self.app.bell()
             return
