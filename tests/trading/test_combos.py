@@ -287,3 +287,57 @@ async def test_a_ccxt_exchange_refuses_a_combo_in_one_line_before_anything_is_se
         assert not [p for m, p, _ in fake.requests if m == "POST"]
     finally:
         await s.stop()
+
+
+async def test_with_trading_halted_a_closing_combo_passes_and_an_opening_one_is_refused(tmp_path, market):
+    s = paper(tmp_path, market, SimClock(T0))
+    opened = await s.oms.submit(combo(BUY, 2))
+    s.set_limit("trading_halted", "true")
+    more = await s.oms.submit(combo(BUY, 1))
+    assert more.status is OrderStatus.REJECTED
+    assert more.reason == "trading is halted: only orders that reduce a position are accepted"
+    closing = await s.oms.submit(combo(SELL, 2))  # every leg shrinks: it closes
+    assert s.oms.orders[closing.id].status is OrderStatus.FILLED
+    assert s.portfolio.qty(C230) == 0 and s.portfolio.qty(C240) == 0
+    assert opened.legs == closing.legs
+
+
+def _legs(*spec):
+    """(symbol, signed quantity held) pairs for max_loss."""
+    return [(parse_symbol(sym), D(q)) for sym, q in spec]
+
+
+@pytest.mark.parametrize(
+    "legs, paid, loss",
+    [
+        # a bull call spread bought for a 3.10 debit: the debit
+        (_legs(("AAPL-2026-12-18-200-C", 1), ("AAPL-2026-12-18-210-C", -1)), D(310), D(310)),
+        # a bear call spread sold for 2.40: width 10 x 100 less the credit
+        (_legs(("AAPL-2026-12-18-230-C", -1), ("AAPL-2026-12-18-240-C", 1)), D(-240), D(760)),
+        # a short iron condor 590/600/610/620 x 2 for 2.05 each: (10 - 2.05) x 100 x 2
+        (_legs(("SPY-2026-12-18-590-P", 2), ("SPY-2026-12-18-600-P", -2), ("SPY-2026-12-18-610-C", -2), ("SPY-2026-12-18-620-C", 2)), D(-410), D(1590)),
+        # a long butterfly for 1.10: the debit
+        (_legs(("AAPL-2026-12-18-200-C", 1), ("AAPL-2026-12-18-210-C", -2), ("AAPL-2026-12-18-220-C", 1)), D(110), D(110)),
+        # a long calendar (sell the front, buy the back) for 3.00: the debit
+        (_legs(("AAPL-2026-12-18-230-C", -1), ("AAPL-2027-01-15-230-C", 1)), D(300), D(300)),
+        # a short put spread for 1.00 on 600/590 (same as a bull put): 10 - 1
+        (_legs(("SPY-2026-12-18-600-P", -1), ("SPY-2026-12-18-590-P", 1)), D(-100), D(900)),
+    ],
+)
+def test_the_worst_case_of_defined_risk_combos_matches_hand_values(legs, paid, loss):
+    from workstation.trading.combos import max_loss
+
+    assert max_loss(legs, paid) == loss
+
+
+@pytest.mark.parametrize(
+    "legs",
+    [
+        _legs(("AAPL-2026-12-18-200-C", 1), ("AAPL-2026-12-18-210-C", -2)),  # more calls sold than bought
+        _legs(("AAPL-2026-12-18-230-C", 1), ("AAPL-2027-01-15-230-C", -1)),  # a short leg expiring after the long one
+    ],
+)
+def test_a_combo_without_a_bounded_loss_says_so(legs):
+    from workstation.trading.combos import max_loss
+
+    assert max_loss(legs, D(100)) is None

@@ -6,8 +6,8 @@ counts. The total line sums unrealized P&L and P&L realized today and gives the 
 exposure under Mkt value, with the gross exposure on the line below. Realized is today's,
 in every row.
 
-A combo whose legs are exactly what is held of them (``workstation.api.combo_groups``: combos
-among the day's orders) is one group line (its name, units, net cost, net last, the legs'
+In this (P&L) view, a combo whose legs are exactly what is held of them
+(``workstation.api.combo_groups``: combos among the day's orders) is one group line (its name, units, net cost, net last, the legs'
 value and P&L summed) with its legs indented below; ``x`` on that line closes the combo as ONE
 reverse order (after a confirmation). A leg held beyond its combo stays a plain row.
 
