@@ -21,10 +21,10 @@ from workstation.ui.watchlists import Watchlists
 NARROW, WIDE = (80, 24), (160, 45)
 
 
-def chain_app(root, broker=None):
+def chain_app(root, broker=None, symbols=SYMBOLS):
     from workstation.ui.app import WorkstationApp
 
-    settings = Settings(watchlist=list(SYMBOLS), ui=UISettings(theme="dark"))
+    settings = Settings(watchlist=list(symbols), ui=UISettings(theme="dark"))
     broker = broker or ChainBroker(ts=START)
     session = Session.build(settings, data_root=root / "data", clock=SimClock(START), broker=broker)
     lists = Watchlists.load(root / "data" / "watchlists.json", list(settings.watchlist))
@@ -103,6 +103,17 @@ async def test_o_on_a_watchlist_row_opens_its_chain(tmp_path):
         await pilot.press("escape")
         await until(pilot, lambda: chain_screen(app) is None, what="the chain closed")
         assert app.focused is app.main.query_one("#watchlist")
+
+
+async def test_o_on_an_option_row_opens_its_underlying_at_its_expiry(tmp_path):
+    app, broker = chain_app(tmp_path, symbols=["AAPL-2026-11-20-190-P", "AAPL"])
+    async with app.run_test(size=NARROW) as pilot:
+        await started(pilot)
+        await pilot.press("1", "o")
+        await until(pilot, lambda: chain_screen(app) is not None and chain_screen(app).rows, what="AAPL's chain")
+        screen = chain_screen(app)
+        assert screen.underlying == "AAPL" and screen.chain.expiry == EXPIRIES[1]
+        assert broker.asked[-1] == ("AAPL", EXPIRIES[1])
 
 
 async def test_expiries_are_tabs_changed_with_arrows_and_brackets(tmp_path):

@@ -52,17 +52,15 @@ def figure(q: OptionQuote | None, key: str) -> str:
     v = getattr(q, key)
     if v is None or v != v:  # None or NaN: not known
         return ""
-    if key in ("bid", "ask", "last"):
-        return fmt.price(float(v), 2)
     if key == "iv":
         return fmt.percent(float(v) * 100.0, 1)
-    if key == "delta":
-        return fmt.ratio(float(v), 2)
-    if key == "gamma":
-        return fmt.ratio(float(v), 4)
-    if key in ("theta", "vega"):
-        return fmt.ratio(float(v), 3)
+    places = _PLACES.get(key)
+    if places is not None:  # a float at fixed decimals (formatting's fast path for market data)
+        return fmt.price(float(v), places)
     return fmt.count(int(v))
+
+
+_PLACES = {"bid": 2, "ask": 2, "last": 2, "delta": 2, "gamma": 4, "theta": 3, "vega": 3, "rho": 3}
 
 
 @dataclass(frozen=True, slots=True)

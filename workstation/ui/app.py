@@ -494,20 +494,19 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, ThemesMixin, App[None]):
     def action_chain(self) -> None:
         """The option chain of the selected row (the watchlist's, or the positions' when focused there)."""
         focused = self.focused
-        table = focused if isinstance(focused, (WatchlistPane, PositionsPane)) else self.main.query_one(WatchlistPane)
-        symbol = table.selected_key
-        if symbol is None:
-            self.failed("chain", "no symbol selected")
+        keys = [focused.selected_key] if isinstance(focused, PositionsPane) else []  # a total or combo line is no symbol
+        keys.append(self.main.query_one(WatchlistPane).selected_key)
+        for symbol in filter(None, keys):
+            try:
+                inst = self.instrument(symbol)
+            except ModelError:
+                continue
+            if inst.asset_class is AssetClass.OPTION and inst.underlying:  # its underlying's chain at its expiry
+                self.open_chain(inst.underlying, inst.expiry)
+            else:
+                self.open_chain(inst.symbol)
             return
-        expiry = None
-        try:
-            inst = self.instrument(symbol)
-        except ModelError as exc:
-            self.failed("chain", str(exc))
-            return
-        if inst.asset_class is AssetClass.OPTION and inst.underlying:  # its underlying's chain at its expiry
-            symbol, expiry = inst.underlying, inst.expiry
-        self.open_chain(symbol, expiry)
+        self.failed("chain", "no symbol selected")
 
     def action_request_quit(self) -> None:
         self.action_quit()

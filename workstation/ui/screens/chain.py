@@ -132,6 +132,9 @@ class SmilePlot(PlotextPlot):
         if ivs:
             ticks = nice_ticks(min(ivs), max(ivs), max(2, min(5, (height - 4) // 2)))
             plt.yticks(ticks, [f"{t:g}%" for t in ticks])
+            ks = ck + pk
+            xt = nice_ticks(min(ks), max(ks), max(2, min(8, width // 12)))
+            plt.xticks(xt, [f"{t:g}" for t in xt])
         plt.title(title if ivs else f"{title} · no IV to draw")
         plt.plotsize(width, height)
         plt._set_size(width, height)
@@ -258,7 +261,7 @@ class ChainScreen(Screen[ChainTrade | None]):
     def _row(self, r: StrikeRow, selected: bool) -> Row:
         key = strike_key(r.strike)
         cached = self._cells.get(key)
-        if cached is None or cached[0] is not r:
+        if cached is None or cached[0] != r:  # formatted again only when a figure changed
             calls = tuple((figure(r.call, f.key), "") for f in reversed(FIGURES))
             puts = tuple((figure(r.put, f.key), "") for f in FIGURES)
             k = strike_text(r.strike)
@@ -286,7 +289,7 @@ class ChainScreen(Screen[ChainTrade | None]):
         tabs = self.query_one("#chain-tabs", Static)
         expiries = list(self.chain.expiries)
         if not expiries:
-            tabs.update("")
+            tabs.update("", layout=False)
             return
         today = self._today()
         labels = [expiry_label(d, today) for d in expiries]
@@ -310,7 +313,9 @@ class ChainScreen(Screen[ChainTrade | None]):
             text.append(f" {labels[j]} " if j != at else f"[{labels[j]}]", style="bold reverse" if j == at else "")
         if hi < len(labels) - 1:
             text.append(" ›", style="dim")
-        tabs.update(text)
+        if text != getattr(tabs, "_shown", None):
+            tabs._shown = text  # type: ignore[attr-defined]
+            tabs.update(text, layout=False)  # one line, always: no layout of the screen
 
     def _show_title(self) -> None:
         c = self.chain
@@ -337,7 +342,7 @@ class ChainScreen(Screen[ChainTrade | None]):
                     text.append(" · ", style="dim")
                 text.append(part, style=style)
             self.title_line = text.plain
-            title.update(text)
+            title.update(text, layout=False)
 
     # ------------------------------------------------------------------ reads
     def selected_row(self) -> StrikeRow | None:
