@@ -45,3 +45,23 @@ async def test_a_combos_legs_are_grouped_and_x_closes_it_as_one_order(tmp_path, 
         closing = next(o for o in session.oms.orders.values() if o.legs and o.side is SELL)
         assert (closing.legs, closing.qty, closing.type) == (LEGS, D(2), OrderType.MARKET)
         assert len([o for o in session.oms.orders.values()]) == 2  # one order, not one per leg
+
+
+async def test_m_on_a_working_combo_says_in_one_line_that_it_is_not_modified_in_place(tmp_path):
+    from workstation.ui.messages import IntentFailed
+    from workstation.ui.panes.ticket import TicketPane
+
+    app, session, broker = make_app(tmp_path)
+    broker.prices.update({C200: 8.55, C210: 3.35})
+    broker.supports_combos = True
+    failures: list[str] = []
+    async with app.run_test(size=(80, 24), message_hook=lambda m: failures.append(m.message) if isinstance(m, IntentFailed) else None) as pilot:
+        await started(pilot)
+        order = await session.oms.submit(OrderRequest(symbol="", side=BUY, qty=D(1), legs=LEGS, type=OrderType.LIMIT, limit_price=D("5.00")))
+        app._orders_dirty = True
+        await pilot.press("3")
+        await until(pilot, lambda: app.main.query_one("OrdersPane").selected_key == order.id, what="the combo in the Orders pane")
+        await pilot.press("m")
+        await until(pilot, lambda: failures, what="the refusal")
+        assert failures == [f"order {order.id} is a combo: cancel it and send a new one to change it"]
+        assert app.main.query_one(TicketPane).modifying is None

@@ -325,6 +325,9 @@ class IntentsMixin:
 
     def on_orders_pane_modify(self: WorkstationApp, event: OrdersPane.Modify) -> None:
         o = event.order
+        if o.legs:  # a combo is not modified in place (its legs go out as one order)
+            self.failed("modify", f"order {o.id} is a combo: cancel it and send a new one to change it")
+            return
         if not (o.status.is_working and o.type in (OrderType.MARKET, OrderType.LIMIT, OrderType.STOP, OrderType.STOP_LIMIT)):
             state = "held until its entry fills" if o.parent_id and o.status.value == "new" else o.status.value.replace("_", " ")
             self.failed("modify", f"order {o.id} is {state}: only working market, limit and stop orders can be modified")
