@@ -31,6 +31,7 @@ from alpaca.trading.client import TradingClient
 from alpaca.trading.requests import ReplaceOrderRequest
 
 from brokers.alpaca.chains import fetch_chain, option_data_client
+from brokers.alpaca.combos import MlegBook, mleg_request, option_instrument
 from brokers.alpaca.keys import KEY_VAR, SECRET_VAR, find_keys
 from brokers.alpaca.streams import Backoff, Link, ListeningTradingStream, RateLimiter
 from brokers.alpaca.translate import (
@@ -80,6 +81,7 @@ log = logging.getLogger("brokers.alpaca")
 
 class AlpacaBroker:
     keeps_account = True
+    supports_combos = True  # a spread is one multi-leg option order (brokers/alpaca/combos.py)
 
     def __init__(self, profile: Profile, clock: Clock, *, env: Mapping[str, str] | None = None) -> None:
         opts = dict(profile.options)
@@ -119,6 +121,7 @@ class AlpacaBroker:
         self._broker_of: dict[str, str] = {}  # our client id -> alpaca id of its live order
         self._symbol_of: dict[str, str] = {}  # alpaca order id -> our symbol (activities say BTCUSD)
         self._oco_waiting: dict[str, tuple[Order, asyncio.Future[None]]] = {}
+        self._mleg = MlegBook(self._client_of, self._symbol_of)  # our spreads' leg orders
         self._state = ""
         self._detail = ""
         self._closing = False
@@ -290,12 +293,15 @@ class AlpacaBroker:
     async def _on_trade_update(self, msg: dict) -> None:
         data = msg.get("data") or {}
         try:
-            cid = self._learn(data["order"])
-            report = report_from_update(data, self.clock.time(), cid)
+            reports = self._mleg.reports(data, self.clock.time(), self._learn)  # a spread's, per leg
+            if reports is None:
+                cid = self._learn(data["order"])
+                report = report_from_update(data, self.clock.time(), cid)
+                reports = [report] if report is not None else []
         except (KeyError, ValueError, ArithmeticError) as exc:
             log.warning("unreadable trade update from Alpaca (%s): %s", type(exc).__name__, str(data)[:300])
             return
-        if report is not None:
+        for report in reports:
             try:
                 self._on_report(report)
             except Exception:  # the engine's failure must not tear down the socket
@@ -461,6 +467,11 @@ class AlpacaBroker:
     # ------------------------------------------------------------------ metadata
     async def instrument(self, symbol: str) -> Instrument:
         inst = parse_symbol(symbol)
+        if inst.asset_class is AssetClass.OPTION:  # a spread's leg (brokers/alpaca/combos.py)
+            if inst.symbol not in self._instruments:
+                fetch = functools.partial(self._rest, f"option contract {inst.symbol}", self._client().get_option_contract)
+                self._instruments[inst.symbol] = await option_instrument(inst, fetch)
+            return self._instruments[inst.symbol]
         if inst.asset_class not in (AssetClass.EQUITY, AssetClass.CRYPTO):
             raise BrokerError(f"Alpaca does not trade {inst.asset_class.value} ({inst.symbol}) through this workstation")
         cached = self._instruments.get(inst.symbol)
@@ -486,6 +497,7 @@ class AlpacaBroker:
         self._broker_of[cid] = str(o["id"])
         if o.get("symbol"):
             self._symbol_of[str(o["id"])] = our_symbol(str(o["symbol"]), o.get("asset_class"))
+        self._mleg.learn(o, cid)
         if OCO_MARK in coid.split(REPLACE_MARK, 1)[0]:
             partner = coid.split(REPLACE_MARK, 1)[0].split(OCO_MARK, 1)[1]
             for leg in o.get("legs") or []:
@@ -494,7 +506,12 @@ class AlpacaBroker:
         return cid
 
     async def submit(self, order: Order) -> None:
+        if order.legs:  # a spread: one multi-leg option order
+            await self._send(order, mleg_request(order), [order])
+            return
         inst = await self.instrument(order.symbol)
+        if inst.asset_class is AssetClass.OPTION:
+            raise BrokerError(f"Alpaca takes options here only as spreads (multi-leg orders), not {inst.symbol} alone")
         if order.oco_group and order.role in ("take_profit", "stop_loss") and inst.asset_class is AssetClass.EQUITY:
             await self._submit_bracket_exit(order)
             return
@@ -625,7 +642,7 @@ class AlpacaBroker:
         rows = await self._rest("open orders", self._client().get_orders, GetOrdersRequest(status=QueryOrderStatus.OPEN, nested=True, limit=500))
         out = []
         for o in rows or []:
-            for each in [o, *(o.get("legs") or [])]:
+            for each in [o, *(o.get("legs") or [] if not MlegBook.is_parent(o) else [])]:  # a spread's legs are its own
                 if each.get("status") in OPEN_STATUSES:
                     self._learn(o)
                     out.append(msgspec.structs.replace(order_state(each), client_id=self._client_of.get(str(each["id"]), our_client_id(each["client_order_id"]))))
@@ -671,7 +688,9 @@ class AlpacaBroker:
             qty = dec(p["qty"])
             if p.get("side") == "short" and qty > 0:
                 qty = -qty
-            out.append(Position(symbol=our_symbol(p["symbol"], p.get("asset_class")), qty=qty, avg_price=average(dec(p["avg_entry_price"]))))
+            mult = Decimal(100) if p.get("asset_class") == "us_option" else Decimal(1)  # a spread's leg: per share, x100
+            out.append(Position(symbol=our_symbol(p["symbol"], p.get("asset_class")), qty=qty, avg_price=average(dec(p["avg_entry_price"])),
+                                multiplier=mult))
         return out
 
     async def account(self) -> ModelAccount | None:

@@ -36,7 +36,7 @@ from brokers.base import (
     BrokerReport,
     exact,
 )
-from workstation.core.model import AssetClass, Instrument, Order, OrderType, TimeInForce, plain
+from workstation.core.model import AssetClass, Instrument, ModelError, Order, OrderType, TimeInForce, plain
 from workstation.core.symbols import parse_symbol
 
 REPLACE_MARK = ".r"
@@ -75,7 +75,12 @@ def our_client_id(client_order_id: str) -> str:
 
 
 def our_symbol(symbol: str, asset_class: str | None) -> str:
-    """Alpaca names crypto BTC/USD in orders and streams but BTCUSD in positions."""
+    """Alpaca names crypto BTC/USD in orders and streams but BTCUSD in positions; options by OCC symbol."""
+    if asset_class == "us_option":
+        try:
+            return parse_symbol(symbol).symbol
+        except ModelError:
+            return symbol
     if asset_class == "crypto" and "/" not in symbol:
         for quote in CRYPTO_QUOTES:
             if symbol.endswith(quote) and len(symbol) > len(quote):

@@ -17,6 +17,11 @@ exists at the broker, its answer was lost and the follow-up lookup fails too.
 ``start`` and ``end`` (both inclusive, as Alpaca's), a page of at most ``limit`` (default
 1000, at most 10000, and at most ``bars_page`` when set) at a time, the next one named by
 ``next_page_token``. A symbol without recorded bars gets five made-up one-minute bars.
+
+Multi-leg option orders (``order_class`` ``mleg``, spreads) are taken in Alpaca's shape (legs of
+listed contracts, the parent without a symbol or side of its own, the legs nested as orders)
+and filled atomically by ``fill_mleg`` (a market one at once): a ``fill`` trade update per leg
+order, then one on the parent with the net price; canceling the parent cancels its legs.
 """
 
 from __future__ import annotations
@@ -92,6 +97,7 @@ class AlpacaFake:
         self.assets: dict[str, dict] = dict(DEFAULT_ASSETS)
         self.orders: dict[str, dict] = {}
         self.oco_legs: dict[str, str] = {}  # leg id -> parent id (the parent is the take-profit side)
+        self.mleg_legs: dict[str, str] = {}  # a multi-leg order's leg id -> its parent id (submit_mleg)
         self.positions: dict[str, FakePosition] = {}
         self.activities: list[dict] = []
         self.requests: list[tuple[str, str, dict]] = []
@@ -167,6 +173,7 @@ class AlpacaFake:
         r.add_get("/v2/stocks/snapshots", self._snapshots)
         r.add_get("/v1beta3/crypto/us/snapshots", self._snapshots)
         r.add_get("/v2/options/contracts", self._options_contracts)
+        r.add_get("/v2/options/contracts/{symbol}", self._option_contract)
         r.add_get("/v1beta1/options/snapshots/{underlying}", self._options_snapshots)
         r.add_get("/stream", self._trading_ws)
         r.add_get("/v2/iex", self._data_ws)
@@ -281,7 +288,7 @@ class AlpacaFake:
         return None
 
     def _equity(self) -> Decimal:
-        return self.cash + sum((p.qty * self.prices.get(p.symbol, p.avg) for p in self.positions.values()), Decimal(0))
+        return self.cash + sum((p.qty * self.prices.get(p.symbol, p.avg) * self._mult(p.symbol) for p in self.positions.values()), Decimal(0))
 
     def _order_json(self, o: dict) -> dict:
         out = {k: (_s(v) if isinstance(v, Decimal) else v) for k, v in o.items()}
@@ -335,11 +342,12 @@ class AlpacaFake:
                 continue
             asset = self.assets[p.symbol]
             price = self.prices.get(p.symbol, p.avg)
+            m = 100 if asset["class"] == "us_option" else 1  # an option's premium is per share, x100 a contract
             out.append({
                 "asset_id": asset["id"], "symbol": p.symbol.replace("/", ""), "exchange": asset["exchange"],
                 "asset_class": asset["class"], "avg_entry_price": _s(p.avg), "qty": _s(p.qty), "qty_available": _s(p.qty),
-                "side": "long" if p.qty > 0 else "short", "market_value": _s(p.qty * price), "cost_basis": _s(p.qty * p.avg),
-                "current_price": _s(price), "unrealized_pl": _s(p.qty * (price - p.avg)),
+                "side": "long" if p.qty > 0 else "short", "market_value": _s(p.qty * price * m), "cost_basis": _s(p.qty * p.avg * m),
+                "current_price": _s(price), "unrealized_pl": _s(p.qty * (price - p.avg) * m),
             })
         return web.json_response(out)
 
@@ -359,7 +367,7 @@ class AlpacaFake:
         after = request.query.get("after")
         rows = list(self.orders.values())
         if request.query.get("nested") == "true":
-            rows = [o for o in rows if o["id"] not in self.oco_legs]
+            rows = [o for o in rows if o["id"] not in self.oco_legs and o["id"] not in self.mleg_legs]
         if status == "open":
             rows = [o for o in rows if o["status"] in ("new", "accepted", "partially_filled", "pending_new")]
         elif status == "closed":
@@ -413,6 +421,8 @@ class AlpacaFake:
         if (err := await self._guard(request)) is not None:
             return err
         body = await request.json()
+        if body.get("order_class") == "mleg":
+            return await self._submit_mleg(body)
         symbol = body.get("symbol", "")
         if symbol not in self.assets:
             return self._error(422, 40010001, f"asset {symbol} not found")
@@ -622,6 +632,99 @@ class AlpacaFake:
                 if occ in listed and (not expiry or listed[occ]["expiration_date"] == expiry)]
         page, token = self._page(request, rows, 100)
         return web.json_response({"snapshots": dict(page), "next_page_token": token})
+
+    # ------------------------------------------------------------------ multi-leg option orders
+    def _mult(self, symbol: str) -> int:
+        return 100 if self.assets.get(symbol, {}).get("class") == "us_option" else 1
+
+    async def _option_contract(self, request: web.Request) -> web.Response:
+        """``GET /v2/options/contracts/{symbol_or_id}``: one listed contract (``list_option``)."""
+        if (err := await self._guard(request)) is not None:
+            return err
+        ref = request.match_info["symbol"]
+        found = next((c for c in self.option_contracts if ref in (c["symbol"], c["id"])), None)
+        if found is None:
+            return self._error(404, 40410000, f"option contract not found for {ref}")
+        return web.json_response(found)
+
+    async def _submit_mleg(self, body: dict) -> web.Response:
+        """A multi-leg option order as Alpaca takes it: ``qty`` units, 2 to 4 ``legs`` (OCC ``symbol``,
+        ``side``, ``ratio_qty``), market or limit (``limit_price`` the net: positive a debit, negative a
+        credit). Answered with the parent (no symbol, side or asset class of its own) and its legs
+        nested, each an order with its own id; a market order fills at once (``fill_mleg``)."""
+        legs = body.get("legs") or []
+        if not 2 <= len(legs) <= 4:
+            return self._error(422, 40010001, "mleg orders take 2 to 4 legs")
+        listed = {c["symbol"] for c in self.option_contracts}
+        for leg in legs:
+            if leg.get("symbol") not in listed:
+                return self._error(422, 40010001, f"asset {leg.get('symbol')} not found")
+        cid = body.get("client_order_id")
+        if cid and self.orders_for(cid):
+            return self._error(422, 40010001, "client_order_id must be unique")
+        if self._reject_message is not None:
+            message, self._reject_message = self._reject_message, None
+            return self._error(403, 40310000, message)
+        parent = self._new_order({**body, "symbol": "", "side": ""})
+        parent.update(asset_id="", asset_class="", order_class="mleg", legs=[])
+        units = parent["qty"]
+        for leg in legs:
+            occ = leg["symbol"]
+            self.assets.setdefault(occ, {**_asset(occ, "us_option", fractionable=False), "exchange": "OPRA"})
+            ratio = Decimal(str(leg["ratio_qty"]))
+            child = self._new_order({"symbol": occ, "qty": units * ratio, "side": leg["side"], "type": body["type"],
+                                     "time_in_force": body["time_in_force"], "client_order_id": None})
+            child.update(order_class="mleg", order_type="", type="", limit_price=None, ratio_qty=_s(ratio),
+                         position_intent=leg.get("position_intent") or f"{leg['side']}_to_open")
+            self.orders[child["id"]] = child
+            self.mleg_legs[child["id"]] = parent["id"]
+            parent["legs"].append(child["id"])
+        self.orders[parent["id"]] = parent
+        await self._event("new", parent)
+        if body["type"] == "market" and self.fill_market_orders:
+            asyncio.get_running_loop().call_later(0.01, lambda: asyncio.ensure_future(self._fill_mleg(parent, None)))
+        return web.json_response(self._order_json(parent))
+
+    def fill_mleg(self, order: str, prices: dict[str, Decimal | str] | None = None) -> dict:
+        """Fill a multi-leg order (by Alpaca id or client order id) atomically: every leg at ``prices[occ]``,
+        else at its quote (the ask when bought, the bid when sold, from ``list_option``)."""
+        return self._call(self._fill_mleg(self._find(order), {k: Decimal(str(v)) for k, v in (prices or {}).items()}))
+
+    async def _fill_mleg(self, parent: dict, prices: dict[str, Decimal] | None) -> dict:
+        """Per leg: its fill (position, cash x100, a FILL activity) and a ``fill`` trade update on the
+        leg order (``qty``, ``price`` of the execution); then a ``fill`` update on the parent with its
+        legs nested (their cumulative fills) and the net price per unit."""
+        if parent["status"] not in OPEN:
+            raise ValueError(f"order {parent['id']} is {parent['status']}")
+        prices = prices or {}
+        now = _iso()
+        units = parent["qty"] - parent["filled_qty"]
+        net = Decimal(0)
+        for leg_id in parent["legs"]:
+            leg = self.orders[leg_id]
+            occ = leg["symbol"]
+            quote = (self.option_snapshots.get(occ) or {}).get("latestQuote") or {}
+            price = prices.get(occ) or Decimal(str(quote.get("ap" if leg["side"] == "buy" else "bp") or 1))
+            qty = units * Decimal(leg["ratio_qty"])
+            sign = 1 if leg["side"] == "buy" else -1
+            net += sign * Decimal(leg["ratio_qty"]) * price
+            leg.update(filled_qty=leg["filled_qty"] + qty, filled_avg_price=price, status="filled", filled_at=now, updated_at=now)
+            pos = self.positions.setdefault(occ, FakePosition(occ, Decimal(0), Decimal(0)))
+            new_qty = pos.qty + sign * qty
+            if pos.qty == 0 or (pos.qty > 0) == (sign > 0):
+                pos.avg = (pos.avg * abs(pos.qty) + price * qty) / abs(new_qty) if new_qty else Decimal(0)
+            pos.qty = new_qty
+            self.cash -= sign * qty * price * 100
+            execution = str(uuid.uuid4())
+            self.activities.append({
+                "id": f"{now.replace('-', '').replace(':', '').replace('.', '')[:17]}::{execution}", "activity_type": "FILL",
+                "transaction_time": now, "type": "fill", "price": _s(price), "qty": _s(qty), "side": leg["side"], "symbol": occ,
+                "leaves_qty": "0", "order_id": leg_id, "cum_qty": _s(leg["filled_qty"]), "order_status": "filled",
+            })
+            await self._event("fill", leg, price=_s(price), qty=_s(qty), position_qty=_s(new_qty), execution_id=execution)
+        parent.update(filled_qty=parent["qty"], filled_avg_price=net, status="filled", filled_at=now, updated_at=now)
+        await self._event("fill", parent, price=_s(net), qty=_s(units), execution_id=str(uuid.uuid4()))
+        return self._order_json(parent)
 
     # ------------------------------------------------------------------ order life
     async def _fill(self, o: dict, qty: Decimal | None, price: Decimal | None) -> dict:
