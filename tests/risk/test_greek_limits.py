@@ -7,12 +7,17 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.fakes.scripted import ScriptedBroker
 from workstation.core.clock import SimClock
 from workstation.core.config import Settings
-from workstation.core.model import Leg, OrderRequest, OrderStatus, Side
-from workstation.risk.greek_limits import order_legs
+from workstation.core.limits import LimitStore, RiskLimits
+from workstation.core.model import Leg, Order, OrderRequest, OrderStatus, OrderType, Quote, Side, TimeInForce
+from workstation.core.symbols import parse_symbol
+from workstation.risk.greek_limits import GreekLimits, order_legs
+from workstation.trading.greeks import GreekBook
 from workstation.trading.session import Session
 
 NOW = datetime(2026, 11, 18, 21, 0, tzinfo=timezone.utc).timestamp()
@@ -81,14 +86,18 @@ async def test_per_underlying_vega_limit_and_a_combo_sums_its_legs(env):
     # the 200/210 call vertical: the short leg's vega offsets most of the long one's
     legs = (Leg(symbol=CALL, side=Side.BUY), Leg(symbol=CALL2, side=Side.SELL))
     assert order_legs(s.oms.orders[refused.id]) == [(CALL, Decimal(20))]
-    check = next(c for c in s.oms._checks if type(c).__name__ == "GreekLimits")
-    spread = s.oms.orders[refused.id].__class__(
-        id="x", client_id="x", symbol=CALL, side=Side.BUY, qty=Decimal(20), type=refused.type, tif=refused.tif, legs=legs,
-    )
+    check = GreekLimits(s.greeks, s.limits)  # the check the session registered, on the same book
+    spread = Order(id="x", client_id="x", symbol=CALL, side=Side.BUY, qty=Decimal(20), type=OrderType.MARKET, tif=TimeInForce.DAY, legs=legs)
     assert order_legs(spread) == [(CALL, Decimal(20)), (CALL2, Decimal(-20))]
-    assert check.refusal(spread, s.limits.limits) is None
-    sold = spread.__class__(**{**{f: getattr(spread, f) for f in spread.__struct_fields__}, "side": Side.SELL})
+    assert check.refusal(spread, s.limits.limits) is None  # ~$150 of vega: inside $300
+    sold = Order(id="y", client_id="y", symbol=CALL, side=Side.SELL, qty=Decimal(20), type=OrderType.MARKET, tif=TimeInForce.DAY, legs=legs)
     assert order_legs(sold) == [(CALL, Decimal(-20)), (CALL2, Decimal(20))]
+    assert check.refusal(sold, s.limits.limits) is None  # short vega, inside the limit the other way
+    ratio = Order(id="z", client_id="z", symbol=CALL, side=Side.BUY, qty=Decimal(20), type=OrderType.MARKET, tif=TimeInForce.DAY,
+                  legs=(Leg(symbol=CALL, side=Side.BUY, ratio=2), Leg(symbol=CALL2, side=Side.SELL)))
+    assert order_legs(ratio) == [(CALL, Decimal(40)), (CALL2, Decimal(-20))]
+    found = check.refusal(ratio, s.limits.limits)
+    assert found is not None and found[0] == "max_underlying_vega"
 
 
 async def test_no_price_no_greeks_refused_only_while_a_limit_is_set(env):
@@ -119,3 +128,26 @@ async def test_risk_rows_show_each_set_greek_limit(env):
     assert delta.state == "near"  # ~$21,300 of $25,000 (near at 80%)
     vega = rows["underlying vega"]
     assert vega.detail == "AAPL" and vega.state == "ok"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    held=st.integers(min_value=-500, max_value=500),
+    qty=st.integers(min_value=1, max_value=500),
+    side=st.sampled_from([Side.BUY, Side.SELL]),
+    limit=st.integers(min_value=0, max_value=60_000),
+)
+def test_refused_exactly_when_the_figure_ends_over_the_limit_and_further_from_zero(held, qty, side, limit):
+    quotes = {"AAPL": Quote("AAPL", NOW, 99.99, 100.01, 100.0)}
+    book = GreekBook(
+        instrument=parse_symbol, quote=quotes.get, now=lambda: NOW,
+        positions=lambda: [("AAPL", Decimal(held))] if held else [],
+    )
+    store = LimitStore(RiskLimits(max_net_delta=Decimal(limit), max_underlying_delta=Decimal(limit)))
+    o = Order(id="1", client_id="c1", symbol="AAPL", side=side, qty=Decimal(qty), type=OrderType.MARKET, tif=TimeInForce.DAY)
+    found = GreekLimits(book, store).refusal(o, store.limits)
+    before = held * 100.0
+    after = before + (qty if side is Side.BUY else -qty) * 100.0
+    assert (found is not None) == (abs(after) > limit and abs(after) > abs(before))
+    if found is not None:
+        assert found[0] == "max_net_delta" and "\n" not in found[1]
