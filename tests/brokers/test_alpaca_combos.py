@@ -100,3 +100,13 @@ async def test_an_option_alone_is_refused_in_one_line(session, fake):  # noqa: F
     await until(lambda: session.oms.orders[order.id].status is OrderStatus.REJECTED, what="rejected")
     assert session.oms.orders[order.id].reason == f"Alpaca takes options here only as spreads (multi-leg orders), not {C200} alone"
     assert posted(fake) == []
+
+
+async def test_a_market_spread_without_leg_quotes_is_refused_in_one_line(session, fake):  # noqa: F811
+    from workstation.trading.oms import OrderError
+
+    req = OrderRequest(symbol="", side=BUY, qty=D(1), legs=VERTICAL)  # no option quotes stream from Alpaca: send a limit
+    with pytest.raises(OrderError) as caught:
+        await session.oms.submit(req)
+    assert str(caught.value) == f"no two-sided quotes for the legs ({C200}, {C210}) yet: cannot value a market combo"
+    assert posted(fake) == []

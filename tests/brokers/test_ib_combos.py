@@ -102,3 +102,27 @@ def test_main_py_spread_on_ib_paper_sends_one_bag_order(home):
         [at_ib] = fake.orders.values()
         assert (at_ib.contract.sec_type, at_ib.lmt_price, at_ib.qty) == ("BAG", 3.05, 1)
         assert [(leg.contract.strike, leg.action) for leg in at_ib.legs] == [(200.0, "BUY"), (210.0, "SELL")]
+
+
+async def test_a_futures_calendar_is_a_bag_at_the_futures_exchange(home):
+    from tests.fakes.tws_fake import FakeContract
+    from workstation.core.model import TimeInForce
+
+    fake = FakeTWS(cash=1_000_000)
+    fake.contracts.append(FakeContract(495512564, "ES", "FUT", "CME", expiry="20270319", multiplier="50", local_symbol="ESH7",
+                                       trading_class="ES", min_tick=0.25, long_name="E-mini S&P 500", contract_month="202703"))
+    front, back = fake.contract("ES").con_id, 495512564
+    fake.quotes[front] = dict(bid=6000.0, ask=6000.25, last=6000.0)
+    fake.quotes[back] = dict(bid=6040.0, ask=6040.25, last=6040.0)
+    legs = (Leg(symbol="ES-2026-12", side=BUY), Leg(symbol="ES-2027-03", side=SELL))
+    async with ib_session(home, ["ES-2026-12", "ES-2027-03"], fake=fake) as (session, fake):
+        order = await session.oms.submit(OrderRequest(symbol="", side=BUY, qty=D(1), legs=legs, type=OrderType.LIMIT,
+                                                      limit_price=D("-39.75"), tif=TimeInForce.GTC))
+        assert session.oms.orders[order.id].status is OrderStatus.ACCEPTED, session.oms.orders[order.id].reason
+        at_ib = fake.order_by_ref(order.client_id)
+        assert (at_ib.contract.symbol, at_ib.contract.exchange, at_ib.tif, at_ib.lmt_price) == ("ES", "CME", "GTC", -39.75)
+        assert [(leg.contract.con_id, leg.action, leg.exchange) for leg in at_ib.legs] == [(front, "BUY", "CME"), (back, "SELL", "CME")]
+        fake.fill(at_ib)  # the front at its ask, the back at its bid: 6000.25 - 6040 = -39.75 a unit
+        await until(lambda: session.oms.orders[order.id].status is OrderStatus.FILLED, what="the calendar filled")
+        assert session.oms.orders[order.id].avg_fill_price == D("-39.75")
+        assert session.portfolio.qty("ES-2026-12") == D(1) and session.portfolio.qty("ES-2027-03") == D(-1)
