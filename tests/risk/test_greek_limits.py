@@ -151,3 +151,16 @@ def test_refused_exactly_when_the_figure_ends_over_the_limit_and_further_from_ze
     assert (found is not None) == (abs(after) > limit and abs(after) > abs(before))
     if found is not None:
         assert found[0] == "max_net_delta" and "\n" not in found[1]
+
+
+async def test_a_combo_whose_legs_nothing_subscribes_is_judged_from_the_broker_quotes(env):
+    s, broker = env
+    s.set_limit("max_net_delta", "50000")
+    far, far2 = "AAPL-2026-12-18-220-C", "AAPL-2026-12-18-230-C"
+    for sym, k in ((far, 220.0), (far2, 230.0)):  # quoted by the broker, never published to the quote cache
+        price, _ = bs_call(200.0, k, 0.30)
+        broker.quotes[sym] = Quote(sym, NOW, round(price - 0.05, 2), round(price + 0.05, 2), round(price, 2))
+    assert s.quotes.get(far) is None
+    spread = Order(id="x", client_id="x", symbol=far, side=Side.BUY, qty=Decimal(10), type=OrderType.MARKET, tif=TimeInForce.DAY,
+                   legs=(Leg(symbol=far, side=Side.BUY), Leg(symbol=far2, side=Side.SELL)))
+    assert GreekLimits(s.greeks, s.limits).refusal(spread, s.limits.limits) is None

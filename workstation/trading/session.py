@@ -179,7 +179,8 @@ class Session:
             filtered=quality.filtered,
         )
         greeks = GreekBook(
-            instrument=instrument, quote=quotes.get, now=clock.time, last=portfolio.last,
+            instrument=instrument, now=clock.time, last=portfolio.last,
+            quote=lambda symbol: quotes.get(symbol) or broker.snapshot(symbol),  # an order's legs need not be subscribed
             positions=lambda: [(p.symbol, p.qty) for p in portfolio.positions()],
         )
         greek_limits = GreekLimits(greeks, limits)
