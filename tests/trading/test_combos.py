@@ -341,3 +341,28 @@ def test_a_combo_without_a_bounded_loss_says_so(legs):
     from workstation.trading.combos import max_loss
 
     assert max_loss(legs, D(100)) is None
+
+
+async def test_a_combo_half_booked_when_the_engine_stopped_completes_exactly_after_a_restart(tmp_path):
+    def session() -> tuple[Session, ScriptedBroker]:
+        broker = ScriptedBroker()
+        broker.supports_combos = True
+        s = Session.build(settings(), "paper", data_root=tmp_path, clock=SimClock(T0), broker=broker)
+        broker.set_quote(C230, 4.0, 4.2)
+        broker.set_quote(C240, 1.5, 1.6)
+        return s, broker
+
+    s, broker = session()
+    order = await s.oms.submit(combo(BUY, 2))
+    broker.report(BrokerFill(client_id=order.client_id, exec_id="a", qty=D(2), price=D("4.20"), symbol=C230, side="buy"))
+    half = s.oms.orders[order.id]
+    assert (half.status, half.filled_qty, half.avg_fill_price) == (OrderStatus.PARTIALLY_FILLED, 0, None)
+    s.journal.close()
+
+    again, broker = session()  # the second leg's report arrives after the restart
+    assert again.oms.orders[order.id].status is OrderStatus.PARTIALLY_FILLED
+    broker.report(BrokerFill(client_id=order.client_id, exec_id="b", qty=D(2), price=D("1.50"), symbol=C240, side="sell"))
+    done = again.oms.orders[order.id]
+    assert (done.status, done.filled_qty, done.avg_fill_price) == (OrderStatus.FILLED, 2, D("2.70"))
+    assert again.portfolio.qty(C230) == 2 and again.portfolio.qty(C240) == -2
+    assert again.portfolio.cash["USD"] == D(100_000) - D(270) * 2
