@@ -126,3 +126,22 @@ async def test_a_futures_calendar_is_a_bag_at_the_futures_exchange(home):
         await until(lambda: session.oms.orders[order.id].status is OrderStatus.FILLED, what="the calendar filled")
         assert session.oms.orders[order.id].avg_fill_price == D("-39.75")
         assert session.portfolio.qty("ES-2026-12") == D(1) and session.portfolio.qty("ES-2027-03") == D(-1)
+
+
+async def test_a_combo_filled_while_tws_restarted_is_booked_per_leg_once(home):
+    fake = FakeTWS()
+    list_options(fake)
+    async with ib_session(home, [C200, C210], fake=fake) as (session, fake):
+        order = await session.oms.submit(combo(BUY, 1, limit="3.20"))
+        assert session.oms.orders[order.id].status is OrderStatus.ACCEPTED
+        fake.accepting = False  # TWS goes down for its daily restart
+        fake.drop()
+        await until(lambda: session.connection.state == "reconnecting", what="reconnecting")
+        fake.fill(fake.order_by_ref(order.client_id))  # the legs and the BAG line execute while nobody listens
+        fake.accepting = True
+        await until(lambda: session.oms.orders[order.id].status is OrderStatus.FILLED, what="fills recovered by the resync")
+        await session.resync()  # and once more: nothing new
+        fills = session.journal.fills()
+        assert sorted((f.symbol, f.qty, f.price) for f in fills) == [(C200, D(1), D("5.2")), (C210, D(1), D(2))]
+        assert {f.exec_id for f in fills} == {ex.exec_id for ex in fake.executions if not ex.bag}
+        assert session.oms.orders[order.id].avg_fill_price == D("3.2")
