@@ -9,7 +9,7 @@ import pytest
 
 from tests.fakes.market import InstantBroker
 from tests.fakes.option_chains import EXPIRIES, ChainBroker, smile
-from tests.serve_support import START, SYMBOLS, attached, short_socket
+from tests.serve_support import START, SYMBOLS, attached, short_home, short_socket  # noqa: F401 (fixture)
 from workstation.api import IntentError, LocalEngine
 from workstation.core.clock import SimClock
 from workstation.core.config import Settings
@@ -78,3 +78,31 @@ async def test_a_broker_without_chains_says_so(tmp_path):
     finally:
         await server.close()
         await engine.stop()
+
+
+def test_main_py_chain_asks_the_serving_engine(short_home):
+    """With ``main.py serve`` owning the account, ``main.py chain`` is answered by it (a cli
+    client attaches to it) with the same document a view prints."""
+    import json
+    import sqlite3
+
+    from tests.conftest import run_cli
+    from tests.serve.test_serve_process import start_serve, stop
+
+    engine = start_serve(short_home)
+    try:
+        r = run_cli("chain", "SPY", "--strikes", "6", "--json", home=short_home)
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(r.stdout)
+        assert doc["underlying"] == "SPY" and len(doc["strikes"]) == 6
+        assert [s["atm"] for s in doc["strikes"]].count(True) == 1
+        bad = run_cli("chain", "SPY", "--expiry", "2020-01-17", home=short_home)
+        assert bad.returncode == 2 and "2020-01-17" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+    finally:
+        stop(engine)
+    db = sqlite3.connect(f"file:{short_home / 'data' / 'paper' / 'journal.sqlite'}?mode=ro", uri=True)
+    try:
+        clients = [ref for (ref,) in db.execute("SELECT ref FROM events WHERE kind = 'client.attach'")]
+    finally:
+        db.close()
+    assert sum(ref.startswith("cli#") for ref in clients) == 2  # both commands went through the owner
