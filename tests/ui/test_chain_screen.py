@@ -4,7 +4,6 @@ and side, buy from a cell, see the smile; bad input is one line."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from decimal import Decimal
 
 import pytest

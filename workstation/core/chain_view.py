@@ -97,10 +97,6 @@ def expiry_label(d: date, today: date | None = None) -> str:
     return text
 
 
-def days_to(d: date, today: date) -> int:
-    return (d - today).days
-
-
 _JSON_FIGURES = ("bid", "ask", "last", "iv", "delta", "gamma", "theta", "vega", "rho", "open_interest", "volume")
 
 

@@ -38,7 +38,6 @@ from workstation.ui.panes.table import Column, LiveTable, Row
 FETCH_HZ = 4.0  # chain requests a second at most (twice the paper market's quote rate)
 SMILE_HZ = 2.0  # smile plots built a second at most (plotext builds the whole plot)
 STRIKE_KEEP = 100  # the strike column is never dropped
-NEW_YORK_DAY = "America/New_York"
 
 
 @dataclass(frozen=True, slots=True)
