@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -19,8 +19,11 @@ from workstation.core.model import Right
 NOW = datetime(2026, 12, 3, 15, 0, tzinfo=timezone.utc).timestamp()
 
 
-def list_chain(fake) -> None:  # noqa: F811
-    for expiry, extra in (("2026-12-18", 0.0), ("2027-01-15", 2.0), ("2028-12-15", 9.0)):
+EXPIRIES = ("2026-12-18", "2027-01-15", "2028-12-15")
+
+
+def list_chain(fake, expiries: tuple[str, str, str] = EXPIRIES) -> None:  # noqa: F811
+    for expiry, extra in zip(expiries, (0.0, 2.0, 9.0), strict=True):
         for strike in ("185", "190", "195"):
             k = float(strike)
             fake.list_option("AAPL", expiry, strike, "call", open_interest=int(1000 + k), bid=190 - k + 6 + extra,
@@ -30,7 +33,7 @@ def list_chain(fake) -> None:  # noqa: F811
             fake.list_option("AAPL", expiry, strike, "put", open_interest=int(2000 + k), bid=k - 190 + 6 + extra,
                              ask=k - 190 + 6.2 + extra, last=None, iv=0.3, greeks={"delta": -0.5 + (190 - k) / 100,
                                                                                   "gamma": 0.03, "rho": -0.05, "theta": -0.05, "vega": 0.22})
-    fake.list_option("AAPL", "2026-12-18", "250", "call", open_interest=0)  # listed, never quoted
+    fake.list_option("AAPL", expiries[0], "250", "call", open_interest=0)  # listed, never quoted
 
 
 @pytest.fixture
@@ -83,12 +86,15 @@ async def test_unknown_underlying_and_unlisted_expiry_are_one_line_errors(broker
 
 
 def test_main_py_chain_on_alpaca_paper_prints_alpacas_greeks(fake, keys, home):  # noqa: F811
-    list_chain(fake)
+    # the command runs on the real clock: expiries ahead of today, whatever day the suite runs
+    today = date.today()
+    expiries = tuple((today + timedelta(days=n)).isoformat() for n in (15, 43, 743))
+    list_chain(fake, expiries)
     write_settings(home, fake)
     result = run_cli("chain", "AAPL", "--json", "--profile", "alpaca-paper", home=home)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
-    assert (doc["expiry"], doc["greeks_source"], doc["spot"]) == ("2026-12-18", "broker", 190.0)
+    assert (doc["expiry"], doc["greeks_source"], doc["spot"]) == (expiries[0], "broker", 190.0)
     row = next(r for r in doc["strikes"] if r["strike"] == "185")
     assert (row["call"]["bid"], row["call"]["iv"], row["call"]["rho"], row["call"]["open_interest"]) == (11.0, 0.305, 0.07, 1185.0)
     bad = run_cli("chain", "ZZZZ", "--profile", "alpaca-paper", home=home)
