@@ -4,9 +4,12 @@ and side, buy from a cell, see the smile; bad input is one line."""
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.fakes.market import InstantBroker
 from tests.fakes.option_chains import EXPIRIES, ChainBroker
@@ -261,3 +264,35 @@ async def test_help_lists_the_chain_keys(tmp_path):
         keys = {k for k, _, _ in chain_rows}
         assert {"b", "s", "i", "Esc Ctrl+G"} <= keys
         assert any(k == "o" for k, _, _ in titles["Everywhere"])
+
+
+# --------------------------------------------------------------------------- the grammar (pure)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    symbol=st.sampled_from(["AAPL", "spy", "Msft", "SPX"]),
+    expiry=st.one_of(st.none(), st.dates(min_value=date(2000, 1, 1), max_value=date(2099, 12, 31))),
+    strikes=st.one_of(st.none(), st.integers(min_value=1, max_value=1000)),
+    swap=st.booleans(),
+)
+def test_chain_command_reads_symbol_expiry_and_strikes_in_either_order(symbol, expiry, strikes, swap):
+    from workstation.ui.commands import ChainCommand, parse
+
+    extra = [w for w in (expiry.isoformat() if expiry else None, str(strikes) if strikes else None) if w]
+    if swap:
+        extra.reverse()
+    assert parse(" ".join([":chain", symbol, *extra])) == ChainCommand(symbol.upper(), expiry, strikes)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rest=st.lists(st.text(min_size=1, max_size=12).filter(lambda w: not any(c.isspace() for c in w)), max_size=4))
+def test_any_chain_line_is_a_command_or_one_readable_line(rest):
+    from workstation.ui.commands import ChainCommand, ParseError, parse
+
+    try:
+        cmd = parse(" ".join(["chain", *rest]))
+    except ParseError as exc:
+        assert "\n" not in str(exc) and str(exc)
+    else:
+        assert isinstance(cmd, ChainCommand) and (cmd.strikes is None or 1 <= cmd.strikes <= 1000)
