@@ -188,12 +188,13 @@ class GreekBook:
                 if p is None:
                     known = self.last(sym)
                     p = float(known) if known is not None else None
-                if p is not None:
+                if p is not None and p != _mid(quotes[j]):  # (the mid gave no IV: the same price would not either)
                     traded[j] = p
-            again = implied_vol(traded, spot, strike, years, self.rate, div, call, tick=tick)
-            for j in missing:
-                if not math.isnan(again[j]):
-                    iv[j], source[j] = again[j], "last"
+            if not np.isnan(traded).all():
+                again = implied_vol(traded, spot, strike, years, self.rate, div, call, tick=tick)
+                for j in missing:
+                    if not math.isnan(again[j]):
+                        iv[j], source[j] = again[j], "last"
         for j, (sym, _inst, _s) in enumerate(opts):
             if source[j] == "mid":
                 self.iv_known[sym] = float(iv[j])
