@@ -49,7 +49,7 @@ def spread_request(side: str, qty: str, words: list[str], limit: str | None, tif
         time_in_force = TimeInForce(tif.lower())
     except ValueError:
         raise ModelError(f"unknown time in force {tif!r}: use day, gtc, ioc or fok") from None
-    spread = parse_phrase(words)
+    spread = parse_phrase([w for word in words for w in word.split()])  # a quoted phrase reads as its words
     net = to_decimal(limit, "net price") if limit is not None else None
     request = OrderRequest(
         symbol=spread.underlying, side=order_side, qty=quantity, type=OrderType.LIMIT if net is not None else OrderType.MARKET,
