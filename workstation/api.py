@@ -694,8 +694,10 @@ async def chain_on(s: Any, underlying: str, expiry: date | None = None, strikes:
         raise IntentError(f"no {inst.symbol} options expire on {expiry.isoformat()}: listed {listed}")
     if not chain.contracts and not chain.expiries:
         raise IntentError(f"{inst.symbol} has no listed options")
-    if chain.spot is None:
+    if chain.spot is None:  # the engine's quote of the underlying, else the broker's snapshot of it
         q = s.quotes.get(chain.underlying)
+        if q is None and callable(snap := getattr(s.broker, "snapshot", None)):
+            q = snap(chain.underlying)
         spot = (q.bid + q.ask) / 2 if q is not None and q.bid > 0 and q.ask >= q.bid else q.last if q is not None and q.last > 0 else None
         if spot is not None:
             chain = msgspec.structs.replace(chain, spot=float(spot))

@@ -48,6 +48,19 @@ async def test_a_face_on_the_socket_gets_the_chain_with_iv_and_greeks(tmp_path):
     assert 0.45 < atm_call.delta < 0.65 and atm_call.gamma > 0 and atm_call.theta < 0 and atm_call.vega > 0
 
 
+async def test_a_chain_without_a_spot_is_priced_off_the_underlyings_quote(tmp_path):
+    """The fake sends no spot: the engine prices the chain off its quote of the underlying,
+    or, for one it does not stream (NVDA here), the broker's snapshot of it."""
+    engine, server, path = await _serve(tmp_path, ChainBroker(ts=START))
+    try:
+        chain = await engine.option_chain("NVDA", None, 5)
+    finally:
+        await server.close()
+        await engine.stop()
+    assert chain.spot == pytest.approx(120.0, abs=0.05)
+    assert all(c.delta is not None for c in chain.contracts if c.strike == chain.atm_strike())
+
+
 async def test_refusals_travel_as_one_line(tmp_path):
     engine, server, path = await _serve(tmp_path, ChainBroker(ts=START))
     try:
