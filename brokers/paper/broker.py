@@ -110,6 +110,7 @@ from brokers.base import (
     ReportSink,
     StateSink,
 )
+from brokers.paper import surface
 from brokers.paper.chains import paper_chain
 from brokers.paper.combos import ComboBook
 from brokers.paper.market import CALENDARS, NEW_YORK, SimMarket, day_end, is_open
@@ -348,6 +349,11 @@ class SimBroker:
             return paper_chain(self.market, self.universe, underlying, expiry, today, t, lambda s: self._quotes_now(s, t))
         except (UniverseError, ModelError) as e:
             raise NotListed(str(e)) from None
+
+    @staticmethod
+    def dividend_yield(underlying: str) -> float:
+        """The continuous dividend yield the paper market prices ``underlying``'s options with."""
+        return surface.dividend_yield(underlying)
 
     def _quotes_now(self, symbols: Sequence[str], t: float) -> list[Quote]:
         """``_quote_now`` of many symbols, the missing ones in one vectorized call."""

@@ -177,3 +177,20 @@ def test_expired_option_has_intrinsic_delta():
     [g] = b.positions([(CALL, Decimal(1))])
     assert g.delta_shares == pytest.approx(100.0) and g.vega == 0
     assert date(2026, 12, 18) == parse_symbol(CALL).expiry
+
+
+def test_the_paper_accounts_greeks_use_the_paper_markets_dividend_yields(tmp_path):
+    """A paper session prices its positions' Greeks with the same dividend yields as the
+    paper market's chain (AAPL 0.5%), not with none."""
+    from brokers.paper.broker import SimBroker
+    from workstation.core.clock import SimClock
+    from workstation.core.config import Settings
+    from workstation.trading.session import Session
+
+    clock = SimClock(1_790_000_000.0)
+    s = Session.build(Settings(), "paper", data_root=tmp_path, clock=clock, broker=SimBroker(clock=clock))
+    try:
+        assert s.greeks.dividend("AAPL") == 0.005
+        assert s.greeks.dividend("TSLA") == 0.0
+    finally:
+        s.journal.close()

@@ -182,6 +182,7 @@ class Session:
             instrument=instrument, now=clock.time, last=portfolio.last,
             quote=lambda symbol: quotes.get(symbol) or broker.snapshot(symbol),  # an order's legs need not be subscribed
             positions=lambda: [(p.symbol, p.qty) for p in portfolio.positions()],
+            dividends=getattr(broker, "dividend_yield", None),  # the paper market's yields; real brokers: none known
         )
         greek_limits = GreekLimits(greeks, limits)
         oms.add_check(greek_limits)
