@@ -71,6 +71,7 @@ from workstation.core.model import (
     BUY,
     ZERO,
     AlertRaised,
+    AssetClass,
     Fill,
     IllegalTransition,
     Instrument,
@@ -129,6 +130,7 @@ _NEEDS = {
 _NEW, _SUBMITTED, _ACCEPTED = OrderStatus.NEW, OrderStatus.SUBMITTED, OrderStatus.ACCEPTED
 _FILLED, _PARTIALLY_FILLED = OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED
 _MARKET, _TRAILING_STOP = OrderType.MARKET, OrderType.TRAILING_STOP
+_INDEX = AssetClass.INDEX
 _IOC_FOK = (TimeInForce.IOC, TimeInForce.FOK)
 _LEG_NAMES = {"take_profit": "take-profit", "stop_loss": "stop-loss"}
 
@@ -309,6 +311,8 @@ class OrderManager:
 
     def _checked(self, req: OrderRequest, inst: Instrument) -> _Checked:
         """``req``'s numbers checked against ``inst`` (``_validate`` once the instrument is known)."""
+        if inst.asset_class is _INDEX:  # refused here, before the review says it passes
+            raise OrderError(f"{inst.symbol} is an index: it is quoted but cannot be traded (trade its options, a future or an ETF)")
         t = req.type
         if (
             t is _MARKET and req.limit_price is None and req.stop_price is None and req.take_profit is None
