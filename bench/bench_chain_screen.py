@@ -9,14 +9,16 @@ and left to run for ``--seconds``, as a user would watch it. The screen asks for
 
 * ``refreshes``: new chains shown; ``fetch_ms_*``: one ``EngineAPI.option_chain`` (the paper
   chain, its quotes, implied volatility and Greeks of 80 contracts), on the UI's loop;
-* ``repaint_ms_*``: from the repaint that takes a new chain to the first frame composed after
-  it (rows rebuilt, changed lines rendered, the frame composed);
+* ``repaint_ms_*``: the screen's repaint that takes a new chain (rows rebuilt from the
+  figures, the changed lines marked); ``frame_ms_*``: composing the frame that follows (the
+  changed lines rendered, the update built); ``refresh_ms_*``: the three together, fetch,
+  repaint and frame, the work one new chain costs the UI's loop;
 * ``loop_lag_ms_max`` / ``p99``: how late a 5 ms sleep on the UI loop wakes (what anything
   running on the loop costs the keyboard);
 * ``frames_dropped``: repaint ticks that did not happen on time: the app's repaint timer is
   expected ``seconds x repaint_hz`` times; every interval of the budget in which the loop was
   held past the next tick counts one (from the lag samples);
-* ``over_budget``: refreshes whose fetch plus repaint took longer than the frame budget;
+* ``over_budget``: refreshes whose fetch, repaint and frame took longer than the frame budget;
 * ``cpu_percent``: the process's CPU time over the wall time (100 = one core), the figure
   that moves least with the machine's load.
 
@@ -93,15 +95,6 @@ async def screen(seconds: float, size: tuple[int, int]) -> dict:
     async with app.run_test(size=size) as pilot:
         while not app._started:
             await asyncio.sleep(0.005)
-        writes: list[float] = []
-        original = app._display
-
-        def stamped(screen_, renderable) -> None:
-            if renderable is not None:
-                writes.append(time.perf_counter())
-            original(screen_, renderable)
-
-        app._display = stamped  # type: ignore[method-assign]
         app.open_chain(UNDERLYING, None, STRIKES)
         while not (isinstance(app.screen, ChainScreen) and app.screen.rows):
             await asyncio.sleep(0.01)
@@ -125,6 +118,15 @@ async def screen(seconds: float, size: tuple[int, int]) -> dict:
             if timer.name == "chain-repaint":
                 timer.stop()
         chain_screen.set_interval(1.0 / REPAINT_HZ, chain_screen.repaint, name="chain-repaint")
+        frames: list[tuple[float, float]] = []  # (start, seconds) of each frame the screen composed
+        real_compose = chain_screen._compositor_refresh
+
+        def timed_compose() -> None:
+            start = time.perf_counter()
+            real_compose()
+            frames.append((start, time.perf_counter() - start))
+
+        chain_screen._compositor_refresh = timed_compose  # type: ignore[method-assign]
 
         lags: list[float] = []
         stop = asyncio.Event()
@@ -149,14 +151,17 @@ async def screen(seconds: float, size: tuple[int, int]) -> dict:
         stop.set()
         await probe
         refreshes = chain_screen.fetches - shown_before
-        repaint_to_frame = []
-        for start, _end in paints:
-            after = [w for w in writes if w >= start]
-            if after:
-                repaint_to_frame.append(after[0] - start)
+        in_window = [(a, b) for a, b in paints if a >= began]
+        repaints = [b - a for a, b in in_window]
+        frame_after = []
+        for a, b in in_window:  # the first frame composed after this repaint ended
+            after = [d for start, d in frames if start >= b]
+            frame_after.append(after[0] if after else 0.0)
+        frame_costs = [d for start, d in frames if start >= began]
+        refresh = [f + r + c for f, r, c in zip(fetches, repaints, frame_after)]
         # a tick is missed when the loop is held past it: a lag of L skips floor(L / budget) ticks
         dropped = sum(int(lag // budget) for lag in lags)
-        over = sum(1 for f, r in zip(fetches, repaint_to_frame) if f + r > budget)
+        over = sum(1 for t in refresh if t > budget)
         shown = chain_screen.table.shown_figures()
     return {
         "size": f"{size[0]}x{size[1]}",
@@ -173,9 +178,13 @@ async def screen(seconds: float, size: tuple[int, int]) -> dict:
         "fetch_ms_p50": ms(fetches, 50),
         "fetch_ms_p99": ms(fetches, 99),
         "fetch_ms_max": ms(fetches, 100),
-        "repaint_ms_p50": ms(repaint_to_frame, 50),
-        "repaint_ms_p99": ms(repaint_to_frame, 99),
-        "repaint_ms_max": ms(repaint_to_frame, 100),
+        "repaint_ms_p50": ms(repaints, 50),
+        "repaint_ms_max": ms(repaints, 100),
+        "frame_ms_p50": ms(frame_costs, 50),
+        "frame_ms_max": ms(frame_costs, 100),
+        "refresh_ms_p50": ms(refresh, 50),
+        "refresh_ms_p99": ms(refresh, 99),
+        "refresh_ms_max": ms(refresh, 100),
         "loop_lag_ms_p99": ms(lags, 99),
         "loop_lag_ms_max": ms(lags, 100),
         "frames_expected": int(wall * REPAINT_HZ),
