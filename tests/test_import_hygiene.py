@@ -36,3 +36,17 @@ def test_the_grammar_and_the_engine_api_are_pure():
     code = "import sys, workstation.ui.commands, workstation.ui.watchlists, workstation.api; print('textual' in sys.modules)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, env={"PYTHONPATH": str(ROOT), "PATH": ""})
     assert r.stdout.strip() == "False", r.stderr
+
+
+def test_an_engine_that_prices_no_option_never_loads_scipy(tmp_path):
+    """The option pricing's scipy loads when an option is priced, not at every command's start:
+    `main.py status` on a paper account builds the whole engine (order manager, Greek limits,
+    paper market) without it."""
+    code = (
+        "import sys, runpy; sys.argv = ['main.py', 'status', '--json']\n"
+        "try:\n    runpy.run_path('main.py', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('SCIPY', 'scipy' in sys.modules, file=sys.stderr)\n"
+    )
+    env = {"PYTHONPATH": str(ROOT), "PATH": "", "WORKSTATION_HOME": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)
+    assert "SCIPY False" in r.stderr, r.stderr[-2000:]

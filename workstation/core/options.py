@@ -36,7 +36,6 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from scipy.special import ndtr
 
 NEW_YORK = ZoneInfo("America/New_York")
 YEAR_SECONDS = 365.0 * 86_400.0
@@ -65,6 +64,14 @@ def year_fraction(expiry: date, now: float) -> float:
 def intrinsic(spot: ArrayLike, strike: ArrayLike, call: ArrayLike) -> np.ndarray:
     s, k = np.asarray(spot, dtype=np.float64), np.asarray(strike, dtype=np.float64)
     return np.where(call, np.maximum(s - k, 0.0), np.maximum(k - s, 0.0))
+
+
+def ndtr(x: np.ndarray) -> np.ndarray:
+    """The standard normal distribution function (scipy's, loaded on first use: importing this
+    module costs nothing to a command that prices no option)."""
+    from scipy.special import ndtr as scipy_ndtr
+
+    return scipy_ndtr(x)
 
 
 def _pdf(x: np.ndarray) -> np.ndarray:

@@ -43,10 +43,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 
 import msgspec
-import numpy as np
 
 from workstation.core.model import AssetClass, Bar, Instrument, Quote, Right
-from workstation.core.options import bsm_greeks, implied_vol, year_fraction
 from workstation.trading.greek_types import GreekTotals, PositionGreeks, UnitGreeks
 
 __all__ = [
@@ -162,6 +160,10 @@ class GreekBook:
         return out
 
     def _options(self, opts: list[tuple[str, Instrument, float]], prices: Mapping[str, float]) -> dict[str, UnitGreeks]:
+        import numpy as np  # the pricing, only once an option is held (not at every command's start)
+
+        from workstation.core.options import bsm_greeks, implied_vol, year_fraction
+
         now = self.now()
         n = len(opts)
         spot = np.array([s for _, _, s in opts])
@@ -285,6 +287,8 @@ def _replace(t: GreekTotals, **changes: object) -> GreekTotals:
 def beta_from_closes(closes: Sequence[float], benchmark: Sequence[float], window: int = BETA_RETURNS) -> float | None:
     """Beta of one series' daily log returns to the benchmark's (aligned closes, oldest first),
     over the last ``window`` returns; None with fewer than BETA_MIN_RETURNS or a flat benchmark."""
+    import numpy as np
+
     a = np.asarray(closes, dtype=np.float64)
     b = np.asarray(benchmark, dtype=np.float64)
     n = min(len(a), len(b))

@@ -96,7 +96,7 @@ from workstation.core.model import (
     plain,
     to_decimal,
 )
-from workstation.trading.payoff import ComboFigures
+from workstation.trading.combo_figures import ComboFigures
 from workstation.trading import combo_orders
 from workstation.trading.combos import ComboFills
 from workstation.trading.portfolio import Portfolio

@@ -34,48 +34,15 @@ import numpy as np
 from workstation.core.model import AssetClass, Instrument, Leg, Right, Side
 from workstation.core.options import bsm_greeks, bsm_price, implied_vol, year_fraction
 from workstation.core.symbols import parse_symbol
+from workstation.trading.combo_figures import ComboFigures, LegFigures
 from workstation.trading.spreads import effective_legs
+
+__all__ = ["ComboFigures", "LegFigures", "analyze"]
 
 RATE = 0.04  # continuous risk-free rate the review's Greeks use (the chain's default)
 _CENT = Decimal("0.01")
 _FINE = Decimal("0.000001")
 _GRID = 4001
-
-
-class LegFigures(msgspec.Struct, frozen=True, kw_only=True):
-    """One leg as the order trades it: its effective side, its quantity, its quote and model figures."""
-
-    symbol: str
-    side: Side
-    qty: Decimal
-    bid: float | None = None
-    ask: float | None = None
-    iv: float | None = None
-    delta: float | None = None  # per share
-
-
-class ComboFigures(msgspec.Struct, frozen=True, kw_only=True):
-    """A combo order's figures for its review (whole order, money in the account's currency)."""
-
-    description: str
-    legs: tuple[LegFigures, ...]
-    multiplier: Decimal
-    net_price: Decimal | None  # per unit, as the order's limit reads (or the legs' mid for a market order)
-    net_mid: Decimal | None  # per unit bought, from the legs' mids
-    cash: Decimal | None  # paid (> 0, a debit) or received (< 0, a credit) for the whole order at net_price
-    payoff: str  # "expiry" (exact), "estimated" (calendar, at the front expiry), "spread" (futures calendar), "none"
-    max_profit: Decimal | None = None  # None: unlimited (when payoff is not "none")
-    max_loss: Decimal | None = None  # as a positive amount; None: unlimited
-    breakevens: tuple[Decimal, ...] = ()
-    note: str | None = None
-    delta: float | None = None
-    gamma: float | None = None
-    theta: float | None = None
-    vega: float | None = None
-
-    @property
-    def debit(self) -> bool:
-        return self.cash is not None and self.cash > 0
 
 
 def _tidy(d: Decimal) -> Decimal:

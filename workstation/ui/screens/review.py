@@ -21,7 +21,7 @@ from textual.widgets import Static
 from workstation.core import formatting as fmt
 from workstation.core.model import IntentError, ModelError, OrderRequest, OrderType, Side, plain
 from workstation.trading.oms import Review
-from workstation.trading.payoff import ComboFigures
+from workstation.trading.combo_figures import ComboFigures
 
 
 class ReviewScreen(ModalScreen[bool]):
