@@ -98,6 +98,7 @@ class Session:
     greeks: GreekBook | None = None  # the positions' Greeks (the Positions pane, the Greek limits)
     _betas_due: asyncio.Event = field(default_factory=asyncio.Event)  # a fill: measure a new underlying's beta now
     settlement: Settlement | None = None  # the paper account's expiries and daily settlements (owner only)
+    _stopping: bool = False  # stop() began: the background loops end (a cancel can be lost, see _wait_due)
 
     @classmethod
     def build(
@@ -296,16 +297,22 @@ class Session:
             await asyncio.sleep(every)
             self.follow_journal()
 
+    async def _wait_due(self, due: asyncio.Event, every: float) -> None:
+        """Until ``due`` is set or ``every`` seconds pass. On Python 3.11 ``asyncio.wait_for`` can
+        lose a cancel that arrives as the event is set; the loops that call this also end on
+        ``_stopping``, so a lost cancel never leaves one running after ``stop``."""
+        try:
+            await asyncio.wait_for(due.wait(), every)
+        except TimeoutError:
+            pass
+
     async def _keep_betas(self, every: float = 120.0) -> None:
         """Each held underlying's beta to SPY from the broker's daily bars (the beta-weighted delta)."""
-        while True:
+        while not self._stopping:
             self._betas_due.clear()
             if self.greeks is not None:
                 await load_betas(self.greeks, self.broker.history, self.greeks.groups(self.held_symbols()))
-            try:
-                await asyncio.wait_for(self._betas_due.wait(), every)
-            except TimeoutError:
-                pass
+            await self._wait_due(self._betas_due, every)
 
     async def _publish_risk(self, every: float = 1.0) -> None:
         """A ``RiskStatus`` on the bus every second, for the Risk pane (also after fills and changes)."""
@@ -335,11 +342,8 @@ class Session:
         fills and every ``account_every`` seconds."""
         from workstation.trading.reconcile import refresh_account
 
-        while True:
-            try:
-                await asyncio.wait_for(self._account_due.wait(), self.account_every)
-            except TimeoutError:
-                pass
+        while not self._stopping:
+            await self._wait_due(self._account_due, self.account_every)
             self._account_due.clear()
             try:
                 await refresh_account(broker=self.broker, portfolio=self.portfolio, clock=self.clock)
@@ -457,8 +461,12 @@ class Session:
         task.add_done_callback(self._background.discard)
 
     async def stop(self) -> None:
-        for task in list(self._background):
+        self._stopping = True
+        background = list(self._background)
+        for task in background:
             task.cancel()
+        if background:  # each loop ends (a lost cancel included: they check _stopping) before the broker closes
+            await asyncio.wait(background, timeout=5.0)
         self.oms.close()
         try:
             await asyncio.wait_for(self.drain(), timeout=10.0)
