@@ -66,11 +66,15 @@ class GreekLimits:
     def __init__(self, book: GreekBook, store: LimitStore) -> None:
         self.book = book
         self.store = store
+        self._seen: RiskLimits | None = None
+        self._any = False
 
     def __call__(self, ctx: OrderContext) -> Verdict:
         order = ctx.order
         lim = self.store.limits_for(order.strategy)
-        if all(getattr(lim, n) is None for n in NAMES):
+        if lim is not self._seen:  # limits change rarely: whether any Greek limit is set, once per change
+            self._seen, self._any = lim, any(getattr(lim, n) is not None for n in NAMES)
+        if not self._any:
             return ALLOWED
         if (order.source == KILL_SOURCE or ctx.protective) and ctx.reducing:
             return ALLOWED
