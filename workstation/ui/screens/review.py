@@ -77,20 +77,7 @@ class ReviewScreen(ModalScreen[bool]):
         if r.margin is not None:  # a future: the money it ties up, not its notional
             table.add_row("Initial margin", fmt.money(r.margin))
         table.add_row("Buying power after", Text(fmt.money(r.buying_power_after), "red" if r.buying_power_after < 0 else ""))
-        if r.ok:
-            verdict = Text("passes the pre-trade checks", "bold green")
-        else:
-            verdict = Text(f"blocked by {r.rule}: {r.reason}", "bold red")
-        table.add_row("Risk", verdict)
-        for w in r.warnings:
-            table.add_row("Warning", Text(w, "yellow"))
-        if self.note:
-            table.add_row("Note", self.note)
-        keys = "Enter/y send · n/Ctrl+G cancel" if r.ok else "n/Ctrl+G/Enter close (nothing sent)"
-        with Vertical(id="review-box") as box:
-            box.border_title = "Review order"
-            yield Static(table, id="review-body")
-            yield Static(keys, id="review-keys")
+        yield from self._verdict_and_keys(table, r, "Review order")
 
     def _compose_combo(self, r: Review, c: ComboFigures) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
@@ -128,7 +115,14 @@ class ReviewScreen(ModalScreen[bool]):
             table.add_row("Greeks", f"Δ {c.delta:+.1f} sh · Γ {c.gamma:+.2f} · Θ {c.theta:+.2f}/day · V {c.vega:+.2f}/pt")
         table.add_row("Commission", fmt.money(r.commission))
         table.add_row("Buying power after", Text(fmt.money(r.buying_power_after), "red" if r.buying_power_after < 0 else ""))
-        verdict = Text("passes the pre-trade checks", "bold green") if r.ok else Text(f"blocked by {r.rule}: {r.reason}", "bold red")
+        yield from self._verdict_and_keys(table, r, "Review spread")
+
+    def _verdict_and_keys(self, table: Table, r: Review, title: str) -> ComposeResult:
+        """The rows every review ends with (the risk verdict, warnings, a note) and its keys."""
+        if r.ok:
+            verdict = Text("passes the pre-trade checks", "bold green")
+        else:
+            verdict = Text(f"blocked by {r.rule}: {r.reason}", "bold red")
         table.add_row("Risk", verdict)
         for w in r.warnings:
             table.add_row("Warning", Text(w, "yellow"))
@@ -136,7 +130,7 @@ class ReviewScreen(ModalScreen[bool]):
             table.add_row("Note", self.note)
         keys = "Enter/y send · n/Ctrl+G cancel" if r.ok else "n/Ctrl+G/Enter close (nothing sent)"
         with Vertical(id="review-box") as box:
-            box.border_title = "Review spread"
+            box.border_title = title
             yield Static(table, id="review-body")
             yield Static(keys, id="review-keys")
 
