@@ -306,6 +306,67 @@ class SettlementSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True
         _within("roll_reminder_days", self.roll_reminder_days, 0, 365)
 
 
+STRESS_ASSET_CLASSES = ("equity", "crypto", "forex", "future", "index")  # what a scenario may shock by asset class
+STRESS_MOVE = (Decimal(-1), Decimal(10))  # a price move from -100% to +1000%
+STRESS_VOL = (Decimal("-0.99"), Decimal(10))  # implied volatility from -99% to +1000% of itself
+STRESS_DOLLAR = (Decimal("-0.5"), Decimal(1))  # the dollar from -50% to +100% against every other currency
+
+
+def _move(name: str, value: Decimal, bounds: tuple[Decimal, Decimal] = STRESS_MOVE) -> None:
+    low, high = bounds
+    if not value.is_finite() or not low <= value <= high:
+        raise ValueError(f"{name} must be from {low} to {high} (a fraction: -0.1 is -10%), got {value}")
+
+
+class StressScenarioSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One ``[[stress.scenarios]]``: shocks as fractions (-0.1 = -10%); see docs/risk-and-alerts.md.
+
+    ``equity``, ``crypto``: the market's move; ``vol``: implied volatility's relative move
+    (0.5 = each IV x 1.5); ``dollar``: the US dollar against every other currency;
+    ``symbols``, ``sectors``, ``asset_classes``: moves that win over the factors (a symbol's
+    over its sector's over its asset class's over the market's)."""
+
+    name: str
+    description: str = ""
+    equity: Decimal = Decimal(0)
+    vol: Decimal = Decimal(0)
+    crypto: Decimal = Decimal(0)
+    dollar: Decimal = Decimal(0)
+    symbols: dict[str, Decimal] = {}
+    sectors: dict[str, Decimal] = {}
+    asset_classes: dict[str, Decimal] = {}
+
+    def __post_init__(self) -> None:
+        where = f"stress scenario {self.name!r}: "
+        if not self.name.strip():
+            raise ValueError("scenario name must not be empty")
+        try:
+            _move("equity", self.equity)
+            _move("crypto", self.crypto)
+            _move("vol", self.vol, STRESS_VOL)
+            _move("dollar", self.dollar, STRESS_DOLLAR)
+            for table in ("symbols", "sectors", "asset_classes"):
+                for key, value in getattr(self, table).items():
+                    _move(f"{table}.{key}", value)
+            for key in self.asset_classes:
+                _one_of(f"asset_classes key {key!r}", key, STRESS_ASSET_CLASSES)
+        except ValueError as exc:
+            raise ValueError(where + str(exc)) from None
+
+
+class StressSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[stress]``: the user's own scenarios, shown after the shipped ones (workstation.risk.stress)."""
+
+    scenarios: list[StressScenarioSettings] = []
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for s in self.scenarios:
+            if s.name.casefold() in seen:
+                raise ValueError(f"stress scenario {s.name!r} is named twice")
+            seen.add(s.name.casefold())
+
+
 class StrategySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One strategy instance the workstation offers (``[[strategies]]`` in settings.toml)."""
 
@@ -337,6 +398,16 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     web: WebSettings = WebSettings()
     paper: PaperSettings = PaperSettings()
     settlement: SettlementSettings = SettlementSettings()
+    stress: StressSettings = StressSettings()
+
+    def __post_init__(self) -> None:
+        from workstation.core.sectors import SECTORS
+
+        known = {*SECTORS.values(), *self.sectors.values(), "Crypto & FX"}
+        for s in self.stress.scenarios:
+            for name in s.sectors:
+                if name not in known:
+                    raise ValueError(f"stress scenario {s.name!r}: sectors.{name} is not a sector (known: {', '.join(sorted(known))})")
 
     def profile(self, name: str | None) -> Profile:
         """The named profile (``paper`` is built in); ConfigError for an unknown name.
