@@ -281,7 +281,7 @@ def run(inputs: StressInputs, scenario: Scenario) -> StressResult:
             continue
         move, source = scenario.move(inst, h.sector)
         pnl = value * ((ONE + move) * conv - ONE)
-        if conv != ONE:
+        if conv != ONE or source == "dollar":  # (a division by 1 + the dollar's move)
             pnl = _cents(pnl)
         rows.append(PositionStress(inst.symbol, inst.asset_class.value, h.sector, h.qty, value, move, source, pnl + 0))
     if options:
