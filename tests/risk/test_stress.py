@@ -168,3 +168,35 @@ def test_a_replay_window_that_cannot_be_read_or_holds_no_bars_is_one_clear_error
         replay({}, "2008-10-06")
     with pytest.raises(StressError, match="no bars in 2001-01-01..2001-01-05"):
         replay({"ORCL": read_bars(DATA / "orcl-2008-10.csv", "ORCL")}, (date(2001, 1, 1), date(2001, 1, 5)))
+
+
+def test_a_running_paper_sessions_portfolio_is_stressed_in_one_call(tmp_path):
+    """The engine glue: positions at their marks, the option's IV from the GreekBook, the
+    account's equity; the long put gains, the stock loses, by the shipped -20%."""
+    from brokers.paper.broker import SimBroker
+    from workstation.core.clock import SimClock
+    from workstation.core.config import Settings
+    from workstation.core.model import Position, Quote
+    from workstation.risk.stress import inputs_from_session
+    from workstation.trading.session import Session
+
+    clock = SimClock(datetime(2026, 11, 18, 15, tzinfo=UTC).timestamp())
+    s = Session.build(Settings(), "paper", data_root=tmp_path, clock=clock, broker=SimBroker(clock=clock))
+    try:
+        put = "AAPL-2026-12-18-200-P"
+        s.portfolio.adopt([Position(symbol="AAPL", qty=D(100), avg_price=D(190)), Position(symbol=put, qty=D(2), avg_price=D(5), multiplier=D(100))])
+        now = clock.time()
+        for q in (Quote("AAPL", now, 199.95, 200.05, 200.0), Quote(put, now, 6.4, 6.6, 6.5)):
+            s.quotes.on_quote(q)
+            s.portfolio.on_quote(q)
+        inputs = inputs_from_session(s)
+        held = {h.instrument.symbol: h for h in inputs.holdings}
+        assert held["AAPL"].price == D("200") and held["AAPL"].sector == "Information Technology"
+        assert held[put].spot == pytest.approx(200.0) and 0.1 < held[put].iv < 1.0 and held[put].years > 0
+        assert inputs.equity == s.portfolio.equity()
+        r = run(inputs, shipped("equities -20%"))
+        assert pnl_of(r, "AAPL") == D("-4000")
+        assert pnl_of(r, put) > D(2 * 100 * 30)  # worth at least its new intrinsic value ($40) less today's $6.5
+        assert r.pnl == pnl_of(r, "AAPL") + pnl_of(r, put)
+    finally:
+        s.journal.close()
