@@ -9,6 +9,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from workstation.core.model import AssetClass, Bar, Instrument, Right
 from workstation.core.options import bsm_greeks
@@ -200,3 +202,22 @@ def test_a_running_paper_sessions_portfolio_is_stressed_in_one_call(tmp_path):
         assert r.pnl == pnl_of(r, "AAPL") + pnl_of(r, put)
     finally:
         s.journal.close()
+
+
+MONEY = st.decimals(min_value=D("0.01"), max_value=D("100000"), places=2)
+QTY = st.decimals(min_value=D("-1000"), max_value=D("1000"), places=3)
+MOVE = st.decimals(min_value=D("-1"), max_value=D("2"), places=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["AAPL", "JPM", "XOM", "BTC/USD", "SPY"]), QTY, MONEY), min_size=1, max_size=8),
+       MOVE, MOVE, st.dictionaries(st.sampled_from(["AAPL", "XOM"]), MOVE, max_size=2))
+def test_linear_pnl_is_exact_and_every_breakdown_adds_up_to_the_total(rows, equity, crypto, symbols):
+    holdings = tuple(hold(s, str(q), str(p)) for s, q, p in rows)
+    scenario = Scenario("p", equity=equity, crypto=crypto, symbols=symbols)
+    r = run(StressInputs(base="USD", equity=D(1_000_000), holdings=holdings), scenario)
+    expected = sum((h.qty * h.price * (symbols.get(h.instrument.symbol, crypto if "/" in h.instrument.symbol else equity))
+                    for h in holdings), D(0))
+    assert r.pnl == expected
+    assert sum((v for _, v in r.by_sector), D(0)) == r.pnl == sum((v for _, v in r.by_asset_class), D(0))
+    assert all(p.pnl < 0 for p in r.worst(3)) and [p.pnl for p in r.worst(3)] == sorted(p.pnl for p in r.worst(3))

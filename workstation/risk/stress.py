@@ -62,7 +62,8 @@ from workstation.core.sectors import SectorMap
 
 __all__ = [
     "ETF_OF_INDEX", "INDEX_OF_FUTURE", "SHIPPED", "Holding", "PositionStress", "Scenario", "StressError",
-    "StressInputs", "StressResult", "inputs_from_session", "parse_window", "replay", "run", "scenarios",
+    "StressInputs", "StressResult", "aliases", "inputs_from_session", "parse_window", "replay", "run", "run_all",
+    "scenarios", "window_move",
 ]
 
 CENT = Decimal("0.01")
