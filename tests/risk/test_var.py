@@ -233,6 +233,11 @@ def test_alignment_drops_the_dates_not_common_to_all_series():
     assert m.column("A") == pytest.approx([11 / 10 - 1, 13 / 11 - 1, 14 / 13 - 1])
     assert m.column("B") == pytest.approx([21 / 20 - 1, 22 / 21 - 1, 23 / 22 - 1])
     assert returns_from_bars({"A": a, "B": b}, lookback=2).days == (4, 5)
+    # two bars on one day: the later one is the day's close; a zero close is no close
+    later = [*a, Bar("A", 5 * 86_400.0 + 20 * 3600, 15, 15, 15, 15, 0.0, 86_400)]
+    assert returns_from_bars({"A": later}).column("A")[-1] == pytest.approx(15 / 13 - 1)
+    broken = _bars("C", [1, 2, 3], [10, 0, 12])
+    assert returns_from_bars({"C": broken}).days == (3,)
 
 
 def test_betas_match_hand_computed_values():

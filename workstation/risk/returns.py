@@ -24,7 +24,7 @@ factors), the benchmark's returns (SPY unless told), and the positions with thei
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -34,7 +34,7 @@ from workstation.core.model import Bar
 
 __all__ = [
     "LOOKBACK", "RISKMETRICS_DECAY", "Exposure", "OptionTerms", "PortfolioRisk", "ReturnMatrix", "align_closes",
-    "closes_by_day", "covariance", "ewma_weights", "exposure_value", "returns_from_bars", "simple_returns",
+    "covariance", "ewma_weights", "exposure_value", "returns_from_bars", "simple_returns",
 ]
 
 LOOKBACK = 250  # daily returns kept unless told
@@ -55,20 +55,40 @@ class ReturnMatrix:
         return self.values[:, self.symbols.index(symbol)]
 
 
-def closes_by_day(bars: Iterable[Bar]) -> dict[int, float]:
-    """A series' close per UTC day (the last bar of a day wins)."""
-    return {int(b.ts // DAY): float(b.close) for b in bars}
+def _daily(bars: Sequence[Bar]) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted UTC days, the close of each: the last bar of a day wins), positive closes only."""
+    days = np.fromiter((b.ts for b in bars), dtype=np.float64, count=len(bars)) // DAY
+    closes = np.fromiter((b.close for b in bars), dtype=np.float64, count=len(bars))
+    order = np.argsort(days, kind="stable")
+    days, closes = days[order].astype(np.int64), closes[order]
+    last = np.ones(len(days), dtype=bool)
+    last[:-1] = days[1:] != days[:-1]
+    keep = last & (closes > 0)
+    return days[keep], closes[keep]
+
+
+def _align(columns: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[tuple[int, ...], np.ndarray]:
+    if not columns:
+        return (), np.empty((0, 0))
+    common = columns[0][0]
+    for d, _ in columns[1:]:
+        common = np.intersect1d(common, d, assume_unique=True)
+    closes = np.empty((len(common), len(columns)))
+    for j, (d, c) in enumerate(columns):
+        closes[:, j] = c[np.searchsorted(d, common)]
+    return tuple(common.tolist()), closes
 
 
 def align_closes(series: Mapping[str, Mapping[int, float]]) -> tuple[tuple[int, ...], np.ndarray]:
     """(the days every series has a positive close, sorted; closes days x series in the mapping's order)."""
-    names = list(series)
-    if not names:
-        return (), np.empty((0, 0))
-    common = set.intersection(*({d for d, c in series[n].items() if c > 0} for n in names))
-    days = tuple(sorted(common))
-    closes = np.array([[series[n][d] for n in names] for d in days], dtype=np.float64).reshape(len(days), len(names))
-    return days, closes
+    columns = []
+    for closes in series.values():
+        d = np.fromiter(closes.keys(), dtype=np.int64, count=len(closes))
+        c = np.fromiter(closes.values(), dtype=np.float64, count=len(closes))
+        order = np.argsort(d)
+        keep = c[order] > 0
+        columns.append((d[order][keep], c[order][keep]))
+    return _align(columns)
 
 
 def simple_returns(closes: np.ndarray) -> np.ndarray:
@@ -81,12 +101,12 @@ def returns_from_bars(bars: Mapping[str, Sequence[Bar]], lookback: int = LOOKBAC
     ``lookback`` of them."""
     if lookback < 1:
         raise ValueError("the lookback is at least 1 day")
-    series = {s: closes_by_day(b) for s, b in bars.items()}
-    days, closes = align_closes(series)
+    names = tuple(bars)
+    days, closes = _align([_daily(b) for b in bars.values()])
     if len(days) < 2:
-        return ReturnMatrix(tuple(series), (), np.empty((0, len(series))))
+        return ReturnMatrix(names, (), np.empty((0, len(names))))
     r = simple_returns(closes)[-lookback:]
-    return ReturnMatrix(tuple(series), days[1:][-lookback:], r)
+    return ReturnMatrix(names, days[1:][-lookback:], r)
 
 
 def ewma_weights(n: int, decay: float | None) -> np.ndarray:
