@@ -11,7 +11,9 @@ aligned by ``returns_from_bars`` as the engine's bars would be. Timed (20 runs e
   the covariance computed inside (not taken from the cache);
 * ``report_cached``: the same with the covariance from the cache (what a screen's refresh does
   within a day: ``ReturnCache``);
-* ``returns``: building the aligned return matrix from the bars (what a cache miss adds).
+* ``returns``: building the aligned return matrix from the bars (what a cache miss adds);
+* ``incremental``: one order's VaR after the trade (``IncrementalVar.after``; 2,000 runs), what
+  a pre-trade VaR check adds to the order round trip, historical and parametric.
 
 Prints JSON: median and p95 in ms, and the load average.
 """
@@ -27,6 +29,7 @@ import numpy as np
 from _common import pct, symbols
 
 from workstation.core.model import Bar
+from workstation.risk.incremental import IncrementalVar
 from workstation.risk.returns import Exposure, OptionTerms, PortfolioRisk, returns_from_bars
 from workstation.risk.var import risk_report
 
@@ -90,6 +93,9 @@ def main() -> dict:
                            cov=inputs.covariance())
     cached_ms = timed(lambda: risk_report(cached))
     returns_ms = timed(lambda: returns_from_bars(history, DAYS))
+    model = IncrementalVar.of(cached)
+    hist_us = [x * 1e3 for x in timed(lambda: model.after(names[3], 10_000.0, "historical"), 2000)]
+    para_us = [x * 1e3 for x in timed(lambda: model.after(names[3], 10_000.0, "parametric"), 2000)]
     report = risk_report(inputs)
     full = report.figure("full", 0.99, 1)
     return {
@@ -103,6 +109,10 @@ def main() -> dict:
         "report_cached_cov_ms_p95": round(pct(cached_ms, 95), 2),
         "returns_from_bars_ms_median": round(statistics.median(returns_ms), 2),
         "returns_from_bars_ms_p95": round(pct(returns_ms, 95), 2),
+        "incremental_historical_us_median": round(statistics.median(hist_us), 2),
+        "incremental_historical_us_p95": round(pct(hist_us, 95), 2),
+        "incremental_parametric_us_median": round(statistics.median(para_us), 2),
+        "incremental_parametric_us_p95": round(pct(para_us, 95), 2),
         "target_ms": 100,
         "runs": RUNS,
         "historical_var_99_1d": round(report.figure("historical", 0.99, 1).var, 2),

@@ -122,8 +122,15 @@ class RiskReport(msgspec.Struct, frozen=True, kw_only=True):
 
 # -- the historical estimators (on one P&L or return series)
 def historical_var(pnl: np.ndarray, confidence: float) -> float:
-    """Minus the (1 - confidence) percentile of ``pnl`` (linear interpolation)."""
-    return -float(np.percentile(pnl, 100.0 * (1.0 - confidence)))
+    """Minus the (1 - confidence) percentile of ``pnl`` (linear interpolation, as
+    ``numpy.percentile``; by partition, a few microseconds for 250 days)."""
+    n = len(pnl)
+    pos = (n - 1) * (1.0 - confidence)
+    lo = int(pos)
+    hi = min(lo + 1, n - 1)
+    part = np.partition(pnl, (lo, hi)) if hi > lo else np.partition(pnl, lo)
+    a, b = float(part[lo]), float(part[hi])
+    return -(a + (pos - lo) * (b - a))
 
 
 def _tail(pnl: np.ndarray, confidence: float) -> np.ndarray:
