@@ -26,7 +26,8 @@ from decimal import Decimal
 
 import numpy as np
 
-from workstation.core.model import AssetClass, Bar, Instrument
+from workstation.core.model import AssetClass, Bar, Instrument, Right
+from workstation.core.options import year_fraction
 from workstation.core.sectors import SectorMap
 from workstation.risk.returns import (
     DAY, LOOKBACK, Exposure, OptionTerms, PortfolioRisk, ReturnMatrix, covariance, exposure_value, returns_from_bars,
@@ -110,12 +111,10 @@ async def load_portfolio_risk(
             if u is None or not u.known or u.iv is None or inst.strike is None or inst.expiry is None:
                 left.append(f"{p.symbol}: no implied volatility or underlying price")
                 continue
-            from workstation.core.options import year_fraction
-
             n = float(p.qty * inst.multiplier * rate)
             terms = OptionTerms(
                 units=n, spot=float(u.spot or 0.0), strike=float(inst.strike), years=year_fraction(inst.expiry, now),
-                vol=u.iv, call=inst.right is not None and inst.right.value == "C", rate=greeks.rate,
+                vol=u.iv, call=inst.right is Right.CALL, rate=greeks.rate,
                 div=greeks.dividend(factor),
             )
             drafts.append((Exposure(p.symbol, factor, n * (u.delta or 0.0) * terms.spot, option=terms, **label), None))
