@@ -293,3 +293,24 @@ def test_bad_arguments_are_refused_in_one_line():
         risk_report(inputs, confidence=(99,))
     with pytest.raises(RiskModelError, match="horizon"):
         risk_report(inputs, horizons=(0,))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    units=st.lists(st.floats(-2_000, 2_000, allow_nan=False).filter(lambda x: abs(x) > 1.0), min_size=1, max_size=5),
+    strikes=st.lists(st.floats(70, 130), min_size=5, max_size=5),
+    stock=st.floats(-1e5, 1e5, allow_nan=False),
+    seed=st.integers(0, 10_000),
+)
+def test_component_var_of_a_book_with_options_sums_to_its_full_revaluation_var(units, strikes, stock, seed):
+    m = _returns(150, ("XYZ", "ABC"), seed=seed)
+    positions = [_eq("ABC", stock)]
+    for k, (u, strike) in enumerate(zip(units, strikes)):
+        terms = OptionTerms(units=u, spot=100.0, strike=strike, years=(k + 1) * 20 / 365, vol=0.3, call=k % 2 == 0)
+        positions.append(Exposure(f"XYZ-OPT{k}", "XYZ", u * 50.0, "option", "Tech", option=terms))
+    report = risk_report(PortfolioRisk(tuple(positions), m), confidence=(0.99,), horizons=(1,))
+    for method in ("historical", "parametric", "full"):
+        total = report.figure(method, 0.99, 1)
+        assert math.fsum(p.component_var[method] for p in report.positions) == pytest.approx(total.var, rel=1e-9, abs=1e-6)
+        by_class = [g.component_cvar[method] for g in report.groups if g.by == "asset_class"]
+        assert math.fsum(by_class) == pytest.approx(total.cvar, rel=1e-9, abs=1e-6)
