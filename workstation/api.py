@@ -49,6 +49,7 @@ from workstation.core.model import (  # IntentError is re-exported: faces catch 
 
 if TYPE_CHECKING:
     from workstation.core.chain import OptionChain
+    from workstation.risk.report_doc import PortfolioReport
     from workstation.trading.oms import Review
     from workstation.trading.session import Session
     from workstation.strategies.desk import StrategyDesk
@@ -165,6 +166,14 @@ class EngineAPI(Protocol):
         Greeks, only the ``strikes`` strikes nearest the money (None: every listed one);
         IntentError (one line) for a bad symbol, an unlisted expiry or a broker without chains."""
 
+    async def risk_report(
+        self, methods: list[str] | None = None, lookback: int = 250, decay: float | None = None,
+    ) -> PortfolioReport:
+        """The portfolio's VaR and CVaR (``methods``: None for every one), decomposition,
+        correlation, betas, stress scenarios and heatmap tiles (``workstation.risk.report_doc``)
+        from ``lookback`` days of returns (``decay``: EWMA lambda, None for equal weights);
+        IntentError (one line) with no positions, too little history or bad arguments."""
+
     # -- intents
     async def review(self, request: OrderRequest) -> Review: ...
 
@@ -228,6 +237,7 @@ class LocalEngine:
 
         self._s = session
         self._source = source
+        self._risk_cache: Any = None  # the risk report's ReturnCache, made on first use
         self.alert_book = AlertBook()
         self.strategies = StrategyDesk(session, list(strategies), config_path=config_path)
         """The strategy instances (``[[strategies]]`` in the settings): rows and start/stop/pause/edit."""
@@ -483,6 +493,17 @@ class LocalEngine:
 
     async def option_chain(self, underlying: str, expiry: date | None = None, strikes: int | None = None) -> OptionChain:
         return await chain_on(self._s, underlying, expiry, strikes)
+
+    async def risk_report(
+        self, methods: list[str] | None = None, lookback: int = 250, decay: float | None = None,
+    ) -> PortfolioReport:
+        from workstation.risk.portfolio_model import ReturnCache
+        from workstation.risk.report_doc import report_on
+        from workstation.risk.var import METHODS
+
+        if self._risk_cache is None:  # returns and covariance kept per holdings and day
+            self._risk_cache = ReturnCache()
+        return await report_on(self._s, methods=methods or METHODS, lookback=lookback, decay=decay, cache=self._risk_cache)
 
     # -- intents
     def _tagged(self, request: OrderRequest) -> OrderRequest:

@@ -113,6 +113,15 @@ class GetChain(Request, tag="chain"):
     strikes: int | None = None
 
 
+class GetRiskReport(Request, tag="risk_report"):
+    """The portfolio risk report (a ``PortfolioReport``): ``methods`` None for every one,
+    ``lookback`` days of returns, ``decay`` the EWMA lambda (None: equal weights)."""
+
+    methods: list[str] | None = None
+    lookback: int = 250
+    decay: float | None = None
+
+
 class GetInstrument(Request, tag="instrument"):
     symbol: str
 
@@ -178,6 +187,7 @@ class StrategyOp(Request, tag="strategy"):
 ClientMsg = (
     Hello | Submit | Review | Cancel | CancelAll | Replace | Flatten | Watch | History | GetInstrument | GetStatus
     | GetOrders | AckAlerts | Kill | Ping | StrategyOp | RiskSet | ResetBreaker | AlertRule | AlertAck | GetChain
+    | GetRiskReport
 )
 
 # --------------------------------------------------------------------------- server -> client

@@ -49,6 +49,7 @@ from workstation.trading.oms import Review
 
 if TYPE_CHECKING:
     from workstation.core.chain import OptionChain
+    from workstation.risk.report_doc import PortfolioReport
 
 log = logging.getLogger(__name__)
 
@@ -512,6 +513,15 @@ class RemoteEngine:
         from workstation.core.chain import OptionChain  # numpy and scipy: only for a face that asks
 
         return await self._request(P.GetChain(id=self._next(), underlying=underlying, expiry=expiry, strikes=strikes), OptionChain)
+
+    async def risk_report(
+        self, methods: list[str] | None = None, lookback: int = 250, decay: float | None = None,
+    ) -> PortfolioReport:
+        from workstation.risk.report_doc import PortfolioReport  # numpy and scipy: only for a face that asks
+
+        return await self._request(
+            P.GetRiskReport(id=self._next(), methods=methods, lookback=lookback, decay=decay), PortfolioReport,
+        )
 
     def alerts(self) -> list[AlertRaised]:
         return list(self._alerts)

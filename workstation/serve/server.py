@@ -700,6 +700,8 @@ class EngineServer:
             return await e.history(msg.symbol, msg.seconds, max(0, min(msg.count, P.HISTORY_MAX)))
         if isinstance(msg, P.GetChain):
             return await e.option_chain(msg.underlying, msg.expiry, msg.strikes)
+        if isinstance(msg, P.GetRiskReport):
+            return await e.risk_report(msg.methods, msg.lookback, msg.decay)
         if isinstance(msg, P.GetInstrument):
             from workstation.trading.oms import OrderError
 
