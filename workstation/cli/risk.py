@@ -1,4 +1,4 @@
-"""Commands for risk, the kill switch and alerts: ``risk show|set|reset-breaker``, ``kill``,
+"""Commands for risk, the kill switch and alerts: ``risk show|set|reset-breaker|report``, ``kill``,
 ``alert add|list|rm|log|ack|test``; and the risk section of ``status``.
 
 Hooked into the main app by ``register(app)`` (see ``workstation.cli.app``).
@@ -431,6 +431,9 @@ def alert_test(
 
 
 def register(app: typer.Typer) -> None:
+    from workstation.cli.risk_report import risk_report
+
+    risk_app.command("report")(risk_report)
     app.add_typer(risk_app, name="risk")
     app.add_typer(alert_app, name="alert")
     app.command("kill")(kill)
