@@ -23,6 +23,7 @@ import msgspec
 from workstation.core.model import ModelError, plain, to_decimal
 
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+VAR_METHODS = ("historical", "parametric", "full")  # how max_var measures the VaR (workstation.risk.var)
 
 
 class RiskLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -60,6 +61,15 @@ class RiskLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_underlying_gamma: Decimal | None = None  # |dollar gamma per 1% move| of any one underlying
     max_net_vega: Decimal | None = None  # |vega| of the account: $ per vol point
     max_underlying_vega: Decimal | None = None  # |vega| of any one underlying
+    # portfolio risk (workstation.risk.var_limits): the 1-day 99% VaR of the book by
+    # ``var_method`` (historical, parametric or full: options repriced) and the worst loss across
+    # the shipped and the user's stress scenarios. A pre-trade check refuses an order that would
+    # raise the VaR beyond max_var(_pct); post-trade monitors warn near a limit and trip the breaker.
+    max_var: Decimal | None = None  # 1-day 99% VaR, money
+    max_var_pct: Decimal | None = None  # 1-day 99% VaR as % of equity
+    max_stress_loss: Decimal | None = None  # the worst scenario's loss, money
+    max_stress_loss_pct: Decimal | None = None  # the worst scenario's loss as % of equity
+    var_method: str = "historical"  # historical | parametric | full
     # post-trade monitors (a breach trips the circuit breaker)
     max_daily_loss: Decimal | None = None
     max_daily_loss_pct: Decimal | None = Decimal(10)  # of start-of-day equity
@@ -76,6 +86,8 @@ class RiskLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 raise ValueError(f"risk limit {name} must be a number below 1e15 (leave it out for no limit), got {value}")
             if isinstance(value, (Decimal, int)) and not isinstance(value, bool) and value < 0:
                 raise ValueError(f"risk limit {name} must not be negative, got {plain(Decimal(value))}")
+        if self.var_method not in VAR_METHODS:
+            raise ValueError(f"risk limit var_method must be one of {', '.join(VAR_METHODS)}, got {self.var_method!r}")
         if not _HHMM.match(self.day_roll):
             raise ValueError(f"risk limit day_roll must be HH:MM, got {self.day_roll!r}")
         try:

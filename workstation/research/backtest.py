@@ -81,7 +81,7 @@ def open_limits(**given: Any) -> RiskLimits:
     """Risk limits with every limit off except the ones ``given`` (buying power always applies)."""
     off: dict[str, Any] = {}
     for name, default in zip(RiskLimits.__struct_fields__, RiskLimits.__struct_defaults__, strict=True):
-        if isinstance(default, bool) or name in ("near_pct", "day_roll", "day_timezone"):
+        if isinstance(default, bool) or name in ("near_pct", "day_roll", "day_timezone", "var_method"):
             continue
         off[name] = None
     return RiskLimits(**{**off, **given})

@@ -151,6 +151,7 @@ class RiskMonitor:
         self.min_interval = min_interval
         self.save_interval = save_interval
         self.filtered = filtered
+        self.more_breaches: Callable[[], list[str]] = lambda: []  # other monitors' breaches (VaR: workstation.risk.var_limits)
         self._last_eval = float("-inf")
         self._last_save = float("-inf")
         self._warned: set[str] = set()
@@ -259,7 +260,7 @@ class RiskMonitor:
 
     def breaches(self) -> list[str]:
         """Sentences for every monitor limit breached right now."""
-        return [text for _rule, used, limit, text in self._checks(self.measures()) if used > limit]
+        return [text for _rule, used, limit, text in self._checks(self.measures()) if used > limit] + self.more_breaches()
 
     def evaluate(self) -> list[str]:
         """Check every monitor limit now; trip the breaker on a breach, warn when near."""

@@ -45,6 +45,8 @@ from workstation.trading.settlement import Settled, Settlement, market_prices
 from workstation.trading.margin import MarginTable
 from workstation.risk.checks import PreTradeRisk
 from workstation.risk.greek_limits import GreekLimits
+from workstation.risk.portfolio_model import ReturnCache, load_portfolio_risk
+from workstation.risk.var_limits import VarLimits, with_factors
 from workstation.trading.greeks import BETA_BENCHMARK, GreekBook, load_betas
 from workstation.core.sectors import SectorMap
 from workstation.core.symbols import parse_symbol
@@ -98,6 +100,10 @@ class Session:
     greeks: GreekBook | None = None  # the positions' Greeks (the Positions pane, the Greek limits)
     _betas_due: asyncio.Event = field(default_factory=asyncio.Event)  # a fill: measure a new underlying's beta now
     settlement: Settlement | None = None  # the paper account's expiries and daily settlements (owner only)
+    var_limits: VarLimits | None = None  # the VaR and stress-loss limits (workstation.risk.var_limits)
+    returns: ReturnCache = field(default_factory=ReturnCache)  # daily returns and covariance of the held factors
+    var_every: float = 60.0  # seconds between VaR measurements while a VaR or stress limit is set
+    _var_due: asyncio.Event = field(default_factory=asyncio.Event)  # a fill, a limit change: measure now
     _stopping: bool = False  # stop() began: the background loops end (a cancel can be lost, see _wait_due)
 
     @classmethod
@@ -187,7 +193,10 @@ class Session:
         )
         greek_limits = GreekLimits(greeks, limits)
         oms.add_check(greek_limits)
-        risk.rows_source = lambda: (*monitor.status().rows, *greek_limits.rows())
+        var_limits = VarLimits(store=limits, greeks=greeks, portfolio=portfolio, bus=bus, clock=clock, trip=breaker.trip)
+        oms.add_check(var_limits)
+        monitor.more_breaches = var_limits.breaches  # the breaker is not reset while VaR is over its limit
+        risk.rows_source = lambda: (*monitor.status().rows, *greek_limits.rows(), *var_limits.rows())
         killswitch = KillSwitch(
             oms=oms, portfolio=portfolio, breaker=breaker, journal=journal, bus=bus, clock=clock,
             stop_strategies=stop_strategies,
@@ -199,8 +208,9 @@ class Session:
             profile=profile, settings=settings, clock=clock, bus=bus, quotes=quotes, journal=journal,
             portfolio=portfolio, risk=risk, oms=oms, broker=broker, data_dir=root, limits=limits, breaker=breaker,
             monitor=monitor, killswitch=killswitch, alerts=alerts, dispatcher=dispatcher, quality=quality,
-            readonly=readonly, greeks=greeks,
+            readonly=readonly, greeks=greeks, var_limits=var_limits,
         )
+        var_limits.on_wanted = session._var_due.set
         monitor.readonly = readonly
         prices = None if readonly or broker.keeps_account else market_prices(broker)
         if prices is not None:  # the paper account: expiries and daily settlements are ours to book
@@ -225,6 +235,7 @@ class Session:
         bus.subscribe(OrderFilled, lambda e: session.keep_priced(e.fill.symbol))
         bus.subscribe(OrderFilled, lambda e: [session.keep_priced(u) for u in greeks.underlyings([e.fill.symbol])])
         bus.subscribe(OrderFilled, lambda e: session._betas_due.set())
+        bus.subscribe(OrderFilled, lambda e: session._var_due.set())
         if broker.keeps_account:  # the broker's buying power and margin move with every fill
             bus.subscribe(OrderFilled, lambda e: session._account_due.set())
         alerts.attach()
@@ -247,6 +258,7 @@ class Session:
         """Change one risk limit now (the Risk pane, `main.py risk set`): validated, journaled, in force."""
         self.limits.set(name, value, strategy)
         self.journal.append("risk.set", {"name": name, "value": str(value), "strategy": strategy}, self.clock.time())
+        self._var_due.set()
         self.monitor.evaluate()
         self.monitor.publish_status()
 
@@ -282,6 +294,7 @@ class Session:
             if kind == "risk.set":
                 try:
                     self.limits.set(data["name"], data["value"], data.get("strategy"))
+                    self._var_due.set()
                 except (LimitError, KeyError) as exc:
                     log.warning("journaled risk change %s not applied: %s", data, exc)
             elif kind == "risk.breaker":
@@ -313,6 +326,34 @@ class Session:
             if self.greeks is not None:
                 await load_betas(self.greeks, self.broker.history, self.greeks.groups(self.held_symbols()))
             await self._wait_due(self._betas_due, every)
+
+    async def refresh_var(self) -> None:
+        """Measure the book's VaR and stress losses now and hold them against their limits."""
+        from workstation.risk.stress import inputs_from_session, run_all, scenarios
+
+        vl, book = self.var_limits, self.greeks
+        if vl is None or book is None:
+            return
+        now = self.clock.time()
+        inputs = await load_portfolio_risk(
+            self.portfolio, self.oms.instrument_cached, book, self.broker.history, now,
+            sectors=SectorMap(self.settings.sectors), cache=self.returns,
+        )
+        inputs = await with_factors(inputs, sorted(vl.wanted), self.broker.history, now, cache=self.returns)
+        vl.update(inputs, run_all(inputs_from_session(self), scenarios(self.settings)))
+        vl.evaluate()
+
+    async def _keep_var(self) -> None:
+        """The VaR and the worst stress loss, measured after fills, limit changes and every
+        ``var_every`` seconds, only while a VaR or stress-loss limit is set."""
+        while not self._stopping:
+            self._var_due.clear()
+            if self.var_limits is not None and self.var_limits.active():
+                try:
+                    await self.refresh_var()
+                except Exception:  # a model or adapter surprise must not end the loop: the last figures stay
+                    log.exception("VaR not measured")
+            await self._wait_due(self._var_due, self.var_every)
 
     async def _publish_risk(self, every: float = 1.0) -> None:
         """A ``RiskStatus`` on the bus every second, for the Risk pane (also after fills and changes)."""
@@ -393,6 +434,7 @@ class Session:
             self._spawn_background(self._publish_risk())
             self._spawn_background(self._follow())
             self._spawn_background(self._keep_betas())
+            self._spawn_background(self._keep_var())
         working = [o for o in self.oms.working() if o.status is not OrderStatus.NEW]
         restore = getattr(self.broker, "restore", None)
         if restore is not None and working:

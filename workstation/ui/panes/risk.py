@@ -32,6 +32,7 @@ SHORT = {
     "largest position ($)": "max pos $", "symbol concentration": "symbol conc.", "sector concentration": "sector conc.",
     "maintenance margin": "maint. margin",  # above equity: a margin call
     "underlying delta": "und. delta", "underlying gamma": "und. gamma", "underlying vega": "und. vega",
+    "VaR % equity": "VaR %",
 }  # short enough that the Check column leaves Value and Limit room in a 40-column pane
 # the limit behind each row (the editor opens on it)
 LIMIT_OF = {
@@ -43,6 +44,8 @@ LIMIT_OF = {
     "margin used": "max_margin_pct",
     "net delta": "max_net_delta", "net gamma": "max_net_gamma", "net vega": "max_net_vega",  # workstation.risk.greek_limits
     "underlying delta": "max_underlying_delta", "underlying gamma": "max_underlying_gamma", "underlying vega": "max_underlying_vega",
+    "VaR": "max_var", "VaR % equity": "max_var_pct",  # workstation.risk.var_limits
+    "stress loss": "max_stress_loss", "stress loss %": "max_stress_loss_pct",
 }
 ROLE = {"breach": "down", "near": "stale", "ok": "", "off": "muted"}
 
