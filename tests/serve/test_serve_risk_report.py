@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from decimal import Decimal
 
 import pytest
 
-from tests.fakes.market import InstantBroker
+from tests.fakes.daily_history import HistoryBroker
 from tests.serve_support import START, SYMBOLS, attached, short_socket
 from workstation.api import IntentError, LocalEngine
 from workstation.core.clock import SimClock
 from workstation.core.config import Settings
-from workstation.core.model import Bar, OrderRequest, Side
+from workstation.core.model import OrderRequest, Side
 from workstation.serve.server import EngineServer
 from workstation.trading.session import Session
-
-DAY = 86_400
-
-
-class HistoryBroker(InstantBroker):
-    """The instant fake with a year of daily bars per symbol (a fixed wiggle, no randomness)."""
-
-    async def history(self, symbol, seconds, start, end):
-        base = self.prices.get(symbol, 100.0)
-        k = sum(map(ord, symbol)) % 7 + 1
-        days = range(int(start // DAY) + 1, int(end // DAY))
-        return [
-            Bar(symbol=symbol, ts=d * DAY, open=c, high=c, low=c, close=c, seconds=DAY)
-            for d in days
-            for c in [base * (1 + 0.02 * math.sin(d * k * 0.7) + 0.01 * math.cos(d * 1.3))]
-        ]
 
 
 async def _serve(root):
