@@ -2,12 +2,15 @@
 
 Alternating market buys and sells of 1 share against the simulated market with the journal
 on (WAL, synchronous=NORMAL). Prints one JSON object with p50/p99 in microseconds.
+``--var-limit``: with a VaR limit set (max_var far above the book's VaR, so every order passes
+through the incremental VaR check on the measured returns).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import tempfile
 import time
 from decimal import Decimal
@@ -22,7 +25,7 @@ from workstation.core.model import OrderRequest, OrderStatus, Side
 from workstation.trading.session import Session
 
 
-async def main(n: int = 3000) -> dict:
+async def main(n: int = 3000, var_limit: bool = False) -> dict:
     clock = SimClock(1_767_225_600.0)
     broker = SimBroker(clock, SimConfig())
     with tempfile.TemporaryDirectory() as tmp:
@@ -31,6 +34,10 @@ async def main(n: int = 3000) -> dict:
         settings = Settings(profiles={"paper": Profile(risk=unlimited)})
         s = Session.build(settings, "paper", data_root=tmp, clock=clock, broker=broker)
         await s.start(["AAPL"], feed=False)
+        if var_limit:
+            s.set_limit("max_var", "10000000")
+            await s.oms.submit(OrderRequest(symbol="AAPL", side=Side.BUY, qty=Decimal(100)))
+            await s.refresh_var()  # AAPL measured: every order below goes through the VaR check
         lat = []
         for i in range(n + 200):
             req = OrderRequest(symbol="AAPL", side=Side.BUY if i % 2 == 0 else Side.SELL, qty=Decimal(1))
@@ -46,6 +53,7 @@ async def main(n: int = 3000) -> dict:
     return {
         "benchmark": "order_round_trip",
         "orders": n,
+        "var_limit": var_limit,
         "journal": "sqlite WAL synchronous=NORMAL",
         "p50_us": round(pct(lat, 50), 1),
         "p99_us": round(pct(lat, 99), 1),
@@ -57,4 +65,4 @@ async def main(n: int = 3000) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(asyncio.run(main())))
+    print(json.dumps(asyncio.run(main(var_limit="--var-limit" in sys.argv[1:]))))

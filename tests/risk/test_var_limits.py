@@ -180,3 +180,26 @@ async def test_limits_set_at_run_time_survive_a_restart(tmp_path):
         assert again.var_limits.active()
     finally:
         await again.stop()
+
+
+async def test_an_option_order_counts_at_its_delta_on_its_underlying_and_a_combo_sums_its_legs(s):
+    from workstation.core.model import Leg, Order, OrderType, TimeInForce
+
+    kw = dict(type=OrderType.MARKET, tif=TimeInForce.DAY)
+
+    await _hold_aapl(s)
+    s.set_limit("max_var", "1000000")
+    vl = s.var_limits
+    u = s.greeks.units([OPTION])[OPTION]
+    change = vl.change(Order(id="x", client_id="x", symbol=OPTION, side=Side.BUY, qty=Decimal(2), **kw), None)
+    assert change == {"AAPL": pytest.approx(2 * 100 * u.delta * u.spot)}
+    combo = Order(id="y", client_id="y", symbol=OPTION, side=Side.SELL, qty=Decimal(3),
+                  legs=(Leg(symbol=OPTION, side=Side.BUY), Leg(symbol="AAPL", side=Side.SELL, ratio=50)), **kw)
+    price = s.portfolio.last("AAPL")
+    expected = -3 * 100 * u.delta * u.spot + 3 * 50 * float(price)  # selling the combo reverses each leg
+    assert vl.change(combo, None) == {"AAPL": pytest.approx(expected)}
+    # an option order that would take the VaR past the limit is refused like a share order
+    var = vl.state.var
+    s.set_limit("max_var", str(round(var * 1.2)))
+    refused = await s.oms.submit(buy(OPTION, 5))  # ~250 shares of delta on top of 100
+    assert refused.status is OrderStatus.REJECTED and refused.reason.startswith("1-day 99% historical VaR would be")

@@ -120,6 +120,7 @@ class VarLimits:
         self._seen: RiskLimits | None = None
         self._any = False
         self._warned: set[str] = set()
+        self._before: tuple[IncrementalVar, str, float] | None = None  # today's VaR the orders compare with
 
     # -- whether to measure at all
     def active(self) -> bool:
@@ -229,7 +230,12 @@ class VarLimits:
                           f"and {name} is set: try again in a moment")
         assert inc is not None
         method = "parametric" if lim.var_method == "parametric" else "historical"
-        before = inc.now(method, CONFIDENCE)
+        cached = self._before
+        if cached is not None and cached[0] is inc and cached[1] == method:
+            before = cached[2]
+        else:  # once per measurement and method
+            before = inc.now(method, CONFIDENCE)
+            self._before = (inc, method, before)
         if len(change) == 1:
             (factor, d), = change.items()
             after = inc.after(factor, d, method, CONFIDENCE)
