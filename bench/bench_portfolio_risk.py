@@ -13,7 +13,10 @@ aligned by ``returns_from_bars`` as the engine's bars would be. Timed (20 runs e
   within a day: ``ReturnCache``);
 * ``returns``: building the aligned return matrix from the bars (what a cache miss adds);
 * ``incremental``: one order's VaR after the trade (``IncrementalVar.after``; 2,000 runs), what
-  a pre-trade VaR check adds to the order round trip, historical and parametric.
+  a pre-trade VaR check adds to the order round trip, historical and parametric;
+* ``whole_report_command``: the whole ``main.py risk report --json`` process (start to exit,
+  3 runs: wall and peak RSS, as ``bench_backtest_cli.run`` measures them) on a paper account
+  holding ~20 positions (stocks long and short, an ETF, crypto) bought with ``main.py buy``.
 
 Prints JSON: median and p95 in ms, and the load average.
 """
@@ -23,10 +26,14 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
-from _common import pct, symbols
+from _common import ROOT, pct, symbols
 
 from workstation.core.model import Bar
 from workstation.risk.incremental import IncrementalVar
@@ -122,5 +129,39 @@ def main() -> dict:
     }
 
 
+HELD = [("buy", "10", s) for s in ("AAPL", "MSFT", "GOOGL", "AMZN", "META", "JPM", "XOM", "JNJ", "PG", "KO", "PEP",
+                                      "WMT", "V", "UNH", "HD", "SPY")] + [
+    ("sell", "10", "TSLA"), ("sell", "10", "NVDA"), ("sell", "10", "BAC"), ("buy", "0.05", "BTC/USD")]
+
+
+def whole_command(runs: int = 3) -> dict:
+    """``main.py risk report --json`` as a user runs it, on a paper account holding ``HELD``."""
+    from bench_backtest_cli import run
+
+    walls, peaks = [], []
+    with tempfile.TemporaryDirectory() as home:
+        env = dict(os.environ, PYTHONPATH=str(ROOT), WORKSTATION_HOME=home)
+        for side, qty, sym in HELD:
+            subprocess.run([sys.executable, str(ROOT / "main.py"), side, qty, sym], env=env, cwd=str(ROOT),
+                           stdin=subprocess.DEVNULL, capture_output=True, check=True)
+        out = os.path.join(home, "report.json")
+        for _ in range(runs):
+            wall, peak = run([sys.executable, str(ROOT / "main.py"), "risk", "report", "--json"], env, stdout=Path(out))
+            walls.append(wall)
+            peaks.append(peak)
+        with open(out) as f:
+            doc = json.load(f)
+    return {
+        "command": "main.py risk report --json",
+        "positions": len(doc["risk"]["positions"]),
+        "stress_scenarios": len(doc["stress"]),
+        "wall_median_s": round(statistics.median(walls), 3),
+        "wall_each_s": [round(w, 3) for w in walls],
+        "peak_rss_median_mb": round(statistics.median(peaks), 1),
+    }
+
+
 if __name__ == "__main__":
-    print(json.dumps(main(), indent=2))
+    doc = main()
+    doc["whole_report_command"] = whole_command()
+    print(json.dumps(doc, indent=2))
