@@ -53,6 +53,8 @@ def test_table_one_method_and_the_html_page(held, tmp_path):
                  "Correlation", 'class="tile short"', 'class="corr"', "crypto -30%", "EWMA lambda 0.94"):
         assert part in text, part
     assert "http" not in text.lower() and "<script" not in text and "src=" not in text  # self-contained, no network
+    r = run_cli("risk", "report", "--html", str(tmp_path / "no" / "such" / "dir.html"), home=held)
+    assert r.returncode == 2 and "cannot write the report to" in r.stderr and r.stderr.count("\n") == 1
 
 
 def test_bad_input_is_one_line_exit_2_and_no_positions_exit_1(home, tmp_path):

@@ -119,7 +119,7 @@ def print_report(report: Any, wide: bool = False) -> None:
         Col("Comp VaR", right=True), Col("Share", 1, right=True),
     ], [
         [escape(p.symbol), escape(p.sector), _money(p.exposure), "-" if p.beta is None else f"{p.beta:.2f}",
-         _money(p.component_var.get(first)), f"{p.component_var.get(first, 0.0) / total * 100:.0f}%" if total else "-"]
+         _money(p.component_var.get(first)), f"{round(p.component_var.get(first, 0.0) / total * 100)}%" if total else "-"]
         for p in top
     ], wide), wide)
 
