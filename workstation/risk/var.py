@@ -41,11 +41,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import date, timedelta
+from statistics import NormalDist
 
 import msgspec
 import numpy as np
 
 from workstation.risk.returns import PortfolioRisk
+
+_NORMAL = NormalDist()  # the normal quantile, from the standard library (no scipy import for it)
 
 __all__ = [
     "METHODS", "MIN_DAYS", "GroupRisk", "PositionRisk", "RiskModelError", "RiskReport", "VarFigure",
@@ -183,7 +186,7 @@ def risk_report(
     """VaR and CVaR by ``methods`` at each confidence and horizon (days), the decomposition at
     ``decompose`` (confidence, horizon), correlation, betas and the diversification ratio."""
     _check(inputs, methods, confidence, horizons, decompose)
-    from scipy.special import ndtri
+    ndtri = _NORMAL.inv_cdf
 
     n = len(inputs.positions)
     idx = inputs.factor_index()
