@@ -358,8 +358,8 @@ class SimBroker:
     def _quotes_now(self, symbols: Sequence[str], t: float) -> list[Quote]:
         """``_quote_now`` of many symbols, the missing ones in one vectorized call."""
         fresh = {s: q for s in symbols if (q := self._last.get(s)) is not None and 0.0 <= t - q.ts < self._tick_s}
-        todo = [s for s in symbols if s not in fresh]
-        for q in self.market.quotes(todo, t) if todo else ():
+        stale = [s for s in symbols if s not in fresh]
+        for q in self.market.quotes(stale, t) if stale else ():
             self._last[q.symbol] = fresh[q.symbol] = q
         return [fresh[s] for s in symbols]
 

@@ -97,10 +97,10 @@ def with_greeks(chain: OptionChain, now: float) -> OptionChain:
 
     A figure the venue sent is kept; one it left out (IB and binance send no rho) is computed
     at the venue's IV, or at the IV of the contract's mid when the venue sent none."""
-    todo = [i for i, c in enumerate(chain.contracts) if any(getattr(c, f) is None for f in _FIELDS)]
-    if not todo or chain.spot is None or chain.spot <= 0:
+    incomplete = [i for i, c in enumerate(chain.contracts) if any(getattr(c, f) is None for f in _FIELDS)]
+    if not incomplete or chain.spot is None or chain.spot <= 0:
         return chain
-    rows: Sequence[OptionQuote] = [chain.contracts[i] for i in todo]
+    rows: Sequence[OptionQuote] = [chain.contracts[i] for i in incomplete]
     n = len(rows)
     mids = np.array([c.mid if c.mid is not None else np.nan for c in rows], dtype=np.float64)
     strike = np.array([float(c.strike) for c in rows])
@@ -113,7 +113,7 @@ def with_greeks(chain: OptionChain, now: float) -> OptionChain:
         iv = np.where(need, implied_vol(mids, spot, strike, years, chain.rate, chain.dividend_yield, call), iv)
     g = bsm_greeks(spot, strike, years, chain.rate, chain.dividend_yield, np.where(np.isnan(iv), 0.2, iv), call)
     out = list(chain.contracts)
-    for j, i in enumerate(todo):
+    for j, i in enumerate(incomplete):
         c = rows[j]
         if np.isnan(iv[j]):
             continue

@@ -321,8 +321,8 @@ async def load_betas(book: GreekBook, history: History, underlyings: Iterable[st
     """Measure the beta to SPY of each underlying not measured yet, from the broker's daily bars
     (the last ~90 calendar days: 60 trading days of returns). An underlying whose bars cannot
     be had keeps the fallback of 1. Returns what was measured (None: not enough history)."""
-    todo = [u for u in dict.fromkeys(underlyings) if u not in book.betas and u != BETA_BENCHMARK]
-    if not todo:
+    unmeasured = [u for u in dict.fromkeys(underlyings) if u not in book.betas and u != BETA_BENCHMARK]
+    if not unmeasured:
         return {}
     end = book.now()
     start = end - 90 * 86_400
@@ -331,7 +331,7 @@ async def load_betas(book: GreekBook, history: History, underlyings: Iterable[st
     except Exception:  # (any adapter's failure: the fallback stands, shown as such)
         return {}
     out: dict[str, float | None] = {}
-    for u in todo:
+    for u in unmeasured:
         try:
             bars = await history(u, 86_400, start, end)
         except Exception:
