@@ -19,6 +19,7 @@ from typing import Protocol, runtime_checkable
 
 import msgspec
 
+from workstation.core.book import BookDelta, BookSnapshot, TradePrint
 from workstation.core.model import Account, Bar, ConnectionState, Instrument, Order, Position, Quote
 
 
@@ -147,6 +148,33 @@ class Broker(Protocol):
 
     def snapshot(self, symbol: str) -> Quote | None:
         """The latest quote the broker has for a symbol, without waiting."""
+
+
+BookSink = Callable[[BookSnapshot | BookDelta], None]
+TradeSink = Callable[[TradePrint], None]
+
+
+@runtime_checkable
+class DepthFeed(Protocol):
+    """What a broker with market depth and a tape adds to ``Broker`` (optional: the engine asks
+    ``isinstance(broker, DepthFeed)``; without it, depth and the tape are said to be unavailable
+    in one line).
+
+    ``attach_depth`` gives the sinks, called on the engine's loop thread like the others: book
+    messages (a ``BookSnapshot`` first, then ``BookDelta`` with consecutive ``seq``; after a gap
+    the adapter sends a fresh snapshot) and trades (``TradePrint``, in the venue's order).
+    ``subscribe_depth`` starts a symbol's book (``levels`` each side, as the venue allows);
+    ``subscribe_trades`` its tape. Both are idempotent; an unknown symbol raises BrokerError."""
+
+    def attach_depth(self, on_book: BookSink, on_trade: TradeSink) -> None: ...
+
+    async def subscribe_depth(self, symbols: list[str], levels: int = 20) -> None: ...
+
+    async def unsubscribe_depth(self, symbols: list[str]) -> None: ...
+
+    async def subscribe_trades(self, symbols: list[str]) -> None: ...
+
+    async def unsubscribe_trades(self, symbols: list[str]) -> None: ...
 
 
 # --------------------------------------------------------------------------- redaction
