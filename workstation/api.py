@@ -168,9 +168,11 @@ class EngineAPI(Protocol):
 
     async def risk_report(
         self, methods: list[str] | None = None, lookback: int = 250, decay: float | None = None,
+        replays: list[str] | None = None,
     ) -> PortfolioReport:
         """The portfolio's VaR and CVaR (``methods``: None for every one), decomposition,
-        correlation, betas, stress scenarios and heatmap tiles (``workstation.risk.report_doc``)
+        correlation, betas, stress scenarios and replays (``replays``: ad-hoc START..END windows) and
+        heatmap tiles (``workstation.risk.report_doc``)
         from ``lookback`` days of returns (``decay``: EWMA lambda, None for equal weights);
         IntentError (one line) with no positions, too little history or bad arguments."""
 
@@ -496,6 +498,7 @@ class LocalEngine:
 
     async def risk_report(
         self, methods: list[str] | None = None, lookback: int = 250, decay: float | None = None,
+        replays: list[str] | None = None,
     ) -> PortfolioReport:
         from workstation.risk.portfolio_model import ReturnCache
         from workstation.risk.report_doc import report_on
@@ -503,7 +506,8 @@ class LocalEngine:
 
         if self._risk_cache is None:  # returns and covariance kept per holdings and day
             self._risk_cache = ReturnCache()
-        return await report_on(self._s, methods=methods or METHODS, lookback=lookback, decay=decay, cache=self._risk_cache)
+        return await report_on(self._s, methods=methods or METHODS, lookback=lookback, decay=decay, cache=self._risk_cache,
+                               replays=replays or ())
 
     # -- intents
     def _tagged(self, request: OrderRequest) -> OrderRequest:

@@ -68,3 +68,27 @@ def test_bad_input_is_one_line_exit_2_and_no_positions_exit_1(home, tmp_path):
     r = run_cli("risk", "report", home=home)
     assert r.returncode == 1 and "no open positions" in r.stderr and "Traceback" not in r.stderr
     assert r.stderr.count("\n") == 1
+
+
+def test_replay_windows_are_rows_after_the_scenarios_and_a_bad_window_is_one_line_exit_2(held):
+    r = run_cli("risk", "report", "--json", "--replay", "2020-03-09..2020-03-13", "--replay", "2099-01-05..2099-01-09", home=held)
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)["stress"]
+    names = [s["scenario"] for s in rows]
+    assert names[-2:] == ["replay 2020-03-09..2020-03-13", "replay 2099-01-05..2099-01-09"] and "risk-off" in names[:-2]
+    past, future = rows[-2:]
+    assert past["window"] == "2020-03-09..2020-03-13" and past["measured"] and Decimal(past["pnl"]) != 0
+    assert not future["measured"] and future["pnl_pct"] is None
+    assert future["notes"] == ["no daily bars in 2099-01-05..2099-01-09 for any held symbol: not measured"]
+    r = run_cli("risk", "report", "--replay", "2099-01-05..2099-01-09", home=held)
+    assert r.returncode == 0 and "replay 2099-01-05..2099-01-09" in r.stdout and "not measured" in r.stdout
+    for bad, message in [("2020-03-09", "window must read START..END"), ("2020-03-13..2020-03-09", "window ends (2020-03-09) before it starts")]:
+        r = run_cli("risk", "report", "--replay", bad, home=held)
+        assert r.returncode == 2 and message in r.stderr and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_a_configured_replay_is_in_the_table(held):
+    (held / "settings.toml").write_text('[[stress.replays]]\nname = "Covid week"\nwindow = "2020-03-09..2020-03-13"\n')
+    r = run_cli("risk", "report", "--method", "historical", home=held)
+    assert r.returncode == 0, r.stderr
+    assert "Covid week" in r.stdout

@@ -1,5 +1,6 @@
 """``main.py risk report``: the portfolio's VaR and CVaR, which positions and sectors carry
-them, betas, stress scenarios and the correlation matrix; as tables, ``--json`` (the
+them, betas, stress scenarios, historical replays (configured, and ``--replay START..END``)
+and the correlation matrix; as tables, ``--json`` (the
 ``PortfolioReport`` document) or ``--html FILE`` (one self-contained page with a heatmap).
 
 Through the account's owning engine when one runs (``EngineAPI.risk_report``), else from a
@@ -31,6 +32,10 @@ LookbackOpt = Annotated[int, typer.Option("--lookback", help="Days of returns th
 EwmaOpt = Annotated[
     float | None, typer.Option("--ewma", metavar="LAMBDA", help="Exponentially weighted covariance with this decay, e.g. 0.94."),
 ]
+ReplayOpt = Annotated[
+    list[str] | None,
+    typer.Option("--replay", metavar="START..END", help="Also replay this window of days on today's book (repeatable)."),
+]
 HtmlOpt = Annotated[Path | None, typer.Option("--html", metavar="FILE", help="Also write a self-contained HTML report here.")]
 
 
@@ -46,6 +51,7 @@ def risk_report(
     method: MethodOpt = None,
     lookback: LookbackOpt = 250,
     ewma: EwmaOpt = None,
+    replay: ReplayOpt = None,
     html: HtmlOpt = None,
     json_out: JsonOpt = False,
     wide: WideOpt = False,
@@ -56,22 +62,27 @@ def risk_report(
     """Portfolio VaR/CVaR, risk by position and sector, betas, stress scenarios, correlation."""
     from workstation.core.model import IntentError
     from workstation.risk.report_doc import PortfolioReport, check_args, report_on
+    from workstation.risk.replays import ad_hoc
+    from workstation.risk.stress import StressError
     from workstation.risk.var import METHODS
 
     methods = [method] if method is not None else list(METHODS)
+    windows = list(replay or [])
     try:
         check_args(methods, lookback, ewma)
-    except IntentError as exc:
+        for w in windows:
+            ad_hoc(w)
+    except (IntentError, StressError) as exc:
         raise CliError(str(exc), 2) from None
 
     async def body(session) -> PortfolioReport:
         try:
-            return await report_on(session, methods=methods, lookback=lookback, decay=ewma)
+            return await report_on(session, methods=methods, lookback=lookback, decay=ewma, replays=windows)
         except IntentError as exc:
             raise CliError(str(exc), 1) from None
 
     async def remote(engine) -> PortfolioReport:
-        return await engine.risk_report(methods, lookback, ewma)
+        return await engine.risk_report(methods, lookback, ewma, windows or None)
 
     report = with_session(profile, config, data_dir_, body, remote=remote, mode="read")
     if html is not None:
@@ -131,10 +142,14 @@ def print_report(report: Any, wide: bool = False) -> None:
     print_table(fitted_table("Stress scenarios", [
         Col("Scenario"), Col("P&L", right=True), Col("% equity", right=True), Col("Worst positions", 1, wrap=True),
     ], [
-        [escape(s.scenario), _money(s.pnl), _pct(s.pnl_pct),
-         escape(", ".join(f"{w.symbol} {_money(w.pnl)}" for w in s.worst[:3]) or "-")]
+        [escape(s.scenario), _money(s.pnl) if s.measured else "-", _pct(s.pnl_pct),
+         escape(", ".join(f"{w.symbol} {_money(w.pnl)}" for w in s.worst[:3]) or ("-" if s.measured else s.notes[0]))]
         for s in report.stress
     ], wide), wide)
+    for s in report.stress:
+        if s.window is not None and s.measured:
+            for note in s.notes:
+                con.print(f"{escape(s.scenario)}: {escape(note)}")
     con.print(
         f"beta to {r.benchmark}: " + ("-" if r.beta is None else f"{r.beta:.2f}")
         + (f" ({_money(r.beta_exposure)} of {r.benchmark})" if r.beta_exposure is not None else "")

@@ -23,6 +23,7 @@ import math
 import os
 import re
 import tomllib
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -354,10 +355,36 @@ class StressScenarioSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=
             raise ValueError(where + str(exc)) from None
 
 
+class StressReplaySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One ``[[stress.replays]]``: a historical window (``window = "2008-10-06..2008-10-10"``,
+    both days inclusive) replayed on today's holdings from the broker's daily bars."""
+
+    name: str
+    window: str
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("replay name must not be empty")
+        parts = self.window.strip().split("..")
+        try:
+            if len(parts) != 2:
+                raise ValueError
+            start, end = date.fromisoformat(parts[0].strip()), date.fromisoformat(parts[1].strip())
+        except ValueError:
+            raise ValueError(
+                f"stress replay {self.name!r}: window must read START..END (e.g. 2008-10-06..2008-10-10), got {self.window!r}"
+            ) from None
+        if end < start:
+            raise ValueError(f"stress replay {self.name!r}: window ends ({end}) before it starts ({start})")
+
+
 class StressSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """``[stress]``: the user's own scenarios, shown after the shipped ones (workstation.risk.stress)."""
+    """``[stress]``: the user's own scenarios, shown after the shipped ones, and historical
+    replays, shown after the scenarios (workstation.risk.stress, workstation.risk.replays)."""
 
     scenarios: list[StressScenarioSettings] = []
+    replays: list[StressReplaySettings] = []
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -365,6 +392,10 @@ class StressSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             if s.name.casefold() in seen:
                 raise ValueError(f"stress scenario {s.name!r} is named twice")
             seen.add(s.name.casefold())
+        for r in self.replays:
+            if r.name.casefold() in seen:
+                raise ValueError(f"stress replay {r.name!r} is named twice (replay and scenario names are one list)")
+            seen.add(r.name.casefold())
 
 
 class StrategySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

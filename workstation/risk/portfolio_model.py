@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 import numpy as np
@@ -55,6 +56,7 @@ class ReturnCache:
         self.entries = entries
         self._store: OrderedDict[tuple[object, ...], _Cached] = OrderedDict()
         self.misses = 0  # times the broker's history was asked
+        self.windows: dict[tuple[str, date, date, float], list[Bar]] = {}  # a replay's bars per (symbol, window): workstation.risk.replays
 
     def get(self, key: tuple[object, ...]) -> _Cached | None:
         hit = self._store.get(key)

@@ -5,7 +5,8 @@ What ``EngineAPI.risk_report`` returns and ``main.py risk report`` prints (table
 confidence and horizon; the decomposition by position, sector, asset class and strategy; the
 correlation matrix, betas, the diversification ratio, what was left out), every stress
 scenario applied (``workstation.risk.stress``: shipped and the user's, each with its total
-P&L, its share of equity, the five worst positions, and the P&L by sector and asset class)
+P&L, its share of equity, the five worst positions, and the P&L by sector and asset class),
+then each historical replay (``workstation.risk.replays``: the configured ones, then ad-hoc windows)
 and a heatmap-ready list of positions (``HeatTile``: sector, exposure, day P&L %).
 
 Plain msgspec fields: the same document in process, on the socket and as JSON. Stress P&L is
@@ -49,6 +50,8 @@ class StressRow(msgspec.Struct, frozen=True, kw_only=True):
     by_sector: list[StressTotal]
     by_asset_class: list[StressTotal]
     notes: list[str] = []
+    window: str | None = None  # a historical replay's START..END (None: a scenario)
+    measured: bool = True  # False: a replay whose window has no bar of any held symbol (its note says so)
 
 
 class HeatTile(msgspec.Struct, frozen=True, kw_only=True):
@@ -87,7 +90,7 @@ def _stress_row(result: Any) -> StressRow:
         worst=[StressPosition(symbol=p.symbol, move=p.move, pnl=p.pnl) for p in result.worst(WORST)],
         by_sector=[StressTotal(name=n, pnl=v) for n, v in result.by_sector],
         by_asset_class=[StressTotal(name=n, pnl=v) for n, v in result.by_asset_class],
-        notes=list(result.notes),
+        notes=list(result.notes), window=result.window or None, measured=result.measured,
     )
 
 
@@ -100,18 +103,24 @@ def _day_pct(session: Any, symbol: str, qty: Decimal) -> float | None:
 
 async def report_on(
     session: Any, *, methods: Sequence[str] = METHODS, lookback: int = 250, decay: float | None = None,
-    cache: Any = None,
+    cache: Any = None, replays: Sequence[str] = (),
 ) -> PortfolioReport:
     """The report of a ``Session``'s open positions (its broker's daily bars, its GreekBook, its
-    settings' sectors and stress scenarios); ``cache``: a ``ReturnCache`` kept between calls.
-    IntentError, one line, when nothing can be measured."""
+    settings' sectors, stress scenarios and replays); ``cache``: a ``ReturnCache`` kept between
+    calls; ``replays``: ad-hoc windows (``START..END``) replayed after the configured ones.
+    IntentError, one line, when nothing can be measured or a window cannot be read."""
     from workstation.core.sectors import SectorMap
     from workstation.risk import stress
     from workstation.risk.portfolio_model import load_portfolio_risk
+    from workstation.risk.replays import ad_hoc, stress_results
     from workstation.risk.var import RiskModelError, risk_report
     from workstation.trading.greeks import BETA_BENCHMARK
 
     check_args(methods, lookback, decay)
+    try:
+        extra = [ad_hoc(w) for w in replays]
+    except stress.StressError as exc:
+        raise IntentError(str(exc)) from None
     book = session.greeks
     if book is None:
         raise IntentError("this engine keeps no Greeks: no risk report")
@@ -124,7 +133,7 @@ async def report_on(
             cache=cache,
         )
         risk = risk_report(inputs, methods=list(dict.fromkeys(methods)))
-        results = stress.run_all(stress.inputs_from_session(session), stress.scenarios(session.settings))
+        results = await stress_results(session, extra, cache=cache)
     except (RiskModelError, stress.StressError) as exc:
         raise IntentError(str(exc)) from None
     qty = {p.symbol: p.qty for p in portfolio.positions() if p.qty}

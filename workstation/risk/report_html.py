@@ -108,7 +108,9 @@ def render_html(report: PortfolioReport) -> str:
     ])]
     parts += ["<h2>Stress scenarios</h2>", _table(
         ["scenario", "P&L", "% of equity", "worst positions", "by sector"],
-        [[s.scenario, money(s.pnl), pct(s.pnl_pct), ", ".join(f"{w.symbol} {money(w.pnl)}" for w in s.worst) or "-",
+        [[s.scenario + (f" ({s.window})" if s.window and s.window not in s.scenario else ""),
+          money(s.pnl) if s.measured else "-", pct(s.pnl_pct),
+          ", ".join(f"{w.symbol} {money(w.pnl)}" for w in s.worst) or ("-" if s.measured else "; ".join(s.notes)),
           ", ".join(f"{t.name} {money(t.pnl)}" for t in s.by_sector if t.pnl)] for s in report.stress],
     )]
     parts += ["<h2>Heatmap</h2><p>Tiles grouped by sector, sized by exposure, coloured by day P&amp;L % "

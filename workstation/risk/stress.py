@@ -237,7 +237,8 @@ class PositionStress:
 @dataclass(frozen=True, slots=True)
 class StressResult:
     """A scenario applied: the total P&L, its share of equity (percent), each position's P&L,
-    and the P&L by sector and by asset class (worst first)."""
+    and the P&L by sector and by asset class (worst first). A historical replay also carries its
+    ``window`` (``workstation.risk.replays``)."""
 
     scenario: str
     description: str
@@ -249,6 +250,8 @@ class StressResult:
     by_sector: tuple[tuple[str, Decimal], ...]
     by_asset_class: tuple[tuple[str, Decimal], ...]
     notes: tuple[str, ...] = ()
+    window: str = ""  # a historical replay's START..END ("" for a scenario)
+    measured: bool = True  # False: a replay whose window holds no bar of any held symbol (P&L 0, not a result)
 
     def worst(self, n: int = 5) -> list[PositionStress]:
         """The ``n`` positions that lose most (only those that lose)."""

@@ -120,6 +120,7 @@ class GetRiskReport(Request, tag="risk_report"):
     methods: list[str] | None = None
     lookback: int = 250
     decay: float | None = None
+    replays: list[str] | None = None  # ad-hoc START..END windows replayed after the configured ones
 
 
 class GetInstrument(Request, tag="instrument"):

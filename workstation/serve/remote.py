@@ -516,11 +516,13 @@ class RemoteEngine:
 
     async def risk_report(
         self, methods: list[str] | None = None, lookback: int = 250, decay: float | None = None,
+        replays: list[str] | None = None,
     ) -> PortfolioReport:
         from workstation.risk.report_doc import PortfolioReport  # numpy and scipy: only for a face that asks
 
         return await self._request(
-            P.GetRiskReport(id=self._next(), methods=methods, lookback=lookback, decay=decay), PortfolioReport,
+            P.GetRiskReport(id=self._next(), methods=methods, lookback=lookback, decay=decay, replays=replays),
+            PortfolioReport,
         )
 
     def alerts(self) -> list[AlertRaised]:

@@ -701,7 +701,7 @@ class EngineServer:
         if isinstance(msg, P.GetChain):
             return await e.option_chain(msg.underlying, msg.expiry, msg.strikes)
         if isinstance(msg, P.GetRiskReport):
-            return await e.risk_report(msg.methods, msg.lookback, msg.decay)
+            return await e.risk_report(msg.methods, msg.lookback, msg.decay, msg.replays)
         if isinstance(msg, P.GetInstrument):
             from workstation.trading.oms import OrderError
 

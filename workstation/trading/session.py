@@ -329,7 +329,7 @@ class Session:
 
     async def refresh_var(self) -> None:
         """Measure the book's VaR and stress losses now and hold them against their limits."""
-        from workstation.risk.stress import inputs_from_session, run_all, scenarios
+        from workstation.risk.replays import stress_results
 
         vl, book = self.var_limits, self.greeks
         if vl is None or book is None:
@@ -340,7 +340,7 @@ class Session:
             sectors=SectorMap(self.settings.sectors), cache=self.returns,
         )
         inputs = await with_factors(inputs, sorted(vl.wanted), self.broker.history, now, cache=self.returns)
-        vl.update(inputs, run_all(inputs_from_session(self), scenarios(self.settings)))
+        vl.update(inputs, await stress_results(self, cache=self.returns))  # scenarios and configured replays
         vl.evaluate()
 
     async def _keep_var(self) -> None:
