@@ -118,9 +118,11 @@ def test_positions_carry_their_sector_asset_class_and_strategy():
 
 def test_exposures_are_converted_to_the_base_currency():
     p, book = _portfolio(base="EUR", rate=Decimal("0.9"))
-    inputs = _load(p, book, FakeHistory({"AAPL", "MSFT", "ES", "SPY"}))
+    inputs = _load(p, book, FakeHistory({"AAPL", "MSFT", "ES", "SPY", "USD/EUR"}))
     by = {e.symbol: e for e in inputs.positions}
     assert by["AAPL"].value == pytest.approx(18_000.0)
+    assert by["AAPL"].factor == "AAPL in EUR (USD)"  # its dollar moves and the dollar's against the euro
+    assert by["USD cash"].factor == "USD/EUR" and by["USD cash"].asset_class == "cash"
     assert by[OPTION].option.units == pytest.approx(270.0)
     assert risk_report(inputs).base_currency == "EUR"
 

@@ -6,7 +6,11 @@ What each position becomes (``workstation.risk.returns``): an equity, ETF, crypt
 its signed market value in the base currency, on its own returns; a future qty x multiplier x
 price, on its root's returns (the contract's own bars when the root has none); an option its
 delta-equivalent on its underlying's returns, and its terms for full revaluation (IV and delta
-from the ``GreekBook``: the quotes' mid, else the last IV known). A position without a price, an
+from the ``GreekBook``: the quotes' mid, else the last IV known). A linear position quoted in
+another currency than the base moves with its local returns and its currency's, compounded
+(its factor ``SAP in USD (EUR)``: SAP's closes x EUR/USD's on the same day); cash held in
+another currency is a position (``EUR cash``) on its rate (``EUR/USD``: that pair's bars, else
+the inverse pair's inverted). A currency without daily history leaves its holdings out, named. A position without a price, an
 option without an IV, or a symbol without daily history is left out and named in
 ``PortfolioRisk.left_out`` (never counted as zero risk silently).
 
@@ -21,7 +25,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -47,6 +51,27 @@ class _Cached:
     returns: ReturnMatrix
     benchmark: np.ndarray | None
     cov: np.ndarray
+    why: Mapping[str, str] = field(default_factory=dict)  # factor -> why it has no returns (an FX pair's)
+
+
+def fx_factor(currency: str, base: str) -> str:
+    """The factor of one unit of ``currency`` in ``base`` (``EUR/USD``; from ``USD/JPY``'s bars
+    inverted when ``JPY/USD`` has none)."""
+    return f"{currency}/{base}"
+
+
+def foreign_factor(factor: str, currency: str, base: str) -> str:
+    """The factor of a ``currency``-quoted position on ``factor``, measured in ``base``."""
+    return f"{factor} in {base} ({currency})"
+
+
+def _foreign(name: str) -> tuple[str, str, str] | None:
+    """(local factor, currency, base) of a ``foreign_factor`` name; None for any other factor."""
+    if not name.endswith(")") or " in " not in name or " (" not in name:
+        return None
+    local, rest = name.rsplit(" in ", 1)
+    base, ccy = rest[:-1].split(" (", 1)
+    return local, ccy, base
 
 
 class ReturnCache:
@@ -98,6 +123,7 @@ async def load_portfolio_risk(
     """The ``PortfolioRisk`` of every open position, from the engine's parts (a ``Session``'s
     ``portfolio``, ``instrument``, ``greeks``, ``broker.history`` and ``clock.time()``)."""
     sectors = sectors or SectorMap()
+    base = portfolio.base
     held = [p for p in portfolio.positions() if p.qty]
     units = greeks.units([p.symbol for p in held])
     left: list[str] = []
@@ -130,7 +156,13 @@ async def load_portfolio_risk(
             continue
         value = exposure_value(p.qty, inst.multiplier, price, rate)
         own = p.symbol if inst.asset_class is AssetClass.FUTURE and factor != p.symbol else None
+        if inst.currency != base:  # its local moves and its currency's, compounded
+            factor = foreign_factor(factor, inst.currency, base)
         drafts.append((Exposure(p.symbol, factor, value, **label), own))
+    for ccy, amount in sorted(portfolio.cash.items()):
+        if ccy != base and amount:  # foreign cash moves with its rate into the base currency
+            drafts.append((Exposure(f"{ccy} cash", fx_factor(ccy, base), float(portfolio.to_base(amount, ccy)),
+                                    asset_class="cash", sector="Cash"), None))
 
     factors = sorted({e.factor for e, _ in drafts})
     day = int(now // DAY)
@@ -146,6 +178,8 @@ async def load_portfolio_risk(
     for e, _ in drafts:
         if e.factor in have:
             exposures.append(e)
+        elif e.factor in hit.why:
+            left.append(f"{e.symbol}: {hit.why[e.factor]}")
         else:
             left.append(f"{e.symbol}: no daily history of {e.factor}")
     return PortfolioRisk(
@@ -167,10 +201,40 @@ async def _measure(history: History, factors: list[str], drafts: list[tuple[Expo
             return []
 
     series: dict[str, list[Bar]] = {}
-    for f in factors:
+    why: dict[str, str] = {}
+    rates: dict[tuple[str, str], list[Bar]] = {}
+
+    async def local(f: str, key: str) -> list[Bar]:
         bars = await bars_of(f)
-        if not bars and f in own:
-            bars = await bars_of(own[f])
+        if not bars and key in own:
+            bars = await bars_of(own[key])
+        return bars
+
+    async def rate(ccy: str, base: str) -> list[Bar]:
+        """Daily bars of one ``ccy`` in ``base`` (the pair's closes, or the inverse pair's inverted)."""
+        if (ccy, base) not in rates:
+            bars = await bars_of(f"{ccy}/{base}")
+            if len(bars) < 2:
+                bars = [Bar(b.symbol, b.ts, 1 / b.open, 1 / b.low, 1 / b.high, 1 / b.close, b.volume, b.seconds)
+                        for b in await bars_of(f"{base}/{ccy}") if b.close > 0 and b.open > 0 and b.low > 0]
+            rates[(ccy, base)] = bars
+        return rates[(ccy, base)]
+
+    for f in factors:
+        foreign = _foreign(f)
+        if foreign is None and f.count("/") == 1:  # a pair (or foreign cash): its own bars, else its inverse's
+            ccy, base = f.split("/")
+            bars = await rate(ccy, base)
+        elif foreign is not None:
+            name, ccy, base = foreign
+            fx = await rate(ccy, base)
+            bars = _compound(await local(name, f), fx) if len(fx) > 1 else []
+            if len(fx) < 2:
+                why[f] = f"no daily history of {ccy}/{base} or {base}/{ccy}: its currency's moves cannot be measured"
+            elif len(bars) < 2:
+                why[f] = f"no daily history of {name}"
+        else:
+            bars = await local(f, f)
         if len(bars) > 1:
             series[f] = bars
     bench = series.get(benchmark) or await bars_of(benchmark)
@@ -183,4 +247,17 @@ async def _measure(history: History, factors: list[str], drafts: list[tuple[Expo
         matrix = ReturnMatrix(tuple(matrix.symbols[i] for i in keep), matrix.days, matrix.values[:, keep])
     else:
         b = None
-    return _Cached(matrix, b, covariance(matrix.values, decay))
+    return _Cached(matrix, b, covariance(matrix.values, decay), why)
+
+
+def _compound(bars: list[Bar], fx: list[Bar]) -> list[Bar]:
+    """Daily closes of a foreign position in the base currency: its close x the rate's close on
+    the same UTC day (days one of them lacks are dropped), so each simple return is
+    (1 + local return) x (1 + the currency's return) - 1."""
+    rate = {int(b.ts // DAY): b.close for b in sorted(fx, key=lambda b: b.ts)}
+    out = []
+    for b in sorted(bars, key=lambda b: b.ts):
+        r = rate.get(int(b.ts // DAY))
+        if r is not None and r > 0:
+            out.append(Bar(b.symbol, b.ts, b.open * r, b.high * r, b.low * r, b.close * r, b.volume, b.seconds))
+    return out

@@ -14,7 +14,10 @@
   options at their delta-equivalent, delta x multiplier x qty x spot, on the underlying's
   returns (what the parametric method sees), and kept as options (``OptionTerms``: strike,
   time left, IV, right) for full revaluation. A foreign-currency position is converted at
-  today's rate; the rate's own moves are not modelled (its factor is the instrument's returns).
+  today's rate and moves with its currency too: its factor's daily closes are the local close x
+  that day's rate, so each return is (1 + r_local)(1 + r_fx) - 1
+  (``workstation.risk.portfolio_model.foreign_factor``); foreign cash is an exposure to its
+  rate (an option keeps its underlying's local returns: its currency's moves are not modelled).
 
 ``PortfolioRisk`` holds it all: the factors (distinct symbols whose returns drive the
 positions: an option's underlying, a future's root), their aligned return matrix (days x

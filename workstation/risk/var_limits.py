@@ -42,7 +42,7 @@ from workstation.core.model import ZERO, AlertRaised, AssetClass, Instrument, Or
 from workstation.risk.checks import ALLOWED, HUNDRED, KILL_SOURCE, OrderContext, RiskRow, Verdict, fmt_money, fmt_pct, row
 from workstation.risk.greek_limits import order_legs
 from workstation.risk.incremental import IncrementalVar
-from workstation.risk.portfolio_model import History, ReturnCache, _measure
+from workstation.risk.portfolio_model import History, ReturnCache, _measure, foreign_factor
 from workstation.risk.returns import DAY, LOOKBACK, PortfolioRisk
 from workstation.risk.stress import StressResult
 from workstation.risk.var import MIN_DAYS, historical_var, scenario_pnl
@@ -206,6 +206,8 @@ class VarLimits:
                     return symbol
                 d = float(qty * i.multiplier * px * rate)
                 factor = i.underlying if i.asset_class is AssetClass.FUTURE and i.underlying else symbol
+                if i.currency != self.portfolio.base:  # on its local moves and its currency's, as the book holds it
+                    factor = foreign_factor(factor, i.currency, self.portfolio.base)
             out[factor] = out.get(factor, 0.0) + d
         return out
 
