@@ -12,7 +12,9 @@ Colour: five bands of the day P&L % (below -2, -2 to -0.5, -0.5 to 0.5, 0.5 to 2
 the strong bands on the theme's flash backgrounds (``flash_down``/``flash_up``) in bold, the
 mild ones in the ``down``/``up`` text colours, flat in the normal text colour, unknown in
 ``muted``: every pair is one the theme contrast test keeps readable in 16 colours, and the
-sign is in the text, so it reads without colour. The selected tile is reversed and bold.
+sign is in the text, so it reads without colour. Each tile's first line (its symbol) is bold,
+and a blank column parts it from its right neighbour. The selected tile is reversed and bold
+(underlined when the heatmap does not have the focus).
 
 Keys: arrows or h/j/k/l move to the nearest tile in that direction, Home/End to the first
 (largest) and last tile; ``Heatmap.Selected(symbol)`` is posted each time the cursor moves.
@@ -41,6 +43,7 @@ __all__ = ["BANDS", "Heatmap", "band", "compact_money", "tile_lines"]
 MIN_W = 5  # four characters of label and the gap that parts a tile from its right neighbour
 BANDS = (-2.0, -0.5, 0.5, 2.0)  # day P&L % band edges
 _BAND_ROLE = {None: "muted", 0: "strong_down", 1: "down", 2: "flat", 3: "up", 4: "strong_up"}
+_BOLD = Style(bold=True)  # a tile's first line (its symbol): where one tile ends and the next begins
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
 
@@ -298,9 +301,8 @@ class Heatmap(Widget, can_focus=True):
         for g in layout_.groups:
             if not g.header or g.name == MORE_GROUP:
                 continue
-            label = f"{g.name} {g.weight / total * 100:.0f}% {compact_money(g.weight, self._currency)}"
-            if len(label) > g.w - 1:
-                label = g.name
+            share = f"{g.name} {g.weight / total * 100:.0f}%"
+            label = next((t for t in (f"{share} {compact_money(g.weight, self._currency)}", share) if len(t) <= g.w - 1), g.name)
             rows[g.y].append((g.x, (label[: g.w - 1]).ljust(g.w), header_style))
         selected_style = Style(reverse=True, bold=True)
         for c in cells:
@@ -311,7 +313,7 @@ class Heatmap(Widget, can_focus=True):
             for dy in range(c.h):
                 text = c.lines[dy] if dy < len(c.lines) else ""
                 body = text[: c.w - 1].ljust(c.w - 1) if c.w > 1 else ""
-                rows[c.y + dy].append((c.x, body, style))
+                rows[c.y + dy].append((c.x, body, style + _BOLD if dy == 0 else style))
                 rows[c.y + dy].append((c.x + len(body), " " * (c.w - len(body)), gap))
         strips = []
         for row in rows:
