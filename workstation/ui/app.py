@@ -28,7 +28,7 @@ from workstation.api import AccountSnapshot, EngineAPI, working
 from workstation.core.clock import perf_ns
 from workstation.core.config import Settings
 from workstation.risk.dataquality import QualityChanged
-from workstation.core.model import AlertRaised, AssetClass, ConnectionState, Instrument, ModelError, OrderEvent, OrderFilled, OrderRejected, Quote
+from workstation.core.model import AlertRaised, AssetClass, ConnectionState, Instrument, ModelError, OrderEvent, OrderFilled, OrderRejected, Quote, plain
 from workstation.serve.remote import engine_gone
 from workstation.ui.intents import IntentsMixin, describe_order
 from workstation.ui.messages import IntentFailed
@@ -507,6 +507,30 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, ThemesMixin, App[None]):
                 self.open_chain(inst.symbol)
             return
         self.failed("chain", "no symbol selected")
+
+    def on_risk_pane_portfolio_risk(self, event: RiskPane.PortfolioRisk) -> None:
+        self.open_risk_screen()
+
+    def open_risk_screen(self) -> None:
+        """The Risk screen (``workstation.ui.screens.risk``); Enter on a heatmap tile comes back
+        with that position in the ticket, on the side that reduces it."""
+        from workstation.ui.screens.risk import RiskScreen, RiskTrade
+
+        if isinstance(self.screen, RiskScreen):
+            return
+
+        def done(trade: RiskTrade | None) -> None:
+            if trade is None:
+                return
+            row = next((p for p in self.engine.snapshot().positions if p.symbol == trade.symbol and p.qty), None)
+            ticket = self.main.query_one(TicketPane)
+            ticket.prefill("buy" if row is not None and row.qty < 0 else "sell", trade.symbol, None)
+            if row is not None:
+                ticket.set_value("qty", plain(abs(row.qty)) or "")
+            self._ticket_origin = self.main.query_one(RiskPane)
+            self.action_focus_pane("ticket")
+
+        self.push_screen(RiskScreen(), done)
 
     def action_request_quit(self) -> None:
         self.action_quit()

@@ -26,7 +26,7 @@ Spreads (one combo order; ``workstation.trading.spreads`` holds the phrase and t
 
 Other commands: ``cancel ID``, ``cancel all``, ``flatten AAPL``, ``flatten all``,
 ``watch add TSLA``, ``watch rm TSLA``, ``watch list NAME``, ``theme NAME``, ``help``;
-``chain AAPL [2026-12-18] [STRIKES]`` (the option chain screen);
+``chain AAPL [2026-12-18] [STRIKES]`` (the option chain screen); ``risk`` (the Risk screen);
 risk: ``kill`` (the kill switch; only the whole word), ``reset-breaker``,
 ``risk set NAME VALUE``; alert rules: ``alert AAPL > 200``, ``alert AAPL move 3% 5m``,
 ``alert pnl < -1000``, ``alert spread BTC/USD > 20`` (the grammar of ``workstation.alerts.engine``).
@@ -144,9 +144,15 @@ class ChainCommand:
     strikes: int | None = None  # None: the screen's default count around the money
 
 
+@dataclass(frozen=True, slots=True)
+class RiskScreenCommand:
+    """``risk``: open the Risk screen (VaR, decomposition, correlation, stress, heatmap)."""
+
+
 Command = (
     OrderCommand | SpreadCommand | CancelCommand | FlattenCommand | WatchCommand | ThemeCommand | HelpCommand
     | KillCommand | ResetBreakerCommand | RiskSetCommand | AlertCommand | ChainCommand
+    | RiskScreenCommand
 )
 
 # --------------------------------------------------------------------------- vocabulary
@@ -199,6 +205,7 @@ GRAMMAR_HELP = (
     "kill  (asks first)  ·  reset-breaker  ·  risk set NAME VALUE",
     "alert AAPL > 200  ·  alert AAPL move 3% 5m  ·  alert pnl < -1000  ·  alert spread BTC/USD > 20",
     "chain AAPL [2026-12-18] [STRIKES]  (the option chain screen)",
+    "risk  (the Risk screen: VaR, decomposition, correlation, stress, heatmap)",
     "help",
 )
 
@@ -302,8 +309,10 @@ def parse(text: object) -> Command | LegsCommand:
             raise ParseError("reset-breaker takes no arguments")
         return ResetBreakerCommand()
     if verb == "risk":
+        if not rest:
+            return RiskScreenCommand()
         if len(rest) != 3 or rest[0].lower() != "set":
-            raise ParseError("usage: risk set NAME VALUE")
+            raise ParseError("usage: risk set NAME VALUE (or risk alone: the Risk screen)")
         return _risk_set(rest[1], rest[2])
     if verb == "alert":
         return _alert(text)

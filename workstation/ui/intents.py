@@ -22,6 +22,7 @@ from workstation.ui.commands import (
     FlattenCommand,
     AlertCommand,
     ChainCommand,
+    RiskScreenCommand,
     HelpCommand,
     KillCommand,
     LegsCommand,
@@ -135,6 +136,8 @@ class IntentsMixin:
             self.add_alert(cmd.rule)
         elif isinstance(cmd, ChainCommand):
             self.open_chain(cmd.symbol, cmd.expiry, cmd.strikes, origin="command", text=text)
+        elif isinstance(cmd, RiskScreenCommand):
+            self.open_risk_screen()
 
     def order_request(self: WorkstationApp, cmd: OrderCommand) -> tuple[OrderRequest, str]:
         """The OrderRequest a parsed command stands for (a notional becomes whole lots)."""

@@ -66,6 +66,7 @@ class RiskPane(LiveTable):
     BINDINGS = [
         Binding("e", "edit", "Edit limit", id="risk.edit", tooltip="Change a limit now (journaled): NAME VALUE"),
         Binding("R", "reset_breaker", "Reset breaker", id="risk.reset_breaker", tooltip="Reset the tripped circuit breaker (asks first)"),
+        Binding("p", "portfolio_risk", "Portfolio risk", id="risk.portfolio", tooltip="The Risk screen: VaR, decomposition, correlation, stress, heatmap"),
     ]
 
     @dataclass
@@ -74,6 +75,9 @@ class RiskPane(LiveTable):
 
     class ResetBreaker(Message):
         pass
+
+    class PortfolioRisk(Message):
+        """Open the Risk screen (``workstation.ui.screens.risk``)."""
 
     COLUMNS = [
         Column("name", "Check", 12, priority=9),
@@ -109,3 +113,6 @@ class RiskPane(LiveTable):
 
     def action_reset_breaker(self) -> None:
         self.post_message(self.ResetBreaker())
+
+    def action_portfolio_risk(self) -> None:
+        self.post_message(self.PortfolioRisk())
