@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, run_cli
+from tests.research.conftest import ORCL, SWEEP_ARGS
 
 pytestmark = pytest.mark.slow
-
-ORCL = str(Path(__file__).parents[1] / "data" / "orcl-1995-2014.txt")
 
 
 def _free_port() -> int:
@@ -48,17 +47,13 @@ def cluster(tmp_path_factory):
         subprocess.run([ray_bin, "stop", "--force"], capture_output=True, timeout=120, env=env)
 
 
-def test_the_sweep_runs_on_a_ray_cluster_and_matches_the_local_one(cluster: str, tmp_path: Path) -> None:
-    args = ["optimize", "--strategy", "ma_crossover", "--data", ORCL, "--param", "fast=5:10:5", "--param", "slow=20:30:10",
-            "--split", "0.7", "--json"]
+def test_the_sweep_runs_on_a_ray_cluster_and_matches_the_local_one(cluster: str, tmp_path: Path, local_sweep) -> None:
     env = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
-    remote = run_cli(*args, "--executor", "ray", "--address", cluster, home=tmp_path, timeout=240, env=env)
+    remote = run_cli(*SWEEP_ARGS[:-2], "--executor", "ray", "--address", cluster, home=tmp_path, timeout=240, env=env)  # Ray picks its workers
     assert remote.returncode == 0, remote.stderr[-2000:]
-    local = run_cli(*args, "--workers", "2", home=tmp_path, timeout=120)
-    assert local.returncode == 0, local.stderr
-    a, b = json.loads(remote.stdout), json.loads(local.stdout)
+    a = json.loads(remote.stdout)
     assert len(a["results"]) == 4
-    assert a == b
+    assert a == local_sweep  # the same sweep on local processes (tests/research/conftest.py)
 
 
 def test_an_unreachable_cluster_is_a_one_line_error(tmp_path: Path) -> None:

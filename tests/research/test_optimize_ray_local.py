@@ -11,15 +11,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import run_cli
+from tests.research.conftest import SWEEP_ARGS
 from tests.research.test_optimize_sweep import GRID, figures_of, walk
 from workstation.research import optimize as opt
 from workstation.research.backtest import BacktestConfig
 
 ray = pytest.importorskip("ray", reason="ray is not installed (optional extra: pip install '.[ray]')")
 pytestmark = pytest.mark.slow
-
-ORCL = str(Path(__file__).parents[1] / "data" / "orcl-1995-2014.txt")
-
 
 @pytest.fixture(scope="module")
 def cluster():
@@ -56,13 +54,9 @@ def test_a_failing_ray_task_is_one_line(cluster) -> None:
     assert "\n" not in str(failed.value) and "unknown strategy 'no_such_strategy'" in str(failed.value)
 
 
-def test_executor_ray_without_an_address_starts_a_cluster_here_and_matches_local_processes(tmp_path: Path) -> None:
-    args = ["optimize", "--strategy", "ma_crossover", "--data", ORCL, "--param", "fast=5:10:5", "--param", "slow=20:30:10",
-            "--split", "0.7", "--json", "--workers", "2"]
+def test_executor_ray_without_an_address_starts_a_cluster_here_and_matches_local_processes(tmp_path: Path, local_sweep) -> None:
     env = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled"}
-    on_ray = run_cli(*args, "--executor", "ray", home=tmp_path, timeout=240, env=env)
+    on_ray = run_cli(*SWEEP_ARGS, "--executor", "ray", home=tmp_path, timeout=240, env=env)
     assert on_ray.returncode == 0, on_ray.stderr[-2000:]
-    local = run_cli(*args, home=tmp_path, timeout=120)
-    assert local.returncode == 0, local.stderr
-    assert json.loads(on_ray.stdout) == json.loads(local.stdout)
+    assert json.loads(on_ray.stdout) == local_sweep  # the same sweep on local processes (tests/research/conftest.py)
     assert len(json.loads(on_ray.stdout)["results"]) == 4
