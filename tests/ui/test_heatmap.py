@@ -106,6 +106,17 @@ async def test_arrows_move_to_the_geometric_neighbour_and_post_selected() -> Non
         assert app.selections[-3:] == ["AAPL", heatmap.symbols[-1], "AAPL"]
 
 
+async def test_a_click_selects_the_tile_under_the_pointer() -> None:
+    app = HeatmapApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        heatmap = app.query_one(Heatmap)
+        jpm = next(c for c in heatmap._laid_out() if c.symbol == "JPM")
+        await pilot.click(Heatmap, offset=(jpm.x + 1, jpm.y + jpm.h - 1))
+        await settle(pilot)
+        assert heatmap.selected == "JPM" and app.selections[-1] == "JPM"
+
+
 @pytest.mark.parametrize("size", SIZES)
 async def test_every_direction_key_reaches_a_tile_on_that_side(size) -> None:
     app = HeatmapApp()

@@ -17,7 +17,7 @@ and a blank column parts it from its right neighbour. The selected tile is rever
 (underlined when the heatmap does not have the focus).
 
 Keys: arrows or h/j/k/l move to the nearest tile in that direction, Home/End to the first
-(largest) and last tile; ``Heatmap.Selected(symbol)`` is posted each time the cursor moves.
+(largest) and last tile, a click to the tile under the pointer; ``Heatmap.Selected(symbol)`` is posted each time the cursor moves.
 
 Drawn with the Line API: a ``Strip`` per row, built once per layout, data, selection, focus
 and theme, so a repaint only hands back cached strips.
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from rich.segment import Segment
 from rich.style import Style
+from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.strip import Strip
@@ -245,6 +246,13 @@ class Heatmap(Widget, can_focus=True):
                 best, target = score, c
         if target is not None and target.symbol is not None:
             self._move_to(target.symbol)
+
+    def on_click(self, event: events.Click) -> None:
+        """A click selects the tile under the pointer."""
+        for c in self._laid_out():
+            if c.symbol is not None and c.x <= event.x < c.x + c.w and c.y <= event.y < c.y + c.h:
+                self._move_to(c.symbol)
+                return
 
     def action_first(self) -> None:
         symbols = self.symbols
