@@ -15,8 +15,12 @@ the worst scenario.
   of exposure per factor, in the base currency (an equity qty x price, a future qty x
   multiplier x price, an option its delta-equivalent on its underlying, a combo its legs
   summed) gives the VaR after the trade from the cached returns (``IncrementalVar.after``: the
-  historical figure, or the parametric one when that is the method; full revaluation is the
-  monitor's, the check takes options at their delta). An order that would leave the VaR
+  historical figure, or the parametric one when that is the method). Under ``var_method =
+  "full"`` the check is full revaluation too: the measurement keeps the book's per-day P&L with
+  options repriced, and the order adds its own per-day P&L (a linear leg its exposure x its
+  factor's returns; an option leg repriced by Black-Scholes-Merton on each day's underlying
+  move at its IV, one day closer to expiry, vectorized), then the percentile is taken; the
+  refusal says "full-revaluation VaR". An order that would leave the VaR
   beyond the limit *and higher than now* is refused with one line; one that lowers it passes.
   An order on a factor the model has not measured (a symbol never held: its daily history is
   asked for at once) is refused while the limit is set, saying so; try again a moment later.
@@ -38,14 +42,14 @@ import numpy as np
 from workstation.core.bus import Bus
 from workstation.core.clock import Clock
 from workstation.core.limits import LimitStore, RiskLimits
-from workstation.core.model import ZERO, AlertRaised, AssetClass, Instrument, Order, plain
+from workstation.core.model import ZERO, AlertRaised, AssetClass, Instrument, Order, Right, plain
 from workstation.risk.checks import ALLOWED, HUNDRED, KILL_SOURCE, OrderContext, RiskRow, Verdict, fmt_money, fmt_pct, row
 from workstation.risk.greek_limits import order_legs
 from workstation.risk.incremental import IncrementalVar
 from workstation.risk.portfolio_model import History, ReturnCache, _measure, foreign_factor
 from workstation.risk.returns import DAY, LOOKBACK, PortfolioRisk
 from workstation.risk.stress import StressResult
-from workstation.risk.var import MIN_DAYS, historical_var, scenario_pnl
+from workstation.risk.var import MIN_DAYS, historical_var
 from workstation.trading.greeks import GreekBook
 from workstation.trading.portfolio import Portfolio
 
@@ -132,16 +136,13 @@ class VarLimits:
         method = self.store.limits.var_method
         days = len(inputs.returns.days)
         if not inputs.positions:
-            inc = IncrementalVar.of(inputs) if days >= MIN_DAYS else None
+            inc = IncrementalVar.of(inputs, full=method == "full") if days >= MIN_DAYS else None
             var: float | None = 0.0
         elif days < MIN_DAYS:
             inc, var = None, None
         else:
-            inc = IncrementalVar.of(inputs)
-            if method == "full" and any(p.option is not None for p in inputs.positions):
-                var = historical_var(scenario_pnl(inputs, 1, full=True).sum(axis=1), CONFIDENCE)
-            else:
-                var = inc.now(method, CONFIDENCE)
+            inc = IncrementalVar.of(inputs, full=method == "full")
+            var = inc.now(method, CONFIDENCE)
         worst = min(stress, key=lambda r: r.pnl, default=None)
         loss = max(ZERO, -worst.pnl).quantize(_CENT) if worst is not None else ZERO
         if inc is not None:
@@ -184,8 +185,11 @@ class VarLimits:
             return f"max_var_pct {plain(lim.max_var_pct)}% of equity ({fmt_money(money.quantize(_CENT))})"
         return f"max_var {fmt_money(money)}"
 
-    def change(self, order: Order, price: Decimal | None, inst: Instrument | None = None) -> dict[str, float] | str:
-        """The order's change of exposure per factor (base currency), or the symbol it cannot price."""
+    def change(self, order: Order, price: Decimal | None, inst: Instrument | None = None,
+               options: list[tuple[str, float, Instrument, object]] | None = None) -> dict[str, float] | str:
+        """The order's change of exposure per factor (base currency), or the symbol it cannot price.
+        With ``options`` (a list to fill), an option leg is put there, (factor, units in the base
+        currency, instrument, its ``GreekBook`` units), for full revaluation, and counts 0 in the map."""
         out: dict[str, float] = {}
         for symbol, qty in order_legs(order):
             i = inst if inst is not None and not order.legs and inst.symbol == symbol else self.greeks.instrument(symbol)
@@ -197,6 +201,11 @@ class VarLimits:
                     return symbol
                 d = float(qty * i.multiplier * rate) * float(u.delta or 0.0) * float(u.spot or 0.0)
                 factor = i.underlying
+                if options is not None:
+                    if u.iv is None or i.strike is None or i.expiry is None or not u.spot:
+                        return symbol
+                    options.append((factor, float(qty * i.multiplier * rate), i, u))
+                    d = 0.0
             else:
                 px = price if price is not None and price > 0 and not order.legs else self.portfolio.last(symbol)
                 if px is None:
@@ -219,7 +228,9 @@ class VarLimits:
             return None
         name, money = bound
         st = self.state
-        change = self.change(order, price, inst)
+        full = lim.var_method == "full"
+        legs: list[tuple[str, float, Instrument, object]] | None = [] if full else None
+        change = self.change(order, price, inst, legs)
         if isinstance(change, str):
             return name, f"cannot work out the VaR of {change} (no price for it or its underlying), and {name} is set"
         inc = st.incremental if st is not None else None
@@ -231,6 +242,9 @@ class VarLimits:
             return name, (f"the VaR of {what} is not measured yet (its daily history is being loaded), "
                           f"and {name} is set: try again in a moment")
         assert inc is not None
+        if full and inc.full is not None:
+            assert legs is not None
+            return self._full_refusal(inc, change, legs, name, money, lim)
         method = "parametric" if lim.var_method == "parametric" else "historical"
         cached = self._before
         if cached is not None and cached[0] is inc and cached[1] == method:
@@ -247,6 +261,55 @@ class VarLimits:
             return None
         return name, (f"1-day 99% {lim.var_method} VaR would be {fmt_money(_money(after))}, beyond "
                       f"{self._limit_words(name, money, lim)}")
+
+    def _full_refusal(self, inc: IncrementalVar, change: dict[str, float], legs: list[tuple[str, float, Instrument, object]],
+                      name: str, money: Decimal, lim: RiskLimits) -> tuple[str, str] | None:
+        """Under ``var_method = "full"``: the order's P&L on each past day (linear legs: exposure x
+        returns; option legs repriced by Black-Scholes-Merton on the day's underlying move, at
+        their IV, a day closer to expiry) added to the book's cached full-revaluation P&L."""
+        cached = self._before
+        if cached is not None and cached[0] is inc and cached[1] == "full":
+            before = cached[2]
+        else:
+            before = inc.now("full", CONFIDENCE)
+            self._before = (inc, "full", before)
+        linear = [(f, d) for f, d in change.items() if d]
+        if len(linear) == 1:
+            (factor, d), = linear
+            order_pnl = d * inc.returns[:, inc.factors[factor]]
+        elif linear:
+            cols = np.array([inc.factors[f] for f, _ in linear], dtype=np.intp)
+            order_pnl = inc.returns[:, cols] @ np.array([d for _, d in linear])
+        else:
+            order_pnl = np.zeros(len(inc.returns))
+        if legs:
+            order_pnl = order_pnl + self._options_pnl(inc, legs)
+        after = inc.after_full(order_pnl, CONFIDENCE)
+        if after <= float(money) or after <= before:
+            return None
+        return name, (f"1-day 99% full-revaluation VaR (options repriced) would be {fmt_money(_money(after))}, beyond "
+                      f"{self._limit_words(name, money, lim)}")
+
+    def _options_pnl(self, inc: IncrementalVar, legs: list[tuple[str, float, Instrument, object]]) -> np.ndarray:
+        """Each option leg repriced on every past day's move of its underlying, in one vectorized call."""
+        from workstation.core.options import bsm_price, year_fraction
+
+        now = self.clock.time()
+        cols = np.array([inc.factors[f] for f, _, _, _ in legs], dtype=np.intp)
+        spot = np.array([float(u.spot) for _, _, _, u in legs])  # type: ignore[attr-defined]
+        strike = np.array([float(i.strike or 0) for _, _, i, _ in legs])
+        years = np.array([year_fraction(i.expiry, now) for _, _, i, _ in legs])  # type: ignore[arg-type]
+        vol = np.array([float(u.iv) for _, _, _, u in legs])  # type: ignore[attr-defined]
+        call = np.array([i.right is Right.CALL for _, _, i, _ in legs])
+        div = np.array([self.greeks.dividend(f) for f, _, _, _ in legs])
+        units = np.array([n for _, n, _, _ in legs])
+        rate = self.greeks.rate
+        # one call: row 0 is each leg now, the other rows each past day's move a day closer to expiry
+        spots = np.vstack([spot[None, :], spot[None, :] * np.maximum(1.0 + inc.returns[:, cols], 1e-9)])
+        t = np.empty((len(spots), 1))
+        t[0], t[1:] = 0.0, -1.0 / 365.0
+        values = bsm_price(spots, strike, np.maximum(years[None, :] + t, 0.0), rate, div, vol, call)
+        return (values[1:] - values[0]) @ units
 
     def _after_many(self, inc: IncrementalVar, change: dict[str, float], method: str) -> float:
         cols = np.array([inc.factors[f] for f in change], dtype=np.intp)
