@@ -3,7 +3,8 @@
 REST goes through ``ccxt.async_support`` and streams through ``ccxt.pro`` (the same
 exchange object does both). Quotes come from ``watch_tickers`` (binance: the full
 ``@ticker`` stream, which carries bid, ask and last), order updates from ``watch_orders``;
-an exchange without websockets (or ``websockets = false``) is polled instead.
+an exchange without websockets (or ``websockets = false``) is polled instead. Market depth
+and the tape (``DepthFeed``) are delegated to ``brokers/exchanges/depth.py``.
 
 Symbols
 -------
@@ -72,6 +73,7 @@ from brokers.base import (
 )
 from brokers.exchanges.chains import fetch_chain
 from brokers.exchanges.config import CcxtConfig, RedactingLogger, key_variables, load_keys, rewrite_urls
+from brokers.exchanges.depth import BookStreams
 from workstation.core.chain import OptionChain
 from workstation.core.clock import Clock
 from workstation.core.model import (
@@ -159,6 +161,7 @@ class CcxtBroker:
         self._random = random.Random()
         self._last_quote_at = 0.0
         self.reconnects = 0
+        self._depth = BookStreams(self)  # books and tapes (brokers/exchanges/depth.py)
 
     # ------------------------------------------------------------------ plumbing
     def attach(self, on_report, on_quote, on_state) -> None:
@@ -544,6 +547,22 @@ class CcxtBroker:
 
     def snapshot(self, symbol: str) -> Quote | None:
         return self._quotes.get(symbol)
+
+    # ------------------------------------------------------------------ depth and the tape (DepthFeed)
+    def attach_depth(self, on_book, on_trade) -> None:
+        self._depth.attach(on_book, on_trade)
+
+    async def subscribe_depth(self, symbols: list[str], levels: int = 20) -> None:
+        await self._depth.subscribe_depth(symbols, levels)
+
+    async def unsubscribe_depth(self, symbols: list[str]) -> None:
+        await self._depth.unsubscribe_depth(symbols)
+
+    async def subscribe_trades(self, symbols: list[str]) -> None:
+        await self._depth.subscribe_trades(symbols)
+
+    async def unsubscribe_trades(self, symbols: list[str]) -> None:
+        await self._depth.unsubscribe_trades(symbols)
 
     async def option_chain(self, underlying: str, expiry: date | None = None) -> OptionChain:
         """The exchange's options on an asset, with its own Greeks (brokers/exchanges/chains.py);

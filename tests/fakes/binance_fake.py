@@ -11,10 +11,18 @@ never answer. ``fail_lookups = N``: the next N ``GET /api/v3/order`` (ccxt's ``f
 the adapter's ``lookup``) answer HTTP 500 with binance's ``-1001`` internal error, so
 ``lookup`` raises ``BrokerError``. Together they make an order of unknown fate.
 
-REST: ``/api/v3/{ping,time,exchangeInfo,ticker/24hr,klines,account,order,openOrders,
+REST: ``/api/v3/{ping,time,exchangeInfo,ticker/24hr,klines,depth,account,order,openOrders,
 allOrders,myTrades}``, signed requests checked (``X-MBX-APIKEY`` and HMAC-SHA256).
-Websockets: ``/ws/<n>`` (``SUBSCRIBE`` to ``<sym>@ticker`` / ``<sym>@bookTicker``) and
-``/ws-api/v3`` (``userDataStream.subscribe.signature``, then ``executionReport`` events).
+Websockets: ``/ws/<n>`` (``SUBSCRIBE`` to ``<sym>@ticker`` / ``<sym>@bookTicker``,
+``<sym>@depth[@100ms]`` and ``<sym>@trade``) and ``/ws-api/v3``
+(``userDataStream.subscribe.signature``, then ``executionReport`` events).
+
+Depth and trades: each market has a ``FakeBook`` (``books``, built around its quote on first
+use, or set by ``set_book``). ``GET /api/v3/depth`` answers its best ``limit`` levels with
+``lastUpdateId``; ``update_book`` changes levels (size 0 removes) and pushes one
+``depthUpdate`` with binance's ``U``/``u`` update ids (one id per level changed), or, with
+``lost=True``, changes the book without telling anyone (a gap the client must notice).
+``print_trade`` pushes a ``trade`` event (``m``: the buyer was the maker, i.e. a seller took).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -113,6 +122,20 @@ class OptionMarket:
 
 
 @dataclass
+class FakeBook:
+    """One market's order book: price -> size each side, and binance's update id."""
+
+    bids: dict[Decimal, Decimal] = field(default_factory=dict)
+    asks: dict[Decimal, Decimal] = field(default_factory=dict)
+    update_id: int = 1000
+
+    def levels(self, side: str, limit: int | None = None) -> list[tuple[Decimal, Decimal]]:
+        book = self.bids if side == "bid" else self.asks
+        prices = sorted(book, reverse=side == "bid")[:limit]
+        return [(p, book[p]) for p in prices]
+
+
+@dataclass
 class BinanceFake:
     api_key: str = "fake-key"
     secret: str = "fake-secret"
@@ -151,6 +174,7 @@ class BinanceFake:
         self.port = 0
         self._ticker: asyncio.Task[None] | None = None
         self.options: dict[str, OptionMarket] = {}  # binance options (eapi), by symbol: list_option
+        self.books: dict[str, FakeBook] = {}  # by market id: book_of
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> BinanceFake:
@@ -233,7 +257,7 @@ class BinanceFake:
         raw = body or request.query_string
         params = dict(parse_qsl(raw, keep_blank_values=True))
         self.requests.append((request.method, path, params))
-        public = {"ping": self._ping, "time": self._time, "exchangeInfo": self._exchange_info, "ticker/24hr": self._ticker24, "klines": self._klines}
+        public = {"ping": self._ping, "time": self._time, "exchangeInfo": self._exchange_info, "ticker/24hr": self._ticker24, "klines": self._klines, "depth": self._depth}
         if path in public:
             return web.json_response(public[path](params))
         if request.headers.get("X-MBX-APIKEY") != self.api_key:
@@ -369,6 +393,15 @@ class BinanceFake:
             "openPrice": s(m.open), "highPrice": s(max(m.open, m.last)), "lowPrice": s(min(m.open, m.last)),
             "volume": "1234.50000000", "quoteVolume": "74000000.00000000", "openTime": self._now - 86_400_000,
             "closeTime": self._now, "firstId": 1, "lastId": 2, "count": 2,
+        }
+
+    def _depth(self, p: dict[str, str]) -> dict[str, Any]:
+        book = self.book_of(p["symbol"])
+        limit = min(int(p.get("limit", 100)), 5000)
+        return {
+            "lastUpdateId": book.update_id,
+            "bids": [[s(px), s(q)] for px, q in book.levels("bid", limit)],
+            "asks": [[s(px), s(q)] for px, q in book.levels("ask", limit)],
         }
 
     def _ticker24(self, p: dict[str, str]) -> Any:
@@ -614,7 +647,86 @@ class BinanceFake:
                 self._public.pop(ws, None)
         return sent
 
+    async def _push_public(self, stream_names: tuple[str, ...], event: dict[str, Any]) -> int:
+        """Send ``event`` to every public socket subscribed to one of ``stream_names``."""
+        if self.muted or self.hung:
+            return 0
+        sent = 0
+        for ws, streams in list(self._public.items()):
+            if any(n in streams for n in stream_names):
+                try:
+                    await ws.send_json(event)
+                    sent += 1
+                except ConnectionError:
+                    self._public.pop(ws, None)
+        return sent
+
     # ------------------------------------------------------------------ test controls
+    def book_of(self, symbol: str) -> FakeBook:
+        """The market's book: five levels each side around its quote until a test sets one."""
+        book = self.books.get(symbol)
+        if book is None:
+            m = self.markets[symbol]
+            tick = Decimal(m.tick)
+            book = FakeBook(
+                bids={m.bid - i * tick: Decimal(i + 1) for i in range(5)},
+                asks={m.ask + i * tick: Decimal(i + 1) for i in range(5)},
+            )
+            self.books[symbol] = book
+        return book
+
+    def set_book(self, symbol: str, bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> None:
+        """Replace the book quietly (before a client subscribes: its snapshot shows it)."""
+        def put() -> None:
+            book = self.book_of(symbol)
+            book.bids = {Decimal(px): Decimal(q) for px, q in bids}
+            book.asks = {Decimal(px): Decimal(q) for px, q in asks}
+            book.update_id += 1
+
+        self.call(put)
+
+    def update_book(self, symbol: str, bids: Sequence[tuple[str, str]] = (), asks: Sequence[tuple[str, str]] = (), lost: bool = False) -> int:
+        """Change levels (size "0" removes) and push them as one ``depthUpdate``; how many
+        sockets got it (0 with ``lost=True``: the update never leaves the venue)."""
+        async def update() -> int:
+            book = self.book_of(symbol)
+            first = book.update_id + 1
+            for side, rows in ((book.bids, bids), (book.asks, asks)):
+                for px, q in rows:
+                    if Decimal(q) == 0:
+                        side.pop(Decimal(px), None)
+                    else:
+                        side[Decimal(px)] = Decimal(q)
+            book.update_id += max(1, len(bids) + len(asks))
+            if lost:
+                return 0
+            key = symbol.lower()
+            return await self._push_public((f"{key}@depth", f"{key}@depth@100ms"), {
+                "e": "depthUpdate", "E": self._tick(), "s": symbol, "U": first, "u": book.update_id,
+                "b": [[s(Decimal(px)), s(Decimal(q))] for px, q in bids], "a": [[s(Decimal(px)), s(Decimal(q))] for px, q in asks],
+            })
+
+        return self.call(update)
+
+    def print_trade(self, symbol: str, price: str, qty: str, aggressor: str = "buy") -> int:
+        """A trade on the public tape (``aggressor`` "buy" lifted the offer, "sell" hit the bid)."""
+        async def push() -> int:
+            now = self._tick()
+            key = symbol.lower()
+            return await self._push_public((f"{key}@trade",), {
+                "e": "trade", "E": now, "s": symbol, "t": next(self._trade_ids), "p": s(Decimal(price)), "q": s(Decimal(qty)),
+                "T": now, "m": aggressor == "sell", "M": True,
+            })
+
+        return self.call(push)
+
+    def subscribed(self, stream: str) -> int:
+        """How many public sockets are subscribed to ``stream`` (e.g. ``btcusdt@trade``)."""
+        async def count() -> int:
+            return sum(1 for streams in self._public.values() if stream in streams)
+
+        return self.call(count)
+
     def order_by_cid(self, cid: str) -> FakeOrder:
         return next(o for o in self.orders.values() if o.cid == cid)
 
