@@ -176,6 +176,8 @@ def test_sectors_with_no_room_become_one_more_tile() -> None:
 def test_bad_input_is_refused_with_a_reason() -> None:
     with pytest.raises(ValueError, match="positive"):
         layout({"A": [("X", 0.0)]}, 10, 10)
+    with pytest.raises(ValueError, match="finite"):
+        layout({"A": [("X", float("inf"))]}, 10, 10)
     with pytest.raises(ValueError, match="twice"):
         layout({"A": [("X", 1.0)], "B": [("X", 2.0)]}, 10, 10)
     assert layout({}, 10, 10).tiles == ()

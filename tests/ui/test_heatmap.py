@@ -180,6 +180,18 @@ async def test_no_positions_is_one_quiet_line() -> None:
         assert heatmap.selected == "AAPL"
 
 
+async def test_figures_the_model_could_not_measure_change_nothing_else() -> None:
+    odd = TILES + [tile("NAN", "Technology", float("nan"), 1.0), tile("INF", "Technology", float("inf"), 1.0),
+                   tile("FLAT", "Technology", 0.0, 1.0), tile("QQQ", "Technology", 9_000.0, float("nan"))]
+    app = HeatmapApp(tiles=odd)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(pilot)
+        heatmap = app.query_one(Heatmap)
+        text = screen_text(app)
+        assert "AAPL" in text and "QQQ" in text and "nan%" not in text and "inf" not in text
+        assert not {"NAN", "INF", "FLAT"} & set(heatmap.symbols)
+
+
 async def test_small_positions_fold_into_a_more_tile_rather_than_vanish() -> None:
     many = [tile("BIG", "Technology", 1_000_000.0, 1.0)] + [tile(f"S{i:02d}", "Technology", 1_000.0, -1.0) for i in range(40)]
     app = HeatmapApp(tiles=many)
@@ -204,6 +216,7 @@ def test_labels_read_without_colour() -> None:
     assert tile_lines(unknown, 0, 9, 1, "USD") == ["PLTR —"]
     assert tile_lines(None, 7, 9, 1, "USD") == ["+7 more"] and tile_lines(None, 7, 3, 1, "USD") == ["+7"]
     assert [band(p) for p in (-3.0, -1.0, -0.2, 0.0, 0.5, 1.0, 2.5, None)] == [0, 1, 2, 2, 2, 3, 4, None]
+    assert band(float("nan")) is None and tile_lines(tile("X", "T", 1.0, float("nan")), 0, 9, 1, "USD") == ["X — $1"]
     assert compact_money(-950.0, "EUR") == "€950" and compact_money(2.5e9, "CHF") == "2.5B CHF"
 
 

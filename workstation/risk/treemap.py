@@ -18,6 +18,7 @@ Pure Python, no Textual (the Risk screen's heatmap and any other face use it).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -181,8 +182,8 @@ def layout(
     members: dict[str, list[tuple[str, float]]] = {}
     for name, pairs in groups.items():
         for key, wt in pairs:
-            if not wt > 0:
-                raise ValueError(f"the weight of {key} must be positive, got {wt}")
+            if not (wt > 0 and math.isfinite(wt)):
+                raise ValueError(f"the weight of {key} must be positive and finite, got {wt}")
             if key in seen:
                 raise ValueError(f"{key} is given twice")
             seen.add(key)

@@ -25,6 +25,7 @@ and theme, so a repaint only hands back cached strips.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -50,7 +51,7 @@ _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
 def band(pct: float | None) -> int | None:
     """The colour band of a day P&L %: 0 (below -2%) … 4 (above +2%); None when unknown."""
-    if pct is None:
+    if pct is None or not math.isfinite(pct):
         return None
     return sum(1 for edge in BANDS if pct > edge) if pct >= 0 else sum(1 for edge in BANDS if pct >= edge)
 
@@ -69,7 +70,7 @@ def compact_money(value: float, currency: str = "USD") -> str:
 
 
 def _pct(pct: float | None) -> str:
-    if pct is None:
+    if pct is None or not math.isfinite(pct):
         return "—"
     text = f"{pct:+.1f}%"
     return "+0.0%" if text == "-0.0%" else text
@@ -164,7 +165,7 @@ class Heatmap(Widget, can_focus=True):
 
     def show(self, tiles: Sequence[HeatTile], base_currency: str) -> None:
         """Draw these positions; the selected symbol stays selected while it is still here."""
-        self._by_symbol = {t.symbol: t for t in tiles if t.exposure == t.exposure and t.exposure != 0.0}
+        self._by_symbol = {t.symbol: t for t in tiles if math.isfinite(t.exposure) and t.exposure != 0.0}
         self._tiles = list(self._by_symbol.values())
         self._currency = base_currency
         self._data_generation += 1
