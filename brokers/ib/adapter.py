@@ -18,6 +18,10 @@ market data again, and reports ``connected``; the session then resynchronises
 IB) shows as ``reconnecting``; 1101/1102 (restored) as ``connected``. Farm status
 messages (2104, 2106, 2158) are logged quietly and alarm nobody.
 
+Market depth (``reqMktDepth``) and tick-by-tick trades (``reqTickByTickData``) are the
+``DepthFeed`` half, in depth.py; the adapter hands it the IB client and asks it to request
+again after a reconnect.
+
 A submit whose acknowledgement does not arrive raises ``BrokerTimeout``; the order
 manager then asks ``lookup`` (by ``orderRef``) instead of sending the order again.
 
@@ -42,6 +46,7 @@ from ib_async import IB, Contract, ExecutionFilter, Trade
 from ib_async import Order as IBOrder
 
 from brokers.base import (
+    BookSink,
     BrokerAccepted,
     BrokerCanceled,
     BrokerError,
@@ -55,6 +60,7 @@ from brokers.base import (
     QuoteSink,
     ReportSink,
     StateSink,
+    TradeSink,
     average,
     redact,
     redact_report,
@@ -62,6 +68,7 @@ from brokers.base import (
 from brokers.ib.chains import fetch_chain
 from brokers.ib.combos import bag_contract, is_bag
 from brokers.ib.contracts import contract_for, decimal_of, instrument_from_details, multiplier_of, order_contract, symbol_for
+from brokers.ib.depth import IBDepth
 from workstation.core.chain import OptionChain
 from workstation.core.clock import Clock
 from workstation.core.config import ConfigError, Profile
@@ -118,9 +125,10 @@ class IBConfig:
     first_quote_wait: float = 1.5  # subscribe waits this long at most for the first quotes
     heartbeat: float = 30.0  # ask TWS the time when this many seconds pass; 0 turns the check off
     heartbeat_timeout: float = 10.0  # no answer by then: the socket is stale, drop it and reconnect
+    depth_wait: float = 1.0  # subscribe_depth/_trades wait this long at most for the first rows or IB's refusal
 
     TIMINGS = ("connect_timeout", "request_timeout", "submit_timeout", "commission_wait", "backoff_initial",
-               "backoff_max", "first_quote_wait", "heartbeat", "heartbeat_timeout")
+               "backoff_max", "first_quote_wait", "heartbeat", "heartbeat_timeout", "depth_wait")
     OPTIONS = ("host", "port", "client_id", "account", "gateway", "market_data", *TIMINGS)
 
     @classmethod
@@ -193,6 +201,8 @@ class IBBroker:
         ib.errorEvent += self._on_error
         ib.pendingTickersEvent += self._on_tickers
         ib.disconnectedEvent += self._on_disconnected
+        self._depth = IBDepth(ib, clock, resolve=self._contract, online=self._online, quote_of=self._quotes.get,
+                              answer_wait=lambda: self.config.depth_wait)
 
     # ------------------------------------------------------------------ sinks and state
     def attach(self, on_report: ReportSink, on_quote: QuoteSink, on_state: StateSink) -> None:
@@ -296,6 +306,7 @@ class IBBroker:
         self._tickers.clear()
         for symbol in self._wanted:
             self._request_market_data(symbol)
+        self._depth.request_again()
         if self._ready is not None:
             self._ready.set()
         if self.config.heartbeat > 0:
@@ -409,6 +420,7 @@ class IBBroker:
                 self._tickers.clear()
                 for symbol in self._wanted:
                     self._request_market_data(symbol)
+                self._depth.request_again()
             what = "market data requested again" if lost else "data kept"
             self._emit_state("connected", f"TWS at {self.where} reconnected to IB ({code}, {what}); {self._connected_detail()}")
         elif code == 1300:
@@ -508,6 +520,22 @@ class IBBroker:
 
     def snapshot(self, symbol: str) -> Quote | None:
         return self._quotes.get(symbol)
+
+    # ------------------------------------------------------------------ depth and the tape (brokers/ib/depth.py)
+    def attach_depth(self, on_book: BookSink, on_trade: TradeSink) -> None:
+        self._depth.attach(on_book, on_trade)
+
+    async def subscribe_depth(self, symbols: list[str], levels: int = 20) -> None:
+        await self._depth.subscribe_depth(symbols, levels)
+
+    async def unsubscribe_depth(self, symbols: list[str]) -> None:
+        await self._depth.unsubscribe_depth(symbols)
+
+    async def subscribe_trades(self, symbols: list[str]) -> None:
+        await self._depth.subscribe_trades(symbols)
+
+    async def unsubscribe_trades(self, symbols: list[str]) -> None:
+        await self._depth.unsubscribe_trades(symbols)
 
     async def option_chain(self, underlying: str, expiry: date | None = None) -> OptionChain:
         """Listed expiries (``reqSecDefOptParams``) and one expiry's contracts with TWS's Greeks (brokers/ib/chains.py)."""

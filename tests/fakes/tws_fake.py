@@ -7,7 +7,10 @@ executions, each with its End message), contract details, market data ticks, ord
 (placeOrder answered by openOrder/orderStatus; fills as execDetails + commissionReport),
 BAG (combo) orders with their comboLegs (filled atomically by ``fill_combo``: one execDetails
 and commission report per leg, then the BAG's own execDetails, as TWS reports combos),
-cancels, executions, positions and account values.
+cancels, executions, positions and account values; market depth (reqMktDepth answered with
+its book's rows as updateMktDepth/updateMktDepthL2 inserts, then whatever ``depth`` scripts;
+more than ``depth_limit`` subscriptions get error 309) and tick-by-tick AllLast trades
+(``push_trade``), each with its cancel.
 
 State is inspectable (``orders``, ``executions``, ``positions``, ``requests``) and tests
 steer it: ``fill``, ``reject_next``, ``push_quote``, ``push_error``, ``drop``,
@@ -162,6 +165,8 @@ class _Client:
     client_id: int = -1
     market_data_type: int = 1
     tickers: dict[int, int] = field(default_factory=dict)  # reqId -> conId
+    depth: dict[int, tuple[int, bool]] = field(default_factory=dict)  # reqMktDepth: reqId -> (conId, isSmartDepth)
+    tick_by_tick: dict[int, int] = field(default_factory=dict)  # reqTickByTickData AllLast: reqId -> conId
     account_updates: bool = False
     muted: bool = False
 
@@ -199,6 +204,8 @@ class FakeTWS:
         self.quotes: dict[int, dict[str, float]] = {}
         self.greeks: dict[int, dict[str, float]] = {}  # conId -> model option computation (tick 13), see set_greeks
         self.open_interest: dict[int, float] = {}  # conId -> open interest, sent for generic tick 101
+        self.books: dict[int, tuple[list[tuple[float, float, str]], list[tuple[float, float, str]]]] = {}  # conId -> (bid rows, ask rows)
+        self.depth_limit = 3  # simultaneous reqMktDepth TWS allows (beyond: error 309)
         self.requests: list[list[str]] = []
         self.versions: list[int] = []  # negotiated server versions, one per connection
         self.connections = 0
@@ -315,6 +322,51 @@ class FakeTWS:
     def push_error(self, code: int, message: str, req_id: int = -1) -> None:
         for client in self._clients:
             self._error(client, req_id, code, message)
+
+    # ------------------------------------------------------------------ market depth and tick-by-tick trades
+    def set_book(self, con_id: int, bids: list[tuple[float, float]], asks: list[tuple[float, float]], mm: str = "NSDQ") -> None:
+        """The rows a depth request gets first (best first), sent as inserts at positions 0, 1, ..."""
+        self.books[con_id] = ([(p, s, mm) for p, s in bids], [(p, s, mm) for p, s in asks])
+
+    def depth(self, con_id: int, side: str, operation: str, position: int, price: float = 0.0, size: float = 0.0,
+              mm: str = "NSDQ") -> None:
+        """Change one row as TWS does (``side`` "bid"/"ask"; ``operation`` "insert" shifts the rows from
+        ``position`` down, "update" overwrites, "delete" removes and shifts up) and send it to every
+        depth subscriber: updateMktDepthL2 (13) for a SMART depth request, updateMktDepth (12) otherwise."""
+        rows = self.books.setdefault(con_id, ([], []))[0 if side == "bid" else 1]
+        op = {"insert": 0, "update": 1, "delete": 2}[operation]
+        if op == 0:
+            rows.insert(position, (price, size, mm))
+        elif op == 1:
+            rows[position] = (price, size, mm)
+        else:
+            price, size, mm = rows.pop(position)
+        for client in self._clients:
+            for req_id, (cid, smart) in client.depth.items():
+                if cid == con_id:
+                    self._send_depth_row(client, req_id, smart, position, op, side == "bid", price, size, mm)
+
+    def book_levels(self, con_id: int) -> tuple[dict[float, float], dict[float, float]]:
+        """The fake's book by price (rows at one price summed, empty rows left out): (bids, asks)."""
+        out: tuple[dict[float, float], dict[float, float]] = ({}, {})
+        for levels, rows in zip(out, self.books.get(con_id, ([], []))):
+            for price, size, _ in rows:
+                if size > 0:
+                    levels[price] = levels.get(price, 0.0) + size
+        return out
+
+    def push_trade(self, con_id: int, price: float, size: float, *, exchange: str = "NYSE", conditions: str = "") -> None:
+        """A trade on the tape: tickByTick AllLast (99) to every tick-by-tick subscriber of the contract."""
+        for client in self._clients:
+            for req_id, cid in client.tick_by_tick.items():
+                if cid == con_id:
+                    self._send(client, [99, req_id, 2, int(time.time()), _num(price), _num(size), 0, exchange, conditions])
+
+    def depth_subscriptions(self) -> int:
+        return sum(len(c.depth) for c in self._clients)
+
+    def trade_subscriptions(self) -> int:
+        return sum(len(c.tick_by_tick) for c in self._clients)
 
     def mute(self) -> None:
         """Current connections stay open but answer nothing (a hung TWS); new ones are served."""
@@ -723,6 +775,53 @@ class FakeTWS:
 
     def _on_2(self, client: _Client, f: list[str]) -> None:
         client.tickers.pop(int(f[2]), None)
+
+    def _contract_of(self, client: _Client, req_id: int, wire: list[str]) -> FakeContract | None:
+        matches = [c for c in self.contracts if _matches(c, wire)]
+        if not matches:
+            self._error(client, req_id, 200, "No security definition has been found for the request")
+            return None
+        return matches[0]
+
+    # reqMktDepth: [10, 5, reqId, contract(12), numRows, isSmartDepth, mktDepthOptions]
+    def _on_10(self, client: _Client, f: list[str]) -> None:
+        req_id = int(f[2])
+        c = self._contract_of(client, req_id, f[3:15])
+        if c is None:
+            return
+        if self.depth_subscriptions() >= self.depth_limit:
+            self._error(client, req_id, 309, f"Max number ({self.depth_limit}) of market depth requests has been reached")
+            return
+        smart = f[16] == "1"
+        client.depth[req_id] = (c.con_id, smart)
+        rows = int(f[15] or 0)
+        bids, asks = self.books.get(c.con_id, ([], []))
+        for is_bid, side in ((True, bids), (False, asks)):
+            for position, (price, size, mm) in enumerate(side[:rows]):
+                self._send_depth_row(client, req_id, smart, position, 0, is_bid, price, size, mm)
+
+    def _send_depth_row(self, client: _Client, req_id: int, smart: bool, position: int, op: int, bid: bool,
+                        price: float, size: float, mm: str) -> None:
+        side = 1 if bid else 0
+        if smart:
+            self._send(client, [13, 1, req_id, position, mm, op, side, _num(price), _num(size), 1])
+        else:
+            self._send(client, [12, 1, req_id, position, op, side, _num(price), _num(size)])
+
+    # cancelMktDepth: [11, 1, reqId, isSmartDepth]
+    def _on_11(self, client: _Client, f: list[str]) -> None:
+        client.depth.pop(int(f[2]), None)
+
+    # reqTickByTickData: [97, reqId, contract(12), tickType, numberOfTicks, ignoreSize]
+    def _on_97(self, client: _Client, f: list[str]) -> None:
+        req_id = int(f[1])
+        c = self._contract_of(client, req_id, f[2:14])
+        if c is not None and f[14] in ("Last", "AllLast"):
+            client.tick_by_tick[req_id] = c.con_id
+
+    # cancelTickByTickData: [98, reqId]
+    def _on_98(self, client: _Client, f: list[str]) -> None:
+        client.tick_by_tick.pop(int(f[1]), None)
 
     def _send_ticks(self, client: _Client, req_id: int, q: dict[str, float]) -> None:
         if "bid" in q:
