@@ -178,3 +178,24 @@ def test_diffing_a_20_level_book_is_cheap():
     assert all(book.apply(m) for m in out)
     assert book.levels("bid") == tuple(BookLevel(p, s) for p, s in books[-1]["bids"])
     assert per_update < 200, f"{per_update:.1f} µs per update"
+
+
+async def test_without_websockets_the_book_and_tape_are_polled(fake, keys):  # noqa: F811
+    broker = CcxtBroker(CcxtConfig(**profile_options(fake, websockets=False, poll_seconds=0.05)), LiveClock())
+    await broker.connect()
+    feed = Feed(broker)
+    try:
+        fake.set_book("BTCUSDT", BIDS, ASKS)
+        await broker.subscribe_depth(["BTC/USDT"])
+        await broker.subscribe_trades(["BTC/USDT"])
+        await until(lambda: feed.books, what="the first polled book")
+        fake.update_book("BTCUSDT", bids=[("60000.50", "3")], asks=[("60001.00", "0")])
+        fake.print_trade("BTCUSDT", "60000.50", "0.4", aggressor="sell")
+        await until(lambda: feed.book.best_ask == 60002.0 and feed.trades, what="the change and the print")
+        assert rebuilt(feed) == (fake_side(fake, "bid"), fake_side(fake, "ask"))
+        assert [type(m) for m in feed.books[:2]] == [BookSnapshot, BookDelta]
+        await asyncio.sleep(0.2)  # polled again: the same trade is not printed twice
+        assert [(t.price, t.size, t.aggressor) for t in feed.trades] == [(60000.5, 0.4, "sell")]
+        assert fake.ws_connections == 0
+    finally:
+        await broker.close()

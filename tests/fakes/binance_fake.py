@@ -22,7 +22,8 @@ use, or set by ``set_book``). ``GET /api/v3/depth`` answers its best ``limit`` l
 ``lastUpdateId``; ``update_book`` changes levels (size 0 removes) and pushes one
 ``depthUpdate`` with binance's ``U``/``u`` update ids (one id per level changed), or, with
 ``lost=True``, changes the book without telling anyone (a gap the client must notice).
-``print_trade`` pushes a ``trade`` event (``m``: the buyer was the maker, i.e. a seller took).
+``print_trade`` pushes a ``trade`` event (``m``: the buyer was the maker, i.e. a seller took)
+and keeps it in ``tape`` for ``GET /api/v3/aggTrades`` (``startTime``/``endTime``).
 """
 
 from __future__ import annotations
@@ -175,6 +176,7 @@ class BinanceFake:
         self._ticker: asyncio.Task[None] | None = None
         self.options: dict[str, OptionMarket] = {}  # binance options (eapi), by symbol: list_option
         self.books: dict[str, FakeBook] = {}  # by market id: book_of
+        self.tape: list[dict[str, Any]] = []  # public trades printed (print_trade), for GET aggTrades
 
     # ------------------------------------------------------------------ life cycle
     def start(self) -> BinanceFake:
@@ -257,7 +259,7 @@ class BinanceFake:
         raw = body or request.query_string
         params = dict(parse_qsl(raw, keep_blank_values=True))
         self.requests.append((request.method, path, params))
-        public = {"ping": self._ping, "time": self._time, "exchangeInfo": self._exchange_info, "ticker/24hr": self._ticker24, "klines": self._klines, "depth": self._depth}
+        public = {"ping": self._ping, "time": self._time, "exchangeInfo": self._exchange_info, "ticker/24hr": self._ticker24, "klines": self._klines, "depth": self._depth, "aggTrades": self._agg_trades}
         if path in public:
             return web.json_response(public[path](params))
         if request.headers.get("X-MBX-APIKEY") != self.api_key:
@@ -403,6 +405,11 @@ class BinanceFake:
             "bids": [[s(px), s(q)] for px, q in book.levels("bid", limit)],
             "asks": [[s(px), s(q)] for px, q in book.levels("ask", limit)],
         }
+
+    def _agg_trades(self, p: dict[str, str]) -> list[dict[str, Any]]:
+        lo, hi = int(p.get("startTime", 0)), int(p.get("endTime", 1 << 62))
+        rows = [r for r in self.tape if r["s"] == p["symbol"] and lo <= r["T"] <= hi]
+        return [{"a": r["t"], "p": r["p"], "q": r["q"], "f": r["t"], "l": r["t"], "T": r["T"], "m": r["m"], "M": True} for r in rows][-int(p.get("limit", 500)):]
 
     def _ticker24(self, p: dict[str, str]) -> Any:
         if "symbol" in p:
@@ -713,10 +720,12 @@ class BinanceFake:
         async def push() -> int:
             now = self._tick()
             key = symbol.lower()
-            return await self._push_public((f"{key}@trade",), {
+            event = {
                 "e": "trade", "E": now, "s": symbol, "t": next(self._trade_ids), "p": s(Decimal(price)), "q": s(Decimal(qty)),
                 "T": now, "m": aggressor == "sell", "M": True,
-            })
+            }
+            self.tape.append(event)
+            return await self._push_public((f"{key}@trade",), event)
 
         return self.call(push)
 
