@@ -236,7 +236,7 @@ class IBDepth:
             await asyncio.wait(pending, timeout=wait)
         refused = []
         for item in waiting:
-            fut = item.answered
+            fut, item.answered = item.answered, None  # the wait is over: a later refusal is logged
             if fut is not None and fut.done() and fut.result():
                 refused.append(f"{item.symbol}: {fut.result()}")
         if refused:

@@ -185,3 +185,17 @@ async def test_a_reconnect_requests_depth_again_and_starts_with_a_snapshot():
         fake.push_trade(AAPL, 100.1, 3)
         await until(lambda: trades, what="a print after the reconnect")
         assert trades[0].aggressor == "buy"
+
+
+async def test_a_refusal_after_the_wait_drops_the_symbol_so_watching_it_again_asks_again(caplog):
+    fake = FakeTWS()
+    fake.depth_limit = 0
+    fake.set_book(AAPL, bids=[(100.0, 5)], asks=[(100.1, 7)])
+    async with connected(fake, depth_wait=0.0) as (broker, fake, books, _):
+        await broker.subscribe_depth(["AAPL"])  # returns at once; the 309 comes after
+        await until(lambda: "309" in caplog.text, what="the refusal logged")
+        assert "AAPL: IB allows no more market depth subscriptions" in caplog.text
+        fake.depth_limit = 1
+        await broker.subscribe_depth(["AAPL"])
+        await until(lambda: books, what="the book on the second request")
+        assert sum(r[0] == "10" for r in fake.requests) == 2
