@@ -38,7 +38,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from workstation.risk.report_doc import HeatTile
-from workstation.risk.treemap import MORE_GROUP, Layout, Tile, layout
+from workstation.risk.treemap import MORE_GROUP, Layout, layout
 
 __all__ = ["BANDS", "Heatmap", "band", "compact_money", "tile_lines"]
 
