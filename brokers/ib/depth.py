@@ -198,24 +198,25 @@ class IBDepth:
 
     def request_again(self) -> None:
         """After a reconnect (or TWS's 1101, data lost): ask for every book and tape again; each
-        book restarts with a snapshot."""
+        book restarts with a snapshot. Nobody waits: a refusal now is logged."""
+        self._by_ticker.clear()  # a new connection has new tickers
+        self._depth_ids.clear()
+        self._tape_ids.clear()
         for book in self._books.values():
-            self._depth_ids.pop(book.req_id, None)
-            self._request_depth(book)
+            self._request_depth(book, wait=False)
         for tape in self._tapes.values():
-            self._tape_ids.pop(tape.req_id, None)
-            self._request_trades(tape)
+            self._request_trades(tape, wait=False)
 
-    def _request_depth(self, book: _Depth) -> None:
+    def _request_depth(self, book: _Depth, wait: bool = True) -> None:
         book.bids, book.asks, book.fresh = RowBook(), RowBook(), True
-        book.answered = asyncio.get_running_loop().create_future()
+        book.answered = asyncio.get_running_loop().create_future() if wait else None
         ticker = self._ib.reqMktDepth(book.contract, numRows=book.levels, isSmartDepth=book.smart)
         book.req_id = self._ib.wrapper.ticker2ReqId["mktDepth"].get(ticker, 0)
         self._depth_ids[book.req_id] = book.symbol
         self._by_ticker[id(ticker)] = book.symbol
 
-    def _request_trades(self, tape: _Tape) -> None:
-        tape.answered = asyncio.get_running_loop().create_future()
+    def _request_trades(self, tape: _Tape, wait: bool = True) -> None:
+        tape.answered = asyncio.get_running_loop().create_future() if wait else None
         ticker = self._ib.reqTickByTickData(tape.contract, "AllLast")
         tape.req_id = self._ib.wrapper.ticker2ReqId["AllLast"].get(ticker, 0)
         self._tape_ids[tape.req_id] = tape.symbol
