@@ -313,17 +313,26 @@ class Heatmap(Widget, can_focus=True):
             share = f"{g.name} {g.weight / total * 100:.0f}%"
             label = next((t for t in (f"{share} {compact_money(g.weight, self._currency)}", share) if len(t) <= g.w - 1), g.name)
             rows[g.y].append((g.x, (label[: g.w - 1]).ljust(g.w), header_style))
-        selected_style = Style(reverse=True, bold=True)
+        cursor = Style(reverse=True, bold=True) if self.has_focus else Style(bold=True, underline=True)
+        looks: dict[tuple[str, bool], tuple[Style, Style]] = {}  # (role, selected) -> (first line, the rest)
+        blanks: dict[int, str] = {}
         for c in cells:
-            style = base + self._role_style(palette, c.role)
-            if c.symbol is not None and c.symbol == self._selected:
-                style = style + selected_style if self.has_focus else style + Style(bold=True, underline=True)
-            gap = base
+            if c.w <= 0 or c.h <= 0:
+                continue
+            selected = c.symbol is not None and c.symbol == self._selected
+            look = looks.get((c.role, selected))
+            if look is None:
+                style = base + self._role_style(palette, c.role)
+                if selected:
+                    style = style + cursor
+                look = looks[(c.role, selected)] = (style + _BOLD, style)
+            inner = c.w - 1
             for dy in range(c.h):
                 text = c.lines[dy] if dy < len(c.lines) else ""
-                body = text[: c.w - 1].ljust(c.w - 1) if c.w > 1 else ""
-                rows[c.y + dy].append((c.x, body, style + _BOLD if dy == 0 else style))
-                rows[c.y + dy].append((c.x + len(body), " " * (c.w - len(body)), gap))
+                row = rows[c.y + dy]
+                if inner > 0:
+                    row.append((c.x, text.ljust(inner) if text else blanks.setdefault(inner, " " * inner), look[0] if dy == 0 else look[1]))
+                row.append((c.x + max(inner, 0), " ", base))  # the gap that parts it from its right neighbour
         strips = []
         for row in rows:
             row.sort(key=lambda r: r[0])
