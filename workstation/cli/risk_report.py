@@ -143,7 +143,7 @@ def print_report(report: Any, wide: bool = False) -> None:
         Col("Scenario"), Col("P&L", right=True), Col("% equity", right=True), Col("Worst positions", 1, wrap=True),
     ], [
         [escape(s.scenario), _money(s.pnl) if s.measured else "-", _pct(s.pnl_pct),
-         escape(", ".join(f"{w.symbol} {_money(w.pnl)}" for w in s.worst[:3]) or ("-" if s.measured else s.notes[0]))]
+         escape(", ".join(f"{w.symbol} {_money(w.pnl)}" for w in s.worst[:3]) or ("-" if s.measured else "not measured: no bars in the window"))]
         for s in report.stress
     ], wide), wide)
     for s in report.stress:
