@@ -32,6 +32,7 @@ from alpaca.trading.requests import ReplaceOrderRequest
 
 from brokers.alpaca.chains import fetch_chain, option_data_client
 from brokers.alpaca.combos import MlegBook, mleg_request, option_instrument
+from brokers.alpaca.depth import AlpacaDepth, depth_symbols, trade_symbols
 from brokers.alpaca.keys import KEY_VAR, SECRET_VAR, find_keys
 from brokers.alpaca.streams import Backoff, Link, ListeningTradingStream, RateLimiter
 from brokers.alpaca.translate import (
@@ -54,6 +55,7 @@ from brokers.alpaca.translate import (
     to_float,
 )
 from brokers.base import (
+    BookSink,
     BrokerAccepted,
     BrokerError,
     BrokerFill,
@@ -65,6 +67,7 @@ from brokers.base import (
     QuoteSink,
     ReportSink,
     StateSink,
+    TradeSink,
     average,
     redact,
     redact_report,
@@ -122,6 +125,7 @@ class AlpacaBroker:
         self._symbol_of: dict[str, str] = {}  # alpaca order id -> our symbol (activities say BTCUSD)
         self._oco_waiting: dict[str, tuple[Order, asyncio.Future[None]]] = {}
         self._mleg = MlegBook(self._client_of, self._symbol_of)  # our spreads' leg orders
+        self._depth = AlpacaDepth(clock)  # books and tapes (brokers/alpaca/depth.py)
         self._state = ""
         self._detail = ""
         self._closing = False
@@ -280,8 +284,10 @@ class AlpacaBroker:
         else:
             stream = CryptoDataStream(key, secret, raw_data=True, url_override=self.crypto_stream_url, websocket_params=params, data_timeout=self.stale_after)
         symbols = sorted(self._subs[kind])
-        stream.subscribe_quotes(self._on_data, *symbols)
-        stream.subscribe_trades(self._on_data, *symbols)
+        if symbols:
+            stream.subscribe_quotes(self._on_data, *symbols)
+            stream.subscribe_trades(self._on_data, *symbols)
+        self._depth.register(stream, kind, self._on_data)
         try:
             await asyncio.wait_for(stream._start_ws(), self.connect_timeout)
             await stream._send_subscribe_msg()
@@ -311,6 +317,10 @@ class AlpacaBroker:
         symbol = msg.get("S")
         if not symbol:
             return
+        if msg.get("T") == "t" and self._depth.taped(symbol):
+            self._depth.trade(msg)
+        if symbol not in self._subs["stocks"] and symbol not in self._subs["crypto"]:
+            return  # on the tape only
         prev = self._quotes.get(symbol)
         ts = parse_time(msg.get("t")) or self.clock.time()
         if msg.get("T") == "q":
@@ -377,9 +387,10 @@ class AlpacaBroker:
             link = self._links.get(kind)
             if link is not None and link.stream is not None and gone and link.state == "up":
                 for channel in ("quotes", "trades"):
-                    for s in gone:
+                    drop = sorted(s for s in gone if channel == "quotes" or s not in self._depth.tapes[kind])
+                    for s in drop:
                         link.stream._handlers[channel].pop(s, None)
-                    await link.stream._send_unsubscribe_msg(channel, sorted(gone))
+                    await link.stream._send_unsubscribe_msg(channel, drop)
 
     async def _prime(self, kind: str, symbols: list[str]) -> None:
         """Latest quote, last trade and previous close from a REST snapshot, before the stream speaks."""
@@ -423,6 +434,66 @@ class AlpacaBroker:
 
     def snapshot(self, symbol: str) -> Quote | None:
         return self._quotes.get(symbol)
+
+    # ------------------------------------------------------------------ depth and the tape (DepthFeed, depth.py)
+    def attach_depth(self, on_book: BookSink, on_trade: TradeSink) -> None:
+        self._depth.attach(on_book, on_trade)
+
+    async def _data_link(self, kind: str) -> Any:
+        """The running stream of ``kind`` (started if need be), or None while it connects: it
+        subscribes to every wanted book and tape itself when it comes up."""
+        link = self._links.get(kind)
+        if link is None:
+            link = self._links[kind] = Link(kind, self, functools.partial(self._open_data, kind))
+            link.start()
+            try:
+                await asyncio.wait_for(link.up.wait(), self.connect_timeout)
+            except TimeoutError:
+                log.warning("alpaca %s stream not up yet; it keeps trying", kind)
+            return None
+        return link.stream if link.stream is not None and link.state == "up" else None
+
+    async def subscribe_depth(self, symbols: list[str], levels: int = 20) -> None:
+        """Crypto books (Alpaca sends its whole book; ``levels`` is for the view); a stock's is refused."""
+        new = [s for s in depth_symbols(symbols) if s not in self._depth.books]
+        if not new:
+            return
+        self._depth.books.update(new)
+        stream = await self._data_link("crypto")
+        if stream is not None:
+            stream.subscribe_orderbooks(self._depth.on_orderbook, *new)
+            await stream._send_subscribe_msg()
+
+    async def unsubscribe_depth(self, symbols: list[str]) -> None:
+        gone = sorted(s for s in depth_symbols(symbols) if s in self._depth.books)
+        self._depth.forget(gone)
+        link = self._links.get("crypto")
+        if gone and link is not None and link.stream is not None and link.state == "up":
+            for s in gone:
+                link.stream._handlers["orderbooks"].pop(s, None)
+            await link.stream._send_unsubscribe_msg("orderbooks", gone)
+
+    async def subscribe_trades(self, symbols: list[str]) -> None:
+        for kind, syms in trade_symbols(symbols).items():
+            new = syms - self._depth.tapes[kind]
+            if not new:
+                continue
+            self._depth.tapes[kind] |= new
+            stream = await self._data_link(kind)
+            if stream is not None:
+                stream.subscribe_trades(self._on_data, *sorted(new))
+                await stream._send_subscribe_msg()
+
+    async def unsubscribe_trades(self, symbols: list[str]) -> None:
+        for kind, syms in trade_symbols(symbols).items():
+            gone = syms & self._depth.tapes[kind]
+            self._depth.tapes[kind] -= gone
+            drop = sorted(gone - self._subs[kind])  # a quoted symbol keeps its trades (the last price)
+            link = self._links.get(kind)
+            if drop and link is not None and link.stream is not None and link.state == "up":
+                for s in drop:
+                    link.stream._handlers["trades"].pop(s, None)
+                await link.stream._send_unsubscribe_msg("trades", drop)
 
     async def option_chain(self, underlying: str, expiry: date | None = None) -> OptionChain:
         """Expiries and open interest from the contract list, quotes, IV and Greeks from the options

@@ -13,6 +13,12 @@ Control methods are called from the test's thread and run on the fake's loop.
 ``BrokerError``. Combined with ``swallow_next_submit`` it makes an order of unknown fate: it
 exists at the broker, its answer was lost and the follow-up lookup fails too.
 
+Market data per channel (``data_channels``: quotes, trades, orderbooks), as Alpaca's feeds
+send it: crypto order books on the crypto stream only (``set_book`` replaces a pair's book and
+sends it whole, ``"r": true``, which a new subscriber also gets on subscribing; ``update_book``
+sends the changed levels, size 0 removing one; ``book_of`` is the fake's book to compare
+with), crypto trades with the taker's side (``tks``) and stock trades with conditions and none.
+
 ``bar_history[symbol]``: recorded bars (``set_bars``) that the bars endpoints serve between
 ``start`` and ``end`` (both inclusive, as Alpaca's), a page of at most ``limit`` (default
 1000, at most 10000, and at most ``bars_page`` when set) at a time, the next one named by
@@ -102,7 +108,9 @@ class AlpacaFake:
         self.activities: list[dict] = []
         self.requests: list[tuple[str, str, dict]] = []
         self.trade_sockets: list[web.WebSocketResponse] = []
-        self.data_sockets: dict[web.WebSocketResponse, set[str]] = {}
+        self.data_sockets: dict[web.WebSocketResponse, set[str]] = {}  # symbols quoted or traded
+        self.data_channels: dict[web.WebSocketResponse, dict[str, set[str]]] = {}  # channel -> symbols
+        self.books: dict[str, dict[str, dict[float, float]]] = {}  # crypto pair -> "b"/"a" -> price -> size
         self.connections = {"trading": 0, "data": 0}
         self.mute_data = False
         self.mute_trading = False  # the trading socket stays open but answers nothing, not even pings
@@ -224,8 +232,42 @@ class AlpacaFake:
         """Send a quote to every data connection subscribed to ``symbol``; returns how many got it."""
         return self._call(self._push([{"T": "q", "S": symbol, "bx": "V", "bp": bid, "bs": bid_size, "ax": "V", "ap": ask, "as": ask_size, "c": ["R"], "z": "C", "t": datetime.now(timezone.utc)}]))
 
-    def push_trade(self, symbol: str, price: float, size: float = 1) -> int:
-        return self._call(self._push([{"T": "t", "S": symbol, "i": 1, "x": "V", "p": price, "s": size, "c": ["@"], "z": "C", "t": datetime.now(timezone.utc)}]))
+    def push_trade(self, symbol: str, price: float, size: float = 1, taker: str = "B", trade_id: int = 1) -> int:
+        """A trade: a crypto pair's as Alpaca's crypto feed sends it (``tks``: the taker's side,
+        "B" or "S"), a stock's with its conditions and no taker."""
+        now = datetime.now(timezone.utc)
+        if "/" in symbol:
+            return self._call(self._push([{"T": "t", "S": symbol, "p": price, "s": size, "t": now, "i": trade_id, "tks": taker}]))
+        return self._call(self._push([{"T": "t", "S": symbol, "i": trade_id, "x": "V", "p": price, "s": size, "c": ["@"], "z": "C", "t": now}]))
+
+    def set_book(self, symbol: str, bids: list[tuple[float, float]], asks: list[tuple[float, float]]) -> int:
+        """Replace a crypto pair's order book and send it whole (a reset, ``"r": true``) to every
+        connection subscribed to its orderbooks; a later subscriber gets it on subscribing."""
+        self.books[symbol] = {"b": dict(bids), "a": dict(asks)}
+        return self._call(self._push([self._book_frame(symbol, reset=True)]))
+
+    def update_book(self, symbol: str, bids: list[tuple[float, float]] = (), asks: list[tuple[float, float]] = ()) -> int:  # type: ignore[assignment]
+        """Change levels of a pair's book (size 0 removes one) and send the changed levels."""
+        book = self.books.setdefault(symbol, {"b": {}, "a": {}})
+        for side, rows in (("b", bids), ("a", asks)):
+            for price, size in rows:
+                if size:
+                    book[side][price] = size
+                else:
+                    book[side].pop(price, None)
+        frame = {"T": "o", "S": symbol, "t": datetime.now(timezone.utc), "b": [{"p": p, "s": s} for p, s in bids], "a": [{"p": p, "s": s} for p, s in asks]}
+        return self._call(self._push([frame]))
+
+    def book_of(self, symbol: str) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+        """The fake's book of ``symbol``: bids highest first, asks lowest first."""
+        book = self.books.get(symbol, {"b": {}, "a": {}})
+        return sorted(book["b"].items(), reverse=True), sorted(book["a"].items())
+
+    def _book_frame(self, symbol: str, reset: bool) -> dict:
+        book = self.books.get(symbol, {"b": {}, "a": {}})
+        bids, asks = sorted(book["b"].items(), reverse=True), sorted(book["a"].items())
+        return {"T": "o", "S": symbol, "t": datetime.now(timezone.utc), "b": [{"p": p, "s": s} for p, s in bids],
+                "a": [{"p": p, "s": s} for p, s in asks], "r": reset}
 
     def push_quotes(self, symbol: str, count: int, batch: int = 100, start: float = 100.0) -> None:
         """Flood: ``count`` quotes in frames of ``batch`` (for the benchmark)."""
@@ -819,23 +861,35 @@ class AlpacaFake:
                         await ws.send_bytes(msgpack.packb([{"T": "error", "code": 402, "msg": "auth failed"}]))
                         break
                     self.data_sockets[ws] = set()
+                    self.data_channels[ws] = {"quotes": set(), "trades": set(), "orderbooks": set()}
                     await ws.send_bytes(msgpack.packb([{"T": "success", "msg": "authenticated"}]))
                 elif action in ("subscribe", "unsubscribe") and ws in self.data_sockets:
-                    subs = self.data_sockets[ws]
-                    for channel in ("quotes", "trades"):
-                        (subs.update if action == "subscribe" else subs.difference_update)(data.get(channel, []))
-                    await ws.send_bytes(msgpack.packb([{"T": "subscription", "trades": sorted(subs), "quotes": sorted(subs), "bars": []}]))
+                    channels = self.data_channels[ws]
+                    crypto = request.path.startswith("/v1beta3/crypto")
+                    before = set(channels["orderbooks"])
+                    for channel in ("quotes", "trades", "orderbooks"):
+                        wanted = data.get(channel, [])
+                        if channel == "orderbooks" and not crypto:
+                            continue  # stocks have no order book stream
+                        (channels[channel].update if action == "subscribe" else channels[channel].difference_update)(wanted)
+                    self.data_sockets[ws] = channels["quotes"] | channels["trades"]
+                    await ws.send_bytes(msgpack.packb([{"T": "subscription", "trades": sorted(channels["trades"]), "quotes": sorted(channels["quotes"]),
+                                                        "orderbooks": sorted(channels["orderbooks"]), "bars": []}]))
+                    for symbol in sorted(channels["orderbooks"] - before):  # a new book subscriber gets the whole book
+                        await ws.send_bytes(msgpack.packb([self._book_frame(symbol, reset=True)], datetime=True))
         finally:
             self.data_sockets.pop(ws, None)
+            self.data_channels.pop(ws, None)
         return ws
 
     async def _push(self, items: list[dict]) -> int:
         if self.mute_data:
             return 0
         frame = msgpack.packb(items, datetime=True)
+        channel = {"q": "quotes", "t": "trades", "o": "orderbooks"}.get(items[0]["T"], "quotes")
         sent = 0
-        for ws, subs in list(self.data_sockets.items()):
-            if items[0]["S"] in subs:
+        for ws, channels in list(self.data_channels.items()):
+            if items[0]["S"] in channels[channel]:
                 try:
                     await ws.send_bytes(frame)
                     sent += 1
@@ -854,3 +908,4 @@ class AlpacaFake:
             await ws.close()
         self.trade_sockets.clear()
         self.data_sockets.clear()
+        self.data_channels.clear()
