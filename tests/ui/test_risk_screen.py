@@ -97,6 +97,7 @@ async def test_p_on_the_risk_pane_opens_the_report_and_the_tabs_switch_by_key(tm
         assert report is not None and {p.symbol for p in report.risk.positions} == {"AAPL", "MSFT", "NVDA", "BTC/USD"}
         assert "Portfolio risk" in screen.title_line and "250 days" in screen.title_line and "UTC" in screen.title_line
         assert ("equal weights" if size == WIDE else "equal wts") in screen.title_line and "lookback 250 days" in screen.status_line
+        assert len(screen.title_line) <= size[0] - 2 and len(screen.status_line) <= size[0] - 2  # one whole line each
         assert screen.tab == "heatmap"
         for key, tab in (("2", "decomposition"), ("3", "correlation"), ("4", "stress"), ("1", "heatmap")):
             await pilot.press(key)
@@ -310,3 +311,37 @@ async def test_the_help_screen_lists_the_risk_screen_and_its_keys(tmp_path):
         assert any(desc.startswith("The Risk screen") and keys == "p" for keys, desc, _ in found["Risk"])
         screen_keys = found["Risk screen (:risk, or p on the Risk pane)"]
         assert {keys for keys, _, _ in screen_keys} >= {"Esc Ctrl+G", "1", "2", "3", "4", "m", "r"}
+
+
+async def test_a_face_attached_through_the_socket_shows_the_owning_engines_report(tmp_path):
+    from tests.serve_support import short_socket
+    from workstation.serve.remote import RemoteEngine
+    from workstation.serve.server import EngineServer
+    from workstation.ui.app import WorkstationApp
+
+    session = Session.build(Settings(watchlist=list(SYMBOLS)), data_root=tmp_path / "data", clock=SimClock(START), broker=HistoryBroker(ts=START))
+    owner = LocalEngine(session, source="engine")
+    server = EngineServer(owner, session, account_hz=0)
+    await owner.start(SYMBOLS)
+    path = short_socket(tmp_path)
+    await server.listen_unix(path)
+    try:
+        for sym, side, qty in BOOK:
+            await owner.submit(OrderRequest(symbol=sym, side=side, qty=Decimal(qty)))
+        await session.oms.drain()
+        settings = Settings(watchlist=list(SYMBOLS), ui=UISettings(theme="dark", confirm_orders=False))
+        app = WorkstationApp(RemoteEngine(path, kind="tui"), settings, watchlists=Watchlists.load(tmp_path / "wl.json", list(SYMBOLS)), save_settings=False)
+        async with app.run_test(size=NARROW) as pilot:
+            await started(pilot)
+            screen = await open_from_pane(pilot)
+            assert {p.symbol for p in screen.report.risk.positions} == {"AAPL", "MSFT", "NVDA", "BTC/USD"}
+            local = await owner.risk_report()
+            await pilot.press("2")
+            await settle(pilot)
+            total = cell(screen.query_one("#risk-decomposition"), "total", "component")
+            assert total == f"{local.risk.figure('historical', 0.99, 1).var:,.2f}"
+            await pilot.press("escape")
+            await until(pilot, lambda: risk_screen(pilot.app) is None, what="the screen closed")
+    finally:
+        await server.close()
+        await owner.stop()
