@@ -1,8 +1,8 @@
 """``AlpacaBroker``: the Broker protocol over alpaca-py (see the package's docstring).
 
 Why one module: the Broker protocol over alpaca-py: REST calls, the two supervised streams
-and the bracket pairing share the adapter's order map (translate.py, keys.py and
-streams.py hold the rest).
+and the bracket pairing share the adapter's order map (translate.py, keys.py,
+streams.py and depth.py, the books and tapes, hold the rest).
 """
 
 from __future__ import annotations

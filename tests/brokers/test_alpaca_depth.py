@@ -3,13 +3,18 @@ against the loopback fake, through the adapter's DepthFeed."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from brokers.alpaca.adapter import AlpacaBroker
+from brokers.alpaca.depth import AlpacaDepth
 from brokers.base import BrokerError, DepthFeed
 from tests.alpaca_support import fake, keys, settings_for, until  # noqa: F401 (fixtures)
 from workstation.core.book import BookDelta, BookSnapshot, OrderBook, TradePrint
-from workstation.core.clock import LiveClock
+from workstation.core.clock import LiveClock, SimClock
 
 BTC, ETH = "BTC/USD", "ETH/USD"
 
@@ -154,3 +159,43 @@ async def test_a_quoted_symbol_keeps_its_trades_when_its_tape_stops(broker, fake
     fake.push_trade(BTC, 60200.0, 2.0, taker="S")
     await until(lambda: broker.sinks.trades, what="a tape trade")
     assert broker.sinks.trades[0].aggressor == "sell"
+
+
+_prices = st.sampled_from([99.0 + i * 0.5 for i in range(12)])
+_sizes = st.sampled_from([0.0, 0.0, 0.1, 1.0, 2.5, 10.0])
+_side = st.lists(st.tuples(_prices, _sizes), max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(start_bids=_side, start_asks=_side, updates=st.lists(st.tuples(_side, _side), max_size=12))
+def test_any_reset_and_updates_rebuild_the_same_book(start_bids, start_asks, updates):
+    """Whatever Alpaca sends after its reset, the engine's OrderBook ends up with the venue's
+    levels (a size of 0 removes one), every message numbered with no gap."""
+    depth = AlpacaDepth(SimClock(1_700_000_000.0))
+    depth.books.add(BTC)
+    got: list[BookSnapshot | BookDelta] = []
+    depth.attach(got.append, lambda t: None)
+    venue = {"b": {p: s for p, s in start_bids if s}, "a": {p: s for p, s in start_asks if s}}
+    frame = lambda side: [{"p": p, "s": s} for p, s in side]  # noqa: E731
+    asyncio.run(depth.on_orderbook({"T": "o", "S": BTC, "b": frame(venue["b"].items()), "a": frame(venue["a"].items()), "r": True}))
+    for bids, asks in updates:
+        for key, rows in (("b", bids), ("a", asks)):
+            for p, s in rows:
+                if s:
+                    venue[key][p] = s
+                else:
+                    venue[key].pop(p, None)
+        asyncio.run(depth.on_orderbook({"T": "o", "S": BTC, "b": frame(bids), "a": frame(asks)}))
+    book = OrderBook(BTC)
+    assert all(book.apply(m) for m in got)
+    assert [m.seq for m in got] == list(range(1, len(updates) + 2))
+    assert [(lv.price, lv.size) for lv in book.levels("bid", 100)] == sorted(venue["b"].items(), reverse=True)
+    assert [(lv.price, lv.size) for lv in book.levels("ask", 100)] == sorted(venue["a"].items())
+
+
+def test_an_update_before_any_reset_is_dropped():
+    depth = AlpacaDepth(SimClock(1_700_000_000.0))
+    depth.books.add(BTC)
+    assert depth.book_message({"T": "o", "S": BTC, "b": [{"p": 1.0, "s": 1.0}], "a": []}) is None
+    snap = depth.book_message({"T": "o", "S": BTC, "b": [{"p": 1.0, "s": 1.0}], "a": [], "r": True})
+    assert isinstance(snap, BookSnapshot) and snap.seq == 1
