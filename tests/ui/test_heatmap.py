@@ -1,12 +1,10 @@
 """The position heatmap (``workstation.ui.heatmap.Heatmap``) on a tiny App hosting only it:
 tiles with symbols and signed day P&L %, grouped by sector with the sector's name shown,
 keyboard navigation to the geometric neighbour (``selected`` and ``Heatmap.Selected``), the
-selection kept across a refresh, the empty state, labels that read without colour, and the
-repaint time of 200 tiles at 160x45."""
+selection kept across a refresh, the empty state, labels that read without colour, and a
+book of 200 positions at 160x45 (its speed: bench/bench_heatmap.py)."""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 from textual.app import App, ComposeResult
@@ -243,7 +241,9 @@ async def test_the_colours_are_the_theme_pairs_kept_readable_in_16_colours() -> 
         assert cursor.reverse and cursor.bold  # the cursor shows in monochrome too
 
 
-async def test_a_repaint_of_200_tiles_at_160x45_is_well_under_20_ms() -> None:
+async def test_200_positions_at_160x45_show_most_of_them_and_move_the_cursor() -> None:
+    """A big book still reads: most positions get a tile of their own and the cursor moves
+    between them (speed: bench/bench_heatmap.py)."""
     sectors = ["Technology", "Financials", "Energy", "Health Care", "Industrials", "Utilities", "Materials", "Real Estate"]
     many = [tile(f"S{i:03d}", sectors[i % len(sectors)], (1 + (i * 7919) % 97) * 1_000.0 * (-1 if i % 11 == 0 else 1),
                  ((i * 37) % 90 - 45) / 10) for i in range(200)]
@@ -251,24 +251,8 @@ async def test_a_repaint_of_200_tiles_at_160x45_is_well_under_20_ms() -> None:
     async with app.run_test(size=(160, 45)) as pilot:
         await settle(pilot)
         heatmap = app.query_one(Heatmap)
-        new_data, repaint = [], []
-        for n in range(20):
-            fresh = [tile(t.symbol, t.sector, t.exposure, (t.day_pnl_pct or 0) + n / 10) for t in many]
-            start = time.perf_counter()
-            heatmap.show(fresh, "USD")  # new data: a new layout and every strip rebuilt
-            for y in range(heatmap.size.height):
-                heatmap.render_line(y)
-            middle = time.perf_counter()
-            mid = time.perf_counter()
-            heatmap.action_move("right" if n % 2 else "left")  # the cursor moves: every strip rebuilt
-            for y in range(heatmap.size.height):
-                heatmap.render_line(y)
-            end = time.perf_counter()
-            new_data.append(middle - start)
-            repaint.append(end - mid)
-        new_data.sort()
-        repaint.sort()
-        print(f"heatmap, 200 tiles at 160x45: new data (layout and repaint) median {new_data[10] * 1000:.2f} ms, "
-              f"repaint median {repaint[10] * 1000:.2f} ms")
         assert len(heatmap.symbols) > 100
-        assert repaint[10] < 0.010 and new_data[10] < 0.020
+        first = heatmap.selected
+        heatmap.action_move("right")
+        await settle(pilot)
+        assert heatmap.selected not in (None, first)
