@@ -11,7 +11,6 @@ group was folded into "+N more", which takes room for its label from the others)
 
 from __future__ import annotations
 
-import random
 
 import pytest
 from hypothesis import given, settings
