@@ -335,7 +335,17 @@ def test_sigkilled_owner_mid_run_leaves_an_account_the_next_command_owns(short_h
     home = short_home
     settings(home, "max_order_notional = 10000000", cash=100_000_000)
     proc = spawn(home, "buy", "6000", "AAPL")
-    time.sleep(1.0)
+    journal = home / "data" / "paper" / "journal.sqlite"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # killed once its order is journaled: mid-run, the order working
+        try:
+            if journal_rows(journal)[0]:
+                break
+        except sqlite3.Error:
+            pass  # not created yet
+        time.sleep(0.05)
+    assert proc.poll() is None, "the buy ended before it could be killed mid-run"
+    assert journal_rows(journal)[0], "the buy journaled no order within 30 s"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     r = run_cli("status", "--json", home=home)
