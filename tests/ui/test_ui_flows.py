@@ -440,7 +440,7 @@ async def test_palette_offers_every_action(tmp_path):
     async with app.run_test(size=(160, 45)) as pilot:
         await started(pilot)
         titles = [t for t, _, _ in actions(app)]
-        for needed in ("Go to Watchlist", "Go to Log", "Command line", "Cancel all orders", "Flatten all positions", "Help: every key", "Quit", "Kill switch", "Reset the circuit breaker", "Change a risk limit", "Acknowledge every alert", "Theme: amber", "Theme: high-contrast", "Theme: light", "Theme: dark"):
+        for needed in ("Go to Watchlist", "Go to Log", "Command line", "Cancel all orders", "Flatten all positions", "Help: every key", "Quit", "Kill switch", "Reset the circuit breaker", "Change a risk limit", "Portfolio risk: heatmap, VaR, correlation, stress", "Acknowledge every alert", "Theme: amber", "Theme: high-contrast", "Theme: light", "Theme: dark"):
             assert needed in titles
         await pilot.press("ctrl+p")
         await until(pilot, lambda: isinstance(app.screen, CommandPalette))

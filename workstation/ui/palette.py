@@ -32,6 +32,7 @@ def actions(app: WorkstationApp) -> list[tuple[str, Callable[[], object], str]]:
         ("Kill switch", app.action_kill, "key K: cancel every order, flatten every position, stop strategies, trip the breaker; asks first"),
         ("Reset the circuit breaker", app.ask_reset_breaker, "key R in the Risk pane; asks first"),
         ("Change a risk limit", lambda: app.on_risk_pane_edit_limit(RiskPane.EditLimit("")), "key e in the Risk pane (journaled)"),
+        ("Portfolio risk: heatmap, VaR, correlation, stress", app.open_risk_screen, "key p in the Risk pane, or :risk"),
         ("Acknowledge every alert", lambda: app.on_alerts_pane_ack(AlertsPane.Ack(None)), "key A in the Alerts pane (journaled)"),
         ("Chart: line or candles", lambda: app.query_one(ChartPane).action_toggle_mode(), "key v in the chart"),
         ("Watchlist: next list", partial(app.cycle_watchlist, 1), "key ]"),
