@@ -8,6 +8,8 @@ import asyncio
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from brokers.base import BrokerError
 from brokers.exchanges.adapter import CcxtBroker, CcxtConfig
@@ -164,7 +166,7 @@ def test_diffing_a_20_level_book_is_cheap():
     out: list = []
     streams._on_book = out.append
     streams.broker = type("B", (), {"clock": LiveClock()})()
-    st = _Book("BTC/USDT", "BTC/USDT", 20)
+    state = _Book("BTC/USDT", "BTC/USDT", 20)
     books = []
     for i in range(2000):
         bids = [[60000.0 - k * 0.5, 1.0 + ((i + k) % 7)] for k in range(20)]
@@ -172,7 +174,7 @@ def test_diffing_a_20_level_book_is_cheap():
         books.append({"bids": bids, "asks": asks, "timestamp": 1_700_000_000_000 + i})
     start = time.perf_counter()
     for b in books:
-        streams._emit_book(st, b)
+        streams._emit_book(state, b)
     per_update = (time.perf_counter() - start) / len(books) * 1e6
     book = OrderBook("BTC/USDT")
     assert all(book.apply(m) for m in out)
@@ -199,3 +201,26 @@ async def test_without_websockets_the_book_and_tape_are_polled(fake, keys):  # n
         assert fake.ws_connections == 0
     finally:
         await broker.close()
+
+
+_SIDE = st.dictionaries(st.integers(1, 60).map(lambda t: t * 0.5), st.sampled_from([0.1, 1.0, 2.5, 7.0]), max_size=20)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_SIDE, _SIDE), min_size=1, max_size=12))
+def test_any_run_of_ccxt_books_rebuilds_each_book_exactly(books):
+    """Whatever ccxt hands over, the snapshot and deltas rebuild each of its books, seq 1, 2, 3..."""
+    streams = BookStreams.__new__(BookStreams)
+    out: list = []
+    streams._on_book = out.append
+    streams.broker = type("B", (), {"clock": LiveClock()})()
+    state = _Book("BTC/USDT", "BTC/USDT", 20)
+    book = OrderBook("BTC/USDT")
+    for bids, asks in books:
+        ccxt_book = {"bids": [[p, bids[p]] for p in sorted(bids, reverse=True)], "asks": [[p, asks[p]] for p in sorted(asks)], "timestamp": None}
+        streams._emit_book(state, ccxt_book)
+        assert all(book.apply(m) for m in out)
+        out.clear()
+        assert book.levels("bid") == tuple(BookLevel(p, s) for p, s in ccxt_book["bids"])
+        assert book.levels("ask") == tuple(BookLevel(p, s) for p, s in ccxt_book["asks"])
+    assert book.seq == state.seq and not book.stale
