@@ -7,7 +7,8 @@ event loop; a later version puts a socket between the two without the UI noticin
 
 Events delivered to ``subscribe`` handlers are the engine's own types: ``Quote``, the
 order events (``OrderSubmitted`` ... ``OrderFilled``, whose ``fill`` is the execution),
-``AlertRaised``, ``ConnectionState``, plus ``AccountSnapshot`` after every fill. They are
+``AlertRaised``, ``ConnectionState``, plus ``AccountSnapshot`` after every fill, and for symbols
+under ``watch_depth`` ``BookView`` (conflated per symbol) and ``TradePrint``. They are
 delivered synchronously on the engine's loop, so a handler must only store them.
 Intents that cannot be carried out raise ``IntentError`` with one readable line.
 
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
+from workstation.core.book import BookView, TradePrint
 from workstation.risk.breaker import BreakerChanged
 from workstation.risk.dataquality import QualityChanged
 from workstation.trading.greek_types import GreekTotals, row_fields
@@ -122,7 +124,7 @@ class AccountSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     greeks: tuple[GreekTotals, ...] = ()  # one per underlying, then the account's (underlying None)
 
 
-EngineEvent = Quote | OrderEvent | AlertRaised | ConnectionState | AccountSnapshot | QualityChanged
+EngineEvent = Quote | OrderEvent | AlertRaised | ConnectionState | AccountSnapshot | QualityChanged | BookView | TradePrint
 Handler = Callable[[object], None]
 
 
@@ -196,6 +198,22 @@ class EngineAPI(Protocol):
     async def watch(self, symbols: list[str]) -> None:
         """Receive quotes for these symbols too."""
 
+    # -- market depth and the tape
+    async def watch_depth(self, symbols: list[str], levels: int = 20) -> None:
+        """Books and tapes for ``symbols``: from then ``BookView`` events (the best ``levels`` each
+        side, conflated per symbol: at most one per ``[depth] interval``, the latest wins) and
+        ``TradePrint`` events reach ``subscribe`` handlers. IntentError (one line) for a malformed
+        symbol or a broker without depth ("AAPL: this broker sends no market depth")."""
+
+    async def unwatch_depth(self, symbols: list[str]) -> None:
+        """Stop the books and tapes of ``symbols``: no more views or prints for them."""
+
+    def book(self, symbol: str) -> BookView | None:
+        """The symbol's book now; None when it is not watched or no snapshot has come yet."""
+
+    def tape(self, symbol: str, limit: int = 200) -> list[TradePrint]:
+        """The symbol's latest ``limit`` prints, newest first (the engine keeps the last 1,000)."""
+
     # -- alerts kept by the engine (raised while nobody watched, too)
     def badges(self, symbol: str) -> tuple[str, ...]:
         """The data-quality badges of a symbol (crossed, locked, spike, gap, stale)."""
@@ -268,6 +286,8 @@ class LocalEngine:
         for kind in kinds:
             self._unsubscribe.append(bus.subscribe(kind, self._deliver))
         self._unsubscribe.append(bus.subscribe(QualityChanged, self._deliver))
+        self._unsubscribe.append(bus.subscribe(BookView, self._deliver))
+        self._unsubscribe.append(bus.subscribe(TradePrint, self._deliver))
         # a trip or reset goes out at once as a fresh snapshot (which carries the breaker)
         self._unsubscribe.append(bus.subscribe(BreakerChanged, lambda _e: self._deliver(self.snapshot())))
         self._unsubscribe.append(bus.subscribe(OrderEvent, self._after_order_event))
@@ -601,6 +621,57 @@ class LocalEngine:
             priced = getattr(self._s, "_priced", None)
             if priced is not None:
                 priced.update(symbols)  # the session subscribes an order's symbol only if nothing does
+
+    async def watch_depth(self, symbols: list[str], levels: int = 20) -> None:
+        await watch_depth_on(self._s, symbols, levels)
+
+    async def unwatch_depth(self, symbols: list[str]) -> None:
+        await self._s.unwatch_depth(depth_symbols(symbols))
+
+    def book(self, symbol: str) -> BookView | None:
+        books = getattr(self._s, "depth", None)
+        return books.book(depth_symbols([symbol])[0]) if books is not None else None
+
+    def tape(self, symbol: str, limit: int = 200) -> list[TradePrint]:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise IntentError(f"limit must be a whole number of prints from 1, got {limit}")
+        books = getattr(self._s, "depth", None)
+        return books.tape(depth_symbols([symbol])[0], limit) if books is not None else []
+
+
+# ---------------------------------------------------------------- market depth
+
+
+def depth_symbols(symbols: list[str]) -> list[str]:
+    """The symbols as the engine names them; IntentError (one line) for a malformed one."""
+    from workstation.core.symbols import parse_symbol
+
+    out = []
+    for sym in symbols:
+        try:
+            out.append(parse_symbol(sym).symbol)
+        except ModelError as exc:
+            raise IntentError(str(exc)) from None
+    return list(dict.fromkeys(out))
+
+
+async def watch_depth_on(s: Any, symbols: list[str], levels: int = 20) -> None:
+    """Start books and tapes for ``symbols`` on session ``s``: IntentError (one line) for a
+    malformed symbol, bad ``levels``, a broker without depth or one that refuses the symbol.
+    One implementation for ``LocalEngine`` and the socket server."""
+    from brokers.base import BrokerError
+
+    wanted = depth_symbols(symbols)
+    if not wanted:
+        raise IntentError("name a symbol to watch its book")
+    if isinstance(levels, bool) or not isinstance(levels, int) or not 1 <= levels <= 1000:
+        raise IntentError(f"levels must be a whole number from 1 to 1000, got {levels}")
+    if getattr(s, "depth", None) is None:
+        raise IntentError(f"{wanted[0]}: this broker sends no market depth")
+    try:
+        await s.watch_depth(wanted, levels)
+    except (BrokerError, ModelError) as exc:
+        raise IntentError(str(exc).splitlines()[0] if str(exc) else f"{wanted[0]}: no market depth") from None
 
 
 # ---------------------------------------------------------------- risk and alert administration

@@ -244,6 +244,15 @@ class QualitySettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError("data_quality: stale_after and spike_sigma must be positive, window >= min_samples >= 2")
 
 
+class DepthSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[depth]``: how often the engine publishes each watched symbol's order book (``workstation.trading.depth``)."""
+
+    interval: float = 0.1  # seconds of engine time between two views of one symbol's book (the latest wins)
+
+    def __post_init__(self) -> None:
+        _within("depth.interval", self.interval, 0.001, 60)
+
+
 class ServeSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """``[serve]``: the background engine's optional TCP listener (the Unix socket is always on)."""
 
@@ -424,6 +433,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     alerts: AlertSettings = AlertSettings()
     sectors: dict[str, str] = {}  # symbol -> sector, added to the shipped table
     data_quality: QualitySettings = QualitySettings()
+    depth: DepthSettings = DepthSettings()
     strategies: list[StrategySettings] = []
     serve: ServeSettings = ServeSettings()
     web: WebSettings = WebSettings()

@@ -12,6 +12,11 @@ never reaches the cache, the bus, stops, strategies or the risk monitors.
 * Crossed (bid > ask) and locked (bid == ask) quotes are flagged and go through.
 * Stale: no quote for ``stale_after`` seconds (``sweep``, run every few seconds).
 * Gaps: a bar that starts more than one bar after the previous one.
+* Order books (``on_book_state``, from the engine's books, ``workstation.trading.depth``): a
+  crossed or locked book raises the same ``crossed``/``locked`` badge as a quote; a book with a
+  sequence gap not yet healed by a snapshot (state ``stale``) raises ``gap``, which the healing
+  snapshot clears (a gap in bars flagged since keeps it). A badge the book raised stays while
+  the book says so, whatever the quotes say.
 
 Each finding raises an ``AlertRaised`` (once per episode) and sets a badge the watchlist
 reads with ``badges(symbol)``; ``QualityChanged`` is published whenever badges change.
@@ -50,6 +55,8 @@ class _Symbol:
     filtered: int = 0
     total: float = 0.0  # running sum of the kept returns ...
     squares: float = 0.0  # ... and of their squares: the deviation in O(1) per quote
+    book: str = "ok"  # the order book's state (on_book_state): its badge outlives a clean quote
+    book_gap: float | None = None  # when the book raised "gap" (a bar gap since keeps the badge)
 
 
 class DataQualityMonitor:
@@ -161,12 +168,36 @@ class DataQualityMonitor:
     def _book(self, quote: Quote, st: _Symbol) -> None:
         if quote.bid > 0 and quote.ask > 0 and quote.bid > quote.ask:
             self._flag(quote.symbol, st, "crossed", "Crossed quote", f"{quote.symbol} bid {quote.bid:g} above ask {quote.ask:g}", "normal")
-        else:
+        elif st.book != "crossed":
             self._clear(quote.symbol, st, "crossed")
         if quote.bid > 0 and quote.bid == quote.ask:
             self._flag(quote.symbol, st, "locked", "Locked quote", f"{quote.symbol} bid equals ask at {quote.bid:g}", "low")
-        else:
+        elif st.book != "locked":
             self._clear(quote.symbol, st, "locked")
+
+    # -- order books
+    def on_book_state(self, symbol: str, state: str) -> None:
+        """The engine's book of ``symbol`` changed state ("ok", "locked", "crossed", "stale",
+        "empty"): crossed and locked raise the quote's badges, stale (a sequence gap) ``gap``."""
+        st = self._st(symbol)
+        before, st.book = st.book, state
+        if state == before:
+            return
+        if state == "crossed":
+            self._flag(symbol, st, "crossed", "Crossed book", f"{symbol}: the order book's best bid is above its best ask", "normal")
+        elif before == "crossed":
+            self._clear(symbol, st, "crossed")
+        if state == "locked":
+            self._flag(symbol, st, "locked", "Locked book", f"{symbol}: the order book's best bid equals its best ask", "low")
+        elif before == "locked":
+            self._clear(symbol, st, "locked")
+        if state == "stale":
+            self._flag(symbol, st, "gap", "Gap in book", f"{symbol}: order book updates were lost; waiting for a fresh snapshot", "low")
+            st.book_gap = st.flags.get("gap")
+        elif before == "stale":
+            if st.book_gap is not None and st.flags.get("gap") == st.book_gap:
+                self._clear(symbol, st, "gap")
+            st.book_gap = None
 
     # -- staleness and bars
     def sweep(self) -> list[str]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from brokers.base import Broker, BrokerError
+from brokers.base import Broker, BrokerError, DepthFeed
 from brokers.factory import create_broker
 from workstation.alerts.engine import AlertEngine
 from workstation.risk.breaker import CircuitBreaker, RiskMonitor, cancel_opening_orders, spawn_tracked
@@ -38,6 +38,7 @@ from workstation.risk.killswitch import KillSwitch
 from workstation.core.limits import LimitError, LimitStore, day_start
 from workstation.core.marketdata import QuoteCache
 from workstation.core.model import Bar, ConnectionState, Fill, Instrument, OrderFilled, OrderStatus, OrderSubmitted, Quote
+from workstation.trading.depth import DepthBooks
 from workstation.trading.oms import OrderManager
 from workstation.trading.portfolio import Portfolio
 from workstation.trading.settlement import SOURCE as SETTLED
@@ -104,7 +105,9 @@ class Session:
     returns: ReturnCache = field(default_factory=ReturnCache)  # daily returns and covariance of the held factors
     var_every: float = 60.0  # seconds between VaR measurements while a VaR or stress limit is set
     _var_due: asyncio.Event = field(default_factory=asyncio.Event)  # a fill, a limit change: measure now
+    _depth_running: bool = False  # the depth flush task was started
     _stopping: bool = False  # stop() began: the background loops end (a cancel can be lost, see _wait_due)
+    depth: DepthBooks | None = None  # books and tapes of watched symbols (a broker with depth only)
 
     @classmethod
     def build(
@@ -219,6 +222,11 @@ class Session:
                 client_prefix=prefix, settings=settings.settlement, announce=alerts.raise_once, keep_orders=oms.restore,
             )
         alerts.pnl = session._pnl
+        if isinstance(broker, DepthFeed):  # books and tapes, conflated views on the bus
+            session.depth = DepthBooks(
+                bus, clock, interval=settings.depth.interval, resubscribe=session._fresh_book, on_state=quality.on_book_state,
+            )
+            broker.attach_depth(session.depth.on_book, session.depth.on_trade)
         session._followed = journal.last_seq()
         bus.subscribe(Quote, portfolio.on_quote)
         bus.subscribe(Bar, quality.on_bar)
@@ -485,6 +493,45 @@ class Session:
         self._priced.add(symbol)  # at once: a burst of orders for one symbol subscribes it once
         self._spawn_background(self._price([symbol], subscribe=True))
 
+    async def watch_depth(self, symbols: list[str], levels: int = 20) -> None:
+        """Books and tapes for ``symbols`` (``levels`` each side): the broker's depth and trades
+        subscribed once per symbol (again only to change the levels). BrokerError from the broker."""
+        books = self.depth
+        if books is None:
+            raise BrokerError(f"{symbols[0] if symbols else 'depth'}: this broker sends no market depth")
+        if not self._depth_running:
+            self._depth_running = True
+            self._spawn_background(books.run())
+        new = [s for s in symbols if books.levels(s) is None]
+        changed = [s for s in symbols if books.levels(s) not in (None, levels)]
+        for sym in symbols:
+            books.watch(sym, levels)
+        try:
+            if new or changed:
+                await self.broker.subscribe_depth([*new, *changed], levels)  # type: ignore[attr-defined]
+            if new:
+                await self.broker.subscribe_trades(new)  # type: ignore[attr-defined]
+        except Exception:
+            for sym in new:  # refused: nothing is watched
+                books.unwatch(sym)
+            raise
+
+    async def unwatch_depth(self, symbols: list[str]) -> None:
+        """Stop the books and tapes of ``symbols`` (those not watched are ignored)."""
+        books = self.depth
+        gone = [s for s in symbols if books is not None and books.unwatch(s)]
+        if gone:
+            await self.broker.unsubscribe_depth(gone)  # type: ignore[attr-defined]
+            await self.broker.unsubscribe_trades(gone)  # type: ignore[attr-defined]
+
+    async def _fresh_book(self, symbol: str) -> None:
+        """A book with a sequence gap: subscribe its depth again, so the adapter sends a snapshot."""
+        levels = self.depth.levels(symbol) if self.depth is not None else None
+        if levels is None or self._stopping:
+            return
+        await self.broker.unsubscribe_depth([symbol])  # type: ignore[attr-defined]
+        await self.broker.subscribe_depth([symbol], levels)  # type: ignore[attr-defined]
+
     async def drain(self) -> None:
         """Wait for follow-up work: bracket children, OCO cancels, breaker cancels."""
         await self.oms.drain()
@@ -509,6 +556,8 @@ class Session:
             task.cancel()
         if background:  # each loop ends (a lost cancel included: they check _stopping) before the broker closes
             await asyncio.wait(background, timeout=5.0)
+        if self.depth is not None:
+            await self.depth.close()
         self.oms.close()
         try:
             await asyncio.wait_for(self.drain(), timeout=10.0)
