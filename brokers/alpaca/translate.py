@@ -146,6 +146,8 @@ def order_request(order: Order, crypto: bool) -> Any:
     if t is OrderType.MARKET:
         return MarketOrderRequest(**common)
     if t is OrderType.LIMIT:
+        if order.extended and not crypto:  # (crypto trades around the clock: nothing to opt into)
+            common["extended_hours"] = True  # Alpaca: a DAY limit order may fill pre- and post-market
         return LimitOrderRequest(**common, limit_price=to_float(order.limit_price, "limit price"))
     if t is OrderType.STOP:
         return StopOrderRequest(**common, stop_price=to_float(order.stop_price, "stop price"))

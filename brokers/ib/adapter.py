@@ -594,6 +594,8 @@ class IBBroker:
                 o.trailingPercent = float(order.trail_percent)
             else:
                 o.auxPrice = float(order.trail_amount)
+        if order.extended:
+            o.outsideRth = True  # may fill outside regular trading hours (pre- and post-market)
         return o
 
     def _trade(self, client_id: str, confirmed: bool = False) -> Trade | None:

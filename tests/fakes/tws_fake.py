@@ -137,6 +137,7 @@ class FakeOrder:
     avg_price: float = 0.0
     last_price: float = 0.0
     legs: list[FakeLeg] = field(default_factory=list)  # a BAG order's combo legs
+    outside_rth: bool = False  # placeOrder's outsideRth (field 33): may fill pre- and post-market
 
     @property
     def remaining(self) -> float:
@@ -887,7 +888,7 @@ class FakeTWS:
         order = FakeOrder(
             order_id=order_id, client_id=client.client_id, perm_id=self._perm, contract=matches[0], action=f[16],
             qty=float(f[17]), order_type=f[18], lmt_price=lmt, aux_price=aux, tif=f[21], order_ref=f[26],
-            account=f[23] or ACCOUNT, legs=legs,
+            account=f[23] or ACCOUNT, legs=legs, outside_rth=f[33] == "1",
         )
         self.orders[key] = order
         self._next_order_id = max(self._next_order_id, order_id + 1)

@@ -380,6 +380,7 @@ class OrderRequest(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     source: str = "cli"
     decision_price: Decimal | None = None
     legs: tuple[Leg, ...] = ()  # a combo: one order of several legs, priced as a net debit (buy) or credit (sell)
+    extended: bool = False  # may trade in the pre- and post-market sessions (a DAY limit order; IB outsideRth, Alpaca extended_hours)
 
 
 class Order(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -410,6 +411,7 @@ class Order(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     updated: float = 0.0
     decision_price: Decimal | None = None
     legs: tuple[Leg, ...] = ()  # a combo order's legs (its fills name each leg's symbol)
+    extended: bool = False  # may trade in the pre- and post-market sessions (OrderRequest.extended)
 
     @property
     def remaining(self) -> Decimal:

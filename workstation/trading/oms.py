@@ -100,6 +100,7 @@ from workstation.trading.combo_figures import ComboFigures
 from workstation.trading import combo_orders
 from workstation.trading.combos import ComboFills
 from workstation.trading.portfolio import Portfolio
+from workstation.risk import sessions_rule
 from workstation.risk.checks import ALLOWED, KILL_SOURCE, OrderContext, PreTradeRisk, Verdict, reducing
 from workstation.core.symbols import parse_symbol
 
@@ -175,6 +176,8 @@ class Review(msgspec.Struct, frozen=True, kw_only=True):
     rule: str | None = None
     warnings: tuple[str, ...] = ()
     combo: ComboFigures | None = None  # a combo's legs, net price, payoff and net Greeks (EngineAPI.review)
+    extended: bool = False  # may trade in the pre- and post-market (OrderRequest.extended)
+    session_note: str | None = None  # what the session means for it ("pre-market: it waits for ..."): sessions_rule.note
 
 
 class OrderManager:
@@ -313,6 +316,9 @@ class OrderManager:
         """``req``'s numbers checked against ``inst`` (``_validate`` once the instrument is known)."""
         if inst.asset_class is _INDEX:  # refused here, before the review says it passes
             raise OrderError(f"{inst.symbol} is an index: it is quoted but cannot be traded (trade its options, a future or an ETF)")
+        why = sessions_rule.refusal(req, inst, sessions_rule.session_of(self.broker, inst, self.clock.time()))
+        if why is not None:  # extended hours (workstation.risk.sessions_rule)
+            raise OrderError(why)
         t = req.type
         if (
             t is _MARKET and req.limit_price is None and req.stop_price is None and req.take_profit is None
@@ -453,7 +459,8 @@ class OrderManager:
             limit_price=draft.limit_price, stop_price=draft.stop_price, price=ctx.price,
             notional=ctx.notional, commission=commission,
             buying_power_after=self.risk.buying_power_after(ctx) - commission, margin=self.risk.order_margin(ctx),
-            ok=verdict.ok, reason=verdict.reason, rule=verdict.rule, warnings=verdict.warnings,
+            ok=verdict.ok, reason=verdict.reason, rule=verdict.rule, warnings=verdict.warnings, extended=draft.extended,
+            session_note=sessions_rule.note(req, inst, sessions_rule.session_of(self.broker, inst, self.clock.time())),
         )
 
     def _draft(
@@ -467,7 +474,7 @@ class OrderManager:
             trail_amount=v.trail_amount, trail_percent=v.trail_percent, strategy=req.strategy,
             source=req.source, created=now, updated=now,
             decision_price=req.decision_price if decision_price is None else decision_price,
-            role="entry" if v.take_profit is not None else None,
+            role="entry" if v.take_profit is not None else None, extended=req.extended,
         )
 
     def _new_ids(self) -> tuple[str, str]:

@@ -14,6 +14,7 @@ Orders::
     short 100 TSLA                     a sell that may open a short
     buy 100 AAPL @ 185 tp 195 sl 180   bracket: take-profit and stop-loss
     sell 100 AAPL trail 2%             trailing stop (percent, or an amount: trail 1.50)
+    buy 100 AAPL @ 150 ext             extended hours: may fill pre- and post-market (a DAY limit order)
 
 Spreads (one combo order; ``workstation.trading.spreads`` holds the phrase and the legs)::
 
@@ -70,6 +71,7 @@ class OrderCommand:
     take_profit: Decimal | None = None
     stop_loss: Decimal | None = None
     short: bool = False
+    extended: bool = False  # ``ext``: may trade in the pre- and post-market sessions
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,12 +192,14 @@ KEYWORDS: dict[str, str] = {
     "gtc": "gtc",
     "ioc": "ioc",
     "fok": "fok",
+    "ext": "ext",
+    "extended": "ext",
 }
 
 WATCH_ACTIONS = {"add": "add", "rm": "rm", "remove": "rm", "del": "rm", "delete": "rm", "list": "list"}
 
 GRAMMAR_HELP = (
-    "buy|sell|short QTY|$AMOUNT SYMBOL [@|lmt PRICE] [stp PRICE] [trail N|N%] [tp PRICE sl PRICE] [day|gtc|ioc|fok]",
+    "buy|sell|short QTY|$AMOUNT SYMBOL [@|lmt PRICE] [stp PRICE] [trail N|N%] [tp PRICE sl PRICE] [day|gtc|ioc|fok] [ext]",
     "buy|sell QTY AAPL 2026-12-18 200/210 call vertical [@ NET]  ·  straddle, strangle, butterfly, iron condor, calendar, legs +SYM -SYM",
     "legs  (a ticket for legs: a spread built leg by leg)",
     "cancel ID|all",
@@ -396,7 +400,7 @@ def _order(verb: str, words: list[str]) -> OrderCommand | SpreadCommand:
     fields: dict[str, Decimal] = {}
     trail_amount = trail_percent = None
     tif: TimeInForce | None = None
-    market = False
+    market = extended = False
     i = 2
     while i < len(words):
         word = words[i]
@@ -405,6 +409,10 @@ def _order(verb: str, words: list[str]) -> OrderCommand | SpreadCommand:
             if tif is not None:
                 raise ParseError("time in force given twice")
             tif = TimeInForce(key)
+            i += 1
+            continue
+        if key == "ext":
+            extended = True
             i += 1
             continue
         if key == "market":
@@ -443,6 +451,7 @@ def _order(verb: str, words: list[str]) -> OrderCommand | SpreadCommand:
         side=Side.BUY if verb == "buy" else Side.SELL, symbol=symbol, qty=qty, notional=notional, type=otype,
         limit_price=limit, stop_price=stop, trail_amount=trail_amount, trail_percent=trail_percent,
         tif=tif or TimeInForce.DAY, take_profit=fields.get("tp"), stop_loss=fields.get("sl"), short=verb == "short",
+        extended=extended,
     )
 
 
@@ -519,4 +528,6 @@ def describe(cmd: OrderCommand) -> str:
         parts += ["tp", plain(cmd.take_profit) or "", "sl", plain(cmd.stop_loss) or ""]
     if cmd.tif is not TimeInForce.DAY:
         parts.append(cmd.tif.value)
+    if cmd.extended:
+        parts.append("ext")
     return " ".join(parts)

@@ -167,7 +167,7 @@ class IntentsMixin:
         request = OrderRequest(
             symbol=inst.symbol, side=cmd.side, qty=qty, type=cmd.type, limit_price=cmd.limit_price,
             stop_price=cmd.stop_price, trail_amount=cmd.trail_amount, trail_percent=cmd.trail_percent, tif=cmd.tif,
-            take_profit=cmd.take_profit, stop_loss=cmd.stop_loss, source="ui",
+            take_profit=cmd.take_profit, stop_loss=cmd.stop_loss, source="ui", extended=cmd.extended,
         )
         return request, note
 

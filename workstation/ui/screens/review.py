@@ -63,7 +63,9 @@ class ReviewScreen(ModalScreen[bool]):
         kind = r.type.value.replace("_", "-")
         if r.type is OrderType.TRAILING_STOP:
             kind += f" {plain(req.trail_percent)}%" if req.trail_percent is not None else f" {plain(req.trail_amount)}"
-        table.add_row("Type", f"{kind} · {r.tif.value}")
+        table.add_row("Type", f"{kind} · {r.tif.value}" + (" · extended hours" if r.extended else ""))
+        if r.session_note:  # extended hours, or an order that waits for the regular session
+            table.add_row("Session", r.session_note)
         digits = self._digits(r.symbol)
         if r.limit_price is not None:
             table.add_row("Limit", fmt.price(r.limit_price, digits))
