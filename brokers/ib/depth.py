@@ -151,13 +151,19 @@ class IBDepth:
 
     # ------------------------------------------------------------------ requests
     async def subscribe_depth(self, symbols: list[str], levels: int = 20) -> None:
+        """Start each symbol's book (``levels`` rows each side); a symbol already watched at other
+        levels is cancelled and asked again. BrokerError (one line) if TWS refuses."""
         waiting: list[_Depth] = []
+        levels = max(1, int(levels))
         for symbol in symbols:
-            if symbol in self._books:
+            known = self._books.get(symbol)
+            if known is not None and known.levels == levels:
                 continue
+            if known is not None:  # other levels: TWS takes numRows only with a new request
+                await self.unsubscribe_depth([symbol])
             contract = await self._resolve(symbol)
             await self._online()
-            book = _Depth(symbol, contract, max(1, int(levels)), smart=contract.exchange == "SMART")
+            book = _Depth(symbol, contract, levels, smart=contract.exchange == "SMART")
             self._books[symbol] = book
             self._request_depth(book)
             waiting.append(book)

@@ -199,3 +199,52 @@ async def test_a_refusal_after_the_wait_drops_the_symbol_so_watching_it_again_as
         await broker.subscribe_depth(["AAPL"])
         await until(lambda: books, what="the book on the second request")
         assert sum(r[0] == "10" for r in fake.requests) == 2
+
+
+async def test_asking_for_other_levels_sends_a_new_request_with_that_many_rows():
+    fake = FakeTWS()
+    fake.set_book(AAPL, bids=[(100.0 - i / 100, 10) for i in range(8)], asks=[(100.1 + i / 100, 10) for i in range(8)])
+    async with connected(fake) as (broker, fake, books, _):
+        await broker.subscribe_depth(["AAPL"], levels=3)
+        await broker.subscribe_depth(["AAPL"], levels=3)  # the same: nothing is sent
+        await broker.subscribe_depth(["AAPL"], levels=6)
+        await until(lambda: len(books) == 2, what="the second snapshot")
+        assert [r[15] for r in fake.requests if r[0] == "10"] == ["3", "6"]
+        assert sum(r[0] == "11" for r in fake.requests) == 1
+        assert isinstance(books[1], BookSnapshot) and len(books[1].bids) == 6 and len(books[1].asks) == 6
+
+
+async def test_through_the_engine_the_book_and_the_tape_reach_a_face(home):
+    from workstation.api import IntentError, LocalEngine
+    from workstation.core.book import BookView
+    from workstation.core.config import Settings
+    from workstation.trading.session import Session
+
+    fake = FakeTWS()
+    fake.depth_limit = 1
+    fake.set_book(AAPL, bids=[(184.99, 300), (184.98, 500)], asks=[(185.01, 200), (185.02, 100)])
+    await fake.start()
+    session = Session.build(Settings(), "ib-paper", data_root=home / "data", broker=ib_broker(fake.port, heartbeat=0))
+    eng = LocalEngine(session)
+    events: list[object] = []
+    eng.subscribe(lambda e: events.append(e) if isinstance(e, (BookView, TradePrint)) else None)
+    await eng.start([])
+    try:
+        await eng.watch_depth(["AAPL"], levels=5)
+        await until(lambda: eng.book("AAPL") is not None, what="AAPL's book")
+        fake.push_trade(AAPL, 185.01, 200)  # lifts the offer, which then leaves the book
+        fake.depth(AAPL, "ask", "delete", 0)
+        await until(lambda: eng.tape("AAPL") and eng.book("AAPL").best_ask == 185.02, what="the print and the book")
+        view = eng.book("AAPL")
+        assert view.state == "ok" and [(lv.price, lv.size) for lv in view.bids] == [(184.99, 300), (184.98, 500)]
+        (trade,) = eng.tape("AAPL")
+        assert (trade.price, trade.size, trade.aggressor) == (185.01, 200, "buy")
+        assert any(isinstance(e, BookView) for e in events) and any(isinstance(e, TradePrint) for e in events)
+        with pytest.raises(IntentError) as err:
+            await eng.watch_depth(["MSFT"])
+        assert str(err.value).startswith("MSFT: IB allows no more market depth subscriptions") and "\n" not in str(err.value)
+        await eng.unwatch_depth(["AAPL"])
+        await until(lambda: fake.depth_subscriptions() == 0 and fake.trade_subscriptions() == 0, what="the cancels")
+    finally:
+        await eng.stop()
+        await fake.stop()
