@@ -50,3 +50,16 @@ def test_an_engine_that_prices_no_option_never_loads_scipy(tmp_path):
     env = {"PYTHONPATH": str(ROOT), "PATH": "", "WORKSTATION_HOME": str(tmp_path)}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)
     assert "SCIPY False" in r.stderr, r.stderr[-2000:]
+
+
+def test_status_never_loads_the_exchange_calendar_library(tmp_path):
+    """The calendar library (and the pandas it brings) loads when a session is first looked
+    up, not at every command's start: `main.py status` on a paper account runs without it."""
+    code = (
+        "import sys, runpy; sys.argv = ['main.py', 'status', '--json']\n"
+        "try:\n    runpy.run_path('main.py', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('CALENDARS', 'pandas_market_calendars' in sys.modules, 'exchange_calendars' in sys.modules, file=sys.stderr)\n"
+    )
+    env = {"PYTHONPATH": str(ROOT), "PATH": "", "WORKSTATION_HOME": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)
+    assert "CALENDARS False False" in r.stderr, r.stderr[-2000:]

@@ -114,6 +114,7 @@ from brokers.paper import surface
 from brokers.paper.chains import paper_chain
 from brokers.paper.combos import ComboBook
 from brokers.paper.market import CALENDARS, NEW_YORK, SimMarket, day_end, is_open
+from brokers.paper.market import session as market_session
 from brokers.paper.universe import Universe, UniverseError
 from workstation.core.chain import OptionChain
 from workstation.core.clock import Clock
@@ -137,6 +138,7 @@ from workstation.core.model import (
     plain,
     to_decimal,
 )
+from workstation.core.sessions import SessionKind
 from workstation.core.symbols import parse_symbol
 
 __all__ = ["NotListed", "ReplayError", "ReplayFeed", "SimBroker", "SimConfig", "SimMarket"]
@@ -178,7 +180,7 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 
     seed: int = 0
     tick_hz: float = 2.0  # quote updates per second per symbol
-    calendar: str = "always"  # "always" or "nyse"
+    calendar: str = "always"  # "always", "exchange" or "nyse" (brokers.paper.market)
     slippage_bps: Decimal = Decimal(0)
     slippage_ticks: int = 0
     commission_per_share: Decimal = Decimal(0)
@@ -638,6 +640,14 @@ class SimBroker:
         if self.feed is not None and inst.symbol == self.feed.symbol:
             return True  # a replayed file trades whenever it plays
         return is_open(inst, t, self.config.calendar)
+
+    def session(self, symbol: str, t: float) -> SessionKind:
+        """The session ``symbol`` is in at ``t`` under the calendar: pre, regular, post or
+        closed (always "regular" under "always", and for a replayed file)."""
+        inst = parse_symbol(symbol)
+        if self.feed is not None and inst.symbol == self.feed.symbol:
+            return "regular"
+        return market_session(inst, t, self.config.calendar)
 
     def _expire(self, t: float) -> None:
         for cid, w in list(self._book.items()):

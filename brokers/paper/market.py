@@ -54,12 +54,14 @@ function of the time since the day began (the day runs from one 16:00 New York t
 next); ``prev_close`` is the process mid, on tick, at the most recent 16:00 New York.
 
 Calendars (``is_open``): ``"always"`` — everything trades at every hour, so the product
-works at any time of day — and ``"nyse"``: equities, options and equity-index futures
-trade 09:30-16:00 New York on NYSE trading days (weekdays less the NYSE holidays of
-2025-2027; other years count weekdays only, and early closes are not modelled), other
-futures trade CME Globex hours (Sunday 18:00 to Friday 17:00 New York with a daily
-17:00-18:00 pause), crypto trades 24/7, forex from Sunday 17:00 to Friday 17:00 New York.
-The process itself never stops: under ``"nyse"`` a market reopens where the process has
+works at any time of day — ``"exchange"``: every instrument trades its venue's regular
+session (``workstation.core.sessions``: equities and options NYSE 09:30-16:00 New York with
+the exchange's holidays and early closes, futures CME Globex, crypto 24/7, forex from Sunday
+17:00 to Friday 17:00 New York) — and ``"nyse"``, the older calendar: as ``"exchange"`` but
+equity-index futures keep NYSE hours and other futures a Globex week of their own (Sunday
+18:00 to Friday 17:00 New York with a daily 17:00-18:00 pause, no holidays). NYSE days and
+early closes come from the exchange calendar library under both (years without end).
+The process itself never stops: under either a market reopens where the process has
 moved overnight, as a real one gaps.
 
 Why one module: the deterministic price process, its calendars and its history generation
@@ -83,13 +85,15 @@ import numpy as np
 from brokers.paper import surface
 from brokers.paper.listings import is_monthly
 from brokers.paper.universe import Universe, load_universe
+from workstation.core import sessions
 from workstation.core.model import AssetClass, Bar, Instrument, Quote, Right
 from workstation.core.options import american_price, bsm_price
+from workstation.core.sessions import SessionKind
 from workstation.core.symbols import FIAT, STABLECOINS, parse_symbol
 
 NEW_YORK = ZoneInfo("America/New_York")
 YEAR = 365.25 * 86_400.0
-CALENDARS = ("always", "nyse")
+CALENDARS = ("always", "nyse", "exchange")
 
 # ----------------------------------------------------------------------------- tables
 
@@ -124,18 +128,6 @@ FUTURES: dict[str, tuple[float, float, float]] = {
 }
 MICRO_FUTURES = {"MES": "ES", "MNQ": "NQ"}
 EQUITY_INDEX_FUTURES = frozenset({"ES", "MES", "NQ", "MNQ", "YM", "RTY"})
-
-NYSE_HOLIDAYS = frozenset(
-    date(y, m, d)
-    for y, m, d in (
-        (2025, 1, 1), (2025, 1, 9), (2025, 1, 20), (2025, 2, 17), (2025, 4, 18), (2025, 5, 26),
-        (2025, 6, 19), (2025, 7, 4), (2025, 9, 1), (2025, 11, 27), (2025, 12, 25),
-        (2026, 1, 1), (2026, 1, 19), (2026, 2, 16), (2026, 4, 3), (2026, 5, 25), (2026, 6, 19),
-        (2026, 7, 3), (2026, 9, 7), (2026, 11, 26), (2026, 12, 25),
-        (2027, 1, 1), (2027, 1, 18), (2027, 2, 15), (2027, 3, 26), (2027, 5, 31), (2027, 6, 18),
-        (2027, 7, 5), (2027, 9, 6), (2027, 11, 25), (2027, 12, 24),
-    )
-)
 
 RATE = 0.04  # the risk-free rate options are valued with
 OPTION_YEAR = 365.0 * 86_400.0  # options count time in years of 365 days, as workstation.core.options does
@@ -456,8 +448,8 @@ def _at(d: date, hour: int, minute: int = 0) -> float:
 
 
 def is_trading_day(d: date) -> bool:
-    """A NYSE trading day: a weekday that is not a NYSE holiday."""
-    return d.weekday() < 5 and d not in NYSE_HOLIDAYS
+    """A NYSE trading day: one with a regular session (the exchange calendar's)."""
+    return d.weekday() < 5 and sessions.session_at("XNYS", _at(d, 12)) == "regular"
 
 
 def prev_close_time(t: float) -> float:
@@ -495,37 +487,48 @@ def _check_calendar(calendar: str) -> None:
 
 def is_open(instrument: Instrument | str, t: float, calendar: str = "always") -> bool:
     """Whether the instrument trades at ``t`` under ``calendar`` (see the module docstring)."""
+    return session(instrument, t, calendar) == "regular"
+
+
+def session(instrument: Instrument | str, t: float, calendar: str = "always") -> SessionKind:
+    """The session the instrument is in at ``t`` under ``calendar``: ``"regular"`` at every
+    hour under ``"always"``; the venue's (pre, regular, post or closed) under the others."""
     _check_calendar(calendar)
     if calendar == "always":
-        return True
-    kind = _session_kind(_instrument(instrument))
+        return "regular"
+    inst = _instrument(instrument)
+    if calendar == "exchange":
+        return sessions.session_at(sessions.venue_of(inst), t)
+    kind = _session_kind(inst)
     if kind == "24/7":
-        return True
+        return "regular"
+    if kind == "nyse":
+        return sessions.session_at("XNYS", t)
     ny = _ny(t)
     wd, minute = ny.weekday(), ny.hour * 60 + ny.minute
     if kind == "fx":
-        return wd < 4 or (wd == 4 and minute < 17 * 60) or (wd == 6 and minute >= 17 * 60)
-    if kind == "globex":
-        if wd == 5 or (wd == 6 and minute < 18 * 60) or (wd == 4 and minute >= 17 * 60):
-            return False
-        return not 17 * 60 <= minute < 18 * 60
-    return is_trading_day(ny.date()) and 9 * 60 + 30 <= minute < 16 * 60
+        return sessions.session_at("FX", t)
+    if wd == 5 or (wd == 6 and minute < 18 * 60) or (wd == 4 and minute >= 17 * 60):
+        return "closed"
+    return "closed" if 17 * 60 <= minute < 18 * 60 else "regular"
 
 
 def day_end(instrument: Instrument | str, t: float, calendar: str = "always") -> float:
     """When a DAY order accepted at ``t`` expires.
 
-    Under ``"nyse"``, for instruments on the NYSE session: the 16:00 New York close of the
-    trading day (the next trading day's when ``t`` is after the close or on a holiday).
-    Otherwise: the first 17:00 New York day roll after ``t``.
+    Under ``"nyse"`` and ``"exchange"``, for instruments on the NYSE session: the close of the
+    trading day (16:00 New York, 13:00 on early closes; the next trading day's when ``t`` is
+    after the close or on a holiday); under ``"exchange"`` futures likewise expire at their
+    CME session's close. Otherwise: the first 17:00 New York day roll after ``t``.
     """
     _check_calendar(calendar)
-    if calendar == "nyse" and _session_kind(_instrument(instrument)) == "nyse":
-        d = _ny(t).date()
-        for _ in range(15):
-            if is_trading_day(d) and _at(d, 16) > t:
-                return _at(d, 16)
-            d += timedelta(days=1)
+    if calendar != "always":
+        inst = _instrument(instrument)
+        venue = sessions.venue_of(inst) if calendar == "exchange" else _session_kind(inst)
+        if venue in ("nyse", "XNYS", "CME"):
+            close = sessions.session_close("XNYS" if venue == "nyse" else venue, t)
+            if close is not None:
+                return close
     d = _ny(t).date()
     roll = _at(d, 17)
     return roll if roll > t else _at(d + timedelta(days=1), 17)
@@ -533,15 +536,7 @@ def day_end(instrument: Instrument | str, t: float, calendar: str = "always") ->
 
 def nyse_sessions(start: float, end: float) -> list[tuple[float, float]]:
     """The (open, close) epoch seconds of NYSE sessions overlapping ``[start, end)``."""
-    d, last = _ny(start).date(), _ny(end).date()
-    out: list[tuple[float, float]] = []
-    while d <= last:
-        if is_trading_day(d):
-            o, c = _at(d, 9, 30), _at(d, 16)
-            if o < end and c > start:
-                out.append((o, c))
-        d += timedelta(days=1)
-    return out
+    return sessions.regular_sessions("XNYS", start, end)
 
 
 # ----------------------------------------------------------------------------- the market
@@ -631,8 +626,8 @@ class SimMarket:
 
         OHLC come from nine samples of the process mid per bar (on tick); the close is the
         next bar's open. Volume is the increase of the cumulative volume over the bar.
-        Under ``calendar="nyse"``, bars that do not overlap the instrument's trading hours
-        are left out.
+        Under ``calendar="nyse"`` or ``"exchange"``, bars that do not overlap the instrument's
+        regular trading hours are left out.
         """
         if seconds <= 0:
             raise ValueError(f"bar length must be positive, got {seconds}")
@@ -642,8 +637,8 @@ class SimMarket:
         if first < start:
             first += seconds
         opens = np.arange(first, end, seconds, dtype=np.float64)
-        if calendar == "nyse" and len(opens):
-            opens = opens[self._open_mask(rows.symbols[0], opens, seconds)]
+        if calendar != "always" and len(opens):
+            opens = opens[self._open_mask(rows.symbols[0], opens, seconds, calendar)]
         if not len(opens):
             return []
         times = (opens[:, None] + np.linspace(0.0, float(seconds), 9)[None, :]).ravel()
@@ -799,19 +794,20 @@ class SimMarket:
         i = np.searchsorted(b, t, side="right") - 1
         return before[i] + self._volume(rows, t, b[i], b[i + 1], prev[i])
 
-    def _open_mask(self, symbol: str, opens: np.ndarray, seconds: int) -> np.ndarray:
+    def _open_mask(self, symbol: str, opens: np.ndarray, seconds: int, calendar: str = "nyse") -> np.ndarray:
         inst = parse_symbol(symbol)
-        if _session_kind(inst) == "nyse":
-            sessions = nyse_sessions(float(opens[0]), float(opens[-1]) + seconds)
-            if not sessions:
+        if calendar == "exchange" or _session_kind(inst) == "nyse":
+            venue = sessions.venue_of(inst) if calendar == "exchange" else "XNYS"
+            spans = sessions.regular_sessions(venue, float(opens[0]), float(opens[-1]) + seconds)
+            if not spans:
                 return np.zeros(len(opens), dtype=bool)
-            so = np.array([s[0] for s in sessions])
-            sc = np.array([s[1] for s in sessions])
+            so = np.array([s[0] for s in spans])
+            sc = np.array([s[1] for s in spans])
             i = np.searchsorted(sc, opens, side="right")
             ok = i < len(sc)
             return ok & (so[np.minimum(i, len(so) - 1)] < opens + seconds)
-        spans = zip(opens.tolist(), (opens + seconds - 1e-3).tolist(), strict=True)
-        return np.array([is_open(inst, a, "nyse") or is_open(inst, b, "nyse") for a, b in spans])
+        pairs = zip(opens.tolist(), (opens + seconds - 1e-3).tolist(), strict=True)
+        return np.array([is_open(inst, a, "nyse") or is_open(inst, b, "nyse") for a, b in pairs])
 
 
 @functools.cache

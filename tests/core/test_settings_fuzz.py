@@ -113,7 +113,7 @@ FOUND = [  # what the fuzzing found, kept as plain cases
     ("[alerts]\ncooldown = -1\n", "cooldown must be from 0 to 86400"),
     ('[[strategies]]\nplugin = "x"\nallocation = "1e400"\n', "allocation 1e400 is out of range"),
     ('[profiles.paper]\njournal_sync = "SOMETIMES"\n', "journal_sync must be NORMAL, FULL or OFF"),
-    ('[profiles.paper.sim]\ncalendar = "mars"\n', "calendar must be always or nyse"),
+    ('[profiles.paper.sim]\ncalendar = "mars"\n', "calendar must be always, exchange or nyse"),
     ('default_profile = "nope"\n', "unknown profile 'nope'"),
     ('[alerts]\nrules = ["' + "x" * 100_000 + '"]\n', "alert rule"),
 ]

@@ -108,7 +108,7 @@ class PaperSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class SimSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     seed: int = 0
     tick_hz: float = 2.0
-    calendar: str = "always"  # "always" or "nyse"
+    calendar: str = "always"  # "always", "exchange" or "nyse"
     slippage_bps: Decimal = Decimal(0)
     commission_per_share: Decimal = Decimal(0)
     commission_min: Decimal = Decimal(0)
@@ -123,8 +123,8 @@ class SimSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             value = getattr(self, name)
             if not value.is_finite() or value < 0 or value >= _TOO_BIG:
                 raise ValueError(f"{name} must be a number from 0 to below 1e15, got {value}")
-        if self.calendar not in ("always", "nyse"):
-            raise ValueError(f"calendar must be always or nyse, got {self.calendar!r}")
+        if self.calendar not in ("always", "exchange", "nyse"):
+            raise ValueError(f"calendar must be always, exchange or nyse, got {self.calendar!r}")
 
 
 class FutureMargin(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

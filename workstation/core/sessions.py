@@ -94,14 +94,18 @@ def _year(t: float) -> int:
 
 
 def _library_sessions(venue: str, year: int) -> list[tuple[float, float, SessionKind]]:
+    import warnings
+
     import pandas_market_calendars as mcal  # lazily: it brings pandas (see the module docstring)
 
-    cal = mcal.get_calendar(_LIBRARY_CALENDAR[venue])
     # a margin either side: sessions that start in one year and end in the next, and the
     # next open from the last days of December
     first, last = f"{year - 1}-12-20", f"{year + 1}-01-12"
     extended = venue == "XNYS"
-    sched = cal.schedule(first, last, start="pre", end="post") if extended else cal.schedule(first, last)
+    with warnings.catch_warnings():  # the library's own deprecation notices are not the user's
+        warnings.simplefilter("ignore")
+        cal = mcal.get_calendar(_LIBRARY_CALENDAR[venue])
+        sched = cal.schedule(first, last, start="pre", end="post") if extended else cal.schedule(first, last)
 
     def epochs(column: str) -> list[float]:
         return [ts.timestamp() for ts in sched[column]]
@@ -214,6 +218,25 @@ def session_close(venue: str, t: float) -> float | None:
     raise ValueError(f"{venue} has no session within two years of {t}")
 
 
+def regular_sessions(venue: str, start: float, end: float) -> list[tuple[float, float]]:
+    """The (open, close) epoch seconds of ``venue``'s regular sessions overlapping
+    ``[start, end)``, in order (one endless session for CRYPTO)."""
+    if venue == "CRYPTO":
+        return [(start, end)] if start < end else []
+    out: list[tuple[float, float]] = []
+    last = start
+    for y in range(_year(start), _year(end) + 1):
+        table = _table(venue, y)
+        i = max(bisect_right(table.reg_ends, last), 0)
+        while i < len(table.reg_starts) and table.reg_starts[i] < end:
+            o, c = table.reg_starts[i], table.reg_ends[i]
+            if c > last:
+                out.append((o, c))
+                last = c
+            i += 1
+    return out
+
+
 __all__ = [
     "VENUES",
     "SessionKind",
@@ -221,6 +244,7 @@ __all__ = [
     "next_open",
     "prepare",
     "ready",
+    "regular_sessions",
     "session_at",
     "session_close",
     "venue_of",
