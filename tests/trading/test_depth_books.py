@@ -237,3 +237,45 @@ async def test_stop_ends_the_flush_task(tmp_path):
     assert any("run" in repr(t.get_coro()) for t in before)
     await session.stop()
     assert all(t.done() for t in before)
+
+
+def test_whatever_the_bursts_and_pauses_the_last_view_published_is_the_final_book_and_views_keep_their_interval():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from workstation.core.book import BookDelta, BookLevel, BookSnapshot, OrderBook
+    from workstation.core.bus import Bus
+    from workstation.trading.depth import DepthBooks
+
+    level = st.tuples(st.integers(9_990, 10_010), st.integers(0, 5))
+    step = st.tuples(st.lists(level, max_size=4), st.lists(level, max_size=4), st.sampled_from([0.0, 0.0, 0.03, 0.1, 0.25]))
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.lists(step, min_size=1, max_size=60))
+    def check(steps):
+        bus, clock = Bus(), SimClock(T0)
+        books = DepthBooks(bus, clock, interval=0.1)
+        published: list[tuple[float, BookView]] = []
+        bus.subscribe(BookView, lambda v: published.append((clock.time(), v)))
+        books.watch("AAPL", 50)
+        mirror = OrderBook("AAPL")
+        snap = BookSnapshot(symbol="AAPL", ts=T0, seq=1, bids=(BookLevel(99.0, 1.0),), asks=(BookLevel(101.0, 1.0),))
+        books.on_book(snap)
+        mirror.apply(snap)
+        for seq, (bids, asks, pause) in enumerate(steps, start=2):
+            delta = BookDelta(
+                symbol="AAPL", ts=clock.time(), seq=seq,
+                bids=tuple(BookLevel(p / 100, float(s)) for p, s in dict(bids).items()),
+                asks=tuple(BookLevel(p / 100 + 1, float(s)) for p, s in dict(asks).items()),
+            )
+            books.on_book(delta)
+            mirror.apply(delta)
+            books.flush()
+            clock.advance(pause)
+        clock.advance(0.1)
+        books.flush()
+        assert published and published[-1][1] == mirror.view(50)
+        times = [t for t, _ in published]
+        assert all(b - a >= 0.1 - 1e-6 for a, b in zip(times, times[1:]))
+
+    check()

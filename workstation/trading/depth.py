@@ -35,6 +35,7 @@ from workstation.core.clock import Clock
 log = logging.getLogger(__name__)
 
 TAPE_KEEP = 1_000  # prints kept per symbol
+_SLACK = 1e-6  # an epoch time in floats is exact to about 0.2 us: an interval that has passed counts
 RESYNC_EVERY = 1.0  # seconds between two requests for a fresh snapshot of one symbol
 
 __all__ = ["DepthBooks", "RESYNC_EVERY", "TAPE_KEEP"]
@@ -192,7 +193,7 @@ class DepthBooks:
         wait = None
         for symbol in self._dirty:
             left = self._published.get(symbol, -1e18) + self.interval - now
-            if left <= 0:
+            if left <= _SLACK:
                 return 0.0
             wait = left if wait is None else min(wait, left)
         return wait
@@ -205,7 +206,7 @@ class DepthBooks:
         interval = self.interval
         sent = 0
         for symbol in list(self._dirty):
-            if now - self._published.get(symbol, -1e18) < interval:
+            if now - self._published.get(symbol, -1e18) < interval - _SLACK:
                 continue
             self._dirty.discard(symbol)
             book = self._books.get(symbol)
