@@ -589,6 +589,11 @@ class SimBroker:
 
     def _working(self, order: Order, inst: Instrument, accepted: float) -> _Working:
         expires = self._day_end(inst, accepted) if order.tif is _DAY else None
+        if order.extended and expires is not None and self.config.calendar != "always":
+            from workstation.core.sessions import venue_of
+
+            if venue_of(inst) == "XNYS":  # an extended DAY order works through the post-market (4 hours after the close)
+                expires += 4 * 3600
         # (by position, in the fields' order: no keyword matching, once per order)
         return _Working(
             order, inst, order.broker_id or f"paper-{order.client_id}", order.qty, ZERO, order.limit_price,
@@ -601,7 +606,7 @@ class SimBroker:
         if inst.asset_class is AssetClass.INDEX:
             raise ModelError(f"{inst.symbol} is an index: it is quoted but cannot be traded (trade its options, a future or an ETF)")
         self._check(inst, order)
-        if order.tif is not _GTC and not self._is_open(inst, t):
+        if order.tif is not _GTC and not self._is_open(inst, t) and not self._waits(order, inst, t):
             raise ModelError(f"the market for {inst.symbol} is closed; only a GTC order can wait for the open")
         w = self._working(order, inst, t)
         w.filled = order.filled_qty
@@ -634,7 +639,16 @@ class SimBroker:
     # ------------------------------------------------------------------ matching
 
     def _open(self, w: _Working, t: float) -> bool:
-        return self._is_open(w.inst, t)
+        return self._is_open(w.inst, t) or (w.order.extended and self._extended(w.inst, t))
+
+    def _extended(self, inst: Instrument, t: float) -> bool:
+        """In the pre- or post-market: where an order marked extended trades."""
+        return self.session(inst.symbol, t) in ("pre", "post")
+
+    def _waits(self, order: Order, inst: Instrument, t: float) -> bool:
+        """A DAY order outside the regular session that waits for its session: any in the
+        pre- or post-market, an extended one also while closed (for the next pre-market)."""
+        return order.extended or self._extended(inst, t)
 
     def _is_open(self, inst: Instrument, t: float) -> bool:
         if self.feed is not None and inst.symbol == self.feed.symbol:
@@ -657,9 +671,13 @@ class SimBroker:
 
     def _match_symbol(self, q: Quote, t: float) -> None:
         working = [w for w in self._book.values() if w.inst.symbol == q.symbol]
-        if working and self._open(working[0], t):
+        if not working:
+            return
+        regular = self._is_open(working[0].inst, t)
+        if regular or any(w.order.extended for w in working):  # extended orders trade pre- and post-market too
+            extended = regular or self._extended(working[0].inst, t)
             for w in working:
-                if self._book.get(w.order.client_id) is w:
+                if (regular or (extended and w.order.extended)) and self._book.get(w.order.client_id) is w:
                     self._match(w, q, t, arriving=False)
 
     def _arrive(self, w: _Working, t: float) -> None:
