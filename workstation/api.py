@@ -117,6 +117,7 @@ class AccountSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     risk: tuple[RiskRow, ...]
     day_pnl: Decimal
     market_open: bool | None  # None: the broker does not say
+    market_session: str | None = None  # the main venue's: "pre", "regular", "post", "closed"; None: unknown
     breaker: str | None = None  # why the circuit breaker is tripped; None: it is not
     trading_halted: bool = False  # the trading_halted risk limit is on
     closed_today: tuple[PositionRow, ...] = ()  # flat positions traded this trading day (qty 0)
@@ -423,10 +424,25 @@ class LocalEngine:
         if callable(probe):
             return bool(probe())
         if self._s.profile.broker == "sim":  # the paper market: US equity hours under its calendar
-            from brokers.paper.market import is_open
-
-            return is_open("SPY", self.time(), self._s.profile.sim.calendar)
+            kind = self.market_session()
+            return None if kind is None else kind == "regular"
         return None
+
+    def market_session(self) -> str | None:
+        """The session of the account's main venue (US equities; crypto on ccxt) now: None when
+        unknown, or while its calendar is read in a worker thread (workstation.core.sessions)."""
+        from workstation.core import sessions
+
+        broker, t = self._s.profile.broker, self.time()
+        if broker == "sim":
+            calendar = self._s.profile.sim.calendar
+            if calendar == "always" or sessions.session_if_ready("XNYS", t) is None:
+                return "regular" if calendar == "always" else None
+            from brokers.paper.market import session
+
+            return session("SPY", t, calendar)
+        venue = {"alpaca": "XNYS", "ib": "XNYS", "ccxt": "CRYPTO"}.get(broker)
+        return sessions.session_if_ready(venue, t) if venue else None
 
     def snapshot(self) -> AccountSnapshot:
         s = self._s
@@ -459,7 +475,7 @@ class LocalEngine:
             ts=self.time(), account=account, positions=tuple(rows), risk=self._risk_rows(account),
             greeks=(*per, whole) if whole is not None else (),
             closed_today=tuple(closed), totals=totals,
-            day_pnl=self._day_pnl(equity), market_open=self.market_open(),
+            day_pnl=self._day_pnl(equity), market_open=self.market_open(), market_session=self.market_session(),
             breaker=breaker.reason() if (breaker := getattr(s, "breaker", None)) is not None else None,
             trading_halted=self._halted(),
         )

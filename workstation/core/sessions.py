@@ -34,6 +34,8 @@ library is updated.
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 from bisect import bisect_right
 from datetime import datetime, timedelta
@@ -70,6 +72,8 @@ class _Table:
 
 # venue and year -> table: a memo of the library's answers (see the module docstring)
 _TABLES: dict[tuple[str, int], _Table] = {}
+_PREPARING: set[tuple[str, int]] = set()  # tables being built in a worker thread
+_log = logging.getLogger(__name__)
 
 
 def venue_of(inst: Instrument) -> str:
@@ -153,6 +157,26 @@ def prepare(venue: str, t: float) -> None:
     _check(venue)
     if venue != "CRYPTO":
         _table(venue, _year(t))
+
+
+def session_if_ready(venue: str, t: float) -> SessionKind | None:
+    """``session_at`` when the year's table is built; otherwise None at once, and the table
+    is built in a worker thread (once), so a face's repaint never waits for the library."""
+    if ready(venue, t):
+        return session_at(venue, t)
+    _check(venue)
+    key = (venue, _year(t))
+    if key not in _PREPARING:
+        _PREPARING.add(key)
+        threading.Thread(target=_prepare_quietly, args=(venue, t), name=f"sessions-{venue}-{key[1]}", daemon=True).start()
+    return None
+
+
+def _prepare_quietly(venue: str, t: float) -> None:
+    try:
+        prepare(venue, t)
+    except Exception:  # noqa: BLE001 - a face then shows no session; the log says why
+        _log.exception("could not read the %s calendar", venue)
 
 
 def ready(venue: str, t: float) -> bool:
@@ -247,5 +271,6 @@ __all__ = [
     "regular_sessions",
     "session_at",
     "session_close",
+    "session_if_ready",
     "venue_of",
 ]

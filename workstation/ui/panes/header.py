@@ -1,4 +1,5 @@
-"""The header line: profile and mode (PAPER/LIVE), connection, market, equity, day P&L, clock."""
+"""The header line: profile and mode (PAPER/LIVE), connection, market session (pre, open, post,
+closed), equity, day P&L, clock."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ from textual.widget import Widget
 from workstation.api import AccountSnapshot, EngineInfo
 from workstation.core import formatting as fmt
 from workstation.core.model import ConnectionState
+
+
+# the main venue's session as the header says it (pre- and post-market, the regular session)
+_SESSION_WORDS = {"pre": "pre", "regular": "open", "post": "post", "closed": "closed"}
 
 
 class HeaderBar(Widget):
@@ -42,9 +47,12 @@ class HeaderBar(Widget):
         t.append("  ● " if ok else "  ○ ", styles["up" if ok else "down"])
         t.append(f"{info.broker} {state}" if width >= 100 else state)
         if snap is not None:
-            if snap.market_open is not None:
+            word = _SESSION_WORDS.get(snap.market_session or "")
+            if word is None and snap.market_open is not None:
+                word = "open" if snap.market_open else "closed"
+            if word is not None:
                 t.append("  market ", styles["muted"])
-                t.append("open" if snap.market_open else "closed", styles["up" if snap.market_open else "stale"])
+                t.append(word, styles["up"] if word == "open" else styles["stale"] if word == "closed" else Style(bold=True))
             t.append("  Eq ", styles["muted"])
             t.append(fmt.money(snap.account.equity))
             pnl = snap.day_pnl
