@@ -26,11 +26,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from workstation.core.book import BookDelta, BookSnapshot, BookState, BookView, OrderBook, TradePrint
 from workstation.core.bus import Bus
 from workstation.core.clock import Clock
+
+if TYPE_CHECKING:
+    from brokers.base import DepthFeed
 
 log = logging.getLogger(__name__)
 
@@ -44,13 +48,13 @@ __all__ = ["DepthBooks", "RESYNC_EVERY", "TAPE_KEEP"]
 class DepthBooks:
     """One book and one tape per watched symbol; conflated views and prints on the bus.
 
-    ``resubscribe(symbol)`` asks the adapter for a fresh snapshot (the session unsubscribes
-    and subscribes that symbol's depth again); ``on_state(symbol, state)`` hears each change
-    of a book's state (the data-quality monitor)."""
+    ``feed`` is the broker asked for a fresh snapshot after a gap (that symbol's depth
+    unsubscribed and subscribed again); ``on_state(symbol, state)`` hears each change of a
+    book's state (the data-quality monitor)."""
 
     def __init__(
         self, bus: Bus, clock: Clock, *, interval: float = 0.1,
-        resubscribe: Callable[[str], Awaitable[None]] | None = None,
+        feed: DepthFeed | None = None,
         on_state: Callable[[str, BookState], None] | None = None,
         resync_every: float = RESYNC_EVERY,
     ) -> None:
@@ -58,7 +62,9 @@ class DepthBooks:
         self.clock = clock
         self.interval = interval
         self.resync_every = resync_every
-        self._resubscribe = resubscribe
+        self._feed = feed
+        self._closed = False
+        self.started = False  # the session started the flush task (run)
         self._on_state = on_state
         self._books: dict[str, OrderBook] = {}
         self._levels: dict[str, int] = {}
@@ -153,7 +159,7 @@ class DepthBooks:
 
     # -- gaps
     def _ask_snapshot(self, symbol: str) -> None:
-        if self._resubscribe is None or symbol in self._resyncing:
+        if self._feed is None or self._closed or symbol in self._resyncing:
             return
         now = self.clock.time()
         last = self._resync_at.get(symbol)
@@ -172,8 +178,10 @@ class DepthBooks:
 
     async def _resync(self, symbol: str) -> None:
         try:
-            assert self._resubscribe is not None
-            await self._resubscribe(symbol)
+            levels = self._levels.get(symbol)
+            if levels is not None and self._feed is not None:  # (unwatched meanwhile: nothing to heal)
+                await self._feed.unsubscribe_depth([symbol])
+                await self._feed.subscribe_depth([symbol], levels)
         except Exception as exc:  # the adapter could not: the next refused delta asks again
             log.warning("%s: fresh book snapshot not asked for: %s", symbol, exc)
         finally:
@@ -237,6 +245,7 @@ class DepthBooks:
 
     async def close(self) -> None:
         """End the resubscribes still under way (the session's stop)."""
+        self._closed = True
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

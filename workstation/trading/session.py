@@ -105,7 +105,6 @@ class Session:
     returns: ReturnCache = field(default_factory=ReturnCache)  # daily returns and covariance of the held factors
     var_every: float = 60.0  # seconds between VaR measurements while a VaR or stress limit is set
     _var_due: asyncio.Event = field(default_factory=asyncio.Event)  # a fill, a limit change: measure now
-    _depth_running: bool = False  # the depth flush task was started
     _stopping: bool = False  # stop() began: the background loops end (a cancel can be lost, see _wait_due)
     depth: DepthBooks | None = None  # books and tapes of watched symbols (a broker with depth only)
 
@@ -224,7 +223,7 @@ class Session:
         alerts.pnl = session._pnl
         if isinstance(broker, DepthFeed):  # books and tapes, conflated views on the bus
             session.depth = DepthBooks(
-                bus, clock, interval=settings.depth.interval, resubscribe=session._fresh_book, on_state=quality.on_book_state,
+                bus, clock, interval=settings.depth.interval, feed=broker, on_state=quality.on_book_state,
             )
             broker.attach_depth(session.depth.on_book, session.depth.on_trade)
         session._followed = journal.last_seq()
@@ -499,8 +498,8 @@ class Session:
         books = self.depth
         if books is None:
             raise BrokerError(f"{symbols[0] if symbols else 'depth'}: this broker sends no market depth")
-        if not self._depth_running:
-            self._depth_running = True
+        if not books.started:
+            books.started = True
             self._spawn_background(books.run())
         new = [s for s in symbols if books.levels(s) is None]
         changed = [s for s in symbols if books.levels(s) not in (None, levels)]
@@ -523,14 +522,6 @@ class Session:
         if gone:
             await self.broker.unsubscribe_depth(gone)  # type: ignore[attr-defined]
             await self.broker.unsubscribe_trades(gone)  # type: ignore[attr-defined]
-
-    async def _fresh_book(self, symbol: str) -> None:
-        """A book with a sequence gap: subscribe its depth again, so the adapter sends a snapshot."""
-        levels = self.depth.levels(symbol) if self.depth is not None else None
-        if levels is None or self._stopping:
-            return
-        await self.broker.unsubscribe_depth([symbol])  # type: ignore[attr-defined]
-        await self.broker.subscribe_depth([symbol], levels)  # type: ignore[attr-defined]
 
     async def drain(self) -> None:
         """Wait for follow-up work: bracket children, OCO cancels, breaker cancels."""
