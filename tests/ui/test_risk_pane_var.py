@@ -92,12 +92,16 @@ async def test_risk_pane_shows_var_var_pct_and_stress_rows_and_paints_a_breach_r
         # what each figure is: the method beside the VaR, the worst scenario beside the stress loss
         assert shown["VaR"].detail == "1d 99% historical" and shown["VaR % equity"].detail == "1d 99% historical"
         assert shown["stress loss"].detail == session.var_limits.state.stress_scenario != ""
+        assert pane.row("VaR").cells[4] == ("1d 99% historical", "muted")
+        assert pane.row("stress loss").cells[4] == (shown["stress loss"].detail, "muted")
         for key, name in (("VaR", "VaR"), ("VaR % equity", "VaR %"), ("stress loss", "stress loss")):
             assert pane.select_key(key)  # on screen (a small pane scrolls to the selected row)
             await settle(pilot)
             line = next((ln for ln in pane_lines(pane) if ln.split()[:len(name.split())] == name.split()), "")
             value = pane.row(key).cells[1][0]
             assert value in line and value[0].isdigit() and (value.endswith("%") if key == "VaR % equity" else "." in value), (key, line)
+            if pane.size.width >= 70:  # a wide pane (the 80x24 layout gives it the full width) shows what each figure is
+                assert shown[key].detail in line, (key, line)
 
         # limits below the measured figures: each row turns red (the breach colour) and the breaker trips
         session.set_limit("max_var", str((var / 2).quantize(CENT)))  # half of it: far below even as prices move

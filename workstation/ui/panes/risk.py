@@ -84,6 +84,7 @@ class RiskPane(LiveTable):
         Column("used", "Value", 10, right=True, priority=9),
         Column("limit", "Limit", 10, right=True, priority=7),
         Column("bar", "Use", 13, priority=5),
+        Column("detail", "Basis", 18, priority=3),  # the VaR's method, the worst stress scenario (when the pane is wide)
     ]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -100,6 +101,7 @@ class RiskPane(LiveTable):
                 (name, role if r.state in ("near", "breach") else ""), (fmt(r.used, r.unit), role if r.state != "off" else ""),
                 (fmt(r.limit, r.unit), "muted"),
                 (usage_bar(r.used, r.limit) if r.used else "", role or "muted"),
+                (r.detail, "muted"),
             )))
         self.set_rows(out)
 
