@@ -17,7 +17,8 @@ may hand a trade over twice around a reconnect) is not printed again.
 An exchange without the websocket methods (or ``websockets = false``) is polled every
 ``poll_seconds`` with ``fetch_order_book`` / ``fetch_trades`` instead.
 
-Each symbol's book and tape is a task of its own in the broker's task table (``close()``
+Asking again for a symbol's book with other ``levels`` restarts it at the new depth (a new
+snapshot). Each symbol's book and tape is a task of its own in the broker's task table (``close()``
 cancels them with the rest). A failing stream backs off like the quote stream, and says so
 through the broker's connection state ("BTC/USD book stream: ..." while it retries, one
 redacted line); a gap in the venue's update ids is not a connection problem and only resyncs.
@@ -120,8 +121,12 @@ class BookStreams:
         if levels < 1:
             raise BrokerError(f"depth needs at least one level, not {levels}")
         for ours, market in self._resolve(symbols):
-            if ours in self._books:
-                continue
+            known = self._books.get(ours)
+            if known is not None:
+                if known.levels == levels:
+                    continue
+                del self._books[ours]  # other levels: ccxt's book is rebuilt at the new depth
+                await self._stop(f"book:{ours}", known.market, "unWatchOrderBook", {b.market for b in self._books.values()})
             state = _Book(ours, market, levels)
             self._books[ours] = state
             self._start(f"book:{ours}", f"{ours} book", lambda st=state: self._book_loop(st))

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from brokers.base import BrokerError
 from brokers.exchanges.adapter import CcxtBroker, CcxtConfig
 from brokers.exchanges.depth import _Book, BookStreams
-from tests.fakes.binance_session import fake, keys, profile_options, until  # noqa: F401
+from tests.fakes.binance_session import fake, keys, open_session, profile_options, until  # noqa: F401
 from workstation.core.book import BookDelta, BookLevel, BookSnapshot, OrderBook, TradePrint
 from workstation.core.clock import LiveClock
 from workstation.core.model import ConnectionState
@@ -224,3 +224,41 @@ def test_any_run_of_ccxt_books_rebuilds_each_book_exactly(books):
         assert book.levels("bid") == tuple(BookLevel(p, s) for p, s in ccxt_book["bids"])
         assert book.levels("ask") == tuple(BookLevel(p, s) for p, s in ccxt_book["asks"])
     assert book.seq == state.seq and not book.stale
+
+
+async def test_asking_for_other_levels_restarts_the_book_at_that_depth(fake, feed):  # noqa: F811
+    fake.set_book("BTCUSDT", [(f"{60000 - i}.00", "1") for i in range(10)], [(f"{60001 + i}.00", "1") for i in range(10)])
+    await feed.broker.subscribe_depth(["BTC/USDT"], levels=5)
+    await until(lambda: feed.books, what="the first book")
+    assert feed.book.depth() == (5, 5)
+    await feed.broker.subscribe_depth(["BTC/USDT"], levels=5)  # the same: nothing restarts
+    await feed.broker.subscribe_depth(["BTC/USDT"], levels=10)
+    await until(lambda: feed.book.depth() == (10, 10), what="ten levels")
+    assert type(feed.books[-1]) is BookSnapshot
+    assert len([k for k in feed.broker._tasks if k.startswith("book:")]) == 1
+
+
+async def test_watch_depth_on_a_session_gives_book_views_and_prints(fake, keys, tmp_path):  # noqa: F811
+    from workstation.api import LocalEngine
+    from workstation.core.book import BookView
+
+    fake.set_book("BTCUSDT", BIDS, ASKS)
+    session = await open_session(fake, tmp_path, symbols=())
+    engine = LocalEngine(session)
+    events: list = []
+    engine.subscribe(lambda e: events.append(e) if isinstance(e, (BookView, TradePrint)) else None)
+    try:
+        await engine.watch_depth(["BTC/USDT"])
+        await until(lambda: any(isinstance(e, BookView) for e in events), what="a book view")
+        view = engine.book("BTC/USDT")
+        assert (view.best_bid, view.best_ask, view.state) == (60000.0, 60001.0, "ok")
+        await until(lambda: fake.subscribed("btcusdt@trade") == 1, what="the tape")
+        fake.update_book("BTCUSDT", asks=[("60001.00", "0")])
+        fake.print_trade("BTCUSDT", "60001.00", "0.8", aggressor="buy")
+        await until(lambda: engine.book("BTC/USDT").best_ask == 60002.0 and engine.tape("BTC/USDT"), what="the lifted offer and its print")
+        assert [(t.price, t.size, t.aggressor) for t in engine.tape("BTC/USDT")] == [(60001.0, 0.8, "buy")]
+        assert any(isinstance(e, TradePrint) for e in events)
+        await engine.unwatch_depth(["BTC/USDT"])
+        assert not [k for k in session.broker._tasks if k.startswith(("book:", "trades:"))]
+    finally:
+        await session.stop()
