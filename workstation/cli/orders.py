@@ -60,6 +60,7 @@ def build_request(
     stop_loss: str | None = None,
     tif: str = "day",
     source: str = "cli",
+    extended: bool = False,
 ) -> OrderRequest:
     """Turn command-line words into an OrderRequest; ModelError for malformed ones."""
     from workstation.core.symbols import parse_symbol
@@ -89,7 +90,7 @@ def build_request(
         trail_amount=trail_amount, trail_percent=trail_percent, tif=time_in_force,
         take_profit=to_decimal(take_profit, "take-profit price") if take_profit is not None else None,
         stop_loss=to_decimal(stop_loss, "stop-loss price") if stop_loss is not None else None,
-        source=source,
+        source=source, extended=extended,
     )
 
 
@@ -106,7 +107,8 @@ def describe(order: Order) -> str:
         price = f" stop {plain(order.stop_price)} limit {plain(order.limit_price)}"
     elif order.type is OrderType.TRAILING_STOP:
         price = f" trail {plain(order.trail_percent)}%" if order.trail_percent is not None else f" trail {plain(order.trail_amount)}"
-    text = f"order {order.id} {order.side.value} {plain(order.qty)} {order.symbol} {order.type.value.replace('_', '-')}{price} {order.tif.value}: {order.status.value.replace('_', ' ')}"
+    ext = " extended hours" if order.extended else ""
+    text = f"order {order.id} {order.side.value} {plain(order.qty)} {order.symbol} {order.type.value.replace('_', '-')}{price} {order.tif.value}{ext}: {order.status.value.replace('_', ' ')}"
     if order.filled_qty:
         text += f" {plain(order.filled_qty)} @ {plain(order.avg_fill_price.quantize(Decimal('0.0001')) if order.avg_fill_price else None)}"
     if order.reason:
@@ -117,10 +119,11 @@ def describe(order: Order) -> str:
 def _place(
     side: Side, qty: str, symbol: str, limit: str | None, stop: str | None, trail: str | None,
     take_profit: str | None, stop_loss: str | None, tif: str, dry_run: bool, json_out: bool,
-    profile: str | None, config: Path | None, data: Path | None, yes: bool = False,
+    profile: str | None, config: Path | None, data: Path | None, yes: bool = False, extended: bool = False,
 ) -> None:
     try:
-        req = build_request(side, qty, symbol, limit=limit, stop=stop, trail=trail, take_profit=take_profit, stop_loss=stop_loss, tif=tif)
+        req = build_request(side, qty, symbol, limit=limit, stop=stop, trail=trail, take_profit=take_profit, stop_loss=stop_loss, tif=tif,
+                            extended=extended)
     except ModelError as exc:
         raise CliError(str(exc), 2) from None
     try:
@@ -188,10 +191,13 @@ def _show_placed(result: Any, dry_run: bool, json_out: bool, live: bool = False,
             colour = "green" if review.side is Side.BUY else "red"
             console().print(
                 f"[{colour}]{review.side.value.upper()}[/] {plain(review.qty)} {review.symbol} {review.type.value.replace('_', '-')} {review.tif.value}"
-                f" at ~{plain(review.price)}: notional {money(review.notional)}, commission {money(review.commission)}, "
+                + (" extended hours" if review.extended else "")
+                + f" at ~{plain(review.price)}: notional {money(review.notional)}, commission {money(review.commission)}, "
                 + (f"initial margin {money(review.margin)}, " if review.margin is not None else "")
                 + f"buying power after {money(review.buying_power_after)}; {verdict} (dry run: nothing sent)"
             )
+            if review.session_note:
+                console().print(review.session_note)
         return
     order: Order = result
     if json_out:
@@ -217,6 +223,7 @@ def _order_command(side: Side):
         take_profit: Annotated[str | None, typer.Option("--take-profit", help="Bracket: take-profit limit price.")] = None,
         stop_loss: Annotated[str | None, typer.Option("--stop-loss", help="Bracket: stop-loss price.")] = None,
         tif: Annotated[str, typer.Option("--tif", help="Time in force: day, gtc, ioc, fok.")] = "day",
+        extended: Annotated[bool, typer.Option("--extended", help="Extended hours: may fill pre- and post-market (a DAY limit order).")] = False,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the review and the risk verdict; send nothing.")] = False,
         yes: Annotated[bool, typer.Option("--yes", "-y", help="On a live profile, do not ask for confirmation.")] = False,
         json_out: JsonOpt = False,
@@ -224,7 +231,7 @@ def _order_command(side: Side):
         config: ConfigOpt = None,
         data_dir_: DataDirOpt = None,
     ) -> None:
-        _place(side, qty, symbol, limit, stop, trail, take_profit, stop_loss, tif, dry_run, json_out, profile, config, data_dir_, yes)
+        _place(side, qty, symbol, limit, stop, trail, take_profit, stop_loss, tif, dry_run, json_out, profile, config, data_dir_, yes, extended)
 
     command.__doc__ = f"{side.value.capitalize()} through the order manager and the risk checks."
     return command

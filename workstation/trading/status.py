@@ -113,6 +113,7 @@ def order_row(o: Order) -> dict[str, Any]:
         "strategy": o.strategy,
         "parent_id": o.parent_id,
         "role": o.role,
+        "extended": o.extended,
         "created": iso(o.created),
     }
 
