@@ -11,6 +11,7 @@ to do with each intent lives in ``workstation.ui.intents``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.style import Style
@@ -74,12 +75,13 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, ThemesMixin, App[None]):
         Binding("K", "kill", "Kill", show=False, priority=True, id="app.kill", tooltip="Kill switch: cancel every order, flatten every position, stop every strategy, trip the breaker (asks first)"),
         Binding("B", "backtest", "Backtest", show=False, priority=True, id="app.backtest", tooltip="Open the Backtest screen"),
         Binding("o", "chain", "Chain", show=False, id="app.chain", tooltip="Option chain of the selected watchlist (or positions) symbol: an option's underlying at its expiry"),
+        Binding("D", "depth", "Depth", show=False, id="app.depth", tooltip="Depth ladder and time and sales of the selected watchlist (or positions) symbol"),
         Binding("q", "quit", "Quit", priority=True, id="app.quit", tooltip="Quit (asks while orders are working)"),
         Binding("ctrl+q", "request_quit", "Quit", show=False, priority=True, id="app.quit_anywhere", tooltip="Quit, even from a text field"),
         Binding("ctrl+d", "detach", "Detach", show=False, id="app.detach", tooltip="Leave a serving engine running and close this face"),
         Binding("ctrl+g", "close_palette", "Close", show=False, priority=True, id="app.close_palette", tooltip="Close the command palette (as Escape does)"),
     ]
-    PASSIVE = {"focus_pane", "command_line", "filter", "help", "ticket", "quit", "backtest", "kill", "chain"}
+    PASSIVE = {"focus_pane", "command_line", "filter", "help", "ticket", "quit", "backtest", "kill", "chain", "depth"}
 
     def __init__(
         self,
@@ -130,6 +132,7 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, ThemesMixin, App[None]):
         wanted = self.settings.ui.theme
         self.theme = wanted if wanted in self.themes else DEFAULT
         self._build_styles()
+        self.depth_sink: Callable[[object], None] | None = None  # the open depth ladder's store (screens/depth.py)
         self._unsubscribe = engine.subscribe(self._on_engine_event)
 
     # ------------------------------------------------------------------ layout
@@ -240,6 +243,8 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, ThemesMixin, App[None]):
     # ------------------------------------------------------------------ engine events
     def _on_engine_event(self, event: object) -> None:
         """Called synchronously by the engine: store, mark dirty, never draw here."""
+        if self.depth_sink is not None:
+            self.depth_sink(event)
         if type(event) is Quote:
             self._latest[event.symbol] = event
             self._dirty.add(event.symbol)
@@ -507,6 +512,16 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, ThemesMixin, App[None]):
                 self.open_chain(inst.symbol)
             return
         self.failed("chain", "no symbol selected")
+
+    def action_depth(self) -> None:
+        """The depth ladder of the selected row (the watchlist's, or the positions' when focused there)."""
+        focused = self.focused
+        keys = [focused.selected_key] if isinstance(focused, PositionsPane) else []
+        keys.append(self.main.query_one(WatchlistPane).selected_key)
+        from workstation.ui.screens.depth import open_depth
+
+        symbol = next(filter(None, keys), None)
+        open_depth(self, symbol) if symbol else self.failed("depth", "no symbol selected")
 
     def on_risk_pane_portfolio_risk(self, event: RiskPane.PortfolioRisk) -> None:
         self.open_risk_screen()

@@ -28,6 +28,7 @@ Spreads (one combo order; ``workstation.trading.spreads`` holds the phrase and t
 Other commands: ``cancel ID``, ``cancel all``, ``flatten AAPL``, ``flatten all``,
 ``watch add TSLA``, ``watch rm TSLA``, ``watch list NAME``, ``theme NAME``, ``help``;
 ``chain AAPL [2026-12-18] [STRIKES]`` (the option chain screen); ``risk`` (the Risk screen);
+``depth AAPL`` (the depth ladder), ``tape AAPL`` (time and sales);
 risk: ``kill`` (the kill switch; only the whole word), ``reset-breaker``,
 ``risk set NAME VALUE``; alert rules: ``alert AAPL > 200``, ``alert AAPL move 3% 5m``,
 ``alert pnl < -1000``, ``alert spread BTC/USD > 20`` (the grammar of ``workstation.alerts.engine``).
@@ -147,6 +148,14 @@ class ChainCommand:
 
 
 @dataclass(frozen=True, slots=True)
+class DepthCommand:
+    """``depth AAPL``: the depth ladder with time and sales; ``tape AAPL``: time and sales alone."""
+
+    symbol: str
+    tape_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class RiskScreenCommand:
     """``risk``: open the Risk screen (VaR, decomposition, correlation, stress, heatmap)."""
 
@@ -154,7 +163,7 @@ class RiskScreenCommand:
 Command = (
     OrderCommand | SpreadCommand | CancelCommand | FlattenCommand | WatchCommand | ThemeCommand | HelpCommand
     | KillCommand | ResetBreakerCommand | RiskSetCommand | AlertCommand | ChainCommand
-    | RiskScreenCommand
+    | RiskScreenCommand | DepthCommand
 )
 
 # --------------------------------------------------------------------------- vocabulary
@@ -175,6 +184,8 @@ VERBS: dict[str, str] = {
     "risk": "risk",
     "alert": "alert",
     "chain": "chain",
+    "depth": "depth",
+    "tape": "tape",
 }
 
 KEYWORDS: dict[str, str] = {
@@ -209,6 +220,7 @@ GRAMMAR_HELP = (
     "kill  (asks first)  ·  reset-breaker  ·  risk set NAME VALUE",
     "alert AAPL > 200  ·  alert AAPL move 3% 5m  ·  alert pnl < -1000  ·  alert spread BTC/USD > 20",
     "chain AAPL [2026-12-18] [STRIKES]  (the option chain screen)",
+    "depth AAPL  (the depth ladder and time and sales)  ·  tape AAPL  (time and sales alone)",
     "risk  (the Risk screen: VaR, decomposition, correlation, stress, heatmap)",
     "help",
 )
@@ -322,6 +334,10 @@ def parse(text: object) -> Command | LegsCommand:
         return _alert(text)
     if verb == "chain":
         return _chain(rest)
+    if verb in ("depth", "tape"):
+        if len(rest) != 1:
+            raise ParseError(f"usage: {verb} SYMBOL")
+        return DepthCommand(_symbol(rest[0]), tape_only=verb == "tape")
     if verb == "theme":
         if len(rest) != 1:
             raise ParseError("usage: theme NAME")

@@ -43,6 +43,7 @@ def sections(app: WorkstationApp) -> list[tuple[str, list[tuple[str, str, str]]]
     from workstation.ui.screens.review import ReviewScreen
     from workstation.ui.screens.chain import ChainScreen
     from workstation.ui.screens.risk import RiskScreen
+    from workstation.ui.screens.depth import DepthScreen
 
     keymap = dict(app.settings.ui.bindings)
 
@@ -70,6 +71,7 @@ def sections(app: WorkstationApp) -> list[tuple[str, list[tuple[str, str, str]]]
         ("Strategy parameters", rows(StrategyParamsScreen.BINDINGS) + [("Enter", "Apply (checked first; the error is shown)", "")]),
         ("Command line", rows(CommandLine.BINDINGS) + [("Enter", "Run the command", "")]),
         ("Option chain (:chain AAPL, or o on a watchlist row)", rows(ChainScreen.BINDINGS) + [("↑ ↓ j k", "Move between strikes", "")]),
+        ("Depth ladder (:depth AAPL, or D on a watchlist row; :tape AAPL: time and sales alone)", rows(DepthScreen.BINDINGS) + [("0-9 .", "Type the next order's quantity, then b or s", "")]),
         ("Risk screen (:risk, or p on the Risk pane)", rows(RiskScreen.BINDINGS) + [("↑ ↓ j k", "Move between rows (decomposition, stress)", ""), ("Enter", "On a heatmap tile: that position in the ticket", "")]),
         ("Order review", rows(ReviewScreen.BINDINGS)),
         ("Confirmations", rows(ConfirmScreen.BINDINGS)),

@@ -22,6 +22,7 @@ from workstation.ui.commands import (
     FlattenCommand,
     AlertCommand,
     ChainCommand,
+    DepthCommand,
     RiskScreenCommand,
     HelpCommand,
     KillCommand,
@@ -138,6 +139,10 @@ class IntentsMixin:
             self.open_chain(cmd.symbol, cmd.expiry, cmd.strikes, origin="command", text=text)
         elif isinstance(cmd, RiskScreenCommand):
             self.open_risk_screen()
+        elif isinstance(cmd, DepthCommand):
+            from workstation.ui.screens.depth import open_depth
+
+            open_depth(self, cmd.symbol, tape_only=cmd.tape_only, origin="command", text=text)
 
     def order_request(self: WorkstationApp, cmd: OrderCommand) -> tuple[OrderRequest, str]:
         """The OrderRequest a parsed command stands for (a notional becomes whole lots)."""
