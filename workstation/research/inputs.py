@@ -160,11 +160,14 @@ def load_inputs(
     data: list[Path] | None, symbols: list[str] | None, days: float, seed: int, start: float | None, end: float | None,
     now: float, warmup: bool = True, *, cache: Path | None = None, bar: str = "1m",
     note: Callable[[str], None] | None = None, loaded: Callable[[int], Any] | None = None,
+    regular_only: bool = True,
 ):
     """The series to run on (files; else each symbol's cached ``bar`` bars under the data
     directory ``cache``, else simulated days), and the warm-up bars before ``start``.
-    ``note`` hears one line for each cache file used; ``loaded`` (``start_loading``) gives
-    the files' series already being read."""
+    ``note`` hears one line for each cache file used, and for each file whose bars outside
+    the NYSE regular session were left out (``regular_only``: intraday bars of equities,
+    ETFs and their options keep to the exchange's sessions, see ``regular_session_only``);
+    ``loaded`` (``start_loading``) gives the files' series already being read."""
     from workstation.research.backtest import BacktestError, load_series, synthetic_series
 
     syms = split_symbols(symbols)
@@ -186,12 +189,30 @@ def load_inputs(
                 series.append(cached)
             else:
                 series.append(synthetic_series(sym, days, end=stop, seed=seed))
+    if regular_only:  # intraday bars of NYSE-listed files and caches: the regular session only
+        series = [_regular(s, note) for s in series]
     chosen = [s.between(start, end) for s in series]
     for s in chosen:
         if not len(s):
             raise BacktestError(f"{s.source or s.symbol}: no bars between the chosen --from and --to")
     before = [s.between(None, start) for s in series] if warmup and start is not None else []
     return chosen, [b for b in before if len(b)]
+
+
+def _regular(series: Any, note: Callable[[str], None] | None) -> Any:
+    from workstation.research.series import BarSeries, regular_session_only
+
+    if not isinstance(series, BarSeries):  # a file read in chunks runs on every bar it holds
+        return series
+    kept, dropped = regular_session_only(series)
+    if dropped and note is not None:
+        note(f"{series.symbol}: {dropped:,} bars outside the NYSE regular session left out "
+             f"(pre- and post-market, holidays, early closes)")
+    if not len(kept):
+        from workstation.research.backtest import BacktestError
+
+        raise BacktestError(f"{series.source or series.symbol}: no bars in the NYSE regular session")
+    return kept
 
 
 def cached_series(symbol: str, bar: str, cache: Path | None, start: float | None, end: float | None):

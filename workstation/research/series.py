@@ -156,6 +156,34 @@ def synthetic_series(symbol: str, days: float, *, end: float, seed: int = 0, sec
     return BarSeries.from_bars(bars, source=f"simulated {inst.symbol} (seed {seed})", tick=inst.tick_size)
 
 
+def regular_session_only(series: BarSeries) -> tuple[BarSeries, int]:
+    """An intraday series of a NYSE-listed instrument (equities, ETFs, their options, cash
+    indexes) within the exchange's regular sessions (``workstation.core.sessions``): a bar
+    that does not overlap one (pre- and post-market, a holiday, after an early close) is left
+    out, as a broker would not fill a regular order then. Returns the series and how many bars
+    were left out; daily and longer bars, and other venues' series, come back whole."""
+    from workstation.core import sessions
+
+    if series.seconds >= 86_400 or not len(series):
+        return series, 0
+    try:
+        venue = sessions.venue_of(parse_symbol(series.symbol))
+    except ModelError:
+        return series, 0
+    if venue != "XNYS":
+        return series, 0
+    spans = sessions.regular_sessions(venue, float(series.ts[0]), float(series.ts[-1]) + series.seconds)
+    if spans:
+        opens = np.array([o for o, _ in spans])
+        closes = np.array([c for _, c in spans])
+        i = np.searchsorted(closes, series.ts, side="right")  # the first session closing after the bar opens
+        keep = (i < len(closes)) & (opens[np.minimum(i, len(opens) - 1)] < series.ts + series.seconds)
+    else:
+        keep = np.zeros(len(series), dtype=bool)
+    dropped = int(len(series) - keep.sum())
+    return (series.select(keep) if dropped else series), dropped
+
+
 def spikes(series: BarSeries, settings: Any = None) -> np.ndarray:
     """Which bars the live data-quality monitor would drop as spikes: each close goes through
     ``DataQualityMonitor`` as a quote; a close it holds back and then calls a spike (the next
