@@ -89,7 +89,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING
@@ -110,12 +110,14 @@ from brokers.base import (
     ReportSink,
     StateSink,
 )
+from brokers.paper import depth as paper_depth
 from brokers.paper import surface
 from brokers.paper.chains import paper_chain
 from brokers.paper.combos import ComboBook
 from brokers.paper.market import CALENDARS, NEW_YORK, SimMarket, day_end, is_open
 from brokers.paper.market import session as market_session
 from brokers.paper.universe import Universe, UniverseError
+from workstation.core.book import BookDelta, BookLevel, BookSnapshot, BookView, TradePrint
 from workstation.core.chain import OptionChain
 from workstation.core.clock import Clock
 from workstation.core.model import (
@@ -144,6 +146,7 @@ from workstation.core.symbols import parse_symbol
 __all__ = ["NotListed", "ReplayError", "ReplayFeed", "SimBroker", "SimConfig", "SimMarket"]
 
 if TYPE_CHECKING:
+    from brokers.base import BookSink, TradeSink
     from brokers.paper.replay import ReplayError, ReplayFeed
 
 
@@ -187,6 +190,7 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     commission_min: Decimal = Decimal(0)
     commission_pct: Decimal = Decimal(0)
     partial_fills: bool = True
+    depth: bool = True  # orders walk the paper book and resting limits queue (brokers.paper.depth)
 
     def __post_init__(self) -> None:
         if not self.tick_hz > 0:
@@ -198,6 +202,8 @@ class SimConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
                 raise ValueError(f"{name} must not be negative, got {plain(getattr(self, name))}")
         if self.slippage_ticks < 0:
             raise ValueError(f"slippage_ticks must not be negative, got {self.slippage_ticks}")
+        if not isinstance(self.depth, bool):
+            raise ValueError(f"depth must be true or false, got {self.depth!r}")
 
 
 class _Working(msgspec.Struct):
@@ -213,6 +219,8 @@ class _Working(msgspec.Struct):
     expires: float | None  # DAY orders: when they expire
     triggered: bool = False  # stop types: the stop has been touched
     best: Decimal | None = None  # trailing stops: the best price since acceptance
+    ahead: float | None = None  # resting limits on the paper book: the size still ahead in the queue
+    since: float = 0.0  # ... and when it joined the queue (prints after it count)
 
     @property
     def remaining(self) -> Decimal:
@@ -234,6 +242,29 @@ class _Working(msgspec.Struct):
 
 def _ignore(_: object) -> None:
     return None
+
+
+class _Feed(msgspec.Struct):
+    """One symbol's depth stream: its levels, the next sequence number, what was last sent."""
+
+    inst: Instrument
+    levels: int
+    seq: int = 0
+    bids: dict[float, float] = msgspec.field(default_factory=dict)
+    asks: dict[float, float] = msgspec.field(default_factory=dict)
+
+
+def _levels_of(book: paper_depth.PaperBook, bid: bool) -> Iterator[tuple[int, float]]:
+    """The touch of one side of a paper book, then (built only when asked for) the deeper levels."""
+    yield book.touch(bid)
+    for ticks, size in book.levels(bid)[1:]:
+        yield ticks, size
+
+
+def _changed(old: dict[float, float], new: dict[float, float]) -> tuple[BookLevel, ...]:
+    out = [BookLevel(p, s) for p, s in new.items() if old.get(p) != s]
+    out += [BookLevel(p, 0.0) for p in old if p not in new]
+    return tuple(out)
 
 
 def _on_tick(inst: Instrument, price: Decimal, rounding: str = ROUND_HALF_EVEN) -> Decimal:
@@ -280,6 +311,16 @@ class SimBroker:
         self._slips = bool(self.config.slippage_bps or self.config.slippage_ticks)
         self._task: asyncio.Task[None] | None = None
         self._combos = ComboBook(self)
+        # the paper book (brokers.paper.depth): walks and queues when depth and partial fills are on
+        self._deep = self.config.depth and self.config.partial_fills
+        self._pbooks: dict[str, paper_depth.PaperBook] = {}
+        self._bkeys: dict[str, int] = {}
+        self._tkeys: dict[str, int] = {}
+        self._on_book: BookSink = _ignore
+        self._on_trade: TradeSink = _ignore
+        self._depth: dict[str, _Feed] = {}  # symbols whose book is streamed
+        self._trades: dict[str, Instrument] = {}  # symbols whose tape is streamed
+        self._tape_since: dict[str, float] = {}  # symbol -> the time its tape was printed up to
 
     # ------------------------------------------------------------------ wiring
 
@@ -334,6 +375,115 @@ class SimBroker:
     def subscribed(self) -> list[str]:
         return list(self._subscribed)
 
+    # ------------------------------------------------------------------ depth and the tape
+
+    def attach_depth(self, on_book: BookSink, on_trade: TradeSink) -> None:
+        self._on_book, self._on_trade = on_book, on_trade
+
+    async def subscribe_depth(self, symbols: list[str], levels: int = paper_depth.LEVELS) -> None:
+        """Stream each symbol's paper book (``levels`` each side): a snapshot on the next step,
+        then deltas of the levels that changed. BrokerError, one line, with ``depth = false``."""
+        insts = [self._instrument(s) for s in symbols]
+        if not self.config.depth:
+            names = ", ".join(i.symbol for i in insts)
+            raise BrokerError(f"{names}: the paper market's book is off (sim depth = false)")
+        n = max(1, min(int(levels), paper_depth.LEVELS))
+        for inst in insts:
+            feed = self._depth.get(inst.symbol)
+            if feed is None or feed.levels != n:
+                self._depth[inst.symbol] = _Feed(inst, n)
+
+    async def unsubscribe_depth(self, symbols: list[str]) -> None:
+        for s in symbols:
+            self._depth.pop(self._instrument(s).symbol, None)
+
+    async def subscribe_trades(self, symbols: list[str]) -> None:
+        """Stream each symbol's tape from now on (the trades printed after this call)."""
+        t = self.clock.time()
+        for s in symbols:
+            inst = self._instrument(s)
+            if inst.symbol not in self._trades:
+                self._trades[inst.symbol] = inst
+                self._tape_since.setdefault(inst.symbol, t)
+
+    async def unsubscribe_trades(self, symbols: list[str]) -> None:
+        for s in symbols:
+            self._trades.pop(self._instrument(s).symbol, None)
+
+    def depth_view(self, symbol: str, levels: int = paper_depth.LEVELS) -> BookView:
+        """The paper book of ``symbol`` now (at the quote orders match against), less what this
+        broker's orders took from it."""
+        inst = self._instrument(symbol)
+        return self._paper_book(inst, self._quote_now(inst.symbol, self.clock.time())).view(levels)
+
+    def trades(self, symbol: str, start: float, end: float) -> list[TradePrint]:
+        """The paper market's tape of ``symbol`` in ``(start, end]`` (``brokers.paper.depth.tape``)."""
+        inst = self._instrument(symbol)
+        return paper_depth.tape(self.market, [inst.symbol], start, end, {inst.symbol: inst}, self._tkeys)
+
+    def _paper_book(self, inst: Instrument, q: Quote) -> paper_depth.PaperBook:
+        """The book at quote ``q`` (with what orders took from it since ``q`` came)."""
+        sym = inst.symbol
+        book = self._pbooks.get(sym)
+        if book is None or book.quote is not q:
+            key = self._bkeys.get(sym)
+            if key is None:
+                key = self._bkeys[sym] = paper_depth.book_key(sym, self.config.seed)
+            book = self._pbooks[sym] = paper_depth.PaperBook(q, inst, key)
+        return book
+
+    def _stream_books(self, quotes: dict[str, Quote]) -> None:
+        for sym, feed in self._depth.items():
+            q = quotes.get(sym)
+            if q is None:
+                continue
+            book = self._paper_book(feed.inst, q)
+            bids = {lv.price: lv.size for lv in book.side_view(True, feed.levels)}
+            asks = {lv.price: lv.size for lv in book.side_view(False, feed.levels)}
+            if feed.seq == 0:
+                feed.seq = 1
+                msg: BookSnapshot | BookDelta = BookSnapshot(
+                    symbol=sym, ts=q.ts, seq=1, bids=tuple(BookLevel(p, z) for p, z in bids.items()),
+                    asks=tuple(BookLevel(p, z) for p, z in asks.items()),
+                )
+            else:
+                changed_bids, changed_asks = _changed(feed.bids, bids), _changed(feed.asks, asks)
+                if not changed_bids and not changed_asks:
+                    continue
+                feed.seq += 1
+                msg = BookDelta(symbol=sym, ts=q.ts, seq=feed.seq, bids=changed_bids, asks=changed_asks)
+            feed.bids, feed.asks = bids, asks
+            self._on_book(msg)
+
+    def _print_tape(self, quotes: dict[str, Quote], t: float) -> None:
+        """Print the tape since the last step of streamed symbols and of symbols with queued
+        orders, and let the prints fill the queues."""
+        queued = {w.inst.symbol: w.inst for w in self._book.values() if w.ahead is not None}
+        insts = {**self._trades, **queued}
+        if not insts:
+            self._tape_since.clear()
+            return
+        since = self._tape_since
+        for sym in list(since):
+            if sym not in insts:
+                del since[sym]
+        symbols = list(insts)
+        start = min(since.setdefault(sym, t) for sym in symbols)
+        start = max(start, t - paper_depth.MAX_TAPE_SECONDS)
+        known = None
+        if t * paper_depth.MICRO_HZ == int(t * paper_depth.MICRO_HZ) and all(s in quotes for s in symbols):
+            known = {t: [quotes[s] for s in symbols]}
+        prints = paper_depth.tape(self.market, symbols, start, t, insts, self._tkeys, known)
+        for p in prints:
+            if p.ts <= since[p.symbol]:
+                continue
+            if p.symbol in self._trades:
+                self._on_trade(p)
+            if p.symbol in queued:
+                self._queue_fill(p)
+        for sym in symbols:
+            since[sym] = t
+
     def snapshot(self, symbol: str) -> Quote | None:
         try:
             inst = self._instrument(symbol)
@@ -383,6 +533,9 @@ class SimBroker:
         self._combos.expire(t)
         wanted = dict.fromkeys([*self._subscribed, *(w.inst.symbol for w in self._book.values()), *self._combos.symbols()])
         wanted.pop(feed_sym or "", None)
+        if self._depth or self._trades:
+            wanted.update(dict.fromkeys([*self._depth, *self._trades]))
+            wanted.pop(feed_sym or "", None)
         quotes = self.feed.advance(t) if self.feed is not None else []
         quotes += self.market.quotes(list(wanted), t)
         for q in quotes:
@@ -390,6 +543,11 @@ class SimBroker:
             self._on_quote(q)
             self._match_symbol(q, t)
         self._combos.match(t)
+        if self._depth or self._trades or self._tape_since or (self._deep and self._book):
+            by_symbol = {q.symbol: q for q in quotes}
+            self._stream_books(by_symbol)
+            if self._deep or self._trades:
+                self._print_tape(by_symbol, t)
         return quotes
 
     def _quote_now(self, symbol: str, t: float) -> Quote:
@@ -464,6 +622,7 @@ class SimBroker:
         except ModelError as e:
             raise BrokerError(f"cannot replace order {cid}: {e}") from None
         w.qty, w.limit, w.stop = new_qty, new_limit, new_stop
+        w.ahead = None  # a replaced order loses its place in the queue
         self._emit(BrokerReplaced(client_id=cid, ts=t, qty=w.qty, limit_price=w.limit, stop_price=w.stop))
         if self._open(w, t):
             self._arrive(w, t)
@@ -706,10 +865,87 @@ class SimBroker:
             assert w.limit is not None
             if not (touch <= w.limit if w.buy else touch >= w.limit):
                 return f"the {'ask' if w.buy else 'bid'} {plain(touch)} does not reach the limit {plain(w.limit)}"
+        if self._deep:
+            limit = w.limit if w.order.type in _LIMITS else None
+            available = self._book_size(w, q, limit)
+            if available < w.remaining:
+                where = f"within {plain(limit)}" if limit is not None else "in the book"
+                return f"only {plain(available)} of {plain(w.remaining)} available {where}"
+            return ""
         available = self._displayed(w, q)
         if self.config.partial_fills and available < w.remaining:
             return f"only {plain(available)} of {plain(w.remaining)} available at {plain(touch)}"
         return ""
+
+    def _book_size(self, w: _Working, q: Quote, limit: Decimal | None) -> Decimal:
+        """What the paper book offers ``w`` now at prices within ``limit`` (all levels: None)."""
+        book = self._paper_book(w.inst, q)
+        bid_side = not w.buy
+        total = ZERO
+        for ticks, size in book.levels(bid_side):
+            price = book.decimal_price(ticks)
+            if limit is not None and (price > limit if w.buy else price < limit):
+                break
+            left = book.available(bid_side, ticks, size)
+            if left > 0:
+                total += w.inst.round_qty(to_decimal(left, "size"))
+        return total
+
+    def _walk(self, w: _Working, q: Quote, t: float, touch: Decimal, limit: Decimal | None) -> None:
+        """Fill ``w`` level by level down the paper book at ``q``, each level at its own price
+        (plus slippage, never past ``limit``), taking what it fills from the book."""
+        book = self._paper_book(w.inst, q)
+        bid_side = not w.buy
+        for i, (ticks, size) in enumerate(_levels_of(book, bid_side)):
+            price = touch if i == 0 else book.decimal_price(ticks)
+            if limit is not None and (price > limit if w.buy else price < limit):
+                return
+            left = book.available(bid_side, ticks, size)
+            qty = min(w.remaining, w.inst.round_qty(to_decimal(left, "size"))) if left > 0 else ZERO
+            if qty <= 0:
+                continue
+            fill_price = self._slipped(w, price)
+            if limit is not None:
+                fill_price = min(fill_price, limit) if w.buy else max(fill_price, limit)
+            book.take(bid_side, ticks, float(qty))
+            self._fill(w, qty, fill_price, t)
+            if self._book.get(w.order.client_id) is not w:
+                return
+
+    def _join(self, w: _Working, q: Quote, t: float) -> None:
+        """A limit that rests on the paper book joins the queue at its level: the size ahead is
+        the level's displayed size (none when it improves the touch)."""
+        if self.feed is not None and w.inst.symbol == self.feed.symbol:
+            return  # a replayed file has no book
+        assert w.limit is not None
+        book = self._paper_book(w.inst, q)
+        ticks = int(w.limit / w.inst.tick_size)
+        w.ahead = book.size_at(w.buy, ticks)
+        w.since = t
+        since = self._tape_since.get(w.inst.symbol)
+        if since is None or since > t:
+            self._tape_since[w.inst.symbol] = t  # the tape counts from here for this queue
+
+    def _queue_fill(self, p: TradePrint) -> None:
+        """A print on the tape: it fills queued limits at its price once the size ahead of them
+        has traded, and those it trades through (up to its size)."""
+        for w in [w for w in self._book.values() if w.ahead is not None and w.inst.symbol == p.symbol]:
+            if self._book.get(w.order.client_id) is not w or p.ts <= w.since or not self._open(w, p.ts):
+                continue
+            assert w.limit is not None
+            price = _on_tick(w.inst, to_decimal(p.price, "price"))
+            size = p.size
+            if price < w.limit if w.buy else price > w.limit:
+                w.ahead = 0.0
+            elif price == w.limit and p.aggressor == ("sell" if w.buy else "buy"):
+                used = min(w.ahead, size)
+                w.ahead -= used
+                size -= used
+            else:
+                continue
+            qty = min(w.remaining, w.inst.round_qty(to_decimal(size, "size")))
+            if qty > 0:
+                self._fill(w, qty, w.limit, p.ts)
 
     def _touch(self, inst: Instrument, q: Quote) -> tuple[Decimal, Decimal]:
         return _on_tick(inst, to_decimal(q.bid, "bid")), _on_tick(inst, to_decimal(q.ask, "ask"))
@@ -760,12 +996,22 @@ class SimBroker:
             limit = w.limit
             assert limit is not None
             if not (touch <= limit if w.buy else touch >= limit):
+                if self._deep and w.ahead is None:
+                    self._join(w, q, t)
+                return
+            if arriving and self._deep:
+                self._walk(w, q, t, touch, limit)
+                if w.ahead is None and self._book.get(w.order.client_id) is w:
+                    self._join(w, q, t)
                 return
             if arriving:
                 slipped = self._slipped(w, touch)
                 price = min(slipped, limit) if w.buy else max(slipped, limit)
             else:
                 price = limit
+        elif self._deep:
+            self._walk(w, q, t, touch, None)
+            return
         else:
             price = self._slipped(w, touch)
         qty = min(w.remaining, self._displayed(w, q)) if self.config.partial_fills else w.remaining

@@ -276,7 +276,7 @@ async def test_trailing_buy_stop_in_percent_follows_the_lowest_ask_rounded_up() 
 
 
 async def test_ioc_fills_what_it_can_and_cancels_the_rest() -> None:
-    rig = Rig()
+    rig = Rig(SimConfig(depth=False))  # the top-of-book rule (the paper book's walk is tested in test_paper_depth)
     rig.quote("AAPL", 100.00, 100.02, ask_size=300)
     order = await rig.submit(qty=D(1000), tif=TimeInForce.IOC)
     assert rig.kinds(order.client_id) == ["accepted", "fill", "canceled"]
@@ -294,7 +294,7 @@ async def test_ioc_limit_that_cannot_fill_is_canceled_whole() -> None:
 
 
 async def test_fok_without_enough_displayed_size_is_canceled_whole() -> None:
-    rig = Rig()
+    rig = Rig(SimConfig(depth=False))  # the top-of-book rule (the paper book's walk is tested in test_paper_depth)
     rig.quote("AAPL", 100.00, 100.02, ask_size=300)
     order = await rig.submit(qty=D(1000), tif=TimeInForce.FOK)
     assert rig.kinds(order.client_id) == ["accepted", "canceled"]
@@ -358,7 +358,7 @@ async def test_crypto_day_order_expires_at_the_roll_even_with_calendar_nyse() ->
 
 
 async def test_partial_fills_take_the_displayed_size_per_quote_with_unique_exec_ids() -> None:
-    rig = Rig()
+    rig = Rig(SimConfig(depth=False))  # the top-of-book rule (the paper book's walk is tested in test_paper_depth)
     rig.quote("AAPL", 100.00, 100.02, ask_size=300)
     order = await rig.submit(qty=D(1000))
     rig.tick("AAPL", 100.01, 100.03, ask_size=400)
@@ -374,7 +374,7 @@ async def test_partial_fills_take_the_displayed_size_per_quote_with_unique_exec_
 
 
 async def test_partial_fill_quantities_are_whole_lots() -> None:
-    rig = Rig()
+    rig = Rig(SimConfig(depth=False))  # the top-of-book rule (the paper book's walk is tested in test_paper_depth)
     rig.quote("BTC/USD", 95000.00, 95001.00, ask_size=0.123456)
     order = await rig.submit(symbol="BTC/USD", qty=D("0.5"))
     fills = rig.fills(order.client_id)
@@ -480,7 +480,7 @@ async def test_replace_updates_in_place_then_matches_as_an_arrival() -> None:
 
 
 async def test_replace_refuses_a_quantity_below_the_filled_part_and_off_tick_prices() -> None:
-    rig = Rig()
+    rig = Rig(SimConfig(depth=False))  # the top-of-book rule (the paper book's walk is tested in test_paper_depth)
     rig.quote("AAPL", 99.40, 99.45, ask_size=200)
     order = await rig.submit(type=OrderType.LIMIT, limit_price=D("99.50"), qty=D(500))
     with pytest.raises(BrokerError, match="must exceed the 200 already filled"):
