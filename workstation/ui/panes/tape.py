@@ -53,6 +53,7 @@ class TapePane(Widget):
         self.digits = digits
         self.prints: deque[TradePrint] = deque(maxlen=KEEP)
         self.threshold: float | None = None
+        self.price_w = 9  # the price column: as wide as the widest price held
         self.repaints = 0  # flushes that changed the pane (tests and the bench)
         self._dirty = False
         self._cache: dict[int, tuple[tuple, Strip]] = {}
@@ -75,6 +76,7 @@ class TapePane(Widget):
             return False
         self._dirty = False
         self.threshold = large_threshold([p.size for p in self.prints])
+        self.price_w = max([9, *(len(fmt_price(p.price, self.digits)) for p in self.prints)])
         self.repaints += 1
         self.refresh()
         return True
@@ -94,7 +96,7 @@ class TapePane(Widget):
     def _text(self, p: TradePrint | None, width: int) -> str:
         millis = width >= 34
         tw = 12 if millis else 8
-        pw = max(9, len(fmt_price(p.price, self.digits)) if p is not None else 9)
+        pw = self.price_w
         if p is None:
             return f" {'Time':<{tw}} {'Price':>{pw}} {'Size':>9}  Side"
         t = datetime.fromtimestamp(p.ts, UTC)

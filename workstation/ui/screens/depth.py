@@ -51,6 +51,7 @@ FLASH_NS = 1_000_000_000  # a trade's flash lasts this long
 WIDE = 120  # from this many columns the tape sits beside the ladder
 MINE_W = 9  # columns for the user's orders on each side
 SIZE_W = 9  # columns for a level's size
+BAR_MAX = 30  # the longest size bar (columns)
 
 
 class DepthScreen(Screen[None]):
@@ -59,7 +60,8 @@ class DepthScreen(Screen[None]):
     DepthScreen #depth-title { height: 1; padding: 0 1; background: $panel; }
     DepthScreen #depth-body { height: 1fr; layout: vertical; }
     DepthScreen.-wide #depth-body { layout: horizontal; }
-    DepthScreen #depth-tape { height: 7; border-top: solid $panel-lighten-2; }
+    DepthScreen #depth-ladder { width: 1fr; height: 1fr; }
+    DepthScreen #depth-tape { width: 1fr; height: 7; border-top: solid $panel-lighten-2; }
     DepthScreen.-wide #depth-tape { height: 1fr; width: 46; border-top: none; border-left: solid $panel-lighten-2; }
     DepthScreen.-tape #depth-ladder { display: none; }
     DepthScreen.-tape #depth-tape { height: 1fr; width: 1fr; border: none; }
@@ -138,7 +140,14 @@ class DepthScreen(Screen[None]):
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width >= WIDE, "-wide")
         self._moved = True
-        self.call_after_refresh(self.repaint)
+        self.call_after_refresh(self._around_cursor)
+
+    def _around_cursor(self) -> None:
+        """After a resize: the cursor's row in the middle of the rows that now show."""
+        if self.cursor is not None:
+            self.top = self.cursor + self.body_rows // 2
+            self._moved = True
+        self.repaint()
 
     async def _watch(self) -> None:
         engine = self.app.engine  # type: ignore[attr-defined]
@@ -286,9 +295,10 @@ class DepthScreen(Screen[None]):
         shown = [bids.get(t, 0.0) for t in ticks] + [asks.get(t, 0.0) for t in ticks]
         biggest = max(shown) if shown else 0.0
         pw = max(len(fmt_price(self.price_of(t), self.digits)) for t in (ticks[0], ticks[-1])) + 4
-        bar_w = max(0, (width - 2 * MINE_W - 2 * SIZE_W - pw - 4) // 2)
+        bar_w = max(0, min(BAR_MAX, (width - 2 * MINE_W - 2 * SIZE_W - pw - 4) // 2))
+        pad = " " * max(0, (width - 2 * (MINE_W + SIZE_W + bar_w) - pw - 4) // 2)  # centred when the bars are capped
         header = ((
-            (f"{'Mine':>{MINE_W}} {'':>{bar_w}}{'Bid size':>{SIZE_W}}", "header"),
+            (f"{pad}{'Mine':>{MINE_W}} {'':>{bar_w}}{'Bid size':>{SIZE_W}}", "header"),
             (f" {'Price':^{pw}} ", "header"),
             (f"{'Ask size':<{SIZE_W}}{'':<{bar_w}} {'Mine':<{MINE_W}}", "header"),
         ), "")
@@ -314,6 +324,7 @@ class DepthScreen(Screen[None]):
                 prole = "reverse+bold+" + ({"buy": "up", "sell": "down"}.get(flash[1], "stale"))
             pcell = f"▸{ptext}◂" if cursor else (f"*{ptext}*" if flash is not None else ptext)
             cells = (
+                (pad, ""),
                 (f"{mark_b:>{MINE_W}} ", "buy" if mb else ""),
                 (f"{bb:>{bar_w}}", "up"),
                 (f"{quantity(b) if b else '':>{SIZE_W}}", "up+bold" if t == best_bid else "up"),
@@ -338,7 +349,7 @@ class DepthScreen(Screen[None]):
         if not self.tape_only:
             parts.append((f"qty {self.qty_text or self.default_qty or '?'}", "bold" if self.qty_text else ""))
             if self.picked is not None:
-                parts.append((f"moving order {self.picked}: m at the new price", "bold reverse"))
+                parts.append((f"moving {self.picked}: m puts it down", "bold reverse"))
         if self.error:
             parts.append((self.error, "bold red"))
         key = tuple(parts)
