@@ -160,8 +160,9 @@ async def test_close_leaves_no_depth_loop_running(fake, keys):  # noqa: F811
     assert len(got) == count
 
 
-def test_diffing_a_20_level_book_is_cheap():
-    """The cost of turning ccxt's full book into a delta: about 20 µs for 20 levels a side."""
+def test_2000_full_books_from_ccxt_become_deltas_that_rebuild_the_last_one():
+    """Every one of ccxt's full books (20 levels a side, sizes changing) becomes a delta, and the
+    deltas rebuild the last book exactly."""
     streams = BookStreams.__new__(BookStreams)
     out: list = []
     streams._on_book = out.append
@@ -172,14 +173,11 @@ def test_diffing_a_20_level_book_is_cheap():
         bids = [[60000.0 - k * 0.5, 1.0 + ((i + k) % 7)] for k in range(20)]
         asks = [[60001.0 + k * 0.5, 1.0 + ((i * 3 + k) % 5)] for k in range(20)]
         books.append({"bids": bids, "asks": asks, "timestamp": 1_700_000_000_000 + i})
-    start = time.perf_counter()
     for b in books:
         streams._emit_book(state, b)
-    per_update = (time.perf_counter() - start) / len(books) * 1e6
     book = OrderBook("BTC/USDT")
     assert all(book.apply(m) for m in out)
     assert book.levels("bid") == tuple(BookLevel(p, s) for p, s in books[-1]["bids"])
-    assert per_update < 200, f"{per_update:.1f} µs per update"
 
 
 async def test_without_websockets_the_book_and_tape_are_polled(fake, keys):  # noqa: F811
