@@ -199,3 +199,36 @@ def test_an_update_before_any_reset_is_dropped():
     assert depth.book_message({"T": "o", "S": BTC, "b": [{"p": 1.0, "s": 1.0}], "a": []}) is None
     snap = depth.book_message({"T": "o", "S": BTC, "b": [{"p": 1.0, "s": 1.0}], "a": [], "r": True})
     assert isinstance(snap, BookSnapshot) and snap.seq == 1
+
+
+async def test_through_the_engine_a_crypto_book_and_its_tape_reach_a_face(fake, keys, tmp_path):  # noqa: F811
+    """``watch_depth`` on an Alpaca session: the face gets conflated views of the venue's book and
+    the prints with the taker's side; a stock's book is one line; unwatching unsubscribes."""
+    from workstation.api import LocalEngine
+    from workstation.core.book import BookView
+    from workstation.core.model import IntentError
+    from workstation.trading.session import Session
+
+    fake.set_book(BTC, bids=[(60000.0, 1.5), (59999.5, 2.0)], asks=[(60001.0, 0.75), (60002.5, 3.0)])
+    session = Session.build(settings_for(fake), "alpaca-paper", data_root=tmp_path)
+    await session.start([])
+    engine = LocalEngine(session)
+    events: list = []
+    engine.subscribe(lambda e: events.append(e) if isinstance(e, (BookView, TradePrint)) else None)
+    try:
+        await engine.watch_depth([BTC])
+        await until(lambda: engine.book(BTC) is not None, what="the first view")
+        view = engine.book(BTC)
+        assert (view.best_bid, view.best_ask, view.state) == (60000.0, 60001.0, "ok")
+        await until(lambda: BTC in subscribed(fake, "trades"), what="the tape's subscription")
+        fake.update_book(BTC, asks=[(60001.0, 0)])  # the offer is lifted...
+        fake.push_trade(BTC, 60001.0, 0.75, taker="B", trade_id=7)  # ...by a buyer
+        await until(lambda: engine.book(BTC).best_ask == 60002.5 and engine.tape(BTC), what="the lifted offer and its print")
+        assert [(t.price, t.size, t.aggressor) for t in engine.tape(BTC)] == [(60001.0, 0.75, "buy")]
+        assert any(isinstance(e, BookView) for e in events) and any(isinstance(e, TradePrint) for e in events)
+        with pytest.raises(IntentError, match="AAPL: Alpaca sends no order book for stocks"):
+            await engine.watch_depth(["AAPL"])
+        await engine.unwatch_depth([BTC])
+        await until(lambda: BTC not in subscribed(fake, "orderbooks"), what="the book unsubscribed")
+    finally:
+        await session.stop()
