@@ -46,15 +46,14 @@ async def test_a_day_order_expires_at_the_early_close() -> None:
     assert rig.kinds(order.client_id) == ["accepted", "expired"]
 
 
-async def test_pre_market_is_a_session_but_not_the_regular_one() -> None:
+def test_the_broker_says_each_symbol_s_session() -> None:
     rig = Rig(SimConfig(calendar="exchange"), start=ny(2028, 3, 13, 8))
-    rig.quote("AAPL", 100.00, 100.02)
     assert rig.broker.session("AAPL", ny(2028, 3, 13, 8)) == "pre"
     assert rig.broker.session("AAPL", ny(2028, 3, 13, 17)) == "post"
     assert rig.broker.session("AAPL", ny(2028, 3, 11, 12)) == "closed"
     assert rig.broker.session("BTC/USD", ny(2028, 3, 11, 12)) == "regular"
-    day = await rig.submit()
-    assert "the market for AAPL is closed" in rig.of(day.client_id)[0].reason
+    assert rig.broker.session("ES-2028-06", ny(2028, 3, 13, 20)) == "regular"
+    assert not is_open("AAPL", ny(2028, 3, 13, 8), "exchange")
 
 
 async def test_futures_follow_cme_hours_not_the_nyse() -> None:
