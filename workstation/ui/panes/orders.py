@@ -3,7 +3,8 @@
 A bracket's take-profit and stop-loss sit under their entry ("└ TP", "└ SL"), and the
 other orders of an OCO group under its first one ("└ OCO"). A working trailing stop shows
 where it would trigger now; a canceled order says who canceled it (the user, a strategy,
-the kill switch, the circuit breaker, its OCO sibling or its entry).
+the kill switch, the circuit breaker, its OCO sibling or its entry). An extended-hours order
+reads "limit ext" in the Type column: it may fill pre- and post-market.
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ class OrdersPane(LiveTable):
             reason = cancel_reason(o)
             rows.append(Row(o.id, (
                 (f" └ {leg} {o.id}" if leg else o.id, "muted"), (t, "muted"), (o.symbol, ""), (o.side.value, o.side.value), (num(o.qty), ""),
-                (o.type.value.replace("_", "-").replace("trailing-stop", "trail"), ""), (order_price(o), ""),
+                (o.type.value.replace("_", "-").replace("trailing-stop", "trail") + (" ext" if o.extended else ""), ""), (order_price(o), ""),
                 (o.tif.value, "muted"), (status, role), (num(o.filled_qty) if o.filled_qty else "", ""),
                 (price(o.avg_fill_price, digits_of(self.app, o.symbol)) if o.avg_fill_price is not None else "", ""), (reason, ("muted" if o.status is OrderStatus.CANCELED else "down") if reason else ""),
             )))

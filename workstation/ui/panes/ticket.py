@@ -3,6 +3,8 @@
 Up/down step the field under the cursor: the quantity by the lot, prices by the tick.
 Side, type and time in force are choice fields: they take no text, only their choices
 (space/right/up the next, left/down the previous, a letter the next one starting with it).
+The time in force ``ext`` is a DAY order in extended hours: it may fill pre- and post-market
+(a limit order only; the review says "extended hours").
 Enter checks every field (an inline line names the first problem) and posts
 ``Ticket.Review`` with the request; the app shows the review and sends. In modify mode
 (``m`` on an order) Enter posts ``Ticket.Replace``. The symbol follows the watchlist
@@ -30,7 +32,7 @@ from workstation.core.symbols import parse_symbol
 CHOICES = {
     "side": ["buy", "sell"],
     "type": ["market", "limit", "stop", "stop-limit"],
-    "tif": ["day", "gtc", "ioc", "fok"],
+    "tif": ["day", "gtc", "ioc", "fok", "ext"],  # ext: DAY, extended hours (may fill pre- and post-market)
 }
 HINT = "↑↓ step · Enter review · Ctrl+G back"
 CHOICE_HINT = "←→ space or a letter · Ctrl+G back"
@@ -260,7 +262,7 @@ class TicketPane(Vertical, can_focus=False):
         self.set_value("type", order.type.value.replace("_", "-") if order.type in TYPES.values() else "market")
         self.set_value("limit", plain(order.limit_price) or "")
         self.set_value("stop", plain(order.stop_price) or "")
-        self.set_value("tif", order.tif.value)
+        self.set_value("tif", "ext" if order.extended else order.tif.value)
         self._priced_for = order.symbol
         self._enable_all(False)
         self.error("")
@@ -332,11 +334,13 @@ class TicketPane(Vertical, can_focus=False):
             if not self.value("stop"):
                 raise ModelError(f"a {self.value('type')} order needs a stop price")
             stop = inst.check_price(self.value("stop"), "stop price")
+        extended = self.value("tif").lower() == "ext"
         try:
-            tif = TimeInForce(self.value("tif").lower())
+            tif = TimeInForce.DAY if extended else TimeInForce(self.value("tif").lower())
         except ValueError:
-            raise ModelError(f"time in force must be day, gtc, ioc or fok, got {self.value('tif')!r}") from None
-        return OrderRequest(symbol=inst.symbol, side=Side(side), qty=qty, type=otype, limit_price=limit, stop_price=stop, tif=tif, source="ticket")
+            raise ModelError(f"time in force must be day, gtc, ioc, fok or ext, got {self.value('tif')!r}") from None
+        return OrderRequest(symbol=inst.symbol, side=Side(side), qty=qty, type=otype, limit_price=limit, stop_price=stop, tif=tif,
+                            source="ticket", extended=extended)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
