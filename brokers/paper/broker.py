@@ -428,16 +428,18 @@ class SimBroker:
         if book is None or book.quote is not q:
             key = self._bkeys.get(sym)
             if key is None:
-                key = self._bkeys[sym] = paper_depth.book_key(sym, self.config.seed)
+                key = self._bkeys[sym] = paper_depth.book_key(sym, self.market.seed)
             book = self._pbooks[sym] = paper_depth.PaperBook(q, inst, key)
         return book
 
     def _stream_books(self, quotes: dict[str, Quote]) -> None:
-        for sym, feed in self._depth.items():
-            q = quotes.get(sym)
-            if q is None:
-                continue
-            book = self._paper_book(feed.inst, q)
+        if not self._depth:
+            return
+        books = {sym: self._paper_book(feed.inst, q) for sym, feed in self._depth.items() if (q := quotes.get(sym))}
+        paper_depth.PaperBook.build_all(list(books.values()))
+        for sym, book in books.items():
+            feed = self._depth[sym]
+            q = book.quote
             bids = {lv.price: lv.size for lv in book.side_view(True, feed.levels)}
             asks = {lv.price: lv.size for lv in book.side_view(False, feed.levels)}
             if feed.seq == 0:
@@ -896,6 +898,16 @@ class SimBroker:
         (plus slippage, never past ``limit``), taking what it fills from the book."""
         book = self._paper_book(w.inst, q)
         bid_side = not w.buy
+        top, size = book.touch(bid_side)
+        left = size - book.taken.get((bid_side, top), 0.0) if book.taken else size
+        remaining = w.remaining
+        if left >= float(remaining):  # the touch holds it all (the caller checked the limit)
+            fill_price = self._slipped(w, touch)
+            if limit is not None:
+                fill_price = min(fill_price, limit) if w.buy else max(fill_price, limit)
+            book.take(bid_side, top, float(remaining))
+            self._fill(w, remaining, fill_price, t)
+            return
         for i, (ticks, size) in enumerate(_levels_of(book, bid_side)):
             price = touch if i == 0 else book.decimal_price(ticks)
             if limit is not None and (price > limit if w.buy else price < limit):

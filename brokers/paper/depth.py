@@ -45,6 +45,9 @@ MICRO_HZ = 4  # the quotes' micro draws: four slots a second
 MAX_TAPE_SECONDS = 10.0  # a step longer after the last prints only the last 10 s
 _DECAY = 0.85
 _MAX_RATE = 3.6
+_LEVEL_INDEX = np.arange(LEVELS, dtype=np.uint64)
+_LEVEL_INDEX_F = np.arange(LEVELS, dtype=np.float64)
+_DECAY_POW = _DECAY**_LEVEL_INDEX_F
 
 _U64 = np.uint64
 _GOLDEN = 0x9E3779B97F4A7C15
@@ -87,19 +90,19 @@ def _unit(z: int) -> float:
 class PaperBook:
     """One symbol's paper book at one quote (see the module docstring).
 
-    Levels are ``[ticks, size]`` (an integer count of ticks, a float size), best first, built
-    lazily; ``taken`` holds what the broker's orders took at each (side, ticks)."""
+    Each side is built on first use as columns: integer tick counts, float prices, float sizes,
+    best first; ``taken`` holds what the broker's orders took at each (side, ticks)."""
 
     __slots__ = ("_asks", "_bids", "_p", "_q", "ask_t", "bid_t", "inst", "key", "n", "quote", "taken")
 
     def __init__(self, quote: Quote, inst: Instrument, key: int, n: int = LEVELS) -> None:
-        self.quote, self.inst, self.key, self.n = quote, inst, key, max(int(n), 1)
+        self.quote, self.inst, self.key, self.n = quote, inst, key, min(max(int(n), 1), LEVELS)
         tick = Fraction(inst.tick_size)
         self._p, self._q = float(tick.numerator), float(tick.denominator)
         self.bid_t = round(quote.bid * self._q / self._p)
         self.ask_t = round(quote.ask * self._q / self._p)
-        self._bids: list[list] | None = None
-        self._asks: list[list] | None = None
+        self._bids: tuple[list[int], list[float], list[float]] | None = None
+        self._asks: tuple[list[int], list[float], list[float]] | None = None
         self.taken: dict[tuple[bool, int], float] = {}
 
     # -- levels
@@ -109,8 +112,13 @@ class PaperBook:
         q = self.quote
         return (self.bid_t, q.bid_size) if bid else (self.ask_t, q.ask_size)
 
-    def levels(self, bid: bool) -> list[list]:
-        """Every level of one side, best first, before what was taken."""
+    def levels(self, bid: bool) -> list[tuple[int, float]]:
+        """Every level of one side, best first, before what was taken: (ticks, size)."""
+        side = self._side(bid)
+        return list(zip(side[0], side[2], strict=True))
+
+    def _side(self, bid: bool) -> tuple[list[int], list[float], list[float]]:
+        """(ticks, prices, sizes) of one side, best first, built on first use."""
         side = self._bids if bid else self._asks
         if side is None:
             side = self._build(bid)
@@ -120,27 +128,73 @@ class PaperBook:
                 self._asks = side
         return side
 
-    def _build(self, bid: bool) -> list[list]:
+    def _build(self, bid: bool) -> tuple[list[int], list[float], list[float]]:
         q, n = self.quote, self.n
         spread = max(self.ask_t - self.bid_t, 1)
         gap = max(1, spread // 3)
         lot = Fraction(self.inst.lot_size)
-        lot_f = float(lot)
         ref = (q.bid_size + q.ask_size) / 2.0
         slot = math.floor(q.ts * MICRO_HZ)
         base = (self.key + slot * _GOLDEN + (0 if bid else n)) & _MASK
-        draws = _mix_np(np.arange(n, dtype=np.uint64) + _U64(base))
-        u = ((draws >> _U64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)).tolist()
+        u = (_mix_np(_LEVEL_INDEX[:n] + _U64(base)) >> _U64(11)).astype(np.float64) * (1.0 / 9007199254740992.0)
         top, size0 = self.touch(bid)
-        out: list[list] = [[top, size0]]
-        step = -gap if bid else gap
-        for i in range(1, n):
-            ticks = top + i * step
-            if ticks < 1:
-                break
-            lots = max(1.0, math.floor(ref * _DECAY**i * (0.5 + u[i]) / lot_f))
-            out.append([ticks, lots * lot.numerator / lot.denominator])
-        return out
+        deep = _LEVEL_INDEX_F[1:n]
+        ticks = top - deep * gap if bid else top + deep * gap
+        m = int(np.count_nonzero(ticks >= 1.0))  # a bid side stops above zero
+        lots = np.maximum(1.0, np.floor(ref * _DECAY_POW[1:n] * (0.5 + u[1:n]) / float(lot)))[:m]
+        ticks = ticks[:m]
+        prices = (ticks * self._p / self._q).tolist()
+        sizes = (lots * float(lot.numerator) / float(lot.denominator)).tolist()
+        return (
+            [top, *ticks.astype(np.int64).tolist()],
+            [q.bid if bid else q.ask, *prices],
+            [size0, *sizes],
+        )
+
+    @staticmethod
+    def build_all(books: Sequence[PaperBook]) -> None:
+        """Build both sides of many books in one vectorised pass (the same numbers as building
+        each on first use: the arithmetic is elementwise, in the same order)."""
+        todo = [b for b in books if b._bids is None and b._asks is None and b.n == LEVELS]
+        if not todo:
+            return
+        n = LEVELS
+        slots = [math.floor(b.quote.ts * MICRO_HZ) for b in todo]
+        base = np.array([(b.key + k * _GOLDEN) & _MASK for b, k in zip(todo, slots, strict=True)], dtype=np.uint64)
+        lot = [Fraction(b.inst.lot_size) for b in todo]
+        lot_f = np.array([float(x) for x in lot])[:, None]
+        lot_num = np.array([float(x.numerator) for x in lot])[:, None]
+        lot_den = np.array([float(x.denominator) for x in lot])[:, None]
+        ref = np.array([(b.quote.bid_size + b.quote.ask_size) / 2.0 for b in todo])[:, None]
+        gap = np.array([max(1, max(b.ask_t - b.bid_t, 1) // 3) for b in todo], dtype=np.float64)[:, None]
+        p = np.array([b._p for b in todo])[:, None]
+        q = np.array([b._q for b in todo])[:, None]
+        deep = _LEVEL_INDEX_F[None, 1:n]
+        decay = _DECAY_POW[None, 1:n]
+        for bid in (True, False):
+            start = base if bid else base + _U64(n)
+            u = (_mix_np(start[:, None] + _LEVEL_INDEX[None, :n]) >> _U64(11)).astype(np.float64) * (
+                1.0 / 9007199254740992.0
+            )
+            top = np.array([b.bid_t if bid else b.ask_t for b in todo], dtype=np.float64)[:, None]
+            ticks = top - deep * gap if bid else top + deep * gap
+            lots = np.maximum(1.0, np.floor(ref * decay * (0.5 + u[:, 1:n]) / lot_f))
+            prices = (ticks * p / q).tolist()
+            sizes = (lots * lot_num / lot_den).tolist()
+            counts = np.count_nonzero(ticks >= 1.0, axis=1).tolist()
+            itick = ticks.astype(np.int64).tolist()
+            for i, book in enumerate(todo):
+                m = counts[i]
+                top_t, size0 = book.touch(bid)
+                side = (
+                    [top_t, *itick[i][:m]],
+                    [book.quote.bid if bid else book.quote.ask, *prices[i][:m]],
+                    [size0, *sizes[i][:m]],
+                )
+                if bid:
+                    book._bids = side
+                else:
+                    book._asks = side
 
     def price(self, ticks: int) -> float:
         """The float price of a tick count, as the paper market prints it."""
@@ -174,11 +228,14 @@ class PaperBook:
 
     def side_view(self, bid: bool, n: int) -> tuple[BookLevel, ...]:
         """The best ``n`` levels of one side as market data, less what was taken."""
+        ticks, prices, sizes = self._side(bid)
+        if not self.taken:
+            return tuple(map(BookLevel, prices[:n], sizes[:n]))
         out = []
-        for ticks, size in self.levels(bid):
-            left = self.available(bid, ticks, size)
+        for tk, price, size in zip(ticks, prices, sizes, strict=True):
+            left = self.available(bid, tk, size)
             if left > 0:
-                out.append(BookLevel(self.price(ticks), left))
+                out.append(BookLevel(price, left))
                 if len(out) == n:
                     break
         return tuple(out)

@@ -239,21 +239,26 @@ def test_two_markets_with_the_same_seed_give_the_same_book_and_tape() -> None:
 )
 async def test_the_depth_stream_rebuilds_the_paper_book_exactly_at_each_step(start, gaps, symbol) -> None:
     clock, _, broker, _ = rig(market=SimMarket(seed=1), start=start)
+    other = SimBroker(clock, SimConfig(seed=1), SimMarket(seed=1))  # builds its book only when asked
     assert isinstance(broker, DepthFeed)
     messages: list[BookSnapshot | BookDelta] = []
     broker.attach_depth(messages.append, lambda p: None)
     await broker.subscribe_depth([symbol], levels=10)
     rebuilt = OrderBook(symbol)
+    await other.subscribe([symbol])  # quotes only: no book is streamed
     broker.step()
+    other.step()
     for gap in [*gaps, None]:
         for m in messages:
             assert rebuilt.apply(m)  # a snapshot first, then deltas with consecutive seq
         messages.clear()
         paper = broker.depth_view(symbol, 10)
         assert rebuilt.view(10).bids == paper.bids and rebuilt.view(10).asks == paper.asks
+        assert other.depth_view(symbol, 10) == paper  # another process agrees to the bit
         if gap is not None:
             clock.advance(gap)
             broker.step()
+            other.step()
     assert rebuilt.seq >= 1
 
 
