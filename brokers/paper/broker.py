@@ -28,13 +28,24 @@ Matching rules
   accepted and rests until the market opens). Submitting a client id that is already
   working raises ``BrokerError``.
 * **Prices.** Fill prices are ``Decimal`` on the instrument's tick. Quantities come from
-  the quote's displayed size rounded down to whole lots (at least one lot).
+  the book's (or the quote's) displayed sizes rounded down to whole lots (at least one lot).
+* **The paper book** (``depth = true``, the default, with ``partial_fills``): every quote has
+  a book around it (``brokers.paper.depth``: the touch is the quote, 20 levels each side).
+  Orders that take liquidity walk it: one fill per level, each at the level's price (plus
+  slippage), what they take gone for the next order until the next quote. A limit that rests
+  queues behind the size displayed at its level on arrival (none when it improves the touch);
+  tape prints at its price from the other side use that size up, then fill it at its limit; a
+  print through its price fills it up to the print's size. The broker streams books and tapes
+  (``DepthFeed``) of subscribed symbols only. ``depth = false`` gives the top-of-book rules
+  below (``Market``, ``Limit``, ``Partial fills``) unchanged.
 * **Market.** A buy fills at the ask, a sell at the bid, moved against the trader by the
   slippage (``slippage_bps`` of the price plus ``slippage_ticks`` ticks), rounded to the
-  tick against the trader (a buy up, a sell down; never below one tick).
+  tick against the trader (a buy up, a sell down; never below one tick). On the paper book
+  it walks the levels from the touch on; what 20 levels do not hold waits for the next quote.
 * **Limit.** On arrival (submit, replace, or a stop-limit's trigger), a marketable limit
   (a buy with ask <= limit, a sell with bid >= limit) fills at the touch plus slippage,
-  never worse than the limit. Otherwise it rests, and fills at the limit price on a
+  never worse than the limit (on the paper book: walks the levels up to the limit, and the
+  rest rests in the queue). Otherwise it rests, and fills at the limit price on a
   later quote that reaches it (ask <= limit for a buy, bid >= limit for a sell).
 * **Stop.** Triggers when the market trades through the stop (a buy when ask >= stop, a
   sell when bid <= stop), on arrival or on a later quote, then fills as a market order.
@@ -48,12 +59,14 @@ Matching rules
 * **Partial fills.** With ``partial_fills`` on, an order fills at most the displayed
   size (``ask_size`` for a buy, ``bid_size`` for a sell) per quote, the rest on later
   quotes; each order sees the whole displayed size (orders do not queue behind each
-  other). With it off, an order fills completely at once.
+  other). With it off, an order fills completely at once at the touch, with or without the
+  paper book (no walk, no queue: the setting keeps its meaning).
 * **Time in force.** IOC fills what it can on arrival and cancels the rest
   (``BrokerCanceled`` with the reason); FOK fills completely on arrival or is canceled
-  whole; DAY expires (``BrokerExpired``) at the end of the trading day (``day_end``:
-  16:00 New York for NYSE-session instruments under ``"nyse"``, otherwise the 17:00 New
-  York day roll); GTC rests until canceled. Expiry is checked before matching.
+  whole (on the paper book: when the levels within its limit hold its quantity); DAY
+  expires (``BrokerExpired``) at the end of the trading day (``day_end``: 16:00 New York
+  for NYSE-session instruments under ``"nyse"``, otherwise the 17:00 New York day roll);
+  GTC rests until canceled. Expiry is checked before matching.
 * **Closed markets.** Under ``"nyse"``, quotes keep flowing outside trading hours (the
   process never stops) but nothing matches until the market opens. A replayed symbol
   is always open: its file plays whenever the clock runs.
