@@ -475,6 +475,8 @@ class SimBroker:
         orders, and let the prints fill the queues."""
         queued = {w.inst.symbol: w.inst for w in self._book.values() if w.ahead is not None}
         insts = {**self._trades, **queued}
+        if self.feed is not None:
+            insts.pop(self.feed.symbol, None)  # a replayed file prints no tape
         if not insts:
             self._tape_since.clear()
             return

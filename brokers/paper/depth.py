@@ -5,7 +5,8 @@ best bid and ask, and their sizes, are the quote's ``bid``/``ask`` and ``bid_siz
 Deeper levels (``LEVELS`` each side by default) lie ``gap`` ticks apart, where ``gap`` is one
 tick for liquid names and a third of the spread (in ticks) for wide ones. Their sizes thin
 away from the touch: level ``i`` holds about ``0.85**i`` of the touch's average size, times a
-hash-drawn factor in [0.5, 1.5), in whole lots (at least one). The noise comes from the paper
+hash-drawn factor in [0.5, 1.5), in whole lots (at least one, at most the larger touch size:
+option levels stay under the paper market's 500 contracts). The noise comes from the paper
 market's splitmix hash keyed by ``(symbol, seed)`` and the quote's 0.25 s micro slot, so the
 book, like the quote, is a pure function of ``(symbol, seed, t)``: it changes when the quote
 changes, and two processes agree. Deep levels are built only when an order walks past the
@@ -141,7 +142,8 @@ class PaperBook:
         deep = _LEVEL_INDEX_F[1:n]
         ticks = top - deep * gap if bid else top + deep * gap
         m = int(np.count_nonzero(ticks >= 1.0))  # a bid side stops above zero
-        lots = np.maximum(1.0, np.floor(ref * _DECAY_POW[1:n] * (0.5 + u[1:n]) / float(lot)))[:m]
+        cap = max(1.0, math.floor(max(q.bid_size, q.ask_size) / float(lot)))
+        lots = np.clip(np.floor(ref * _DECAY_POW[1:n] * (0.5 + u[1:n]) / float(lot)), 1.0, cap)[:m]
         ticks = ticks[:m]
         prices = (ticks * self._p / self._q).tolist()
         sizes = (lots * float(lot.numerator) / float(lot.denominator)).tolist()
@@ -166,6 +168,7 @@ class PaperBook:
         lot_num = np.array([float(x.numerator) for x in lot])[:, None]
         lot_den = np.array([float(x.denominator) for x in lot])[:, None]
         ref = np.array([(b.quote.bid_size + b.quote.ask_size) / 2.0 for b in todo])[:, None]
+        cap = np.maximum(1.0, np.floor(np.array([max(b.quote.bid_size, b.quote.ask_size) for b in todo])[:, None] / lot_f))
         gap = np.array([max(1, max(b.ask_t - b.bid_t, 1) // 3) for b in todo], dtype=np.float64)[:, None]
         p = np.array([b._p for b in todo])[:, None]
         q = np.array([b._q for b in todo])[:, None]
@@ -178,7 +181,7 @@ class PaperBook:
             )
             top = np.array([b.bid_t if bid else b.ask_t for b in todo], dtype=np.float64)[:, None]
             ticks = top - deep * gap if bid else top + deep * gap
-            lots = np.maximum(1.0, np.floor(ref * decay * (0.5 + u[:, 1:n]) / lot_f))
+            lots = np.clip(np.floor(ref * decay * (0.5 + u[:, 1:n]) / lot_f), 1.0, cap)
             prices = (ticks * p / q).tolist()
             sizes = (lots * lot_num / lot_den).tolist()
             counts = np.count_nonzero(ticks >= 1.0, axis=1).tolist()
