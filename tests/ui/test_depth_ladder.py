@@ -233,3 +233,34 @@ async def test_depth_command_with_a_bad_symbol_is_one_line(tmp_path):
         await settle(pilot)
         assert depth_screen(app) is None
         assert "usage: depth SYMBOL" in str(app.main.query_one("#cmd-error").render())
+
+
+def test_depth_and_tape_commands_parse():
+    from workstation.ui.commands import DepthCommand, ParseError, parse
+
+    assert parse("depth aapl") == DepthCommand("AAPL")
+    assert parse(":dep btc/usd") == DepthCommand("BTC/USD")
+    assert parse("tape AAPL") == DepthCommand("AAPL", tape_only=True)
+    for bad, message in (("depth", "usage: depth SYMBOL"), ("tape AAPL MSFT", "usage: tape SYMBOL"), ("depth ^^^", "malformed symbol")):
+        with pytest.raises(ParseError, match=message):
+            parse(bad)
+
+
+async def test_one_m_moves_the_only_working_order_and_the_title_says_what_is_picked(tmp_path):
+    app, broker = depth_app(tmp_path)
+    async with app.run_test(size=NARROW) as pilot:
+        screen = await open_ladder(pilot, broker)
+        await pilot.press("j", "j", "j", "j", "b")
+        await until(pilot, lambda: review_screen(app) is not None, what="the order review")
+        await pilot.press("y")
+        await until(pilot, lambda: len(working_aapl(app)) == 1, what="the order working")
+        order = working_aapl(app)[0]
+        await pilot.press("m")
+        await until(pilot, lambda: f"moving {order.id}" in screen.title_line, what="the title naming the picked order")
+        await pilot.press("escape")  # drops it: the ladder stays
+        await settle(pilot)
+        assert screen.picked is None and depth_screen(app) is screen
+        await pilot.press("k", "m")  # elsewhere, with one working order: one m moves it
+        await until(pilot, lambda: confirm_screen(app) is not None, what="the replace confirmation")
+        await pilot.press("y")
+        await until(pilot, lambda: working_aapl(app)[0].limit_price == Decimal("214.98"), what="the limit moved")

@@ -339,6 +339,8 @@ class DepthScreen(Screen[None]):
     def _show_title(self) -> None:
         v = self.view
         parts: list[tuple[str, str]] = [(self.symbol, "bold"), ("time and sales" if self.tape_only else "depth", "")]
+        if self.picked is not None and not self.tape_only:
+            parts.append((f"moving {self.picked}: m puts it down", "bold reverse"))
         if v is not None and not self.tape_only:
             if v.bids:
                 parts.append((f"bid {fmt_price(v.bids[0].price, self.digits)} × {quantity(v.bids[0].size)}", ""))
@@ -348,8 +350,6 @@ class DepthScreen(Screen[None]):
                 parts.append((f"book {v.state}", "bold red"))
         if not self.tape_only:
             parts.append((f"qty {self.qty_text or self.default_qty or '?'}", "bold" if self.qty_text else ""))
-            if self.picked is not None:
-                parts.append((f"moving {self.picked}: m puts it down", "bold reverse"))
         if self.error:
             parts.append((self.error, "bold red"))
         key = tuple(parts)
