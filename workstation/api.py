@@ -264,6 +264,7 @@ class LocalEngine:
         """The strategy instances (``[[strategies]]`` in the settings): rows and start/stop/pause/edit."""
         self._handlers: list[Handler] = []
         self._unsubscribe: list[Callable[[], None]] = []
+        self._depth_holders: dict[str, set[str]] = {}  # symbol -> who wants its book (watch_depth's holder)
         self._day_key = ""
         self._day_equity: Decimal | None = None
         self._info = EngineInfo(
@@ -638,11 +639,22 @@ class LocalEngine:
             if priced is not None:
                 priced.update(symbols)  # the session subscribes an order's symbol only if nothing does
 
-    async def watch_depth(self, symbols: list[str], levels: int = 20) -> None:
+    async def watch_depth(self, symbols: list[str], levels: int = 20, *, holder: str = "local") -> None:
+        """``holder``: who wants the books (the socket server passes each client's id); a book
+        stops only when no holder wants it any more."""
         await watch_depth_on(self._s, symbols, levels)
+        for sym in depth_symbols(symbols):
+            self._depth_holders.setdefault(sym, set()).add(holder)
 
-    async def unwatch_depth(self, symbols: list[str]) -> None:
-        await self._s.unwatch_depth(depth_symbols(symbols))
+    async def unwatch_depth(self, symbols: list[str], *, holder: str = "local") -> None:
+        gone = []
+        for sym in depth_symbols(symbols):
+            holders = self._depth_holders.get(sym, set())
+            holders.discard(holder)
+            if not holders:
+                self._depth_holders.pop(sym, None)
+                gone.append(sym)
+        await self._s.unwatch_depth(gone)
 
     def book(self, symbol: str) -> BookView | None:
         books = getattr(self._s, "depth", None)

@@ -4,7 +4,7 @@ Every message is one JSON object on one line, tagged by its ``t`` field. A clien
 ``Hello`` first; the server answers ``Welcome`` and a ``Snapshot`` (the working orders, the
 account, a bounded window of recent orders and alerts: its size does not grow with the
 day's history; older orders come by ``GetOrders`` in pages), then incremental events: ``OrderUpdate``, ``AlertUpdate``, ``ConnUpdate``, ``AccountUpdate``, ``QualityUpdate`` and
-conflated ``Quotes``. Requests carry an ``id`` the ``Reply`` repeats. docs/PROTOCOL.md is
+conflated ``Quotes``; after ``WatchDepth``, conflated ``Books`` and batched ``Trades``. Requests carry an ``id`` the ``Reply`` repeats. docs/PROTOCOL.md is
 the reference for people writing other clients; this module is the reference for the code.
 
 Money stays exact on the wire: msgspec writes ``Decimal`` as a JSON string.
@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from workstation.api import AccountSnapshot, EngineInfo
+from workstation.core.book import BookView, TradePrint
 from workstation.risk.dataquality import QualityChanged
 from workstation.core.model import (
     AlertRaised,
@@ -45,6 +46,8 @@ SNAPSHOT_ORDERS = 500  # the most recent orders (by id) in a snapshot, besides e
 SNAPSHOT_ALERTS = 200  # the most recent alerts in a snapshot
 PAGE_MAX = 1_000  # orders in one ``orders`` reply at most (the server caps ``limit``)
 HISTORY_MAX = 20_000  # bars in one ``history`` reply at most
+TAPE_REPLY = 200  # the engine's latest prints per symbol in a ``watch_depth`` reply
+TRADES_MAX = 10_000  # undelivered prints one client may hold; past it the oldest are dropped (counted)
 
 
 class Msg(msgspec.Struct, frozen=True, kw_only=True, tag_field="t"):
@@ -95,6 +98,19 @@ class Flatten(Request, tag="flatten"):
 
 
 class Watch(Request, tag="watch"):
+    symbols: list[str]
+
+
+class WatchDepth(Request, tag="watch_depth"):
+    """Books and tapes of ``symbols`` (the best ``levels`` each side): answered by a
+    ``DepthWatched``, then ``Books`` and ``Trades`` follow until ``UnwatchDepth`` or the
+    client leaves."""
+
+    symbols: list[str]
+    levels: int = 20
+
+
+class UnwatchDepth(Request, tag="unwatch_depth"):
     symbols: list[str]
 
 
@@ -188,7 +204,7 @@ class StrategyOp(Request, tag="strategy"):
 ClientMsg = (
     Hello | Submit | Review | Cancel | CancelAll | Replace | Flatten | Watch | History | GetInstrument | GetStatus
     | GetOrders | AckAlerts | Kill | Ping | StrategyOp | RiskSet | ResetBreaker | AlertRule | AlertAck | GetChain
-    | GetRiskReport
+    | GetRiskReport | WatchDepth | UnwatchDepth
 )
 
 # --------------------------------------------------------------------------- server -> client
@@ -229,6 +245,22 @@ class Quotes(Msg, tag="quotes"):
     """The latest quote per symbol since the last batch: intermediate ticks are dropped."""
 
     quotes: list[Quote]
+
+
+class Books(Msg, tag="books"):
+    """The latest ``BookView`` per watched symbol since the last batch (intermediate views are
+    dropped), each cut to the levels this client asked for."""
+
+    books: list[BookView]
+
+
+class Trades(Msg, tag="trades"):
+    """Prints of the watched symbols since the last batch, oldest first, never reordered.
+    ``dropped``: prints this client lost (the oldest undelivered ones) since the previous batch
+    because it fell more than ``TRADES_MAX`` behind."""
+
+    trades: list[TradePrint]
+    dropped: int = 0
 
 
 class OrderUpdate(Msg, tag="order"):
@@ -272,6 +304,14 @@ class Watched(msgspec.Struct, frozen=True, kw_only=True):
     quotes: list[Quote]
 
 
+class DepthWatched(msgspec.Struct, frozen=True, kw_only=True):
+    """The result of ``watch_depth``: the books at hand (symbols with no snapshot yet have none)
+    and each symbol's latest ``TAPE_REPLY`` prints, oldest first."""
+
+    books: list[BookView]
+    prints: list[TradePrint]
+
+
 class OrdersPage(msgspec.Struct, frozen=True, kw_only=True):
     """The result of ``orders``: one page, oldest first, and whether older orders remain."""
 
@@ -287,7 +327,7 @@ class Bye(Msg, tag="bye"):
 
 ServerMsg = (
     Welcome | Snapshot | Quotes | OrderUpdate | AlertUpdate | Unread | ConnUpdate | AccountUpdate | StrategiesUpdate | QualityUpdate
-    | Reply | Bye
+    | Reply | Bye | Books | Trades
 )
 
 

@@ -9,6 +9,11 @@ seconds, sleeping with backoff between attempts; then it delivers one last
 A one-shot command's gives up at once and says so. Stopping a RemoteEngine detaches: the
 engine, its strategies and its orders carry on.
 
+Market depth: ``watch_depth`` asks the engine for books and tapes; its reply seeds the mirror
+(the book at hand, the latest prints) and the engine's ``Books`` and ``Trades`` keep it (``book``,
+``tape``: the last ``TAPE_KEEP`` prints per symbol), each delivered to the handlers as
+``BookView`` and ``TradePrint`` events. A reattached face asks again for what it watched.
+
 The mirror's orders are the snapshot's window (working orders and the most recent of the
 day) plus every order event since; ``order_list`` reads the whole day, or the whole
 journal, from the engine in pages.
@@ -24,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections import deque
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -33,7 +39,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from workstation.serve import protocol as P
-from workstation.api import AccountSnapshot, EngineInfo, Handler, IntentError
+from workstation.api import AccountSnapshot, EngineInfo, Handler, IntentError, depth_symbols
+from workstation.core.book import BookView, TradePrint
 from workstation.core.clock import Clock, LiveClock
 from workstation.core.model import (
     AlertRaised,
@@ -71,6 +78,7 @@ reach its engine: the engine stopped, or vanished, and did not come back in time
 
 RECONNECT_FIRST_S = 0.1  # the first wait before trying again; doubled after each failure
 RECONNECT_MAX_S = 2.0  # the longest wait between attempts
+TAPE_KEEP = 1_000  # prints kept per watched symbol, as the engine keeps them
 
 
 def engine_gone(event: object) -> bool:
@@ -200,6 +208,10 @@ class RemoteEngine:
         self._stopping = False
         self._attached = asyncio.Event()
         self._watched: list[str] = []
+        self._depth: dict[str, int] = {}  # symbol -> levels asked for (watch_depth)
+        self._books: dict[str, BookView] = {}
+        self._tapes: dict[str, deque[TradePrint]] = {}
+        self.prints_dropped = 0  # prints the engine dropped for this face because it fell behind
         self._enc = P.encoder()
         # the mirror
         self._info: EngineInfo | None = None
@@ -349,6 +361,11 @@ class RemoteEngine:
                     await self.watch(self._watched)
                 except (EngineUnavailable, IntentError):
                     pass
+            for sym, levels in list(self._depth.items()):
+                try:
+                    await self.watch_depth([sym], levels)
+                except (EngineUnavailable, IntentError):
+                    pass
             self._deliver(self._connection or ConnectionState(broker="engine", state="connected", ts=self.time()))
             if self._account is not None:
                 self._deliver(self._account)
@@ -373,6 +390,18 @@ class RemoteEngine:
             fut = self._pending.pop(msg.id, None)
             if fut is not None and not fut.done():
                 fut.set_result(msg)
+        elif isinstance(msg, P.Books):
+            for view in msg.books:
+                if view.symbol in self._depth:
+                    self._books[view.symbol] = view
+                    self._deliver(view)
+        elif isinstance(msg, P.Trades):
+            self.prints_dropped += msg.dropped
+            for trade in msg.trades:
+                tape = self._tapes.get(trade.symbol)
+                if tape is not None:
+                    tape.append(trade)
+                    self._deliver(trade)
         elif isinstance(msg, P.QualityUpdate):
             self._badges[msg.event.symbol] = msg.event.badges
             self._deliver(msg.event)
@@ -571,6 +600,57 @@ class RemoteEngine:
         got = await self._request(P.Watch(id=self._next(), symbols=list(symbols)), P.Watched)
         self._instruments.update({i.symbol: i for i in got.instruments})
         self._quotes.update({q.symbol: q for q in got.quotes})
+
+    # -- market depth and the tape
+    async def watch_depth(self, symbols: list[str], levels: int = 20) -> None:
+        """Books and tapes for ``symbols`` from the engine: ``BookView`` and ``TradePrint``
+        events follow (the book at hand, if any, is delivered at once)."""
+        wanted = depth_symbols(symbols)
+        if not wanted:
+            raise IntentError("name a symbol to watch its book")
+        before = {s: self._depth.get(s) for s in wanted}
+        for sym in wanted:
+            self._depth[sym] = levels
+            self._tapes.setdefault(sym, deque(maxlen=TAPE_KEEP))
+        try:
+            got = await self._request(P.WatchDepth(id=self._next(), symbols=wanted, levels=levels), P.DepthWatched)
+        except BaseException:
+            for sym, old in before.items():
+                if old is None:
+                    self._depth.pop(sym, None)
+                    self._tapes.pop(sym, None)
+                else:
+                    self._depth[sym] = old
+            raise
+        for trade in got.prints:
+            tape = self._tapes.get(trade.symbol)
+            if tape is not None and (not tape or tape[-1].ts <= trade.ts) and trade not in tape:
+                tape.append(trade)
+        for view in got.books:
+            self._books[view.symbol] = view
+            self._deliver(view)
+
+    async def unwatch_depth(self, symbols: list[str]) -> None:
+        """No more books and tapes of ``symbols`` for this face (the engine stops each one no
+        other face wants)."""
+        wanted = [s for s in depth_symbols(symbols) if s in self._depth]
+        for sym in wanted:
+            self._depth.pop(sym, None)
+            self._books.pop(sym, None)
+            self._tapes.pop(sym, None)
+        if wanted:
+            await self._request(P.UnwatchDepth(id=self._next(), symbols=wanted))
+
+    def book(self, symbol: str) -> BookView | None:
+        return self._books.get(depth_symbols([symbol])[0])
+
+    def tape(self, symbol: str, limit: int = 200) -> list[TradePrint]:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise IntentError(f"limit must be a whole number of prints from 1, got {limit}")
+        tape = self._tapes.get(depth_symbols([symbol])[0])
+        if not tape:
+            return []
+        return list(itertools.islice(reversed(tape), limit))
 
     # -- beyond the workstation's needs: the one-shot commands
     async def status(self) -> dict[str, Any]:

@@ -8,6 +8,8 @@ own bounded outbox and its own writer task:
   never waits for a client.
 * Quotes conflate per symbol (the latest wins), and so does the account snapshot: a client
   that falls behind receives the current state, never a backlog.
+* Book views (after ``watch_depth``) conflate per symbol too; prints queue in order and a
+  client too far behind loses the oldest ones, counted (``depth_outbox.py``).
 * Order events, alerts and replies are never dropped. When a link's queue of them exceeds
   its bound (in messages or in bytes) the link is cut; the client reconnects and receives a
   fresh snapshot.
@@ -47,7 +49,9 @@ from workstation.serve import protocol as P
 from workstation.alerts.book import AlertBook
 from workstation.api import AccountSnapshot, IntentError, LocalEngine
 from workstation.risk.dataquality import QualityChanged
+from workstation.core.book import BookView, TradePrint
 from workstation.core.model import AlertRaised, ConnectionState, ModelError, Order, OrderEvent, OrderType, Quote
+from workstation.serve.depth_outbox import DepthOutbox
 from workstation.serve.rundir import peer_credentials, peer_refusal
 
 log = logging.getLogger(__name__)
@@ -102,6 +106,7 @@ class ClientLink:
         self.quotes: dict[str, Quote] = {}
         self.account: AccountSnapshot | None = None
         self.strategies: bytes | None = None
+        self.depth = DepthOutbox()
         self.closed = False
         self.cut = False
         self.sent_events = 0
@@ -127,6 +132,14 @@ class ClientLink:
             self.quotes[q.symbol] = q
             self._wake.set()
 
+    def book(self, view: BookView) -> None:
+        if not self.closed and self.depth.book(view):
+            self._wake.set()
+
+    def trade(self, trade: TradePrint) -> None:
+        if not self.closed and self.depth.trade(trade):
+            self._wake.set()
+
     def set_account(self, snap: AccountSnapshot) -> None:
         if not self.closed:
             self.account = snap
@@ -146,6 +159,7 @@ class ClientLink:
         self.must.clear()
         self.queued_bytes = 0
         self.quotes.clear()
+        self.depth.clear()
         self._wake.set()
         self.writer.transport.abort()
 
@@ -163,6 +177,8 @@ class ClientLink:
             if self.quotes:
                 chunks.append(P.line(enc, P.Quotes(quotes=list(self.quotes.values()))))
                 self.quotes.clear()
+            if self.depth.levels:
+                chunks.extend(self.depth.take(enc))
             if self.account is not None:
                 chunks.append(P.line(enc, P.AccountUpdate(snapshot=self.account)))
                 self.account = None
@@ -312,6 +328,12 @@ class EngineServer:
         if type(event) is Quote:
             for link in links:
                 link.quote(event)
+        elif type(event) is BookView:
+            for link in links:
+                link.book(event)
+        elif type(event) is TradePrint:
+            for link in links:
+                link.trade(event)
         elif isinstance(event, OrderEvent):
             data = P.line(self._enc, P.OrderUpdate(event=event))  # type: ignore[arg-type]
             for link in list(links):
@@ -585,6 +607,7 @@ class EngineServer:
                 reason = "cut: too slow"
             self.links.pop(client_id, None)
             self._journal("client.detach", client_id, {"client": client_id, "reason": reason})
+            self._unwatch_depth_of(link)
             await asyncio.sleep(0)  # a Bye queued just now gets its chance
             link.closed = True
             link._wake.set()
@@ -593,6 +616,53 @@ class EngineServer:
                 writer.close()
             except Exception:
                 pass
+
+    def _unwatch_depth_of(self, link: ClientLink) -> None:
+        """A client that leaves stops wanting its books: the engine stops each one nobody
+        else (another client, a face of the owner) still wants."""
+        symbols = list(link.depth.levels)
+        link.depth.forget(symbols)
+        if not symbols or self._closing:
+            return
+
+        async def unwatch() -> None:
+            try:
+                await self.engine.unwatch_depth(symbols, holder=link.client_id)
+            except Exception as exc:  # the broker could not unsubscribe: its feed ends with the session
+                log.warning("depth of %s not unwatched after %s left: %s", ", ".join(symbols), link.client_id, exc)
+
+        task = asyncio.get_running_loop().create_task(unwatch())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _watch_depth(self, link: ClientLink, msg: P.WatchDepth) -> P.DepthWatched:
+        """Start (or share) the books of ``msg.symbols`` for this client. Another face may
+        watch a symbol with more levels: the engine keeps the larger, the client gets its own."""
+        from workstation.api import depth_symbols
+
+        symbols = depth_symbols(msg.symbols)
+        levels = msg.levels
+        books = getattr(self.session, "depth", None)
+        ask = levels
+        if books is not None and not isinstance(levels, bool) and isinstance(levels, int) and 1 <= levels <= 1000:
+            ask = max([levels] + [books.levels(s) or 0 for s in symbols])
+        link.depth.want(symbols, levels)
+        try:
+            await self.engine.watch_depth(symbols, ask, holder=link.client_id)
+        except BaseException:
+            link.depth.forget(symbols)
+            raise
+        views, prints = [], []
+        for sym in symbols:
+            view = self.engine.book(sym)
+            if view is not None:
+                views.append(view)
+            prints.extend(reversed(self.engine.tape(sym, P.TAPE_REPLY)))
+        cut = DepthOutbox()
+        cut.want(symbols, levels)
+        for view in views:
+            cut.book(view)
+        return P.DepthWatched(books=list(cut.books.values()), prints=prints)
 
     def _journal(self, kind: str, ref: str, data: dict[str, Any]) -> None:
         try:
@@ -696,6 +766,16 @@ class EngineServer:
                 if q is not None:
                     quotes.append(q)
             return P.Watched(instruments=instruments, quotes=quotes)
+        if isinstance(msg, P.WatchDepth):
+            return await self._watch_depth(link, msg)
+        if isinstance(msg, P.UnwatchDepth):
+            from workstation.api import depth_symbols
+
+            symbols = [s for s in depth_symbols(msg.symbols) if s in link.depth.levels]
+            link.depth.forget(symbols)
+            if symbols:
+                await e.unwatch_depth(symbols, holder=link.client_id)
+            return None
         if isinstance(msg, P.History):
             return await e.history(msg.symbol, msg.seconds, max(0, min(msg.count, P.HISTORY_MAX)))
         if isinstance(msg, P.GetChain):
