@@ -364,6 +364,10 @@ from workstation.cli.spreads import register as _register_spreads  # noqa: E402
 
 _register_spreads(app)
 
+from workstation.cli.depth import register as _register_depth  # noqa: E402
+
+_register_depth(app)
+
 
 # --------------------------------------------------------------------------- default
 
