@@ -165,3 +165,14 @@ async def test_under_the_always_open_calendar_a_market_order_at_8_fills(tmp_path
     await s.oms.drain()
     assert s.oms.orders[order.id].status is OrderStatus.FILLED
     await s.stop()
+
+
+@pytest.mark.parametrize("session", ["pre", "regular", "post", "closed"])
+def test_an_option_order_cannot_be_extended(session) -> None:
+    """Listed options trade only in the regular session: an extended option order is refused in
+    one line whatever the session; the same order unmarked is judged as any limit."""
+    from workstation.risk.sessions_rule import NO_EXTENDED_OPTIONS, refusal
+
+    call = parse_symbol("AAPL-2026-12-18-150-C")
+    assert refusal(buy(limit="3.10", symbol=call.symbol, extended=True), call, session) == NO_EXTENDED_OPTIONS
+    assert refusal(buy(limit="3.10", symbol=call.symbol), call, session) is None

@@ -4,7 +4,8 @@ The rules real brokers apply (Alpaca's ``extended_hours``, IB's ``outsideRth``),
 venues with a regular session and extended ones around it (US equities: pre-market
 04:00-09:30, regular 09:30-16:00, post-market 16:00-20:00 New York):
 
-- an order marked ``extended`` must be a LIMIT order with TIF DAY;
+- an order marked ``extended`` must be a LIMIT order with TIF DAY, and not an option's (listed
+  options trade only in the regular session);
 - in the pre- or post-market, an order that cannot wait (a market order, an IOC or FOK
   order) is refused: it trades only in the regular session;
 - a limit (or stop) order not marked ``extended`` is accepted outside the regular session
@@ -24,10 +25,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from workstation.core.model import Instrument, OrderRequest, OrderType, TimeInForce
+from workstation.core.model import AssetClass, Instrument, OrderRequest, OrderType, TimeInForce
 
 EXTENDED_VENUES = frozenset({"XNYS"})  # venues whose sessions ``extended`` opts into
 EXTENDED_ONLY = "extended-hours orders must be limit orders with TIF DAY"
+NO_EXTENDED_OPTIONS = "options trade only in the regular session (09:30-16:00 New York): an option order cannot be extended"
 REGULAR_HOURS = "09:30-16:00 New York"
 _NAMES = {"pre": "pre-market", "post": "post-market", "closed": "market closed"}
 _SESSIONS = ("pre", "regular", "post", "closed")
@@ -58,6 +60,8 @@ def refusal(req: OrderRequest, inst: Instrument, session: str) -> str | None:
         return None  # (most orders: nothing to ask)
     if not applies(inst):
         return None
+    if req.extended and inst.asset_class is AssetClass.OPTION:
+        return NO_EXTENDED_OPTIONS
     if req.extended and (req.type is not OrderType.LIMIT or req.tif is not TimeInForce.DAY):
         return EXTENDED_ONLY
     if session in ("pre", "post"):
