@@ -112,3 +112,29 @@ def test_depth_and_tape_ask_the_serving_engine(short_home):
     finally:
         db.close()
     assert sum(ref.startswith("cli#") for ref in clients) == 2  # both commands went through the owner
+
+
+async def test_a_book_that_never_comes_is_one_line_after_the_wait_and_is_unwatched(tmp_path, monkeypatch):
+    """A venue that sends no snapshot: ``depth`` gives up after its wait (5 s; shortened here)
+    with one line and exit 1, and stops the book it started."""
+    from tests.fakes.depth_feed import ScriptedDepthBroker
+    from workstation.api import LocalEngine
+    from workstation.cli import depth as depth_cli
+    from workstation.cli.common import CliError
+    from workstation.core.clock import SimClock
+    from workstation.core.config import Settings
+    from workstation.trading.session import Session
+
+    clock = SimClock(1_790_000_000.0)
+    broker = ScriptedDepthBroker(clock=clock)
+    session = Session.build(Settings(), "paper", data_root=tmp_path, clock=clock, broker=broker)
+    engine = LocalEngine(session)
+    await engine.start([])
+    monkeypatch.setattr(depth_cli, "BOOK_WAIT_S", 0.2)
+    try:
+        with pytest.raises(CliError) as err:
+            await depth_cli._first_book(engine, "AAPL", 10)
+        assert err.value.code == 1 and str(err.value) == "no order book for AAPL within 0.2 s"
+        assert broker.depth_subs == {} and session.depth.watched() == []
+    finally:
+        await engine.stop()
