@@ -17,9 +17,13 @@ the figure is the engine's cost, not the generator's.
 * ``apply_us_p50`` / ``apply_us_p99``: one delta through the sink (the book's update and the
   dirty mark), timed one by one in a separate pass;
 * ``depth_cli``: ``main.py depth AAPL --json`` start to exit and its peak memory, when that
-  command exists (``--cli``).
+  command exists (``--cli``);
+* ``socket``: the same books and a print per symbol every 10 deltas, to a face attached over
+  the engine's Unix socket (``RemoteEngine``, same process): prints delivered per second (all of
+  them, in order, unless ``prints_dropped`` says otherwise), views the face received, and how
+  long after the burst the face held the final book of every symbol (``--socket``).
 
-Usage: python bench/bench_depth.py [--seconds 3] [--cli]
+Usage: python bench/bench_depth.py [--seconds 3] [--cli] [--socket]
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from _common import ROOT, pct
 
@@ -193,12 +198,84 @@ def cli() -> dict:
         return {"seconds_min": round(min(runs), 2), "seconds_max": round(max(runs), 2), "peak_rss_mb": round(peak_mb, 1)}
 
 
+async def socket_face(seconds: float) -> dict:
+    """Books and prints of 50 symbols to a face over the engine's socket."""
+    from workstation.api import LocalEngine
+    from workstation.core.book import TradePrint
+    from workstation.serve.remote import RemoteEngine
+    from workstation.serve.server import EngineServer
+
+    clock = LiveClock()
+    broker = BenchDepthBroker(clock, SimConfig())
+    changes = level_changes(random.Random(21), 997)
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+        s = Session.build(Settings(), "paper", data_root=tmp, clock=clock, broker=broker)
+        engine = LocalEngine(s, source="engine")
+        server = EngineServer(engine, s, account_hz=0)
+        path = Path(tmp) / "e.sock"
+        await server.listen_unix(path)
+        face = RemoteEngine(path, kind="bench", quotes=False, reconnect=False)
+        await face.connect()
+        got = {"views": 0, "prints": 0, "last_id": -1, "out_of_order": 0}
+
+        def on_event(e: object) -> None:
+            if type(e) is BookView:
+                got["views"] += 1
+            elif type(e) is TradePrint:
+                got["prints"] += 1
+                n = int(e.trade_id)
+                got["out_of_order"] += n <= got["last_id"]
+                got["last_id"] = n
+
+        face.subscribe(on_event)
+        await face.watch_depth(SYMBOLS, 10)
+        now = clock.time()
+        for sym in SYMBOLS:
+            broker.on_book(snapshot(sym, now))
+        seq, sent_prints, elapsed = 2, 0, 0.0
+        per_round = 20
+        while elapsed < seconds:
+            batch = deltas(changes, per_round, seq, clock.time())
+            seq += per_round
+            t0 = time.perf_counter()
+            for i in range(0, len(batch), 500):
+                for msg in batch[i:i + 500]:
+                    broker.on_book(msg)
+                ts = clock.time()
+                for sym in SYMBOLS:
+                    broker.on_trade(TradePrint(symbol=sym, ts=ts, price=100.0, size=1.0, aggressor="buy", trade_id=str(sent_prints)))
+                    sent_prints += 1
+                await asyncio.sleep(0)
+            elapsed += time.perf_counter() - t0
+        t_end = time.perf_counter()
+        final = seq - 1
+        while got["last_id"] < sent_prints - 1 or any(
+            (b := face.book(sym)) is None or b.seq != final for sym in SYMBOLS
+        ):
+            if time.perf_counter() - t_end > 10:
+                break
+            await asyncio.sleep(0.001)
+        settle_ms = (time.perf_counter() - t_end) * 1000
+        await face.stop()
+        await server.close()
+        await s.stop()
+    return {
+        "symbols": len(SYMBOLS), "seconds": round(elapsed, 2), "prints_sent": sent_prints,
+        "prints_delivered": got["prints"], "prints_dropped": face.prints_dropped, "prints_out_of_order": got["out_of_order"],
+        "prints_per_s": round(got["prints"] / elapsed), "views_received": got["views"],
+        "views_per_s": round(got["views"] / elapsed), "final_books_after_ms": round(settle_ms, 1),
+    }
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--cli", action="store_true", help="also time main.py depth AAPL --json")
+    ap.add_argument("--socket", action="store_true", help="also stream the books and prints to a face over the socket")
     args = ap.parse_args()
     out = asyncio.run(engine(args.seconds))
     if args.cli:
         out["depth_cli"] = cli()
+    if args.socket:
+        out["socket"] = asyncio.run(socket_face(args.seconds))
     print(json.dumps(out, indent=2))
