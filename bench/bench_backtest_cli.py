@@ -249,6 +249,7 @@ def main() -> None:
                 sys.executable, str(ROOT / "main.py"), "backtest", "--data", str(data), "--strategy", "ma_crossover",
                 "--param", f"fast={FAST}", "--param", f"slow={SLOW}", "--qty", str(QTY), "--cash", cash,
                 "--commission", "0", "--json", "--data-dir", str(tmp / "data"),
+                "--all-sessions",  # the synthetic minutes run around the clock, and backtrader trades every one
             ]
             bt_cmd = [sys.executable, str(ROOT / "bench" / "_backtrader_sma.py"), str(data), "--cash", cash, *(["--cents"] if args.cents else [])]
             ours_out, bt_out = tmp / "ours.json", tmp / "backtrader.jsonl"

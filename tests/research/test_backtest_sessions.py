@@ -67,3 +67,22 @@ def test_a_backtest_of_an_equity_file_fills_only_in_the_regular_session(capsys, 
         assert t.date().isoformat() in ("2028-11-22", "2028-11-24", "2028-11-27"), f
         close = (13, 0) if t.day == 24 else (16, 0)
         assert (9, 30) <= (t.hour, t.minute) < close, f
+
+
+def test_all_sessions_keeps_the_bars_outside_the_regular_session(capsys, tmp_path: Path) -> None:
+    """``--all-sessions``: a file's pre- and post-market bars (and its holiday's) stay in the run."""
+    s = minutes("AAPL", [(2028, 11, 22), (2028, 11, 23), (2028, 11, 24), (2028, 11, 27)])
+    path = tmp_path / "aapl-1m.csv"
+    rows = zip(s.ts.tolist(), s.open.tolist(), s.high.tolist(), s.low.tolist(), s.close.tolist(), s.volume.tolist())
+    path.write_text("timestamp,open,high,low,close,volume\n" + "".join(
+        f"{datetime.fromtimestamp(t, NY).isoformat()},{o:.2f},{h:.2f},{lo:.2f},{c:.2f},{v:.0f}\n" for t, o, h, lo, c, v in rows))
+    with pytest.raises(SystemExit) as exit_:
+        main(["backtest", "--data", str(path), "--symbol", "AAPL", "--strategy", "ma_crossover", "--param", "fast=5",
+              "--param", "slow=20", "--qty", "10", "--json", "--all-sessions"])
+    out, err = capsys.readouterr()
+    assert exit_.value.code == 0, err
+    assert "outside the NYSE regular session" not in err
+    days = {datetime.fromisoformat(f["ts"].replace("Z", "+00:00")).astimezone(NY).date().isoformat() for f in json.loads(out)["fills"]}
+    hours = {datetime.fromisoformat(f["ts"].replace("Z", "+00:00")).astimezone(NY).hour for f in json.loads(out)["fills"]}
+    assert "2028-11-23" in days  # Thanksgiving's bars traded too
+    assert hours - set(range(9, 16))  # and some outside 09:30-16:00

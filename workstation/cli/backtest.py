@@ -64,6 +64,8 @@ def backtest(
     max_notional: Annotated[str | None, typer.Option("--max-order-notional", help="Risk limit: largest order notional.")] = None,
     no_short: Annotated[bool, typer.Option("--no-short", help="Risk limit: refuse orders that open a short.")] = False,
     spike_filter: Annotated[bool, typer.Option("--spike-filter", help="Drop bars the data-quality monitor calls spikes.")] = False,
+    all_sessions: Annotated[bool, typer.Option(
+        "--all-sessions", help="Keep an equity file's intraday bars outside the NYSE regular session (pre/post-market, holidays).")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document (fills, final equity, metrics).")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write a self-contained HTML report here.")] = None,
     csv_dir: Annotated[Path | None, typer.Option("--csv", help="Export fills.csv, orders.csv and equity.csv into this folder.")] = None,
@@ -89,7 +91,8 @@ def backtest(
         t0, t1 = parse_when(start, "--from"), parse_when(end, "--to")
         if t0 is not None and t1 is not None and t1 <= t0:
             raise ModelError("--to must be after --from")
-        series, warm = load_inputs(data, symbols, days, seed, t0, t1, now, cache=data_dir_, note=_say, loaded=loaded)
+        series, warm = load_inputs(data, symbols, days, seed, t0, t1, now, cache=data_dir_, note=_say, loaded=loaded,
+                                   regular_only=not all_sessions)
         journal = backtest_journal_path(data_dir(data_dir_), now)
         bt = Backtest(series, specs, cfg, journal_path=journal, warmup=warm)
     except (ModelError, ValueError) as exc:
@@ -176,6 +179,8 @@ def optimize(
     top: Annotated[int, typer.Option("--top", help="Rows to show.")] = 20,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     wide: Annotated[bool, typer.Option("--wide", help="Every column, however wide the terminal.")] = False,
+    all_sessions: Annotated[bool, typer.Option(
+        "--all-sessions", help="Keep an equity file's intraday bars outside the NYSE regular session (pre/post-market, holidays).")] = False,
     config: Annotated[Path | None, typer.Option("--config", help="Settings file.")] = None,
 ) -> None:
     """Run a parameter grid on all cores (or a Ray cluster), in-sample and out-of-sample."""
@@ -198,7 +203,7 @@ def optimize(
             raise ModelError(f"--workers must be at least 1, got {workers}")
         cfg = backtest_config(cash, commission, slippage, seed, order_limits(None, None, False))
         t0, t1 = parse_when(start, "--from"), parse_when(end, "--to")
-        series, _ = load_inputs(data, symbols, days, seed, t0, t1, now, warmup=False, note=_say)
+        series, _ = load_inputs(data, symbols, days, seed, t0, t1, now, warmup=False, note=_say, regular_only=not all_sessions)
         cut = opt.split_point(series, split, parse_when)
     except (ModelError, ValueError) as exc:
         raise CliError(str(exc), 2) from None
