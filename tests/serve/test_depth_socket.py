@@ -152,9 +152,13 @@ async def test_refusals_come_back_as_one_line_and_watch_nothing(tmp_path):
             with pytest.raises(IntentError, match="TSLA: the venue refuses its book"):
                 await remote.watch_depth(["TSLA"])
             assert remote.book("TSLA") is None and remote.tape("TSLA") == []
+            await remote.watch_depth(["AAPL"], levels=5)
+            with pytest.raises(IntentError, match="got 0"):
+                await remote.watch_depth(["AAPL"], levels=0)  # a refused change keeps the book it had
+            assert session.depth.watched() == ["AAPL"]
         finally:
             await remote.stop()
-        assert session.depth.watched() == []
+        await until(lambda: session.depth.watched() == [])  # and it stops when the face leaves
     finally:
         await _close(engine, server)
     async with engine_server(tmp_path / "plain") as (_server, _session, _broker, plain):

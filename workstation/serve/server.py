@@ -646,11 +646,15 @@ class EngineServer:
         ask = levels
         if books is not None and not isinstance(levels, bool) and isinstance(levels, int) and 1 <= levels <= 1000:
             ask = max([levels] + [books.levels(s) or 0 for s in symbols])
+        before = {s: link.depth.levels.get(s) for s in symbols}
         link.depth.want(symbols, levels)
         try:
             await self.engine.watch_depth(symbols, ask, holder=link.client_id)
-        except BaseException:
-            link.depth.forget(symbols)
+        except BaseException:  # refused: what this client watched before stays as it was
+            link.depth.forget([s for s, old in before.items() if old is None])
+            for s, old in before.items():
+                if old is not None:
+                    link.depth.want([s], old)
             raise
         views, prints = [], []
         for sym in symbols:
