@@ -15,7 +15,7 @@ def create_broker(profile: Profile, clock: Clock) -> Broker:
         config = SimConfig(
             seed=s.seed, tick_hz=s.tick_hz, calendar=s.calendar, slippage_bps=s.slippage_bps,
             commission_per_share=s.commission_per_share, commission_min=s.commission_min,
-            commission_pct=s.commission_pct, partial_fills=s.partial_fills,
+            commission_pct=s.commission_pct, partial_fills=s.partial_fills, depth=s.depth,
         )
         from brokers.paper.market import shipped_universe
         from brokers.paper.universe import UniverseError

@@ -138,3 +138,11 @@ async def test_a_book_that_never_comes_is_one_line_after_the_wait_and_is_unwatch
         assert broker.depth_subs == {} and session.depth.watched() == []
     finally:
         await engine.stop()
+
+
+def test_a_paper_market_without_its_book_is_one_line_and_exit_1(home):
+    """``depth = false`` in the paper profile's settings: the book is off, and both commands say so."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "settings.toml").write_text("[profiles.paper.sim]\ndepth = false\n", encoding="utf-8")
+    one_line_error(run_cli("depth", "AAPL", home=home), 1, "the paper market's book is off")
+    one_line_error(run_cli("tape", "AAPL", "-d", "1s", home=home), 1, "the paper market's book is off")

@@ -114,6 +114,7 @@ class SimSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     commission_min: Decimal = Decimal(0)
     commission_pct: Decimal = Decimal(0)
     partial_fills: bool = True
+    depth: bool = True  # the paper market's book: orders walk it, resting limits queue (brokers.paper.depth)
     universe: PaperSettings = PaperSettings()  # Settings.profile fills it from [paper]
 
     def __post_init__(self) -> None:
