@@ -21,9 +21,12 @@ the figure is the engine's cost, not the generator's.
 * ``socket``: the same books and a print per symbol every 10 deltas, to a face attached over
   the engine's Unix socket (``RemoteEngine``, same process): prints delivered per second (all of
   them, in order, unless ``prints_dropped`` says otherwise), views the face received, and how
-  long after the burst the face held the final book of every symbol (``--socket``).
+  long after the burst the face held the final book of every symbol (``--socket``);
+* ``paper``: the paper market's step (``SimBroker.step``) with 50 symbols' books and tapes
+  streamed against the step with quotes only: the cost per symbol, and the level updates a step
+  sends (``--paper``).
 
-Usage: python bench/bench_depth.py [--seconds 3] [--cli] [--socket]
+Usage: python bench/bench_depth.py [--seconds 3] [--cli] [--socket] [--paper]
 """
 
 from __future__ import annotations
@@ -267,15 +270,56 @@ async def socket_face(seconds: float) -> dict:
     }
 
 
+def paper(steps: int = 200) -> dict:
+    """The paper market's own books: a ``SimBroker`` step with 50 symbols' books and tapes streamed
+    (the books built in one vectorised pass, deltas of the changed levels, the prints since the
+    last step), against the same step with nothing streamed."""
+    from _common import paper_universe, symbols
+
+    from brokers.paper.broker import SimBroker, SimConfig
+    from workstation.core.clock import SimClock
+
+    names = symbols(50)
+
+    async def one(stream: bool) -> tuple[list[float], int]:
+        clock = SimClock(1_767_225_600.0)
+        broker = SimBroker(clock, SimConfig(), universe=paper_universe(names))
+        levels = [0]
+        broker.attach(lambda r: None, lambda q: None, lambda s: None)
+        broker.attach_depth(lambda m: levels.__setitem__(0, levels[0] + len(m.bids) + len(m.asks)), lambda t: None)
+        await broker.subscribe(names)
+        if stream:
+            await broker.subscribe_depth(names)
+            await broker.subscribe_trades(names)
+        took = []
+        for _ in range(steps):
+            clock.advance(0.5)
+            t0 = time.perf_counter()
+            broker.step()
+            took.append((time.perf_counter() - t0) * 1e6)
+        return took, levels[0]
+
+    quotes, _ = asyncio.run(one(False))
+    books, levels = asyncio.run(one(True))
+    q50, b50 = pct(quotes, 50), pct(books, 50)
+    return {
+        "symbols": 50, "steps": steps, "step_quotes_only_us_p50": round(q50), "step_with_books_and_tapes_us_p50": round(b50),
+        "books_and_tapes_us_per_symbol": round((b50 - q50) / 50, 1), "level_updates_per_step": round(levels / steps),
+    }
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--cli", action="store_true", help="also time main.py depth AAPL --json")
     ap.add_argument("--socket", action="store_true", help="also stream the books and prints to a face over the socket")
+    ap.add_argument("--paper", action="store_true", help="also time the paper market's step with 50 books and tapes streamed")
     args = ap.parse_args()
     out = asyncio.run(engine(args.seconds))
     if args.cli:
         out["depth_cli"] = cli()
     if args.socket:
         out["socket"] = asyncio.run(socket_face(args.seconds))
+    if args.paper:
+        out["paper"] = paper()
     print(json.dumps(out, indent=2))
