@@ -117,7 +117,7 @@ def _old_document(result) -> dict:
         "metrics": figures.metrics(result),
         "positions": dict(result.positions),
         "attribution": {"symbol": old["symbol"], "strategy": old["strategy"],
-                        "month": figures.attribution(result)["month"]},
+                        **{k: figures.attribution(result)[k] for k in ("day", "week", "month")}},
         "execution": {"by_symbol": old["by_symbol"], "by_strategy": old["by_strategy"]},
         "strategies": result.strategies,
         "spikes_filtered": result.spikes,

@@ -467,19 +467,13 @@ def refusals(result: BacktestResult) -> dict[str, dict[str, Any]]:
 
 
 def attribution(result: BacktestResult, folded: FillFigures | None = None) -> dict[str, dict[str, Any]]:
-    """P&L by symbol, by strategy, and by day, week and month."""
-    from workstation.research import analytics as a
+    """P&L by symbol, by strategy, and by day, week and month (``periods``: each of the
+    three sums exactly to the run's P&L)."""
+    from workstation.research.periods import pnl_by_periods
 
     f = folded if folded is not None else fold(result)
-    days, eq_daily = result.curve.days, result.curve.day_equity
-    start = float(result.initial_cash)
-    return {
-        "symbol": f.by_symbol,
-        "strategy": f.by_strategy,
-        "day": a.pnl_by_period(days, eq_daily, start, "day"),
-        "week": a.pnl_by_period(days, eq_daily, start, "week"),
-        "month": a.pnl_by_period(days, eq_daily, start, "month"),
-    }
+    by_period = pnl_by_periods(result.curve.days, result.curve.day_equity, result.initial_cash, result.final_equity)
+    return {"symbol": f.by_symbol, "strategy": f.by_strategy, **by_period}
 
 
 def execution(result: BacktestResult, folded: FillFigures | None = None) -> dict[str, Any]:

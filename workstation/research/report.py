@@ -119,7 +119,7 @@ def _rest(result: BacktestResult, folded: FillFigures) -> dict[str, Any]:
         "final_equity": result.final_equity,
         "metrics": metrics(result, folded),
         "positions": {s: q for s, q in result.positions.items()},
-        "attribution": {k: attr[k] for k in ("symbol", "strategy", "month")},
+        "attribution": {k: attr[k] for k in ("symbol", "strategy", "day", "week", "month")},
         "execution": {"by_symbol": ex["by_symbol"], "by_strategy": ex["by_strategy"]},
         "strategies": result.strategies,
         "spikes_filtered": result.spikes,
@@ -234,6 +234,7 @@ def summary(result: BacktestResult) -> Any:
     for kind in ("symbol", "strategy"):
         for k, v in attr[kind].items():
             at.add_row(kind, k, f"{v:,.2f}")
+    pt = _periods_table(attr)
     ex = execution(result, folded)
     et = Table(title="Execution quality (cost > 0 is worse than the reference)", title_justify="left")
     for col in ("symbol", "fills", "vs decision $", "bps", "vs arrival $", "bps"):
@@ -241,7 +242,7 @@ def summary(result: BacktestResult) -> Any:
     for k, v in ex["by_symbol"].items():
         et.add_row(k, str(v["fills"]), _fmt("", v["vs_decision"]), _fmt("", v["vs_decision_bps"]),
                    _fmt("", v["vs_arrival"]), _fmt("", v["vs_arrival_bps"]))
-    parts: list[Any] = [t, at, et]
+    parts: list[Any] = [t, at, pt, et]
     refused = refusals(result)
     if refused:
         rt = Table(title=f"Orders refused: {sum(v['count'] for v in refused.values()):,}", title_justify="left")
@@ -259,6 +260,25 @@ def summary(result: BacktestResult) -> Any:
     parts.append(Text(f"{folded.fills:,} fills{refused_line}; strategies: {strategies}; positions left open: "
                       + (", ".join(f"{s} {plain(q)}" for s, q in result.positions.items()) or "none")))
     return Group(*parts)
+
+
+def _periods_table(attr: dict[str, Any]) -> Any:
+    """P&L by day, week and month: how many periods gained, the best and the worst, the total
+    (the same for the three: each sums to the run's P&L); every period is in ``--json`` and the
+    HTML report."""
+    from rich.table import Table
+
+    from workstation.research.periods import PERIODS, summarise
+
+    pt = Table(title="P&L by day, week and month", title_justify="left")
+    for col in ("by", "periods", "up", "best", "worst", "P&L"):
+        pt.add_column(col, justify="left" if col == "by" else "right")
+    for kind in PERIODS:
+        s = summarise(attr[kind])
+        best = f"{s['best'][1]:+,.2f} {s['best'][0]}" if s["best"] else "—"
+        worst = f"{s['worst'][1]:+,.2f} {s['worst'][0]}" if s["worst"] else "—"
+        pt.add_row(kind, f"{s['periods']:,}", f"{s['up']:,}", best, worst, f"{s['total']:,.2f}")
+    return pt
 
 
 # --------------------------------------------------------------------------- CSV
@@ -336,7 +356,7 @@ def html_data(result: BacktestResult) -> dict[str, Any]:
         "metrics": metrics(result, folded), "equity": {"t": t, "v": e, "dd": dd},
         "monthly": a.monthly_returns(curve.days, curve.day_equity, float(result.initial_cash)),
         "prices": prices,
-        "attribution": {k: attr[k] for k in ("symbol", "strategy", "month")},
+        "attribution": {k: attr[k] for k in ("symbol", "strategy", "day", "week", "month")},
         "execution": {"by_symbol": ex["by_symbol"], "by_strategy": ex["by_strategy"]},
         "strategies": result.strategies,
         "fills": rows,
@@ -369,6 +389,7 @@ select{font-size:14px}
 <h2>Monthly returns</h2><div class="chart" id="monthly"></div>
 <h2>Price and trades <select id="sym"></select></h2><div class="chart" id="price"></div>
 <h2>Attribution</h2><div id="attr"></div>
+<h2>P&amp;L by <select id="period"><option>day</option><option>week</option><option selected>month</option></select></h2><div id="periods"></div>
 <h2>Execution quality</h2><div id="exec"></div>
 <h2>Fills</h2><div id="fills"></div>
 <div id="tip"></div>
@@ -422,6 +443,9 @@ const pct=new Set(["total_return","annual_return","annual_volatility","max_drawd
 table("metrics",["figure","value"],Object.entries(D.metrics).map(([k,v])=>[k,pct.has(k)&&v!=null?(v*100).toFixed(2)+"%":v]));
 const attr=[];for(const k of ["symbol","strategy"])for(const [n,v] of Object.entries(D.attribution[k]))attr.push([k,n,v]);
 table("attr",["by","name","P&L"],attr);
+function periods(){const k=document.getElementById("period").value;const r=Object.entries(D.attribution[k]);
+  table("periods",[k,"P&L"],r);}
+document.getElementById("period").addEventListener("change",periods);periods();
 const ex=[];for(const [n,v] of Object.entries(D.execution.by_symbol))ex.push([n,v.fills,v.vs_decision,v.vs_decision_bps,v.vs_arrival,v.vs_arrival_bps]);
 table("exec",["symbol","fills","vs decision $","bps","vs arrival $","bps"],ex);
 table("fills",["time","symbol","side","qty","price","commission","strategy"],D.fills.map(f=>[f.ts,f.symbol,f.side,f.qty,f.price,f.commission,f.strategy]));
