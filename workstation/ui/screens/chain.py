@@ -33,6 +33,7 @@ from workstation.core.chain import OptionChain
 from workstation.core.chart_series import nice_ticks
 from workstation.core.chain_view import FIGURES, StrikeRow, expiry_label, figure, strike_rows, strike_text
 from workstation.core.model import IntentError, Right, plain
+from workstation.ui.title_line import show_title
 from workstation.ui.panes.table import Column, LiveTable, Row
 
 FETCH_HZ = 4.0  # chain requests a second at most (twice the paper market's quote rate)
@@ -331,17 +332,9 @@ class ChainScreen(Screen[ChainTrade | None]):
             parts.append((selected.symbol, ""))
         if self.error:
             parts.append((self.error, "bold red"))
-        key = tuple(parts)
-        title = self.query_one("#chain-title", Static)
-        if getattr(title, "_shown", None) != key:
-            title._shown = key  # type: ignore[attr-defined]
-            text = Text()
-            for i, (part, style) in enumerate(parts):
-                if i:
-                    text.append(" · ", style="dim")
-                text.append(part, style=style)
-            self.title_line = text.plain
-            title.update(text, layout=False)
+        shown = show_title(self.query_one("#chain-title", Static), parts)
+        if shown is not None:
+            self.title_line = shown
 
     # ------------------------------------------------------------------ reads
     def selected_row(self) -> StrikeRow | None:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -43,6 +42,7 @@ from workstation.core.clock import perf_ns
 from workstation.core.formatting import price as fmt_price
 from workstation.core.formatting import quantity, tick_digits
 from workstation.core.model import Instrument, ModelError, Order, OrderEvent, OrderRequest, OrderType, Side, TimeInForce, plain
+from workstation.ui.title_line import show_title
 from workstation.ui.panes.ladder import Ladder, size_bar
 from workstation.ui.panes.tape import TapePane
 
@@ -352,17 +352,9 @@ class DepthScreen(Screen[None]):
             parts.append((f"qty {self.qty_text or self.default_qty or '?'}", "bold" if self.qty_text else ""))
         if self.error:
             parts.append((self.error, "bold red"))
-        key = tuple(parts)
-        title = self.query_one("#depth-title", Static)
-        if getattr(title, "_shown", None) != key:
-            title._shown = key  # type: ignore[attr-defined]
-            text = Text()
-            for i, (part, style) in enumerate(parts):
-                if i:
-                    text.append(" · ", style="dim")
-                text.append(part, style=style)
-            self.title_line = text.plain
-            title.update(text, layout=False)
+        shown = show_title(self.query_one("#depth-title", Static), parts)
+        if shown is not None:
+            self.title_line = shown
 
     # ------------------------------------------------------------------ keys
     def on_key(self, event: events.Key) -> None:
