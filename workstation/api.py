@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 
+from workstation.core.alert_rules import RuleStatus
 from workstation.core.book import BookView, TradePrint
 from workstation.risk.breaker import BreakerChanged
 from workstation.risk.dataquality import QualityChanged
@@ -240,7 +241,11 @@ class EngineAPI(Protocol):
         """Change one limit now, journaled as ``main.py risk set`` does; returns the value as shown."""
 
     async def alert_rule(self, op: str, text: str) -> dict[str, str]:
-        """``op`` "add" (``text`` a rule) or "rm" (``text`` a rule id); returns ``{"id", "text"}``."""
+        """``op`` "add" (``text`` a rule), "rm", "enable", "disable" (``text`` a rule id) or "edit"
+        (``text`` "ID RULE"); returns ``{"id", "text"}``."""
+
+    async def alert_rules(self) -> list[RuleStatus]:
+        """Every alert rule with its statistics (times fired, last fired, suppressed), enabled or not."""
 
     async def alert_ack(self, ids: list[int] | None) -> list[int]:
         """Acknowledge these alerts (every unacknowledged one when None), journaled as ``main.py alert ack``."""
@@ -348,6 +353,9 @@ class LocalEngine:
 
     async def alert_rule(self, op: str, text: str) -> dict[str, str]:
         return _intent(alert_rule_on, self._s, op, text)
+
+    async def alert_rules(self) -> list[RuleStatus]:
+        return _intent(alert_rule_on, self._s, "list", "")
 
     async def alert_ack(self, ids: list[int] | None) -> list[int]:
         return _intent(lambda s: require_admin(s).alerts.ack(ids), self._s)
@@ -741,13 +749,21 @@ def set_limit_on(s: Any, name: str, value: str, strategy: str | None = None) -> 
     return show(getattr(s.limits.limits_for(strategy), name))
 
 
-def alert_rule_on(s: Any, op: str, text: str) -> dict[str, str]:
-    """Add (``op="add"``) or remove (``op="rm"``) an alert rule."""
+def alert_rule_on(s: Any, op: str, text: str) -> Any:
+    """Add (``op="add"``), remove (``"rm"``), enable, disable or edit (``text`` "ID RULE") an
+    alert rule; ``"list"``: every rule's ``RuleStatus``."""
+    if op == "list":
+        return s.alerts.statuses() if getattr(s, "alerts", None) is not None else []
     s = require_admin(s)
     if op == "add":
         rule = s.alerts.add_rule(text)
     elif op == "rm":
         rule = s.alerts.remove_rule(text.strip())
+    elif op in ("enable", "disable"):
+        rule = s.alerts.set_enabled(text.strip(), op == "enable")
+    elif op == "edit":
+        rule_id, _, new = text.strip().partition(" ")
+        rule = s.alerts.edit_rule(rule_id, new)
     else:
         raise IntentError(f"unknown alert rule operation {op!r}")
     return {"id": rule.id, "text": rule.text}

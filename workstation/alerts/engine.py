@@ -23,6 +23,18 @@ So a cooldown runs on across restarts, and a level rule that stayed true (``AAPL
 does not fire again at each start: it fires once more only after its condition has been
 seen false (by this process or an earlier one) and then true again.
 
+Managing rules: a rule is disabled and enabled again without being deleted, and edited (a
+new condition or message) keeping its id and statistics; each change is an ``alert.rule``
+event (``op``: add, rm, edit, disable, enable). Per-rule statistics (times fired, the last
+firing, firings held back by the cooldown) are read from the journal when an engine starts:
+``alert`` events keyed ``rule-ID``, and one ``alert.suppressed`` event each time a rule's
+condition became true inside its cooldown (once per episode, not once per quote).
+
+Indicator rules (``AAPL rsi14 < 30``, ``AAPL cross sma50``) read bars the engine builds from
+its quotes (``workstation.core.bars``; 1-minute unless the rule says ``on 5m``) and are judged
+when a bar closes, with the incremental indicators of ``workstation.core.indicators``; they
+warm up on the bars seen since the engine started. A cross fires once per cross.
+
 Every alert is journaled (``alert`` events; the id is the journal sequence number; fill
 notices are not written twice, the fill is in the journal already), then
 published as ``AlertNotice`` for the workstation's toast and Alerts pane, then handed to
@@ -41,11 +53,14 @@ from typing import TYPE_CHECKING, Protocol
 
 import msgspec
 
+from workstation.core.bars import BarBuilder
 from workstation.core.bus import Bus
 from workstation.core.clock import Clock
 from workstation.core.journal import Journal
+from workstation.core.indicators import EMA, RSI, SMA
 from workstation.core.model import (
     AlertRaised,
+    Bar,
     ConnectionState,
     OrderFilled,
     OrderRejected,
@@ -58,7 +73,9 @@ from workstation.core.alert_rules import (  # the grammar, and the helpers evalu
     _NUMBERS,
     AlertRule,
     AlertRuleError,
+    RuleStatus,
     _holds,
+    indicator_series,
     _show_seconds,
     parse_rule,
     priority_rank,
@@ -93,6 +110,36 @@ class AlertAcked(msgspec.Struct, frozen=True, kw_only=True):
     ids: tuple[int, ...]
 
 
+class _Stats:
+    __slots__ = ("fired", "last", "suppressed")
+
+    def __init__(self) -> None:
+        self.fired = 0
+        self.last: float | None = None
+        self.suppressed = 0
+
+
+def _series(name: str) -> SMA | EMA | RSI:
+    kind, n = indicator_series(name)
+    return SMA(n) if kind == "sma" else EMA(n) if kind == "ema" else RSI(n)
+
+
+class _BarState:
+    """One indicator or cross rule's incremental series and the side it was last seen on."""
+
+    __slots__ = ("a", "b", "side")
+
+    def __init__(self, rule: AlertRule) -> None:
+        self.a = None if rule.series in (None, "price") else _series(rule.series)
+        self.b = _series(rule.other) if rule.other else None
+        self.side = 0  # +1: a above b at the last bar, -1: below, 0: not known yet
+
+    def update(self, close: float) -> tuple[float, float]:
+        a = close if self.a is None else self.a.update(close)
+        b = math.nan if self.b is None else self.b.update(close)
+        return a, b
+
+
 class Deliverer(Protocol):
     def deliver(self, alert: Alert) -> None: ...
 
@@ -123,6 +170,11 @@ class AlertEngine:
         self._history: dict[str, deque[tuple[float, Decimal]]] = {}
         self._connection: dict[str, str] = {}
         self.rules: dict[str, AlertRule] = {}
+        self.disabled: set[str] = set()
+        self._stats: dict[str, _Stats] = {}
+        self._suppressing: set[str] = set()
+        self._bars: dict[tuple[str, int], BarBuilder] = {}
+        self._bar_state: dict[str, _BarState] = {}
         for n, text in enumerate(settings.rules, start=1):
             rule = parse_rule(text, f"s{n}", origin="settings")
             self.rules[rule.id] = rule
@@ -150,8 +202,8 @@ class AlertEngine:
                     self.rules[data["id"]] = parse_rule(data["text"], data["id"])
                 except AlertRuleError as exc:  # written by another version: skip it, say so
                     log.warning("journaled alert rule %s not loaded: %s", data.get("id"), exc)
-            elif data.get("op") == "rm":
-                self.rules.pop(data["id"], None)
+            else:
+                self._apply(data)
         acked: set[int] = set()
         for _seq, _ts, _kind, _ref, data in self.journal.events("alert.ack"):
             acked.update(int(i) for i in data.get("ids", ()))
@@ -167,7 +219,45 @@ class AlertEngine:
                 id=seq, ts=ts, title=data["title"], message=data["message"], priority=data.get("priority", "normal"),
                 source=data.get("source", "engine"), key=data.get("key"), acked=seq in acked,
             ))
+        self._load_stats()
 
+    def _apply(self, data: dict) -> None:
+        """A journaled rule change other than ``add`` (from this journal's past or another process)."""
+        op, rule_id = data.get("op"), str(data.get("id"))
+        if op == "rm":
+            self.rules.pop(rule_id, None)
+            self.disabled.discard(rule_id)
+        elif op == "disable":
+            self.disabled.add(rule_id)
+        elif op == "enable":
+            self.disabled.discard(rule_id)
+        elif op == "edit" and rule_id in self.rules:
+            try:
+                self.rules[rule_id] = parse_rule(str(data["text"]), rule_id, origin=self.rules[rule_id].origin)
+            except (AlertRuleError, KeyError) as exc:
+                log.warning("journaled edit of alert rule %s not applied: %s", rule_id, exc)
+                return
+            self._armed.pop(rule_id, None)
+            self._bar_state.pop(rule_id, None)
+
+    def _load_stats(self) -> None:
+        """Each rule's statistics, from the journal (a settings rule counts only the firings of
+        the rule its id names now; an edited user rule keeps those of its earlier conditions)."""
+        self._stats = {}
+        for _seq, ts, kind, ref, data in self.journal.events("alert"):
+            if not ref or not ref.startswith("rule-"):
+                continue
+            rule = self.rules.get(ref[len("rule-"):])
+            if rule is None:
+                continue
+            if kind == "alert":
+                if rule.origin == "settings" and data.get("rule") not in (None, rule.text):
+                    continue
+                st = self._stats.setdefault(rule.id, _Stats())
+                st.fired += 1
+                st.last = ts if st.last is None else max(st.last, ts)
+            elif kind == "alert.suppressed":
+                self._stats.setdefault(rule.id, _Stats()).suppressed += 1
     # -- rules
     def add_rule(self, text: str) -> AlertRule:
         """Parse, journal and arm a user rule; returns it with its id."""
@@ -190,7 +280,51 @@ class AlertEngine:
         self.journal.append("alert.rule", {"op": "rm", "id": rule_id}, self.clock.time(), ref=rule_id)
         del self.rules[rule_id]
         self._armed.pop(rule_id, None)
+        self.disabled.discard(rule_id)
+        self._bar_state.pop(rule_id, None)
         return rule
+
+    def _known(self, rule_id: str) -> AlertRule:
+        rule = self.rules.get(rule_id.strip())
+        if rule is None:
+            raise AlertRuleError(f"no alert rule {rule_id.strip()!r} (see `alert list`)")
+        return rule
+
+    def set_enabled(self, rule_id: str, enabled: bool) -> AlertRule:
+        """Disable a rule without deleting it (it keeps its id and statistics), or enable it again; journaled."""
+        rule = self._known(rule_id)
+        if enabled != (rule.id in self.disabled):
+            raise AlertRuleError(f"alert rule {rule.id} is already {'enabled' if enabled else 'disabled'}")
+        op = "enable" if enabled else "disable"
+        self.journal.append("alert.rule", {"op": op, "id": rule.id}, self.clock.time(), ref=rule.id)
+        self._apply({"op": op, "id": rule.id})
+        self._suppressing.discard(rule.id)
+        return rule
+
+    def edit_rule(self, rule_id: str, text: str) -> AlertRule:
+        """Give a rule a new condition (or priority, cooldown, bars), keeping its id and
+        statistics; it starts armed. Journaled; a settings-file rule is edited in that file."""
+        old = self._known(rule_id)
+        if old.origin == "settings":
+            raise AlertRuleError(f"alert rule {old.id} comes from the settings file ([alerts] rules): edit it there")
+        rule = parse_rule(text, old.id)
+        if rule.text == old.text:
+            raise AlertRuleError(f"alert rule {old.id} is already {old.text!r}")
+        self.journal.append("alert.rule", {"op": "edit", "id": old.id, "text": rule.text}, self.clock.time(), ref=old.id)
+        self._apply({"op": "edit", "id": old.id, "text": rule.text})
+        self._suppressing.discard(old.id)
+        return self.rules[old.id]
+
+    def statuses(self) -> list[RuleStatus]:
+        """Every rule in force or disabled, with its statistics (``alert list``, the rules view)."""
+        out = []
+        for rule in self.rules.values():
+            st = self._stats.get(rule.id) or _Stats()
+            out.append(RuleStatus(
+                id=rule.id, text=rule.text, origin=rule.origin, enabled=rule.id not in self.disabled,
+                fired=st.fired, last_fired=st.last, suppressed=st.suppressed, armed=self._armed.get(rule.id, True),
+            ))
+        return out
 
     def rule_state(self, rule_id: str) -> tuple[float | None, bool]:
         """When the rule last fired (None: never, as far as the journal knows) and whether it
@@ -205,8 +339,8 @@ class AlertEngine:
                 self.rules[rule_id] = parse_rule(str(data["text"]), rule_id)
             except (AlertRuleError, KeyError) as exc:
                 log.warning("alert rule from the journal not loaded: %s", exc)
-        elif kind == "alert.rule" and data.get("op") == "rm":
-            self.rules.pop(str(data.get("id")), None)
+        elif kind == "alert.rule" and data.get("op") != "add":
+            self._apply(data)
         elif kind == "alert.ack":
             ids = {int(i) for i in data.get("ids", ())}  # type: ignore[union-attr]
             if any(a.id in ids and not a.acked for a in self.recent):
@@ -325,6 +459,15 @@ class AlertEngine:
     def on_quote(self, quote: Quote) -> None:
         if not self.rules:
             return
+        for size in self._bar_sizes(quote.symbol):
+            if quote.ts <= 0:  # a feed that does not stamp its quotes: the engine's clock does
+                quote = msgspec.structs.replace(quote, ts=self.clock.time())
+            builder = self._bars.get((quote.symbol, size))
+            if builder is None:
+                builder = self._bars[(quote.symbol, size)] = BarBuilder(quote.symbol, size)
+            bar = builder.on_quote(quote)
+            if bar is not None:
+                self.on_bar(bar)
         now = self.clock.time()
         price_f = quote.last if quote.last > 0 else quote.mid
         price = to_decimal(price_f) if price_f > 0 else None
@@ -335,6 +478,8 @@ class AlertEngine:
             while hist and hist[0][0] < now - horizon:
                 hist.popleft()
         for rule in list(self.rules.values()):
+            if rule.id in self.disabled:
+                continue
             if rule.kind == "pnl":
                 value = self.pnl(rule.symbol)
                 if value is not None and (rule.symbol is None or rule.symbol == quote.symbol):
@@ -357,9 +502,42 @@ class AlertEngine:
     def _watched_moves(self) -> set[str]:
         return {r.symbol for r in self.rules.values() if r.kind == "move" and r.symbol}
 
+    def _bar_sizes(self, symbol: str) -> set[int]:
+        return {r.bar for r in self.rules.values() if r.kind in ("indicator", "cross") and r.symbol == symbol}
+
+    def on_bar(self, bar: Bar) -> None:
+        """A closed bar: update the indicator and cross rules that read this symbol's bars of this size."""
+        for rule in list(self.rules.values()):
+            if rule.kind not in ("indicator", "cross") or rule.symbol != bar.symbol or rule.bar != bar.seconds:
+                continue
+            if rule.id in self.disabled:
+                continue
+            state = self._bar_state.get(rule.id)
+            if state is None:
+                state = self._bar_state[rule.id] = _BarState(rule)
+            a, b = state.update(bar.close)
+            if rule.kind == "indicator":
+                if a == a:  # NaN while the indicator warms up
+                    self._judge(rule, _holds(rule.op, Decimal(repr(a)), rule.value),
+                                f"{rule.symbol} {rule.series} {a:.2f} (close {bar.close:g})")
+                continue
+            if a != a or b != b:
+                continue
+            side = 1 if a > b else -1 if a < b else 0
+            crossed = side != 0 and state.side != 0 and side != state.side
+            if side != 0:
+                state.side = side
+            if crossed and rule.direction in (None, "above" if side > 0 else "below"):
+                what = "price" if rule.series == "price" else rule.series
+                self._judge(rule, True, f"{rule.symbol} {what} crossed {'above' if side > 0 else 'below'} {rule.other} "
+                                        f"(close {bar.close:g}, {rule.other} {b:.2f})")
+            else:
+                self._judge(rule, False, "")
+
     def _judge(self, rule: AlertRule, holds: bool, what: str) -> None:
         armed = self._armed.get(rule.id, True)
         if not holds:
+            self._suppressing.discard(rule.id)
             if not armed:  # seen false after firing: re-armed, for later processes too
                 self._armed[rule.id] = True
                 self.journal.append("alert.armed", {"id": rule.id}, self.clock.time(), ref=f"rule-{rule.id}")
@@ -372,3 +550,11 @@ class AlertEngine:
         )
         if fired is not None:
             self._armed[rule.id] = False
+            self._suppressing.discard(rule.id)
+            st = self._stats.setdefault(rule.id, _Stats())
+            st.fired += 1
+            st.last = fired.ts
+        elif rule.id not in self._suppressing:  # held back by the cooldown: counted once per episode
+            self._suppressing.add(rule.id)
+            self.journal.append("alert.suppressed", {"id": rule.id}, self.clock.time(), ref=f"rule-{rule.id}")
+            self._stats.setdefault(rule.id, _Stats()).suppressed += 1

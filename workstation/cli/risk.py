@@ -1,5 +1,5 @@
 """Commands for risk, the kill switch and alerts: ``risk show|set|reset-breaker|report``, ``kill``,
-``alert add|list|rm|log|ack|test``; and the risk section of ``status``.
+``alert add|list|enable|disable|edit|rm|log|ack|test``; and the risk section of ``status``.
 
 Hooked into the main app by ``register(app)`` (see ``workstation.cli.app``).
 """
@@ -294,26 +294,92 @@ def alert_add(
 @alert_app.command("list")
 def alert_list(
     json_out: JsonOpt = False,
+    wide: WideOpt = False,
     profile: ProfileOpt = None,
     config: ConfigOpt = None,
     data_dir_: DataDirOpt = None,
 ) -> None:
-    """The alert rules in force (settings file and added ones), each with when it last fired
-    and whether it waits for its condition to be false before it can fire again."""
-    rules = _alerts_view(profile, config, data_dir_, lambda s: [(r, *s.alerts.rule_state(r.id)) for r in s.alerts.rules.values()])
+    """The alert rules (settings file and added ones, enabled or not), each with its statistics
+    from the journal: times fired, when it last fired, firings held back by its cooldown, and
+    whether it waits for its condition to be false before it can fire again."""
+    rules = _alerts_view(profile, config, data_dir_, lambda s: s.alerts.statuses())
     if json_out:
         emit_json([
-            {"id": r.id, "rule": r.text, "kind": r.kind, "priority": r.priority, "origin": r.origin,
-             "last_fired": iso(fired) if fired is not None else None, "armed": armed}
-            for r, fired, armed in rules
+            {"id": r.id, "rule": r.text, "origin": r.origin, "enabled": r.enabled, "fired": r.fired,
+             "last_fired": iso(r.last_fired) if r.last_fired is not None else None, "suppressed": r.suppressed, "armed": r.armed}
+            for r in rules
         ])
         return
     con = console()
     if not rules:
         con.print("no alert rules (add one: main.py alert add \"AAPL > 200\")")
-    for r, fired, armed in rules:
-        state = "" if fired is None else f"   fired {iso(fired)}" + ("" if armed else " (re-arms once false)")
-        con.print(f"{r.id:<5} {r.text}" + ("   (settings file)" if r.origin == "settings" else "") + state)
+        return
+    print_table(fitted_table("Alert rules", [
+        Col("id"), Col("state"), Col("rule", wrap=True), Col("fired", right=True), Col("last fired", keep=2),
+        Col("suppressed", keep=1, right=True),
+    ], [
+        [r.id, ("on" if r.enabled else "off") + ("" if r.armed else " (re-arms once false)"),
+         escape(r.text) + ("  (settings file)" if r.origin == "settings" else ""), str(r.fired),
+         iso(r.last_fired) if r.last_fired is not None else "-", str(r.suppressed)]
+        for r in rules
+    ], wide), wide)
+
+
+def _rule_op(op: str, text: str, profile, config, data_dir_) -> dict[str, str]:
+    """Enable, disable or edit a rule as the account's owner, or through it when one runs."""
+    from workstation.core.alert_rules import AlertRuleError
+
+    def local(session):
+        try:
+            if op == "edit":
+                rule_id, _, new = text.partition(" ")
+                rule = session.alerts.edit_rule(rule_id, new)
+            else:
+                rule = session.alerts.set_enabled(text, op == "enable")
+        except AlertRuleError as exc:
+            raise CliError(str(exc), 2) from None
+        return {"id": rule.id, "text": rule.text}
+
+    async def remote(engine):
+        return await engine.alert_rule(op, text)
+
+    return _alerts_owned(profile, config, data_dir_, local, remote)
+
+
+RuleIdArg = Annotated[str, typer.Argument(metavar="ID", help="A rule id from `alert list` (u1, s1...).")]
+
+
+@alert_app.command("disable")
+def alert_disable(rule_id: RuleIdArg, profile: ProfileOpt = None, config: ConfigOpt = None, data_dir_: DataDirOpt = None) -> None:
+    """Stop a rule from firing without deleting it (it keeps its id and statistics); journaled."""
+    done = _rule_op("disable", rule_id.strip(), profile, config, data_dir_)
+    console().print(f"disabled alert {done['id']}: {done['text']}")
+
+
+@alert_app.command("enable")
+def alert_enable(rule_id: RuleIdArg, profile: ProfileOpt = None, config: ConfigOpt = None, data_dir_: DataDirOpt = None) -> None:
+    """Let a disabled rule fire again; journaled."""
+    done = _rule_op("enable", rule_id.strip(), profile, config, data_dir_)
+    console().print(f"enabled alert {done['id']}: {done['text']}")
+
+
+@alert_app.command("edit")
+def alert_edit(
+    rule_id: RuleIdArg,
+    rule: Annotated[str, typer.Argument(help="The new rule, e.g. \"AAPL > 210\" or \"AAPL rsi14 < 25 priority high\".")],
+    profile: ProfileOpt = None,
+    config: ConfigOpt = None,
+    data_dir_: DataDirOpt = None,
+) -> None:
+    """Change a rule's condition (or priority, cooldown, bars), keeping its id and statistics; journaled."""
+    from workstation.core.alert_rules import AlertRuleError, parse_rule
+
+    try:
+        parse_rule(rule)
+    except AlertRuleError as exc:
+        raise CliError(str(exc), 2) from None
+    done = _rule_op("edit", f"{rule_id.strip()} {rule}", profile, config, data_dir_)
+    console().print(f"alert {done['id']}: {done['text']}")
 
 
 @alert_app.command("rm")

@@ -7,8 +7,16 @@
     pnl < -1000                the account's P&L for the day
     pnl AAPL > 500             one position's P&L (unrealized + realized)
     spread BTC/USD > 20        ask - bid wider than 20
+    AAPL rsi14 < 30            an indicator of the bars against a level (rsiN, smaN, emaN)
+    AAPL cross sma50           the close crosses its 50-bar SMA, either way
+    AAPL cross above sma50     ... only upwards ("cross below": only downwards)
+    AAPL sma20 cross sma50     one indicator crosses another (above/below as well)
+    ... on 5m                  the bars an indicator rule reads (default: 1-minute bars)
     ... priority high          low, normal (default), high, critical (or "!high")
     ... cooldown 10m           quiet period before the same rule fires again
+
+Indicator and cross rules are judged when a bar closes (the engine builds the bars from
+its quotes), never on every quote.
 
 ``parse_rule`` reads one; ``workstation.alerts.engine`` evaluates them. The settings file checks
 its rules with it when it is loaded, so this module sits with the settings, below alerts.
@@ -42,20 +50,31 @@ class AlertRuleError(ModelError):
 
 class AlertRule(msgspec.Struct, frozen=True, kw_only=True):
     id: str
-    kind: str  # "price", "move", "pnl", "spread"
-    op: str  # ">", "<", ">=", "<=" ("move": ">=" on the absolute move)
+    kind: str  # "price", "move", "pnl", "spread", "indicator", "cross"
+    op: str  # ">", "<", ">=", "<=" ("move": ">=" on the absolute move; "cross": "cross")
     value: Decimal
     symbol: str | None = None
     window: float | None = None  # seconds, for "move"
     priority: str = "normal"
     cooldown: float | None = None  # seconds; None: the settings' default
     origin: str = "user"  # "user" (journal) or "settings"
+    series: str | None = None  # "indicator" and "cross": "rsi14", "sma20"... ("price": the close)
+    other: str | None = None  # "cross": the series crossed ("sma50")
+    direction: str | None = None  # "cross": "above", "below" or None (either way)
+    bar: int = 60  # "indicator" and "cross": the bar size in seconds
 
     @property
     def text(self) -> str:
         tail = f" priority {self.priority}" if self.priority != "normal" else ""
         if self.cooldown is not None:
             tail += f" cooldown {_show_seconds(self.cooldown)}"
+        on = f" on {_show_seconds(self.bar)}" if self.bar != 60 else ""
+        if self.kind == "indicator":
+            return f"{self.symbol} {self.series} {self.op} {plain(self.value)}{on}{tail}"
+        if self.kind == "cross":
+            first = "" if self.series == "price" else f"{self.series} "
+            way = f"{self.direction} " if self.direction else ""
+            return f"{self.symbol} {first}cross {way}{self.other}{on}{tail}"
         if self.kind == "price":
             return f"{self.symbol} {self.op} {plain(self.value)}{tail}"
         if self.kind == "move":
@@ -70,7 +89,34 @@ _NUMBERS = re.compile(r"[-+$]?[\d][\d,.]*%?")
 _OPS = {">": ">", "<": "<", ">=": ">=", "<=": "<=", "above": ">", "below": "<"}
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|sec|m|min|h|d)?$")
 _UNITS = {None: 60.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
-_HOWTO = "write e.g. 'AAPL > 200', 'AAPL move 3% 5m', 'pnl < -1000', 'spread BTC/USD > 20'"
+_HOWTO = "write e.g. 'AAPL > 200', 'AAPL move 3% 5m', 'pnl < -1000', 'spread BTC/USD > 20', 'AAPL rsi14 < 30', 'AAPL cross sma50'"
+_SERIES = re.compile(r"^(rsi|sma|ema)(\d+)$")
+MAX_PERIOD = 1000
+
+
+class RuleStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """A rule as ``alert list`` and the rules view show it: its statistics come from the
+    journal (times fired, the last firing, firings held back by the cooldown)."""
+
+    id: str
+    text: str
+    origin: str = "user"
+    enabled: bool = True
+    fired: int = 0
+    last_fired: float | None = None
+    suppressed: int = 0
+    armed: bool = True
+
+
+def indicator_series(name: str) -> tuple[str, int]:
+    """``"rsi14"`` -> ``("rsi", 14)``; AlertRuleError for anything else."""
+    m = _SERIES.match(name.lower())
+    if not m:
+        raise AlertRuleError(f"unknown indicator {name!r}: use rsiN, smaN or emaN (e.g. rsi14, sma50)")
+    n = int(m.group(2))
+    if not 1 <= n <= MAX_PERIOD or (m.group(1) == "rsi" and n < 2):
+        raise AlertRuleError(f"indicator period out of range in {name!r}: from 2 (rsi) or 1 to {MAX_PERIOD}")
+    return m.group(1), n
 
 
 def parse_duration(text: str) -> float:
@@ -108,7 +154,7 @@ def parse_rule(text: str, rule_id: str = "", origin: str = "user") -> AlertRule:
     tokens = re.sub(r"(>=|<=|>|<)", r" \1 ", text.strip()).split()
     if tokens and tokens[0].lower() == "alert":
         tokens = tokens[1:]
-    priority, cooldown = "normal", None
+    priority, cooldown, bar = "normal", None, None
     rest: list[str] = []
     i = 0
     while i < len(tokens):
@@ -124,6 +170,10 @@ def parse_rule(text: str, rule_id: str = "", origin: str = "user") -> AlertRule:
             cooldown = parse_duration(low.split("=", 1)[1])
         elif low == "cooldown" and i + 1 < len(tokens):
             cooldown, i = parse_duration(tokens[i + 1]), i + 1
+        elif low == "on" and i + 1 < len(tokens):
+            bar, i = parse_duration(tokens[i + 1]), i + 1
+            if bar != int(bar) or not 1 <= bar <= 86400:
+                raise AlertRuleError(f"malformed bar size {tokens[i]!r}: a whole number of seconds up to 1d (1m, 5m, 1h)")
         else:
             rest.append(tok)
         i += 1
@@ -132,6 +182,11 @@ def parse_rule(text: str, rule_id: str = "", origin: str = "user") -> AlertRule:
     if not rest:
         raise AlertRuleError(f"empty alert rule: {_HOWTO}")
     common = {"id": rule_id, "priority": priority, "cooldown": cooldown, "origin": origin}
+    lows = [t.lower() for t in rest]
+    if "cross" in lows[1:3] or (len(rest) >= 2 and _SERIES.match(lows[1])):
+        return _indicator_rule(text, rest, lows, common, 60 if bar is None else int(bar))
+    if bar is not None:
+        raise AlertRuleError(f"'on {_show_seconds(bar)}' is for indicator rules ('AAPL rsi14 < 30 on 5m'): {text!r}")
     head = rest[0].lower()
     if head == "pnl":
         if len(rest) == 3 and rest[1].lower() in _OPS:
@@ -159,6 +214,32 @@ def parse_rule(text: str, rule_id: str = "", origin: str = "user") -> AlertRule:
             raise AlertRuleError(f"a price alert needs a positive price, got {rest[2]}")
         return AlertRule(kind="price", symbol=_symbol(rest[0]), op=_OPS[rest[1].lower()], value=value, **common)
     raise AlertRuleError(f"cannot read alert rule {text!r}: {_HOWTO}")
+
+
+def _indicator_rule(text: str, rest: list[str], lows: list[str], common: dict, bar: int) -> AlertRule:
+    symbol = _symbol(rest[0])
+    if lows[1] == "cross" or (len(lows) > 2 and lows[2] == "cross"):
+        series = "price" if lows[1] == "cross" else lows[1]
+        tail = lows[2:] if series == "price" else lows[3:]
+        direction = None
+        if tail and tail[0] in ("above", "below"):
+            direction, tail = tail[0], tail[1:]
+        if len(tail) != 1:
+            raise AlertRuleError(f"malformed cross alert {text!r}: write 'AAPL cross sma50', 'AAPL cross above sma50' or 'AAPL sma20 cross sma50'")
+        if series != "price":
+            indicator_series(series)
+        indicator_series(tail[0])
+        if tail[0] == series:
+            raise AlertRuleError(f"{series} cannot cross itself: {text!r}")
+        return AlertRule(kind="cross", symbol=symbol, op="cross", value=Decimal(0), series=series, other=tail[0],
+                         direction=direction, bar=bar, **common)
+    if len(rest) != 4 or lows[2] not in _OPS:
+        raise AlertRuleError(f"malformed indicator alert {text!r}: write 'AAPL rsi14 < 30' or 'AAPL sma20 > 150'")
+    kind, _n = indicator_series(lows[1])
+    value = _number(rest[3], "indicator level")
+    if kind == "rsi" and not 0 <= value <= 100:
+        raise AlertRuleError(f"an RSI level is from 0 to 100, got {rest[3]}")
+    return AlertRule(kind="indicator", symbol=symbol, op=_OPS[lows[2]], value=value, series=lows[1], bar=bar, **common)
 
 
 def _holds(op: str, x: Decimal, value: Decimal) -> bool:

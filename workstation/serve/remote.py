@@ -40,6 +40,7 @@ import msgspec
 
 from workstation.serve import protocol as P
 from workstation.api import AccountSnapshot, EngineInfo, Handler, IntentError, depth_symbols
+from workstation.core.alert_rules import RuleStatus
 from workstation.core.book import BookView, TradePrint
 from workstation.core.clock import Clock, LiveClock
 from workstation.core.model import (
@@ -684,6 +685,9 @@ class RemoteEngine:
 
     async def alert_rule(self, op: str, text: str) -> dict[str, str]:
         return await self._request(P.AlertRule(id=self._next(), op=op, text=text), dict[str, str])
+
+    async def alert_rules(self) -> list[RuleStatus]:
+        return await self._request(P.AlertRule(id=self._next(), op="list", text=""), list[RuleStatus])
 
     async def alert_ack(self, ids: list[int] | None) -> list[int]:
         return await self._request(P.AlertAck(id=self._next(), ids=ids), list[int])
