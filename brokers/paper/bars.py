@@ -28,6 +28,13 @@ Fill rules
   next bar (so a DAY order on daily bars lives for exactly one bar).
 * The market is always open: a file trades whenever it has a bar.
 
+A **fill model** (``brokers.paper.fill_models.FillModel``: spread, volume participation,
+square-root impact) changes the last two rules when one is given: a bar fills at most its
+share of the volume (the rest carried to later bars, each part its own fill), each fill pays
+the half-spread and the impact on top of the price above, and intraday bars of NYSE-listed
+instruments outside the regular session fill nothing. Without one (``next_open``) nothing
+above changes and the matching costs nothing more.
+
 ``arrivals`` holds, per client id, the first price an order met at the broker (the
 open of the bar it arrived before): the arrival price for execution-quality figures.
 """
@@ -37,15 +44,20 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Mapping
-from decimal import Decimal
+
+import numpy as np
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from brokers.base import BrokerError, BrokerExpired
 from brokers.paper.broker import _IOC_FOK, _MARKET, SimBroker, SimConfig, _on_tick, _Working
+from brokers.paper.fill_models import FillCosts, FillModel, ModelInputs, cap_quantity, sqrt_impact
 from brokers.paper.market import SimMarket
 from workstation.core.clock import Clock
 from workstation.core.memo import Memo
 from workstation.core.model import ModelError, Order, OrderStatus, OrderType, Quote, to_decimal
 from workstation.core.symbols import parse_symbol
+
+_BPS = Decimal(10_000)
 
 _STOPS = (OrderType.STOP, OrderType.STOP_LIMIT, OrderType.TRAILING_STOP)
 PRICES_KEPT = 100_000  # bar prices remembered as Decimals (then the memory starts again)
@@ -62,6 +74,8 @@ class BarSimBroker(SimBroker):
         *,
         instruments: Mapping[str, object] | None = None,
         last_price: Callable[[str], float | None] = lambda symbol: None,
+        fill_model: FillModel | None = None,
+        model_inputs: Mapping[str, ModelInputs] | None = None,
     ) -> None:
         cfg = config or SimConfig(partial_fills=False)
         super().__init__(clock, cfg, market=SimMarket(cfg.seed))
@@ -73,6 +87,14 @@ class BarSimBroker(SimBroker):
         self.by_symbol: dict[str, int] = {}
         self._prices = Memo(PRICES_KEPT)  # (symbol, bar price) -> the Decimal on the tick
         self._next_expiry = math.inf  # no entry of the book expires before this (a bound: may be early)
+        self.costs = FillCosts()
+        self._model = fill_model if fill_model is not None and fill_model.active else None
+        if self._model is not None:  # (the default path is left exactly as it is: no test per bar)
+            self._inputs = dict(model_inputs or {})
+            self._cap: Decimal | None = None  # what the bar being matched can still fill
+            self._at: tuple[ModelInputs, int] | None = None  # (inputs, index) of that bar
+            self._fill = self._fill_modeled  # type: ignore[method-assign]
+            self.match_bar = self._match_modeled  # type: ignore[method-assign]
 
     # ------------------------------------------------------------------ instruments and quotes
 
@@ -176,6 +198,88 @@ class BarSimBroker(SimBroker):
             if bar is None:
                 bar = (opened, self._price(inst, h, "high"), self._price(inst, lo, "low"))
             self._match_bar(w, bar, ts)
+
+    # ------------------------------------------------------------------ fill models
+
+    def _match_modeled(self, symbol: str, ts: float, o: float, h: float, lo: float) -> None:
+        """``match_bar`` under a fill model: the bar's volume share and its inputs are set,
+        then the bar rules run with ``_fill_modeled`` filling."""
+        if ts >= self._next_expiry:
+            self._expire(ts)
+        if symbol not in self.by_symbol:
+            return
+        inp = self._inputs.get(symbol)
+        at = None
+        if inp is not None:
+            i = int(np.searchsorted(inp.ts, ts))
+            if i < len(inp.ts) and inp.ts[i] == ts:
+                at = (inp, i)
+        self._at = at
+        if at is not None and inp is not None and inp.in_session is not None and not inp.in_session[at[1]]:
+            self.costs.outside_session_bars += 1  # nothing fills (a fresh order stays fresh)
+            return
+        self._cap = None
+        part = self._model.participation  # type: ignore[union-attr]
+        if part is not None:
+            volume = float(inp.volume[at[1]]) if at is not None and inp is not None else 0.0
+            if volume > 0.0:
+                lot = next(w.inst for w in self._book.values() if w.inst.symbol == symbol).lot_size
+                self._cap = cap_quantity(part, volume, lot)
+            else:
+                self.costs.no_volume_bars += 1
+        BarSimBroker.match_bar(self, symbol, ts, o, h, lo)
+
+    def _fill_modeled(self, w: _Working, qty: Decimal, price: Decimal, t: float) -> None:
+        """A fill under the model: at most the bar's volume share, the half-spread and the
+        square-root impact added against the trader (each on the tick, never past a limit)."""
+        model = self._model
+        assert model is not None
+        costs = self.costs
+        cap = self._cap
+        ioc_fok = w.order.tif in _IOC_FOK
+        if cap is not None:
+            if qty > cap:
+                if ioc_fok and (cap <= 0 or w.order.tif.value == "fok"):
+                    self._cancel(w, t, f"{w.order.tif.value.upper()}: the bar's volume share is {cap}")
+                    return
+                if cap <= 0:
+                    return  # carried: the order meets the next bar
+                qty = cap
+                costs.partial_fills += 1
+            self._cap = cap - qty
+        buy = w.buy
+        inst = w.inst
+        at = self._at
+        rel: Decimal | None = None
+        if model.spread_bps is not None:
+            rel = model.spread_bps / _BPS
+        elif model.spread is not None and at is not None:
+            rel = Decimal(repr(float(at[0].spread[at[1]])))
+        spread_px = price
+        if rel:
+            half = price * rel / 2
+            spread_px = _on_tick(inst, price + half, ROUND_CEILING) if buy else max(
+                _on_tick(inst, price - half, ROUND_FLOOR), inst.tick_size)
+        final = spread_px
+        if model.impact is not None:
+            sigma = float(at[0].sigma[at[1]]) if at is not None else math.nan
+            adv = float(at[0].adv[at[1]]) if at is not None else math.nan
+            if math.isfinite(sigma) and math.isfinite(adv) and adv > 0:
+                move = sqrt_impact(model.impact, sigma, qty, adv)
+                final = _on_tick(inst, spread_px * (1 + move), ROUND_CEILING) if buy else max(
+                    _on_tick(inst, spread_px * (1 - move), ROUND_FLOOR), inst.tick_size)
+            else:
+                costs.impact_unestimated += 1
+        limit = w.limit
+        if limit is not None and (w.order.type is OrderType.LIMIT or w.order.type is OrderType.STOP_LIMIT):
+            final = min(final, limit) if buy else max(final, limit)
+            spread_px = min(spread_px, final) if buy else max(spread_px, final)
+        mult = inst.multiplier
+        costs.spread += abs(spread_px - price) * qty * mult
+        costs.impact += abs(final - spread_px) * qty * mult
+        SimBroker._fill(self, w, qty, final, t)
+        if ioc_fok and self._book.get(w.order.client_id) is w:
+            self._cancel(w, t, f"IOC: {w.remaining} of {w.qty} unfilled (the bar's volume share)")
 
     def _price(self, inst, value: float, what: str) -> Decimal:
         """A bar's float price as the Decimal on the instrument's tick (prices repeat: remembered)."""

@@ -51,6 +51,7 @@ import numpy as np
 from brokers.paper.replay import ReplayError
 from brokers.paper.broker import SimConfig
 from brokers.paper.bars import BarSimBroker
+from brokers.paper.fill_models import FillModel, ModelInputs
 from workstation.core.bus import Bus
 from workstation.core.clock import SimClock, perf_ns
 from workstation.core.journal import Journal
@@ -105,6 +106,7 @@ class BacktestConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     seed: int = 0
     journal_batch: int = 5_000  # journal rows per transaction
     spike_filter: bool = False  # drop the bars the live data-quality monitor calls spikes
+    fill_model: FillModel = msgspec.field(default_factory=FillModel)  # next_open unless given
 
     def __post_init__(self) -> None:
         if self.cash <= 0:
@@ -170,6 +172,9 @@ class BacktestResult:
     kept_orders: list[Order] | None = None
     # with ``kept_fills``: each filled order's decision price (the figures need no journal read)
     kept_decisions: dict[str, Decimal | None] | None = None
+    fill_model: dict[str, Any] = field(default_factory=lambda: {"name": "next_open"})  # the model and its parameters
+    model_costs: dict[str, Any] = field(default_factory=dict)  # spread, impact (Decimal strings) and counts
+    capacity: list[dict[str, Any]] | None = None  # with --capacity: the run at 1x, 10x, 100x
 
     def iter_fills(self) -> Iterator[Fill]:
         """Every fill, in the order they happened."""
@@ -445,7 +450,7 @@ class Backtest:
         if empty:
             raise BacktestError(f"{empty[0].source or empty[0].symbol}: no bars in the chosen period")
         self.config = config or BacktestConfig()
-        if len(series) > 1:  # several symbols are merged in timestamp order: in memory
+        if len(series) > 1 or self.config.fill_model.active:  # merged in timestamp order, or modelled: in memory
             series = [s.load() if isinstance(s, StreamedSeries) else s for s in series]
         self.spikes: dict[str, int] = {}
         if self.config.spike_filter:
@@ -538,7 +543,13 @@ class Backtest:
             portfolio, LimitStore(cfg.limits), working_orders=lambda: oms_ref[0].working(), last_price=portfolio.last,
             now=clock.time,
         )
-        broker = BarSimBroker(clock, cfg.sim(), instruments=self.instruments, last_price=self._last_price)
+        model = cfg.fill_model if cfg.fill_model.active else None
+        broker = BarSimBroker(
+            clock, cfg.sim(), instruments=self.instruments, last_price=self._last_price, fill_model=model,
+            model_inputs=self._model_inputs() if model is not None else None,
+        )
+        if model is not None:
+            journal.set_meta("fill_model", msgspec.json.encode(model.describe()).decode())
         oms = OrderManager(
             bus=bus, journal=journal, portfolio=portfolio, broker=broker, clock=clock, risk=risk, quotes=quotes,
             client_prefix="bt", commission=broker.estimate_commission, id_block=10_000,
@@ -839,7 +850,25 @@ class Backtest:
             bars=total, elapsed=(perf_ns() - began) / 1e9, journal_path=self.journal_path,
             fill_count=fill_count, order_count=order_count, series=[s for s in series if isinstance(s, BarSeries)],
             refused=list(runner.refused), kept_fills=fills, kept_orders=kept_orders, kept_decisions=decisions,
+            fill_model=cfg.fill_model.describe(), model_costs=broker.costs.as_dict() if model is not None else {},
         )
+
+    def _model_inputs(self) -> dict[str, ModelInputs]:
+        """Each series' per-bar inputs to the fill model (intraday NYSE bars: with their sessions)."""
+        from workstation.core import sessions
+
+        out: dict[str, ModelInputs] = {}
+        for s in self.series:
+            spans = None
+            if s.seconds < 86_400 and len(s):
+                try:
+                    venue = sessions.venue_of(self.instruments[s.symbol])
+                except (ModelError, ValueError):
+                    venue = None
+                if venue == "XNYS":
+                    spans = sessions.regular_sessions(venue, float(s.ts[0]), float(s.ts[-1]) + s.seconds)
+            out[s.symbol] = ModelInputs.of(s.ts, s.high, s.low, s.close, s.volume, session_spans=spans)
+        return out
 
 
 def _chunks(s: BarSeries | StreamedSeries) -> Iterator[tuple[np.ndarray, ...]]:

@@ -481,3 +481,19 @@ def execution(result: BacktestResult, folded: FillFigures | None = None) -> dict
     gives it per fill, for callers that hold the fills)."""
     f = folded if folded is not None else fold(result)
     return {"by_symbol": f.execution_by_symbol, "by_strategy": f.execution_by_strategy}
+
+
+def costs(result: BacktestResult) -> dict[str, Any]:
+    """The run's trading costs split into commission, spread and impact (Decimal money; the
+    spread and impact are the fill model's, zero under ``next_open``), their total, and what the
+    model could not model (``no_volume_bars``, ``outside_session_bars``, ``impact_unestimated``)."""
+    commission = sum((f.commission for f in result.iter_fills()), Decimal(0))
+    mc = result.model_costs
+    spread = Decimal(mc.get("spread", "0"))
+    impact = Decimal(mc.get("impact", "0"))
+    out: dict[str, Any] = {
+        "model": result.fill_model.get("name", "next_open"), "commission": commission, "spread": spread,
+        "impact": impact, "total": commission + spread + impact,
+    }
+    out.update({k: v for k, v in mc.items() if k not in ("spread", "impact")})
+    return out
