@@ -13,6 +13,9 @@ the instrument, and the contract multiplier is applied here.
 ``volatility_target``  risk a fraction of equity per ATR (a volatility-normalised size)
 ``kelly_fraction``     the Kelly fraction ``p - (1 - p) / b``, capped
 ``optimal_f``          Ralph Vince's optimal f from a history of trade results
+``Pyramid``            add to a winner by rule, capped (``workstation.strategies.scaling``)
+``ScaleOut``           exit in parts at targets in R, the rest on a trailing stop
+``split_lots``         a quantity cut into whole-lot parts that sum to it exactly
 =====================  ============================================================
 """
 
@@ -22,6 +25,12 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from workstation.core.model import ZERO, Instrument, ModelError, to_decimal
+from workstation.strategies.scaling import Exit, Pyramid, ScaleOut, split_lots
+
+__all__ = [
+    "Exit", "Pyramid", "ScaleOut", "fixed_fractional", "fixed_notional", "fixed_qty", "kelly", "kelly_fraction",
+    "optimal_f", "optimal_f_qty", "split_lots", "volatility_target",
+]
 
 
 def _pos(value: object, what: str) -> Decimal:
