@@ -119,6 +119,7 @@ def _old_document(result) -> dict:
         "attribution": {"symbol": old["symbol"], "strategy": old["strategy"],
                         **{k: figures.attribution(result)[k] for k in ("day", "week", "month")}},
         "execution": {"by_symbol": old["by_symbol"], "by_strategy": old["by_strategy"]},
+        "execution_algorithms": [],  # (no execution algorithm in this run)
         "strategies": result.strategies,
         "spikes_filtered": result.spikes,
         "refusals": figures.refusals(result),

@@ -26,6 +26,7 @@ import msgspec
 import numpy as np
 
 from workstation.research.backtest import BacktestResult
+from workstation.research import exec_benchmarks
 from workstation.research.figures import FillBatch, FillFigures, attribution, execution, fold, metrics, refusals
 from workstation.core import formatting
 from workstation.core.model import iso, plain
@@ -121,6 +122,7 @@ def _rest(result: BacktestResult, folded: FillFigures) -> dict[str, Any]:
         "positions": {s: q for s, q in result.positions.items()},
         "attribution": {k: attr[k] for k in ("symbol", "strategy", "day", "week", "month")},
         "execution": {"by_symbol": ex["by_symbol"], "by_strategy": ex["by_strategy"]},
+        "execution_algorithms": exec_benchmarks.document(exec_benchmarks.for_backtest(result)),
         "strategies": result.strategies,
         "spikes_filtered": result.spikes,
         "refusals": refusals(result),
@@ -243,6 +245,7 @@ def summary(result: BacktestResult) -> Any:
         et.add_row(k, str(v["fills"]), _fmt("", v["vs_decision"]), _fmt("", v["vs_decision_bps"]),
                    _fmt("", v["vs_arrival"]), _fmt("", v["vs_arrival_bps"]))
     parts: list[Any] = [t, at, pt, et]
+    parts += filter(None, [exec_benchmarks.table(exec_benchmarks.for_backtest(result))])
     refused = refusals(result)
     if refused:
         rt = Table(title=f"Orders refused: {sum(v['count'] for v in refused.values()):,}", title_justify="left")
