@@ -49,12 +49,14 @@ class AlertsPane(FeedPane):
 
     Rows are in the order the alerts were raised, newest first, whatever order they arrive
     in (alerts raised while the workstation starts come before the journal's backlog); an
-    acknowledged alert shows ``acked`` in the level column, after a restart too.
+    acknowledged alert shows ``acked`` in the level column, after a restart too. ``r`` opens
+    the alert rules view (``workstation.ui.screens.alert_rules``).
     """
 
     BINDINGS = [
         Binding("a", "ack", "Ack", id="alerts.ack", tooltip="Acknowledge the selected alert (journaled)"),
         Binding("A", "ack_all", "Ack all", id="alerts.ack_all", tooltip="Acknowledge every alert (journaled)"),
+        Binding("r", "rules", "Rules", id="alerts.rules", tooltip="The alert rules with their statistics: enable, disable, edit, delete"),
     ]
 
     @dataclass
@@ -101,3 +103,8 @@ class AlertsPane(FeedPane):
 
     def action_ack_all(self) -> None:
         self.post_message(self.Ack(None))
+
+    def action_rules(self) -> None:
+        from workstation.ui.screens.alert_rules import open_alert_rules
+
+        open_alert_rules(self.app)
