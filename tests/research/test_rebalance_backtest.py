@@ -1,0 +1,79 @@
+"""The shipped rebalance strategy in a backtest over several symbols: it reaches its target
+weights within one lot, keeps a sector cap, and trades again only when the drift says so."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pytest
+
+from plugins.rebalance import Rebalance
+from workstation.research.backtest import BacktestConfig, BarSeries, StrategySpec, run_backtest
+
+DAY = 86_400
+T0 = 1_700_000_000 // DAY * DAY + 15 * 3600  # a day's 15:00 UTC
+
+
+def daily(symbol: str, closes: list[float]) -> BarSeries:
+    ts = [T0 + i * DAY for i in range(len(closes))]
+    c = np.array(closes)
+    return BarSeries.from_arrays(symbol, ts, c, c * 1.001, c * 0.999, c, [1e6] * len(c), seconds=DAY, tick=Decimal("0.01"))
+
+
+def walk(seed: int, start: float, vol: float, n: int = 80) -> list[float]:
+    """A random walk of closes that ends flat for its last 5 days (so the last rebalance's
+    fills and the final marks are at the same prices)."""
+    rng = np.random.default_rng(seed)
+    moved = list(np.round(start * np.cumprod(1 + rng.normal(0, vol, n - 5)), 2))
+    return moved + [moved[-1]] * 5
+
+
+def weights_at_end(result, closes: dict[str, list[float]]) -> dict[str, float]:
+    value = {s: float(q) * closes[s][-1] for s, q in result.positions.items()}
+    return {s: v / float(result.final_equity) for s, v in value.items()}
+
+
+def run(closes: dict[str, list[float]], **params) -> object:
+    series = [daily(s, c) for s, c in closes.items()]
+    spec = StrategySpec(Rebalance, params=params)
+    return run_backtest(series, [spec], BacktestConfig(cash=Decimal(100_000)))
+
+
+def test_equal_weights_over_three_symbols_end_within_one_lot_of_a_third_each() -> None:
+    closes = {"AAPL": walk(1, 190, 0.01), "XOM": walk(2, 110, 0.01), "JPM": walk(3, 150, 0.01)}
+    r = run(closes, method="equal", schedule="daily")
+    assert r.strategies["rebalance"]["error"] is None
+    w = weights_at_end(r, closes)
+    for s in closes:
+        lot = closes[s][-1] / float(r.final_equity)  # one share's weight
+        assert abs(w[s] - 1 / 3) <= lot, (s, w)
+    assert float(r.cash) >= 0
+
+
+def test_a_sector_cap_holds_the_two_tech_names_to_forty_percent_together() -> None:
+    closes = {"AAPL": walk(1, 190, 0.01), "MSFT": walk(4, 400, 0.01), "XOM": walk(2, 110, 0.01), "JPM": walk(3, 150, 0.01)}
+    r = run(closes, method="inverse_vol", schedule="weekly", sector_cap=0.4, lookback=40)
+    w = weights_at_end(r, closes)
+    assert w["AAPL"] + w["MSFT"] <= 0.4 + 0.005  # (uncapped, inverse volatility gives them about half)
+    assert w["AAPL"] > 0.1 and w["MSFT"] > 0.1
+    assert w["XOM"] <= 0.4 + 0.005 and w["JPM"] <= 0.4 + 0.005
+    assert sum(w.values()) == pytest.approx(1.0, abs=0.01)
+
+
+def test_minimum_variance_backtest_holds_the_calm_symbol_most() -> None:
+    closes = {"AAPL": walk(1, 190, 0.03), "XOM": walk(2, 110, 0.005), "JPM": walk(3, 150, 0.02)}
+    r = run(closes, method="min_variance", schedule="monthly", lookback=40)
+    w = weights_at_end(r, closes)
+    assert w["XOM"] > 0.6
+    assert sum(w.values()) == pytest.approx(1.0, abs=0.01)
+
+
+def test_with_no_schedule_a_drift_threshold_alone_triggers_trades() -> None:
+    up = [100.0 * (1.01 ** i) for i in range(80)]  # one symbol doubles; the other stays flat
+    flat = [100.0] * 80
+    drift_only = run({"AAPL": up, "JPM": flat}, method="equal", schedule="never", drift=0.05)
+    rebalances = {f.ts for f in drift_only.fills if f.side.value == "sell"}
+    assert len(rebalances) >= 3  # each time AAPL's weight ran 5 points ahead
+    w = weights_at_end(drift_only, {"AAPL": up, "JPM": flat})
+    assert abs(w["AAPL"] - 0.5) <= 0.05 + 0.01
