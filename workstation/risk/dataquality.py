@@ -20,6 +20,11 @@ never reaches the cache, the bus, stops, strategies or the risk monitors.
 
 Each finding raises an ``AlertRaised`` (once per episode) and sets a badge the watchlist
 reads with ``badges(symbol)``; ``QualityChanged`` is published whenever badges change.
+
+Gap hand-off: a gap in bars is handed to ``on_gap(symbol, seconds, start, end)`` (the engine's
+``workstation.trading.backfill.Backfiller``, which asks the broker's history for the hole).
+``gap_filled`` clears the badge and publishes the backfilled bars in ``QualityChanged``;
+``gap_unfilled`` keeps it and says why in one line (``note(symbol)``, and an alert).
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ class QualityChanged(msgspec.Struct, frozen=True, kw_only=True):
     symbol: str
     badges: tuple[str, ...]
     ts: float
+    note: str = ""  # why a badge stays: "gap: history has no bars for 10:31-10:35 UTC"
+    backfilled: tuple[Bar, ...] = ()  # bars just filled into a gap from the broker's history
 
 
 @dataclass
@@ -57,6 +64,7 @@ class _Symbol:
     squares: float = 0.0  # ... and of their squares: the deviation in O(1) per quote
     book: str = "ok"  # the order book's state (on_book_state): its badge outlives a clean quote
     book_gap: float | None = None  # when the book raised "gap" (a bar gap since keeps the badge)
+    note: str = ""  # why the gap badge stays (the history could not fill it)
 
 
 class DataQualityMonitor:
@@ -67,6 +75,7 @@ class DataQualityMonitor:
         self.settings = settings or QualitySettings()
         self._symbols: dict[str, _Symbol] = {}
         self.filtered_total = 0
+        self.on_gap: Callable[[str, int, float, float], None] | None = None  # (symbol, seconds, start, end): the hole
 
     def _st(self, symbol: str) -> _Symbol:
         st = self._symbols.get(symbol)
@@ -87,8 +96,38 @@ class DataQualityMonitor:
         if st.flags.pop(badge, None) is not None:
             self._changed(symbol, st)
 
-    def _changed(self, symbol: str, st: _Symbol) -> None:
-        self.bus.publish(QualityChanged(symbol=symbol, badges=tuple(sorted(st.flags)), ts=self.clock.time()))
+    def _changed(self, symbol: str, st: _Symbol, backfilled: tuple[Bar, ...] = ()) -> None:
+        if "gap" not in st.flags:
+            st.note = ""
+        self.bus.publish(QualityChanged(
+            symbol=symbol, badges=tuple(sorted(st.flags)), ts=self.clock.time(), note=st.note, backfilled=backfilled,
+        ))
+
+    def note(self, symbol: str) -> str:
+        """Why a gap badge stays ("" when none): the history could not fill the hole."""
+        st = self._symbols.get(symbol)
+        return st.note if st is not None and "gap" in st.flags else ""
+
+    def gap_filled(self, symbol: str, bars: tuple[Bar, ...]) -> None:
+        """The broker's history filled the hole with ``bars``: the gap badge clears (unless the
+        order book keeps it) and the faces get the bars."""
+        st = self._st(symbol)
+        st.note = ""
+        if st.book != "stale":
+            st.flags.pop("gap", None)
+        self._changed(symbol, st, bars)
+
+    def gap_unfilled(self, symbol: str, message: str, bars: tuple[Bar, ...] = ()) -> None:
+        """The history could not fill (all of) the hole: the badge stays and says why."""
+        st = self._st(symbol)
+        st.note = message
+        now = self.clock.time()
+        st.flags["gap"] = now
+        self.bus.publish(AlertRaised(
+            title="Gap not filled", message=f"{symbol} {message}", priority="low", source="data", ts=now,
+            key=f"dq-gapfill-{symbol}",
+        ))
+        self._changed(symbol, st, bars)
 
     def badges(self, symbol: str) -> tuple[str, ...]:
         st = self._symbols.get(symbol)
@@ -217,5 +256,7 @@ class DataQualityMonitor:
             missing = round((bar.ts - prev) / bar.seconds) - 1
             if missing >= self.settings.gap_bars:
                 self._flag(bar.symbol, st, "gap", "Gap in bars", f"{bar.symbol}: {missing} bar(s) of {bar.seconds}s missing before the bar at {bar.ts:.0f}", "low")
+                if self.on_gap is not None:
+                    self.on_gap(bar.symbol, bar.seconds, bar.ts - missing * bar.seconds, bar.ts)
         if prev is None or bar.ts > prev:
             st.last_bar = bar.ts

@@ -38,6 +38,7 @@ from workstation.risk.killswitch import KillSwitch
 from workstation.core.limits import LimitError, LimitStore, day_start
 from workstation.core.marketdata import QuoteCache
 from workstation.core.model import Bar, ConnectionState, Fill, Instrument, OrderFilled, OrderStatus, OrderSubmitted, Quote
+from workstation.trading.backfill import Backfiller, attach as attach_backfill
 from workstation.trading.depth import DepthBooks
 from workstation.trading.oms import OrderManager
 from workstation.trading.portfolio import Portfolio
@@ -107,6 +108,7 @@ class Session:
     _var_due: asyncio.Event = field(default_factory=asyncio.Event)  # a fill, a limit change: measure now
     _stopping: bool = False  # stop() began: the background loops end (a cancel can be lost, see _wait_due)
     depth: DepthBooks | None = None  # books and tapes of watched symbols (a broker with depth only)
+    backfill: Backfiller | None = None  # the feed's 60 s bars (.bars), gaps filled from the broker's history
 
     @classmethod
     def build(
@@ -233,6 +235,7 @@ class Session:
             broker.attach(oms.on_report, quality.on_quote, session._on_state)
             return session
         bus.subscribe(Quote, monitor.on_quote)
+        session.backfill = attach_backfill(bus, clock, quality, broker.history, session._spawn)
         bus.subscribe(OrderFilled, lambda e: lots.apply(e.fill, portfolio.position(e.fill.symbol).multiplier))
         bus.subscribe(OrderFilled, monitor.on_fill)
         bus.subscribe(OrderSubmitted, lambda e: risk.record_sent(e.order))
