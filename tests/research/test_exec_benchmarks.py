@@ -4,11 +4,13 @@ import io
 import json
 from decimal import Decimal
 
+import pytest
 from rich.console import Console
 
 from plugins.ma_crossover import MaCrossover
 from plugins.pov import Pov
 from plugins.twap import Twap
+from tests.conftest import run_cli
 from tests.strategies.test_pov import minute_bars
 from workstation.core.model import Bar, Fill, Order, OrderStatus, OrderType, Side, TimeInForce
 from workstation.research import exec_benchmarks as xb
@@ -110,3 +112,24 @@ def test_a_backtest_of_a_signal_strategy_lists_no_algorithms():
     out = io.StringIO()
     Console(file=out, width=160).print(report.summary(result))
     assert "Execution algorithms" not in out.getvalue()
+
+
+@pytest.mark.slow
+def test_main_py_execution_benchmarks_a_pov_run_live_on_the_paper_market(home):
+    r = run_cli(
+        "realtime", "-s", "AAPL", "-d", "5s", "-c", "1000000", "--strategy", "pov", "--param", "qty=100000",
+        "--param", "rate=0.05", "--param", "duration=3", "--tick-hz", "10", "--json", home=home,
+    )
+    assert r.returncode == 0, r.stderr
+    out = run_cli("execution", "--session", "last", "--json", home=home)
+    assert out.returncode == 0, out.stderr
+    (row,) = json.loads(out.stdout)["algorithms"]
+    assert (row["strategy"], row["algorithm"], row["symbol"], row["side"]) == ("pov", "pov", "AAPL", "buy")
+    assert 0 < D(row["filled"]) < 100_000  # the deadline came first: the rest is left
+    avg, arrival, vwap = D(row["avg_price"]), D(row["arrival"]), row["interval_vwap"]
+    assert vwap is not None  # the paper market's own bars over the interval
+    assert abs(row["vs_arrival_bps"] - float((avg - arrival) / arrival * 10_000)) < 1e-6
+    assert abs(row["vs_vwap_bps"] - (float(avg) - vwap) / vwap * 10_000) < 1e-3
+    assert abs(vwap - float(avg)) / vwap < 0.01  # the market's average over the same seconds, not another price
+    text = run_cli("execution", "--session", "last", home=home)
+    assert text.returncode == 0 and "Execution algorithms vs benchmarks" in text.stdout and "pov" in text.stdout

@@ -269,7 +269,7 @@ def execution_report(
     data_dir_: Annotated[Path | None, typer.Option("--data-dir", help="Data directory.")] = None,
 ) -> None:
     """Execution quality of a session's fills: slippage against decision and arrival prices."""
-    from workstation.research import analytics
+    from workstation.research import analytics, exec_benchmarks
     from workstation.core.journal import Journal, JournalError
 
     try:
@@ -283,6 +283,7 @@ def execution_report(
         arrivals: dict[str, Decimal] = {}
         for _seq, _ts, _kind, _ref, data in j.events("arrivals"):
             arrivals.update({k: Decimal(v) for k, v in data.items()})
+        algos = exec_benchmarks.journal_algorithms(j)
     finally:
         j.close()
     from workstation.cli.common import profile_of
@@ -305,11 +306,13 @@ def execution_report(
     )
     by_symbol = analytics.execution_summary(rows, "symbol")
     by_strategy = analytics.execution_summary(rows, "strategy")
+    paper = exec_benchmarks.paper_bars(profile_of(read_settings(config), profile)) if algos and not (journal or backtest_run) else None
+    executed = exec_benchmarks.parents(algos, orders.values(), fills, paper)
     if json_out:
         from workstation.research.report import _jsonable
 
         emit_json(_jsonable({"journal": str(path), "currency": base, "fills": len(rows), "by_symbol": by_symbol,
-                             "by_strategy": by_strategy}))
+                             "by_strategy": by_strategy, "algorithms": exec_benchmarks.document(executed)}))
         return
     from rich.table import Table
 
@@ -337,4 +340,6 @@ def execution_report(
                 amount(v, "vs_arrival"), "-" if v["vs_arrival_bps"] is None else f"{v['vs_arrival_bps']:,.2f}",
             )
         con.print(t)
+    if executed:
+        con.print(exec_benchmarks.table(executed))
     con.print(f"journal: {path} ({len(rows)} fills)")

@@ -164,3 +164,38 @@ def table(found: Sequence[ParentExecution]) -> Any:
             "-" if p.interval_vwap is None else f"{p.interval_vwap:,.4f}", bps(p.vs_vwap_bps),
         )
     return t
+
+
+def journal_algorithms(journal: Any) -> dict[str, tuple[str, Mapping[str, Any]]]:
+    """The execution algorithms a journal saw started (its ``strategy.start`` events): name -> (plugin, params)."""
+    found: dict[str, tuple[str, Mapping[str, Any]]] = {}
+    for _seq, _ts, _kind, _ref, data in journal.events("strategy.start"):
+        if isinstance(data, dict) and isinstance(data.get("params"), dict) and is_algorithm(data["params"]):
+            found[str(data.get("name"))] = (str(data.get("plugin")), data["params"])
+    return found
+
+
+def paper_bars(profile: Any) -> BarsFor | None:
+    """The paper market's own bars for a paper (``sim``) profile: it is deterministic, so the bars
+    over a past interval are those its quotes printed (1-second bars for an execution of up to an
+    hour, else 1-minute). None for any other broker (its history is not read here)."""
+    if getattr(profile, "broker", None) != "sim":
+        return None
+    from brokers.factory import create_broker
+    from workstation.core.clock import SimClock
+
+    from workstation.core.config import ConfigError
+
+    try:
+        market = create_broker(profile, SimClock(0.0)).market  # (a broker never connected: no task, no network)
+    except ConfigError:
+        return None
+
+    def bars(symbol: str, start: float, end: float) -> list[Bar]:
+        seconds = 1 if end - start <= 3_600 else 60
+        try:
+            return market.bars(symbol, seconds, start, end + seconds / 2)
+        except (ValueError, KeyError, LookupError):  # a symbol the paper market does not make
+            return []
+
+    return bars
