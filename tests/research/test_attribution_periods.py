@@ -66,3 +66,27 @@ def test_the_html_report_lets_you_pick_day_week_or_month(tmp_path) -> None:
     attr = data["attribution"]
     sums = {p: sum((Decimal(v) for v in attr[p].values()), Decimal(0)) for p in ("day", "week", "month")}
     assert sums["day"] == sums["week"] == sums["month"] != 0
+
+
+def test_the_report_script_draws_the_chosen_period(tmp_path) -> None:
+    import shutil
+    import subprocess
+
+    from tests.cli.test_backtest_cli import _DOM
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed: the report's script is not executed")
+    page = tmp_path / "out.html"
+    assert run_cli(*RUN, "--report", str(page), home=tmp_path).returncode == 0
+    script = re.search(r"<script>(.*)</script>", page.read_text(encoding="utf-8"), re.S).group(1)
+    check = 'console.log(elements["periods"].innerHTML);'
+    drawn = {}
+    for chosen in ("week", "junk"):
+        pick = f'elements["period"] = Object.assign(mk("period"), {{value: "{chosen}"}});\n'
+        (tmp_path / "page.js").write_text(_DOM + pick + script + check)
+        run = subprocess.run([node, str(tmp_path / "page.js")], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        drawn[chosen] = run.stdout
+    assert "<th>week</th>" in drawn["week"] and "<td>2010-W01</td>" in drawn["week"]
+    assert "<th>month</th>" in drawn["junk"] and "<td>2010-06</td>" in drawn["junk"]  # the month by default

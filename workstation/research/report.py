@@ -446,7 +446,8 @@ const pct=new Set(["total_return","annual_return","annual_volatility","max_drawd
 table("metrics",["figure","value"],Object.entries(D.metrics).map(([k,v])=>[k,pct.has(k)&&v!=null?(v*100).toFixed(2)+"%":v]));
 const attr=[];for(const k of ["symbol","strategy"])for(const [n,v] of Object.entries(D.attribution[k]))attr.push([k,n,v]);
 table("attr",["by","name","P&L"],attr);
-function periods(){const k=document.getElementById("period").value;const r=Object.entries(D.attribution[k]);
+function periods(){const v=document.getElementById("period").value;const k=["day","week","month"].includes(v)?v:"month";
+  const r=Object.entries(D.attribution[k]);
   table("periods",[k,"P&L"],r);}
 document.getElementById("period").addEventListener("change",periods);periods();
 const ex=[];for(const [n,v] of Object.entries(D.execution.by_symbol))ex.push([n,v.fills,v.vs_decision,v.vs_decision_bps,v.vs_arrival,v.vs_arrival_bps]);
