@@ -356,7 +356,7 @@ async def test_fifo_lots(tmp_path):
     realized = lots.apply(Fill(exec_id="3", order_id="3", symbol="X", side=Side.SELL, qty=Decimal(15), price=Decimal(15), ts=3))
     assert realized == Decimal(10 * 5 + 5 * -5)  # FIFO: the $10 lot first
     assert [(lot.qty, lot.price) for lot in lots.open_lots("X")] == [(Decimal(5), Decimal(20))]
-    assert lots.wash_sale("X", 4) is None  # that sale made money
+    assert lots.wash_sale("X", 4) is not None  # the $20 lot's 5 shares sold at a loss (a wash is per lot)
     lots.apply(Fill(exec_id="4", order_id="4", symbol="X", side=Side.SELL, qty=Decimal(5), price=Decimal(18), ts=5))
     assert lots.wash_sale("X", 6) is not None
 
