@@ -41,10 +41,17 @@ class RiskLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_symbol_pct: Decimal | None = None  # one symbol's exposure as % of equity
     max_sector_pct: Decimal | None = None  # one sector's exposure as % of equity
     allow_short: bool = True
+    # compliance (workstation.risk.compliance): symbols held, gross exposure / equity, and the
+    # pattern-day-trader rule (margin accounts under $25,000: a 4th day trade in 5 business days
+    # is refused; cash accounts and equity at or above $25,000 are not checked)
+    max_open_positions: int | None = None  # symbols with a non-zero position (closing orders always pass)
+    max_gross_leverage: Decimal | None = None  # gross exposure / equity, e.g. 2 for 2x
+    pdt_check: bool = True
     # order flow (a working bracket entry counts as its two exits; the rates count orders sent *and* refused)
     max_open_orders: int | None = 200
     max_orders_per_second: int | None = 20
     max_orders_per_minute: int | None = 300
+    max_orders_per_hour: int | None = None  # the last 3,600 seconds, counted like the second and the minute
     max_orders_per_day: int | None = 5_000
     trading_halted: bool = False
     # futures: bounded by contracts and margin; max_order_notional and max_position_notional

@@ -6,7 +6,9 @@ day's equity high and the total drawdown from the all-time peak. The trading day
 at ``day_roll`` in ``day_timezone`` (17:00 America/New_York by default). Holding futures,
 it also watches for a margin call: equity below the maintenance margin of the futures held
 (``Portfolio.futures_margin``) trips the breaker and raises a critical "Margin call" alert;
-maintenance margin at ``near_pct`` of equity raises a "Margin warning" first.
+maintenance margin at ``near_pct`` of equity raises a "Margin warning" first. With
+``max_gross_leverage`` set, gross exposure over equity beyond it trips the breaker too (a fall
+in equity gets there without an order), and a "Leverage warning" comes at ``near_pct``.
 
 A breach trips the ``CircuitBreaker``: working orders that open or grow a position are
 canceled, new ones are rejected by the pre-trade checks, orders that reduce a position
@@ -32,6 +34,7 @@ from workstation.core.limits import LimitStore
 from workstation.core.model import ZERO, AlertRaised, ModelError, Order, OrderFilled, Quote, iso, plain
 from workstation.trading.portfolio import Portfolio
 from workstation.risk.checks import HUNDRED, BreakerInfo, PreTradeRisk, RiskStatus, fmt_money, fmt_pct, row
+from workstation.risk.compliance import gross_leverage, times
 
 log = logging.getLogger(__name__)
 
@@ -252,6 +255,14 @@ class RiskMonitor:
         if lim.max_drawdown_pct is not None:
             out.append(("max_drawdown_pct", m["dd"], lim.max_drawdown_pct,
                         f"drawdown {fmt_pct(m['dd'])} from the equity peak exceeds max_drawdown_pct {plain(lim.max_drawdown_pct)}%"))
+        if lim.max_gross_leverage is not None:  # gross exposure / equity (workstation.risk.compliance)
+            gross = sum((abs(e) for e in self.risk.exposures().values()), ZERO)
+            lev = gross_leverage(gross, m["equity"])
+            if gross > 0:
+                used = lev if lev is not None else Decimal("Infinity")  # no equity behind it: beyond any limit
+                out.append(("max_gross_leverage", used, lim.max_gross_leverage,
+                            f"gross leverage {times(lev) if lev is not None else 'unbounded'} (gross exposure {fmt_money(gross)} "
+                            f"on equity {fmt_money(m['equity'])}) exceeds max_gross_leverage {plain(lim.max_gross_leverage)}x"))
         if m["futures"]:  # a margin call: always watched while futures are held
             out.append(("margin_call", m["maintenance"], m["equity"],
                         f"margin call: equity {fmt_money(m['equity'])} is below the maintenance margin "
@@ -279,7 +290,7 @@ class RiskMonitor:
                     message = (f"maintenance margin {fmt_money(used)} is {fmt_pct(used / limit * HUNDRED)} of equity "
                                f"{fmt_money(limit)}: a margin call comes when equity falls below it")
                 else:
-                    title = "Drawdown warning" if "drawdown" in rule else "Daily loss warning"
+                    title = "Drawdown warning" if "drawdown" in rule else "Leverage warning" if "leverage" in rule else "Daily loss warning"
                     message = f"{rule.replace('_', ' ')}: {plain(used.quantize(Decimal('0.01')))} used of {plain(limit)} (near the limit)"
                 self.bus.publish(AlertRaised(
                     title=title, message=message, priority="high", source="risk", ts=self.clock.time(), key=f"near-{rule}",

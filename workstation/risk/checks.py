@@ -6,7 +6,7 @@ manager turns it into a journaled ``OrderRejected`` event. Warnings (a possible 
 ride along in ``Verdict.warnings`` and never block.
 
 Checks, in order: trading halted, circuit breaker, order quantity, order notional, price
-collar, order rate (second, minute, day), open orders, shorting, position quantity and
+collar, order rate (second, minute, hour, day), open orders, shorting, position quantity and
 notional, gross and net exposure, symbol and sector concentration, buying power.
 
 Futures are bounded by contracts and margin instead of notional (``workstation.risk.futures``),
@@ -34,7 +34,6 @@ only lowers the quantity (``shrinks``) is reducing: it shrinks the worst case.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -42,9 +41,10 @@ from decimal import Decimal
 import msgspec
 
 from workstation.core.formatting import dollars
-from workstation.core.limits import LimitStore, RiskLimits, day_start
+from workstation.core.limits import LimitStore, RiskLimits
 from workstation.core.model import BUY, SELL, ZERO, Instrument, Order, OrderType, Side, plain
 from workstation.risk import futures
+from workstation.risk.rates import OrderRate, TradingDays
 from workstation.trading.margin import is_margined
 from workstation.trading.combos import combo_cost, leg_side, reducing_combo
 from workstation.trading.portfolio import Portfolio
@@ -101,54 +101,6 @@ def reducing(position: Decimal, side: Side, qty: Decimal) -> bool:
     if position < ZERO:
         return side is BUY and qty <= -position
     return False
-
-
-# --------------------------------------------------------------------------- order rate
-
-
-class OrderRate:
-    """Orders sent in the last second, the last minute and the current trading day (O(1) per order)."""
-
-    def __init__(self) -> None:
-        self._second: deque[float] = deque()
-        self._minute: deque[float] = deque()
-        self._day_start = float("-inf")
-        self.today = 0
-
-    def record(self, ts: float, day_began: float) -> None:
-        if day_began != self._day_start:
-            self._day_start, self.today = day_began, 0
-        self._second.append(ts)
-        self._minute.append(ts)
-        self.today += 1
-        self._trim(ts)
-
-    def _trim(self, now: float) -> None:
-        while self._second and self._second[0] <= now - 1.0:
-            self._second.popleft()
-        while self._minute and self._minute[0] <= now - 60.0:
-            self._minute.popleft()
-
-    def counts(self, now: float, day_began: float) -> tuple[int, int, int]:
-        self._trim(now)
-        today = self.today if day_began == self._day_start else 0
-        return len(self._second), len(self._minute), today
-
-
-class TradingDays:
-    """When the current trading day began, recomputed only when a roll has passed."""
-
-    def __init__(self) -> None:
-        self._key: tuple[str, str] | None = None
-        self._start = self._end = 0.0
-
-    def start(self, now: float, limits: RiskLimits) -> float:
-        key = (limits.day_roll, limits.day_timezone)
-        if key != self._key or not self._start <= now < self._end:
-            self._key = key
-            self._start = day_start(now, limits)
-            self._end = day_start(self._start + 26 * 3600, limits)  # the next roll (days last 23 to 25 hours)
-        return self._start
 
 
 # --------------------------------------------------------------------------- status for the UI
@@ -258,19 +210,19 @@ class PreTradeRisk:
     def throttled(self, strategy: str | None) -> str | None:
         """The rate limits alone (cheap, asked before any other check): why the next order of
         ``strategy`` is refused, or None."""
-        lim = self.store.limits_for(strategy)
-        if lim.max_orders_per_second is None and lim.max_orders_per_minute is None and lim.max_orders_per_day is None:
-            return None  # (no rate limit: the usual case, answered without a call)
-        found = self._rate(lim)
+        found = self._rate(self.store.limits_for(strategy))  # (no rate limit, the usual case: no call)
         return None if found is None else found[1]
 
     def _rate(self, lim: RiskLimits) -> tuple[str, str] | None:
-        if lim.max_orders_per_second is None and lim.max_orders_per_minute is None and lim.max_orders_per_day is None:
+        if (lim.max_orders_per_second is None and lim.max_orders_per_minute is None and lim.max_orders_per_day is None
+                and lim.max_orders_per_hour is None):
             return None
         per_second, per_minute, today = self.rate_counts()
+        per_hour = self.rate.last_hour(self.now()) if lim.max_orders_per_hour is not None else 0
         for name, count, window in (
             ("max_orders_per_second", per_second, "the last second"),
             ("max_orders_per_minute", per_minute, "the last minute"),
+            ("max_orders_per_hour", per_hour, "the last hour"),
             ("max_orders_per_day", today, "this trading day"),
         ):
             cap = getattr(lim, name)
@@ -387,10 +339,9 @@ class PreTradeRisk:
             found = self._collar(order, lim)
             if found is not None:
                 return found
-        if lim.max_orders_per_second is not None or lim.max_orders_per_minute is not None or lim.max_orders_per_day is not None:
-            found = self._rate(lim)
-            if found is not None:
-                return found
+        found = self._rate(lim)
+        if found is not None:
+            return found
         if lim.max_open_orders is not None:
             working, exits = self._open_orders(order.id)
             needs = 2 if order.role == "entry" else 1  # once an entry fills, its take-profit and stop-loss work at once
@@ -590,6 +541,7 @@ class PreTradeRisk:
             row("open orders", Decimal(working), lim.max_open_orders, "orders", near),
             row("orders per second", Decimal(per_second), lim.max_orders_per_second, "orders", near),
             row("orders per minute", Decimal(per_minute), lim.max_orders_per_minute, "orders", near),
+            row("orders per hour", Decimal(self.rate.last_hour(self.now())), lim.max_orders_per_hour, "orders", near),
             row("orders today", Decimal(today), lim.max_orders_per_day, "orders", near),
         ]
         if pf.margin and equity > 0 and pf.broker_account is None:  # the broker's own figure is shown as it is

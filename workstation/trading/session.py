@@ -32,7 +32,7 @@ from workstation.core.bus import Bus
 from workstation.core.clock import Clock, LiveClock
 from workstation.core.config import Profile, Settings, data_dir
 from workstation.risk.dataquality import DataQualityMonitor
-from workstation.alerts.delivery import Channel, Dispatcher, channel_label
+from workstation.alerts.delivery import Dispatcher, channels_from
 from workstation.core.journal import Journal
 from workstation.risk.killswitch import KillSwitch
 from workstation.core.limits import LimitError, LimitStore, day_start
@@ -46,6 +46,7 @@ from workstation.trading.settlement import SOURCE as SETTLED
 from workstation.trading.settlement import Settled, Settlement, market_prices
 from workstation.trading.margin import MarginTable
 from workstation.risk.checks import PreTradeRisk
+from workstation.risk.compliance import Compliance
 from workstation.risk.greek_limits import GreekLimits
 from workstation.risk.portfolio_model import ReturnCache, load_portfolio_risk
 from workstation.risk.var_limits import VarLimits, with_factors
@@ -166,6 +167,7 @@ class Session:
             portfolio, limits, working_orders=lambda: oms_ref[0].working() if oms_ref else [], last_price=last_price,
             now=clock.time, sectors=SectorMap(settings.sectors), lots=lots, breaker_reason=breaker.reason,
         )
+        compliance = Compliance(risk=risk, store=limits, instrument=instrument)  # workstation.risk.compliance
         commission = getattr(broker, "estimate_commission", None)
         oms = OrderManager(
             bus=bus, journal=journal, portfolio=portfolio, broker=broker, clock=clock, risk=risk,
@@ -176,6 +178,7 @@ class Session:
             if isinstance(entry, Fill):
                 portfolio.apply_fill(entry)
                 lots.apply(entry, portfolio.position(entry.symbol).multiplier)
+                compliance.record(entry)  # day trades, rebuilt from the journal
             elif entry.get("type") == "variation":  # (an expiry's fills did its work)
                 portfolio.settle_variation(entry["symbol"], Decimal(entry["price"]), entry.get("booked"))
         recent = now - 86_400
@@ -199,14 +202,16 @@ class Session:
         oms.add_check(greek_limits)
         var_limits = VarLimits(store=limits, greeks=greeks, portfolio=portfolio, bus=bus, clock=clock, trip=breaker.trip)
         oms.add_check(var_limits)
+        oms.add_check(compliance)
         monitor.more_breaches = var_limits.breaches  # the breaker is not reset while VaR is over its limit
-        risk.rows_source = lambda: (*monitor.status().rows, *greek_limits.rows(), *var_limits.rows())
+        risk.rows_source = lambda: (*monitor.status().rows, *compliance.rows(), *greek_limits.rows(), *var_limits.rows())
         killswitch = KillSwitch(
             oms=oms, portfolio=portfolio, breaker=breaker, journal=journal, bus=bus, clock=clock,
             stop_strategies=stop_strategies,
         )
-        channels = [Channel(c.url, c.min_priority, channel_label(c.url, n)) for n, c in enumerate(settings.alerts.channels, 1)]
-        dispatcher = Dispatcher(channels, bell=settings.alerts.bell, retries=settings.alerts.retries, retry_delay=settings.alerts.retry_delay)
+        channels = channels_from(settings.alerts.channels)  # with their quiet hours
+        dispatcher = Dispatcher(channels, bell=settings.alerts.bell, retries=settings.alerts.retries,
+                                retry_delay=settings.alerts.retry_delay, now=clock.time)
         alerts = AlertEngine(bus=bus, journal=journal, clock=clock, settings=settings.alerts, dispatcher=dispatcher)
         session = cls(
             profile=profile, settings=settings, clock=clock, bus=bus, quotes=quotes, journal=journal,
@@ -237,6 +242,7 @@ class Session:
         bus.subscribe(Quote, monitor.on_quote)
         session.backfill = attach_backfill(bus, clock, quality, broker.history, session._spawn)
         bus.subscribe(OrderFilled, lambda e: lots.apply(e.fill, portfolio.position(e.fill.symbol).multiplier))
+        bus.subscribe(OrderFilled, lambda e: compliance.record(e.fill))
         bus.subscribe(OrderFilled, monitor.on_fill)
         bus.subscribe(OrderSubmitted, lambda e: risk.record_sent(e.order))
         # a symbol with a working order or a position is priced for as long as it has one,

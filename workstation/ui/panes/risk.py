@@ -33,6 +33,7 @@ SHORT = {
     "maintenance margin": "maint. margin",  # above equity: a margin call
     "underlying delta": "und. delta", "underlying gamma": "und. gamma", "underlying vega": "und. vega",
     "VaR % equity": "VaR %",
+    "orders per hour": "orders/h", "open positions": "open pos.", "gross leverage": "leverage", "day trades (5d)": "day trades",
 }  # short enough that the Check column leaves Value and Limit room in a 40-column pane
 # the limit behind each row (the editor opens on it)
 LIMIT_OF = {
@@ -46,6 +47,8 @@ LIMIT_OF = {
     "underlying delta": "max_underlying_delta", "underlying gamma": "max_underlying_gamma", "underlying vega": "max_underlying_vega",
     "VaR": "max_var", "VaR % equity": "max_var_pct",  # workstation.risk.var_limits
     "stress loss": "max_stress_loss", "stress loss %": "max_stress_loss_pct",
+    "orders per hour": "max_orders_per_hour", "open positions": "max_open_positions",  # workstation.risk.compliance
+    "gross leverage": "max_gross_leverage",
 }
 ROLE = {"breach": "down", "near": "stale", "ok": "", "off": "muted"}
 
