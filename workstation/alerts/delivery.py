@@ -6,6 +6,13 @@ thread does the slow work (SMTP, HTTP). Each channel (an apprise URL: ``mailto:/
 retried with backoff; a channel that still fails is reported once through ``report``
 (not once per alert), and once more when it recovers. A full queue drops the alert from
 external delivery (it is already journaled and shown in the workstation) and counts it.
+
+Quiet hours: a channel may have daily quiet hours (``quiet = "22:00-07:00"`` in its time
+zone, ``workstation.core.alert_rules.QuietHours``). An alert raised inside them is held for
+that channel (other channels and the workstation get it at once) and delivered, oldest first,
+when they end: the worker looks every ``tick`` seconds of the engine's clock (``now``) and
+before each new alert. At most ``HELD_MAX`` alerts are held per channel (older ones are then
+dropped from that channel and counted in ``dropped``).
 """
 
 from __future__ import annotations
@@ -19,12 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workstation.alerts.engine import Alert
-from workstation.core.alert_rules import priority_rank
+from workstation.core.alert_rules import QuietHours, priority_rank
 from workstation.core.model import iso
 
 log = logging.getLogger(__name__)
 
 Report = Callable[[str, str, bool], None]  # (channel label, problem, recovered)
+HELD_MAX = 1_000
 
 
 def ring_terminal() -> None:
@@ -43,6 +51,8 @@ class Channel:
     failing: bool = False
     sent: int = 0
     failed: int = 0
+    quiet: QuietHours | None = None
+    held: list[Alert] = field(default_factory=list)
     _notifier: Any = field(default=None, repr=False)
 
     def notifier(self) -> Any:
@@ -81,6 +91,16 @@ def channel_label(url: str, n: int) -> str:
     return f"channel {n} ({service.url(privacy=True).split('?', 1)[0]})"
 
 
+def channels_from(settings: list[Any]) -> list[Channel]:
+    """The channels of ``[[alerts.channels]]`` (``AlertChannel``), each with its quiet hours."""
+    from workstation.core.alert_rules import parse_quiet
+
+    return [
+        Channel(c.url, c.min_priority, channel_label(c.url, n), quiet=parse_quiet(c.quiet, c.timezone) if c.quiet else None)
+        for n, c in enumerate(settings, 1)
+    ]
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -92,6 +112,8 @@ class Dispatcher:
         retries: int = 2,
         retry_delay: float = 1.0,
         queue_size: int = 1_000,
+        now: Callable[[], float] | None = None,
+        tick: float = 30.0,
     ) -> None:
         self.channels = channels
         self.bell = bell
@@ -104,6 +126,8 @@ class Dispatcher:
         self._thread: threading.Thread | None = None
         self.dropped = 0
         self.rung = 0
+        self.now = now
+        self.tick = tick
 
     @property
     def active(self) -> bool:
@@ -155,7 +179,14 @@ class Dispatcher:
     # -- the worker
     def _run(self) -> None:
         while True:
-            alert = self._queue.get()
+            try:
+                alert = self._queue.get(timeout=self.tick) if self.now is not None else self._queue.get()
+            except queue.Empty:  # nothing new: quiet hours that ended release what they held
+                try:
+                    self._release(self.now() if self.now is not None else 0.0)
+                except Exception:
+                    log.exception("alert delivery failed")
+                continue
             try:
                 if alert is None:
                     return
@@ -165,31 +196,52 @@ class Dispatcher:
             finally:
                 self._queue.task_done()
 
+    def held(self) -> int:
+        """Alerts waiting for a channel's quiet hours to end."""
+        return sum(len(c.held) for c in self.channels)
+
+    def _release(self, now: float) -> None:
+        for channel in self.channels:
+            if channel.held and (channel.quiet is None or not channel.quiet.contains(now)):
+                held, channel.held = channel.held, []
+                for alert in held:
+                    self._send(channel, alert)
+
     def _handle(self, alert: Alert) -> None:
         rank = priority_rank(alert.priority)
+        self._release(self.now() if self.now is not None else alert.ts)
         if self.bell and rank >= priority_rank("high"):
             self.ring()
             self.rung += 1
         for channel in self.channels:
             if rank < priority_rank(channel.min_priority):
                 continue
-            problem = ""
-            ok = False
-            for attempt in range(self.retries + 1):
-                try:
-                    ok = channel.send(alert)
-                    problem = "" if ok else "delivery failed"
-                except Exception as exc:  # a broken URL, a library error: the channel fails, not the thread
-                    problem = f"{type(exc).__name__}: {exc}"
-                if ok or attempt == self.retries or self._stop.wait(self.retry_delay * (2**attempt)):
-                    break
-            if ok:
-                channel.sent += 1
-                if channel.failing:
-                    channel.failing = False
-                    self.report(channel.label, "", True)
-            else:
-                channel.failed += 1
-                if not channel.failing:
-                    channel.failing = True
-                    self.report(channel.label, f"{problem or 'delivery failed'} after {self.retries + 1} attempts", False)
+            if channel.quiet is not None and channel.quiet.contains(alert.ts):
+                channel.held.append(alert)
+                if len(channel.held) > HELD_MAX:
+                    del channel.held[0]
+                    self.dropped += 1
+                continue
+            self._send(channel, alert)
+
+    def _send(self, channel: Channel, alert: Alert) -> None:
+        problem = ""
+        ok = False
+        for attempt in range(self.retries + 1):
+            try:
+                ok = channel.send(alert)
+                problem = "" if ok else "delivery failed"
+            except Exception as exc:  # a broken URL, a library error: the channel fails, not the thread
+                problem = f"{type(exc).__name__}: {exc}"
+            if ok or attempt == self.retries or self._stop.wait(self.retry_delay * (2**attempt)):
+                break
+        if ok:
+            channel.sent += 1
+            if channel.failing:
+                channel.failing = False
+                self.report(channel.label, "", True)
+        else:
+            channel.failed += 1
+            if not channel.failing:
+                channel.failing = True
+                self.report(channel.label, f"{problem or 'delivery failed'} after {self.retries + 1} attempts", False)

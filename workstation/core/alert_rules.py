@@ -250,3 +250,64 @@ def _holds(op: str, x: Decimal, value: Decimal) -> bool:
     if op == ">=":
         return x >= value
     return x <= value
+
+
+# --------------------------------------------------------------------------- quiet hours
+
+
+class QuietHours(msgspec.Struct, frozen=True):
+    """A channel's daily quiet hours (``"22:00-07:00"`` in ``timezone``): an alert raised
+    inside them is held for that channel and delivered when they end."""
+
+    start: int  # minutes after midnight, local
+    end: int
+    timezone: str = "UTC"
+
+    def _local(self, ts: float):
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        return datetime.fromtimestamp(ts, tz=ZoneInfo(self.timezone))
+
+    def contains(self, ts: float) -> bool:
+        t = self._local(ts)
+        m = t.hour * 60 + t.minute
+        if self.start <= self.end:
+            return self.start <= m < self.end
+        return m >= self.start or m < self.end  # across midnight
+
+    def ends_after(self, ts: float) -> float:
+        """When the quiet hours that hold ``ts`` end (epoch seconds); ``ts`` itself outside them."""
+        from datetime import datetime, time, timedelta
+
+        if not self.contains(ts):
+            return ts
+        t = self._local(ts)
+        day = t.date() if (self.start > self.end and t.hour * 60 + t.minute < self.end) or self.start <= self.end else t.date() + timedelta(days=1)
+        end = datetime.combine(day, time(self.end // 60, self.end % 60), tzinfo=t.tzinfo)
+        return end.timestamp()
+
+    @property
+    def text(self) -> str:
+        return f"{self.start // 60:02d}:{self.start % 60:02d}-{self.end // 60:02d}:{self.end % 60:02d} {self.timezone}"
+
+
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+def parse_quiet(text: str, timezone: str = "UTC") -> QuietHours:
+    """``"22:00-07:00"`` in a time zone; ValueError (one line) for anything else."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    parts = text.strip().split("-")
+    marks = [_CLOCK.match(p.strip()) for p in parts] if len(parts) == 2 else []
+    if len(marks) != 2 or not all(marks) or any(int(m.group(1)) > 23 or int(m.group(2)) > 59 for m in marks if m):
+        raise AlertRuleError(f"malformed quiet hours {text!r}: write e.g. \"22:00-07:00\"")
+    start, end = (int(m.group(1)) * 60 + int(m.group(2)) for m in marks if m)
+    if start == end:
+        raise AlertRuleError(f"quiet hours {text!r} start and end at the same time")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise AlertRuleError(f"unknown time zone {timezone!r} for quiet hours (e.g. Europe/London, America/New_York)") from None
+    return QuietHours(start, end, timezone)

@@ -273,14 +273,22 @@ class WebSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class AlertChannel(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """An external channel: an apprise URL and the lowest priority it receives."""
+    """An external channel: an apprise URL, the lowest priority it receives and, optionally,
+    its daily quiet hours (``quiet = "22:00-07:00"`` in ``timezone``): alerts raised then are
+    held for this channel and delivered when the quiet hours end (the workstation shows them at once)."""
 
     url: str
     min_priority: str = "high"
+    quiet: str = ""
+    timezone: str = "UTC"
 
     def __post_init__(self) -> None:
         if self.min_priority not in ("low", "normal", "high", "critical"):
             raise ValueError(f"alert channel min_priority must be low, normal, high or critical, got {self.min_priority!r}")
+        if self.quiet:
+            from workstation.core.alert_rules import parse_quiet
+
+            parse_quiet(self.quiet, self.timezone)  # AlertRuleError is a ValueError: the settings file names it
 
 
 class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -32,7 +32,7 @@ from workstation.core.bus import Bus
 from workstation.core.clock import Clock, LiveClock
 from workstation.core.config import Profile, Settings, data_dir
 from workstation.risk.dataquality import DataQualityMonitor
-from workstation.alerts.delivery import Channel, Dispatcher, channel_label
+from workstation.alerts.delivery import Dispatcher, channels_from
 from workstation.core.journal import Journal
 from workstation.risk.killswitch import KillSwitch
 from workstation.core.limits import LimitError, LimitStore, day_start
@@ -209,8 +209,9 @@ class Session:
             oms=oms, portfolio=portfolio, breaker=breaker, journal=journal, bus=bus, clock=clock,
             stop_strategies=stop_strategies,
         )
-        channels = [Channel(c.url, c.min_priority, channel_label(c.url, n)) for n, c in enumerate(settings.alerts.channels, 1)]
-        dispatcher = Dispatcher(channels, bell=settings.alerts.bell, retries=settings.alerts.retries, retry_delay=settings.alerts.retry_delay)
+        channels = channels_from(settings.alerts.channels)  # with their quiet hours
+        dispatcher = Dispatcher(channels, bell=settings.alerts.bell, retries=settings.alerts.retries,
+                                retry_delay=settings.alerts.retry_delay, now=clock.time)
         alerts = AlertEngine(bus=bus, journal=journal, clock=clock, settings=settings.alerts, dispatcher=dispatcher)
         session = cls(
             profile=profile, settings=settings, clock=clock, bus=bus, quotes=quotes, journal=journal,
