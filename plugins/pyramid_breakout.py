@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from workstation.core.model import Bar
 from workstation.strategies.api import Param, Strategy
-from workstation.strategies.scaling import Pyramid, ScaleOut
+from workstation.sizing import Pyramid, ScaleOut
 
 
 class PyramidBreakout(Strategy):
