@@ -195,3 +195,27 @@ def test_disallowed_never_exceeds_the_losses_and_a_round_trip_realizes_the_avera
     assert all(not lots.open_lots(s) for s in held)
     # the tax lots are exact; the average-cost book divides (its 28-digit residue is rounded off)
     assert sum(r.gain + r.disallowed for r in rows) == (book.realized - commissions).quantize(Decimal("0.01"))
+
+
+def test_a_restart_rebuilds_the_washed_lots_from_the_journal(tmp_path):
+    from workstation.core.config import Settings
+    from workstation.core.journal import Journal
+    from workstation.trading.session import Session
+
+    t = Tape()
+    t("buy", 100, 50, 0)
+    t("sell", 100, 40, 10)
+    t("buy", 100, 42, 15)
+    (tmp_path / "paper").mkdir()
+    journal = Journal(tmp_path / "paper" / "journal.sqlite")
+    for fill in t.fills:
+        journal.record_fill(fill, None)
+    journal.close()
+    session = Session.build(Settings(), "paper", data_root=tmp_path, readonly=True)
+    try:
+        lots = session.risk.lots
+        assert [(c.disallowed, c.unmatched) for c in lots.closed] == [(Decimal(1000), 0)]
+        (lot,) = lots.open_lots("AAPL")
+        assert (lot.adjustment, trade_date(lot.ts)) == (Decimal(1000), day(5))
+    finally:
+        session.journal.close()
