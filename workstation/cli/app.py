@@ -368,6 +368,10 @@ from workstation.cli.depth import register as _register_depth  # noqa: E402
 
 _register_depth(app)
 
+from workstation.cli.rebalance import register as _register_rebalance  # noqa: E402
+
+_register_rebalance(app)
+
 from workstation.cli.tax import register as _register_tax  # noqa: E402
 
 _register_tax(app)
