@@ -51,7 +51,10 @@ def resample(bars: Iterable[Bar], seconds: int) -> list[Bar]:
 
 class BarSeries:
     """The bars of one symbol in one timeframe: the engine's history, then each quote folded
-    into the last bar or opening the next one. No bar ever lies past the latest data."""
+    into the last bar or opening the next one. No bar ever lies past the latest data.
+
+    ``fill`` puts bars the engine backfilled from the broker's history into the holes the
+    live feed left; ``backfilled`` holds the opens of the bars they made (the chart marks them)."""
 
     def __init__(self, symbol: str, seconds: int, keep: int = 500) -> None:
         self.symbol = symbol
@@ -60,6 +63,24 @@ class BarSeries:
         self.bars: list[Bar] = []
         self.seeded = False
         self._day_volume: float | None = None
+        self.backfilled: set[float] = set()
+
+    def fill(self, bars: Sequence[Bar]) -> bool:
+        """Backfilled ``bars`` (of this timeframe or shorter) into their windows: a window with
+        no bar gets theirs, in time order; every window they touch is marked. None past the
+        latest bar. Returns whether anything changed."""
+        mine = [b for b in bars if b.symbol == self.symbol and b.seconds <= self.seconds]
+        if not mine:
+            return False
+        last = self.bars[-1].ts if self.bars else math.inf
+        made = [b for b in resample(sorted(mine, key=lambda b: b.ts), self.seconds) if b.ts <= last]
+        have = {b.ts for b in self.bars}
+        new = [b for b in made if b.ts not in have]
+        before = len(self.backfilled)
+        self.backfilled.update(b.ts for b in made)
+        if new:
+            self.bars = sorted([*self.bars, *new], key=lambda b: b.ts)[-self.keep :]
+        return bool(new) or len(self.backfilled) != before
 
     def seed(self, history: Sequence[Bar], minutes: Sequence[Bar], now: float) -> None:
         """Put the history before the bars built from quotes so far.

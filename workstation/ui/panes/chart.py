@@ -1,5 +1,7 @@
 """The chart of the selected symbol: bars of a timeframe (1m, 5m, 1h, 1d) as a line or
-candles, two moving averages, volume bars underneath and a UTC time axis (plotext)."""
+candles, two moving averages, volume bars underneath and a UTC time axis (plotext). Bars the
+engine backfilled from the broker's history into a hole of the live feed carry a marker
+("backfilled" in the legend)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ HISTORY_BARS = 240  # bars of the timeframe fetched when a symbol or a timeframe
 AVERAGES = ((20, "accent"), (50, "muted"))  # moving averages drawn: bars, palette role
 MIN_VOLUME_HEIGHT = 8  # below this many rows the chart leaves the volume out
 VOLUME_BLOCKS = " ▁▂▃▄▅▆▇█"
+BACKFILL_MARKER = "◇"  # on each bar filled from the broker's history
+FILLED_KEPT = 500  # backfilled bars remembered per symbol (for a symbol charted later)
 
 
 class ChartPane(PlotextPlot, can_focus=True):
@@ -52,6 +56,7 @@ class ChartPane(PlotextPlot, can_focus=True):
         self._volume: tuple | None = None
         self.built = 0  # plots built (tests wait on it)
         self.loads = 0  # history loads finished (tests wait on it)
+        self._filled: dict[str, list[Bar]] = {}  # symbol -> bars the engine backfilled
 
     @property
     def timeframe_name(self) -> str:
@@ -81,6 +86,16 @@ class ChartPane(PlotextPlot, can_focus=True):
                 series.on_quote(q.ts, q.last if q.last > 0 else q.mid, q.volume)
         self._draw()
 
+    def backfill(self, symbol: str, bars: tuple[Bar, ...] | list[Bar]) -> bool:
+        """Bars the engine filled into a hole of ``symbol``'s feed: kept, and put into the
+        chart when it shows the symbol. Returns whether the chart must be drawn again (the
+        app draws it at its own pace)."""
+        kept = self._filled.setdefault(symbol, [])
+        kept.extend(bars)
+        del kept[:-FILLED_KEPT]
+        s = self.series
+        return s is not None and s.symbol == symbol and s.seeded and s.fill(bars)
+
     def _series_for(self, symbol: str) -> BarSeries:
         seconds = TIMEFRAMES[self.timeframe][1]
         s = self.series
@@ -104,6 +119,7 @@ class ChartPane(PlotextPlot, can_focus=True):
         except Exception:  # an engine gone away: the chart says it has no bars, never an error
             pass
         s.seed(history, minutes, engine.time())
+        s.fill(self._filled.get(s.symbol, ()))
         self.loads += 1
         if s is self.series:
             self._draw()
@@ -191,6 +207,11 @@ class ChartPane(PlotextPlot, can_focus=True):
             plt.plot(xs, [b.close for b in view], color=self._rgb("line", "cyan"), label="last")
         for idx, vals, role, label in averages:
             plt.plot(idx, vals, color=self._rgb(role, "yellow"), label=label)
+        filled = self.series.backfilled if self.series is not None else set()
+        marked = [i for i, b in enumerate(view) if b.ts in filled]
+        if marked:
+            ys = [view[i].high if candles else view[i].close for i in marked]
+            plt.scatter(marked, ys, marker=BACKFILL_MARKER, color=self._rgb("warning", "orange"), label="backfilled")
         plt.yticks(yt, [s.rjust(label_width) for s in ylabels])
         plt.xticks([i for i, _ in ticks], [s for _, s in ticks])
         digits = self._digits(self.symbol)
