@@ -63,3 +63,19 @@ def test_status_never_loads_the_exchange_calendar_library(tmp_path):
     env = {"PYTHONPATH": str(ROOT), "PATH": "", "WORKSTATION_HOME": str(tmp_path)}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)
     assert "CALENDARS False False" in r.stderr, r.stderr[-2000:]
+
+
+def test_status_and_the_strategy_list_never_load_the_optimisation_library(tmp_path):
+    """PyPortfolioOpt (and cvxpy, its solvers, scikit-learn: seconds to import) loads when a
+    minimum-variance or maximum-Sharpe optimisation runs, not when the rebalance plugin is
+    listed or an engine starts: `main.py status` and `main.py strategies` run without it."""
+    code = (
+        "import sys, runpy\n"
+        "for cmd in (['status', '--json'], ['strategies']):\n"
+        "    sys.argv = ['main.py', *cmd]\n"
+        "    try:\n        runpy.run_path('main.py', run_name='__main__')\n    except SystemExit:\n        pass\n"
+        "print('OPTIMISER', 'plugins.rebalance' in sys.modules, 'pypfopt' in sys.modules, 'cvxpy' in sys.modules, file=sys.stderr)\n"
+    )
+    env = {"PYTHONPATH": str(ROOT), "PATH": "", "WORKSTATION_HOME": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)
+    assert "OPTIMISER True False False" in r.stderr, r.stderr[-2000:]
