@@ -77,3 +77,34 @@ def test_with_no_schedule_a_drift_threshold_alone_triggers_trades() -> None:
     assert len(rebalances) >= 3  # each time AAPL's weight ran 5 points ahead
     w = weights_at_end(drift_only, {"AAPL": up, "JPM": flat})
     assert abs(w["AAPL"] - 0.5) <= 0.05 + 0.01
+
+
+def _csv(path, closes: list[float]) -> str:
+    lines = ["Date,Open,High,Low,Close,Volume"]
+    day = np.datetime64("2025-01-02")
+    for c in closes:
+        while np.is_busday(day) is np.False_:
+            day += 1
+        lines.append(f"{day},{c},{c},{c},{c},1000000")
+        day += 1
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.slow
+def test_the_backtest_command_runs_rebalance_over_two_files(tmp_path):
+    import json
+
+    from tests.conftest import run_cli
+
+    calm, wild = walk(2, 110, 0.004, 90), walk(1, 190, 0.03, 90)
+    r = run_cli("backtest", "--data", _csv(tmp_path / "xom.csv", calm), "--data", _csv(tmp_path / "aapl.csv", wild),
+                "-s", "XOM", "-s", "AAPL", "--strategy", "rebalance", "--param", "method=min_variance",
+                "--param", "lookback=30", "--param", "schedule=weekly", "--json", home=tmp_path / "home", timeout=120)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    held = {s: Decimal(q) for s, q in doc["positions"].items()}
+    value = {"XOM": float(held.get("XOM", 0)) * calm[-1], "AAPL": float(held.get("AAPL", 0)) * wild[-1]}
+    total = float(doc["final_equity"])
+    assert value["XOM"] / total > 0.8  # the calm one carries the portfolio
+    assert sum(value.values()) / total == pytest.approx(1.0, abs=0.01)
