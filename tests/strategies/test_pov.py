@@ -144,3 +144,17 @@ async def test_pov_on_the_paper_market_follows_its_volume(tmp_path):
     assert pov.volume <= printed[-1] - printed[0]
     assert list(inst.logs)[-1].startswith("deadline: ")
     await s.stop()
+
+
+def test_a_min_child_above_max_child_is_one_line_and_runs_nothing(tmp_path, home):
+    from tests.conftest import run_cli
+
+    s = minute_bars(n=5)
+    data = tmp_path / "spy.csv"
+    data.write_text("timestamp,open,high,low,close,volume\n" + "".join(
+        f"{int(t)},{o:.2f},{h:.2f},{lo:.2f},{c:.2f},{int(v)}\n"
+        for t, o, h, lo, c, v in zip(s.ts, s.open, s.high, s.low, s.close, s.volume, strict=True)))
+    r = run_cli("backtest", "-s", "SPY", "--data", str(data), "--strategy", "pov", "--param", "min_child=10",
+                "--param", "max_child=5", home=home)
+    assert r.returncode == 2 and r.stderr.strip() == "error: pov: min_child 10 is above max_child 5"
+    assert "Traceback" not in r.stderr and r.stdout == ""
