@@ -33,7 +33,7 @@ from workstation.core.journal import Journal
 from workstation.core.limits import LimitStore
 from workstation.core.model import ZERO, AlertRaised, ModelError, Order, OrderFilled, Quote, iso, plain
 from workstation.trading.portfolio import Portfolio
-from workstation.risk.checks import HUNDRED, BreakerInfo, PreTradeRisk, RiskStatus, fmt_money, fmt_pct, row
+from workstation.risk.checks import HUNDRED, BreakerInfo, PreTradeRisk, RiskRow, RiskStatus, fmt_money, fmt_pct, row
 from workstation.risk.compliance import gross_leverage, times
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,7 @@ class RiskMonitor:
         self.save_interval = save_interval
         self.filtered = filtered
         self.more_breaches: Callable[[], list[str]] = lambda: []  # other monitors' breaches (VaR: workstation.risk.var_limits)
+        self.more_rows: Callable[[], tuple[RiskRow, ...]] = lambda: ()  # other limits' rows (workstation.risk.compliance)
         self._last_eval = float("-inf")
         self._last_save = float("-inf")
         self._warned: set[str] = set()
@@ -335,6 +336,7 @@ class RiskMonitor:
             row("intraday drawdown", m["intraday_dd"], lim.max_intraday_drawdown_pct, "%", near),
             row("drawdown from peak", m["dd"], lim.max_drawdown_pct, "%", near),
             *self.risk.usage(),
+            *self.more_rows(),
         ]
         _s, per_minute, _d = self.risk.rate_counts()
         return RiskStatus(

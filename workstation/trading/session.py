@@ -204,7 +204,8 @@ class Session:
         oms.add_check(var_limits)
         oms.add_check(compliance)
         monitor.more_breaches = var_limits.breaches  # the breaker is not reset while VaR is over its limit
-        risk.rows_source = lambda: (*monitor.status().rows, *compliance.rows(), *greek_limits.rows(), *var_limits.rows())
+        monitor.more_rows = compliance.rows  # (in `status` too)
+        risk.rows_source = lambda: (*monitor.status().rows, *greek_limits.rows(), *var_limits.rows())
         killswitch = KillSwitch(
             oms=oms, portfolio=portfolio, breaker=breaker, journal=journal, bus=bus, clock=clock,
             stop_strategies=stop_strategies,
