@@ -200,3 +200,20 @@ async def test_the_ccxt_adapter_fills_a_hole_from_the_exchanges_klines(fake):
         assert "gap" not in quality.badges("BTC/USD")
     finally:
         await broker.close()
+
+
+async def test_a_night_without_quotes_is_no_gap(tmp_path):
+    from workstation.core.sessions import prepare
+
+    evening = datetime(2023, 11, 15, 0, 50, tzinfo=timezone.utc).timestamp()  # 19:50 New York, post-market
+    morning = datetime(2023, 11, 15, 9, 0, tzinfo=timezone.utc).timestamp()  # 04:00 New York, pre-market opens
+    prepare("XNYS", evening)  # the calendar (the engine loads it in a worker thread)
+    clock = SimClock(evening)
+    broker = HistoryBroker()
+    s = Session.build(settings(), "paper", data_root=tmp_path, clock=clock, broker=broker)
+    changes, alerts = record(s)
+    night = (evening + 660, morning)  # the last quote at 20:00:50 New York, the next at 04:00
+    feed(s, clock, every(evening, morning + 130, skip=night), lambda t: quote("AAPL", t, 100.0))
+    await s.drain()
+    assert broker.asked == [] and s.quality.badges("AAPL") == () and alerts == []
+    assert [b.ts for b in s.backfill.bars.bars("AAPL")][-3:] == [evening + 600, morning, morning + 60]

@@ -22,7 +22,8 @@ Each finding raises an ``AlertRaised`` (once per episode) and sets a badge the w
 reads with ``badges(symbol)``; ``QualityChanged`` is published whenever badges change.
 
 Gap hand-off: a gap in bars is handed to ``on_gap(symbol, seconds, start, end)`` (the engine's
-``workstation.trading.backfill.Backfiller``, which asks the broker's history for the hole).
+``workstation.trading.backfill.Backfiller``, which asks the broker's history for the hole, and
+answers False when the market was closed all along: then there is no gap).
 ``gap_filled`` clears the badge and publishes the backfilled bars in ``QualityChanged``;
 ``gap_unfilled`` keeps it and says why in one line (``note(symbol)``, and an alert).
 """
@@ -75,7 +76,8 @@ class DataQualityMonitor:
         self.settings = settings or QualitySettings()
         self._symbols: dict[str, _Symbol] = {}
         self.filtered_total = 0
-        self.on_gap: Callable[[str, int, float, float], None] | None = None  # (symbol, seconds, start, end): the hole
+        # (symbol, seconds, start, end) of a hole: False when the market was closed (no gap)
+        self.on_gap: Callable[[str, int, float, float], bool] | None = None
 
     def _st(self, symbol: str) -> _Symbol:
         st = self._symbols.get(symbol)
@@ -254,9 +256,8 @@ class DataQualityMonitor:
         prev = st.last_bar
         if prev is not None and bar.ts > prev:
             missing = round((bar.ts - prev) / bar.seconds) - 1
-            if missing >= self.settings.gap_bars:
+            hole = (bar.symbol, bar.seconds, bar.ts - missing * bar.seconds, bar.ts)
+            if missing >= self.settings.gap_bars and (self.on_gap is None or self.on_gap(*hole)):
                 self._flag(bar.symbol, st, "gap", "Gap in bars", f"{bar.symbol}: {missing} bar(s) of {bar.seconds}s missing before the bar at {bar.ts:.0f}", "low")
-                if self.on_gap is not None:
-                    self.on_gap(bar.symbol, bar.seconds, bar.ts - missing * bar.seconds, bar.ts)
         if prev is None or bar.ts > prev:
             st.last_bar = bar.ts

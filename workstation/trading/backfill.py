@@ -13,7 +13,9 @@ The bars that come back are inserted in order into ``LiveBars`` marked backfille
 monitor clears the gap badge when every missing bar came (``gap_filled``; the faces get the
 bars with the ``QualityChanged`` event, ``backfilled`` in its JSON, and the chart marks
 them). When the history has none (or only some) the badge stays and says which bars it
-lacks: "gap: history has no bars for 10:31-10:35 UTC" (``gap_unfilled``).
+lacks: "gap: history has no bars for 10:31-10:35 UTC" (``gap_unfilled``). A hole while the
+symbol's market was closed (``workstation.core.sessions``: a night, a weekend) is no gap: no
+badge, nothing asked.
 
 Strategies never receive a backfilled bar: their ``on_bar`` is for the bar that has just
 ended, and a bar that ended minutes ago is not something to act on. Backfilled bars are not
@@ -32,6 +34,8 @@ from workstation.core.bars import BarBuilder
 from workstation.core.bus import Bus
 from workstation.core.clock import Clock
 from workstation.core.model import Bar, Quote
+from workstation.core.sessions import session_if_ready, venue_of
+from workstation.core.symbols import parse_symbol
 from workstation.risk.dataquality import DataQualityMonitor
 
 History = Callable[[str, int, float, float], Awaitable[list[Bar]]]
@@ -168,17 +172,34 @@ class Backfiller:
         self._asked: set[tuple[str, int, float, float]] = set()
         self._last: dict[str, float] = {}  # symbol -> when its last request went out
         self._pending: dict[str, tuple[int, float, float]] = {}  # holes waiting for the pause to end
+        self._venues: dict[str, str] = {}  # symbol -> the venue whose calendar says when it trades
 
-    def on_gap(self, symbol: str, seconds: int, start: float, end: float) -> None:
-        """The monitor found no bars of ``seconds`` opening in [start, end)."""
+    def on_gap(self, symbol: str, seconds: int, start: float, end: float) -> bool:
+        """The monitor found no bars of ``seconds`` opening in [start, end). False when the
+        market was closed all that time (a night, a weekend): no gap at all."""
         if seconds != self.bars.seconds:
-            return  # bars the engine does not keep
+            return True  # bars the engine does not keep: a gap it cannot fill
         start = max(start, end - self.bars.keep * seconds)  # no more than the engine keeps
+        if not self._trading(symbol, seconds, start, end):
+            return False
         held = self._pending.get(symbol)
         if held is not None:
             start, end = min(start, held[1]), max(end, held[2])
         self._pending[symbol] = (seconds, start, end)
         self._ask(symbol)
+        return True
+
+    def _trading(self, symbol: str, seconds: int, start: float, end: float) -> list[float]:
+        """The opens of the bars in [start, end) while the symbol's market traded (pre- and
+        post-market included; every bar when its calendar is not loaded yet)."""
+        stamps = [start + i * seconds for i in range(math.ceil(round((end - start) / seconds, 6)))]
+        venue = self._venues.get(symbol)
+        if venue is None:
+            try:
+                venue = self._venues[symbol] = venue_of(parse_symbol(symbol))
+            except Exception:  # a symbol without a known market: every bar counts
+                return stamps
+        return [ts for ts in stamps if session_if_ready(venue, ts) != "closed"]
 
     def on_bar(self, bar: Bar) -> None:
         """A live bar: a hole kept waiting by the pause goes out once the pause is over."""
@@ -200,7 +221,7 @@ class Backfiller:
         self.spawn(self._fill(symbol, seconds, start, end))
 
     async def _fill(self, symbol: str, seconds: int, start: float, end: float) -> None:
-        wanted = [start + i * seconds for i in range(math.ceil(round((end - start) / seconds, 6)))]
+        wanted = self._trading(symbol, seconds, start, end)
         try:
             got = await self.history(symbol, seconds, start, end)
         except Exception as exc:  # a broker error is a line under the badge, never a traceback
