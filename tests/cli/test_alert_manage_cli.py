@@ -29,3 +29,19 @@ def test_disable_enable_edit_keep_the_rule_and_its_id(home):
     )
     table = run_cli("alert", "list", home=home).stdout
     assert "suppressed" in table and "u1" in table and "on" in table
+
+
+async def test_alert_list_shows_the_statistics_an_engine_journaled(home):
+    from tests.risk_helpers import build
+
+    s, broker, clock = build(home / "data")  # an engine on the account: the rule fires, then is held back
+    s.alerts.add_rule("AAPL > 200 cooldown 10m")
+    broker.set_quote("AAPL", 200.99, 201.01, 201.0)
+    broker.set_quote("AAPL", 198.99, 199.01, 199.0)
+    clock.advance(30)
+    broker.set_quote("AAPL", 201.99, 202.01, 202.0)  # inside the cooldown: suppressed
+    s.journal.close()
+    row = rules(home)["u1"]
+    assert (row["fired"], row["suppressed"], row["enabled"]) == (1, 1, True) and row["last_fired"].startswith("2023-11-14")
+    table = run_cli("alert", "list", home=home).stdout
+    assert "u1" in table and "2023-11-14" in table

@@ -273,9 +273,7 @@ class WebSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class AlertChannel(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """An external channel: an apprise URL, the lowest priority it receives and, optionally,
-    its daily quiet hours (``quiet = "22:00-07:00"`` in ``timezone``): alerts raised then are
-    held for this channel and delivered when the quiet hours end (the workstation shows them at once)."""
+    """An external channel: an apprise URL, the lowest priority it receives, its quiet hours (held then)."""
 
     url: str
     min_priority: str = "high"
@@ -285,10 +283,9 @@ class AlertChannel(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         if self.min_priority not in ("low", "normal", "high", "critical"):
             raise ValueError(f"alert channel min_priority must be low, normal, high or critical, got {self.min_priority!r}")
-        if self.quiet:
+        if self.quiet:  # "22:00-07:00" in timezone; an AlertRuleError is a ValueError the settings file names
             from workstation.core.alert_rules import parse_quiet
-
-            parse_quiet(self.quiet, self.timezone)  # AlertRuleError is a ValueError: the settings file names it
+            parse_quiet(self.quiet, self.timezone)
 
 
 class AlertSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -211,8 +211,7 @@ class Session:
             stop_strategies=stop_strategies,
         )
         channels = channels_from(settings.alerts.channels)  # with their quiet hours
-        dispatcher = Dispatcher(channels, bell=settings.alerts.bell, retries=settings.alerts.retries,
-                                retry_delay=settings.alerts.retry_delay, now=clock.time)
+        dispatcher = Dispatcher(channels, bell=settings.alerts.bell, retries=settings.alerts.retries, retry_delay=settings.alerts.retry_delay, now=clock.time)
         alerts = AlertEngine(bus=bus, journal=journal, clock=clock, settings=settings.alerts, dispatcher=dispatcher)
         session = cls(
             profile=profile, settings=settings, clock=clock, bus=bus, quotes=quotes, journal=journal,
