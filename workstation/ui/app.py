@@ -277,11 +277,7 @@ class WorkstationApp(IntentsMixin, RiskIntentsMixin, ThemesMixin, App[None]):
             self._account_dirty = True
         elif isinstance(event, QualityChanged):
             self._badges[event.symbol] = event.badges
-            if event.backfilled:  # a hole in the feed filled from the broker's history: the chart marks it
-                try:
-                    self._chart_dirty = self.main.query_one(ChartPane).backfill(event.symbol, event.backfilled) or self._chart_dirty
-                except NoMatches:  # no screen yet, or gone
-                    pass
+            self._chart_dirty = ChartPane.backfill_into(self, event.symbol, event.backfilled) or self._chart_dirty
 
     def log_line(self, level: str, text: str) -> None:
         if self.is_running and self.screen_stack and not self._stopped:

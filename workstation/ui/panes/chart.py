@@ -10,6 +10,7 @@ import math
 from rich.text import Text
 from textual.binding import Binding
 from textual.color import Color
+from textual.css.query import NoMatches
 from textual_plotext import PlotextPlot
 
 from workstation.core.chart_series import (
@@ -95,6 +96,16 @@ class ChartPane(PlotextPlot, can_focus=True):
         del kept[:-FILLED_KEPT]
         s = self.series
         return s is not None and s.symbol == symbol and s.seeded and s.fill(bars)
+
+    @staticmethod
+    def backfill_into(app: object, symbol: str, bars: tuple[Bar, ...]) -> bool:
+        """``backfill`` on the chart of ``app``'s main screen, if it has one (and ``bars``)."""
+        if not bars:
+            return False
+        try:
+            return app.main.query_one(ChartPane).backfill(symbol, bars)  # type: ignore[attr-defined]
+        except NoMatches:  # no screen yet, or gone
+            return False
 
     def _series_for(self, symbol: str) -> BarSeries:
         seconds = TIMEFRAMES[self.timeframe][1]
