@@ -217,3 +217,13 @@ async def test_a_night_without_quotes_is_no_gap(tmp_path):
     await s.drain()
     assert broker.asked == [] and s.quality.badges("AAPL") == () and alerts == []
     assert [b.ts for b in s.backfill.bars.bars("AAPL")][-3:] == [evening + 600, morning, morning + 60]
+
+
+def test_a_remote_face_gets_the_backfilled_bars_over_the_socket():
+    from workstation.serve import protocol as P
+
+    bars = (Bar("AAPL", T0 + 60, 100.0, 100.5, 99.5, 100.2, 10.0, 60),)
+    event = QualityChanged(symbol="AAPL", badges=(), ts=T0 + 400, backfilled=bars)
+    data = P.line(P.encoder(), P.QualityUpdate(event=event))
+    assert b'"backfilled":[{"symbol":"AAPL"' in data
+    assert P.server_decoder(data).event.backfilled == bars  # what the chart of a face on the socket receives
