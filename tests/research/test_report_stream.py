@@ -123,6 +123,7 @@ def _old_document(result) -> dict:
         "strategies": result.strategies,
         "spikes_filtered": result.spikes,
         "refusals": figures.refusals(result),
+        "fill_model": {"name": "next_open"}, "costs": figures.costs(result), "capacity": None,
         "journal": result.journal_path,
     }
     return json.loads(json.dumps(report._jsonable(doc)))

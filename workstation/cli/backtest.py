@@ -66,6 +66,14 @@ def backtest(
     spike_filter: Annotated[bool, typer.Option("--spike-filter", help="Drop bars the data-quality monitor calls spikes.")] = False,
     all_sessions: Annotated[bool, typer.Option(
         "--all-sessions", help="Keep an equity file's intraday bars outside the NYSE regular session (pre/post-market, holidays).")] = False,
+    spread: Annotated[str | None, typer.Option(
+        "--spread", help="Fill model: pay half the spread, auto (Corwin-Schultz from bar ranges) or a full spread in bps (5).")] = None,
+    participation: Annotated[str | None, typer.Option(
+        "--participation", help="Fill model: at most this share of a bar's volume fills (10%); the rest waits.")] = None,
+    impact: Annotated[str | None, typer.Option(
+        "--impact", help="Fill model: square-root impact coefficient (0.1): k x daily vol x sqrt(qty / daily volume).")] = None,
+    capacity: Annotated[bool, typer.Option(
+        "--capacity", help="Run again at 10x and 100x the size (qty and cash) and report each return and cost.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document (fills, final equity, metrics).")] = False,
     report: Annotated[Path | None, typer.Option("--report", help="Write a self-contained HTML report here.")] = None,
     csv_dir: Annotated[Path | None, typer.Option("--csv", help="Export fills.csv, orders.csv and equity.csv into this folder.")] = None,
@@ -88,6 +96,7 @@ def backtest(
     try:
         specs = strategy_specs(names, params, qty, size, config)
         cfg = backtest_config(cash, commission, slippage, seed, order_limits(max_qty, max_notional, no_short), spike_filter)
+        cfg = _with_fill_model(cfg, spread, participation, impact)
         t0, t1 = parse_when(start, "--from"), parse_when(end, "--to")
         if t0 is not None and t1 is not None and t1 <= t0:
             raise ModelError("--to must be after --from")
@@ -108,6 +117,10 @@ def backtest(
 
     with tracebacks_to(data_dir(data_dir_) / "errors.log") as errors_log:  # one line on screen, the traceback there
         result = run(bt, quiet=json_out)
+        if capacity:
+            from workstation.research.capacity import capacity_curve
+
+            result.capacity = capacity_curve(bt.series, specs, cfg, warmup=warm, first=result)
     from workstation.research import report as rep
 
     failed = [f"{n}: {s['error']} (traceback in {errors_log})" for n, s in result.strategies.items() if s["error"]]
@@ -143,6 +156,22 @@ def backtest(
         print(f"error: strategy {line}", file=sys.stderr)
     if failed:
         raise CliError("a strategy stopped with an error; the figures cover the run up to then", 1)
+
+
+def _with_fill_model(cfg, spread: str | None, participation: str | None, impact: str | None):
+    """``cfg`` with the fill model the flags choose (none: next_open); a bad value is a ValueError."""
+    import msgspec
+
+    from brokers.paper.fill_models import FillModel, parse_impact, parse_participation, parse_spread
+
+    if spread is None and participation is None and impact is None:
+        return cfg
+    base = parse_spread(spread) if spread is not None else FillModel()
+    model = msgspec.structs.replace(
+        base, participation=parse_participation(participation) if participation is not None else None,
+        impact=parse_impact(impact) if impact is not None else None,
+    )
+    return msgspec.structs.replace(cfg, fill_model=model)
 
 
 def run(bt, quiet: bool):

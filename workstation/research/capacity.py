@@ -33,9 +33,10 @@ def scaled(spec: StrategySpec, k: int) -> StrategySpec:
 
 def capacity_curve(
     series: Sequence[BarSeries], specs: Sequence[StrategySpec], config: BacktestConfig,
-    sizes: Sequence[int] = SIZES, *, first: Any = None,
+    sizes: Sequence[int] = SIZES, *, warmup: Sequence[BarSeries] = (), first: Any = None,
 ) -> list[dict[str, Any]]:
-    """One row per size: its return and costs (money as Decimal strings). ``first``: the 1x
+    """One row per size: its return and costs (money as Decimal strings). ``warmup``: the bars
+    before the run the 1x run had (so every size sees the same history); ``first``: the 1x
     result when it was already run (it is not run again)."""
     from workstation.research.figures import costs
 
@@ -45,7 +46,7 @@ def capacity_curve(
             result = first
         else:
             cfg = msgspec.structs.replace(config, cash=config.cash * k)
-            result = asyncio.run(Backtest(list(series), [scaled(s, k) for s in specs], cfg).run())
+            result = asyncio.run(Backtest(list(series), [scaled(s, k) for s in specs], cfg, warmup=warmup).run())
         c = costs(result)
         ret = float(result.final_equity / result.initial_cash - 1)
         rows.append({

@@ -483,11 +483,11 @@ def execution(result: BacktestResult, folded: FillFigures | None = None) -> dict
     return {"by_symbol": f.execution_by_symbol, "by_strategy": f.execution_by_strategy}
 
 
-def costs(result: BacktestResult) -> dict[str, Any]:
+def costs(result: BacktestResult, folded: FillFigures | None = None) -> dict[str, Any]:
     """The run's trading costs split into commission, spread and impact (Decimal money; the
     spread and impact are the fill model's, zero under ``next_open``), their total, and what the
     model could not model (``no_volume_bars``, ``outside_session_bars``, ``impact_unestimated``)."""
-    commission = sum((f.commission for f in result.iter_fills()), Decimal(0))
+    commission = (folded if folded is not None else fold(result)).commissions
     mc = result.model_costs
     spread = Decimal(mc.get("spread", "0"))
     impact = Decimal(mc.get("impact", "0"))

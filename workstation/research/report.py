@@ -126,6 +126,7 @@ def _rest(result: BacktestResult, folded: FillFigures) -> dict[str, Any]:
         "strategies": result.strategies,
         "spikes_filtered": result.spikes,
         "refusals": refusals(result),
+        **model_figures(result, folded),
         "journal": result.journal_path,
     })
 
@@ -244,7 +245,7 @@ def summary(result: BacktestResult) -> Any:
     for k, v in ex["by_symbol"].items():
         et.add_row(k, str(v["fills"]), _fmt("", v["vs_decision"]), _fmt("", v["vs_decision_bps"]),
                    _fmt("", v["vs_arrival"]), _fmt("", v["vs_arrival_bps"]))
-    parts: list[Any] = [t, at, pt, et]
+    parts: list[Any] = [t, at, pt, et, *cost_tables(result, folded)]
     parts += filter(None, [exec_benchmarks.table(exec_benchmarks.for_backtest(result))])
     refused = refusals(result)
     if refused:
@@ -362,6 +363,7 @@ def html_data(result: BacktestResult) -> dict[str, Any]:
         "attribution": {k: attr[k] for k in ("symbol", "strategy", "day", "week", "month")},
         "execution": {"by_symbol": ex["by_symbol"], "by_strategy": ex["by_strategy"]},
         "strategies": result.strategies,
+        **model_figures(result, folded),
         "fills": rows,
     })
 
@@ -394,6 +396,7 @@ select{font-size:14px}
 <h2>Attribution</h2><div id="attr"></div>
 <h2>P&amp;L by <select id="period"><option>day</option><option>week</option><option selected>month</option></select></h2><div id="periods"></div>
 <h2>Execution quality</h2><div id="exec"></div>
+<h2>Fill model and costs</h2><div id="costs"></div><div id="capacity"></div>
 <h2>Fills</h2><div id="fills"></div>
 <div id="tip"></div>
 <script>
@@ -452,6 +455,8 @@ function periods(){const v=document.getElementById("period").value;const k=["day
 document.getElementById("period").addEventListener("change",periods);periods();
 const ex=[];for(const [n,v] of Object.entries(D.execution.by_symbol))ex.push([n,v.fills,v.vs_decision,v.vs_decision_bps,v.vs_arrival,v.vs_arrival_bps]);
 table("exec",["symbol","fills","vs decision $","bps","vs arrival $","bps"],ex);
+table("costs",["fill model","commission","spread","impact","total"],[[Object.values(D.fill_model).join("; "),D.costs.commission,D.costs.spread,D.costs.impact,D.costs.total]]);
+if(D.capacity)table("capacity",["size","return","commission","spread","impact","total"],D.capacity.map(r=>[r.size+"x",(r.total_return*100).toFixed(2)+"%",r.commission,r.spread,r.impact,r.total]));
 table("fills",["time","symbol","side","qty","price","commission","strategy"],D.fills.map(f=>[f.ts,f.symbol,f.side,f.qty,f.price,f.commission,f.strategy]));
 function draw(){line("equity",D.equity.t,D.equity.v,"#0969da","equity");line("drawdown",D.equity.t,D.equity.dd.map(x=>x*100),"#cf222e","drawdown %");
   const s=document.getElementById("sym").value;const p=D.prices[s];if(p)line("price",p.t,p.c,"#555","close",p.fills);}
@@ -459,3 +464,44 @@ const sel=document.getElementById("sym");for(const s of Object.keys(D.prices)){c
 sel.addEventListener("change",draw);heatmap();draw();window.addEventListener("resize",draw);
 </script></body></html>
 """
+
+
+def model_figures(result: BacktestResult, folded: FillFigures) -> dict[str, Any]:
+    """The fill model, the costs split (commission, spread, impact) and the capacity curve."""
+    from workstation.research.figures import costs
+
+    return {"fill_model": result.fill_model, "costs": costs(result, folded), "capacity": result.capacity}
+
+
+def cost_tables(result: BacktestResult, folded: FillFigures) -> list[Any]:
+    """The summary's costs table (and the capacity curve's, after --capacity)."""
+    from rich.table import Table
+
+    from workstation.research.figures import costs
+
+    c = costs(result, folded)
+    params = "; ".join(f"{k} {v}" for k, v in result.fill_model.items() if k != "name")
+    ct = Table(title=f"Costs (fill model: {result.fill_model.get('name', 'next_open')})", title_justify="left",
+               caption=params or None, caption_justify="left")
+    for col in ("commission", "spread", "impact", "total"):
+        ct.add_column(col, justify="right")
+    ct.add_row(*(f"{c[k]:,.2f}" for k in ("commission", "spread", "impact", "total")))
+    out: list[Any] = [ct]
+    notes = [f"{c[k]:,} {label}" for k, label in (
+        ("partial_fills", "partial fills (volume cap)"), ("no_volume_bars", "bars without volume (filled whole)"),
+        ("outside_session_bars", "bars outside the session (nothing filled)"),
+        ("impact_unestimated", "fills before the daily vol/volume were known (no impact)"),
+    ) if c.get(k)]
+    if notes:
+        from rich.text import Text
+
+        out.append(Text("fill model: " + "; ".join(notes)))
+    if result.capacity:
+        cap = Table(title="Capacity (the same strategy at larger sizes)", title_justify="left")
+        for col in ("size", "return", "commission", "spread", "impact", "total"):
+            cap.add_column(col, justify="right")
+        for r in result.capacity:
+            cap.add_row(f"{r['size']}x", f"{r['total_return'] * 100:.2f}%",
+                        *(f"{Decimal(r[k]):,.2f}" for k in ("commission", "spread", "impact", "total")))
+        out.append(cap)
+    return out
