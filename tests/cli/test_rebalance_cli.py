@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from tests.conftest import run_cli
+from tests.serve_support import short_home  # noqa: F401 (fixture)
 
 FOUR = "AAPL,MSFT,XOM,JPM"
 
@@ -106,3 +107,27 @@ def test_bad_input_is_one_line_exit_2_and_nothing_is_journaled(home, args, messa
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "Traceback" not in r.stderr
     assert journal_rows(home) in ({}, {"orders": 0, "events": 0, "fills": 0})
+
+
+@pytest.mark.slow
+def test_on_a_served_account_the_engine_places_the_rebalance(short_home):
+    """With `main.py serve` owning the account, rebalance goes through it: the owner's journal
+    holds the orders, tagged as an attached client's."""
+    from tests.serve.test_account_owner import _wait_banner, spawn
+    from tests.serve.test_serve_process import stop
+
+    home = short_home
+    serve = spawn(home, "serve", "-s", "AAPL")
+    try:
+        _wait_banner(serve)
+        r = run_cli("rebalance", "--method", "risk_parity", "-s", "AAPL,MSFT,XOM", "--json", home=home)
+        assert r.returncode == 0, r.stderr
+        assert [s["status"] for s in json.loads(r.stdout)["sent"]] == ["filled"] * 3
+        path = home / "data" / "paper" / "journal.sqlite"
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+            sources = [json.loads(row[0])["source"] for row in db.execute("SELECT data FROM orders ORDER BY id")]
+        assert len(sources) == 3 and all(s.startswith("cli#") for s in sources)
+        held = {p["symbol"] for p in status(home)["positions"]}
+        assert held == {"AAPL", "MSFT", "XOM"}
+    finally:
+        stop(serve)

@@ -268,7 +268,7 @@ def _print(p: Plan, dry_run: bool, wide: bool, live: bool) -> None:
     elif dry_run:
         con.print(f"{len(p.trades)} orders, sells first (dry run: nothing sent)")
     for s in p.sent:
-        filled = f" {plain(s['filled'])} @ {plain(s['price'])}" if s["filled"] else ""
+        filled = f" {plain(s['filled'])} @ {plain(s['price'].quantize(CENT4))}" if s["filled"] else ""
         why = f" ({s['reason']})" if s["reason"] else ""
         con.print(("[bold white on red] LIVE [/] " if live else "")
                   + f"order {s['id']} {s['side']} {plain(s['qty'])} {s['symbol']}: {s['status'].replace('_', ' ')}{filled}{why}")
