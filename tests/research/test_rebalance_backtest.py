@@ -108,3 +108,20 @@ def test_the_backtest_command_runs_rebalance_over_two_files(tmp_path):
     total = float(doc["final_equity"])
     assert value["XOM"] / total > 0.8  # the calm one carries the portfolio
     assert sum(value.values()) / total == pytest.approx(1.0, abs=0.01)
+
+
+def test_a_file_of_weights_is_held_in_a_backtest(tmp_path) -> None:
+    path = tmp_path / "targets.toml"
+    path.write_text("[weights]\nAAPL = 0.7\nJPM = 0.3\n", encoding="utf-8")
+    closes = {"AAPL": walk(1, 190, 0.01), "JPM": walk(3, 150, 0.01)}
+    r = run(closes, method="file", weights=str(path), schedule="weekly")
+    w = weights_at_end(r, closes)
+    assert abs(w["AAPL"] - 0.7) <= closes["AAPL"][-1] / float(r.final_equity)
+    assert abs(w["JPM"] - 0.3) <= closes["JPM"][-1] / float(r.final_equity)
+
+
+def test_method_file_without_a_file_is_refused_before_the_run() -> None:
+    from workstation.strategies.api import ParamError
+
+    with pytest.raises(ParamError, match="method=file needs weights=FILE"):
+        Rebalance.validate_params({"method": "file"})

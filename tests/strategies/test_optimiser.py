@@ -145,3 +145,23 @@ def test_after_the_plan_every_weight_is_within_one_lot_of_its_target(raw, price,
         assert t.qty % lot == 0
         gap = targets[t.symbol] * float(equity) - float(t.notional)
         assert 0 <= gap < lot * price + 1e-6
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.floats(0.01, 10), min_size=4, max_size=4),
+    st.floats(0.0, 0.2), st.floats(0.3, 1.0), st.floats(0.3, 1.0), st.floats(0.3, 1.0),
+)
+def test_fitted_weights_always_keep_the_bounds_and_caps_and_add_up_to_one(raw, lo, hi, tech, energy) -> None:
+    c = Constraints(bounds={s: (lo, hi) for s in SYMS}, sector_caps={"Information Technology": tech, "Energy": energy})
+    try:
+        c.check(SYMS)
+    except OptimiseError:
+        return  # (impossible constraints are refused up front)
+    from workstation.strategies.optimiser import fit
+
+    w = dict(zip(SYMS, fit(np.array(raw) / sum(raw), SYMS, c), strict=True))
+    assert sum(w.values()) == pytest.approx(1.0, abs=1e-8)
+    assert all(lo - 1e-8 <= x <= hi + 1e-8 for x in w.values())
+    assert w["AAPL"] + w["MSFT"] <= tech + 1e-8
+    assert w["XOM"] <= energy + 1e-8

@@ -79,6 +79,9 @@ class Constraints:
             raise OptimiseError("the minimum weights add up to more than 100%")
         room = 0.0
         for sector, members in self._by_sector(symbols).items():
+            floor = sum(self.bound(s)[0] for s in members)
+            if floor > self.sector_caps.get(sector, floor) + TOLERANCE:
+                raise OptimiseError(f"sector cap {sector}: {self.sector_caps[sector]:.1%} is below its symbols' minimum weights ({floor:.1%})")
             top = sum(self.bound(s)[1] for s in members)
             room += min(top, self.sector_caps.get(sector, top))
         if room < 1 - TOLERANCE:
@@ -134,7 +137,7 @@ def fit(weights: np.ndarray, symbols: Sequence[str], constraints: Constraints) -
             members = np.array([x == name for x in sector])
             total = w[members].sum()
             if total > cap + TOLERANCE:
-                room = w[members] - lo[members]
+                room = w[members] - lo[members]  # (positive: the check keeps the minimums under the cap)
                 w[members] = lo[members] + room * ((cap - lo[members].sum()) / room.sum())
             if members.any() and w[members].sum() >= cap - TOLERANCE:
                 pinned |= members
