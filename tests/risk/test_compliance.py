@@ -9,6 +9,7 @@ import msgspec
 import pytest
 
 from tests.risk_helpers import alerts, build, hold, order
+from workstation.core import sessions
 from workstation.core.clock import SimClock
 from workstation.core.config import Settings
 from workstation.core.model import OrderStatus, OrderType, Side
@@ -172,6 +173,7 @@ async def test_equity_of_25k_or_more_is_not_checked_and_pdt_check_can_be_turned_
     s, broker, _ = build(tmp_path, account(30_000), clock=clock)
     for day in (23, 24, 25, 27):
         assert (await round_trip(s, broker, clock, at(day))) == (True, None)
+    sessions.prepare("XNYS", clock.time())  # (the row waits for the exchange calendar, read in a worker thread)
     day_trades = rows(s)["day trades (5d)"]
     assert (day_trades.used, day_trades.state, day_trades.detail) == (4, "off", "equity ≥ $25k")
     clock2 = SimClock(at(20))

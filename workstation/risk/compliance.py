@@ -31,7 +31,9 @@ checks of ``PreTradeRisk``), with its Risk pane rows:
   date of the fill.
 
 ``DayTrades`` counts day trades from fills: the session feeds it every fill of the journal at
-start (so a restart rebuilds the count) and every new one after.
+start (so a restart rebuilds the count) and every new one after. The Risk pane's day-trade row
+waits, while there are day trades to count, until the exchange calendar has been read (in a
+worker thread: a repaint never waits for the library); the pre-trade check reads it at once.
 """
 
 from __future__ import annotations
@@ -59,11 +61,24 @@ def trade_day(ts: float) -> date:
     return datetime.fromtimestamp(ts, sessions.NEW_YORK).date()
 
 
-def business_days(today: date, n: int = PDT_WINDOW) -> tuple[date, ...]:
-    """The last ``n`` NYSE business days up to ``today`` (included when it is one)."""
+def _span(today: date, n: int) -> tuple[date, float, float]:
     first = today - timedelta(days=3 * n + 10)  # enough to hold n sessions around any holiday
     start = datetime.combine(first, time(), sessions.NEW_YORK).timestamp()
-    end = datetime.combine(today + timedelta(days=1), time(), sessions.NEW_YORK).timestamp()
+    return first, start, datetime.combine(today + timedelta(days=1), time(), sessions.NEW_YORK).timestamp()
+
+
+def calendar_ready(today: date, n: int = PDT_WINDOW) -> bool:
+    """Whether ``business_days`` would answer at once; if not, the calendar is read in a worker thread."""
+    _first, start, end = _span(today, n)
+    try:
+        return sessions.session_if_ready("XNYS", start) is not None and sessions.session_if_ready("XNYS", end) is not None
+    except (ImportError, ValueError):
+        return True  # (no calendar: business_days falls back to weekdays at once)
+
+
+def business_days(today: date, n: int = PDT_WINDOW) -> tuple[date, ...]:
+    """The last ``n`` NYSE business days up to ``today`` (included when it is one)."""
+    first, start, end = _span(today, n)
     try:
         days = sorted({trade_day(o) for o, _c in sessions.regular_sessions("XNYS", start, end)})
     except (ImportError, ValueError):  # no calendar library: weekdays
@@ -267,8 +282,12 @@ class Compliance:
             row("gross leverage", (lev if lev is not None else ZERO).quantize(_CENT), lim.max_gross_leverage, "x", near,
                 "" if lev is not None else f"equity {dollars(equity)}"),
         ]
-        if pf.margin:  # a cash account is never a pattern day trader
-            n = self.day_trades.count(self.window(self.risk.now()))
+        now = self.risk.now()
+        known = not self.day_trades.trades or (self._window is not None and self._window[0] == trade_day(now))
+        if pf.margin and (known or calendar_ready(trade_day(now))):
+            # (a cash account is never a pattern day trader; with day trades to count, the row waits
+            # for the exchange calendar, read in a worker thread, rather than stall a repaint)
+            n = self.day_trades.count(self.window(now)) if self.day_trades.trades else 0
             off = self.pdt_applies(lim)
             out.append(row("day trades (5d)", Decimal(n), None if off else PDT_ALLOWED, "count", near, off or "margin < $25k"))
         return tuple(out)
