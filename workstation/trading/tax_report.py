@@ -85,7 +85,7 @@ def build_report(
     entries: Iterable[Fill | dict[str, Any]], year: int, multiplier: Callable[[str], Decimal], now: float,
 ) -> TaxReport:
     """The report of ``year`` from the journal's book entries (fills and settlements, in order)."""
-    lots = TaxLots()
+    lots = TaxLots(keep_closed=True)
     book = Book()
     average = ZERO
     commissions = ZERO

@@ -31,6 +31,7 @@ from workstation.core.model import ZERO, Fill, Side, iso
 from workstation.core.sessions import NEW_YORK
 
 WASH_DAYS = 30
+DAY = 86_400.0
 CENT = Decimal("0.01")
 
 
@@ -98,12 +99,26 @@ class ClosedLot:
         return not self.short and trade_date(self.sold) > _anniversary(trade_date(self.acquired))
 
 
+def _within(a: float, b: float) -> bool:
+    """Whether ``a`` and ``b`` fall within 30 trade dates of each other (seconds decide the clear cases)."""
+    gap = abs(a - b)
+    if gap < (WASH_DAYS - 1) * DAY:
+        return True
+    if gap > (WASH_DAYS + 1) * DAY:
+        return False
+    return abs((trade_date(a) - trade_date(b)).days) <= WASH_DAYS
+
+
 @dataclass
 class TaxLots:
-    multiplier: dict[str, Decimal] = field(default_factory=dict)
+    """The FIFO lots of an account. ``keep_closed`` keeps every closed lot (the tax report);
+    the engine keeps only the loss sales a buy could still wash."""
+
+    keep_closed: bool = False
     lots: dict[str, deque[Lot]] = field(default_factory=dict)
-    closed: list[ClosedLot] = field(default_factory=list)  # every lot closed, in order
-    losses: dict[str, list[ClosedLot]] = field(default_factory=dict)  # loss sales whose window may be open
+    closed: list[ClosedLot] = field(default_factory=list)  # every lot closed, in order (keep_closed)
+    losses: dict[str, deque[ClosedLot]] = field(default_factory=dict)  # loss sales not all replaced, oldest first
+    free: dict[str, deque[Lot]] = field(default_factory=dict)  # long lots bought lately that replaced nothing yet
 
     def apply(self, fill: Fill, multiplier: Decimal = Decimal(1)) -> Decimal:
         """Book a fill FIFO; returns the P&L realized on the lots it closed (price against
@@ -129,14 +144,16 @@ class TaxLots:
             else:  # a short lot covered: its sale's proceeds against the cost of the buy
                 proceeds = take * lot.price * multiplier - fees
                 basis = take * fill.price * multiplier + fee
-            row = ClosedLot(
-                symbol=fill.symbol, qty=take, acquired=lot.ts, sold=fill.ts, proceeds=proceeds, basis=basis,
-                short=direction < 0, order_id=lot.order_id, adjusted=lot.replacement,
-            )
-            self.closed.append(row)
-            if direction > 0 and row.gain < 0:
-                row.unmatched = take
-                new_losses.append(row)
+            if direction > 0 and proceeds < basis or self.keep_closed:
+                row = ClosedLot(
+                    symbol=fill.symbol, qty=take, acquired=lot.ts, sold=fill.ts, proceeds=proceeds, basis=basis,
+                    short=direction < 0, order_id=lot.order_id, adjusted=lot.replacement,
+                )
+                if self.keep_closed:
+                    self.closed.append(row)
+                if direction > 0 and proceeds < basis:
+                    row.unmatched = take
+                    new_losses.append(row)
             lot.qty -= take * direction
             lot.fees -= fees
             lot.adjustment -= adjustment
@@ -145,41 +162,49 @@ class TaxLots:
             if lot.qty == 0:
                 lots.popleft()
         if remaining > 0:
-            lot = Lot(
+            lots.append(Lot(
                 qty=remaining * sign, price=fill.price, ts=fill.ts, bought=fill.ts, order_id=fill.order_id, fees=fee_left,
-            )
-            lots.append(lot)
-            if sign > 0:  # a buy after a loss sale
-                for row in self._open_losses(fill.symbol, fill.ts):
-                    self._wash(row, lots, fill.ts)
-        for row in new_losses:  # a loss sale after a buy
-            self._wash(row, lots, fill.ts)
-            if row.unmatched:
-                self.losses.setdefault(fill.symbol, []).append(row)
+            ))
+            if sign > 0:  # a buy after loss sales: the new lot replaces the oldest first
+                new = lots[-1]
+                pending = self._pending(fill.symbol, fill.ts)
+                for row in pending:
+                    if new.replacement:
+                        break
+                    self._wash(row, lots, (new,))
+                while pending and not pending[0].unmatched:
+                    pending.popleft()
+                if not new.replacement:  # (a part of it may still be free)
+                    self.free.setdefault(fill.symbol, deque()).append(new)
+        if new_losses:  # a loss sale after buys
+            free = self.free.get(fill.symbol, deque())
+            while free and (free[0].qty <= 0 or free[0].replacement or not _within(free[0].bought, fill.ts)):
+                free.popleft()  # sold, replacing, or too old for this sale and every later one
+            candidates = [lot for lot in free if lot.qty > 0 and not lot.replacement]
+            for row in new_losses:
+                self._wash(row, lots, candidates)
+                if row.unmatched:
+                    self.losses.setdefault(fill.symbol, deque()).append(row)
         return realized
 
-    def _open_losses(self, symbol: str, now: float) -> list[ClosedLot]:
-        """Loss sales of ``symbol`` whose 30 days are not over at ``now`` and not all replaced."""
-        today = trade_date(now)
-        rows = [r for r in self.losses.get(symbol, ()) if r.unmatched and (today - trade_date(r.sold)).days <= WASH_DAYS]
-        if rows:
-            self.losses[symbol] = rows
-        else:
-            self.losses.pop(symbol, None)
+    def _pending(self, symbol: str, now: float) -> deque[ClosedLot]:
+        """Loss sales of ``symbol`` a buy at ``now`` would still wash, oldest first."""
+        rows = self.losses.get(symbol)
+        if rows is None:
+            return deque()
+        while rows and (not rows[0].unmatched or not _within(now, rows[0].sold)):
+            rows.popleft()
+        if not rows:
+            del self.losses[symbol]
         return rows
 
-    def _wash(self, row: ClosedLot, lots: deque[Lot], now: float) -> None:
-        """Match the loss ``row`` against the long lots bought within 30 days of its sale,
-        first bought first, moving its disallowed loss into their basis."""
-        sold_day = trade_date(row.sold)
-        i = 0
-        while row.unmatched and i < len(lots):
-            lot = lots[i]
-            i += 1
-            if (
-                lot.qty <= 0 or lot.replacement or lot.order_id == row.order_id
-                or abs((trade_date(lot.bought) - sold_day).days) > WASH_DAYS
-            ):
+    def _wash(self, row: ClosedLot, lots: deque[Lot], candidates) -> None:
+        """Match the loss ``row`` against ``candidates`` (long lots, first bought first) bought
+        within 30 days of its sale, moving its disallowed loss into their basis."""
+        for lot in candidates:
+            if not row.unmatched:
+                return
+            if lot.replacement or lot.order_id == row.order_id or not _within(lot.bought, row.sold):
                 continue
             take = min(row.unmatched, lot.qty)
             if take < lot.qty:  # split: the replacement shares become a lot of their own, just before
@@ -189,8 +214,8 @@ class TaxLots:
                 )
                 lot.qty -= take
                 lot.fees -= part.fees
-                lots.insert(i - 1, part)
-                i += 1
+                at = next(i for i in range(len(lots) - 1, -1, -1) if lots[i] is lot)  # a recent lot: near the end
+                lots.insert(at, part)
                 lot = part
             loss = -row.gain - row.disallowed  # what is left of this loss to move
             moved = _share(loss, take, row.unmatched)
@@ -205,7 +230,7 @@ class TaxLots:
 
     def wash_sale(self, symbol: str, now: float) -> str | None:
         """A warning sentence when buying ``symbol`` at ``now`` would wash a loss, else None."""
-        rows = [r for r in self._open_losses(symbol, now) if r.sold <= now]
+        rows = [r for r in self._pending(symbol, now) if r.unmatched and r.sold <= now]
         if not rows:
             return None
         # one sentence per symbol and sale day, so repeated buys fold into one alert
