@@ -244,3 +244,44 @@ async def test_gross_leverage_beyond_the_limit_trips_the_breaker_and_near_it_war
         "gross leverage 1.40x (gross exposure $140,000.00 on equity $100,000.00) exceeds max_gross_leverage 1.2x"
     )
     assert rows(s)["gross leverage"].state == "breach"
+
+
+# --------------------------------------------------------------------------- day trades, as a property
+
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+from workstation.core.model import Fill  # noqa: E402
+from workstation.risk.compliance import DayTrades  # noqa: E402
+
+FILLS = st.lists(st.tuples(st.sampled_from([Side.BUY, Side.SELL]), st.integers(1, 50), st.integers(0, 5)), max_size=30)
+
+
+def replay(overnight: int, fills) -> tuple[DayTrades, set[str], set[str]]:
+    """Fills on one day (each tuple: side, qty, which of six orders), from an overnight position:
+    the book, the closing orders, and the closing orders with a fill after an opening fill of the other side."""
+    book, pos, closing, after_open = DayTrades(), Decimal(overnight), set(), set()
+    opened = {Side.BUY: False, Side.SELL: False}  # a buy opened or added to a long today / a sell a short
+    for n, (side, qty, oid) in enumerate(fills):
+        f = Fill(exec_id=str(n), order_id=f"{side.value}{oid}", symbol="AAPL", side=side, qty=Decimal(qty), price=Decimal(100),
+                 ts=at(23) + n)
+        closes = (side is Side.SELL and pos > 0) or (side is Side.BUY and pos < 0)
+        if closes:
+            closing.add(f.order_id)
+            if opened[side.opposite]:
+                after_open.add(f.order_id)
+        pos += f.signed_qty
+        if not closes or (side is Side.BUY and pos > 0) or (side is Side.SELL and pos < 0):
+            opened[side] = True
+        book.apply(f, pos)
+    return book, closing, after_open
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(st.integers(-100, 100), FILLS)
+def test_day_trades_are_closing_orders_after_an_opening_on_the_same_day(overnight, fills):
+    book, closing, after_open = replay(overnight, fills)
+    counted = [t.order_id for t in book.trades]
+    assert len(set(counted)) == len(counted)  # one closing order is one day trade, however many fills
+    assert set(counted) <= after_open <= closing  # closing what was held overnight, before any opening, is none
+    if len({side for side, _q, _o in fills}) < 2:  # one side all day: nothing opened today is closed
+        assert counted == []

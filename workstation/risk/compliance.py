@@ -266,7 +266,8 @@ class Compliance:
                 verdict = self._leverage(ctx, lim.max_gross_leverage)
                 if not verdict.ok:
                     return verdict
-        return self._pdt(ctx, lim) if lim.pdt_check else ALLOWED
+        account = self.store.limits  # the rule is the account's: a strategy's settings do not turn it off
+        return self._pdt(ctx, account) if account.pdt_check else ALLOWED
 
     # -- the Risk pane
     def rows(self) -> tuple[RiskRow, ...]:
