@@ -71,3 +71,23 @@ def test_a_bad_year_is_one_line_exit_2_and_an_empty_year_says_so(home):
         assert "Traceback" not in r.stderr and r.stdout == ""
     r = run_cli("tax", "report", "--year", "2025", home=home)
     assert r.returncode == 0 and "no lots closed in 2025" in r.stdout and "short-term 0.00" in r.stdout
+
+
+def test_a_recent_loss_sale_is_flagged_as_still_washable(home):
+    from workstation.core.clock import LiveClock
+    from workstation.trading.taxlots import trade_date
+
+    now = LiveClock().time()
+    folder = home / "data" / "paper"
+    folder.mkdir(parents=True, exist_ok=True)
+    j = Journal(folder / "journal.sqlite")
+    j.record_fill(Fill(exec_id="a", order_id="a", symbol="MSFT", side=Side.BUY, qty=Decimal(10), price=Decimal(50), ts=now - 5 * DAY), None)
+    j.record_fill(Fill(exec_id="b", order_id="b", symbol="MSFT", side=Side.SELL, qty=Decimal(10), price=Decimal(40), ts=now - 2 * DAY), None)
+    j.close()
+    year = str(trade_date(now - 2 * DAY).year)
+    r = run_cli("tax", "report", "--year", year, home=home)
+    assert r.returncode == 0, r.stderr
+    assert "1 loss sale(s) in the last 30 days: a buy of the same symbol would still wash them" in r.stdout
+    r = run_cli("tax", "report", "--year", year, "--json", home=home)
+    doc = json.loads(r.stdout)
+    assert doc["open_washes"] == 1 and doc["rows"][0]["gain"] == "-100" and doc["rows"][0]["code"] == ""
