@@ -854,7 +854,8 @@ class Backtest:
         )
 
     def _model_inputs(self) -> dict[str, ModelInputs]:
-        """Each series' per-bar inputs to the fill model (intraday NYSE bars: with their sessions)."""
+        """Each series' per-bar inputs to the fill model (intraday NYSE bars: with their sessions),
+        computed over the warm-up bars before the run too (so the first days have a daily vol)."""
         from workstation.core import sessions
 
         out: dict[str, ModelInputs] = {}
@@ -867,7 +868,11 @@ class Backtest:
                     venue = None
                 if venue == "XNYS":
                     spans = sessions.regular_sessions(venue, float(s.ts[0]), float(s.ts[-1]) + s.seconds)
-            out[s.symbol] = ModelInputs.of(s.ts, s.high, s.low, s.close, s.volume, session_spans=spans)
+            cols = [s.ts, s.high, s.low, s.close, s.volume]
+            w = self.warmup.get(s.symbol)
+            if w is not None and w.seconds == s.seconds and len(w) and w.ts[-1] < s.ts[0]:  # the figures start warm
+                cols = [np.concatenate([a, b]) for a, b in zip((w.ts, w.high, w.low, w.close, w.volume), cols, strict=True)]
+            out[s.symbol] = ModelInputs.of(*cols, session_spans=spans)
         return out
 
 
