@@ -140,3 +140,42 @@ def test_the_capacity_curve_shows_lower_returns_at_larger_sizes_under_impact() -
     returns = [row["total_return"] for row in rows]
     assert returns[0] > returns[1] > returns[2]
     assert Decimal(rows[2]["impact"]) > Decimal(rows[0]["impact"]) * 10
+
+
+def test_the_carried_parts_are_separate_fills_in_the_runs_journal(tmp_path) -> None:
+    from workstation.core.journal import Journal
+
+    rows = [(10.0, 10.0, 10.0, 10.0)] * 6
+    path = tmp_path / "run.sqlite"
+    run_backtest([minute_series(rows)], [StrategySpec(buy_once(250))],
+                 BacktestConfig(fill_model=FillModel(participation=Decimal("0.1"))), journal_path=path)
+    journal = Journal(path, readonly=True)
+    try:
+        fills = list(journal.iter_fills())
+        assert [f.qty for f in fills] == [Decimal(100), Decimal(100), Decimal(50)]
+        assert len({f.order_id for f in fills}) == 1
+        (order,) = list(journal.iter_orders())
+        assert order.status.value == "filled" and order.filled_qty == Decimal(250)
+    finally:
+        journal.close()
+
+
+def test_an_ioc_order_takes_the_bars_share_and_the_rest_is_canceled() -> None:
+    class Ioc(Strategy):
+        name = "ioc"
+
+        def on_start(self) -> None:
+            self.n = 0
+            self.ctx.subscribe(self.ctx.symbols, bars=60, quotes=False)
+
+        def on_bar(self, bar: Bar) -> None:
+            if self.n == 0:
+                self.ctx.buy(bar.symbol, 300, tif="ioc")
+            self.n += 1
+
+    rows = [(10.0, 10.0, 10.0, 10.0)] * 4
+    r = run(minute_series(rows), Ioc, participation=Decimal("0.1"))
+    assert [f.qty for f in r.fills] == [Decimal(100)]
+    assert r.positions == {"AAA": Decimal(100)}
+    (order,) = r.orders
+    assert order.status.value == "canceled" and order.filled_qty == Decimal(100)
