@@ -13,6 +13,11 @@ Only the process that owns the account (``workstation.serve.owner``) builds a wr
 ``Session.build(readonly=True)`` is a view for the read-only commands when no owner runs:
 the journal opened read-only, a broker that quotes but refuses every order, no working
 order put back into any market, nothing journaled, so it can neither fill nor write.
+
+Why one module: it is the engine's wiring diagram. Every part is built elsewhere; this file
+says which part hears which event, in what order at start-up, and what stops when. Split, the
+order of subscriptions (which the replay and the risk monitors depend on) would be spread over
+several files that must be read together anyway.
 """
 
 from __future__ import annotations
@@ -211,7 +216,10 @@ class Session:
             stop_strategies=stop_strategies,
         )
         channels = channels_from(settings.alerts.channels)  # with their quiet hours
-        dispatcher = Dispatcher(channels, bell=settings.alerts.bell, retries=settings.alerts.retries, retry_delay=settings.alerts.retry_delay, now=clock.time)
+        dispatcher = Dispatcher(
+            channels, bell=settings.alerts.bell, retries=settings.alerts.retries, retry_delay=settings.alerts.retry_delay,
+            now=clock.time,
+        )
         alerts = AlertEngine(bus=bus, journal=journal, clock=clock, settings=settings.alerts, dispatcher=dispatcher)
         session = cls(
             profile=profile, settings=settings, clock=clock, bus=bus, quotes=quotes, journal=journal,
