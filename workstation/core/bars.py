@@ -20,6 +20,7 @@ class BarBuilder:
         self.symbol = symbol
         self.seconds = int(seconds)
         self._start: float | None = None
+        self._end = -math.inf  # the bar in progress's window ends here
         self._o = self._h = self._l = self._c = 0.0
         self._v = 0.0
         self._cum: float | None = None
@@ -32,6 +33,15 @@ class BarBuilder:
         price = q.last if q.last > 0 else q.mid
         if price <= 0:
             return None
+        if self._start is not None and self._start <= q.ts < self._end:  # the bar in progress (most quotes)
+            if price > self._h:
+                self._h = price
+            elif price < self._l:
+                self._l = price
+            self._c = price
+            if q.volume:
+                self._volume(q.volume)
+            return None
         start = self._bucket(q.ts)
         if start < self._closed_until:
             return None
@@ -39,7 +49,7 @@ class BarBuilder:
         if self._start is not None and start > self._start:
             done = self._close()
         if self._start is None:
-            self._start = start
+            self._start, self._end = start, start + self.seconds
             self._o = self._h = self._l = self._c = price
             self._v = 0.0
         else:
@@ -47,10 +57,13 @@ class BarBuilder:
             self._l = min(self._l, price)
             self._c = price
         if q.volume:
-            if self._cum is not None and q.volume >= self._cum:
-                self._v += q.volume - self._cum
-            self._cum = q.volume
+            self._volume(q.volume)
         return done
+
+    def _volume(self, cumulative: float) -> None:
+        if self._cum is not None and cumulative >= self._cum:
+            self._v += cumulative - self._cum
+        self._cum = cumulative
 
     def flush(self, now: float) -> Bar | None:
         """The current bar, closed, if its window ended before ``now``."""

@@ -207,6 +207,8 @@ class DataQualityMonitor:
         return r > max(s.spike_sigma * std, math.log1p(s.spike_min_pct / 100))
 
     def _book(self, quote: Quote, st: _Symbol) -> None:
+        if not st.flags and not (quote.bid > 0 and quote.bid >= quote.ask):
+            return  # a clean symbol and a quote neither crossed nor locked (most quotes): nothing to flag or clear
         if quote.bid > 0 and quote.ask > 0 and quote.bid > quote.ask:
             self._flag(quote.symbol, st, "crossed", "Crossed quote", f"{quote.symbol} bid {quote.bid:g} above ask {quote.ask:g}", "normal")
         elif st.book != "crossed":
