@@ -23,7 +23,9 @@ def test_paper_status_says_its_buying_power_is_local_and_shows_no_broker_figures
     assert acct["initial_margin"] is None and acct["day_trades_left"] is None  # unknown, not 0
     text = run_cli("status", home=home)
     assert "buying power 200,000.00 (local)" in text.stdout
-    assert "margin" not in text.stdout and "day trades" not in text.stdout
+    assert "margin" not in text.stdout and "day trades left" not in text.stdout  # no broker figures
+    # (the engine's own pattern-day-trader row is there, off above $25,000 of equity)
+    assert any("day trades (5d)" in line and "equity ≥ $25k" in line and "off" in line for line in text.stdout.splitlines())
 
 
 class _IbLikeFake(AlpacaFake):
