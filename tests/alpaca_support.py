@@ -41,7 +41,7 @@ def write_settings(home: Path, fake: AlpacaFake, **options: object) -> None:
     (home / "settings.toml").write_text(tomli_w.dumps(table), encoding="utf-8")
 
 
-async def until(pred: Callable[[], object], timeout: float = 5.0, what: str = "condition") -> None:
+async def until(pred: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> None:
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while not pred():
