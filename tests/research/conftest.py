@@ -22,3 +22,19 @@ def local_sweep(tmp_path_factory) -> dict:
     local = run_cli(*SWEEP_ARGS, home=tmp_path_factory.mktemp("local-sweep"), timeout=120)
     assert local.returncode == 0, local.stderr
     return json.loads(local.stdout)
+
+
+@pytest.fixture(scope="module")
+def ray_alone():
+    """The Ray modules never run at the same time in two test processes: ``ray stop --force``
+    (the cluster fixture's teardown) ends every Ray process on the machine, and ``ray.init()``
+    without an address joins whatever cluster it finds. A lock file held for the module."""
+    import fcntl
+    import tempfile
+
+    with open(Path(tempfile.gettempdir()) / "workstation-ray-tests.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

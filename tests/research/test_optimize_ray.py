@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from tests.conftest import ROOT, run_cli
 from tests.research.conftest import ORCL, SWEEP_ARGS
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_alone")]  # (one Ray module at a time)
 
 
 def _free_port() -> int:
@@ -25,14 +26,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+def cluster():
     try:
         import ray  # noqa: F401
     except ImportError:
         pytest.skip("ray is not installed (optional extra: pip install '.[ray]')")
     ray_bin = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
     port = _free_port()
-    temp = tmp_path_factory.mktemp("ray")
+    temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # short: Ray's socket paths must stay under 107 bytes
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "disabled", "PYTHONPATH": str(ROOT)}
     start = subprocess.run(
         [ray_bin, "start", "--head", "--node-ip-address=127.0.0.1", f"--port={port}", "--num-cpus=2",
@@ -45,6 +46,7 @@ def cluster(tmp_path_factory):
         yield f"127.0.0.1:{port}"
     finally:
         subprocess.run([ray_bin, "stop", "--force"], capture_output=True, timeout=120, env=env)
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def test_the_sweep_runs_on_a_ray_cluster_and_matches_the_local_one(cluster: str, tmp_path: Path, local_sweep) -> None:

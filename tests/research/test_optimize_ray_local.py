@@ -17,7 +17,7 @@ from workstation.research import optimize as opt
 from workstation.research.backtest import BacktestConfig
 
 ray = pytest.importorskip("ray", reason="ray is not installed (optional extra: pip install '.[ray]')")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("ray_alone")]  # (one Ray module at a time)
 
 @pytest.fixture(scope="module")
 def cluster():
