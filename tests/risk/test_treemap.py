@@ -52,7 +52,7 @@ def run(book):
     return layout(groups, width, height, min_w=min_w, min_h=min_h, header=header)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(books())
 def test_tiles_and_headers_cover_every_cell_exactly_once(book) -> None:
     out = run(book)
@@ -70,7 +70,7 @@ def test_tiles_and_headers_cover_every_cell_exactly_once(book) -> None:
     assert all(cell == 1 for row in grid for cell in row)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(books())
 def test_every_key_has_a_tile_or_is_counted_in_a_more_tile(book) -> None:
     out = run(book)
@@ -87,7 +87,7 @@ def test_every_key_has_a_tile_or_is_counted_in_a_more_tile(book) -> None:
             assert set(t.hidden) <= set(dict(groups[t.group]))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(books())
 def test_tiles_are_big_enough_to_label_unless_alone(book) -> None:
     out = run(book)
@@ -98,7 +98,7 @@ def test_tiles_are_big_enough_to_label_unless_alone(book) -> None:
             assert all(t.w >= min_w and t.h >= min_h for t in tiles)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.one_of(books(), roomy_books()))
 def test_areas_follow_the_weights_within_rounding(book) -> None:
     groups, width, height, *_ = book
@@ -119,7 +119,7 @@ def test_areas_follow_the_weights_within_rounding(book) -> None:
             assert abs(t.cells - exact) <= t.w + t.h + 1, (t, exact)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(books(), st.randoms(use_true_random=False))
 def test_the_same_book_in_any_order_gives_the_same_layout(book, rnd) -> None:
     groups, width, height, min_w, min_h, header = book
@@ -135,7 +135,7 @@ def test_the_same_book_in_any_order_gives_the_same_layout(book, rnd) -> None:
     assert layout(shuffled, width, height, min_w=min_w, min_h=min_h, header=header) == first
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(books())
 def test_largest_sector_first_and_largest_key_first(book) -> None:
     out = run(book)
