@@ -138,6 +138,7 @@ async def test_unsubscribing_stops_books_and_trades(broker, fake):  # noqa: F811
     fake.push_trade("AAPL", 190.0, 1)
     fake.push_quote(BTC, 60000.0, 60001.0)  # a frame that does arrive, after the ones that must not
     await broker.subscribe([BTC])
+    await until(lambda: BTC in subscribed(fake, "quotes"), what="the quote subscription at the venue")  # (sent, not awaited)
     fake.push_quote(BTC, 60000.0, 60001.0)
     await until(lambda: broker.snapshot(BTC) is not None and broker.snapshot(BTC).bid == 60000.0, what="a later quote")
     assert (len(sinks.books), len(sinks.trades)) == before

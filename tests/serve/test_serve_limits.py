@@ -327,7 +327,7 @@ async def test_two_thousand_idle_connections_leave_the_owner_in_control(tmp_path
             bound = server.max_pending + 16
             engine = lambda: len(socket_fds() - base_sockets - ours)  # noqa: E731
             try:
-                await until(lambda: engine() <= bound)
+                await until(lambda: engine() <= bound, timeout=30.0)
             except AssertionError:
                 pass  # (asserted below, with the figure)
             engine_fds = engine()
@@ -345,7 +345,7 @@ async def test_two_thousand_idle_connections_leave_the_owner_in_control(tmp_path
         finally:
             for s in idle:
                 s.close()
-        await until(lambda: server.connections == 1)
+        await until(lambda: server.connections == 1, timeout=30.0)  # 2,000 closes noticed (seconds when loaded)
 
         # the same flood on the Unix socket: the owner's next attach waits for the idle ones' hello timeout
         idle = await _flood(socket.AF_UNIX, str(path), n)
@@ -368,7 +368,7 @@ async def test_two_thousand_idle_connections_leave_the_owner_in_control(tmp_path
         finally:
             for s in idle:
                 s.close()
-        await until(lambda: server.connections == 1)
+        await until(lambda: server.connections == 1, timeout=30.0)  # 2,000 closes noticed (seconds when loaded)
         assert session.oms.orders[working.id].status is OrderStatus.CANCELED
         await owner.stop()
 
