@@ -157,21 +157,21 @@ class PaperBook:
     def build_all(books: Sequence[PaperBook]) -> None:
         """Build both sides of many books in one vectorised pass (the same numbers as building
         each on first use: the arithmetic is elementwise, in the same order)."""
-        todo = [b for b in books if b._bids is None and b._asks is None and b.n == LEVELS]
-        if not todo:
+        unbuilt = [b for b in books if b._bids is None and b._asks is None and b.n == LEVELS]
+        if not unbuilt:
             return
         n = LEVELS
-        slots = [math.floor(b.quote.ts * MICRO_HZ) for b in todo]
-        base = np.array([(b.key + k * _GOLDEN) & _MASK for b, k in zip(todo, slots, strict=True)], dtype=np.uint64)
-        lot = [Fraction(b.inst.lot_size) for b in todo]
+        slots = [math.floor(b.quote.ts * MICRO_HZ) for b in unbuilt]
+        base = np.array([(b.key + k * _GOLDEN) & _MASK for b, k in zip(unbuilt, slots, strict=True)], dtype=np.uint64)
+        lot = [Fraction(b.inst.lot_size) for b in unbuilt]
         lot_f = np.array([float(x) for x in lot])[:, None]
         lot_num = np.array([float(x.numerator) for x in lot])[:, None]
         lot_den = np.array([float(x.denominator) for x in lot])[:, None]
-        ref = np.array([(b.quote.bid_size + b.quote.ask_size) / 2.0 for b in todo])[:, None]
-        cap = np.maximum(1.0, np.floor(np.array([max(b.quote.bid_size, b.quote.ask_size) for b in todo])[:, None] / lot_f))
-        gap = np.array([max(1, max(b.ask_t - b.bid_t, 1) // 3) for b in todo], dtype=np.float64)[:, None]
-        p = np.array([b._p for b in todo])[:, None]
-        q = np.array([b._q for b in todo])[:, None]
+        ref = np.array([(b.quote.bid_size + b.quote.ask_size) / 2.0 for b in unbuilt])[:, None]
+        cap = np.maximum(1.0, np.floor(np.array([max(b.quote.bid_size, b.quote.ask_size) for b in unbuilt])[:, None] / lot_f))
+        gap = np.array([max(1, max(b.ask_t - b.bid_t, 1) // 3) for b in unbuilt], dtype=np.float64)[:, None]
+        p = np.array([b._p for b in unbuilt])[:, None]
+        q = np.array([b._q for b in unbuilt])[:, None]
         deep = _LEVEL_INDEX_F[None, 1:n]
         decay = _DECAY_POW[None, 1:n]
         for bid in (True, False):
@@ -179,14 +179,14 @@ class PaperBook:
             u = (_mix_np(start[:, None] + _LEVEL_INDEX[None, :n]) >> _U64(11)).astype(np.float64) * (
                 1.0 / 9007199254740992.0
             )
-            top = np.array([b.bid_t if bid else b.ask_t for b in todo], dtype=np.float64)[:, None]
+            top = np.array([b.bid_t if bid else b.ask_t for b in unbuilt], dtype=np.float64)[:, None]
             ticks = top - deep * gap if bid else top + deep * gap
             lots = np.clip(np.floor(ref * decay * (0.5 + u[:, 1:n]) / lot_f), 1.0, cap)
             prices = (ticks * p / q).tolist()
             sizes = (lots * lot_num / lot_den).tolist()
             counts = np.count_nonzero(ticks >= 1.0, axis=1).tolist()
             itick = ticks.astype(np.int64).tolist()
-            for i, book in enumerate(todo):
+            for i, book in enumerate(unbuilt):
                 m = counts[i]
                 top_t, size0 = book.touch(bid)
                 side = (
