@@ -235,6 +235,7 @@ class EngineServer:
         self.request_max = request_max
         self.connections = 0  # open connections: attached clients and those owing their hello
         self.turned_away = 0  # connections closed at once because a cap was full
+        self.refused_at_hello = 0  # connections closed for a missing, late or malformed hello
         self._turned_away_logged = float("-inf")
         self._closing = False
         self._orders_db: sqlite3.Connection | None = None
@@ -552,6 +553,7 @@ class EngineServer:
         lines = P.LineReader(reader)
         hello = await self._hello(lines)
         if isinstance(hello, str):
+            self.refused_at_hello += 1
             await self._refuse(writer, hello)
             return
         if hello.v != P.VERSION:
