@@ -9,7 +9,10 @@ markers per symbol and 2,000 fill rows).
 
 The HTML report is one self-contained file: the data is embedded as JSON and drawn by a
 small script written here into inline SVG (no CDN, no network). Charts: equity, drawdown,
-monthly returns heatmap, price with trade markers; hovering shows values.
+monthly returns heatmap, price with trade markers; hovering shows values. A run that worked
+execution algorithms (TWAP, VWAP, POV) also gets an "Execution vs benchmarks" table, written
+here as HTML: each parent against its arrival and interval VWAP, with the participation it
+achieved (the same rows as the JSON document's ``execution_algorithms``).
 """
 
 from __future__ import annotations
@@ -122,7 +125,7 @@ def _rest(result: BacktestResult, folded: FillFigures) -> dict[str, Any]:
         "positions": {s: q for s, q in result.positions.items()},
         "attribution": {k: attr[k] for k in ("symbol", "strategy", "day", "week", "month")},
         "execution": {"by_symbol": ex["by_symbol"], "by_strategy": ex["by_strategy"]},
-        "execution_algorithms": exec_benchmarks.document(exec_benchmarks.for_backtest(result)),
+        "execution_algorithms": algorithms(result),
         "strategies": result.strategies,
         "spikes_filtered": result.spikes,
         "refusals": refusals(result),
@@ -368,12 +371,72 @@ def html_data(result: BacktestResult) -> dict[str, Any]:
     })
 
 
+def algorithms(result: BacktestResult) -> list[dict[str, Any]]:
+    """Each execution algorithm's parent against its benchmarks (``exec_benchmarks``), with the
+    participation it achieved: its filled quantity over the market's volume on the bars of its
+    interval (the bars the interval VWAP weighs), and for a POV its target ``rate``."""
+    found = exec_benchmarks.for_backtest(result)
+    if not found:
+        return []
+    series = {s.symbol: s for s in result.series}
+    rows = []
+    for p in found:
+        row = p.as_dict()
+        s = series.get(p.symbol)
+        achieved = None
+        if s is not None and p.filled:
+            keep = (s.ts >= p.start) & (s.ts <= p.end) & (s.volume > 0)
+            volume = float(s.volume[keep].sum())
+            achieved = float(p.filled) / volume if volume > 0 else None
+        rate = result.strategies.get(p.strategy, {}).get("params", {}).get("rate")
+        row["participation"] = achieved
+        row["target_rate"] = float(rate) if rate is not None else None
+        rows.append(row)
+    return rows
+
+
+def _bps(v: float | None) -> str:
+    return "-" if v is None else f"{v:+,.2f}"
+
+
+def _price(v: Any) -> str:
+    return "-" if v is None else f"{Decimal(str(v)):,.4f}"
+
+
+def algorithms_html(rows: list[dict[str, Any]]) -> str:
+    """The report's "Execution vs benchmarks" section ("" when the run worked no parent order)."""
+    if not rows:
+        return ""
+    head = ("parent order", "symbol", "side", "qty filled", "avg price", "arrival", "vs arrival bps",
+            "interval VWAP", "vs VWAP bps", "participation")
+    out = ['<h2 id="algos-title">Execution vs benchmarks</h2><div id="algos"><table><tr>']
+    out += [f"<th>{html.escape(h)}</th>" for h in head]
+    out.append("</tr>")
+    for r in rows:
+        name = r["strategy"] if r["algorithm"] == r["strategy"] else f"{r['strategy']} ({r['algorithm']})"
+        part = "-" if r["participation"] is None else f"{r['participation'] * 100:.2f}%"
+        if r["target_rate"] is not None:
+            part += f" (target {r['target_rate'] * 100:g}%)"
+        cells = (
+            name, r["symbol"], r["side"], f"{Decimal(r['filled']):,} of {Decimal(r['target']):,}", _price(r["avg_price"]),
+            _price(r["arrival"]), _bps(r["vs_arrival_bps"]),
+            "-" if r["interval_vwap"] is None else f"{r['interval_vwap']:,.4f}", _bps(r["vs_vwap_bps"]), part,
+        )
+        out.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
+    out.append('</table><p class="note">bps &gt; 0 is a cost: a buy above its benchmark, a sell below it. '
+               "Arrival: the last close when the parent started; interval VWAP: the bars that opened from its "
+               "first child to its last fill, at their typical price; participation: the quantity filled over "
+               "those bars' volume.</p></div>")
+    return "".join(out)
+
+
 def write_html(result: BacktestResult, path: Path) -> None:
     """One self-contained HTML file (inline data, inline script, inline SVG)."""
     data = json.dumps(html_data(result)).replace("</", "<\\/")
     title = "Backtest: " + html.escape(", ".join(result.strategies)) + " on " + html.escape(", ".join(result.instruments))
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(_PAGE.replace("__TITLE__", title).replace("__DATA__", data), encoding="utf-8")
+    page = _PAGE.replace("__ALGOS__", algorithms_html(algorithms(result)))
+    Path(path).write_text(page.replace("__TITLE__", title).replace("__DATA__", data), encoding="utf-8")
 
 
 _PAGE = """<!doctype html>
@@ -385,7 +448,7 @@ h1{font-size:20px} h2{font-size:16px;margin-top:28px}
 table{border-collapse:collapse;background:#fff;margin:8px 0} td,th{border:1px solid #ddd;padding:4px 8px;text-align:right}
 th{background:#f0f0f0} td:first-child,th:first-child{text-align:left}
 #tip{position:fixed;pointer-events:none;background:#222;color:#fff;padding:4px 8px;border-radius:4px;font-size:12px;display:none}
-select{font-size:14px}
+select{font-size:14px} .note{color:#666;font-size:12px}
 </style></head><body>
 <h1>__TITLE__</h1>
 <div id="metrics"></div>
@@ -396,6 +459,7 @@ select{font-size:14px}
 <h2>Attribution</h2><div id="attr"></div>
 <h2>P&amp;L by <select id="period"><option>day</option><option>week</option><option selected>month</option></select></h2><div id="periods"></div>
 <h2>Execution quality</h2><div id="exec"></div>
+__ALGOS__
 <h2>Fill model and costs</h2><div id="costs"></div><div id="capacity"></div>
 <h2>Fills</h2><div id="fills"></div>
 <div id="tip"></div>
