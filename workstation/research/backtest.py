@@ -18,7 +18,11 @@ computed only per order and fill (and at the end: ``final_equity``).
 
 Risk: only the limits the user configures apply (``RiskLimits()`` with no order
 notional cap by default); buying power always applies. The account is a cash account
-unless ``account="margin"``.
+unless ``account="margin"``. The compliance rules are wired as a live session wires them
+(``workstation.risk.compliance``), but only when they can bite, so a run without them
+pays nothing: ``max_open_positions`` and ``max_gross_leverage`` when set, and in a margin
+account the pattern-day-trader rule (``pdt_check``), its day trades counted from the run's
+own fills and its business days and equity taken on the simulated clock.
 
 Strategy bar subscriptions are matched to the data's bar size: a strategy with a
 ``bar_seconds`` parameter that the user did not set is given the data's bar length.
@@ -61,6 +65,7 @@ from workstation.trading.oms import OrderManager
 from workstation.trading.portfolio import Portfolio
 from workstation.core.limits import LimitStore, RiskLimits
 from workstation.risk.checks import PreTradeRisk
+from workstation.risk.compliance import Compliance, compliance_applies
 from workstation.strategies.api import Strategy
 from workstation.strategies.runner import StrategyRunner
 from workstation.core.symbols import parse_symbol
@@ -539,9 +544,9 @@ class Backtest:
             initial_cash=cfg.cash, instrument=lambda s: oms_ref[0].instrument_cached(s),
             margin=cfg.account == "margin", leverage=cfg.leverage,
         )
+        store = LimitStore(cfg.limits)
         risk = PreTradeRisk(
-            portfolio, LimitStore(cfg.limits), working_orders=lambda: oms_ref[0].working(), last_price=portfolio.last,
-            now=clock.time,
+            portfolio, store, working_orders=lambda: oms_ref[0].working(), last_price=portfolio.last, now=clock.time,
         )
         model = cfg.fill_model if cfg.fill_model.active else None
         broker = BarSimBroker(
@@ -557,8 +562,14 @@ class Backtest:
         oms_ref.append(oms)
         broker.attach(oms.on_report, quotes.on_quote, lambda state: None)  # bars never pass a quote filter
         lim = cfg.limits
-        if lim.max_orders_per_second is not None or lim.max_orders_per_minute is not None or lim.max_orders_per_day is not None:
+        if (lim.max_orders_per_second is not None or lim.max_orders_per_minute is not None
+                or lim.max_orders_per_hour is not None or lim.max_orders_per_day is not None):
             bus.subscribe(OrderSubmitted, lambda e: risk.record_sent(e.order))  # only the rate limits count orders sent
+        if compliance_applies(lim, portfolio.margin):  # as live: open positions, gross leverage, pattern day trader
+            compliance = Compliance(risk=risk, store=store, instrument=lambda s: oms_ref[0].instrument_cached(s))
+            oms.add_check(compliance)
+            if portfolio.margin and lim.pdt_check:  # day trades from the run's own fills, on its clock
+                bus.subscribe(OrderFilled, lambda e: compliance.record(e.fill))
         for sym in self.instruments:
             await oms.instrument(sym)
         runner = StrategyRunner(

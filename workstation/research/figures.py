@@ -423,6 +423,7 @@ _RULE_NAME = re.compile(r"\b(max_[a-z_]+|price_collar_pct)\b")
 _RULE_PHRASES = (
     ("buying power", "buying_power"), ("circuit breaker", "circuit_breaker"), ("trading is halted", "trading_halted"),
     ("shorting is not allowed", "allow_short"), ("allocation", "allocation"), ("no price for", "no_price"),
+    ("pattern day trader", "pdt_check"), ("gross leverage", "max_gross_leverage"),
 )
 
 

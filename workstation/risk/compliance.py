@@ -145,6 +145,11 @@ class DayTrades:
         return sum(1 for t in self.trades if t.day in days)
 
 
+def compliance_applies(lim: RiskLimits, margin: bool) -> bool:
+    """Whether ``Compliance`` has anything to check under ``lim`` (a backtest adds it only then)."""
+    return lim.max_open_positions is not None or lim.max_gross_leverage is not None or (margin and lim.pdt_check)
+
+
 def gross_leverage(gross: Decimal, equity: Decimal) -> Decimal | None:
     """Gross exposure over equity (None with no equity behind it)."""
     return gross / equity if equity > 0 else None
