@@ -4,7 +4,9 @@
 bar, tick) and ``BarColumns``: six float64 numpy arrays (``ts`` is the bar's open in
 epoch seconds, as ``Bar.ts``). ``scan_bars`` checks a whole file keeping only a few
 numbers per batch, and ``iter_bars`` then hands out its columns in chunks: together they
-read files larger than memory. The layouts, the timestamp rules and every error message
+read files larger than memory. A header may end with ``bid`` and ``ask`` columns (any case,
+either order): the bar readers skip them, and ``brokers.paper.quotefile.bar_file_quotes``
+reads them as the quote at each bar's close (NaN where a cell is empty). The layouts, the timestamp rules and every error message
 are those of ``brokers.paper.replay`` (see its docstring); a file gives the same bars
 and is refused with the same words whichever way it is read.
 
@@ -53,6 +55,7 @@ from brokers.paper.barrows import (
     kind_of,
     layout_of,
     open_text,
+    quote_columns,
     symbol_from_path,
 )
 from workstation.core.model import ModelError
@@ -198,6 +201,7 @@ class _Source:
         else:
             self.header, _ = arrow_reader(self.path, self.name, self.kind)
             self.unit = "row"
+        self.extra = quote_columns(self.header)  # trailing bid and ask columns: skipped here (see quotefile)
         sym = symbol or symbol_from_path(self.path)
         try:
             self.symbol = parse_symbol(sym).symbol
@@ -276,14 +280,15 @@ class _Source:
 
         width = len(LAYOUTS[self.layout])
         strings = 2 if self.layout == "intraday" else 1
-        names = [f"c{i}" for i in range(width)]
-        types = {n: (pa.string() if i < strings else pa.float64()) for i, n in enumerate(names)}
+        names = [f"c{i}" for i in range(width + self.extra)]
+        types = {n: (pa.string() if i < strings else pa.float64()) for i, n in enumerate(names[:width])}
         try:
             reader = pcsv.open_csv(
                 pa.OSFile(str(self.path)),  # read, not mapped: mapped pages would count as the process's memory
                 read_options=pcsv.ReadOptions(column_names=names, skip_rows=1, block_size=_BLOCK, use_threads=True),
                 convert_options=pcsv.ConvertOptions(
-                    column_types=types, null_values=[], strings_can_be_null=False, quoted_strings_can_be_null=False
+                    column_types=types, null_values=[], strings_can_be_null=False, quoted_strings_can_be_null=False,
+                    include_columns=names[:width],
                 ),
                 memory_pool=pool(),
             )
@@ -329,7 +334,8 @@ class _Source:
     def _explain(self, k: int, prev: float | None, dates_before: bool) -> None:
         """Raise today's message for data row ``k`` (0-based), the first the checks refused."""
         unit = self.unit
-        rows = Rows(self.name, list(self.header), iter(()), unit)
+        header = list(self.header)
+        rows = Rows(self.name, header[: len(header) - self.extra], iter(()), unit)
         checker = RowChecker(rows, self.layout, self.tz)
         if self.kind == "csv":
             check_readable(self.path, self.name)
@@ -338,6 +344,8 @@ class _Source:
             n, prev_line, fields = k + 1, k, self._arrow_row(k)
         if fields is None:
             return
+        if self.extra and len(fields) == len(self.header):
+            fields = list(fields)[: -self.extra]
         if prev is not None:
             checker.last_stamp, checker.last_line = float(prev), prev_line
         checker.all_dates = dates_before

@@ -184,8 +184,18 @@ def read_rows(path: Path, name: str) -> Rows:
     return csv_rows(path, name) if kind == "csv" else arrow_rows(path, name, kind)
 
 
+QUOTE_COLUMNS = frozenset({"bid", "ask"})
+
+
+def quote_columns(header: Sequence[str]) -> int:
+    """2 when the header ends with ``bid`` and ``ask`` (either order, any case) after a
+    layout's columns (read by ``brokers.paper.quotefile``; the bar readers skip them), else 0."""
+    return 2 if len(header) > 2 and {str(c).strip().lower() for c in header[-2:]} == QUOTE_COLUMNS else 0
+
+
 def layout_of(name: str, header: Sequence[str], unit: str) -> str:
     cols = tuple(c.strip().lower() for c in header)
+    cols = cols[: len(cols) - quote_columns(cols)]
     for layout, expected in LAYOUTS.items():
         if cols == expected:
             return layout
@@ -331,6 +341,10 @@ class ExactRows:
     def __init__(self, path: Path, name: str, tz: ZoneInfo) -> None:
         self.name = name
         self._rows = read_rows(path, name)
+        extra = quote_columns(self._rows.header)
+        if extra:  # the bid and ask columns are not the bars' (brokers.paper.quotefile reads them)
+            rows = self._rows
+            self._rows = Rows(name, rows.header[:-extra], ((n, f[:-extra]) for n, f in rows.rows), rows.unit)
         self.layout = layout_of(name, self._rows.header, self._rows.unit)
         self._checker = RowChecker(self._rows, self.layout, tz)
 

@@ -31,7 +31,7 @@ Fill rules
 A **fill model** (``brokers.paper.fill_models.FillModel``: spread, volume participation,
 square-root impact) changes the last two rules when one is given: a bar fills at most its
 share of the volume (the rest carried to later bars, each part its own fill), each fill pays
-the half-spread and the impact on top of the price above, and intraday bars of NYSE-listed
+the half-spread (quoted, estimated from the range, or fixed) and the impact on top of the price above, and intraday bars of NYSE-listed
 instruments outside the regular session fill nothing. Without one (``next_open``) nothing
 above changes and the matching costs nothing more.
 
@@ -250,14 +250,13 @@ class BarSimBroker(SimBroker):
         buy = w.buy
         inst = w.inst
         at = self._at
-        rel: Decimal | None = None
+        half: Decimal | None = None
         if model.spread_bps is not None:
-            rel = model.spread_bps / _BPS
-        elif model.spread is not None and at is not None:
-            rel = Decimal(repr(float(at[0].spread[at[1]])))
+            half = price * (model.spread_bps / _BPS) / 2
+        elif model.spread is not None:
+            half = self._half_spread(model.spread, price, at)
         spread_px = price
-        if rel:
-            half = price * rel / 2
+        if half:
             spread_px = _on_tick(inst, price + half, ROUND_CEILING) if buy else max(
                 _on_tick(inst, price - half, ROUND_FLOOR), inst.tick_size)
         final = spread_px
@@ -280,6 +279,24 @@ class BarSimBroker(SimBroker):
         SimBroker._fill(self, w, qty, final, t)
         if ioc_fok and self._book.get(w.order.client_id) is w:
             self._cancel(w, t, f"IOC: {w.remaining} of {w.qty} unfilled (the bar's volume share)")
+
+    def _half_spread(self, source: str, price: Decimal, at: tuple[ModelInputs, int] | None) -> Decimal | None:
+        """Half the spread of a fill at ``price``: the quoted one when a quote is known at the
+        bar's open, else (``auto``) Corwin-Schultz's estimate; each fill counted by its source."""
+        costs = self.costs
+        quoted = at[0].quoted if at is not None else None
+        if quoted is not None:
+            width = float(quoted[at[1]])  # type: ignore[index]
+            if width == width:  # (not NaN: a quote is known)
+                costs.quoted_spread_fills += 1
+                return Decimal(repr(width)) / 2
+        if source == "quotes":
+            costs.unquoted_fills += 1
+            return None
+        costs.estimated_spread_fills += 1
+        if at is None:
+            return None
+        return price * Decimal(repr(float(at[0].spread[at[1]]))) / 2
 
     def _price(self, inst, value: float, what: str) -> Decimal:
         """A bar's float price as the Decimal on the instrument's tick (prices repeat: remembered)."""

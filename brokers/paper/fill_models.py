@@ -20,9 +20,17 @@ hold to the cent. Its parts combine:
 
   It was chosen over a fixed fraction of the range because it separates the spread from the
   volatility (the range of two bars grows with volatility twice as fast as the range of one;
-  the spread does not), so one estimator serves minute and daily bars alike. Bar files carry
-  no bid/ask columns (``brokers.paper.barfile`` reads open, high, low, close, volume), so
-  quote files are not an input.
+  the spread does not), so one estimator serves minute and daily bars alike.
+
+  **Quotes** (``brokers.paper.quotefile``: a ``timestamp,bid,ask`` file per symbol, or a bar
+  file's own ``bid``/``ask`` columns, each row the quote at its bar's close) take the
+  estimate's place where known: the spread of a fill is ``ask - bid`` of the last quote at
+  or before the fill bar's *open* (no look-ahead: for a bar file's columns, the previous
+  bar's close quote), and the price moves by half of it (on the tick, away from the
+  trader). Under ``spread="auto"`` a bar with no quote known falls back to Corwin-Schultz;
+  each fill is counted (``quoted_spread_fills``, ``estimated_spread_fills``).
+  ``spread="quotes"`` uses quotes only: a fill with no quote known pays no spread and is
+  counted (``unquoted_fills``).
 * **participation** (a fraction, 0 < p <= 1): a bar fills at most ``floor(p x volume)`` of
   the symbol's orders (whole lots, shared in arrival order); the rest of an order stays
   working and meets the next bars, each part a separate fill in the journal. A bar without
@@ -58,6 +66,8 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from brokers.paper.quotefile import QuoteTable
+
 DAYS = 20  # the window of the daily volatility and volume
 _BPS = Decimal(10_000)
 _CS_DEN = 3.0 - 2.0 * math.sqrt(2.0)
@@ -70,14 +80,17 @@ class FillModelError(ValueError):
 class FillModel(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One run's fill model (see the module docstring); all ``None``: ``next_open``."""
 
-    spread: str | None = None  # "auto": Corwin-Schultz from the bars' ranges
+    spread: str | None = None  # "auto": quotes where known, else Corwin-Schultz; "quotes": quotes only
     spread_bps: Decimal | None = None  # a fixed full spread, in bps of the price
     participation: Decimal | None = None  # at most this fraction of a bar's volume fills
     impact: Decimal | None = None  # the square-root law's coefficient
+    quotes: dict[str, QuoteTable] | None = None  # per symbol, for spread "auto" and "quotes"
 
     def __post_init__(self) -> None:
-        if self.spread is not None and self.spread != "auto":
-            raise FillModelError(f"spread must be auto or basis points, got {self.spread!r}")
+        if self.spread is not None and self.spread not in ("auto", "quotes"):
+            raise FillModelError(f"spread must be auto, quotes or basis points, got {self.spread!r}")
+        if self.quotes and self.spread is None:
+            raise FillModelError("quotes are used by --spread auto or --spread quotes, not by a spread in bps")
         if self.spread is not None and self.spread_bps is not None:
             raise FillModelError("give the spread as auto or as basis points, not both")
         if self.spread_bps is not None and not (Decimal(0) <= self.spread_bps < _BPS):
@@ -104,10 +117,21 @@ class FillModel(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     def describe(self) -> dict[str, Any]:
         """The model and its parameters, as recorded in the result and the report."""
         out: dict[str, Any] = {"name": self.name}
-        if self.spread is not None:
+        quoted = ", ".join(f"{s} {len(q):,} from {q.source}" for s, q in sorted((self.quotes or {}).items()))
+        if self.spread == "quotes":
+            out["spread"] = "quotes (the last quote at or before the fill bar's open)"
+            out["spread_source"] = "quotes"
+        elif self.spread is not None and quoted:
+            out["spread"] = "auto (quotes where known, else Corwin-Schultz, two prior bars)"
+            out["spread_source"] = "quotes, else range"
+        elif self.spread is not None:
             out["spread"] = "auto (Corwin-Schultz, two prior bars)"
+            out["spread_source"] = "range"
         elif self.spread_bps is not None:
             out["spread"] = f"{self.spread_bps} bps"
+            out["spread_source"] = "bps"
+        if quoted:
+            out["quotes"] = quoted
         if self.participation is not None:
             out["participation"] = f"{self.participation * 100:g}% of bar volume"
         if self.impact is not None:
@@ -116,14 +140,14 @@ class FillModel(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
 
 
 def parse_spread(text: str) -> FillModel:
-    """``auto``, ``5``, ``5bps``: a model with that spread."""
+    """``auto``, ``quotes``, ``5``, ``5bps``: a model with that spread."""
     t = text.strip().lower()
-    if t == "auto":
-        return FillModel(spread="auto")
+    if t in ("auto", "quotes"):
+        return FillModel(spread=t)
     try:
         return FillModel(spread_bps=Decimal(t.removesuffix("bps").strip()))
     except InvalidOperation:
-        raise FillModelError(f"--spread must be auto or basis points (5, 5bps), got {text!r}") from None
+        raise FillModelError(f"--spread must be auto, quotes or basis points (5, 5bps), got {text!r}") from None
 
 
 def parse_participation(text: str) -> Decimal:
@@ -175,14 +199,21 @@ class ModelInputs:
     ts: np.ndarray  # bar open times (the series' own)
     volume: np.ndarray
     spread: np.ndarray  # Corwin-Schultz relative spread of the two bars before (0 for the first two)
+    quoted: np.ndarray | None  # ask - bid of the last quote at or before the bar's open (NaN: none); None: no quotes
     sigma: np.ndarray  # daily vol before the bar's day (NaN when unknown)
     adv: np.ndarray  # mean daily volume before the bar's day (NaN when unknown)
     in_session: np.ndarray | None  # bool per bar; None: every bar trades
 
     @classmethod
     def of(cls, ts: np.ndarray, high: np.ndarray, low: np.ndarray, close: np.ndarray, volume: np.ndarray,
-           *, session_spans: list[tuple[float, float]] | None = None) -> ModelInputs:
+           *, session_spans: list[tuple[float, float]] | None = None, quotes: QuoteTable | None = None) -> ModelInputs:
         n = len(ts)
+        quoted = None
+        if quotes is not None:
+            j = np.searchsorted(quotes.ts, ts, side="right") - 1  # the last quote at or before each open
+            with np.errstate(all="ignore"):
+                width = np.round(quotes.ask - quotes.bid, 10)  # (float noise off: 100.02 - 100.00 is 0.02)
+            quoted = np.where(j >= 0, width[np.maximum(j, 0)] if len(width) else np.nan, np.nan)
         spread = np.zeros(n)
         if n > 2:
             h1, l1, h2, l2 = high[:-2], low[:-2], high[1:-1], low[1:-1]
@@ -221,7 +252,7 @@ class ModelInputs:
                 in_session = (i < len(closes)) & (opens[np.minimum(i, len(opens) - 1)] <= ts)
             else:
                 in_session = np.zeros(n, dtype=bool)
-        return cls(ts=ts, volume=vol, spread=spread, sigma=d_sigma[inverse], adv=d_adv[inverse], in_session=in_session)
+        return cls(ts=ts, volume=vol, spread=spread, quoted=quoted, sigma=d_sigma[inverse], adv=d_adv[inverse], in_session=in_session)
 
 
 @dataclass
@@ -234,12 +265,16 @@ class FillCosts:
     no_volume_bars: int = 0  # bars with working orders but no volume: filled as next_open
     outside_session_bars: int = 0  # bars with working orders outside the regular session: nothing filled
     impact_unestimated: int = 0  # fills before the daily vol and volume were known: no impact
+    quoted_spread_fills: int = 0  # fills that paid the quoted spread
+    estimated_spread_fills: int = 0  # fills under "auto" with no quote known: Corwin-Schultz
+    unquoted_fills: int = 0  # fills under "quotes" with no quote known: no spread
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "spread": str(self.spread), "impact": str(self.impact), "partial_fills": self.partial_fills,
             "no_volume_bars": self.no_volume_bars, "outside_session_bars": self.outside_session_bars,
-            "impact_unestimated": self.impact_unestimated,
+            "impact_unestimated": self.impact_unestimated, "quoted_spread_fills": self.quoted_spread_fills,
+            "estimated_spread_fills": self.estimated_spread_fills, "unquoted_fills": self.unquoted_fills,
         }
 
 

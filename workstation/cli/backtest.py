@@ -67,7 +67,11 @@ def backtest(
     all_sessions: Annotated[bool, typer.Option(
         "--all-sessions", help="Keep an equity file's intraday bars outside the NYSE regular session (pre/post-market, holidays).")] = False,
     spread: Annotated[str | None, typer.Option(
-        "--spread", help="Fill model: pay half the spread, auto (Corwin-Schultz from bar ranges) or a full spread in bps (5).")] = None,
+        "--spread", help="Fill model: pay half the spread: auto (quotes where known, else Corwin-Schultz from bar ranges), "
+                         "quotes (quotes only) or a full spread in bps (5).")] = None,
+    quotes: Annotated[list[str] | None, typer.Option(
+        "--quotes", help="Quote file for the spread model: SYMBOL=FILE (repeatable), a CSV of timestamp,bid,ask; "
+                         "FILE alone with one symbol.")] = None,
     participation: Annotated[str | None, typer.Option(
         "--participation", help="Fill model: at most this share of a bar's volume fills (10%); the rest waits.")] = None,
     impact: Annotated[str | None, typer.Option(
@@ -96,12 +100,13 @@ def backtest(
     try:
         specs = strategy_specs(names, params, qty, size, config)
         cfg = backtest_config(cash, commission, slippage, seed, order_limits(max_qty, max_notional, no_short), spike_filter)
-        cfg = _with_fill_model(cfg, spread, participation, impact)
+        cfg = _with_fill_model(cfg, "auto" if spread is None and quotes else spread, participation, impact)
         t0, t1 = parse_when(start, "--from"), parse_when(end, "--to")
         if t0 is not None and t1 is not None and t1 <= t0:
             raise ModelError("--to must be after --from")
         series, warm = load_inputs(data, symbols, days, seed, t0, t1, now, cache=data_dir_, note=_say, loaded=loaded,
                                    regular_only=not all_sessions)
+        cfg = _with_quotes(cfg, series, quotes or [])
         journal = backtest_journal_path(data_dir(data_dir_), now)
         bt = Backtest(series, specs, cfg, journal_path=journal, warmup=warm)
     except (ModelError, ValueError) as exc:
@@ -172,6 +177,48 @@ def _with_fill_model(cfg, spread: str | None, participation: str | None, impact:
         impact=parse_impact(impact) if impact is not None else None,
     )
     return msgspec.structs.replace(cfg, fill_model=model)
+
+
+def _with_quotes(cfg, series, given: list[str]):
+    """``cfg`` whose spread model holds the run's quotes: each ``--quotes SYMBOL=FILE`` (a bare
+    FILE when the run has one symbol), and the bid/ask columns of a bar file without one.
+    Only ``--spread auto`` and ``--spread quotes`` read quotes; a bad one is a ValueError."""
+    import msgspec
+
+    from brokers.paper.quotefile import bar_file_quotes, read_quote_file
+    from workstation.core.symbols import parse_symbol
+
+    model = cfg.fill_model
+    if model.spread is None:
+        if given:
+            raise ValueError("--quotes needs --spread auto or --spread quotes (not a spread in bps)")
+        return cfg
+    symbols = [s.symbol for s in series]
+    tables = {}
+    for arg in given:
+        sym, eq, file = arg.partition("=")
+        if not eq:
+            if len(symbols) != 1:
+                raise ValueError(f"--quotes {arg}: name the symbol (SYMBOL=FILE) when the run has several")
+            sym, file = symbols[0], arg
+        try:
+            key = parse_symbol(sym.strip()).symbol
+        except ModelError as e:
+            raise ValueError(f"--quotes {arg}: {e}") from None
+        if key not in symbols:
+            raise ValueError(f"--quotes {arg}: {key} is not a symbol of this run ({', '.join(symbols)})")
+        tables[key] = read_quote_file(file.strip())
+    for s in series:
+        if s.symbol not in tables and Path(str(s.source)).is_file():
+            table = bar_file_quotes(s.source, s.symbol)
+            if table is not None:
+                tables[s.symbol] = table
+    if model.spread == "quotes" and not tables:
+        raise ValueError("--spread quotes needs quotes: --quotes SYMBOL=FILE (timestamp,bid,ask) or bid/ask columns "
+                         "in the bar file")
+    if not tables:
+        return cfg
+    return msgspec.structs.replace(cfg, fill_model=msgspec.structs.replace(model, quotes=tables))
 
 
 def run(bt, quiet: bool):

@@ -870,6 +870,7 @@ class Backtest:
         from workstation.core import sessions
 
         out: dict[str, ModelInputs] = {}
+        quotes = self.config.fill_model.quotes or {}  # (the spread model's quotes, per symbol)
         for s in self.series:
             spans = None
             if s.seconds < 86_400 and len(s):
@@ -883,7 +884,7 @@ class Backtest:
             w = self.warmup.get(s.symbol)
             if w is not None and w.seconds == s.seconds and len(w) and w.ts[-1] < s.ts[0]:  # the figures start warm
                 cols = [np.concatenate([a, b]) for a, b in zip((w.ts, w.high, w.low, w.close, w.volume), cols, strict=True)]
-            out[s.symbol] = ModelInputs.of(*cols, session_spans=spans)
+            out[s.symbol] = ModelInputs.of(*cols, session_spans=spans, quotes=quotes.get(s.symbol))
         return out
 
 

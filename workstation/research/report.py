@@ -555,6 +555,9 @@ def cost_tables(result: BacktestResult, folded: FillFigures) -> list[Any]:
         ("partial_fills", "partial fills (volume cap)"), ("no_volume_bars", "bars without volume (filled whole)"),
         ("outside_session_bars", "bars outside the session (nothing filled)"),
         ("impact_unestimated", "fills before the daily vol/volume were known (no impact)"),
+        ("quoted_spread_fills", "fills at the quoted spread"),
+        ("estimated_spread_fills", "fills at the spread estimated from bar ranges (no quote known)"),
+        ("unquoted_fills", "fills with no quote known (no spread)"),
     ) if c.get(k)]
     if notes:
         from rich.text import Text
