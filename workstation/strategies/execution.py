@@ -16,10 +16,13 @@ the algorithm waits ``backoff * 2**(k-2)`` seconds of the clock (at most ``backo
 before it sends again. The first refusal raises one alert, and after ``max_refusals`` in a
 row the parent stops itself (its working children canceled) with the last refusal's reason.
 
-``ParticipationExecution`` (the shipped POV plugin) trades a share ``rate`` of the market's
-volume as it prints: live, the growth of the quotes' cumulative ``volume``; in a backtest,
-where no quotes come, each bar's volume. By every print its target is ``rate`` times the
-volume counted since it started, and it sends what is missing (at least ``min_child``, unless
+``ParticipationExecution`` (the shipped POV plugin) trades a share ``rate`` of the *others'*
+volume as it prints: participation is ``own / (market - own)``, so its own fills never feed
+its target. Live the volume is the growth of the quotes' cumulative ``volume``; in a backtest,
+where no quotes come, each bar's volume. A backtest's bars and the paper market's volume do not
+hold our fills; a venue's tape does, and with ``volume_has_own`` what the parent has filled since
+it started is taken out of the volume it counted. By every print its target is ``rate`` times the
+others' volume counted since it started, and it sends what is missing (at least ``min_child``, unless
 that is all the parent has left, at most ``max_child``). With a limit price every child is a
 limit at it, and while the market is through the limit (live: the ask above a buy's limit,
 the bid below a sell's; a bar: its low above, its high below) nothing is sent and that
@@ -169,6 +172,10 @@ class ParticipationExecution(_ParentOrder):
     min_child = Param(Decimal(0), min=Decimal(0), description="smallest child (unless it is all that is left); 0 for one lot")
     max_child = Param(Decimal(0), min=Decimal(0), description="largest child; 0 for no cap")
     bar_seconds = Param(60, min=1, max=86_400, description="bars whose volume counts when quotes carry none (backtests)")
+    volume_has_own = Param(False, description=(
+        "the feed's volume counts our own fills (a venue's tape: Alpaca, IB, an exchange; not the paper market "
+        "nor a backtest's bars): they are taken out, so rate stays a share of the others' volume"
+    ))
     max_refusals = Param(8, min=1, max=1_000, description="children refused in a row before the parent stops")
     backoff = Param(1.0, min=0.001, max=3_600.0, description="seconds to wait after the second refusal in a row (doubling after each)")
     backoff_max = Param(300.0, min=0.001, max=86_400.0, description="longest wait between refused children, seconds")
@@ -189,6 +196,7 @@ class ParticipationExecution(_ParentOrder):
         self.smallest = max(self.min_child, self.inst.lot_size)
         self.deadline = self.ctx.time() + self.duration
         self.volume = 0.0  # market volume counted since the start (only what printed within the limit)
+        self.already = self.filled  # (the position before the start: not this parent's fills)
         self.last_cum: float | None = None  # the last quote's cumulative volume
         self.from_quotes = False  # True once quotes carry volume: bars are then not counted again
         self.finished = False
@@ -261,13 +269,20 @@ class ParticipationExecution(_ParentOrder):
             return
         if through:  # the market is through the limit: a child would only rest
             return
-        target = min(self.total, self.inst.round_qty(Decimal(repr(self.rate * self.volume))))
+        target = min(self.total, self.inst.round_qty(Decimal(repr(self.rate * self.others(filled)))))
         need = target - filled - working
         if self.max_child > 0:
             need = min(need, self.inst.round_qty(self.max_child))
         if need <= ZERO or (need < self.smallest and need < left):
             return
         self._send(need)
+
+    def others(self, filled: Decimal) -> float:
+        """The others' volume counted since the start: all of it, less this parent's fills when
+        the feed's volume holds them (``volume_has_own``)."""
+        if not self.volume_has_own:
+            return self.volume
+        return max(self.volume - float(filled - self.already), 0.0)
 
     def _deadline(self, filled: Decimal) -> None:
         self.ctx.set_timer("deadline", 0)
