@@ -67,3 +67,26 @@ def test_bars_without_our_fills_are_the_others_volume_as_they_are():
     got = per_bar(run(others))
     assert np.abs(got - our_fills(others)).max() <= 1
     assert abs(got.sum() / others[: N - 1].sum() - 0.1) < 0.002
+
+
+async def _live_on_a_tape_with_our_fills(tmp_path, **params):
+    from tests.strategies.test_plugins_shipped import Replay
+
+    r = Replay(tmp_path)
+    inst = await r.start("pov", side="buy", qty=5000, rate=0.1, duration=10.0, **params)
+    pov = inst.strategy
+    volume, others, printed_own = 1_000_000.0, 0.0, 0.0
+    for k in range(30):  # others trade 100 shares each half second; the tape prints our fills too
+        own = float(pov.filled) - printed_own
+        printed_own += own
+        volume += 100.0 + own
+        others += 100.0 if 0 < k and r.clock.time() + 0.5 < pov.deadline else 0.0
+        await r.step(20.0, seconds=0.5, volume=volume)
+    return float(pov.filled), others
+
+
+async def test_live_on_a_venue_tape_volume_has_own_keeps_10pct_of_the_others(tmp_path):
+    done, others = await _live_on_a_tape_with_our_fills(tmp_path / "a", volume_has_own=True)
+    assert others > 0 and abs(done - 0.1 * others) <= 10  # (the print at the deadline is not answered)
+    chased, _ = await _live_on_a_tape_with_our_fills(tmp_path / "b")
+    assert chased > 1.05 * done  # counting its own prints it chases itself: about 11% of the others
