@@ -162,3 +162,25 @@ def test_quote_files_are_sorted_and_bad_ones_are_refused_with_one_line(tmp_path:
         with pytest.raises(ReplayError, match=problem) as info:
             read_quote_file(qf)
         assert "\n" not in str(info.value)
+
+
+def test_a_parquet_bar_file_carries_its_bid_and_ask_too(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "aaa.parquet"
+    pq.write_table(pa.table({
+        "timestamp": ["2024-01-02", "2024-01-03", "2024-01-04"], "open": [100.0] * 3, "high": [100.01] * 3,
+        "low": [100.0] * 3, "close": [100.0] * 3, "volume": [5000.0] * 3,
+        "BID": [99.98, None, 99.9], "ASK": [100.02, None, 100.1],
+    }), path)
+    _, cols = read_bars(path)
+    q = bar_file_quotes(path)
+    assert q is not None and len(cols.ts) == 3
+    assert list(q.ask[[0, 2]]) == [100.02, 100.1] and np.isnan(q.bid[1])
+    pq.write_table(pa.table({
+        "timestamp": ["2024-01-02"], "open": [100.0], "high": [100.01], "low": [100.0], "close": [100.0],
+        "volume": [5000.0], "bid": [100.5], "ask": [100.1],
+    }), path)
+    with pytest.raises(ReplayError, match="row 1: bid 100.5 is above ask 100.1"):
+        bar_file_quotes(path)

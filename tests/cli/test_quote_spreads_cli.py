@@ -82,3 +82,21 @@ def test_bad_quotes_are_one_line_exit_2_and_nothing_written(tmp_path) -> None:
         assert len(lines) == 1 and words in lines[0], (args, run.stderr)
         assert "Traceback" not in run.stderr + run.stdout
         assert nothing_written(tmp_path), args
+
+
+def test_a_bar_file_with_bid_and_ask_columns_is_priced_on_them(tmp_path) -> None:
+    with open(ORCL, newline="") as f:
+        lines = f.read().splitlines()
+    body = [f"{r},{Decimal(r.split(',')[4]) - Decimal('0.01')},{Decimal(r.split(',')[4]) + Decimal('0.01')}"
+            for r in lines[1:] if r.startswith("2006-")]
+    data = tmp_path / "orcl-2006.csv"
+    data.write_text(lines[0] + ",Bid,Ask\n" + "\n".join(body) + "\n")
+    run = main_py(tmp_path, "backtest", "--data", str(data), "--strategy", "ma_crossover", "--qty", "100",
+                  "--spread", "quotes", "--data-dir", str(tmp_path), "--json")
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(run.stdout)
+    c = doc["costs"]
+    traded = sum(Decimal(str(f["qty"])) for f in doc["fills"])
+    assert traded > 0 and c["quoted_spread_fills"] == len(doc["fills"]) and c["unquoted_fills"] == 0
+    assert Decimal(c["spread"]) == Decimal("0.01") * traded
+    assert doc["fill_model"]["spread_source"] == "quotes"
