@@ -4,26 +4,35 @@ The run happens on a thread worker (the same engine as ``main.py backtest``); pr
 back with ``call_from_thread`` and fills the progress bar; the result draws the equity
 curve and the metrics table. Bad input (an unknown file, a malformed parameter) shows on
 the status line. Ctrl+R runs, Escape goes back.
+
+The third row chooses the fill model, as ``main.py backtest`` does with ``--spread``,
+``--participation`` and ``--impact`` (and with the same parsers): spread blank or ``none``,
+``auto`` (Corwin-Schultz from the bar ranges) or a full spread in bps; participation blank or
+a percent of each bar's volume (``10%``); impact blank or the square-root law's coefficient.
+A value that cannot be used is one line on the status line and runs nothing. The result adds
+the fill model's name and the costs split into commission, spread and impact.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from rich.table import Table
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
+from brokers.paper.fill_models import FillModel, FillModelError, parse_impact, parse_participation, parse_spread
 from workstation.core import formatting
 from workstation.core.model import ModelError
 
@@ -39,6 +48,22 @@ class BacktestRequest:
     params: list[str]
     cash: str
     days: str
+    fill_model: FillModel = field(default_factory=FillModel)
+
+
+def fill_model(spread: str, participation: str, impact: str) -> FillModel:
+    """The fill model the three fields choose (all blank: ``next_open``), read by the CLI's
+    parsers; a value that cannot be used raises ``FillModelError`` (one line)."""
+    s, p, k = spread.strip(), participation.strip(), impact.strip()
+    try:
+        model = parse_spread(s) if s and s.lower() != "none" else FillModel()
+        return msgspec.structs.replace(
+            model,
+            participation=parse_participation(p) if p and p.lower() != "none" else None,
+            impact=parse_impact(k) if k and k.lower() != "none" else None,
+        )
+    except FillModelError as exc:
+        raise FillModelError(str(exc).removeprefix("--")) from None
 
 
 class BacktestScreen(Screen[None]):
@@ -51,12 +76,17 @@ class BacktestScreen(Screen[None]):
     BacktestScreen #bt-data { width: 1fr; }
     BacktestScreen #bt-params { width: 1fr; }
     BacktestScreen #bt-cash, BacktestScreen #bt-days { width: 14; }
+    BacktestScreen #bt-spread { width: 14; }
+    BacktestScreen #bt-participation { width: 12; }
+    BacktestScreen #bt-impact { width: 12; }
+    BacktestScreen #bt-spread, BacktestScreen #bt-participation, BacktestScreen #bt-impact { padding: 0 1; }
+    BacktestScreen #bt-run { min-width: 9; width: auto; }
     BacktestScreen #bt-status { height: auto; padding: 0 1; color: $text-muted; }
     BacktestScreen #bt-status.error { color: $error; }
     BacktestScreen #bt-progress { padding: 0 1; height: 1; }
     BacktestScreen #bt-results { height: 1fr; }
     BacktestScreen #bt-chart { width: 2fr; }
-    BacktestScreen #bt-metrics { width: 1fr; min-width: 36; padding: 0 1; }
+    BacktestScreen #bt-metrics-box { width: 1fr; min-width: 36; padding: 0 1; }
     """
 
     BINDINGS = [
@@ -70,9 +100,10 @@ class BacktestScreen(Screen[None]):
             self.done, self.total = done, total
 
     class Finished(Message):
-        def __init__(self, result: Any, figures: dict[str, Any], refused: dict[str, dict[str, Any]] | None = None) -> None:
+        def __init__(self, result: Any, figures: dict[str, Any], refused: dict[str, dict[str, Any]] | None = None,
+                     costs: dict[str, Any] | None = None) -> None:
             super().__init__()
-            self.result, self.figures, self.refused = result, figures, refused or {}
+            self.result, self.figures, self.refused, self.costs = result, figures, refused or {}, costs or {}
 
     def __init__(self, config_path: Path | None = None) -> None:
         super().__init__()
@@ -101,12 +132,23 @@ class BacktestScreen(Screen[None]):
                 yield Input("100000", id="bt-cash")
                 yield Label("Days")
                 yield Input("90", id="bt-days")
+            with Horizontal():
+                yield Label("Spread")
+                yield Input(placeholder="auto or 5", id="bt-spread",
+                            tooltip="Fill model: blank for none, auto (from the bar ranges) or a full spread in bps")
+                yield Label("Participation")
+                yield Input(placeholder="e.g. 10%", id="bt-participation",
+                            tooltip="Fill model: blank for none, or at most this share of each bar's volume fills")
+                yield Label("Impact")
+                yield Input(placeholder="e.g. 0.1", id="bt-impact",
+                            tooltip="Fill model: blank for none, or the square-root impact coefficient")
                 yield Button("Run", id="bt-run", variant="primary")
         yield ProgressBar(id="bt-progress", show_eta=False)
         yield Static("Ctrl+R runs · Escape goes back", id="bt-status")
         with Horizontal(id="bt-results"):
             yield PlotextPlot(id="bt-chart")
-            yield Static(id="bt-metrics")
+            with VerticalScroll(id="bt-metrics-box"):  # (scrolls when the figures outgrow a short screen)
+                yield Static(id="bt-metrics")
 
     def params_hint(self, strategy: str) -> str:
         """The chosen strategy's own parameters at their defaults (``fast=10 slow=30``)."""
@@ -129,11 +171,16 @@ class BacktestScreen(Screen[None]):
             params=self.query_one("#bt-params", Input).value.split(),
             cash=self.query_one("#bt-cash", Input).value.strip() or "100000",
             days=self.query_one("#bt-days", Input).value.strip() or "90",
+            fill_model=fill_model(*(self.query_one(f"#bt-{n}", Input).value for n in ("spread", "participation", "impact"))),
         )
 
     @on(Button.Pressed, "#bt-run")
     def action_run(self) -> None:
-        req = self.request()
+        try:
+            req = self.request()
+        except FillModelError as exc:  # one line; nothing runs
+            self._status(f"error: {exc}", error=True)
+            return
         self._status("running...")
         self.query_one("#bt-progress", ProgressBar).update(total=None, progress=0)
         self._run(req)
@@ -157,11 +204,16 @@ class BacktestScreen(Screen[None]):
         days = float(to_decimal(req.days, "days"))
         specs = strategy_specs([req.strategy], req.params, None, None, self.config_path)
         cfg = backtest_config(req.cash, None, None, 0, order_limits(None, None, False))
+        if req.fill_model.active:
+            cfg = msgspec.structs.replace(cfg, fill_model=req.fill_model)
         series, _ = load_inputs(files, symbols, days, 0, None, None, now)
         run = bt.Backtest(series, specs, cfg, journal_path=bt.backtest_journal_path(data_dir(), now))
         result = asyncio.run(run.run(lambda done, total: self.post_message(self.Progress(done, total))))
         # the figures read the run's fills (from its journal for a long run): here, off the screen's thread
-        self.post_message(self.Finished(result, bt.metrics(result), bt.refusals(result)))
+        from workstation.research.figures import costs, fold
+
+        folded = fold(result)
+        self.post_message(self.Finished(result, bt.metrics(result, folded), bt.refusals(result), costs(result, folded)))
 
     def on_backtest_screen_progress(self, msg: Progress) -> None:
         self.query_one("#bt-progress", ProgressBar).update(total=msg.total, progress=msg.done)
@@ -175,6 +227,10 @@ class BacktestScreen(Screen[None]):
         table.add_column(style="dim")
         table.add_column(justify="right")
         lines = []
+        def row(label: str, text: str) -> None:
+            table.add_row(label, text)
+            lines.append(f"{label}: {text}")
+
         for key in _SHOWN:
             v = msg.figures.get(key)
             if v is None:
@@ -187,8 +243,14 @@ class BacktestScreen(Screen[None]):
                 text = f"{v:,.3f}"
             else:
                 text = f"{v:,}" if isinstance(v, int) else f"{v:,.2f}"
-            table.add_row(key.replace("_", " "), text)
-            lines.append(f"{key.replace('_', ' ')}: {text}")
+            row(key.replace("_", " "), text)
+            if key == "total_return" and msg.costs:  # what the return paid, under which fill model
+                row("fill model", str(msg.costs.get("model", "next_open")))
+                for name, label in (("commission", "commission"), ("spread", "spread cost"),
+                                    ("impact", "impact cost"), ("total", "total costs")):
+                    row(label, formatting.money(msg.costs[name]))
+                if msg.costs.get("partial_fills"):
+                    row("partial fills", f"{msg.costs['partial_fills']:,}")
         refused = msg.refused
         if refused:  # a run whose orders were all refused must not read as a quiet strategy
             total = sum(v["count"] for v in refused.values())
