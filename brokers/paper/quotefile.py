@@ -9,7 +9,9 @@ order), ``bid`` and ``ask`` (NaN where a bar file's cell is empty: no quote know
   New York time, bare dates at 09:30, epoch seconds or milliseconds); rows may come in any
   order (sorted here; of two quotes with one timestamp the later row wins). A row that is not
   ``timestamp,bid,ask`` with positive prices and ``bid <= ask`` refuses the whole file with
-  one line naming the file and the line.
+  one line naming the file and the line. Arrow reads the file (a million quotes in about a
+  second); what it refuses, or a row that breaks a rule, sends the file to the row-by-row
+  reader, which names the row.
 * ``bar_file_quotes(path)``: a bar file whose header ends with ``bid`` and ``ask`` (the bar
   readers skip those columns): each row's quote is the quote at that bar's *close*, so its
   timestamp is the bar's open plus the bar length. Empty cells are no quote (NaN); the other
@@ -63,12 +65,18 @@ def read_quote_file(path: str | Path, tz: str = "America/New_York") -> QuoteTabl
     p, name = Path(path), str(path)
     if kind_of(p) != "csv":
         raise ReplayError(f"{name}: a quote file is a CSV of timestamp,bid,ask")
-    check_readable(p, name)
     header = csv_header(p, name)
     cols = [c.lower() for c in header]
     if len(cols) != 3 or cols[0] not in _FIRST or cols[1:] != ["bid", "ask"]:
+        check_readable(p, name)
         raise ReplayError(f"{name}, line 1: unrecognised columns {','.join(header)!r}; expected timestamp,bid,ask")
     zone = ZoneInfo(tz)
+    fast = _columns(p, zone, tz)
+    if fast is not None:
+        t, bid, ask = fast
+        order = np.argsort(t, kind="stable")
+        return QuoteTable(t[order], bid[order], ask[order], name)
+    check_readable(p, name)
     rows = Rows(name, header, iter(()), "line")
     ts: list[float] = []
     bids: list[float] = []
@@ -89,6 +97,39 @@ def read_quote_file(path: str | Path, tz: str = "America/New_York") -> QuoteTabl
     t = np.array(ts, dtype=np.float64)
     order = np.argsort(t, kind="stable")
     return QuoteTable(t[order], np.array(bids)[order], np.array(asks)[order], name)
+
+
+def _columns(p: Path, zone: ZoneInfo, tz: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The file's columns read by Arrow (a million quotes in well under a second), or ``None``
+    when Arrow refuses it or a row breaks a rule: the row-by-row reader then names the row."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    from brokers.paper.barcolumns import Refused, floats, generic_stamps, pool, release
+
+    names = ["t", "b", "a"]
+    try:
+        table = pcsv.read_csv(
+            pa.OSFile(str(p)),
+            read_options=pcsv.ReadOptions(column_names=names, skip_rows=1),
+            convert_options=pcsv.ConvertOptions(
+                column_types={"t": pa.string(), "b": pa.float64(), "a": pa.float64()}, null_values=[],
+                strings_can_be_null=False, quoted_strings_can_be_null=False,
+            ),
+            memory_pool=pool(),
+        )
+        if not table.num_rows:
+            return None
+        ts = np.concatenate([generic_stamps(c, zone, tz)[0] for c in table.column("t").chunks])
+        bid = np.concatenate([floats(c) for c in table.column("b").chunks])
+        ask = np.concatenate([floats(c) for c in table.column("a").chunks])
+    except (pa.ArrowException, Refused):
+        return None
+    finally:
+        release()
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(ts) & np.isfinite(bid) & np.isfinite(ask) & (bid > 0) & (bid <= ask)
+    return (ts, bid.copy(), ask.copy()) if bool(ok.all()) else None
 
 
 def bar_file_quotes(path: str | Path, symbol: str | None = None, tz: str = "America/New_York") -> QuoteTable | None:

@@ -184,3 +184,13 @@ def test_a_parquet_bar_file_carries_its_bid_and_ask_too(tmp_path: Path) -> None:
     }), path)
     with pytest.raises(ReplayError, match="row 1: bid 100.5 is above ask 100.1"):
         bar_file_quotes(path)
+
+
+@pytest.mark.parametrize("stamps", [
+    ("1709649000", "1709649060"), ("1709649000000", "1709649060000"),
+    ("2024-03-05 09:30:00", "2024-03-05T09:31:00"), ("2024-03-05T14:30:00Z", "2024-03-05T09:31:00-05:00"),
+])
+def test_quote_timestamps_are_read_as_bar_timestamps_are(tmp_path: Path, stamps: tuple[str, str]) -> None:
+    qf = tmp_path / "q.csv"
+    qf.write_text("timestamp,bid,ask\n" + "".join(f"{s},10,10.02\n" for s in reversed(stamps)))
+    assert list(read_quote_file(qf).ts) == [OPEN_NY, OPEN_NY + 60]  # naive times are New York's
