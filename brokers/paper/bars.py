@@ -31,8 +31,9 @@ Fill rules
 A **fill model** (``brokers.paper.fill_models.FillModel``: spread, volume participation,
 square-root impact) changes the last two rules when one is given: a bar fills at most its
 share of the volume (the rest carried to later bars, each part its own fill), each fill pays
-the half-spread (quoted, estimated from the range, or fixed) and the impact on top of the price above, and intraday bars of NYSE-listed
-instruments outside the regular session fill nothing. Without one (``next_open``) nothing
+the half-spread (quoted, estimated from the range, or fixed) and the impact on top of the
+price above, and intraday bars of NYSE-listed instruments outside the regular session fill
+nothing. Without one (``next_open``) nothing
 above changes and the matching costs nothing more.
 
 ``arrivals`` holds, per client id, the first price an order met at the broker (the

@@ -89,6 +89,7 @@ def backtest(
 
     loaded = start_loading(data, symbols)  # (the files are read while the engine is imported)
     from workstation.research.backtest import Backtest, backtest_journal_path
+    from workstation.research.backtest_quotes import with_quotes
     from workstation.core.clock import LiveClock
     from workstation.core.config import data_dir
 
@@ -106,7 +107,7 @@ def backtest(
             raise ModelError("--to must be after --from")
         series, warm = load_inputs(data, symbols, days, seed, t0, t1, now, cache=data_dir_, note=_say, loaded=loaded,
                                    regular_only=not all_sessions)
-        cfg = _with_quotes(cfg, series, quotes or [])
+        cfg = with_quotes(cfg, series, quotes or [])
         journal = backtest_journal_path(data_dir(data_dir_), now)
         bt = Backtest(series, specs, cfg, journal_path=journal, warmup=warm)
     except (ModelError, ValueError) as exc:
@@ -177,48 +178,6 @@ def _with_fill_model(cfg, spread: str | None, participation: str | None, impact:
         impact=parse_impact(impact) if impact is not None else None,
     )
     return msgspec.structs.replace(cfg, fill_model=model)
-
-
-def _with_quotes(cfg, series, given: list[str]):
-    """``cfg`` whose spread model holds the run's quotes: each ``--quotes SYMBOL=FILE`` (a bare
-    FILE when the run has one symbol), and the bid/ask columns of a bar file without one.
-    Only ``--spread auto`` and ``--spread quotes`` read quotes; a bad one is a ValueError."""
-    import msgspec
-
-    from brokers.paper.quotefile import bar_file_quotes, read_quote_file
-    from workstation.core.symbols import parse_symbol
-
-    model = cfg.fill_model
-    if model.spread is None:
-        if given:
-            raise ValueError("--quotes needs --spread auto or --spread quotes (not a spread in bps)")
-        return cfg
-    symbols = [s.symbol for s in series]
-    tables = {}
-    for arg in given:
-        sym, eq, file = arg.partition("=")
-        if not eq:
-            if len(symbols) != 1:
-                raise ValueError(f"--quotes {arg}: name the symbol (SYMBOL=FILE) when the run has several")
-            sym, file = symbols[0], arg
-        try:
-            key = parse_symbol(sym.strip()).symbol
-        except ModelError as e:
-            raise ValueError(f"--quotes {arg}: {e}") from None
-        if key not in symbols:
-            raise ValueError(f"--quotes {arg}: {key} is not a symbol of this run ({', '.join(symbols)})")
-        tables[key] = read_quote_file(file.strip())
-    for s in series:
-        if s.symbol not in tables and Path(str(s.source)).is_file():
-            table = bar_file_quotes(s.source, s.symbol)
-            if table is not None:
-                tables[s.symbol] = table
-    if model.spread == "quotes" and not tables:
-        raise ValueError("--spread quotes needs quotes: --quotes SYMBOL=FILE (timestamp,bid,ask) or bid/ask columns "
-                         "in the bar file")
-    if not tables:
-        return cfg
-    return msgspec.structs.replace(cfg, fill_model=msgspec.structs.replace(model, quotes=tables))
 
 
 def run(bt, quiet: bool):
