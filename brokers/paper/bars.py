@@ -33,8 +33,8 @@ square-root impact) changes the last two rules when one is given: a bar fills at
 share of the volume (the rest carried to later bars, each part its own fill), each fill pays
 the half-spread (quoted, estimated from the range, or fixed) and the impact on top of the
 price above, and intraday bars of NYSE-listed instruments outside the regular session fill
-nothing. Without one (``next_open``) nothing
-above changes and the matching costs nothing more.
+nothing. Without one (``next_open``) nothing above changes and the matching costs nothing
+more.
 
 ``arrivals`` holds, per client id, the first price an order met at the broker (the
 open of the bar it arrived before): the arrival price for execution-quality figures.
