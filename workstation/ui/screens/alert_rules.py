@@ -8,6 +8,10 @@ rule; the engine checks it and a problem stays in the dialog), ``d`` deletes it 
 yes/no question, Escape closes. Every change goes through ``EngineAPI.alert_rule`` (the
 owning engine over the socket when attached), journaled as ``main.py alert ...`` is; a
 refusal is one line on the status line and changes nothing.
+
+With no rules the table gives way to one line saying how to add one. The view reads the
+rules again every ``REFRESH_S`` seconds, so a rule added elsewhere (``main.py alert`` on the
+owning engine, another face) and the statistics of the shown ones appear while it is open.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from workstation.core.alert_rules import RuleStatus
 from workstation.core.model import IntentError, ModelError
 from workstation.ui.panes.table import Column, LiveTable, Row
 from workstation.ui.screens.confirm import ConfirmScreen
+
+REFRESH_S = 1.0  # how often the open view reads the rules again
+EMPTY = "No alert rules yet: press a to add one (AAPL > 200, AAPL rsi14 < 30)"
 
 COLUMNS = [
     Column("id", "Id", 3, priority=9),
@@ -52,7 +59,8 @@ def rule_row(r: RuleStatus) -> Row:
 
 
 class RuleEditScreen(ModalScreen[str | None]):
-    """One line: the rule's new text. Enter applies (the engine checks it); Escape cancels."""
+    """One line: the rule's new text (``rule_id`` None: a new rule). Enter applies (the engine
+    checks it); Escape cancels."""
 
     DEFAULT_CSS = """
     RuleEditScreen { align: center middle; }
@@ -65,7 +73,7 @@ class RuleEditScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape,ctrl+g", "cancel", "Cancel", id="alert_rule_edit.cancel")]
 
-    def __init__(self, rule_id: str, text: str, apply: Callable[[str], Awaitable[str]]) -> None:
+    def __init__(self, rule_id: str | None, text: str, apply: Callable[[str], Awaitable[str]]) -> None:
         super().__init__()
         self.rule_id = rule_id
         self.text = text
@@ -73,10 +81,11 @@ class RuleEditScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
-            box.border_title = f"Edit alert rule {self.rule_id}"
+            box.border_title = "Add an alert rule" if self.rule_id is None else f"Edit alert rule {self.rule_id}"
             yield Input(self.text, id="rule-input", placeholder="AAPL > 200 · AAPL rsi14 < 30 · AAPL cross sma50")
             yield Static("", id="rule-error")
-            yield Static("Enter apply (journaled; keeps the id and statistics) · Esc cancel", id="rule-keys")
+            keeps = "" if self.rule_id is None else "; keeps the id and statistics"
+            yield Static(f"Enter apply (journaled{keeps}) · Esc cancel", id="rule-keys")
 
     def error(self, text: str) -> None:
         err = self.query_one("#rule-error", Static)
@@ -100,10 +109,14 @@ class AlertRulesScreen(Screen[None]):
     DEFAULT_CSS = """
     AlertRulesScreen #rules-title { height: 1; text-style: bold; padding: 0 1; }
     AlertRulesScreen LiveTable { height: 1fr; }
+    AlertRulesScreen #rules-empty { height: 1fr; padding: 1 1; color: $text-muted; display: none; }
+    AlertRulesScreen.-empty #rules-empty { display: block; }
+    AlertRulesScreen.-empty LiveTable { display: none; }
     AlertRulesScreen #rules-status { height: auto; color: $text-muted; padding: 0 1; }
     """
 
     BINDINGS = [
+        Binding("a", "add", "Add", id="alert_rules.add", tooltip="Add an alert rule (as :alert RULE does)"),
         Binding("space", "toggle", "On/off", id="alert_rules.toggle", tooltip="Disable or enable the selected rule (journaled)"),
         Binding("e", "edit", "Edit", id="alert_rules.edit", tooltip="Change the selected rule, keeping its id and statistics"),
         Binding("d", "delete", "Delete", id="alert_rules.delete", tooltip="Delete the selected rule (asks first)"),
@@ -117,6 +130,7 @@ class AlertRulesScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("Alert rules", id="rules-title")
         yield LiveTable(list(COLUMNS), id="rules-table")
+        yield Static(EMPTY, id="rules-empty")
         yield Static("", id="rules-status")
         yield Footer()
 
@@ -127,22 +141,36 @@ class AlertRulesScreen(Screen[None]):
     def on_mount(self) -> None:
         self.table.focus()
         self.reload()
+        self.set_interval(REFRESH_S, self._refresh)
+
+    def _refresh(self) -> None:
+        """Read the rules again, the status line kept (unless the view turns empty or not)."""
+        busy = any(w.group in ("alert-rules", "alert-rule-op") and not w.is_finished for w in self.app.workers)
+        if not busy:  # (a read or a change under way: its own reload shows what it did)
+            self.reload(keep_status=True)
 
     def status(self, text: str) -> None:
         self.query_one("#rules-status", Static).update(text)
 
-    def reload(self, note: str = "") -> None:
+    def reload(self, note: str = "", keep_status: bool = False) -> None:
         async def go() -> None:
             try:
-                self.rules = await self.app.engine.alert_rules()  # type: ignore[attr-defined]
+                rules = await self.app.engine.alert_rules()  # type: ignore[attr-defined]
             except IntentError as exc:
                 self.status(f"rules not read: {exc}")
                 return
+            was_empty = self.has_class("-empty")
+            self.rules = rules
             self.table.set_rows([rule_row(r) for r in self.rules])
+            self.set_class(not self.rules, "-empty")
+            if keep_status and was_empty == (not self.rules):
+                return
             if not self.rules:
-                self.status("no alert rules: add one with the command line, e.g. alert AAPL > 200")
+                self.status(note or "a add · Esc close")
             else:
-                self.status(note or "space on/off · e edit · d delete · Esc close")
+                if was_empty and self.app.screen is self:
+                    self.table.focus()
+                self.status(note or "a add · space on/off · e edit · d delete · Esc close")
 
         self.run_worker(go(), group="alert-rules", exclusive=True, exit_on_error=False, name="alert rules")
 
@@ -188,6 +216,17 @@ class AlertRulesScreen(Screen[None]):
                 self.reload(f"edited {shown}")
 
         self.app.push_screen(RuleEditScreen(rule.id, rule.text, apply), done)
+
+    def action_add(self) -> None:
+        async def apply(text: str) -> str:
+            got = await self.app.engine.alert_rule("add", text)  # type: ignore[attr-defined]
+            return f"{got['id']}: {got['text']}"
+
+        def done(shown: str | None) -> None:
+            if shown is not None:
+                self.reload(f"added {shown}")
+
+        self.app.push_screen(RuleEditScreen(None, "", apply), done)
 
     def action_delete(self) -> None:
         rule = self.selected()
