@@ -2,7 +2,8 @@
 
 ``r`` on the Alerts pane opens it. One row per rule (settings file and added ones): its id,
 on/off, the rule, times fired, when it last fired and how many firings the cooldown held
-back (the engine's ``RuleStatus``, from the journal). Keys: space disables or enables the
+back (the engine's ``RuleStatus``, from the journal). Keys: ``a`` adds a rule (as ``:alert
+RULE`` does, in the edit dialog), space disables or enables the
 selected rule (it keeps its id and statistics), ``e`` edits it (a line prefilled with the
 rule; the engine checks it and a problem stays in the dialog), ``d`` deletes it after a
 yes/no question, Escape closes. Every change goes through ``EngineAPI.alert_rule`` (the
