@@ -276,3 +276,19 @@ async def test_faces_attach_only_where_an_engine_listens(short_home):
         await found.start([])
         assert found.info.profile == "paper"
         await found.stop()
+
+
+def test_status_without_a_runtime_dir_variable_prints_no_warning(tmp_path):
+    """A login without XDG_RUNTIME_DIR (su, some SSH set-ups) and no WORKSTATION_HOME: the
+    socket's directory falls back quietly; nothing but the status reaches the screen."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_RUNTIME_DIR", "WORKSTATION_HOME")}
+    env.update(HOME=str(tmp_path), XDG_DATA_HOME=str(tmp_path / "data"), XDG_CONFIG_HOME=str(tmp_path / "config"), COLUMNS="200")
+    out = subprocess.run([sys.executable, str(ROOT / "main.py"), "status"], capture_output=True, text=True, env=env, timeout=60, cwd=str(ROOT))
+    assert out.returncode == 0, out.stderr
+    assert "profile paper" in out.stdout
+    assert out.stderr == ""

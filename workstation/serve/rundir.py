@@ -20,6 +20,7 @@ import socket
 import stat
 import struct
 import tempfile
+import warnings
 from pathlib import Path
 
 from workstation.core.config import data_dir, home
@@ -37,7 +38,9 @@ def runtime_dir() -> Path:
         return root / "run"
     import platformdirs
 
-    return Path(platformdirs.user_runtime_dir("workstation"))
+    with warnings.catch_warnings():  # no XDG_RUNTIME_DIR (su, some SSH logins): its fallback, without a warning on screen
+        warnings.simplefilter("ignore")
+        return Path(platformdirs.user_runtime_dir("workstation"))
 
 
 def account_dir(profile: str, data: str | Path | None = None) -> Path:
