@@ -63,6 +63,11 @@ def backtest(
     max_qty: Annotated[str | None, typer.Option("--max-order-qty", help="Risk limit: largest order quantity.")] = None,
     max_notional: Annotated[str | None, typer.Option("--max-order-notional", help="Risk limit: largest order notional.")] = None,
     no_short: Annotated[bool, typer.Option("--no-short", help="Risk limit: refuse orders that open a short.")] = False,
+    limit: Annotated[list[str] | None, typer.Option(
+        "--limit", help="Any risk limit as NAME=VALUE (repeatable; names as in `risk show`): max_open_positions=3, "
+                        "max_orders_per_hour=20, max_gross_leverage=2.")] = None,
+    account: Annotated[str, typer.Option(
+        "--account", help="cash or margin (margin: buying power at 2x equity, and the pattern-day-trader rule under $25,000).")] = "cash",
     spike_filter: Annotated[bool, typer.Option("--spike-filter", help="Drop bars the data-quality monitor calls spikes.")] = False,
     all_sessions: Annotated[bool, typer.Option(
         "--all-sessions", help="Keep an equity file's intraday bars outside the NYSE regular session (pre/post-market, holidays).")] = False,
@@ -100,7 +105,8 @@ def backtest(
         params = defaults + params
     try:
         specs = strategy_specs(names, params, qty, size, config)
-        cfg = backtest_config(cash, commission, slippage, seed, order_limits(max_qty, max_notional, no_short), spike_filter)
+        cfg = backtest_config(cash, commission, slippage, seed, order_limits(max_qty, max_notional, no_short, limit),
+                              spike_filter, account)
         cfg = _with_fill_model(cfg, "auto" if spread is None and quotes else spread, participation, impact)
         t0, t1 = parse_when(start, "--from"), parse_when(end, "--to")
         if t0 is not None and t1 is not None and t1 <= t0:

@@ -283,7 +283,8 @@ def strategy_specs(names: list[str], params: list[str], qty: str | None, size: s
 
 
 def backtest_config(cash: str, commission: str | None, slippage: str | None, seed: int, limits: dict[str, Any],
-            spike_filter: bool = False):
+            spike_filter: bool = False, account: str = "cash"):
+    from workstation.core.limits import with_values
     from workstation.research.backtest import BacktestConfig, open_limits
 
     start_cash = to_decimal(cash, "cash")
@@ -291,12 +292,20 @@ def backtest_config(cash: str, commission: str | None, slippage: str | None, see
     bps, ticks = parse_slippage(slippage)
     return BacktestConfig(
         cash=start_cash, commission_per_share=per_share, commission_pct=pct, slippage_bps=bps, slippage_ticks=ticks,
-        seed=seed, limits=open_limits(**limits), spike_filter=spike_filter,
+        seed=seed, limits=with_values(open_limits(), limits), spike_filter=spike_filter, account=account,
     )
 
 
-def order_limits(max_qty: str | None, max_notional: str | None, no_short: bool) -> dict[str, Any]:
+def order_limits(max_qty: str | None, max_notional: str | None, no_short: bool, given: list[str] | None = None) -> dict[str, Any]:
+    """The limits of a run: the flags, then each ``NAME=VALUE`` of ``--limit`` (parsed as ``risk set`` parses)."""
+    from workstation.core.limits import LimitError, parse_value
+
     out: dict[str, Any] = {"allow_short": not no_short}
+    for item in given or []:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip():
+            raise LimitError(f"--limit takes NAME=VALUE, got {item!r}")
+        out[name.strip()] = parse_value(name.strip(), value)
     if max_qty is not None:
         out["max_order_qty"] = to_decimal(max_qty, "max order quantity")
     if max_notional is not None:
