@@ -255,15 +255,14 @@ def _load_file(module_name: str, path: Path):
 def _add(found: Discovery, cls: type[Strategy], source: str, module: str, path: str | None) -> None:
     name = cls.plugin_name() if cls.name else (Path(path).stem if path else cls.__name__)
     where = _show(Path(path)) if path else module
-    line = _line_of(cls)
-    if name in found.plugins:
+    if name in found.plugins:  # (the class's line is looked up only for an error: inspect reads the whole file)
         other = found.plugins[name]
-        found.errors.append(PluginError(where, line, f"strategy name {name!r} is already taken by {other.path or other.module}"))
+        found.errors.append(PluginError(where, _line_of(cls), f"strategy name {name!r} is already taken by {other.path or other.module}"))
         return
     try:
         cls.validate_params({})
     except ModelError as exc:
-        found.errors.append(PluginError(where, line, f"{cls.__name__}: default parameters do not validate: {exc}"))
+        found.errors.append(PluginError(where, _line_of(cls), f"{cls.__name__}: default parameters do not validate: {exc}"))
         return
     found.plugins[name] = PluginSpec(name=name, cls=cls, source=source, module=module, path=path, qualname=cls.__qualname__)
 

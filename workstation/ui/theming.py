@@ -59,12 +59,28 @@ class ThemesMixin:
     @property
     def available_themes(self: WorkstationApp) -> dict[str, Theme]:
         """The workstation's own themes only (``themes/``): Textual's built-in ones lack the
-        trading palette, so neither the palette's Theme picker nor ``theme`` offers them."""
-        registered = super().available_themes
+        trading palette, so neither the palette's Theme picker nor ``theme`` offers them.
+
+        Textual asks for this on every style lookup (``get_theme``, ``current_theme``: hundreds
+        of thousands of times in a minute of repaints), so the filtered mapping is kept until a
+        theme is registered or unregistered."""
         mine = getattr(self, "themes", None)
         if not mine:  # Textual's own start-up, before the themes are loaded
-            return registered
-        return {name: theme for name, theme in registered.items() if name in mine}
+            return super().available_themes
+        cached = getattr(self, "_available_themes", None)
+        if cached is None or cached[0] is not mine:
+            registered = super().available_themes
+            cached = (mine, {name: theme for name, theme in registered.items() if name in mine})
+            self._available_themes = cached
+        return cached[1]
+
+    def register_theme(self: WorkstationApp, theme: Theme) -> None:
+        super().register_theme(theme)
+        self._available_themes = None
+
+    def unregister_theme(self: WorkstationApp, theme_name: str) -> None:
+        super().unregister_theme(theme_name)
+        self._available_themes = None
 
     def get_system_commands(self: WorkstationApp, screen: Screen) -> Iterable[SystemCommand]:
         for command in super().get_system_commands(screen):
