@@ -172,6 +172,17 @@ def parse_impact(text: str) -> Decimal:
     return value
 
 
+def model_of(spread: str | None, participation: str | None, impact: str | None) -> FillModel:
+    """The model three texts choose, each read by its parser (``None``: that part off; all
+    ``None``: ``next_open``): what ``--spread``/``--participation``/``--impact`` and the
+    Backtest screen's fields give. A value that cannot be used raises ``FillModelError``."""
+    base = parse_spread(spread) if spread is not None else FillModel()
+    return msgspec.structs.replace(
+        base, participation=parse_participation(participation) if participation is not None else None,
+        impact=parse_impact(impact) if impact is not None else None,
+    )
+
+
 def corwin_schultz(h1: float, l1: float, h2: float, l2: float) -> float:
     """Corwin-Schultz's spread (a fraction of the price) from two consecutive bars' highs
     and lows; 0 when the estimate is negative or the prices are unusable."""

@@ -174,16 +174,11 @@ def _with_fill_model(cfg, spread: str | None, participation: str | None, impact:
     """``cfg`` with the fill model the flags choose (none: next_open); a bad value is a ValueError."""
     import msgspec
 
-    from brokers.paper.fill_models import FillModel, parse_impact, parse_participation, parse_spread
+    from brokers.paper.fill_models import model_of
 
     if spread is None and participation is None and impact is None:
         return cfg
-    base = parse_spread(spread) if spread is not None else FillModel()
-    model = msgspec.structs.replace(
-        base, participation=parse_participation(participation) if participation is not None else None,
-        impact=parse_impact(impact) if impact is not None else None,
-    )
-    return msgspec.structs.replace(cfg, fill_model=model)
+    return msgspec.structs.replace(cfg, fill_model=model_of(spread, participation, impact))
 
 
 def run(bt, quiet: bool):

@@ -66,6 +66,7 @@ from workstation.trading.portfolio import Portfolio
 from workstation.core.limits import LimitStore, RiskLimits
 from workstation.risk.checks import PreTradeRisk
 from workstation.risk.compliance import Compliance, compliance_applies
+from workstation.risk.rates import rate_limited
 from workstation.strategies.api import Strategy
 from workstation.strategies.runner import StrategyRunner
 from workstation.core.symbols import parse_symbol
@@ -562,8 +563,7 @@ class Backtest:
         oms_ref.append(oms)
         broker.attach(oms.on_report, quotes.on_quote, lambda state: None)  # bars never pass a quote filter
         lim = cfg.limits
-        if (lim.max_orders_per_second is not None or lim.max_orders_per_minute is not None
-                or lim.max_orders_per_hour is not None or lim.max_orders_per_day is not None):
+        if rate_limited(lim):
             bus.subscribe(OrderSubmitted, lambda e: risk.record_sent(e.order))  # only the rate limits count orders sent
         if compliance_applies(lim, portfolio.margin):  # as live: open positions, gross leverage, pattern day trader
             compliance = Compliance(risk=risk, store=store, instrument=lambda s: oms_ref[0].instrument_cached(s))

@@ -50,6 +50,13 @@ class OrderRate:
         return len(self._hour)
 
 
+def rate_limited(limits: RiskLimits) -> bool:
+    """Whether any order-rate limit is set: only then must the orders sent be counted."""
+    return any(x is not None for x in (
+        limits.max_orders_per_second, limits.max_orders_per_minute, limits.max_orders_per_hour, limits.max_orders_per_day,
+    ))
+
+
 class TradingDays:
     """When the current trading day began, recomputed only when a roll has passed."""
 

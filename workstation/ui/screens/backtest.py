@@ -32,7 +32,7 @@ from textual.widgets import Button, Input, Label, ProgressBar, Select, Static
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
-from brokers.paper.fill_models import FillModel, FillModelError, parse_impact, parse_participation, parse_spread
+from brokers.paper.fill_models import FillModel, FillModelError, model_of
 from workstation.core import formatting
 from workstation.core.model import ModelError
 
@@ -52,16 +52,15 @@ class BacktestRequest:
 
 
 def fill_model(spread: str, participation: str, impact: str) -> FillModel:
-    """The fill model the three fields choose (all blank: ``next_open``), read by the CLI's
-    parsers; a value that cannot be used raises ``FillModelError`` (one line)."""
-    s, p, k = spread.strip(), participation.strip(), impact.strip()
+    """The fill model the three fields choose (blank or ``none``: that part off; all off:
+    ``next_open``), read as the CLI reads its flags; a value that cannot be used raises
+    ``FillModelError`` (one line)."""
+    def given(text: str) -> str | None:
+        text = text.strip()
+        return text if text and text.lower() != "none" else None
+
     try:
-        model = parse_spread(s) if s and s.lower() != "none" else FillModel()
-        return msgspec.structs.replace(
-            model,
-            participation=parse_participation(p) if p and p.lower() != "none" else None,
-            impact=parse_impact(k) if k and k.lower() != "none" else None,
-        )
+        return model_of(given(spread), given(participation), given(impact))
     except FillModelError as exc:
         raise FillModelError(str(exc).removeprefix("--")) from None
 
